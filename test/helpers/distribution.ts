@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** A free loopback port: bind to 0, read it, release it. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      if (addr && typeof addr === 'object') {
+        const { port } = addr
+        srv.close(() => resolve(port))
+      } else reject(new Error('no port'))
+    })
+  })
+}
+
+export interface DistributionOptions {
+  /** htpasswd file contents (bcrypt) for basic auth. */
+  htpasswd?: string
+  /** Token auth: realm URL, service, issuer and the PEM certificate bundle tokens are signed under. */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string }
+}
+
+export interface Distribution {
+  /** `127.0.0.1:PORT` */
+  host: string
+  url: string
+  storage: string
+  stop(): Promise<void>
+}
+
+/**
+ * The CNCF distribution registry from Debian (`/usr/bin/docker-registry`), on a free loopback port with
+ * its own temp storage and delete enabled; stopped by PID.
+ */
+export async function startDistribution(opts: DistributionOptions = {}): Promise<Distribution> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-distribution-'))
+  const storage = join(dir, 'storage')
+  const port = await freePort()
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${storage}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+  ]
+  if (opts.htpasswd) {
+    const file = join(dir, 'htpasswd')
+    await writeFile(file, opts.htpasswd)
+    lines.push('auth:', '  htpasswd:', '    realm: ferry-test', `    path: ${file}`)
+  } else if (opts.token) {
+    const bundle = join(dir, 'token-ca.pem')
+    await writeFile(bundle, opts.token.rootCertBundle)
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${opts.token.realm}`,
+      `    service: ${opts.token.service}`,
+      `    issuer: ${opts.token.issuer}`,
+      `    rootcertbundle: ${bundle}`,
+    )
+  }
+  const config = join(dir, 'config.yml')
+  await writeFile(config, `${lines.join('\n')}\n`)
+  const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr?.on('data', (d) => {
+    stderr += d
+  })
+  const host = `127.0.0.1:${port}`
+  const url = `http://${host}`
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`)
+    try {
+      const res = await fetch(`${url}/v2/`)
+      await res.arrayBuffer()
+      break
+    } catch {
+      if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return {
+    host,
+    url,
+    storage,
+    async stop() {
+      if (child.exitCode === null && child.pid) {
+        const exited = new Promise((r) => child.once('exit', r))
+        process.kill(child.pid, 'SIGTERM')
+        await exited
+      }
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

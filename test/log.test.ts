@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { redact } from '../src/log.js'
+
+describe('redact', () => {
+  it.each([
+    ['Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.payload.sig', 'eyJhbGci'],
+    ['authorization: Basic dXNlcjpodW50ZXIy', 'dXNlcjpodW50ZXIy'],
+    ['GET https://user:hunter2@reg.example.com/v2/', 'hunter2'],
+    ['token response {"token":"abc.def.ghi","access_token":"zzz123"}', 'abc.def.ghi'],
+    ['?password=hunter2&x=1', 'hunter2'],
+  ])('removes the secret from %s', (input, secret) => {
+    const out = redact(input)
+    expect(out).not.toContain(secret)
+    expect(out).toContain('[redacted]')
+  })
+
+  it('leaves ordinary text alone', () => {
+    const line = 'GET http://127.0.0.1:5000/v2/app/manifests/sha256:abc -> 200'
+    expect(redact(line)).toBe(line)
+  })
+})
