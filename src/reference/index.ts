@@ -1,0 +1,2 @@
+export * from './prefix.js'
+export * from './reference.js'

@@ -1,0 +1,123 @@
+/**
+ * Which tags of a repository to take, shared by sync and bundle specs:
+ *
+ *   tags:    [latest, "16"]        exact names, always kept when the repository has them
+ *   match:   "16.*" or /^v\d+$/    a glob (* any run, ? one character) or a /regex/ (unanchored, JS syntax)
+ *   semver:  ">=16 <17"            a SemVer range over the tag's version (see tag-version.ts)
+ *   exclude: ["*-rc*", "/beta/"]   globs or regexes that match/semver/newest must not select
+ *   newest:  3                     of what the rules above selected, the 3 highest versions
+ *
+ * How they combine: `match`, `semver` and `exclude` all have to hold; `newest` then ranks what they let
+ * through (on its own it ranks every tag with a version, prereleases left out, as the range "*" would),
+ * so `newest: 2, exclude: ["*-alpine"]` gives two non-alpine tags. The exact `tags` are added last,
+ * untouched by `exclude`, because a name written out in full is a decision, not a pattern.
+ *
+ * A prerelease (`1.4.0-rc.1`) satisfies a range only when the range itself names a prerelease of the
+ * same version, as in SemVer. Tags without a version (`latest`, `sha-1a2b`) never satisfy `semver` and
+ * are never counted by `newest`. In YAML, quote globs and ranges: a leading * or > means something else.
+ *
+ * The result is sorted: versions highest first, then the rest lexically.
+ */
+import { satisfies, validRange } from 'semver'
+import { z } from 'zod'
+import { FerryError } from '../errors.js'
+import { tagProblem } from '../reference/grammar.js'
+import { sortTags, tagVersion } from './tag-version.js'
+
+const REGEX_LITERAL_RE = /^\/(.+)\/([a-z]*)$/
+const GLOB_RE = /^[\w.*?-]+$/
+
+function patternProblem(pattern: string): string | undefined {
+  const literal = REGEX_LITERAL_RE.exec(pattern)
+  if (literal) {
+    // g and y make RegExp.test stateful between calls: results would depend on the previous tag.
+    if (/[gy]/.test(literal[2]!)) return 'regex flags g and y are not allowed'
+    try {
+      new RegExp(literal[1]!, literal[2])
+    } catch (err) {
+      return (err as Error).message
+    }
+    return undefined
+  }
+  if (!GLOB_RE.test(pattern)) {
+    return 'a glob may hold tag characters (letters, digits, "_", ".", "-") and the wildcards * and ?; write /…/ for a regex'
+  }
+  return undefined
+}
+
+const pattern = z.string().superRefine((value, ctx) => {
+  const problem = patternProblem(value)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+const tagName = z.string().superRefine((value, ctx) => {
+  const problem = tagProblem(value)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
+
+export const tagFilterSchema = z
+  .strictObject({
+    tags: z.array(tagName).min(1).optional(),
+    match: pattern.optional(),
+    semver: z
+      .string()
+      .refine((range) => validRange(range) !== null, {
+        message: 'not a valid SemVer range, e.g. ">=16 <17" or "^1.4"',
+      })
+      .optional(),
+    newest: z.number().int().positive().optional(),
+    exclude: z.array(pattern).optional(),
+  })
+  .refine((f) => f.tags || f.match !== undefined || f.semver !== undefined || f.newest !== undefined, {
+    message: 'selects no tags: give at least one of tags, match, semver or newest',
+  })
+
+export type TagFilter = z.infer<typeof tagFilterSchema>
+
+/** A compiled `match`/`exclude` pattern. */
+export function compilePattern(pattern: string): (tag: string) => boolean {
+  const problem = patternProblem(pattern)
+  if (problem) throw new FerryError('USAGE', `invalid tag pattern "${pattern}": ${problem}`)
+  const literal = REGEX_LITERAL_RE.exec(pattern)
+  const re = literal
+    ? new RegExp(literal[1]!, literal[2])
+    : new RegExp(
+        `^${pattern
+          .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      )
+  return (tag) => re.test(tag)
+}
+
+export function selectTags(available: readonly string[], filter: TagFilter): string[] {
+  const unique = [...new Set(available)]
+  const selected = new Set<string>()
+
+  if (filter.match !== undefined || filter.semver !== undefined || filter.newest !== undefined) {
+    const match = filter.match !== undefined ? compilePattern(filter.match) : undefined
+    const range = filter.semver ?? (filter.match === undefined ? '*' : undefined)
+    const excluded = (filter.exclude ?? []).map(compilePattern)
+    let picked = unique.filter((tag) => {
+      if (match && !match(tag)) return false
+      if (excluded.some((ex) => ex(tag))) return false
+      if (range === undefined) return true
+      const version = tagVersion(tag)
+      return version !== null && satisfies(version, range)
+    })
+    if (filter.newest !== undefined) {
+      picked = sortTags(picked.filter((tag) => tagVersion(tag) !== null)).slice(0, filter.newest)
+    }
+    for (const tag of picked) selected.add(tag)
+  }
+
+  const present = new Set(unique)
+  for (const tag of filter.tags ?? []) if (present.has(tag)) selected.add(tag)
+  return sortTags(selected)
+}
+
+/** Exact `tags` the repository does not have: a sync should say so rather than skip them quietly. */
+export function missingTags(available: readonly string[], filter: TagFilter): string[] {
+  const present = new Set(available)
+  return (filter.tags ?? []).filter((tag) => !present.has(tag))
+}

@@ -1,0 +1,135 @@
+/**
+ * YAML specs (sync, bundle, policy files) are written by hand, so every error points at the place to
+ * fix: `FILE:LINE:COL: path.to.field: what is wrong`, the format editors and CI annotations link.
+ * Syntax errors come from the parser's own positions; schema errors map the zod issue path back to the
+ * YAML node it came from, or to the closest enclosing node when the field is missing.
+ */
+import { readFile } from 'node:fs/promises'
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+} from 'yaml'
+import type { z } from 'zod'
+import { FerryError } from '../errors.js'
+
+interface Located {
+  /** Offset into the text of the node the issue is about, or of its closest existing parent. */
+  offset: number
+  /** The node the whole path resolved to (for an unknown field: its key). */
+  node?: Node
+  /** True when the path ends at a node that does not exist. */
+  missing: boolean
+}
+
+export function loadYamlSpec<T>(text: string, schema: z.ZodType<T>, source: string): T {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true })
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset)
+    return `${source}:${line}:${col}`
+  }
+
+  const syntax = doc.errors[0]
+  if (syntax) {
+    // The parser's message carries "at line L, column C:" and a source excerpt over several lines.
+    const message = syntax.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+    throw new FerryError('USAGE', `${at(syntax.pos[0])}: ${message}`)
+  }
+  if (doc.contents === null) throw new FerryError('USAGE', `${at(0)}: the file is empty`)
+
+  const result = schema.safeParse(doc.toJS())
+  if (result.success) return result.data
+
+  const located = result.error.issues
+    .map((issue) => ({ issue, where: locate(doc, issue) }))
+    .sort((a, b) => a.where.offset - b.where.offset)
+  const { issue, where } = located[0]!
+  const field = formatPath(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path)
+  const more = located.length > 1 ? ` (and ${located.length - 1} more)` : ''
+  throw new FerryError(
+    'USAGE',
+    `${at(where.offset)}: ${field ? `${field}: ` : ''}${explain(issue, where)}${more}`,
+  )
+}
+
+export async function readYamlSpec<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new FerryError(
+      'USAGE',
+      `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`,
+    )
+  }
+  return loadYamlSpec(text, schema, path)
+}
+
+/** `images[1].tags.semver` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else out += out ? `.${String(key)}` : String(key)
+  }
+  return out
+}
+
+function locate(doc: Document, issue: z.core.$ZodIssue): Located {
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path
+  let node: unknown = doc.contents
+  let offset = rangeStart(node) ?? 0
+  for (const [i, key] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(doc)
+    let next: unknown
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key))
+      // An unknown key points at the key itself; a known one at its value, or its key when it has none.
+      const wantKey = issue.code === 'unrecognized_keys' && i === path.length - 1
+      if (pair) next = wantKey || isEmpty(pair.value) ? pair.key : pair.value
+    } else if (isSeq(node) && typeof key === 'number') {
+      next = node.items[key]
+    }
+    const start = rangeStart(next)
+    if (start === undefined) return { offset, missing: true }
+    node = next
+    offset = start
+  }
+  return { offset, node: node as Node, missing: false }
+}
+
+// `key:` with nothing after it: the empty value sits past the colon, the key is the better place to point.
+function isEmpty(value: unknown): boolean {
+  return rangeStart(value) === undefined || (isScalar(value) && value.value === null && !value.source)
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null | undefined)?.range
+  return range ? range[0] : undefined
+}
+
+function explain(issue: z.core.$ZodIssue, where: Located): string {
+  if (issue.code === 'unrecognized_keys') return 'unknown field'
+  if (where.missing) return 'required field is missing'
+  if (issue.code === 'invalid_type') {
+    const node = where.node
+    // YAML reads 16 and 1.10 as numbers (the latter as 1.1) and true as a boolean: name the fix.
+    if (
+      issue.expected === 'string' &&
+      isScalar(node) &&
+      typeof node.value !== 'string' &&
+      node.value !== null
+    ) {
+      return `expected a string, got ${node.source ?? String(node.value)} (quote it: "${node.source ?? node.value}")`
+    }
+  }
+  return issue.message.replace(/^Invalid input: /, '')
+}
