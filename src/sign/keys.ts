@@ -1,0 +1,116 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto'
+import { FerryError } from '../errors.js'
+import { openEnvelope, sealEnvelope } from './cosign-envelope.js'
+import { pemBlockOfType, pemEncode } from './pem.js'
+
+/**
+ * cosign key files (`pkg/cosign/keys.go`): an ECDSA P-256 private key as PKCS#8 DER, sealed in the
+ * scrypt+secretbox envelope, PEM type `ENCRYPTED SIGSTORE PRIVATE KEY` (older cosign wrote
+ * `ENCRYPTED COSIGN PRIVATE KEY`; both are read); the public key is a plain SPKI `PUBLIC KEY` PEM.
+ */
+export const PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY'
+export const LEGACY_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED COSIGN PRIVATE KEY'
+const PRIVATE_KEY_PEM_TYPES = [PRIVATE_KEY_PEM_TYPE, LEGACY_PRIVATE_KEY_PEM_TYPE] as const
+
+export interface KeyPairPem {
+  privateKeyPem: string
+  publicKeyPem: string
+}
+
+export interface KeyFileOptions {
+  /** Names the key in messages (usually its path); never the key's content. Default "key". */
+  source?: string
+}
+
+/** A new P-256 key pair; the private half encrypted under `password` (empty is allowed, as in cosign). */
+export function generateKeyPair(password: string): KeyPairPem {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' })
+  try {
+    return {
+      privateKeyPem: pemEncode(PRIVATE_KEY_PEM_TYPE, sealEnvelope(pkcs8, password)),
+      publicKeyPem: pemEncode('PUBLIC KEY', publicKey.export({ format: 'der', type: 'spki' })),
+    }
+  } finally {
+    pkcs8.fill(0)
+  }
+}
+
+function isP256(key: KeyObject): boolean {
+  return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+}
+
+function describeKey(key: KeyObject): string {
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  return curve ? `${key.asymmetricKeyType} ${curve}` : `${key.asymmetricKeyType}`
+}
+
+/**
+ * Decrypt a cosign/sigstore encrypted private key. Refused: other PEM types, scrypt parameters outside
+ * the accepted set (checked before deriving), a wrong password, a decrypted key that is not PKCS#8
+ * (cosign itself rejects SEC1 inside the envelope) or not ECDSA P-256.
+ */
+export function decryptPrivateKey(pem: string, password: string, opts: KeyFileOptions = {}): KeyObject {
+  const source = opts.source ?? 'key'
+  const block = pemBlockOfType(pem, PRIVATE_KEY_PEM_TYPES, source)
+  const der = openEnvelope(block.bytes, password, source)
+  let key: KeyObject
+  try {
+    key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' })
+  } catch {
+    throw new FerryError(
+      'UNSUPPORTED',
+      `key ${source}: the decrypted key is not PKCS#8 (an EC PRIVATE KEY inside the envelope is refused, as cosign does)`,
+    )
+  } finally {
+    der.fill(0)
+  }
+  if (!isP256(key)) {
+    throw new FerryError(
+      'UNSUPPORTED',
+      `key ${source}: ${describeKey(key)} keys are not supported; use ECDSA P-256`,
+    )
+  }
+  return key
+}
+
+/** An SPKI `PUBLIC KEY` PEM (cosign.pub). ECDSA, RSA and Ed25519 keys are read; signing stays P-256. */
+export function readPublicKey(pem: string, opts: KeyFileOptions = {}): KeyObject {
+  const source = opts.source ?? 'public key'
+  const block = pemBlockOfType(pem, ['PUBLIC KEY'], source)
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: Buffer.from(block.bytes), format: 'der', type: 'spki' })
+  } catch {
+    throw new FerryError('USAGE', `${source}: PUBLIC KEY block is not a valid SubjectPublicKeyInfo`)
+  }
+  if (!['ec', 'rsa', 'ed25519'].includes(key.asymmetricKeyType ?? '')) {
+    throw new FerryError('UNSUPPORTED', `${source}: ${describeKey(key)} public keys are not supported`)
+  }
+  return key
+}
+
+/** The public key as an SPKI PEM, whichever half of the pair is given. */
+export function publicKeyPem(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key
+  return pemEncode('PUBLIC KEY', pub.export({ format: 'der', type: 'spki' }))
+}
+
+/** Key id as cosign sets it in bundles: base64 (standard) of SHA-256 over the SPKI DER. */
+export function publicKeyHint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key
+  return createHash('sha256')
+    .update(pub.export({ format: 'der', type: 'spki' }))
+    .digest('base64')
+}
+
+/** The key password for non-interactive use: FERRY_PASSWORD, else cosign's COSIGN_PASSWORD. */
+export function passwordFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD
+}
