@@ -1,0 +1,98 @@
+import type { Manifest } from '../oci/manifest.js'
+import { subjectOf } from '../oci/manifest.js'
+import type { Descriptor, ImageIndex } from '../oci/schemas.js'
+import {
+  entryRepository,
+  inView,
+  REF_NAME_ANNOTATION,
+  REPOSITORY_ANNOTATION,
+  refNameOf,
+  SUBJECT_ANNOTATION,
+} from './naming.js'
+
+// Pure edits of index.json's entry list (see naming.ts for what an entry means). Each returns the new
+// index, or undefined when nothing changes so the caller leaves the file untouched.
+
+/** The manifest's own artifactType (not the config-media-type fallback the referrers API reports). */
+function ownArtifactType(m: Manifest): string | undefined {
+  const doc = (m.kind === 'index' ? m.index : m.image) as { artifactType?: unknown }
+  return typeof doc.artifactType === 'string' ? doc.artifactType : undefined
+}
+
+/** The manifest's descriptor as index.json records it (and `resolve` returns it, by tag or digest). */
+export function ownDescriptor(m: Manifest): Descriptor {
+  const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+  const artifactType = ownArtifactType(m)
+  if (artifactType) desc.artifactType = artifactType
+  return desc
+}
+
+/** The index.json entry for a manifest: under `refName` when tagged, else untagged in `repository`. */
+export function manifestEntry(m: Manifest, repository: string | undefined, refName?: string): Descriptor {
+  const entry = ownDescriptor(m)
+  const annotations: Record<string, string> = {}
+  if (refName !== undefined) annotations[REF_NAME_ANNOTATION] = refName
+  else if (repository !== undefined) annotations[REPOSITORY_ANNOTATION] = repository
+  const subject = subjectOf(m)
+  if (subject) annotations[SUBJECT_ANNOTATION] = subject.digest
+  if (Object.keys(annotations).length > 0) entry.annotations = annotations
+  return entry
+}
+
+/**
+ * Adds an entry. A tagged entry replaces the one holding its ref.name (the tag moves; ref.names are unique
+ * in the whole file, as skopeo keeps them) and makes an untagged entry for the same digest in the same
+ * repository redundant. An untagged entry is added only if the repository has no entry for the digest.
+ */
+export function addEntry(index: ImageIndex, entry: Descriptor): ImageIndex | undefined {
+  const refName = refNameOf(entry)
+  const view = entryRepository(entry)
+  if (refName === undefined) {
+    if (index.manifests.some((e) => e.digest === entry.digest && inView(e, view))) return undefined
+    return { ...index, manifests: [...index.manifests, entry] }
+  }
+  const current = index.manifests.find((e) => refNameOf(e) === refName)
+  if (current?.digest === entry.digest && current.mediaType === entry.mediaType) return undefined
+  const manifests: Descriptor[] = []
+  let placed = false
+  for (const e of index.manifests) {
+    if (refNameOf(e) === refName) {
+      if (!placed) manifests.push(entry)
+      placed = true
+    } else if (!(refNameOf(e) === undefined && e.digest === entry.digest && inView(e, view))) {
+      manifests.push(e)
+    }
+  }
+  if (!placed) manifests.push(entry)
+  return { ...index, manifests }
+}
+
+/** Removes every entry of one repository view for `digest`. */
+export function removeDigest(
+  index: ImageIndex,
+  repository: string | undefined,
+  digest: string,
+): ImageIndex | undefined {
+  const manifests = index.manifests.filter((e) => !(e.digest === digest && inView(e, repository)))
+  return manifests.length === index.manifests.length ? undefined : { ...index, manifests }
+}
+
+/**
+ * Removes the entries named `refName`. The manifest stays in its repository view as an untagged entry
+ * unless another tag there still points at it, as a registry keeps a manifest whose tag is deleted.
+ */
+export function removeRefName(index: ImageIndex, refName: string): ImageIndex | undefined {
+  const removed = index.manifests.filter((e) => refNameOf(e) === refName)
+  if (removed.length === 0) return undefined
+  let manifests = index.manifests.filter((e) => refNameOf(e) !== refName)
+  for (const old of removed) {
+    const view = entryRepository(old)
+    if (manifests.some((e) => e.digest === old.digest && inView(e, view))) continue
+    const { [REF_NAME_ANNOTATION]: _, ...rest } = old.annotations ?? {}
+    const annotations = view === undefined ? rest : { ...rest, [REPOSITORY_ANNOTATION]: view }
+    const untagged: Descriptor = { ...old, annotations }
+    if (Object.keys(annotations).length === 0) delete untagged.annotations
+    manifests = [...manifests, untagged]
+  }
+  return { ...index, manifests }
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto'
+import { link, open, rename, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+
+export const errno = (err: unknown): string | undefined =>
+  err && typeof err === 'object' && 'code' in err ? String(err.code) : undefined
+
+/** A name next to `path` that no other writer (thread, process or host) will pick. */
+export function siblingTemp(path: string, suffix = 'tmp'): string {
+  return join(dirname(path), `${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.${suffix}`)
+}
+
+/** Makes a rename durable: the directory entry, not only the file data, must reach the disk. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined
+  try {
+    handle = await open(dir, 'r')
+    await handle.sync()
+  } catch (err) {
+    // Some file systems refuse fsync on a directory; the rename itself is still atomic there.
+    if (!['EISDIR', 'EINVAL', 'EPERM', 'EBADF'].includes(errno(err) ?? '')) throw err
+  } finally {
+    await handle?.close()
+  }
+}
+
+/** Writes a file that must not exist yet, and syncs its data before returning. */
+export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(path, 'wx')
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Replaces `path` atomically: readers see the old or the new content, never a mix or an empty file. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const temp = siblingTemp(path)
+  try {
+    await writeNewFileSynced(temp, bytes)
+    await rename(temp, path)
+  } catch (err) {
+    await unlink(temp).catch(() => {})
+    throw err
+  }
+  await fsyncDir(dirname(path))
+}
+
+/**
+ * Creates `path` with `bytes` unless it exists. link(2) fails on an existing name, so two processes
+ * creating the same layout at once both succeed and the file is never seen half written.
+ */
+export async function createFileExclusive(path: string, bytes: Uint8Array): Promise<void> {
+  const temp = siblingTemp(path)
+  try {
+    await writeNewFileSynced(temp, bytes)
+    await link(temp, path).catch((err: unknown) => {
+      if (errno(err) !== 'EEXIST') throw err
+    })
+  } finally {
+    await unlink(temp).catch(() => {})
+  }
+  await fsyncDir(dirname(path))
+}

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto'
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { z } from 'zod'
+import { FerryError } from '../errors.js'
+import { type Logger, silentLogger } from '../log.js'
+import { errno, siblingTemp } from './files.js'
+
+/**
+ * A lock file next to the file it guards, created with O_EXCL so that exactly one process (ferry or
+ * anything else honouring it) holds it. It records who holds it so a waiter can tell a crashed holder
+ * from a slow one: dead pid on this host, or older than `staleMs`, and the lock is broken.
+ */
+export interface LockOptions {
+  /** Give up waiting after this long with a CONFLICT error. Default 30 s. */
+  timeoutMs?: number
+  /** A lock older than this is broken even if its holder looks alive (pid reuse, another host). Default 60 s. */
+  staleMs?: number
+  logger?: Logger
+}
+
+const ownerSchema = z.looseObject({
+  pid: z.number().int(),
+  host: z.string(),
+  created: z.number(),
+  nonce: z.string(),
+})
+type Owner = z.infer<typeof ownerSchema>
+
+export interface HeldLock {
+  /** False when another process broke this lock (it judged it stale) and may hold it now. */
+  stillHeld(): Promise<boolean>
+  release(): Promise<void>
+}
+
+interface Observed {
+  owner: Owner | undefined // undefined: the holder has created the file but not written it yet
+  ino: number
+  mtimeMs: number
+}
+
+async function observe(path: string): Promise<Observed | undefined> {
+  try {
+    const [st, text] = await Promise.all([stat(path), readFile(path, 'utf8')])
+    let owner: Owner | undefined
+    try {
+      const parsed = ownerSchema.safeParse(JSON.parse(text))
+      owner = parsed.success ? parsed.data : undefined
+    } catch {
+      owner = undefined
+    }
+    return { owner, ino: st.ino, mtimeMs: st.mtimeMs }
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return errno(err) === 'EPERM'
+  }
+}
+
+function isStale(seen: Observed, staleMs: number): boolean {
+  const { owner } = seen
+  if (owner && owner.host === hostname() && !pidAlive(owner.pid)) return true
+  return Date.now() - (owner?.created ?? seen.mtimeMs) > staleMs
+}
+
+/**
+ * Moves the stale lock aside (rename is atomic, so of several waiters only one gets it), then checks it
+ * moved the file it judged: if a new holder had taken the lock in between, its file is linked back.
+ */
+async function breakLock(path: string, judged: Observed, logger: Logger): Promise<void> {
+  const aside = siblingTemp(path, 'stale')
+  try {
+    await rename(path, aside)
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return
+    throw err
+  }
+  try {
+    const moved = await stat(aside)
+    if (moved.ino === judged.ino) {
+      const who = judged.owner ? `pid ${judged.owner.pid} on ${judged.owner.host}` : 'an unknown holder'
+      logger.warn(`broke stale lock ${path} held by ${who}`)
+      return
+    }
+    await link(aside, path).catch(() => {})
+  } finally {
+    await unlink(aside).catch(() => {})
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function acquireLock(path: string, opts: LockOptions = {}): Promise<HeldLock> {
+  const timeoutMs = opts.timeoutMs ?? 30_000
+  const staleMs = opts.staleMs ?? 60_000
+  const logger = opts.logger ?? silentLogger
+  const owner: Owner = {
+    pid: process.pid,
+    host: hostname(),
+    created: Date.now(),
+    nonce: randomBytes(8).toString('hex'),
+  }
+  const deadline = Date.now() + timeoutMs
+  let delay = 5
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx')
+      try {
+        owner.created = Date.now()
+        await handle.writeFile(JSON.stringify(owner))
+      } finally {
+        await handle.close()
+      }
+      return heldLock(path, owner)
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err
+    }
+    const seen = await observe(path)
+    if (!seen) continue
+    if (isStale(seen, staleMs)) {
+      await breakLock(path, seen, logger)
+      continue
+    }
+    if (Date.now() > deadline) {
+      const who = seen.owner ? `pid ${seen.owner.pid} on ${seen.owner.host}` : 'another process'
+      throw new FerryError('CONFLICT', `${path} is held by ${who}; gave up after ${timeoutMs} ms`)
+    }
+    // Jittered exponential backoff, so waiters do not retry in lock step.
+    await sleep(delay * (0.5 + Math.random()))
+    delay = Math.min(delay * 2, 200)
+  }
+}
+
+function heldLock(path: string, owner: Owner): HeldLock {
+  const stillHeld = async () => (await observe(path))?.owner?.nonce === owner.nonce
+  return {
+    stillHeld,
+    async release() {
+      // Never remove a lock someone else took after breaking ours.
+      if (await stillHeld()) await unlink(path).catch(() => {})
+    },
+  }
+}
+
+const queues = new Map<string, Promise<unknown>>()
+
+/**
+ * Runs `fn` under the lock. Calls in this process are queued first, so they wait on a promise instead of
+ * polling the file against each other.
+ */
+export async function withLock<T>(
+  path: string,
+  opts: LockOptions,
+  fn: (held: HeldLock) => Promise<T>,
+): Promise<T> {
+  const previous = queues.get(path) ?? Promise.resolve()
+  const run = previous
+    .catch(() => {})
+    .then(async () => {
+      const held = await acquireLock(path, opts)
+      try {
+        return await fn(held)
+      } finally {
+        await held.release()
+      }
+    })
+  queues.set(path, run)
+  try {
+    return await run
+  } finally {
+    if (queues.get(path) === run) queues.delete(path)
+  }
+}

@@ -1,0 +1,163 @@
+import { Readable } from 'node:stream'
+import type { Target } from '../content/target.js'
+import { FerryError } from '../errors.js'
+import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
+import { type Manifest, parseManifest } from '../oci/manifest.js'
+import type { Descriptor } from '../oci/schemas.js'
+import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
+import { addEntry, manifestEntry, ownDescriptor, removeDigest, removeRefName } from './entries.js'
+import type { OciLayout } from './layout.js'
+import { entryTag, inView, refNameFor, refNameOf, validateRepository } from './naming.js'
+import { findReferrers, type SubjectCache } from './referrers.js'
+
+const subjectCaches = new WeakMap<OciLayout, SubjectCache>()
+
+// A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
+// is a tag, which in the no-repository view may be any ref.name skopeo would accept.
+const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
+
+/** The descriptor of the manifest an index entry points at, without the layout's own bookkeeping. */
+function manifestDescriptor(entry: Descriptor): Descriptor {
+  const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
+  if (entry.artifactType) d.artifactType = entry.artifactType
+  return d
+}
+
+/**
+ * One repository view of an OCI image layout (see naming.ts). `name` is `oci:DIR`, or `oci:DIR:REPO` for
+ * a repository view, so that `name:TAG` is the reference skopeo takes for the same entry.
+ */
+export class LayoutTarget implements Target {
+  readonly name: string
+
+  constructor(
+    readonly layout: OciLayout,
+    readonly repository: string | undefined,
+  ) {
+    if (repository !== undefined) validateRepository(repository)
+    this.name = repository === undefined ? `oci:${layout.dir}` : `oci:${layout.dir}:${repository}`
+  }
+
+  private async entries(): Promise<Descriptor[]> {
+    return (await this.layout.readIndex()).index.manifests
+  }
+
+  private async tagged(tag: string): Promise<Descriptor> {
+    const refName = this.repository === undefined ? tag : refNameFor(this.repository, tag)
+    const entry = (await this.entries()).find((e) => refNameOf(e) === refName)
+    if (!entry) throw new FerryError('NOT_FOUND', `${this.name}: tag "${tag}" not found`)
+    return entry
+  }
+
+  private async load(digest: Digest, mediaType: string | undefined, what: string): Promise<Manifest> {
+    const bytes = await readManifestBytes(this.layout.blobPath(digest), digest, this.name)
+    return parseManifest(bytes, { expectedDigest: digest, contentType: mediaType, subject: what })
+  }
+
+  async resolve(reference: string): Promise<Descriptor> {
+    if (isDigestLike(reference)) return ownDescriptor(await this.fetchManifest(reference))
+    const entry = await this.tagged(reference)
+    if ((await fileSize(this.layout.blobPath(entry.digest as Digest))) === undefined) {
+      throw new FerryError('NOT_FOUND', `${this.name}:${reference}: manifest ${entry.digest} is missing`)
+    }
+    return manifestDescriptor(entry)
+  }
+
+  async fetchManifest(reference: string): Promise<Manifest> {
+    if (isDigestLike(reference)) {
+      const { digest } = parseDigest(reference)
+      return this.load(digest, undefined, `${this.name}@${digest}`)
+    }
+    const entry = await this.tagged(reference)
+    const what = `${this.name}:${reference}`
+    const m = await this.load(entry.digest as Digest, entry.mediaType, what)
+    if (m.bytes.byteLength !== entry.size) {
+      throw new FerryError(
+        'SIZE_INVALID',
+        `${what}: manifest is ${m.bytes.byteLength} bytes, index.json says ${entry.size}`,
+      )
+    }
+    return m
+  }
+
+  async fetchBlob(desc: Descriptor): Promise<Readable> {
+    return readBlob(this.layout.blobPath(desc.digest as Digest), desc, `${this.name}@${desc.digest}`)
+  }
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    return (await fileSize(this.layout.blobPath(desc.digest as Digest))) === desc.size
+  }
+
+  async hasManifest(digest: Digest): Promise<boolean> {
+    return (await fileSize(this.layout.blobPath(digest))) !== undefined
+  }
+
+  async pushBlob(desc: Descriptor, body: Readable): Promise<void> {
+    const path = this.layout.blobPath(desc.digest as Digest)
+    await writeBlob(this.layout.dir, path, desc, body, `${this.name}@${desc.digest}`)
+  }
+
+  async pushManifest(manifest: Manifest, tag?: string): Promise<void> {
+    // Validate the name before anything is written; the entry is the last thing to change.
+    const refName = tag === undefined ? undefined : refNameFor(this.repository, tag)
+    const bytes = Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength)
+    const desc = { digest: manifest.digest, size: bytes.byteLength }
+    const what = tag === undefined ? `${this.name}@${manifest.digest}` : `${this.name}:${tag}`
+    // An existing blob is not rewritten, so the bytes must be checked here or a bad entry could be recorded.
+    if (digestOf(bytes, parseDigest(manifest.digest).algorithm) !== manifest.digest) {
+      throw new FerryError('DIGEST_MISMATCH', `${what}: manifest bytes do not hash to ${manifest.digest}`)
+    }
+    await writeBlob(
+      this.layout.dir,
+      this.layout.blobPath(manifest.digest),
+      desc,
+      Readable.from([bytes]),
+      what,
+    )
+    const entry = manifestEntry(manifest, this.repository, refName)
+    await this.layout.updateIndex((index) => addEntry(index, entry))
+  }
+
+  async listTags(): Promise<string[]> {
+    const tags = new Set<string>()
+    for (const e of await this.entries()) {
+      const tag = entryTag(e, this.repository)
+      if (tag !== undefined) tags.add(tag)
+    }
+    return [...tags].sort()
+  }
+
+  async referrers(digest: Digest, opts: { artifactType?: string } = {}): Promise<Descriptor[]> {
+    parseDigest(digest)
+    const cache = subjectCaches.get(this.layout) ?? new Map()
+    subjectCaches.set(this.layout, cache)
+    const mine = (await this.entries()).filter((e) => inView(e, this.repository))
+    const load = (d: Digest, mediaType: string) => this.load(d, mediaType, `${this.name}@${d}`)
+    return findReferrers(mine, digest, load, cache, opts.artifactType)
+  }
+
+  /** Drops this view's entries for the manifest. Blobs are shared between views and are not collected. */
+  async deleteManifest(digest: Digest): Promise<void> {
+    parseDigest(digest)
+    let found = false
+    await this.layout.updateIndex((index) => {
+      const next = removeDigest(index, this.repository, digest)
+      found = next !== undefined
+      return next
+    })
+    if (!found) throw new FerryError('NOT_FOUND', `${this.name}@${digest}: manifest not found`)
+  }
+
+  async deleteTag(tag: string): Promise<void> {
+    const refName = this.repository === undefined ? tag : refNameFor(this.repository, tag)
+    let found = false
+    await this.layout.updateIndex((index) => {
+      const next = removeRefName(index, refName)
+      found = next !== undefined
+      return next
+    })
+    if (!found) throw new FerryError('NOT_FOUND', `${this.name}: tag "${tag}" not found`)
+  }
+
+  async close(): Promise<void> {}
+}
