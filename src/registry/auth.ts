@@ -1,0 +1,173 @@
+import { z } from 'zod'
+import { FerryError } from '../errors.js'
+import { type Challenge, challengeScopes, parseChallenges, pickChallenge } from './auth-challenge.js'
+import type { Credential } from './credentials.js'
+import { NetworkError } from './network-error.js'
+import { Backoff, isRetryableStatus, parseRetryAfter, type RetryPolicy, sleep } from './retry.js'
+import { mergeScopes, TokenCache } from './token-cache.js'
+import { header, type RawResponse, readLimited, type Transport } from './transport.js'
+
+/**
+ * The registry side of authentication (docker token spec, distribution "token authentication"):
+ * requests go anonymous until a registry answers 401; its challenge is remembered per registry and
+ * later requests carry a Basic header or a Bearer token obtained for exactly the scopes they need.
+ */
+
+const tokenResponseSchema = z.looseObject({
+  token: z.string().optional(),
+  access_token: z.string().optional(),
+  expires_in: z.number().positive().optional(),
+})
+
+/** Seconds a token lives when the server does not say (docker token spec). */
+const DEFAULT_TOKEN_SECONDS = 60
+
+export type CredentialSource = (registry: string) => Promise<Credential | undefined>
+
+export class Authenticator {
+  private readonly challenges = new Map<string, Challenge>()
+  private readonly tokens = new TokenCache()
+  private readonly creds = new Map<string, Promise<Credential | undefined>>()
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly source: CredentialSource,
+    private readonly policy: RetryPolicy,
+  ) {}
+
+  private credential(registry: string): Promise<Credential | undefined> {
+    let p = this.creds.get(registry)
+    if (!p) {
+      p = this.source(registry)
+      this.creds.set(registry, p)
+      // A failed lookup (helper missing, bad config) is reported now and looked up again next time.
+      p.catch(() => this.creds.delete(registry))
+    }
+    return p
+  }
+
+  /** The Authorization value for a request, or undefined while the registry has asked for none. */
+  async authorization(registry: string, scopes: string[], fresh = false): Promise<string | undefined> {
+    const challenge = this.challenges.get(registry)
+    if (!challenge) return undefined
+    const cred = await this.credential(registry)
+    if (challenge.scheme === 'basic') {
+      if (!cred?.username || cred.password === undefined) return undefined
+      return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
+    }
+    if (fresh) this.tokens.invalidate(registry, scopes)
+    const token = await this.tokens.obtain(registry, scopes, () =>
+      this.fetchToken(registry, challenge, scopes, cred),
+    )
+    return `Bearer ${token}`
+  }
+
+  /**
+   * Records the challenge of a 401. Returns the scopes to retry with, or undefined when another try
+   * cannot succeed (Basic and no or already-refused credentials, an unknown scheme).
+   */
+  async onUnauthorized(registry: string, res: RawResponse, scopes: string[], sentAuth: boolean) {
+    const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']))
+    if (!challenge) return undefined
+    this.challenges.set(registry, challenge)
+    if (challenge.scheme === 'basic') {
+      const cred = await this.credential(registry)
+      return !sentAuth && cred?.username ? scopes : undefined
+    }
+    return mergeScopes(scopes, challengeScopes(challenge))
+  }
+
+  /** Whether the registry is known to want credentials we do not have (for error messages). */
+  async hasCredential(registry: string): Promise<boolean> {
+    const c = await this.credential(registry)
+    return !!(c?.username || c?.identityToken)
+  }
+
+  private async fetchToken(registry: string, ch: Challenge, scopes: string[], cred?: Credential) {
+    const realm = ch.params.realm
+    if (!realm) throw new FerryError('UNAUTHORIZED', `${registry}: Bearer challenge without a realm`)
+    let url: URL
+    try {
+      url = new URL(realm)
+    } catch {
+      throw new FerryError('UNAUTHORIZED', `${registry}: Bearer challenge with an invalid realm`)
+    }
+    const backoff = new Backoff(this.policy)
+    for (;;) {
+      let res: RawResponse
+      try {
+        res = await this.tokenRequest(url, ch, scopes, cred)
+      } catch (err) {
+        const delay = err instanceof NetworkError && err.transient ? backoff.next() : undefined
+        if (delay === undefined) throw err
+        this.transport.log(
+          `token request for ${registry} failed, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
+        )
+        await sleep(delay)
+        continue
+      }
+      if (res.status === 200) {
+        const text = await readLimited(res, 1024 * 1024)
+        let parsed: z.infer<typeof tokenResponseSchema> | undefined
+        try {
+          parsed = tokenResponseSchema.parse(JSON.parse(text))
+        } catch {
+          parsed = undefined
+        }
+        const token = parsed?.token || parsed?.access_token
+        if (!token)
+          throw new FerryError('UNAUTHORIZED', `${registry}: token service ${url.host} sent no token`)
+        return { token, expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS }
+      }
+      await res.body.dump?.()
+      const delay = isRetryableStatus(res.status, true)
+        ? backoff.next(parseRetryAfter(header(res, 'retry-after')))
+        : undefined
+      if (delay !== undefined) {
+        this.transport.log(
+          `token service answered ${res.status}, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
+        )
+        await sleep(delay)
+        continue
+      }
+      const code = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : 'REGISTRY'
+      const who = cred?.username
+        ? `as ${cred.username}`
+        : cred?.identityToken
+          ? 'with an identity token'
+          : 'anonymously'
+      throw new FerryError(
+        code,
+        `${registry}: token service ${url.host} refused a token ${who} for ${scopes.join(' ') || 'registry access'} (HTTP ${res.status})`,
+      )
+    }
+  }
+
+  private tokenRequest(realm: URL, ch: Challenge, scopes: string[], cred?: Credential): Promise<RawResponse> {
+    const service = ch.params.service
+    if (cred?.identityToken) {
+      // OAuth2 refresh-token grant (docker token spec, "oauth.md").
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: cred.identityToken,
+        client_id: 'ferry',
+      })
+      if (service) form.set('service', service)
+      if (scopes.length) form.set('scope', scopes.join(' '))
+      return this.transport.send({
+        method: 'POST',
+        url: realm,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(form.toString()),
+      })
+    }
+    const url = new URL(realm)
+    if (service) url.searchParams.set('service', service)
+    for (const s of scopes) url.searchParams.append('scope', s)
+    const headers: Record<string, string> = {}
+    if (cred?.username && cred.password !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
+    }
+    return this.transport.send({ method: 'GET', url, headers })
+  }
+}

@@ -1,0 +1,140 @@
+import { pipeline, Readable } from 'node:stream'
+import { FerryError } from '../errors.js'
+import { parseDigest, verifyingStream } from '../oci/digest.js'
+import type { Descriptor } from '../oci/schemas.js'
+import { pullScope, type RepoContext, v2Url } from './context.js'
+import { NOT_FOUND_ENTRY } from './errors.js'
+import { discard } from './http.js'
+import { NetworkError, networkError } from './network-error.js'
+import { Backoff, sleep } from './retry.js'
+import { header, type RawResponse } from './transport.js'
+
+/** Blob reads: `/v2/NAME/blobs/DIGEST` (distribution spec, "Pulling blobs"). */
+
+const blobName = (ctx: RepoContext, desc: Descriptor) => `${ctx.name}@${desc.digest}`
+// parseDigest refuses anything but `alg:hex`, which is then safe in a URL path.
+const blobUrl = (ctx: RepoContext, desc: Descriptor) => v2Url(ctx, `blobs/${parseDigest(desc.digest).digest}`)
+const REDIRECTS = [301, 302, 303, 307, 308]
+const MAX_REDIRECTS = 5
+
+export async function hasBlob(ctx: RepoContext, desc: Descriptor): Promise<boolean> {
+  const res = await ctx.http.request({
+    registry: ctx.registry,
+    method: 'HEAD',
+    url: blobUrl(ctx, desc),
+    scopes: pullScope(ctx.repository),
+    subject: blobName(ctx, desc),
+    expect: [200, 404],
+    notFound: NOT_FOUND_ENTRY.blob,
+  })
+  await discard(res)
+  return res.status === 200
+}
+
+/**
+ * GET from `offset`, following redirects by hand: registries send blob reads to object storage
+ * (S3, GCS, a CDN) with 307, and the registry's Authorization must not travel there (the request layer
+ * attaches it to the registry's own origin only).
+ */
+async function openAt(ctx: RepoContext, desc: Descriptor, offset: number): Promise<RawResponse> {
+  let url = blobUrl(ctx, desc)
+  const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {}
+  for (let hop = 0; ; hop++) {
+    const res = await ctx.http.request({
+      registry: ctx.registry,
+      method: 'GET',
+      url,
+      headers,
+      scopes: pullScope(ctx.repository),
+      subject: blobName(ctx, desc),
+      expect: [200, 206, ...REDIRECTS],
+      notFound: NOT_FOUND_ENTRY.blob,
+    })
+    if (!REDIRECTS.includes(res.status)) return res
+    await discard(res)
+    const location = header(res, 'location')
+    if (!location || hop >= MAX_REDIRECTS) {
+      throw new FerryError(
+        'REGISTRY',
+        `${blobName(ctx, desc)}: ${location ? 'too many redirects' : 'redirect without Location'}`,
+      )
+    }
+    url = new URL(location, url)
+  }
+}
+
+/** Bytes to drop from the start of a response: 0 when the server honoured our Range, `offset` when it ignored it. */
+function skipFor(res: RawResponse, offset: number, what: string): number {
+  if (offset === 0 || res.status === 200) return res.status === 200 ? offset : 0
+  const m = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')
+  if (!m || Number(m[1]) !== offset) {
+    throw new FerryError(
+      'REGISTRY',
+      `${what}: asked for bytes from ${offset}, got range "${header(res, 'content-range') ?? ''}"`,
+    )
+  }
+  return 0
+}
+
+/**
+ * The body as one stream across resumptions: when the connection drops, the rest is asked for with
+ * `Range: bytes=N-` and the bytes continue into the same verifier.
+ */
+async function* pieces(ctx: RepoContext, desc: Descriptor, first: RawResponse): AsyncGenerator<Buffer> {
+  const what = blobName(ctx, desc)
+  const backoff = new Backoff(ctx.http.policy)
+  let res = first
+  let offset = 0
+  let skip = 0
+  try {
+    for (;;) {
+      try {
+        for await (const raw of res.body) {
+          let chunk = raw as Buffer
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.length)
+            skip -= drop
+            chunk = chunk.subarray(drop)
+            if (chunk.length === 0) continue
+          }
+          offset += chunk.length
+          yield chunk
+        }
+        if (offset >= desc.size) return
+        throw new NetworkError(
+          res.url.host,
+          'BODY_TRUNCATED',
+          `body of ${what} ended after ${offset} of ${desc.size} bytes`,
+        )
+      } catch (err) {
+        const failure =
+          err instanceof FerryError && !(err instanceof NetworkError) ? err : networkError(res.url.host, err)
+        const delay = failure instanceof NetworkError && failure.transient ? backoff.next() : undefined
+        if (delay === undefined) throw failure
+        ctx.http.transport.log(
+          `GET ${what}: ${failure instanceof NetworkError ? failure.errno : failure.code} at byte ${offset}, resuming (try ${backoff.attempt}) in ${Math.round(delay)} ms`,
+        )
+        res.body.destroy()
+        await sleep(delay)
+        res = await openAt(ctx, desc, offset)
+        skip = skipFor(res, offset, what)
+      }
+    }
+  } finally {
+    res.body.destroy()
+  }
+}
+
+/** A stream of the blob that errors (never ends cleanly) unless size and digest match `desc`. */
+export async function fetchBlob(ctx: RepoContext, desc: Descriptor): Promise<Readable> {
+  const first = await openAt(ctx, desc, 0)
+  const verify = verifyingStream({
+    digest: desc.digest,
+    size: desc.size,
+    subject: `blob ${blobName(ctx, desc)}`,
+  })
+  const source = Readable.from(pieces(ctx, desc, first), { objectMode: false })
+  // pipeline carries a source failure into `verify`, and a consumer that destroys `verify` stops the source.
+  pipeline(source, verify, () => {})
+  return verify
+}

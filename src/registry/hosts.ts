@@ -1,0 +1,49 @@
+/**
+ * Registry host names: where a registry is reached, whether over plain HTTP, and the key its
+ * credentials live under in docker's config.json.
+ */
+
+/** Docker's historical key for Docker Hub credentials; every docker client reads and writes this one. */
+export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
+
+const DOCKER_HUB_NAMES = ['docker.io', 'index.docker.io', 'registry-1.docker.io']
+
+export const isDockerHub = (registry: string): boolean => DOCKER_HUB_NAMES.includes(registry.toLowerCase())
+
+/** `docker.io` is an alias: the API lives at `registry-1.docker.io`. */
+export function apiHost(registry: string): string {
+  return isDockerHub(registry) ? 'registry-1.docker.io' : registry.toLowerCase()
+}
+
+/** The config.json `auths` key (and credential helper server URL) for a registry. */
+export function credentialKey(registry: string): string {
+  return isDockerHub(registry) ? DOCKER_HUB_KEY : registry.toLowerCase()
+}
+
+/** `https://HOST[:PORT]/v1/` or `HOST[:PORT]` to `HOST[:PORT]`, as docker's file store compares keys. */
+export function hostOfKey(key: string): string {
+  const noScheme = key.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+  return noScheme.split('/')[0]!.toLowerCase()
+}
+
+/** `HOST[:PORT]` → hostname without brackets or port. */
+export function hostnameOf(host: string): string {
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'))
+  const colon = host.lastIndexOf(':')
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+export function isLoopback(host: string): boolean {
+  const name = hostnameOf(host).toLowerCase()
+  return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name)
+}
+
+/** Plain HTTP for loopback registries and the ones the user listed as insecure (`HOST[:PORT]`). */
+export function usesPlainHttp(host: string, insecure: readonly string[] = []): boolean {
+  if (isLoopback(host)) return true
+  const h = host.toLowerCase()
+  return insecure.some((entry) => {
+    const e = hostOfKey(entry)
+    return e === h || (!e.includes(':') && hostnameOf(h) === e && !h.startsWith('['))
+  })
+}

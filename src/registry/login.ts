@@ -1,0 +1,34 @@
+import { FerryError, isFerryError } from '../errors.js'
+import { RegistryClient } from './client.js'
+import { eraseCredential, storeCredential } from './credentials.js'
+import type { RegistryOptions } from './options.js'
+
+/**
+ * Checks the credentials against the registry (`GET /v2/` through Basic or the token service) and
+ * only then records them, in the credential helper docker would use or in config.json.
+ */
+export async function login(
+  registry: string,
+  username: string,
+  password: string,
+  opts: RegistryOptions = {},
+) {
+  if (!username) throw new FerryError('USAGE', `login to ${registry}: a user name is required`)
+  const client = new RegistryClient(opts, async () => ({ username, password }))
+  try {
+    await client.ping(registry)
+  } catch (err) {
+    if (isFerryError(err, 'UNAUTHORIZED') || isFerryError(err, 'DENIED')) {
+      throw new FerryError(err.code, `login to ${registry} as ${username} failed: ${err.message}`)
+    }
+    throw err
+  } finally {
+    await client.close()
+  }
+  await storeCredential(registry, username, password, opts.dockerConfigDir)
+}
+
+/** Removes the stored credentials; false when there were none. */
+export async function logout(registry: string, opts: RegistryOptions = {}): Promise<boolean> {
+  return eraseCredential(registry, opts.dockerConfigDir)
+}

@@ -1,0 +1,23 @@
+import type { Logger } from '../log.js'
+
+export interface RegistryOptions {
+  /** HOST[:PORT] reached over plain HTTP; loopback hosts (127.0.0.0/8, localhost, [::1]) always are. */
+  insecure?: string[]
+  /** Extra PEM CA files trusted in addition to the system CAs. */
+  caFiles?: string[]
+  /** Per-host trust, docker's layout `HOST[:PORT]/ca.crt`. Default /etc/docker/certs.d. */
+  certsDir?: string
+  /** Where config.json lives. Default $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfigDir?: string
+  /** Receives one debug line per request; never a credential. */
+  logger?: Logger
+  /** Retry budget per operation. Defaults: 5 tries, 60 s in all, backoff from 250 ms up to 8 s. */
+  retry?: { attempts?: number; maxElapsedMs?: number; baseDelayMs?: number; maxDelayMs?: number }
+  userAgent?: string
+  /** Blobs larger than this are uploaded in PATCH chunks of this size; smaller ones in one PUT. Default 16 MiB. */
+  chunkSize?: number
+}
+
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
+export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
+export const DEFAULT_USER_AGENT = 'ferry/0.1'

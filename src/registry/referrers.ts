@@ -1,0 +1,194 @@
+import { FerryError } from '../errors.js'
+import { type Digest, parseDigest } from '../oci/digest.js'
+import { annotationsOf, artifactTypeOf, type Manifest } from '../oci/manifest.js'
+import { MediaType } from '../oci/media-types.js'
+import { type Descriptor, type ImageIndex, imageIndexSchema } from '../oci/schemas.js'
+import { pullScope, pushScope, type RepoContext, v2Url } from './context.js'
+import { RegistryError } from './errors.js'
+import { discard } from './http.js'
+import { mayHaveApplied } from './network-error.js'
+import { nextLink } from './pagination.js'
+import { Backoff, sleep } from './retry.js'
+import { header, type RawResponse, readLimited } from './transport.js'
+
+/**
+ * Referrers (distribution spec v1.1, "Listing Referrers"): the API at `/v2/NAME/referrers/DIGEST`,
+ * or, where a registry lacks it, an index tagged `<alg>-<hex>` that clients maintain themselves
+ * (the "referrers tag schema").
+ */
+
+const INDEX_LIMIT = 4 * 1024 * 1024
+
+/** `sha256:abc…` → `sha256-abc…`; the spec truncates the algorithm to 32 and the hex to 64 characters. */
+export function referrersTag(digest: Digest): string {
+  const { algorithm, hex } = parseDigest(digest)
+  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
+}
+
+const isIndexResponse = (res: RawResponse) =>
+  header(res, 'content-type')?.split(';')[0]?.trim() === MediaType.ociIndex
+
+async function readIndex(res: RawResponse, what: string): Promise<ImageIndex> {
+  const text = await readLimited(res, INDEX_LIMIT)
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    throw new FerryError('REGISTRY', `${what}: referrers answer is not JSON`)
+  }
+  const parsed = imageIndexSchema.safeParse(doc)
+  if (!parsed.success) throw new FerryError('REGISTRY', `${what}: referrers answer is not an OCI image index`)
+  return parsed.data
+}
+
+const byType = (list: Descriptor[], artifactType?: string) =>
+  artifactType ? list.filter((d) => d.artifactType === artifactType) : list
+
+function referrersUrl(ctx: RepoContext, digest: Digest, artifactType?: string): URL {
+  const url = v2Url(ctx, `referrers/${parseDigest(digest).digest}`)
+  if (artifactType) url.searchParams.set('artifactType', artifactType)
+  return url
+}
+
+function request(ctx: RepoContext, url: URL, what: string, expect: number[]) {
+  return {
+    registry: ctx.registry,
+    method: 'GET' as const,
+    url,
+    headers: { accept: MediaType.ociIndex },
+    scopes: pullScope(ctx.repository),
+    subject: what,
+    expect,
+  }
+}
+
+/** One probe: does this registry serve the referrers API (200 with an OCI index)? */
+export async function probeReferrersApi(ctx: RepoContext): Promise<boolean> {
+  // Any digest will do: a registry with the API answers 200 with an empty index for unknown subjects.
+  const probe = `sha256:${'0'.repeat(64)}` as Digest
+  try {
+    const res = await ctx.http.request(request(ctx, referrersUrl(ctx, probe), ctx.name, [200, 400, 404, 405]))
+    await discard(res)
+    return res.status === 200 && isIndexResponse(res)
+  } catch (err) {
+    // Registries without the API answer unknown routes in odd ways (401/403 on Harbor's UI paths): no API.
+    if (err instanceof RegistryError) return false
+    throw err
+  }
+}
+
+type Page = { kind: 'index'; index: ImageIndex; filtered: boolean } | { kind: 'fallback' }
+
+export async function listReferrers(
+  ctx: RepoContext,
+  digest: Digest,
+  artifactType?: string,
+): Promise<Descriptor[]> {
+  const what = `${ctx.name}@${digest}`
+  let url = referrersUrl(ctx, digest, artifactType)
+  const out: Descriptor[] = []
+  for (let n = 0; n < 1000; n++) {
+    const { res, value: page } = await ctx.http.fetch(
+      request(ctx, url, what, [200, 404]),
+      async (r): Promise<Page> => {
+        if (r.status === 404) {
+          const err = await ctx.http.errorFrom({ subject: what, method: 'GET' }, r)
+          // NAME_UNKNOWN: the repository itself is missing, which the fallback could not fix either.
+          if (err.registryCodes.includes('NAME_UNKNOWN')) throw err
+          return { kind: 'fallback' }
+        }
+        // A registry without the API may answer 200 with something else entirely (an HTML page, a manifest).
+        if (!isIndexResponse(r)) {
+          await discard(r)
+          return { kind: 'fallback' }
+        }
+        const filtered = (header(r, 'oci-filters-applied') ?? '')
+          .split(',')
+          .some((f) => f.trim() === 'artifactType')
+        return { kind: 'index', index: await readIndex(r, what), filtered }
+      },
+    )
+    if (page.kind === 'fallback') {
+      if (n === 0) return fallback(ctx, digest, artifactType)
+      throw new FerryError('REGISTRY', `${what}: referrers page ${n + 1} is missing`)
+    }
+    out.push(...(page.filtered ? page.index.manifests : byType(page.index.manifests, artifactType)))
+    const next = nextLink(header(res, 'link'), url)
+    if (!next || next.origin !== url.origin) return out
+    url = next
+  }
+  return out
+}
+
+async function readTagIndex(ctx: RepoContext, digest: Digest) {
+  const tag = referrersTag(digest)
+  const what = `${ctx.name}:${tag}`
+  const { res, value: index } = await ctx.http.fetch(
+    request(ctx, v2Url(ctx, `manifests/${tag}`), what, [200, 404]),
+    async (r) => {
+      if (r.status !== 404) return readIndex(r, what)
+      await discard(r)
+      return undefined
+    },
+  )
+  return { what, tag, index, etag: index ? header(res, 'etag') : undefined }
+}
+
+async function fallback(ctx: RepoContext, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+  const { index } = await readTagIndex(ctx, digest)
+  return byType(index?.manifests ?? [], artifactType)
+}
+
+/** The descriptor a referrers list carries for a manifest (spec: artifactType and annotations copied). */
+export function referrerDescriptor(m: Manifest): Descriptor {
+  const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+  const artifactType = artifactTypeOf(m)
+  if (artifactType) d.artifactType = artifactType
+  const annotations = annotationsOf(m)
+  if (annotations && Object.keys(annotations).length > 0) d.annotations = annotations
+  return d
+}
+
+/**
+ * Read-modify-write of the tag-schema index. The PUT carries `If-Match` on the ETag read, so a
+ * concurrent writer makes it fail with 412 and the cycle starts over rather than dropping their entry.
+ */
+export async function updateTagIndex(
+  ctx: RepoContext,
+  subject: Digest,
+  change: (list: Descriptor[]) => Descriptor[] | undefined,
+): Promise<void> {
+  const backoff = new Backoff({ ...ctx.http.policy, attempts: Math.max(ctx.http.policy.attempts, 5) })
+  for (;;) {
+    const { what, tag, index, etag } = await readTagIndex(ctx, subject)
+    const next = change([...(index?.manifests ?? [])])
+    if (!next) return
+    const doc = index
+      ? { ...index, manifests: next }
+      : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: next }
+    const headers: Record<string, string> = { 'content-type': MediaType.ociIndex }
+    if (etag) headers['if-match'] = etag
+    try {
+      const res = await ctx.http.request({
+        registry: ctx.registry,
+        method: 'PUT',
+        url: v2Url(ctx, `manifests/${tag}`),
+        headers,
+        body: Buffer.from(JSON.stringify(doc)),
+        scopes: pushScope(ctx.repository),
+        subject: what,
+        expect: [200, 201, 202],
+      })
+      await discard(res)
+      return
+    } catch (err) {
+      // 412: someone else wrote in between. A lost answer: the re-read shows whether the write landed.
+      const raced = err instanceof RegistryError && err.status === 412
+      if (!raced && !mayHaveApplied(err)) throw err
+      const delay = backoff.next()
+      if (delay === undefined) throw err
+      ctx.http.transport.log(`PUT ${what}: ${raced ? 'changed concurrently' : 'answer lost'}, re-reading`)
+      await sleep(delay)
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import type { Readable } from 'node:stream'
+import { z } from 'zod'
+import type { BlobMounter, Target } from '../content/target.js'
+import { FerryError } from '../errors.js'
+import type { Digest } from '../oci/digest.js'
+import { type Manifest, subjectOf } from '../oci/manifest.js'
+import type { Descriptor } from '../oci/schemas.js'
+import { fetchBlob, hasBlob } from './blobs.js'
+import { pullScope, type RepoContext, v2Url } from './context.js'
+import { RegistryError } from './errors.js'
+import { apiHost } from './hosts.js'
+import { deleteManifestRef, fetchManifest, headManifest, pushManifest, resolveManifest } from './manifests.js'
+import { mountBlob } from './mount.js'
+import { readPages } from './pagination.js'
+import { listReferrers, probeReferrersApi, referrerDescriptor, updateTagIndex } from './referrers.js'
+import { deleteTagByReplacement } from './tag-delete.js'
+import { pushBlob } from './upload.js'
+
+const tagListSchema = z.looseObject({ tags: z.array(z.string()).nullish() })
+
+/** One repository on a registry, as a `Target`. Connections belong to the client that made it. */
+export class RegistryRepository implements Target, BlobMounter {
+  readonly registry: string
+  readonly repository: string
+  readonly name: string
+  private referrersApi: Promise<boolean> | undefined
+
+  /** @internal use `RegistryClient.repository()` */
+  constructor(private readonly ctx: RepoContext) {
+    this.registry = ctx.registry
+    this.repository = ctx.repository
+    this.name = ctx.name
+  }
+
+  resolve(reference: string): Promise<Descriptor> {
+    return resolveManifest(this.ctx, reference)
+  }
+
+  fetchManifest(reference: string): Promise<Manifest> {
+    return fetchManifest(this.ctx, reference)
+  }
+
+  fetchBlob(desc: Descriptor): Promise<Readable> {
+    return fetchBlob(this.ctx, desc)
+  }
+
+  hasBlob(desc: Descriptor): Promise<boolean> {
+    return hasBlob(this.ctx, desc)
+  }
+
+  async hasManifest(digest: Digest): Promise<boolean> {
+    return (await headManifest(this.ctx, digest)) !== undefined
+  }
+
+  pushBlob(desc: Descriptor, body: Readable): Promise<void> {
+    return pushBlob(this.ctx, desc, body)
+  }
+
+  /** Mounts only between repositories of the same registry; anything else is the caller's upload. */
+  async mountBlob(desc: Descriptor, from: Target): Promise<boolean> {
+    if (!(from instanceof RegistryRepository) || apiHost(from.registry) !== apiHost(this.registry))
+      return false
+    if (from.repository === this.repository) return this.hasBlob(desc)
+    return mountBlob(this.ctx, desc, from.repository)
+  }
+
+  /**
+   * A manifest with a `subject` must be findable through `referrers()`: when the registry does not
+   * confirm with `OCI-Subject` and has no referrers API, the tag-schema index is updated here.
+   */
+  async pushManifest(manifest: Manifest, tag?: string): Promise<void> {
+    const { ociSubject } = await pushManifest(this.ctx, manifest, tag)
+    const subject = subjectOf(manifest)
+    if (!subject || ociSubject || (await this.referrersSupport())) return
+    const entry = referrerDescriptor(manifest)
+    await updateTagIndex(this.ctx, subject.digest as Digest, (list) =>
+      list.some((d) => d.digest === entry.digest) ? undefined : [...list, entry],
+    )
+  }
+
+  listTags(opts: { pageSize?: number } = {}): Promise<string[]> {
+    const url = v2Url(this.ctx, 'tags/list')
+    if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize))
+    return readPages(
+      this.ctx.http,
+      { registry: this.registry, url, scopes: pullScope(this.repository), subject: this.name },
+      tagListSchema,
+      (doc) => doc.tags ?? [],
+    )
+  }
+
+  referrers(digest: Digest, opts: { artifactType?: string } = {}): Promise<Descriptor[]> {
+    return listReferrers(this.ctx, digest, opts.artifactType)
+  }
+
+  referrersSupport(): Promise<boolean> {
+    if (!this.referrersApi) {
+      this.referrersApi = probeReferrersApi(this.ctx)
+      this.referrersApi.catch(() => {
+        this.referrersApi = undefined
+      })
+    }
+    return this.referrersApi
+  }
+
+  /**
+   * Deletes by digest. A deleted referrer is also taken out of its subject's tag-schema index (spec,
+   * "Deleting Manifests"), so listings never name a manifest that is gone.
+   */
+  async deleteManifest(digest: Digest): Promise<void> {
+    let subject: Descriptor | undefined
+    if (!(await this.referrersSupport())) {
+      try {
+        subject = subjectOf(await this.fetchManifest(digest))
+      } catch (err) {
+        // Unreadable here (absent, or a kind we do not parse): the DELETE below reports what matters.
+        if (!(err instanceof FerryError)) throw err
+      }
+    }
+    await deleteManifestRef(this.ctx, digest)
+    if (!subject) return
+    await updateTagIndex(this.ctx, subject.digest as Digest, (list) =>
+      list.some((d) => d.digest === digest) ? list.filter((d) => d.digest !== digest) : undefined,
+    )
+  }
+
+  async deleteTag(tag: string): Promise<void> {
+    try {
+      await deleteManifestRef(this.ctx, tag)
+    } catch (err) {
+      // distribution 2.x refuses DELETE by tag (405 UNSUPPORTED); OCI 1.1 registries accept it.
+      if (!(err instanceof RegistryError && [400, 405].includes(err.status))) throw err
+      await deleteTagByReplacement(this.ctx, tag)
+    }
+  }
+
+  /** Connections are the client's (`RegistryClient.close()`); a repository holds nothing of its own. */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,142 @@
+import type { Readable } from 'node:stream'
+import { Agent, type Dispatcher, Pool, request } from 'undici'
+import type { Logger } from '../log.js'
+import { redact } from '../log.js'
+import { apiHost, usesPlainHttp } from './hosts.js'
+import { networkError } from './network-error.js'
+import { type HostTls, hostTls } from './tls.js'
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
+
+export interface Exchange {
+  method: Method
+  url: URL
+  headers: Record<string, string>
+  body?: Buffer
+}
+
+export interface RawResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Readable & { dump?: (opts?: { limit: number }) => Promise<void> }
+  url: URL
+}
+
+export interface TransportOptions {
+  insecure: readonly string[]
+  caFiles: readonly string[]
+  certsDir: string
+  logger: Logger
+  userAgent: string
+}
+
+/** First value of a response header (undici lower-cases names). */
+export function header(res: RawResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()]
+  return Array.isArray(v) ? v[0] : v
+}
+
+/** URL for logs and messages: never user info, and no query on hosts other than registries (presigned URLs). */
+export function displayUrl(url: URL, withQuery = true): string {
+  const u = new URL(url)
+  u.username = ''
+  u.password = ''
+  if (!withQuery) u.search = ''
+  return u.toString()
+}
+
+/**
+ * One undici dispatcher for the whole client: an Agent holding a keep-alive Pool per origin, each with
+ * the trust that origin needs. Sends exactly one HTTP exchange per call; retries and auth live above.
+ */
+export class Transport {
+  private readonly agent: Agent
+  private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
+  private readonly readyTls = new Map<string, HostTls>()
+
+  constructor(private readonly opts: TransportOptions) {
+    this.agent = new Agent({
+      factory: (origin: string | URL, poolOpts: object): Dispatcher => {
+        const key = new URL(String(origin)).origin
+        const tls = this.readyTls.get(key)
+        return new Pool(origin, { ...(poolOpts as Pool.Options), ...(tls ? { connect: { ...tls } } : {}) })
+      },
+      connections: 16,
+    })
+  }
+
+  /** `https://registry-1.docker.io` for `docker.io`; `http://` for loopback and insecure hosts. */
+  baseUrl(registry: string): URL {
+    const host = apiHost(registry)
+    return new URL(`${usesPlainHttp(host, this.opts.insecure) ? 'http' : 'https'}://${host}`)
+  }
+
+  private async prepareTls(url: URL): Promise<void> {
+    if (url.protocol !== 'https:' || this.readyTls.has(url.origin)) return
+    let p = this.tlsByOrigin.get(url.origin)
+    if (!p) {
+      p = hostTls(url.host, this.opts.caFiles, this.opts.certsDir)
+      this.tlsByOrigin.set(url.origin, p)
+    }
+    this.readyTls.set(url.origin, await p)
+  }
+
+  async send(x: Exchange, opts: { logQuery?: boolean } = {}): Promise<RawResponse> {
+    const started = Date.now()
+    const shown = `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
+    await this.prepareTls(x.url)
+    try {
+      const res = await request(x.url, {
+        dispatcher: this.agent,
+        method: x.method,
+        headers: { 'user-agent': this.opts.userAgent, ...x.headers },
+        body: x.body,
+      })
+      this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
+      return { status: res.statusCode, headers: res.headers, body: res.body, url: x.url }
+    } catch (err) {
+      const wrapped = networkError(x.url.host, err)
+      this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
+      throw wrapped
+    }
+  }
+
+  log(line: string): void {
+    this.opts.logger.debug(redact(line))
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close()
+  }
+}
+
+/** Reads a (small) body as text, refusing more than `limit` bytes; a lost connection is a NetworkError. */
+export async function readLimited(res: RawResponse, limit: number): Promise<string> {
+  return (await readBytes(res, limit)).toString('utf8')
+}
+
+/** The whole body, at most `limit` bytes: more is cut off, or refused with `tooLarge(n)` when given. */
+export async function readBytes(
+  res: RawResponse,
+  limit: number,
+  tooLarge?: (n: number) => Error,
+): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let total = 0
+  let overflow = false
+  try {
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length
+      if (total > limit) {
+        overflow = true
+        res.body.destroy()
+        break
+      }
+      chunks.push(chunk as Buffer)
+    }
+  } catch (err) {
+    throw networkError(res.url.host, err)
+  }
+  if (overflow && tooLarge) throw tooLarge(total)
+  return Buffer.concat(chunks)
+}

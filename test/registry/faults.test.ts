@@ -1,0 +1,156 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { RegistryClient } from '../../src/registry/index.js'
+import type { RegistryRepository } from '../../src/registry/repository.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
+import { pushImage, randomBlob, readAll, streamOf, syntheticImage } from '../helpers/registry-fixtures.js'
+import { captureLogger } from './log-capture.js'
+
+// Real networks fail at random; the fault proxy makes each failure happen on purpose, in front of
+// the real registry, so the client's answer to it can be counted.
+describe('retries, resumption and verification under injected faults', () => {
+  let reg: Distribution
+  let proxy: FaultProxy
+  let client: RegistryClient
+  let repo: RegistryRepository
+  const log = captureLogger()
+  const image = syntheticImage({ layerSizes: [300_000] })
+  const count = (method: string, path: RegExp) =>
+    proxy.seen.filter((r) => r.method === method && path.test(r.path)).length
+
+  beforeAll(async () => {
+    reg = await startDistribution()
+    proxy = await startFaultProxy(reg.url)
+    client = new RegistryClient({
+      logger: log,
+      chunkSize: 100_000,
+      retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50, maxElapsedMs: 10_000 },
+    })
+    repo = client.repository(proxy.host, 'faults/app')
+    await pushImage(repo, image, 'v1')
+  })
+  afterEach(() => {
+    proxy.setRule(undefined)
+    proxy.seen.length = 0
+    log.clear()
+  })
+  afterAll(async () => {
+    await client?.close()
+    await proxy?.stop()
+    await reg?.stop()
+  })
+
+  it('retries a GET after a connection reset', async () => {
+    proxy.setRule(faultTimes('GET', /manifests\/v1/, 2, { kind: 'reset' }))
+    expect((await repo.fetchManifest('v1')).digest).toBe(image.manifest.digest)
+    expect(count('GET', /manifests\/v1/)).toBe(3)
+    expect(log.lines.some((l) => /retry 2/.test(l))).toBe(true)
+  })
+
+  it('retries 503 and 500 on reads, not 500 on a manifest PUT', async () => {
+    proxy.setRule(faultTimes('HEAD', /manifests\/v1/, 2, { kind: 'status', status: 503 }))
+    expect((await repo.resolve('v1')).digest).toBe(image.manifest.digest)
+    expect(count('HEAD', /manifests\/v1/)).toBe(3)
+    proxy.setRule(faultTimes('GET', /manifests\/v1/, 1, { kind: 'status', status: 500 }))
+    await repo.fetchManifest('v1')
+    expect(count('GET', /manifests\/v1/)).toBe(2)
+    proxy.setRule(faultTimes('PUT', /manifests\/v2/, 1, { kind: 'status', status: 500 }))
+    await expect(repo.pushManifest(image.manifest, 'v2')).rejects.toMatchObject({ code: 'REGISTRY' })
+    expect(count('PUT', /manifests\/v2/)).toBe(1)
+  })
+
+  it('honours Retry-After on 429', async () => {
+    proxy.setRule(
+      faultTimes('GET', /manifests\/v1/, 1, { kind: 'status', status: 429, headers: { 'retry-after': '1' } }),
+    )
+    const started = Date.now()
+    await repo.fetchManifest('v1')
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(950)
+    expect(elapsed).toBeLessThan(5000)
+    expect(count('GET', /manifests\/v1/)).toBe(2)
+    expect(log.lines.some((l) => /429.*Retry-After/.test(l))).toBe(true)
+  })
+
+  it('gives up after the attempt bound, naming the host', async () => {
+    proxy.setRule(() => ({ kind: 'reset' }))
+    const err = await repo.fetchManifest('v1').catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'NETWORK' })
+    expect((err as Error).message).toContain(proxy.host)
+    expect(count('GET', /manifests\/v1/)).toBe(4)
+    proxy.setRule(() => ({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } }))
+    await expect(repo.fetchManifest('v1')).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' })
+  })
+
+  it('resumes a blob download cut halfway with Range, and still verifies', async () => {
+    const layer = image.layers[0]!
+    proxy.setRule(faultTimes('GET', /blobs\/sha256/, 1, { kind: 'cut', after: 120_000 }))
+    expect(await readAll(await repo.fetchBlob(layer.desc))).toEqual(layer.bytes)
+    const gets = proxy.seen.filter((r) => r.method === 'GET' && /blobs\/sha256/.test(r.path))
+    expect(gets).toHaveLength(2)
+    expect(gets[0]!.headers.range).toBeUndefined()
+    expect(gets[1]!.headers.range).toMatch(/^bytes=\d+-$/)
+    expect(Number(/\d+/.exec(gets[1]!.headers.range!)![0])).toBeGreaterThan(0)
+  })
+
+  it('refuses an altered blob with DIGEST_MISMATCH', async () => {
+    proxy.setRule(faultTimes('GET', /blobs\/sha256/, 1, { kind: 'alter' }))
+    const stream = await repo.fetchBlob(image.layers[0]!.desc)
+    await expect(readAll(stream)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' })
+  })
+
+  it('gives up resuming after the bound', async () => {
+    proxy.setRule((r) =>
+      r.method === 'GET' && /blobs\/sha256/.test(r.path) ? { kind: 'cut', after: 1000 } : undefined,
+    )
+    const stream = await repo.fetchBlob(image.layers[0]!.desc)
+    await expect(readAll(stream)).rejects.toMatchObject({ code: 'NETWORK' })
+    expect(count('GET', /blobs\/sha256/)).toBe(4)
+  })
+
+  it('does not re-PUT a manifest whose answer was lost but which was stored', async () => {
+    const other = syntheticImage()
+    for (const b of [other.config, ...other.layers]) await repo.pushBlob(b.desc, streamOf(b.bytes))
+    proxy.setRule(faultTimes('PUT', /manifests\/lost/, 1, { kind: 'lose-answer' }))
+    await repo.pushManifest(other.manifest, 'lost')
+    expect(count('PUT', /manifests\/lost/)).toBe(1)
+    expect(count('HEAD', /manifests\/lost/)).toBe(1)
+    expect((await repo.resolve('lost')).digest).toBe(other.manifest.digest)
+  })
+
+  it('re-PUTs a manifest that never reached the registry', async () => {
+    proxy.setRule(faultTimes('PUT', /manifests\/retried/, 1, { kind: 'reset' }))
+    await repo.pushManifest(image.manifest, 'retried')
+    expect(count('PUT', /manifests\/retried/)).toBe(2)
+    expect(count('HEAD', /manifests\/retried/)).toBe(1)
+    expect((await repo.resolve('retried')).digest).toBe(image.manifest.digest)
+  })
+
+  it('finishes a monolithic upload whose final PUT answer was lost, without sending it again', async () => {
+    const blob = randomBlob(5_000)
+    proxy.setRule(faultTimes('PUT', /blobs\/uploads/, 1, { kind: 'lose-answer' }))
+    await repo.pushBlob(blob.desc, streamOf(blob.bytes))
+    expect(count('PUT', /blobs\/uploads/)).toBe(1)
+    expect(count('HEAD', /blobs\/sha256/)).toBe(1)
+    expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
+  })
+
+  it('resumes a chunked upload from the offset the registry reports after a failed PATCH', async () => {
+    const blob = randomBlob(350_000)
+    let patches = 0
+    proxy.setRule((r) => (r.method === 'PATCH' && ++patches === 2 ? { kind: 'reset' } : undefined))
+    await repo.pushBlob(blob.desc, streamOf(blob.bytes, 32 * 1024))
+    expect(count('PATCH', /blobs\/uploads/)).toBe(5)
+    expect(count('GET', /blobs\/uploads/)).toBe(1)
+    expect(count('POST', /blobs\/uploads/)).toBe(1)
+    expect(log.lines.some((l) => /registry holds 100000 bytes/.test(l))).toBe(true)
+    expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
+  })
+
+  it('restarts a chunked upload whose first PATCH was applied but unanswered', async () => {
+    const blob = randomBlob(250_000)
+    proxy.setRule(faultTimes('PATCH', /blobs\/uploads/, 1, { kind: 'lose-answer' }))
+    await repo.pushBlob(blob.desc, streamOf(blob.bytes))
+    expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
+  })
+})
