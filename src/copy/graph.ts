@@ -1,0 +1,65 @@
+import type { Target } from '../content/target.js'
+import { FerryError } from '../errors.js'
+import { childrenOf, type Manifest } from '../oci/manifest.js'
+import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
+import type { Descriptor } from '../oci/schemas.js'
+
+/** Everything one image (or index) is made of, in the order it must be written. */
+export interface ImageGraph {
+  /** Manifests children first, the root last: pushing in this order never exposes a dangling reference. */
+  manifests: Manifest[]
+  /** Distinct blobs (configs and layers) by digest. */
+  blobs: Map<string, Descriptor>
+  /** Foreign layers left as references (not copied unless asked). */
+  foreign: Descriptor[]
+}
+
+export interface WalkOptions {
+  includeNondistributable?: boolean
+}
+
+/** Fetches every child manifest of `root` from `source` and collects the blobs they name. */
+export async function walkGraph(source: Target, root: Manifest, opts: WalkOptions = {}): Promise<ImageGraph> {
+  const graph: ImageGraph = { manifests: [], blobs: new Map(), foreign: [] }
+  const seen = new Set<string>()
+  await visit(source, root, graph, seen, opts)
+  return graph
+}
+
+async function visit(
+  source: Target,
+  manifest: Manifest,
+  graph: ImageGraph,
+  seen: Set<string>,
+  opts: WalkOptions,
+): Promise<void> {
+  if (seen.has(manifest.digest)) return
+  seen.add(manifest.digest)
+  const { manifests, blobs } = childrenOf(manifest)
+  const children = await Promise.all(manifests.map((d) => fetchChild(source, d, manifest)))
+  for (const child of children) await visit(source, child, graph, seen, opts)
+  for (const blob of blobs) {
+    if (!opts.includeNondistributable && isForeign(blob)) {
+      graph.foreign.push(blob)
+      continue
+    }
+    if (!graph.blobs.has(blob.digest)) graph.blobs.set(blob.digest, blob)
+  }
+  graph.manifests.push(manifest)
+}
+
+async function fetchChild(source: Target, desc: Descriptor, parent: Manifest): Promise<Manifest> {
+  const child = await source.fetchManifest(desc.digest)
+  if (child.bytes.byteLength !== desc.size) {
+    throw new FerryError(
+      'SIZE_INVALID',
+      `${source.name}@${desc.digest}: manifest is ${child.bytes.byteLength} bytes, index ${parent.digest} says ${desc.size}`,
+    )
+  }
+  return child
+}
+
+/** Foreign layers carry `urls` and a non-distributable media type; registries are not meant to host them. */
+export function isForeign(desc: Descriptor): boolean {
+  return NONDISTRIBUTABLE_MEDIA_TYPES.includes(desc.mediaType)
+}

@@ -1,0 +1,103 @@
+import { text } from 'node:stream/consumers'
+import type { Target } from './content/target.js'
+import { FerryError } from './errors.js'
+import type { Manifest } from './oci/manifest.js'
+import { formatPlatform, platformMatches } from './oci/platform.js'
+import { type Descriptor, type ImageConfig, imageConfigSchema, type Platform } from './oci/schemas.js'
+
+/** Image configs are small; a multi-megabyte one is hostile or broken. */
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024
+
+export interface InspectResult {
+  name: string
+  reference: string
+  digest: string
+  mediaType: string
+  size: number
+  /** For an index: its children. */
+  manifests?: (Descriptor & { platformName?: string })[]
+  /** For an image: config descriptor, layers and the parsed config (when it is an image config). */
+  config?: Descriptor
+  layers?: Descriptor[]
+  totalSize?: number
+  platform?: string
+  created?: string
+  labels?: Record<string, string>
+  artifactType?: string
+  /** The exact bytes, for --raw. */
+  raw: Uint8Array
+}
+
+export interface InspectOptions {
+  /** For an index: inspect the child for this platform instead. */
+  platform?: Platform
+}
+
+export async function inspectImage(target: Target, reference: string, opts: InspectOptions = {}) {
+  let manifest = await target.fetchManifest(reference)
+  if (opts.platform && manifest.kind === 'index') {
+    const wanted = opts.platform
+    const child = manifest.index.manifests.find((d) => platformMatches(wanted, d.platform))
+    if (!child) {
+      throw new FerryError(
+        'NOT_FOUND',
+        `${target.name}:${reference}: no manifest for ${formatPlatform(wanted)}`,
+      )
+    }
+    manifest = await target.fetchManifest(child.digest)
+  }
+  return describe(target, reference, manifest)
+}
+
+async function describe(target: Target, reference: string, m: Manifest): Promise<InspectResult> {
+  const base = {
+    name: target.name,
+    reference,
+    digest: m.digest,
+    mediaType: m.mediaType,
+    size: m.bytes.byteLength,
+    raw: m.bytes,
+  }
+  if (m.kind === 'index') {
+    return {
+      ...base,
+      manifests: m.index.manifests.map((d) => ({
+        ...d,
+        platformName: d.platform ? formatPlatform(d.platform) : undefined,
+      })),
+    }
+  }
+  const { config, layers } = m.image
+  const artifactType = (m.image as { artifactType?: string }).artifactType
+  const result: InspectResult = {
+    ...base,
+    config,
+    layers,
+    totalSize: config.size + layers.reduce((n, l) => n + l.size, 0),
+    artifactType,
+  }
+  const parsed = isImageConfig(config) ? await readConfig(target, config) : undefined
+  if (parsed) {
+    if (parsed.os && parsed.architecture) {
+      result.platform = formatPlatform({
+        os: parsed.os,
+        architecture: parsed.architecture,
+        variant: parsed.variant,
+      })
+    }
+    result.created = parsed.created
+    result.labels = parsed.config?.Labels ?? undefined
+  }
+  return result
+}
+
+const isImageConfig = (d: Descriptor) =>
+  d.mediaType === 'application/vnd.oci.image.config.v1+json' ||
+  d.mediaType === 'application/vnd.docker.container.image.v1+json'
+
+export async function readConfig(target: Target, desc: Descriptor): Promise<ImageConfig | undefined> {
+  if (desc.size > MAX_CONFIG_BYTES) return undefined
+  const body = await text(await target.fetchBlob(desc))
+  const parsed = imageConfigSchema.safeParse(JSON.parse(body))
+  return parsed.success ? parsed.data : undefined
+}

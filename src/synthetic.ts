@@ -1,0 +1,136 @@
+import { createCipheriv, createHash } from 'node:crypto'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import tar from 'tar-stream'
+import type { Target } from './content/target.js'
+import { type Digest, Hasher } from './oci/digest.js'
+import { type Manifest, parseManifest } from './oci/manifest.js'
+import { MediaType } from './oci/media-types.js'
+import type { Descriptor, Platform } from './oci/schemas.js'
+
+/**
+ * Real, valid images made from nothing (no Docker, no network): each layer is an uncompressed tar
+ * holding one file of seeded pseudo-random bytes. The same seed always makes the same bytes, so a
+ * layer is streamed twice — once to learn its digest, once to push it — and never held in memory.
+ */
+export interface SyntheticImage {
+  seed: string
+  layers: number
+  /** Bytes of file content per layer (the tar adds headers and padding). */
+  layerSize: number
+  platform?: Platform
+  labels?: Record<string, string>
+  created?: string
+}
+
+const FIXED_MTIME = new Date('2024-01-01T00:00:00Z')
+
+/** Incompressible bytes from AES-CTR over zeros, keyed by the seed: fast and reproducible. */
+function seededBytes(seed: string, size: number): Readable {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16)
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16))
+  const zeros = Buffer.alloc(1024 * 1024)
+  let left = size
+  return new Readable({
+    read() {
+      if (left === 0) return void this.push(null)
+      const n = Math.min(left, zeros.length)
+      left -= n
+      this.push(cipher.update(zeros.subarray(0, n)))
+    },
+  })
+}
+
+function layerTar(seed: string, size: number): Readable {
+  const pack = tar.pack()
+  const entry = pack.entry(
+    { name: `data-${seed}.bin`, size, mtime: FIXED_MTIME, mode: 0o644, uid: 0, gid: 0 },
+    (err) => {
+      if (err) pack.destroy(err)
+      else pack.finalize()
+    },
+  )
+  seededBytes(seed, size).pipe(entry)
+  // tar-stream's streams are streamx, not node streams; iterate them to get a node Readable with backpressure.
+  return Readable.from(pack, { objectMode: false })
+}
+
+async function describeStream(make: () => Readable, mediaType: string): Promise<Descriptor> {
+  const hasher = new Hasher()
+  await pipeline(
+    make(),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        hasher.update(chunk)
+        cb()
+      },
+    }),
+  )
+  return { mediaType, digest: hasher.digest(), size: hasher.size }
+}
+
+async function pushBytes(target: Target, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+  const hasher = new Hasher()
+  hasher.update(bytes)
+  const desc = { mediaType, digest: hasher.digest(), size: bytes.byteLength }
+  await target.pushBlob(desc, Readable.from([bytes]))
+  return desc
+}
+
+const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
+
+/** Pushes the image's blobs and manifest (untagged unless `tag`) and returns the manifest. */
+export async function pushSyntheticImage(
+  target: Target,
+  spec: SyntheticImage,
+  tag?: string,
+): Promise<Manifest> {
+  const layers: Descriptor[] = []
+  const diffIds: Digest[] = []
+  for (let i = 0; i < spec.layers; i++) {
+    const seed = `${spec.seed}/${i}`
+    const desc = await describeStream(() => layerTar(seed, spec.layerSize), MediaType.ociLayer)
+    if (!(await target.hasBlob(desc))) await target.pushBlob(desc, layerTar(seed, spec.layerSize))
+    layers.push(desc)
+    diffIds.push(desc.digest as Digest) // uncompressed layers: the diff ID is the layer digest
+  }
+  const platform = spec.platform ?? { os: 'linux', architecture: 'amd64' }
+  const config = {
+    created: spec.created ?? FIXED_MTIME.toISOString(),
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
+    config: { Labels: spec.labels ?? {}, Cmd: ['/bin/true'] },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: layers.map(() => ({ created: FIXED_MTIME.toISOString(), created_by: 'ferry synthetic layer' })),
+  }
+  const configDesc = await pushBytes(target, encode(config), MediaType.ociConfig)
+  const manifest = parseManifest(
+    encode({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers }),
+  )
+  await target.pushManifest(manifest, tag)
+  return manifest
+}
+
+/** One synthetic image per platform, under an OCI index. */
+export async function pushSyntheticIndex(
+  target: Target,
+  spec: Omit<SyntheticImage, 'platform'>,
+  platforms: Platform[],
+  tag?: string,
+): Promise<Manifest> {
+  const manifests: Descriptor[] = []
+  for (const platform of platforms) {
+    const seed = `${spec.seed}/${platform.os}/${platform.architecture}/${platform.variant ?? ''}`
+    const child = await pushSyntheticImage(target, { ...spec, seed, platform })
+    manifests.push({
+      mediaType: child.mediaType,
+      digest: child.digest,
+      size: child.bytes.byteLength,
+      platform,
+    })
+  }
+  const index = parseManifest(encode({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }))
+  await target.pushManifest(index, tag)
+  return index
+}
