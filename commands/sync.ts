@@ -1,0 +1,68 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { formatBytes, table } from '../cli/format.js'
+import { progressSink } from '../cli/progress.js'
+import { runSync, type SyncReport } from '../src/sync/sync.js'
+
+export default class Sync extends FerryCommand<typeof Sync> {
+  static override summary = 'Mirror the images a YAML spec lists into an internal registry, idempotently.'
+  static override description =
+    'Images already at the destination with the same digest are recognised with HEAD requests alone (Docker Hub ' +
+    'does not count those against its pull limit) and left alone, so a scheduled re-run transfers nothing. One ' +
+    'failing image does not stop the others; the exit code is 1 when any failed. Two runs of the same spec never ' +
+    'overlap (a lock under $XDG_STATE_HOME/ferry). See examples/sync.example.yaml for the spec format.'
+  static override examples = [
+    '<%= config.bin %> sync mirror.yaml --dry-run',
+    '<%= config.bin %> sync mirror.yaml',
+    '<%= config.bin %> sync mirror.yaml --json > report.json   # from cron or a Kubernetes CronJob',
+  ]
+  static override args = { spec: Args.string({ required: true, description: 'Mirror spec (YAML).' }) }
+  static override flags = {
+    'dry-run': Flags.boolean({
+      description: 'Print what would be copied and what is in sync; write nothing.',
+    }),
+    concurrency: Flags.integer({ description: "Images at once (default: the spec's concurrency).", min: 1 }),
+    'blob-concurrency': Flags.integer({
+      description: 'Blobs in flight across all images.',
+      default: 8,
+      min: 1,
+    }),
+  }
+
+  async run() {
+    const progress = progressSink(!this.jsonEnabled())
+    let report: SyncReport
+    try {
+      report = await runSync(this.args.spec, {
+        ...this.registryOptions,
+        dryRun: this.flags['dry-run'],
+        concurrency: this.flags.concurrency,
+        blobConcurrency: this.flags['blob-concurrency'],
+        onEvent: progress.onEvent,
+      })
+    } finally {
+      progress.stop()
+    }
+    this.out(render(report))
+    if (report.totals.failed > 0) process.exitCode = 1
+    return report
+  }
+}
+
+function render(r: SyncReport): string {
+  const rows = r.entries.map((e) => [
+    e.status,
+    e.source,
+    '→',
+    e.destination,
+    e.status === 'failed' ? (e.error?.message ?? '') : e.status === 'copied' ? formatBytes(e.bytes) : '',
+  ])
+  const t = r.totals
+  const summary =
+    t.copied + t.wouldCopy + t.failed === 0
+      ? `all ${t.images} images already in sync (0 bytes transferred, 0 manifests pushed)`
+      : r.dryRun
+        ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
+        : `${t.copied} copied (${formatBytes(t.bytes)}, ${t.manifestsPushed} manifests), ${t.inSync} in sync, ${t.failed} failed`
+  return `${table(rows)}\n${summary} in ${(r.durationMs / 1000).toFixed(1)}s`
+}

@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { copyImage } from '../copy/copy.js'
+import type { CopyEventSink } from '../copy/events.js'
+import { FerryError } from '../errors.js'
+import { acquireLock } from '../layout/lock.js'
+import { formatReference } from '../reference/index.js'
+import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
+import { forEachLimited, Limiter } from '../util/limit.js'
+import { expandSpec, inSync, type SyncItem } from './plan.js'
+
+export interface SyncOptions extends RegistryOptions {
+  /** Decide and report, write nothing. */
+  dryRun?: boolean
+  /** Images at once; default: the spec's `concurrency`. */
+  concurrency?: number
+  /** Blobs in flight across all images at once. Default 8. */
+  blobConcurrency?: number
+  onEvent?: CopyEventSink
+}
+
+export type SyncStatus = 'copied' | 'in-sync' | 'would-copy' | 'failed'
+
+export interface SyncEntry {
+  source: string
+  destination: string
+  status: SyncStatus
+  sourceDigest?: string
+  destinationDigest?: string
+  bytes: number
+  manifestsPushed: number
+  blobs?: { copied: number; skipped: number; mounted: number }
+  error?: { code: string; message: string }
+}
+
+export interface SyncReport {
+  spec: string
+  dryRun: boolean
+  entries: SyncEntry[]
+  totals: {
+    images: number
+    copied: number
+    inSync: number
+    wouldCopy: number
+    failed: number
+    bytes: number
+    manifestsPushed: number
+  }
+  durationMs: number
+}
+
+/** `ferry sync FILE`: load, lock (two runs of one spec never overlap), mirror, report. */
+export async function runSync(path: string, opts: SyncOptions = {}): Promise<SyncReport> {
+  const spec = await loadSyncSpec(path)
+  const lock = await acquireLock(await lockPath(path), { timeoutMs: 0, staleMs: 7 * 24 * 3600_000 }).catch(
+    (err) => {
+      throw new FerryError(
+        'CONFLICT',
+        `${path}: another ferry sync of this spec is running (${(err as Error).message})`,
+      )
+    },
+  )
+  try {
+    return await syncSpec(spec, path, opts)
+  } finally {
+    await lock.release()
+  }
+}
+
+export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions = {}): Promise<SyncReport> {
+  const started = performance.now()
+  const client = new RegistryClient(opts)
+  const entries: SyncEntry[] = []
+  try {
+    const expanded = await expandSpec(spec, client)
+    for (const e of expanded) if ('failed' in e) entries.push(failure(e.failed.source, '', e.failed.error))
+    const items = expanded.flatMap((e) => ('item' in e ? [e.item] : []))
+    const blobs = new Limiter(opts.blobConcurrency ?? 8)
+    // Image-level failures are recorded, never thrown: one bad image must not stop the others.
+    await forEachLimited(items, new Limiter(opts.concurrency ?? spec.concurrency), async (item) => {
+      entries.push(await syncItem(item, client, blobs, opts))
+    })
+  } finally {
+    await client.close()
+  }
+  const count = (s: SyncStatus) => entries.filter((e) => e.status === s).length
+  return {
+    spec: name,
+    dryRun: !!opts.dryRun,
+    entries,
+    totals: {
+      images: entries.length,
+      copied: count('copied'),
+      inSync: count('in-sync'),
+      wouldCopy: count('would-copy'),
+      failed: count('failed'),
+      bytes: entries.reduce((n, e) => n + e.bytes, 0),
+      manifestsPushed: entries.reduce((n, e) => n + e.manifestsPushed, 0),
+    },
+    durationMs: Math.round(performance.now() - started),
+  }
+}
+
+async function syncItem(
+  item: SyncItem,
+  client: RegistryClient,
+  blobs: Limiter,
+  opts: SyncOptions,
+): Promise<SyncEntry> {
+  const source = formatReference(item.source)
+  const destination = `${item.destination.registry}/${item.destination.repository}${item.tag ? `:${item.tag}` : ''}`
+  const from = client.repository(item.source.registry, item.source.repository)
+  const to = client.repository(item.destination.registry, item.destination.repository)
+  try {
+    const check = await inSync(item, from, to)
+    const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
+    if (check.synced) return { ...base, status: 'in-sync' }
+    if (opts.dryRun) return { ...base, status: 'would-copy' }
+    const result = await copyImage(from, check.sourceDigest, to, item.tag, {
+      platforms: item.platforms,
+      referrers: item.referrers,
+      limiter: blobs,
+      onEvent: opts.onEvent,
+    })
+    const { copied, skipped, mounted } = result.blobs
+    return {
+      ...base,
+      status: 'copied',
+      destinationDigest: result.destination.digest,
+      bytes: result.bytes,
+      manifestsPushed: result.manifests.pushed,
+      blobs: { copied, skipped, mounted },
+    }
+  } catch (err) {
+    return failure(source, destination, err)
+  }
+}
+
+function failure(source: string, destination: string, err: unknown): SyncEntry {
+  const code = err instanceof FerryError ? err.code : 'INTERNAL'
+  const message = err instanceof Error ? err.message : String(err)
+  return { source, destination, status: 'failed', bytes: 0, manifestsPushed: 0, error: { code, message } }
+}
+
+/** One lock per spec file, under the user's state directory (XDG). */
+async function lockPath(specPath: string): Promise<string> {
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  const dir = join(state, 'ferry', 'locks')
+  await mkdir(dir, { recursive: true })
+  const id = createHash('sha256').update(resolve(specPath)).digest('hex').slice(0, 16)
+  return join(dir, `sync-${id}.lock`)
+}
