@@ -50,7 +50,9 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
 
   /** The library's logger: `--debug` lines on stderr, always redacted. */
   protected get logger(): Logger {
-    return this.flags.debug ? redactingLogger((line) => process.stderr.write(`debug: ${line}\n`)) : silentLogger
+    return this.flags.debug
+      ? redactingLogger((line) => process.stderr.write(`debug: ${line}\n`))
+      : silentLogger
   }
 
   /** Options every registry-facing library call takes. */
@@ -72,7 +74,9 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     process.stderr.write(`${line}\n`)
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(
+    err: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<unknown> {
     // oclif's own parse errors and explicit exits keep their behaviour.
     if (!(err instanceof FerryError)) {
       if (err.oclif || err.exitCode !== undefined) return super.catch(err)
@@ -83,7 +87,8 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`)
     } else {
       process.stderr.write(`ferry: ${message}\n`)
-      if (this.flags?.debug && err.stack && !(err instanceof FerryError)) process.stderr.write(`${redact(err.stack)}\n`)
+      if (this.flags?.debug && err.stack && !(err instanceof FerryError))
+        process.stderr.write(`${redact(err.stack)}\n`)
     }
     process.exitCode = exitCodeFor(err)
     return undefined

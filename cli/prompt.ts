@@ -1,0 +1,32 @@
+import { createInterface } from 'node:readline'
+import { text } from 'node:stream/consumers'
+import { FerryError } from '../src/errors.js'
+
+/** Reads a secret typed at the terminal without echoing it. */
+export async function promptSecret(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new FerryError('USAGE', `${question.trim()} needs a terminal; pass it on standard input instead`)
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+  // Mute the echo of typed characters; only the question itself is written.
+  const output = rl as unknown as { _writeToOutput: (s: string) => void }
+  let asked = false
+  output._writeToOutput = (s: string) => {
+    if (!asked) {
+      process.stderr.write(s)
+      asked = true
+    }
+  }
+  try {
+    return await new Promise<string>((resolve) => rl.question(question, resolve))
+  } finally {
+    rl.close()
+    process.stderr.write('\n')
+  }
+}
+
+/** A secret piped on standard input: one line, without its trailing newline. */
+export async function readSecretFromStdin(): Promise<string> {
+  const all = await text(process.stdin)
+  return all.replace(/\r?\n$/, '')
+}

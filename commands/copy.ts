@@ -1,0 +1,78 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { formatBytes } from '../cli/format.js'
+import { progressSink } from '../cli/progress.js'
+import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
+import { copyReference } from '../src/copy/copy-reference.js'
+import { parsePlatform } from '../src/oci/platform.js'
+
+export default class Copy extends FerryCommand<typeof Copy> {
+  static override summary = 'Copy an image or multi-arch index by digest, byte for byte.'
+  static override description =
+    'Any source to any destination: registry or OCI layout directory (oci:DIR[:TAG]). The destination serves ' +
+    'the exact manifest bytes and digest of the source. Blobs the destination has are skipped, blobs on the same ' +
+    'registry are mounted, the rest stream through with their size and digest verified; the tag is written last.\n\n' +
+    'DST without a tag gets the source tag; DST@sha256:… pushes by digest only.'
+  static override examples = [
+    '<%= config.bin %> copy docker.io/library/postgres:16 reg.local:5000/cache/postgres:16',
+    '<%= config.bin %> copy reg.local:5000/acme/web:v1.4.2 reg.local:5000/acme/web-prod --referrers',
+    '<%= config.bin %> copy docker.io/library/python:3.12-slim oci:./mirror --platform linux/amd64',
+    '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
+  ]
+  static override args = {
+    source: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:TAG|@DIGEST]',
+    }),
+    destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]' }),
+  }
+  static override flags = {
+    platform: Flags.string({
+      description: 'Copy only this child of an index: OS/ARCH[/VARIANT]. Repeatable. Makes a new index.',
+      multiple: true,
+    }),
+    referrers: Flags.boolean({
+      description: 'Also copy signatures, SBOMs and attestations attached to the image (both schemes).',
+    }),
+    concurrency: Flags.integer({
+      description: 'Blobs in flight at once.',
+      default: DEFAULT_CONCURRENCY,
+      min: 1,
+    }),
+    'include-nondistributable': Flags.boolean({
+      description: 'Copy foreign layers instead of keeping them as references.',
+    }),
+  }
+
+  async run() {
+    const progress = progressSink(!this.jsonEnabled())
+    try {
+      const result = await copyReference(this.args.source, this.args.destination, {
+        ...this.registryOptions,
+        platforms: this.flags.platform?.map(parsePlatform),
+        referrers: this.flags.referrers,
+        concurrency: this.flags.concurrency,
+        includeNondistributable: this.flags['include-nondistributable'],
+        onEvent: progress.onEvent,
+      })
+      progress.stop()
+      if (result.filtered) {
+        this.note(
+          `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
+        )
+      }
+      const b = result.blobs
+      this.out(
+        `${result.destination.name}${result.destination.tag ? `:${result.destination.tag}` : ''}@${result.destination.digest}`,
+      )
+      this.note(
+        `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+          `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
+          `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+      )
+      return result
+    } finally {
+      progress.stop()
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { imageArg } from '../cli/args.js'
+import { FerryCommand } from '../cli/base-command.js'
+import { openTarget } from '../src/content/open.js'
+import { parseReference } from '../src/reference/index.js'
+
+export default class Digest extends FerryCommand<typeof Digest> {
+  static override summary = 'Print the digest an image reference resolves to.'
+  static override description =
+    'Uses a HEAD request on registries (it does not count against Docker Hub pull limits).'
+  static override examples = [
+    '<%= config.bin %> digest docker.io/library/python:3.12-slim',
+    '<%= config.bin %> digest oci:./layout:1.0',
+  ]
+  static override args = { image: imageArg() }
+
+  async run() {
+    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    try {
+      const desc = await target.resolve(reference)
+      this.out(desc.digest)
+      return { digest: desc.digest, mediaType: desc.mediaType, size: desc.size }
+    } finally {
+      await target.close()
+    }
+  }
+}

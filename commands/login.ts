@@ -1,0 +1,31 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { promptSecret, readSecretFromStdin } from '../cli/prompt.js'
+import { FerryError } from '../src/errors.js'
+import { login } from '../src/registry/index.js'
+
+export default class Login extends FerryCommand<typeof Login> {
+  static override summary = 'Log in to a registry and store the credentials in the docker config.'
+  static override description =
+    'Checks the credentials against the registry first, then writes them to $DOCKER_CONFIG/config.json ' +
+    '(default ~/.docker/config.json), or to the configured credential helper (credsStore), as docker does.'
+  static override examples = [
+    'echo "$REGISTRY_PASSWORD" | <%= config.bin %> login reg.local:5000 -u ci --password-stdin',
+    '<%= config.bin %> login ghcr.io -u octocat   # prompts for the password',
+  ]
+  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
+  static override flags = {
+    username: Flags.string({ char: 'u', required: true, description: 'User name.' }),
+    'password-stdin': Flags.boolean({ description: 'Read the password (or token) from standard input.' }),
+  }
+
+  async run() {
+    const password = this.flags['password-stdin']
+      ? await readSecretFromStdin()
+      : await promptSecret('Password: ')
+    if (!password) throw new FerryError('USAGE', 'empty password')
+    await login(this.args.registry, this.flags.username, password, this.registryOptions)
+    this.note(`Login succeeded: ${this.args.registry}`)
+    return { registry: this.args.registry, username: this.flags.username }
+  }
+}

@@ -1,0 +1,19 @@
+import { Args } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { logout } from '../src/registry/index.js'
+
+export default class Logout extends FerryCommand<typeof Logout> {
+  static override summary = 'Remove the stored credentials for a registry.'
+  static override examples = ['<%= config.bin %> logout reg.local:5000']
+  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
+
+  async run() {
+    const removed = await logout(this.args.registry, this.registryOptions)
+    this.note(
+      removed
+        ? `Removed login credentials for ${this.args.registry}`
+        : `Not logged in to ${this.args.registry}`,
+    )
+    return { registry: this.args.registry, removed }
+  }
+}

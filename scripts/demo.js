@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `npm run demo`: ferry's main job, end to end, on the embedded registry (`ferry serve`), with images the
+// demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the command it runs.
+import { spawn, spawnSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, 'demo-out')
+const bin = join(root, 'bin', 'run.js')
+const rel = (p) => relative(process.cwd(), p) || '.'
+
+function ferry(...args) {
+  process.stdout.write(`\n$ ferry ${args.join(' ')}\n`)
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  })
+  if (r.status !== 0) {
+    process.stderr.write(`demo: "ferry ${args[0]}" exited with ${r.status}\n`)
+    process.exit(r.status ?? 1)
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitFor(url) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await (await fetch(url)).arrayBuffer()
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+rmSync(out, { recursive: true, force: true })
+const source = join(out, 'source')
+
+// 1. Make a small multi-arch image (two platforms, two layers each) in an OCI layout directory.
+const { openLayoutTarget } = await import('../dist/src/layout/index.js')
+const { pushSyntheticIndex } = await import('../dist/src/synthetic.js')
+const layout = await openLayoutTarget(source, { create: true })
+const labels = {
+  'org.opencontainers.image.source': 'https://example.com/acme/mini-api',
+  'org.opencontainers.image.revision': '4f2c1a9',
+  'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
+}
+await pushSyntheticIndex(
+  layout,
+  { seed: 'mini-api-1.0', layers: 2, layerSize: 2 * 1024 * 1024, labels },
+  [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+  ],
+  '1.0',
+)
+await layout.close()
+process.stdout.write(`Made a two-platform image at oci:${rel(source)}:1.0\n`)
+
+ferry('inspect', `oci:${rel(source)}:1.0`)
+
+// 2. Start the embedded registry and copy the image into it, byte for byte.
+const port = await freePort()
+const registry = `127.0.0.1:${port}`
+process.stdout.write(`\n$ ferry serve --root ${rel(join(out, 'registry'))} --port ${port} &\n`)
+const server = spawn(
+  process.execPath,
+  [bin, 'serve', '--root', join(out, 'registry'), '--port', String(port)],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+)
+try {
+  await waitFor(`http://${registry}/v2/`)
+  ferry('copy', `oci:${rel(source)}:1.0`, `${registry}/acme/mini-api:1.0`)
+  ferry('digest', `${registry}/acme/mini-api:1.0`)
+  ferry('inspect', `${registry}/acme/mini-api:1.0`, '--platform', 'linux/arm64')
+  ferry('copy', `${registry}/acme/mini-api:1.0`, `${registry}/acme/mini-api-prod:1.0`)
+  ferry('tags', `${registry}/acme/mini-api`)
+  ferry('catalog', registry)
+  process.stdout.write(
+    '\nDone. The registry ran on the directory demo-out/registry; nothing left the machine.\n',
+  )
+} finally {
+  server.kill('SIGTERM')
+}
