@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { copyReference } from '../../src/copy/copy-reference.js'
+import type { Manifest } from '../../src/oci/manifest.js'
+import { RegistryClient } from '../../src/registry/index.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
+
+// The proxy injects what a real network does to long transfers (connections cut mid-body); no real
+// part produces that on demand on loopback.
+describe('copy under faults', () => {
+  let source: Distribution
+  let destination: Distribution
+  let proxy: FaultProxy
+  let image: Manifest
+  const fast = { retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 } }
+
+  beforeAll(async () => {
+    ;[source, destination] = await Promise.all([startDistribution(), startDistribution()])
+    proxy = await startFaultProxy(source.url)
+    const client = new RegistryClient()
+    image = await pushSyntheticImage(
+      client.repository(source.host, 'big/app'),
+      { seed: 'faults', layers: 3, layerSize: 3 * 1024 * 1024 },
+      '1.0',
+    )
+    await client.close()
+  })
+  afterAll(async () => {
+    await proxy?.stop()
+    await Promise.all([source?.stop(), destination?.stop()])
+  })
+
+  it('resumes a blob cut halfway with Range, within the run', async () => {
+    const layer = image.kind === 'image' ? image.image.layers[0]!.digest : ''
+    proxy.setRule(faultTimes('GET', new RegExp(`/blobs/${layer}$`), 1, { kind: 'cut', after: 1024 * 1024 }))
+    const result = await copyReference(
+      `${proxy.host}/big/app:1.0`,
+      `${destination.host}/resumed/app:1.0`,
+      fast,
+    )
+    expect(result.destination.digest).toBe(image.digest)
+    const ranged = proxy.seen.filter((r) => r.method === 'GET' && r.path.endsWith(layer) && r.headers.range)
+    expect(ranged.map((r) => r.headers.range)).toEqual(['bytes=1048576-'])
+  })
+
+  it('tags nothing when a blob keeps failing, and a rerun completes with what was copied kept', async () => {
+    proxy.setRule(faultTimes('GET', /\/blobs\/sha256:/, 1000, { kind: 'cut', after: 512 * 1024 }))
+    const dst = `${destination.host}/cut/app:1.0`
+    await expect(copyReference(`${proxy.host}/big/app:1.0`, dst, fast)).rejects.toMatchObject({
+      code: 'NETWORK',
+    })
+    const client = new RegistryClient()
+    await expect(client.repository(destination.host, 'cut/app').resolve('1.0')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+    proxy.setRule(undefined)
+    const rerun = await copyReference(`${proxy.host}/big/app:1.0`, dst, fast)
+    expect(rerun.destination.digest).toBe(image.digest)
+    expect((await client.repository(destination.host, 'cut/app').resolve('1.0')).digest).toBe(image.digest)
+    await client.close()
+  })
+
+  it('refuses a blob whose bytes were altered in transit, naming it', async () => {
+    proxy.setRule(faultTimes('GET', /\/blobs\/sha256:/, 1000, { kind: 'alter' }))
+    await expect(
+      copyReference(`${proxy.host}/big/app:1.0`, `${destination.host}/altered/app:1.0`, fast),
+    ).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringMatching(/sha256:[0-9a-f]{64}/),
+    })
+    const client = new RegistryClient()
+    await expect(client.repository(destination.host, 'altered/app').resolve('1.0')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+    await client.close()
+    proxy.setRule(undefined)
+  })
+})
