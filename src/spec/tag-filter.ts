@@ -83,7 +83,7 @@ export function compilePattern(pattern: string): (tag: string) => boolean {
     ? new RegExp(literal[1]!, literal[2])
     : new RegExp(
         `^${pattern
-          .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
+          .replace(/[.+^${}()|[\]-]/g, '\\$&')
           .replace(/\*/g, '.*')
           .replace(/\?/g, '.')}$`,
       )

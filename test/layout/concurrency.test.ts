@@ -29,11 +29,9 @@ afterEach(async () => {
 
 /** A worker process (helpers/layout-worker.ts) and a promise of its exit, failing on a non-zero code. */
 function worker(...args: string[]): { child: ChildProcess; done: Promise<string> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(helpers, 'layout-worker.ts'), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const child = spawn(process.execPath, ['--import', 'tsx', join(helpers, 'layout-worker.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.add(child)
   let out = ''
   let err = ''

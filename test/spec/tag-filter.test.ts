@@ -34,12 +34,19 @@ describe('tagVersion', () => {
     expect(tagVersion(tag)?.version).toBe(version)
   })
 
-  it.each(['latest', 'sha-1a2b3c', 'main', '1.2.3.4', '1.2.3_1', '16alpine', 'V1.2', 'v', ''])(
-    '%s has no version',
-    (tag) => {
-      expect(tagVersion(tag)).toBeNull()
-    },
-  )
+  it.each([
+    'latest',
+    'sha-1a2b3c',
+    'main',
+    '1.2.3.4',
+    '1.2.3_1',
+    '16alpine',
+    'V1.2',
+    'v',
+    '',
+  ])('%s has no version', (tag) => {
+    expect(tagVersion(tag)).toBeNull()
+  })
 
   it('sorts versions highest first, prereleases below their release, then the rest lexically', () => {
     expect(
