@@ -1,0 +1,55 @@
+import { basename } from 'node:path'
+import { Flags } from '@oclif/core'
+import { imageArg } from '../../cli/args.js'
+import { FerryCommand } from '../../cli/base-command.js'
+import { openTarget } from '../../src/content/open.js'
+import { parseReference } from '../../src/reference/index.js'
+import { attachArtifact, parseKeyValues, readInputFile } from '../../src/supply/index.js'
+
+export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> {
+  static override summary = 'Attach any file to an image as an OCI 1.1 artifact referrer.'
+  static override description =
+    'One layer holding the file (media type --media-type, default the artifact type, titled with the file name ' +
+    'as oras does), the empty config, and subject = the image’s digest. Annotations go on the manifest, where ' +
+    'the referrers API lists them. Prints the referrer as REPO@DIGEST, which `ferry sign` can sign in turn.'
+  static override examples = [
+    '<%= config.bin %> attach artifact registry.intra/acme/web:v1.4.2 --artifact-type application/vnd.acme.scan.v1+json --file scan.json',
+    '<%= config.bin %> attach artifact reg.local/app:1 --artifact-type application/vnd.acme.release-notes.v1 --file NOTES.md --media-type text/markdown -a org.opencontainers.image.version=1.0',
+  ]
+  static override args = { image: imageArg() }
+  static override flags = {
+    'artifact-type': Flags.string({
+      description: 'The artifact’s media type (type/subtype).',
+      required: true,
+    }),
+    file: Flags.string({ char: 'f', description: 'The content to attach.', required: true }),
+    'media-type': Flags.string({ description: 'Media type of the layer. Default: the artifact type.' }),
+    annotation: Flags.string({
+      char: 'a',
+      description: 'KEY=VALUE manifest annotation. Repeatable.',
+      multiple: true,
+    }),
+  }
+
+  async run() {
+    const bytes = await readInputFile(this.flags.file)
+    const annotations = parseKeyValues(this.flags.annotation)
+    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    try {
+      const result = await attachArtifact({
+        target,
+        reference,
+        artifactType: this.flags['artifact-type'],
+        layerMediaType: this.flags['media-type'],
+        bytes,
+        annotations,
+        title: basename(this.flags.file),
+      })
+      this.out(`${result.name}@${result.digest}`)
+      this.note(`attached ${result.artifactType} to ${result.name}@${result.subject}`)
+      return result
+    } finally {
+      await target.close()
+    }
+  }
+}

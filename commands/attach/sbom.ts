@@ -1,0 +1,49 @@
+import { basename } from 'node:path'
+import { Flags } from '@oclif/core'
+import { imageArg } from '../../cli/args.js'
+import { FerryCommand } from '../../cli/base-command.js'
+import { openTarget } from '../../src/content/open.js'
+import { parseReference } from '../../src/reference/index.js'
+import { attachSbom, readInputFile } from '../../src/supply/index.js'
+
+export default class AttachSbom extends FerryCommand<typeof AttachSbom> {
+  static override summary = 'Attach an SPDX or CycloneDX JSON SBOM to an image as an OCI 1.1 referrer.'
+  static override description =
+    'The format is read from the content (SPDX JSON: spdxVersion; CycloneDX JSON: bomFormat); --format only ' +
+    'states what you expect, and a mismatch is an error. The referrer’s artifactType and layer type are the ' +
+    'IANA media type (application/spdx+json, application/vnd.cyclonedx+json). On registries without the ' +
+    'referrers API the sha256-<hex> tag index is kept up to date.\n\n' +
+    'Prints the SBOM referrer as REPO@DIGEST: sign it with `ferry sign REPO@DIGEST --key …` so that ' +
+    '`ferry verify --require-sbom` accepts it.'
+  static override examples = [
+    '<%= config.bin %> attach sbom registry.intra/acme/web:v1.4.2 --file sbom.spdx.json',
+    '<%= config.bin %> attach sbom oci:./export:web --file bom.json --format cyclonedx --json',
+  ]
+  static override args = { image: imageArg() }
+  static override flags = {
+    file: Flags.string({ char: 'f', description: 'The SBOM file (JSON).', required: true }),
+    format: Flags.option({
+      options: ['spdx', 'cyclonedx'] as const,
+      description: 'The expected format; refused when the content is the other one.',
+    })(),
+  }
+
+  async run() {
+    const bytes = await readInputFile(this.flags.file, 'SBOM')
+    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    try {
+      const result = await attachSbom({
+        target,
+        reference,
+        bytes,
+        format: this.flags.format,
+        title: basename(this.flags.file),
+      })
+      this.out(`${result.name}@${result.digest}`)
+      this.note(`attached ${result.format} SBOM (${result.artifactType}) to ${result.name}@${result.subject}`)
+      return result
+    } finally {
+      await target.close()
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import { promptSecret } from '../../cli/prompt.js'
+import { FerryError } from '../../src/errors.js'
+import { passwordFromEnv } from '../../src/sign/index.js'
+import { DEFAULT_KEY_PREFIX, writeKeyPair } from '../../src/supply/index.js'
+
+export default class KeyGenerate extends FerryCommand<typeof KeyGenerate> {
+  static override summary = 'Generate a cosign-compatible signing key pair.'
+  static override description =
+    'Writes NAME.key (ECDSA P-256, encrypted with scrypt + secretbox in the cosign envelope, mode 0600) and ' +
+    'NAME.pub (SPKI PEM). cosign reads both; ferry reads keys cosign made. Existing files are never overwritten ' +
+    'without --force.\n\n' +
+    'The password comes from FERRY_PASSWORD, else COSIGN_PASSWORD, else it is asked for twice at the terminal. ' +
+    'An empty password is refused unless --allow-empty-password is given.'
+  static override examples = [
+    '<%= config.bin %> key generate',
+    '<%= config.bin %> key generate --output-key-prefix release',
+    'FERRY_PASSWORD=… <%= config.bin %> key generate --output-key-prefix ci/signing --json',
+  ]
+  static override flags = {
+    'output-key-prefix': Flags.string({
+      description: 'Path prefix of the files written: PREFIX.key and PREFIX.pub.',
+      default: DEFAULT_KEY_PREFIX,
+    }),
+    force: Flags.boolean({ description: 'Overwrite existing PREFIX.key and PREFIX.pub.' }),
+    'allow-empty-password': Flags.boolean({
+      description: 'Accept an empty password (the private key is then only as safe as the file).',
+    }),
+  }
+
+  async run() {
+    const password = await this.newPassword()
+    const files = await writeKeyPair({
+      prefix: this.flags['output-key-prefix'],
+      password,
+      force: this.flags.force,
+    })
+    this.out(`Private key written to ${files.privateKeyPath}`)
+    this.out(`Public key written to ${files.publicKeyPath}`)
+    return files
+  }
+
+  private async newPassword(): Promise<string> {
+    let password = passwordFromEnv()
+    if (password === undefined) {
+      if (!process.stdin.isTTY) {
+        throw new FerryError(
+          'USAGE',
+          'no password for the key: set FERRY_PASSWORD (or COSIGN_PASSWORD), or run in a terminal',
+        )
+      }
+      password = await promptSecret('Enter password for private key: ')
+      const again = await promptSecret('Enter password for private key again: ')
+      if (again !== password) throw new FerryError('USAGE', 'the passwords do not match')
+    }
+    if (password === '' && !this.flags['allow-empty-password']) {
+      throw new FerryError(
+        'USAGE',
+        'an empty password leaves the private key unprotected; pass --allow-empty-password to accept that',
+      )
+    }
+    return password
+  }
+}
