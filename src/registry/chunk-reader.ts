@@ -4,6 +4,30 @@ import { Hasher, parseDigest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
 
 /**
+ * A run of bytes kept as the pieces the stream delivered: joining them would hold every chunk twice
+ * at its peak, and undici sends an array of buffers as one body.
+ */
+export interface Chunk {
+  parts: Buffer[]
+  length: number
+}
+
+/** The chunk from byte `offset` on, sharing memory with it. */
+export function chunkFrom(chunk: Chunk, offset: number): Buffer[] {
+  const out: Buffer[] = []
+  let skip = offset
+  for (const part of chunk.parts) {
+    if (skip >= part.length) {
+      skip -= part.length
+      continue
+    }
+    out.push(skip ? part.subarray(skip) : part)
+    skip = 0
+  }
+  return out
+}
+
+/**
  * Pulls a stream apart into chunks of at most N bytes, hashing and counting as it goes: only the
  * chunk being sent is ever held in memory, and the source is paused (backpressure) in between.
  */
@@ -28,7 +52,7 @@ export class ChunkReader {
   }
 
   /** Up to `max` bytes; fewer only at the end of the stream; fails as soon as the stream passes the declared size. */
-  async read(max: number): Promise<Buffer> {
+  async read(max: number): Promise<Chunk> {
     const parts: Buffer[] = []
     let have = 0
     while (have < max) {
@@ -56,7 +80,7 @@ export class ChunkReader {
       parts.push(part)
       have += take
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, have)
+    return { parts, length: have }
   }
 
   /** After the last chunk: the stream must have been exactly the descriptor's size and digest. */

@@ -16,7 +16,7 @@ export interface RegistryRequest {
   method: Method
   url: URL
   headers?: Record<string, string>
-  body?: Buffer
+  body?: Buffer | readonly Buffer[]
   /** Token scopes this request needs, e.g. `repository:team/app:pull`. */
   scopes: string[]
   /** Names the image or repository in error messages. */

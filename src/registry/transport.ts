@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import type { Logger } from '../log.js'
 import { redact } from '../log.js'
@@ -12,7 +12,8 @@ export interface Exchange {
   method: Method
   url: URL
   headers: Record<string, string>
-  body?: Buffer
+  // Parts are sent in order as one body (see chunk-reader.ts); arrays can be re-sent on retry, streams could not.
+  body?: Buffer | readonly Buffer[]
 }
 
 export interface RawResponse {
@@ -90,7 +91,8 @@ export class Transport {
         dispatcher: this.agent,
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
-        body: x.body,
+        // A fresh stream over the same parts for every send, so a retry re-sends them whole.
+        body: isParts(x.body) ? Readable.from(x.body, { objectMode: false }) : x.body,
       })
       this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
       return { status: res.statusCode, headers: res.headers, body: res.body, url: x.url }
@@ -140,3 +142,5 @@ export async function readBytes(
   if (overflow && tooLarge) throw tooLarge(total)
   return Buffer.concat(chunks)
 }
+
+const isParts = (body: Exchange['body']): body is readonly Buffer[] => Array.isArray(body)

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { hasBlob } from './blobs.js'
-import { ChunkReader } from './chunk-reader.js'
+import { type Chunk, ChunkReader, chunkFrom } from './chunk-reader.js'
 import { pushScope, type RepoContext, v2Url } from './context.js'
 import { discard } from './http.js'
 import { mayHaveApplied } from './network-error.js'
@@ -76,15 +76,15 @@ export async function cancelUpload(ctx: RepoContext, location: URL, what: string
     .catch(() => {})
 }
 
-async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
+async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Chunk, what: string) {
   const url = new URL(location)
   url.searchParams.set('digest', desc.digest)
   const res = await ctx.http.request({
     registry: ctx.registry,
     method: 'PUT',
     url,
-    headers: { 'content-type': OCTETS },
-    body,
+    headers: { 'content-type': OCTETS, 'content-length': String(body.length) },
+    body: body.parts,
     scopes: pushScope(ctx.repository),
     subject: what,
     expect: [201, 204],
@@ -117,7 +117,7 @@ async function monolithic(ctx: RepoContext, desc: Descriptor, reader: ChunkReade
 }
 
 /** Sends one chunk from `chunkStart`; returns the session URL to use next. */
-async function sendChunk(ctx: RepoContext, location: URL, chunk: Buffer, chunkStart: number, what: string) {
+async function sendChunk(ctx: RepoContext, location: URL, chunk: Chunk, chunkStart: number, what: string) {
   const end = chunkStart + chunk.length
   const backoff = new Backoff(ctx.http.policy)
   let start = chunkStart
@@ -128,8 +128,12 @@ async function sendChunk(ctx: RepoContext, location: URL, chunk: Buffer, chunkSt
         registry: ctx.registry,
         method: 'PATCH',
         url,
-        headers: { 'content-type': OCTETS, 'content-range': `${start}-${end - 1}` },
-        body: chunk.subarray(start - chunkStart),
+        headers: {
+          'content-type': OCTETS,
+          'content-range': `${start}-${end - 1}`,
+          'content-length': String(end - start),
+        },
+        body: chunkFrom(chunk, start - chunkStart),
         scopes: pushScope(ctx.repository),
         subject: what,
         expect: [202, 204],
@@ -190,7 +194,7 @@ async function chunked(ctx: RepoContext, desc: Descriptor, reader: ChunkReader, 
   const backoff = new Backoff(ctx.http.policy)
   for (;;) {
     try {
-      return await commit(ctx, location, desc, Buffer.alloc(0), what)
+      return await commit(ctx, location, desc, { parts: [], length: 0 }, what)
     } catch (err) {
       if (!mayHaveApplied(err)) throw err
       if (await hasBlob(ctx, desc)) return

@@ -1,0 +1,84 @@
+import { redact } from '../log.js'
+import { deleteBlob, getBlob } from './blobs.js'
+import type { Call, RouteOf, ServeContext } from './context.js'
+import { ApiError, toApiError } from './errors.js'
+import { type Req, type Res, sendError, sendJson } from './http.js'
+import { listCatalog, listReferrers, listTags } from './listing.js'
+import { deleteManifest, getManifest, putManifest } from './manifests.js'
+import { parseRequest, type Route } from './routes.js'
+import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-handlers.js'
+
+type Handler<K extends Route['kind']> = (call: Call<RouteOf<K>>) => Promise<void>
+type Table = { [K in Route['kind']]: Partial<Record<string, Handler<K>>> }
+
+async function base({ res }: Call): Promise<void> {
+  sendJson(res, 200, {})
+}
+
+/** Every endpoint by method; a method missing here is 405 with the Allow list. */
+const HANDLERS: Table = {
+  base: { GET: base, HEAD: base },
+  catalog: { GET: listCatalog, HEAD: listCatalog },
+  tags: { GET: listTags, HEAD: listTags },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  uploads: { POST: startUpload },
+  upload: { GET: uploadStatus, PATCH: patchUpload, PUT: finishUpload, DELETE: cancelUpload },
+  referrers: { GET: listReferrers, HEAD: listReferrers },
+}
+
+const isWrite = (method: string) => method !== 'GET' && method !== 'HEAD'
+// Longer would only flood the log; a real path is well under this.
+const LOGGED_PATH_MAX = 512
+
+/** The request listener: authenticate, route, dispatch, answer errors in the spec's JSON, log one line. */
+export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
+  return (req, res) => {
+    const started = performance.now()
+    const method = req.method ?? 'GET'
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0')
+    res.once('close', () => {
+      // Method, path, status and time only: no headers (Authorization) and no query string.
+      const path = redact((req.url ?? '').split('?')[0]!.slice(0, LOGGED_PATH_MAX))
+      const ms = (performance.now() - started).toFixed(1)
+      const aborted = res.writableFinished ? '' : ' (connection closed early)'
+      ctx.logger.debug(`${method} ${path} ${res.statusCode} ${ms}ms${aborted}`)
+    })
+    void dispatch(ctx, req, res, method).catch((err: unknown) => {
+      if (res.headersSent) {
+        // Mid-stream failure (mostly a client going away): the status is out, only the socket is left.
+        res.destroy()
+        return
+      }
+      const apiError = toApiError(err)
+      if (apiError.status >= 500) {
+        ctx.logger.warn(
+          `${method} ${redact((req.url ?? '').slice(0, LOGGED_PATH_MAX))}: ${redact(String(err))}`,
+        )
+      }
+      try {
+        sendError(req, res, apiError)
+      } catch {
+        res.destroy()
+      }
+    })
+  }
+}
+
+async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): Promise<void> {
+  if (ctx.auth) await ctx.auth.check(req.headers.authorization)
+  const { route, query } = parseRequest(method, req.url ?? '')
+  const methods = HANDLERS[route.kind] as Partial<Record<string, Handler<typeof route.kind>>>
+  const handler = methods[method]
+  if (!handler) {
+    throw new ApiError('UNSUPPORTED', `${method} is not supported here`, {
+      headers: { Allow: Object.keys(methods).join(', ') },
+    })
+  }
+  // 405 UNSUPPORTED, as distribution answers writes in read-only mode; 403 DENIED would tell the client
+  // its credentials lack a permission, which no credentials could change here.
+  if (ctx.readOnly && isWrite(method)) {
+    throw new ApiError('UNSUPPORTED', 'this registry is read-only', { headers: { Allow: 'GET, HEAD' } })
+  }
+  await handler({ ctx, req, res, route, query } as Call<never>)
+}

@@ -1,0 +1,6 @@
+// `ferry serve`: an OCI distribution registry over an OCI image layout directory.
+export { acceptsMediaType } from './accept.js'
+export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
+export { isRepositoryName } from './routes.js'
+export { isLoopbackAddress, type RunningServer, type ServeOptions, startServer } from './server.js'
+export { UPLOADS_DIR } from './uploads.js'

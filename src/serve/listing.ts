@@ -1,0 +1,81 @@
+import { MediaType } from '../oci/media-types.js'
+import type { Call, RouteOf } from './context.js'
+import { ApiError, toApiError } from './errors.js'
+import { sendJson } from './http.js'
+import { isRepositoryName } from './routes.js'
+
+/** Larger pages are cut to this; the Link header leads on to the rest. */
+export const PAGE_MAX = 10_000
+
+/**
+ * `?n=&last=` pagination over a sorted list (distribution-spec "Listing Tags"): entries after `last`, at
+ * most `n`, and a `Link: <…>; rel="next"` when more follow. Without `n` the whole list is one page.
+ */
+export function paginate(
+  items: readonly string[],
+  query: URLSearchParams,
+  path: string,
+): { page: string[]; link?: string } {
+  const nParam = query.get('n')
+  const last = query.get('last')
+  if (nParam !== null && !/^\d{1,9}$/.test(nParam)) {
+    throw new ApiError('PAGINATION_NUMBER_INVALID', `invalid page size n=${nParam.slice(0, 20)}`, {
+      detail: { n: nParam.slice(0, 20) },
+    })
+  }
+  const after = last === null ? [...items] : items.filter((item) => item > last)
+  const n = nParam === null ? undefined : Math.min(Number(nParam), PAGE_MAX)
+  if (n === undefined || after.length <= n) return { page: after }
+  const page = after.slice(0, n)
+  if (page.length === 0) return { page }
+  const next = new URLSearchParams({ n: String(n), last: page.at(-1)! })
+  return { page, link: `<${path}?${next}>; rel="next"` }
+}
+
+export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>): Promise<void> {
+  const [repositories, tags] = await Promise.all([
+    ctx.layout.repositories(),
+    ctx.layout.target(route.name).listTags(),
+  ]).catch((err: unknown) => {
+    throw toApiError(err)
+  })
+  if (!repositories.includes(route.name)) {
+    throw new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
+      detail: { name: route.name },
+    })
+  }
+  const { page, link } = paginate(tags, query, `/v2/${route.name}/tags/list`)
+  sendJson(res, 200, { name: route.name, tags: page }, link ? { Link: link } : {})
+}
+
+/**
+ * `_catalog` (not in the spec, widely served): every repository of the root that a client can address.
+ * Entries other tools wrote under names outside the grammar (`localhost:5000/app`) are left out.
+ */
+export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>): Promise<void> {
+  const names = (await ctx.layout.repositories()).filter(isRepositoryName)
+  const { page, link } = paginate(names, query, '/v2/_catalog')
+  sendJson(res, 200, { repositories: page }, link ? { Link: link } : {})
+}
+
+/**
+ * OCI 1.1 referrers API: always an image index (empty when nothing refers to the digest, never 404),
+ * filtered server side by `artifactType` and saying so in OCI-Filters-Applied.
+ */
+export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'referrers'>>): Promise<void> {
+  const artifactType = query.get('artifactType') || undefined
+  const manifests = await ctx.layout
+    .target(route.name)
+    .referrers(route.digest, artifactType ? { artifactType } : {})
+    .catch((err: unknown) => {
+      throw toApiError(err)
+    })
+  const headers: Record<string, string> = artifactType ? { 'OCI-Filters-Applied': 'artifactType' } : {}
+  sendJson(
+    res,
+    200,
+    { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests },
+    headers,
+    MediaType.ociIndex,
+  )
+}

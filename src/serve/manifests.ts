@@ -1,0 +1,128 @@
+import { FerryError, isFerryError } from '../errors.js'
+import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
+import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
+import type { Descriptor } from '../oci/schemas.js'
+import { acceptsMediaType } from './accept.js'
+import type { Call, RouteOf, ServeContext } from './context.js'
+import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
+import { readBounded, sendEmpty } from './http.js'
+import { inRepository } from './reachable.js'
+
+type ManifestCall = Call<RouteOf<'manifest'>>
+
+const referenceOf = (route: RouteOf<'manifest'>): string => route.digest ?? route.tag!
+const display = (route: RouteOf<'manifest'>): string =>
+  route.digest ? `${route.name}@${route.digest}` : `${route.name}:${route.tag}`
+
+/**
+ * What a failed read means to the client. A blob that is not a manifest is "no such manifest" too;
+ * a missing tag in a repository that has no entry at all is NAME_UNKNOWN, as distribution answers.
+ */
+async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: unknown): Promise<ApiError> {
+  const absent = ['NOT_FOUND', 'MANIFEST_INVALID', 'MANIFEST_TOO_LARGE', 'UNSUPPORTED'] as const
+  if (!absent.some((code) => isFerryError(err, code))) return toApiError(err)
+  if (route.tag && !(await ctx.layout.repositories()).includes(route.name)) {
+    return new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
+      detail: { name: route.name },
+    })
+  }
+  return new ApiError('MANIFEST_UNKNOWN', `manifest ${display(route)} is unknown`, {
+    detail: { name: route.name, reference: referenceOf(route) },
+  })
+}
+
+export async function getManifest({ ctx, req, res, route }: ManifestCall): Promise<void> {
+  const target = ctx.layout.target(route.name)
+  let desc: Descriptor
+  let bytes: Uint8Array | undefined
+  try {
+    if (route.digest && !(await inRepository(ctx, route.name, route.digest))) {
+      throw new FerryError('NOT_FOUND', `${display(route)}: not in this repository`)
+    }
+    if (req.method === 'HEAD' && route.tag) {
+      // A tag's HEAD is answered from index.json alone: the cheap existence check mirrors rely on.
+      desc = await target.resolve(route.tag)
+    } else {
+      const m = await target.fetchManifest(referenceOf(route))
+      desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+      bytes = m.bytes
+    }
+  } catch (err) {
+    throw await readFailure(ctx, route, err)
+  }
+  if (!acceptsMediaType(req.headers.accept, desc.mediaType)) {
+    throw new ApiError(
+      'MANIFEST_UNKNOWN',
+      `manifest ${display(route)} is ${desc.mediaType}, which the request's Accept header excludes`,
+      { detail: { name: route.name, reference: referenceOf(route), mediaType: desc.mediaType } },
+    )
+  }
+  res.writeHead(200, {
+    'Content-Type': desc.mediaType,
+    'Content-Length': desc.size,
+    'Docker-Content-Digest': desc.digest,
+    ETag: `"${desc.digest}"`,
+  })
+  res.end(req.method === 'HEAD' ? undefined : bytes)
+}
+
+/** Descriptors the manifest needs stored here first: every blob (but foreign layers) and child manifest. */
+async function missingReferences(ctx: ServeContext, name: string, m: Manifest): Promise<Descriptor[]> {
+  const { manifests, blobs } = childrenOf(m)
+  // Non-distributable layers live at their `urls`; registries do not hold them (image-spec layer.md).
+  const needed = [
+    ...manifests,
+    ...blobs.filter((d) => !(NONDISTRIBUTABLE_MEDIA_TYPES.includes(d.mediaType) || d.urls?.length)),
+  ]
+  const target = ctx.layout.target(name)
+  const present = await Promise.all(needed.map((d) => target.hasBlob(d)))
+  return needed.filter((_, i) => !present[i])
+}
+
+export async function putManifest({ ctx, req, res, route }: ManifestCall): Promise<void> {
+  const bytes = await readBounded(req, MAX_MANIFEST_BYTES, `manifest ${display(route)}`)
+  let manifest: Manifest
+  try {
+    manifest = parseManifest(bytes, {
+      contentType: req.headers['content-type'],
+      expectedDigest: route.digest,
+      subject: display(route),
+    })
+  } catch (err) {
+    throw toApiError(err)
+  }
+  const missing = await missingReferences(ctx, route.name, manifest)
+  if (missing.length > 0) {
+    const entries: ApiErrorEntry[] = missing.map((d) => ({
+      code: 'MANIFEST_BLOB_UNKNOWN',
+      message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
+      detail: { digest: d.digest },
+    }))
+    const [first, ...more] = entries
+    throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
+  }
+  try {
+    await ctx.layout.target(route.name).pushManifest(manifest, route.tag)
+  } catch (err) {
+    throw toApiError(err)
+  }
+  const headers: Record<string, string> = {
+    Location: `/v2/${route.name}/manifests/${manifest.digest}`,
+    'Docker-Content-Digest': manifest.digest,
+  }
+  // OCI 1.1: tells the client this registry indexed the subject, so no referrers-tag fallback is needed.
+  const subject = subjectOf(manifest)
+  if (subject) headers['OCI-Subject'] = subject.digest
+  sendEmpty(res, 201, headers)
+}
+
+export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
+  const target = ctx.layout.target(route.name)
+  try {
+    if (route.digest) await target.deleteManifest(route.digest)
+    else await target.deleteTag(route.tag!)
+  } catch (err) {
+    throw await readFailure(ctx, route, err)
+  }
+  sendEmpty(res, 202)
+}

@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises'
+import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { FerryError } from '../errors.js'
+import { OciLayout } from '../layout/index.js'
+import { type Logger, silentLogger } from '../log.js'
+import { loadHtpasswd } from './auth.js'
+import type { ServeContext } from './context.js'
+import { createHandler } from './handler.js'
+import { UploadStore } from './uploads.js'
+
+export interface ServeOptions {
+  /** The OCI image layout directory served; created (as an empty layout) when missing, unless read-only. */
+  root: string
+  /** Address to bind. Default 127.0.0.1; anything reachable from elsewhere warns unless TLS and htpasswd are set. */
+  address?: string
+  /** Default 5000; 0 picks a free port (read it back from the result). */
+  port?: number
+  /** Refuse every write with 405 UNSUPPORTED. Default false. */
+  readOnly?: boolean
+  /** PEM certificate (chain) and private key files; serves HTTPS when set. */
+  tls?: { cert: string; key: string }
+  /** htpasswd file of bcrypt lines; every request then needs Basic credentials from it. */
+  htpasswd?: string
+  /** Request lines (debug) and warnings. Default silent. */
+  logger?: Logger
+  /** An upload session idle this long is dropped with its data. Default 15 minutes. */
+  uploadTimeoutMs?: number
+  /** On close, how long in-flight requests may take to finish before their connections are cut. Default 10 s. */
+  shutdownTimeoutMs?: number
+}
+
+export interface RunningServer {
+  /** `http://127.0.0.1:5000` (https with TLS); a wildcard bind is reported as loopback. */
+  url: string
+  /** `127.0.0.1:5000`: the registry host as it appears in image references. */
+  host: string
+  port: number
+  /** Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads. Idempotent. */
+  close(): Promise<void>
+}
+
+const DEFAULT_UPLOAD_TIMEOUT_MS = 15 * 60 * 1000
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase()
+  return a === 'localhost' || a === '::1' || /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/.test(a)
+}
+
+function hostFor(address: string, port: number): string {
+  // A wildcard bind is reachable on loopback too, and 0.0.0.0 is no address to connect to.
+  const shown = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address
+  return shown.includes(':') ? `[${shown}]:${port}` : `${shown}:${port}`
+}
+
+async function readPem(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    throw new FerryError('USAGE', `TLS ${what} file ${path}: ${(err as Error).message}`)
+  }
+}
+
+function listen(server: Server, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        new FerryError('USAGE', `cannot listen on ${hostFor(address, port)}: ${err.code ?? err.message}`),
+      )
+    }
+    server.once('error', onError)
+    server.listen(port, address, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
+
+/** Serves an OCI image layout directory as an OCI distribution registry (see README "ferry serve"). */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? silentLogger
+  const address = opts.address ?? '127.0.0.1'
+  const port = opts.port ?? 5000
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new FerryError('USAGE', `invalid port ${port}: expected 0-65535`)
+  }
+  const readOnly = opts.readOnly ?? false
+  const layout = await OciLayout.open(opts.root, { create: !readOnly, logger })
+  const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
+  const tls = opts.tls && {
+    cert: await readPem(opts.tls.cert, 'certificate'),
+    key: await readPem(opts.tls.key, 'key'),
+  }
+  if (!isLoopbackAddress(address) && !(tls && auth)) {
+    const missing = [tls ? '' : 'TLS', auth ? '' : 'authentication (--htpasswd)'].filter(Boolean).join(' or ')
+    logger.warn(
+      `listening on ${address}, beyond loopback, without ${missing}: anyone who can reach it can ` +
+        `read${readOnly ? '' : ' and write'} every repository in ${layout.dir}`,
+    )
+  }
+  const uploads = readOnly
+    ? undefined
+    : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
+  const ctx: ServeContext = { layout, uploads, readOnly, auth, logger, children: new Map() }
+  const handler = createHandler(ctx)
+  const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler)
+  // Layer uploads can take far longer than node's 5-minute default; idle sockets still time out on headers.
+  server.requestTimeout = 0
+
+  let active = 0
+  let idle: (() => void) | undefined
+  server.on('request', (_req, res) => {
+    active++
+    res.once('close', () => {
+      active--
+      if (active === 0) idle?.()
+    })
+  })
+
+  try {
+    await listen(server, port, address)
+  } catch (err) {
+    await uploads?.closeAll()
+    throw err
+  }
+  const bound = (server.address() as AddressInfo).port
+  const host = hostFor(address, bound)
+
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      if (active > 0) {
+        const graceMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            idle = resolve
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs)
+          }),
+        ])
+        clearTimeout(timer)
+        if (active > 0) logger.warn(`shutting down with ${active} request(s) still running; cutting them off`)
+      }
+      server.closeAllConnections()
+      await closed
+      await uploads?.closeAll()
+    })()
+    return closing
+  }
+
+  return { url: `${tls ? 'https' : 'http'}://${host}`, host, port: bound, close }
+}

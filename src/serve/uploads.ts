@@ -1,0 +1,181 @@
+import { createHash, type Hash, randomUUID } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Readable, Transform, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Logger } from '../log.js'
+import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
+import { ApiError } from './errors.js'
+
+/**
+ * Blob upload sessions (distribution-spec "Pushing blobs"). Each session is a temp file under
+ * `ROOT/.uploads/` — outside `blobs/`, so nothing reading the layout ever sees a partial blob — and a
+ * SHA-256 state fed as bytes arrive, so closing an upload never re-reads what was already hashed.
+ * Each request's bytes are applied whole or not at all: a chunk that fails mid-way is cut off the file
+ * and its bytes taken back out of the hash (from a copy of the state taken before it), so the client can
+ * ask where the upload stands and go on from there.
+ */
+export const UPLOADS_DIR = '.uploads'
+
+export interface UploadSession {
+  readonly id: string
+  readonly name: string
+  readonly path: string
+  /** Bytes received and kept so far. */
+  offset: number
+  hash: Hash
+  busy: boolean
+  timer?: NodeJS.Timeout
+}
+
+const WRITE_HIGH_WATER = 1024 * 1024
+
+export class UploadStore {
+  private readonly sessions = new Map<string, UploadSession>()
+
+  private constructor(
+    readonly dir: string,
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Prepares the directory and removes what a crashed server left behind (older than the timeout). */
+  static async open(root: string, timeoutMs: number, logger: Logger): Promise<UploadStore> {
+    const dir = join(root, UPLOADS_DIR)
+    await mkdir(dir, { recursive: true })
+    const cutoff = Date.now() - timeoutMs
+    for (const entry of await readdir(dir)) {
+      const path = join(dir, entry)
+      const st = await stat(path).catch(() => undefined)
+      if (st?.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true })
+    }
+    return new UploadStore(dir, timeoutMs, logger)
+  }
+
+  get size(): number {
+    return this.sessions.size
+  }
+
+  async create(name: string): Promise<UploadSession> {
+    const id = randomUUID()
+    const path = join(this.dir, `${id}.upload`)
+    await (await open(path, 'wx')).close()
+    const session: UploadSession = { id, name, path, offset: 0, hash: createHash('sha256'), busy: false }
+    this.sessions.set(id, session)
+    this.arm(session)
+    return session
+  }
+
+  /** The session, only when it belongs to this repository (an upload id is not a capability across names). */
+  get(name: string, id: string): UploadSession {
+    const session = this.sessions.get(id)
+    if (!session || session.name !== name) {
+      throw new ApiError(
+        'BLOB_UPLOAD_UNKNOWN',
+        `upload ${id} is unknown to ${name} (cancelled, finished or timed out)`,
+        {
+          detail: { uuid: id },
+        },
+      )
+    }
+    return session
+  }
+
+  /** Takes the session for one request; its timeout stops running until `release`. */
+  acquire(session: UploadSession): void {
+    if (session.busy) {
+      throw new ApiError('BLOB_UPLOAD_INVALID', `upload ${session.id}: another request is writing to it`)
+    }
+    session.busy = true
+    clearTimeout(session.timer)
+  }
+
+  release(session: UploadSession): void {
+    session.busy = false
+    if (this.sessions.has(session.id)) this.arm(session)
+  }
+
+  /**
+   * Appends a request body. With `length` (from Content-Range) the body must be exactly that long; extra
+   * bytes are read and dropped so the error can still be answered on this connection.
+   */
+  async append(session: UploadSession, body: Readable, length?: number): Promise<void> {
+    const start = session.offset
+    const before = session.hash.copy()
+    let count = 0
+    let overflow = false
+    const hash = session.hash
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb: TransformCallback) {
+        count += chunk.byteLength
+        if (length !== undefined && count > length) {
+          overflow = true
+          return cb()
+        }
+        hash.update(chunk)
+        cb(null, chunk)
+      },
+    })
+    try {
+      const file = createWriteStream(session.path, { flags: 'r+', start, highWaterMark: WRITE_HIGH_WATER })
+      await pipeline(body, tap, file)
+      if (length !== undefined && (overflow || count !== length)) {
+        throw new ApiError(
+          'BLOB_UPLOAD_INVALID',
+          `upload ${session.id}: Content-Range announced ${length} bytes, the body had ${count}`,
+        )
+      }
+      session.offset = start + count
+    } catch (err) {
+      session.hash = before
+      await truncate(session.path, start).catch(() => {})
+      throw err
+    }
+  }
+
+  /** Checks the received bytes against the digest the client names; the session is unchanged either way. */
+  async verify(session: UploadSession, digest: Digest): Promise<void> {
+    const { algorithm } = parseDigest(digest)
+    const got =
+      algorithm === 'sha256'
+        ? `sha256:${session.hash.copy().digest('hex')}`
+        : await hashFile(session.path, algorithm)
+    if (got !== digest) {
+      throw new ApiError('DIGEST_INVALID', `uploaded content has digest ${got}, not ${digest}`, {
+        detail: { digest },
+      })
+    }
+  }
+
+  async remove(session: UploadSession): Promise<void> {
+    clearTimeout(session.timer)
+    this.sessions.delete(session.id)
+    await rm(session.path, { force: true })
+  }
+
+  /** Drops every session and its file; the directory goes too unless another server still uses it. */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => this.remove(s)))
+    await rmdir(this.dir).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? ''
+      if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(code)) throw err
+    })
+  }
+
+  private arm(session: UploadSession): void {
+    clearTimeout(session.timer)
+    session.timer = setTimeout(() => {
+      if (session.busy) return
+      this.logger.debug(`upload ${session.id} to ${session.name} timed out after ${this.timeoutMs} ms`)
+      void this.remove(session)
+    }, this.timeoutMs)
+    session.timer.unref()
+  }
+}
+
+async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<string> {
+  const hash = createHash(algorithm)
+  for await (const chunk of createReadStream(path, { highWaterMark: WRITE_HIGH_WATER })) hash.update(chunk)
+  return `${algorithm}:${hash.digest('hex')}`
+}
