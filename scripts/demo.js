@@ -2,7 +2,7 @@
 // `npm run demo`: ferry's main job, end to end, on the embedded registry (`ferry serve`), with images the
 // demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the command it runs.
 import { spawn, spawnSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,14 +10,14 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = join(root, 'demo-out')
 const bin = join(root, 'bin', 'run.js')
-const rel = (p) => relative(process.cwd(), p) || '.'
+const rel = (p) => relative(out, p) || '.'
+
+// The demo's signing key password; in real use it comes from a secret store or a prompt.
+const env = { ...process.env, FORCE_COLOR: '0', FERRY_PASSWORD: 'demo-only-password' }
 
 function ferry(...args) {
   process.stdout.write(`\n$ ferry ${args.join(' ')}\n`)
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    stdio: 'inherit',
-    env: { ...process.env, FORCE_COLOR: '0' },
-  })
+  const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', env, cwd: out })
   if (r.status !== 0) {
     process.stderr.write(`demo: "ferry ${args[0]}" exited with ${r.status}\n`)
     process.exit(r.status ?? 1)
@@ -47,6 +47,8 @@ async function waitFor(url) {
 
 rmSync(out, { recursive: true, force: true })
 const source = join(out, 'source')
+const section = (title) => process.stdout.write(`\n== ${title}\n`)
+process.stdout.write(`Working in ${relative(process.cwd(), out)}/ (commands below run there)\n`)
 
 // 1. Make a small multi-arch image (two platforms, two layers each) in an OCI layout directory.
 const { openLayoutTarget } = await import('../dist/src/layout/index.js')
@@ -67,8 +69,8 @@ await pushSyntheticIndex(
   '1.0',
 )
 await layout.close()
+section('An image in an OCI layout directory')
 process.stdout.write(`Made a two-platform image at oci:${rel(source)}:1.0\n`)
-
 ferry('inspect', `oci:${rel(source)}:1.0`)
 
 // 2. Start the embedded registry and copy the image into it, byte for byte.
@@ -84,15 +86,57 @@ const server = spawn(
 )
 try {
   await waitFor(`http://${registry}/v2/`)
-  ferry('copy', `oci:${rel(source)}:1.0`, `${registry}/acme/mini-api:1.0`)
-  ferry('digest', `${registry}/acme/mini-api:1.0`)
-  ferry('inspect', `${registry}/acme/mini-api:1.0`, '--platform', 'linux/arm64')
-  ferry('copy', `${registry}/acme/mini-api:1.0`, `${registry}/acme/mini-api-prod:1.0`)
-  ferry('tags', `${registry}/acme/mini-api`)
+  const app = `${registry}/acme/mini-api`
+
+  section('Copy it into the registry, byte for byte')
+  ferry('copy', `oci:${rel(source)}:1.0`, `${app}:1.0`)
+  ferry('digest', `${app}:1.0`)
+  ferry('inspect', `${app}:1.0`, '--platform', 'linux/arm64')
+
+  section('Sign it and attach an SBOM (cosign-compatible)')
+  ferry('key', 'generate', '--output-key-prefix', 'release')
+  ferry('sign', `${app}:1.0`, '--key', 'release.key', '--format', 'both', '-a', 'release=1.0')
+  writeFileSync(join(out, 'sbom.spdx.json'), JSON.stringify(spdx(), null, 2))
+  ferry('attach', 'sbom', `${app}:1.0`, '--file', 'sbom.spdx.json')
+  ferry('referrers', `${app}:1.0`)
+
+  section('Verify offline with the public key')
+  ferry('verify', `${app}:1.0`, '--key', 'release.pub', '--annotation', 'release=1.0')
+
+  section('Promote by digest, with signatures and SBOM, and verify the promoted copy')
+  ferry('copy', `${app}:1.0`, `${registry}/acme/mini-api-prod:1.0`, '--referrers')
+  ferry('verify', `${registry}/acme/mini-api-prod:1.0`, '--key', 'release.pub')
+
+  section('Mirror on a schedule: the second run only checks, and moves nothing')
+  const mirror = [
+    'version: 1',
+    `target: ${registry}/mirror`,
+    'images:',
+    `  - source: ${app}`,
+    '    tags: { semver: ">=1" }',
+  ]
+  writeFileSync(join(out, 'mirror.yaml'), `${mirror.join('\n')}\n`)
+  ferry('sync', 'mirror.yaml')
+  ferry('sync', 'mirror.yaml')
   ferry('catalog', registry)
+
   process.stdout.write(
     '\nDone. The registry ran on the directory demo-out/registry; nothing left the machine.\n',
   )
 } finally {
   server.kill('SIGTERM')
+}
+
+function spdx() {
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: 'mini-api-1.0',
+    documentNamespace: 'https://example.com/spdx/mini-api-1.0',
+    creationInfo: { created: '2024-01-01T00:00:00Z', creators: ['Tool: ferry-demo'] },
+    packages: [
+      { SPDXID: 'SPDXRef-mini-api', name: 'mini-api', versionInfo: '1.0', downloadLocation: 'NOASSERTION' },
+    ],
+  }
 }
