@@ -107,3 +107,28 @@ export async function readManifestBytes(path: string, digest: Digest, subject: s
     await handle.close()
   }
 }
+
+/**
+ * Moves a finished file into the blob store without copying it: for a writer that verified the
+ * content as it arrived (an upload session hashing each chunk). The file must be on the layout's
+ * filesystem; its size is checked, its bytes synced, and an existing blob is left as it is.
+ */
+export async function adoptBlob(path: string, file: string, blob: BlobRef & { size: number }): Promise<void> {
+  const got = await fileSize(file)
+  if (got !== blob.size) {
+    throw new FerryError('SIZE_INVALID', `blob ${blob.digest}: file has ${got} bytes, expected ${blob.size}`)
+  }
+  if ((await fileSize(path)) === blob.size) {
+    await rm(file, { force: true })
+    return
+  }
+  const handle = await open(file, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await mkdir(dirname(path), { recursive: true })
+  await rename(file, path)
+  await fsyncDir(dirname(path))
+}

@@ -4,7 +4,7 @@ import { FerryError } from '../errors.js'
 import { type Logger, silentLogger } from '../log.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import { type ImageIndex, imageIndexSchema } from '../oci/schemas.js'
-import { fileSize } from './blobs.js'
+import { adoptBlob, fileSize } from './blobs.js'
 import { errno, fsyncDir, siblingTemp, writeNewFileSynced } from './files.js'
 import { BLOBS_DIR, ensureLayout, INDEX_FILE, parseIndexBytes, serializeIndex } from './layout-files.js'
 import { withLock } from './lock.js'
@@ -48,6 +48,11 @@ export class OciLayout {
   blobPath(digest: Digest): string {
     const { algorithm, hex } = parseDigest(digest)
     return join(this.dir, BLOBS_DIR, algorithm, hex)
+  }
+
+  /** Takes a file whose content the caller has verified against `digest` into the blob store (a rename). */
+  adoptBlob(file: string, blob: { digest: Digest; size: number }): Promise<void> {
+    return adoptBlob(this.blobPath(blob.digest), file, blob)
   }
 
   async hasBlob(digest: Digest): Promise<boolean> {

@@ -47,15 +47,13 @@ function chunkLength(header: string | undefined, s: UploadSession): number | und
   return end - start + 1
 }
 
-/** Makes the verified upload a blob of the layout; the temp file is the caller's to remove. */
+/**
+ * Makes the verified upload a blob of the layout. The session hashed every chunk as it arrived, so the
+ * file is renamed into the blob store, not read again; an upload of a blob already there is dropped.
+ */
 async function commit(ctx: ServeContext, s: UploadSession, digest: Digest): Promise<void> {
   await storeOf(ctx).verify(s, digest)
-  const target = ctx.layout.target(s.name)
-  const desc = { mediaType: 'application/octet-stream', digest, size: s.offset }
-  // Concurrent uploads of one blob are safe: the layout writes each through its own temp file and an
-  // atomic rename of identical content. Checking first only spares the copy.
-  if (await target.hasBlob(desc)) return
-  await target.pushBlob(desc, createReadStream(s.path, { highWaterMark: 1024 * 1024 }))
+  await ctx.layout.adoptBlob(s.path, { digest, size: s.offset })
 }
 
 export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<'uploads'>>): Promise<void> {
