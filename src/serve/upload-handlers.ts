@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs'
 import { type Digest, isDigest } from '../oci/digest.js'
 import type { Call, RouteOf, ServeContext } from './context.js'
 import { streamWholeBlob, wholeBlobLength } from './direct.js'
