@@ -55,14 +55,15 @@ export interface SyncReport {
 /** `ferry sync FILE`: load, lock (two runs of one spec never overlap), mirror, report. */
 export async function runSync(path: string, opts: SyncOptions = {}): Promise<SyncReport> {
   const spec = await loadSyncSpec(path)
-  const lock = await acquireLock(await lockPath(path), { timeoutMs: 0, staleMs: 7 * 24 * 3600_000 }).catch(
-    (err) => {
-      throw new FerryError(
-        'CONFLICT',
-        `${path}: another ferry sync of this spec is running (${(err as Error).message})`,
-      )
-    },
-  )
+  const lock = await acquireLock(await syncLockPath(path), {
+    timeoutMs: 0,
+    staleMs: 7 * 24 * 3600_000,
+  }).catch((err) => {
+    throw new FerryError(
+      'CONFLICT',
+      `${path}: another ferry sync of this spec is running (${(err as Error).message})`,
+    )
+  })
   try {
     return await syncSpec(spec, path, opts)
   } finally {
@@ -146,7 +147,7 @@ function failure(source: string, destination: string, err: unknown): SyncEntry {
 }
 
 /** One lock per spec file, under the user's state directory (XDG). */
-async function lockPath(specPath: string): Promise<string> {
+export async function syncLockPath(specPath: string): Promise<string> {
   const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
   const dir = join(state, 'ferry', 'locks')
   await mkdir(dir, { recursive: true })

@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { acquireLock } from '../../src/layout/lock.js'
 import { RegistryClient } from '../../src/registry/index.js'
-import { runSync } from '../../src/sync/sync.js'
+import { runSync, syncLockPath } from '../../src/sync/sync.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 
@@ -93,9 +94,13 @@ describe('sync', () => {
     expect(lines.filter((l) => /^(PUT|POST|PATCH)/.test(l))).toEqual([])
   })
 
-  it('refuses to run twice at once', async () => {
-    const first = runSync(spec)
-    await expect(runSync(spec)).rejects.toMatchObject({ code: 'CONFLICT' })
-    await first
+  it('refuses to run while another run of the same spec holds its lock', async () => {
+    const held = await acquireLock(await syncLockPath(spec))
+    try {
+      await expect(runSync(spec)).rejects.toMatchObject({ code: 'CONFLICT' })
+    } finally {
+      await held.release()
+    }
+    await expect(runSync(spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
   })
 })
