@@ -62,3 +62,49 @@ export interface BlobMounter {
 
 export const canMount = (t: Target): t is Target & BlobMounter =>
   typeof (t as Partial<BlobMounter>).mountBlob === 'function'
+
+/** Where a chunked upload stands: the session's absolute URL and the bytes the registry holds. */
+export interface UploadSession {
+  /** A capability (it may carry a session token in its query): never log it whole. */
+  location: string
+  offset: number
+}
+
+export interface BlobPushOptions {
+  /** Called when the session opens and after every acknowledged chunk; large (chunked) uploads only. */
+  onSession?: (session: UploadSession) => void
+}
+
+/**
+ * Optional capability: a backend whose uploads are sessions that outlive the process that opened them
+ * (a registry's `/blobs/uploads/<id>`), so a later run can continue one instead of starting over.
+ */
+export interface ResumableBlobPush {
+  pushBlob(desc: Descriptor, body: Readable, opts?: BlobPushOptions): Promise<void>
+  /** What the registry holds for the session at `location`; undefined when the session is gone. */
+  resumeOffset(desc: Descriptor, location: string): Promise<UploadSession | undefined>
+  /** Continues the session from `offset` with a body holding bytes [offset, size), then commits. */
+  pushBlobFrom(
+    desc: Descriptor,
+    location: string,
+    offset: number,
+    body: Readable,
+    opts?: BlobPushOptions,
+  ): Promise<void>
+}
+
+export const canResumePush = (t: Target): t is Target & ResumableBlobPush =>
+  typeof (t as Partial<ResumableBlobPush>).resumeOffset === 'function' &&
+  typeof (t as Partial<ResumableBlobPush>).pushBlobFrom === 'function'
+
+/** Optional capability: a backend that can stream a blob from a byte offset without reading the prefix. */
+export interface RangedBlobSource {
+  /**
+   * Bytes [offset, size) of the blob. Size-checked but not digest-checked (the prefix is never read):
+   * whoever consumes it must have the whole verified elsewhere. Fails when the backend cannot seek.
+   */
+  fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable>
+}
+
+export const canReadFrom = (t: Target): t is Target & RangedBlobSource =>
+  typeof (t as Partial<RangedBlobSource>).fetchBlobFrom === 'function'

@@ -1,15 +1,31 @@
-import { Transform } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { canMount, type Target } from '../content/target.js'
+import {
+  canMount,
+  canReadFrom,
+  canResumePush,
+  type ResumableBlobPush,
+  type Target,
+  type UploadSession,
+} from '../content/target.js'
+import { isFerryError } from '../errors.js'
+import { type Logger, redact, silentLogger } from '../log.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
 import type { BlobOutcome, CopyEventSink } from './events.js'
+import { type JournalEntry, sessionPath, type UploadJournal } from './upload-journal.js'
 
 export interface BlobTally {
   copied: number
   skipped: number
   mounted: number
   bytes: number
+}
+
+export interface BlobTransferOptions {
+  /** Keeps upload sessions across runs, for destinations that can resume them. */
+  journal?: UploadJournal
+  logger?: Logger
 }
 
 /**
@@ -24,11 +40,12 @@ export async function transferBlobs(
   limit: Limiter,
   image: string,
   emit: CopyEventSink,
+  opts: BlobTransferOptions = {},
 ): Promise<BlobTally> {
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytes: 0 }
   const ordered = [...blobs].sort((a, b) => b.size - a.size)
   await forEachLimited(ordered, limit, async (desc) => {
-    const outcome = await transferBlob(source, destination, desc, (n) => {
+    const outcome = await transferBlob(source, destination, desc, opts, (n) => {
       tally.bytes += n
       emit({ type: 'blob-progress', image, digest: desc.digest, bytes: n })
     })
@@ -38,15 +55,110 @@ export async function transferBlobs(
   return tally
 }
 
+type Progress = (bytes: number) => void
+
 async function transferBlob(
   source: Target,
   destination: Target,
   desc: Descriptor,
-  progress: (bytes: number) => void,
+  opts: BlobTransferOptions,
+  progress: Progress,
 ): Promise<BlobOutcome> {
   if (await destination.hasBlob(desc)) return 'skipped'
   if (canMount(destination) && (await destination.mountBlob(desc, source))) return 'mounted'
-  const body = await source.fetchBlob(desc)
+  const { journal } = opts
+  if (!journal || !canResumePush(destination)) {
+    await stream(await source.fetchBlob(desc), (body) => destination.pushBlob(desc, body), progress)
+    return 'copied'
+  }
+  // Only large (chunked) uploads have sessions: the journal is written only for blobs that had one.
+  const entry = await journal.get(destination.name, desc.digest)
+  let kept = entry !== undefined
+  const onSession = (s: UploadSession) => {
+    kept = true
+    journal.record(destination.name, desc.digest, { ...s, size: desc.size })
+  }
+  const resume = { source, destination, desc, journal, onSession, log: opts.logger ?? silentLogger }
+  try {
+    if (!(entry && (await resumed(resume, entry, progress)))) {
+      const body = await source.fetchBlob(desc)
+      await stream(body, (b) => destination.pushBlob(desc, b, { onSession }), progress)
+    }
+    if (kept) journal.forget(destination.name, desc.digest)
+  } catch (err) {
+    // Content that is wrong can never complete the session (the registry client dropped it); a failure
+    // of the network leaves it for the next run.
+    if (kept && (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')))
+      journal.forget(destination.name, desc.digest)
+    throw err
+  } finally {
+    if (kept) await journal.settled()
+  }
+  return 'copied'
+}
+
+interface Resume {
+  source: Target
+  destination: Target & ResumableBlobPush
+  desc: Descriptor
+  journal: UploadJournal
+  onSession: (s: UploadSession) => void
+  log: Logger
+}
+
+const reason = (err: unknown) => redact(err instanceof Error ? err.message : String(err))
+
+/**
+ * Continues the session a previous run left in the journal, when the registry still has it and the
+ * source can read from its offset. False means: upload the blob whole (anything about the resume
+ * failed, or there was nothing to resume).
+ */
+async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Promise<boolean> {
+  const { source, destination, desc, journal, log } = r
+  if (entry.size !== desc.size) return false
+  const blob = `${destination.name}@${desc.digest}`
+  const whole = (why: string) => {
+    log.debug(`${blob}: ${why}; uploading it whole`)
+    return false
+  }
+  let session: UploadSession | undefined
+  try {
+    session = await destination.resumeOffset(desc, entry.location)
+  } catch (err) {
+    // Unreachable now: a whole upload would fail the same way and lose the session for the next run.
+    if (isFerryError(err, 'NETWORK')) throw err
+    return whole(`upload session ${sessionPath(entry.location)} not readable (${reason(err)})`)
+  }
+  if (!session || session.offset <= 0 || session.offset > desc.size) {
+    journal.forget(destination.name, desc.digest)
+    return whole(`the registry no longer has upload session ${sessionPath(entry.location)}`)
+  }
+  if (!canReadFrom(source)) return whole(`${source.name} cannot read from an offset`)
+  let body: Readable
+  try {
+    // The registry holds it all (the commit was what failed): only the PUT is left to send.
+    body = session.offset === desc.size ? Readable.from([]) : await source.fetchBlobFrom(desc, session.offset)
+  } catch (err) {
+    return whole(`${source.name} cannot read from byte ${session.offset} (${reason(err)})`)
+  }
+  log.debug(`resuming ${blob} at ${session.offset} of ${desc.size}`)
+  r.onSession(session)
+  const push = (b: Readable) =>
+    destination.pushBlobFrom(desc, session.location, session.offset, b, { onSession: r.onSession })
+  try {
+    await stream(body, push, progress)
+    return true
+  } catch (err) {
+    // The network failed again: the session has moved on and is in the journal, so the next run
+    // continues from there. Starting from zero over the same link now would only lose that.
+    if (isFerryError(err, 'NETWORK')) throw err
+    journal.forget(destination.name, desc.digest)
+    return whole(`resume refused (${reason(err)})`)
+  }
+}
+
+/** Streams `body` into `push`, counting bytes as they pass. */
+async function stream(body: Readable, push: (b: Readable) => Promise<void>, progress: Progress) {
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       progress(chunk.byteLength)
@@ -56,11 +168,10 @@ async function transferBlob(
   // pipeline carries a source failure (cut connection, digest mismatch) into the destination's stream,
   // so the destination aborts the upload instead of committing a short blob.
   const flowing = pipeline(body, counter)
-  const pushed = destination.pushBlob(desc, counter).catch((err: unknown) => {
+  const pushed = push(counter).catch((err: unknown) => {
     // A destination that gave up must not leave the source connection open and paused.
     counter.destroy(err instanceof Error ? err : new Error(String(err)))
     throw err
   })
   await Promise.all([pushed, flowing])
-  return 'copied'
 }

@@ -1,5 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { Target } from '../content/target.js'
+import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Platform } from '../oci/schemas.js'
@@ -9,6 +10,7 @@ import type { CopyEventSink } from './events.js'
 import { type ImageGraph, walkGraph } from './graph.js'
 import { filterIndex } from './platform-filter.js'
 import { type AttachedNode, discoverAttached, flattenAttached } from './referrers.js'
+import { defaultJournalPath, UploadJournal } from './upload-journal.js'
 
 export const DEFAULT_CONCURRENCY = 4
 
@@ -24,6 +26,13 @@ export interface CopyOptions {
   /** Copy foreign (non-distributable) layers instead of leaving them as references. */
   includeNondistributable?: boolean
   onEvent?: CopyEventSink
+  /**
+   * Where large uploads are recorded so that a later run continues them instead of starting over.
+   * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
+   */
+  journal?: UploadJournal | false
+  /** Receives resume decisions and journal warnings; never an upload URL's query. */
+  logger?: Logger
 }
 
 export interface CopyResult {
@@ -75,7 +84,14 @@ export async function copyImage(
   emit({ type: 'plan', image, blobs: blobs.size, bytes: sum([...blobs.values()].map((b) => b.size)) })
 
   const limiter = opts.limiter ?? new Limiter(opts.concurrency ?? DEFAULT_CONCURRENCY)
-  const tally = await transferBlobs(source, destination, blobs.values(), limiter, image, emit)
+  const journal =
+    opts.journal === false
+      ? undefined
+      : (opts.journal ?? new UploadJournal(defaultJournalPath(), { logger: opts.logger }))
+  const tally = await transferBlobs(source, destination, blobs.values(), limiter, image, emit, {
+    journal,
+    logger: opts.logger,
+  })
 
   const manifests = { pushed: 0, skipped: 0 }
   const push = async (m: Manifest, tag?: string) => {

@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream'
-import type { Target } from '../content/target.js'
+import { createReadStream } from 'node:fs'
+import { pipeline, Readable, Transform } from 'node:stream'
+import type { RangedBlobSource, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
@@ -27,7 +28,7 @@ function manifestDescriptor(entry: Descriptor): Descriptor {
  * One repository view of an OCI image layout (see naming.ts). `name` is `oci:DIR`, or `oci:DIR:REPO` for
  * a repository view, so that `name:TAG` is the reference skopeo takes for the same entry.
  */
-export class LayoutTarget implements Target {
+export class LayoutTarget implements Target, RangedBlobSource {
   readonly name: string
 
   constructor(
@@ -82,6 +83,40 @@ export class LayoutTarget implements Target {
 
   async fetchBlob(desc: Descriptor): Promise<Readable> {
     return readBlob(this.layout.blobPath(desc.digest as Digest), desc, `${this.name}@${desc.digest}`)
+  }
+
+  /**
+   * Bytes [offset, size) of a blob file, for an upload another run left at `offset`: the file must be
+   * the declared size and the stream is counted, but not hashed (the destination verifies the whole).
+   */
+  async fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+    const what = `${this.name}@${desc.digest}`
+    const path = this.layout.blobPath(desc.digest as Digest)
+    const size = await fileSize(path)
+    if (size === undefined) throw new FerryError('NOT_FOUND', `${what}: blob not found`)
+    if (size !== desc.size) {
+      throw new FerryError('SIZE_INVALID', `${what}: blob file has ${size} bytes, expected ${desc.size}`)
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+      throw new FerryError('USAGE', `${what}: cannot read from byte ${offset} of ${size}`)
+    }
+    let seen = 0
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length
+        cb(null, chunk)
+      },
+      flush(cb) {
+        const want = size - offset
+        cb(
+          seen === want
+            ? null
+            : new FerryError('SIZE_INVALID', `${what}: read ${seen} bytes, expected ${want}`),
+        )
+      },
+    })
+    // A file replaced or truncated while it is read fails the count instead of ending short.
+    return pipeline(createReadStream(path, { start: offset }), count, () => {})
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { pipeline, Readable } from 'node:stream'
+import { pipeline, Readable, Transform } from 'node:stream'
 import { FerryError } from '../errors.js'
 import { parseDigest, verifyingStream } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -80,11 +80,16 @@ function skipFor(res: RawResponse, offset: number, what: string): number {
  * The body as one stream across resumptions: when the connection drops, the rest is asked for with
  * `Range: bytes=N-` and the bytes continue into the same verifier.
  */
-async function* pieces(ctx: RepoContext, desc: Descriptor, first: RawResponse): AsyncGenerator<Buffer> {
+async function* pieces(
+  ctx: RepoContext,
+  desc: Descriptor,
+  first: RawResponse,
+  start = 0,
+): AsyncGenerator<Buffer> {
   const what = blobName(ctx, desc)
   const backoff = new Backoff(ctx.http.policy)
   let res = first
-  let offset = 0
+  let offset = start
   let skip = 0
   try {
     for (;;) {
@@ -137,4 +142,49 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor): Promise<Rea
   // pipeline carries a source failure into `verify`, and a consumer that destroys `verify` stops the source.
   pipeline(source, verify, () => {})
   return verify
+}
+
+/** Fails the stream unless exactly `expected` bytes pass (nothing else is known of a partial read). */
+function sizeChecking(expected: number, what: string): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length
+      if (seen > expected)
+        cb(new FerryError('SIZE_INVALID', `${what}: more than the ${expected} bytes asked for`))
+      else cb(null, chunk)
+    },
+    flush(cb) {
+      cb(
+        seen === expected
+          ? null
+          : new FerryError('SIZE_INVALID', `${what}: got ${seen} bytes, expected ${expected}`),
+      )
+    },
+  })
+}
+
+/**
+ * Bytes [offset, size) of the blob, for continuing an upload another run left there: size-checked,
+ * not digest-checked (the prefix is not read; the destination verifies the whole). Needs a 206: a
+ * registry that answers a Range request with the whole blob (200) cannot serve a resume.
+ */
+export async function fetchBlobFrom(ctx: RepoContext, desc: Descriptor, offset: number): Promise<Readable> {
+  const what = blobName(ctx, desc)
+  if (!Number.isSafeInteger(offset) || offset <= 0 || offset >= desc.size) {
+    throw new FerryError('USAGE', `${what}: cannot read from byte ${offset} of ${desc.size}`)
+  }
+  const first = await openAt(ctx, desc, offset)
+  try {
+    if (first.status !== 206) {
+      throw new FerryError('UNSUPPORTED', `${what}: range requests answered with HTTP ${first.status}`)
+    }
+    skipFor(first, offset, what)
+  } catch (err) {
+    await discard(first)
+    throw err
+  }
+  const check = sizeChecking(desc.size - offset, `blob ${what} from byte ${offset}`)
+  pipeline(Readable.from(pieces(ctx, desc, first, offset), { objectMode: false }), check, () => {})
+  return check
 }

@@ -1,11 +1,18 @@
 import type { Readable } from 'node:stream'
 import { z } from 'zod'
-import type { BlobMounter, Target } from '../content/target.js'
+import type {
+  BlobMounter,
+  BlobPushOptions,
+  RangedBlobSource,
+  ResumableBlobPush,
+  Target,
+  UploadSession,
+} from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { fetchBlob, hasBlob } from './blobs.js'
+import { fetchBlob, fetchBlobFrom, hasBlob } from './blobs.js'
 import { pullScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { apiHost } from './hosts.js'
@@ -14,12 +21,12 @@ import { mountBlob } from './mount.js'
 import { readPages } from './pagination.js'
 import { listReferrers, probeReferrersApi, referrerDescriptor, updateTagIndex } from './referrers.js'
 import { deleteTagByReplacement } from './tag-delete.js'
-import { pushBlob } from './upload.js'
+import { pushBlob, pushBlobFrom, resumeOffset } from './upload.js'
 
 const tagListSchema = z.looseObject({ tags: z.array(z.string()).nullish() })
 
 /** One repository on a registry, as a `Target`. Connections belong to the client that made it. */
-export class RegistryRepository implements Target, BlobMounter {
+export class RegistryRepository implements Target, BlobMounter, ResumableBlobPush, RangedBlobSource {
   readonly registry: string
   readonly repository: string
   readonly name: string
@@ -52,8 +59,30 @@ export class RegistryRepository implements Target, BlobMounter {
     return (await headManifest(this.ctx, digest)) !== undefined
   }
 
-  pushBlob(desc: Descriptor, body: Readable): Promise<void> {
-    return pushBlob(this.ctx, desc, body)
+  /** Blobs over the chunk size go in PATCH chunks; `onSession` follows that session for a later resume. */
+  pushBlob(desc: Descriptor, body: Readable, opts?: BlobPushOptions): Promise<void> {
+    return pushBlob(this.ctx, desc, body, opts)
+  }
+
+  /** GET on the upload session: its offset and current URL, or undefined when the registry dropped it. */
+  resumeOffset(desc: Descriptor, location: string): Promise<UploadSession | undefined> {
+    return resumeOffset(this.ctx, desc, location)
+  }
+
+  /** Continues a session from `offset`; the registry checks the digest of the whole at the commit. */
+  pushBlobFrom(
+    desc: Descriptor,
+    location: string,
+    offset: number,
+    body: Readable,
+    opts?: BlobPushOptions,
+  ): Promise<void> {
+    return pushBlobFrom(this.ctx, desc, location, offset, body, opts)
+  }
+
+  /** `Range: bytes=offset-`; refused (UNSUPPORTED) when the registry does not answer 206. */
+  fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+    return fetchBlobFrom(this.ctx, desc, offset)
   }
 
   /** Mounts only between repositories of the same registry; anything else is the caller's upload. */

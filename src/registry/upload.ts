@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream'
+import type { BlobPushOptions, UploadSession } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { hasBlob } from './blobs.js'
-import { type Chunk, ChunkReader, chunkFrom } from './chunk-reader.js'
+import { type Chunk, type ChunkReader, chunkFrom, readChunks } from './chunk-reader.js'
 import { pushScope, type RepoContext, v2Url } from './context.js'
+import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied } from './network-error.js'
 import { Backoff, sleep } from './retry.js'
@@ -14,6 +16,10 @@ import { header, type RawResponse } from './transport.js'
  * `Content-Range`, PUT `?digest=` commits. A PATCH or PUT whose answer was lost is never repeated
  * blindly: the registry is asked what it holds (GET on the session for its `Range`, HEAD on the blob)
  * and the upload continues from there.
+ *
+ * A session outlives the process: `onSession` hands its URL and offset to whoever keeps them, and
+ * `pushBlobFrom` continues it in a later run. distribution 2.8 purges sessions after 168h and signs
+ * the offset into the URL's `_state`: only the latest Location works, an older one answers 404.
  */
 
 const OCTETS = 'application/octet-stream'
@@ -76,19 +82,31 @@ export async function cancelUpload(ctx: RepoContext, location: URL, what: string
     .catch(() => {})
 }
 
+// Spec, "Pushing a blob in chunks": the registry hashes what the session holds and refuses a mismatch
+// with DIGEST_INVALID. For a resumed upload that is the only check of the whole blob.
+function digestRefused(err: unknown, what: string): unknown {
+  if (!(err instanceof RegistryError && err.registryCodes.includes('DIGEST_INVALID'))) return err
+  return new FerryError(
+    'DIGEST_MISMATCH',
+    `${what}: the uploaded content does not hash to the blob digest (DIGEST_INVALID, HTTP ${err.status})`,
+  )
+}
+
 async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Chunk, what: string) {
   const url = new URL(location)
   url.searchParams.set('digest', desc.digest)
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'PUT',
-    url,
-    headers: { 'content-type': OCTETS, 'content-length': String(body.length) },
-    body: body.parts,
-    scopes: pushScope(ctx.repository),
-    subject: what,
-    expect: [201, 204],
-  })
+  const res = await ctx.http
+    .request({
+      registry: ctx.registry,
+      method: 'PUT',
+      url,
+      headers: { 'content-type': OCTETS, 'content-length': String(body.length) },
+      body: body.parts,
+      scopes: pushScope(ctx.repository),
+      subject: what,
+      expect: [201, 204],
+    })
+    .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
   await discard(res)
 }
 
@@ -176,19 +194,34 @@ async function sendChunk(ctx: RepoContext, location: URL, chunk: Chunk, chunkSta
   return url
 }
 
-async function chunked(ctx: RepoContext, desc: Descriptor, reader: ChunkReader, what: string) {
-  let location = await startUpload(ctx, what)
+// The content itself is wrong: no later run can finish this session, so it is not kept.
+const contentError = (err: unknown) =>
+  err instanceof FerryError && (err.code === 'SIZE_INVALID' || err.code === 'DIGEST_MISMATCH')
+
+/** PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits. */
+async function sendRest(
+  ctx: RepoContext,
+  desc: Descriptor,
+  reader: ChunkReader,
+  session: URL,
+  what: string,
+  opts: BlobPushOptions,
+) {
+  let location = session
+  const report = (offset: number) => opts.onSession?.({ location: location.toString(), offset })
   try {
     for (;;) {
       const start = reader.position
       const chunk = await reader.read(ctx.chunkSize)
       if (chunk.length === 0) break
       location = await sendChunk(ctx, location, chunk, start, what)
+      report(start + chunk.length)
     }
     await reader.finish()
   } catch (err) {
     // The source failed or lied about its size: drop the half-made session rather than let it linger.
-    await cancelUpload(ctx, location, what)
+    // A session someone keeps for a later run stays, unless what it holds can never be completed.
+    if (!opts.onSession || contentError(err)) await cancelUpload(ctx, location, what)
     throw err
   }
   const backoff = new Backoff(ctx.http.policy)
@@ -206,15 +239,51 @@ async function chunked(ctx: RepoContext, desc: Descriptor, reader: ChunkReader, 
   }
 }
 
-export async function pushBlob(ctx: RepoContext, desc: Descriptor, body: Readable): Promise<void> {
+export async function pushBlob(
+  ctx: RepoContext,
+  desc: Descriptor,
+  body: Readable,
+  opts: BlobPushOptions = {},
+): Promise<void> {
   const what = `${ctx.name}@${desc.digest}`
-  const reader = new ChunkReader(body, desc, `blob ${what}`)
-  try {
-    if (desc.size <= ctx.chunkSize) await monolithic(ctx, desc, reader, what)
-    else await chunked(ctx, desc, reader, what)
-  } catch (err) {
-    await reader.cancel().catch(() => {})
+  await readChunks(body, desc, what, 0, async (reader) => {
+    if (desc.size <= ctx.chunkSize) return monolithic(ctx, desc, reader, what)
+    const location = await startUpload(ctx, what)
+    opts.onSession?.({ location: location.toString(), offset: 0 })
+    await sendRest(ctx, desc, reader, location, what, opts)
+  })
+}
+
+/** The session at `location` as the registry sees it now, or undefined when it no longer has it. */
+export async function resumeOffset(
+  ctx: RepoContext,
+  desc: Descriptor,
+  location: string,
+): Promise<UploadSession | undefined> {
+  const status = await uploadStatus(ctx, new URL(location), `${ctx.name}@${desc.digest}`)
+  return status && { location: status.location.toString(), offset: status.held }
+}
+
+/**
+ * Continues a session a previous run left at `offset` with `body` = bytes [offset, size). ferry cannot
+ * hash the bytes the registry already holds, so it checks only that it sends exactly size − offset
+ * bytes; the digest of the whole is the registry's to verify at the final PUT (the spec requires it),
+ * and its DIGEST_INVALID becomes DIGEST_MISMATCH here.
+ */
+export async function pushBlobFrom(
+  ctx: RepoContext,
+  desc: Descriptor,
+  location: string,
+  offset: number,
+  body: Readable,
+  opts: BlobPushOptions = {},
+): Promise<void> {
+  const what = `${ctx.name}@${desc.digest}`
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > desc.size) {
     body.destroy()
-    throw err
+    throw new FerryError('USAGE', `${what}: cannot resume an upload at byte ${offset} of ${desc.size}`)
   }
+  await readChunks(body, desc, what, offset, (reader) =>
+    sendRest(ctx, desc, reader, new URL(location), what, opts),
+  )
 }

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join } from 'node:path'
+import { z } from 'zod'
+import { type Logger, redact, silentLogger } from '../log.js'
+
+/**
+ * Where large uploads stood when ferry last stopped: destination + blob digest → the registry's upload
+ * session. A rerun (after a crash, a cut link, ^C) asks the registry what the session holds and sends
+ * only the rest. Losing the file costs a full upload, never correctness: the registry verifies the
+ * digest of the whole at the commit. Upload URLs are capabilities (the session is open to whoever holds
+ * one): the file is private to the user (0600) and a URL's query is never logged.
+ */
+
+export const DEFAULT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000 // distribution purges sessions after 168h
+
+export interface JournalEntry {
+  location: string
+  offset: number
+  size: number
+  /** ISO 8601 time of the last acknowledged chunk. */
+  updated: string
+}
+
+export interface UploadJournalOptions {
+  logger?: Logger
+  /** Entries older than this are dropped. Default 7 days. */
+  maxAgeMs?: number
+  now?: () => number
+}
+
+const httpUrl = (s: string) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(s).protocol)
+  } catch {
+    return false
+  }
+}
+
+const entrySchema = z.looseObject({
+  location: z.string().refine(httpUrl, 'not an http(s) URL'),
+  offset: z.number().int().nonnegative(),
+  size: z.number().int().nonnegative(),
+  updated: z.iso.datetime({ offset: true }),
+})
+const fileSchema = z.looseObject({ version: z.literal(1), uploads: z.record(z.string(), entrySchema) })
+
+type Entries = Record<string, JournalEntry>
+
+/** `$XDG_STATE_HOME/ferry/uploads.json`; the XDG base directory spec ignores a relative value. */
+export function defaultJournalPath(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  const state = env.XDG_STATE_HOME
+  return join(state && isAbsolute(state) ? state : join(home, '.local', 'state'), 'ferry', 'uploads.json')
+}
+
+/** For logs: the session's path, never its query (which may carry a token). */
+export const sessionPath = (location: string): string => redact(new URL(location).pathname)
+
+const keyOf = (destination: string, digest: string) => `${destination}@${digest}`
+const errnoOf = (err: unknown) => (err as { code?: string })?.code ?? String(err)
+
+/**
+ * The journal file. Changes are queued and written by one writer at a time, coalesced (at most one
+ * write per acknowledged chunk); each write is a read-merge-rename, so two ferry processes never leave
+ * a torn file (the last writer wins an entry both touched). Failures to read or write are warnings.
+ */
+export class UploadJournal {
+  private readonly logger: Logger
+  private readonly maxAgeMs: number
+  private readonly now: () => number
+  private readonly pending = new Map<string, JournalEntry | null>()
+  private writing: Promise<void> = Promise.resolve()
+  private queued = false
+  private warned = false
+
+  constructor(
+    readonly path: string,
+    opts: UploadJournalOptions = {},
+  ) {
+    this.logger = opts.logger ?? silentLogger
+    this.maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS
+    this.now = opts.now ?? Date.now
+  }
+
+  async get(destination: string, digest: string): Promise<JournalEntry | undefined> {
+    const key = keyOf(destination, digest)
+    if (this.pending.has(key)) return this.pending.get(key) ?? undefined
+    return (await this.load())[key]
+  }
+
+  record(destination: string, digest: string, entry: Omit<JournalEntry, 'updated'>): void {
+    const { location, offset, size } = entry
+    const updated = new Date(this.now()).toISOString()
+    this.pending.set(keyOf(destination, digest), { location, offset, size, updated })
+    this.schedule()
+  }
+
+  forget(destination: string, digest: string): void {
+    this.pending.set(keyOf(destination, digest), null)
+    this.schedule()
+  }
+
+  /** Resolves once every change made so far is on disk (or failed with a warning); never rejects. */
+  settled(): Promise<void> {
+    return this.writing
+  }
+
+  private schedule(): void {
+    if (this.queued) return
+    this.queued = true
+    this.writing = this.writing.then(() => {
+      this.queued = false
+      return this.flush()
+    })
+  }
+
+  private async load(): Promise<Entries> {
+    let text: string
+    try {
+      text = await readFile(this.path, 'utf8')
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') this.warn(`cannot be read (${errnoOf(err)})`)
+      return {}
+    }
+    let parsed: z.infer<typeof fileSchema>
+    try {
+      parsed = fileSchema.parse(JSON.parse(text))
+    } catch {
+      // Damaged or from an unknown version: resuming is an optimisation, so start over without it.
+      this.warn('is not a valid upload journal; ignoring it')
+      return {}
+    }
+    const oldest = this.now() - this.maxAgeMs
+    const kept: Entries = {}
+    for (const [key, e] of Object.entries(parsed.uploads)) {
+      if (Date.parse(e.updated) >= oldest) kept[key] = { ...e }
+    }
+    return kept
+  }
+
+  private async flush(): Promise<void> {
+    const changes = [...this.pending]
+    this.pending.clear()
+    try {
+      const entries = await this.load()
+      let changed = false
+      for (const [key, entry] of changes) {
+        if (entry) entries[key] = entry
+        else if (!(key in entries)) continue
+        else delete entries[key]
+        changed = true
+      }
+      if (changed) await this.write(entries)
+    } catch (err) {
+      this.logger.warn(`upload journal ${this.path}: not written (${errnoOf(err)})`)
+    }
+  }
+
+  private async write(entries: Entries): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
+    const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+    const handle = await open(temp, 'wx', 0o600)
+    try {
+      await handle.writeFile(`${JSON.stringify({ version: 1, uploads: entries }, null, 2)}\n`)
+      await handle.sync()
+      await handle.close()
+      await rename(temp, this.path)
+    } catch (err) {
+      await handle.close().catch(() => {})
+      await rm(temp, { force: true })
+      throw err
+    }
+  }
+
+  private warn(what: string): void {
+    if (this.warned) return
+    this.warned = true
+    this.logger.warn(`upload journal ${this.path} ${what}`)
+  }
+}
