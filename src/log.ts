@@ -17,7 +17,8 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   [/(\/\/[^/\s:@]+):[^/\s@]+@/g, '$1:[redacted]@'],
   // token/password-looking query parameters and JSON fields
   [
-    /((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
+    // `_state` signs a registry's upload session URL: whoever holds it can write to the upload.
+    /((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth|_state)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
     '$1[redacted]',
   ],
 ]

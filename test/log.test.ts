@@ -8,6 +8,7 @@ describe('redact', () => {
     ['GET https://user:hunter2@reg.example.com/v2/', 'hunter2'],
     ['token response {"token":"abc.def.ghi","access_token":"zzz123"}', 'abc.def.ghi'],
     ['?password=hunter2&x=1', 'hunter2'],
+    ['PATCH http://reg/v2/a/blobs/uploads/u1?_state=c2Vzc2lvbi1zZWNyZXQ -> 202', 'c2Vzc2lvbi1zZWNyZXQ'],
   ])('removes the secret from %s', (input, secret) => {
     const out = redact(input)
     expect(out).not.toContain(secret)
@@ -17,5 +18,11 @@ describe('redact', () => {
   it('leaves ordinary text alone', () => {
     const line = 'GET http://127.0.0.1:5000/v2/app/manifests/sha256:abc -> 200'
     expect(redact(line)).toBe(line)
+  })
+})
+
+describe('test environment', () => {
+  it('keeps state (journals, locks) out of the home directory', () => {
+    expect(process.env.XDG_STATE_HOME).toMatch(/ferry-test-state-/)
   })
 })
