@@ -1,11 +1,15 @@
-import { createHash, generateKeyPairSync } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, rekorHandler } from '@sigstore/mock'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import { type TrustedRoot, verifyBundleKeyless } from '../../src/sign/bundle-verify.js'
 import { signBundleKeyless } from '../../src/sign/keyless.js'
+import {
+  identityToken,
+  jwt,
+  type SigstoreStandIn,
+  startSigstoreStandIn,
+} from '../helpers/sigstore-standin.js'
 
 // Fulcio and Rekor have no local build; @sigstore/mock's CA and log (real certificate issuing, real
 // signed entries and inclusion proofs) stand in for them, served over loopback HTTP.
@@ -13,87 +17,19 @@ const DIGEST = 'sha256:18b9ff0d46d46d0c940627db1860be2d4369b865e393fc3f6971d5b13
 const EMAIL = 'release@example.com'
 const ISSUER = 'https://issuer.example.com'
 
-let server: Server
+let standIn: SigstoreStandIn
 let base: string
 let root: TrustedRoot
-
-function jwt(claims: Record<string, unknown>): string {
-  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  // Fulcio's stand-in reads the claims without checking a signature.
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`
-}
-
-const token = jwt({
-  iss: ISSUER,
-  sub: EMAIL,
-  email: EMAIL,
-  email_verified: true,
-  aud: 'sigstore',
-  exp: Math.floor(Date.now() / 1000) + 600,
-})
+const token = identityToken(EMAIL, ISSUER)
 
 beforeAll(async () => {
-  const p256 = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  const caKeys = p256()
-  const ctlog = await initializeCTLog(caKeys)
-  const ca = await initializeCA(caKeys, ctlog)
-  server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const tlog = await initializeTLog(base, p256())
-  const handlers = [fulcioHandler(ca), rekorHandler(tlog)]
-  server.on('request', (req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', async () => {
-      const handler = req.method === 'POST' ? handlers.find((h) => h.path === req.url) : undefined
-      if (!handler) {
-        res.writeHead(404).end()
-        return
-      }
-      const out = await handler.fn(Buffer.concat(chunks).toString('utf8'))
-      res.writeHead(out.statusCode, { 'content-type': out.contentType ?? 'text/plain' }).end(out.response)
-    })
-  })
-  const validFor = { start: new Date(Date.now() - 3600_000) }
-  const logKey = (rawBytes: Buffer) => ({ rawBytes, keyDetails: 5 /* PKIX_ECDSA_P256_SHA_256 */, validFor })
-  root = {
-    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    certificateAuthorities: [
-      {
-        subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
-        uri: base,
-        certChain: { certificates: [{ rawBytes: Buffer.from(ca.rootCertificate.buffer) }] },
-        validFor,
-        operator: 'test',
-      },
-    ],
-    tlogs: [
-      {
-        baseUrl: base,
-        hashAlgorithm: 1, // SHA2_256
-        publicKey: logKey(tlog.publicKey),
-        logId: { keyId: createHash('sha256').update(tlog.publicKey).digest() },
-        checkpointKeyId: undefined,
-        operator: 'test',
-      },
-    ],
-    ctlogs: [
-      {
-        baseUrl: base,
-        hashAlgorithm: 1,
-        publicKey: logKey(ctlog.publicKey),
-        logId: { keyId: Buffer.from(ctlog.logID.buffer) },
-        checkpointKeyId: undefined,
-        operator: 'test',
-      },
-    ],
-    timestampAuthorities: [],
-  }
+  standIn = await startSigstoreStandIn()
+  base = standIn.url
+  root = standIn.trustedRoot
 })
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await standIn?.close()
 })
 
 describe('keyless signing against Fulcio/Rekor stand-ins on loopback', () => {

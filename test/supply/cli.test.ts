@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decryptPrivateKey, readPublicKey } from '../../src/sign/index.js'
+import { identityToken, startSigstoreStandIn } from '../helpers/sigstore-standin.js'
 import { type Backend, startBackend } from './backends.js'
 import { PASSWORD, pushTestImage, registryTarget, SPDX, tempDir } from './helpers.js'
-import { identityToken, startSigstoreStandIn } from './sigstore-standin.js'
 
 // The commands as users run them: the built CLI (`npm run build` first, as `npm test` does).
 const BIN = resolve(import.meta.dirname, '../../bin/run.js')

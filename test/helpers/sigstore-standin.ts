@@ -13,18 +13,21 @@ export interface SigstoreStandIn {
   close(): Promise<void>
 }
 
-export function identityToken(email: string, issuer: string): string {
+/** An unsigned JWT: the Fulcio stand-in reads the claims without checking a signature. */
+export function jwt(claims: Record<string, unknown>): string {
   const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
-  const claims = {
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`
+}
+
+export function identityToken(email: string, issuer: string): string {
+  return jwt({
     iss: issuer,
     sub: email,
     email,
     email_verified: true,
     aud: 'sigstore',
     exp: Math.floor(Date.now() / 1000) + 600,
-  }
-  // The Fulcio stand-in reads the claims without checking a signature.
-  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`
+  })
 }
 
 export async function startSigstoreStandIn(): Promise<SigstoreStandIn> {
