@@ -73,6 +73,11 @@ export interface UploadSession {
 export interface BlobPushOptions {
   /** Called when the session opens and after every acknowledged chunk; large (chunked) uploads only. */
   onSession?: (session: UploadSession) => void
+  /**
+   * The blob's bytes again from `offset` on (a ranged read of the source). With it, an upload whose
+   * connection dies mid-chunk continues where the registry stopped instead of failing.
+   */
+  reopen?: (offset: number) => Promise<Readable>
 }
 
 /**

@@ -67,8 +67,18 @@ async function transferBlob(
   if (await destination.hasBlob(desc)) return 'skipped'
   if (canMount(destination) && (await destination.mountBlob(desc, source))) return 'mounted'
   const { journal } = opts
-  if (!journal || !canResumePush(destination)) {
+  // A connection lost mid-upload continues from the registry's offset when the source can be re-read there.
+  const reopen = canReadFrom(source) ? (offset: number) => source.fetchBlobFrom(desc, offset) : undefined
+  if (!canResumePush(destination)) {
     await stream(await source.fetchBlob(desc), (body) => destination.pushBlob(desc, body), progress)
+    return 'copied'
+  }
+  if (!journal) {
+    await stream(
+      await source.fetchBlob(desc),
+      (body) => destination.pushBlob(desc, body, { reopen }),
+      progress,
+    )
     return 'copied'
   }
   // Only large (chunked) uploads have sessions: the journal is written only for blobs that had one.
@@ -82,7 +92,7 @@ async function transferBlob(
   try {
     if (!(entry && (await resumed(resume, entry, progress)))) {
       const body = await source.fetchBlob(desc)
-      await stream(body, (b) => destination.pushBlob(desc, b, { onSession }), progress)
+      await stream(body, (b) => destination.pushBlob(desc, b, { onSession, reopen }), progress)
     }
     if (kept) journal.forget(destination.name, desc.digest)
   } catch (err) {
@@ -144,7 +154,10 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
   log.debug(`resuming ${blob} at ${session.offset} of ${desc.size}`)
   r.onSession(session)
   const push = (b: Readable) =>
-    destination.pushBlobFrom(desc, session.location, session.offset, b, { onSession: r.onSession })
+    destination.pushBlobFrom(desc, session.location, session.offset, b, {
+      onSession: r.onSession,
+      reopen: (offset) => source.fetchBlobFrom(desc, offset),
+    })
   try {
     await stream(body, push, progress)
     return true
@@ -166,12 +179,14 @@ async function stream(body: Readable, push: (b: Readable) => Promise<void>, prog
     },
   })
   // pipeline carries a source failure (cut connection, digest mismatch) into the destination's stream,
-  // so the destination aborts the upload instead of committing a short blob.
-  const flowing = pipeline(body, counter)
-  const pushed = push(counter).catch((err: unknown) => {
-    // A destination that gave up must not leave the source connection open and paused.
-    counter.destroy(err instanceof Error ? err : new Error(String(err)))
-    throw err
-  })
-  await Promise.all([pushed, flowing])
+  // so the destination aborts the upload instead of committing a short blob. The push's outcome is
+  // the authority: a destination that re-read the source from an offset (a resumed upload) has let go
+  // of this stream on purpose, and one that gave up must not leave the source connection open.
+  const flowing = pipeline(body, counter).catch(() => {})
+  try {
+    await push(counter)
+  } finally {
+    if (!counter.destroyed) counter.destroy()
+    await flowing
+  }
 }

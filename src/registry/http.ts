@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import type { Authenticator } from './auth.js'
 import { type RegistryErrorEntry, registryError } from './errors.js'
 import { NetworkError } from './network-error.js'
@@ -16,7 +17,8 @@ export interface RegistryRequest {
   method: Method
   url: URL
   headers?: Record<string, string>
-  body?: Buffer | readonly Buffer[]
+  /** A stream is sent once: never retried or re-sent with fresh credentials here (the caller recovers). */
+  body?: Buffer | Readable
   /** Token scopes this request needs, e.g. `repository:team/app:pull`. */
   scopes: string[]
   /** Names the image or repository in error messages. */
@@ -55,7 +57,7 @@ export class RegistryHttp {
 
   async request(req: RegistryRequest): Promise<RawResponse> {
     const idempotent = req.idempotent ?? IDEMPOTENT.includes(req.method)
-    const backoff = new Backoff(this.policy)
+    const backoff = new Backoff(req.body instanceof Readable ? { ...this.policy, attempts: 1 } : this.policy)
     for (;;) {
       let res: RawResponse
       try {
@@ -132,7 +134,7 @@ export class RegistryHttp {
     const own = this.ownOrigin(req)
     const first = own ? await this.auth.authorization(req.registry, req.scopes) : undefined
     const res = await this.send(req, first, own)
-    if (res.status !== 401 || !own) return res
+    if (res.status !== 401 || !own || req.body instanceof Readable) return res
     const scopes = await this.auth.onUnauthorized(req.registry, res, req.scopes, first !== undefined)
     if (!scopes) return res
     await discard(res)

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import type { Logger } from '../log.js'
 import { redact } from '../log.js'
@@ -12,8 +12,7 @@ export interface Exchange {
   method: Method
   url: URL
   headers: Record<string, string>
-  // Parts are sent in order as one body (see chunk-reader.ts); arrays can be re-sent on retry, streams could not.
-  body?: Buffer | readonly Buffer[]
+  body?: Buffer | Readable
 }
 
 export interface RawResponse {
@@ -91,8 +90,7 @@ export class Transport {
         dispatcher: this.agent,
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
-        // A fresh stream over the same parts for every send, so a retry re-sends them whole.
-        body: isParts(x.body) ? Readable.from(x.body, { objectMode: false }) : x.body,
+        body: x.body,
       })
       this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
       return { status: res.statusCode, headers: res.headers, body: res.body, url: x.url }
@@ -142,5 +140,3 @@ export async function readBytes(
   if (overflow && tooLarge) throw tooLarge(total)
   return Buffer.concat(chunks)
 }
-
-const isParts = (body: Exchange['body']): body is readonly Buffer[] => Array.isArray(body)

@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream'
 import type { BlobPushOptions, UploadSession } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { BlobReader, type Mark } from './blob-reader.js'
 import { hasBlob } from './blobs.js'
-import { type Chunk, type ChunkReader, chunkFrom, readChunks } from './chunk-reader.js'
 import { pushScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
@@ -23,6 +23,12 @@ import { header, type RawResponse } from './transport.js'
  */
 
 const OCTETS = 'application/octet-stream'
+
+/**
+ * Blobs up to this size go in one POST + PUT, read into memory first so a lost answer can simply be
+ * sent again; larger ones stream through PATCHes of `chunkSize` bytes and are never held in memory.
+ */
+const MONOLITHIC_MAX = 1024 * 1024
 
 function locationOf(res: RawResponse, what: string): URL {
   const loc = header(res, 'location')
@@ -92,7 +98,7 @@ function digestRefused(err: unknown, what: string): unknown {
   )
 }
 
-async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Chunk, what: string) {
+async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
   const url = new URL(location)
   url.searchParams.set('digest', desc.digest)
   const res = await ctx.http
@@ -100,8 +106,8 @@ async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: C
       registry: ctx.registry,
       method: 'PUT',
       url,
-      headers: { 'content-type': OCTETS, 'content-length': String(body.length) },
-      body: body.parts,
+      headers: { 'content-type': OCTETS },
+      body,
       scopes: pushScope(ctx.repository),
       subject: what,
       expect: [201, 204],
@@ -118,7 +124,7 @@ async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: stri
 }
 
 /** Small blobs: the whole body is in memory anyway, so a lost session is simply opened again. */
-async function monolithic(ctx: RepoContext, desc: Descriptor, reader: ChunkReader, what: string) {
+async function monolithic(ctx: RepoContext, desc: Descriptor, reader: BlobReader, what: string) {
   const data = await reader.read(desc.size)
   await reader.finish()
   const backoff = new Backoff(ctx.http.policy)
@@ -134,13 +140,28 @@ async function monolithic(ctx: RepoContext, desc: Descriptor, reader: ChunkReade
   }
 }
 
-/** Sends one chunk from `chunkStart`; returns the session URL to use next. */
-async function sendChunk(ctx: RepoContext, location: URL, chunk: Chunk, chunkStart: number, what: string) {
-  const end = chunkStart + chunk.length
+/**
+ * PATCHes the next `length` bytes of `reader`. With `reopen` the bytes stream straight from the source;
+ * when the connection dies the registry is asked how much it kept, the source is read again from the
+ * segment start (re-hashing what the registry holds) and the PATCH continues there. Without `reopen` the
+ * segment is read into memory first so it can be sent again. Returns the session URL.
+ */
+async function sendSegment(
+  ctx: RepoContext,
+  location: URL,
+  reader: BlobReader,
+  length: number,
+  what: string,
+  reopen: BlobPushOptions['reopen'],
+) {
+  const mark: Mark = reader.mark()
+  const end = mark.position + length
+  const buffered = reopen ? undefined : await reader.read(length)
+  if (reader.short) await reader.finish() // a short source is refused before its last bytes are sent
   const backoff = new Backoff(ctx.http.policy)
-  let start = chunkStart
   let url = location
-  while (start < end) {
+  let start = mark.position
+  for (;;) {
     try {
       const res = await ctx.http.request({
         registry: ctx.registry,
@@ -151,47 +172,48 @@ async function sendChunk(ctx: RepoContext, location: URL, chunk: Chunk, chunkSta
           'content-range': `${start}-${end - 1}`,
           'content-length': String(end - start),
         },
-        body: chunkFrom(chunk, start - chunkStart),
+        body: buffered ? buffered.subarray(start - mark.position) : reader.segment(end - start),
         scopes: pushScope(ctx.repository),
         subject: what,
         expect: [202, 204],
       })
       await discard(res)
-      url = locationOf(res, what)
-      start = heldBytes(res) ?? end
-      if (start < chunkStart || start > end) {
+      const held = heldBytes(res) ?? end
+      if (held !== end) {
         throw new FerryError(
           'REGISTRY',
-          `${what}: registry reports ${start} bytes after a chunk ending at ${end}`,
+          `${what}: registry holds ${held} bytes after a chunk ending at ${end}`,
         )
       }
+      return locationOf(res, what)
     } catch (err) {
-      if (!mayHaveApplied(err)) throw err
+      if (reader.short) await reader.finish() // throws the size error that explains the failed request
+      if (reader.sourceError !== undefined || !mayHaveApplied(err)) throw reader.sourceError ?? err
       await pause(
         ctx,
         backoff,
         err,
-        `PATCH ${what} at ${start}: answer lost, asking the registry for its offset`,
+        `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
       )
       const status = await uploadStatus(ctx, url, what)
-      if (!status && chunkStart === 0) {
-        // Nothing beyond this chunk was read from the source yet: a fresh session loses nothing.
+      if (!status && mark.position === 0) {
+        // A session dropped before it held anything of ours: a new one loses nothing.
         url = await startUpload(ctx, what)
         start = 0
-        continue
-      }
-      if (!status || status.held < chunkStart || status.held > end) {
+      } else if (!status || status.held < mark.position || status.held > end) {
         throw new FerryError(
           'NETWORK',
-          `${what}: upload session lost after ${chunkStart} bytes (registry holds ${status?.held ?? 'none'}); push the blob again`,
+          `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}); push the blob again`,
         )
+      } else {
+        ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
+        url = status.location
+        start = status.held
       }
-      ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
-      url = status.location
-      start = status.held
+      if (buffered || reader.position === start) continue
+      await reader.rewind(mark, await reopen!(mark.position), start)
     }
   }
-  return url
 }
 
 // The content itself is wrong: no later run can finish this session, so it is not kept.
@@ -202,7 +224,7 @@ const contentError = (err: unknown) =>
 async function sendRest(
   ctx: RepoContext,
   desc: Descriptor,
-  reader: ChunkReader,
+  reader: BlobReader,
   session: URL,
   what: string,
   opts: BlobPushOptions,
@@ -210,12 +232,10 @@ async function sendRest(
   let location = session
   const report = (offset: number) => opts.onSession?.({ location: location.toString(), offset })
   try {
-    for (;;) {
-      const start = reader.position
-      const chunk = await reader.read(ctx.chunkSize)
-      if (chunk.length === 0) break
-      location = await sendChunk(ctx, location, chunk, start, what)
-      report(start + chunk.length)
+    while (reader.position < desc.size) {
+      const length = Math.min(ctx.chunkSize, desc.size - reader.position)
+      location = await sendSegment(ctx, location, reader, length, what, opts.reopen)
+      report(reader.position)
     }
     await reader.finish()
   } catch (err) {
@@ -227,7 +247,7 @@ async function sendRest(
   const backoff = new Backoff(ctx.http.policy)
   for (;;) {
     try {
-      return await commit(ctx, location, desc, { parts: [], length: 0 }, what)
+      return await commit(ctx, location, desc, Buffer.alloc(0), what)
     } catch (err) {
       if (!mayHaveApplied(err)) throw err
       if (await hasBlob(ctx, desc)) return
@@ -246,12 +266,30 @@ export async function pushBlob(
   opts: BlobPushOptions = {},
 ): Promise<void> {
   const what = `${ctx.name}@${desc.digest}`
-  await readChunks(body, desc, what, 0, async (reader) => {
-    if (desc.size <= ctx.chunkSize) return monolithic(ctx, desc, reader, what)
+  await withReader(body, desc, what, 0, async (reader) => {
+    if (desc.size <= Math.min(ctx.chunkSize, MONOLITHIC_MAX)) return monolithic(ctx, desc, reader, what)
     const location = await startUpload(ctx, what)
     opts.onSession?.({ location: location.toString(), offset: 0 })
     await sendRest(ctx, desc, reader, location, what, opts)
   })
+}
+
+/** Hands `send` a reader over `body` (bytes from `start` on); when `send` fails, the source is stopped too. */
+async function withReader(
+  body: Readable,
+  desc: Descriptor,
+  what: string,
+  start: number,
+  send: (reader: BlobReader) => Promise<void>,
+): Promise<void> {
+  const reader = new BlobReader(body, desc, `blob ${what}`, start)
+  try {
+    await send(reader)
+  } catch (err) {
+    await reader.cancel().catch(() => {})
+    body.destroy()
+    throw err
+  }
 }
 
 /** The session at `location` as the registry sees it now, or undefined when it no longer has it. */
@@ -283,7 +321,7 @@ export async function pushBlobFrom(
     body.destroy()
     throw new FerryError('USAGE', `${what}: cannot resume an upload at byte ${offset} of ${desc.size}`)
   }
-  await readChunks(body, desc, what, offset, (reader) =>
+  await withReader(body, desc, what, offset, (reader) =>
     sendRest(ctx, desc, reader, new URL(location), what, opts),
   )
 }

@@ -61,6 +61,31 @@ describe('copy under faults', () => {
     await client.close()
   })
 
+  it('continues an upload whose connection dies mid-chunk from the registry offset, re-reading the source', async () => {
+    const sink = await startFaultProxy(destination.url)
+    try {
+      const layer = image.kind === 'image' ? image.image.layers[0]!.digest : ''
+      let patches = 0
+      sink.setRule((r) => (r.method === 'PATCH' && ++patches === 2 ? { kind: 'reset' } : undefined))
+      proxy.setRule(undefined)
+      proxy.seen.length = 0
+      const result = await copyReference(`${proxy.host}/big/app:1.0`, `${sink.host}/midway/app:1.0`, {
+        ...fast,
+        chunkSize: 1024 * 1024,
+        concurrency: 1,
+        journal: false,
+      })
+      expect(result.destination.digest).toBe(image.digest)
+      // The second PATCH died; the registry was asked where it stood, and the source re-read with Range.
+      expect(sink.seen.filter((r) => r.method === 'GET' && r.path.includes('/blobs/uploads/')).length).toBe(1)
+      const reread = proxy.seen.filter((r) => r.method === 'GET' && r.headers.range)
+      expect(reread.map((r) => r.headers.range)).toEqual(['bytes=1048576-'])
+      expect(reread[0]?.path.endsWith(layer)).toBe(true)
+    } finally {
+      await sink.stop()
+    }
+  })
+
   it('refuses a blob whose bytes were altered in transit, naming it', async () => {
     proxy.setRule(faultTimes('GET', /\/blobs\/sha256:/, 1000, { kind: 'alter' }))
     await expect(
