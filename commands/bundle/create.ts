@@ -1,0 +1,135 @@
+import { basename } from 'node:path'
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import { formatBytes, table } from '../../cli/format.js'
+import { progressSink } from '../../cli/progress.js'
+import { promptSecret } from '../../cli/prompt.js'
+import { createBundle } from '../../src/bundle/create.js'
+import { parseSize } from '../../src/bundle/output.js'
+import { loadBundleSpec, specFromImages } from '../../src/bundle/spec.js'
+import { FerryError } from '../../src/errors.js'
+import { parsePlatform } from '../../src/oci/platform.js'
+
+export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
+  static override summary =
+    'Write images, signatures and SBOMs into one portable, reproducible tar for an air gap.'
+  static override description =
+    'The bundle is an OCI image layout in a plain tar (skopeo, umoci and `tar -x` read it) plus ferry-bundle.json, ' +
+    'which lists every image, platform, referrer and blob digest. Every image is resolved and its graph walked ' +
+    'before the first byte is written; blobs then stream from the registry into the tar, verified, each once. ' +
+    'Entries are sorted with fixed times (SOURCE_DATE_EPOCH, else 0) and no host data, so the same content gives ' +
+    'the same sha256. The file appears under its name only when complete.\n\n' +
+    'Deltas: --base OLD.tar leaves out blobs the old bundle carried (manifests are always included); --against ' +
+    'INVENTORY.json (from `ferry inventory` on the closed side) leaves out what that registry holds. Import checks ' +
+    'the destination has them before writing anything.\n\n' +
+    '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
+    'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig); the password comes from FERRY_PASSWORD, ' +
+    'else COSIGN_PASSWORD, else a prompt.\n\n' +
+    'Without SPEC, --image REF (repeatable) names the images; the bundle is named after the output file.'
+  static override examples = [
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar',
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.1.tar --base mini-api-1.0.tar --key release.key',
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output site.tar --against closed-side.json --split-size 700M',
+    '<%= config.bin %> bundle create --image reg.local:5000/acme/web:v1.4.2 --image docker.io/library/redis:7.2 --output web.tar',
+  ]
+  static override args = {
+    spec: Args.string({ description: 'Bundle spec (YAML); see bundles/mini-api.yaml.' }),
+  }
+  static override flags = {
+    output: Flags.string({ char: 'o', required: true, description: 'The bundle file to write (FILE.tar).' }),
+    base: Flags.string({ description: 'Earlier bundle: leave out the blobs it carried (a delta).' }),
+    against: Flags.string({ description: 'Inventory of the receiving registry: leave out what it holds.' }),
+    'split-size': Flags.string({
+      description: 'Write parts of at most SIZE (4G, 700M; binary units) and FILE.parts.json.',
+    }),
+    key: Flags.string({ description: 'Sign ferry-bundle.json with this cosign private key (NAME.key).' }),
+    image: Flags.string({
+      description: 'An image to carry, instead of a spec. Repeatable.',
+      multiple: true,
+      exclusive: ['spec'],
+    }),
+    platform: Flags.string({
+      description: 'With --image: keep only OS/ARCH[/VARIANT] of each index. Repeatable.',
+      multiple: true,
+    }),
+    name: Flags.string({ description: 'With --image: the bundle name (default: the output file name).' }),
+    'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),
+    'no-referrers': Flags.boolean({
+      description: 'With --image: leave signatures, SBOMs and attestations behind.',
+    }),
+  }
+
+  async run() {
+    const { flags } = this
+    if (!this.args.spec && !flags.image?.length)
+      throw new FerryError('USAGE', 'name a bundle spec, or images with --image REF')
+    if (this.args.spec && flags.image?.length)
+      throw new FerryError('USAGE', 'give either a spec or --image, not both')
+    const spec = this.args.spec
+      ? await loadBundleSpec(this.args.spec)
+      : specFromImages(flags.image!, {
+          name:
+            flags.name ??
+            basename(flags.output)
+              .replace(/\.tar$/, '')
+              .toLowerCase(),
+          version: flags['bundle-version'],
+          platforms: flags.platform?.map(parsePlatform),
+          referrers: !flags['no-referrers'],
+        })
+    const signingKey = flags.key ? await loadKey(flags.key) : undefined
+    const progress = progressSink(!this.jsonEnabled())
+    try {
+      const result = await createBundle(spec, {
+        ...this.registryOptions,
+        output: flags.output,
+        base: flags.base,
+        against: flags.against,
+        splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
+        signingKey,
+        onEvent: progress.onEvent,
+      })
+      progress.stop()
+      this.out(
+        table(
+          result.images.map((i) => [
+            i.source,
+            i.digest,
+            i.platforms.join(',') || '-',
+            `${i.referrers.length} referrers`,
+          ]),
+        ),
+      )
+      for (const f of result.files) this.out(f)
+      this.note(
+        `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${result.blobs} blobs (${formatBytes(result.blobBytes)})` +
+          `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
+          `${result.signed ? ', signed' : ''}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
+      )
+      return result
+    } finally {
+      progress.stop()
+    }
+  }
+}
+
+/** The key files module brings the Sigstore libraries with it: loaded only when a key is used. */
+async function loadKey(path: string) {
+  const { loadSigningKey } = await import('../../src/supply/key-files.js')
+  return loadSigningKey(path, await keyPassword())
+}
+
+async function keyPassword(): Promise<string> {
+  const { passwordFromEnv } = await import('../../src/sign/keys.js')
+  const env = passwordFromEnv()
+  if (env !== undefined) return env
+  if (!process.stdin.isTTY) {
+    throw new FerryError(
+      'USAGE',
+      'no password for the key: set FERRY_PASSWORD (or COSIGN_PASSWORD), or run in a terminal',
+    )
+  }
+  return promptSecret('Enter password for private key: ')
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

@@ -1,0 +1,45 @@
+import { Args } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import { formatBytes, table } from '../../cli/format.js'
+import { listBundle } from '../../src/bundle/list.js'
+
+export default class BundleLs extends FerryCommand<typeof BundleLs> {
+  static override summary = 'List what a bundle holds: images, platforms, digests, referrers and sizes.'
+  static override description =
+    'Reads ferry-bundle.json from the front of the tar without hashing the content (that is `bundle verify`). ' +
+    'FILE may be a split bundle: its first part or FILE.parts.json.'
+  static override examples = [
+    '<%= config.bin %> bundle ls mini-api-1.0.tar',
+    '<%= config.bin %> bundle ls site.tar.000 --json',
+  ]
+  static override args = {
+    file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
+  }
+
+  async run() {
+    const l = await listBundle(this.args.file)
+    this.out(
+      `${l.name} ${l.version}  created ${l.created}  ${l.signed ? 'signed' : 'unsigned'}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
+    )
+    if (l.base) this.out(`delta of ${l.base.name} ${l.base.version} (${l.base.digest})`)
+    if (l.against) this.out(`delta against the inventory of ${l.against.source} (${l.against.digest})`)
+    const rows = [['IMAGE', 'DIGEST', 'PLATFORMS', 'BLOBS', 'SIZE']]
+    for (const i of l.images) {
+      rows.push([
+        i.source,
+        i.digest,
+        i.platforms.join(',') || '-',
+        String(i.blobCount),
+        formatBytes(i.totalBytes),
+      ])
+      for (const r of i.referrers) {
+        rows.push([`  ↳ ${r.tag ?? r.artifactType ?? r.mediaType}`, r.digest, '', '', formatBytes(r.size)])
+      }
+    }
+    this.out(table(rows))
+    this.out(
+      `${l.blobs} blobs (${formatBytes(l.blobBytes)})${l.omitted.blobs ? `, ${l.omitted.blobs} left out (${formatBytes(l.omitted.bytes)}): the destination must have them` : ''}`,
+    )
+    return l
+  }
+}

@@ -1,0 +1,173 @@
+import type { KeyObject } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { CopyEventSink } from '../copy/events.js'
+import { FerryError } from '../errors.js'
+import { serializeIndex } from '../layout/layout-files.js'
+import type { Digest } from '../oci/digest.js'
+import { MediaType } from '../oci/media-types.js'
+import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { createdTimestamp } from '../supply/annotations.js'
+import { applyOmission, loadOmission } from './delta.js'
+import {
+  type BundleMetadata,
+  encodeJson,
+  FORMAT_VERSION,
+  type ImageRecord,
+  INDEX_NAME,
+  METADATA_NAME,
+  OCI_LAYOUT_NAME,
+  SIGNATURE_NAME,
+} from './format.js'
+import { openOutput, type WrittenBundle } from './output.js'
+import { type BundlePlan, planBundle } from './plan.js'
+import { signMetadata } from './signature.js'
+import type { BundleSpec } from './spec.js'
+import { type TarBlob, type TarFile, writeBundleTar } from './tar-write.js'
+
+export interface CreateBundleOptions extends RegistryOptions {
+  /** The bundle file; with `splitSize`, the stem of `FILE.000`, … and `FILE.parts.json`. */
+  output: string
+  /** Delta: leave out blobs an earlier bundle carried (or itself left out). */
+  base?: string
+  /** Delta: leave out blobs a closed-side inventory lists. */
+  against?: string
+  /** Bytes per part. Default: one file. */
+  splitSize?: number
+  /** Signs ferry-bundle.json (ECDSA P-256). */
+  signingKey?: KeyObject
+  client?: RegistryClient
+  /** Images resolved at once. Default 4. */
+  concurrency?: number
+  /** SOURCE_DATE_EPOCH is read from here. Default process.env. */
+  env?: NodeJS.ProcessEnv
+  onEvent?: CopyEventSink
+}
+
+export interface CreateBundleResult extends WrittenBundle {
+  name: string
+  version: string
+  created: string
+  images: ImageRecord[]
+  /** Files under blobs/ (manifests included) and their total size. */
+  blobs: number
+  blobBytes: number
+  omitted: { blobs: number; bytes: number }
+  signed: boolean
+  durationMs: number
+}
+
+/**
+ * `ferry bundle create`: resolves every image and walks every graph first (manifests are small), so the
+ * whole content is known before the first tar byte; then writes the tar in one pass, each blob streamed
+ * from its registry into its entry. The file appears under its name only when complete.
+ */
+export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions): Promise<CreateBundleResult> {
+  const started = performance.now()
+  const env = opts.env ?? process.env
+  await checkOutputDirectory(opts.output)
+  // Before anything is fetched: a mistyped --base or --against should not cost a registry walk.
+  const omission = await loadOmission({ base: opts.base, against: opts.against })
+  const client = opts.client ?? new RegistryClient(opts)
+  try {
+    const plan = await planBundle(spec, { client, concurrency: opts.concurrency })
+    const omitted = applyOmission(plan, omission)
+    const created = createdTimestamp(env)
+    const metadata: BundleMetadata = {
+      formatVersion: FORMAT_VERSION,
+      name: spec.name,
+      version: spec.version,
+      created,
+      images: plan.images,
+      blobs: blobList(plan),
+      omitted,
+      ...(omission.base ? { base: omission.base } : {}),
+      ...(omission.against ? { against: omission.against } : {}),
+    }
+    const metadataBytes = encodeJson(metadata)
+    const files: TarFile[] = [
+      { name: OCI_LAYOUT_NAME, bytes: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
+      { name: METADATA_NAME, bytes: metadataBytes },
+    ]
+    if (opts.signingKey)
+      files.push({ name: SIGNATURE_NAME, bytes: signMetadata(metadataBytes, opts.signingKey) })
+    files.push({
+      name: INDEX_NAME,
+      bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
+    })
+    const written = await write(plan, files, metadata, opts, mtimeFrom(env))
+    return {
+      ...written,
+      name: spec.name,
+      version: spec.version,
+      created,
+      images: plan.images,
+      blobs: metadata.blobs.length,
+      blobBytes: metadata.blobs.reduce((n, b) => n + b.size, 0),
+      omitted: { blobs: omitted.length, bytes: omitted.reduce((n, b) => n + b.size, 0) },
+      signed: !!opts.signingKey,
+      durationMs: Math.round(performance.now() - started),
+    }
+  } finally {
+    if (!opts.client) await client.close()
+  }
+}
+
+/** Every file under blobs/, sorted by digest: the order they are written and listed in. */
+function blobList(plan: BundlePlan): BundleMetadata['blobs'] {
+  const all = new Map<string, number>()
+  for (const [digest, bytes] of plan.manifests) all.set(digest, bytes.byteLength)
+  for (const [digest, b] of plan.blobs) all.set(digest, b.desc.size)
+  return [...all]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([digest, size]) => ({ digest: digest as Digest, size }))
+}
+
+async function write(
+  plan: BundlePlan,
+  files: TarFile[],
+  metadata: BundleMetadata,
+  opts: CreateBundleOptions,
+  mtime: Date,
+): Promise<WrittenBundle> {
+  const blobs: TarBlob[] = metadata.blobs.map(({ digest, size }) => {
+    const bytes = plan.manifests.get(digest)
+    if (bytes) return { desc: { mediaType: 'application/octet-stream', digest, size }, bytes }
+    const planned = plan.blobs.get(digest)!
+    return { desc: planned.desc, source: planned.source }
+  })
+  const emit = opts.onEvent ?? (() => {})
+  const image = opts.output
+  emit({ type: 'plan', image, blobs: blobs.length, bytes: blobs.reduce((n, b) => n + b.desc.size, 0) })
+  const out = await openOutput(opts.output, opts.splitSize)
+  try {
+    await writeBundleTar(files, blobs, out, {
+      mtime,
+      onProgress: (desc, bytes) => emit({ type: 'blob-progress', image, digest: desc.digest, bytes }),
+      onBlobDone: (desc) =>
+        emit({ type: 'blob-done', image, digest: desc.digest, size: desc.size, outcome: 'copied' }),
+    })
+    return await out.commit()
+  } catch (err) {
+    await out.abort()
+    throw err
+  }
+}
+
+async function checkOutputDirectory(output: string): Promise<void> {
+  const dir = dirname(output)
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+  if (!isDir) throw new FerryError('USAGE', `cannot write ${output}: ${dir} is not a directory`)
+}
+
+/** Tar mtimes: SOURCE_DATE_EPOCH (reproducible-builds.org) when set, else the epoch itself. */
+export function mtimeFrom(env: NodeJS.ProcessEnv): Date {
+  const epoch = env.SOURCE_DATE_EPOCH
+  if (epoch === undefined || epoch === '') return new Date(0)
+  if (!/^\d+$/.test(epoch))
+    throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a whole number of seconds`)
+  return new Date(Number(epoch) * 1000)
+}

@@ -1,0 +1,135 @@
+/**
+ * The bundle file format, version 1: one plain (uncompressed) tar that is a valid OCI image layout
+ * (image-spec image-layout.md) at its root, plus ferry's own description of it.
+ *
+ *   oci-layout               {"imageLayoutVersion":"1.0.0"}
+ *   ferry-bundle.json        what the bundle holds (schema below); every blob digest and size is listed
+ *   ferry-bundle.json.sig    optional: base64 (standard alphabet, no newline) of an ASN.1 DER ECDSA P-256
+ *                            signature, SHA-256 over the exact bytes of ferry-bundle.json
+ *   index.json               one entry per image, referrer and cosign tag (see entries.ts)
+ *   blobs/sha256/HEX         every manifest and blob, each once
+ *
+ * Entries appear in exactly that order, blobs sorted by digest, all with mtime SOURCE_DATE_EPOCH (else 0),
+ * uid/gid 0, mode 0644 and no user or group names, so the same content always makes the same bytes. The
+ * metadata comes first so that a reader knows every name and size it must meet before the first blob,
+ * and `bundle ls` or a delta's `--base` only read the first few KiB.
+ */
+import { z } from 'zod'
+import { digestSchema } from '../oci/schemas.js'
+
+export const FORMAT_VERSION = 1
+export const OCI_LAYOUT_NAME = 'oci-layout'
+export const INDEX_NAME = 'index.json'
+export const METADATA_NAME = 'ferry-bundle.json'
+export const SIGNATURE_NAME = 'ferry-bundle.json.sig'
+
+/** The original reference as written in the spec (`postgres:16`), on each image's index.json entry. */
+export const BUNDLE_SOURCE_ANNOTATION = 'io.ferry.bundle.source'
+
+/** Upper bounds on the JSON files, checked against the tar header before a byte is read. */
+export const MAX_JSON_BYTES: Record<string, number> = {
+  [OCI_LAYOUT_NAME]: 4 * 1024,
+  [INDEX_NAME]: 16 * 1024 * 1024,
+  [METADATA_NAME]: 64 * 1024 * 1024,
+  [SIGNATURE_NAME]: 4 * 1024,
+}
+
+/** Metadata entries in the order they are written. */
+export const METADATA_ORDER = [OCI_LAYOUT_NAME, METADATA_NAME, SIGNATURE_NAME, INDEX_NAME] as const
+
+const blobRefSchema = z.looseObject({ digest: digestSchema, size: z.number().int().nonnegative() })
+export type BlobRef = z.infer<typeof blobRefSchema>
+
+const referrerSchema = z.looseObject({
+  digest: digestSchema,
+  mediaType: z.string(),
+  size: z.number().int().nonnegative(),
+  artifactType: z.string().optional(),
+  /** The manifest it is attached to (the image, an index child, or another referrer). */
+  subject: digestSchema,
+  /** cosign's `sha256-HEX.sig|att|sbom` tag, when attached that way rather than through `subject`. */
+  tag: z.string().optional(),
+})
+export type ReferrerRecord = z.infer<typeof referrerSchema>
+
+const imageSchema = z.looseObject({
+  /** Normalised source reference: `docker.io/library/postgres:16`, or `REPO@sha256:…` when pinned by digest only. */
+  source: z.string(),
+  /** As written in the spec or on the command line. */
+  original: z.string(),
+  /** `docker.io/library/postgres`: the repository view of the layout the image lives in. */
+  repository: z.string(),
+  tag: z.string().optional(),
+  /** The root manifest in the bundle. */
+  digest: digestSchema,
+  mediaType: z.string(),
+  /** When a platform filter made a new index: the source index it was cut from. */
+  sourceDigest: digestSchema.optional(),
+  /** `os/arch[/variant]` of each child of an index, or of the image's config. */
+  platforms: z.array(z.string()),
+  referrers: z.array(referrerSchema),
+  /** Distinct blobs (configs, layers; referrers' too) the image needs, and their total size; omitted ones included. */
+  blobCount: z.number().int().nonnegative(),
+  totalBytes: z.number().int().nonnegative(),
+  /** A hint for import: the destination path under `--to` (mapping options override it). */
+  destination: z.string().optional(),
+})
+export type ImageRecord = z.infer<typeof imageSchema>
+
+const omittedSchema = blobRefSchema.extend({
+  /** Repositories (paths on the receiving registry) known to hold the blob, from an inventory. */
+  repositories: z.array(z.string()).optional(),
+})
+export type OmittedBlob = z.infer<typeof omittedSchema>
+
+export const bundleMetadataSchema = z.looseObject({
+  formatVersion: z.literal(FORMAT_VERSION, {
+    message: `unsupported bundle format: this ferry reads formatVersion ${FORMAT_VERSION}`,
+  }),
+  name: z.string(),
+  version: z.string(),
+  /** RFC 3339, from SOURCE_DATE_EPOCH when set. */
+  created: z.string(),
+  images: z.array(imageSchema),
+  /** Every file under blobs/ (manifests included), sorted by digest. */
+  blobs: z.array(blobRefSchema),
+  /** Blobs the images need that a delta leaves out: the receiving side must already have them. */
+  omitted: z.array(omittedSchema),
+  /** The bundle a delta was made against: its metadata digest and the source repositories it held. */
+  base: z
+    .looseObject({
+      digest: digestSchema,
+      name: z.string(),
+      version: z.string(),
+      repositories: z.array(z.string()),
+    })
+    .optional(),
+  /** The inventory a delta was made against. */
+  against: z.looseObject({ digest: digestSchema, source: z.string() }).optional(),
+})
+export type BundleMetadata = z.infer<typeof bundleMetadataSchema>
+
+/** `FILE.parts.json`, written beside `FILE.000`, `FILE.001`, … by `--split-size`. */
+export const partsIndexSchema = z.looseObject({
+  formatVersion: z.literal(FORMAT_VERSION),
+  /** The bundle's name as given to --output. */
+  bundle: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/),
+  parts: z
+    .array(
+      z.looseObject({
+        name: z.string().regex(/^[^/\\]+\.\d{3,}$/, 'a part name is FILE.NNN in the same directory'),
+        size: z.number().int().nonnegative(),
+        sha256: z.string().regex(/^[a-f0-9]{64}$/),
+      }),
+    )
+    .min(1),
+})
+export type PartsIndex = z.infer<typeof partsIndexSchema>
+
+export const PARTS_INDEX_SUFFIX = '.parts.json'
+export const partName = (output: string, i: number): string => `${output}.${String(i).padStart(3, '0')}`
+
+/** JSON as ferry writes its files: two-space indent, trailing newline; keys in insertion order. */
+export const encodeJson = (value: unknown): Buffer => Buffer.from(`${JSON.stringify(value, null, 2)}\n`)

@@ -1,0 +1,200 @@
+import type { KeyObject } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { canMount, type Target } from '../content/target.js'
+import { copyImage } from '../copy/copy.js'
+import type { CopyEventSink } from '../copy/events.js'
+import { FerryError } from '../errors.js'
+import { writeFileAtomic } from '../layout/files.js'
+import { OciLayout } from '../layout/index.js'
+import type { Digest } from '../oci/digest.js'
+import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { Limiter } from '../util/limit.js'
+import { encodeJson, FORMAT_VERSION, type ImageRecord } from './format.js'
+import {
+  type Destination,
+  destinationPath,
+  formatDestination,
+  type MappingOptions,
+  parseDestination,
+} from './mapping.js'
+import { checkOmittedPresent, type MountPlan } from './omitted-check.js'
+import { BundleReader } from './reader.js'
+import type { SignatureState } from './signature.js'
+
+export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
+  /** `HOST[:PORT]`, `HOST[:PORT]/PREFIX` or `oci:DIR`. */
+  to: string
+  /** Require ferry-bundle.json.sig to verify with this key. */
+  publicKey?: KeyObject
+  client?: RegistryClient
+  /** Blobs in flight at once. Default 4. */
+  concurrency?: number
+  onEvent?: CopyEventSink
+  /** The verifying pass over the bundle, before anything is written. */
+  onVerifyProgress?: (verified: number, total: number) => void
+}
+
+export interface ImportedImage {
+  source: string
+  /** `reg.local:5000/cache/library/postgres:16` (or `…@sha256:…` for an image without a tag). */
+  destination: string
+  digest: Digest
+  /** The digest reference to deploy: `reg.local:5000/cache/library/postgres@sha256:…`. */
+  pinned: string
+  blobs: { copied: number; skipped: number; mounted: number }
+  manifestsPushed: number
+  referrers: number
+  bytes: number
+}
+
+export interface ImportResult {
+  file: string
+  name: string
+  version: string
+  to: string
+  signature: SignatureState
+  images: ImportedImage[]
+  bytes: number
+  durationMs: number
+}
+
+/**
+ * Upload chunk size for the client import makes for itself: each blob in flight holds one chunk in memory
+ * (so that an interrupted chunk can be sent again), so `concurrency` × this bounds what an import holds.
+ * A closed-side registry is usually a LAN away, where the extra PATCH round trips cost little.
+ */
+export const IMPORT_CHUNK_SIZE = 8 * 1024 * 1024
+
+interface Placed {
+  image: ImageRecord
+  path: string
+}
+
+/**
+ * `ferry bundle import`: verifies the whole bundle first (every blob, index.json, metadata, signature
+ * when a key is given), then checks that the destination holds every blob a delta leaves out, and only
+ * then writes anything: one byte-for-byte copy per image from the bundle, referrers included. Blobs the
+ * destination already has are skipped, so an interrupted import re-run picks up where it stopped.
+ */
+export async function importBundle(file: string, opts: ImportBundleOptions): Promise<ImportResult> {
+  const started = performance.now()
+  const dest = parseDestination(opts.to)
+  const client = opts.client ?? new RegistryClient({ chunkSize: IMPORT_CHUNK_SIZE, ...opts })
+  const bundle = await BundleReader.open(file, {
+    publicKey: opts.publicKey,
+    onProgress: opts.onVerifyProgress,
+  }).catch(async (err: unknown) => {
+    if (!opts.client) await client.close()
+    throw err
+  })
+  try {
+    const placed: Placed[] = bundle.metadata.images.map((image) => ({
+      image,
+      path: destinationPath(dest, image.repository, image.destination, opts),
+    }))
+    checkCollisions(placed, dest)
+    const existing = dest.kind === 'layout' ? await openExistingLayout(dest.path) : undefined
+    const open = (path: string): Target | undefined =>
+      dest.kind === 'registry' ? client.repository(dest.registry, path) : existing?.target(path)
+    const mounts = await checkOmittedPresent(bundle, placed, dest, open, opts)
+
+    // Verified and complete: from here on the destination is written.
+    let target: (path: string) => Target
+    if (dest.kind === 'layout') {
+      const layout = existing ?? (await OciLayout.open(dest.path, { create: true }))
+      target = (path) => layout.target(path)
+    } else target = (path) => client.repository(dest.registry, path)
+    const limiter = new Limiter(opts.concurrency ?? 4)
+    const images: ImportedImage[] = []
+    for (const { image, path } of placed) {
+      const to = target(path)
+      await applyMounts(mounts.get(path) ?? [], to, target)
+      const result = await copyImage(
+        bundle.target(image.repository),
+        image.tag ?? image.digest,
+        to,
+        image.tag,
+        { referrers: true, limiter, onEvent: opts.onEvent, logger: opts.logger },
+      )
+      const name = formatDestination(dest, path)
+      images.push({
+        source: image.source,
+        destination:
+          image.tag === undefined ? `${name}@${result.destination.digest}` : `${name}:${image.tag}`,
+        digest: result.destination.digest,
+        pinned: `${name}@${result.destination.digest}`,
+        blobs: { copied: result.blobs.copied, skipped: result.blobs.skipped, mounted: result.blobs.mounted },
+        manifestsPushed: result.manifests.pushed,
+        referrers: result.referrers,
+        bytes: result.bytes,
+      })
+    }
+    return {
+      file,
+      name: bundle.metadata.name,
+      version: bundle.metadata.version,
+      to: opts.to,
+      signature: bundle.signature,
+      images,
+      bytes: images.reduce((n, i) => n + i.bytes, 0),
+      durationMs: Math.round(performance.now() - started),
+    }
+  } finally {
+    await bundle.close()
+    if (!opts.client) await client.close()
+  }
+}
+
+/** Two images mapped onto one tag (say, by --strip-components) would overwrite each other: refused up front. */
+function checkCollisions(placed: readonly Placed[], dest: Destination): void {
+  const seen = new Map<string, Placed>()
+  for (const p of placed) {
+    if (p.image.tag === undefined) continue
+    const key = `${p.path}:${p.image.tag}`
+    const other = seen.get(key)
+    if (other && other.image.digest !== p.image.digest) {
+      throw new FerryError(
+        'USAGE',
+        `${other.image.source} and ${p.image.source} would both become ${formatDestination(dest, p.path)}:${p.image.tag}; map one elsewhere (--mapping)`,
+      )
+    }
+    seen.set(key, p)
+  }
+}
+
+/** The layout when the directory already is one; nothing is created before the bundle is known good. */
+async function openExistingLayout(path: string): Promise<OciLayout | undefined> {
+  const isDir = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+  return isDir ? OciLayout.open(path).catch(() => undefined) : undefined
+}
+
+/** Blobs a delta left out that the destination holds in another repository: mounted, else copied across. */
+async function applyMounts(mounts: MountPlan[], to: Target, target: (path: string) => Target): Promise<void> {
+  for (const m of mounts) {
+    if (await to.hasBlob(m.desc)) continue
+    const from = target(m.from)
+    if (canMount(to) && (await to.mountBlob(m.desc, from))) continue
+    await to.pushBlob(m.desc, await from.fetchBlob(m.desc))
+  }
+}
+
+/** `--mapping-out FILE.json`: source reference → destination reference and digest, for rewriting deployments. */
+export async function writeMappingFile(path: string, result: ImportResult): Promise<void> {
+  const images = result.images.map((i) => ({
+    source: i.source,
+    destination: i.destination,
+    digest: i.digest,
+    pinned: i.pinned,
+  }))
+  await writeFileAtomic(
+    path,
+    encodeJson({
+      formatVersion: FORMAT_VERSION,
+      bundle: { name: result.name, version: result.version },
+      images,
+    }),
+  )
+}

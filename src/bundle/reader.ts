@@ -1,0 +1,208 @@
+import type { KeyObject } from 'node:crypto'
+import { pipeline, type Readable } from 'node:stream'
+import { FerryError } from '../errors.js'
+import { parseIndexBytes } from '../layout/layout-files.js'
+import { entryRepository } from '../layout/naming.js'
+import type { Digest } from '../oci/digest.js'
+import { verifyingStream } from '../oci/digest.js'
+import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../oci/manifest.js'
+import { type Descriptor, type ImageIndex, ociLayoutFileSchema } from '../oci/schemas.js'
+import { BundleTarget } from './bundle-target.js'
+import { checkConsistency } from './consistency.js'
+import { type BundleMetadata, INDEX_NAME, METADATA_NAME, OCI_LAYOUT_NAME, SIGNATURE_NAME } from './format.js'
+import { type BlobLocation, parseJsonFile, type ScannedBundle, scanBundle } from './scan.js'
+import { checkMetadataSignature, type SignatureState } from './signature.js'
+import { type BundleSource, openBundleSource } from './source.js'
+
+export { BundleTarget } from './bundle-target.js'
+
+export interface OpenBundleOptions {
+  /** Check ferry-bundle.json.sig with this public key; without one, a signature is reported but not checked. */
+  publicKey?: KeyObject
+  /** Bytes of blob content verified so far, out of `total`. */
+  onProgress?: (verified: number, total: number) => void
+}
+
+/**
+ * A bundle file opened for reading. `open` makes one streaming pass that verifies every blob's size and
+ * digest and records where each body lies, then checks the signature (when a key is given) and that
+ * index.json, the manifests and ferry-bundle.json agree. Only a bundle that passed all of that is handed
+ * out; afterwards blobs are read from their offsets, verified again as they stream (the file could
+ * change underneath).
+ */
+export class BundleReader {
+  readonly signature: SignatureState
+
+  private constructor(
+    private readonly source: BundleSource,
+    readonly metadata: BundleMetadata,
+    readonly index: ImageIndex,
+    private readonly blobs: Map<Digest, BlobLocation>,
+    readonly signed: boolean,
+    signature: SignatureState,
+  ) {
+    this.signature = signature
+  }
+
+  get name(): string {
+    return this.source.name
+  }
+
+  get parts(): readonly string[] | undefined {
+    return this.source.parts
+  }
+
+  static async open(path: string, opts: OpenBundleOptions = {}): Promise<BundleReader> {
+    const source = await openBundleSource(path)
+    try {
+      const total = source.size
+      const scanned = await scanBundle(source, {
+        mode: 'verify',
+        onProgress: opts.onProgress && ((n) => opts.onProgress?.(n, total)),
+      })
+      const { index, signed } = checkLayoutFiles(scanned, source.name)
+      const metadataBytes = scanned.files.get(METADATA_NAME)!
+      const state = checkMetadataSignature(
+        source.name,
+        metadataBytes,
+        scanned.files.get(SIGNATURE_NAME),
+        opts.publicKey,
+      )
+      const reader = new BundleReader(source, scanned.metadata, index, scanned.blobs, signed, state)
+      const problems = await checkConsistency(reader)
+      if (problems.length > 0) {
+        const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : ''
+        throw new FerryError('VERIFY_FAILED', `${source.name}: ${problems[0]}${more}`)
+      }
+      return reader
+    } catch (err) {
+      await source.close()
+      throw err
+    }
+  }
+
+  /** Whether the bundle holds this blob or manifest (a delta omits some blobs). */
+  has(digest: string): boolean {
+    return this.blobs.has(digest as Digest)
+  }
+
+  location(digest: string): BlobLocation | undefined {
+    return this.blobs.get(digest as Digest)
+  }
+
+  /** The blob's bytes as a stream, failing (never ending cleanly) unless they match `desc`. */
+  readBlob(desc: Descriptor, subject: string): Readable {
+    const loc = this.blobs.get(desc.digest as Digest)
+    if (!loc) throw new FerryError('NOT_FOUND', `${subject}: blob ${desc.digest} is not in the bundle`)
+    if (loc.size !== desc.size) {
+      throw new FerryError(
+        'SIZE_INVALID',
+        `${subject}: blob ${desc.digest} is ${loc.size} bytes in the bundle, the descriptor says ${desc.size}`,
+      )
+    }
+    const verifier = verifyingStream({
+      digest: desc.digest,
+      size: desc.size,
+      subject: `${subject}@${desc.digest}`,
+    })
+    return pipeline(this.source.range(loc.offset, loc.offset + loc.size), verifier, () => {})
+  }
+
+  /**
+   * Bytes [offset, size) of a blob, size-checked only (the prefix is not read, so the digest cannot be):
+   * the destination verifies the whole, and the verifying pass already proved these bytes.
+   */
+  readBlobFrom(desc: Descriptor, offset: number, subject: string): Readable {
+    const loc = this.blobs.get(desc.digest as Digest)
+    if (!loc) throw new FerryError('NOT_FOUND', `${subject}: blob ${desc.digest} is not in the bundle`)
+    if (loc.size !== desc.size || offset < 0 || offset > loc.size) {
+      throw new FerryError(
+        'SIZE_INVALID',
+        `${subject}: cannot read blob ${desc.digest} from byte ${offset} of ${loc.size}`,
+      )
+    }
+    return this.source.range(loc.offset + offset, loc.offset + loc.size)
+  }
+
+  async readManifest(digest: Digest, contentType: string | undefined, subject: string): Promise<Manifest> {
+    const loc = this.blobs.get(digest)
+    if (!loc) throw new FerryError('NOT_FOUND', `${subject}: manifest ${digest} is not in the bundle`)
+    if (loc.size > MAX_MANIFEST_BYTES) {
+      throw new FerryError(
+        'MANIFEST_TOO_LARGE',
+        `${subject}: blob ${digest} is ${loc.size} bytes, over the manifest limit`,
+      )
+    }
+    const bytes = await this.source.readAt(loc.offset, loc.size)
+    return parseManifest(bytes, { expectedDigest: digest, contentType, subject })
+  }
+
+  /** Repository views present in index.json (source repositories such as `docker.io/library/postgres`). */
+  repositories(): string[] {
+    const names = new Set<string>()
+    for (const e of this.index.manifests) {
+      const r = entryRepository(e)
+      if (r !== undefined) names.add(r)
+    }
+    return [...names].sort()
+  }
+
+  /** A read-only Target over one repository view (undefined: entries without a repository). */
+  target(repository: string | undefined): BundleTarget {
+    return new BundleTarget(this, repository)
+  }
+
+  async close(): Promise<void> {
+    await this.source.close()
+  }
+}
+
+/** ferry-bundle.json, index.json and the signature from the front of the tar, without reading blobs. */
+export async function readBundleMetadata(path: string): Promise<{
+  name: string
+  metadata: BundleMetadata
+  metadataBytes: Buffer
+  index: ImageIndex
+  signed: boolean
+  parts?: readonly string[]
+  size: number
+}> {
+  const source = await openBundleSource(path)
+  try {
+    const scanned = await scanBundle(source, { mode: 'metadata' })
+    const { index, signed } = checkLayoutFiles(scanned, source.name)
+    return {
+      name: source.name,
+      metadata: scanned.metadata,
+      metadataBytes: scanned.files.get(METADATA_NAME)!,
+      index,
+      signed,
+      parts: source.parts,
+      size: source.size,
+    }
+  } finally {
+    await source.close()
+  }
+}
+
+function checkLayoutFiles(scanned: ScannedBundle, archive: string): { index: ImageIndex; signed: boolean } {
+  const header = parseJsonFile(
+    scanned.files.get(OCI_LAYOUT_NAME)!,
+    OCI_LAYOUT_NAME,
+    archive,
+    ociLayoutFileSchema,
+  )
+  if (!/^1\.\d+\.\d+$/.test(header.imageLayoutVersion)) {
+    throw new FerryError(
+      'VERIFY_FAILED',
+      `${archive}: unsupported imageLayoutVersion "${header.imageLayoutVersion}"`,
+    )
+  }
+  let index: ImageIndex
+  try {
+    index = parseIndexBytes(scanned.files.get(INDEX_NAME)!, `${archive}: ${INDEX_NAME}`)
+  } catch (err) {
+    throw new FerryError('VERIFY_FAILED', (err as Error).message)
+  }
+  return { index, signed: scanned.files.has(SIGNATURE_NAME) }
+}

@@ -1,0 +1,192 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { importBundle } from '../../src/bundle/import.js'
+import { RegistryClient } from '../../src/registry/index.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { catalog, pushSourceImages, type SourceImages, tempDir } from './helpers.js'
+
+const repoRoot = resolve(import.meta.dirname, '../..')
+// Runs a command class from source (tsx), so the test needs no build of the whole project.
+const entry = `const [file, ...args] = process.argv.slice(1)
+const { default: Command } = await import(file)
+await Command.run(args, ${JSON.stringify(repoRoot)})`
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function start(command: string, args: string[]): ChildProcess {
+  const file = join(repoRoot, 'commands', `${command}.ts`)
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', entry, '--', file, ...args],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    },
+  )
+}
+
+function ferry(command: string, ...args: string[]): Promise<Run> {
+  const child = start(command, args)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr!.on('data', (d) => {
+    stderr += d
+  })
+  return new Promise((ok) => child.once('exit', (code) => ok({ code, stdout, stderr })))
+}
+
+describe('ferry bundle and inventory (commands)', () => {
+  let reg: Distribution
+  let closed: Distribution
+  let client: RegistryClient
+  let images: SourceImages
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  let bundle: string
+  const children: ChildProcess[] = []
+
+  beforeAll(async () => {
+    ;[reg, closed] = await Promise.all([startDistribution(), startDistribution()])
+    client = new RegistryClient()
+    tmp = await tempDir('cli')
+    images = await pushSourceImages(client, reg.host, 'cli')
+    bundle = join(tmp.dir, 'site.tar')
+  })
+  afterAll(async () => {
+    for (const c of children) {
+      // A child may have exited between the check and the kill; cleanup below must run regardless.
+      if (c.exitCode === null && c.signalCode === null && c.pid) {
+        try {
+          process.kill(c.pid, 'SIGKILL')
+        } catch {}
+      }
+    }
+    await client?.close()
+    await Promise.all([reg?.stop(), closed?.stop()])
+    await tmp?.cleanup()
+  })
+
+  it('creates from --image flags, lists and verifies, with --json for scripts', async () => {
+    const created = await ferry(
+      'bundle/create',
+      '--image',
+      images.app,
+      '--image',
+      images.cli,
+      '--output',
+      bundle,
+    )
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).toContain(bundle)
+    expect(created.stderr).toMatch(/site 0: 2 images, \d+ blobs .*; sha256 [a-f0-9]{64}/)
+
+    const ls = await ferry('bundle/ls', bundle, '--json')
+    expect(ls.code).toBe(0)
+    const listing = JSON.parse(ls.stdout)
+    expect(listing.images.map((i: { source: string }) => i.source)).toEqual([images.app, images.cli])
+
+    const verified = await ferry('bundle/verify', bundle, '--json')
+    expect(verified.code).toBe(0)
+    expect(JSON.parse(verified.stdout)).toMatchObject({
+      ok: true,
+      signature: 'unsigned',
+      images: [{ ok: true }, { ok: true }],
+    })
+
+    const sbom = await ferry('bundle/verify', bundle, '--require-sbom')
+    expect(sbom.code).toBe(5) // the cli image carries no SBOM
+    expect(sbom.stdout).toMatch(/FAIL {2}.*tools\/cli:2/)
+    expect(sbom.stderr).toContain('1 image(s) failed')
+  }, 60_000)
+
+  it('imports with the mapping table and --mapping-out, then inventories the result', async () => {
+    const mapping = join(tmp.dir, 'mapping.yaml')
+    await writeFile(mapping, `${reg.host}/tools/cli: ops/cli\n`)
+    const out = join(tmp.dir, 'images.json')
+    const run = await ferry(
+      'bundle/import',
+      bundle,
+      '--to',
+      `${closed.host}/site`,
+      '--mapping',
+      mapping,
+      '--mapping-out',
+      out,
+    )
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain(
+      `${images.app}  →  ${closed.host}/site/library/app:1.0  ${images.index.digest}`,
+    )
+    expect(run.stdout).toMatch(
+      new RegExp(`${images.cli} +→ +${closed.host}/site/ops/cli:2 +sha256:[a-f0-9]{64}`),
+    )
+    const written = JSON.parse(await readFile(out, 'utf8'))
+    expect(written.images[0]).toEqual({
+      source: images.app,
+      destination: `${closed.host}/site/library/app:1.0`,
+      digest: images.index.digest,
+      pinned: `${closed.host}/site/library/app@${images.index.digest}`,
+    })
+
+    const inventory = join(tmp.dir, 'inventory.json')
+    const inv = await ferry('inventory', `${closed.host}/site`, '--output', inventory)
+    expect(inv.code, inv.stderr).toBe(0)
+    const doc = JSON.parse(await readFile(inventory, 'utf8'))
+    expect(doc.repositories.map((r: { name: string }) => r.name)).toEqual([
+      'site/library/app',
+      'site/ops/cli',
+    ])
+  }, 60_000)
+
+  it('points at the line of a spec error', async () => {
+    const spec = join(tmp.dir, 'bad.yaml')
+    await writeFile(spec, 'name: site\nversion: 1.10\nimages:\n  - ref: postgres:16\n')
+    const run = await ferry('bundle/create', spec, '--output', join(tmp.dir, 'never.tar'))
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(`${spec}:2:10: version: expected a string, got 1.10 (quote it: "1.10")`)
+  })
+
+  it('resumes an import that was killed midway, skipping what arrived', async () => {
+    const big = join(tmp.dir, 'big.tar')
+    const repo = client.repository(reg.host, 'big/app')
+    await pushSyntheticImage(repo, { seed: 'cli/big', layers: 6, layerSize: 6 * 1024 * 1024 }, '1')
+    const created = await ferry('bundle/create', '--image', `${reg.host}/big/app:1`, '--output', big)
+    expect(created.code, created.stderr).toBe(0)
+
+    const target = await startDistribution()
+    try {
+      const child = start('bundle/import', [big, '--to', `${target.host}/cut`, '--concurrency', '1'])
+      children.push(child)
+      const exited = new Promise((ok) => child.once('exit', ok))
+      // Blobs go one at a time; the repository shows up in the catalog once the first has been committed.
+      for (let i = 0; (await catalog(target.url)).length === 0; i++) {
+        if (i > 600 || child.exitCode !== null)
+          throw new Error('the import finished or stalled before it could be cut')
+        await new Promise((r) => setTimeout(r, 25))
+      }
+      child.kill('SIGKILL')
+      await exited
+      const cut = client.repository(target.host, 'cut/big/app')
+      expect(await cut.listTags().catch(() => [])).toEqual([]) // the tag is written last: not there yet
+
+      const again = await importBundle(big, { to: `${target.host}/cut`, client })
+      const blobs = again.images[0]!.blobs
+      expect(blobs.skipped).toBeGreaterThan(0)
+      expect(blobs.copied).toBeGreaterThan(0)
+      expect(blobs.skipped + blobs.copied).toBe(7)
+      expect((await cut.resolve('1')).digest).toBe(again.images[0]!.digest)
+    } finally {
+      await target.stop()
+    }
+  }, 120_000)
+})
