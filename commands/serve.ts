@@ -1,11 +1,17 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { progressSink } from '../cli/progress.js'
 import { type Logger, redact } from '../src/log.js'
-import { startServer } from '../src/serve/index.js'
+import { type RunningServer, startServer } from '../src/serve/index.js'
+
+// cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
+const COSIGN_TAG_RE = /^sha256-[a-f0-9]{64}\.(?:sig|att|sbom)$/
+const TAGS_SHOWN = 6
 
 export default class Serve extends FerryCommand<typeof Serve> {
-  static override summary = 'Serve an OCI layout directory as an OCI distribution registry.'
+  static override summary =
+    'Serve an OCI layout directory, or an air-gap bundle read-only, as an OCI distribution registry.'
   static override description =
     'Every repository lives in the one OCI image layout at --root and shares its blob store: tag TAG of ' +
     'repository REPO is the index.json entry whose org.opencontainers.image.ref.name is "REPO:TAG" ' +
@@ -17,22 +23,46 @@ export default class Serve extends FerryCommand<typeof Serve> {
     '--htpasswd prints a warning: anyone who can reach the port can then read (and, without --read-only, ' +
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +
     'SIGTERM, then lets running requests finish for up to 10 seconds. --debug logs one line per request ' +
-    '(method, path, status, time; never credentials).'
+    '(method, path, status, time; never credentials).\n\n' +
+    '--bundle FILE serves a bundle from `ferry bundle create` where it lies (a USB disk, say), read-only and ' +
+    'without unpacking or copying it. FILE may be a split bundle (FILE.000 or FILE.parts.json). Before ' +
+    'listening, one pass reads the whole bundle and verifies every blob’s size and digest, the layout and ' +
+    'the metadata (and, with --key NAME.pub, the bundle’s signature); any failure refuses to start. Blobs ' +
+    'are then read at their offsets inside the tar. Repositories are the bundle’s source names: ' +
+    'docker.io/library/postgres:16 is pulled as HOST:PORT/docker.io/library/postgres:16, with signatures, ' +
+    'SBOMs (referrers API and cosign tags) and the other images as they were bundled. A source registry ' +
+    'with a port, which no repository name may hold, is written with `_`: registry.intra:5000/acme/web is ' +
+    'HOST:PORT/registry.intra_5000/acme/web. Every push and delete answers 405 UNSUPPORTED. If the file ' +
+    'changes while served, requests answer 503 until the server is restarted (and verifies it again).'
   static override examples = [
     '<%= config.bin %> serve --root ./registry',
     '<%= config.bin %> serve --root ./mirror --port 5001 --read-only',
+    '<%= config.bin %> serve --bundle /media/usb/site-2024.06.tar --key release.pub --address 0.0.0.0 --port 5000',
     '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --port 5443 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd',
     {
       description: 'Push to it and pull from it with any registry client, e.g. skopeo:',
       command: 'skopeo copy --all --dest-tls-verify=false oci:./app:1.0 docker://127.0.0.1:5000/team/app:1.0',
+    },
+    {
+      description: 'Pull an image of a served bundle under its source name:',
+      command:
+        'skopeo copy --all --src-tls-verify=false docker://127.0.0.1:5000/docker.io/library/postgres:16 oci:./pg:16',
     },
   ]
   // The command prints one status line and runs until stopped; there is no result to print as JSON.
   static override enableJsonFlag = false
   static override flags = {
     root: Flags.string({
-      required: true,
       description: 'OCI image layout directory to serve (created if missing).',
+      exactlyOne: ['root', 'bundle'],
+    }),
+    bundle: Flags.string({
+      description: 'Bundle file to serve read-only (FILE.tar, FILE.000 or FILE.parts.json), verified first.',
+      exactlyOne: ['root', 'bundle'],
+    }),
+    key: Flags.string({
+      description: 'Public key (NAME.pub) the bundle must be signed with; refuses to start otherwise.',
+      dependsOn: ['bundle'],
     }),
     address: Flags.string({ default: '127.0.0.1', description: 'Address to listen on.' }),
     port: Flags.integer({
@@ -54,8 +84,18 @@ export default class Serve extends FerryCommand<typeof Serve> {
 
   async run(): Promise<void> {
     const { flags } = this
+    const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
+    const progress = progressSink(Boolean(flags.bundle))
+    let seen = 0
     const server = await startServer({
       root: flags.root,
+      bundle: flags.bundle,
+      publicKey,
+      onVerifyProgress: (verified, total) => {
+        if (seen === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
+        progress.onEvent({ type: 'blob-progress', image: 'verifying', digest: '', bytes: verified - seen })
+        seen = verified
+      },
       address: flags.address,
       port: flags.port,
       readOnly: flags['read-only'],
@@ -65,8 +105,9 @@ export default class Serve extends FerryCommand<typeof Serve> {
           : undefined,
       htpasswd: flags.htpasswd,
       logger: this.serveLogger(),
-    })
-    this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
+    }).finally(() => progress.stop())
+    if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
+    else this.note(describeBundle(server))
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
@@ -85,4 +126,32 @@ export default class Serve extends FerryCommand<typeof Serve> {
       warn: (m) => process.stderr.write(`ferry serve: warning: ${redact(m)}\n`),
     }
   }
+}
+
+function describeBundle(server: RunningServer): string {
+  const b = server.bundle!
+  const signature =
+    b.signature === 'verified'
+      ? 'signature verified'
+      : b.signature === 'unsigned'
+        ? 'not signed'
+        : 'signed, signature not checked (no --key)'
+  const lines = [
+    `ferry serve: listening on ${server.url} (bundle ${resolve(b.file)}: ${b.name} ${b.version}, every blob verified, ${signature}, read-only)`,
+  ]
+  for (const repo of b.repositories) {
+    const tags = repo.tags.filter((t) => !COSIGN_TAG_RE.test(t))
+    const shown = tags.slice(0, TAGS_SHOWN).join(', ')
+    const more = tags.length > TAGS_SHOWN ? `, … (${tags.length - TAGS_SHOWN} more)` : ''
+    lines.push(
+      `  ${server.host}/${repo.name}${tags.length ? `  tags: ${shown}${more}` : '  (by digest only)'}`,
+    )
+  }
+  return lines.join('\n')
+}
+
+/** Loaded only with --key: the key files module brings the Sigstore libraries with it. */
+async function loadPublicKey(path: string) {
+  const keys = await import('../src/supply/key-files.js')
+  return keys.loadPublicKey(path)
 }

@@ -1,4 +1,6 @@
 import type { KeyObject } from 'node:crypto'
+import type { Stats } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { pipeline, type Readable } from 'node:stream'
 import { FerryError } from '../errors.js'
 import { parseIndexBytes } from '../layout/layout-files.js'
@@ -23,6 +25,31 @@ export interface OpenBundleOptions {
   onProgress?: (verified: number, total: number) => void
 }
 
+/** What a bundle file looked like when the verifying pass began; a different stamp means other bytes. */
+export interface FileStamp {
+  path: string
+  dev: number
+  ino: number
+  size: number
+  mtimeMs: number
+}
+
+const stampOf = (path: string, st: Stats): FileStamp => ({
+  path,
+  dev: st.dev,
+  ino: st.ino,
+  size: st.size,
+  mtimeMs: st.mtimeMs,
+})
+
+/**
+ * Whether `st` is still the file `stamp` describes (same inode, size and modification time). The reader
+ * holds the file open, so even a file system that makes inode numbers up as it loads them (vfat, exFAT on
+ * a USB disk) keeps this one's stable.
+ */
+export const sameFile = (stamp: FileStamp, st: Stats): boolean =>
+  st.dev === stamp.dev && st.ino === stamp.ino && st.size === stamp.size && st.mtimeMs === stamp.mtimeMs
+
 /**
  * A bundle file opened for reading. `open` makes one streaming pass that verifies every blob's size and
  * digest and records where each body lies, then checks the signature (when a key is given) and that
@@ -40,6 +67,8 @@ export class BundleReader {
     private readonly blobs: Map<Digest, BlobLocation>,
     readonly signed: boolean,
     signature: SignatureState,
+    /** The bundle file, or each part of a split bundle, as it was before the verifying pass read it. */
+    readonly stamps: readonly FileStamp[],
   ) {
     this.signature = signature
   }
@@ -55,6 +84,9 @@ export class BundleReader {
   static async open(path: string, opts: OpenBundleOptions = {}): Promise<BundleReader> {
     const source = await openBundleSource(path)
     try {
+      // Taken before the pass, so that a write during it shows as a change afterwards.
+      const files = source.parts ?? [path]
+      const stamps = await Promise.all(files.map(async (f) => stampOf(f, await stat(f))))
       const total = source.size
       const scanned = await scanBundle(source, {
         mode: 'verify',
@@ -68,7 +100,7 @@ export class BundleReader {
         scanned.files.get(SIGNATURE_NAME),
         opts.publicKey,
       )
-      const reader = new BundleReader(source, scanned.metadata, index, scanned.blobs, signed, state)
+      const reader = new BundleReader(source, scanned.metadata, index, scanned.blobs, signed, state, stamps)
       const problems = await checkConsistency(reader)
       if (problems.length > 0) {
         const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : ''
@@ -88,6 +120,26 @@ export class BundleReader {
 
   location(digest: string): BlobLocation | undefined {
     return this.blobs.get(digest as Digest)
+  }
+
+  /**
+   * The file and byte range holding a blob's body, for readers that open the file themselves (a server
+   * sending it with its own buffers). Only for a bundle in one file: a split bundle's blob may straddle
+   * two parts, and is read through `readBlob`/`readBlobFrom`.
+   */
+  blobLocation(digest: string): { path: string; offset: number; size: number } | undefined {
+    const loc = this.blobs.get(digest as Digest)
+    if (!loc || this.source.parts) return undefined
+    return { path: this.stamps[0]!.path, offset: loc.offset, size: loc.size }
+  }
+
+  /** The first bundle file that is not the one verified (replaced, rewritten or resized); undefined: none. */
+  async changedFile(): Promise<string | undefined> {
+    for (const stamp of this.stamps) {
+      const st = await stat(stamp.path).catch(() => undefined)
+      if (!st || !sameFile(stamp, st)) return stamp.path
+    }
+    return undefined
   }
 
   /** The blob's bytes as a stream, failing (never ending cleanly) unless they match `desc`. */

@@ -1,7 +1,11 @@
 import { open } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isFerryError } from '../errors.js'
 import type { Call, RouteOf } from './context.js'
 import { ApiError } from './errors.js'
 import { sendFileRange } from './send-file.js'
+import type { BlobBytes } from './store.js'
 
 export type ByteRange = { start: number; end: number }
 
@@ -27,57 +31,111 @@ export function parseRange(
   return { start, end: m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1) }
 }
 
+type BlobCall = Call<RouteOf<'blob'>>
+
+const unknownBlob = (route: RouteOf<'blob'>) =>
+  new ApiError('BLOB_UNKNOWN', `blob ${route.digest} is unknown to ${route.name}`, {
+    detail: { digest: route.digest },
+  })
+
 /**
- * GET/HEAD of a blob, streamed from its file. Blobs live in one store shared by every repository of the
- * root, so any valid repository name reaches them (as after a cross-repository mount everywhere).
+ * GET/HEAD of a blob. Blobs live in one store shared by every repository of the root (or the bundle),
+ * so any valid repository name reaches them (as after a cross-repository mount everywhere).
  */
-export async function getBlob({ ctx, req, res, route }: Call<RouteOf<'blob'>>): Promise<void> {
-  const unknown = () =>
-    new ApiError('BLOB_UNKNOWN', `blob ${route.digest} is unknown to ${route.name}`, {
-      detail: { digest: route.digest },
-    })
+export async function getBlob(call: BlobCall): Promise<void> {
+  const bytes = await call.ctx.store.openBlob(call.route.digest)
+  if (!bytes) throw unknownBlob(call.route)
+  try {
+    if (bytes.kind === 'file') await sendFromFile(call, bytes)
+    else await sendFromStream(call, bytes)
+  } catch (err) {
+    // Bytes that no longer match their digest are worth an operator's attention, not only a cut download.
+    if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
+      call.ctx.logger.warn(`GET ${call.route.name} blob ${call.route.digest}: ${err.message}`)
+    }
+    throw err
+  }
+}
+
+/**
+ * Status and headers for a blob of `size` bytes; the range to send, or undefined when there is no body
+ * (HEAD, an empty blob).
+ */
+function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange | undefined {
+  const range = parseRange(req.headers.range, size)
+  if (range === 'unsatisfiable') {
+    throw new ApiError(
+      'RANGE_INVALID',
+      `range ${req.headers.range} is outside blob ${route.digest} of ${size} bytes`,
+      { headers: { 'Content-Range': `bytes */${size}` } },
+    )
+  }
+  const start = range?.start ?? 0
+  const end = range?.end ?? size - 1
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/octet-stream',
+    'Accept-Ranges': 'bytes',
+    ETag: `"${route.digest}"`,
+    // Content addressed: the bytes behind this URL never change.
+    'Cache-Control': 'max-age=31536000, immutable',
+    'Content-Length': end - start + 1,
+  }
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`
+  else headers['Docker-Content-Digest'] = route.digest
+  res.writeHead(range ? 206 : 200, headers)
+  if (req.method === 'HEAD' || size === 0) {
+    res.end()
+    return undefined
+  }
+  return { start, end }
+}
+
+async function sendFromFile(call: BlobCall, bytes: Extract<BlobBytes, { kind: 'file' }>): Promise<void> {
   let handle: Awaited<ReturnType<typeof open>>
   try {
-    handle = await open(ctx.layout.blobPath(route.digest), 'r')
+    handle = await open(bytes.path, 'r')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknown()
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw unknownBlob(call.route)
     throw err
   }
   try {
     const st = await handle.stat()
-    if (!st.isFile()) throw unknown()
-    const size = st.size
-    const common = {
-      'Content-Type': 'application/octet-stream',
-      'Accept-Ranges': 'bytes',
-      ETag: `"${route.digest}"`,
-      // Content addressed: the bytes behind this URL never change.
-      'Cache-Control': 'max-age=31536000, immutable',
-    }
-    const range = parseRange(req.headers.range, size)
-    if (range === 'unsatisfiable') {
-      throw new ApiError(
-        'RANGE_INVALID',
-        `range ${req.headers.range} is outside blob ${route.digest} of ${size} bytes`,
-        {
-          headers: { 'Content-Range': `bytes */${size}` },
-        },
-      )
-    }
-    const start = range?.start ?? 0
-    const end = range?.end ?? size - 1
-    const headers: Record<string, string | number> = { ...common, 'Content-Length': end - start + 1 }
-    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`
-    else headers['Docker-Content-Digest'] = route.digest
-    res.writeHead(range ? 206 : 200, headers)
-    if (req.method === 'HEAD' || size === 0) {
-      res.end()
-      return
-    }
-    await sendFileRange(handle, res, start, end)
+    if (!st.isFile()) throw unknownBlob(call.route)
+    bytes.checkOpened?.(st)
+    const size = bytes.size ?? st.size
+    const send = writeBlobHead(call, size)
+    if (!send) return
+    const whole = send.start === 0 && send.end === size - 1
+    const verify = bytes.verify && whole ? { digest: call.route.digest } : undefined
+    await sendFileRange(handle, call.res, bytes.offset + send.start, bytes.offset + send.end, verify)
   } finally {
     await handle.close()
   }
+}
+
+async function sendFromStream(call: BlobCall, bytes: Extract<BlobBytes, { kind: 'stream' }>): Promise<void> {
+  const send = writeBlobHead(call, bytes.size)
+  if (!send) return
+  const length = send.end - send.start + 1
+  if (length === bytes.size) {
+    await pipeline(await bytes.whole(), call.res)
+    return
+  }
+  await pipeline(firstBytes(await bytes.from(send.start), length), call.res)
+}
+
+/** The first `n` bytes of a stream (which is then closed), failing if it ends before them. */
+async function* firstBytes(source: Readable, n: number): AsyncGenerator<Buffer> {
+  let left = n
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    if (chunk.byteLength >= left) {
+      yield chunk.subarray(0, left)
+      return
+    }
+    left -= chunk.byteLength
+    yield chunk
+  }
+  throw new Error(`blob stream ended ${left} bytes early`)
 }
 
 /**

@@ -1,14 +1,19 @@
 import type { OciLayout } from '../layout/index.js'
 import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
+import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
 import type { ChildCache } from './reachable.js'
 import type { Route } from './routes.js'
+import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
 
-/** What every endpoint handler gets: the layout it serves and the server's settings. */
+/** What every endpoint handler gets: what it serves and the server's settings. */
 export interface ServeContext {
-  layout: OciLayout
+  /** What reads are served from: the layout, or a bundle. */
+  store: ContentStore
+  /** The layout writes go to; undefined when serving a bundle (read-only). */
+  layout: OciLayout | undefined
   /** Undefined when read-only: no upload can start. */
   uploads: UploadStore | undefined
   readOnly: boolean
@@ -26,3 +31,9 @@ export interface Call<R extends Route = Route> {
 }
 
 export type RouteOf<K extends Route['kind']> = Extract<Route, { kind: K }>
+
+/** The layout a write goes to. Writes never reach a handler when read-only; this guards the invariant. */
+export function writableLayout(ctx: ServeContext): OciLayout {
+  if (!ctx.layout || ctx.readOnly) throw new ApiError('UNSUPPORTED', 'this registry is read-only')
+  return ctx.layout
+}

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import type { Digest } from '../oci/digest.js'
-import type { ServeContext } from './context.js'
+import { type ServeContext, writableLayout } from './context.js'
 import { drain, type Req } from './http.js'
 
 /**
@@ -20,7 +20,7 @@ export async function wholeBlobLength(
   const range = req.headers['content-range']
   if (range !== undefined && range.trim() !== `0-${length - 1}`) return undefined
   // Present already: the temp-file path still checks the bytes, then skips the copy.
-  if (await ctx.layout.hasBlob(digest)) return undefined
+  if (await writableLayout(ctx).hasBlob(digest)) return undefined
   return length
 }
 
@@ -46,7 +46,9 @@ export async function streamWholeBlob(
   req.once('close', abandon)
   req.pipe(body)
   try {
-    await ctx.layout.target(name).pushBlob({ mediaType: 'application/octet-stream', digest, size }, body)
+    await writableLayout(ctx)
+      .target(name)
+      .pushBlob({ mediaType: 'application/octet-stream', digest, size }, body)
   } finally {
     req.off('close', abandon)
     req.unpipe(body)

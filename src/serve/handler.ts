@@ -80,5 +80,6 @@ async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): 
   if (ctx.readOnly && isWrite(method)) {
     throw new ApiError('UNSUPPORTED', 'this registry is read-only', { headers: { Allow: 'GET, HEAD' } })
   }
+  await ctx.store.check()
   await handler({ ctx, req, res, route, query } as Call<never>)
 }

@@ -1,5 +1,6 @@
-// `ferry serve`: an OCI distribution registry over an OCI image layout directory.
+// `ferry serve`: an OCI distribution registry over an OCI image layout directory, or a bundle file (read-only).
 export { acceptsMediaType } from './accept.js'
+export type { ServedBundle } from './bundle-store.js'
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
 export { isRepositoryName } from './routes.js'
 export { isLoopbackAddress, type RunningServer, type ServeOptions, startServer } from './server.js'

@@ -34,8 +34,8 @@ export function paginate(
 
 export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>): Promise<void> {
   const [repositories, tags] = await Promise.all([
-    ctx.layout.repositories(),
-    ctx.layout.target(route.name).listTags(),
+    ctx.store.repositories(),
+    ctx.store.target(route.name).listTags(),
   ]).catch((err: unknown) => {
     throw toApiError(err)
   })
@@ -53,7 +53,7 @@ export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>
  * Entries other tools wrote under names outside the grammar (`localhost:5000/app`) are left out.
  */
 export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>): Promise<void> {
-  const names = (await ctx.layout.repositories()).filter(isRepositoryName)
+  const names = (await ctx.store.repositories()).filter(isRepositoryName)
   const { page, link } = paginate(names, query, '/v2/_catalog')
   sendJson(res, 200, { repositories: page }, link ? { Link: link } : {})
 }
@@ -64,7 +64,7 @@ export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>)
  */
 export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'referrers'>>): Promise<void> {
   const artifactType = query.get('artifactType') || undefined
-  const manifests = await ctx.layout
+  const manifests = await ctx.store
     .target(route.name)
     .referrers(route.digest, artifactType ? { artifactType } : {})
     .catch((err: unknown) => {

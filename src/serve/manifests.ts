@@ -3,7 +3,7 @@ import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { acceptsMediaType } from './accept.js'
-import type { Call, RouteOf, ServeContext } from './context.js'
+import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
 import { inRepository } from './reachable.js'
@@ -21,7 +21,7 @@ const display = (route: RouteOf<'manifest'>): string =>
 async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: unknown): Promise<ApiError> {
   const absent = ['NOT_FOUND', 'MANIFEST_INVALID', 'MANIFEST_TOO_LARGE', 'UNSUPPORTED'] as const
   if (!absent.some((code) => isFerryError(err, code))) return toApiError(err)
-  if (route.tag && !(await ctx.layout.repositories()).includes(route.name)) {
+  if (route.tag && !(await ctx.store.repositories()).includes(route.name)) {
     return new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
       detail: { name: route.name },
     })
@@ -32,7 +32,7 @@ async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: u
 }
 
 export async function getManifest({ ctx, req, res, route }: ManifestCall): Promise<void> {
-  const target = ctx.layout.target(route.name)
+  const target = ctx.store.target(route.name)
   let desc: Descriptor
   let bytes: Uint8Array | undefined
   try {
@@ -74,7 +74,7 @@ async function missingReferences(ctx: ServeContext, name: string, m: Manifest): 
     ...manifests,
     ...blobs.filter((d) => !(NONDISTRIBUTABLE_MEDIA_TYPES.includes(d.mediaType) || d.urls?.length)),
   ]
-  const target = ctx.layout.target(name)
+  const target = writableLayout(ctx).target(name)
   const present = await Promise.all(needed.map((d) => target.hasBlob(d)))
   return needed.filter((_, i) => !present[i])
 }
@@ -102,7 +102,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
   }
   try {
-    await ctx.layout.target(route.name).pushManifest(manifest, route.tag)
+    await writableLayout(ctx).target(route.name).pushManifest(manifest, route.tag)
   } catch (err) {
     throw toApiError(err)
   }
@@ -117,7 +117,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
 }
 
 export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
-  const target = ctx.layout.target(route.name)
+  const target = writableLayout(ctx).target(route.name)
   try {
     if (route.digest) await target.deleteManifest(route.digest)
     else await target.deleteTag(route.tag!)

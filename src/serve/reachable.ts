@@ -1,4 +1,3 @@
-import { entryRepository } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
@@ -18,7 +17,7 @@ const CACHE_MAX = 10_000
  * its blob stays in the shared store.
  */
 export async function inRepository(ctx: ServeContext, name: string, digest: Digest): Promise<boolean> {
-  const entries = (await ctx.layout.readIndex()).index.manifests.filter((e) => entryRepository(e) === name)
+  const entries = await ctx.store.entriesOf(name)
   if (entries.some((e) => e.digest === digest)) return true
   const seen = new Set<string>()
   let frontier: string[] = entries.filter((e) => isIndexMediaType(e.mediaType)).map((e) => e.digest)
@@ -42,7 +41,7 @@ async function childrenOfIndex(ctx: ServeContext, name: string, digest: Digest):
   if (cached) return cached
   let children: Child[]
   try {
-    const m = await ctx.layout.target(name).fetchManifest(digest)
+    const m = await ctx.store.target(name).fetchManifest(digest)
     children = childrenOf(m).manifests.map((d) => ({ digest: d.digest, mediaType: d.mediaType }))
   } catch {
     // A missing or unreadable index lists nothing; reading it directly reports the problem.

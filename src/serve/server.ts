@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -6,13 +7,28 @@ import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
 import { loadHtpasswd } from './auth.js'
+import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
+import { type ContentStore, layoutStore } from './store.js'
 import { UploadStore } from './uploads.js'
 
 export interface ServeOptions {
-  /** The OCI image layout directory served; created (as an empty layout) when missing, unless read-only. */
-  root: string
+  /**
+   * The OCI image layout directory served; created (as an empty layout) when missing, unless read-only.
+   * Exactly one of `root` and `bundle`.
+   */
+  root?: string
+  /**
+   * A bundle file (FILE.tar, a split bundle's FILE.000 or FILE.parts.json) served read-only from where it
+   * lies, without unpacking: verified in one pass before the server listens (any failure refuses to
+   * start), then every blob is read at its offset. Repositories are the bundle's source names.
+   */
+  bundle?: string
+  /** With `bundle`: check the bundle's signature with this public key; start only if it verifies. */
+  publicKey?: KeyObject
+  /** With `bundle`: bytes verified so far by the start-up pass, out of `total`. */
+  onVerifyProgress?: (verified: number, total: number) => void
   /** Address to bind. Default 127.0.0.1; anything reachable from elsewhere warns unless TLS and htpasswd are set. */
   address?: string
   /** Default 5000; 0 picks a free port (read it back from the result). */
@@ -37,7 +53,12 @@ export interface RunningServer {
   /** `127.0.0.1:5000`: the registry host as it appears in image references. */
   host: string
   port: number
-  /** Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads. Idempotent. */
+  /** When serving a bundle: what it holds, under the names clients use. */
+  bundle?: ServedBundle
+  /**
+   * Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads and closes
+   * the bundle. Idempotent.
+   */
   close(): Promise<void>
 }
 
@@ -78,7 +99,10 @@ function listen(server: Server, port: number, address: string): Promise<void> {
   })
 }
 
-/** Serves an OCI image layout directory as an OCI distribution registry (see README "ferry serve"). */
+/**
+ * Serves an OCI image layout directory, or a bundle file read-only, as an OCI distribution registry (see
+ * README "ferry serve").
+ */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? silentLogger
   const address = opts.address ?? '127.0.0.1'
@@ -86,24 +110,30 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new FerryError('USAGE', `invalid port ${port}: expected 0-65535`)
   }
-  const readOnly = opts.readOnly ?? false
-  const layout = await OciLayout.open(opts.root, { create: !readOnly, logger })
+  if ((opts.root === undefined) === (opts.bundle === undefined)) {
+    throw new FerryError('USAGE', 'serve needs exactly one of a layout root and a bundle file')
+  }
+  // A bundle is evidence: it is never written to.
+  const readOnly = opts.bundle !== undefined || (opts.readOnly ?? false)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
   }
+  // After the cheap checks: a bundle's verifying pass can take minutes, a typo in a flag should not.
+  const { store, layout, bundle } = await openStore(opts, readOnly, logger)
   if (!isLoopbackAddress(address) && !(tls && auth)) {
     const missing = [tls ? '' : 'TLS', auth ? '' : 'authentication (--htpasswd)'].filter(Boolean).join(' or ')
     logger.warn(
       `listening on ${address}, beyond loopback, without ${missing}: anyone who can reach it can ` +
-        `read${readOnly ? '' : ' and write'} every repository in ${layout.dir}`,
+        `read${readOnly ? '' : ' and write'} every repository in ${store.name}`,
     )
   }
-  const uploads = readOnly
-    ? undefined
-    : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
-  const ctx: ServeContext = { layout, uploads, readOnly, auth, logger, children: new Map() }
+  const uploads =
+    readOnly || !layout
+      ? undefined
+      : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
+  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, children: new Map() }
   const handler = createHandler(ctx)
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler)
   // Layer uploads can take far longer than node's 5-minute default; idle sockets still time out on headers.
@@ -123,6 +153,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await listen(server, port, address)
   } catch (err) {
     await uploads?.closeAll()
+    await store.close()
     throw err
   }
   const bound = (server.address() as AddressInfo).port
@@ -150,9 +181,34 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       server.closeAllConnections()
       await closed
       await uploads?.closeAll()
+      await store.close()
     })()
     return closing
   }
 
-  return { url: `${tls ? 'https' : 'http'}://${host}`, host, port: bound, close }
+  return { url: `${tls ? 'https' : 'http'}://${host}`, host, port: bound, bundle, close }
+}
+
+async function openStore(
+  opts: ServeOptions,
+  readOnly: boolean,
+  logger: Logger,
+): Promise<{ store: ContentStore; layout?: OciLayout; bundle?: ServedBundle }> {
+  if (opts.root !== undefined) {
+    const layout = await OciLayout.open(opts.root, { create: !readOnly, logger })
+    return { store: layoutStore(layout), layout }
+  }
+  // Loaded only for a bundle: a layout server has no use for the bundle reader.
+  const { BundleStore } = await import('./bundle-store.js')
+  const store = await BundleStore.open(opts.bundle!, {
+    publicKey: opts.publicKey,
+    onProgress: opts.onVerifyProgress,
+    logger,
+  })
+  try {
+    return { store, bundle: await store.describe() }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
 }

@@ -1,5 +1,5 @@
 import { type Digest, isDigest } from '../oci/digest.js'
-import type { Call, RouteOf, ServeContext } from './context.js'
+import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { streamWholeBlob, wholeBlobLength } from './direct.js'
 import { ApiError } from './errors.js'
 import { drain, sendEmpty } from './http.js'
@@ -52,7 +52,7 @@ function chunkLength(header: string | undefined, s: UploadSession): number | und
  */
 async function commit(ctx: ServeContext, s: UploadSession, digest: Digest): Promise<void> {
   await storeOf(ctx).verify(s, digest)
-  await ctx.layout.adoptBlob(s.path, { digest, size: s.offset })
+  await writableLayout(ctx).adoptBlob(s.path, { digest, size: s.offset })
 }
 
 export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<'uploads'>>): Promise<void> {
@@ -62,7 +62,7 @@ export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<
   // Cross-repository mount: every repository of the root shares one blob store, so a blob that exists
   // is mounted wherever it came from. Bad arguments fall back to a plain upload, as the spec asks.
   if (mount !== null && isDigest(mount) && (from === null || isRepositoryName(from))) {
-    if (await ctx.layout.hasBlob(mount)) {
+    if (await writableLayout(ctx).hasBlob(mount)) {
       await drain(req)
       sendEmpty(res, 201, { Location: blobLocation(route.name, mount), 'Docker-Content-Digest': mount })
       return

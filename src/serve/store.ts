@@ -1,0 +1,70 @@
+import type { Stats } from 'node:fs'
+import type { Readable } from 'node:stream'
+import type { Target } from '../content/target.js'
+import type { OciLayout } from '../layout/index.js'
+import { entryRepository } from '../layout/naming.js'
+import type { Digest } from '../oci/digest.js'
+import type { Descriptor } from '../oci/schemas.js'
+
+/**
+ * Where a blob's bytes are. `file`: a byte range of a file the server opens and sends with its own
+ * reused buffers (a layout's blob file, or a blob inside a one-file bundle). `stream`: anything else
+ * (a split bundle, whose blobs may straddle two part files).
+ */
+export type BlobBytes =
+  | {
+      kind: 'file'
+      path: string
+      /** Where the blob starts in the file. */
+      offset: number
+      /** Undefined: the blob is the whole file (its size is the file's). */
+      size?: number
+      /** Whole-blob answers are hashed as they are sent, and cut off before the end unless they match. */
+      verify: boolean
+      /** Throws when the file just opened is not the one the store vouches for. */
+      checkOpened?: (st: Stats) => void
+    }
+  | {
+      kind: 'stream'
+      size: number
+      /** The whole blob, failing (never ending cleanly) unless size and digest match. */
+      whole(): Promise<Readable>
+      /** Bytes [start, end) of the blob, size-checked only. */
+      from(start: number): Promise<Readable>
+    }
+
+/**
+ * What the registry's read endpoints serve: an OCI layout directory (also writable, through the layout
+ * itself) or a verified bundle file (read-only). Repository names here are the ones clients use.
+ */
+export interface ContentStore {
+  /** For messages: the layout directory or the bundle file. */
+  readonly name: string
+  /** Repository names clients can address, sorted. */
+  repositories(): Promise<string[]>
+  /** A read view of one repository (tags, manifests, referrers). */
+  target(name: string): Target
+  /** index.json entries of one repository: the manifests it holds by name (see reachable.ts). */
+  entriesOf(name: string): Promise<Descriptor[]>
+  /** Undefined when the store does not hold the blob. */
+  openBlob(digest: Digest): Promise<BlobBytes | undefined>
+  /** Throws when what is served is no longer what was verified; runs before every request. */
+  check(): Promise<void>
+  close(): Promise<void>
+}
+
+/** The layout served as it always was: every read goes to the directory, nothing is cached. */
+export function layoutStore(layout: OciLayout): ContentStore {
+  return {
+    name: layout.dir,
+    repositories: () => layout.repositories(),
+    target: (name) => layout.target(name),
+    async entriesOf(name) {
+      return (await layout.readIndex()).index.manifests.filter((e) => entryRepository(e) === name)
+    },
+    // Layout blobs are written only after they verify and renamed into place, so the file is trusted as is.
+    openBlob: async (digest) => ({ kind: 'file', path: layout.blobPath(digest), offset: 0, verify: false }),
+    check: async () => {},
+    close: async () => {},
+  }
+}
