@@ -17,11 +17,15 @@ const env = { ...process.env, FORCE_COLOR: '0', FERRY_PASSWORD: 'demo-only-passw
 
 function ferry(...args) {
   process.stdout.write(`\n$ ferry ${args.join(' ')}\n`)
-  const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', env, cwd: out })
-  if (r.status !== 0) {
-    process.stderr.write(`demo: "ferry ${args[0]}" exited with ${r.status}\n`)
-    process.exit(r.status ?? 1)
-  }
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    stdio: ['inherit', 'pipe', 'inherit'],
+    env,
+    cwd: out,
+  })
+  process.stdout.write(r.stdout)
+  // Thrown, not process.exit: the registries started below must be stopped on the way out.
+  if (r.status !== 0) throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}`)
+  return r.stdout.toString().trim()
 }
 
 async function freePort() {
@@ -97,11 +101,12 @@ try {
   ferry('key', 'generate', '--output-key-prefix', 'release')
   ferry('sign', `${app}:1.0`, '--key', 'release.key', '--format', 'both', '-a', 'release=1.0')
   writeFileSync(join(out, 'sbom.spdx.json'), JSON.stringify(spdx(), null, 2))
-  ferry('attach', 'sbom', `${app}:1.0`, '--file', 'sbom.spdx.json')
+  const sbom = ferry('attach', 'sbom', `${app}:1.0`, '--file', 'sbom.spdx.json').split('\n')[0]
+  ferry('sign', sbom, '--key', 'release.key')
   ferry('referrers', `${app}:1.0`)
 
   section('Verify offline with the public key')
-  ferry('verify', `${app}:1.0`, '--key', 'release.pub', '--annotation', 'release=1.0')
+  ferry('verify', `${app}:1.0`, '--key', 'release.pub', '--require-sbom', '--annotation', 'release=1.0')
 
   section('Promote by digest, with signatures and SBOM, and verify the promoted copy')
   ferry('copy', `${app}:1.0`, `${registry}/acme/mini-api-prod:1.0`, '--referrers')
@@ -120,8 +125,40 @@ try {
   ferry('sync', 'mirror.yaml')
   ferry('catalog', registry)
 
+  section('Carry it across an air gap: one signed, reproducible bundle file')
+  ferry('bundle', 'create', '--image', `${app}:1.0`, '--output', 'mini-api-1.0.tar', '--key', 'release.key')
+  ferry('bundle', 'ls', 'mini-api-1.0.tar')
+  ferry('bundle', 'verify', 'mini-api-1.0.tar', '--key', 'release.pub', '--require-sbom')
+
+  section('On the closed side: import into its own registry, then verify there, offline')
+  const closedPort = await freePort()
+  const closed = `127.0.0.1:${closedPort}`
+  process.stdout.write(`\n$ ferry serve --root closed-registry --port ${closedPort} &\n`)
+  const closedServer = spawn(
+    process.execPath,
+    [bin, 'serve', '--root', join(out, 'closed-registry'), '--port', String(closedPort)],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  )
+  try {
+    await waitFor(`http://${closed}/v2/`)
+    ferry(
+      'bundle',
+      'import',
+      'mini-api-1.0.tar',
+      '--to',
+      `${closed}/site`,
+      '--key',
+      'release.pub',
+      '--mapping-out',
+      'images.json',
+    )
+    ferry('verify', `${closed}/site/acme/mini-api:1.0`, '--key', 'release.pub', '--require-sbom')
+  } finally {
+    closedServer.kill('SIGTERM')
+  }
+
   process.stdout.write(
-    '\nDone. The registry ran on the directory demo-out/registry; nothing left the machine.\n',
+    '\nDone. Two registries ran on demo-out/registry and demo-out/closed-registry; nothing left the machine.\n',
   )
 } finally {
   server.kill('SIGTERM')
