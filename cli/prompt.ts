@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline'
 import { text } from 'node:stream/consumers'
 import { FerryError } from '../src/errors.js'
+import { passwordFromEnv } from '../src/sign/keys.js'
 
 /** Reads a secret typed at the terminal without echoing it. */
 export async function promptSecret(question: string): Promise<string> {
@@ -29,4 +30,17 @@ export async function promptSecret(question: string): Promise<string> {
 export async function readSecretFromStdin(): Promise<string> {
   const all = await text(process.stdin)
   return all.replace(/\r?\n$/, '')
+}
+
+/** The password of a private key file: FERRY_PASSWORD, else COSIGN_PASSWORD, else asked at the terminal. */
+export async function keyPassword(): Promise<string> {
+  const env = passwordFromEnv()
+  if (env !== undefined) return env
+  if (!process.stdin.isTTY) {
+    throw new FerryError(
+      'USAGE',
+      'no password for the key: set FERRY_PASSWORD (or COSIGN_PASSWORD), or run in a terminal',
+    )
+  }
+  return promptSecret('Enter password for private key: ')
 }

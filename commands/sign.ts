@@ -1,11 +1,10 @@
 import { Flags } from '@oclif/core'
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { promptSecret, readSecretFromStdin } from '../cli/prompt.js'
+import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
 import { openTarget } from '../src/content/open.js'
 import { FerryError } from '../src/errors.js'
 import { formatRepository, parseReference, type Reference } from '../src/reference/index.js'
-import { passwordFromEnv } from '../src/sign/index.js'
 import { loadSigningKey, parseKeyValues, type SignImageResult, signImage } from '../src/supply/index.js'
 
 export default class Sign extends FerryCommand<typeof Sign> {
@@ -82,18 +81,6 @@ export default class Sign extends FerryCommand<typeof Sign> {
       await target.close()
     }
   }
-}
-
-async function keyPassword(): Promise<string> {
-  const env = passwordFromEnv()
-  if (env !== undefined) return env
-  if (!process.stdin.isTTY) {
-    throw new FerryError(
-      'USAGE',
-      'no password for the key: set FERRY_PASSWORD (or COSIGN_PASSWORD), or run in a terminal',
-    )
-  }
-  return promptSecret('Enter password for private key: ')
 }
 
 /** What cosign writes as the payload's docker-reference: the repository, Docker Hub as index.docker.io. */

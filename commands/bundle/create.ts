@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
 import { progressSink } from '../../cli/progress.js'
-import { promptSecret } from '../../cli/prompt.js'
+import { keyPassword } from '../../cli/prompt.js'
 import { createBundle } from '../../src/bundle/create.js'
 import { parseSize } from '../../src/bundle/output.js'
 import { loadBundleSpec, specFromImages } from '../../src/bundle/spec.js'
@@ -117,19 +117,6 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 async function loadKey(path: string) {
   const { loadSigningKey } = await import('../../src/supply/key-files.js')
   return loadSigningKey(path, await keyPassword())
-}
-
-async function keyPassword(): Promise<string> {
-  const { passwordFromEnv } = await import('../../src/sign/keys.js')
-  const env = passwordFromEnv()
-  if (env !== undefined) return env
-  if (!process.stdin.isTTY) {
-    throw new FerryError(
-      'USAGE',
-      'no password for the key: set FERRY_PASSWORD (or COSIGN_PASSWORD), or run in a terminal',
-    )
-  }
-  return promptSecret('Enter password for private key: ')
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { type FileHandle, open, rename, rm, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { FerryError } from '../errors.js'
-import { errno, fsyncDir, writeFileAtomic } from '../layout/files.js'
+import { errno, fsyncDir, writeFileAtomic } from '../util/files.js'
 import { encodeJson, FORMAT_VERSION, PARTS_INDEX_SUFFIX, type PartsIndex, partName } from './format.js'
 
 /** Where the tar bytes go: one file, or parts of at most `splitSize` bytes. Nothing is visible until commit. */

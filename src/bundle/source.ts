@@ -3,7 +3,7 @@ import { type FileHandle, open, readFile, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { FerryError } from '../errors.js'
-import { errno } from '../layout/files.js'
+import { errno } from '../util/files.js'
 import { PARTS_INDEX_SUFFIX, type PartsIndex, partsIndexSchema } from './format.js'
 
 /**

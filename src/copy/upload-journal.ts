@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join } from 'node:path'
 import { z } from 'zod'
 import { type Logger, redact, silentLogger } from '../log.js'
+import { writeFileAtomic } from '../util/files.js'
 
 /**
  * Where large uploads stood when ferry last stopped: destination + blob digest → the registry's upload
@@ -159,18 +159,8 @@ export class UploadJournal {
 
   private async write(entries: Entries): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
-    const temp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-    const handle = await open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(`${JSON.stringify({ version: 1, uploads: entries }, null, 2)}\n`)
-      await handle.sync()
-      await handle.close()
-      await rename(temp, this.path)
-    } catch (err) {
-      await handle.close().catch(() => {})
-      await rm(temp, { force: true })
-      throw err
-    }
+    const text = `${JSON.stringify({ version: 1, uploads: entries }, null, 2)}\n`
+    await writeFileAtomic(this.path, new TextEncoder().encode(text), 0o600)
   }
 
   private warn(what: string): void {

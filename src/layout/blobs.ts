@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest, verifyingStream } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES } from '../oci/manifest.js'
-import { errno, fsyncDir, siblingTemp } from './files.js'
+import { errno, fsyncDir, siblingTemp } from '../util/files.js'
 
 /**
  * Blob files of a layout. Content is streamed into `ingest/` (outside `blobs/`, so nothing walking the

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { FerryError } from '../errors.js'
 import { MediaType } from '../oci/media-types.js'
 import { type ImageIndex, imageIndexSchema, ociLayoutFileSchema } from '../oci/schemas.js'
+import { createFileExclusive, errno } from '../util/files.js'
 import { INGEST_DIR } from './blobs.js'
-import { createFileExclusive, errno } from './files.js'
 
 // image-layout.md: the `oci-layout` marker and `index.json` at the root, content under `blobs/`.
 export const OCI_LAYOUT_FILE = 'oci-layout'

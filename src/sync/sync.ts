@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
-import { acquireLock } from '../layout/lock.js'
 import { formatReference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
+import { acquireLock } from '../util/lock.js'
 import { expandSpec, inSync, type SyncItem } from './plan.js'
 
 export interface SyncOptions extends RegistryOptions {

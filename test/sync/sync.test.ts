@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { acquireLock } from '../../src/layout/lock.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { runSync, syncLockPath } from '../../src/sync/sync.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
+import { acquireLock } from '../../src/util/lock.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 
 describe('sync', () => {

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { openLayoutTarget } from '../../../src/layout/index.js'
-import { acquireLock } from '../../../src/layout/lock.js'
 import { digestOf } from '../../../src/oci/digest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
+import { acquireLock } from '../../../src/util/lock.js'
 import { manifestOf } from './images.js'
 
 const [command, dir, repository, prefix, count] = process.argv.slice(2)

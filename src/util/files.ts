@@ -25,8 +25,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Writes a file that must not exist yet, and syncs its data before returning. */
-export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await open(path, 'wx')
+export async function writeNewFileSynced(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+  const handle = await open(path, 'wx', mode)
   try {
     await handle.writeFile(bytes)
     await handle.sync()
@@ -35,11 +35,14 @@ export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promi
   }
 }
 
-/** Replaces `path` atomically: readers see the old or the new content, never a mix or an empty file. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Replaces `path` atomically: readers see the old or the new content, never a mix or an empty file.
+ * `mode` applies from the first byte (0o600 for files that hold capabilities), not after a chmod.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
   const temp = siblingTemp(path)
   try {
-    await writeNewFileSynced(temp, bytes)
+    await writeNewFileSynced(temp, bytes, mode)
     await rename(temp, path)
   } catch (err) {
     await unlink(temp).catch(() => {})
