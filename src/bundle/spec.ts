@@ -18,25 +18,12 @@
  * hand-written file they are typos, and a bundle missing an image is found out only across the air gap.
  */
 import { z } from 'zod'
-import { parsePlatform } from '../oci/platform.js'
 import type { Platform } from '../oci/schemas.js'
 import { pathProblem } from '../reference/grammar.js'
 import { formatRepository, parseRegistryReference, type RegistryReference } from '../reference/reference.js'
+import { platformsSchema } from '../spec/parsed.js'
 import { type TagFilter, tagFilterSchema } from '../spec/tag-filter.js'
 import { readYamlSpec } from '../spec/yaml.js'
-
-function parsed<T>(parse: (value: string) => T) {
-  return z.string().transform((value, ctx): T => {
-    try {
-      return parse(value)
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message })
-      return z.NEVER
-    }
-  })
-}
-
-const platforms = z.array(parsed<Platform>(parsePlatform)).min(1)
 
 const destinationHint = z.string().superRefine((value, ctx) => {
   const problem = pathProblem(value)
@@ -54,7 +41,7 @@ const imageSchema = z.strictObject({
     }
   }),
   tags: tagFilterSchema.optional(),
-  platforms: platforms.optional(),
+  platforms: platformsSchema.optional(),
   referrers: z.boolean().optional(),
   destination: destinationHint.optional(),
 })
@@ -68,7 +55,7 @@ export const bundleSpecSchema = z
       .regex(NAME_RE, 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit'),
     version: z.string().min(1),
     referrers: z.boolean().default(true),
-    platforms: platforms.optional(),
+    platforms: platformsSchema.optional(),
     images: z.array(imageSchema).min(1),
   })
   .superRefine((spec, ctx) => {

@@ -31,7 +31,6 @@
  */
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
-import { parsePlatform } from '../oci/platform.js'
 import type { Platform } from '../oci/schemas.js'
 import { REPOSITORY_MAX } from '../reference/grammar.js'
 import { parseRepositoryPrefix } from '../reference/prefix.js'
@@ -41,29 +40,19 @@ import {
   parseRegistryReference,
   parseRepository,
 } from '../reference/reference.js'
+import { parsed, platformsSchema } from './parsed.js'
 import { tagFilterSchema } from './tag-filter.js'
 import { readYamlSpec } from './yaml.js'
 
 /** A zod string that must survive `parse`; the parsed value replaces the string. */
-function parsed<T>(parse: (value: string) => T) {
-  return z.string().transform((value, ctx): T => {
-    try {
-      return parse(value)
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message })
-      return z.NEVER
-    }
-  })
-}
 
-const platforms = z.array(parsed<Platform>(parsePlatform)).min(1)
 const prefix = parsed(parseRepositoryPrefix)
 
 const imageSchema = z.strictObject({
   source: parsed(parseRegistryReference),
   tags: tagFilterSchema.optional(),
   destination: parsed((value) => formatRepository(parseRepository(value))).optional(),
-  platforms: platforms.optional(),
+  platforms: platformsSchema.optional(),
   referrers: z.boolean().optional(),
 })
 
@@ -75,7 +64,7 @@ export const syncSpecSchema = z
     target: prefix.optional(),
     concurrency: z.number().int().min(1).max(64).default(4),
     defaults: z
-      .strictObject({ platforms: platforms.optional(), referrers: z.boolean().default(true) })
+      .strictObject({ platforms: platformsSchema.optional(), referrers: z.boolean().default(true) })
       .prefault({}),
     images: z.array(imageSchema).min(1),
     mappings: z.array(mappingSchema).default([]),
