@@ -105,7 +105,9 @@ export async function copyImage(
     }
     emit({ type: 'manifest-done', image, digest: m.digest, outcome: present ? 'skipped' : 'pushed', tag })
   }
-  await pushGraph(graph, push)
+  // The root goes in by digest first only when artifacts must land before the tag names it.
+  const rootByDigest = !destinationTag || attached.length > 0
+  await pushGraph(rootByDigest ? graph.manifests : graph.manifests.slice(0, -1), push)
   await pushAttached(attached, attachedGraphs, push)
   if (destinationTag) await push(root, destinationTag)
 
@@ -127,8 +129,8 @@ export async function copyImage(
 }
 
 /** Children first, root last, each by digest only. */
-async function pushGraph(graph: ImageGraph, push: (m: Manifest, tag?: string) => Promise<void>) {
-  for (const m of graph.manifests) await push(m)
+async function pushGraph(manifests: readonly Manifest[], push: (m: Manifest, tag?: string) => Promise<void>) {
+  for (const m of manifests) await push(m)
 }
 
 /** Parents before what is attached to them (flattenAttached's order), each after its own children. */

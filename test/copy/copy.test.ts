@@ -57,7 +57,7 @@ describe('copy', () => {
     expect(result.destination.digest).toBe(index.digest)
     expect(result.destination.tag).toBe('1.0') // the source's tag
     expect(result.blobs.copied).toBe(8) // 2 × (3 layers + config)
-    expect(result.manifests.pushed).toBe(4) // 2 children, the index by digest, then the tag
+    expect(result.manifests.pushed).toBe(3) // 2 children, then the index under its tag
     expect(skopeoDigest(`docker://${reg.host}/team/app:1.0`)).toBe(index.digest)
   })
 
