@@ -98,6 +98,13 @@ const isImageConfig = (d: Descriptor) =>
 export async function readConfig(target: Target, desc: Descriptor): Promise<ImageConfig | undefined> {
   if (desc.size > MAX_CONFIG_BYTES) return undefined
   const body = await text(await target.fetchBlob(desc))
-  const parsed = imageConfigSchema.safeParse(JSON.parse(body))
+  // A config that is not an image config (an artifact's, say) is shown by its descriptor alone.
+  let doc: unknown
+  try {
+    doc = JSON.parse(body)
+  } catch {
+    return undefined
+  }
+  const parsed = imageConfigSchema.safeParse(doc)
   return parsed.success ? parsed.data : undefined
 }
