@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import type { Logger } from '../log.js'
-import { redact } from '../log.js'
+import { redact, silentLogger } from '../log.js'
 import { apiHost, usesPlainHttp } from './hosts.js'
 import { networkError } from './network-error.js'
 import { type HostTls, hostTls } from './tls.js'
@@ -102,7 +102,8 @@ export class Transport {
   }
 
   log(line: string): void {
-    this.opts.logger.debug(redact(line))
+    // Redacted here too, whatever logger a library caller passes; skipped when nobody listens.
+    if (this.opts.logger !== silentLogger) this.opts.logger.debug(redact(line))
   }
 
   async close(): Promise<void> {
