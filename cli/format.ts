@@ -1,3 +1,5 @@
+import type { SignatureState } from '../src/bundle/signature.js'
+
 /** Human renderings shared by commands. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
@@ -19,4 +21,11 @@ export function table(rows: string[][]): string {
   return rows
     .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
     .join('\n')
+}
+
+/** How a bundle's own signature stands, in words (bundle verify, serve --bundle). */
+export function bundleSignatureWords(state: SignatureState): string {
+  if (state === 'verified') return 'signature verified'
+  if (state === 'unsigned') return 'not signed'
+  return 'signed, signature not checked (no --key)'
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
 import { type Logger, redact } from '../src/log.js'
 import { type RunningServer, startServer } from '../src/serve/index.js'
@@ -130,12 +131,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
 
 function describeBundle(server: RunningServer): string {
   const b = server.bundle!
-  const signature =
-    b.signature === 'verified'
-      ? 'signature verified'
-      : b.signature === 'unsigned'
-        ? 'not signed'
-        : 'signed, signature not checked (no --key)'
+  const signature = bundleSignatureWords(b.signature)
   const lines = [
     `ferry serve: listening on ${server.url} (bundle ${resolve(b.file)}: ${b.name} ${b.version}, every blob verified, ${signature}, read-only)`,
   ]

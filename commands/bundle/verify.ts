@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes } from '../../cli/format.js'
+import { bundleSignatureWords, formatBytes } from '../../cli/format.js'
 import { progressSink } from '../../cli/progress.js'
 import { type BundleVerifyReport, verifyBundleFile } from '../../src/bundle/verify.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
@@ -66,12 +66,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
 }
 
 function render(r: BundleVerifyReport): string {
-  const signature =
-    r.signature === 'verified'
-      ? 'signature verified'
-      : r.signature === 'unsigned'
-        ? 'not signed'
-        : 'signed (no --key: not checked)'
+  const signature = bundleSignatureWords(r.signature)
   const lines = [
     `${r.ok ? 'Verified' : 'NOT verified'}: ${r.file} — ${r.name} ${r.version} (${r.created}), ${signature}`,
     `  ${r.blobs} blobs, ${formatBytes(r.bytes)}, every digest checked` +
