@@ -79,7 +79,7 @@ export async function ensureLayout(dir: string, create: boolean): Promise<void> 
     if (!(await stat(dir)).isDirectory()) throw invalid(dir, 'not a directory')
   } catch (err) {
     if (errno(err) !== 'ENOENT') throw err
-    if (!create) throw invalid(dir, 'no such OCI image layout directory')
+    if (!create) throw new FerryError('NOT_FOUND', `${dir}: no such OCI image layout directory`)
     await mkdir(dir, { recursive: true })
   }
   const headerPath = join(dir, OCI_LAYOUT_FILE)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { Authenticator } from './auth.js'
 import { type RegistryErrorEntry, registryError } from './errors.js'
-import { NetworkError } from './network-error.js'
+import { aboutSubject, NetworkError } from './network-error.js'
 import {
   Backoff,
   isRetryableStatus,
@@ -65,7 +65,7 @@ export class RegistryHttp {
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err
         const delay = err.transient && (idempotent || !err.sent) ? backoff.next() : undefined
-        if (delay === undefined) throw err
+        if (delay === undefined) throw aboutSubject(err, req.subject)
         this.transport.log(
           `${req.method} ${req.url.pathname}: ${err.errno}, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
         )
@@ -109,7 +109,7 @@ export class RegistryHttp {
       } catch (err) {
         res.body.destroy()
         const delay = err instanceof NetworkError && err.transient ? backoff.next() : undefined
-        if (delay === undefined) throw err
+        if (delay === undefined) throw err instanceof NetworkError ? aboutSubject(err, req.subject) : err
         this.transport.log(
           `${req.method} ${req.url.pathname}: body lost (${(err as NetworkError).errno}), retry ${backoff.attempt} in ${Math.round(delay)} ms`,
         )

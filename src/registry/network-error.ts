@@ -65,7 +65,28 @@ export function networkError(host: string, err: unknown): NetworkError {
     ? ' (add the registry CA with caFiles or certs.d/HOST[:PORT]/ca.crt, or list the host as insecure for plain HTTP)'
     : ''
   const cause = Object.assign(new Error(message), { code: errno })
-  return new NetworkError(host, errno, `${errno === 'UNKNOWN' ? '' : `${errno}: `}${message}${hint}`, cause)
+  const plain = PLAIN_REASONS[errno]
+  const detail = plain ? `${plain} (${errno})` : `${errno === 'UNKNOWN' ? '' : `${errno}: `}${message}`
+  return new NetworkError(host, errno, `${detail}${hint}`, cause)
+}
+
+// Node's own texts repeat the code and the address ("connect ECONNREFUSED 127.0.0.1:5000").
+const PLAIN_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'name lookup failed',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+}
+
+/** The same failure, its message led by the image or repository it was for. */
+export function aboutSubject(err: NetworkError, subject: string | undefined): NetworkError {
+  if (subject && !err.message.startsWith(subject)) err.message = `${subject}: ${err.message}`
+  return err
 }
 
 /** A failed attempt that may nevertheless have been applied (the answer was lost, or a gateway failed). */

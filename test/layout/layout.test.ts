@@ -48,10 +48,10 @@ describe('OciLayout: opening', () => {
     expect(await files(dir)).toEqual(['index.json', 'oci-layout'])
   })
 
-  it('refuses what is not a layout with LAYOUT_INVALID naming the path', async () => {
+  it('refuses what is not a layout with LAYOUT_INVALID naming the path (NOT_FOUND when missing)', async () => {
     const missing = tmp.path('missing')
     const err = await rejection(OciLayout.open(missing))
-    expect(err.code).toBe('LAYOUT_INVALID')
+    expect(err.code).toBe('NOT_FOUND')
     expect(err.message).toContain(missing)
 
     const plain = tmp.path('plain')
