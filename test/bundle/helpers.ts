@@ -7,7 +7,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
-import { pushArtifact, pushCosignStyleSignature } from '../helpers/artifacts.js'
+import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
 
 export const PLATFORMS = [
   { os: 'linux', architecture: 'amd64' },

@@ -11,8 +11,8 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
-import { pushArtifact, pushCosignStyleSignature } from '../helpers/artifacts.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
 
 const platforms = [
   { os: 'linux', architecture: 'amd64' },

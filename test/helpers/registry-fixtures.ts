@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { gzipSync } from 'node:zlib'
 import { digestOf } from '../../src/oci/digest.js'
-import { type Manifest, parseManifest } from '../../src/oci/manifest.js'
+import { describeManifest, type Manifest, parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor, Platform } from '../../src/oci/schemas.js'
 
-/** Small synthetic images for registry tests: random layers, a config, a manifest, an index. */
+/** Small synthetic images for tests against any target: random layers, a config, a manifest, an index. */
 
 export interface Blob {
   desc: Descriptor
   bytes: Buffer
 }
 
-export function blobOf(bytes: Buffer, mediaType: string = MediaType.ociLayerGzip): Blob {
-  return { desc: { mediaType, digest: digestOf(bytes), size: bytes.length }, bytes }
+export function blobOf(bytes: Buffer | string, mediaType: string = MediaType.ociLayerGzip): Blob {
+  const buf = Buffer.from(bytes)
+  return { desc: { mediaType, digest: digestOf(buf), size: buf.byteLength }, bytes: buf }
 }
 
 export const randomBlob = (size: number, mediaType?: string): Blob => blobOf(randomBytes(size), mediaType)
@@ -49,10 +51,14 @@ export function syntheticImage(
     subject?: Descriptor
     artifactType?: string
     annotations?: Record<string, string>
+    /** Gzip each layer, for tools that sniff layer bytes (skopeo rewrites a "gzip" layer that is not). */
+    gzip?: boolean
   } = {},
 ): Image {
   const config = configBlob(opts.platform)
-  const layers = (opts.layerSizes ?? [1024, 2048]).map((n) => randomBlob(n))
+  const layers = (opts.layerSizes ?? [1024, 2048]).map((n) =>
+    opts.gzip ? blobOf(gzipSync(randomBytes(n))) : randomBlob(n),
+  )
   const doc: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
@@ -65,27 +71,27 @@ export function syntheticImage(
   return { config, layers, manifest: manifestOf(doc) }
 }
 
-/** An artifact (e.g. an SBOM) pointing at `subject`: empty config, one JSON layer. */
+/**
+ * An OCI 1.1 artifact (e.g. an SBOM) pointing at `subject`: empty config, one layer — `payload`, or a
+ * random JSON document. Without `annotations` the manifest carries none.
+ */
 export function artifactFor(
   subject: Descriptor,
   artifactType: string,
-  annotations: Record<string, string> = {},
+  annotations?: Record<string, string>,
+  payload: Blob = blobOf(JSON.stringify({ sbom: randomBytes(8).toString('hex') }), 'application/json'),
 ): Image {
-  const config = blobOf(Buffer.from('{}'), MediaType.ociEmpty)
-  const layer = blobOf(
-    Buffer.from(JSON.stringify({ sbom: randomBytes(8).toString('hex') })),
-    'application/json',
-  )
-  const manifest = manifestOf({
+  const config = blobOf('{}', MediaType.ociEmpty)
+  const doc: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
     artifactType,
     config: config.desc,
-    layers: [layer.desc],
+    layers: [payload.desc],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations,
-  })
-  return { config, layers: [layer], manifest }
+  }
+  if (annotations) doc.annotations = annotations
+  return { config, layers: [payload], manifest: manifestOf(doc) }
 }
 
 export function indexOf(children: { manifest: Manifest; platform: Platform }[]): Manifest {
@@ -123,4 +129,39 @@ interface Pushable {
 export async function pushImage(target: Pushable, image: Image, tag?: string): Promise<void> {
   for (const b of [image.config, ...image.layers]) await target.pushBlob(b.desc, streamOf(b.bytes))
   await target.pushManifest(image.manifest, tag)
+}
+
+/** Pushes an artifact whose one layer is `content`, typed `artifactType`, with `subject` as its subject. */
+export async function pushArtifact(
+  target: Pushable,
+  subject: Manifest,
+  artifactType: string,
+  content: string,
+  tag?: string,
+): Promise<Manifest> {
+  const artifact = artifactFor(
+    describeManifest(subject),
+    artifactType,
+    { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+    blobOf(content, artifactType),
+  )
+  await pushImage(target, artifact, tag)
+  return artifact.manifest
+}
+
+/** A manifest shaped like cosign's `.sig` image, pushed under `sha256-HEX.sig` (no subject: tag-attached). */
+export async function pushCosignStyleSignature(target: Pushable, subject: Manifest): Promise<Manifest> {
+  const payload = blobOf(
+    JSON.stringify({ critical: { image: { 'docker-manifest-digest': subject.digest } }, optional: null }),
+    MediaType.cosignSimpleSigning,
+  )
+  const config = blobOf('{"architecture":"","os":"","config":{}}', MediaType.ociConfig)
+  const manifest = manifestOf({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: config.desc,
+    layers: [{ ...payload.desc, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
+  })
+  await pushImage(target, { config, layers: [payload], manifest }, `${subject.digest.replace(':', '-')}.sig`)
+  return manifest
 }

@@ -9,7 +9,7 @@ import { FerryError } from '../../src/errors.js'
 import { OciLayout } from '../../src/layout/index.js'
 import type { Logger } from '../../src/log.js'
 import { acquireLock } from '../../src/util/lock.js'
-import { makeImage, pushImage } from './helpers/images.js'
+import { pushImage, syntheticImage } from '../helpers/registry-fixtures.js'
 import { useTempRoot } from './helpers/temp.js'
 
 const tmp = useTempRoot()
@@ -101,7 +101,7 @@ describe('index.json under concurrent writers', () => {
     await holder.done.catch(() => {})
     const logger = recordingLogger()
     const layoutWithLog = await OciLayout.open(dir, { logger })
-    await pushImage(layoutWithLog.target(), makeImage(), '1.0')
+    await pushImage(layoutWithLog.target(), syntheticImage(), '1.0')
     expect(await layout.target().listTags()).toEqual(['1.0'])
     expect(logger.warnings.join('\n')).toContain(`held by pid ${holder.child.pid}`)
     expect((await readdir(dir)).filter((n) => n.startsWith('index.json.'))).toEqual([])
@@ -177,7 +177,7 @@ describe('index.json.lock', () => {
   it('queues updates within one process', async () => {
     const layout = await OciLayout.open(tmp.path('inproc'), { create: true })
     const target = layout.target('acme/web')
-    await Promise.all(Array.from({ length: 30 }, (_, i) => pushImage(target, makeImage(), `t${i}`)))
+    await Promise.all(Array.from({ length: 30 }, (_, i) => pushImage(target, syntheticImage(), `t${i}`)))
     expect(await target.listTags()).toHaveLength(30)
   })
 })

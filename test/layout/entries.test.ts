@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { addEntry, manifestEntry, removeDigest, removeRefName } from '../../src/layout/entries.js'
 import { REF_NAME_ANNOTATION, REPOSITORY_ANNOTATION, SUBJECT_ANNOTATION } from '../../src/layout/naming.js'
 import type { Descriptor, ImageIndex } from '../../src/oci/schemas.js'
-import { makeArtifact, makeImage } from './helpers/images.js'
+import { artifactFor, syntheticImage } from '../helpers/registry-fixtures.js'
 
 const D1 = `sha256:${'1'.repeat(64)}` as const
 const D2 = `sha256:${'2'.repeat(64)}` as const
@@ -20,7 +20,7 @@ const repo = (r: string) => ({ [REPOSITORY_ANNOTATION]: r })
 
 describe('index.json entry edits', () => {
   it('records tag, repository, artifactType and subject on the entry', () => {
-    const image = makeImage()
+    const image = syntheticImage()
     expect(manifestEntry(image.manifest, 'acme/web', 'acme/web:1')).toEqual({
       mediaType: MT,
       digest: image.manifest.digest,
@@ -29,7 +29,7 @@ describe('index.json entry edits', () => {
     })
     expect(manifestEntry(image.manifest, 'acme/web').annotations).toEqual(repo('acme/web'))
     expect(manifestEntry(image.manifest, undefined).annotations).toBeUndefined()
-    const sbom = makeArtifact({ mediaType: MT, digest: D1, size: 5 }, 'application/spdx+json')
+    const sbom = artifactFor({ mediaType: MT, digest: D1, size: 5 }, 'application/spdx+json')
     const entry = manifestEntry(sbom.manifest, 'acme/web')
     expect(entry.artifactType).toBe('application/spdx+json')
     expect(entry.annotations).toEqual({ ...repo('acme/web'), [SUBJECT_ANNOTATION]: D1 })

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import { OciLayout, openLayoutTarget } from '../../src/layout/index.js'
 import { digestOf } from '../../src/oci/digest.js'
-import { blobOf, makeImage, pushImage, readAll } from './helpers/images.js'
+import { blobOf, pushImage, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
 import { useTempRoot } from './helpers/temp.js'
 
 const tmp = useTempRoot()
@@ -97,7 +97,7 @@ describe('OciLayout: opening', () => {
       'x-vendor': { keep: true },
     }
     await writeFile(join(dir, 'index.json'), JSON.stringify(doc))
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(layout.target(), image, '1.0')
     const after = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'))
     expect(after['x-vendor']).toEqual({ keep: true })

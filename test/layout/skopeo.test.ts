@@ -8,7 +8,7 @@ import { isRefName, OciLayout, openLayoutTarget } from '../../src/layout/index.j
 import type { LayoutTarget } from '../../src/layout/target.js'
 import { childrenOf, type Manifest } from '../../src/oci/manifest.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { makeImage, makeIndex, pushImage, readAll } from './helpers/images.js'
+import { indexOf, pushImage, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
 import { useTempRoot } from './helpers/temp.js'
 
 const run = promisify(execFile)
@@ -38,7 +38,7 @@ describe('skopeo reads what ferry writes', () => {
   it('an image under oci:DIR:TAG, raw bytes and digest identical', async () => {
     const dir = tmp.path('ferry-image')
     const target = await openLayoutTarget(dir, { create: true })
-    const image = makeImage()
+    const image = syntheticImage({ gzip: true })
     await pushImage(target, image, '1.0')
     const raw = await skopeo('inspect', '--raw', `oci:${dir}:1.0`)
     expect(raw.equals(Buffer.from(image.manifest.bytes))).toBe(true)
@@ -57,8 +57,8 @@ describe('skopeo reads what ferry writes', () => {
     const layout = await OciLayout.open(dir, { create: true })
     const short = layout.target('library/postgres')
     const full = layout.target('docker.io/library/postgres')
-    const a = makeImage()
-    const b = makeImage()
+    const a = syntheticImage({ gzip: true })
+    const b = syntheticImage({ gzip: true })
     await pushImage(short, a, '16')
     await pushImage(full, b, '16')
     expect(sha256(await skopeo('inspect', '--raw', `${short.name}:16`))).toBe(a.manifest.digest)
@@ -80,7 +80,11 @@ describe('skopeo reads what ferry writes', () => {
   it('a multi-arch index, copied with --all', async () => {
     const dir = tmp.path('ferry-index')
     const target = await openLayoutTarget(dir, { create: true })
-    const { index, children } = makeIndex(['linux/amd64', 'linux/arm64', 'linux/s390x'])
+    const children = ['amd64', 'arm64', 's390x'].map((architecture) => {
+      const platform = { os: 'linux', architecture }
+      return { ...syntheticImage({ platform, gzip: true }), platform }
+    })
+    const index = indexOf(children)
     for (const child of children) await pushImage(target, child)
     await target.pushManifest(index, 'multi')
     const raw = await skopeo('inspect', '--raw', `oci:${dir}:multi`)
@@ -100,7 +104,7 @@ describe('ferry reads what skopeo writes', () => {
   it('a layout skopeo created, then shared by both', async () => {
     const src = tmp.path('src')
     const source = await openLayoutTarget(src, { create: true })
-    const image = makeImage()
+    const image = syntheticImage({ gzip: true })
     await pushImage(source, image, '1.0')
     const dst = tmp.path('dst')
     await skopeo('copy', '-q', `oci:${src}:1.0`, `oci:${dst}:2.0`)
@@ -109,7 +113,7 @@ describe('ferry reads what skopeo writes', () => {
     const target = (await OciLayout.open(dst)).target()
     expect((await readGraph(target, '2.0')).digest).toBe(image.manifest.digest)
 
-    const other = makeImage()
+    const other = syntheticImage({ gzip: true })
     await pushImage(target, other, '3.0')
     expect(sha256(await skopeo('inspect', '--raw', `oci:${dst}:3.0`))).toBe(other.manifest.digest)
     expect(sha256(await skopeo('inspect', '--raw', `oci:${dst}:2.0`))).toBe(image.manifest.digest)
@@ -120,8 +124,8 @@ describe('ferry reads what skopeo writes', () => {
     const dir = tmp.path('shared')
     const layout = await OciLayout.open(dir, { create: true })
     const web = layout.target('acme/web')
-    const tagged = makeImage()
-    const untagged = makeImage()
+    const tagged = syntheticImage({ gzip: true })
+    const untagged = syntheticImage({ gzip: true })
     await pushImage(web, tagged, 'v1')
     await pushImage(web, untagged)
     const src = tmp.path('shared-src')
@@ -145,8 +149,12 @@ describe('through a real registry', () => {
   it('ferry layout → skopeo → distribution → skopeo → layout ferry reads, digests unchanged', async () => {
     const src = tmp.path('reg-src')
     const source = await openLayoutTarget(src, { create: true })
-    const image = makeImage()
-    const { index, children } = makeIndex(['linux/amd64', 'linux/arm64'])
+    const image = syntheticImage({ gzip: true })
+    const children = ['amd64', 'arm64'].map((architecture) => {
+      const platform = { os: 'linux', architecture }
+      return { ...syntheticImage({ platform, gzip: true }), platform }
+    })
+    const index = indexOf(children)
     await pushImage(source, image, '1.0')
     for (const child of children) await pushImage(source, child)
     await source.pushManifest(index, 'multi')

@@ -5,7 +5,14 @@ import { FerryError } from '../../src/errors.js'
 import { OciLayout, openLayoutTarget } from '../../src/layout/index.js'
 import { describeManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
-import { makeArtifact, makeImage, makeIndex, manifestOf, pushImage, readAll } from './helpers/images.js'
+import {
+  artifactFor,
+  indexOf,
+  manifestOf,
+  pushImage,
+  readAll,
+  syntheticImage,
+} from '../helpers/registry-fixtures.js'
 import { useTempRoot } from './helpers/temp.js'
 
 const tmp = useTempRoot()
@@ -22,7 +29,7 @@ describe('LayoutTarget round trips', () => {
   it('stores a manifest by tag and by digest with its exact bytes', async () => {
     const target = await openLayoutTarget(tmp.path('roundtrip'), { create: true })
     expect(target.name).toBe(`oci:${target.layout.dir}`)
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(target, image, '1.0')
     const byTag = await target.fetchManifest('1.0')
     expect(Buffer.from(byTag.bytes)).toEqual(Buffer.from(image.manifest.bytes))
@@ -38,7 +45,7 @@ describe('LayoutTarget round trips', () => {
     expect(await target.resolve('1.0')).toEqual(desc)
     expect(await target.resolve(image.manifest.digest)).toEqual(desc)
     expect(await target.hasManifest(image.manifest.digest)).toBe(true)
-    for (const b of image.blobs)
+    for (const b of [image.config, ...image.layers])
       expect((await readAll(await target.fetchBlob(b.desc))).equals(b.bytes)).toBe(true)
     expect(await target.listTags()).toEqual(['1.0'])
     expect(await code(target.resolve('2.0'))).toBe('NOT_FOUND')
@@ -47,7 +54,11 @@ describe('LayoutTarget round trips', () => {
 
   it('keeps Docker media types and an index with its children', async () => {
     const target = await openLayoutTarget(tmp.path('index'), { create: true })
-    const { index, children } = makeIndex(['linux/amd64', 'linux/arm64'])
+    const children = ['amd64', 'arm64'].map((architecture) => {
+      const platform = { os: 'linux', architecture }
+      return { ...syntheticImage({ platform }), platform }
+    })
+    const index = indexOf(children)
     for (const child of children) await pushImage(target, child)
     await target.pushManifest(index, 'multi')
     const fetched = await target.fetchManifest('multi')
@@ -60,18 +71,18 @@ describe('LayoutTarget round trips', () => {
     expect(await target.listTags()).toEqual(['multi'])
     expect((await target.layout.readIndex()).index.manifests).toHaveLength(3)
 
-    const config = { mediaType: MediaType.dockerConfig, digest: children[0]!.blobs[0]!.desc.digest, size: 1 }
+    const config = { mediaType: MediaType.dockerConfig, digest: children[0]!.config.desc.digest, size: 1 }
     const docker = manifestOf({
       schemaVersion: 2,
       mediaType: MediaType.dockerManifest,
-      config: { ...children[0]!.blobs[0]!.desc, mediaType: config.mediaType },
-      layers: [{ ...children[0]!.blobs[1]!.desc, mediaType: MediaType.dockerLayerGzip }],
+      config: { ...children[0]!.config.desc, mediaType: config.mediaType },
+      layers: [{ ...children[0]!.layers[0]!.desc, mediaType: MediaType.dockerLayerGzip }],
     })
     await target.pushManifest(docker, 'docker')
     expect((await target.resolve('docker')).mediaType).toBe(MediaType.dockerManifest)
     expect((await target.fetchManifest(docker.digest)).mediaType).toBe(MediaType.dockerManifest)
     // An artifact's own artifactType is kept on its entry and in resolve(), by tag and by digest.
-    const sbom = makeArtifact(describeManifest(index), MediaType.spdxJson)
+    const sbom = artifactFor(describeManifest(index), MediaType.spdxJson)
     await pushImage(target, sbom, 'sbom')
     expect((await target.resolve('sbom')).artifactType).toBe(MediaType.spdxJson)
     expect((await target.resolve(sbom.manifest.digest)).artifactType).toBe(MediaType.spdxJson)
@@ -79,8 +90,8 @@ describe('LayoutTarget round trips', () => {
 
   it('moves a tag when it is pushed again', async () => {
     const target = await openLayoutTarget(tmp.path('move'), { create: true })
-    const a = makeImage()
-    const b = makeImage()
+    const a = syntheticImage()
+    const b = syntheticImage()
     await pushImage(target, a, 'latest')
     await pushImage(target, a, 'latest') // idempotent
     expect((await target.layout.readIndex()).index.manifests).toHaveLength(1)
@@ -94,13 +105,13 @@ describe('LayoutTarget round trips', () => {
   it('lists referrers with artifactType and annotations, filtered on request', async () => {
     const dir = tmp.path('referrers')
     const target = await openLayoutTarget(dir, { create: true, repository: 'acme/web' })
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(target, image, 'v1.4.2')
     const subject = describeManifest(image.manifest)
-    const sbom = makeArtifact(subject, MediaType.spdxJson, {
+    const sbom = artifactFor(subject, MediaType.spdxJson, {
       'org.opencontainers.image.created': '2024-01-01',
     })
-    const sig = makeArtifact(subject, MediaType.sigstoreBundleV03)
+    const sig = artifactFor(subject, MediaType.sigstoreBundleV03)
     await pushImage(target, sbom)
     await pushImage(target, sig)
     const all = await target.referrers(image.manifest.digest)
@@ -137,14 +148,14 @@ describe('LayoutTarget round trips', () => {
 
   it('an image config media type stands in for a missing artifactType', async () => {
     const target = await openLayoutTarget(tmp.path('config-type'), { create: true })
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(target, image, '1')
-    const base = makeImage()
+    const base = syntheticImage()
     const referrer = manifestOf({
       ...JSON.parse(Buffer.from(base.manifest.bytes).toString()),
       subject: describeManifest(image.manifest),
     })
-    await pushImage(target, { manifest: referrer, blobs: base.blobs })
+    await pushImage(target, { ...base, manifest: referrer })
     const [found] = await target.referrers(image.manifest.digest)
     expect(found?.artifactType).toBe(MediaType.ociConfig)
     expect((await target.layout.readIndex()).index.manifests[1]?.artifactType).toBeUndefined()
@@ -154,7 +165,7 @@ describe('LayoutTarget round trips', () => {
     const layout = await OciLayout.open(tmp.path('delete'), { create: true })
     const web = layout.target('acme/web')
     const api = layout.target('acme/api')
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(web, image, 'v1')
     await pushImage(web, image, 'v1.0')
     await pushImage(api, image, 'v1')
@@ -180,8 +191,8 @@ describe('LayoutTarget round trips', () => {
     const full = layout.target('docker.io/library/postgres')
     const bare = layout.target()
     expect(pg.name).toBe(`oci:${dir}:library/postgres`)
-    const image = makeImage()
-    const other = makeImage()
+    const image = syntheticImage()
+    const other = syntheticImage()
     await pushImage(pg, image, '16')
     await pushImage(full, image, '16')
     await pushImage(pg, other) // by digest only
@@ -204,7 +215,7 @@ describe('LayoutTarget round trips', () => {
 
   it('verifies manifests read from the layout', async () => {
     const target = await openLayoutTarget(tmp.path('verify'), { create: true })
-    const image = makeImage()
+    const image = syntheticImage()
     await pushImage(target, image, '1')
     const path = target.layout.blobPath(image.manifest.digest)
     const tampered = Buffer.from(image.manifest.bytes)
@@ -215,7 +226,7 @@ describe('LayoutTarget round trips', () => {
     // A referrers scan that has to read the damaged manifest fails instead of skipping it.
     expect(await code(target.referrers(`sha256:${'0'.repeat(64)}`))).toBe('DIGEST_MISMATCH')
     // A layer asked for as a manifest is refused, not misread.
-    expect(await code(target.fetchManifest(image.blobs[1]!.desc.digest))).toBe('MANIFEST_INVALID')
+    expect(await code(target.fetchManifest(image.layers[0]!.desc.digest))).toBe('MANIFEST_INVALID')
     // Bytes that do not hash to the manifest's digest are never recorded.
     const forged = { ...image.manifest, bytes: tampered }
     expect(await code(target.pushManifest(forged, '2'))).toBe('DIGEST_MISMATCH')
