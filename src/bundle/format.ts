@@ -34,9 +34,6 @@ export const MAX_JSON_BYTES: Record<string, number> = {
   [SIGNATURE_NAME]: 4 * 1024,
 }
 
-/** Metadata entries in the order they are written. */
-export const METADATA_ORDER = [OCI_LAYOUT_NAME, METADATA_NAME, SIGNATURE_NAME, INDEX_NAME] as const
-
 const blobRefSchema = z.looseObject({ digest: digestSchema, size: z.number().int().nonnegative() })
 export type BlobRef = z.infer<typeof blobRefSchema>
 

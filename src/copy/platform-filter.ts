@@ -32,8 +32,3 @@ export function filterIndex(root: Manifest, platforms: readonly Platform[], subj
     subject,
   })
 }
-
-/** For a single image (not an index): does it match? Images carry no platform in their manifest, so no filter applies. */
-export const isFilteredIndex = (m: Manifest): boolean =>
-  m.kind === 'index' &&
-  !!(m.index as { annotations?: Record<string, string> }).annotations?.[SOURCE_DIGEST_ANNOTATION]

@@ -24,8 +24,6 @@ export const MediaType = {
   cyclonedxJson: 'application/vnd.cyclonedx+json',
 } as const
 
-export type KnownMediaType = (typeof MediaType)[keyof typeof MediaType]
-
 /** Manifests that list other manifests. */
 export const INDEX_MEDIA_TYPES: readonly string[] = [MediaType.ociIndex, MediaType.dockerManifestList]
 

@@ -68,10 +68,6 @@ export const dockerManifestListSchema = z.looseObject({
 })
 export type DockerManifestList = z.infer<typeof dockerManifestListSchema>
 
-/** The referrers API answer is an OCI index whose descriptors carry artifactType and annotations. */
-export const referrersResponseSchema = imageIndexSchema
-export type ReferrersResponse = ImageIndex
-
 export const imageConfigSchema = z.looseObject({
   architecture: z.string().optional(),
   os: z.string().optional(),

@@ -14,9 +14,7 @@ import { decodeStdBase64 } from './pem.js'
  */
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature'
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate'
-export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain'
 export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle'
-export const RFC3161_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp'
 
 /** cosign refuses to read more signature layers than this (`maxLayers`), so never write more. */
 export const MAX_SIGNATURE_LAYERS = 1000
