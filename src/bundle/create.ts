@@ -16,6 +16,7 @@ import {
   type ImageRecord,
   INDEX_NAME,
   METADATA_NAME,
+  metadataTotals,
   OCI_LAYOUT_NAME,
   SIGNATURE_NAME,
 } from './format.js'
@@ -102,9 +103,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       version: spec.version,
       created,
       images: plan.images,
-      blobs: metadata.blobs.length,
-      blobBytes: metadata.blobs.reduce((n, b) => n + b.size, 0),
-      omitted: { blobs: omitted.length, bytes: omitted.reduce((n, b) => n + b.size, 0) },
+      ...metadataTotals(metadata),
       signed: !!opts.signingKey,
       durationMs: Math.round(performance.now() - started),
     }

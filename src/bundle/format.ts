@@ -106,6 +106,17 @@ export const bundleMetadataSchema = z.looseObject({
 })
 export type BundleMetadata = z.infer<typeof bundleMetadataSchema>
 
+const totalSize = (blobs: readonly { size: number }[]) => blobs.reduce((n, b) => n + b.size, 0)
+
+/** What a bundle carries and what (as a delta) it leaves out, in blobs and bytes. */
+export function metadataTotals(m: BundleMetadata) {
+  return {
+    blobs: m.blobs.length,
+    blobBytes: totalSize(m.blobs),
+    omitted: { blobs: m.omitted.length, bytes: totalSize(m.omitted) },
+  }
+}
+
 /** `FILE.parts.json`, written beside `FILE.000`, `FILE.001`, … by `--split-size`. */
 export const partsIndexSchema = z.looseObject({
   formatVersion: z.literal(FORMAT_VERSION),

@@ -1,4 +1,4 @@
-import type { BundleMetadata, ImageRecord } from './format.js'
+import { type BundleMetadata, type ImageRecord, metadataTotals } from './format.js'
 import { readBundleMetadata } from './reader.js'
 
 export interface BundleListing {
@@ -34,9 +34,7 @@ export async function listBundle(path: string): Promise<BundleListing> {
     created: m.created,
     signed: read.signed,
     images: m.images,
-    blobs: m.blobs.length,
-    blobBytes: m.blobs.reduce((n, b) => n + b.size, 0),
-    omitted: { blobs: m.omitted.length, bytes: m.omitted.reduce((n, b) => n + b.size, 0) },
+    ...metadataTotals(m),
     ...(m.base ? { base: m.base } : {}),
     ...(m.against ? { against: m.against } : {}),
   }

@@ -4,7 +4,7 @@ import { digestTag } from '../copy/referrers.js'
 import type { Digest } from '../oci/digest.js'
 import { fetchManifestIfPresent } from '../supply/content.js'
 import { sbomFormatOf } from '../supply/kinds.js'
-import type { BundleMetadata } from './format.js'
+import { type BundleMetadata, metadataTotals } from './format.js'
 import { BundleReader } from './reader.js'
 import type { SignatureState } from './signature.js'
 
@@ -79,6 +79,7 @@ export async function verifyBundleFile(
       images.push({ source: image.source, digest: image.digest, ok: checks.every((c) => c.ok), checks })
     }
     const m = bundle.metadata
+    const totals = metadataTotals(m)
     return {
       file: path,
       ...(bundle.parts ? { parts: bundle.parts } : {}),
@@ -86,9 +87,9 @@ export async function verifyBundleFile(
       version: m.version,
       created: m.created,
       signature: bundle.signature,
-      blobs: m.blobs.length,
-      bytes: m.blobs.reduce((n, b) => n + b.size, 0),
-      omitted: { blobs: m.omitted.length, bytes: m.omitted.reduce((n, b) => n + b.size, 0) },
+      blobs: totals.blobs,
+      bytes: totals.blobBytes,
+      omitted: totals.omitted,
       ...(m.base ? { base: m.base } : {}),
       images,
       ok: images.every((i) => i.ok),
