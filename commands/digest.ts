@@ -1,7 +1,7 @@
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { openTarget } from '../src/content/open.js'
 import { parseReference } from '../src/reference/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Digest extends FerryCommand<typeof Digest> {
   static override summary = 'Print the digest an image reference resolves to.'

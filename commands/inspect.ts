@@ -2,10 +2,10 @@ import { Flags } from '@oclif/core'
 import { imageArg, platformFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, table } from '../cli/format.js'
-import { openTarget } from '../src/content/open.js'
 import { type InspectResult, inspectImage } from '../src/inspect.js'
 import { parsePlatform } from '../src/oci/platform.js'
 import { parseReference } from '../src/reference/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Inspect extends FerryCommand<typeof Inspect> {
   static override summary = 'Show an image or index: digest, platforms, layers, labels.'

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core'
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { openTarget } from '../src/content/open.js'
 import { parseReference } from '../src/reference/index.js'
 import { type AttachedEntry, type AttachedTree, listAttached } from '../src/supply/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Referrers extends FerryCommand<typeof Referrers> {
   static override summary =

@@ -2,10 +2,10 @@ import { Flags } from '@oclif/core'
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
-import { openTarget } from '../src/content/open.js'
 import { FerryError } from '../src/errors.js'
 import { formatRepository, parseReference, type Reference } from '../src/reference/index.js'
 import { loadSigningKey, parseKeyValues, type SignImageResult, signImage } from '../src/supply/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Sign extends FerryCommand<typeof Sign> {
   static override summary = 'Sign an image by digest, in cosign’s formats.'

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
-import { openTarget } from '../src/content/open.js'
 import { parseReference } from '../src/reference/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Tags extends FerryCommand<typeof Tags> {
   static override summary = 'List the tags of a repository.'

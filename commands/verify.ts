@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core'
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { openTarget } from '../src/content/open.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
 import { parseReference } from '../src/reference/index.js'
@@ -12,6 +11,7 @@ import {
   type VerifyImageResult,
   verifyImage,
 } from '../src/supply/index.js'
+import { openTarget } from '../src/targets/open.js'
 
 export default class Verify extends FerryCommand<typeof Verify> {
   static override summary = 'Verify an image’s signatures offline with a public key.'

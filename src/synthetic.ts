@@ -7,6 +7,7 @@ import { type Digest, Hasher } from './oci/digest.js'
 import { type Manifest, parseManifest } from './oci/manifest.js'
 import { MediaType } from './oci/media-types.js'
 import type { Descriptor, Platform } from './oci/schemas.js'
+import { storeManifest, storeTagged } from './targets/store.js'
 
 /**
  * Real, valid images made from nothing (no Docker, no network): each layer is an uncompressed tar
@@ -108,7 +109,7 @@ export async function pushSyntheticImage(
   const manifest = parseManifest(
     encode({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers }),
   )
-  await target.pushManifest(manifest, tag)
+  await put(target, manifest, tag)
   return manifest
 }
 
@@ -131,6 +132,9 @@ export async function pushSyntheticIndex(
     })
   }
   const index = parseManifest(encode({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }))
-  await target.pushManifest(index, tag)
+  await put(target, index, tag)
   return index
 }
+
+const put = (target: Target, m: Manifest, tag: string | undefined) =>
+  tag === undefined ? storeManifest(target, m) : storeTagged(target, m, tag)

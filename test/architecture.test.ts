@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const ROOT = join(import.meta.dirname, '..')
+const SRC = join(ROOT, 'src')
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = []
@@ -21,6 +22,55 @@ async function importing(dir: string, pattern: RegExp): Promise<string[]> {
   return hits
 }
 
+/**
+ * The packages of src/, lowest first: a module may import only from packages of a lower rank, so the
+ * import graph is a DAG by construction and a backend can never reach up into what is built on it.
+ * A new package must be placed here.
+ */
+const RANKS: Record<string, number> = {
+  errors: 0,
+  log: 0,
+  util: 1,
+  oci: 1,
+  content: 2, // the storage contract: interfaces only
+  reference: 2,
+  naming: 3,
+  spec: 3,
+  registry: 4, // backends
+  layout: 4,
+  sign: 4,
+  targets: 5, // opening a backend by reference, helpers over any target
+  graph: 6,
+  inspect: 6,
+  synthetic: 6,
+  copy: 7,
+  supply: 7,
+  bundle: 8,
+  sync: 8,
+  serve: 9,
+}
+
+const packageOf = (file: string) => {
+  const rel = relative(SRC, file)
+  return rel.includes('/') ? rel.split('/')[0]! : rel.replace(/\.[jt]s$/, '')
+}
+
+/** Every import between two packages of src/ (the public barrel, src/index.ts, aside). */
+async function packageImports(): Promise<{ from: string; to: string; file: string }[]> {
+  const edges: { from: string; to: string; file: string }[] = []
+  for (const file of await sources('src')) {
+    if (relative(SRC, file) === 'index.ts') continue
+    const text = await readFile(file, 'utf8')
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = resolve(dirname(file), m[1]!)
+      const from = packageOf(file)
+      const to = packageOf(target)
+      if (from !== to) edges.push({ from, to, file: relative(ROOT, file) })
+    }
+  }
+  return edges
+}
+
 describe('layering', () => {
   it('keeps the library free of the CLI framework, so it is usable as an API', async () => {
     expect(await importing('src', /from '@oclif\//)).toEqual([])
@@ -31,5 +81,27 @@ describe('layering', () => {
     expect(await importing('commands', /from 'undici'/)).toEqual([])
     expect(await importing('cli', /from 'undici'/)).toEqual([])
     expect((await sources('commands')).length).toBeGreaterThan(15)
+  })
+
+  it('imports between packages of src/ only downwards (the whole import DAG)', async () => {
+    const edges = await packageImports()
+    const packages = new Set(edges.flatMap((e) => [e.from, e.to]))
+    expect([...packages].filter((p) => RANKS[p] === undefined)).toEqual([])
+    const upward = edges
+      .filter((e) => RANKS[e.to]! >= RANKS[e.from]!)
+      .map((e) => `${e.file} imports ${e.to} (${e.from} ${RANKS[e.from]} → ${e.to} ${RANKS[e.to]})`)
+    expect(upward).toEqual([])
+    // The check is real: the graph has edges at every level, from the top down to the bottom.
+    expect(edges.some((e) => e.from === 'serve' && e.to === 'layout')).toBe(true)
+    expect(edges.some((e) => e.from === 'targets' && e.to === 'registry')).toBe(true)
+  })
+
+  it('keeps src/content to the storage contract: type-only imports, no backend', async () => {
+    for (const file of await sources('src/content')) {
+      const text = await readFile(file, 'utf8')
+      const imports = [...text.matchAll(/^import .*$/gm)].map((m) => m[0])
+      expect(imports.filter((line) => !line.startsWith('import type '))).toEqual([])
+      expect(text).not.toMatch(/^export (?:default )?(?:abstract )?class /m)
+    }
   })
 })

@@ -21,6 +21,7 @@ function captureTarget() {
     },
     pushManifest: async (m: Manifest) => {
       manifests.push(m)
+      return { subjectIndexed: true }
     },
   } as unknown as Target
   return { target, blobs, manifests }

@@ -2,9 +2,9 @@ import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
 import { imageArg } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { openTarget } from '../../src/content/open.js'
 import { parseReference } from '../../src/reference/index.js'
 import { attachArtifact, parseKeyValues, readInputFile } from '../../src/supply/index.js'
+import { openTarget } from '../../src/targets/open.js'
 
 export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> {
   static override summary = 'Attach any file to an image as an OCI 1.1 artifact referrer.'

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { RangedBlobSource, Target } from '../content/target.js'
+import type { Capabilities, RangedBlobSource, ReferrersListing, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { ownDescriptor } from '../layout/entries.js'
 import { entryTag, inView, refNameFor, refNameOf } from '../layout/naming.js'
@@ -8,6 +8,17 @@ import { type Digest, parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { BundleReader } from './reader.js'
+
+const BUNDLE_CAPABILITIES: Capabilities = {
+  referrersApi: true,
+  mount: false,
+  manifestDelete: false,
+  tagDelete: false,
+  conditionalWrites: false,
+  rangedReads: true,
+  resumableUploads: false,
+  readOnly: true,
+}
 
 const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
@@ -77,8 +88,32 @@ export class BundleTarget implements Target, RangedBlobSource {
     throw this.readOnly()
   }
 
-  async pushManifest(): Promise<void> {
+  async pushManifest(): Promise<never> {
     throw this.readOnly()
+  }
+
+  async tag(): Promise<never> {
+    throw this.readOnly()
+  }
+
+  async untag(): Promise<never> {
+    throw this.readOnly()
+  }
+
+  async addReferrer(): Promise<never> {
+    throw this.readOnly()
+  }
+
+  async removeReferrer(): Promise<never> {
+    throw this.readOnly()
+  }
+
+  async referrersListing(): Promise<ReferrersListing> {
+    return 'index'
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    return BUNDLE_CAPABILITIES
   }
 
   async listTags(): Promise<string[]> {
@@ -96,11 +131,7 @@ export class BundleTarget implements Target, RangedBlobSource {
     return findReferrers(this.entries(), digest, load, this.subjects, opts.artifactType)
   }
 
-  async deleteManifest(): Promise<void> {
-    throw this.readOnly()
-  }
-
-  async deleteTag(): Promise<void> {
+  async deleteManifest(): Promise<never> {
     throw this.readOnly()
   }
 

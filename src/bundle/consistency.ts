@@ -1,5 +1,5 @@
-import { isForeign } from '../copy/graph.js'
 import { isFerryError } from '../errors.js'
+import { isForeign } from '../graph/index.js'
 import { inView, REF_NAME_ANNOTATION, refNameFor } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'

@@ -1,7 +1,6 @@
 import type { Target } from '../content/target.js'
-import { walkGraph } from '../copy/graph.js'
-import { discoverAttached, flattenAttached } from '../copy/referrers.js'
 import { FerryError } from '../errors.js'
+import { discoverAttached, flattenAttached, walkGraph } from '../graph/index.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto'
 import type { Target } from '../content/target.js'
-import { digestTag } from '../copy/referrers.js'
+import { cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import { fetchManifestIfPresent } from '../supply/content.js'
 import { sbomFormatOf } from '../supply/kinds.js'
+import { fetchManifestIfPresent } from '../targets/present.js'
 import { type BundleMetadata, metadataTotals } from './format.js'
 import { BundleReader } from './reader.js'
 import type { SignatureState } from './signature.js'
@@ -111,13 +111,13 @@ async function sbomPresent(target: Target, digest: Digest): Promise<ImageCheck> 
         detail: `${format} SBOM attached (${listed.digest}); not signature-checked without --key`,
       }
   }
-  const legacy = await fetchManifestIfPresent(target, `${digestTag(digest)}.sbom`)
+  const legacy = await fetchManifestIfPresent(target, cosignTag(digest, 'sbom'))
   const format = legacy && sbomFormatOf(legacy)
   if (format)
     return {
       name: 'sbom',
       ok: true,
-      detail: `${format} SBOM under ${digestTag(digest)}.sbom; not signature-checked without --key`,
+      detail: `${format} SBOM under ${cosignTag(digest, 'sbom')}; not signature-checked without --key`,
     }
   return {
     name: 'sbom',

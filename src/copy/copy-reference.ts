@@ -1,7 +1,7 @@
-import { type OpenOptions, openTarget } from '../content/open.js'
-import { FerryError } from '../errors.js'
+import type { Digest } from '../oci/digest.js'
 import { parseReference, type Reference } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
+import { type OpenOptions, openTarget } from '../targets/open.js'
 import { type CopyOptions, type CopyResult, copyImage } from './copy.js'
 
 /**
@@ -20,16 +20,10 @@ export async function copyReference(
   const from = await openTarget(src, { ...opts, client })
   const to = await openTarget(dst, { ...opts, client, create: true })
   try {
-    if (dst.digest && !opts.platforms?.length) {
-      const resolved = await from.target.resolve(from.reference)
-      if (resolved.digest !== dst.digest) {
-        throw new FerryError(
-          'USAGE',
-          `${destination}: the source ${source} is ${resolved.digest}, not the destination digest`,
-        )
-      }
-    }
-    return await copyImage(from.target, from.reference, to.target, tag, opts)
+    // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
+    // cannot slip another image in under the digest the user named.
+    const expectDigest = dst.digest && !opts.platforms?.length ? (dst.digest as Digest) : undefined
+    return await copyImage(from.target, from.reference, to.target, tag, { ...opts, expectDigest })
   } finally {
     await from.target.close()
     await to.target.close()

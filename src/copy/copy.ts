@@ -1,20 +1,31 @@
-import { resolveIfPresent } from '../content/present.js'
-import type { Target } from '../content/target.js'
+import type { OperationOptions, TagPrecondition, Target } from '../content/target.js'
+import { FerryError, isFerryError } from '../errors.js'
+import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
 import type { Logger } from '../log.js'
+import { referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Platform } from '../oci/schemas.js'
+import { fetchManifestIfPresent, resolveIfPresent } from '../targets/present.js'
+import { storeManifest } from '../targets/store.js'
 import { Limiter } from '../util/limit.js'
 import { transferBlobs } from './blobs.js'
+import { mergeCosignTag } from './cosign-merge.js'
 import type { CopyEventSink } from './events.js'
-import { type ImageGraph, walkGraph } from './graph.js'
 import { filterIndex } from './platform-filter.js'
-import { type AttachedNode, discoverAttached, flattenAttached } from './referrers.js'
 import { defaultJournalPath, UploadJournal } from './upload-journal.js'
 
 export const DEFAULT_CONCURRENCY = 4
 
-export interface CopyOptions {
+/** Gates and records around the one write that publishes a copy: the tag. */
+export interface CopyHooks {
+  /** Runs after everything is in place and before the tag is written; throwing refuses the copy (a policy gate). */
+  beforeCommit?: (plan: CopyPlan) => Promise<void> | void
+  /** Runs once the tag names the new content (a ledger entry). */
+  afterCommit?: (plan: CopyPlan, result: CopyResult) => Promise<void> | void
+}
+
+export interface CopyOptions extends OperationOptions {
   /** Copy only these children of an index (a new index is written when that drops any). */
   platforms?: readonly Platform[]
   /** Also copy signatures, SBOMs and attestations attached to the image and its children, recursively. */
@@ -25,6 +36,15 @@ export interface CopyOptions {
   limiter?: Limiter
   /** Copy foreign (non-distributable) layers instead of leaving them as references. */
   includeNondistributable?: boolean
+  /** The source must be this digest: what is fetched is checked, so a tag that moves meanwhile is refused. */
+  expectDigest?: Digest
+  /**
+   * A condition on the destination tag, checked when it is written: `{ ifAbsent: true }` for release
+   * tags that never move, `{ ifMatch }` for a tag that must still be where a plan saw it. Default: none
+   * (the tag moves, as `crane copy` and `skopeo copy` move it).
+   */
+  tagPrecondition?: TagPrecondition
+  hooks?: CopyHooks
   onEvent?: CopyEventSink
   /**
    * Where large uploads are recorded so that a later run continues them instead of starting over.
@@ -35,6 +55,21 @@ export interface CopyOptions {
   logger?: Logger
 }
 
+/** What a copy will do, decided by reading only: the source's closure and the destination tag's value. */
+export interface CopyPlan {
+  source: Target
+  sourceReference: string
+  destination: Target
+  destinationTag?: string
+  /** The source manifest as fetched. */
+  original: Manifest
+  /** What lands at the destination: `original`, or the index cut down to `platforms`. */
+  root: Manifest
+  closure: Closure
+  /** `destination.name:tag` (or the name alone), for messages and events. */
+  image: string
+}
+
 export interface CopyResult {
   source: { name: string; reference: string; digest: Digest }
   destination: { name: string; tag?: string; digest: Digest }
@@ -43,14 +78,17 @@ export interface CopyResult {
   manifests: { pushed: number; skipped: number }
   blobs: { copied: number; skipped: number; mounted: number; foreign: number }
   referrers: number
+  /** cosign tags whose destination image held signatures the source lacks: merged, none dropped. */
+  merged: number
   bytes: number
   durationMs: number
 }
 
 /**
- * Copies one image or index, byte for byte, from `source` to `destination`: blobs first, then
- * manifests children first, then attached artifacts, and the tag last, so no reader ever sees a tag
- * whose content is incomplete. Anything already present at the destination is skipped.
+ * Copies one image or index, byte for byte: plan (read the source's closure), apply (blobs, then
+ * manifests children first, then attached artifacts), commit (the tag, last, under its precondition and
+ * between the hooks), so no reader ever sees a tag whose content is incomplete. Anything already
+ * present at the destination is skipped.
  */
 export async function copyImage(
   source: Target,
@@ -60,94 +98,180 @@ export async function copyImage(
   opts: CopyOptions = {},
 ): Promise<CopyResult> {
   const started = performance.now()
-  const emit = opts.onEvent ?? (() => {})
-  const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
-  const original = await source.fetchManifest(sourceReference)
+  const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
+  const applied = await applyCopy(plan, opts)
+  const result = await commitCopy(plan, applied, opts)
+  result.durationMs = Math.round(performance.now() - started)
+  return result
+}
+
+export async function planCopy(
+  source: Target,
+  sourceReference: string,
+  destination: Target,
+  destinationTag: string | undefined,
+  opts: CopyOptions = {},
+): Promise<CopyPlan> {
+  const reader = new GraphReader(source, { signal: opts.signal })
+  const original = await reader.manifest(sourceReference)
+  if (opts.expectDigest && original.digest !== opts.expectDigest) {
+    throw new FerryError(
+      'CONFLICT',
+      `${source.name}:${sourceReference} is now ${original.digest}, not ${opts.expectDigest}; nothing copied`,
+    )
+  }
   const root = filterIndex(original, opts.platforms ?? [], `${source.name}:${sourceReference}`)
-  const walk = { includeNondistributable: opts.includeNondistributable }
-  const graph = await walkGraph(source, root, walk)
-
   // A filtered index is new content: what was attached to the source index does not describe it.
-  const attached = opts.referrers
-    ? flattenAttached(
-        await discoverAttached(
-          source,
-          graph.manifests.map((m) => m.digest),
-          { cosignTags: true },
-        ),
-      )
-    : []
-  const attachedGraphs = await Promise.all(attached.map((n) => walkGraph(source, n.manifest, walk)))
+  const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
+  const found = await closure(reader, root, {
+    referrers: opts.referrers,
+    includeNondistributable: opts.includeNondistributable,
+  })
+  return { source, sourceReference, destination, destinationTag, original, root, closure: found, image }
+}
 
-  const blobs = new Map(graph.blobs)
-  for (const g of attachedGraphs) for (const [d, b] of g.blobs) blobs.set(d, b)
+export interface Applied {
+  manifests: { pushed: number; skipped: number }
+  blobs: { copied: number; skipped: number; mounted: number; bytes: number }
+  merged: number
+}
+
+/** Writes everything the plan needs except the destination tag. */
+export async function applyCopy(plan: CopyPlan, opts: CopyOptions = {}): Promise<Applied> {
+  const { destination, closure: c, image } = plan
+  const emit = opts.onEvent ?? (() => {})
+  const blobs = c.blobs
   emit({ type: 'plan', image, blobs: blobs.size, bytes: sum([...blobs.values()].map((b) => b.size)) })
-
   const limiter = opts.limiter ?? new Limiter(opts.concurrency ?? DEFAULT_CONCURRENCY)
   const journal =
     opts.journal === false
       ? undefined
       : (opts.journal ?? new UploadJournal(defaultJournalPath(), { logger: opts.logger }))
-  const tally = await transferBlobs(source, destination, blobs.values(), limiter, image, emit, {
+  const tally = await transferBlobs(plan.source, destination, blobs.values(), limiter, image, emit, {
     journal,
     logger: opts.logger,
   })
 
   const manifests = { pushed: 0, skipped: 0 }
-  const push = async (m: Manifest, tag?: string) => {
-    const present = tag
-      ? await tagPointsAt(destination, tag, m.digest)
-      : await destination.hasManifest(m.digest)
-    if (present) manifests.skipped++
-    else {
-      await destination.pushManifest(m, tag)
-      manifests.pushed++
-    }
-    emit({ type: 'manifest-done', image, digest: m.digest, outcome: present ? 'skipped' : 'pushed', tag })
+  const done = (m: Manifest, pushed: boolean, tag?: string) => {
+    manifests[pushed ? 'pushed' : 'skipped']++
+    emit({ type: 'manifest-done', image, digest: m.digest, outcome: pushed ? 'pushed' : 'skipped', tag })
+  }
+  const store = async (m: Manifest) => {
+    const present = await destination.hasManifest(m.digest, opts)
+    if (!present) await storeManifest(destination, m, opts)
+    done(m, !present)
   }
   // The root goes in by digest first only when artifacts must land before the tag names it.
-  const rootByDigest = !destinationTag || attached.length > 0
-  await pushGraph(rootByDigest ? graph.manifests : graph.manifests.slice(0, -1), push)
-  await pushAttached(attached, attachedGraphs, push)
-  if (destinationTag) await push(root, destinationTag)
+  const rootByDigest = !plan.destinationTag || c.attached.length > 0
+  for (const m of rootByDigest ? c.graph.manifests : c.graph.manifests.slice(0, -1)) await store(m)
+  let merged = 0
+  for (const [i, node] of c.attached.entries()) {
+    const graph: ImageGraph = c.graphs[i]!
+    for (const m of graph.manifests.slice(0, -1)) await store(m)
+    if (node.tag) {
+      const outcome = await copyCosignTag(plan, node, opts)
+      if (outcome === 'merged') merged++
+      done(node.manifest, outcome !== 'skipped', node.tag)
+    } else await store(node.manifest)
+  }
+  if (c.attached.length > 0) await alignReferrersIndexes(plan, opts)
+  return { manifests, blobs: tally, merged }
+}
 
-  return {
-    source: { name: source.name, reference: sourceReference, digest: original.digest },
-    destination: { name: destination.name, tag: destinationTag, digest: root.digest },
-    filtered: root !== original,
+/**
+ * Where both sides keep referrers in the tag schema, the destination's `sha256-HEX` index is made the
+ * source's very bytes when it lists nothing the source lacks: a later re-sync then compares the two by
+ * HEAD alone. One the destination added to (an SBOM attached there) keeps its own entries.
+ */
+async function alignReferrersIndexes(plan: CopyPlan, opts: OperationOptions) {
+  const { source, destination } = plan
+  const [from, to] = await Promise.all([source.referrersListing(opts), destination.referrersListing(opts)])
+  if (from !== 'tag-schema' || to !== 'tag-schema') return
+  const subjects = new Set(plan.closure.attached.filter((n) => n.scheme === 'referrer').map((n) => n.subject))
+  for (const subject of subjects) {
+    const tag = referrersTag(subject)
+    const theirs = await fetchManifestIfPresent(source, tag, opts)
+    const ours = await fetchManifestIfPresent(destination, tag, opts)
+    if (!theirs || theirs.kind !== 'index' || !ours || ours.kind !== 'index' || ours.digest === theirs.digest)
+      continue
+    const listed = new Set(theirs.index.manifests.map((d) => d.digest))
+    if (!ours.index.manifests.every((d) => listed.has(d.digest))) continue
+    await storeManifest(destination, theirs, opts)
+    // Another writer changed the index meanwhile: its entries stand, and only the HEAD-only re-sync is lost.
+    await destination
+      .tag(theirs, tag, { ...opts, precondition: { ifMatch: ours.digest } })
+      .catch((err: unknown) => {
+        if (!isFerryError(err, 'CONFLICT')) throw err
+      })
+  }
+}
+
+/**
+ * A cosign tag is a read-modify-write object: signing at the destination appends layers to it. When the
+ * destination's image differs from the source's, the two are merged (the destination's signatures first,
+ * then the source's it lacks) instead of the source's replacing it.
+ */
+async function copyCosignTag(plan: CopyPlan, node: AttachedNode, opts: OperationOptions) {
+  const { destination } = plan
+  const tag = node.tag!
+  const there = await resolveIfPresent(destination, tag, opts)
+  if (there?.digest === node.manifest.digest) return 'skipped' as const
+  if (!there) {
+    await storeManifest(destination, node.manifest, opts)
+    await destination.tag(node.manifest, tag, { ...opts, precondition: { ifAbsent: true } })
+    return 'pushed' as const
+  }
+  const merged = await mergeCosignTag(destination, tag, there.digest as Digest, node.manifest, opts)
+  if (!merged) return 'skipped' as const
+  await storeManifest(destination, merged, opts)
+  await destination.tag(merged, tag, { ...opts, precondition: { ifMatch: there.digest as Digest } })
+  return merged.digest === node.manifest.digest ? ('pushed' as const) : ('merged' as const)
+}
+
+/** Writes the destination tag (if any) under the plan's precondition, between the hooks. */
+export async function commitCopy(
+  plan: CopyPlan,
+  applied: Applied,
+  opts: CopyOptions = {},
+): Promise<CopyResult> {
+  const { destination, destinationTag: tag, root, closure: c } = plan
+  const emit = opts.onEvent ?? (() => {})
+  await opts.hooks?.beforeCommit?.(plan)
+  const manifests = { ...applied.manifests }
+  if (tag) {
+    const precondition = opts.tagPrecondition
+    const present = !precondition && (await resolveIfPresent(destination, tag, opts))?.digest === root.digest
+    const changed = present
+      ? false
+      : (await destination.tag(root, tag, { signal: opts.signal, precondition })).changed
+    manifests[changed ? 'pushed' : 'skipped']++
+    emit({
+      type: 'manifest-done',
+      image: plan.image,
+      digest: root.digest,
+      outcome: changed ? 'pushed' : 'skipped',
+      tag,
+    })
+  }
+  const result: CopyResult = {
+    source: { name: plan.source.name, reference: plan.sourceReference, digest: plan.original.digest },
+    destination: { name: destination.name, tag, digest: root.digest },
+    filtered: root !== plan.original,
     manifests,
     blobs: {
-      copied: tally.copied,
-      skipped: tally.skipped,
-      mounted: tally.mounted,
-      foreign: graph.foreign.length + attachedGraphs.reduce((n, g) => n + g.foreign.length, 0),
+      copied: applied.blobs.copied,
+      skipped: applied.blobs.skipped,
+      mounted: applied.blobs.mounted,
+      foreign: c.foreign.length,
     },
-    referrers: attached.length,
-    bytes: tally.bytes,
-    durationMs: Math.round(performance.now() - started),
+    referrers: c.attached.length,
+    merged: applied.merged,
+    bytes: applied.blobs.bytes,
+    durationMs: 0,
   }
-}
-
-/** Children first, root last, each by digest only. */
-async function pushGraph(manifests: readonly Manifest[], push: (m: Manifest, tag?: string) => Promise<void>) {
-  for (const m of manifests) await push(m)
-}
-
-/** Parents before what is attached to them (flattenAttached's order), each after its own children. */
-async function pushAttached(
-  nodes: readonly AttachedNode[],
-  graphs: readonly ImageGraph[],
-  push: (m: Manifest, tag?: string) => Promise<void>,
-) {
-  for (const [i, node] of nodes.entries()) {
-    const graph = graphs[i]!
-    for (const m of graph.manifests.slice(0, -1)) await push(m)
-    await push(node.manifest, node.tag)
-  }
-}
-
-export async function tagPointsAt(target: Target, tag: string, digest: Digest): Promise<boolean> {
-  return (await resolveIfPresent(target, tag))?.digest === digest
+  await opts.hooks?.afterCommit?.(plan, result)
+  return result
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)

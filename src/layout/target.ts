@@ -1,9 +1,22 @@
 import { createReadStream } from 'node:fs'
 import { pipeline, Readable, Transform } from 'node:stream'
-import type { RangedBlobSource, Target } from '../content/target.js'
+import type {
+  Capabilities,
+  PushedManifest,
+  RangedBlobSource,
+  ReferrersListing,
+  Taggable,
+  TagOptions,
+  TagOutcome,
+  Target,
+  UntagOptions,
+} from '../content/target.js'
+import { hasBytes } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import { preconditionFailure } from '../naming/precondition.js'
 import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
-import { type Manifest, parseManifest } from '../oci/manifest.js'
+import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
+import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
 import { addEntry, manifestEntry, ownDescriptor, removeDigest, removeRefName } from './entries.js'
@@ -12,6 +25,17 @@ import { entryTag, inView, refNameFor, refNameOf, validateRepository } from './n
 import { findReferrers, type SubjectCache } from './referrers.js'
 
 const subjectCaches = new WeakMap<OciLayout, SubjectCache>()
+
+const LAYOUT_CAPABILITIES: Capabilities = {
+  referrersApi: true,
+  mount: false,
+  manifestDelete: true,
+  tagDelete: true,
+  conditionalWrites: true,
+  rangedReads: true,
+  resumableUploads: false,
+  readOnly: false,
+}
 
 // A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
 // is a tag, which in the no-repository view may be any ref.name skopeo would accept.
@@ -123,8 +147,27 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return (await fileSize(this.layout.blobPath(desc.digest as Digest))) === desc.size
   }
 
+  /**
+   * Whether this view holds the manifest: an index.json entry of the view names it, or it is a child of
+   * an index the view holds. The blob file alone is not enough: another view of the same layout may have
+   * written it, and this view would then list neither it nor its referrers.
+   */
   async hasManifest(digest: Digest): Promise<boolean> {
-    return (await fileSize(this.layout.blobPath(digest))) !== undefined
+    if ((await fileSize(this.layout.blobPath(digest))) === undefined) return false
+    const mine = (await this.entries()).filter((e) => inView(e, this.repository))
+    if (mine.some((e) => e.digest === digest)) return true
+    const seen = new Set<string>()
+    const reaches = async (entry: Descriptor): Promise<boolean> => {
+      if (seen.has(entry.digest) || !isIndexMediaType(entry.mediaType)) return false
+      seen.add(entry.digest)
+      const index = await this.load(entry.digest as Digest, entry.mediaType, `${this.name}@${entry.digest}`)
+      const { manifests } = childrenOf(index)
+      if (manifests.some((c) => c.digest === digest)) return true
+      for (const child of manifests) if (await reaches(child)) return true
+      return false
+    }
+    for (const e of mine) if (await reaches(e)) return true
+    return false
   }
 
   async pushBlob(desc: Descriptor, body: Readable): Promise<void> {
@@ -132,16 +175,21 @@ export class LayoutTarget implements Target, RangedBlobSource {
     await writeBlob(this.layout.dir, path, desc, body, `${this.name}@${desc.digest}`)
   }
 
-  async pushManifest(manifest: Manifest, tag?: string): Promise<void> {
-    // Validate the name before anything is written; the entry is the last thing to change.
-    const refName = tag === undefined ? undefined : refNameFor(this.repository, tag)
+  /** Writes the bytes and an untagged entry of this view (which also lists it as a referrer). */
+  async pushManifest(manifest: Manifest): Promise<PushedManifest> {
+    await this.writeManifestBlob(manifest, `${this.name}@${manifest.digest}`)
+    const entry = manifestEntry(manifest, this.repository)
+    await this.layout.updateIndex((index) => addEntry(index, entry))
+    return { subjectIndexed: true }
+  }
+
+  private async writeManifestBlob(manifest: Manifest, what: string): Promise<void> {
     const bytes = Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength)
-    const desc = { digest: manifest.digest, size: bytes.byteLength }
-    const what = tag === undefined ? `${this.name}@${manifest.digest}` : `${this.name}:${tag}`
     // An existing blob is not rewritten, so the bytes must be checked here or a bad entry could be recorded.
     if (digestOf(bytes, parseDigest(manifest.digest).algorithm) !== manifest.digest) {
       throw new FerryError('DIGEST_MISMATCH', `${what}: manifest bytes do not hash to ${manifest.digest}`)
     }
+    const desc = { digest: manifest.digest, size: bytes.byteLength }
     await writeBlob(
       this.layout.dir,
       this.layout.blobPath(manifest.digest),
@@ -149,8 +197,28 @@ export class LayoutTarget implements Target, RangedBlobSource {
       Readable.from([bytes]),
       what,
     )
+  }
+
+  /** Atomic: the precondition is checked and the entry written under index.json's lock. */
+  async tag(target: Taggable, name: string, opts: TagOptions = {}): Promise<TagOutcome> {
+    // Validate the name before anything is written; the entry is the last thing to change.
+    const refName = refNameFor(this.repository, name)
+    const what = `${this.name}:${name}`
+    const manifest = hasBytes(target)
+      ? target
+      : await this.load(target.digest as Digest, target.mediaType, what)
+    if (hasBytes(target)) await this.writeManifestBlob(manifest, what)
     const entry = manifestEntry(manifest, this.repository, refName)
-    await this.layout.updateIndex((index) => addEntry(index, entry))
+    let outcome: TagOutcome = { changed: false }
+    await this.layout.updateIndex((index) => {
+      const previous = index.manifests.find((e) => refNameOf(e) === refName)?.digest as Digest | undefined
+      const failed = preconditionFailure(previous, manifest.digest, opts.precondition)
+      if (failed) throw new FerryError('CONFLICT', `${what}: ${failed}`)
+      const next = addEntry(index, entry)
+      outcome = { previous, changed: next !== undefined && previous !== manifest.digest }
+      return next
+    })
+    return outcome
   }
 
   async listTags(): Promise<string[]> {
@@ -183,15 +251,53 @@ export class LayoutTarget implements Target, RangedBlobSource {
     if (!found) throw new FerryError('NOT_FOUND', `${this.name}@${digest}: manifest not found`)
   }
 
-  async deleteTag(tag: string): Promise<void> {
+  async untag(tag: string, opts: UntagOptions = {}): Promise<void> {
     const refName = this.repository === undefined ? tag : refNameFor(this.repository, tag)
-    let found = false
     await this.layout.updateIndex((index) => {
-      const next = removeRefName(index, refName)
-      found = next !== undefined
-      return next
+      const current = index.manifests.find((e) => refNameOf(e) === refName)
+      if (!current) throw new FerryError('NOT_FOUND', `${this.name}: tag "${tag}" not found`)
+      if (opts.ifMatch && current.digest !== opts.ifMatch) {
+        throw new FerryError(
+          'CONFLICT',
+          `${this.name}:${tag}: points at ${current.digest}, expected ${opts.ifMatch}; not untagged`,
+        )
+      }
+      return removeRefName(index, refName)
     })
-    if (!found) throw new FerryError('NOT_FOUND', `${this.name}: tag "${tag}" not found`)
+  }
+
+  /** A layout lists referrers from its entries: a referrer this view holds is already listed. */
+  async addReferrer(_subject: Digest, referrer: Descriptor): Promise<void> {
+    if (await this.hasManifest(referrer.digest as Digest)) {
+      const listed = (await this.entries()).some(
+        (e) => e.digest === referrer.digest && inView(e, this.repository),
+      )
+      if (listed) return
+    }
+    const m = await this.load(
+      referrer.digest as Digest,
+      referrer.mediaType,
+      `${this.name}@${referrer.digest}`,
+    )
+    await this.pushManifest(m)
+  }
+
+  /** Drops the view's untagged entry for the referrer; a tagged one stays (its tag still names it). */
+  async removeReferrer(_subject: Digest, referrer: Digest): Promise<void> {
+    await this.layout.updateIndex((index) => {
+      const manifests = index.manifests.filter(
+        (e) => !(e.digest === referrer && refNameOf(e) === undefined && inView(e, this.repository)),
+      )
+      return manifests.length === index.manifests.length ? undefined : { ...index, manifests }
+    })
+  }
+
+  async referrersListing(): Promise<ReferrersListing> {
+    return 'index'
+  }
+
+  async capabilities(): Promise<Capabilities> {
+    return LAYOUT_CAPABILITIES
   }
 
   async close(): Promise<void> {}

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import { silentLogger } from '../log.js'
 import { Authenticator, type CredentialSource } from './auth.js'
+import { newClientShared } from './context.js'
 import { lookupCredential } from './credentials.js'
 import { isDockerHub } from './hosts.js'
 import { RegistryHttp } from './http.js'
@@ -24,6 +25,7 @@ const catalogSchema = z.looseObject({ repositories: z.array(z.string()).nullish(
 export class RegistryClient {
   private readonly http: RegistryHttp
   private readonly chunkSize: number
+  private readonly shared = newClientShared()
 
   /** @param credentials replaces the docker config lookup (used by `login` to try credentials first). */
   constructor(opts: RegistryOptions = {}, credentials?: CredentialSource) {
@@ -56,6 +58,7 @@ export class RegistryClient {
       name: `${registry}/${repo}`,
       base: this.http.transport.baseUrl(registry),
       chunkSize: this.chunkSize,
+      shared: this.shared,
     })
   }
 

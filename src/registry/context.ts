@@ -1,6 +1,23 @@
+import type { Capabilities } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { isDigest } from '../oci/digest.js'
 import type { RegistryHttp } from './http.js'
+
+/** State one client keeps for every repository it hands out. */
+export interface ClientShared {
+  /** Per registry host: probed once. */
+  capabilities: Map<string, Promise<Capabilities>>
+  /** Per registry host: whether it serves the referrers API. */
+  referrersApi: Map<string, Promise<boolean>>
+  /** Per subject (`registry/repository@digest`): the tail of the queue of tag-schema index writes. */
+  referrerWrites: Map<string, Promise<void>>
+}
+
+export const newClientShared = (): ClientShared => ({
+  capabilities: new Map(),
+  referrersApi: new Map(),
+  referrerWrites: new Map(),
+})
 
 /** What every repository operation needs: the HTTP layer and where the repository lives. */
 export interface RepoContext {
@@ -14,6 +31,18 @@ export interface RepoContext {
   base: URL
   /** Upload chunk size; blobs up to this size go in one request. */
   chunkSize: number
+  shared: ClientShared
+}
+
+/** A promise kept per key until it fails (then the next caller tries again). */
+export function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key)
+  if (!p) {
+    p = make()
+    p.catch(() => map.delete(key))
+    map.set(key, p)
+  }
+  return p
 }
 
 export const v2Url = (ctx: RepoContext, path: string): URL =>

@@ -37,6 +37,8 @@ export function ferryCodeFor(status: number, registryCodes: readonly string[]): 
   if (registryCodes.includes('UNAUTHORIZED')) return 'UNAUTHORIZED'
   if (registryCodes.includes('DENIED')) return 'DENIED'
   if (registryCodes.includes('TOOMANYREQUESTS')) return 'TOO_MANY_REQUESTS'
+  // distribution answers 405 UNSUPPORTED where an operation is switched off (deletes, a pull-through cache).
+  if (registryCodes.includes('UNSUPPORTED') || status === 405) return 'UNSUPPORTED'
   if (status === 404) return 'NOT_FOUND'
   if (status === 401) return 'UNAUTHORIZED'
   if (status === 403) return 'DENIED'

@@ -1,4 +1,6 @@
 // The registry client: OCI distribution over HTTP(S), with docker's credentials and auth flows.
+
+export { referrersTag } from '../naming/attachment-tags.js'
 export type { Challenge } from './auth-challenge.js'
 export { parseChallenges } from './auth-challenge.js'
 export { RegistryClient } from './client.js'
@@ -11,5 +13,4 @@ export { login, logout } from './login.js'
 export { NetworkError } from './network-error.js'
 export type { RegistryOptions } from './options.js'
 export { DEFAULT_CHUNK_SIZE } from './options.js'
-export { referrersTag } from './referrers.js'
 export { RegistryRepository } from './repository.js'

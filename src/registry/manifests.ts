@@ -129,6 +129,7 @@ export async function pushManifest(
   ctx: RepoContext,
   manifest: Manifest,
   tag?: string,
+  conditions: Record<string, string> = {},
 ): Promise<PushedManifest> {
   const reference = tag ?? manifest.digest
   const subject = refName(ctx, reference)
@@ -139,7 +140,7 @@ export async function pushManifest(
         registry: ctx.registry,
         method: 'PUT',
         url: manifestUrl(ctx, reference),
-        headers: { 'content-type': manifest.mediaType },
+        headers: { 'content-type': manifest.mediaType, ...conditions },
         body: Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength),
         scopes: pushScope(ctx.repository),
         subject,
@@ -175,14 +176,35 @@ export async function pushManifest(
   }
 }
 
+/**
+ * DELETE by tag or digest. Sent as a non-idempotent request so that a lost answer comes back here: the
+ * retry that then meets 404 is the first DELETE having worked, not NOT_FOUND.
+ */
 export async function deleteManifestRef(ctx: RepoContext, reference: string): Promise<void> {
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'DELETE',
-    url: manifestUrl(ctx, reference),
-    scopes: deleteScope(ctx.repository),
-    subject: refName(ctx, reference),
-    expect: [200, 202, 204],
-  })
-  await discard(res)
+  const backoff = new Backoff(ctx.http.policy)
+  let sent = false
+  for (;;) {
+    try {
+      const res = await ctx.http.request({
+        registry: ctx.registry,
+        method: 'DELETE',
+        url: manifestUrl(ctx, reference),
+        scopes: deleteScope(ctx.repository),
+        subject: refName(ctx, reference),
+        expect: sent ? [200, 202, 204, 404] : [200, 202, 204],
+        idempotent: false,
+      })
+      await discard(res)
+      if (res.status === 404) {
+        ctx.http.transport.log(`DELETE ${refName(ctx, reference)}: answer lost, and it is gone now`)
+      }
+      return
+    } catch (err) {
+      if (!mayHaveApplied(err)) throw err
+      sent = true
+      const delay = backoff.next()
+      if (delay === undefined) throw err
+      await sleep(delay)
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { FerryError } from '../errors.js'
+import { referrersTag } from '../naming/attachment-tags.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
-import { annotationsOf, artifactTypeOf, type Manifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import { type Descriptor, type ImageIndex, imageIndexSchema } from '../oci/schemas.js'
 import { pullScope, pushScope, type RepoContext, v2Url } from './context.js'
@@ -18,12 +18,6 @@ import { header, type RawResponse, readLimited } from './transport.js'
  */
 
 const INDEX_LIMIT = 4 * 1024 * 1024
-
-/** `sha256:abc…` → `sha256-abc…`; the spec truncates the algorithm to 32 and the hex to 64 characters. */
-export function referrersTag(digest: Digest): string {
-  const { algorithm, hex } = parseDigest(digest)
-  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
-}
 
 const isIndexResponse = (res: RawResponse) =>
   header(res, 'content-type')?.split(';')[0]?.trim() === MediaType.ociIndex
@@ -139,21 +133,32 @@ async function fallback(ctx: RepoContext, digest: Digest, artifactType?: string)
   return byType(index?.manifests ?? [], artifactType)
 }
 
-/** The descriptor a referrers list carries for a manifest (spec: artifactType and annotations copied). */
-export function referrerDescriptor(m: Manifest): Descriptor {
-  const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
-  const artifactType = artifactTypeOf(m)
-  if (artifactType) d.artifactType = artifactType
-  const annotations = annotationsOf(m)
-  if (annotations && Object.keys(annotations).length > 0) d.annotations = annotations
-  return d
+/**
+ * Read-modify-write of the tag-schema index. The PUT carries `If-Match` on the ETag read, so a registry
+ * that honours it fails a concurrent writer's PUT with 412 and the cycle starts over. distribution (2.8
+ * and 3) ignores `If-Match` and sends no ETag: there, two writers can still overwrite each other. So
+ * writes to one subject are queued within this process (every repository of one client shares the queue),
+ * and each write is read back: a change that did not stick is made again. Across processes that catches
+ * an overwrite that lands before the read-back, not one that lands after it; only a registry with the
+ * referrers API (or honouring If-Match) makes concurrent writers from several machines safe.
+ */
+export function updateTagIndex(
+  ctx: RepoContext,
+  subject: Digest,
+  change: (list: Descriptor[]) => Descriptor[] | undefined,
+): Promise<void> {
+  const key = `${ctx.name}@${subject}`
+  const queue = ctx.shared.referrerWrites
+  const run = (queue.get(key) ?? Promise.resolve()).then(() => writeVerified(ctx, subject, change))
+  const tail = run.catch(() => {})
+  queue.set(key, tail)
+  void tail.then(() => {
+    if (queue.get(key) === tail) queue.delete(key)
+  })
+  return run
 }
 
-/**
- * Read-modify-write of the tag-schema index. The PUT carries `If-Match` on the ETag read, so a
- * concurrent writer makes it fail with 412 and the cycle starts over rather than dropping their entry.
- */
-export async function updateTagIndex(
+async function writeVerified(
   ctx: RepoContext,
   subject: Digest,
   change: (list: Descriptor[]) => Descriptor[] | undefined,
@@ -162,12 +167,14 @@ export async function updateTagIndex(
   for (;;) {
     const { what, tag, index, etag } = await readTagIndex(ctx, subject)
     const next = change([...(index?.manifests ?? [])])
+    // Nothing to change: the list already says what we want (also how a write is verified).
     if (!next) return
     const doc = index
       ? { ...index, manifests: next }
       : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: next }
     const headers: Record<string, string> = { 'content-type': MediaType.ociIndex }
     if (etag) headers['if-match'] = etag
+    let why: string
     try {
       const res = await ctx.http.request({
         registry: ctx.registry,
@@ -180,15 +187,29 @@ export async function updateTagIndex(
         expect: [200, 201, 202],
       })
       await discard(res)
-      return
+      why = 'written; reading it back'
     } catch (err) {
       // 412: someone else wrote in between. A lost answer: the re-read shows whether the write landed.
       const raced = err instanceof RegistryError && err.status === 412
       if (!raced && !mayHaveApplied(err)) throw err
+      why = raced ? 'changed concurrently, re-reading' : 'answer lost, re-reading'
       const delay = backoff.next()
       if (delay === undefined) throw err
-      ctx.http.transport.log(`PUT ${what}: ${raced ? 'changed concurrently' : 'answer lost'}, re-reading`)
+      ctx.http.transport.log(`PUT ${what}: ${why}`)
       await sleep(delay)
+      continue
     }
+    // Read back at once: the change function answers undefined when the list holds our change.
+    const after = await readTagIndex(ctx, subject)
+    if (!change([...(after.index?.manifests ?? [])])) return
+    const delay = backoff.next()
+    if (delay === undefined) {
+      throw new FerryError(
+        'CONFLICT',
+        `${what}: the referrers index keeps changing under concurrent writers; the change did not stick`,
+      )
+    }
+    ctx.http.transport.log(`PUT ${what}: ${why}, and another writer replaced it; writing again`)
+    await sleep(delay)
   }
 }

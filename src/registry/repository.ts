@@ -3,24 +3,32 @@ import { z } from 'zod'
 import type {
   BlobMounter,
   BlobPushOptions,
+  Capabilities,
+  PushedManifest,
   RangedBlobSource,
+  ReferrersListing,
   ResumableBlobPush,
+  Taggable,
+  TagOptions,
+  TagOutcome,
   Target,
+  UntagOptions,
   UploadSession,
 } from '../content/target.js'
+import { hasBytes } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { fetchBlob, fetchBlobFrom, hasBlob } from './blobs.js'
-import { pullScope, type RepoContext, v2Url } from './context.js'
-import { RegistryError } from './errors.js'
+import { probeCapabilities } from './capabilities.js'
+import { cached, pullScope, type RepoContext, v2Url } from './context.js'
 import { apiHost } from './hosts.js'
 import { deleteManifestRef, fetchManifest, headManifest, pushManifest, resolveManifest } from './manifests.js'
 import { mountBlob } from './mount.js'
+import { tagManifest, untagManifest } from './names.js'
 import { readPages } from './pagination.js'
-import { listReferrers, probeReferrersApi, referrerDescriptor, updateTagIndex } from './referrers.js'
-import { deleteTagByReplacement } from './tag-delete.js'
+import { listReferrers, probeReferrersApi, updateTagIndex } from './referrers.js'
 import { pushBlob, pushBlobFrom, resumeOffset } from './upload.js'
 
 const tagListSchema = z.looseObject({ tags: z.array(z.string()).nullish() })
@@ -30,7 +38,6 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   readonly registry: string
   readonly repository: string
   readonly name: string
-  private referrersApi: Promise<boolean> | undefined
 
   /** @internal use `RegistryClient.repository()` */
   constructor(private readonly ctx: RepoContext) {
@@ -94,20 +101,30 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   }
 
   /**
-   * A manifest with a `subject` must be findable through `referrers()`: when the registry does not
-   * confirm with `OCI-Subject` and has no referrers API, the tag-schema index is updated here.
+   * PUT by digest. With a `subject`, the registry indexed it when it answers `OCI-Subject` or serves the
+   * referrers API; otherwise the caller maintains the tag-schema index (`addReferrer`).
    */
-  async pushManifest(manifest: Manifest, tag?: string): Promise<void> {
-    const { ociSubject } = await pushManifest(this.ctx, manifest, tag)
-    const subject = subjectOf(manifest)
-    if (!subject || ociSubject || (await this.referrersSupport())) return
-    const entry = referrerDescriptor(manifest)
-    await updateTagIndex(this.ctx, subject.digest as Digest, (list) =>
-      list.some((d) => d.digest === entry.digest) ? undefined : [...list, entry],
-    )
+  async pushManifest(manifest: Manifest): Promise<PushedManifest> {
+    const { ociSubject } = await pushManifest(this.ctx, manifest)
+    if (!subjectOf(manifest) || ociSubject) return { subjectIndexed: true }
+    return { subjectIndexed: await this.referrersSupport() }
   }
 
-  listTags(opts: { pageSize?: number } = {}): Promise<string[]> {
+  /** Needs the manifest's bytes: a bare descriptor is read by digest from this repository first. */
+  async tag(manifest: Taggable, name: string, opts: TagOptions = {}): Promise<TagOutcome> {
+    const m = hasBytes(manifest) ? manifest : await this.fetchManifest(manifest.digest)
+    return tagManifest(this.ctx, m, name, opts)
+  }
+
+  async untag(name: string, opts: UntagOptions = {}): Promise<void> {
+    return untagManifest(this.ctx, name, await this.capabilities(), opts)
+  }
+
+  capabilities(): Promise<Capabilities> {
+    return cached(this.ctx.shared.capabilities, this.ctx.registry, () => probeCapabilities(this.ctx))
+  }
+
+  listTags(opts: { pageSize?: number; signal?: AbortSignal } = {}): Promise<string[]> {
     const url = v2Url(this.ctx, 'tags/list')
     if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize))
     return readPages(
@@ -122,14 +139,28 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     return listReferrers(this.ctx, digest, opts.artifactType)
   }
 
+  async referrersListing(): Promise<ReferrersListing> {
+    return (await this.referrersSupport()) ? 'api' : 'tag-schema'
+  }
+
+  /** Whether the registry serves the referrers API; asked once per registry. */
   referrersSupport(): Promise<boolean> {
-    if (!this.referrersApi) {
-      this.referrersApi = probeReferrersApi(this.ctx)
-      this.referrersApi.catch(() => {
-        this.referrersApi = undefined
-      })
-    }
-    return this.referrersApi
+    return cached(this.ctx.shared.referrersApi, this.ctx.registry, () => probeReferrersApi(this.ctx))
+  }
+
+  /** The tag-schema index is the list where the registry has no API; with the API it lists on its own. */
+  async addReferrer(subject: Digest, referrer: Descriptor): Promise<void> {
+    if (await this.referrersSupport()) return
+    await updateTagIndex(this.ctx, subject, (list) =>
+      list.some((d) => d.digest === referrer.digest) ? undefined : [...list, referrer],
+    )
+  }
+
+  async removeReferrer(subject: Digest, referrer: Digest): Promise<void> {
+    if (await this.referrersSupport()) return
+    await updateTagIndex(this.ctx, subject, (list) =>
+      list.some((d) => d.digest === referrer) ? list.filter((d) => d.digest !== referrer) : undefined,
+    )
   }
 
   /**
@@ -147,20 +178,7 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
       }
     }
     await deleteManifestRef(this.ctx, digest)
-    if (!subject) return
-    await updateTagIndex(this.ctx, subject.digest as Digest, (list) =>
-      list.some((d) => d.digest === digest) ? list.filter((d) => d.digest !== digest) : undefined,
-    )
-  }
-
-  async deleteTag(tag: string): Promise<void> {
-    try {
-      await deleteManifestRef(this.ctx, tag)
-    } catch (err) {
-      // distribution 2.x refuses DELETE by tag (405 UNSUPPORTED); OCI 1.1 registries accept it.
-      if (!(err instanceof RegistryError && [400, 405].includes(err.status))) throw err
-      await deleteTagByReplacement(this.ctx, tag)
-    }
+    if (subject) await this.removeReferrer(subject.digest as Digest, digest)
   }
 
   /** Connections are the client's (`RegistryClient.close()`); a repository holds nothing of its own. */

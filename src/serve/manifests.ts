@@ -102,7 +102,9 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
   }
   try {
-    await writableLayout(ctx).target(route.name).pushManifest(manifest, route.tag)
+    const target = writableLayout(ctx).target(route.name)
+    if (route.tag) await target.tag(manifest, route.tag)
+    else await target.pushManifest(manifest)
   } catch (err) {
     throw toApiError(err)
   }
@@ -120,7 +122,7 @@ export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise
   const target = writableLayout(ctx).target(route.name)
   try {
     if (route.digest) await target.deleteManifest(route.digest)
-    else await target.deleteTag(route.tag!)
+    else await target.untag(route.tag!)
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }

@@ -1,6 +1,7 @@
 import { type KeyObject, sign, verify } from 'node:crypto'
 import { FerryError } from '../errors.js'
-import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
+import { cosignTag } from '../naming/attachment-tags.js'
+import { type Digest, digestOf } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -18,14 +19,6 @@ export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle'
 
 /** cosign refuses to read more signature layers than this (`maxLayers`), so never write more. */
 export const MAX_SIGNATURE_LAYERS = 1000
-
-export type CosignTagSuffix = 'sig' | 'att' | 'sbom'
-
-/** `<alg>-<hex>.<suffix>`, the tag cosign derives from the subject digest (`pkg/oci/remote/remote.go normalize`). */
-export function cosignTag(digest: string, suffix: CosignTagSuffix): string {
-  const { algorithm, hex } = parseDigest(digest)
-  return `${algorithm}-${hex}.${suffix}`
-}
 
 export const classicSignatureTag = (digest: string): string => cosignTag(digest, 'sig')
 

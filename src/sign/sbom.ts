@@ -1,4 +1,5 @@
 import { FerryError } from '../errors.js'
+import { cosignTag } from '../naming/attachment-tags.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -8,7 +9,6 @@ import {
   EMPTY_CONFIG_DIGEST,
   type ReferrerManifest,
 } from './bundle.js'
-import { cosignTag } from './classic.js'
 import { appendLayers, type ImageBytes } from './ggcr-image.js'
 import { goJson, sortedByGoKey } from './go-json.js'
 

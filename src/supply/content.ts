@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import type { Target } from '../content/target.js'
-import { FerryError, isFerryError } from '../errors.js'
+import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { storeManifest, storeTagged } from '../targets/store.js'
 
 /**
  * Small-object plumbing for signatures and attachments: everything here fits in memory (payloads,
@@ -14,19 +15,6 @@ import type { Descriptor } from '../oci/schemas.js'
 
 /** Signature payloads and bundles are a few KiB; anything far larger is not one and is not read. */
 export const MAX_SIGNATURE_BLOB_BYTES = 4 * 1024 * 1024
-
-/** The manifest under `reference`, or undefined when the target does not have it. */
-export async function fetchManifestIfPresent(
-  target: Target,
-  reference: string,
-): Promise<Manifest | undefined> {
-  try {
-    return await target.fetchManifest(reference)
-  } catch (err) {
-    if (isFerryError(err, 'NOT_FOUND')) return undefined
-    throw err
-  }
-}
 
 /** A blob's bytes, refused before any transfer when the descriptor says it is over `limit`. */
 export async function readBlobBytes(
@@ -60,6 +48,7 @@ export async function pushManifestBytes(
   tag?: string,
 ): Promise<Manifest> {
   const manifest = parseManifest(bytes, { subject })
-  await target.pushManifest(manifest, tag)
+  if (tag === undefined) await storeManifest(target, manifest)
+  else await storeTagged(target, manifest, tag)
   return manifest
 }

@@ -1,9 +1,7 @@
-import type { Target } from '../content/target.js'
-import { LayoutTarget } from '../layout/index.js'
+import type { ReferrersListing, Target } from '../content/target.js'
 import type { Manifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor, ImageManifest } from '../oci/schemas.js'
-import { RegistryRepository } from '../registry/index.js'
 import type { SbomFormat } from '../sign/index.js'
 
 /**
@@ -14,13 +12,14 @@ import type { SbomFormat } from '../sign/index.js'
 export type ReferrersScheme = 'referrers-api' | 'tag-schema' | 'layout'
 export type AttachScheme = ReferrersScheme | 'cosign-tag'
 
+const SCHEMES: Record<ReferrersListing, ReferrersScheme> = {
+  api: 'referrers-api',
+  'tag-schema': 'tag-schema',
+  index: 'layout',
+}
+
 export async function referrersScheme(target: Target): Promise<ReferrersScheme> {
-  if (target instanceof RegistryRepository) {
-    return (await target.referrersSupport()) ? 'referrers-api' : 'tag-schema'
-  }
-  if (target instanceof LayoutTarget) return 'layout'
-  // Any other backend answers referrers() from its own subject index, as the API would.
-  return 'referrers-api'
+  return SCHEMES[await target.referrersListing()]
 }
 
 /** Config types that say nothing about what an artifact is (generic image config, the empty blob). */

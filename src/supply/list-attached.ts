@@ -1,12 +1,10 @@
 import type { Target } from '../content/target.js'
+import { cosignTags } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
-import { cosignTag } from '../sign/index.js'
-import { fetchManifestIfPresent } from './content.js'
+import { fetchManifestIfPresent } from '../targets/present.js'
 import { type AttachScheme, effectiveArtifactType, type ReferrersScheme, referrersScheme } from './kinds.js'
-
-const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const
 
 export interface AttachedEntry {
   scheme: AttachScheme
@@ -85,7 +83,7 @@ async function attachedTo(walk: Walk, subject: Digest): Promise<AttachedEntry[]>
     walk.seen.add(listed.digest)
     found.push(entryOf(walk.scheme, listed, await fetchManifestIfPresent(walk.target, listed.digest)))
   }
-  const tags = COSIGN_SUFFIXES.map((suffix) => cosignTag(subject, suffix))
+  const tags = cosignTags(subject)
   const tagged = await Promise.all(tags.map((tag) => fetchManifestIfPresent(walk.target, tag)))
   for (const [i, m] of tagged.entries()) {
     if (!m || walk.seen.has(m.digest)) continue

@@ -17,14 +17,9 @@ import {
   signClassic,
   simpleSigningPayload,
 } from '../sign/index.js'
+import { fetchManifestIfPresent } from '../targets/present.js'
 import { createdTimestamp } from './annotations.js'
-import {
-  fetchManifestIfPresent,
-  MAX_SIGNATURE_BLOB_BYTES,
-  pushBytes,
-  pushManifestBytes,
-  readBlobBytes,
-} from './content.js'
+import { MAX_SIGNATURE_BLOB_BYTES, pushBytes, pushManifestBytes, readBlobBytes } from './content.js'
 
 export type SignatureFormat = 'classic' | 'bundle' | 'both'
 
@@ -104,8 +99,13 @@ async function signClassicImage(opts: SignImageOptions, key: KeyObject, digest: 
     const [config, layer] = appended.blobs
     await pushBytes(target, MediaType.ociConfig, config!.digest, config!.bytes)
     await pushBytes(target, MediaType.cosignSimpleSigning, layer!.digest, layer!.bytes)
-    // Read-modify-write like cosign: the tag moves last, once every blob it names is in place.
-    await pushManifestBytes(target, appended.manifestBytes, `${target.name}:${tag}`, tag)
+    // Read-modify-write like cosign, but the tag moves only from the image read: a signer that wrote in
+    // between makes this one fail (CONFLICT) rather than lose its signature.
+    const m = await pushManifestBytes(target, appended.manifestBytes, `${target.name}:${tag}`)
+    const precondition = existing
+      ? { ifMatch: digestOf(existing.manifestBytes) }
+      : { ifAbsent: true as const }
+    await target.tag(m, tag, { precondition })
   }
   return {
     tag,

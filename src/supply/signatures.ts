@@ -14,8 +14,9 @@ import {
   verifyBundle,
   verifyClassicSignature,
 } from '../sign/index.js'
+import { fetchManifestIfPresent } from '../targets/present.js'
 import { bundleSubjectAnnotations, missingAnnotation } from './bundle-claims.js'
-import { fetchManifestIfPresent, MAX_SIGNATURE_BLOB_BYTES, readBlobBytes } from './content.js'
+import { MAX_SIGNATURE_BLOB_BYTES, readBlobBytes } from './content.js'
 import { type AttachScheme, bundleLayerOf, type ReferrersScheme } from './kinds.js'
 
 export interface SignatureCheck {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { legacySbomTag, type SbomFormat } from '../sign/index.js'
-import { fetchManifestIfPresent } from './content.js'
+import { fetchManifestIfPresent } from '../targets/present.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 

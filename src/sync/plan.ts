@@ -1,15 +1,16 @@
-import { resolveIfPresent } from '../content/present.js'
 import type { Target } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
-import { COSIGN_TAG_SUFFIXES, digestTag } from '../copy/referrers.js'
 import { FerryError } from '../errors.js'
+import { cosignTags, referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import { annotationsOf, type Manifest } from '../oci/manifest.js'
-import type { Platform } from '../oci/schemas.js'
+import { annotationsOf, childrenOf, type Manifest } from '../oci/manifest.js'
+import { isIndexMediaType } from '../oci/media-types.js'
+import type { Descriptor, Platform } from '../oci/schemas.js'
 import { formatRepository, parseRepository, type RegistryReference } from '../reference/index.js'
 import type { RegistryClient } from '../registry/index.js'
 import { imageSettings, planDestination, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
+import { resolveIfPresent } from '../targets/present.js'
 
 /** One image to mirror: where from, where to, how. */
 export interface SyncItem {
@@ -50,8 +51,8 @@ export async function expandSpec(spec: SyncSpec, client: RegistryClient): Promis
 
 /**
  * Whether the destination already holds what the source has, decided with HEAD requests on the
- * source (registries such as Docker Hub count manifest GETs, not HEADs, against pull limits).
- * Returns the source digest when in sync, undefined when a copy is needed.
+ * source (registries such as Docker Hub count manifest GETs, not HEADs, against pull limits); GETs go
+ * to the destination only. Returns the source digest, and whether a copy is needed.
  */
 export async function inSync(
   item: SyncItem,
@@ -62,27 +63,47 @@ export async function inSync(
     (await source.resolve(item.source.tag ?? 'latest')).digest) as Digest
   const at = await resolveIfPresent(destination, item.tag ?? sourceDigest)
   if (!at) return { sourceDigest, synced: false }
+  let copied: Manifest | undefined
   if (at.digest !== sourceDigest) {
     // A platform-filtered copy is a new index that names the index it was cut from (GET on our side only).
     if (!item.platforms?.length) return { sourceDigest, synced: false }
-    const copied: Manifest = await destination.fetchManifest(at.digest)
+    copied = await destination.fetchManifest(at.digest)
     const from = annotationsOf(copied)?.[SOURCE_DIGEST_ANNOTATION]
     if (from !== sourceDigest) return { sourceDigest, synced: false }
   }
-  if (item.referrers && !(await referrersInSync(source, destination, sourceDigest))) {
-    return { sourceDigest, synced: false }
+  if (!item.referrers) return { sourceDigest, synced: true }
+  // What a copy carries attachments for: every manifest of the copied graph, except a filtered index
+  // itself (new content: nothing was attached to it at the source). Read on our side.
+  const subjects = await attachmentSubjects(destination, at, copied)
+  for (const subject of subjects) {
+    if (!(await attachmentsInSync(source, destination, subject))) return { sourceDigest, synced: false }
   }
   return { sourceDigest, synced: true }
 }
 
-/** cosign tags compared by HEAD; referrers compared by listing (one request a side). */
-async function referrersInSync(source: Target, destination: Target, digest: Digest): Promise<boolean> {
-  for (const suffix of COSIGN_TAG_SUFFIXES) {
-    const tag = `${digestTag(digest)}.${suffix}`
-    const [s, d] = await Promise.all([resolveIfPresent(source, tag), resolveIfPresent(destination, tag)])
+async function attachmentSubjects(destination: Target, at: Descriptor, filtered: Manifest | undefined) {
+  if (!filtered && !isIndexMediaType(at.mediaType)) return [at.digest as Digest]
+  const root = filtered ?? (await destination.fetchManifest(at.digest))
+  const children = childrenOf(root).manifests.map((d) => d.digest as Digest)
+  return filtered ? children : [root.digest, ...children]
+}
+
+/**
+ * cosign tags and the referrers tag-schema index compared by HEAD on both sides. Only where they differ,
+ * or where the source lists referrers through the API (no tag to HEAD), are the lists read.
+ */
+async function attachmentsInSync(source: Target, destination: Target, digest: Digest): Promise<boolean> {
+  const head = (t: Target, tag: string) => resolveIfPresent(t, tag)
+  for (const tag of cosignTags(digest)) {
+    const [s, d] = await Promise.all([head(source, tag), head(destination, tag)])
     if (s && s.digest !== d?.digest) return false
   }
-  const [s, d] = await Promise.all([source.referrers(digest), destination.referrers(digest)])
-  const have = new Set(d.map((x) => x.digest))
-  return s.every((x) => have.has(x.digest))
+  const schema = referrersTag(digest)
+  const [s, d] = await Promise.all([head(source, schema), head(destination, schema)])
+  if (s && s.digest === d?.digest) return true
+  // No tag-schema index where the source keeps referrers that way: nothing is attached by subject.
+  if (!s && (await source.referrersListing()) === 'tag-schema') return true
+  const [listed, have] = await Promise.all([source.referrers(digest), destination.referrers(digest)])
+  const there = new Set(have.map((x) => x.digest))
+  return listed.every((x) => there.has(x.digest))
 }

@@ -10,8 +10,8 @@ import { listBundle } from '../../src/bundle/list.js'
 import { BundleReader } from '../../src/bundle/reader.js'
 import { specFromImages } from '../../src/bundle/spec.js'
 import { verifyBundleFile } from '../../src/bundle/verify.js'
-import { digestTag } from '../../src/copy/referrers.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
+import { cosignTag } from '../../src/naming/attachment-tags.js'
 import { RegistryClient, type RegistryRepository } from '../../src/registry/index.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, pushSourceImages, type SourceImages, sha256File, tempDir } from './helpers.js'
@@ -103,7 +103,7 @@ describe('bundle round trip', () => {
       [images.sbom.digest, images.signature.digest].sort(),
     )
     expect(app!.referrers.find((r) => r.digest === images.signature.digest)?.tag).toBe(
-      `${digestTag(images.index.digest)}.sig`,
+      cosignTag(images.index.digest, 'sig'),
     )
     expect(app!.referrers.find((r) => r.digest === images.sbom.digest)?.artifactType).toBe(
       'application/spdx+json',
@@ -128,7 +128,7 @@ describe('bundle round trip', () => {
     expect(skopeoRawDigest(`docker://${target.host}/mirror/library/app:1.0`)).toBe(images.index.digest)
     expect(skopeoRawDigest(`docker://${target.host}/mirror/tools/cli:2`)).toBe(images.image.digest)
     const repo = client.repository(target.host, 'mirror/library/app')
-    expect((await repo.resolve(`${digestTag(images.index.digest)}.sig`)).digest).toBe(images.signature.digest)
+    expect((await repo.resolve(cosignTag(images.index.digest, 'sig'))).digest).toBe(images.signature.digest)
     expect((await repo.referrers(images.index.digest)).map((d) => d.digest)).toEqual([images.sbom.digest])
     expect((await catalog(target.url)).sort()).toEqual(['mirror/library/app', 'mirror/tools/cli'])
   })
@@ -138,7 +138,7 @@ describe('bundle round trip', () => {
     try {
       expect(reader.repositories()).toEqual([`${source.host}/library/app`, `${source.host}/tools/cli`])
       const app = reader.target(`${source.host}/library/app`)
-      expect(await app.listTags()).toEqual(['1.0', `${digestTag(images.index.digest)}.sig`])
+      expect(await app.listTags()).toEqual(['1.0', cosignTag(images.index.digest, 'sig')])
       expect((await app.resolve('1.0')).digest).toBe(images.index.digest)
       expect((await app.referrers(images.index.digest)).map((d) => d.digest)).toEqual([images.sbom.digest])
       const cli = reader.target(`${source.host}/tools/cli`)

@@ -25,6 +25,8 @@ export interface DistributionOptions {
   htpasswd?: string
   /** Token auth: realm URL, service, issuer and the PEM certificate bundle tokens are signed under. */
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string }
+  /** `storage.delete.enabled`; default true. */
+  deletes?: boolean
 }
 
 export interface Distribution {
@@ -37,7 +39,7 @@ export interface Distribution {
 
 /**
  * The CNCF distribution registry from Debian (`/usr/bin/docker-registry`), on a free loopback port with
- * its own temp storage and delete enabled; stopped by PID.
+ * its own temp storage and delete enabled (unless `deletes: false`); stopped by PID.
  */
 export async function startDistribution(opts: DistributionOptions = {}): Promise<Distribution> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-distribution-'))
@@ -53,7 +55,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     '  filesystem:',
     `    rootdirectory: ${storage}`,
     '  delete:',
-    '    enabled: true',
+    `    enabled: ${opts.deletes ?? true}`,
     'http:',
     `  addr: 127.0.0.1:${port}`,
   ]

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
+import type { Target } from '../../src/content/target.js'
 import { digestOf } from '../../src/oci/digest.js'
 import { describeManifest, type Manifest, parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor, Platform } from '../../src/oci/schemas.js'
+import { storeManifest, storeTagged } from '../../src/targets/store.js'
 
 /** Small synthetic images for tests against any target: random layers, a config, a manifest, an index. */
 
@@ -120,20 +122,21 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-/** Anything with pushBlob/pushManifest (a Target). */
-interface Pushable {
-  pushBlob(desc: Descriptor, body: Readable): Promise<void>
-  pushManifest(m: Manifest, tag?: string): Promise<void>
+/** Blobs first, then the manifest (a referrer listed under its subject), then the tag. */
+export async function pushImage(target: Target, image: Image, tag?: string): Promise<void> {
+  for (const b of [image.config, ...image.layers]) await target.pushBlob(b.desc, streamOf(b.bytes))
+  await putManifest(target, image.manifest, tag)
 }
 
-export async function pushImage(target: Pushable, image: Image, tag?: string): Promise<void> {
-  for (const b of [image.config, ...image.layers]) await target.pushBlob(b.desc, streamOf(b.bytes))
-  await target.pushManifest(image.manifest, tag)
+/** What `pushManifest(m, tag)` did before names and referrers became their own operations. */
+export async function putManifest(target: Target, m: Manifest, tag?: string): Promise<void> {
+  if (tag === undefined) await storeManifest(target, m)
+  else await storeTagged(target, m, tag)
 }
 
 /** Pushes an artifact whose one layer is `content`, typed `artifactType`, with `subject` as its subject. */
 export async function pushArtifact(
-  target: Pushable,
+  target: Target,
   subject: Manifest,
   artifactType: string,
   content: string,
@@ -150,7 +153,7 @@ export async function pushArtifact(
 }
 
 /** A manifest shaped like cosign's `.sig` image, pushed under `sha256-HEX.sig` (no subject: tag-attached). */
-export async function pushCosignStyleSignature(target: Pushable, subject: Manifest): Promise<Manifest> {
+export async function pushCosignStyleSignature(target: Target, subject: Manifest): Promise<Manifest> {
   const payload = blobOf(
     JSON.stringify({ critical: { image: { 'docker-manifest-digest': subject.digest } }, optional: null }),
     MediaType.cosignSimpleSigning,

@@ -8,7 +8,7 @@ import { isRefName, OciLayout, openLayoutTarget } from '../../src/layout/index.j
 import type { LayoutTarget } from '../../src/layout/target.js'
 import { childrenOf, type Manifest } from '../../src/oci/manifest.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { indexOf, pushImage, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
+import { indexOf, pushImage, putManifest, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
 import { useTempRoot } from './helpers/temp.js'
 
 const run = promisify(execFile)
@@ -86,7 +86,7 @@ describe('skopeo reads what ferry writes', () => {
     })
     const index = indexOf(children)
     for (const child of children) await pushImage(target, child)
-    await target.pushManifest(index, 'multi')
+    await putManifest(target, index, 'multi')
     const raw = await skopeo('inspect', '--raw', `oci:${dir}:multi`)
     expect(raw.equals(Buffer.from(index.bytes))).toBe(true)
 
@@ -157,7 +157,7 @@ describe('through a real registry', () => {
     const index = indexOf(children)
     await pushImage(source, image, '1.0')
     for (const child of children) await pushImage(source, child)
-    await source.pushManifest(index, 'multi')
+    await putManifest(source, index, 'multi')
 
     const repo = `${registry.host}/test/app`
     await skopeo('copy', '-q', '--dest-tls-verify=false', `oci:${src}:1.0`, `docker://${repo}:1.0`)

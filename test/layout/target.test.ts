@@ -10,6 +10,7 @@ import {
   indexOf,
   manifestOf,
   pushImage,
+  putManifest,
   readAll,
   syntheticImage,
 } from '../helpers/registry-fixtures.js'
@@ -60,7 +61,7 @@ describe('LayoutTarget round trips', () => {
     })
     const index = indexOf(children)
     for (const child of children) await pushImage(target, child)
-    await target.pushManifest(index, 'multi')
+    await putManifest(target, index, 'multi')
     const fetched = await target.fetchManifest('multi')
     expect(fetched.kind).toBe('index')
     expect(fetched.digest).toBe(index.digest)
@@ -78,7 +79,7 @@ describe('LayoutTarget round trips', () => {
       config: { ...children[0]!.config.desc, mediaType: config.mediaType },
       layers: [{ ...children[0]!.layers[0]!.desc, mediaType: MediaType.dockerLayerGzip }],
     })
-    await target.pushManifest(docker, 'docker')
+    await putManifest(target, docker, 'docker')
     expect((await target.resolve('docker')).mediaType).toBe(MediaType.dockerManifest)
     expect((await target.fetchManifest(docker.digest)).mediaType).toBe(MediaType.dockerManifest)
     // An artifact's own artifactType is kept on its entry and in resolve(), by tag and by digest.
@@ -169,19 +170,21 @@ describe('LayoutTarget round trips', () => {
     await pushImage(web, image, 'v1')
     await pushImage(web, image, 'v1.0')
     await pushImage(api, image, 'v1')
-    await web.deleteTag('v1')
+    await web.untag('v1')
     expect(await web.listTags()).toEqual(['v1.0'])
-    await web.deleteTag('v1.0')
+    await web.untag('v1.0')
     expect(await web.listTags()).toEqual([])
     // Deleting the last tag keeps the manifest as an untagged entry of the repository.
     expect(await layout.repositories()).toEqual(['acme/api', 'acme/web'])
-    expect(await code(web.deleteTag('v1'))).toBe('NOT_FOUND')
+    expect(await code(web.untag('v1'))).toBe('NOT_FOUND')
     await web.deleteManifest(image.manifest.digest)
     expect(await layout.repositories()).toEqual(['acme/api'])
     expect(await code(web.deleteManifest(image.manifest.digest))).toBe('NOT_FOUND')
     expect(await api.listTags()).toEqual(['v1'])
-    // Blobs are shared and stay (no garbage collection).
-    expect(await web.hasManifest(image.manifest.digest)).toBe(true)
+    // Blobs are shared and stay (no garbage collection), but the view no longer holds the manifest.
+    expect(await layout.hasBlob(image.manifest.digest)).toBe(true)
+    expect(await web.hasManifest(image.manifest.digest)).toBe(false)
+    expect(await api.hasManifest(image.manifest.digest)).toBe(true)
   })
 
   it('hosts several repositories in one layout with one blob store', async () => {
@@ -210,7 +213,7 @@ describe('LayoutTarget round trips', () => {
     // The no-repository view finds any ref.name, as skopeo's oci:DIR:REF does.
     expect((await bare.resolve('library/postgres:16')).digest).toBe(image.manifest.digest)
     expect(await code(pg.resolve('1.0'))).toBe('NOT_FOUND')
-    expect(await code(pg.pushManifest(image.manifest, 'bad/tag'))).toBe('REFERENCE_INVALID')
+    expect(await code(putManifest(pg, image.manifest, 'bad/tag'))).toBe('REFERENCE_INVALID')
   })
 
   it('verifies manifests read from the layout', async () => {
@@ -229,7 +232,7 @@ describe('LayoutTarget round trips', () => {
     expect(await code(target.fetchManifest(image.layers[0]!.desc.digest))).toBe('MANIFEST_INVALID')
     // Bytes that do not hash to the manifest's digest are never recorded.
     const forged = { ...image.manifest, bytes: tampered }
-    expect(await code(target.pushManifest(forged, '2'))).toBe('DIGEST_MISMATCH')
+    expect(await code(putManifest(target, forged, '2'))).toBe('DIGEST_MISMATCH')
     expect(await target.listTags()).toEqual(['1'])
   })
 })

@@ -9,6 +9,7 @@ import {
   artifactFor,
   indexOf,
   pushImage,
+  putManifest,
   randomBlob,
   readAll,
   streamOf,
@@ -117,7 +118,7 @@ describe('registry client against distribution', () => {
       { manifest: amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
       { manifest: arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
     ])
-    await repo.pushManifest(index, 'latest')
+    await putManifest(repo, index, 'latest')
     const got = await repo.fetchManifest('latest')
     expect(got.kind).toBe('index')
     expect(got.digest).toBe(index.digest)
@@ -153,7 +154,7 @@ describe('registry client against distribution', () => {
     const repo = client.repository(reg.host, 'team/tags')
     const image = syntheticImage()
     await pushImage(repo, image)
-    for (const t of ['a', 'b', 'c', 'd', 'e']) await repo.pushManifest(image.manifest, t)
+    for (const t of ['a', 'b', 'c', 'd', 'e']) await putManifest(repo, image.manifest, t)
     // distribution 2.8 ignores `n` on tags/list and sends everything at once.
     expect((await repo.listTags({ pageSize: 2 })).sort()).toEqual(['a', 'b', 'c', 'd', 'e'])
     // Registries that page (distribution 3, Harbor, zot) do so per the spec; a proxy pages 2.8's answer.
@@ -199,8 +200,8 @@ describe('registry client against distribution', () => {
     const repo = client.repository(reg.host, 'team/untag')
     const image = syntheticImage()
     await pushImage(repo, image, 'keep')
-    await repo.pushManifest(image.manifest, 'drop')
-    await repo.deleteTag('drop')
+    await putManifest(repo, image.manifest, 'drop')
+    await repo.untag('drop')
     expect(await repo.listTags()).toEqual(['keep'])
     expect(await repo.hasManifest(image.manifest.digest)).toBe(true)
   })
@@ -216,7 +217,7 @@ describe('registry client against distribution', () => {
     const sig = artifactFor(subject, 'application/vnd.dev.sigstore.bundle.v0.3+json')
     await pushImage(repo, sbom)
     await pushImage(repo, sig)
-    await repo.pushManifest(sbom.manifest) // again: no duplicate entry
+    await putManifest(repo, sbom.manifest) // again: no duplicate entry
     const all = await repo.referrers(subject.digest as `sha256:${string}`)
     expect(all).toEqual([
       {

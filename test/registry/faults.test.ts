@@ -55,7 +55,7 @@ describe('retries, resumption and verification under injected faults', () => {
     await repo.fetchManifest('v1')
     expect(count('GET', /manifests\/v1/)).toBe(2)
     proxy.setRule(faultTimes('PUT', /manifests\/v2/, 1, { kind: 'status', status: 500 }))
-    await expect(repo.pushManifest(image.manifest, 'v2')).rejects.toMatchObject({ code: 'REGISTRY' })
+    await expect(repo.tag(image.manifest, 'v2')).rejects.toMatchObject({ code: 'REGISTRY' })
     expect(count('PUT', /manifests\/v2/)).toBe(1)
   })
 
@@ -112,7 +112,7 @@ describe('retries, resumption and verification under injected faults', () => {
     const other = syntheticImage()
     for (const b of [other.config, ...other.layers]) await repo.pushBlob(b.desc, streamOf(b.bytes))
     proxy.setRule(faultTimes('PUT', /manifests\/lost/, 1, { kind: 'lose-answer' }))
-    await repo.pushManifest(other.manifest, 'lost')
+    await repo.tag(other.manifest, 'lost')
     expect(count('PUT', /manifests\/lost/)).toBe(1)
     expect(count('HEAD', /manifests\/lost/)).toBe(1)
     expect((await repo.resolve('lost')).digest).toBe(other.manifest.digest)
@@ -120,7 +120,7 @@ describe('retries, resumption and verification under injected faults', () => {
 
   it('re-PUTs a manifest that never reached the registry', async () => {
     proxy.setRule(faultTimes('PUT', /manifests\/retried/, 1, { kind: 'reset' }))
-    await repo.pushManifest(image.manifest, 'retried')
+    await repo.tag(image.manifest, 'retried')
     expect(count('PUT', /manifests\/retried/)).toBe(2)
     expect(count('HEAD', /manifests\/retried/)).toBe(1)
     expect((await repo.resolve('retried')).digest).toBe(image.manifest.digest)

@@ -7,7 +7,7 @@ import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { login, RegistryClient } from '../../src/registry/index.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { indexOf, pushImage, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
+import { indexOf, pushImage, putManifest, readAll, syntheticImage } from '../helpers/registry-fixtures.js'
 
 const run = promisify(execFile)
 
@@ -40,7 +40,7 @@ describe('interoperability with skopeo', () => {
       const repo = client.repository(reg.host, 'interop/src')
       await pushImage(repo, amd)
       await pushImage(repo, arm)
-      await repo.pushManifest(index, 'v1')
+      await putManifest(repo, index, 'v1')
     } finally {
       await client.close()
     }

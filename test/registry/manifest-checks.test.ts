@@ -143,13 +143,15 @@ describe('manifest answers are checked; the referrers API is used where a regist
   })
 
   it('writes the tag-schema index with If-Match and starts over on 412', async () => {
-    // A fresh repository object: the one above learnt (from the emulated API) that referrers are served.
-    const repo = client.repository(proxy.host, 'checks/app')
+    // A fresh client: the one above learnt (from the emulated API) that this registry serves referrers.
+    const fresh = new RegistryClient({ retry: { baseDelayMs: 5 } })
+    const repo = fresh.repository(proxy.host, 'checks/app')
     const subject = await repo.resolve('v1')
     const first = artifactFor(subject, 'application/x-first')
     await pushImage(repo, first)
     const tag = `sha256-${subject.digest.slice(7)}`
-    expect(proxy.seen.filter((r) => r.method === 'GET' && r.path.endsWith(tag))).toHaveLength(1)
+    // Read, write, read back (distribution ignores If-Match: the read-back is what catches a lost write).
+    expect(proxy.seen.filter((r) => r.method === 'GET' && r.path.endsWith(tag))).toHaveLength(2)
     const second = artifactFor(subject, 'application/x-second')
     let refused = 0
     proxy.setRule((r) =>
@@ -169,10 +171,12 @@ describe('manifest answers are checked; the referrers API is used where a regist
     expect(
       puts.every((r) => typeof r.headers['if-match'] === 'string' && r.headers['if-match'].length > 0),
     ).toBe(true)
+    // Read, 412, read again, write, read back.
     expect(proxy.seen.filter((r) => r.method === 'GET' && r.path.endsWith(`/manifests/${tag}`))).toHaveLength(
-      2,
+      3,
     )
     const types = (await repo.referrers(subject.digest as `sha256:${string}`)).map((d) => d.artifactType)
     expect(types).toEqual(['application/x-first', 'application/x-second'])
+    await fresh.close()
   })
 })

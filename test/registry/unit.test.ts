@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { referrersTag } from '../../src/naming/attachment-tags.js'
 import { parseChallenges, pickChallenge } from '../../src/registry/auth-challenge.js'
 import { RegistryClient } from '../../src/registry/client.js'
 import { ferryCodeFor, registryError } from '../../src/registry/errors.js'
 import { apiHost, credentialKey, hostOfKey, usesPlainHttp } from '../../src/registry/hosts.js'
 import { nextLink } from '../../src/registry/pagination.js'
-import { referrersTag } from '../../src/registry/referrers.js'
 import { Backoff, isRetryableStatus, parseRetryAfter, retryPolicy } from '../../src/registry/retry.js'
 import { coversScopes, mergeScopes, TokenCache } from '../../src/registry/token-cache.js'
 

@@ -166,7 +166,7 @@ describe('ferry serve --bundle', () => {
       expect([res.status, res.code()]).toEqual([405, 'UNSUPPORTED'])
     const push = await client
       .repository(served.host, `${cli}-copy`)
-      .pushManifest(images.image, '2')
+      .tag(images.image, '2')
       .catch((e: unknown) => e)
     expect(push).toBeInstanceOf(Error)
     expect(await client.repository(served.host, cli).listTags()).toEqual(['2'])

@@ -6,6 +6,7 @@ import { parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
+import { putManifest } from '../helpers/registry-fixtures.js'
 import { type Served, serveTemp } from './helpers.js'
 
 const encode = (v: unknown) => new TextEncoder().encode(JSON.stringify(v))
@@ -63,7 +64,7 @@ describe('ferry serve with the ferry registry client', () => {
         subject: { mediaType: index.mediaType, digest: index.digest, size: index.bytes.byteLength },
       }),
     )
-    await repo.pushManifest(sbom)
+    await putManifest(repo, sbom)
     const referrers = await repo.referrers(index.digest)
     expect(referrers.map((d) => d.digest)).toEqual([sbom.digest])
     expect(referrers[0]!.artifactType).toBe(MediaType.spdxJson)

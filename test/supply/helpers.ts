@@ -10,6 +10,7 @@ import { type Manifest, parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
+import { putManifest } from '../helpers/registry-fixtures.js'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -52,7 +53,7 @@ export async function pushTestImage(
   const manifest = parseManifest(
     json({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer] }),
   )
-  await target.pushManifest(manifest, tag)
+  await putManifest(target, manifest, tag)
   return manifest
 }
 
@@ -79,7 +80,7 @@ export async function pushTestIndex(
       })),
     }),
   )
-  await target.pushManifest(index, tag)
+  await putManifest(target, index, tag)
   return { index, children }
 }
 

@@ -14,6 +14,7 @@ import {
 } from '../../src/sign/index.js'
 import { pushBytes, readBlobBytes } from '../../src/supply/content.js'
 import { signImage, verifyImage } from '../../src/supply/index.js'
+import { putManifest } from '../helpers/registry-fixtures.js'
 import { type Backend, startBackend } from './backends.js'
 import { makeKeys, pushTestImage, registryTarget } from './helpers.js'
 
@@ -67,7 +68,7 @@ describe('verify refuses tampered signatures', () => {
     })
     const forged = appendClassicSignature(undefined, { payload: altered, signatureB64: layer.signatureB64 })
     for (const b of forged.blobs) await pushBytes(target, MediaType.ociConfig, b.digest, b.bytes)
-    await target.pushManifest(parseManifest(forged.manifestBytes), classicSignatureTag(image.digest))
+    await putManifest(target, parseManifest(forged.manifestBytes), classicSignatureTag(image.digest))
     const report = await verifyImage({ target, reference: 'altered', publicKey: keys.pub })
     expect(report.ok).toBe(false)
     expect(report.signatures).toHaveLength(1)
@@ -96,7 +97,7 @@ describe('verify refuses tampered signatures', () => {
     await signImage({ target, reference: 'genuine', key: keys.key })
     const victim = await pushTestImage(target, 'victim')
     const { manifest } = await readSignature(signedImage.digest)
-    await target.pushManifest(manifest, classicSignatureTag(victim.digest))
+    await putManifest(target, manifest, classicSignatureTag(victim.digest))
     const report = await verifyImage({ target, reference: 'victim', publicKey: keys.pub })
     expect(report.ok).toBe(false)
     // The signature itself is genuine, and the report says so, but it is about another image.
@@ -119,7 +120,7 @@ describe('verify refuses tampered signatures', () => {
       created: '2024-01-01T00:00:00Z',
     })
     await pushBytes(target, MediaType.ociEmpty, EMPTY_CONFIG_DIGEST, EMPTY_CONFIG_BYTES)
-    await target.pushManifest(parseManifest(moved.manifestBytes))
+    await putManifest(target, parseManifest(moved.manifestBytes))
     expect(digestOf(moved.manifestBytes)).not.toBe(signed.bundle!.manifest)
     const report = await verifyImage({ target, reference: 'bundle-victim', publicKey: keys.pub })
     expect(report.ok).toBe(false)

@@ -9,7 +9,7 @@ import { openLayoutTarget } from '../../../src/layout/index.js'
 import { digestOf } from '../../../src/oci/digest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
 import { acquireLock } from '../../../src/util/lock.js'
-import { manifestOf } from '../../helpers/registry-fixtures.js'
+import { manifestOf, putManifest } from '../../helpers/registry-fixtures.js'
 
 const [command, dir, repository, prefix, count] = process.argv.slice(2)
 if (!dir) throw new Error('usage: layout-worker tags|hold DIR ...')
@@ -45,7 +45,7 @@ if (command === 'hold') {
       layers: [desc],
       annotations: { tag },
     })
-    await target.pushManifest(manifest, tag)
+    await putManifest(target, manifest, tag)
   }
   process.stdout.write('done\n')
 }

@@ -3,6 +3,7 @@ import { FerryError } from '../errors.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { type GraphReader, readerOf } from './reader.js'
 
 /** Everything one image (or index) is made of, in the order it must be written. */
 export interface ImageGraph {
@@ -18,16 +19,21 @@ export interface WalkOptions {
   includeNondistributable?: boolean
 }
 
-/** Fetches every child manifest of `root` from `source` and collects the blobs they name. */
-export async function walkGraph(source: Target, root: Manifest, opts: WalkOptions = {}): Promise<ImageGraph> {
+/** Fetches every child manifest of `root` and collects the blobs they name. */
+export async function walkGraph(
+  source: Target | GraphReader,
+  root: Manifest,
+  opts: WalkOptions = {},
+): Promise<ImageGraph> {
+  const reader = readerOf(source)
+  reader.know(root)
   const graph: ImageGraph = { manifests: [], blobs: new Map(), foreign: [] }
-  const seen = new Set<string>()
-  await visit(source, root, graph, seen, opts)
+  await visit(reader, root, graph, new Set(), opts)
   return graph
 }
 
 async function visit(
-  source: Target,
+  reader: GraphReader,
   manifest: Manifest,
   graph: ImageGraph,
   seen: Set<string>,
@@ -36,8 +42,8 @@ async function visit(
   if (seen.has(manifest.digest)) return
   seen.add(manifest.digest)
   const { manifests, blobs } = childrenOf(manifest)
-  const children = await Promise.all(manifests.map((d) => fetchChild(source, d, manifest)))
-  for (const child of children) await visit(source, child, graph, seen, opts)
+  const children = await Promise.all(manifests.map((d) => fetchChild(reader, d, manifest)))
+  for (const child of children) await visit(reader, child, graph, seen, opts)
   for (const blob of blobs) {
     if (!opts.includeNondistributable && isForeign(blob)) {
       graph.foreign.push(blob)
@@ -48,12 +54,12 @@ async function visit(
   graph.manifests.push(manifest)
 }
 
-async function fetchChild(source: Target, desc: Descriptor, parent: Manifest): Promise<Manifest> {
-  const child = await source.fetchManifest(desc.digest)
+async function fetchChild(reader: GraphReader, desc: Descriptor, parent: Manifest): Promise<Manifest> {
+  const child = await reader.manifest(desc.digest)
   if (child.bytes.byteLength !== desc.size) {
     throw new FerryError(
       'SIZE_INVALID',
-      `${source.name}@${desc.digest}: manifest is ${child.bytes.byteLength} bytes, index ${parent.digest} says ${desc.size}`,
+      `${reader.name}@${desc.digest}: manifest is ${child.bytes.byteLength} bytes, index ${parent.digest} says ${desc.size}`,
     )
   }
   return child

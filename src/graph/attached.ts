@@ -1,18 +1,9 @@
-import { resolveIfPresent } from '../content/present.js'
 import type { Target } from '../content/target.js'
+import { COSIGN_TAG_SUFFIXES, cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import { parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-
-/** cosign's tag suffixes for signatures, attestations and (deprecated) SBOMs stored beside an image. */
-export const COSIGN_TAG_SUFFIXES = ['sig', 'att', 'sbom'] as const
-
-/** `sha256:abc…` → `sha256-abc…`: the tag-schema name, and the stem of cosign's tags. */
-export function digestTag(digest: Digest): string {
-  const { algorithm, hex } = parseDigest(digest)
-  return `${algorithm}-${hex}`
-}
+import { type GraphReader, readerOf } from './reader.js'
 
 export interface AttachedNode {
   /** How it is attached: a referrer (`subject` field; API or tag schema) or a cosign `sha256-HEX.sig|att|sbom` tag. */
@@ -34,26 +25,31 @@ export interface DiscoverOptions {
 
 /** Everything attached to each of `subjects`, recursively (cycles and repeats visited once). */
 export async function discoverAttached(
-  source: Target,
+  source: Target | GraphReader,
   subjects: readonly Digest[],
   opts: DiscoverOptions = {},
 ): Promise<AttachedNode[]> {
+  const reader = readerOf(source)
   const seen = new Set<string>(subjects)
+  const listed = async (subject: Digest) => {
+    const all = await reader.referrers(subject)
+    return opts.artifactType ? all.filter((d) => d.artifactType === opts.artifactType) : all
+  }
   const visit = async (subject: Digest): Promise<AttachedNode[]> => {
     const found: Omit<AttachedNode, 'children'>[] = []
-    for (const descriptor of await source.referrers(subject, { artifactType: opts.artifactType })) {
+    for (const descriptor of await listed(subject)) {
       if (seen.has(descriptor.digest)) continue
       seen.add(descriptor.digest)
-      const manifest = await source.fetchManifest(descriptor.digest)
+      const manifest = await reader.manifest(descriptor.digest)
       found.push({ scheme: 'referrer', subject, descriptor, manifest })
     }
     if (opts.cosignTags && !opts.artifactType) {
-      const tags = COSIGN_TAG_SUFFIXES.map((suffix) => `${digestTag(subject)}.${suffix}`)
-      const present = await Promise.all(tags.map((tag) => resolveIfPresent(source, tag)))
+      const tags = COSIGN_TAG_SUFFIXES.map((suffix) => cosignTag(subject, suffix))
+      const present = await Promise.all(tags.map((tag) => reader.tag(tag)))
       for (const [i, desc] of present.entries()) {
         if (!desc || seen.has(desc.digest)) continue
         const tag = tags[i]!
-        const manifest = await source.fetchManifest(desc.digest)
+        const manifest = await reader.manifest(desc.digest)
         if (seen.has(manifest.digest)) continue
         seen.add(manifest.digest)
         const descriptor = {
@@ -69,6 +65,7 @@ export async function discoverAttached(
   return (await Promise.all(subjects.map(visit))).flat()
 }
 
+/** Parents before what is attached to them. */
 export function flattenAttached(nodes: readonly AttachedNode[]): AttachedNode[] {
   return nodes.flatMap((n) => [n, ...flattenAttached(n.children)])
 }

@@ -1,7 +1,7 @@
+import type { Target } from '../content/target.js'
 import { openLayoutTarget } from '../layout/index.js'
 import { manifestReference, type Reference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
-import type { Target } from './target.js'
 
 export interface OpenOptions extends RegistryOptions {
   /** Reuse one client (one connection pool, one token cache) across several targets. */

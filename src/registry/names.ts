@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import type { Capabilities, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
+import { FerryError } from '../errors.js'
+import { preconditionFailure } from '../naming/precondition.js'
+import type { Digest } from '../oci/digest.js'
+import { type Manifest, parseManifest } from '../oci/manifest.js'
+import { MediaType } from '../oci/media-types.js'
+import type { Descriptor } from '../oci/schemas.js'
+import { hasBlob } from './blobs.js'
+import type { RepoContext } from './context.js'
+import { NOT_FOUND_ENTRY, registryError } from './errors.js'
+import { deleteManifestRef, fetchManifest, pushManifest, resolveManifest } from './manifests.js'
+import { pushBlob } from './upload.js'
+
+/**
+ * Tags on a registry, with preconditions. Registries offer no atomic compare-and-set on tags (distribution
+ * ignores If-Match): the current value is read, the precondition checked, the PUT sent, and the tag read
+ * back. A writer that slips in between is caught by the read-back and reported as CONFLICT.
+ */
+
+async function current(ctx: RepoContext, tag: string): Promise<Digest | undefined> {
+  try {
+    return (await resolveManifest(ctx, tag)).digest as Digest
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'NOT_FOUND') return undefined
+    throw err
+  }
+}
+
+function conflict(ctx: RepoContext, tag: string, why: string): FerryError {
+  return new FerryError('CONFLICT', `${ctx.name}:${tag}: ${why}`)
+}
+
+export async function tagManifest(
+  ctx: RepoContext,
+  manifest: Manifest,
+  tag: string,
+  opts: TagOptions = {},
+): Promise<TagOutcome> {
+  // Without a precondition a tag is simply written, as `crane tag` does: one PUT, nothing read.
+  if (!opts.precondition) {
+    await pushManifest(ctx, manifest, tag)
+    return { changed: true }
+  }
+  const previous = await current(ctx, tag)
+  const failed = preconditionFailure(previous, manifest.digest, opts.precondition)
+  if (failed) throw conflict(ctx, tag, failed)
+  if (previous === manifest.digest) return { previous, changed: false }
+  // Sent for registries that honour them (RFC 9110 §13.1); distribution ignores both.
+  const conditions: Record<string, string> = previous
+    ? { 'if-match': `"${previous}"` }
+    : { 'if-none-match': '*' }
+  await pushManifest(ctx, manifest, tag, conditions)
+  const now = await current(ctx, tag)
+  if (now !== manifest.digest) {
+    throw conflict(ctx, tag, `another writer moved it to ${now ?? 'nothing'} while it was being tagged`)
+  }
+  return { previous, changed: true }
+}
+
+/** The OCI empty descriptor (image-spec v1.1, "Guidance for an Empty Descriptor"). */
+const EMPTY: Descriptor = {
+  mediaType: MediaType.ociEmpty,
+  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+  size: 2,
+}
+
+/**
+ * Removes a tag and nothing else. Where the registry deletes tags (OCI 1.1), a DELETE by tag. Where it
+ * deletes only manifests by digest (distribution 2.x), the tag is pointed at a placeholder manifest of its
+ * own and the placeholder deleted by digest, which takes the tag with it; if that DELETE fails, the tag is
+ * put back where it was. A registry that deletes nothing is refused before anything is written.
+ */
+export async function untagManifest(
+  ctx: RepoContext,
+  tag: string,
+  caps: Capabilities,
+  opts: UntagOptions = {},
+): Promise<void> {
+  const what = `${ctx.name}:${tag}`
+  const previous = await current(ctx, tag)
+  if (!previous) throw registryError(what, 404, '', NOT_FOUND_ENTRY.manifest)
+  if (opts.ifMatch && previous !== opts.ifMatch) {
+    throw conflict(ctx, tag, `points at ${previous}, expected ${opts.ifMatch}; not untagged`)
+  }
+  if (caps.tagDelete) return deleteManifestRef(ctx, tag)
+  if (!caps.manifestDelete) {
+    throw new FerryError(
+      'UNSUPPORTED',
+      `${what}: the registry deletes neither tags nor manifests (deletes disabled, or not allowed for these credentials); the tag was left as it is`,
+    )
+  }
+  const original = await fetchManifest(ctx, previous)
+  if (!(await hasBlob(ctx, EMPTY))) await pushBlob(ctx, EMPTY, Readable.from([Buffer.from('{}')]))
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: EMPTY,
+    layers: [],
+    annotations: { 'dev.ferry.untag': `${tag} ${randomUUID()}` },
+  }
+  const placeholder = parseManifest(Buffer.from(JSON.stringify(doc)), { subject: what })
+  await tagManifest(ctx, placeholder, tag, { precondition: { ifMatch: previous } })
+  try {
+    await deleteManifestRef(ctx, placeholder.digest)
+  } catch (err) {
+    // Never leave the tag naming the placeholder: put it back, then report why the untag failed.
+    await pushManifest(ctx, original, tag).catch((undo: unknown) => {
+      throw new FerryError(
+        'INTERNAL',
+        `${what}: untag failed (${(err as Error).message}) and restoring ${previous} failed too (${(undo as Error).message}); the tag names placeholder ${placeholder.digest}`,
+      )
+    })
+    throw err
+  }
+}

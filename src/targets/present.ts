@@ -1,0 +1,31 @@
+import type { OperationOptions, Target } from '../content/target.js'
+import { isFerryError } from '../errors.js'
+import type { Manifest } from '../oci/manifest.js'
+import type { Descriptor } from '../oci/schemas.js'
+
+/** Resolves a tag or digest, or undefined when the target does not have it (other failures still throw). */
+export async function resolveIfPresent(
+  target: Target,
+  reference: string,
+  opts?: OperationOptions,
+): Promise<Descriptor | undefined> {
+  return absentAsUndefined(target.resolve(reference, opts))
+}
+
+/** The manifest under `reference`, or undefined when the target does not have it. */
+export async function fetchManifestIfPresent(
+  target: Target,
+  reference: string,
+  opts?: OperationOptions,
+): Promise<Manifest | undefined> {
+  return absentAsUndefined(target.fetchManifest(reference, opts))
+}
+
+async function absentAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p
+  } catch (err) {
+    if (isFerryError(err, 'NOT_FOUND')) return undefined
+    throw err
+  }
+}

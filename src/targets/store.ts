@@ -1,0 +1,31 @@
+import type { OperationOptions, TagOptions, TagOutcome, Target } from '../content/target.js'
+import type { Digest } from '../oci/digest.js'
+import { type Manifest, subjectOf } from '../oci/manifest.js'
+import { referrerDescriptor } from '../oci/referrer-descriptor.js'
+
+/**
+ * Stores a manifest by digest and makes it findable as a referrer of its `subject`: the backend indexes
+ * it itself (referrers API, a layout entry), or the referrers list is updated after the push.
+ */
+export async function storeManifest(
+  target: Target,
+  manifest: Manifest,
+  opts?: OperationOptions,
+): Promise<void> {
+  const { subjectIndexed } = await target.pushManifest(manifest, opts)
+  const subject = subjectOf(manifest)
+  if (subject && !subjectIndexed) {
+    await target.addReferrer(subject.digest as Digest, referrerDescriptor(manifest), opts)
+  }
+}
+
+/** Stores a manifest, then names it: the tag is the last thing written. */
+export async function storeTagged(
+  target: Target,
+  manifest: Manifest,
+  tag: string,
+  opts?: TagOptions,
+): Promise<TagOutcome> {
+  await storeManifest(target, manifest, opts)
+  return target.tag(manifest, tag, opts)
+}
