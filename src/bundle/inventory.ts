@@ -12,11 +12,12 @@
  * manifests name. A tag that cannot be read is listed under `skipped`: an inventory that knows less only
  * makes the next bundle larger, never wrong, since import checks the blobs a delta leaves out.
  */
+
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import type { Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { discoverAttached, flattenAttached, walkGraph } from '../graph/index.js'
+import { closure } from '../graph/index.js'
 import { OciLayout } from '../layout/index.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { digestSchema } from '../oci/schemas.js'
@@ -108,18 +109,9 @@ async function inventoryRepository(
     try {
       const root = await target.fetchManifest(tag)
       tags[tag] = root.digest
-      const graph = await walkGraph(target, root, { includeNondistributable: true })
-      const attached = flattenAttached(
-        await discoverAttached(
-          target,
-          graph.manifests.map((m) => m.digest),
-        ),
-      )
-      const graphs = [graph, ...(await Promise.all(attached.map((n) => walkGraph(target, n.manifest))))]
-      for (const g of graphs) {
-        for (const m of g.manifests) manifests.add(m.digest)
-        for (const [d, b] of g.blobs) blobs.set(d, b.size)
-      }
+      const found = await closure(target, root, { referrers: true, includeNondistributable: true })
+      for (const g of [found.graph, ...found.graphs]) for (const m of g.manifests) manifests.add(m.digest)
+      for (const [d, b] of found.blobs) blobs.set(d, b.size)
     } catch (err) {
       if (!isFerryError(err) || err.code === 'UNAUTHORIZED' || err.code === 'NETWORK') throw err
       skipped.push({ repository: name, tag, reason: err.message })

@@ -1,6 +1,6 @@
 import type { Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
-import { discoverAttached, flattenAttached, walkGraph } from '../graph/index.js'
+import { closure } from '../graph/index.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
@@ -86,16 +86,6 @@ function candidatePaths(
 /** Blobs the image and what is attached to it need that the bundle does not carry. */
 async function neededOmitted(bundle: BundleReader, image: ImageRecord): Promise<Descriptor[]> {
   const source = bundle.target(image.repository)
-  const graph = await walkGraph(source, await source.fetchManifest(image.digest))
-  const attached = flattenAttached(
-    await discoverAttached(
-      source,
-      graph.manifests.map((m) => m.digest),
-      { cosignTags: true },
-    ),
-  )
-  const graphs = [graph, ...(await Promise.all(attached.map((n) => walkGraph(source, n.manifest))))]
-  const needed = new Map<string, Descriptor>()
-  for (const g of graphs) for (const [d, b] of g.blobs) if (!bundle.has(d)) needed.set(d, b)
-  return [...needed.values()]
+  const { blobs } = await closure(source, await source.fetchManifest(image.digest), { referrers: true })
+  return [...blobs.values()].filter((b) => !bundle.has(b.digest))
 }

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers'
 import type { Target } from '../content/target.js'
 import { filterIndex } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
-import { discoverAttached, flattenAttached, walkGraph } from '../graph/index.js'
+import { closure } from '../graph/index.js'
 import type { Manifest } from '../oci/manifest.js'
 import { formatPlatform } from '../oci/platform.js'
 import { type Descriptor, imageConfigSchema } from '../oci/schemas.js'
@@ -125,20 +125,14 @@ async function planImage(item: Item, client: RegistryClient): Promise<PlannedIma
   const subject = formatReference(ref)
   const original = await source.fetchManifest(manifestReference(ref))
   const root = filterIndex(original, item.spec.platforms ?? [], subject)
-  const graph = await walkGraph(source, root)
-  const attached = item.spec.referrers
-    ? flattenAttached(
-        await discoverAttached(
-          source,
-          graph.manifests.map((m) => m.digest),
-          { cosignTags: true },
-        ),
-      )
-    : []
-  const attachedGraphs = await Promise.all(attached.map((n) => walkGraph(source, n.manifest)))
-
-  const blobs = new Map(graph.blobs)
-  for (const g of attachedGraphs) for (const [d, b] of g.blobs) blobs.set(d, b)
+  const {
+    graph,
+    attached,
+    graphs: attachedGraphs,
+    blobs,
+  } = await closure(source, root, {
+    referrers: item.spec.referrers,
+  })
   const referrers: ReferrerRecord[] = attached.map((n) => {
     const r: ReferrerRecord = {
       digest: n.manifest.digest,
