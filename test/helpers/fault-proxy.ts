@@ -264,6 +264,8 @@ function cutAnswer(
   fault: { after?: number; afterMs?: number },
   drop: () => void,
 ) {
+  // The status line and headers go out at once, so even a cut at byte 0 is a cut answer, not a lost one.
+  res.flushHeaders()
   const started = Date.now()
   const limit = fault.after ?? Number.POSITIVE_INFINITY
   let sent = 0
