@@ -121,7 +121,9 @@ export class RegistryHttp {
   async errorFrom(req: Pick<RegistryRequest, 'subject' | 'notFound' | 'method'>, res: RawResponse) {
     const text = req.method === 'HEAD' ? '' : await readLimited(res, ERROR_BODY_LIMIT).catch(() => '')
     if (req.method === 'HEAD') await discard(res)
-    return registryError(req.subject, res.status, text, res.status === 404 ? req.notFound : undefined)
+    const err = registryError(req.subject, res.status, text, res.status === 404 ? req.notFound : undefined)
+    err.retryAfterMs = parseRetryAfter(header(res, 'retry-after'))
+    return err
   }
 
   /** Authorization goes only to the registry's own origin, never to another host, scheme or port. */

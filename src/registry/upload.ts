@@ -7,8 +7,8 @@ import { hasBlob } from './blobs.js'
 import { pushScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
-import { mayHaveApplied } from './network-error.js'
-import { Backoff, sleep } from './retry.js'
+import { mayHaveApplied, NetworkError } from './network-error.js'
+import { Backoff, sleep, statusProvesNotApplied } from './retry.js'
 import { header, type RawResponse } from './transport.js'
 
 /**
@@ -36,11 +36,15 @@ function locationOf(res: RawResponse, what: string): URL {
   return new URL(loc, res.url)
 }
 
-/** `Range: 0-N` → the registry holds N+1 bytes (distribution sends `0--1` for an empty session). */
+/** `Range: 0-N` → the registry holds N+1 bytes (some registries send `0--1` for an empty session). */
 function heldBytes(res: RawResponse): number | undefined {
   const m = /^(?:bytes=)?0-(-?\d+)$/.exec(header(res, 'range')?.trim() ?? '')
   return m ? Number(m[1]) + 1 : undefined
 }
+
+// distribution 2.8 answers `0-0` both for an empty session and for one holding 1 byte: either could be
+// true, so a status that says `0-0` is no basis to continue from.
+const ambiguous = (res: RawResponse) => /^(?:bytes=)?0-0$/.test(header(res, 'range')?.trim() ?? '')
 
 async function startUpload(ctx: RepoContext, what: string): Promise<URL> {
   const res = await ctx.http.request({
@@ -69,7 +73,7 @@ async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
   })
   await discard(res)
   const held = heldBytes(res)
-  if (res.status >= 400 || held === undefined) return undefined
+  if (res.status >= 400 || held === undefined || ambiguous(res)) return undefined
   return { held, location: header(res, 'location') ? locationOf(res, what) : location }
 }
 
@@ -116,10 +120,11 @@ async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: B
   await discard(res)
 }
 
-async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string): Promise<void> {
-  const delay = backoff.next()
+async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string, retryAfterMs?: number) {
+  const delay = backoff.next(retryAfterMs)
   if (delay === undefined) throw err
-  ctx.http.transport.log(`${why}; try ${backoff.attempt} in ${Math.round(delay)} ms`)
+  const told = retryAfterMs === undefined ? '' : ' (Retry-After)'
+  ctx.http.transport.log(`${why}; try ${backoff.attempt} in ${Math.round(delay)} ms${told}`)
   await sleep(delay)
 }
 
@@ -140,25 +145,35 @@ async function monolithic(ctx: RepoContext, desc: Descriptor, reader: BlobReader
   }
 }
 
+/** The registry dropped the session (or holds bytes ferry cannot account for): only a new one can finish. */
+class SessionLost extends Error {}
+
+/** What a chunked upload carries from segment to segment: one retry budget for the whole blob. */
+interface Upload {
+  ctx: RepoContext
+  reader: BlobReader
+  what: string
+  reopen: BlobPushOptions['reopen']
+  backoff: Backoff
+}
+
+const inPlace = (err: unknown) =>
+  (err instanceof RegistryError && statusProvesNotApplied(err.status)) ||
+  (err instanceof NetworkError && err.transient && !err.sent)
+
 /**
  * PATCHes the next `length` bytes of `reader`. With `reopen` the bytes stream straight from the source;
  * when the connection dies the registry is asked how much it kept, the source is read again from the
  * segment start (re-hashing what the registry holds) and the PATCH continues there. Without `reopen` the
- * segment is read into memory first so it can be sent again. Returns the session URL.
+ * segment is read into memory first so it can be sent again. A 429 or 503 proves the registry did not
+ * act: the same PATCH goes again after its `Retry-After`. Returns the session URL.
  */
-async function sendSegment(
-  ctx: RepoContext,
-  location: URL,
-  reader: BlobReader,
-  length: number,
-  what: string,
-  reopen: BlobPushOptions['reopen'],
-) {
+async function sendSegment(up: Upload, location: URL, length: number) {
+  const { ctx, reader, what, reopen, backoff } = up
   const mark: Mark = reader.mark()
   const end = mark.position + length
   const buffered = reopen ? undefined : await reader.read(length)
   if (reader.short) await reader.finish() // a short source is refused before its last bytes are sent
-  const backoff = new Backoff(ctx.http.policy)
   let url = location
   let start = mark.position
   for (;;) {
@@ -185,30 +200,45 @@ async function sendSegment(
           `${what}: registry holds ${held} bytes after a chunk ending at ${end}`,
         )
       }
+      backoff.reached(end)
       return locationOf(res, what)
     } catch (err) {
       if (reader.short) await reader.finish() // throws the size error that explains the failed request
-      if (reader.sourceError !== undefined || !mayHaveApplied(err)) throw reader.sourceError ?? err
-      await pause(
-        ctx,
-        backoff,
-        err,
-        `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
-      )
-      const status = await uploadStatus(ctx, url, what)
-      if (!status && mark.position === 0) {
-        // A session dropped before it held anything of ours: a new one loses nothing.
-        url = await startUpload(ctx, what)
-        start = 0
-      } else if (!status || status.held < mark.position || status.held > end) {
-        throw new FerryError(
-          'NETWORK',
-          `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}); push the blob again`,
+      if (reader.sourceError !== undefined) throw reader.sourceError
+      if (inPlace(err)) {
+        const retryAfter = err instanceof RegistryError ? err.retryAfterMs : undefined
+        await pause(
+          ctx,
+          backoff,
+          err,
+          `PATCH ${what} at ${start}: ${describe(err)}, sending it again`,
+          retryAfter,
         )
       } else {
-        ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
-        url = status.location
-        start = status.held
+        if (!mayHaveApplied(err)) throw err
+        await pause(
+          ctx,
+          backoff,
+          err,
+          `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
+        )
+        const status = await uploadStatus(ctx, url, what)
+        if (!status && mark.position === 0) {
+          // A session dropped before it held anything of ours: a new one loses nothing.
+          url = await startUpload(ctx, what)
+          start = 0
+        } else if (!status || status.held < mark.position || status.held > end) {
+          if (reopen) throw new SessionLost()
+          throw new FerryError(
+            'NETWORK',
+            `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}) and the source cannot be read again; push the blob again`,
+          )
+        } else {
+          ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
+          url = status.location
+          start = status.held
+          backoff.reached(start)
+        }
       }
       if (buffered || reader.position === start) continue
       await reader.rewind(mark, await reopen!(mark.position), start)
@@ -216,11 +246,18 @@ async function sendSegment(
   }
 }
 
+const describe = (err: unknown) =>
+  err instanceof RegistryError ? `HTTP ${err.status}` : err instanceof NetworkError ? err.errno : String(err)
+
 // The content itself is wrong: no later run can finish this session, so it is not kept.
 const contentError = (err: unknown) =>
   err instanceof FerryError && (err.code === 'SIZE_INVALID' || err.code === 'DIGEST_MISMATCH')
 
-/** PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits. */
+/**
+ * PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits.
+ * A session the registry lost mid-way is replaced by a new one from byte 0, the source read again
+ * whole (and verified again) through `reopen`.
+ */
 async function sendRest(
   ctx: RepoContext,
   desc: Descriptor,
@@ -231,10 +268,20 @@ async function sendRest(
 ) {
   let location = session
   const report = (offset: number) => opts.onSession?.({ location: location.toString(), offset })
+  const up: Upload = { ctx, reader, what, reopen: opts.reopen, backoff: new Backoff(ctx.http.policy) }
   try {
     while (reader.position < desc.size) {
       const length = Math.min(ctx.chunkSize, desc.size - reader.position)
-      location = await sendSegment(ctx, location, reader, length, what, opts.reopen)
+      try {
+        location = await sendSegment(up, location, length)
+      } catch (err) {
+        if (!(err instanceof SessionLost)) throw err
+        ctx.http.transport.log(
+          `PATCH ${what}: the registry lost the upload session, starting a new one from byte 0`,
+        )
+        location = await startUpload(ctx, what)
+        await reader.restart(await opts.reopen!(0))
+      }
       report(reader.position)
     }
     await reader.finish()
