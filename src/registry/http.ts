@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream'
+import { Limiter } from '../util/limit.js'
 import type { Authenticator } from './auth.js'
 import { type RegistryErrorEntry, registryError } from './errors.js'
 import { aboutSubject, NetworkError } from './network-error.js'
+import { DEFAULT_REQUESTS_PER_HOST } from './options.js'
 import {
   Backoff,
   isRetryableStatus,
@@ -49,11 +51,28 @@ export async function discard(res: RawResponse): Promise<void> {
  * the registry's state before trying again (see `mayHaveApplied`).
  */
 export class RegistryHttp {
+  private readonly limits = new Map<string, Limiter>()
+
+  /** @param perHost requests in flight to one host at once (sent, their answer not yet begun). */
   constructor(
     readonly transport: Transport,
     readonly auth: Authenticator,
     readonly policy: RetryPolicy,
+    private readonly perHost = DEFAULT_REQUESTS_PER_HOST,
   ) {}
+
+  // Per host, not per client or per copy: sync's copies and a copy's blobs all draw on one budget, so
+  // a registry (or its storage host) sees at most `perHost` requests at once from this process. The
+  // slot is held until the answer begins, never while an answer's body streams, so a download feeding
+  // an upload to the same host does not hold the slot that upload needs.
+  private limiter(host: string): Limiter {
+    let limit = this.limits.get(host)
+    if (!limit) {
+      limit = new Limiter(this.perHost)
+      this.limits.set(host, limit)
+    }
+    return limit
+  }
 
   async request(req: RegistryRequest): Promise<RawResponse> {
     const idempotent = req.idempotent ?? IDEMPOTENT.includes(req.method)
@@ -152,9 +171,8 @@ export class RegistryHttp {
   private send(req: RegistryRequest, authorization: string | undefined, own: boolean): Promise<RawResponse> {
     const headers = { ...req.headers }
     if (authorization) headers.authorization = authorization
-    return this.transport.send(
-      { method: req.method, url: req.url, headers, body: req.body },
-      { logQuery: own },
+    return this.limiter(req.url.host).run(() =>
+      this.transport.send({ method: req.method, url: req.url, headers, body: req.body }, { logQuery: own }),
     )
   }
 }
