@@ -103,7 +103,9 @@ export class RegistryHttp {
         await sleep(delay)
         continue
       }
-      if (retryable) this.transport.log(`${req.method} ${req.url.pathname}: HTTP ${res.status}, giving up`)
+      // A streamed body is the caller's to send again (an upload PATCH retries in place).
+      if (retryable && !(req.body instanceof Readable))
+        this.transport.log(`${req.method} ${req.url.pathname}: HTTP ${res.status}, giving up`)
       const err = await this.errorFrom(req, res)
       if (res.status === 401 && !(await this.auth.hasCredential(req.registry).catch(() => true))) {
         err.message += `; no credentials stored for ${req.registry}`

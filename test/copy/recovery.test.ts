@@ -135,6 +135,8 @@ describe('a copy recovers from upload faults within the run', () => {
     expect(r.patchBytes).toBe(layer.size + MiB)
     expect(r.ranges[2]).toBe(`${2 * MiB}-${3 * MiB - 1}`)
     expect(r.ranges[3]).toBe(`${2 * MiB}-${3 * MiB - 1}`)
+    // The refused chunk is read again from the source at its start, a ranged read.
+    expect(r.layerReads).toEqual(['whole', `bytes=${2 * MiB}-`])
     expect(r.ms).toBeGreaterThanOrEqual(950)
     expect(log.lines.some((l) => l.includes(`HTTP ${status}`) && l.includes('Retry-After'))).toBe(true)
   })
