@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '../../src/registry/index.js'
 import type { RegistryRepository } from '../../src/registry/repository.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
+import { type FaultProxy, faultOnNth, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushImage, randomBlob, readAll, streamOf, syntheticImage } from '../helpers/registry-fixtures.js'
 import { captureLogger } from './log-capture.js'
 
@@ -185,6 +185,41 @@ describe('retries, resumption and verification under injected faults', () => {
     expect(count('GET', /blobs\/uploads/)).toBe(1)
     expect(count('POST', /blobs\/uploads/)).toBe(1)
     expect(log.lines.some((l) => /registry holds 100000 bytes/.test(l))).toBe(true)
+    expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
+  })
+
+  it('continues a resumed session that the registry then loses in a new session from byte 0, verified whole', async () => {
+    const blob = randomBlob(350_000)
+    let session: { location: string; offset: number } | undefined
+    // First run: the link dies for good after two chunks.
+    let patches = 0
+    proxy.setRule((r) => (r.method === 'PATCH' && ++patches > 2 ? { kind: 'reset' } : undefined))
+    await expect(
+      repo.pushBlob(blob.desc, streamOf(blob.bytes), { onSession: (s) => (session = s) }),
+    ).rejects.toMatchObject({ code: 'NETWORK' })
+    expect(session?.offset).toBe(200_000)
+    // Second run: the first PATCH delivers 30 kB and is cut; distribution drops the session.
+    proxy.seen.length = 0
+    proxy.setRule(faultOnNth('PATCH', /blobs\/uploads/, 1, { kind: 'cut-request', after: 30_000 }))
+    const reads: number[] = []
+    await repo.pushBlobFrom(blob.desc, session!.location, 200_000, streamOf(blob.bytes.subarray(200_000)), {
+      reopen: async (offset) => {
+        reads.push(offset)
+        return streamOf(blob.bytes.subarray(offset))
+      },
+    })
+    expect(reads).toEqual([0])
+    expect(count('POST', /blobs\/uploads/)).toBe(1)
+    expect(proxy.seen.filter((r) => r.method === 'PATCH').map((r) => r.headers['content-range'])).toEqual([
+      '200000-299999',
+      '0-99999',
+      '100000-199999',
+      '200000-299999',
+      '300000-349999',
+    ])
+    expect(log.lines.some((l) => l.includes('lost the upload session, starting a new one from byte 0'))).toBe(
+      true,
+    )
     expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
   })
 
