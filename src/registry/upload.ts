@@ -4,12 +4,22 @@ import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { BlobReader, type Mark } from './blob-reader.js'
 import { hasBlob } from './blobs.js'
-import { pushScope, type RepoContext, v2Url } from './context.js'
+import { pushScope, type RepoContext } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied, NetworkError } from './network-error.js'
 import { Backoff, sleep, statusProvesNotApplied } from './retry.js'
-import { header, type RawResponse } from './transport.js'
+import {
+  cancelUpload,
+  commit,
+  heldBytes,
+  locationOf,
+  OCTETS,
+  startUpload,
+  uploadStatus,
+} from './upload-session.js'
+
+export { cancelUpload }
 
 /**
  * Blob uploads (distribution spec, "Pushing blobs"): POST opens a session, PATCH appends chunks with
@@ -20,105 +30,17 @@ import { header, type RawResponse } from './transport.js'
  * A session outlives the process: `onSession` hands its URL and offset to whoever keeps them, and
  * `pushBlobFrom` continues it in a later run. distribution 2.8 purges sessions after 168h and signs
  * the offset into the URL's `_state`: only the latest Location works, an older one answers 404.
+ *
+ * One retry budget covers a whole blob and is renewed whenever the registry holds more than ever
+ * before (retry.ts): a 429/503 sends the same PATCH again after `Retry-After`, a lost answer continues
+ * from the registry's offset, and a session the registry dropped is replaced by a new one from byte 0.
  */
-
-const OCTETS = 'application/octet-stream'
 
 /**
  * Blobs up to this size go in one POST + PUT, read into memory first so a lost answer can simply be
  * sent again; larger ones stream through PATCHes of `chunkSize` bytes and are never held in memory.
  */
 const MONOLITHIC_MAX = 1024 * 1024
-
-function locationOf(res: RawResponse, what: string): URL {
-  const loc = header(res, 'location')
-  if (!loc) throw new FerryError('REGISTRY', `${what}: upload response without Location (HTTP ${res.status})`)
-  return new URL(loc, res.url)
-}
-
-/** `Range: 0-N` → the registry holds N+1 bytes (some registries send `0--1` for an empty session). */
-function heldBytes(res: RawResponse): number | undefined {
-  const m = /^(?:bytes=)?0-(-?\d+)$/.exec(header(res, 'range')?.trim() ?? '')
-  return m ? Number(m[1]) + 1 : undefined
-}
-
-// distribution 2.8 answers `0-0` both for an empty session and for one holding 1 byte: either could be
-// true, so a status that says `0-0` is no basis to continue from.
-const ambiguous = (res: RawResponse) => /^(?:bytes=)?0-0$/.test(header(res, 'range')?.trim() ?? '')
-
-async function startUpload(ctx: RepoContext, what: string): Promise<URL> {
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'POST',
-    url: v2Url(ctx, 'blobs/uploads/'),
-    scopes: pushScope(ctx.repository),
-    subject: what,
-    expect: [202],
-    // Repeating a POST only opens another session; the lost one expires on its own.
-    idempotent: true,
-  })
-  await discard(res)
-  return locationOf(res, what)
-}
-
-async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'GET',
-    url: location,
-    scopes: pushScope(ctx.repository),
-    subject: what,
-    // distribution answers 404 for a session it dropped; others 400 or 416. Either way it is gone.
-    expect: [200, 204, 400, 404, 416],
-  })
-  await discard(res)
-  const held = heldBytes(res)
-  if (res.status >= 400 || held === undefined || ambiguous(res)) return undefined
-  return { held, location: header(res, 'location') ? locationOf(res, what) : location }
-}
-
-/** Best effort: a session the registry keeps anyway expires on its own. */
-export async function cancelUpload(ctx: RepoContext, location: URL, what: string): Promise<void> {
-  await ctx.http
-    .request({
-      registry: ctx.registry,
-      method: 'DELETE',
-      url: location,
-      scopes: pushScope(ctx.repository),
-      subject: what,
-      expect: [200, 202, 204, 404],
-    })
-    .then(discard)
-    .catch(() => {})
-}
-
-// Spec, "Pushing a blob in chunks": the registry hashes what the session holds and refuses a mismatch
-// with DIGEST_INVALID. For a resumed upload that is the only check of the whole blob.
-function digestRefused(err: unknown, what: string): unknown {
-  if (!(err instanceof RegistryError && err.registryCodes.includes('DIGEST_INVALID'))) return err
-  return new FerryError(
-    'DIGEST_MISMATCH',
-    `${what}: the uploaded content does not hash to the blob digest (DIGEST_INVALID, HTTP ${err.status})`,
-  )
-}
-
-async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
-  const url = new URL(location)
-  url.searchParams.set('digest', desc.digest)
-  const res = await ctx.http
-    .request({
-      registry: ctx.registry,
-      method: 'PUT',
-      url,
-      headers: { 'content-type': OCTETS },
-      body,
-      scopes: pushScope(ctx.repository),
-      subject: what,
-      expect: [201, 204],
-    })
-    .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
-  await discard(res)
-}
 
 async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string, retryAfterMs?: number) {
   const delay = backoff.next(retryAfterMs)
