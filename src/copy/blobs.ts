@@ -4,6 +4,7 @@ import {
   canMount,
   canReadFrom,
   canResumePush,
+  type RangedBlobSource,
   type ResumableBlobPush,
   type Target,
   type UploadSession,
@@ -57,6 +58,11 @@ export async function transferBlobs(
 
 type Progress = (bytes: number) => void
 
+const reopenFrom =
+  (source: Target & RangedBlobSource, desc: Descriptor) =>
+  (offset: number): Promise<Readable> =>
+    offset === 0 ? source.fetchBlob(desc) : source.fetchBlobFrom(desc, offset)
+
 async function transferBlob(
   source: Target,
   destination: Target,
@@ -67,8 +73,9 @@ async function transferBlob(
   if (await destination.hasBlob(desc)) return 'skipped'
   if (canMount(destination) && (await destination.mountBlob(desc, source))) return 'mounted'
   const { journal } = opts
-  // A connection lost mid-upload continues from the registry's offset when the source can be re-read there.
-  const reopen = canReadFrom(source) ? (offset: number) => source.fetchBlobFrom(desc, offset) : undefined
+  // A connection lost mid-upload continues from the registry's offset when the source can be re-read
+  // there; a session lost altogether starts over from byte 0 with a whole (verified) read.
+  const reopen = canReadFrom(source) ? reopenFrom(source, desc) : undefined
   if (!canResumePush(destination)) {
     await stream(await source.fetchBlob(desc), (body) => destination.pushBlob(desc, body), progress)
     return 'copied'
@@ -156,7 +163,7 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
   const push = (b: Readable) =>
     destination.pushBlobFrom(desc, session.location, session.offset, b, {
       onSession: r.onSession,
-      reopen: (offset) => source.fetchBlobFrom(desc, offset),
+      reopen: reopenFrom(source, desc),
     })
   try {
     await stream(body, push, progress)

@@ -1,9 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { type Logger, redact, silentLogger } from '../log.js'
 import { writeFileAtomic } from '../util/files.js'
+import { withLock } from '../util/lock.js'
 
 /**
  * Where large uploads stood when ferry last stopped: destination + blob digest → the registry's upload
@@ -60,18 +61,37 @@ export const sessionPath = (location: string): string => redact(new URL(location
 const keyOf = (destination: string, digest: string) => `${destination}@${digest}`
 const errnoOf = (err: unknown) => (err as { code?: string })?.code ?? String(err)
 
+/** One journal file's queue of changes: shared by every UploadJournal of this process that names it. */
+interface JournalFile {
+  pending: Map<string, JournalEntry | null>
+  writing: Promise<void>
+  queued: boolean
+}
+
+const files = new Map<string, JournalFile>()
+
+function fileAt(path: string): JournalFile {
+  const key = resolve(path)
+  let file = files.get(key)
+  if (!file) {
+    file = { pending: new Map(), writing: Promise.resolve(), queued: false }
+    files.set(key, file)
+  }
+  return file
+}
+
 /**
- * The journal file. Changes are queued and written by one writer at a time, coalesced (at most one
- * write per acknowledged chunk); each write is a read-merge-rename, so two ferry processes never leave
- * a torn file (the last writer wins an entry both touched). Failures to read or write are warnings.
+ * The journal file. Every UploadJournal of one path in this process shares one queue of changes (sync's
+ * concurrent copies each open one), written by one writer at a time and coalesced (at most one write per
+ * acknowledged chunk). Each write is a read-merge-rename under a lock file, so concurrent processes
+ * merge too and never leave a torn file or drop each other's entries (the last writer wins an entry
+ * both touched). A failed write keeps its changes for the next one; failures are warnings.
  */
 export class UploadJournal {
   private readonly logger: Logger
   private readonly maxAgeMs: number
   private readonly now: () => number
-  private readonly pending = new Map<string, JournalEntry | null>()
-  private writing: Promise<void> = Promise.resolve()
-  private queued = false
+  private readonly file: JournalFile
   private warned = false
 
   constructor(
@@ -81,36 +101,38 @@ export class UploadJournal {
     this.logger = opts.logger ?? silentLogger
     this.maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS
     this.now = opts.now ?? Date.now
+    this.file = fileAt(path)
   }
 
   async get(destination: string, digest: string): Promise<JournalEntry | undefined> {
     const key = keyOf(destination, digest)
-    if (this.pending.has(key)) return this.pending.get(key) ?? undefined
+    if (this.file.pending.has(key)) return this.file.pending.get(key) ?? undefined
     return (await this.load())[key]
   }
 
   record(destination: string, digest: string, entry: Omit<JournalEntry, 'updated'>): void {
     const { location, offset, size } = entry
     const updated = new Date(this.now()).toISOString()
-    this.pending.set(keyOf(destination, digest), { location, offset, size, updated })
+    this.file.pending.set(keyOf(destination, digest), { location, offset, size, updated })
     this.schedule()
   }
 
   forget(destination: string, digest: string): void {
-    this.pending.set(keyOf(destination, digest), null)
+    this.file.pending.set(keyOf(destination, digest), null)
     this.schedule()
   }
 
   /** Resolves once every change made so far is on disk (or failed with a warning); never rejects. */
   settled(): Promise<void> {
-    return this.writing
+    return this.file.writing
   }
 
   private schedule(): void {
-    if (this.queued) return
-    this.queued = true
-    this.writing = this.writing.then(() => {
-      this.queued = false
+    const file = this.file
+    if (file.queued) return
+    file.queued = true
+    file.writing = file.writing.then(() => {
+      file.queued = false
       return this.flush()
     })
   }
@@ -140,25 +162,30 @@ export class UploadJournal {
   }
 
   private async flush(): Promise<void> {
-    const changes = [...this.pending]
-    this.pending.clear()
+    const { pending } = this.file
+    const changes = [...pending]
+    pending.clear()
     try {
-      const entries = await this.load()
-      let changed = false
-      for (const [key, entry] of changes) {
-        if (entry) entries[key] = entry
-        else if (!(key in entries)) continue
-        else delete entries[key]
-        changed = true
-      }
-      if (changed) await this.write(entries)
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
+      await withLock(`${this.path}.lock`, { logger: this.logger }, async () => {
+        const entries = await this.load()
+        let changed = false
+        for (const [key, entry] of changes) {
+          if (entry) entries[key] = entry
+          else if (!(key in entries)) continue
+          else delete entries[key]
+          changed = true
+        }
+        if (changed) await this.write(entries)
+      })
     } catch (err) {
+      // Kept for the next write, unless a newer change to the same upload came in meanwhile.
+      for (const [key, entry] of changes) if (!pending.has(key)) pending.set(key, entry)
       this.logger.warn(`upload journal ${this.path}: not written (${errnoOf(err)})`)
     }
   }
 
   private async write(entries: Entries): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
     const text = `${JSON.stringify({ version: 1, uploads: entries }, null, 2)}\n`
     await writeFileAtomic(this.path, new TextEncoder().encode(text), 0o600)
   }

@@ -17,7 +17,30 @@ const tokenResponseSchema = z.looseObject({
   token: z.string().optional(),
   access_token: z.string().optional(),
   expires_in: z.number().positive().optional(),
+  scope: z.string().optional(),
 })
+
+// docker token spec, "Token Response Fields" and the JWT's `access` claim: what the token really allows.
+const claimsSchema = z.looseObject({
+  access: z.array(z.looseObject({ type: z.string(), name: z.string(), actions: z.array(z.string()) })),
+})
+
+/**
+ * The scopes a token was granted: the JWT's `access` claim, else an OAuth2 `scope` field, else
+ * undefined (an opaque token: taken to grant what was asked).
+ */
+function grantedScopes(token: string, scope: string | undefined): string[] | undefined {
+  const payload = token.split('.')[1]
+  if (payload) {
+    try {
+      const claims = claimsSchema.safeParse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')))
+      if (claims.success) return claims.data.access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`)
+    } catch {
+      // Not a JWT: opaque tokens are allowed.
+    }
+  }
+  return scope === undefined ? undefined : scope.split(' ').filter(Boolean)
+}
 
 /** Seconds a token lives when the server does not say (docker token spec). */
 const DEFAULT_TOKEN_SECONDS = 60
@@ -117,7 +140,11 @@ export class Authenticator {
         const token = parsed?.token || parsed?.access_token
         if (!token)
           throw new FerryError('UNAUTHORIZED', `${registry}: token service ${url.host} sent no token`)
-        return { token, expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS }
+        return {
+          token,
+          expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS,
+          granted: grantedScopes(token, parsed?.scope),
+        }
       }
       await res.body.dump?.()
       const delay = isRetryableStatus(res.status, true)

@@ -142,6 +142,14 @@ export class BlobReader {
     }
   }
 
+  /**
+   * Starts over at byte 0 with a new source of the whole blob (a new upload session): the digest is
+   * checked from the start again, even for a reader that began at an offset and could not hash.
+   */
+  async restart(source: Readable): Promise<void> {
+    await this.rewind({ position: 0, hash: createHash(parseDigest(this.desc.digest).algorithm) }, source, 0)
+  }
+
   /** After the last segment: exactly the declared size, and (when it could hash from byte 0) the digest. */
   async finish(): Promise<void> {
     if (!this.done && !this.pending) {

@@ -78,7 +78,8 @@ function skipFor(res: RawResponse, offset: number, what: string): number {
 
 /**
  * The body as one stream across resumptions: when the connection drops, the rest is asked for with
- * `Range: bytes=N-` and the bytes continue into the same verifier.
+ * `Range: bytes=N-` and the bytes continue into the same verifier. The retry budget counts failures
+ * without progress, not time since the transfer began.
  */
 async function* pieces(
   ctx: RepoContext,
@@ -114,6 +115,9 @@ async function* pieces(
       } catch (err) {
         const failure =
           err instanceof FerryError && !(err instanceof NetworkError) ? err : networkError(res.url.host, err)
+        // A connection that delivered bytes since the last failure renews the budget: a long blob on a
+        // link that drops every minute still arrives, a link that delivers nothing gives up.
+        backoff.reached(offset)
         const delay = failure instanceof NetworkError && failure.transient ? backoff.next() : undefined
         if (delay === undefined) throw failure
         ctx.http.transport.log(

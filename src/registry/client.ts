@@ -6,7 +6,13 @@ import { newClientShared } from './context.js'
 import { lookupCredential } from './credentials.js'
 import { isDockerHub } from './hosts.js'
 import { RegistryHttp } from './http.js'
-import { DEFAULT_CERTS_DIR, DEFAULT_CHUNK_SIZE, DEFAULT_USER_AGENT, type RegistryOptions } from './options.js'
+import {
+  DEFAULT_CERTS_DIR,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_REQUESTS_PER_HOST,
+  DEFAULT_USER_AGENT,
+  type RegistryOptions,
+} from './options.js'
 import { readPages } from './pagination.js'
 import { RegistryRepository } from './repository.js'
 import { retryPolicy } from './retry.js'
@@ -39,7 +45,8 @@ export class RegistryClient {
       userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
     })
     const source = credentials ?? ((registry: string) => lookupCredential(registry, opts.dockerConfigDir))
-    this.http = new RegistryHttp(transport, new Authenticator(transport, source, policy), policy)
+    const perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))
+    this.http = new RegistryHttp(transport, new Authenticator(transport, source, policy), policy, perHost)
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE))
   }
 

@@ -19,6 +19,8 @@ export class RegistryError extends FerryError {
   readonly status: number
   readonly registryCodes: string[]
   readonly errors: RegistryErrorEntry[]
+  /** The answer's `Retry-After` (429, 503), for callers that retry on their own. */
+  retryAfterMs?: number
 
   constructor(code: ErrorCode, message: string, status: number, errors: RegistryErrorEntry[]) {
     super(code, message)

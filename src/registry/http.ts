@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream'
+import { Limiter } from '../util/limit.js'
 import type { Authenticator } from './auth.js'
 import { type RegistryErrorEntry, registryError } from './errors.js'
 import { aboutSubject, NetworkError } from './network-error.js'
+import { DEFAULT_REQUESTS_PER_HOST } from './options.js'
 import {
   Backoff,
   isRetryableStatus,
@@ -49,11 +51,28 @@ export async function discard(res: RawResponse): Promise<void> {
  * the registry's state before trying again (see `mayHaveApplied`).
  */
 export class RegistryHttp {
+  private readonly limits = new Map<string, Limiter>()
+
+  /** @param perHost requests in flight to one host at once (sent, their answer not yet begun). */
   constructor(
     readonly transport: Transport,
     readonly auth: Authenticator,
     readonly policy: RetryPolicy,
+    private readonly perHost = DEFAULT_REQUESTS_PER_HOST,
   ) {}
+
+  // Per host, not per client or per copy: sync's copies and a copy's blobs all draw on one budget, so
+  // a registry (or its storage host) sees at most `perHost` requests at once from this process. The
+  // slot is held until the answer begins, never while an answer's body streams, so a download feeding
+  // an upload to the same host does not hold the slot that upload needs.
+  private limiter(host: string): Limiter {
+    let limit = this.limits.get(host)
+    if (!limit) {
+      limit = new Limiter(this.perHost)
+      this.limits.set(host, limit)
+    }
+    return limit
+  }
 
   async request(req: RegistryRequest): Promise<RawResponse> {
     const idempotent = req.idempotent ?? IDEMPOTENT.includes(req.method)
@@ -84,7 +103,9 @@ export class RegistryHttp {
         await sleep(delay)
         continue
       }
-      if (retryable) this.transport.log(`${req.method} ${req.url.pathname}: HTTP ${res.status}, giving up`)
+      // A streamed body is the caller's to send again (an upload PATCH retries in place).
+      if (retryable && !(req.body instanceof Readable))
+        this.transport.log(`${req.method} ${req.url.pathname}: HTTP ${res.status}, giving up`)
       const err = await this.errorFrom(req, res)
       if (res.status === 401 && !(await this.auth.hasCredential(req.registry).catch(() => true))) {
         err.message += `; no credentials stored for ${req.registry}`
@@ -121,7 +142,9 @@ export class RegistryHttp {
   async errorFrom(req: Pick<RegistryRequest, 'subject' | 'notFound' | 'method'>, res: RawResponse) {
     const text = req.method === 'HEAD' ? '' : await readLimited(res, ERROR_BODY_LIMIT).catch(() => '')
     if (req.method === 'HEAD') await discard(res)
-    return registryError(req.subject, res.status, text, res.status === 404 ? req.notFound : undefined)
+    const err = registryError(req.subject, res.status, text, res.status === 404 ? req.notFound : undefined)
+    err.retryAfterMs = parseRetryAfter(header(res, 'retry-after'))
+    return err
   }
 
   /** Authorization goes only to the registry's own origin, never to another host, scheme or port. */
@@ -150,9 +173,8 @@ export class RegistryHttp {
   private send(req: RegistryRequest, authorization: string | undefined, own: boolean): Promise<RawResponse> {
     const headers = { ...req.headers }
     if (authorization) headers.authorization = authorization
-    return this.transport.send(
-      { method: req.method, url: req.url, headers, body: req.body },
-      { logQuery: own },
+    return this.limiter(req.url.host).run(() =>
+      this.transport.send({ method: req.method, url: req.url, headers, body: req.body }, { logQuery: own }),
     )
   }
 }

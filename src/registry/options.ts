@@ -16,8 +16,11 @@ export interface RegistryOptions {
   userAgent?: string
   /** Blobs larger than this are uploaded in PATCH chunks of this size; smaller ones in one PUT. Default 16 MiB. */
   chunkSize?: number
+  /** Requests in flight to one registry host at once, across every repository and copy of this client. Default 8. */
+  requestsPerHost?: number
 }
 
+export const DEFAULT_REQUESTS_PER_HOST = 8
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 export const DEFAULT_CERTS_DIR = '/etc/docker/certs.d'
 export const DEFAULT_USER_AGENT = 'ferry/0.1'

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { FerryError } from '../errors.js'
 import type { RegistryHttp, RegistryRequest } from './http.js'
-import { header, readLimited } from './transport.js'
+import { header, type RawResponse, readBytes } from './transport.js'
 
 /** `<url>; rel="next"` (RFC 8288), as distribution sends it for tags/list, _catalog and referrers. */
 export function nextLink(value: string | undefined, base: URL): URL | undefined {
@@ -19,8 +19,54 @@ export function nextLink(value: string | undefined, base: URL): URL | undefined 
   return undefined
 }
 
-const PAGE_LIMIT = 1024 * 1024 * 8
-const MAX_PAGES = 10_000
+/** Bounds on one listing, whatever a registry sends: pages followed, and bytes read over all of them. */
+export const MAX_PAGES = 10_000
+export const MAX_LISTING_BYTES = 64 * 1024 * 1024
+
+/**
+ * One walk over `Link: rel="next"` pages. A hostile or broken registry can link a page to itself, link
+ * distinct pages without end, or send one page of gigabytes: every URL is followed once, at most
+ * MAX_PAGES pages and MAX_LISTING_BYTES bytes in all are read, and past that the listing fails
+ * (never a silently shortened list).
+ */
+export class PageWalk {
+  private readonly seen = new Set<string>()
+  private pages = 0
+  private bytes = 0
+
+  constructor(private readonly subject: string) {}
+
+  /** Before fetching `url`: refuses a page already read and one past the page cap. */
+  visit(url: URL): void {
+    const key = url.toString()
+    if (this.seen.has(key)) {
+      throw new FerryError(
+        'REGISTRY',
+        `${this.subject}: the registry's list links back to a page it already sent (${url.pathname}${url.search}); not following a loop`,
+      )
+    }
+    if (++this.pages > MAX_PAGES) {
+      throw new FerryError('REGISTRY', `${this.subject}: the registry's list goes on past ${MAX_PAGES} pages`)
+    }
+    this.seen.add(key)
+  }
+
+  /** One page's body, read within what is left of the listing's byte budget. */
+  async read(res: RawResponse): Promise<string> {
+    const room = MAX_LISTING_BYTES - this.bytes
+    const body = await readBytes(
+      res,
+      room,
+      () =>
+        new FerryError(
+          'REGISTRY',
+          `${this.subject}: the registry's list is larger than ${MAX_LISTING_BYTES / 1024 / 1024} MiB`,
+        ),
+    )
+    this.bytes += body.length
+    return body.toString('utf8')
+  }
+}
 
 /**
  * Reads every page of a paginated JSON list, following `Link: rel="next"` on the same origin.
@@ -33,12 +79,12 @@ export async function readPages<S extends z.ZodType, T>(
   pick: (doc: z.infer<S>) => T[],
 ): Promise<T[]> {
   const out: T[] = []
-  const seen = new Set<string>()
+  const walk = new PageWalk(first.subject)
   let url: URL | undefined = first.url
-  for (let page = 0; url && page < MAX_PAGES; page++) {
-    seen.add(url.toString())
+  while (url) {
+    walk.visit(url)
     const { res, value: text } = await http.fetch({ ...first, url, method: 'GET', expect: [200] }, (r) =>
-      readLimited(r, PAGE_LIMIT),
+      walk.read(r),
     )
     let doc: unknown
     try {
@@ -51,8 +97,8 @@ export async function readPages<S extends z.ZodType, T>(
       throw new FerryError('REGISTRY', `${first.subject}: registry sent an unexpected list`)
     out.push(...pick(parsed.data))
     const next = nextLink(header(res, 'link'), url)
-    // Another origin would get our credentials' scope in a query; a repeated URL would loop forever.
-    url = next && next.origin === url.origin && !seen.has(next.toString()) ? next : undefined
+    // Another origin would get our credentials' scope in a query.
+    url = next && next.origin === url.origin ? next : undefined
   }
   return out
 }

@@ -7,7 +7,7 @@ import { pullScope, pushScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied } from './network-error.js'
-import { nextLink } from './pagination.js'
+import { nextLink, PageWalk } from './pagination.js'
 import { Backoff, sleep } from './retry.js'
 import { header, type RawResponse, readLimited } from './transport.js'
 
@@ -23,7 +23,10 @@ const isIndexResponse = (res: RawResponse) =>
   header(res, 'content-type')?.split(';')[0]?.trim() === MediaType.ociIndex
 
 async function readIndex(res: RawResponse, what: string): Promise<ImageIndex> {
-  const text = await readLimited(res, INDEX_LIMIT)
+  return parseIndex(await readLimited(res, INDEX_LIMIT), what)
+}
+
+function parseIndex(text: string, what: string): ImageIndex {
   let doc: unknown
   try {
     doc = JSON.parse(text)
@@ -81,7 +84,9 @@ export async function listReferrers(
   const what = `${ctx.name}@${digest}`
   let url = referrersUrl(ctx, digest, artifactType)
   const out: Descriptor[] = []
-  for (let n = 0; n < 1000; n++) {
+  const walk = new PageWalk(what)
+  for (let n = 0; ; n++) {
+    walk.visit(url)
     const { res, value: page } = await ctx.http.fetch(
       request(ctx, url, what, [200, 404]),
       async (r): Promise<Page> => {
@@ -99,7 +104,7 @@ export async function listReferrers(
         const filtered = (header(r, 'oci-filters-applied') ?? '')
           .split(',')
           .some((f) => f.trim() === 'artifactType')
-        return { kind: 'index', index: await readIndex(r, what), filtered }
+        return { kind: 'index', index: parseIndex(await walk.read(r), what), filtered }
       },
     )
     if (page.kind === 'fallback') {
@@ -111,7 +116,6 @@ export async function listReferrers(
     if (!next || next.origin !== url.origin) return out
     url = next
   }
-  return out
 }
 
 async function readTagIndex(ctx: RepoContext, digest: Digest) {

@@ -1,12 +1,14 @@
 /**
  * When to try again and how long to wait: exponential backoff with full jitter (AWS architecture blog,
- * "Exponential Backoff And Jitter"), bounded by attempts and by total elapsed time; a server's
- * `Retry-After` replaces the computed delay.
+ * "Exponential Backoff And Jitter"), bounded by attempts and by elapsed time; a server's `Retry-After`
+ * replaces the computed delay. For a transfer the bounds count failures *without progress*: bytes that
+ * reach further than ever before start the budget over, so a long blob on a flaky link finishes while
+ * a link that moves nothing gives up.
  */
 export interface RetryPolicy {
-  /** Tries in all, the first included. Default 5. */
+  /** Tries without progress, the first included. Default 5. */
   attempts: number
-  /** Give up once this much time has passed since the first try. Default 60 s. */
+  /** Give up once this much time has passed without progress. Default 60 s. */
   maxElapsedMs: number
   /** First backoff ceiling; doubles per retry. Default 250 ms. */
   baseDelayMs: number
@@ -50,12 +52,30 @@ export function isRetryableStatus(status: number, idempotent: boolean): boolean 
 /** 429 and 503 say the server did not act on the request; other failures leave that open. */
 export const statusProvesNotApplied = (status: number): boolean => status === 429 || status === 503
 
-/** One retry budget for one logical operation. */
+/** One retry budget for one logical operation (a request, or a whole blob transfer). */
 export class Backoff {
   private tries = 1
-  private readonly started = Date.now()
+  private started: number
+  private best = 0
 
-  constructor(readonly policy: RetryPolicy) {}
+  constructor(
+    readonly policy: RetryPolicy,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.started = now()
+  }
+
+  /**
+   * The transfer stands at byte `position`. Beyond the furthest point reached so far, the failures
+   * behind it were not in vain and the budget starts over; re-sending bytes already sent once (a new
+   * upload session) is not progress, so a session lost again and again still runs out.
+   */
+  reached(position: number): void {
+    if (position <= this.best) return
+    this.best = position
+    this.tries = 1
+    this.started = this.now()
+  }
 
   get attempt(): number {
     return this.tries
@@ -69,7 +89,7 @@ export class Backoff {
     if (this.tries >= this.policy.attempts) return undefined
     const ceiling = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (this.tries - 1))
     const delay = retryAfterMs ?? Math.random() * ceiling
-    if (Date.now() - this.started + delay > this.policy.maxElapsedMs) return undefined
+    if (this.now() - this.started + delay > this.policy.maxElapsedMs) return undefined
     this.tries++
     return delay
   }

@@ -1,5 +1,6 @@
 /**
- * Bearer tokens per registry, keyed by the scopes they were issued for. A token issued for
+ * Bearer tokens per registry, keyed by the scopes they were granted (a token service may grant fewer
+ * than asked: pull when push was asked, nothing on a repository the user cannot see). A token granted
  * `repository:a:pull,push` also serves a request that needs only `repository:a:pull`, so a push
  * followed by reads of the same repository costs one token request.
  */
@@ -50,6 +51,8 @@ export interface IssuedToken {
   token: string
   /** Seconds; the token spec's default is 60 when the server does not say. */
   expiresIn: number
+  /** What the token allows, when the server says (its `access` claim, an OAuth2 `scope`); else as asked. */
+  granted?: string[]
 }
 
 export class TokenCache {
@@ -87,7 +90,8 @@ export class TokenCache {
       const lifetimeMs = issued.expiresIn * 1000
       const margin = Math.min(5_000, lifetimeMs / 10)
       const list = this.entries.get(registry) ?? []
-      list.push({ scopes, token: issued.token, expiresAt: this.now() + lifetimeMs - margin })
+      const granted = issued.granted ?? scopes
+      list.push({ scopes: granted, token: issued.token, expiresAt: this.now() + lifetimeMs - margin })
       this.entries.set(registry, list)
       return issued.token
     })()

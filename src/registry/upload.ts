@@ -4,12 +4,22 @@ import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { BlobReader, type Mark } from './blob-reader.js'
 import { hasBlob } from './blobs.js'
-import { pushScope, type RepoContext, v2Url } from './context.js'
+import { pushScope, type RepoContext } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
-import { mayHaveApplied } from './network-error.js'
-import { Backoff, sleep } from './retry.js'
-import { header, type RawResponse } from './transport.js'
+import { mayHaveApplied, NetworkError } from './network-error.js'
+import { Backoff, sleep, statusProvesNotApplied } from './retry.js'
+import {
+  cancelUpload,
+  commit,
+  heldBytes,
+  locationOf,
+  OCTETS,
+  startUpload,
+  uploadStatus,
+} from './upload-session.js'
+
+export { cancelUpload }
 
 /**
  * Blob uploads (distribution spec, "Pushing blobs"): POST opens a session, PATCH appends chunks with
@@ -20,9 +30,11 @@ import { header, type RawResponse } from './transport.js'
  * A session outlives the process: `onSession` hands its URL and offset to whoever keeps them, and
  * `pushBlobFrom` continues it in a later run. distribution 2.8 purges sessions after 168h and signs
  * the offset into the URL's `_state`: only the latest Location works, an older one answers 404.
+ *
+ * One retry budget covers a whole blob and is renewed whenever the registry holds more than ever
+ * before (retry.ts): a 429/503 sends the same PATCH again after `Retry-After`, a lost answer continues
+ * from the registry's offset, and a session the registry dropped is replaced by a new one from byte 0.
  */
-
-const OCTETS = 'application/octet-stream'
 
 /**
  * Blobs up to this size go in one POST + PUT, read into memory first so a lost answer can simply be
@@ -30,96 +42,11 @@ const OCTETS = 'application/octet-stream'
  */
 const MONOLITHIC_MAX = 1024 * 1024
 
-function locationOf(res: RawResponse, what: string): URL {
-  const loc = header(res, 'location')
-  if (!loc) throw new FerryError('REGISTRY', `${what}: upload response without Location (HTTP ${res.status})`)
-  return new URL(loc, res.url)
-}
-
-/** `Range: 0-N` → the registry holds N+1 bytes (distribution sends `0--1` for an empty session). */
-function heldBytes(res: RawResponse): number | undefined {
-  const m = /^(?:bytes=)?0-(-?\d+)$/.exec(header(res, 'range')?.trim() ?? '')
-  return m ? Number(m[1]) + 1 : undefined
-}
-
-async function startUpload(ctx: RepoContext, what: string): Promise<URL> {
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'POST',
-    url: v2Url(ctx, 'blobs/uploads/'),
-    scopes: pushScope(ctx.repository),
-    subject: what,
-    expect: [202],
-    // Repeating a POST only opens another session; the lost one expires on its own.
-    idempotent: true,
-  })
-  await discard(res)
-  return locationOf(res, what)
-}
-
-async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
-  const res = await ctx.http.request({
-    registry: ctx.registry,
-    method: 'GET',
-    url: location,
-    scopes: pushScope(ctx.repository),
-    subject: what,
-    // distribution answers 404 for a session it dropped; others 400 or 416. Either way it is gone.
-    expect: [200, 204, 400, 404, 416],
-  })
-  await discard(res)
-  const held = heldBytes(res)
-  if (res.status >= 400 || held === undefined) return undefined
-  return { held, location: header(res, 'location') ? locationOf(res, what) : location }
-}
-
-/** Best effort: a session the registry keeps anyway expires on its own. */
-export async function cancelUpload(ctx: RepoContext, location: URL, what: string): Promise<void> {
-  await ctx.http
-    .request({
-      registry: ctx.registry,
-      method: 'DELETE',
-      url: location,
-      scopes: pushScope(ctx.repository),
-      subject: what,
-      expect: [200, 202, 204, 404],
-    })
-    .then(discard)
-    .catch(() => {})
-}
-
-// Spec, "Pushing a blob in chunks": the registry hashes what the session holds and refuses a mismatch
-// with DIGEST_INVALID. For a resumed upload that is the only check of the whole blob.
-function digestRefused(err: unknown, what: string): unknown {
-  if (!(err instanceof RegistryError && err.registryCodes.includes('DIGEST_INVALID'))) return err
-  return new FerryError(
-    'DIGEST_MISMATCH',
-    `${what}: the uploaded content does not hash to the blob digest (DIGEST_INVALID, HTTP ${err.status})`,
-  )
-}
-
-async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
-  const url = new URL(location)
-  url.searchParams.set('digest', desc.digest)
-  const res = await ctx.http
-    .request({
-      registry: ctx.registry,
-      method: 'PUT',
-      url,
-      headers: { 'content-type': OCTETS },
-      body,
-      scopes: pushScope(ctx.repository),
-      subject: what,
-      expect: [201, 204],
-    })
-    .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
-  await discard(res)
-}
-
-async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string): Promise<void> {
-  const delay = backoff.next()
+async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string, retryAfterMs?: number) {
+  const delay = backoff.next(retryAfterMs)
   if (delay === undefined) throw err
-  ctx.http.transport.log(`${why}; try ${backoff.attempt} in ${Math.round(delay)} ms`)
+  const told = retryAfterMs === undefined ? '' : ' (Retry-After)'
+  ctx.http.transport.log(`${why}; try ${backoff.attempt} in ${Math.round(delay)} ms${told}`)
   await sleep(delay)
 }
 
@@ -140,25 +67,35 @@ async function monolithic(ctx: RepoContext, desc: Descriptor, reader: BlobReader
   }
 }
 
+/** The registry dropped the session (or holds bytes ferry cannot account for): only a new one can finish. */
+class SessionLost extends Error {}
+
+/** What a chunked upload carries from segment to segment: one retry budget for the whole blob. */
+interface Upload {
+  ctx: RepoContext
+  reader: BlobReader
+  what: string
+  reopen: BlobPushOptions['reopen']
+  backoff: Backoff
+}
+
+const inPlace = (err: unknown) =>
+  (err instanceof RegistryError && statusProvesNotApplied(err.status)) ||
+  (err instanceof NetworkError && err.transient && !err.sent)
+
 /**
  * PATCHes the next `length` bytes of `reader`. With `reopen` the bytes stream straight from the source;
  * when the connection dies the registry is asked how much it kept, the source is read again from the
  * segment start (re-hashing what the registry holds) and the PATCH continues there. Without `reopen` the
- * segment is read into memory first so it can be sent again. Returns the session URL.
+ * segment is read into memory first so it can be sent again. A 429 or 503 proves the registry did not
+ * act: the same PATCH goes again after its `Retry-After`. Returns the session URL.
  */
-async function sendSegment(
-  ctx: RepoContext,
-  location: URL,
-  reader: BlobReader,
-  length: number,
-  what: string,
-  reopen: BlobPushOptions['reopen'],
-) {
+async function sendSegment(up: Upload, location: URL, length: number) {
+  const { ctx, reader, what, reopen, backoff } = up
   const mark: Mark = reader.mark()
   const end = mark.position + length
   const buffered = reopen ? undefined : await reader.read(length)
   if (reader.short) await reader.finish() // a short source is refused before its last bytes are sent
-  const backoff = new Backoff(ctx.http.policy)
   let url = location
   let start = mark.position
   for (;;) {
@@ -185,30 +122,45 @@ async function sendSegment(
           `${what}: registry holds ${held} bytes after a chunk ending at ${end}`,
         )
       }
+      backoff.reached(end)
       return locationOf(res, what)
     } catch (err) {
       if (reader.short) await reader.finish() // throws the size error that explains the failed request
-      if (reader.sourceError !== undefined || !mayHaveApplied(err)) throw reader.sourceError ?? err
-      await pause(
-        ctx,
-        backoff,
-        err,
-        `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
-      )
-      const status = await uploadStatus(ctx, url, what)
-      if (!status && mark.position === 0) {
-        // A session dropped before it held anything of ours: a new one loses nothing.
-        url = await startUpload(ctx, what)
-        start = 0
-      } else if (!status || status.held < mark.position || status.held > end) {
-        throw new FerryError(
-          'NETWORK',
-          `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}); push the blob again`,
+      if (reader.sourceError !== undefined) throw reader.sourceError
+      if (inPlace(err)) {
+        const retryAfter = err instanceof RegistryError ? err.retryAfterMs : undefined
+        await pause(
+          ctx,
+          backoff,
+          err,
+          `PATCH ${what} at ${start}: ${describe(err)}, sending it again`,
+          retryAfter,
         )
       } else {
-        ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
-        url = status.location
-        start = status.held
+        if (!mayHaveApplied(err)) throw err
+        await pause(
+          ctx,
+          backoff,
+          err,
+          `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
+        )
+        const status = await uploadStatus(ctx, url, what)
+        if (!status && mark.position === 0) {
+          // A session dropped before it held anything of ours: a new one loses nothing.
+          url = await startUpload(ctx, what)
+          start = 0
+        } else if (!status || status.held < mark.position || status.held > end) {
+          if (reopen) throw new SessionLost()
+          throw new FerryError(
+            'NETWORK',
+            `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}) and the source cannot be read again; push the blob again`,
+          )
+        } else {
+          ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
+          url = status.location
+          start = status.held
+          backoff.reached(start)
+        }
       }
       if (buffered || reader.position === start) continue
       await reader.rewind(mark, await reopen!(mark.position), start)
@@ -216,11 +168,18 @@ async function sendSegment(
   }
 }
 
+const describe = (err: unknown) =>
+  err instanceof RegistryError ? `HTTP ${err.status}` : err instanceof NetworkError ? err.errno : String(err)
+
 // The content itself is wrong: no later run can finish this session, so it is not kept.
 const contentError = (err: unknown) =>
   err instanceof FerryError && (err.code === 'SIZE_INVALID' || err.code === 'DIGEST_MISMATCH')
 
-/** PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits. */
+/**
+ * PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits.
+ * A session the registry lost mid-way is replaced by a new one from byte 0, the source read again
+ * whole (and verified again) through `reopen`.
+ */
 async function sendRest(
   ctx: RepoContext,
   desc: Descriptor,
@@ -231,10 +190,20 @@ async function sendRest(
 ) {
   let location = session
   const report = (offset: number) => opts.onSession?.({ location: location.toString(), offset })
+  const up: Upload = { ctx, reader, what, reopen: opts.reopen, backoff: new Backoff(ctx.http.policy) }
   try {
     while (reader.position < desc.size) {
       const length = Math.min(ctx.chunkSize, desc.size - reader.position)
-      location = await sendSegment(ctx, location, reader, length, what, opts.reopen)
+      try {
+        location = await sendSegment(up, location, length)
+      } catch (err) {
+        if (!(err instanceof SessionLost)) throw err
+        ctx.http.transport.log(
+          `PATCH ${what}: the registry lost the upload session, starting a new one from byte 0`,
+        )
+        location = await startUpload(ctx, what)
+        await reader.restart(await opts.reopen!(0))
+      }
       report(reader.position)
     }
     await reader.finish()

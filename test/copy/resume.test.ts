@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -313,23 +314,60 @@ describe('upload journal', () => {
     expect(await later.get('reg.test/app', 'sha256:bb')).toMatchObject({ offset: 8, size: 10 })
   })
 
-  it('stays a valid file under two writers at once', async () => {
-    const path = join(dir, 'two', 'uploads.json')
+  it('keeps every entry when 30 concurrent copies each record an upload (one queue per file in a process)', async () => {
+    const path = join(dir, 'many', 'uploads.json')
     const log = captureLogger()
-    const a = new UploadJournal(path, { logger: log })
-    const b = new UploadJournal(path, { logger: log })
-    for (let i = 0; i < 30; i++) {
-      const session = { location: `http://reg.test/v2/app/blobs/uploads/${i}`, offset: i, size: 100 }
-      ;(i % 2 ? a : b).record('reg.test/app', `sha256:${i}`, session)
-      if (i % 5 === 0) await Promise.all([a.settled(), b.settled()])
-    }
-    await Promise.all([a.settled(), b.settled()])
-    // Last writer wins an entry both touched; the file itself is never torn.
+    // sync runs its copies at once, and each copy opens the default journal: 30 journals, one file.
+    const journals = Array.from({ length: 30 }, () => new UploadJournal(path, { logger: log }))
+    journals.forEach((j, i) => {
+      j.record('reg.test/app', `sha256:${i}`, {
+        location: `http://reg.test/v2/app/blobs/uploads/${i}`,
+        offset: i,
+        size: 100,
+      })
+    })
+    await Promise.all(journals.map((j) => j.settled()))
+    journals[7]!.forget('reg.test/app', 'sha256:7')
+    journals[8]!.record('reg.test/app', 'sha256:30', {
+      location: 'http://reg.test/v2/app/blobs/uploads/30',
+      offset: 1,
+      size: 100,
+    })
+    await Promise.all(journals.map((j) => j.settled()))
     const file = JSON.parse(await readFile(path, 'utf8'))
-    expect(Object.keys(file.uploads).length).toBeGreaterThan(0)
-    const reader = new UploadJournal(path, { logger: log })
-    const kept = Object.keys(file.uploads)[0]!.split('@')[1]!
-    expect(await reader.get('reg.test/app', kept)).toMatchObject({ size: 100 })
+    const expected = [...Array.from({ length: 31 }, (_, i) => `reg.test/app@sha256:${i}`)].filter(
+      (k) => !k.endsWith(':7'),
+    )
+    expect(Object.keys(file.uploads).sort()).toEqual(expected.sort())
     expect(log.lines).toEqual([])
+  })
+
+  it('keeps every entry when three processes write the journal at once', async () => {
+    const path = join(dir, 'procs', 'uploads.json')
+    const script = join(dir, 'writer.mts')
+    const module = join(process.cwd(), 'src/copy/upload-journal.ts')
+    await writeFile(
+      script,
+      `import { UploadJournal } from ${JSON.stringify(module)}
+const [path, who] = process.argv.slice(2)
+const journals = Array.from({ length: 10 }, () => new UploadJournal(path))
+journals.forEach((j, i) => j.record('reg.test/app', \`sha256:\${who}-\${i}\`, { location: 'http://reg.test/v2/app/blobs/uploads/' + i, offset: i, size: 100 }))
+await Promise.all(journals.map((j) => j.settled()))
+`,
+    )
+    const tsx = join(process.cwd(), 'node_modules/.bin/tsx')
+    await Promise.all(
+      ['a', 'b', 'c'].map(
+        (who) =>
+          new Promise<void>((resolve, reject) =>
+            execFile(tsx, [script, path, who], (err) => (err ? reject(err) : resolve())),
+          ),
+      ),
+    )
+    const file = JSON.parse(await readFile(path, 'utf8'))
+    expect(Object.keys(file.uploads)).toHaveLength(30)
+    for (const who of ['a', 'b', 'c'])
+      for (let i = 0; i < 10; i++)
+        expect(file.uploads[`reg.test/app@sha256:${who}-${i}`]).toMatchObject({ offset: i })
   })
 })

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '../../src/registry/index.js'
 import type { RegistryRepository } from '../../src/registry/repository.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
+import { type FaultProxy, faultOnNth, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushImage, randomBlob, readAll, streamOf, syntheticImage } from '../helpers/registry-fixtures.js'
 import { captureLogger } from './log-capture.js'
 
@@ -99,13 +99,54 @@ describe('retries, resumption and verification under injected faults', () => {
     await expect(readAll(stream)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' })
   })
 
-  it('gives up resuming after the bound', async () => {
+  it('gives up resuming after the bound of tries without progress', async () => {
+    let gets = 0
     proxy.setRule((r) =>
-      r.method === 'GET' && /blobs\/sha256/.test(r.path) ? { kind: 'cut', after: 1000 } : undefined,
+      r.method === 'GET' && /blobs\/sha256/.test(r.path)
+        ? { kind: 'cut', after: gets++ ? 0 : 1000 }
+        : undefined,
     )
     const stream = await repo.fetchBlob(image.layers[0]!.desc)
     await expect(readAll(stream)).rejects.toMatchObject({ code: 'NETWORK' })
+    // 1000 bytes renew the budget once; then the retries of a budget of 4 tries, none delivering a byte.
     expect(count('GET', /blobs\/sha256/)).toBe(4)
+  })
+
+  it('finishes a download cut again and again past the whole retry budget, as long as bytes arrive', async () => {
+    // The budget is 400 ms and 3 tries; every connection stalls 250 ms after 50 kB and then dies, so
+    // the 300 kB layer takes six connections and about 1.5 s. Only a budget renewed by progress survives.
+    const budget = { attempts: 3, baseDelayMs: 5, maxDelayMs: 10, maxElapsedMs: 400 }
+    const slow = new RegistryClient({ logger: log, retry: budget })
+    try {
+      proxy.setRule((r) =>
+        r.method === 'GET' && /blobs\/sha256/.test(r.path)
+          ? { kind: 'cut', after: 50_000, afterMs: 250 }
+          : undefined,
+      )
+      const layer = image.layers[0]!
+      const started = Date.now()
+      expect(await readAll(await slow.repository(proxy.host, 'faults/app').fetchBlob(layer.desc))).toEqual(
+        layer.bytes,
+      )
+      expect(Date.now() - started).toBeGreaterThan(3 * budget.maxElapsedMs)
+      const gets = proxy.seen.filter((r) => r.method === 'GET' && /blobs\/sha256/.test(r.path))
+      expect(gets.map((r) => r.headers.range)).toEqual([
+        undefined,
+        ...[1, 2, 3, 4, 5].map((i) => `bytes=${i * 50_000}-`),
+      ])
+      // The same link delivering nothing runs out of the same budget after 3 tries.
+      proxy.seen.length = 0
+      proxy.setRule((r) =>
+        r.method === 'GET' && /blobs\/sha256/.test(r.path)
+          ? { kind: 'cut', after: 0, afterMs: 50 }
+          : undefined,
+      )
+      const stuck = await slow.repository(proxy.host, 'faults/app').fetchBlob(layer.desc)
+      await expect(readAll(stuck)).rejects.toMatchObject({ code: 'NETWORK' })
+      expect(count('GET', /blobs\/sha256/)).toBe(3)
+    } finally {
+      await slow.close()
+    }
   })
 
   it('does not re-PUT a manifest whose answer was lost but which was stored', async () => {
@@ -144,6 +185,41 @@ describe('retries, resumption and verification under injected faults', () => {
     expect(count('GET', /blobs\/uploads/)).toBe(1)
     expect(count('POST', /blobs\/uploads/)).toBe(1)
     expect(log.lines.some((l) => /registry holds 100000 bytes/.test(l))).toBe(true)
+    expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
+  })
+
+  it('continues a resumed session that the registry then loses in a new session from byte 0, verified whole', async () => {
+    const blob = randomBlob(350_000)
+    let session: { location: string; offset: number } | undefined
+    // First run: the link dies for good after two chunks.
+    let patches = 0
+    proxy.setRule((r) => (r.method === 'PATCH' && ++patches > 2 ? { kind: 'reset' } : undefined))
+    await expect(
+      repo.pushBlob(blob.desc, streamOf(blob.bytes), { onSession: (s) => (session = s) }),
+    ).rejects.toMatchObject({ code: 'NETWORK' })
+    expect(session?.offset).toBe(200_000)
+    // Second run: the first PATCH delivers 30 kB and is cut; distribution drops the session.
+    proxy.seen.length = 0
+    proxy.setRule(faultOnNth('PATCH', /blobs\/uploads/, 1, { kind: 'cut-request', after: 30_000 }))
+    const reads: number[] = []
+    await repo.pushBlobFrom(blob.desc, session!.location, 200_000, streamOf(blob.bytes.subarray(200_000)), {
+      reopen: async (offset) => {
+        reads.push(offset)
+        return streamOf(blob.bytes.subarray(offset))
+      },
+    })
+    expect(reads).toEqual([0])
+    expect(count('POST', /blobs\/uploads/)).toBe(1)
+    expect(proxy.seen.filter((r) => r.method === 'PATCH').map((r) => r.headers['content-range'])).toEqual([
+      '200000-299999',
+      '0-99999',
+      '100000-199999',
+      '200000-299999',
+      '300000-349999',
+    ])
+    expect(log.lines.some((l) => l.includes('lost the upload session, starting a new one from byte 0'))).toBe(
+      true,
+    )
     expect(await readAll(await repo.fetchBlob(blob.desc))).toEqual(blob.bytes)
   })
 
