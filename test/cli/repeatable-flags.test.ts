@@ -57,7 +57,7 @@ describe('repeatable flags', () => {
 })
 
 // The built CLI, as users type it: flags first, then the arguments.
-describe('repeatable flags before arguments (built CLI)', () => {
+describe('repeatable flags before arguments (built CLI)', { timeout: 180_000 }, () => {
   const platforms = [
     { os: 'linux', architecture: 'amd64' },
     { os: 'linux', architecture: 'arm64' },
