@@ -23,9 +23,12 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override args = {
     source: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:TAG|@DIGEST]',
+      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST]',
     }),
-    destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]' }),
+    destination: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[[:REPO]:TAG]',
+    }),
   }
   static override flags = {
     platform: Flags.string({
