@@ -1,6 +1,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { type Logger, redact, redactingLogger, silentLogger } from '../src/log.js'
+import { repeatable, repeatableList } from './args.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof FerryCommand)['baseFlags'] & T['flags']
@@ -21,13 +22,14 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     'insecure-registry': Flags.string({
-      description: 'Reach HOST[:PORT] over plain HTTP (loopback hosts always are). Repeatable.',
-      multiple: true,
+      description:
+        'Reach HOST[:PORT] over plain HTTP (loopback hosts always are). Repeatable, or comma-separated.',
+      ...repeatableList,
       helpGroup: 'GLOBAL',
     }),
     'ca-file': Flags.string({
       description: 'Extra PEM CA bundle to trust for registry TLS. Repeatable.',
-      multiple: true,
+      ...repeatable,
       helpGroup: 'GLOBAL',
     }),
   }

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core'
+import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
@@ -22,14 +23,18 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override args = {
     source: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:TAG|@DIGEST]',
+      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST]',
     }),
-    destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG]' }),
+    destination: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[[:REPO]:TAG]',
+    }),
   }
   static override flags = {
     platform: Flags.string({
-      description: 'Copy only this child of an index: OS/ARCH[/VARIANT]. Repeatable. Makes a new index.',
-      multiple: true,
+      description:
+        'Copy only this child of an index: OS/ARCH[/VARIANT]. Repeatable, or comma-separated. Makes a new index.',
+      ...repeatableList,
     }),
     referrers: Flags.boolean({
       description: 'Also copy signatures, SBOMs and attestations attached to the image (both schemes).',

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core'
-import { imageArg } from '../cli/args.js'
+import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
 import { FerryError } from '../src/errors.js'
@@ -36,7 +36,7 @@ export default class Sign extends FerryCommand<typeof Sign> {
     annotation: Flags.string({
       char: 'a',
       description: 'KEY=VALUE recorded in the signed payload; verify -a can require it. Repeatable.',
-      multiple: true,
+      ...repeatable,
     }),
     'fulcio-url': Flags.string({
       description: 'Keyless: Fulcio base URL.',

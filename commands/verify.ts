@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core'
-import { imageArg } from '../cli/args.js'
+import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
@@ -36,7 +36,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
     annotation: Flags.string({
       char: 'a',
       description: 'KEY=VALUE the signature must carry. Repeatable.',
-      multiple: true,
+      ...repeatable,
     }),
   }
 

@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
-import { imageArg } from '../../cli/args.js'
+import { imageArg, repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { parseReference } from '../../src/reference/index.js'
 import { attachArtifact, parseKeyValues, readInputFile } from '../../src/supply/index.js'
@@ -27,7 +27,7 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
     annotation: Flags.string({
       char: 'a',
       description: 'KEY=VALUE manifest annotation. Repeatable.',
-      multiple: true,
+      ...repeatable,
     }),
   }
 

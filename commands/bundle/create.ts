@@ -1,5 +1,6 @@
 import { basename } from 'node:path'
 import { Args, Flags } from '@oclif/core'
+import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
 import { progressSink } from '../../cli/progress.js'
@@ -44,13 +45,13 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     }),
     key: Flags.string({ description: 'Sign ferry-bundle.json with this cosign private key (NAME.key).' }),
     image: Flags.string({
-      description: 'An image to carry, instead of a spec. Repeatable.',
-      multiple: true,
+      description: 'An image to carry, instead of a spec. Repeatable, or comma-separated.',
+      ...repeatableList,
       exclusive: ['spec'],
     }),
     platform: Flags.string({
-      description: 'With --image: keep only OS/ARCH[/VARIANT] of each index. Repeatable.',
-      multiple: true,
+      description: 'With --image: keep only OS/ARCH[/VARIANT] of each index. Repeatable, or comma-separated.',
+      ...repeatableList,
     }),
     name: Flags.string({ description: 'With --image: the bundle name (default: the output file name).' }),
     'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),

@@ -6,16 +6,29 @@
  *
  * `oci:DIR@sha256:…` (no ":" before the "@") selects an entry by digest; skopeo 1.9 would read that as
  * a directory named `DIR@sha256`, which no one creates on purpose.
+ *
+ * Repository views (src/layout/naming.ts): a ref.name `REPO:TAG`, split at its last ":" when TAG is a
+ * distribution tag and the name holds no "@", is tag TAG of view REPO there. The reference splits the
+ * same way, so `oci:DIR:REPO:TAG` opens view REPO (its referrers and `sha256-HEX.sig` tags are REPO's)
+ * and still finds and writes the entry whose ref.name is `REPO:TAG`, as skopeo does. `oci:DIR:REPO@DIGEST`
+ * pins view REPO to a digest: the form `bundle import --to oci:DIR` prints and a view's targets name
+ * themselves with. That is the one narrowing of skopeo's reading: a ref.name that ends in "@" and a
+ * well-formed sha256/sha512 digest cannot be named; `oci:out:v1@build` still is the ref.name `v1@build`.
  */
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
-import { LAYOUT_REF_NAME_RE } from './grammar.js'
+import { LAYOUT_REF_NAME_RE, TAG_RE } from './grammar.js'
 
 export interface LayoutReference {
   kind: 'layout'
   /** The layout directory, as given. */
   path: string
-  /** A ref name from `index.json`; at most one of tag and digest is set. */
+  /** The repository view (`oci:DIR:REPO:TAG`, `oci:DIR:REPO@DIGEST`); absent: the no-repository view. */
+  repository?: string
+  /**
+   * In a repository view a distribution tag; without one, any ref name from `index.json`. At most one of
+   * tag and digest is set.
+   */
   tag?: string
   digest?: Digest
 }
@@ -60,14 +73,35 @@ export function parseLayoutReference(input: string): LayoutReference {
     throw fail(`invalid digest "${tail}": expected sha256:<64 hex> or sha512:<128 hex>, lower case`)
   }
   if (colon < 0) return { kind: 'layout', path }
-  const tag = body.slice(colon + 1)
-  const problem = layoutRefNameProblem(tag)
+  const name = body.slice(colon + 1)
+  const problem = layoutRefNameProblem(name)
   if (problem) throw fail(problem)
-  return { kind: 'layout', path, tag }
+  const pinned = REPOSITORY_DIGEST_RE.exec(name)
+  if (pinned) {
+    try {
+      return { kind: 'layout', path, repository: pinned[1]!, digest: parseDigest(pinned[2]!).digest }
+    } catch (err) {
+      throw fail((err as Error).message)
+    }
+  }
+  return { kind: 'layout', path, ...splitLayoutName(name) }
+}
+
+// `REPO@sha256:…`: a repository without "@" and a digest of a registered algorithm, checked by parseDigest.
+const REPOSITORY_DIGEST_RE = /^([^@]+)@((?:sha256|sha512):.*)$/
+
+/** naming.ts `splitRefName`: the last ":" starts the tag when a distribution tag follows and no "@" is in the name. */
+function splitLayoutName(name: string): { repository?: string; tag: string } {
+  const colon = name.lastIndexOf(':')
+  if (colon > 0 && !name.includes('@') && TAG_RE.test(name.slice(colon + 1))) {
+    return { repository: name.slice(0, colon), tag: name.slice(colon + 1) }
+  }
+  return { tag: name }
 }
 
 export function formatLayoutReference(ref: LayoutReference): string {
-  if (ref.digest) return `${LAYOUT_PREFIX}${ref.path}@${ref.digest}`
-  if (ref.tag) return `${LAYOUT_PREFIX}${ref.path}:${ref.tag}`
-  return `${LAYOUT_PREFIX}${ref.path}`
+  const view = ref.repository === undefined ? '' : `:${ref.repository}`
+  if (ref.digest) return `${LAYOUT_PREFIX}${ref.path}${view}@${ref.digest}`
+  if (ref.tag) return `${LAYOUT_PREFIX}${ref.path}${view}:${ref.tag}`
+  return `${LAYOUT_PREFIX}${ref.path}${view}`
 }

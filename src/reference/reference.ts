@@ -1,6 +1,7 @@
 /**
  * Image references: `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]` with docker's normalisation, and skopeo's
- * `oci:DIR[:NAME|@DIGEST]` for image layouts on disk.
+ * `oci:DIR[:NAME|@DIGEST]` for image layouts on disk (`oci:DIR:REPO:TAG` and `oci:DIR:REPO@DIGEST` name
+ * a repository view of one, see layout.ts).
  *
  * Normalisation follows distribution/reference `normalize.go`:
  *   nginx                          → docker.io/library/nginx        (tag left undefined)
@@ -110,11 +111,15 @@ export function manifestReference(ref: Reference): string {
   return ref.digest ?? ref.tag ?? DEFAULT_TAG
 }
 
-/** A copy with the tag replaced; on a layout, which holds one selector, the digest is dropped. */
+/**
+ * A copy with the tag replaced; on a layout, which holds one selector, the digest is dropped. A layout's
+ * repository view takes distribution tags; the no-repository view any ref name.
+ */
 export function withTag<R extends Reference>(ref: R, tag: string): R {
-  const problem = ref.kind === 'layout' ? layoutRefNameProblem(tag) : tagProblem(tag)
+  const anyRefName = ref.kind === 'layout' && ref.repository === undefined
+  const problem = anyRefName ? layoutRefNameProblem(tag) : tagProblem(tag)
   if (problem) throw invalid(tag, problem)
-  if (ref.kind === 'layout') return { kind: 'layout', path: ref.path, tag } as R
+  if (ref.kind === 'layout') return { ...layoutView(ref), tag } as R
   return { ...ref, tag }
 }
 
@@ -126,8 +131,15 @@ export function withDigest<R extends Reference>(ref: R, digest: string): R {
   } catch (err) {
     throw invalid(digest, (err as Error).message)
   }
-  if (ref.kind === 'layout') return { kind: 'layout', path: ref.path, digest: parsed } as R
+  if (ref.kind === 'layout') return { ...layoutView(ref), digest: parsed } as R
   return { ...ref, digest: parsed }
+}
+
+/** The layout and view of a reference, without its selector. */
+function layoutView(ref: LayoutReference): LayoutReference {
+  return ref.repository === undefined
+    ? { kind: 'layout', path: ref.path }
+    : { kind: 'layout', path: ref.path, repository: ref.repository }
 }
 
 function invalid(input: string, why: string): FerryError {

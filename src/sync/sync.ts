@@ -55,10 +55,9 @@ export interface SyncReport {
 /** `ferry sync FILE`: load, lock (two runs of one spec never overlap), mirror, report. */
 export async function runSync(path: string, opts: SyncOptions = {}): Promise<SyncReport> {
   const spec = await loadSyncSpec(path)
-  const lock = await acquireLock(await syncLockPath(path), {
-    timeoutMs: 0,
-    staleMs: 7 * 24 * 3600_000,
-  }).catch((err) => {
+  // The lock's heartbeat keeps a run of any length fresh, so a crashed run (here, or in another
+  // container sharing the state directory) frees the spec within the default staleness.
+  const lock = await acquireLock(await syncLockPath(path), { timeoutMs: 0 }).catch((err) => {
     throw new FerryError(
       'CONFLICT',
       `${path}: another ferry sync of this spec is running (${(err as Error).message})`,

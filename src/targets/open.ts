@@ -19,7 +19,11 @@ export interface Opened {
 /** A parsed reference to the backend that holds it: a registry repository or an OCI layout directory. */
 export async function openTarget(ref: Reference, opts: OpenOptions = {}): Promise<Opened> {
   if (ref.kind === 'layout') {
-    const target = await openLayoutTarget(ref.path, { create: opts.create, logger: opts.logger })
+    const target = await openLayoutTarget(ref.path, {
+      create: opts.create,
+      logger: opts.logger,
+      repository: ref.repository,
+    })
     return { target, reference: manifestReference(ref) }
   }
   const client = opts.client ?? new RegistryClient(opts)

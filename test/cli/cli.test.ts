@@ -11,7 +11,8 @@ import { type Distribution, startDistribution } from '../helpers/distribution.js
 
 const PASSWORD = 's3cret-Pa55word!'
 
-describe('ferry CLI', () => {
+// Each step starts a node process; on a busy machine that is seconds, so these tests get more time.
+describe('ferry CLI', { timeout: 120_000 }, () => {
   let dir: string
   let layout: string
   let index: Manifest

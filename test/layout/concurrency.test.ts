@@ -138,18 +138,22 @@ describe('index.json.lock', () => {
   })
 
   it('breaks a lock whose pid is dead, or that is older than the bound', async () => {
+    // A dead pid counts only where it was recorded: this host, pid namespace and boot (a real lock's record).
+    const own = join(tmp.path('own'), '..', 'own.lock')
+    const mine = await acquireLock(own)
+    const here = JSON.parse(await readFile(own, 'utf8'))
+    await mine.release()
     const dead = join(tmp.path('dead'), '..', 'dead.lock')
-    await writeFile(
-      dead,
-      JSON.stringify({ pid: await deadPid(), host: hostname(), created: Date.now(), nonce: 'd' }),
-    )
+    await writeFile(dead, JSON.stringify({ ...here, pid: await deadPid(), created: Date.now(), nonce: 'd' }))
     const logger = recordingLogger()
     await (await acquireLock(dead, { timeoutMs: 1000, logger })).release()
     expect(logger.warnings).toHaveLength(1)
 
+    // Staleness is the heartbeat: the file's mtime, which a live holder keeps touching.
     const old = join(tmp.path('old'), '..', 'old.lock')
     const created = Date.now() - 10 * 60_000
     await writeFile(old, JSON.stringify({ pid: process.pid, host: hostname(), created, nonce: 'o' }))
+    await utimes(old, new Date(created), new Date(created))
     await (await acquireLock(old, { timeoutMs: 1000 })).release()
 
     // A lock file its holder never got to write (crashed between create and write) ages out by mtime.

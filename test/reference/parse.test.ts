@@ -80,8 +80,26 @@ describe('parseReference: oci layouts', () => {
     [`oci:out@${D}`, { kind: 'layout', path: 'out', digest: D }],
     // As containers/image: everything after the first ":" is the ref name, "@" and ":" included.
     ['oci:out:v1@build', { kind: 'layout', path: 'out', tag: 'v1@build' }],
-    [`oci:out:v1@${D}`, { kind: 'layout', path: 'out', tag: `v1@${D}` }],
+    ['oci:out:v1@build:2', { kind: 'layout', path: 'out', tag: 'v1@build:2' }],
     ['oci:my@dir:x', { kind: 'layout', path: 'my@dir', tag: 'x' }],
+    ['oci:out:localhost:5000/app', { kind: 'layout', path: 'out', tag: 'localhost:5000/app' }],
+    // A ref name REPO:TAG is tag TAG of repository view REPO (src/layout/naming.ts); the entry is the same.
+    ['oci:out:a:b', { kind: 'layout', path: 'out', repository: 'a', tag: 'b' }],
+    [
+      'oci:./site:library/postgres:16',
+      { kind: 'layout', path: './site', repository: 'library/postgres', tag: '16' },
+    ],
+    [
+      'oci:out:localhost:5000/app:1',
+      { kind: 'layout', path: 'out', repository: 'localhost:5000/app', tag: '1' },
+    ],
+    // What `bundle import --to oci:DIR` prints as `pinned`, and what a view's commands print.
+    [`oci:out:v1@${D}`, { kind: 'layout', path: 'out', repository: 'v1', digest: D }],
+    [
+      `oci:./site:library/postgres@${D}`,
+      { kind: 'layout', path: './site', repository: 'library/postgres', digest: D },
+    ],
+    [`oci:out:a:b@${D}`, { kind: 'layout', path: 'out', repository: 'a:b', digest: D }],
   ])('%s', (input, expected) => {
     expect(parseReference(input)).toEqual(expected)
     expect(formatReference(parseReference(input))).toBe(input)
@@ -120,6 +138,8 @@ describe('parseReference: invalid input names the input and the rule', () => {
     ['oci:out:-x', /invalid image name/],
     ['oci:out@sha256:abc', /invalid digest "sha256:abc"/],
     [`oci:out@sha256:${'a'.repeat(40)}`, /invalid digest/],
+    ['oci:out:v1@sha256:abc', /invalid digest "sha256:abc"/],
+    [`oci:out:library/postgres@sha512:${'a'.repeat(64)}`, /invalid digest/],
   ])('%j', (input, why) => {
     expectInvalid(() => parseReference(input), why)
   })
@@ -164,6 +184,18 @@ describe('helpers', () => {
       path: 'out',
       tag: 'Mixed/Case',
     })
+  })
+
+  it("withTag and withDigest keep a layout's repository view; its tags are distribution tags", () => {
+    const view = parseReference('oci:site:library/postgres:16')
+    expect(withDigest(view, D)).toEqual({
+      kind: 'layout',
+      path: 'site',
+      repository: 'library/postgres',
+      digest: D,
+    })
+    expect(formatReference(withTag(withDigest(view, D), '17'))).toBe('oci:site:library/postgres:17')
+    expectInvalid(() => withTag(view, 'Mixed/Case'), /tag must start/)
   })
 
   it('parseRegistryReference refuses layouts', () => {

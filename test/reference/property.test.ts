@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
+import { refNameFor, splitRefName } from '../../src/layout/naming.js'
 import { formatReference, parseReference, type Reference } from '../../src/reference/reference.js'
 
 // Generators that follow distribution's grammar (reference/regexp.go) piece by piece.
@@ -67,13 +68,23 @@ const layoutRefName = fc
     { minLength: 1, maxLength: 2 },
   )
   .map((c) => c.join('/'))
+const layoutDir = fc.stringMatching(/^[./a-zA-Z0-9_-]{1,20}$/)
+// A repository view: any ref name without "@" (naming.ts never splits one with "@"), and a tag that is
+// both a distribution tag and a ref-name component.
+const viewRepository = layoutRefName.filter((n) => !n.includes('@'))
+const viewTag = fc.stringMatching(/^[A-Za-z0-9]{1,5}(?:[._-][A-Za-z0-9]{1,5}){0,2}$/)
+const viewSelector = fc.oneof(
+  fc.tuple(viewRepository, viewTag).map(([r, t]) => ({ repository: r, tag: t, text: `:${r}:${t}` })),
+  fc.tuple(viewRepository, digest).map(([r, d]) => ({ repository: r, digest: d, text: `:${r}@${d}` })),
+)
 const validLayoutRef = fc
   .tuple(
-    fc.stringMatching(/^[./a-zA-Z0-9_-]{1,20}$/),
+    layoutDir,
     fc.oneof(
       fc.constant(''),
       layoutRefName.map((n) => `:${n}`),
       digest.map((d) => `@${d}`),
+      viewSelector.map((v) => v.text),
     ),
   )
   .map(([dir, sel]) => `oci:${dir}${sel}`)
@@ -113,6 +124,36 @@ describe('reference properties', () => {
     )
   })
 
+  it('oci:DIR:REPO:TAG and oci:DIR:REPO@DIGEST name repository view REPO and format back as given', () => {
+    fc.assert(
+      fc.property(layoutDir, viewSelector, (dir, v) => {
+        const { text, ...selector } = v
+        const input = `oci:${dir}${text}`
+        expect(parseReference(input)).toEqual({ kind: 'layout', path: dir, ...selector })
+        expect(formatReference(parseReference(input))).toBe(input)
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('a name after oci:DIR: finds and writes the same ref.name as before views: the view naming.ts gives it', () => {
+    // The contract for every oci:DIR:NAME accepted before repository views, except a name ending in
+    // "@" and a digest (now REPO@DIGEST): the entry looked up and written is still the one whose
+    // ref.name is NAME, and the view is the one src/layout/naming.ts files that entry under.
+    const names = layoutRefName.filter((n) => !/@sha(256|512):/.test(n))
+    fc.assert(
+      fc.property(layoutDir, names, (dir, name) => {
+        const ref = parseReference(`oci:${dir}:${name}`)
+        if (ref.kind !== 'layout' || ref.tag === undefined) throw new Error('expected a tagged layout')
+        const split = splitRefName(name)
+        expect(ref.repository).toBe(split.repository)
+        expect(ref.tag).toBe(split.tag)
+        expect(refNameFor(ref.repository, ref.tag)).toBe(name)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   const corruptions: fc.Arbitrary<string>[] = [
     // upper case in the repository path
     fc.tuple(path, fc.stringMatching(/^[A-Z]$/), fc.nat()).map(([p, u, i]) => {
@@ -142,6 +183,10 @@ describe('reference properties', () => {
     fc
       .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.constantFrom(' x', '-x', 'x-', 'x//y', '', 'a::b'))
       .map(([d, n]) => `oci:${d}:${n}`),
+    // a repository view pinned to a malformed digest
+    fc
+      .tuple(fc.stringMatching(/^[a-z]{1,8}$/), viewRepository, fc.stringMatching(/^[a-f0-9]{1,63}$/))
+      .map(([d, r, h]) => `oci:${d}:${r}@sha256:${h}`),
   ]
 
   it('generated invalid references throw REFERENCE_INVALID', () => {

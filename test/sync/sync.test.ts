@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -101,6 +101,20 @@ describe('sync', () => {
     } finally {
       await held.release()
     }
+    await expect(runSync(spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
+  })
+
+  it('takes over the lock of a run that died in another container once its heartbeat is two minutes old', async () => {
+    const path = await syncLockPath(spec)
+    const held = await acquireLock(path)
+    const here = JSON.parse(await readFile(path, 'utf8'))
+    await held.release()
+    // Same hostname, another pid namespace: its pid says nothing here, only the heartbeat does.
+    const past = Date.now() - 2 * 60_000
+    const record = { ...here, pidns: '4:4026532999', pid: 1, created: past, nonce: 'gone' }
+    await writeFile(path, JSON.stringify(record))
+    await expect(runSync(spec)).rejects.toMatchObject({ code: 'CONFLICT' })
+    await utimes(path, new Date(past), new Date(past))
     await expect(runSync(spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
   })
 })
