@@ -50,6 +50,26 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     this.args = args as BaseArgs<T>
   }
 
+  private controller: AbortController | undefined
+
+  /**
+   * Aborted on the first Ctrl-C or SIGTERM: transfers stop where they are (upload sessions stay in the
+   * journal for a rerun) and the command exits 130. A second Ctrl-C exits at once.
+   */
+  protected get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = new AbortController()
+      const stop = () => {
+        if (controller.signal.aborted) process.exit(130)
+        controller.abort(new FerryError('ABORTED', 'interrupted'))
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+      this.controller = controller
+    }
+    return this.controller.signal
+  }
+
   /** The library's logger: `--debug` lines on stderr, always redacted. */
   protected get logger(): Logger {
     return this.flags.debug

@@ -59,6 +59,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
         concurrency: this.flags.concurrency,
         includeNondistributable: this.flags['include-nondistributable'],
         onEvent: progress.onEvent,
+        signal: this.signal,
       })
       progress.stop()
       if (result.filtered) {

@@ -39,6 +39,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
         concurrency: this.flags.concurrency,
         blobConcurrency: this.flags['blob-concurrency'],
         onEvent: progress.onEvent,
+        signal: this.signal,
       })
     } finally {
       progress.stop()

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CREDENTIALS'
   | 'CONFLICT' // a lock is held, a tag is immutable, a concurrent writer won
   | 'VERIFY_FAILED'
+  | 'ABORTED' // cancelled by the caller (Ctrl-C, a deadline, a client that went away)
   | 'INTERNAL'
 
 export class FerryError extends Error {
@@ -50,6 +51,7 @@ const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   VERIFY_FAILED: 5,
   NETWORK: 6,
   TOO_MANY_REQUESTS: 6,
+  ABORTED: 130, // as a shell reports a command ended by SIGINT
 }
 
 export function exitCodeFor(err: unknown): number {

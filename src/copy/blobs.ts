@@ -4,6 +4,7 @@ import {
   canMount,
   canReadFrom,
   canResumePush,
+  type OperationOptions,
   type RangedBlobSource,
   type ResumableBlobPush,
   type Target,
@@ -23,7 +24,7 @@ export interface BlobTally {
   bytes: number
 }
 
-export interface BlobTransferOptions {
+export interface BlobTransferOptions extends OperationOptions {
   /** Keeps upload sessions across runs, for destinations that can resume them. */
   journal?: UploadJournal
   logger?: Logger
@@ -59,9 +60,9 @@ export async function transferBlobs(
 type Progress = (bytes: number) => void
 
 const reopenFrom =
-  (source: Target & RangedBlobSource, desc: Descriptor) =>
+  (source: Target & RangedBlobSource, desc: Descriptor, op: OperationOptions) =>
   (offset: number): Promise<Readable> =>
-    offset === 0 ? source.fetchBlob(desc) : source.fetchBlobFrom(desc, offset)
+    offset === 0 ? source.fetchBlob(desc, op) : source.fetchBlobFrom(desc, offset, op)
 
 async function transferBlob(
   source: Target,
@@ -70,20 +71,21 @@ async function transferBlob(
   opts: BlobTransferOptions,
   progress: Progress,
 ): Promise<BlobOutcome> {
-  if (await destination.hasBlob(desc)) return 'skipped'
-  if (canMount(destination) && (await destination.mountBlob(desc, source))) return 'mounted'
+  const op: OperationOptions = { signal: opts.signal }
+  if (await destination.hasBlob(desc, op)) return 'skipped'
+  if (canMount(destination) && (await destination.mountBlob(desc, source, op))) return 'mounted'
   const { journal } = opts
   // A connection lost mid-upload continues from the registry's offset when the source can be re-read
   // there; a session lost altogether starts over from byte 0 with a whole (verified) read.
-  const reopen = canReadFrom(source) ? reopenFrom(source, desc) : undefined
+  const reopen = canReadFrom(source) ? reopenFrom(source, desc, op) : undefined
   if (!canResumePush(destination)) {
-    await stream(await source.fetchBlob(desc), (body) => destination.pushBlob(desc, body), progress)
+    await stream(await source.fetchBlob(desc, op), (body) => destination.pushBlob(desc, body, op), progress)
     return 'copied'
   }
   if (!journal) {
     await stream(
-      await source.fetchBlob(desc),
-      (body) => destination.pushBlob(desc, body, { reopen }),
+      await source.fetchBlob(desc, op),
+      (body) => destination.pushBlob(desc, body, { ...op, reopen }),
       progress,
     )
     return 'copied'
@@ -95,11 +97,11 @@ async function transferBlob(
     kept = true
     journal.record(destination.name, desc.digest, { ...s, size: desc.size })
   }
-  const resume = { source, destination, desc, journal, onSession, log: opts.logger ?? silentLogger }
+  const resume = { source, destination, desc, journal, onSession, op, log: opts.logger ?? silentLogger }
   try {
     if (!(entry && (await resumed(resume, entry, progress)))) {
-      const body = await source.fetchBlob(desc)
-      await stream(body, (b) => destination.pushBlob(desc, b, { onSession, reopen }), progress)
+      const body = await source.fetchBlob(desc, op)
+      await stream(body, (b) => destination.pushBlob(desc, b, { ...op, onSession, reopen }), progress)
     }
     if (kept) journal.forget(destination.name, desc.digest)
   } catch (err) {
@@ -115,6 +117,7 @@ async function transferBlob(
 }
 
 interface Resume {
+  op: OperationOptions
   source: Target
   destination: Target & ResumableBlobPush
   desc: Descriptor
@@ -163,7 +166,7 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
   const push = (b: Readable) =>
     destination.pushBlobFrom(desc, session.location, session.offset, b, {
       onSession: r.onSession,
-      reopen: reopenFrom(source, desc),
+      reopen: reopenFrom(source, desc, r.op),
     })
   try {
     await stream(body, push, progress)

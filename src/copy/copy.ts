@@ -150,6 +150,7 @@ export async function applyCopy(plan: CopyPlan, opts: CopyOptions = {}): Promise
   const tally = await transferBlobs(plan.source, destination, blobs.values(), limiter, image, emit, {
     journal,
     logger: opts.logger,
+    signal: opts.signal,
   })
 
   const manifests = { pushed: 0, skipped: 0 }

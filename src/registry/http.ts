@@ -12,7 +12,7 @@ import {
   sleep,
   statusProvesNotApplied,
 } from './retry.js'
-import { header, type Method, type RawResponse, readLimited, type Transport } from './transport.js'
+import { cancelled, header, type Method, type RawResponse, readLimited, type Transport } from './transport.js'
 
 export interface RegistryRequest {
   registry: string
@@ -52,6 +52,16 @@ export async function discard(res: RawResponse): Promise<void> {
  */
 export class RegistryHttp {
   private readonly limits = new Map<string, Limiter>()
+  /** Set on a view made by `withSignal`: every exchange through it is cancelled when it fires. */
+  readonly signal: AbortSignal | undefined = undefined
+
+  /** The same client (pool, tokens, limits) with every request cancelled when `signal` fires. */
+  withSignal(signal: AbortSignal | undefined): RegistryHttp {
+    if (!signal || signal === this.signal) return this
+    const view = Object.create(this) as RegistryHttp
+    Object.defineProperty(view, 'signal', { value: signal })
+    return view
+  }
 
   /** @param perHost requests in flight to one host at once (sent, their answer not yet begun). */
   constructor(
@@ -78,6 +88,7 @@ export class RegistryHttp {
     const idempotent = req.idempotent ?? IDEMPOTENT.includes(req.method)
     const backoff = new Backoff(req.body instanceof Readable ? { ...this.policy, attempts: 1 } : this.policy)
     for (;;) {
+      if (this.signal?.aborted) throw cancelled(req.registry, this.signal)
       let res: RawResponse
       try {
         res = await this.sendAuthenticated(req)
@@ -174,7 +185,10 @@ export class RegistryHttp {
     const headers = { ...req.headers }
     if (authorization) headers.authorization = authorization
     return this.limiter(req.url.host).run(() =>
-      this.transport.send({ method: req.method, url: req.url, headers, body: req.body }, { logQuery: own }),
+      this.transport.send(
+        { method: req.method, url: req.url, headers, body: req.body, signal: this.signal },
+        { logQuery: own },
+      ),
     )
   }
 }

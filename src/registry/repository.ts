@@ -4,9 +4,11 @@ import type {
   BlobMounter,
   BlobPushOptions,
   Capabilities,
+  OperationOptions,
   PushedManifest,
   RangedBlobSource,
   ReferrersListing,
+  ReferrersQuery,
   ResumableBlobPush,
   Taggable,
   TagOptions,
@@ -46,34 +48,44 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     this.name = ctx.name
   }
 
-  resolve(reference: string): Promise<Descriptor> {
-    return resolveManifest(this.ctx, reference)
+  /** The context for one operation: its requests are cancelled when `opts.signal` fires. */
+  private at(opts?: OperationOptions): RepoContext {
+    const signal = opts?.signal
+    return signal ? { ...this.ctx, http: this.ctx.http.withSignal(signal) } : this.ctx
   }
 
-  fetchManifest(reference: string): Promise<Manifest> {
-    return fetchManifest(this.ctx, reference)
+  resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
+    return resolveManifest(this.at(opts), reference)
   }
 
-  fetchBlob(desc: Descriptor): Promise<Readable> {
-    return fetchBlob(this.ctx, desc)
+  fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {
+    return fetchManifest(this.at(opts), reference)
   }
 
-  hasBlob(desc: Descriptor): Promise<boolean> {
-    return hasBlob(this.ctx, desc)
+  fetchBlob(desc: Descriptor, opts?: OperationOptions): Promise<Readable> {
+    return fetchBlob(this.at(opts), desc)
   }
 
-  async hasManifest(digest: Digest): Promise<boolean> {
-    return (await headManifest(this.ctx, digest)) !== undefined
+  hasBlob(desc: Descriptor, opts?: OperationOptions): Promise<boolean> {
+    return hasBlob(this.at(opts), desc)
+  }
+
+  async hasManifest(digest: Digest, opts?: OperationOptions): Promise<boolean> {
+    return (await headManifest(this.at(opts), digest)) !== undefined
   }
 
   /** Blobs over the chunk size go in PATCH chunks; `onSession` follows that session for a later resume. */
   pushBlob(desc: Descriptor, body: Readable, opts?: BlobPushOptions): Promise<void> {
-    return pushBlob(this.ctx, desc, body, opts)
+    return pushBlob(this.at(opts), desc, body, opts)
   }
 
   /** GET on the upload session: its offset and current URL, or undefined when the registry dropped it. */
-  resumeOffset(desc: Descriptor, location: string): Promise<UploadSession | undefined> {
-    return resumeOffset(this.ctx, desc, location)
+  resumeOffset(
+    desc: Descriptor,
+    location: string,
+    opts?: OperationOptions,
+  ): Promise<UploadSession | undefined> {
+    return resumeOffset(this.at(opts), desc, location)
   }
 
   /** Continues a session from `offset`; the registry checks the digest of the whole at the commit. */
@@ -84,40 +96,40 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     body: Readable,
     opts?: BlobPushOptions,
   ): Promise<void> {
-    return pushBlobFrom(this.ctx, desc, location, offset, body, opts)
+    return pushBlobFrom(this.at(opts), desc, location, offset, body, opts)
   }
 
   /** `Range: bytes=offset-`; refused (UNSUPPORTED) when the registry does not answer 206. */
-  fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
-    return fetchBlobFrom(this.ctx, desc, offset)
+  fetchBlobFrom(desc: Descriptor, offset: number, opts?: OperationOptions): Promise<Readable> {
+    return fetchBlobFrom(this.at(opts), desc, offset)
   }
 
   /** Mounts only between repositories of the same registry; anything else is the caller's upload. */
-  async mountBlob(desc: Descriptor, from: Target): Promise<boolean> {
+  async mountBlob(desc: Descriptor, from: Target, opts?: OperationOptions): Promise<boolean> {
     if (!(from instanceof RegistryRepository) || apiHost(from.registry) !== apiHost(this.registry))
       return false
-    if (from.repository === this.repository) return this.hasBlob(desc)
-    return mountBlob(this.ctx, desc, from.repository)
+    if (from.repository === this.repository) return this.hasBlob(desc, opts)
+    return mountBlob(this.at(opts), desc, from.repository)
   }
 
   /**
    * PUT by digest. With a `subject`, the registry indexed it when it answers `OCI-Subject` or serves the
    * referrers API; otherwise the caller maintains the tag-schema index (`addReferrer`).
    */
-  async pushManifest(manifest: Manifest): Promise<PushedManifest> {
-    const { ociSubject } = await pushManifest(this.ctx, manifest)
+  async pushManifest(manifest: Manifest, opts?: OperationOptions): Promise<PushedManifest> {
+    const { ociSubject } = await pushManifest(this.at(opts), manifest)
     if (!subjectOf(manifest) || ociSubject) return { subjectIndexed: true }
     return { subjectIndexed: await this.referrersSupport() }
   }
 
   /** Needs the manifest's bytes: a bare descriptor is read by digest from this repository first. */
   async tag(manifest: Taggable, name: string, opts: TagOptions = {}): Promise<TagOutcome> {
-    const m = hasBytes(manifest) ? manifest : await this.fetchManifest(manifest.digest)
-    return tagManifest(this.ctx, m, name, opts)
+    const m = hasBytes(manifest) ? manifest : await this.fetchManifest(manifest.digest, opts)
+    return tagManifest(this.at(opts), m, name, opts)
   }
 
   async untag(name: string, opts: UntagOptions = {}): Promise<void> {
-    return untagManifest(this.ctx, name, await this.capabilities(), opts)
+    return untagManifest(this.at(opts), name, await this.capabilities(), opts)
   }
 
   capabilities(): Promise<Capabilities> {
@@ -128,15 +140,15 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     const url = v2Url(this.ctx, 'tags/list')
     if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize))
     return readPages(
-      this.ctx.http,
+      this.at(opts).http,
       { registry: this.registry, url, scopes: pullScope(this.repository), subject: this.name },
       tagListSchema,
       (doc) => doc.tags ?? [],
     )
   }
 
-  referrers(digest: Digest, opts: { artifactType?: string } = {}): Promise<Descriptor[]> {
-    return listReferrers(this.ctx, digest, opts.artifactType)
+  referrers(digest: Digest, opts: ReferrersQuery = {}): Promise<Descriptor[]> {
+    return listReferrers(this.at(opts), digest, opts.artifactType)
   }
 
   async referrersListing(): Promise<ReferrersListing> {
@@ -149,16 +161,16 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   }
 
   /** The tag-schema index is the list where the registry has no API; with the API it lists on its own. */
-  async addReferrer(subject: Digest, referrer: Descriptor): Promise<void> {
+  async addReferrer(subject: Digest, referrer: Descriptor, opts?: OperationOptions): Promise<void> {
     if (await this.referrersSupport()) return
-    await updateTagIndex(this.ctx, subject, (list) =>
+    await updateTagIndex(this.at(opts), subject, (list) =>
       list.some((d) => d.digest === referrer.digest) ? undefined : [...list, referrer],
     )
   }
 
-  async removeReferrer(subject: Digest, referrer: Digest): Promise<void> {
+  async removeReferrer(subject: Digest, referrer: Digest, opts?: OperationOptions): Promise<void> {
     if (await this.referrersSupport()) return
-    await updateTagIndex(this.ctx, subject, (list) =>
+    await updateTagIndex(this.at(opts), subject, (list) =>
       list.some((d) => d.digest === referrer) ? list.filter((d) => d.digest !== referrer) : undefined,
     )
   }
@@ -167,18 +179,18 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
    * Deletes by digest. A deleted referrer is also taken out of its subject's tag-schema index (spec,
    * "Deleting Manifests"), so listings never name a manifest that is gone.
    */
-  async deleteManifest(digest: Digest): Promise<void> {
+  async deleteManifest(digest: Digest, opts?: OperationOptions): Promise<void> {
     let subject: Descriptor | undefined
     if (!(await this.referrersSupport())) {
       try {
-        subject = subjectOf(await this.fetchManifest(digest))
+        subject = subjectOf(await this.fetchManifest(digest, opts))
       } catch (err) {
         // Unreadable here (absent, or a kind we do not parse): the DELETE below reports what matters.
         if (!(err instanceof FerryError)) throw err
       }
     }
-    await deleteManifestRef(this.ctx, digest)
-    if (subject) await this.removeReferrer(subject.digest as Digest, digest)
+    await deleteManifestRef(this.at(opts), digest)
+    if (subject) await this.removeReferrer(subject.digest as Digest, digest, opts)
   }
 
   /** Connections are the client's (`RegistryClient.close()`); a repository holds nothing of its own. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
+import { FerryError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { redact, silentLogger } from '../log.js'
 import { apiHost, usesPlainHttp } from './hosts.js'
@@ -13,6 +14,8 @@ export interface Exchange {
   url: URL
   headers: Record<string, string>
   body?: Buffer | Readable
+  /** Cancels the exchange (and the answer's body stream) when it fires. */
+  signal?: AbortSignal
 }
 
 export interface RawResponse {
@@ -91,10 +94,13 @@ export class Transport {
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,
+        signal: x.signal,
       })
       this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
       return { status: res.statusCode, headers: res.headers, body: res.body, url: x.url }
     } catch (err) {
+      // Cancelled by the caller: not a network failure, and never retried.
+      if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)
       const wrapped = networkError(x.url.host, err)
       this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
       throw wrapped
@@ -140,4 +146,10 @@ export async function readBytes(
   }
   if (overflow && tooLarge) throw tooLarge(total)
   return Buffer.concat(chunks)
+}
+
+/** The error a cancelled operation fails with: the signal's own reason when it is a FerryError. */
+export function cancelled(host: string, signal: AbortSignal): FerryError {
+  if (signal.reason instanceof FerryError) return signal.reason
+  return new FerryError('ABORTED', `${host}: cancelled`)
 }

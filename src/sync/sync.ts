@@ -20,6 +20,8 @@ export interface SyncOptions extends RegistryOptions {
   /** Blobs in flight across all images at once. Default 8. */
   blobConcurrency?: number
   onEvent?: CopyEventSink
+  /** Stops the run (Ctrl-C): images not yet copied are reported failed with ABORTED. */
+  signal?: AbortSignal
 }
 
 export type SyncStatus = 'copied' | 'in-sync' | 'would-copy' | 'failed'
@@ -124,6 +126,7 @@ async function syncItem(
       referrers: item.referrers,
       limiter: blobs,
       onEvent: opts.onEvent,
+      signal: opts.signal,
     })
     const { copied, skipped, mounted } = result.blobs
     return {
