@@ -64,10 +64,11 @@ export async function getBlob(call: BlobCall): Promise<void> {
 function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange | undefined {
   const range = parseRange(req.headers.range, size)
   if (range === 'unsatisfiable') {
+    // RFC 9110 §15.5.17; the spec's code list has no range code, so the status carries the meaning.
     throw new ApiError(
-      'RANGE_INVALID',
+      'BLOB_UPLOAD_INVALID',
       `range ${req.headers.range} is outside blob ${route.digest} of ${size} bytes`,
-      { headers: { 'Content-Range': `bytes */${size}` } },
+      { status: 416, headers: { 'Content-Range': `bytes */${size}` } },
     )
   }
   const start = range?.start ?? 0

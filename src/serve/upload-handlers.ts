@@ -37,10 +37,11 @@ function chunkLength(header: string | undefined, s: UploadSession): number | und
   const start = Number(m?.[1])
   const end = Number(m?.[2])
   if (!m || end < start || start !== s.offset) {
+    // spec "Pushing a blob in chunks": out of order is 416; the code list has no range code of its own.
     throw new ApiError(
-      'RANGE_INVALID',
+      'BLOB_UPLOAD_INVALID',
       `upload ${s.id}: Content-Range ${header.slice(0, 100)} does not continue at offset ${s.offset}`,
-      { headers: sessionHeaders(s) },
+      { status: 416, headers: sessionHeaders(s) },
     )
   }
   return end - start + 1
@@ -130,7 +131,7 @@ export async function finishUpload({ ctx, req, res, route, query }: Call<RouteOf
     }
   } catch (err) {
     // Any 4xx but 416 ends the upload for the client (spec "Errors"); keep the session only for a 416.
-    if (err instanceof ApiError && err.code === 'RANGE_INVALID') {
+    if (err instanceof ApiError && err.status === 416) {
       uploads.release(session)
       throw err
     }

@@ -68,7 +68,7 @@ describe('blob reads', () => {
     const beyond = await get('bytes=200000-')
     expect(beyond.status).toBe(416)
     expect(beyond.headers['content-range']).toBe('bytes */200000')
-    expect(beyond.code()).toBe('RANGE_INVALID')
+    expect(beyond.code()).toBe('BLOB_UPLOAD_INVALID')
   })
 
   it('serves blobs from any repository of the root, and says BLOB_UNKNOWN for absent ones', async () => {
