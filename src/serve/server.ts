@@ -10,7 +10,7 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
-import { type ContentStore, layoutStore } from './store.js'
+import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
 import { UploadStore } from './uploads.js'
 
 export interface ServeOptions {
@@ -25,6 +25,11 @@ export interface ServeOptions {
    * start), then every blob is read at its offset. Repositories are the bundle's source names.
    */
   bundle?: string
+  /**
+   * With `root`: the repository name for tags without a repository (skopeo's `oci:DIR:TAG`). Default: the
+   * directory's base name, when it is a valid repository name.
+   */
+  repository?: string
   /** With `bundle`: check the bundle's signature with this public key; start only if it verifies. */
   publicKey?: KeyObject
   /** With `bundle`: bytes verified so far by the start-up pass, out of `total`. */
@@ -195,8 +200,9 @@ async function openStore(
   logger: Logger,
 ): Promise<{ store: ContentStore; layout?: OciLayout; bundle?: ServedBundle }> {
   if (opts.root !== undefined) {
+    const bareName = bareRepositoryName(opts.root, opts.repository)
     const layout = await OciLayout.open(opts.root, { create: !readOnly, logger })
-    return { store: layoutStore(layout), layout }
+    return { store: layoutStore(layout, bareName), layout }
   }
   // Loaded only for a bundle: a layout server has no use for the bundle reader.
   const { BundleStore } = await import('./bundle-store.js')
