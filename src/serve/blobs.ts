@@ -40,9 +40,10 @@ const unknownBlob = (route: RouteOf<'blob'>) =>
 
 /**
  * GET/HEAD of a blob. Blobs live in one store shared by every repository of the root (or the bundle),
- * so any valid repository name reaches them (as after a cross-repository mount everywhere).
+ * but each is served only through a repository that holds it (reachable.ts), as the spec asks.
  */
 export async function getBlob(call: BlobCall): Promise<void> {
+  if (!(await call.ctx.members.hasBlob(call.route.name, call.route.digest))) throw unknownBlob(call.route)
   const bytes = await call.ctx.store.openBlob(call.route.digest)
   if (!bytes) throw unknownBlob(call.route)
   try {

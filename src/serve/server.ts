@@ -10,6 +10,7 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
+import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
 import { UploadStore } from './uploads.js'
 
@@ -138,7 +139,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     readOnly || !layout
       ? undefined
       : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
-  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, children: new Map() }
+  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, members: new Membership(store) }
   const handler = createHandler(ctx)
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler)
   // Layer uploads can take far longer than node's 5-minute default; idle sockets still time out on headers.

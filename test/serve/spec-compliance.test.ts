@@ -9,7 +9,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { type RunningServer, startServer } from '../../src/serve/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
 import { ferry } from '../helpers/cli.js'
-import { raw, sha256 } from './helpers.js'
+import { imageManifest, pushBlob, putManifest, raw, type Served, serveTemp, sha256 } from './helpers.js'
 
 const run = promisify(execFile)
 const skopeo = async (...args: string[]) =>
@@ -87,6 +87,9 @@ describe('serve: tags without a repository (skopeo oci:DIR:TAG)', () => {
       expect(sha256(await skopeo('inspect', '--raw', '--tls-verify=false', ref))).toBe(index.digest)
       const child = index.kind === 'index' ? index.index.manifests[1]!.digest : ''
       expect((await raw(server, 'GET', `/v2/team/other/manifests/${child}`)).status).toBe(200)
+      // skopeo wrote the child without an entry of its own: a delete by digest still takes it away.
+      expect((await raw(server, 'DELETE', `/v2/team/other/manifests/${child}`)).status).toBe(202)
+      expect((await raw(server, 'GET', `/v2/team/other/manifests/${child}`)).status).toBe(404)
       const old = await raw(server, 'GET', '/v2/webapp/manifests/1.0')
       expect(old.status).toBe(404)
       expect(old.code()).toBe('NAME_UNKNOWN')
@@ -103,5 +106,94 @@ describe('serve: tags without a repository (skopeo oci:DIR:TAG)', () => {
     const help = await ferry(['serve', '--help'])
     expect(help.stdout).toContain('--repository=<value>')
     expect(help.stdout).toContain('serve --root ./app --repository team/app')
+  })
+})
+
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+
+describe('serve: deleting a manifest by digest (spec "Deleting Manifests")', () => {
+  let served: Served
+  beforeAll(async () => {
+    served = await serveTemp()
+  })
+  afterAll(async () => {
+    await served?.stop()
+  })
+
+  it('makes it 404 by digest even while a tagged index still lists it, until it is pushed again', async () => {
+    const { server } = served
+    const child = await imageManifest(server, 'del/app', 'child')
+    const childDigest = sha256(child)
+    expect((await putManifest(server, 'del/app', childDigest, child)).status).toBe(201)
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ mediaType: OCI_MANIFEST, digest: childDigest, size: child.byteLength }],
+      }),
+    )
+    expect((await putManifest(server, 'del/app', 'v1', index, OCI_INDEX)).status).toBe(201)
+
+    const del = await raw(server, 'DELETE', `/v2/del/app/manifests/${childDigest}`)
+    expect(del.status).toBe(202)
+    for (const method of ['GET', 'HEAD']) {
+      expect((await raw(server, method, `/v2/del/app/manifests/${childDigest}`)).status).toBe(404)
+    }
+    const again = await raw(server, 'GET', `/v2/del/app/manifests/${childDigest}`)
+    expect(again.code()).toBe('MANIFEST_UNKNOWN')
+    // The index itself is untouched; a second delete finds nothing.
+    expect((await raw(server, 'GET', '/v2/del/app/manifests/v1')).status).toBe(200)
+    expect((await raw(server, 'DELETE', `/v2/del/app/manifests/${childDigest}`)).status).toBe(404)
+
+    expect((await putManifest(server, 'del/app', childDigest, child)).status).toBe(201)
+    expect((await raw(server, 'GET', `/v2/del/app/manifests/${childDigest}`)).status).toBe(200)
+  })
+})
+
+describe('serve: blobs belong to repositories (spec "Pulling blobs")', () => {
+  let served: Served
+  let digest: `sha256:${string}`
+  beforeAll(async () => {
+    served = await serveTemp()
+    digest = await pushBlob(served.server, 'team/a', Buffer.from('a blob of team/a'))
+  })
+  afterAll(async () => {
+    await served?.stop()
+  })
+
+  it('is 404 BLOB_UNKNOWN through another repository until mounted into it, then 200', async () => {
+    const { server } = served
+    for (const method of ['HEAD', 'GET']) {
+      expect((await raw(server, method, `/v2/team/a/blobs/${digest}`)).status).toBe(200)
+      expect((await raw(server, method, `/v2/team/b/blobs/${digest}`)).status).toBe(404)
+      expect((await raw(server, method, `/v2/never/used/blobs/${digest}`)).status).toBe(404)
+    }
+    expect((await raw(server, 'GET', `/v2/team/b/blobs/${digest}`)).code()).toBe('BLOB_UNKNOWN')
+
+    // A mount from a repository that does not hold the blob is no mount: an upload session starts.
+    const wrong = await raw(server, 'POST', `/v2/team/b/blobs/uploads/?mount=${digest}&from=never/used`)
+    expect(wrong.status).toBe(202)
+    expect((await raw(server, 'HEAD', `/v2/team/b/blobs/${digest}`)).status).toBe(404)
+
+    const mount = await raw(server, 'POST', `/v2/team/b/blobs/uploads/?mount=${digest}&from=team/a`)
+    expect(mount.status).toBe(201)
+    expect(mount.headers.location).toBe(`/v2/team/b/blobs/${digest}`)
+    for (const method of ['HEAD', 'GET']) {
+      expect((await raw(server, method, `/v2/team/b/blobs/${digest}`)).status).toBe(200)
+    }
+    expect((await raw(server, 'GET', `/v2/team/b/blobs/${digest}`)).body.toString()).toBe('a blob of team/a')
+  })
+
+  it('belongs to a repository whose manifest uses it, and to one it is uploaded into', async () => {
+    const { server } = served
+    const image = await imageManifest(server, 'team/c', 'used')
+    expect((await putManifest(server, 'team/c', 'v1', image)).status).toBe(201)
+    const layer = (JSON.parse(image.toString()) as { layers: { digest: string }[] }).layers[0]!.digest
+    expect((await raw(server, 'GET', `/v2/team/c/blobs/${layer}`)).status).toBe(200)
+    expect((await raw(server, 'GET', `/v2/team/d/blobs/${layer}`)).status).toBe(404)
+    // An upload of bytes already stored elsewhere makes them belong too.
+    await pushBlob(server, 'team/d', Buffer.from('layer used'))
+    expect((await raw(server, 'GET', `/v2/team/d/blobs/${layer}`)).status).toBe(200)
   })
 })
