@@ -7,6 +7,7 @@ import { acceptsMediaType } from './accept.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
+import { checkPushedManifest } from './manifest-checks.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -75,7 +76,12 @@ async function missingReferences(ctx: ServeContext, name: string, m: Manifest): 
     ...blobs.filter((d) => !(NONDISTRIBUTABLE_MEDIA_TYPES.includes(d.mediaType) || d.urls?.length)),
   ]
   const target = writableLayout(ctx).target(name)
-  const present = await Promise.all(needed.map((d) => target.hasBlob(d)))
+  // A child must be a manifest of this repository, not any blob of that digest (distribution 2.8 takes a
+  // layer there).
+  const present = await Promise.all([
+    ...manifests.map((d) => ctx.members.hasManifest(name, d.digest as Digest)),
+    ...needed.slice(manifests.length).map((d) => target.hasBlob(d)),
+  ])
   return needed.filter((_, i) => !present[i])
 }
 
@@ -91,6 +97,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
   } catch (err) {
     throw toApiError(err)
   }
+  checkPushedManifest(manifest, req.headers['content-type'], display(route))
   const missing = await missingReferences(ctx, route.name, manifest)
   if (missing.length > 0) {
     const entries: ApiErrorEntry[] = missing.map((d) => ({

@@ -28,6 +28,8 @@ export class Membership {
   private readonly added = new Map<string, Set<string>>()
   /** Manifests deleted by digest that an index of the repository still lists. */
   private readonly deleted = new Map<string, Set<string>>()
+  private readonly walks = new Map<string, Promise<Closure>>()
+  private version = 0
 
   constructor(private readonly store: ContentStore) {}
 
@@ -59,18 +61,30 @@ export class Membership {
     const set = this.deleted.get(name) ?? new Set()
     set.add(digest)
     this.deleted.set(name, set)
-    this.closures.delete(name)
+    this.version++
   }
 
   /** The manifest was pushed to `name` again. */
   pushManifest(name: string, digest: Digest): void {
-    if (this.deleted.get(name)?.delete(digest)) this.closures.delete(name)
+    if (this.deleted.get(name)?.delete(digest)) this.version++
   }
 
-  private async closure(name: string, entries: readonly Descriptor[]): Promise<Closure> {
-    const key = entries.map((e) => e.digest).join(',')
+  private closure(name: string, entries: readonly Descriptor[]): Promise<Closure> {
+    // The version makes a walk that started before a delete useless to requests after it.
+    const key = `${this.version}:${entries.map((e) => e.digest).join(',')}`
     const cached = this.closures.get(name)
-    if (cached?.key === key) return cached
+    if (cached?.key === key) return Promise.resolve(cached)
+    // Requests that miss together (the children of one index push) share one walk.
+    const id = `${name}\0${key}`
+    let walk = this.walks.get(id)
+    if (!walk) {
+      walk = this.walk(name, key, entries).finally(() => this.walks.delete(id))
+      this.walks.set(id, walk)
+    }
+    return walk
+  }
+
+  private async walk(name: string, key: string, entries: readonly Descriptor[]): Promise<Closure> {
     const deleted = this.deleted.get(name) ?? new Set<string>()
     const manifests = new Set<string>()
     const blobs = new Set<string>()

@@ -9,6 +9,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { type RunningServer, startServer } from '../../src/serve/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
 import { ferry } from '../helpers/cli.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { imageManifest, pushBlob, putManifest, raw, type Served, serveTemp, sha256 } from './helpers.js'
 
 const run = promisify(execFile)
@@ -195,5 +196,122 @@ describe('serve: blobs belong to repositories (spec "Pulling blobs")', () => {
     // An upload of bytes already stored elsewhere makes them belong too.
     await pushBlob(server, 'team/d', Buffer.from('layer used'))
     expect((await raw(server, 'GET', `/v2/team/d/blobs/${layer}`)).status).toBe(200)
+  })
+})
+
+/** POST then PUT: the upload every registry takes (distribution 2.8 answers a single POST with 202). */
+async function pushBlobInTwo(server: RunningServer, name: string, bytes: Buffer): Promise<string> {
+  const digest = sha256(bytes)
+  const start = await raw(server, 'POST', `/v2/${name}/blobs/uploads/`)
+  const location = new URL(String(start.headers.location), 'http://127.0.0.1')
+  location.searchParams.set('digest', digest)
+  const put = await raw(server, 'PUT', `${location.pathname}${location.search}`, {
+    body: bytes,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  })
+  if (put.status !== 201) throw new Error(`blob push: ${put.status}`)
+  return digest
+}
+
+describe('serve: manifests refused as distribution 2.8 refuses them', () => {
+  let served: Served
+  let distribution: Distribution
+  // raw() needs only the port.
+  let registries: [string, RunningServer][]
+  beforeAll(async () => {
+    served = await serveTemp()
+    distribution = await startDistribution()
+    const port = Number(distribution.host.split(':')[1])
+    registries = [
+      ['ferry', served.server],
+      ['distribution', { port } as RunningServer],
+    ]
+  })
+  afterAll(async () => {
+    await served?.stop()
+    await distribution?.stop()
+  })
+
+  async function image(server: RunningServer, seed: string) {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }))
+    const layer = Buffer.from(`layer ${seed}`)
+    const doc = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: await pushBlobInTwo(server, 'v/app', config),
+        size: config.byteLength,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: await pushBlobInTwo(server, 'v/app', layer),
+          size: layer.byteLength,
+        },
+      ],
+    }
+    const bytes = Buffer.from(JSON.stringify(doc))
+    expect((await putManifest(server, 'v/app', sha256(bytes), bytes)).status).toBe(201)
+    return { doc, bytes }
+  }
+
+  it('refuses a document with both layers and manifests and no mediaType, whatever the Content-Type', async () => {
+    for (const [who, server] of registries) {
+      const { doc, bytes } = await image(server, 'both')
+      const { mediaType: _, ...rest } = doc
+      const both = Buffer.from(
+        JSON.stringify({
+          ...rest,
+          manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(bytes), size: bytes.byteLength }],
+        }),
+      )
+      for (const type of [OCI_MANIFEST, OCI_INDEX]) {
+        const res = await putManifest(server, 'v/app', 'both', both, type)
+        expect([who, type, res.status, res.code()]).toEqual([who, type, 400, 'MANIFEST_INVALID'])
+      }
+    }
+  })
+
+  it("refuses a Content-Type that is not the body's mediaType", async () => {
+    for (const [who, server] of registries) {
+      const { bytes } = await image(server, 'type')
+      for (const type of [
+        OCI_INDEX,
+        'application/vnd.docker.distribution.manifest.v2+json',
+        'application/json',
+      ]) {
+        const res = await putManifest(server, 'v/app', 'typed', bytes, type)
+        expect([who, type, res.status, res.code()]).toEqual([who, type, 400, 'MANIFEST_INVALID'])
+      }
+      expect((await putManifest(server, 'v/app', 'typed', bytes, OCI_MANIFEST)).status).toBe(201)
+    }
+  })
+
+  it('refuses an index whose child is a layer blob (which distribution 2.8 takes)', async () => {
+    for (const [who, server] of registries) {
+      const { doc } = await image(server, 'child')
+      const layer = doc.layers[0]!
+      const asLayer = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [layer] }),
+      )
+      const asManifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          manifests: [{ ...layer, mediaType: OCI_MANIFEST }],
+        }),
+      )
+      const byType = await putManifest(server, 'v/app', 'layered', asLayer, OCI_INDEX)
+      const byDigest = await putManifest(server, 'v/app', 'layered', asManifest, OCI_INDEX)
+      const got = [byType.status, byDigest.status, byType.status === 201 ? '' : byType.code()]
+      // The child names a layer: not a manifest. The child claims to be a manifest but its digest is a
+      // layer blob: not a manifest this repository holds (the spec's MANIFEST_BLOB_UNKNOWN).
+      if (who === 'distribution') expect(got).toEqual([201, 201, ''])
+      else {
+        expect(got).toEqual([400, 400, 'MANIFEST_INVALID'])
+        expect(byDigest.code()).toBe('MANIFEST_BLOB_UNKNOWN')
+      }
+    }
   })
 })
