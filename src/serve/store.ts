@@ -1,9 +1,11 @@
 import type { Stats } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { stat } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { OciLayout } from '../layout/index.js'
+import { INDEX_FILE } from '../layout/layout-files.js'
 import { entryRepository } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -57,14 +59,25 @@ export interface ContentStore {
 }
 
 /**
- * The layout served as it always was: every read goes to the directory, nothing is cached. Tags without
+ * The layout served as it always was: every read goes to the directory; only the parsed index.json is
+ * kept, for as long as a stat finds the same file (index.json is only ever replaced by rename, so a new
+ * inode, size or mtime means new content; another process writing the layout is seen at once). Tags without
  * a repository (what `skopeo copy … oci:DIR:TAG` writes) are served, and pushed to, as repository
  * `bareName` (see naming.ts); a layout repository of that same name is then hidden behind them.
  */
 export function layoutStore(layout: OciLayout, bareName?: string): ContentStore {
   const view = (name: string) => (name === bareName ? undefined : name)
+  let memo: { key: string; manifests: Descriptor[] } | undefined
+  const manifests = async () => {
+    const st = await stat(join(layout.dir, INDEX_FILE), { bigint: true }).catch(() => undefined)
+    const key = st && `${st.ino}:${st.size}:${st.mtimeNs}`
+    if (key && memo?.key === key) return memo.manifests
+    const read = (await layout.readIndex()).index.manifests
+    if (key) memo = { key, manifests: read }
+    return read
+  }
   const entriesOf = async (name: string) =>
-    (await layout.readIndex()).index.manifests.filter((e) => entryRepository(e) === view(name))
+    (await manifests()).filter((e) => entryRepository(e) === view(name))
   return {
     name: layout.dir,
     async repositories() {

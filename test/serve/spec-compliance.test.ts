@@ -37,6 +37,8 @@ describe('serve: tags without a repository (skopeo oci:DIR:TAG)', () => {
     // The layout under test is written by skopeo itself, as a user would have it.
     root = join(dir, 'webapp')
     await skopeo('copy', '--all', '--preserve-digests', `oci:${src}:src`, `oci:${root}:1.0`)
+    // A ref.name skopeo takes but no distribution tag can name: left out of tags/list.
+    await skopeo('copy', '--all', '--preserve-digests', `oci:${src}:src`, `oci:${root}:a+b`)
   })
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true })
