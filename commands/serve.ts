@@ -17,7 +17,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'Every repository lives in the one OCI image layout at --root and shares its blob store: tag TAG of ' +
     'repository REPO is the index.json entry whose org.opencontainers.image.ref.name is "REPO:TAG" ' +
     '(so `skopeo copy oci:ROOT:REPO:TAG …` reads the same image), and manifests pushed by digest only ' +
-    'carry the annotation io.ferry.repository=REPO. Blobs are addressed by digest from any repository; ' +
+    'carry the annotation io.ferry.repository=REPO. Tags without a repository (ref.name "TAG", what ' +
+    '`skopeo copy … oci:ROOT:TAG` writes) are the repository named by --repository, by default the ' +
+    'directory’s base name: `skopeo copy oci:./app:1.0 …` then serves HOST:PORT/app:1.0, and pushes to ' +
+    'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
+    'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
     'deleting a manifest or tag edits index.json and never removes blobs. Unfinished uploads wait in ' +
     'ROOT/.uploads and are removed when they time out and at shutdown.\n\n' +
     'Binds 127.0.0.1 by default. Listening on another address without both --tls-cert/--tls-key and ' +
@@ -45,6 +49,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
       command: 'skopeo copy --all --dest-tls-verify=false oci:./app:1.0 docker://127.0.0.1:5000/team/app:1.0',
     },
     {
+      description:
+        'Serve a layout skopeo wrote (`skopeo copy docker://… oci:./app:1.0`) as repository team/app:',
+      command: '<%= config.bin %> serve --root ./app --repository team/app',
+    },
+    {
       description: 'Pull an image of a served bundle under its source name:',
       command:
         'skopeo copy --all --src-tls-verify=false docker://127.0.0.1:5000/docker.io/library/postgres:16 oci:./pg:16',
@@ -60,6 +69,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
     bundle: Flags.string({
       description: 'Bundle file to serve read-only (FILE.tar, FILE.000 or FILE.parts.json), verified first.',
       exactlyOne: ['root', 'bundle'],
+    }),
+    repository: Flags.string({
+      description:
+        'Repository name for tags without one (skopeo’s oci:DIR:TAG); default: the --root directory’s base name.',
+      dependsOn: ['root'],
     }),
     key: Flags.string({
       description: 'Public key (NAME.pub) the bundle must be signed with; refuses to start otherwise.',
@@ -91,6 +105,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     const server = await startServer({
       root: flags.root,
       bundle: flags.bundle,
+      repository: flags.repository,
       publicKey,
       onVerifyProgress: (verified, total) => {
         if (seen === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })

@@ -40,9 +40,10 @@ const unknownBlob = (route: RouteOf<'blob'>) =>
 
 /**
  * GET/HEAD of a blob. Blobs live in one store shared by every repository of the root (or the bundle),
- * so any valid repository name reaches them (as after a cross-repository mount everywhere).
+ * but each is served only through a repository that holds it (reachable.ts), as the spec asks.
  */
 export async function getBlob(call: BlobCall): Promise<void> {
+  if (!(await call.ctx.members.hasBlob(call.route.name, call.route.digest))) throw unknownBlob(call.route)
   const bytes = await call.ctx.store.openBlob(call.route.digest)
   if (!bytes) throw unknownBlob(call.route)
   try {
@@ -64,10 +65,11 @@ export async function getBlob(call: BlobCall): Promise<void> {
 function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange | undefined {
   const range = parseRange(req.headers.range, size)
   if (range === 'unsatisfiable') {
+    // RFC 9110 §15.5.17; the spec's code list has no range code, so the status carries the meaning.
     throw new ApiError(
-      'RANGE_INVALID',
+      'BLOB_UPLOAD_INVALID',
       `range ${req.headers.range} is outside blob ${route.digest} of ${size} bytes`,
-      { headers: { 'Content-Range': `bytes */${size}` } },
+      { status: 416, headers: { 'Content-Range': `bytes */${size}` } },
     )
   }
   const start = range?.start ?? 0

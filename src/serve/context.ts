@@ -3,7 +3,7 @@ import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
 import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
-import type { ChildCache } from './reachable.js'
+import type { Membership } from './reachable.js'
 import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
@@ -19,7 +19,8 @@ export interface ServeContext {
   readOnly: boolean
   auth: Authenticator | undefined
   logger: Logger
-  children: ChildCache
+  /** Which manifests and blobs each repository holds. */
+  members: Membership
 }
 
 export interface Call<R extends Route = Route> {

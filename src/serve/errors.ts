@@ -2,8 +2,9 @@ import { isFerryError } from '../errors.js'
 
 /**
  * The error codes the registry answers with: the distribution-spec catalogue (spec.md "Error Codes"),
- * plus the few that CNCF distribution added and clients already know (RANGE_INVALID, TAG_INVALID,
- * PAGINATION_NUMBER_INVALID, UNAVAILABLE, UNKNOWN), each with the status distribution pairs it with.
+ * plus the few that CNCF distribution added and clients already know (PAGINATION_NUMBER_INVALID,
+ * UNAVAILABLE, UNKNOWN), each with the status distribution pairs it with. A bad range has no code of
+ * its own in the spec: it is 416 with BLOB_UPLOAD_INVALID.
  */
 export const API_ERRORS = {
   BLOB_UNKNOWN: 404,
@@ -20,8 +21,6 @@ export const API_ERRORS = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
-  RANGE_INVALID: 416,
-  TAG_INVALID: 400,
   PAGINATION_NUMBER_INVALID: 400,
   UNAVAILABLE: 503,
   UNKNOWN: 500,

@@ -2,7 +2,7 @@ import { MediaType } from '../oci/media-types.js'
 import type { Call, RouteOf } from './context.js'
 import { ApiError, toApiError } from './errors.js'
 import { sendJson } from './http.js'
-import { isRepositoryName } from './routes.js'
+import { isRepositoryName, isTag } from './routes.js'
 
 /** Larger pages are cut to this; the Link header leads on to the rest. */
 export const PAGE_MAX = 10_000
@@ -44,7 +44,8 @@ export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>
       detail: { name: route.name },
     })
   }
-  const { page, link } = paginate(tags, query, `/v2/${route.name}/tags/list`)
+  // Tags without a repository may be any ref.name (skopeo takes `a+b`); list only those a client can ask for.
+  const { page, link } = paginate(tags.filter(isTag), query, `/v2/${route.name}/tags/list`)
   sendJson(res, 200, { name: route.name, tags: page }, link ? { Link: link } : {})
 }
 

@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '../errors.js'
+import type { Digest } from '../oci/digest.js'
 import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -6,7 +7,7 @@ import { acceptsMediaType } from './accept.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
-import { inRepository } from './reachable.js'
+import { checkPushedManifest } from './manifest-checks.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -36,7 +37,7 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
   let desc: Descriptor
   let bytes: Uint8Array | undefined
   try {
-    if (route.digest && !(await inRepository(ctx, route.name, route.digest))) {
+    if (route.digest && !(await ctx.members.hasManifest(route.name, route.digest))) {
       throw new FerryError('NOT_FOUND', `${display(route)}: not in this repository`)
     }
     if (req.method === 'HEAD' && route.tag) {
@@ -75,7 +76,12 @@ async function missingReferences(ctx: ServeContext, name: string, m: Manifest): 
     ...blobs.filter((d) => !(NONDISTRIBUTABLE_MEDIA_TYPES.includes(d.mediaType) || d.urls?.length)),
   ]
   const target = writableLayout(ctx).target(name)
-  const present = await Promise.all(needed.map((d) => target.hasBlob(d)))
+  // A child must be a manifest of this repository, not any blob of that digest (distribution 2.8 takes a
+  // layer there).
+  const present = await Promise.all([
+    ...manifests.map((d) => ctx.members.hasManifest(name, d.digest as Digest)),
+    ...needed.slice(manifests.length).map((d) => target.hasBlob(d)),
+  ])
   return needed.filter((_, i) => !present[i])
 }
 
@@ -91,6 +97,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
   } catch (err) {
     throw toApiError(err)
   }
+  checkPushedManifest(manifest, req.headers['content-type'], display(route))
   const missing = await missingReferences(ctx, route.name, manifest)
   if (missing.length > 0) {
     const entries: ApiErrorEntry[] = missing.map((d) => ({
@@ -108,6 +115,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
   } catch (err) {
     throw toApiError(err)
   }
+  ctx.members.pushManifest(route.name, manifest.digest)
   const headers: Record<string, string> = {
     Location: `/v2/${route.name}/manifests/${manifest.digest}`,
     'Docker-Content-Digest': manifest.digest,
@@ -121,10 +129,26 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
 export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
   const target = writableLayout(ctx).target(route.name)
   try {
-    if (route.digest) await target.deleteManifest(route.digest)
+    if (route.digest) await deleteByDigest(ctx, route.name, route.digest)
     else await target.untag(route.tag!)
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
   sendEmpty(res, 202)
+}
+
+/**
+ * Spec "Deleting Manifests": afterwards GET by the digest is 404, also for a manifest that an index of
+ * the repository still lists (a child may have no entry of its own, as skopeo writes them).
+ */
+async function deleteByDigest(ctx: ServeContext, name: string, digest: Digest): Promise<void> {
+  if (!(await ctx.members.hasManifest(name, digest))) {
+    throw new FerryError('NOT_FOUND', `${name}@${digest}: not in this repository`)
+  }
+  try {
+    await writableLayout(ctx).target(name).deleteManifest(digest)
+  } catch (err) {
+    if (!isFerryError(err, 'NOT_FOUND')) throw err
+  }
+  ctx.members.deleteManifest(name, digest)
 }

@@ -1,53 +1,130 @@
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
-import { isIndexMediaType } from '../oci/media-types.js'
-import type { ServeContext } from './context.js'
+import type { Descriptor } from '../oci/schemas.js'
+import type { ContentStore } from './store.js'
 
-type Child = { digest: string; mediaType: string }
+/** What one manifest refers to; a digest fixes the bytes, so this never goes stale. */
+type Links = { manifests: string[]; blobs: string[] }
+/** Everything one repository holds through its manifests, for one state of its index.json entries. */
+type Closure = { key: string; manifests: Set<string>; blobs: Set<string> }
 
-/** Child manifests of each index read so far; a digest fixes the bytes, so entries never go stale. */
-export type ChildCache = Map<string, readonly Child[]>
-
-const CACHE_MAX = 10_000
+const LINKS_MAX = 50_000
+// Manifests read at once while walking a repository: enough to hide latency, few enough file handles.
+const READ_CONCURRENCY = 16
 
 /**
- * Whether a manifest digest belongs to a repository: an index.json entry of that repository, or a
- * manifest one of its indexes lists (skopeo writes only the top index of a multi-arch image as an entry;
- * its children are bare blobs). A manifest deleted from a repository is then gone from it even though
- * its blob stays in the shared store.
+ * Which manifests and blobs belong to which repository (distribution-spec: a blob or manifest is only
+ * served through a repository that holds it). A repository holds its index.json entries, the manifests
+ * its indexes list (skopeo writes only the top index of a multi-arch image as an entry; its children
+ * are bare blobs), every blob those manifests use, and the blobs uploaded or mounted into it while this
+ * server runs. A manifest deleted by digest stays deleted even while an index still lists it, until it
+ * is pushed again. The walk of a repository is cached until its entries change (a push, a delete, or
+ * another process editing index.json), so a pull costs one index.json read per request.
  */
-export async function inRepository(ctx: ServeContext, name: string, digest: Digest): Promise<boolean> {
-  const entries = await ctx.store.entriesOf(name)
-  if (entries.some((e) => e.digest === digest)) return true
-  const seen = new Set<string>()
-  let frontier: string[] = entries.filter((e) => isIndexMediaType(e.mediaType)).map((e) => e.digest)
-  while (frontier.length > 0) {
-    const next: string[] = []
-    for (const parent of frontier) {
-      if (seen.has(parent)) continue
-      seen.add(parent)
-      const children = await childrenOfIndex(ctx, name, parent as Digest)
-      if (children.some((c) => c.digest === digest)) return true
-      // Only nested indexes can list further manifests.
-      next.push(...children.filter((c) => isIndexMediaType(c.mediaType)).map((c) => c.digest))
-    }
-    frontier = next
-  }
-  return false
-}
+export class Membership {
+  private readonly links = new Map<string, Links>()
+  private readonly closures = new Map<string, Closure>()
+  /** Blobs uploaded or mounted into a repository that no manifest of it uses yet. */
+  private readonly added = new Map<string, Set<string>>()
+  /** Manifests deleted by digest that an index of the repository still lists. */
+  private readonly deleted = new Map<string, Set<string>>()
+  private readonly walks = new Map<string, Promise<Closure>>()
+  private version = 0
 
-async function childrenOfIndex(ctx: ServeContext, name: string, digest: Digest): Promise<readonly Child[]> {
-  const cached = ctx.children.get(digest)
-  if (cached) return cached
-  let children: Child[]
-  try {
-    const m = await ctx.store.target(name).fetchManifest(digest)
-    children = childrenOf(m).manifests.map((d) => ({ digest: d.digest, mediaType: d.mediaType }))
-  } catch {
-    // A missing or unreadable index lists nothing; reading it directly reports the problem.
-    return []
+  constructor(private readonly store: ContentStore) {}
+
+  async hasManifest(name: string, digest: Digest): Promise<boolean> {
+    const entries = await this.store.entriesOf(name)
+    if (entries.some((e) => e.digest === digest)) return true
+    return (await this.closure(name, entries)).manifests.has(digest)
   }
-  if (ctx.children.size >= CACHE_MAX) ctx.children.clear()
-  ctx.children.set(digest, children)
-  return children
+
+  async hasBlob(name: string, digest: Digest): Promise<boolean> {
+    const added = this.added.get(name)
+    const closure = await this.closure(name, await this.store.entriesOf(name))
+    // Clients fetch configs (and some fetch manifests) through the blob endpoint.
+    const held = closure.blobs.has(digest) || closure.manifests.has(digest)
+    // Once a manifest uses an uploaded blob, the walk vouches for it and the record can go.
+    if (held) added?.delete(digest)
+    return held || (added?.has(digest) ?? false)
+  }
+
+  /** An upload into, or a mount into, `name` finished. */
+  addBlob(name: string, digest: Digest): void {
+    const set = this.added.get(name) ?? new Set()
+    set.add(digest)
+    this.added.set(name, set)
+  }
+
+  /** `name` dropped the manifest: reaching it through an index of `name` no longer counts. */
+  deleteManifest(name: string, digest: Digest): void {
+    const set = this.deleted.get(name) ?? new Set()
+    set.add(digest)
+    this.deleted.set(name, set)
+    this.version++
+  }
+
+  /** The manifest was pushed to `name` again. */
+  pushManifest(name: string, digest: Digest): void {
+    if (this.deleted.get(name)?.delete(digest)) this.version++
+  }
+
+  private closure(name: string, entries: readonly Descriptor[]): Promise<Closure> {
+    // The version makes a walk that started before a delete useless to requests after it.
+    const key = `${this.version}:${entries.map((e) => e.digest).join(',')}`
+    const cached = this.closures.get(name)
+    if (cached?.key === key) return Promise.resolve(cached)
+    // Requests that miss together (the children of one index push) share one walk.
+    const id = `${name}\0${key}`
+    let walk = this.walks.get(id)
+    if (!walk) {
+      walk = this.walk(name, key, entries).finally(() => this.walks.delete(id))
+      this.walks.set(id, walk)
+    }
+    return walk
+  }
+
+  private async walk(name: string, key: string, entries: readonly Descriptor[]): Promise<Closure> {
+    const deleted = this.deleted.get(name) ?? new Set<string>()
+    const manifests = new Set<string>()
+    const blobs = new Set<string>()
+    // Entries count even when deleted before (they were pushed or written again since).
+    let frontier: string[] = [...new Set(entries.map((e) => e.digest))]
+    for (const d of frontier) manifests.add(d)
+    while (frontier.length > 0) {
+      const next: string[] = []
+      for (let i = 0; i < frontier.length; i += READ_CONCURRENCY) {
+        const batch = frontier.slice(i, i + READ_CONCURRENCY)
+        for (const links of await Promise.all(batch.map((d) => this.linksOf(name, d as Digest)))) {
+          for (const b of links.blobs) blobs.add(b)
+          for (const m of links.manifests) {
+            if (manifests.has(m) || deleted.has(m)) continue
+            manifests.add(m)
+            next.push(m)
+          }
+        }
+      }
+      frontier = next
+    }
+    const closure = { key, manifests, blobs }
+    this.closures.set(name, closure)
+    return closure
+  }
+
+  private async linksOf(name: string, digest: Digest): Promise<Links> {
+    const cached = this.links.get(digest)
+    if (cached) return cached
+    let links: Links
+    try {
+      const m = await this.store.target(name).fetchManifest(digest)
+      const { manifests, blobs } = childrenOf(m)
+      links = { manifests: manifests.map((d) => d.digest), blobs: blobs.map((d) => d.digest) }
+    } catch {
+      // A missing or unreadable manifest links nothing; reading it directly reports the problem.
+      return { manifests: [], blobs: [] }
+    }
+    if (this.links.size >= LINKS_MAX) this.links.clear()
+    this.links.set(digest, links)
+    return links
+  }
 }

@@ -58,7 +58,8 @@ function manifestRoute(name: string, reference: string, method: string): Route {
   if (reference.includes(':')) return { kind: 'manifest', name, digest: checkDigest(reference) }
   if (!isTag(reference)) {
     const detail = { tag: reference.slice(0, 200) }
-    if (method === 'PUT') throw new ApiError('TAG_INVALID', `invalid tag "${detail.tag}"`, { detail })
+    // No manifest can be stored under it: MANIFEST_INVALID, a code of the spec's list.
+    if (method === 'PUT') throw new ApiError('MANIFEST_INVALID', `invalid tag "${detail.tag}"`, { detail })
     throw new ApiError('MANIFEST_UNKNOWN', `no manifest ${name}:${detail.tag}`, { detail })
   }
   return { kind: 'manifest', name, tag: reference }

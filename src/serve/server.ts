@@ -10,7 +10,8 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
-import { type ContentStore, layoutStore } from './store.js'
+import { Membership } from './reachable.js'
+import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
 import { UploadStore } from './uploads.js'
 
 export interface ServeOptions {
@@ -25,6 +26,11 @@ export interface ServeOptions {
    * start), then every blob is read at its offset. Repositories are the bundle's source names.
    */
   bundle?: string
+  /**
+   * With `root`: the repository name for tags without a repository (skopeo's `oci:DIR:TAG`). Default: the
+   * directory's base name, when it is a valid repository name.
+   */
+  repository?: string
   /** With `bundle`: check the bundle's signature with this public key; start only if it verifies. */
   publicKey?: KeyObject
   /** With `bundle`: bytes verified so far by the start-up pass, out of `total`. */
@@ -133,7 +139,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     readOnly || !layout
       ? undefined
       : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
-  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, children: new Map() }
+  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, members: new Membership(store) }
   const handler = createHandler(ctx)
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler)
   // Layer uploads can take far longer than node's 5-minute default; idle sockets still time out on headers.
@@ -195,8 +201,9 @@ async function openStore(
   logger: Logger,
 ): Promise<{ store: ContentStore; layout?: OciLayout; bundle?: ServedBundle }> {
   if (opts.root !== undefined) {
+    const bareName = bareRepositoryName(opts.root, opts.repository)
     const layout = await OciLayout.open(opts.root, { create: !readOnly, logger })
-    return { store: layoutStore(layout), layout }
+    return { store: layoutStore(layout, bareName), layout }
   }
   // Loaded only for a bundle: a layout server has no use for the bundle reader.
   const { BundleStore } = await import('./bundle-store.js')

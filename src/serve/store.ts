@@ -1,10 +1,15 @@
 import type { Stats } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Target } from '../content/target.js'
+import { FerryError } from '../errors.js'
 import type { OciLayout } from '../layout/index.js'
+import { INDEX_FILE } from '../layout/layout-files.js'
 import { entryRepository } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRepositoryName } from './routes.js'
 
 /**
  * Where a blob's bytes are. `file`: a byte range of a file the server opens and sends with its own
@@ -53,18 +58,56 @@ export interface ContentStore {
   close(): Promise<void>
 }
 
-/** The layout served as it always was: every read goes to the directory, nothing is cached. */
-export function layoutStore(layout: OciLayout): ContentStore {
+/**
+ * The layout served as it always was: every read goes to the directory; only the parsed index.json is
+ * kept, for as long as a stat finds the same file (index.json is only ever replaced by rename, so a new
+ * inode, size or mtime means new content; another process writing the layout is seen at once). Tags without
+ * a repository (what `skopeo copy … oci:DIR:TAG` writes) are served, and pushed to, as repository
+ * `bareName` (see naming.ts); a layout repository of that same name is then hidden behind them.
+ */
+export function layoutStore(layout: OciLayout, bareName?: string): ContentStore {
+  const view = (name: string) => (name === bareName ? undefined : name)
+  let memo: { key: string; manifests: Descriptor[] } | undefined
+  const manifests = async () => {
+    const st = await stat(join(layout.dir, INDEX_FILE), { bigint: true }).catch(() => undefined)
+    const key = st && `${st.ino}:${st.size}:${st.mtimeNs}`
+    if (key && memo?.key === key) return memo.manifests
+    const read = (await layout.readIndex()).index.manifests
+    if (key) memo = { key, manifests: read }
+    return read
+  }
+  const entriesOf = async (name: string) =>
+    (await manifests()).filter((e) => entryRepository(e) === view(name))
   return {
     name: layout.dir,
-    repositories: () => layout.repositories(),
-    target: (name) => layout.target(name),
-    async entriesOf(name) {
-      return (await layout.readIndex()).index.manifests.filter((e) => entryRepository(e) === name)
+    async repositories() {
+      const named = await layout.repositories()
+      if (bareName === undefined || (await entriesOf(bareName)).length === 0) return named
+      return [...new Set([...named, bareName])].sort()
     },
+    target: (name) => layout.target(view(name)),
+    entriesOf,
     // Layout blobs are written only after they verify and renamed into place, so the file is trusted as is.
     openBlob: async (digest) => ({ kind: 'file', path: layout.blobPath(digest), offset: 0, verify: false }),
     check: async () => {},
     close: async () => {},
   }
+}
+
+/**
+ * The repository name the no-repository view is served as: `--repository`, else the directory's base
+ * name when it is a valid repository name. Undefined: not served (and a warning if it holds tags).
+ */
+export function bareRepositoryName(dir: string, explicit: string | undefined): string | undefined {
+  if (explicit !== undefined) {
+    if (!isRepositoryName(explicit)) {
+      throw new FerryError(
+        'USAGE',
+        `invalid --repository "${explicit}": lower-case components joined by . _ __ - and /`,
+      )
+    }
+    return explicit
+  }
+  const base = basename(resolve(dir))
+  return isRepositoryName(base) ? base : undefined
 }

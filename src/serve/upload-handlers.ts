@@ -2,7 +2,7 @@ import { type Digest, isDigest } from '../oci/digest.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { streamWholeBlob, wholeBlobLength } from './direct.js'
 import { ApiError } from './errors.js'
-import { drain, sendEmpty } from './http.js'
+import { drain, type Req, sendEmpty } from './http.js'
 import { checkDigest, isRepositoryName } from './routes.js'
 import type { UploadSession, UploadStore } from './uploads.js'
 
@@ -37,10 +37,11 @@ function chunkLength(header: string | undefined, s: UploadSession): number | und
   const start = Number(m?.[1])
   const end = Number(m?.[2])
   if (!m || end < start || start !== s.offset) {
+    // spec "Pushing a blob in chunks": out of order is 416; the code list has no range code of its own.
     throw new ApiError(
-      'RANGE_INVALID',
+      'BLOB_UPLOAD_INVALID',
       `upload ${s.id}: Content-Range ${header.slice(0, 100)} does not continue at offset ${s.offset}`,
-      { headers: sessionHeaders(s) },
+      { status: 416, headers: sessionHeaders(s) },
     )
   }
   return end - start + 1
@@ -53,16 +54,26 @@ function chunkLength(header: string | undefined, s: UploadSession): number | und
 async function commit(ctx: ServeContext, s: UploadSession, digest: Digest): Promise<void> {
   await storeOf(ctx).verify(s, digest)
   await writableLayout(ctx).adoptBlob(s.path, { digest, size: s.offset })
+  ctx.members.addBlob(s.name, digest)
+}
+
+async function streamInto(ctx: ServeContext, name: string, req: Req, digest: Digest, size: number) {
+  await streamWholeBlob(ctx, name, req, digest, size)
+  ctx.members.addBlob(name, digest)
 }
 
 export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<'uploads'>>): Promise<void> {
   const uploads = storeOf(ctx)
   const mount = query.get('mount')
   const from = query.get('from')
-  // Cross-repository mount: every repository of the root shares one blob store, so a blob that exists
-  // is mounted wherever it came from. Bad arguments fall back to a plain upload, as the spec asks.
+  // Cross-repository mount: the blob must belong to `from`; without `from` (which the spec lets a
+  // registry treat as optional) any blob of the root is found. Bad arguments or a blob not found fall
+  // back to a plain upload, as the spec asks.
   if (mount !== null && isDigest(mount) && (from === null || isRepositoryName(from))) {
-    if (await writableLayout(ctx).hasBlob(mount)) {
+    const found =
+      from === null ? await writableLayout(ctx).hasBlob(mount) : await ctx.members.hasBlob(from, mount)
+    if (found && (await writableLayout(ctx).hasBlob(mount))) {
+      ctx.members.addBlob(route.name, mount)
       await drain(req)
       sendEmpty(res, 201, { Location: blobLocation(route.name, mount), 'Docker-Content-Digest': mount })
       return
@@ -74,7 +85,7 @@ export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<
     const digest = checkDigest(digestParam)
     const length = await wholeBlobLength(ctx, req, digest, 0)
     if (length !== undefined) {
-      await streamWholeBlob(ctx, route.name, req, digest, length)
+      await streamInto(ctx, route.name, req, digest, length)
       sendEmpty(res, 201, { Location: blobLocation(route.name, digest), 'Docker-Content-Digest': digest })
       return
     }
@@ -123,14 +134,14 @@ export async function finishUpload({ ctx, req, res, route, query }: Call<RouteOf
   uploads.acquire(session)
   try {
     const whole = await wholeBlobLength(ctx, req, digest, session.offset)
-    if (whole !== undefined) await streamWholeBlob(ctx, route.name, req, digest, whole)
+    if (whole !== undefined) await streamInto(ctx, route.name, req, digest, whole)
     else {
       await uploads.append(session, req, chunkLength(req.headers['content-range'], session))
       await commit(ctx, session, digest)
     }
   } catch (err) {
     // Any 4xx but 416 ends the upload for the client (spec "Errors"); keep the session only for a 416.
-    if (err instanceof ApiError && err.code === 'RANGE_INVALID') {
+    if (err instanceof ApiError && err.status === 416) {
       uploads.release(session)
       throw err
     }

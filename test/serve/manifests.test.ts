@@ -127,7 +127,8 @@ describe('manifests', () => {
     expect(huge.status).toBe(413)
     expect(huge.code()).toBe('MANIFEST_INVALID')
     const badTag = await putManifest(served.server, 'app/web', '-tag', image)
-    expect(badTag.code()).toBe('TAG_INVALID')
+    expect(badTag.status).toBe(400)
+    expect(badTag.code()).toBe('MANIFEST_INVALID')
   })
 
   it('says NAME_UNKNOWN for a repository it does not hold, MANIFEST_UNKNOWN for a missing tag', async () => {

@@ -47,7 +47,7 @@ describe('parseRequest', () => {
     ['GET', '/v2/a/manifests/sha256:short', 'DIGEST_INVALID', 400],
     ['GET', '/v2/a/blobs/md5:abc', 'DIGEST_INVALID', 400],
     ['GET', '/v2/a/manifests/.hidden', 'MANIFEST_UNKNOWN', 404],
-    ['PUT', '/v2/a/manifests/.hidden', 'TAG_INVALID', 400],
+    ['PUT', '/v2/a/manifests/.hidden', 'MANIFEST_INVALID', 400],
     ['GET', `/v2/a/manifests/${'t'.repeat(129)}`, 'MANIFEST_UNKNOWN', 404],
     ['PATCH', '/v2/a/blobs/uploads/not-a-uuid', 'BLOB_UPLOAD_UNKNOWN', 404],
     ['GET', '/v1/_ping', 'UNSUPPORTED', 404],

@@ -86,7 +86,7 @@ describe('blob uploads', () => {
       octet(bytes.subarray(0, 10_000), { 'Content-Range': '0-9999' }),
     )
     expect(replay.status).toBe(416)
-    expect(replay.code()).toBe('RANGE_INVALID')
+    expect(replay.code()).toBe('BLOB_UPLOAD_INVALID')
     expect(replay.headers.range).toBe('0-9999')
 
     const status = await raw(served.server, 'GET', location)
