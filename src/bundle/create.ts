@@ -79,6 +79,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       name: spec.name,
       version: spec.version,
       created,
+      entries: plan.entries,
       images: plan.images,
       blobs: blobList(plan),
       omitted,

@@ -138,9 +138,13 @@ export function start(command: string, args: string[]): ChildProcess {
   )
 }
 
-/** Runs `ferry COMMAND ARGS…` (COMMAND as `bundle/verify`) to its exit. */
+/**
+ * Runs `ferry COMMAND ARGS…` (COMMAND as `bundle/verify`) to its exit; one still running after 50 s
+ * (a server that should have refused to start) is killed, so that no test leaves it behind.
+ */
 export function ferry(command: string, ...args: string[]): Promise<Run> {
   const child = start(command, args)
+  const guard = setTimeout(() => child.kill('SIGKILL'), 50_000)
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (d) => {
@@ -149,7 +153,12 @@ export function ferry(command: string, ...args: string[]): Promise<Run> {
   child.stderr!.on('data', (d) => {
     stderr += d
   })
-  return new Promise((ok) => child.once('exit', (code) => ok({ code, stdout, stderr })))
+  return new Promise((ok) =>
+    child.once('exit', (code) => {
+      clearTimeout(guard)
+      ok({ code, stdout, stderr })
+    }),
+  )
 }
 
 /**
