@@ -10,7 +10,7 @@
  *   index.json               one entry per image, referrer and cosign tag (see entries.ts)
  *   blobs/sha256/HEX         every manifest and blob, each once
  *
- * Entries appear in exactly that order, blobs sorted by digest, all with mtime SOURCE_DATE_EPOCH (else 0),
+ * Entries appear in exactly that order, blobs sorted by digest, all with the bundle's `created` as mtime,
  * uid/gid 0, mode 0644 and no user or group names, so the same content always makes the same bytes. The
  * metadata comes first so that a reader knows every name and size it must meet before the first blob,
  * and `bundle ls` or a delta's `--base` only read the first few KiB.
@@ -105,7 +105,7 @@ export const bundleMetadataSchema = z.looseObject({
   }),
   name: z.string(),
   version: z.string(),
-  /** RFC 3339, from SOURCE_DATE_EPOCH when set. */
+  /** RFC 3339 UTC, whole seconds: SOURCE_DATE_EPOCH, else the newest `created` of the images (created-time.ts). */
   created: z.string(),
   /**
    * Every index.json entry, in order, exactly as there (names, digests, media types, sizes, annotations):
