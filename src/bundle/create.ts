@@ -7,7 +7,7 @@ import { serializeIndex } from '../layout/layout-files.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
-import { createdTimestamp } from '../supply/annotations.js'
+import { bundleCreated } from './created-time.js'
 import { applyOmission, loadOmission } from './delta.js'
 import {
   type BundleMetadata,
@@ -40,7 +40,7 @@ export interface CreateBundleOptions extends RegistryOptions {
   client?: RegistryClient
   /** Images resolved at once. Default 4. */
   concurrency?: number
-  /** SOURCE_DATE_EPOCH is read from here. Default process.env. */
+  /** SOURCE_DATE_EPOCH is read from here (else the time comes from the images, never the clock). Default process.env. */
   env?: NodeJS.ProcessEnv
   onEvent?: CopyEventSink
 }
@@ -73,12 +73,13 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
   try {
     const plan = await planBundle(spec, { client, concurrency: opts.concurrency })
     const omitted = applyOmission(plan, omission)
-    const created = createdTimestamp(env)
+    const created = bundleCreated(env, plan.times)
     const metadata: BundleMetadata = {
       formatVersion: FORMAT_VERSION,
       name: spec.name,
       version: spec.version,
       created,
+      entries: plan.entries,
       images: plan.images,
       blobs: blobList(plan),
       omitted,
@@ -96,7 +97,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       name: INDEX_NAME,
       bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
     })
-    const written = await write(plan, files, metadata, opts, mtimeFrom(env))
+    const written = await write(plan, files, metadata, opts, new Date(created))
     return {
       ...written,
       name: spec.name,
@@ -160,13 +161,4 @@ async function checkOutputDirectory(output: string): Promise<void> {
     () => false,
   )
   if (!isDir) throw new FerryError('USAGE', `cannot write ${output}: ${dir} is not a directory`)
-}
-
-/** Tar mtimes: SOURCE_DATE_EPOCH (reproducible-builds.org) when set, else the epoch itself. */
-export function mtimeFrom(env: NodeJS.ProcessEnv): Date {
-  const epoch = env.SOURCE_DATE_EPOCH
-  if (epoch === undefined || epoch === '') return new Date(0)
-  if (!/^\d+$/.test(epoch))
-    throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a whole number of seconds`)
-  return new Date(Number(epoch) * 1000)
 }

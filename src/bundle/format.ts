@@ -1,23 +1,31 @@
 /**
- * The bundle file format, version 1: one plain (uncompressed) tar that is a valid OCI image layout
+ * The bundle file format, version 2: one plain (uncompressed) tar that is a valid OCI image layout
  * (image-spec image-layout.md) at its root, plus ferry's own description of it.
  *
  *   oci-layout               {"imageLayoutVersion":"1.0.0"}
- *   ferry-bundle.json        what the bundle holds (schema below); every blob digest and size is listed
+ *   ferry-bundle.json        what the bundle holds (schema below); every blob digest and size is listed,
+ *                            and every index.json entry (so the signature covers the names, see names.ts)
  *   ferry-bundle.json.sig    optional: base64 (standard alphabet, no newline) of an ASN.1 DER ECDSA P-256
  *                            signature, SHA-256 over the exact bytes of ferry-bundle.json
  *   index.json               one entry per image, referrer and cosign tag (see entries.ts)
  *   blobs/sha256/HEX         every manifest and blob, each once
  *
- * Entries appear in exactly that order, blobs sorted by digest, all with mtime SOURCE_DATE_EPOCH (else 0),
+ * Entries appear in exactly that order, blobs sorted by digest, all with the bundle's `created` as mtime,
  * uid/gid 0, mode 0644 and no user or group names, so the same content always makes the same bytes. The
  * metadata comes first so that a reader knows every name and size it must meet before the first blob,
  * and `bundle ls` or a delta's `--base` only read the first few KiB.
+ *
+ * Version 1 (ferry 0.1) had no `entries`: its signature did not cover index.json's names. It is still
+ * read without a key, and refused with one (names.ts).
  */
 import { z } from 'zod'
 import { digestSchema } from '../oci/schemas.js'
 
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** Version 1 bundles: no `entries`, names not signed. */
+export const UNSIGNED_NAMES_FORMAT_VERSION = 1
+/** The files that travel beside a bundle (parts index, inventory, mapping-out) are versioned apart from it. */
+export const SIDE_FILE_FORMAT_VERSION = 1
 export const OCI_LAYOUT_NAME = 'oci-layout'
 export const INDEX_NAME = 'index.json'
 export const METADATA_NAME = 'ferry-bundle.json'
@@ -79,14 +87,31 @@ const omittedSchema = blobRefSchema.extend({
 })
 export type OmittedBlob = z.infer<typeof omittedSchema>
 
+/**
+ * An index.json entry as written there. Loose: every field it carries (platform, artifactType, urls, …)
+ * is kept, so the comparison with index.json sees all of it.
+ */
+const entrySchema = z.looseObject({
+  mediaType: z.string(),
+  digest: digestSchema,
+  size: z.number().int().nonnegative(),
+  annotations: z.record(z.string(), z.string()).optional(),
+})
+export type EntryRecord = z.infer<typeof entrySchema>
+
 export const bundleMetadataSchema = z.looseObject({
-  formatVersion: z.literal(FORMAT_VERSION, {
-    message: `unsupported bundle format: this ferry reads formatVersion ${FORMAT_VERSION}`,
+  formatVersion: z.literal([UNSIGNED_NAMES_FORMAT_VERSION, FORMAT_VERSION], {
+    message: `unsupported bundle format: this ferry reads formatVersion ${UNSIGNED_NAMES_FORMAT_VERSION} and ${FORMAT_VERSION}`,
   }),
   name: z.string(),
   version: z.string(),
-  /** RFC 3339, from SOURCE_DATE_EPOCH when set. */
+  /** RFC 3339 UTC, whole seconds: SOURCE_DATE_EPOCH, else the newest `created` of the images (created-time.ts). */
   created: z.string(),
+  /**
+   * Every index.json entry, in order, exactly as there (names, digests, media types, sizes, annotations):
+   * what puts the names under the signature. Required from format 2 on (names.ts checks).
+   */
+  entries: z.array(entrySchema).optional(),
   images: z.array(imageSchema),
   /** Every file under blobs/ (manifests included), sorted by digest. */
   blobs: z.array(blobRefSchema),
@@ -119,7 +144,7 @@ export function metadataTotals(m: BundleMetadata) {
 
 /** `FILE.parts.json`, written beside `FILE.000`, `FILE.001`, … by `--split-size`. */
 export const partsIndexSchema = z.looseObject({
-  formatVersion: z.literal(FORMAT_VERSION),
+  formatVersion: z.literal(SIDE_FILE_FORMAT_VERSION),
   /** The bundle's name as given to --output. */
   bundle: z.string(),
   size: z.number().int().nonnegative(),

@@ -9,7 +9,7 @@ import type { Digest } from '../oci/digest.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { writeFileAtomic } from '../util/files.js'
 import { Limiter } from '../util/limit.js'
-import { encodeJson, FORMAT_VERSION, type ImageRecord } from './format.js'
+import { encodeJson, type ImageRecord, SIDE_FILE_FORMAT_VERSION } from './format.js'
 import {
   type Destination,
   destinationPath,
@@ -192,7 +192,7 @@ export async function writeMappingFile(path: string, result: ImportResult): Prom
   await writeFileAtomic(
     path,
     encodeJson({
-      formatVersion: FORMAT_VERSION,
+      formatVersion: SIDE_FILE_FORMAT_VERSION,
       bundle: { name: result.name, version: result.version },
       images,
     }),

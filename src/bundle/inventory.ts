@@ -27,7 +27,7 @@ import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { createdTimestamp } from '../supply/annotations.js'
 import { writeFileAtomic } from '../util/files.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
-import { encodeJson, FORMAT_VERSION } from './format.js'
+import { encodeJson, SIDE_FILE_FORMAT_VERSION } from './format.js'
 
 const repositorySchema = z.looseObject({
   name: z.string(),
@@ -37,8 +37,8 @@ const repositorySchema = z.looseObject({
 })
 
 export const inventorySchema = z.looseObject({
-  formatVersion: z.literal(FORMAT_VERSION, {
-    message: `unsupported inventory: this ferry reads formatVersion ${FORMAT_VERSION}`,
+  formatVersion: z.literal(SIDE_FILE_FORMAT_VERSION, {
+    message: `unsupported inventory: this ferry reads formatVersion ${SIDE_FILE_FORMAT_VERSION}`,
   }),
   source: z.string(),
   created: z.string(),
@@ -81,7 +81,13 @@ export async function createInventory(where: string, opts: InventoryOptions = {}
       if (!opts.client) await client.close()
     }
   }
-  return { formatVersion: FORMAT_VERSION, source: where, created: createdTimestamp(), repositories, skipped }
+  return {
+    formatVersion: SIDE_FILE_FORMAT_VERSION,
+    source: where,
+    created: createdTimestamp(),
+    repositories,
+    skipped,
+  }
 }
 
 async function inventoryAll(

@@ -3,7 +3,13 @@ import { type FileHandle, open, rename, rm, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { FerryError } from '../errors.js'
 import { errno, fsyncDir, writeFileAtomic } from '../util/files.js'
-import { encodeJson, FORMAT_VERSION, PARTS_INDEX_SUFFIX, type PartsIndex, partName } from './format.js'
+import {
+  encodeJson,
+  PARTS_INDEX_SUFFIX,
+  type PartsIndex,
+  partName,
+  SIDE_FILE_FORMAT_VERSION,
+} from './format.js'
 
 /** Where the tar bytes go: one file, or parts of at most `splitSize` bytes. Nothing is visible until commit. */
 export interface BundleOutput {
@@ -106,7 +112,7 @@ export async function openOutput(output: string, splitSize?: number): Promise<Bu
         return { files: [output], size: total, sha256 }
       }
       const index: PartsIndex = {
-        formatVersion: FORMAT_VERSION,
+        formatVersion: SIDE_FILE_FORMAT_VERSION,
         bundle: basename(output),
         size: total,
         sha256,

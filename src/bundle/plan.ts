@@ -1,11 +1,11 @@
-import { buffer } from 'node:stream/consumers'
 import type { Target } from '../content/target.js'
 import { filterIndex } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
 import { closure } from '../graph/index.js'
+import { readConfig } from '../inspect.js'
 import type { Manifest } from '../oci/manifest.js'
 import { formatPlatform } from '../oci/platform.js'
-import { type Descriptor, imageConfigSchema } from '../oci/schemas.js'
+import type { Descriptor, ImageConfig } from '../oci/schemas.js'
 import {
   formatReference,
   formatRepository,
@@ -13,6 +13,7 @@ import {
   type RegistryReference,
 } from '../reference/index.js'
 import type { RegistryClient } from '../registry/index.js'
+import { CREATED_ANNOTATION } from '../sign/bundle.js'
 import { missingTags, selectTags } from '../spec/tag-filter.js'
 import { effectiveArtifactType } from '../supply/kinds.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
@@ -35,6 +36,8 @@ export interface BundlePlan {
   manifests: Map<string, Uint8Array>
   /** Blobs by digest, each once. */
   blobs: Map<string, PlannedBlob>
+  /** Every time the images carry (configs' `created`, manifests' created annotation): the bundle's time comes from these. */
+  times: string[]
 }
 
 export interface PlanOptions {
@@ -45,7 +48,6 @@ export interface PlanOptions {
 
 /** Tags that are attachments, not images: they travel with their image as referrers. */
 const ATTACHMENT_TAG_RE = /^sha(256|512)-[a-f0-9]{64,128}(\.(sig|att|sbom))?$/
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 interface Item {
   spec: BundleImageSpec
@@ -58,6 +60,7 @@ interface PlannedImage {
   entries: Descriptor[]
   manifests: Manifest[]
   blobs: PlannedBlob[]
+  times: string[]
 }
 
 /** Resolves every image of the spec, walks its graph and what is attached to it, and collects the content. */
@@ -71,7 +74,7 @@ export async function planBundle(spec: BundleSpec, opts: PlanOptions): Promise<B
       planned[i] = await planImage(item, opts.client)
     },
   )
-  const plan: BundlePlan = { images: [], entries: [], manifests: new Map(), blobs: new Map() }
+  const plan: BundlePlan = { images: [], entries: [], manifests: new Map(), blobs: new Map(), times: [] }
   const byName = new Map<string, string>()
   for (const p of planned) {
     const name =
@@ -91,6 +94,7 @@ export async function planBundle(spec: BundleSpec, opts: PlanOptions): Promise<B
     plan.entries.push(...p.entries)
     for (const m of p.manifests) plan.manifests.set(m.digest, m.bytes)
     for (const b of p.blobs) if (!plan.blobs.has(b.desc.digest)) plan.blobs.set(b.desc.digest, b)
+    plan.times.push(...p.times)
   }
   plan.entries = dedupeEntries(plan.entries)
   return plan
@@ -133,6 +137,7 @@ async function planImage(item: Item, client: RegistryClient): Promise<PlannedIma
   } = await closure(source, root, {
     referrers: item.spec.referrers,
   })
+  const configs = await configsOf(source, graph.manifests)
   const referrers: ReferrerRecord[] = attached.map((n) => {
     const r: ReferrerRecord = {
       digest: n.manifest.digest,
@@ -154,7 +159,7 @@ async function planImage(item: Item, client: RegistryClient): Promise<PlannedIma
     digest: root.digest,
     mediaType: root.mediaType,
     ...(root !== original ? { sourceDigest: original.digest } : {}),
-    platforms: await platformsOf(source, root),
+    platforms: platformsOf(root, configs),
     referrers,
     blobCount: blobs.size,
     totalBytes: [...blobs.values()].reduce((n, b) => n + b.size, 0),
@@ -168,25 +173,40 @@ async function planImage(item: Item, client: RegistryClient): Promise<PlannedIma
     ],
     manifests: [...graph.manifests, ...attachedGraphs.flatMap((g) => g.manifests)],
     blobs: [...blobs.values()].map((desc) => ({ desc, source })),
+    // The image's own times only: a signature attached later says when it was signed, not made.
+    times: [
+      ...[...configs.values()].flatMap((c) => (c?.created ? [c.created] : [])),
+      ...graph.manifests.flatMap((m) => createdAnnotation(m) ?? []),
+    ],
   }
 }
 
+/** The config of each image manifest under the root, by manifest digest (undefined: not an image config). */
+async function configsOf(
+  source: Target,
+  manifests: readonly Manifest[],
+): Promise<Map<string, ImageConfig | undefined>> {
+  const configs = new Map<string, ImageConfig | undefined>()
+  await forEachLimited(manifests, new Limiter(4), async (m) => {
+    if (m.kind === 'image') configs.set(m.digest, await readConfig(source, m.image.config))
+  })
+  return configs
+}
+
+function createdAnnotation(m: Manifest): string | undefined {
+  // Docker schema 2 has no annotations; one that carries some anyway is read with the same care.
+  const { annotations } = (m.kind === 'index' ? m.index : m.image) as { annotations?: unknown }
+  const created = (annotations as Record<string, unknown> | undefined)?.[CREATED_ANNOTATION]
+  return typeof created === 'string' ? created : undefined
+}
+
 /** Children's platforms for an index; for an image, the platform its config declares. */
-async function platformsOf(source: Target, root: Manifest): Promise<string[]> {
+function platformsOf(root: Manifest, configs: ReadonlyMap<string, ImageConfig | undefined>): string[] {
   if (root.kind === 'index') {
     return root.index.manifests.flatMap((d) => (d.platform ? [formatPlatform(d.platform)] : []))
   }
-  const config = root.image.config
-  if (config.size > MAX_CONFIG_BYTES) return []
-  let doc: unknown
-  try {
-    doc = JSON.parse((await buffer(await source.fetchBlob(config))).toString('utf8'))
-  } catch (err) {
-    if (err instanceof SyntaxError) return [] // an artifact's config need not be JSON
-    throw err
-  }
-  const parsed = imageConfigSchema.safeParse(doc)
-  if (!parsed.success || !parsed.data.os || !parsed.data.architecture) return []
-  const { os, architecture, variant } = parsed.data
+  const config = configs.get(root.digest)
+  if (!config?.os || !config.architecture) return []
+  const { os, architecture, variant } = config
   return [formatPlatform({ os, architecture, ...(variant ? { variant } : {}) })]
 }

@@ -12,6 +12,7 @@ import { type Descriptor, type ImageIndex, ociLayoutFileSchema } from '../oci/sc
 import { BundleTarget } from './bundle-target.js'
 import { checkConsistency } from './consistency.js'
 import { type BundleMetadata, INDEX_NAME, METADATA_NAME, OCI_LAYOUT_NAME, SIGNATURE_NAME } from './format.js'
+import { checkNames, requireSignedNames } from './names.js'
 import { type BlobLocation, parseJsonFile, type ScannedBundle, scanBundle } from './scan.js'
 import { checkMetadataSignature, type SignatureState } from './signature.js'
 import { type BundleSource, openBundleSource } from './source.js'
@@ -93,6 +94,7 @@ export class BundleReader {
         onProgress: opts.onProgress && ((n) => opts.onProgress?.(n, total)),
       })
       const { index, signed } = checkLayoutFiles(scanned, source.name)
+      if (opts.publicKey) requireSignedNames(source.name, scanned.metadata)
       const metadataBytes = scanned.files.get(METADATA_NAME)!
       const state = checkMetadataSignature(
         source.name,
@@ -251,10 +253,12 @@ function checkLayoutFiles(scanned: ScannedBundle, archive: string): { index: Ima
     )
   }
   let index: ImageIndex
+  const indexBytes = scanned.files.get(INDEX_NAME)!
   try {
-    index = parseIndexBytes(scanned.files.get(INDEX_NAME)!, `${archive}: ${INDEX_NAME}`)
+    index = parseIndexBytes(indexBytes, `${archive}: ${INDEX_NAME}`)
   } catch (err) {
     throw new FerryError('VERIFY_FAILED', (err as Error).message)
   }
+  checkNames(archive, scanned.metadata, indexBytes)
   return { index, signed: scanned.files.has(SIGNATURE_NAME) }
 }

@@ -10,7 +10,8 @@ import { METADATA_NAME, SIGNATURE_NAME } from './format.js'
  * `cosign sign-blob --key` signature. Any tool can check an extracted bundle with the public key:
  *   base64 -d ferry-bundle.json.sig > sig.der
  *   openssl dgst -sha256 -verify NAME.pub -signature sig.der ferry-bundle.json
- * Since the metadata lists every blob digest and size, the signature covers every byte of content.
+ * Since the metadata lists every blob digest and size and every index.json entry (names.ts), the
+ * signature covers every byte of content and every name that leads to it.
  * ECDSA signatures are randomised: two signed bundles of the same content differ in this entry only.
  */
 export function signMetadata(metadata: Uint8Array, key: KeyObject): Buffer {

@@ -86,23 +86,73 @@ function checksumOk(header: Buffer): boolean {
   return stored === unsigned || stored === signed
 }
 
-/** pax extended header records: `LEN KEY=VALUE\n`. */
-function parsePax(body: Buffer, archive: string): Map<string, string> {
+/** pax extended header records: `LEN KEY=VALUE\n`. A key given twice is refused: readers differ on which wins. */
+function parsePax(body: Buffer, archive: string, at: number): Map<string, string> {
   const out = new Map<string, string>()
-  let at = 0
-  while (at < body.byteLength) {
-    const space = body.indexOf(0x20, at)
-    const length = space < 0 ? Number.NaN : Number(body.subarray(at, space).toString('ascii'))
-    if (!Number.isInteger(length) || length <= 0 || at + length > body.byteLength) {
-      throw fail(archive, `malformed pax extended header at byte ${at}`)
+  let pos = 0
+  while (pos < body.byteLength) {
+    const space = body.indexOf(0x20, pos)
+    const length = space < 0 ? Number.NaN : Number(body.subarray(pos, space).toString('ascii'))
+    if (!Number.isInteger(length) || length <= 0 || pos + length > body.byteLength) {
+      throw fail(archive, `malformed pax extended header at byte ${at + BLOCK + pos}`)
     }
-    const record = body.subarray(space + 1, at + length - 1).toString('utf8')
+    const record = body.subarray(space + 1, pos + length - 1).toString('utf8')
     const eq = record.indexOf('=')
     if (eq <= 0) throw fail(archive, 'malformed pax extended header record')
-    out.set(record.slice(0, eq), record.slice(eq + 1))
-    at += length
+    const key = record.slice(0, eq)
+    if (out.has(key)) throw fail(archive, `pax extended header at byte ${at} sets "${key}" twice`)
+    out.set(key, record.slice(eq + 1))
+    pos += length
   }
   return out
+}
+
+/**
+ * pax keys that decide an entry's name or where its body ends. Every reader must see the same archive
+ * as this one, or a bundle that verifies here extracts as something else there (tar, skopeo, umoci).
+ */
+const LOCATING_KEYS = ['path', 'size', 'linkpath']
+const isLocating = (key: string) => LOCATING_KEYS.includes(key) || key.startsWith('GNU.sparse.')
+
+/**
+ * A global header's `path` or `size` applies to every later entry for some readers (GNU tar) and to
+ * none for others (Go's archive/tar hands it over as an entry of its own); sparse-file keys make tar
+ * rebuild a different file from the body than the bytes hashed here. Defaults such as mtime or a
+ * comment (git archive writes one) change nothing a bundle depends on.
+ */
+function checkGlobal(records: Map<string, string>, archive: string, at: number): void {
+  const key = [...records.keys()].find(isLocating)
+  if (key !== undefined) {
+    throw fail(
+      archive,
+      `pax global header at byte ${at} sets "${key}"; a bundle's names and sizes are given per entry`,
+    )
+  }
+}
+
+/**
+ * The pax `path` of an entry, once its other records are checked: a size that is not a plain number or
+ * differs from the ustar header's would let a reader that honours pax and one that does not split the
+ * archive at different places (one reads a body where the other reads headers). ferry writes sizes
+ * over 8 GiB in base-256 (as GNU tar does), never as a pax record that disagrees.
+ */
+function paxPath(
+  pax: Map<string, string>,
+  headerSize: number,
+  archive: string,
+  at: number,
+): string | undefined {
+  const sparse = [...pax.keys()].find((k) => k.startsWith('GNU.sparse.'))
+  if (sparse !== undefined)
+    throw fail(archive, `entry at byte ${at} is a sparse file ("${sparse}"); a bundle holds plain files only`)
+  const size = pax.get('size')
+  if (size !== undefined && (!/^\d+$/.test(size) || Number(size) !== headerSize)) {
+    throw fail(
+      archive,
+      `entry at byte ${at}: pax size "${size}" disagrees with its tar header (${headerSize} bytes)`,
+    )
+  }
+  return pax.get('path')
 }
 
 /** A body of `size` bytes; running out of input here is truncation, never a clean end. */
@@ -126,13 +176,17 @@ export async function readTar(
   archive: string,
   onEntry: (entry: TarEntry) => BodyAction | Promise<BodyAction>,
 ): Promise<'end' | 'stopped'> {
-  let pax = new Map<string, string>()
+  let pax: Map<string, string> | undefined
   let longName: string | undefined
+  /** Where the extended headers waiting for their entry began: at most one of each kind per entry. */
+  let pendingAt: number | undefined
   for (;;) {
     const at = reader.position
     const header = await reader.read(BLOCK)
     if (!header) throw fail(archive, `truncated: no end-of-archive marker after byte ${at}`)
     if (header.every((b) => b === 0)) {
+      if (pendingAt !== undefined)
+        throw fail(archive, `the extended tar header at byte ${pendingAt} has no entry after it`)
       if (!(await reader.restIsZero())) throw fail(archive, 'unexpected data after the end-of-archive marker')
       return 'end'
     }
@@ -157,30 +211,37 @@ export async function readTar(
         throw fail(archive, `extended tar header at byte ${at} is ${size} bytes, over ${limit}`)
       const body = await readBody(reader, size, archive)
       await reader.forward(padding(size))
-      if (typeflag === 'x') pax = parsePax(body, archive)
-      else if (typeflag === 'L') longName = cstring(body, 0, body.byteLength)
-      // 'g' (global) records only carry defaults such as mtime, which nothing here depends on.
+      if (typeflag === 'g') {
+        checkGlobal(parsePax(body, archive, at), archive, at)
+        continue
+      }
+      // Two for one entry: some readers merge them, some keep the last, and a pax path beside a GNU
+      // long name is a third way to name it.
+      if (pax !== undefined || longName !== undefined)
+        throw fail(archive, `tar headers at bytes ${pendingAt} and ${at} both extend one entry`)
+      if (typeflag === 'x') pax = parsePax(body, archive, at)
+      else longName = cstring(body, 0, body.byteLength)
+      pendingAt = at
       continue
     }
 
     const prefix = posix ? cstring(header, 345, 155) : ''
     const base = cstring(header, 0, 100)
-    const name = pax.get('path') ?? longName ?? (prefix ? `${prefix}/${base}` : base)
-    const paxSize = pax.get('size')
-    const entrySize = paxSize !== undefined && /^\d+$/.test(paxSize) ? Number(paxSize) : size
-    pax = new Map()
+    const name = (pax && paxPath(pax, size, archive, at)) ?? longName ?? (prefix ? `${prefix}/${base}` : base)
+    pax = undefined
     longName = undefined
+    pendingAt = undefined
 
     const entry: TarEntry = {
       name,
       type: TYPES[typeflag] ?? 'other',
       typeflag,
-      size: entrySize,
+      size,
       offset: reader.position,
     }
     const action = await onEntry(entry)
     // Links, directories and devices have no body whatever their size field says (tar's own rule).
-    const bodySize = entry.type === 'file' || entry.type === 'other' ? entrySize : 0
+    const bodySize = entry.type === 'file' || entry.type === 'other' ? size : 0
     if (action.kind === 'stop') return 'stopped'
     if (action.kind === 'collect') {
       action.onBody(await readBody(reader, bodySize, archive))

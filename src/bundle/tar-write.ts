@@ -18,7 +18,7 @@ export interface TarBlob {
 }
 
 export interface WriteTarOptions {
-  /** Every entry's mtime: SOURCE_DATE_EPOCH, else the epoch. */
+  /** Every entry's mtime: the bundle's `created`. */
   mtime: Date
   onProgress?: (desc: Descriptor, bytes: number) => void
   onBlobDone?: (desc: Descriptor) => void

@@ -1,50 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importBundle } from '../../src/bundle/import.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { catalog, pushSourceImages, type SourceImages, tempDir } from './helpers.js'
-
-const repoRoot = resolve(import.meta.dirname, '../..')
-// Runs a command class from source (tsx), so the test needs no build of the whole project.
-const entry = `const [file, ...args] = process.argv.slice(1)
-const { default: Command } = await import(file)
-await Command.run(args, ${JSON.stringify(repoRoot)})`
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function start(command: string, args: string[]): ChildProcess {
-  const file = join(repoRoot, 'commands', `${command}.ts`)
-  return spawn(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', entry, '--', file, ...args],
-    {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
-    },
-  )
-}
-
-function ferry(command: string, ...args: string[]): Promise<Run> {
-  const child = start(command, args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr!.on('data', (d) => {
-    stderr += d
-  })
-  return new Promise((ok) => child.once('exit', (code) => ok({ code, stdout, stderr })))
-}
+import { catalog, ferry, pushSourceImages, type SourceImages, start, tempDir } from './helpers.js'
 
 describe('ferry bundle and inventory (commands)', () => {
   let reg: Distribution

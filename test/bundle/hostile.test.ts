@@ -1,11 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { gzipSync } from 'node:zlib'
-import tar from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBundle } from '../../src/bundle/create.js'
 import { importBundle } from '../../src/bundle/import.js'
@@ -16,48 +12,18 @@ import { isFerryError } from '../../src/errors.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
-import { catalog, tempDir } from './helpers.js'
-
-type Header = Parameters<tar.Pack['entry']>[0]
-interface Entry {
-  header: Header
-  body?: Buffer
-}
-
-/** The entries of a tar, bodies in memory (test bundles are small). */
-async function readEntries(path: string): Promise<Entry[]> {
-  const extract = tar.extract()
-  const entries: Entry[] = []
-  const done = (async () => {
-    for await (const entry of extract) {
-      const parts: Buffer[] = []
-      for await (const c of entry) parts.push(c as Buffer)
-      entries.push({ header: { ...entry.header }, body: Buffer.concat(parts) })
-    }
-  })()
-  await pipeline(Readable.from(await readFile(path)), extract)
-  await done
-  return entries
-}
-
-async function writeEntries(path: string, entries: Entry[]): Promise<void> {
-  const pack = tar.pack()
-  const written = pipeline(Readable.from(pack), createWriteStream(path))
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) =>
-      e.body === undefined
-        ? pack.entry(e.header, (err) => (err ? reject(err) : resolve()))
-        : pack.entry(e.header, e.body, (err) => (err ? reject(err) : resolve())),
-    )
-  }
-  pack.finalize()
-  await written
-}
-
-const file = (name: string, body: Buffer | string): Entry => ({
-  header: { name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(0) },
-  body: Buffer.from(body),
-})
+import {
+  catalog,
+  type Entry,
+  file,
+  type Header,
+  paxBody,
+  rawEntry,
+  rawTar,
+  readEntries,
+  tempDir,
+  writeEntries,
+} from './helpers.js'
 
 describe('hostile bundles', () => {
   let reg: Distribution
@@ -121,6 +87,108 @@ describe('hostile bundles', () => {
       ]),
       /"\.\.\/escape" has a "\.\." path component/,
     )
+  })
+
+  /**
+   * The good bundle written entry by entry with a raw header writer, with `extra` (extended headers)
+   * put before the entry at `at` (the first blob by default), that entry's header claiming `size`.
+   */
+  async function rawVariant(
+    name: string,
+    extra: Buffer[],
+    opts: { at?: number; headerSize?: number } = {},
+  ): Promise<string> {
+    const at = opts.at ?? entries.findIndex((e) => e.header.name.startsWith('blobs/'))
+    const chunks = entries.map((e, i) =>
+      rawEntry(e.header.name, '0', e.body!, i === at ? opts.headerSize : undefined),
+    )
+    chunks.splice(at, 0, ...extra)
+    const path = join(tmp.dir, `${name}.tar`)
+    await writeFile(path, rawTar(chunks))
+    return path
+  }
+  const pax = (records: [string, string][]) => rawEntry('PaxHeader', 'x', paxBody(records))
+  const globalPax = (records: [string, string][]) => rawEntry('pax_global_header', 'g', paxBody(records))
+
+  it('refuses a pax global header that sets a path or a size, and ignores one that sets defaults only', async () => {
+    // What a reader makes of a global path or size differs (GNU tar applies it to every later entry,
+    // Go's archive/tar to none), so the archive verified here would not be the one extracted there.
+    await refused(
+      await rawVariant('global-path', [globalPax([['path', 'index.json']])], { at: 0 }),
+      /pax global header at byte 0 sets "path"; a bundle's names and sizes are given per entry/,
+    )
+    await refused(
+      await rawVariant('global-size', [globalPax([['size', '0']])]),
+      /pax global header at byte \d+ sets "size"/,
+    )
+    await refused(
+      await rawVariant('global-sparse', [globalPax([['GNU.sparse.major', '1']])]),
+      /pax global header at byte \d+ sets "GNU\.sparse\.major"/,
+    )
+    // git archive writes a global comment; a default mtime is as harmless.
+    const defaults = await rawVariant('global-defaults', [
+      globalPax([
+        ['comment', '5e4f70d'],
+        ['mtime', '0'],
+      ]),
+    ])
+    expect((await verifyBundleFile(defaults)).ok).toBe(true)
+  })
+
+  it('refuses pax headers that other tar readers would read another way', async () => {
+    const blob = entries.find((e) => e.header.name.startsWith('blobs/'))!
+    const size = String(blob.body!.length)
+    // A reader that ignores pax sees an empty file here and takes the blob's bytes for headers.
+    await refused(
+      await rawVariant('pax-size-differs', [pax([['size', size]])], { headerSize: 0 }),
+      new RegExp(`entry at byte \\d+: pax size "${size}" disagrees with its tar header \\(0 bytes\\)`),
+    )
+    await refused(
+      await rawVariant('pax-size-text', [pax([['size', `${size}abc`]])]),
+      /pax size "\d+abc" disagrees with its tar header/,
+    )
+    await refused(
+      await rawVariant('pax-twice', [pax([['mtime', '0']]), pax([['path', blob.header.name]])]),
+      /tar headers at bytes \d+ and \d+ both extend one entry/,
+    )
+    await refused(
+      await rawVariant('pax-and-longname', [
+        rawEntry('././@LongLink', 'L', Buffer.from(`${blob.header.name}\0`)),
+        pax([['path', blob.header.name]]),
+      ]),
+      /both extend one entry/,
+    )
+    await refused(
+      await rawVariant('pax-key-twice', [
+        pax([
+          ['path', 'index.json'],
+          ['path', blob.header.name],
+        ]),
+      ]),
+      /pax extended header at byte \d+ sets "path" twice/,
+    )
+    await refused(
+      await rawVariant('pax-sparse', [
+        pax([
+          ['GNU.sparse.major', '1'],
+          ['GNU.sparse.minor', '0'],
+          ['GNU.sparse.name', blob.header.name],
+        ]),
+      ]),
+      /is a sparse file \("GNU\.sparse\.major"\); a bundle holds plain files only/,
+    )
+    await refused(
+      await rawVariant('pax-dangling', [pax([['path', 'index.json']])], { at: entries.length }),
+      /the extended tar header at byte \d+ has no entry after it/,
+    )
+    // A pax path and size that agree with the entry are what tar --format=posix writes: accepted.
+    const agreeing = await rawVariant('pax-agrees', [
+      pax([
+        ['path', blob.header.name],
+        ['size', size],
+      ]),
+    ])
+    expect((await verifyBundleFile(agreeing)).ok).toBe(true)
   })
 
   it('refuses absolute paths', async () => {

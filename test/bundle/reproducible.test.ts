@@ -1,0 +1,83 @@
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBundle } from '../../src/bundle/create.js'
+import { listBundle } from '../../src/bundle/list.js'
+import { specFromImages } from '../../src/bundle/spec.js'
+import { RegistryClient } from '../../src/registry/index.js'
+import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { PLATFORMS, readEntries, sha256File, tempDir } from './helpers.js'
+
+describe('bundle create is reproducible without SOURCE_DATE_EPOCH', () => {
+  let reg: Distribution
+  let client: RegistryClient
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  let images: string[]
+
+  beforeAll(async () => {
+    reg = await startDistribution()
+    client = new RegistryClient()
+    tmp = await tempDir('reproducible')
+    // The index's children were built earlier than the single image; nanoseconds as Docker writes them.
+    await pushSyntheticIndex(
+      client.repository(reg.host, 'app'),
+      { seed: 'repro/app', layers: 1, layerSize: 10_000, created: '2025-03-01T10:00:00.123456789Z' },
+      PLATFORMS,
+      '1.0',
+    )
+    await pushSyntheticImage(
+      client.repository(reg.host, 'cli'),
+      { seed: 'repro/cli', layers: 1, layerSize: 10_000, created: '2025-06-01T12:30:45.5Z' },
+      '2',
+    )
+    await pushSyntheticImage(
+      client.repository(reg.host, 'timeless'),
+      { seed: 'repro/timeless', layers: 1, layerSize: 10_000, created: '' },
+      '1',
+    )
+    images = [`${reg.host}/app:1.0`, `${reg.host}/cli:2`]
+  })
+  afterAll(async () => {
+    await client?.close()
+    await reg?.stop()
+    await tmp?.cleanup()
+  })
+
+  const create = (name: string, refs: string[], env: NodeJS.ProcessEnv) =>
+    createBundle(specFromImages(refs, { name: 'site', version: '1' }), {
+      output: join(tmp.dir, name),
+      client,
+      env,
+    })
+
+  /** Every entry's mtime in the tar, distinct values only. */
+  const mtimes = async (name: string) => [
+    ...new Set((await readEntries(join(tmp.dir, name))).map((e) => e.header.mtime!.toISOString())),
+  ]
+
+  it('makes the same bytes twice, seconds apart, with the newest image time as created and mtime', async () => {
+    const first = await create('first.tar', images, {})
+    // Whole seconds apart: a clock anywhere in the output would show.
+    await sleep(1_100)
+    const second = await create('second.tar', images, {})
+    expect(second.sha256).toBe(first.sha256)
+    expect(await sha256File(join(tmp.dir, 'second.tar'))).toBe(await sha256File(join(tmp.dir, 'first.tar')))
+    expect(first.created).toBe('2025-06-01T12:30:45Z')
+    expect((await listBundle(join(tmp.dir, 'first.tar'))).created).toBe('2025-06-01T12:30:45Z')
+    expect(await mtimes('first.tar')).toEqual(['2025-06-01T12:30:45.000Z'])
+  })
+
+  it('takes SOURCE_DATE_EPOCH over the content when set', async () => {
+    const made = await create('epoch.tar', images, { SOURCE_DATE_EPOCH: '1700000000' })
+    expect(made.created).toBe('2023-11-14T22:13:20Z')
+    expect((await listBundle(join(tmp.dir, 'epoch.tar'))).created).toBe('2023-11-14T22:13:20Z')
+    expect(await mtimes('epoch.tar')).toEqual(['2023-11-14T22:13:20.000Z'])
+  })
+
+  it('falls back to the epoch when the images carry no time', async () => {
+    const made = await create('timeless.tar', [`${reg.host}/timeless:1`], {})
+    expect(made.created).toBe('1970-01-01T00:00:00Z')
+    expect(await mtimes('timeless.tar')).toEqual(['1970-01-01T00:00:00.000Z'])
+  })
+})
