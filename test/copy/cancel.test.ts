@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { copyImage } from '../../src/copy/copy.js'
+import { FerryError } from '../../src/errors.js'
+import { openLayoutTarget } from '../../src/layout/index.js'
+import { RegistryClient } from '../../src/registry/index.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+
+describe('copy: cancellation', () => {
+  let reg: Distribution
+  let dir: string
+
+  beforeAll(async () => {
+    reg = await startDistribution()
+    dir = await mkdtemp(join(tmpdir(), 'ferry-cancel-'))
+  })
+  afterAll(async () => {
+    await reg?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('stops a transfer mid-upload when the signal fires, writes no tag, and says ABORTED', async () => {
+    const source = await openLayoutTarget(join(dir, 'src'), { create: true })
+    await pushSyntheticImage(source, { seed: 'cancel', layers: 1, layerSize: 16 * 1024 * 1024 }, 'v1')
+    const client = new RegistryClient({ chunkSize: 1024 * 1024 })
+    const destination = client.repository(reg.host, 'cancel/app')
+    const controller = new AbortController()
+    let bytes = 0
+    const copy = copyImage(source, 'v1', destination, 'v1', {
+      journal: false,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'blob-progress') return
+        bytes += e.bytes
+        if (bytes >= 2 * 1024 * 1024 && !controller.signal.aborted) {
+          controller.abort(new FerryError('ABORTED', 'interrupted'))
+        }
+      },
+    })
+    await expect(copy).rejects.toMatchObject({ code: 'ABORTED' })
+    // It stopped where it was: far from the 16 MiB layer's end, and nothing is named.
+    expect(bytes).toBeLessThan(8 * 1024 * 1024)
+    await expect(destination.resolve('v1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await client.close()
+  })
+})
