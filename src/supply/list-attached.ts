@@ -1,9 +1,10 @@
 import type { Target } from '../content/target.js'
+import { GraphReader } from '../graph/index.js'
 import { cosignTags } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
+import { ifPresent } from '../targets/present.js'
 import { type AttachScheme, effectiveArtifactType, type ReferrersScheme, referrersScheme } from './kinds.js'
 
 export interface AttachedEntry {
@@ -47,7 +48,8 @@ export interface ListAttachedOptions {
 }
 
 interface Walk {
-  target: Target
+  /** Reads each manifest and referrer list once, however often the tree reaches it. */
+  reader: GraphReader
   scheme: ReferrersScheme
   /** Each manifest is shown once, however many ways it is reached (and cycles end). */
   seen: Set<string>
@@ -78,13 +80,13 @@ function entryOf(
 
 async function attachedTo(walk: Walk, subject: Digest): Promise<AttachedEntry[]> {
   const found: Omit<AttachedEntry, 'children'>[] = []
-  for (const listed of await walk.target.referrers(subject)) {
+  for (const listed of await walk.reader.referrers(subject)) {
     if (walk.seen.has(listed.digest)) continue
     walk.seen.add(listed.digest)
-    found.push(entryOf(walk.scheme, listed, await fetchManifestIfPresent(walk.target, listed.digest)))
+    found.push(entryOf(walk.scheme, listed, await ifPresent(walk.reader.manifest(listed.digest))))
   }
   const tags = cosignTags(subject)
-  const tagged = await Promise.all(tags.map((tag) => fetchManifestIfPresent(walk.target, tag)))
+  const tagged = await Promise.all(tags.map((tag) => ifPresent(walk.reader.manifest(tag))))
   for (const [i, m] of tagged.entries()) {
     if (!m || walk.seen.has(m.digest)) continue
     walk.seen.add(m.digest)
@@ -108,7 +110,11 @@ async function subjectTree(walk: Walk, digest: Digest, artifactType?: string): P
 export async function listAttached(opts: ListAttachedOptions): Promise<AttachedTree> {
   const { target } = opts
   const root = await target.fetchManifest(opts.reference)
-  const walk: Walk = { target, scheme: await referrersScheme(target), seen: new Set([root.digest]) }
+  const walk: Walk = {
+    reader: new GraphReader(target),
+    scheme: await referrersScheme(target),
+    seen: new Set([root.digest]),
+  }
   const tree: AttachedTree = {
     name: target.name,
     reference: opts.reference,

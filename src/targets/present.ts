@@ -9,7 +9,7 @@ export async function resolveIfPresent(
   reference: string,
   opts?: OperationOptions,
 ): Promise<Descriptor | undefined> {
-  return absentAsUndefined(target.resolve(reference, opts))
+  return ifPresent(target.resolve(reference, opts))
 }
 
 /** The manifest under `reference`, or undefined when the target does not have it. */
@@ -18,10 +18,11 @@ export async function fetchManifestIfPresent(
   reference: string,
   opts?: OperationOptions,
 ): Promise<Manifest | undefined> {
-  return absentAsUndefined(target.fetchManifest(reference, opts))
+  return ifPresent(target.fetchManifest(reference, opts))
 }
 
-async function absentAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+/** What `read` gives, or undefined when it fails NOT_FOUND (other failures still throw). */
+export async function ifPresent<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p
   } catch (err) {
