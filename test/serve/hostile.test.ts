@@ -1,0 +1,168 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { sha256 } from './helpers.js'
+
+// The built CLI (`npm test` builds first): these faults are about the serving process surviving.
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Spawned {
+  proc: ChildProcess
+  url: string
+  port: number
+  stderr: () => string
+}
+
+const children: ChildProcess[] = []
+const dirs: string[] = []
+const mounts: string[] = []
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL')
+  for (const m of mounts.splice(0)) execFileSync('umount', ['-l', m])
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
+})
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-hostile-'))
+  dirs.push(dir)
+  return dir
+}
+
+/** `ferry serve ARGS` on a free loopback port, optionally under `prlimit` limits. */
+async function spawnServe(args: string[], limits: string[] = []): Promise<Spawned> {
+  const command = limits.length ? 'prlimit' : process.execPath
+  const argv = [...limits, ...(limits.length ? [process.execPath] : []), BIN, 'serve', '--port', '0', ...args]
+  const proc = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(proc)
+  let stderr = ''
+  const url = await new Promise<string>((ok, fail) => {
+    proc.stderr!.on('data', (d) => {
+      stderr += d
+      const m = /ferry serve: listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)
+      if (m) ok(m[1]!)
+    })
+    proc.once('exit', (code) => fail(new Error(`serve exited ${code}: ${stderr}`)))
+  })
+  return { proc, url, port: Number(new URL(url).port), stderr: () => stderr }
+}
+
+async function openSession(url: string, name: string): Promise<string> {
+  const res = await fetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' })
+  expect(res.status).toBe(202)
+  return res.headers.get('location')!
+}
+
+const patch = (url: string, location: string, body: Buffer) =>
+  fetch(`${url}${location}`, {
+    method: 'PATCH',
+    body,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  })
+
+/**
+ * A 1 MiB tmpfs when this runs as root (CI does); otherwise a 1 MB file-size limit (EFBIG), which fails
+ * the same write the same way without privileges. Either way the test checks which one it got.
+ */
+async function smallDisk(dir: string): Promise<{ root: string; limits: string[]; errno: string }> {
+  const mnt = join(dir, 'mnt')
+  await mkdir(mnt)
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' })
+    mounts.push(mnt)
+    return { root: join(mnt, 'root'), limits: [], errno: 'ENOSPC' }
+  } catch {
+    return { root: join(mnt, 'root'), limits: ['--fsize=1000000'], errno: 'EFBIG' }
+  }
+}
+
+describe('serve when writes fail', () => {
+  it('answers a disk-full upload with a 507, stays up, and takes the upload once it fits', async () => {
+    const dir = await tempDir()
+    const disk = await smallDisk(dir)
+    const served = await spawnServe(['--root', disk.root], disk.limits)
+    const big = randomBytes(2_000_000)
+
+    const location = await openSession(served.url, 'full/app')
+    const failed = await patch(served.url, location, big)
+    const failedBody = await failed.text()
+    expect(failed.status).toBe(507)
+    expect(JSON.parse(failedBody)).toEqual({
+      errors: [{ code: 'UNKNOWN', message: 'insufficient storage', detail: {} }],
+    })
+    expect(failedBody).not.toContain(dir)
+
+    const mono = await fetch(`${served.url}/v2/full/app/blobs/uploads/?digest=${sha256(big)}`, {
+      method: 'POST',
+      body: big,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    })
+    const monoBody = await mono.text()
+    expect(mono.status).toBe(507)
+    expect(monoBody).not.toContain(dir)
+    // The real fault was reached, on both write paths, and the operator's log says which.
+    const faults = served.stderr().match(new RegExp(`storage is full: Error: ${disk.errno}`, 'g'))
+    expect(faults).toHaveLength(2)
+
+    // The crash came ~10 s after the failure (a timer meant to drop the unread body): outlive it.
+    await sleep(11_000)
+    expect(served.proc.exitCode).toBe(null)
+    expect((await fetch(`${served.url}/v2/`)).status).toBe(200)
+
+    // The failed chunk was cut off the session, so the same upload goes on from byte 0 and fits.
+    const small = randomBytes(300_000)
+    expect((await patch(served.url, location, small)).status).toBe(202)
+    const done = await fetch(`${served.url}${location}?digest=${sha256(small)}`, { method: 'PUT' })
+    expect(done.status).toBe(201)
+    const got = await fetch(`${served.url}/v2/full/app/blobs/${sha256(small)}`)
+    expect(Buffer.from(await got.arrayBuffer()).equals(small)).toBe(true)
+  }, 60_000)
+
+  it('answers an upload that finds no file descriptor with a 503, and recovers', async () => {
+    const dir = await tempDir()
+    const served = await spawnServe(['--root', join(dir, 'root')], ['--nofile=128'])
+    const location = await openSession(served.url, 'fd/app')
+    // The upload's connection is accepted first; then idle connections take every descriptor left.
+    const upload = connect(served.port, '127.0.0.1')
+    await new Promise<void>((ok) => upload.once('connect', () => ok()))
+    await sleep(200)
+    const flood: Socket[] = []
+    for (let i = 0; i < 200; i++) {
+      const s = connect(served.port, '127.0.0.1')
+      s.on('error', () => {})
+      flood.push(s)
+    }
+    await sleep(1000)
+    const body = randomBytes(1000)
+    const answer = new Promise<string>((ok) => {
+      let text = ''
+      upload.on('data', (d) => {
+        text += d
+        if (text.includes('\r\n\r\n') && text.includes('}]}')) ok(text)
+      })
+    })
+    upload.write(
+      `PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.byteLength}\r\n\r\n`,
+    )
+    upload.write(body)
+    const text = await answer
+    upload.destroy()
+    for (const s of flood) s.destroy()
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable')
+    expect(text).toContain('{"errors":[{"code":"UNAVAILABLE","message":"service unavailable","detail":{}}]}')
+    expect(text).not.toContain(dir)
+    expect(served.stderr()).toMatch(/out of file descriptors: Error: EMFILE/)
+
+    await sleep(500)
+    expect(served.proc.exitCode).toBe(null)
+    expect((await fetch(`${served.url}/v2/`)).status).toBe(200)
+    expect((await patch(served.url, location, body)).status).toBe(202)
+    const done = await fetch(`${served.url}${location}?digest=${sha256(body)}`, { method: 'PUT' })
+    expect(done.status).toBe(201)
+  }, 60_000)
+})
