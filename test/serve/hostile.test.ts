@@ -1,11 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sha256 } from './helpers.js'
+import { FerryError } from '../../src/errors.js'
+import type { Logger } from '../../src/log.js'
+import { toApiError } from '../../src/serve/errors.js'
+import { imageManifest, pushBlob, putManifest, raw, serveTemp, sha256 } from './helpers.js'
 
 // The built CLI (`npm test` builds first): these faults are about the serving process surviving.
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
@@ -164,5 +167,84 @@ describe('serve when writes fail', () => {
     expect((await patch(served.url, location, body)).status).toBe(202)
     const done = await fetch(`${served.url}${location}?digest=${sha256(body)}`, { method: 'PUT' })
     expect(done.status).toBe(201)
+  }, 60_000)
+})
+
+function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = []
+  return { lines, debug: () => {}, warn: (m) => lines.push(m) }
+}
+
+describe('5xx answers', () => {
+  it('say only their code, with what failed in the log', async () => {
+    const logger = captureLogger()
+    const served = await serveTemp({ logger })
+    try {
+      const bytes = await imageManifest(served.server, 'err/app', 'e')
+      expect((await putManifest(served.server, 'err/app', 'v1', bytes)).status).toBe(201)
+      // A directory where the manifest's blob file should be: reading it fails with EISDIR.
+      const blob = join(served.root, 'blobs', 'sha256', sha256(bytes).slice(7))
+      await rm(blob)
+      await mkdir(blob)
+      const res = await raw(served.server, 'GET', '/v2/err/app/manifests/v1')
+      expect(res.status).toBe(500)
+      expect(res.json()).toEqual({
+        errors: [{ code: 'UNKNOWN', message: 'internal server error', detail: {} }],
+      })
+      expect(logger.lines).toEqual([expect.stringMatching(/^GET \/v2\/err\/app\/manifests\/v1: .*EISDIR/)])
+
+      await writeFile(join(served.root, 'index.json'), 'not json')
+      const catalog = await raw(served.server, 'GET', '/v2/_catalog')
+      expect(catalog.status).toBe(500)
+      expect(catalog.body.toString()).not.toContain(served.dir)
+      expect(logger.lines[1]).toContain(join(served.root, 'index.json'))
+    } finally {
+      await served.stop()
+    }
+  })
+
+  it('never carry a message that names the server’s files (a held lock)', () => {
+    const lock = toApiError(new FerryError('CONFLICT', '/srv/oci/index.json.lock is held by pid 7; gave up'))
+    expect(lock.status).toBe(503)
+    expect(lock.headers).toEqual({ 'Retry-After': '1' })
+    expect(JSON.parse(lock.body())).toEqual({
+      errors: [{ code: 'UNAVAILABLE', message: 'service unavailable', detail: {} }],
+    })
+  })
+})
+
+describe('error bodies', () => {
+  it('list at most 100 missing blobs of a manifest naming 30,000, and count the rest', async () => {
+    const served = await serveTemp()
+    try {
+      const config = Buffer.from('{}')
+      const configDigest = await pushBlob(served.server, 'many/app', config)
+      // A short media type keeps 30,000 descriptors under the 4 MiB manifest limit.
+      const layers = Array.from({ length: 30_000 }, (_, i) => ({
+        mediaType: 'x/y',
+        digest: sha256(`layer ${i}`),
+        size: 7,
+      }))
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: 2 },
+          layers,
+        }),
+      )
+      const res = await putManifest(served.server, 'many/app', 'v1', manifest)
+      expect(res.status).toBe(400)
+      expect(res.body.byteLength).toBeLessThan(64 * 1024)
+      const { errors } = res.json() as { errors: { code: string; detail: Record<string, unknown> }[] }
+      expect(errors).toHaveLength(101)
+      expect(new Set(errors.map((e) => e.code))).toEqual(new Set(['MANIFEST_BLOB_UNKNOWN']))
+      expect(errors.slice(0, 100).map((e) => e.detail.digest)).toEqual(
+        layers.slice(0, 100).map((l) => l.digest),
+      )
+      expect(errors[100]!.detail).toEqual({ omitted: 29_900 })
+    } finally {
+      await served.stop()
+    }
   }, 60_000)
 })
