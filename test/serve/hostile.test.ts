@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -243,6 +244,107 @@ describe('error bodies', () => {
         layers.slice(0, 100).map((l) => l.digest),
       )
       expect(errors[100]!.detail).toEqual({ omitted: 29_900 })
+    } finally {
+      await served.stop()
+    }
+  }, 60_000)
+})
+
+/**
+ * Sends `head`, then one byte every 50 ms; resolves with how long after `head` the server closed the
+ * connection, or `maxMs` if it never did, and what it answered.
+ */
+async function trickle(port: number, head: string, maxMs: number): Promise<{ ms: number; answer: string }> {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  await new Promise<void>((ok) => socket.once('connect', () => ok()))
+  let answer = ''
+  socket.on('data', (d) => {
+    answer += d
+  })
+  const started = performance.now()
+  socket.write(head)
+  const timer = setInterval(() => socket.write('a'), 50)
+  const closed = new Promise<number>((ok) => socket.once('close', () => ok(performance.now() - started)))
+  const ms = await Promise.race([closed, sleep(maxMs).then(() => maxMs)])
+  clearInterval(timer)
+  socket.destroy()
+  return { ms, answer }
+}
+
+describe('slow clients', () => {
+  it('--idle-timeout cuts a body trickled a byte at a time', async () => {
+    const dir = await tempDir()
+    const served = await spawnServe(['--root', join(dir, 'root'), '--idle-timeout', '1', '--debug'])
+    const location = await openSession(served.url, 'slow/app')
+    const head = `PATCH ${location} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n`
+    const { ms } = await trickle(served.port, head, 6000)
+    // One idle window (1 s) with 20 bytes in it; the check runs once a window.
+    expect(ms).toBeGreaterThan(900)
+    expect(ms).toBeLessThan(2500)
+    expect(served.stderr()).toMatch(/PATCH body stalled: \d+ bytes in 1000 ms; connection cut/)
+    expect((await fetch(`${served.url}/v2/`)).status).toBe(200)
+  }, 30_000)
+
+  it('cuts headers trickled a byte at a time, and a silent keep-alive connection', async () => {
+    const served = await serveTemp({ timeouts: { headersMs: 1000, idleMs: 1000 } })
+    try {
+      const headers = await trickle(
+        served.server.port,
+        'GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ',
+        6000,
+      )
+      expect(headers.ms).toBeGreaterThan(900)
+      expect(headers.ms).toBeLessThan(2500)
+      expect(headers.answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout')
+
+      const socket = connect(served.server.port, '127.0.0.1')
+      const started = performance.now()
+      const closedAfter = await new Promise<number>((ok) =>
+        socket.once('close', () => ok(performance.now() - started)),
+      )
+      expect(closedAfter).toBeGreaterThan(900)
+      expect(closedAfter).toBeLessThan(2500)
+    } finally {
+      await served.stop()
+    }
+  }, 30_000)
+
+  it('lets a large upload and a slow but steady one through the same limits', async () => {
+    const served = await serveTemp({ timeouts: { headersMs: 1000, idleMs: 1000 } })
+    try {
+      const big = randomBytes(64 * 1024 * 1024)
+      const location = (await raw(served.server, 'POST', '/v2/big/app/blobs/uploads/')).headers
+        .location as string
+      const res = await raw(served.server, 'PATCH', location, { body: big })
+      expect(res.status).toBe(202)
+      expect(res.headers.range).toBe(`0-${big.byteLength - 1}`)
+
+      // 8 KiB every 200 ms for 3 s: three idle windows' worth of time, each well above the 1 KiB floor.
+      const steady = randomBytes(15 * 8192)
+      const session = (await raw(served.server, 'POST', '/v2/big/app/blobs/uploads/')).headers
+        .location as string
+      const req = request({
+        host: '127.0.0.1',
+        port: served.server.port,
+        method: 'PATCH',
+        path: session,
+        agent: false,
+        headers: { 'Content-Length': steady.byteLength },
+      })
+      const status = new Promise<number>((ok, fail) => {
+        req.on('response', (r) => {
+          r.resume()
+          ok(r.statusCode ?? 0)
+        })
+        req.on('error', fail)
+      })
+      for (let i = 0; i < 15; i++) {
+        req.write(steady.subarray(i * 8192, (i + 1) * 8192))
+        await sleep(200)
+      }
+      req.end()
+      expect(await status).toBe(202)
     } finally {
       await served.stop()
     }
