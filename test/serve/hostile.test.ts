@@ -5,10 +5,12 @@ import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import bcrypt from 'bcryptjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import type { Logger } from '../../src/log.js'
 import { toApiError } from '../../src/serve/errors.js'
+import type { RunningServer } from '../../src/serve/index.js'
 import { imageManifest, pushBlob, putManifest, raw, serveTemp, sha256 } from './helpers.js'
 
 // The built CLI (`npm test` builds first): these faults are about the serving process surviving.
@@ -347,6 +349,74 @@ describe('slow clients', () => {
       expect(await status).toBe(202)
     } finally {
       await served.stop()
+    }
+  }, 60_000)
+})
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+
+async function timedGet(port: number, authorization: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now()
+  const res = await raw({ port } as RunningServer, 'GET', '/v2/', {
+    headers: { Authorization: authorization },
+  })
+  return { status: res.status, ms: performance.now() - started }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** A served process of its own: bcrypt work on the test's event loop would slow the client too. */
+async function serveWithUsers(users: Record<string, string>, cost: number): Promise<Spawned> {
+  const dir = await tempDir()
+  const file = join(dir, 'htpasswd')
+  const lines = Object.entries(users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, cost)}`)
+  await writeFile(file, `${lines.join('\n')}\n`)
+  return spawnServe(['--root', join(dir, 'root'), '--htpasswd', file])
+}
+
+describe('htpasswd under attack', () => {
+  it('takes as long to refuse an unknown user as a wrong password', async () => {
+    // Cost 8: long enough (~15 ms) that bcrypt, not the loopback round trip, is what is timed.
+    const served = await serveWithUsers({ alice: 'right' }, 8)
+    {
+      const unknown: number[] = []
+      const wrong: number[] = []
+      // Interleaved, so both sets see the same load on a shared machine.
+      for (let i = 0; i < 15; i++) {
+        const u = await timedGet(served.port, basic(`nobody${i}`, `guess${i}`))
+        const w = await timedGet(served.port, basic('alice', `guess${i}`))
+        expect([u.status, w.status]).toEqual([401, 401])
+        unknown.push(u.ms)
+        wrong.push(w.ms)
+      }
+      const ratio = median(unknown) / median(wrong)
+      console.log(
+        `median unknown ${median(unknown).toFixed(1)} ms, wrong password ${median(wrong).toFixed(1)} ms`,
+      )
+      expect(ratio).toBeGreaterThan(0.6)
+      expect(ratio).toBeLessThan(1 / 0.6)
+    }
+  }, 60_000)
+
+  it('keeps a remembered user within 3 s while 64 wrong logins run in parallel', async () => {
+    const served = await serveWithUsers({ alice: 'right', carol: 'also-right' }, 10)
+    {
+      expect((await timedGet(served.port, basic('alice', 'right'))).status).toBe(200)
+      const attack = Array.from({ length: 64 }, (_, i) => timedGet(served.port, basic('alice', `wrong${i}`)))
+      await sleep(20)
+      const valid = await timedGet(served.port, basic('alice', 'right'))
+      const answers = await Promise.all(attack)
+      console.log(
+        `valid login ${valid.ms.toFixed(0)} ms under attack; wrong logins: ${answers.filter((a) => a.status === 401).length} x 401, ` +
+          `${answers.filter((a) => a.status === 429).length} x 429, slowest ${Math.max(...answers.map((a) => a.ms)).toFixed(0)} ms`,
+      )
+      expect(valid.status).toBe(200)
+      expect(valid.ms).toBeLessThan(3000)
+      expect(new Set(answers.map((a) => a.status))).toEqual(new Set([401, 429]))
+      // A user not verified yet waits behind at most the admitted checks, or is told to retry.
+      const fresh = await timedGet(served.port, basic('carol', 'also-right'))
+      expect(fresh.status).toBe(200)
     }
   }, 60_000)
 })
