@@ -29,8 +29,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'within --request-timeout (default none: a large layer may take hours); a connection silent for ' +
     '--idle-timeout seconds (60), or whose body delivers under 1 KiB in that time, is closed. A failed ' +
     'write (disk full: 507; out of file descriptors: 503) fails only that request; 5xx answers carry only ' +
-    'their code, the details go to stderr. With --htpasswd, at most 2 password checks run at once and 8 ' +
-    'wait; more answer 429 TOOMANYREQUESTS, and verified credentials are remembered for 5 minutes.\n\n' +
+    'their code, the details go to stderr. With --htpasswd, one password check runs at a time and 8 wait; ' +
+    'more answer 429 TOOMANYREQUESTS, and verified credentials are remembered for 5 minutes.\n\n' +
     '--bundle FILE serves a bundle from `ferry bundle create` where it lies (a USB disk, say), read-only and ' +
     'without unpacking or copying it. FILE may be a split bundle (FILE.000 or FILE.parts.json). Before ' +
     'listening, one pass reads the whole bundle and verifies every blob’s size and digest, the layout and ' +
