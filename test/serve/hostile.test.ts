@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -418,5 +418,37 @@ describe('htpasswd under attack', () => {
       const fresh = await timedGet(served.port, basic('carol', 'also-right'))
       expect(fresh.status).toBe(200)
     }
+  }, 60_000)
+})
+
+describe('a server killed mid-upload', () => {
+  it('leaves a session file that a restart neither trips on nor serves', async () => {
+    const dir = await tempDir()
+    const root = join(dir, 'root')
+    const first = await spawnServe(['--root', root])
+    const location = await openSession(first.url, 'killed/app')
+    expect((await patch(first.url, location, randomBytes(50_000))).status).toBe(202)
+    const killed = new Promise((ok) => first.proc.once('exit', ok))
+    first.proc.kill('SIGKILL')
+    await killed
+    expect(await readdir(join(root, '.uploads'))).toHaveLength(1)
+
+    const second = await spawnServe(['--root', root])
+    expect((await fetch(`${second.url}/v2/`)).status).toBe(200)
+    const stale = await fetch(`${second.url}${location}`)
+    expect([stale.status, ((await stale.json()) as { errors: { code: string }[] }).errors[0]!.code]).toEqual([
+      404,
+      'BLOB_UPLOAD_UNKNOWN',
+    ])
+    const body = randomBytes(1000)
+    const fresh = await openSession(second.url, 'killed/app')
+    expect((await patch(second.url, fresh, body)).status).toBe(202)
+    expect((await fetch(`${second.url}${fresh}?digest=${sha256(body)}`, { method: 'PUT' })).status).toBe(201)
+    // The leftover is younger than the upload timeout, so it stays (another server may own it) and
+    // shutdown, which leaves a non-empty directory alone, still exits cleanly.
+    const exited = new Promise<number | null>((ok) => second.proc.once('exit', ok))
+    second.proc.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(await readdir(join(root, '.uploads'))).toHaveLength(1)
   }, 60_000)
 })
