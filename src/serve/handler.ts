@@ -53,10 +53,9 @@ export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
       const apiError = toApiError(err)
       if (apiError.status >= 500) {
         // The answer says only "internal server error"; what failed (files, errno) is for the operator.
-        const failure = apiError.cause ?? err
-        ctx.logger.warn(
-          `${method} ${redact((req.url ?? '').slice(0, LOGGED_PATH_MAX))}: ${apiError.message}: ${redact(String(failure))}`,
-        )
+        const failure =
+          apiError.cause === undefined ? apiError.message : `${apiError.message}: ${String(apiError.cause)}`
+        ctx.logger.warn(`${method} ${redact((req.url ?? '').slice(0, LOGGED_PATH_MAX))}: ${redact(failure)}`)
       }
       try {
         sendError(req, res, apiError)
