@@ -29,6 +29,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +
     'SIGTERM, then lets running requests finish for up to 10 seconds. --debug logs one line per request ' +
     '(method, path, status, time; never credentials).\n\n' +
+    'Slow clients: request headers must arrive within --header-timeout seconds (30) and a whole request ' +
+    'within --request-timeout (default none: a large layer may take hours); a connection silent for ' +
+    '--idle-timeout seconds (60), or whose body delivers under 1 KiB in that time, is closed. A failed ' +
+    'write (disk full: 507; out of file descriptors: 503) fails only that request; 5xx answers carry only ' +
+    'their code, the details go to stderr. With --htpasswd, one password check runs at a time and 8 wait; ' +
+    'more answer 429 TOOMANYREQUESTS, and verified credentials are remembered for 5 minutes.\n\n' +
     '--bundle FILE serves a bundle from `ferry bundle create` where it lies (a USB disk, say), read-only and ' +
     'without unpacking or copying it. FILE may be a split bundle (FILE.000 or FILE.parts.json). Before ' +
     'listening, one pass reads the whole bundle and verifies every blob’s size and digest, the layout and ' +
@@ -44,6 +50,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
     '<%= config.bin %> serve --root ./mirror --port 5001 --read-only',
     '<%= config.bin %> serve --bundle /media/usb/site-2024.06.tar --key release.pub --address 0.0.0.0 --port 5000',
     '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --port 5443 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd',
+    {
+      description:
+        'Exposed to untrusted clients: headers within 10 s, whole requests within 2 hours, and cut connections silent (or trickling) for 30 s:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --header-timeout 10 --request-timeout 7200 --idle-timeout 30',
+    },
     {
       description: 'Push to it and pull from it with any registry client, e.g. skopeo:',
       command: 'skopeo copy --all --dest-tls-verify=false oci:./app:1.0 docker://127.0.0.1:5000/team/app:1.0',
@@ -95,6 +107,22 @@ export default class Serve extends FerryCommand<typeof Serve> {
     htpasswd: Flags.string({
       description: 'htpasswd file of bcrypt entries (htpasswd -B); requires Basic auth.',
     }),
+    'header-timeout': Flags.integer({
+      default: 30,
+      min: 1,
+      description: 'Seconds a client may take to send a request line and headers (408 after).',
+    }),
+    'request-timeout': Flags.integer({
+      default: 0,
+      min: 0,
+      description: 'Seconds a client may take to send a whole request, body included (0: no limit).',
+    }),
+    'idle-timeout': Flags.integer({
+      default: 60,
+      min: 0,
+      description:
+        'Seconds of silence after which a connection is closed; a body sending under 1 KiB in that time is cut off (0: never).',
+    }),
   }
 
   async run(): Promise<void> {
@@ -120,6 +148,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
           ? { cert: flags['tls-cert'], key: flags['tls-key'] }
           : undefined,
       htpasswd: flags.htpasswd,
+      timeouts: {
+        headersMs: flags['header-timeout'] * 1000,
+        requestMs: flags['request-timeout'] * 1000,
+        idleMs: flags['idle-timeout'] * 1000,
+      },
       logger: this.serveLogger(),
     }).finally(() => progress.stop())
     if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)

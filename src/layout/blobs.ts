@@ -49,12 +49,20 @@ export async function writeBlob(
   await mkdir(ingest, { recursive: true })
   const temp = siblingTemp(join(ingest, `${algorithm}-${hex}`), 'partial')
   const handle = await open(temp, 'wx')
+  // Leaving the loop on a failed write aborts the source, and pipeline may report that AbortError
+  // instead of the write's own error (ENOSPC): keep the write's.
+  let writeFailure: unknown
   try {
     await pipeline(body, verifyingStream({ ...blob, subject }), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
         let offset = 0
         while (offset < chunk.byteLength) {
-          const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset)
+          const { bytesWritten } = await handle
+            .write(chunk, offset, chunk.byteLength - offset)
+            .catch((err) => {
+              writeFailure = err
+              throw err
+            })
           offset += bytesWritten
         }
       }
@@ -66,7 +74,7 @@ export async function writeBlob(
   } catch (err) {
     await handle.close().catch(() => {})
     await rm(temp, { force: true })
-    throw err
+    throw writeFailure ?? err
   }
   await fsyncDir(dirname(path))
 }

@@ -2,19 +2,29 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import bcrypt from 'bcryptjs'
 import { FerryError } from '../errors.js'
+import { Limiter } from '../util/limit.js'
 import { ApiError } from './errors.js'
 
 /**
  * Basic authentication against an htpasswd file of bcrypt lines (`user:$2y$…`), the one format
  * distribution's htpasswd backend accepts. Every request authenticates; a bcrypt comparison costs tens
- * of milliseconds, so credentials that verified once are remembered (as an HMAC under a per-process key,
- * never the password itself) and later requests cost a hash.
+ * of milliseconds, so credentials that verified once are remembered for a while (as an HMAC under a
+ * per-process key, never the password itself) and later requests cost a hash.
+ *
+ * bcryptjs runs on the event loop in slices of up to 100 ms, and every pending comparison gets a slice
+ * per loop turn: 64 parallel wrong logins held every other request, a remembered login included, for
+ * seconds. So at most VERIFY_SLOTS comparisons run at once, VERIFY_QUEUE more wait, and beyond that a
+ * login is told to retry (429) without any bcrypt work.
  */
 export const REALM = 'ferry'
 
 // bcrypt's modular crypt format: $2a$/$2b$/$2y$, two-digit cost, 53 characters of salt and hash.
-const BCRYPT_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/
+const BCRYPT_RE = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/
 const CACHE_MAX = 1024
+// A push is hundreds of requests over minutes: one comparison per credential per 5 minutes.
+const CACHE_TTL_MS = 5 * 60 * 1000
+const VERIFY_SLOTS = 1
+const VERIFY_QUEUE = 8
 
 export interface Authenticator {
   /** Throws a 401 ApiError (with the Basic challenge) unless the header carries valid credentials. */
@@ -63,11 +73,53 @@ function parseBasic(header: string | undefined): { user: string; password: strin
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
+/**
+ * The cost an unknown user's decoy comparison is made at: the most common one of the file, so that
+ * refusing a name that does not exist takes as long as refusing a wrong password (htpasswd -B writes
+ * cost 5 by default; a fixed decoy of 10 made unknown names 30 times slower, which told them apart).
+ */
+function decoyCost(hashes: Iterable<string>): number {
+  const counts = new Map<number, number>()
+  for (const h of hashes) {
+    const cost = Number(BCRYPT_RE.exec(h)?.[1] ?? 10)
+    counts.set(cost, (counts.get(cost) ?? 0) + 1)
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? 10
+}
+
 export function basicAuthenticator(users: ReadonlyMap<string, string>): Authenticator {
   const key = randomBytes(32)
-  const verified = new Set<string>()
-  // Unknown users are compared against a real hash too, so timing does not tell which names exist.
-  const decoy = bcrypt.hashSync(randomBytes(16).toString('hex'), 10)
+  // HMAC of user and password → when the verification expires.
+  const verified = new Map<string, number>()
+  // The same credentials arriving together (a client's parallel layer pushes) share one comparison.
+  const inFlight = new Map<string, Promise<boolean>>()
+  const decoy = bcrypt.hashSync(randomBytes(16).toString('hex'), decoyCost(users.values()))
+  const slots = new Limiter(VERIFY_SLOTS)
+  let admitted = 0
+
+  const compare = (password: string, hash: string): Promise<boolean> => {
+    if (admitted >= VERIFY_SLOTS + VERIFY_QUEUE) {
+      throw new ApiError('TOOMANYREQUESTS', 'too many logins at once; retry shortly', {
+        headers: { 'Retry-After': '1' },
+      })
+    }
+    admitted++
+    return slots
+      .run(() => bcrypt.compare(password, hash))
+      .finally(() => {
+        admitted--
+      })
+  }
+
+  const remember = (mac: string) => {
+    const now = Date.now()
+    if (verified.size >= CACHE_MAX) {
+      for (const [k, expires] of verified) if (expires <= now) verified.delete(k)
+      if (verified.size >= CACHE_MAX) verified.clear()
+    }
+    verified.set(mac, now + CACHE_TTL_MS)
+  }
+
   return {
     async check(authorization) {
       const creds = parseBasic(authorization)
@@ -76,11 +128,16 @@ export function basicAuthenticator(users: ReadonlyMap<string, string>): Authenti
       const mac = createHmac('sha256', key)
         .update(`${creds.user}\0${creds.password}\0${hash ?? ''}`)
         .digest('base64')
-      if (hash && verified.has(mac)) return
-      const ok = await bcrypt.compare(creds.password, hash ?? decoy)
+      if (hash && (verified.get(mac) ?? 0) > Date.now()) return
+      // Unknown users are compared against a decoy of the same cost, so timing does not tell which names exist.
+      let pending = inFlight.get(mac)
+      if (!pending) {
+        pending = compare(creds.password, hash ?? decoy).finally(() => inFlight.delete(mac))
+        inFlight.set(mac, pending)
+      }
+      const ok = await pending
       if (!ok || !hash) throw unauthorized('invalid username or password')
-      if (verified.size >= CACHE_MAX) verified.clear()
-      verified.add(mac)
+      remember(mac)
     },
   }
 }

@@ -1,7 +1,6 @@
-import { PassThrough } from 'node:stream'
 import type { Digest } from '../oci/digest.js'
 import { type ServeContext, writableLayout } from './context.js'
-import { drain, type Req } from './http.js'
+import { detachableBody, drain, type Req } from './http.js'
 
 /**
  * The length of a request that carries a whole blob by itself — a single-POST upload, or the closing PUT
@@ -37,21 +36,13 @@ export async function streamWholeBlob(
   digest: Digest,
   size: number,
 ): Promise<void> {
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 })
-  // Failures surface through pushBlob's promise; this only keeps a late one from going unhandled.
-  body.on('error', () => {})
-  const abandon = () => {
-    if (!req.complete) body.destroy(new Error('client closed the connection mid-upload'))
-  }
-  req.once('close', abandon)
-  req.pipe(body)
+  const { body, detach } = detachableBody(req)
   try {
     await writableLayout(ctx)
       .target(name)
       .pushBlob({ mediaType: 'application/octet-stream', digest, size }, body)
   } finally {
-    req.off('close', abandon)
-    req.unpipe(body)
+    detach()
   }
   if (!req.complete) await drain(req)
 }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import { isFerryError } from '../errors.js'
 
 /**
@@ -48,9 +49,11 @@ export class ApiError extends Error {
       status?: number
       headers?: Record<string, string>
       more?: ApiErrorEntry[]
+      /** What actually failed: logged by the server, never sent. */
+      cause?: unknown
     } = {},
   ) {
-    super(message)
+    super(message, { cause: opts.cause })
     this.name = 'ApiError'
     this.status = opts.status ?? API_ERRORS[code]
     this.entries = [{ code, message, detail: opts.detail ?? {} }, ...(opts.more ?? [])]
@@ -61,11 +64,64 @@ export class ApiError extends Error {
     return this.entries[0]!.code
   }
 
+  /**
+   * The spec's `{"errors":[…]}`. A 5xx says only its code and status: its message names files and
+   * errno codes of the server, which are for the server's log. A long list (a manifest naming 30,000
+   * missing blobs) keeps its first entries and says how many more there were, so the answer stays small.
+   */
   body(): string {
-    return JSON.stringify({
-      errors: this.entries.map((e) => ({ code: e.code, message: e.message, detail: e.detail ?? {} })),
+    if (this.status >= 500) {
+      const message = (STATUS_CODES[this.status] ?? 'internal server error').toLowerCase()
+      return JSON.stringify({ errors: [{ code: this.code, message, detail: {} }] })
+    }
+    const shown = this.entries.slice(0, MAX_ENTRIES).map((e) => ({
+      code: e.code,
+      message: e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE)}…` : e.message,
+      detail: boundedDetail(e.detail),
+    }))
+    const omitted = this.entries.length - shown.length
+    if (omitted > 0) {
+      shown.push({
+        code: this.code,
+        message: `${omitted} more errors like these were not listed`,
+        detail: { omitted },
+      })
+    }
+    return JSON.stringify({ errors: shown })
+  }
+}
+
+/** The errno code of an error or of what caused it (a stream pipeline wraps a write's failure in an AbortError). */
+function errnoOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code
+  }
+  return undefined
+}
+
+const MAX_ENTRIES = 100
+const MAX_MESSAGE = 1024
+const MAX_DETAIL = 2048
+
+function boundedDetail(detail: unknown): unknown {
+  if (detail === undefined) return {}
+  return JSON.stringify(detail).length > MAX_DETAIL ? { truncated: true } : detail
+}
+
+/** Disk and descriptor exhaustion, told apart from other internal errors so the client knows to retry. */
+function resourceError(err: unknown): ApiError | undefined {
+  const code = errnoOf(err)
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new ApiError('UNKNOWN', 'storage is full', { status: 507, cause: err })
+  }
+  if (code === 'EMFILE' || code === 'ENFILE') {
+    return new ApiError('UNAVAILABLE', 'out of file descriptors', {
+      headers: { 'Retry-After': '1' },
+      cause: err,
     })
   }
+  return undefined
 }
 
 /**
@@ -74,6 +130,8 @@ export class ApiError extends Error {
  */
 export function toApiError(err: unknown, notFound: ApiErrorCode = 'MANIFEST_UNKNOWN'): ApiError {
   if (err instanceof ApiError) return err
+  const resource = resourceError(err)
+  if (resource) return resource
   const message = err instanceof Error ? err.message : String(err)
   if (isFerryError(err)) {
     switch (err.code) {
@@ -93,10 +151,10 @@ export function toApiError(err: unknown, notFound: ApiErrorCode = 'MANIFEST_UNKN
         return new ApiError('NAME_INVALID', message)
       case 'CONFLICT':
         // index.json stayed locked by another writer: a retry later will succeed.
-        return new ApiError('UNAVAILABLE', message, { headers: { 'Retry-After': '1' } })
+        return new ApiError('UNAVAILABLE', message, { headers: { 'Retry-After': '1' }, cause: err })
       default:
         break
     }
   }
-  return new ApiError('UNKNOWN', 'internal server error', { detail: {} })
+  return new ApiError('UNKNOWN', 'internal server error', { cause: err })
 }

@@ -52,9 +52,10 @@ export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
       }
       const apiError = toApiError(err)
       if (apiError.status >= 500) {
-        ctx.logger.warn(
-          `${method} ${redact((req.url ?? '').slice(0, LOGGED_PATH_MAX))}: ${redact(String(err))}`,
-        )
+        // The answer says only "internal server error"; what failed (files, errno) is for the operator.
+        const failure =
+          apiError.cause === undefined ? apiError.message : `${apiError.message}: ${String(apiError.cause)}`
+        ctx.logger.warn(`${method} ${redact((req.url ?? '').slice(0, LOGGED_PATH_MAX))}: ${redact(failure)}`)
       }
       try {
         sendError(req, res, apiError)

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { PassThrough } from 'node:stream'
 import { ApiError } from './errors.js'
 
 export type Req = IncomingMessage
@@ -51,16 +52,18 @@ const DISCARD_MS = 10_000
  */
 function discardBody(req: Req, headers: Record<string, string | number>): void {
   const declared = Number(req.headers['content-length'] ?? Number.NaN)
-  if (declared > DISCARD_MAX) {
+  // A body already torn down (its reader failed) has nothing left to read: its socket goes with it.
+  if (declared > DISCARD_MAX || req.destroyed) {
     headers.Connection = 'close'
     return
   }
   let discarded = 0
-  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS)
+  // req.destroy, not req.socket.destroy: the socket is detached (null) once the answer is out.
+  const timer = setTimeout(() => req.destroy(), DISCARD_MS)
   timer.unref()
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.byteLength
-    if (discarded > DISCARD_MAX) req.socket.destroy()
+    if (discarded > DISCARD_MAX) req.destroy()
   })
   req.once('end', () => clearTimeout(timer))
   req.once('close', () => clearTimeout(timer))
@@ -99,6 +102,29 @@ export async function readBounded(req: Req, max: number, what: string): Promise<
     }
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
   })
+}
+
+/**
+ * The request body as a stream a writer may fail on without tearing the request down: `pipeline(req, …)`
+ * destroys `req` (and its socket) when the file write fails, and the client never hears why. `detach`
+ * stops the flow; what is left of the body is then read and dropped by `sendError`.
+ */
+export function detachableBody(req: Req): { body: PassThrough; detach(): void } {
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 })
+  // Failures surface through the consumer; this only keeps a late one from going unhandled.
+  body.on('error', () => {})
+  const abandon = () => {
+    if (!req.complete) body.destroy(new Error('client closed the connection mid-body'))
+  }
+  req.once('close', abandon)
+  req.pipe(body)
+  return {
+    body,
+    detach() {
+      req.off('close', abandon)
+      req.unpipe(body)
+    },
+  }
 }
 
 /** Discards a body nobody needs (a POST that opens an upload session may still carry one). */

@@ -12,6 +12,13 @@ import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
+import {
+  applyTimeouts,
+  checkingIntervalMs,
+  resolveTimeouts,
+  type ServeTimeouts,
+  watchBody,
+} from './timeouts.js'
 import { UploadStore } from './uploads.js'
 
 export interface ServeOptions {
@@ -51,6 +58,8 @@ export interface ServeOptions {
   uploadTimeoutMs?: number
   /** On close, how long in-flight requests may take to finish before their connections are cut. Default 10 s. */
   shutdownTimeoutMs?: number
+  /** Header, request and idle deadlines for clients (see ServeTimeouts for the defaults). */
+  timeouts?: ServeTimeouts
 }
 
 export interface RunningServer {
@@ -121,6 +130,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   // A bundle is evidence: it is never written to.
   const readOnly = opts.bundle !== undefined || (opts.readOnly ?? false)
+  const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
@@ -141,13 +151,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
   const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, members: new Membership(store) }
   const handler = createHandler(ctx)
-  const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler)
-  // Layer uploads can take far longer than node's 5-minute default; idle sockets still time out on headers.
-  server.requestTimeout = 0
+  const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
+  const server: Server = tls
+    ? createHttpsServer({ ...tls, ...serverOptions }, handler)
+    : createHttpServer(serverOptions, handler)
+  applyTimeouts(server, timeouts)
 
   let active = 0
   let idle: (() => void) | undefined
-  server.on('request', (_req, res) => {
+  server.on('request', (req, res) => {
+    watchBody(req, timeouts, logger)
     active++
     res.once('close', () => {
       active--

@@ -2,11 +2,12 @@ import { createHash, type Hash, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type Readable, Transform, type TransformCallback } from 'node:stream'
+import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Logger } from '../log.js'
 import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
 import { ApiError } from './errors.js'
+import { detachableBody, type Req } from './http.js'
 
 /**
  * Blob upload sessions (distribution-spec "Pushing blobs"). Each session is a temp file under
@@ -100,7 +101,7 @@ export class UploadStore {
    * Appends a request body. With `length` (from Content-Range) the body must be exactly that long; extra
    * bytes are read and dropped so the error can still be answered on this connection.
    */
-  async append(session: UploadSession, body: Readable, length?: number): Promise<void> {
+  async append(session: UploadSession, req: Req, length?: number): Promise<void> {
     const start = session.offset
     const before = session.hash.copy()
     let count = 0
@@ -117,6 +118,8 @@ export class UploadStore {
         cb(null, chunk)
       },
     })
+    // A failed write (disk full, no descriptors) must leave the request alive to be answered.
+    const { body, detach } = detachableBody(req)
     try {
       const file = createWriteStream(session.path, { flags: 'r+', start, highWaterMark: WRITE_HIGH_WATER })
       await pipeline(body, tap, file)
@@ -131,6 +134,8 @@ export class UploadStore {
       session.hash = before
       await truncate(session.path, start).catch(() => {})
       throw err
+    } finally {
+      detach()
     }
   }
 
