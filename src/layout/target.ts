@@ -2,9 +2,11 @@ import { createReadStream } from 'node:fs'
 import { pipeline, Readable, Transform } from 'node:stream'
 import type {
   Capabilities,
+  OperationOptions,
   PushedManifest,
   RangedBlobSource,
   ReferrersListing,
+  ReferrersQuery,
   Taggable,
   TagOptions,
   TagOutcome,
@@ -25,6 +27,20 @@ import { entryTag, inView, refNameFor, refNameOf, validateRepository } from './n
 import { findReferrers, type SubjectCache } from './referrers.js'
 
 const subjectCaches = new WeakMap<OciLayout, SubjectCache>()
+
+/** A layout operation is local and short: it checks the signal when it starts. */
+function enter(opts: OperationOptions | undefined): void {
+  opts?.signal?.throwIfAborted()
+}
+
+/** A blob being written stops (and its temp file goes) when the signal fires mid-stream. */
+function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
+  const signal = opts?.signal
+  if (!signal) return
+  const stop = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+  signal.addEventListener('abort', stop, { once: true })
+  body.once('close', () => signal.removeEventListener('abort', stop))
+}
 
 const LAYOUT_CAPABILITIES: Capabilities = {
   referrersApi: true,
@@ -79,7 +95,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return parseManifest(bytes, { expectedDigest: digest, contentType: mediaType, subject: what })
   }
 
-  async resolve(reference: string): Promise<Descriptor> {
+  async resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
+    enter(opts)
     if (isDigestLike(reference)) return ownDescriptor(await this.fetchManifest(reference))
     const entry = await this.tagged(reference)
     if ((await fileSize(this.layout.blobPath(entry.digest as Digest))) === undefined) {
@@ -88,7 +105,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return manifestDescriptor(entry)
   }
 
-  async fetchManifest(reference: string): Promise<Manifest> {
+  async fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {
+    enter(opts)
     if (isDigestLike(reference)) {
       const { digest } = parseDigest(reference)
       return this.load(digest, undefined, `${this.name}@${digest}`)
@@ -105,7 +123,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return m
   }
 
-  async fetchBlob(desc: Descriptor): Promise<Readable> {
+  async fetchBlob(desc: Descriptor, opts?: OperationOptions): Promise<Readable> {
+    enter(opts)
     return readBlob(this.layout.blobPath(desc.digest as Digest), desc, `${this.name}@${desc.digest}`)
   }
 
@@ -113,7 +132,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
    * Bytes [offset, size) of a blob file, for an upload another run left at `offset`: the file must be
    * the declared size and the stream is counted, but not hashed (the destination verifies the whole).
    */
-  async fetchBlobFrom(desc: Descriptor, offset: number): Promise<Readable> {
+  async fetchBlobFrom(desc: Descriptor, offset: number, opts?: OperationOptions): Promise<Readable> {
+    enter(opts)
     const what = `${this.name}@${desc.digest}`
     const path = this.layout.blobPath(desc.digest as Digest)
     const size = await fileSize(path)
@@ -143,7 +163,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return pipeline(createReadStream(path, { start: offset }), count, () => {})
   }
 
-  async hasBlob(desc: Descriptor): Promise<boolean> {
+  async hasBlob(desc: Descriptor, opts?: OperationOptions): Promise<boolean> {
+    enter(opts)
     return (await fileSize(this.layout.blobPath(desc.digest as Digest))) === desc.size
   }
 
@@ -152,7 +173,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
    * an index the view holds. The blob file alone is not enough: another view of the same layout may have
    * written it, and this view would then list neither it nor its referrers.
    */
-  async hasManifest(digest: Digest): Promise<boolean> {
+  async hasManifest(digest: Digest, opts?: OperationOptions): Promise<boolean> {
+    enter(opts)
     if ((await fileSize(this.layout.blobPath(digest))) === undefined) return false
     const mine = (await this.entries()).filter((e) => inView(e, this.repository))
     if (mine.some((e) => e.digest === digest)) return true
@@ -170,13 +192,16 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return false
   }
 
-  async pushBlob(desc: Descriptor, body: Readable): Promise<void> {
+  async pushBlob(desc: Descriptor, body: Readable, opts?: OperationOptions): Promise<void> {
+    enter(opts)
+    stopOnAbort(opts, body)
     const path = this.layout.blobPath(desc.digest as Digest)
     await writeBlob(this.layout.dir, path, desc, body, `${this.name}@${desc.digest}`)
   }
 
   /** Writes the bytes and an untagged entry of this view (which also lists it as a referrer). */
-  async pushManifest(manifest: Manifest): Promise<PushedManifest> {
+  async pushManifest(manifest: Manifest, opts?: OperationOptions): Promise<PushedManifest> {
+    enter(opts)
     await this.writeManifestBlob(manifest, `${this.name}@${manifest.digest}`)
     const entry = manifestEntry(manifest, this.repository)
     await this.layout.updateIndex((index) => addEntry(index, entry))
@@ -201,6 +226,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   /** Atomic: the precondition is checked and the entry written under index.json's lock. */
   async tag(target: Taggable, name: string, opts: TagOptions = {}): Promise<TagOutcome> {
+    enter(opts)
     // Validate the name before anything is written; the entry is the last thing to change.
     const refName = refNameFor(this.repository, name)
     const what = `${this.name}:${name}`
@@ -221,7 +247,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return outcome
   }
 
-  async listTags(): Promise<string[]> {
+  async listTags(opts?: OperationOptions): Promise<string[]> {
+    enter(opts)
     const tags = new Set<string>()
     for (const e of await this.entries()) {
       const tag = entryTag(e, this.repository)
@@ -230,7 +257,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return [...tags].sort()
   }
 
-  async referrers(digest: Digest, opts: { artifactType?: string } = {}): Promise<Descriptor[]> {
+  async referrers(digest: Digest, opts: ReferrersQuery = {}): Promise<Descriptor[]> {
+    enter(opts)
     parseDigest(digest)
     const cache = subjectCaches.get(this.layout) ?? new Map()
     subjectCaches.set(this.layout, cache)
@@ -240,7 +268,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
   }
 
   /** Drops this view's entries for the manifest. Blobs are shared between views and are not collected. */
-  async deleteManifest(digest: Digest): Promise<void> {
+  async deleteManifest(digest: Digest, opts?: OperationOptions): Promise<void> {
+    enter(opts)
     parseDigest(digest)
     let found = false
     await this.layout.updateIndex((index) => {
@@ -252,6 +281,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
   }
 
   async untag(tag: string, opts: UntagOptions = {}): Promise<void> {
+    enter(opts)
     const refName = this.repository === undefined ? tag : refNameFor(this.repository, tag)
     await this.layout.updateIndex((index) => {
       const current = index.manifests.find((e) => refNameOf(e) === refName)
@@ -267,7 +297,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
   }
 
   /** A layout lists referrers from its entries: a referrer this view holds is already listed. */
-  async addReferrer(_subject: Digest, referrer: Descriptor): Promise<void> {
+  async addReferrer(_subject: Digest, referrer: Descriptor, opts?: OperationOptions): Promise<void> {
+    enter(opts)
     if (await this.hasManifest(referrer.digest as Digest)) {
       const listed = (await this.entries()).some(
         (e) => e.digest === referrer.digest && inView(e, this.repository),
@@ -283,7 +314,8 @@ export class LayoutTarget implements Target, RangedBlobSource {
   }
 
   /** Drops the view's untagged entry for the referrer; a tagged one stays (its tag still names it). */
-  async removeReferrer(_subject: Digest, referrer: Digest): Promise<void> {
+  async removeReferrer(_subject: Digest, referrer: Digest, opts?: OperationOptions): Promise<void> {
+    enter(opts)
     await this.layout.updateIndex((index) => {
       const manifests = index.manifests.filter(
         (e) => !(e.digest === referrer && refNameOf(e) === undefined && inView(e, this.repository)),

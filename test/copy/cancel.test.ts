@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -45,5 +45,28 @@ describe('copy: cancellation', () => {
     expect(bytes).toBeLessThan(8 * 1024 * 1024)
     await expect(destination.resolve('v1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
     await client.close()
+  })
+
+  it('stops a write into a layout mid-blob and leaves no partial file behind', async () => {
+    const source = await openLayoutTarget(join(dir, 'src2'), { create: true })
+    await pushSyntheticImage(source, { seed: 'cancel-layout', layers: 1, layerSize: 32 * 1024 * 1024 }, 'v1')
+    const destination = await openLayoutTarget(join(dir, 'dst'), { create: true })
+    const controller = new AbortController()
+    let bytes = 0
+    const copy = copyImage(source, 'v1', destination, 'v1', {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'blob-progress') return
+        bytes += e.bytes
+        if (bytes >= 1024 * 1024 && !controller.signal.aborted) {
+          controller.abort(new FerryError('ABORTED', 'interrupted'))
+        }
+      },
+    })
+    await expect(copy).rejects.toMatchObject({ code: 'ABORTED' })
+    expect(bytes).toBeLessThan(16 * 1024 * 1024)
+    await expect(destination.resolve('v1')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    const left = (await readdir(join(dir, 'dst'), { recursive: true })).filter((f) => /tmp|partial/.test(f))
+    expect(left).toEqual([])
   })
 })
