@@ -60,3 +60,13 @@ export function exitCodeFor(err: unknown): number {
 
 export const isFerryError = (err: unknown, code?: ErrorCode): err is FerryError =>
   err instanceof FerryError && (code === undefined || err.code === code)
+
+/** What `read` gives, or undefined when it fails NOT_FOUND (other failures still throw). */
+export async function ifPresent<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read
+  } catch (err) {
+    if (isFerryError(err, 'NOT_FOUND')) return undefined
+    throw err
+  }
+}

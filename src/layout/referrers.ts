@@ -1,4 +1,4 @@
-import { isFerryError } from '../errors.js'
+import { ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, artifactTypeOf, type Manifest, subjectOf } from '../oci/manifest.js'
 import { isManifestMediaType } from '../oci/media-types.js'
@@ -58,11 +58,5 @@ export async function findReferrers(
 
 // An entry whose blob is missing (a layout copied without it) lists no referrer, as a registry would
 // not; a blob that is present but corrupt still fails loudly.
-async function loadIfPresent(load: ManifestLoader, entry: Descriptor): Promise<Manifest | undefined> {
-  try {
-    return await load(entry.digest as Digest, entry.mediaType)
-  } catch (err) {
-    if (isFerryError(err, 'NOT_FOUND')) return undefined
-    throw err
-  }
-}
+const loadIfPresent = (load: ManifestLoader, entry: Descriptor): Promise<Manifest | undefined> =>
+  ifPresent(load(entry.digest as Digest, entry.mediaType))

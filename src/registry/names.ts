@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { Capabilities, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
-import { FerryError } from '../errors.js'
+import { FerryError, ifPresent } from '../errors.js'
 import { preconditionFailure } from '../naming/precondition.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
@@ -20,12 +20,7 @@ import { pushBlob } from './upload.js'
  */
 
 async function current(ctx: RepoContext, tag: string): Promise<Digest | undefined> {
-  try {
-    return (await resolveManifest(ctx, tag)).digest as Digest
-  } catch (err) {
-    if (err instanceof FerryError && err.code === 'NOT_FOUND') return undefined
-    throw err
-  }
+  return (await ifPresent(resolveManifest(ctx, tag)))?.digest as Digest | undefined
 }
 
 function conflict(ctx: RepoContext, tag: string, why: string): FerryError {

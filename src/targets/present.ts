@@ -1,5 +1,5 @@
 import type { OperationOptions, Target } from '../content/target.js'
-import { isFerryError } from '../errors.js'
+import { ifPresent } from '../errors.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 
@@ -19,14 +19,4 @@ export async function fetchManifestIfPresent(
   opts?: OperationOptions,
 ): Promise<Manifest | undefined> {
   return ifPresent(target.fetchManifest(reference, opts))
-}
-
-/** What `read` gives, or undefined when it fails NOT_FOUND (other failures still throw). */
-export async function ifPresent<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p
-  } catch (err) {
-    if (isFerryError(err, 'NOT_FOUND')) return undefined
-    throw err
-  }
 }
