@@ -89,7 +89,8 @@ export interface NameStore {
   resolve(reference: string, opts?: OperationOptions): Promise<Descriptor>
 
   /**
-   * Points `name` at a manifest the store already holds. Atomic where `capabilities().conditionalWrites`
+   * Points `name` at a manifest: one the store holds, or, given its bytes, one it stores now (nothing
+   * about its `subject`: see targets/store.ts). Atomic where `capabilities().conditionalWrites`
    * is true; elsewhere checked before and verified after the write (a concurrent writer between the two
    * is detected afterwards, as CONFLICT, not prevented).
    */

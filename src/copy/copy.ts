@@ -7,7 +7,7 @@ import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Platform } from '../oci/schemas.js'
 import { fetchManifestIfPresent, resolveIfPresent } from '../targets/present.js'
-import { storeManifest } from '../targets/store.js'
+import { storeManifest, storeTagged } from '../targets/store.js'
 import { Limiter } from '../util/limit.js'
 import { transferBlobs } from './blobs.js'
 import { mergeCosignTag } from './cosign-merge.js'
@@ -198,13 +198,12 @@ async function alignReferrersIndexes(plan: CopyPlan, opts: OperationOptions) {
       continue
     const listed = new Set(theirs.index.manifests.map((d) => d.digest))
     if (!ours.index.manifests.every((d) => listed.has(d.digest))) continue
-    await storeManifest(destination, theirs, opts)
     // Another writer changed the index meanwhile: its entries stand, and only the HEAD-only re-sync is lost.
-    await destination
-      .tag(theirs, tag, { ...opts, precondition: { ifMatch: ours.digest } })
-      .catch((err: unknown) => {
+    await storeTagged(destination, theirs, tag, { ...opts, precondition: { ifMatch: ours.digest } }).catch(
+      (err: unknown) => {
         if (!isFerryError(err, 'CONFLICT')) throw err
-      })
+      },
+    )
   }
 }
 
@@ -219,14 +218,12 @@ async function copyCosignTag(plan: CopyPlan, node: AttachedNode, opts: Operation
   const there = await resolveIfPresent(destination, tag, opts)
   if (there?.digest === node.manifest.digest) return 'skipped' as const
   if (!there) {
-    await storeManifest(destination, node.manifest, opts)
-    await destination.tag(node.manifest, tag, { ...opts, precondition: { ifAbsent: true } })
+    await storeTagged(destination, node.manifest, tag, { ...opts, precondition: { ifAbsent: true } })
     return 'pushed' as const
   }
   const merged = await mergeCosignTag(destination, tag, there.digest as Digest, node.manifest, opts)
   if (!merged) return 'skipped' as const
-  await storeManifest(destination, merged, opts)
-  await destination.tag(merged, tag, { ...opts, precondition: { ifMatch: there.digest as Digest } })
+  await storeTagged(destination, merged, tag, { ...opts, precondition: { ifMatch: there.digest as Digest } })
   return merged.digest === node.manifest.digest ? ('pushed' as const) : ('merged' as const)
 }
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
-import type { Target } from '../content/target.js'
+import type { TagOptions, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
@@ -46,9 +46,10 @@ export async function pushManifestBytes(
   bytes: Uint8Array,
   subject: string,
   tag?: string,
+  opts?: TagOptions,
 ): Promise<Manifest> {
   const manifest = parseManifest(bytes, { subject })
   if (tag === undefined) await storeManifest(target, manifest)
-  else await storeTagged(target, manifest, tag)
+  else await storeTagged(target, manifest, tag, opts)
   return manifest
 }

@@ -101,11 +101,10 @@ async function signClassicImage(opts: SignImageOptions, key: KeyObject, digest: 
     await pushBytes(target, MediaType.cosignSimpleSigning, layer!.digest, layer!.bytes)
     // Read-modify-write like cosign, but the tag moves only from the image read: a signer that wrote in
     // between makes this one fail (CONFLICT) rather than lose its signature.
-    const m = await pushManifestBytes(target, appended.manifestBytes, `${target.name}:${tag}`)
     const precondition = existing
       ? { ifMatch: digestOf(existing.manifestBytes) }
       : { ifAbsent: true as const }
-    await target.tag(m, tag, { precondition })
+    await pushManifestBytes(target, appended.manifestBytes, `${target.name}:${tag}`, tag, { precondition })
   }
   return {
     tag,

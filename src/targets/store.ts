@@ -19,13 +19,17 @@ export async function storeManifest(
   }
 }
 
-/** Stores a manifest, then names it: the tag is the last thing written. */
+/**
+ * Stores a manifest and names it, the tag last. Given the bytes, `tag` stores them itself (a registry's
+ * PUT by tag, a layout's blob write), so a separate push by digest is needed only for a referrer, whose
+ * subject's list must name it before the tag does.
+ */
 export async function storeTagged(
   target: Target,
   manifest: Manifest,
   tag: string,
   opts?: TagOptions,
 ): Promise<TagOutcome> {
-  await storeManifest(target, manifest, opts)
+  if (subjectOf(manifest)) await storeManifest(target, manifest, opts)
   return target.tag(manifest, tag, opts)
 }
