@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CREDENTIALS'
   | 'CONFLICT' // a lock is held, a tag is immutable, a concurrent writer won
   | 'VERIFY_FAILED'
+  | 'POLICY_VIOLATION' // an enforce-mode policy rule failed: promote, tag or delete refused
   | 'ABORTED' // cancelled by the caller (Ctrl-C, a deadline, a client that went away)
   | 'INTERNAL'
 
@@ -51,6 +52,7 @@ const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   VERIFY_FAILED: 5,
   NETWORK: 6,
   TOO_MANY_REQUESTS: 6,
+  POLICY_VIOLATION: 7,
   ABORTED: 130, // as a shell reports a command ended by SIGINT
 }
 

@@ -91,7 +91,7 @@ async function describe(target: Target, reference: string, m: Manifest): Promise
   return result
 }
 
-const isImageConfig = (d: Descriptor) =>
+export const isImageConfig = (d: Descriptor) =>
   d.mediaType === 'application/vnd.oci.image.config.v1+json' ||
   d.mediaType === 'application/vnd.docker.container.image.v1+json'
 

@@ -48,6 +48,8 @@ const RANKS: Record<string, number> = {
   bundle: 8,
   sync: 8,
   serve: 9,
+  policy: 9, // governance rules: judge images read through targets, supply and bundles
+  promote: 10, // governed writes: promote, retag, delete, and the ledger
 }
 
 const packageOf = (file: string) => {

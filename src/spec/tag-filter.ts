@@ -45,7 +45,8 @@ function patternProblem(pattern: string): string | undefined {
   return undefined
 }
 
-const pattern = z.string().superRefine((value, ctx) => {
+/** A `match`/`exclude` glob or /regex/, checked when the spec is read. */
+export const patternSchema = z.string().superRefine((value, ctx) => {
   const problem = patternProblem(value)
   if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
@@ -58,7 +59,7 @@ const tagName = z.string().superRefine((value, ctx) => {
 export const tagFilterSchema = z
   .strictObject({
     tags: z.array(tagName).min(1).optional(),
-    match: pattern.optional(),
+    match: patternSchema.optional(),
     semver: z
       .string()
       .refine((range) => validRange(range) !== null, {
@@ -66,7 +67,7 @@ export const tagFilterSchema = z
       })
       .optional(),
     newest: z.number().int().positive().optional(),
-    exclude: z.array(pattern).optional(),
+    exclude: z.array(patternSchema).optional(),
   })
   .refine((f) => f.tags || f.match !== undefined || f.semver !== undefined || f.newest !== undefined, {
     message: 'selects no tags: give at least one of tags, match, semver or newest',
@@ -115,6 +116,9 @@ export function selectTags(available: readonly string[], filter: TagFilter): str
   for (const tag of filter.tags ?? []) if (present.has(tag)) selected.add(tag)
   return sortTags(selected)
 }
+
+/** Whether one tag passes the filter (an environment's `match.tags`, a forbidden-tags rule). */
+export const tagMatches = (tag: string, filter: TagFilter): boolean => selectTags([tag], filter).length === 1
 
 /** Exact `tags` the repository does not have: a sync should say so rather than skip them quietly. */
 export function missingTags(available: readonly string[], filter: TagFilter): string[] {

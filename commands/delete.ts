@@ -1,0 +1,41 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { deleteImage } from '../src/promote/index.js'
+
+export default class Delete extends FerryCommand<typeof Delete> {
+  static override summary = 'Delete a manifest by digest, refusing while other tags still name it.'
+  static override description =
+    'Registries delete a manifest together with every tag naming it, so ferry lists the repository’s tags first ' +
+    'and refuses (exit 7, naming them) when a tag other than the one in IMAGE names the digest; --force deletes ' +
+    'anyway. --dry-run says what would go and changes nothing. A registry with deletes disabled is named with ' +
+    'the setting to change (exit 1). Signatures and SBOMs attached to the digest stay; space comes back when the ' +
+    'registry’s garbage collection runs (distribution: `registry garbage-collect`).\n\n' +
+    '--json prints { "image", "digest", "tags", "deleted", "dryRun" }.'
+  static override examples = [
+    '<%= config.bin %> delete reg.local:5000/acme/web@sha256:… --dry-run',
+    '<%= config.bin %> delete reg.local:5000/acme/web:v0.9.0',
+    '<%= config.bin %> delete reg.local:5000/acme/web@sha256:… --force --json',
+  ]
+  static override args = {
+    image: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO@DIGEST or REGISTRY/REPO:TAG (the digest it names)',
+    }),
+  }
+  static override flags = {
+    force: Flags.boolean({ description: 'Delete even while other tags name the digest.' }),
+    'dry-run': Flags.boolean({ description: 'Say what would be deleted; change nothing.' }),
+  }
+
+  async run() {
+    const result = await deleteImage(this.args.image, {
+      ...this.registryOptions,
+      force: this.flags.force,
+      dryRun: this.flags['dry-run'],
+      signal: this.signal,
+    })
+    const tags = result.tags.length ? ` (tags: ${result.tags.join(', ')})` : ' (untagged)'
+    this.out(`${result.dryRun ? 'would delete' : 'deleted'} ${result.image}${tags}`)
+    return result
+  }
+}

@@ -1,0 +1,81 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import { renderImageCheck } from '../../cli/policy-render.js'
+import { exitCodeFor, FerryError } from '../../src/errors.js'
+import {
+  checkImage,
+  DEFAULT_POLICY_FILE,
+  type ImageCheck,
+  loadPolicy,
+  openSubject,
+  summarize,
+} from '../../src/policy/index.js'
+
+export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
+  static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'
+  static override description =
+    'Each IMAGE is resolved to its digest and judged by the rules of the first environment of the policy file it ' +
+    'matches (or --environment), plus the global naming and labels rules; one row per image and rule: pass, FAIL, ' +
+    'warn (a failure in a warn-mode environment) or skip (the rule does not apply, e.g. a tag rule for an image ' +
+    'given by digest), each with its evidence. Signatures and SBOMs are verified offline with the keys the policy ' +
+    'names, in both signature schemes.\n\n' +
+    'IMAGE is a registry reference, oci:DIR[:TAG], or bundle:FILE.tar:IMAGE for an image inside a bundle (as the ' +
+    'bundle names it, e.g. bundle:site.tar:docker.io/library/postgres:16), so the closed side can gate an import ' +
+    'offline.\n\n' +
+    'Exit 0 when nothing failed (warnings allowed), 7 when an enforce-mode rule failed; other failures keep their ' +
+    'codes (3 not found, 6 network, …).\n\n' +
+    '--json prints { "results": [ { "image", "digest", "environment", "mode", "checks": [ { "rule", "result", ' +
+    '"message", "evidence" } ], "labels" } ], "summary": { "images", "passed", "failed", "warnings", "skipped" } } ' +
+    '(summary counts rows). Rule ids: naming, labels, signature, sbom, tags.forbid, tags.semver, immutable.'
+  static override examples = [
+    '<%= config.bin %> policy check registry.intra/acme/shop/api-prod:v1.4.2',
+    '<%= config.bin %> policy check registry.intra/acme/shop/api:v1.5.0-rc.1 --environment prod --json',
+    '<%= config.bin %> policy check bundle:site.tar:registry.intra/acme/shop/api-prod:v1.4.2 --policy /media/usb/ferry.policy.yaml',
+  ]
+  static override strict = false
+  static override args = {
+    image: Args.string({
+      required: true,
+      description: 'REF, oci:DIR[:TAG] or bundle:FILE.tar:REF (several may be given)',
+    }),
+  }
+  static override flags = {
+    policy: Flags.string({ description: 'The policy file.', default: DEFAULT_POLICY_FILE }),
+    environment: Flags.string({
+      description: 'Judge against this environment instead of the one each image matches.',
+    }),
+  }
+
+  async run() {
+    const policy = await loadPolicy(this.flags.policy)
+    const images = this.positionals
+    const results: ImageCheck[] = []
+    for (const text of images) {
+      const subject = await openSubject(text, this.registryOptions)
+      try {
+        const { digest } = await subject.target.resolve(subject.reference, { signal: this.signal })
+        const result = await checkImage({
+          policy,
+          target: subject.target,
+          digest: digest as ImageCheck['digest'],
+          name: subject.name,
+          environment: this.flags.environment,
+        })
+        results.push(result)
+        for (const line of renderImageCheck(result)) this.out(line)
+      } finally {
+        await subject.close()
+      }
+    }
+    const summary = summarize(results)
+    this.out(
+      `${summary.passed} passed, ${summary.failed} failed, ${summary.warnings} warnings, ${summary.skipped} skipped`,
+    )
+    if (summary.failed) {
+      const failure = new FerryError('POLICY_VIOLATION', `${summary.failed} enforce-mode rule(s) failed`)
+      this.note(`ferry: policy check failed: ${failure.message}`)
+      process.exitCode = exitCodeFor(failure)
+    }
+    return { results, summary }
+  }
+}

@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs'
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { formatBytes } from '../cli/format.js'
+import { checkLine } from '../cli/policy-render.js'
+import { progressSink } from '../cli/progress.js'
+import { exitCodeFor, FerryError } from '../src/errors.js'
+import { DEFAULT_POLICY_FILE, loadPolicy } from '../src/policy/index.js'
+import { promote } from '../src/promote/index.js'
+
+export default class Promote extends FerryCommand<typeof Promote> {
+  static override summary = 'Promote an image by digest, through the policy gates, with an audit record.'
+  static override description =
+    'SRC is resolved to a digest once and exactly that digest is copied to DST, with its signatures, SBOMs and ' +
+    'attestations (never a rebuild, never a second resolve). DST without a tag takes SRC’s tag.\n\n' +
+    'Gates, all before anything is sent to DST: the rules of the environment DST matches in the policy file ' +
+    '(or --environment); an enforce-mode failure refuses the promotion (exit 7), a warn-mode one is printed. ' +
+    'Then DST’s tag is read: naming the same digest, the promotion is a successful no-op; naming another, it is ' +
+    'refused (exit 7, both digests named) unless --force, and in an environment marked immutable even --force is ' +
+    'refused. The tag is written last, on condition that it is still what was read, and read back afterwards.\n\n' +
+    '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, verdict, source, ' +
+    'destination, digest, environment, checks, labels source/revision/created, forced, ferryVersion); read it ' +
+    'with `ferry ledger ls` and `ferry ledger show`.\n\n' +
+    '--json prints the record: { "time", "verdict", "source", "destination", "digest", "environment", "checks", ' +
+    '"labels", "forced", "ferryVersion", "previous"?, "reason"?, "copy"?, "ledger"? }.'
+  static override examples = [
+    '<%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod --ledger promotions.jsonl',
+    '<%= config.bin %> promote registry.intra/acme/shop/api@sha256:… registry.intra/acme/shop/api-prod:v1.4.2 --policy ferry.policy.yaml',
+    '<%= config.bin %> promote oci:./build:team/app:1.0 reg.local:5000/team/app --force --json',
+  ]
+  static override args = {
+    source: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:REF]' }),
+    destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG] or oci:DIR[:REPO]:TAG' }),
+  }
+  static override flags = {
+    policy: Flags.string({
+      description:
+        'The policy file. Default: ferry.policy.yaml when it exists; without one only the tag rule applies.',
+    }),
+    environment: Flags.string({
+      description: 'Gate against this environment instead of the one DST matches.',
+    }),
+    ledger: Flags.string({ description: 'Append a JSON Lines record of the attempt to this file.' }),
+    force: Flags.boolean({
+      description: 'Move a tag that names another digest (never in an immutable environment).',
+    }),
+    'no-referrers': Flags.boolean({ description: 'Leave signatures, SBOMs and attestations behind.' }),
+  }
+
+  async run() {
+    const policy = await loadPolicyIfAny(this.flags.policy)
+    const progress = progressSink(!this.jsonEnabled())
+    let result: Awaited<ReturnType<typeof promote>>
+    try {
+      result = await promote(this.args.source, this.args.destination, {
+        ...this.registryOptions,
+        policy,
+        environment: this.flags.environment,
+        ledger: this.flags.ledger,
+        force: this.flags.force,
+        referrers: !this.flags['no-referrers'],
+        ferryVersion: this.config.version,
+        onEvent: progress.onEvent,
+        signal: this.signal,
+      })
+    } finally {
+      progress.stop()
+    }
+    const env = result.environment === null ? 'no environment' : `environment ${result.environment}`
+    this.out(
+      `${result.verdict}: ${result.source} → ${result.destination} (${result.digest}, ${env}${result.forced ? ', forced' : ''})`,
+    )
+    for (const c of result.checks) this.out(checkLine(c))
+    if (result.copy) {
+      const c = result.copy
+      this.note(
+        `copied ${c.blobs.copied} blobs (${formatBytes(c.bytes)}), skipped ${c.blobs.skipped}, mounted ${c.blobs.mounted}; ${c.referrers} referrers`,
+      )
+    }
+    if (result.ledger) this.note(`recorded in ${result.ledger}`)
+    if (result.verdict === 'refused') {
+      const failure = new FerryError('POLICY_VIOLATION', `${result.destination}: ${result.reason}`)
+      this.note(`ferry: promotion refused: ${failure.message}`)
+      process.exitCode = exitCodeFor(failure)
+    }
+    return result
+  }
+}
+
+/** An explicit --policy must exist; the default file is used when it is there. */
+async function loadPolicyIfAny(path: string | undefined) {
+  if (path !== undefined) return loadPolicy(path)
+  return existsSync(DEFAULT_POLICY_FILE) ? loadPolicy(DEFAULT_POLICY_FILE) : undefined
+}

@@ -1,0 +1,46 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../cli/base-command.js'
+import { loadPolicy } from '../src/policy/index.js'
+import { retag } from '../src/promote/index.js'
+
+export default class Tag extends FerryCommand<typeof Tag> {
+  static override summary = 'Add a tag to an image in the same repository, by digest: no blob moves.'
+  static override description =
+    'The manifest’s exact bytes are PUT under NEWTAG (crane tag, regctl image retag). The tag is written on ' +
+    'condition that it still names what was read, or still does not exist, so a concurrent writer is refused ' +
+    '(exit 1), never overwritten. With --policy, a tag of an environment marked immutable never moves to ' +
+    'another digest (exit 7, both digests named).\n\n' +
+    '--json prints { "image", "tag", "digest", "previous"?, "changed", "environment" }.'
+  static override examples = [
+    '<%= config.bin %> tag reg.local:5000/acme/web@sha256:… v1.4.2',
+    '<%= config.bin %> tag registry.intra/acme/shop/api-prod:v1.4.2 stable --policy ferry.policy.yaml',
+  ]
+  static override args = {
+    image: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO:TAG|@DIGEST or oci:DIR[:REPO]:TAG|@DIGEST',
+    }),
+    tag: Args.string({ required: true, description: 'The new tag, in the same repository.' }),
+  }
+  static override flags = {
+    policy: Flags.string({ description: 'Apply the immutability rule of this policy file.' }),
+    environment: Flags.string({
+      description: 'Judge against this environment instead of the one the tag matches.',
+      dependsOn: ['policy'],
+    }),
+  }
+
+  async run() {
+    const policy = this.flags.policy === undefined ? undefined : await loadPolicy(this.flags.policy)
+    const result = await retag(this.args.image, this.args.tag, {
+      ...this.registryOptions,
+      policy,
+      environment: this.flags.environment,
+      signal: this.signal,
+    })
+    this.out(`${result.image}@${result.digest}`)
+    if (!result.changed) this.note(`${result.image} already names ${result.digest}: nothing written`)
+    else if (result.previous) this.note(`moved ${result.tag} from ${result.previous}`)
+    return result
+  }
+}

@@ -1,0 +1,31 @@
+// Governance: the policy file and the checks it asks for (naming, labels, signatures, SBOMs, tags).
+export {
+  type CheckImageOptions,
+  type CheckSummary,
+  type CheckVerdict,
+  checkImage,
+  failuresOf,
+  type ImageCheck,
+  type PolicyCheck,
+  summarize,
+} from './check.js'
+export { type FoundLabel, labelsOf, TRACE_LABELS, type TraceLabels, traceLabels } from './labels.js'
+export {
+  DEFAULT_POLICY_FILE,
+  type Environment,
+  environmentNamed,
+  keyFingerprint,
+  loadPolicy,
+  type Policy,
+  type VerificationKey,
+} from './load.js'
+export { environmentFor, environmentMatches, formatName, type ImageName, repositoryMatches } from './match.js'
+export type { RuleId } from './rules.js'
+export {
+  type EnvironmentRules,
+  type Mode,
+  type PolicyFile,
+  policyJsonSchema,
+  policySchema,
+} from './schema.js'
+export { BUNDLE_PREFIX, openSubject, type PolicySubject } from './subject.js'

@@ -1,0 +1,65 @@
+import { createHash, type KeyObject } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
+import { FerryError } from '../errors.js'
+import { readYamlSpec } from '../spec/yaml.js'
+import { loadPublicKey } from '../supply/index.js'
+import { type EnvironmentRules, type PolicyFile, policySchema } from './schema.js'
+
+export const DEFAULT_POLICY_FILE = 'ferry.policy.yaml'
+
+export interface VerificationKey {
+  /** As written in the policy file. */
+  name: string
+  path: string
+  key: KeyObject
+  /** `sha256:HEX` of the key's SubjectPublicKeyInfo (DER): what the evidence names. */
+  fingerprint: string
+}
+
+export interface Environment extends EnvironmentRules {
+  keys: VerificationKey[]
+}
+
+export interface Policy extends Omit<PolicyFile, 'environments'> {
+  /** The file it was read from: key paths are relative to it. */
+  path: string
+  environments: Environment[]
+}
+
+export const keyFingerprint = (key: KeyObject): string =>
+  `sha256:${createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex')}`
+
+/** Reads and checks a policy file, and loads every verification key it names (so a bad path fails now). */
+export async function loadPolicy(path: string = DEFAULT_POLICY_FILE): Promise<Policy> {
+  const file = await readYamlSpec(path, policySchema)
+  const base = dirname(resolve(path))
+  const loaded = new Map<string, VerificationKey>()
+  const keyFor = async (name: string): Promise<VerificationKey> => {
+    const keyPath = resolve(base, name)
+    let found = loaded.get(keyPath)
+    if (!found) {
+      const key = await loadPublicKey(keyPath)
+      found = { name, path: keyPath, key, fingerprint: keyFingerprint(key) }
+      loaded.set(keyPath, found)
+    }
+    return found
+  }
+  const environments: Environment[] = []
+  for (const env of file.environments) {
+    const keys = []
+    for (const name of env.require?.signature?.keys ?? []) keys.push(await keyFor(name))
+    environments.push({ ...env, keys })
+  }
+  return { ...file, path, environments }
+}
+
+export function environmentNamed(policy: Policy, name: string): Environment {
+  const env = policy.environments.find((e) => e.name === name)
+  if (!env) {
+    const known = policy.environments.map((e) => e.name).join(', ') || 'none'
+    throw new FerryError('USAGE', `${policy.path}: no environment "${name}" (defined: ${known})`)
+  }
+  return env
+}

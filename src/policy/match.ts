@@ -1,0 +1,37 @@
+import { minimatch } from 'minimatch'
+import { tagMatches } from '../spec/tag-filter.js'
+import type { Environment, Policy } from './load.js'
+
+/** Where an image is (or is going): what environments match and naming rules judge. */
+export interface ImageName {
+  /** Registry host[:port]; absent for a layout or bundle member without one. */
+  host?: string
+  /** The repository path after the host (`acme/shop/web`); may be empty for a layout's root view. */
+  repository: string
+  tag?: string
+}
+
+export const formatName = (n: ImageName): string =>
+  `${n.host ? `${n.host}/` : ''}${n.repository}${n.tag ? `:${n.tag}` : ''}`
+
+/**
+ * A repository glob matches HOST/PATH or, so that the host may be left out, PATH alone: `**\/*-prod`
+ * covers every registry, `registry.intra/acme/**` only that one.
+ */
+export function repositoryMatches(glob: string, name: ImageName): boolean {
+  const candidates = [name.repository]
+  if (name.host) candidates.push(`${name.host}/${name.repository}`)
+  return candidates.some((c) => minimatch(c, glob, { dot: true, nocomment: true, nonegate: true }))
+}
+
+/** Both `repositories` and `tags`, where given, must match; a name without a tag matches no tag filter. */
+export function environmentMatches(env: Environment, name: ImageName): boolean {
+  const { repositories, tags } = env.match
+  if (repositories && !repositories.some((g) => repositoryMatches(g, name))) return false
+  if (tags && (name.tag === undefined || !tagMatches(name.tag, tags))) return false
+  return true
+}
+
+/** The first environment the name matches, in file order; undefined: the global rules alone apply. */
+export const environmentFor = (policy: Policy, name: ImageName): Environment | undefined =>
+  policy.environments.find((env) => environmentMatches(env, name))

@@ -1,0 +1,179 @@
+/**
+ * One function per rule id. Each gives the row `policy check` prints and `promote` gates on; the mode
+ * of the environment (enforce or warn) is applied by the caller, so a rule only says pass, fail or skip.
+ */
+import type { Target } from '../content/target.js'
+import type { Digest } from '../oci/digest.js'
+import { compilePattern } from '../spec/tag-filter.js'
+import { type VerifyImageResult, verifyImage } from '../supply/index.js'
+import type { FoundLabel } from './labels.js'
+import type { Environment, VerificationKey } from './load.js'
+import type { ImageName } from './match.js'
+
+export type RuleId = 'naming' | 'labels' | 'signature' | 'sbom' | 'tags.forbid' | 'tags.semver' | 'immutable'
+
+export interface RuleOutcome {
+  rule: RuleId
+  /** skip: the rule does not apply here (a tag rule for an image named by digest only). */
+  result: 'pass' | 'fail' | 'skip'
+  message: string
+  evidence?: Record<string, unknown>
+}
+
+const SEGMENT_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
+
+export function checkNaming(template: string, name: ImageName): RuleOutcome {
+  const want = template.split('/')
+  const got = name.repository === '' ? [] : name.repository.split('/')
+  if (got.length !== want.length) {
+    return {
+      rule: 'naming',
+      result: 'fail',
+      message: `"${name.repository}" has ${got.length} path segment(s); ${template} needs exactly ${want.length}`,
+      evidence: { template, repository: name.repository },
+    }
+  }
+  const segments: Record<string, string> = {}
+  for (const [i, expected] of want.entries()) {
+    const actual = got[i]!
+    const placeholder = /^\{(.+)\}$/.exec(expected)?.[1]
+    const ok = placeholder ? SEGMENT_RE.test(actual) : actual === expected
+    if (!ok) {
+      const rule = placeholder ? 'lower-case words joined by "-"' : `"${expected}"`
+      return {
+        rule: 'naming',
+        result: 'fail',
+        message: `segment ${i + 1} (${placeholder ? `{${placeholder}}` : expected}) is "${actual}": must be ${rule}`,
+        evidence: { template, repository: name.repository, segment: i + 1, value: actual },
+      }
+    }
+    if (placeholder) segments[placeholder] = actual
+  }
+  const shown = Object.entries(segments)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')
+  return {
+    rule: 'naming',
+    result: 'pass',
+    message: `${name.repository} fits ${template}${shown ? ` (${shown})` : ''}`,
+    evidence: { template, repository: name.repository, segments },
+  }
+}
+
+export function checkLabels(required: readonly string[], found: Map<string, FoundLabel>): RuleOutcome {
+  const present = required.flatMap((n) => {
+    const label = found.get(n)
+    return label ? [label] : []
+  })
+  const missing = required.filter((n) => !found.has(n))
+  const where = present.map((l) => `${l.name}=${l.value} (${l.where})`).join(', ')
+  return {
+    rule: 'labels',
+    result: missing.length ? 'fail' : 'pass',
+    message: missing.length
+      ? `missing ${missing.join(', ')} (neither a manifest annotation nor a config label)${where ? `; found ${where}` : ''}`
+      : `found ${where}`,
+    evidence: { found: present, missing },
+  }
+}
+
+/**
+ * The signature and SBOM rules, by the offline verify (both signature schemes), tried with each key
+ * until one verifies: the image must be signed by one of the environment's keys, and its SBOM by the
+ * same key.
+ */
+export async function checkSignatureAndSbom(
+  env: Environment,
+  target: Target,
+  digest: Digest,
+): Promise<RuleOutcome[]> {
+  const wantSbom = env.require?.sbom === true
+  const tried: { key: VerificationKey; report: VerifyImageResult }[] = []
+  for (const key of env.keys) {
+    const report = await verifyImage({ target, reference: digest, publicKey: key.key, requireSbom: wantSbom })
+    tried.push({ key, report })
+    if (report.requirements.every((r) => r.ok)) break
+  }
+  const signedWith = tried.find((t) => t.report.requirements.find((r) => r.name === 'signature')?.ok)
+  const { key, report } = signedWith ?? tried[0]!
+  const requirement = (name: 'signature' | 'sbom') => report.requirements.find((r) => r.name === name)!
+  const keys = env.keys.map((k) => k.name).join(', ')
+  const out: RuleOutcome[] = []
+  const sig = requirement('signature')
+  const verified = report.signatures.filter((s) => s.ok)
+  out.push({
+    rule: 'signature',
+    result: signedWith ? 'pass' : 'fail',
+    message: signedWith
+      ? `${key.name} (${key.fingerprint.slice(0, 19)}…) verifies ${verified.map((s) => `${s.format} ${s.manifest}`).join(', ')}`
+      : `no signature verifies with ${keys}: ${sig.detail}`,
+    evidence: {
+      key: key.name,
+      fingerprint: key.fingerprint,
+      signatures: verified.map((s) => ({ format: s.format, scheme: s.scheme, manifest: s.manifest })),
+    },
+  })
+  if (wantSbom) {
+    const sbom = requirement('sbom')
+    const signedSboms = (report.sboms ?? []).filter((s) => s.signed)
+    out.push({
+      rule: 'sbom',
+      result: signedWith && sbom.ok ? 'pass' : 'fail',
+      message:
+        signedWith && sbom.ok
+          ? `${signedSboms.map((s) => `${s.format} ${s.digest}`).join(', ')} signed with ${key.name}`
+          : signedWith
+            ? sbom.detail
+            : `needs an SBOM signed with the key that signs the image; ${sbom.detail}`,
+      evidence: { key: key.name, sboms: signedSboms.map((s) => ({ digest: s.digest, format: s.format })) },
+    })
+  }
+  return out
+}
+
+export function checkForbiddenTags(patterns: readonly string[], tag: string | undefined): RuleOutcome {
+  if (tag === undefined) return { rule: 'tags.forbid', result: 'skip', message: 'no tag (by digest)' }
+  const hit = patterns.find((p) => compilePattern(p)(tag))
+  return hit
+    ? { rule: 'tags.forbid', result: 'fail', message: `tag "${tag}" is forbidden here (${hit})` }
+    : { rule: 'tags.forbid', result: 'pass', message: `tag "${tag}" is not forbidden` }
+}
+
+// SemVer 2.0 with a leading v; no build metadata: "+" is not a legal character in an OCI tag.
+const RELEASE_TAG_RE =
+  /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?$/
+
+export function checkSemverTag(tag: string | undefined): RuleOutcome {
+  if (tag === undefined) return { rule: 'tags.semver', result: 'skip', message: 'no tag (by digest)' }
+  return RELEASE_TAG_RE.test(tag)
+    ? { rule: 'tags.semver', result: 'pass', message: `"${tag}" is a SemVer release tag` }
+    : {
+        rule: 'tags.semver',
+        result: 'fail',
+        message: `"${tag}" is not a SemVer release tag vX.Y.Z[-PRERELEASE]`,
+      }
+}
+
+/**
+ * `existing` is what the tag names now where the image is going (undefined: the tag is new). A tag
+ * already naming this digest is fine: re-promoting is a no-op.
+ */
+export function checkImmutable(
+  tag: string | undefined,
+  digest: Digest,
+  existing: Digest | undefined,
+): RuleOutcome {
+  if (tag === undefined) return { rule: 'immutable', result: 'skip', message: 'no tag (by digest)' }
+  if (existing === undefined) {
+    return { rule: 'immutable', result: 'pass', message: `"${tag}" is new; once written it never moves` }
+  }
+  if (existing === digest) {
+    return { rule: 'immutable', result: 'pass', message: `"${tag}" already names ${digest}` }
+  }
+  return {
+    rule: 'immutable',
+    result: 'fail',
+    message: `"${tag}" is immutable and names ${existing}; it cannot move to ${digest}`,
+    evidence: { existing, wanted: digest },
+  }
+}

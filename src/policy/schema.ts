@@ -1,0 +1,92 @@
+/**
+ * `ferry.policy.yaml`: the governance rules a registry's images are checked against, in the vocabulary
+ * Kyverno, sigstore policy-controller and Harbor users already write. Unknown fields are errors (a typo
+ * must not silently switch a rule off), and every error points at its line (spec/yaml.ts).
+ */
+import { z } from 'zod'
+import { patternSchema, tagFilterSchema } from '../spec/tag-filter.js'
+
+/** `{org}/{project}/{service}`: placeholders stand for one lower-case name each, literals for themselves. */
+const PLACEHOLDER_RE = /^\{[a-z][a-z0-9_-]*\}$/
+const LITERAL_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/
+
+const namingTemplate = z.string().superRefine((value, ctx) => {
+  const bad = value.split('/').find((s) => !PLACEHOLDER_RE.test(s) && !LITERAL_RE.test(s))
+  if (bad !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `segment "${bad}" is neither a {placeholder} nor a lower-case repository name component`,
+    })
+  }
+})
+
+/** HOST/PATH globs in doublestar syntax: `**` crosses "/", `*` and `?` stay within one segment. */
+const repositoryGlob = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9._\-/*?:[\]{}!,]+$/, {
+    message: 'a repository glob holds name characters, "/", ":" and the wildcards * ** ? [..] {a,b}',
+  })
+
+const environmentSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'a name of letters, digits, ".", "_", "-"' }),
+    match: z
+      .strictObject({
+        repositories: z.array(repositoryGlob).min(1).optional(),
+        tags: tagFilterSchema.optional(),
+      })
+      .refine((m) => m.repositories !== undefined || m.tags !== undefined, {
+        message: 'matches nothing: give repositories, tags or both',
+      }),
+    mode: z.enum(['enforce', 'warn']).default('enforce'),
+    require: z
+      .strictObject({
+        signature: z.strictObject({ keys: z.array(z.string().min(1)).min(1) }).optional(),
+        sbom: z.boolean().optional(),
+      })
+      .optional(),
+    forbid: z.strictObject({ tags: z.array(patternSchema).min(1).optional() }).optional(),
+    tags: z.strictObject({ semver: z.boolean().optional() }).optional(),
+    immutable: z.boolean().optional(),
+  })
+  .refine((e) => !e.require?.sbom || e.require.signature !== undefined, {
+    message: 'require.sbom needs require.signature.keys: the SBOM must be signed with one of those keys',
+    path: ['require', 'sbom'],
+  })
+
+export const policySchema = z
+  .strictObject({
+    version: z.literal(1),
+    naming: z.strictObject({ repository: namingTemplate }).optional(),
+    labels: z.strictObject({ require: z.array(z.string().min(1)).min(1) }).optional(),
+    environments: z.array(environmentSchema).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    const seen = new Set<string>()
+    for (const [i, env] of policy.environments.entries()) {
+      if (seen.has(env.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `environment "${env.name}" is defined twice`,
+          path: ['environments', i, 'name'],
+        })
+      }
+      seen.add(env.name)
+    }
+  })
+
+export type PolicyFile = z.infer<typeof policySchema>
+export type EnvironmentRules = PolicyFile['environments'][number]
+export type Mode = EnvironmentRules['mode']
+
+/** The JSON Schema of the file, for editors (yaml-language-server) and CI linters. */
+export function policyJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://ferry.dev/schemas/policy-v1.json',
+    title: 'ferry policy file (ferry.policy.yaml)',
+    ...z.toJSONSchema(policySchema, { io: 'input', unrepresentable: 'any' }),
+  }
+}

@@ -1,0 +1,197 @@
+import type { OperationOptions, Target } from '../content/target.js'
+import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
+import type { CopyEventSink } from '../copy/events.js'
+import { FerryError, isFerryError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Digest } from '../oci/digest.js'
+import {
+  checkImage,
+  environmentFor,
+  environmentNamed,
+  failuresOf,
+  type ImageCheck,
+  type ImageName,
+  labelsOf,
+  type Policy,
+  type PolicyCheck,
+  traceLabels,
+} from '../policy/index.js'
+import { checkImmutable } from '../policy/rules.js'
+import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
+import { RegistryClient } from '../registry/index.js'
+import { type OpenOptions, openTarget } from '../targets/open.js'
+import { resolveIfPresent } from '../targets/present.js'
+import { appendLedger, type LedgerRecord } from './ledger.js'
+
+export type PromoteVerdict = LedgerRecord['verdict']
+
+export interface PromoteOptions extends OpenOptions, OperationOptions {
+  /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
+  policy?: Policy
+  /** Gate against this environment instead of the first one the destination matches. */
+  environment?: string
+  /** JSON Lines file every attempt is appended to. */
+  ledger?: string
+  /** Move a tag that names another digest (never in an immutable environment). */
+  force?: boolean
+  /** Carry signatures, SBOMs and attestations. Default true: the evidence travels with the release. */
+  referrers?: boolean
+  /** Recorded in the ledger. */
+  ferryVersion: string
+  concurrency?: number
+  onEvent?: CopyEventSink
+  logger?: Logger
+  now?: () => Date
+}
+
+export interface PromoteResult extends Omit<LedgerRecord, 'digest'> {
+  digest: Digest
+  /** The copy's summary when something was written. */
+  copy?: CopyResult
+  /** Where the record went. */
+  ledger?: string
+}
+
+/**
+ * Promotes exactly one digest: SRC is resolved once and only that digest is copied, with its referrers.
+ * Every gate runs before anything is sent to the destination, and an enforce-mode failure, a tag that
+ * would move without `force`, or any move of an immutable tag refuses the promotion with nothing
+ * written. The tag is written last, on condition that it is still what was seen (or still absent), and
+ * read back. Each attempt, refused or not, becomes one ledger record.
+ */
+export async function promote(
+  source: string,
+  destination: string,
+  opts: PromoteOptions,
+): Promise<PromoteResult> {
+  const src = parseReference(source)
+  const dst = parseReference(destination)
+  const tag = destinationTag(destination, src, dst)
+  const client = opts.client ?? new RegistryClient(opts)
+  const from = await openTarget(src, { ...opts, client })
+  let to: Target | undefined
+  try {
+    const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
+    const name: ImageName = { ...nameOf(dst), tag }
+    const env = opts.policy && environmentOf(opts.policy, name, opts.environment)
+    const check: ImageCheck = opts.policy
+      ? await checkImage({
+          policy: opts.policy,
+          target: from.target,
+          digest,
+          name,
+          environment: opts.environment,
+          deferImmutable: true,
+        })
+      : {
+          image: `${name.repository}:${tag}`,
+          digest,
+          environment: null,
+          mode: 'enforce',
+          checks: [],
+          labels: traceLabels(await labelsOf(from.target, await from.target.fetchManifest(digest, opts))),
+        }
+    const shownDestination = formatReference(withTag(dst, tag))
+    const record = (verdict: PromoteVerdict, extra: Partial<PromoteResult> = {}): PromoteResult => ({
+      time: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      verdict,
+      source,
+      destination: shownDestination,
+      digest,
+      environment: check.environment,
+      checks: check.checks,
+      labels: check.labels,
+      forced: false,
+      ferryVersion: opts.ferryVersion,
+      ...extra,
+    })
+    const finish = async (result: PromoteResult): Promise<PromoteResult> => {
+      if (opts.ledger) {
+        const { copy: _copy, ledger: _ledger, ...entry } = result
+        await appendLedger(opts.ledger, entry)
+      }
+      return opts.ledger ? { ...result, ledger: opts.ledger } : result
+    }
+
+    // The gates on content come first: a refused image costs the destination no request at all.
+    const blocking = failuresOf(check)
+    if (blocking.length) return finish(record('refused', { reason: reasonOf(blocking) }))
+
+    const opened = await openTarget(dst, { ...opts, client, create: true })
+    to = opened.target
+    const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
+    if (env?.immutable) {
+      const outcome = checkImmutable(tag, digest, existing)
+      check.checks.push({
+        ...outcome,
+        result: outcome.result === 'fail' && check.mode === 'warn' ? 'warn' : outcome.result,
+      })
+    }
+    if (existing === digest) return finish(record('unchanged'))
+    const immutableFailure = failuresOf(check)
+    if (immutableFailure.length)
+      return finish(record('refused', { reason: reasonOf(immutableFailure), previous: existing }))
+    if (existing && !opts.force) {
+      return finish(
+        record('refused', {
+          previous: existing,
+          reason: `${shownDestination} names ${existing}; promoting ${digest} would move it (--force moves it)`,
+        }),
+      )
+    }
+
+    const forced = existing !== undefined
+    const copyOpts = {
+      ...opts,
+      referrers: opts.referrers ?? true,
+      expectDigest: digest,
+      tagPrecondition: existing ? { ifMatch: existing } : { ifAbsent: true as const },
+    }
+    let copy: CopyResult
+    try {
+      const plan = await planCopy(from.target, digest, opened.target, tag, copyOpts)
+      copy = await commitCopy(plan, await applyCopy(plan, copyOpts), copyOpts)
+    } catch (err) {
+      if (isFerryError(err, 'CONFLICT')) {
+        await finish(record('refused', { forced, previous: existing, reason: (err as Error).message }))
+      }
+      throw err
+    }
+    const after = (await resolveIfPresent(opened.target, tag, opts))?.digest
+    if (after !== digest) {
+      const reason = `${shownDestination} names ${after ?? 'nothing'} right after the push of ${digest}: another writer moved it`
+      await finish(record('refused', { forced, previous: existing, reason }))
+      throw new FerryError('CONFLICT', reason)
+    }
+    return finish(record('promoted', { forced, ...(existing ? { previous: existing } : {}), copy }))
+  } finally {
+    await from.target.close()
+    await to?.close()
+    if (!opts.client) await client.close()
+  }
+}
+
+function destinationTag(text: string, src: Reference, dst: Reference): string {
+  if (dst.digest)
+    throw new FerryError('USAGE', `${text}: promote writes a tag; give the destination as NAME[:TAG]`)
+  const tag = dst.tag ?? src.tag
+  if (!tag)
+    throw new FerryError(
+      'USAGE',
+      `${text}: no tag to promote to (the source is a digest): give DST as NAME:TAG`,
+    )
+  return tag
+}
+
+const nameOf = (ref: Reference): ImageName =>
+  ref.kind === 'registry'
+    ? { host: ref.registry, repository: ref.repository }
+    : { repository: ref.repository ?? '' }
+
+const environmentOf = (policy: Policy, name: ImageName, wanted: string | undefined) =>
+  wanted !== undefined ? environmentNamed(policy, wanted) : environmentFor(policy, name)
+
+function reasonOf(failures: readonly PolicyCheck[]): string {
+  const [first, ...rest] = failures
+  return `${first!.rule}: ${first!.message}${rest.length ? ` (and ${rest.length} more: ${rest.map((f) => f.rule).join(', ')})` : ''}`
+}

@@ -1,0 +1,60 @@
+import type { OperationOptions } from '../content/target.js'
+import { FerryError } from '../errors.js'
+import type { Digest } from '../oci/digest.js'
+import { environmentFor, environmentNamed, type Policy } from '../policy/index.js'
+import { checkImmutable } from '../policy/rules.js'
+import { formatReference, parseReference, withTag } from '../reference/index.js'
+import { type OpenOptions, openTarget } from '../targets/open.js'
+import { resolveIfPresent } from '../targets/present.js'
+
+export interface RetagOptions extends OpenOptions, OperationOptions {
+  /** Refuse to move a tag of an immutable environment. */
+  policy?: Policy
+  environment?: string
+}
+
+export interface RetagResult {
+  image: string
+  tag: string
+  digest: Digest
+  /** What the tag named before, when it existed. */
+  previous?: Digest
+  changed: boolean
+  environment: string | null
+}
+
+/**
+ * A second tag for a manifest already in the repository: the exact bytes are PUT under the new name
+ * and no blob moves. The tag is written on condition that it still names what was read (or still does
+ * not exist), so a concurrent writer is refused rather than overwritten.
+ */
+export async function retag(reference: string, tag: string, opts: RetagOptions = {}): Promise<RetagResult> {
+  const ref = parseReference(reference)
+  const { target, reference: selector } = await openTarget(ref, opts)
+  try {
+    const manifest = await target.fetchManifest(selector, opts)
+    const previous = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
+    const shown = formatReference(withTag(ref, tag))
+    const name =
+      ref.kind === 'registry'
+        ? { host: ref.registry, repository: ref.repository, tag }
+        : { repository: ref.repository ?? '', tag }
+    const env =
+      opts.policy &&
+      (opts.environment !== undefined
+        ? environmentNamed(opts.policy, opts.environment)
+        : environmentFor(opts.policy, name))
+    if (env?.immutable && env.mode === 'enforce') {
+      const outcome = checkImmutable(tag, manifest.digest, previous)
+      if (outcome.result === 'fail')
+        throw new FerryError('POLICY_VIOLATION', `${shown}: ${outcome.message} (environment ${env.name})`)
+    }
+    const base = { image: shown, tag, digest: manifest.digest, environment: env?.name ?? null }
+    if (previous === manifest.digest) return { ...base, previous, changed: false }
+    const precondition = previous ? { ifMatch: previous } : { ifAbsent: true as const }
+    const { changed } = await target.tag(manifest, tag, { signal: opts.signal, precondition })
+    return { ...base, ...(previous ? { previous } : {}), changed }
+  } finally {
+    await target.close()
+  }
+}
