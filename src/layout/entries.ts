@@ -42,7 +42,9 @@ export function manifestEntry(m: Manifest, repository: string | undefined, refNa
 /**
  * Adds an entry. A tagged entry replaces the one holding its ref.name (the tag moves; ref.names are unique
  * in the whole file, as skopeo keeps them) and makes an untagged entry for the same digest in the same
- * repository redundant. An untagged entry is added only if the repository has no entry for the digest.
+ * repository redundant. The manifest the tag named before stays in its view, untagged, as a registry
+ * keeps a manifest whose tag moved: it can still be fetched and promoted by digest. An untagged entry is
+ * added only if the repository has no entry for the digest.
  */
 export function addEntry(index: ImageIndex, entry: Descriptor): ImageIndex | undefined {
   const refName = refNameOf(entry)
@@ -64,6 +66,22 @@ export function addEntry(index: ImageIndex, entry: Descriptor): ImageIndex | und
     }
   }
   if (!placed) manifests.push(entry)
+  if (current) return keepUntagged({ ...index, manifests }, [current])
+  return { ...index, manifests }
+}
+
+/** Each of `displaced` stays in its view as an untagged entry, unless the view still has its digest. */
+function keepUntagged(index: ImageIndex, displaced: readonly Descriptor[]): ImageIndex {
+  let manifests = index.manifests
+  for (const old of displaced) {
+    const view = entryRepository(old)
+    if (manifests.some((e) => e.digest === old.digest && inView(e, view))) continue
+    const { [REF_NAME_ANNOTATION]: _, ...rest } = old.annotations ?? {}
+    const annotations = view === undefined ? rest : { ...rest, [REPOSITORY_ANNOTATION]: view }
+    const untagged: Descriptor = { ...old, annotations }
+    if (Object.keys(annotations).length === 0) delete untagged.annotations
+    manifests = [...manifests, untagged]
+  }
   return { ...index, manifests }
 }
 
@@ -84,15 +102,5 @@ export function removeDigest(
 export function removeRefName(index: ImageIndex, refName: string): ImageIndex | undefined {
   const removed = index.manifests.filter((e) => refNameOf(e) === refName)
   if (removed.length === 0) return undefined
-  let manifests = index.manifests.filter((e) => refNameOf(e) !== refName)
-  for (const old of removed) {
-    const view = entryRepository(old)
-    if (manifests.some((e) => e.digest === old.digest && inView(e, view))) continue
-    const { [REF_NAME_ANNOTATION]: _, ...rest } = old.annotations ?? {}
-    const annotations = view === undefined ? rest : { ...rest, [REPOSITORY_ANNOTATION]: view }
-    const untagged: Descriptor = { ...old, annotations }
-    if (Object.keys(annotations).length === 0) delete untagged.annotations
-    manifests = [...manifests, untagged]
-  }
-  return { ...index, manifests }
+  return keepUntagged({ ...index, manifests: index.manifests.filter((e) => refNameOf(e) !== refName) }, removed)
 }

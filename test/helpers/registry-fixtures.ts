@@ -53,11 +53,13 @@ export function syntheticImage(
     subject?: Descriptor
     artifactType?: string
     annotations?: Record<string, string>
+    /** Config labels (`config.Labels`), as Docker writes them. */
+    labels?: Record<string, string>
     /** Gzip each layer, for tools that sniff layer bytes (skopeo rewrites a "gzip" layer that is not). */
     gzip?: boolean
   } = {},
 ): Image {
-  const config = configBlob(opts.platform)
+  const config = configBlob(opts.platform, opts.labels)
   const layers = (opts.layerSizes ?? [1024, 2048]).map((n) =>
     opts.gzip ? blobOf(gzipSync(randomBytes(n))) : randomBlob(n),
   )

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import { OciLayout, openLayoutTarget } from '../../src/layout/index.js'
+import { refNameOf } from '../../src/layout/naming.js'
 import { describeManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import {
@@ -98,8 +99,11 @@ describe('LayoutTarget round trips', () => {
     expect((await target.layout.readIndex()).index.manifests).toHaveLength(1)
     await pushImage(target, b, 'latest')
     expect((await target.resolve('latest')).digest).toBe(b.manifest.digest)
-    expect((await target.layout.readIndex()).index.manifests).toHaveLength(1)
-    // The old manifest is still there by digest.
+    // The manifest the tag named before stays, untagged, as a registry keeps it.
+    expect((await target.layout.readIndex()).index.manifests.map((e) => [e.digest, refNameOf(e)])).toEqual([
+      [b.manifest.digest, 'latest'],
+      [a.manifest.digest, undefined],
+    ])
     expect((await target.fetchManifest(a.manifest.digest)).digest).toBe(a.manifest.digest)
   })
 
