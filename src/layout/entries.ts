@@ -102,5 +102,8 @@ export function removeDigest(
 export function removeRefName(index: ImageIndex, refName: string): ImageIndex | undefined {
   const removed = index.manifests.filter((e) => refNameOf(e) === refName)
   if (removed.length === 0) return undefined
-  return keepUntagged({ ...index, manifests: index.manifests.filter((e) => refNameOf(e) !== refName) }, removed)
+  return keepUntagged(
+    { ...index, manifests: index.manifests.filter((e) => refNameOf(e) !== refName) },
+    removed,
+  )
 }
