@@ -16,6 +16,11 @@ const rel = (p) => relative(out, p) || '.'
 const env = { ...process.env, FORCE_COLOR: '0', FERRY_PASSWORD: 'demo-only-password' }
 
 function ferry(...args) {
+  return ferryExiting(0, ...args)
+}
+
+/** A step that must end with exit code `code` (a refusal the demo shows on purpose). */
+function ferryExiting(code, ...args) {
   process.stdout.write(`\n$ ferry ${args.join(' ')}\n`)
   const r = spawnSync(process.execPath, [bin, ...args], {
     stdio: ['inherit', 'pipe', 'inherit'],
@@ -24,7 +29,8 @@ function ferry(...args) {
   })
   process.stdout.write(r.stdout)
   // Thrown, not process.exit: the registries started below must be stopped on the way out.
-  if (r.status !== 0) throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}`)
+  if (r.status !== code) throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}, not ${code}`)
+  if (code !== 0) process.stdout.write(`(exit ${code}, as intended)\n`)
   return r.stdout.toString().trim()
 }
 
@@ -108,9 +114,7 @@ try {
   section('Verify offline with the public key')
   ferry('verify', `${app}:1.0`, '--key', 'release.pub', '--require-sbom', '--annotation', 'release=1.0')
 
-  section('Promote by digest, with signatures and SBOM, and verify the promoted copy')
-  ferry('copy', `${app}:1.0`, `${registry}/acme/mini-api-prod:1.0`, '--referrers')
-  ferry('verify', `${registry}/acme/mini-api-prod:1.0`, '--key', 'release.pub')
+  await promotionSteps(registry, app)
 
   section('Mirror on a schedule: the second run only checks, and moves nothing')
   const mirror = [
@@ -162,6 +166,42 @@ try {
   )
 } finally {
   server.kill('SIGTERM')
+}
+
+/** dev → prod through the policy gates: one refusal, one promotion, the ledger. */
+async function promotionSteps(registry, app) {
+  section('Promote by digest through the policy gates, with an audit ledger')
+  writeFileSync(join(out, 'ferry.policy.yaml'), demoPolicy())
+  process.stdout.write('ferry.policy.yaml: prod repositories (*-prod) need a signature and a signed SBOM by\n')
+  process.stdout.write('release.pub, SemVer vX.Y.Z tags, no latest, and tags that never move; *-dev* tags only warn.\n')
+  ferry('promote', `${app}:1.0`, `${app}:v1.0.0-dev`, '--ledger', 'promotions.jsonl')
+  ferryExiting(7, 'promote', `${app}:1.0`, `${registry}/acme/mini-api-prod:1.0`, '--ledger', 'promotions.jsonl')
+  ferry('promote', `${app}:1.0`, `${registry}/acme/mini-api-prod:v1.0.0`, '--ledger', 'promotions.jsonl')
+  ferry('verify', `${registry}/acme/mini-api-prod:v1.0.0`, '--key', 'release.pub', '--require-sbom')
+  ferry('ledger', 'ls', 'promotions.jsonl')
+}
+
+
+function demoPolicy() {
+  return `version: 1
+naming:
+  repository: "{org}/{service}"
+labels:
+  require: [org.opencontainers.image.source, org.opencontainers.image.revision, org.opencontainers.image.created]
+environments:
+  - name: prod
+    match: { repositories: ["**/*-prod"] }
+    mode: enforce
+    require:
+      signature: { keys: [release.pub] }
+      sbom: true
+    forbid: { tags: [latest] }
+    tags: { semver: true }
+    immutable: true
+  - name: dev
+    match: { tags: { match: "*-dev*" } }
+    mode: warn
+`
 }
 
 function spdx() {
