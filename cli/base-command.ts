@@ -102,7 +102,9 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   ): Promise<unknown> {
     if (isUsageError(err)) {
       // Not oclif's rendering: under --json it dumps the whole parser state (~190 KB) on stdout, exit 1.
-      process.stderr.write(`ferry: ${usageLine(err)} (see ${this.config.bin} ${this.id?.replaceAll(':', ' ')} --help)\n`)
+      process.stderr.write(
+        `ferry: ${usageLine(err)} (see ${this.config.bin} ${this.id?.replaceAll(':', ' ')} --help)\n`,
+      )
       process.exitCode = exitCodeFor(new FerryError('USAGE', err.message))
       // The parse did run (and failed): keeps oclif's "did not parse its arguments" warning away.
       this.parsed = true
