@@ -33,7 +33,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override flags = {
     platform: Flags.string({
       description:
-        'Copy only this child of an index: OS/ARCH[/VARIANT]. Repeatable, or comma-separated. Makes a new index.',
+        "Copy only this child of an index: OS/ARCH[/VARIANT]. One platform copies that child's own manifest " +
+        '(digest unchanged); two or more make a new index. Repeatable, or comma-separated. An image of another platform is refused.',
       ...repeatableList,
     }),
     referrers: Flags.boolean({
@@ -62,7 +63,11 @@ export default class Copy extends FerryCommand<typeof Copy> {
         signal: this.signal,
       })
       progress.stop()
-      if (result.filtered) {
+      if (result.platformChild) {
+        this.note(
+          `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
+        )
+      } else if (result.filtered) {
         this.note(
           `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
         )

@@ -23,7 +23,11 @@ export async function copyReference(
     // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
     // cannot slip another image in under the digest the user named.
     const expectDigest = dst.digest && !opts.platforms?.length ? (dst.digest as Digest) : undefined
-    return await copyImage(from.target, from.reference, to.target, tag, { ...opts, expectDigest })
+    return await copyImage(from.target, from.reference, to.target, tag, {
+      platformImage: true,
+      ...opts,
+      expectDigest,
+    })
   } finally {
     await from.target.close()
     await to.target.close()

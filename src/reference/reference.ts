@@ -106,6 +106,11 @@ export function formatRepository(ref: { registry: string; repository: string }):
   return `${ref.registry}/${ref.repository}`
 }
 
+/** `NAME@sha256:…` for a digest, `NAME:TAG` for a tag (which never holds a ":"): the form ferry reads back. */
+export function nameWithReference(name: string, reference: string): string {
+  return `${name}${reference.includes(':') ? '@' : ':'}${reference}`
+}
+
 /** What to ask the backend for: the digest when pinned, else the tag, else `latest`. */
 export function manifestReference(ref: Reference): string {
   return ref.digest ?? ref.tag ?? DEFAULT_TAG
