@@ -26,7 +26,7 @@ import {
   parseLayoutReference,
 } from './layout.js'
 
-export type { LayoutReference } from './layout.js'
+export { LAYOUT_PREFIX, type LayoutReference } from './layout.js'
 
 export const DOCKER_HUB = 'docker.io'
 const LEGACY_DOCKER_HUB = 'index.docker.io'
