@@ -1,4 +1,5 @@
-import { Command, Flags, type Interfaces } from '@oclif/core'
+import { stripVTControlCharacters } from 'node:util'
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { type Logger, redact, redactingLogger, silentLogger } from '../src/log.js'
 import { repeatable, repeatableList } from './args.js'
@@ -102,7 +103,17 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   protected override async catch(
     err: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
-    // oclif's own parse errors and explicit exits keep their behaviour.
+    if (isUsageError(err)) {
+      // Not oclif's rendering: under --json it dumps the whole parser state (~190 KB) on stdout, exit 1.
+      process.stderr.write(
+        `ferry: ${usageLine(err)} (see ${this.config.bin} ${this.id?.replaceAll(':', ' ')} --help)\n`,
+      )
+      process.exitCode = exitCodeFor(new FerryError('USAGE', err.message))
+      // The parse did run (and failed): keeps oclif's "did not parse its arguments" warning away.
+      this.parsed = true
+      return undefined
+    }
+    // Explicit exits keep their behaviour.
     if (!(err instanceof FerryError)) {
       if (err.oclif || err.exitCode !== undefined) return super.catch(err)
     }
@@ -118,4 +129,28 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     process.exitCode = exitCodeFor(err)
     return undefined
   }
+}
+
+/** oclif's flag and argument errors: CLIErrors with its usage exit code 2 (an ExitError is a requested exit). */
+function isUsageError(err: Error & { oclif?: { exit?: number } }): err is Errors.CLIError {
+  return err instanceof Errors.CLIError && !(err instanceof Errors.ExitError) && err.oclif.exit === 2
+}
+
+/** oclif's multi-line parse message as one line: the reason, without its help pointers and notes. */
+function usageLine(err: Errors.CLIError & { args?: { name?: string }[] }): string {
+  const text = stripVTControlCharacters(err.message)
+  if (text.startsWith('Missing') && err.args?.length) {
+    const names = err.args.map((a) => a.name).filter(Boolean)
+    return `missing required argument${names.length === 1 ? '' : 's'}: ${names.join(', ')}`
+  }
+  const lines: string[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (line.startsWith('Note:')) break
+    if (line && line !== 'See more help with --help') lines.push(line)
+  }
+  const [head = 'invalid usage', ...rest] = lines
+  if (rest.length === 0) return head
+  if (/^The following errors? occurred/.test(head)) return rest.join('; ')
+  return `${head.replace(/:$/, '')}: ${rest.join('; ')}`
 }

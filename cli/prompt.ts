@@ -6,7 +6,8 @@ import { passwordFromEnv } from '../src/sign/keys.js'
 /** Reads a secret typed at the terminal without echoing it. */
 export async function promptSecret(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    throw new FerryError('USAGE', `${question.trim()} needs a terminal; pass it on standard input instead`)
+    const what = question.trim().replace(/:$/, '').toLowerCase()
+    throw new FerryError('USAGE', `no terminal to type the ${what} at; pass it on standard input instead`)
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
   // Mute the echo of typed characters; only the question itself is written.

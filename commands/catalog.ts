@@ -1,18 +1,24 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { FerryError } from '../src/errors.js'
+import { OciLayout } from '../src/layout/index.js'
+import { LAYOUT_PREFIX, parseReference } from '../src/reference/index.js'
 import { RegistryClient } from '../src/registry/index.js'
 
 export default class Catalog extends FerryCommand<typeof Catalog> {
-  static override summary = 'List the repositories of a registry (the _catalog API).'
+  static override summary = 'List the repositories of a registry (the _catalog API) or of an OCI layout.'
   static override description =
-    'Not every registry serves the catalog (Docker Hub does not); pagination is followed to the end.'
+    'Not every registry serves the catalog (Docker Hub does not); pagination is followed to the end. ' +
+    'For oci:DIR, the repositories its index.json names (as bundles and ferry serve write them).'
   static override examples = [
     '<%= config.bin %> catalog 127.0.0.1:5000',
     '<%= config.bin %> catalog reg.local:5000 --json',
+    '<%= config.bin %> catalog oci:./site',
   ]
-  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
+  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
 
   async run() {
+    if (this.args.registry.startsWith(LAYOUT_PREFIX)) return this.layoutCatalog()
     const client = new RegistryClient(this.registryOptions)
     try {
       const repositories = await client.catalog(this.args.registry)
@@ -21,5 +27,19 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     } finally {
       await client.close()
     }
+  }
+
+  private async layoutCatalog() {
+    const ref = parseReference(this.args.registry)
+    if (ref.kind !== 'layout' || ref.tag !== undefined || ref.digest || ref.repository !== undefined) {
+      throw new FerryError(
+        'USAGE',
+        `catalog takes a layout directory alone (oci:DIR), not ${this.args.registry}`,
+      )
+    }
+    const layout = await OciLayout.open(ref.path, { logger: this.logger })
+    const repositories = await layout.repositories()
+    for (const r of repositories) this.out(r)
+    return { layout: `${LAYOUT_PREFIX}${layout.dir}`, repositories }
   }
 }

@@ -13,7 +13,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
     'Any source to any destination: registry or OCI layout directory (oci:DIR[:TAG]). The destination serves ' +
     'the exact manifest bytes and digest of the source. Blobs the destination has are skipped, blobs on the same ' +
     'registry are mounted, the rest stream through with their size and digest verified; the tag is written last.\n\n' +
-    'DST without a tag gets the source tag; DST@sha256:… pushes by digest only.'
+    'DST without a tag gets the source tag; DST@sha256:… pushes by digest only. SRC:TAG@DIGEST copies DIGEST ' +
+    'only when TAG names it too; --digest-wins copies it anyway and says so.'
   static override examples = [
     '<%= config.bin %> copy docker.io/library/postgres:16 reg.local:5000/cache/postgres:16',
     '<%= config.bin %> copy reg.local:5000/acme/web:v1.4.2 reg.local:5000/acme/web-prod --referrers',
@@ -33,7 +34,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override flags = {
     platform: Flags.string({
       description:
-        'Copy only this child of an index: OS/ARCH[/VARIANT]. Repeatable, or comma-separated. Makes a new index.',
+        "Copy only this child of an index: OS/ARCH[/VARIANT]. One platform copies that child's own manifest " +
+        '(digest unchanged); two or more make a new index. Repeatable, or comma-separated. An image of another platform is refused.',
       ...repeatableList,
     }),
     referrers: Flags.boolean({
@@ -43,6 +45,10 @@ export default class Copy extends FerryCommand<typeof Copy> {
       description: 'Blobs in flight at once.',
       default: DEFAULT_CONCURRENCY,
       min: 1,
+    }),
+    'digest-wins': Flags.boolean({
+      description:
+        'For SRC:TAG@DIGEST where TAG names another digest: copy DIGEST anyway (default: refuse). Said on stderr.',
     }),
     'include-nondistributable': Flags.boolean({
       description: 'Copy foreign layers instead of keeping them as references.',
@@ -58,11 +64,22 @@ export default class Copy extends FerryCommand<typeof Copy> {
         referrers: this.flags.referrers,
         concurrency: this.flags.concurrency,
         includeNondistributable: this.flags['include-nondistributable'],
+        digestWins: this.flags['digest-wins'],
         onEvent: progress.onEvent,
         signal: this.signal,
       })
       progress.stop()
-      if (result.filtered) {
+      if (result.digestWon) {
+        const { tag, tagDigest } = result.digestWon
+        this.note(
+          `note: copied ${result.source.digest} as given (--digest-wins); the source tag ${tag} ${tagDigest ? `is ${tagDigest}` : 'does not exist'}`,
+        )
+      }
+      if (result.platformChild) {
+        this.note(
+          `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
+        )
+      } else if (result.filtered) {
         this.note(
           `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
         )

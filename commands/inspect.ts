@@ -4,7 +4,7 @@ import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, table } from '../cli/format.js'
 import { type InspectResult, inspectImage } from '../src/inspect.js'
 import { parsePlatform } from '../src/oci/platform.js'
-import { parseReference } from '../src/reference/index.js'
+import { nameWithReference, parseReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
 export default class Inspect extends FerryCommand<typeof Inspect> {
@@ -43,7 +43,11 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
 }
 
 function render(r: InspectResult): string {
-  const lines = [`${r.name}:${r.reference}`, `  digest     ${r.digest}`, `  mediaType  ${r.mediaType}`]
+  const lines = [
+    nameWithReference(r.name, r.reference),
+    `  digest     ${r.digest}`,
+    `  mediaType  ${r.mediaType}`,
+  ]
   if (r.manifests) {
     lines.push(`  manifests  ${r.manifests.length}`)
     const rows = r.manifests.map((d) => [

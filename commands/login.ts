@@ -20,6 +20,12 @@ export default class Login extends FerryCommand<typeof Login> {
   }
 
   async run() {
+    if (!this.flags['password-stdin'] && !process.stdin.isTTY) {
+      throw new FerryError(
+        'USAGE',
+        `login to ${this.args.registry}: no terminal to type the password at; pipe it in with --password-stdin`,
+      )
+    }
     const password = this.flags['password-stdin']
       ? await readSecretFromStdin()
       : await promptSecret('Password: ')

@@ -4,6 +4,7 @@ import { FerryError } from './errors.js'
 import type { Manifest } from './oci/manifest.js'
 import { formatPlatform, platformMatches } from './oci/platform.js'
 import { type Descriptor, type ImageConfig, imageConfigSchema, type Platform } from './oci/schemas.js'
+import { nameWithReference } from './reference/index.js'
 
 /** Image configs are small; a multi-megabyte one is hostile or broken. */
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024
@@ -35,18 +36,41 @@ export interface InspectOptions {
 
 export async function inspectImage(target: Target, reference: string, opts: InspectOptions = {}) {
   let manifest = await target.fetchManifest(reference)
+  const subject = nameWithReference(target.name, reference)
   if (opts.platform && manifest.kind === 'index') {
     const wanted = opts.platform
     const child = manifest.index.manifests.find((d) => platformMatches(wanted, d.platform))
-    if (!child) {
-      throw new FerryError(
-        'NOT_FOUND',
-        `${target.name}:${reference}: no manifest for ${formatPlatform(wanted)}`,
-      )
-    }
+    if (!child) throw new FerryError('NOT_FOUND', `${subject}: no manifest for ${formatPlatform(wanted)}`)
     manifest = await target.fetchManifest(child.digest)
+  } else if (opts.platform) {
+    await requireImagePlatform(target, subject, manifest, [opts.platform])
   }
   return describe(target, reference, manifest)
+}
+
+/** The platform an image's config declares; undefined for an index, an artifact, or a config without one. */
+export async function imagePlatform(target: Target, m: Manifest): Promise<Platform | undefined> {
+  if (m.kind !== 'image' || !isImageConfig(m.image.config)) return undefined
+  const config = await readConfig(target, m.image.config)
+  if (!config?.os || !config.architecture) return undefined
+  return { os: config.os, architecture: config.architecture, variant: config.variant }
+}
+
+/**
+ * Refuses a single-platform image that is none of `wanted`: asked for linux/s390x, an amd64 image is
+ * not an answer (an index is filtered by its children instead).
+ */
+export async function requireImagePlatform(
+  target: Target,
+  subject: string,
+  m: Manifest,
+  wanted: readonly Platform[],
+): Promise<void> {
+  if (m.kind !== 'image' || wanted.length === 0) return
+  const own = await imagePlatform(target, m)
+  if (own && wanted.some((w) => platformMatches(w, own))) return
+  const what = own ? `a single-platform ${formatPlatform(own)} image` : 'an image that declares no platform'
+  throw new FerryError('NOT_FOUND', `${subject} is ${what}, not ${wanted.map(formatPlatform).join(', ')}`)
 }
 
 async function describe(target: Target, reference: string, m: Manifest): Promise<InspectResult> {

@@ -15,10 +15,11 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   [/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [redacted]'],
   // user:password@ in URLs
   [/(\/\/[^/\s:@]+):[^/\s@]+@/g, '$1:[redacted]@'],
-  // token/password-looking query parameters and JSON fields
+  // token/password-looking query parameters and JSON fields: `k=v`, `"k": v`, `k: "v"`, `k:v`. Never
+  // `k: word` (unquoted, after a space): that is prose, as in "Password: needs a terminal".
   [
     // `_state` signs a registry's upload session URL: whoever holds it can write to the upload.
-    /((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth|_state)["']?\s*[:=]\s*["']?)[^\s"'&,}]+/gi,
+    /((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth|_state)(?:["']\s*[:=]\s*["']?|\s*=\s*["']?|:\s*["']|:(?=[^\s"'])))[^\s"'&,}]+/gi,
     '$1[redacted]',
   ],
 ]

@@ -8,6 +8,10 @@ describe('redact', () => {
     ['GET https://user:hunter2@reg.example.com/v2/', 'hunter2'],
     ['token response {"token":"abc.def.ghi","access_token":"zzz123"}', 'abc.def.ghi'],
     ['?password=hunter2&x=1', 'hunter2'],
+    ['{"password": "hunter2"}', 'hunter2'],
+    ["password: 'hunter2'", 'hunter2'],
+    ['auth:dXNlcjpodW50ZXIy', 'dXNlcjpodW50ZXIy'],
+    ['REGISTRY_PASSWORD = hunter2', 'hunter2'],
     ['PATCH http://reg/v2/a/blobs/uploads/u1?_state=c2Vzc2lvbi1zZWNyZXQ -> 202', 'c2Vzc2lvbi1zZWNyZXQ'],
   ])('removes the secret from %s', (input, secret) => {
     const out = redact(input)
@@ -15,8 +19,12 @@ describe('redact', () => {
     expect(out).toContain('[redacted]')
   })
 
-  it('leaves ordinary text alone', () => {
-    const line = 'GET http://127.0.0.1:5000/v2/app/manifests/sha256:abc -> 200'
+  it.each([
+    'GET http://127.0.0.1:5000/v2/app/manifests/sha256:abc -> 200',
+    'Password: needs a terminal; pass it on standard input instead',
+    'token: service reg.example refused a token as ci',
+    'auth: no credentials for reg.example',
+  ])('leaves ordinary text alone: %s', (line) => {
     expect(redact(line)).toBe(line)
   })
 })

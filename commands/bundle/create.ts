@@ -1,4 +1,3 @@
-import { basename } from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
@@ -7,7 +6,7 @@ import { progressSink } from '../../cli/progress.js'
 import { keyPassword } from '../../cli/prompt.js'
 import { createBundle } from '../../src/bundle/create.js'
 import { parseSize } from '../../src/bundle/output.js'
-import { loadBundleSpec, specFromImages } from '../../src/bundle/spec.js'
+import { defaultBundleName, loadBundleSpec, specFromImages } from '../../src/bundle/spec.js'
 import { FerryError } from '../../src/errors.js'
 import { parsePlatform } from '../../src/oci/platform.js'
 
@@ -26,7 +25,9 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
     'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig); the password comes from FERRY_PASSWORD, ' +
     'else COSIGN_PASSWORD, else a prompt.\n\n' +
-    'Without SPEC, --image REF (repeatable) names the images; the bundle is named after the output file.'
+    'Without SPEC, --image REF (repeatable) names the images. The bundle is named by --name, else after the ' +
+    'images (the last component of each repository: acme/web and library/redis make web-redis), never after ' +
+    'the output file, so the same images make the same bytes.'
   static override examples = [
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar',
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.1.tar --base mini-api-1.0.tar --key release.key',
@@ -53,7 +54,9 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       description: 'With --image: keep only OS/ARCH[/VARIANT] of each index. Repeatable, or comma-separated.',
       ...repeatableList,
     }),
-    name: Flags.string({ description: 'With --image: the bundle name (default: the output file name).' }),
+    name: Flags.string({
+      description: 'With --image: the bundle name (default: from the images, e.g. web-redis).',
+    }),
     'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),
     'no-referrers': Flags.boolean({
       description: 'With --image: leave signatures, SBOMs and attestations behind.',
@@ -69,11 +72,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     const spec = this.args.spec
       ? await loadBundleSpec(this.args.spec)
       : specFromImages(flags.image!, {
-          name:
-            flags.name ??
-            basename(flags.output)
-              .replace(/\.tar$/, '')
-              .toLowerCase(),
+          name: flags.name ?? defaultBundleName(flags.image!),
           version: flags['bundle-version'],
           platforms: flags.platform?.map(parsePlatform),
           referrers: !flags['no-referrers'],

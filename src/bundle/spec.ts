@@ -18,6 +18,7 @@
  * hand-written file they are typos, and a bundle missing an image is found out only across the air gap.
  */
 import { z } from 'zod'
+import { FerryError } from '../errors.js'
 import type { Platform } from '../oci/schemas.js'
 import { pathProblem } from '../reference/grammar.js'
 import { formatRepository, parseRegistryReference, type RegistryReference } from '../reference/reference.js'
@@ -116,11 +117,28 @@ export async function loadBundleSpec(path: string): Promise<BundleSpec> {
   return normaliseSpec(await readYamlSpec(path, bundleSpecSchema))
 }
 
+/**
+ * The name of a bundle made from `--image` flags without `--name`: the images' last repository
+ * components, in order (`acme/web` and `library/redis` make `web-redis`). From the content, so the
+ * same images make the same bytes whatever the output file is called.
+ */
+export function defaultBundleName(refs: readonly string[]): string {
+  const names = refs.map((r) => parseRegistryReference(r).repository.split('/').pop()!.toLowerCase())
+  const joined = [...new Set(names)].join('-').slice(0, 128)
+  return NAME_RE.test(joined) ? joined : 'bundle'
+}
+
 /** A spec from `--image REF` flags: each must name one image (tag or digest). */
 export function specFromImages(
   refs: readonly string[],
   opts: { name: string; version: string; platforms?: Platform[]; referrers?: boolean },
 ): BundleSpec {
+  if (!NAME_RE.test(opts.name)) {
+    throw new FerryError(
+      'USAGE',
+      `invalid bundle name "${opts.name}": lower-case letters, digits, ".", "_" and "-", starting with a letter or digit`,
+    )
+  }
   return {
     name: opts.name,
     version: opts.version,

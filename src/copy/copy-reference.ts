@@ -1,3 +1,5 @@
+import type { Target } from '../content/target.js'
+import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { parseReference, type Reference } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
@@ -8,11 +10,21 @@ import { type CopyOptions, type CopyResult, copyImage } from './copy.js'
  * `ferry copy SRC DST` as a library call: references in, summary out. A destination without tag or
  * digest takes the source's tag; a destination by digest is pushed untagged and must match the source.
  */
+export interface CopyReferenceOptions extends CopyOptions, OpenOptions {
+  /** `SRC:TAG@DIGEST` where TAG names another digest: copy DIGEST anyway (default: refuse, CONFLICT). */
+  digestWins?: boolean
+}
+
+export interface CopyReferenceResult extends CopyResult {
+  /** Set when the source's tag and digest disagreed and the digest was copied (`digestWins`). */
+  digestWon?: { tag: string; tagDigest?: string }
+}
+
 export async function copyReference(
   source: string,
   destination: string,
-  opts: CopyOptions & OpenOptions = {},
-): Promise<CopyResult> {
+  opts: CopyReferenceOptions = {},
+): Promise<CopyReferenceResult> {
   const src = parseReference(source)
   const dst = parseReference(destination)
   const tag = destinationTag(src, dst)
@@ -20,10 +32,16 @@ export async function copyReference(
   const from = await openTarget(src, { ...opts, client })
   const to = await openTarget(dst, { ...opts, client, create: true })
   try {
+    const digestWon = await checkTagAndDigest(from.target, src, opts)
     // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
     // cannot slip another image in under the digest the user named.
     const expectDigest = dst.digest && !opts.platforms?.length ? (dst.digest as Digest) : undefined
-    return await copyImage(from.target, from.reference, to.target, tag, { ...opts, expectDigest })
+    const result = await copyImage(from.target, from.reference, to.target, tag, {
+      platformImage: true,
+      ...opts,
+      expectDigest,
+    })
+    return digestWon ? { ...result, digestWon } : result
   } finally {
     await from.target.close()
     await to.target.close()
@@ -34,4 +52,27 @@ export async function copyReference(
 function destinationTag(src: Reference, dst: Reference): string | undefined {
   if (dst.digest) return undefined
   return dst.tag ?? src.tag ?? (src.digest ? undefined : 'latest')
+}
+
+/**
+ * `app:1.0.0@sha256:…` names two things; when the tag names another digest, copying the digest under
+ * the tag would relabel other content silently. Refused unless `digestWins`; then said in the result.
+ */
+async function checkTagAndDigest(
+  target: Target,
+  src: Reference,
+  opts: CopyReferenceOptions,
+): Promise<CopyReferenceResult['digestWon']> {
+  if (src.tag === undefined || !src.digest) return undefined
+  const tagDigest = (await ifPresent(target.resolve(src.tag, { signal: opts.signal })))?.digest
+  if (tagDigest === src.digest) return undefined
+  const named = `${target.name}:${src.tag}`
+  const is = tagDigest ? `is ${tagDigest}` : 'does not exist'
+  if (!opts.digestWins) {
+    throw new FerryError(
+      'CONFLICT',
+      `${named} ${is}, not the ${src.digest} given with it; nothing copied (--digest-wins copies ${src.digest})`,
+    )
+  }
+  return tagDigest ? { tag: src.tag, tagDigest } : { tag: src.tag }
 }

@@ -1,11 +1,13 @@
 import type { OperationOptions, TagPrecondition, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
+import { requireImagePlatform } from '../inspect.js'
 import type { Logger } from '../log.js'
 import { referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Platform } from '../oci/schemas.js'
+import { nameWithReference } from '../reference/index.js'
 import { fetchManifestIfPresent, resolveIfPresent } from '../targets/present.js'
 import { storeManifest, storeTagged } from '../targets/store.js'
 import { Limiter } from '../util/limit.js'
@@ -26,8 +28,16 @@ export interface CopyHooks {
 }
 
 export interface CopyOptions extends OperationOptions {
-  /** Copy only these children of an index (a new index is written when that drops any). */
+  /**
+   * Copy only these children of an index (a new index is written when that drops any). A single-platform
+   * image that is none of them is refused.
+   */
   platforms?: readonly Platform[]
+  /**
+   * When `platforms` keeps exactly one child, copy that child's own manifest (its digest unchanged, as
+   * crane does) instead of a one-child index. sync and bundles keep the index, which names its source.
+   */
+  platformImage?: boolean
   /** Also copy signatures, SBOMs and attestations attached to the image and its children, recursively. */
   referrers?: boolean
   /** Blobs in flight at once. Default 4. */
@@ -73,8 +83,10 @@ export interface CopyPlan {
 export interface CopyResult {
   source: { name: string; reference: string; digest: Digest }
   destination: { name: string; tag?: string; digest: Digest }
-  /** True when a platform filter produced a new index (its digest is not the source's). */
+  /** True when a platform filter changed what is copied: a new index, or one child's own manifest. */
   filtered: boolean
+  /** True when that is one child's own manifest (`platformImage`). */
+  platformChild: boolean
   manifests: { pushed: number; skipped: number }
   blobs: { copied: number; skipped: number; mounted: number; foreign: number }
   referrers: number
@@ -98,11 +110,33 @@ export async function copyImage(
   opts: CopyOptions = {},
 ): Promise<CopyResult> {
   const started = performance.now()
-  const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
-  const applied = await applyCopy(plan, opts)
-  const result = await commitCopy(plan, applied, opts)
-  result.durationMs = Math.round(performance.now() - started)
-  return result
+  const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
+  try {
+    const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
+    const applied = await applyCopy(plan, opts)
+    const result = await commitCopy(plan, applied, opts)
+    result.durationMs = Math.round(performance.now() - started)
+    return result
+  } catch (err) {
+    throw aboutCopy(err, nameWithReference(source.name, sourceReference), image)
+  }
+}
+
+/**
+ * A host that cannot be reached is named with the copy it stopped (`copy SRC to DST: the destination
+ * HOST: connection refused`), not with the layer blob whose request happened to fail first.
+ */
+function aboutCopy(err: unknown, from: string, to: string): unknown {
+  const { host, detail } = err as { host?: unknown; detail?: unknown }
+  if (!isFerryError(err, 'NETWORK') || typeof host !== 'string' || typeof detail !== 'string') return err
+  const side = to.startsWith(`${host}/`)
+    ? 'the destination '
+    : from.startsWith(`${host}/`)
+      ? 'the source '
+      : ''
+  // The NetworkError itself is kept (retry and resume decisions read it), only its words change.
+  err.message = `copy ${from} to ${to}: ${side}${host}: ${detail}`
+  return err
 }
 
 export async function planCopy(
@@ -114,13 +148,24 @@ export async function planCopy(
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   const original = await reader.manifest(sourceReference)
+  const subject = nameWithReference(source.name, sourceReference)
   if (opts.expectDigest && original.digest !== opts.expectDigest) {
     throw new FerryError(
       'CONFLICT',
-      `${source.name}:${sourceReference} is now ${original.digest}, not ${opts.expectDigest}; nothing copied`,
+      `${subject} is now ${original.digest}, not ${opts.expectDigest}; nothing copied`,
     )
   }
-  const root = filterIndex(original, opts.platforms ?? [], `${source.name}:${sourceReference}`)
+  const platforms = opts.platforms ?? []
+  await requireImagePlatform(source, subject, original, platforms)
+  let root = filterIndex(original, platforms, subject)
+  if (
+    opts.platformImage &&
+    platforms.length > 0 &&
+    root.kind === 'index' &&
+    root.index.manifests.length === 1
+  ) {
+    root = await reader.manifest(root.index.manifests[0]!.digest)
+  }
   // A filtered index is new content: what was attached to the source index does not describe it.
   const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
   const found = await closure(reader, root, {
@@ -256,6 +301,7 @@ export async function commitCopy(
     source: { name: plan.source.name, reference: plan.sourceReference, digest: plan.original.digest },
     destination: { name: destination.name, tag, digest: root.digest },
     filtered: root !== plan.original,
+    platformChild: plan.original.kind === 'index' && root.kind === 'image',
     manifests,
     blobs: {
       copied: applied.blobs.copied,

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { FerryError } from '../errors.js'
 import { MediaType } from '../oci/media-types.js'
 import { type ImageIndex, imageIndexSchema, ociLayoutFileSchema } from '../oci/schemas.js'
-import { createFileExclusive, errno } from '../util/files.js'
+import { createFileExclusive, errno, makeDirectories, notDirectoryError } from '../util/files.js'
 import { INGEST_DIR } from './blobs.js'
 
 // image-layout.md: the `oci-layout` marker and `index.json` at the root, content under `blobs/`.
@@ -76,11 +76,40 @@ const emptyIndex = (): Uint8Array => serializeIndex({ schemaVersion: 2, manifest
  */
 export async function ensureLayout(dir: string, create: boolean): Promise<void> {
   try {
-    if (!(await stat(dir)).isDirectory()) throw invalid(dir, 'not a directory')
+    await ensureLayoutFiles(dir, create)
   } catch (err) {
-    if (errno(err) !== 'ENOENT') throw err
+    throw err instanceof FerryError ? err : fileSystemFailure(dir, err)
+  }
+}
+
+/** One line naming the path for what the file system refused (ENOTDIR, EACCES, EROFS, …). */
+function fileSystemFailure(dir: string, err: unknown): FerryError {
+  const code = errno(err)
+  const where = (err as { path?: string }).path ?? dir
+  const why: Record<string, string> = {
+    ENOTDIR: 'is not a directory',
+    ENOENT: 'does not exist and cannot be created there',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+  }
+  const reason = code && why[code] ? `${why[code]} (${code})` : (err as Error).message
+  const detail = where === dir ? reason : `${where} ${reason}`
+  return new FerryError('LAYOUT_INVALID', `${dir}: cannot use as an OCI image layout: ${detail}`, {
+    cause: err,
+  })
+}
+
+async function ensureLayoutFiles(dir: string, create: boolean): Promise<void> {
+  const found = await stat(dir).catch(async (err: unknown) => {
+    if (errno(err) === 'ENOENT') return undefined
+    throw errno(err) === 'ENOTDIR' ? await notDirectoryError(dir) : err
+  })
+  if (found && !found.isDirectory()) throw invalid(dir, 'not a directory')
+  if (!found) {
     if (!create) throw new FerryError('NOT_FOUND', `${dir}: no such OCI image layout directory`)
-    await mkdir(dir, { recursive: true })
+    await makeDirectories(dir)
   }
   const headerPath = join(dir, OCI_LAYOUT_FILE)
   const indexPath = join(dir, INDEX_FILE)

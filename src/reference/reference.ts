@@ -26,7 +26,7 @@ import {
   parseLayoutReference,
 } from './layout.js'
 
-export type { LayoutReference } from './layout.js'
+export { LAYOUT_PREFIX, type LayoutReference } from './layout.js'
 
 export const DOCKER_HUB = 'docker.io'
 const LEGACY_DOCKER_HUB = 'index.docker.io'
@@ -104,6 +104,11 @@ export function formatReference(ref: Reference): string {
 /** `registry/repository`, e.g. `docker.io/library/nginx`. */
 export function formatRepository(ref: { registry: string; repository: string }): string {
   return `${ref.registry}/${ref.repository}`
+}
+
+/** `NAME@sha256:…` for a digest, `NAME:TAG` for a tag (which never holds a ":"): the form ferry reads back. */
+export function nameWithReference(name: string, reference: string): string {
+  return `${name}${reference.includes(':') ? '@' : ':'}${reference}`
 }
 
 /** What to ask the backend for: the digest when pinned, else the tag, else `latest`. */

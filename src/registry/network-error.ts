@@ -34,7 +34,12 @@ export class NetworkError extends FerryError {
   readonly transient: boolean
   readonly errno: string
 
-  constructor(host: string, errno: string, detail: string, cause?: unknown) {
+  constructor(
+    readonly host: string,
+    errno: string,
+    readonly detail: string,
+    cause?: unknown,
+  ) {
     super('NETWORK', `${host}: ${detail}`, cause === undefined ? undefined : { cause })
     this.name = 'NetworkError'
     this.errno = errno

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { link, open, rename, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 
 export const errno = (err: unknown): string | undefined =>
   err && typeof err === 'object' && 'code' in err ? String(err.code) : undefined
@@ -66,4 +66,40 @@ export async function createFileExclusive(path: string, bytes: Uint8Array): Prom
     await unlink(temp).catch(() => {})
   }
   await fsyncDir(dirname(path))
+}
+
+/** The nearest existing level of `path` and the levels below it that are missing (outermost first). */
+async function existingAncestor(
+  path: string,
+): Promise<{ at: string; isDirectory: boolean; missing: string[] }> {
+  const missing: string[] = []
+  for (let at = resolve(path); ; at = dirname(at)) {
+    const found = await stat(at).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined
+      throw err
+    })
+    if (found || dirname(at) === at) return { at, isDirectory: !!found?.isDirectory(), missing }
+    missing.unshift(at)
+  }
+}
+
+/** ENOTDIR naming the file in the way (`path`), for a path below a file. */
+export async function notDirectoryError(path: string): Promise<Error> {
+  const { at } = await existingAncestor(path)
+  return Object.assign(new Error(`${at}: not a directory`), { code: 'ENOTDIR', path: at })
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's `mkdir(dir, { recursive: true })` never returns for a path
+ * under /proc (each try fails ENOENT and it tries again), so the missing levels are made one by one and
+ * the first refusal is thrown with its errno; ENOTDIR names the file in the way as its `path`.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  const { isDirectory, missing } = await existingAncestor(dir)
+  if (!isDirectory) throw await notDirectoryError(dir)
+  for (const level of missing) {
+    await mkdir(level).catch((err: unknown) => {
+      if (errno(err) !== 'EEXIST') throw err
+    })
+  }
 }

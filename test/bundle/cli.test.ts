@@ -50,7 +50,7 @@ describe('ferry bundle and inventory (commands)', () => {
     )
     expect(created.code, created.stderr).toBe(0)
     expect(created.stdout).toContain(bundle)
-    expect(created.stderr).toMatch(/site 0: 2 images, \d+ blobs .*; sha256 [a-f0-9]{64}/)
+    expect(created.stderr).toMatch(/app-cli 0: 2 images, \d+ blobs .*; sha256 [a-f0-9]{64}/)
 
     const ls = await ferry('bundle/ls', bundle, '--json')
     expect(ls.code).toBe(0)

@@ -101,6 +101,15 @@ describe('ferry CLI', { timeout: 120_000 }, () => {
     expect(catalog.stdout.split('\n')).toContain('cli/app')
   })
 
+  it('login without a terminal or --password-stdin says so in words, nothing redacted', async () => {
+    // The helper's stdin is a pipe, as with `</dev/null`: not a terminal.
+    const r = await ferry(['login', locked.host, '-u', 'ci'], { env })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      `ferry: login to ${locked.host}: no terminal to type the password at; pipe it in with --password-stdin\n`,
+    )
+  })
+
   it('logs in with --password-stdin, uses the credentials, logs out; secrets never printed', async () => {
     const denied = await ferry(['tags', `${locked.host}/x`], { env })
     expect(denied.code).toBe(4)

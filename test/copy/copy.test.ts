@@ -96,14 +96,30 @@ describe('copy', () => {
     expect(await client.repository(reg.host, 'bydigest/app').hasManifest(index.digest)).toBe(true)
   })
 
-  it('filters platforms into a new index and says so', async () => {
+  it('copies one platform as its own manifest, digest unchanged, and says so', async () => {
     const result = await copyReference(`${reg.host}/team/app:1.0`, `${reg.host}/team/app-amd64:1.0`, {
       client,
       platforms: [{ os: 'linux', architecture: 'amd64' }],
     })
     expect(result.filtered).toBe(true)
-    expect(result.destination.digest).not.toBe(index.digest)
+    expect(result.platformChild).toBe(true)
+    const amd64 = index.kind === 'index' ? index.index.manifests[0]! : undefined
+    expect(result.destination.digest).toBe(amd64?.digest)
     const copied = await client.repository(reg.host, 'team/app-amd64').fetchManifest('1.0')
+    expect(copied.kind).toBe('image')
+    expect(copied.digest).toBe(amd64?.digest)
+  })
+
+  it('filters platforms into a new one-child index for a caller that asks for the index', async () => {
+    const result = await copyReference(`${reg.host}/team/app:1.0`, `${reg.host}/team/app-amd64-index:1.0`, {
+      client,
+      platforms: [{ os: 'linux', architecture: 'amd64' }],
+      platformImage: false,
+    })
+    expect(result.filtered).toBe(true)
+    expect(result.platformChild).toBe(false)
+    expect(result.destination.digest).not.toBe(index.digest)
+    const copied = await client.repository(reg.host, 'team/app-amd64-index').fetchManifest('1.0')
     expect(copied.kind === 'index' && copied.index.manifests.map((d) => d.platform?.architecture)).toEqual([
       'amd64',
     ])

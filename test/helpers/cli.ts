@@ -12,7 +12,7 @@ export interface CliResult {
 /** Runs the built CLI (`npm test` builds first) as a user would, with piped stdio. */
 export function ferry(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string } = {},
+  opts: { env?: Record<string, string>; input?: string; killAfterMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -27,8 +27,13 @@ export function ferry(
     child.stderr.on('data', (d) => {
       stderr += d
     })
+    // A CLI that hangs must not outlive its test: SIGKILL, and the result says so (code null).
+    const guard = opts.killAfterMs ? setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs) : undefined
     child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.on('close', (code) => {
+      clearTimeout(guard)
+      resolve({ code, stdout, stderr })
+    })
     child.stdin.end(opts.input ?? '')
   })
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { missingToolsMessage } from './tools.js'
 
 /** A free loopback port: bind to 0, read it, release it. */
 export async function freePort(): Promise<number> {
@@ -84,10 +85,19 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   child.stderr?.on('data', (d) => {
     stderr += d
   })
+  let spawnError: Error | undefined
+  child.on('error', (err) => {
+    spawnError = err
+  })
   const host = `127.0.0.1:${port}`
   const url = `http://${host}`
   const deadline = Date.now() + 15_000
   for (;;) {
+    if (spawnError) {
+      throw new Error(
+        `${spawnError.message}: ${missingToolsMessage([{ bin: '/usr/bin/docker-registry', pkg: 'docker-registry' }])}`,
+      )
+    }
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`)
     try {
       const res = await fetch(`${url}/v2/`)
