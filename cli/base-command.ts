@@ -1,7 +1,22 @@
 import { Command, Flags, type Interfaces } from '@oclif/core'
 import { exitCodeFor, FerryError } from '../src/errors.js'
-import { type Logger, redact, redactingLogger, silentLogger } from '../src/log.js'
+import {
+  clipMiddle,
+  jsonTerminalSafe,
+  type Logger,
+  redact,
+  redactingLogger,
+  redactKnownSecrets,
+  silentLogger,
+  terminalSafe,
+} from '../src/log.js'
 import { repeatable, repeatableList } from './args.js'
+
+/** Errors are one line; one that echoes a huge value is cut in the middle. */
+const MAX_ERROR_LENGTH = 2000
+
+/** A line (or lines) of human output: secrets this process holds redacted, controls escaped. */
+const forTerminal = (text: string) => terminalSafe(redactKnownSecrets(text), { keepNewlines: true })
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof FerryCommand)['baseFlags'] & T['flags']
@@ -73,7 +88,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   /** The library's logger: `--debug` lines on stderr, always redacted. */
   protected get logger(): Logger {
     return this.flags.debug
-      ? redactingLogger((line) => process.stderr.write(`debug: ${line}\n`))
+      ? redactingLogger((line) => process.stderr.write(`debug: ${terminalSafe(line)}\n`))
       : silentLogger
   }
 
@@ -88,12 +103,17 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
 
   /** Human output to stdout, suppressed under --json (where the returned value is printed instead). */
   protected out(line: string): void {
-    if (!this.jsonEnabled()) process.stdout.write(`${line}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${forTerminal(line)}\n`)
   }
 
   /** Notes for humans go to stderr so stdout stays parseable. */
   protected note(line: string): void {
-    process.stderr.write(`${line}\n`)
+    process.stderr.write(`${forTerminal(line)}\n`)
+  }
+
+  /** --json results: known secrets redacted, and no raw bidi or C1 characters (JSON escapes, same value). */
+  public override logJson(json: unknown): void {
+    process.stdout.write(`${jsonTerminalSafe(redactKnownSecrets(JSON.stringify(json, null, 2)))}\n`)
   }
 
   protected override async catch(
@@ -104,13 +124,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       if (err.oclif || err.exitCode !== undefined) return super.catch(err)
     }
     const code = err instanceof FerryError ? err.code : 'INTERNAL'
-    const message = redact(err.message)
+    const message = clipMiddle(redact(err.message), MAX_ERROR_LENGTH)
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`)
+      process.stdout.write(`${jsonTerminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`)
     } else {
-      process.stderr.write(`ferry: ${message}\n`)
+      process.stderr.write(`ferry: ${terminalSafe(message)}\n`)
       if (this.flags?.debug && err.stack && !(err instanceof FerryError))
-        process.stderr.write(`${redact(err.stack)}\n`)
+        process.stderr.write(`${terminalSafe(redact(err.stack), { keepNewlines: true })}\n`)
     }
     process.exitCode = exitCodeFor(err)
     return undefined

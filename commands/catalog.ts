@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { terminalSafe } from '../src/log.js'
 import { RegistryClient } from '../src/registry/index.js'
 
 export default class Catalog extends FerryCommand<typeof Catalog> {
@@ -16,7 +17,7 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     const client = new RegistryClient(this.registryOptions)
     try {
       const repositories = await client.catalog(this.args.registry)
-      for (const r of repositories) this.out(r)
+      for (const r of repositories) this.out(terminalSafe(r))
       return { registry: this.args.registry, repositories }
     } finally {
       await client.close()

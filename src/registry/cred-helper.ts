@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
-import { redact } from '../log.js'
+import { redact, rememberSecret } from '../log.js'
 import type { Credential } from './credentials.js'
 
 /**
@@ -170,6 +170,7 @@ export async function helperStore(
   username: string,
   secret: string,
 ): Promise<void> {
+  rememberSecret(secret)
   const r = await run(
     name,
     'store',

@@ -6,6 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { FerryError } from '../errors.js'
+import { rememberSecret } from '../log.js'
 import { openEnvelope, sealEnvelope } from './cosign-envelope.js'
 import { pemBlockOfType, pemEncode } from './pem.js'
 
@@ -141,5 +142,7 @@ export function publicKeyHint(key: KeyObject): string {
 
 /** The key password for non-interactive use: FERRY_PASSWORD, else cosign's COSIGN_PASSWORD. */
 export function passwordFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD
+  const password = env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD
+  rememberSecret(password)
+  return password
 }

@@ -25,6 +25,7 @@
 import { satisfies, validRange } from 'semver'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { clipMiddle } from '../log.js'
 import { tagProblem } from '../reference/grammar.js'
 import { compileLinearRegex, type LinearRegex, UnsupportedRegex } from './linear-regex.js'
 import { sortTags, tagVersion } from './tag-version.js'
@@ -122,7 +123,9 @@ export type TagFilter = z.infer<typeof tagFilterSchema>
 /** A compiled `match`/`exclude` pattern. */
 export function compilePattern(pattern: string): (tag: string) => boolean {
   const problem = patternProblem(pattern)
-  if (problem) throw new FerryError('USAGE', `invalid tag pattern "${pattern}": ${problem}`)
+  if (problem) {
+    throw new FerryError('USAGE', clipMiddle(`invalid tag pattern "${pattern}": ${problem}`, 300))
+  }
   const literal = REGEX_LITERAL_RE.exec(pattern)
   if (!literal) return (tag) => globMatch(pattern, tag)
   const re = compileRegex(literal[1]!, literal[2]!) as LinearRegex
