@@ -10,6 +10,7 @@ import {
   silentLogger,
   terminalSafe,
 } from '../src/log.js'
+import { DEFAULT_TRANSFER_LIMITS } from '../src/registry/index.js'
 import { repeatable, repeatableList } from './args.js'
 
 /** Errors are one line; one that echoes a huge value is cut in the middle. */
@@ -45,6 +46,29 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     'ca-file': Flags.string({
       description: 'Extra PEM CA bundle to trust for registry TLS. Repeatable.',
       ...repeatable,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-idle-timeout': Flags.integer({
+      description:
+        'Seconds a registry may send nothing (no answer, or a stalled body) before the request fails.',
+      env: 'FERRY_REGISTRY_IDLE_TIMEOUT',
+      default: DEFAULT_TRANSFER_LIMITS.idleTimeoutMs / 1000,
+      min: 1,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-low-speed-limit': Flags.integer({
+      description:
+        'A download from a registry that delivers fewer bytes than this in --registry-low-speed-time seconds fails (0: no limit).',
+      env: 'FERRY_REGISTRY_LOW_SPEED_LIMIT',
+      default: DEFAULT_TRANSFER_LIMITS.lowSpeedBytes,
+      min: 0,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-low-speed-time': Flags.integer({
+      description: 'The window, in seconds, of --registry-low-speed-limit.',
+      env: 'FERRY_REGISTRY_LOW_SPEED_TIME',
+      default: DEFAULT_TRANSFER_LIMITS.lowSpeedWindowMs / 1000,
+      min: 1,
       helpGroup: 'GLOBAL',
     }),
   }
@@ -98,6 +122,11 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       insecure: this.flags['insecure-registry'] ?? [],
       caFiles: this.flags['ca-file'] ?? [],
       logger: this.logger,
+      limits: {
+        idleTimeoutMs: this.flags['registry-idle-timeout'] * 1000,
+        lowSpeedBytes: this.flags['registry-low-speed-limit'],
+        lowSpeedWindowMs: this.flags['registry-low-speed-time'] * 1000,
+      },
     }
   }
 
