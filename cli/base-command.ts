@@ -1,8 +1,24 @@
 import { stripVTControlCharacters } from 'node:util'
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
 import { exitCodeFor, FerryError } from '../src/errors.js'
-import { type Logger, redact, redactingLogger, silentLogger } from '../src/log.js'
+import {
+  clipMiddle,
+  jsonTerminalSafe,
+  type Logger,
+  redact,
+  redactingLogger,
+  redactKnownSecrets,
+  silentLogger,
+  terminalSafe,
+} from '../src/log.js'
+import { DEFAULT_TRANSFER_LIMITS } from '../src/registry/index.js'
 import { repeatable, repeatableList } from './args.js'
+
+/** Errors are one line; one that echoes a huge value is cut in the middle. */
+const MAX_ERROR_LENGTH = 2000
+
+/** A line (or lines) of human output: secrets this process holds redacted, controls escaped. */
+const forTerminal = (text: string) => terminalSafe(redactKnownSecrets(text), { keepNewlines: true })
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof FerryCommand)['baseFlags'] & T['flags']
@@ -31,6 +47,29 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     'ca-file': Flags.string({
       description: 'Extra PEM CA bundle to trust for registry TLS. Repeatable.',
       ...repeatable,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-idle-timeout': Flags.integer({
+      description:
+        'Seconds a registry may send nothing (no answer, or a stalled body) before the request fails.',
+      env: 'FERRY_REGISTRY_IDLE_TIMEOUT',
+      default: DEFAULT_TRANSFER_LIMITS.idleTimeoutMs / 1000,
+      min: 1,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-low-speed-limit': Flags.integer({
+      description:
+        'A download from a registry that delivers fewer bytes than this in --registry-low-speed-time seconds fails (0: no limit).',
+      env: 'FERRY_REGISTRY_LOW_SPEED_LIMIT',
+      default: DEFAULT_TRANSFER_LIMITS.lowSpeedBytes,
+      min: 0,
+      helpGroup: 'GLOBAL',
+    }),
+    'registry-low-speed-time': Flags.integer({
+      description: 'The window, in seconds, of --registry-low-speed-limit.',
+      env: 'FERRY_REGISTRY_LOW_SPEED_TIME',
+      default: DEFAULT_TRANSFER_LIMITS.lowSpeedWindowMs / 1000,
+      min: 1,
       helpGroup: 'GLOBAL',
     }),
   }
@@ -77,7 +116,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   /** The library's logger: `--debug` lines on stderr, always redacted. */
   protected get logger(): Logger {
     return this.flags.debug
-      ? redactingLogger((line) => process.stderr.write(`debug: ${line}\n`))
+      ? redactingLogger((line) => process.stderr.write(`debug: ${terminalSafe(line)}\n`))
       : silentLogger
   }
 
@@ -87,17 +126,27 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       insecure: this.flags['insecure-registry'] ?? [],
       caFiles: this.flags['ca-file'] ?? [],
       logger: this.logger,
+      limits: {
+        idleTimeoutMs: this.flags['registry-idle-timeout'] * 1000,
+        lowSpeedBytes: this.flags['registry-low-speed-limit'],
+        lowSpeedWindowMs: this.flags['registry-low-speed-time'] * 1000,
+      },
     }
   }
 
   /** Human output to stdout, suppressed under --json (where the returned value is printed instead). */
   protected out(line: string): void {
-    if (!this.jsonEnabled()) process.stdout.write(`${line}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${forTerminal(line)}\n`)
   }
 
   /** Notes for humans go to stderr so stdout stays parseable. */
   protected note(line: string): void {
-    process.stderr.write(`${line}\n`)
+    process.stderr.write(`${forTerminal(line)}\n`)
+  }
+
+  /** --json results: known secrets redacted, and no raw bidi or C1 characters (JSON escapes, same value). */
+  public override logJson(json: unknown): void {
+    process.stdout.write(`${jsonTerminalSafe(redactKnownSecrets(JSON.stringify(json, null, 2)))}\n`)
   }
 
   protected override async catch(
@@ -118,13 +167,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       if (err.oclif || err.exitCode !== undefined) return super.catch(err)
     }
     const code = err instanceof FerryError ? err.code : 'INTERNAL'
-    const message = redact(err.message)
+    const message = clipMiddle(redact(err.message), MAX_ERROR_LENGTH)
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`)
+      process.stdout.write(`${jsonTerminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`)
     } else {
-      process.stderr.write(`ferry: ${message}\n`)
+      process.stderr.write(`ferry: ${terminalSafe(message)}\n`)
       if (this.flags?.debug && err.stack && !(err instanceof FerryError))
-        process.stderr.write(`${redact(err.stack)}\n`)
+        process.stderr.write(`${terminalSafe(redact(err.stack), { keepNewlines: true })}\n`)
     }
     process.exitCode = exitCodeFor(err)
     return undefined

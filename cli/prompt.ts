@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline'
 import { text } from 'node:stream/consumers'
 import { FerryError } from '../src/errors.js'
+import { rememberSecret } from '../src/log.js'
 import { passwordFromEnv } from '../src/sign/keys.js'
 
 /** Reads a secret typed at the terminal without echoing it. */
@@ -20,7 +21,9 @@ export async function promptSecret(question: string): Promise<string> {
     }
   }
   try {
-    return await new Promise<string>((resolve) => rl.question(question, resolve))
+    const secret = await new Promise<string>((resolve) => rl.question(question, resolve))
+    rememberSecret(secret)
+    return secret
   } finally {
     rl.close()
     process.stderr.write('\n')
@@ -29,8 +32,9 @@ export async function promptSecret(question: string): Promise<string> {
 
 /** A secret piped on standard input: one line, without its trailing newline. */
 export async function readSecretFromStdin(): Promise<string> {
-  const all = await text(process.stdin)
-  return all.replace(/\r?\n$/, '')
+  const secret = (await text(process.stdin)).replace(/\r?\n$/, '')
+  rememberSecret(secret)
+  return secret
 }
 
 /** The password of a private key file: FERRY_PASSWORD, else COSIGN_PASSWORD, else asked at the terminal. */

@@ -2,6 +2,7 @@ import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { FerryError } from '../src/errors.js'
 import { OciLayout } from '../src/layout/index.js'
+import { terminalSafe } from '../src/log.js'
 import { LAYOUT_PREFIX, parseReference } from '../src/reference/index.js'
 import { RegistryClient } from '../src/registry/index.js'
 
@@ -22,7 +23,7 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     const client = new RegistryClient(this.registryOptions)
     try {
       const repositories = await client.catalog(this.args.registry)
-      for (const r of repositories) this.out(r)
+      for (const r of repositories) this.out(terminalSafe(r))
       return { registry: this.args.registry, repositories }
     } finally {
       await client.close()

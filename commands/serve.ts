@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
-import { type Logger, redact } from '../src/log.js'
+import { type Logger, redact, terminalSafe } from '../src/log.js'
 import { type RunningServer, startServer } from '../src/serve/index.js'
 
 // cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
@@ -170,9 +170,9 @@ export default class Serve extends FerryCommand<typeof Serve> {
     const debug = this.flags.debug
     return {
       debug: (m) => {
-        if (debug) process.stderr.write(`debug: ${redact(m)}\n`)
+        if (debug) process.stderr.write(`debug: ${terminalSafe(redact(m))}\n`)
       },
-      warn: (m) => process.stderr.write(`ferry serve: warning: ${redact(m)}\n`),
+      warn: (m) => process.stderr.write(`ferry serve: warning: ${terminalSafe(redact(m))}\n`),
     }
   }
 }

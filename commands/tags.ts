@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { OciLayout } from '../src/layout/index.js'
+import { terminalSafe } from '../src/log.js'
 import { type LayoutReference, parseReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
@@ -26,7 +27,7 @@ export default class Tags extends FerryCommand<typeof Tags> {
     const { target } = await openTarget(ref, this.registryOptions)
     try {
       const tags = await target.listTags()
-      for (const t of tags) this.out(t)
+      for (const t of tags) this.out(terminalSafe(t))
       return { repository: target.name, tags }
     } finally {
       await target.close()

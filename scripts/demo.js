@@ -29,7 +29,8 @@ function ferryExiting(code, ...args) {
   })
   process.stdout.write(r.stdout)
   // Thrown, not process.exit: the registries started below must be stopped on the way out.
-  if (r.status !== code) throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}, not ${code}`)
+  if (r.status !== code)
+    throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}, not ${code}`)
   if (code !== 0) process.stdout.write(`(exit ${code}, as intended)\n`)
   return r.stdout.toString().trim()
 }
@@ -172,15 +173,25 @@ try {
 async function promotionSteps(registry, app) {
   section('Promote by digest through the policy gates, with an audit ledger')
   writeFileSync(join(out, 'ferry.policy.yaml'), demoPolicy())
-  process.stdout.write('ferry.policy.yaml: prod repositories (*-prod) need a signature and a signed SBOM by\n')
-  process.stdout.write('release.pub, SemVer vX.Y.Z tags, no latest, and tags that never move; *-dev* tags only warn.\n')
+  process.stdout.write(
+    'ferry.policy.yaml: prod repositories (*-prod) need a signature and a signed SBOM by\n',
+  )
+  process.stdout.write(
+    'release.pub, SemVer vX.Y.Z tags, no latest, and tags that never move; *-dev* tags only warn.\n',
+  )
   ferry('promote', `${app}:1.0`, `${app}:v1.0.0-dev`, '--ledger', 'promotions.jsonl')
-  ferryExiting(7, 'promote', `${app}:1.0`, `${registry}/acme/mini-api-prod:1.0`, '--ledger', 'promotions.jsonl')
+  ferryExiting(
+    7,
+    'promote',
+    `${app}:1.0`,
+    `${registry}/acme/mini-api-prod:1.0`,
+    '--ledger',
+    'promotions.jsonl',
+  )
   ferry('promote', `${app}:1.0`, `${registry}/acme/mini-api-prod:v1.0.0`, '--ledger', 'promotions.jsonl')
   ferry('verify', `${registry}/acme/mini-api-prod:v1.0.0`, '--key', 'release.pub', '--require-sbom')
   ferry('ledger', 'ls', 'promotions.jsonl')
 }
-
 
 function demoPolicy() {
   return `version: 1

@@ -23,7 +23,9 @@ export default class KeyGenerate extends FerryCommand<typeof KeyGenerate> {
       description: 'Path prefix of the files written: PREFIX.key and PREFIX.pub.',
       default: DEFAULT_KEY_PREFIX,
     }),
-    force: Flags.boolean({ description: 'Overwrite existing PREFIX.key and PREFIX.pub.' }),
+    force: Flags.boolean({
+      description: 'Overwrite existing PREFIX.key and PREFIX.pub (regular files only; a symlink is refused).',
+    }),
     'allow-empty-password': Flags.boolean({
       description: 'Accept an empty password (the private key is then only as safe as the file).',
     }),

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { rememberSecret } from '../log.js'
 import { type Challenge, challengeScopes, parseChallenges, pickChallenge } from './auth-challenge.js'
 import type { Credential } from './credentials.js'
 import { NetworkError } from './network-error.js'
@@ -61,7 +62,12 @@ export class Authenticator {
   private credential(registry: string): Promise<Credential | undefined> {
     let p = this.creds.get(registry)
     if (!p) {
-      p = this.source(registry)
+      // Whatever secret is in play is redacted from every message, even echoed in a registry's own words.
+      p = this.source(registry).then((c) => {
+        rememberSecret(c?.password)
+        rememberSecret(c?.identityToken)
+        return c
+      })
       this.creds.set(registry, p)
       // A failed lookup (helper missing, bad config) is reported now and looked up again next time.
       p.catch(() => this.creds.delete(registry))
@@ -140,6 +146,7 @@ export class Authenticator {
         const token = parsed?.token || parsed?.access_token
         if (!token)
           throw new FerryError('UNAUTHORIZED', `${registry}: token service ${url.host} sent no token`)
+        rememberSecret(token)
         return {
           token,
           expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS,

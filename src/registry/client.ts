@@ -16,6 +16,7 @@ import {
 import { readPages } from './pagination.js'
 import { RegistryRepository } from './repository.js'
 import { retryPolicy } from './retry.js'
+import { DEFAULT_TRANSFER_LIMITS } from './transfer-limits.js'
 import { Transport } from './transport.js'
 
 // distribution spec, "Pulling manifests": path components of lower-case alphanumerics and separators.
@@ -43,6 +44,7 @@ export class RegistryClient {
       certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
       logger,
       userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
+      limits: { ...DEFAULT_TRANSFER_LIMITS, ...opts.limits },
     })
     const source = credentials ?? ((registry: string) => lookupCredential(registry, opts.dockerConfigDir))
     const perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))

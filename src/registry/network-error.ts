@@ -84,6 +84,8 @@ const PLAIN_REASONS: Record<string, string> = {
   EPIPE: 'connection closed while sending',
   ETIMEDOUT: 'timed out',
   UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer within the idle timeout',
+  UND_ERR_BODY_TIMEOUT: 'the answer stalled for the idle timeout',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js'
+import type { TransferLimits } from './transfer-limits.js'
 
 export interface RegistryOptions {
   /** HOST[:PORT] reached over plain HTTP; loopback hosts (127.0.0.0/8, localhost, [::1]) always are. */
@@ -18,6 +19,8 @@ export interface RegistryOptions {
   chunkSize?: number
   /** Requests in flight to one registry host at once, across every repository and copy of this client. Default 8. */
   requestsPerHost?: number
+  /** Idle timeout and low-speed limit; defaults: 30 s idle, at least 1024 bytes per 30 s. */
+  limits?: Partial<TransferLimits>
 }
 
 export const DEFAULT_REQUESTS_PER_HOST = 8

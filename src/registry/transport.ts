@@ -6,6 +6,7 @@ import { redact, silentLogger } from '../log.js'
 import { apiHost, usesPlainHttp } from './hosts.js'
 import { networkError } from './network-error.js'
 import { type HostTls, hostTls } from './tls.js'
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits, watchSpeed } from './transfer-limits.js'
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
 
@@ -31,6 +32,8 @@ export interface TransportOptions {
   certsDir: string
   logger: Logger
   userAgent: string
+  /** Default DEFAULT_TRANSFER_LIMITS. */
+  limits?: TransferLimits
 }
 
 /** First value of a response header (undici lower-cases names). */
@@ -56,8 +59,10 @@ export class Transport {
   private readonly agent: Agent
   private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
   private readonly readyTls = new Map<string, HostTls>()
+  private readonly limits: TransferLimits
 
   constructor(private readonly opts: TransportOptions) {
+    this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
     this.agent = new Agent({
       factory: (origin: string | URL, poolOpts: object): Dispatcher => {
         const key = new URL(String(origin)).origin
@@ -95,9 +100,14 @@ export class Transport {
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,
         signal: x.signal,
+        headersTimeout: this.limits.idleTimeoutMs,
+        bodyTimeout: this.limits.idleTimeoutMs,
       })
       this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
-      return { status: res.statusCode, headers: res.headers, body: res.body, url: x.url }
+      // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
+      const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
+      const body = download ? watchSpeed(res.body, x.url.host, this.limits) : res.body
+      return { status: res.statusCode, headers: res.headers, body, url: x.url }
     } catch (err) {
       // Cancelled by the caller: not a network failure, and never retried.
       if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { parseDigest } from '../oci/digest.js'
 import { goJson, sortedByGoKey } from './go-json.js'
+import { keyCollision } from './strict-json.js'
 
 /** in-toto Statement v1 (in-toto/attestation spec/v1/statement.md) as cosign signs it inside a DSSE envelope. */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json'
@@ -43,11 +44,15 @@ export type Statement = z.infer<typeof statementSchema>
 /** Parse statement bytes; undefined with a reason when they are not an in-toto statement. */
 export function parseStatement(bytes: Uint8Array): { statement?: Statement; reason?: string } {
   let doc: unknown
+  const text = Buffer.from(bytes).toString('utf8')
   try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'))
+    doc = JSON.parse(text)
   } catch {
     return { reason: 'the signed payload is not JSON' }
   }
+  const collision = keyCollision(text)
+  if (collision)
+    return { reason: `the signed payload has ${collision} (decoders would disagree on what it says)` }
   const parsed = statementSchema.safeParse(doc)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

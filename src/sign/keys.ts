@@ -6,6 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { FerryError } from '../errors.js'
+import { rememberSecret } from '../log.js'
 import { openEnvelope, sealEnvelope } from './cosign-envelope.js'
 import { pemBlockOfType, pemEncode } from './pem.js'
 
@@ -46,9 +47,35 @@ function isP256(key: KeyObject): boolean {
   return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
 }
 
-function describeKey(key: KeyObject): string {
-  const curve = key.asymmetricKeyDetails?.namedCurve
-  return curve ? `${key.asymmetricKeyType} ${curve}` : `${key.asymmetricKeyType}`
+/** The key type as errors name it: `ecdsa P-256`, `rsa 2048-bit`, `ed25519`, `ec secp256k1`. */
+export function describeKey(key: KeyObject): string {
+  const type = key.asymmetricKeyType
+  const details = key.asymmetricKeyDetails
+  if (type === 'ec') {
+    const curve = details?.namedCurve ?? 'unknown curve'
+    const nist = NIST_CURVES[curve]
+    return nist ? `ecdsa ${nist}` : `ec ${curve}`
+  }
+  if ((type === 'rsa' || type === 'rsa-pss') && details?.modulusLength) {
+    return `${type} ${details.modulusLength}-bit`
+  }
+  return `${type}`
+}
+
+const NIST_CURVES: Record<string, string> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+}
+const MIN_RSA_BITS = 2048
+
+/** What cosign verifies with (sigstore's allowed key details): ECDSA P-256/384/521, RSA ≥ 2048, Ed25519. */
+function acceptedForVerification(key: KeyObject): boolean {
+  const type = key.asymmetricKeyType
+  const details = key.asymmetricKeyDetails
+  if (type === 'ec') return details?.namedCurve !== undefined && details.namedCurve in NIST_CURVES
+  if (type === 'rsa') return (details?.modulusLength ?? 0) >= MIN_RSA_BITS
+  return type === 'ed25519'
 }
 
 /**
@@ -80,7 +107,7 @@ export function decryptPrivateKey(pem: string, password: string, opts: KeyFileOp
   return key
 }
 
-/** An SPKI `PUBLIC KEY` PEM (cosign.pub). ECDSA, RSA and Ed25519 keys are read; signing stays P-256. */
+/** An SPKI `PUBLIC KEY` PEM (cosign.pub), of a type cosign accepts; signing stays P-256. */
 export function readPublicKey(pem: string, opts: KeyFileOptions = {}): KeyObject {
   const source = opts.source ?? 'public key'
   const block = pemBlockOfType(pem, ['PUBLIC KEY'], source)
@@ -90,8 +117,11 @@ export function readPublicKey(pem: string, opts: KeyFileOptions = {}): KeyObject
   } catch {
     throw new FerryError('USAGE', `${source}: PUBLIC KEY block is not a valid SubjectPublicKeyInfo`)
   }
-  if (!['ec', 'rsa', 'ed25519'].includes(key.asymmetricKeyType ?? '')) {
-    throw new FerryError('UNSUPPORTED', `${source}: ${describeKey(key)} public keys are not supported`)
+  if (!acceptedForVerification(key)) {
+    throw new FerryError(
+      'UNSUPPORTED',
+      `${source}: ${describeKey(key)} public keys are not accepted; use ECDSA P-256/P-384/P-521, RSA of at least ${MIN_RSA_BITS} bits or Ed25519 (what cosign accepts)`,
+    )
   }
   return key
 }
@@ -112,5 +142,7 @@ export function publicKeyHint(key: KeyObject): string {
 
 /** The key password for non-interactive use: FERRY_PASSWORD, else cosign's COSIGN_PASSWORD. */
 export function passwordFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD
+  const password = env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD
+  rememberSecret(password)
+  return password
 }

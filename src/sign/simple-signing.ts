@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import { parseDigest } from '../oci/digest.js'
 import { goJson, sortedByGoKey } from './go-json.js'
+import { keyCollision } from './strict-json.js'
 
 /**
  * cosign's "simple signing" payload (sigstore `pkg/signature/payload`, cosign SIGNATURE_SPEC.md § Payloads):
@@ -55,10 +56,15 @@ export function parseSimpleSigningPayload(
   source = 'signature payload',
 ): SimpleSigningClaims {
   let doc: unknown
+  const text = Buffer.from(bytes).toString('utf8')
   try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'))
+    doc = JSON.parse(text)
   } catch {
     throw new FerryError('VERIFY_FAILED', `${source}: not valid JSON`)
+  }
+  const collision = keyCollision(text)
+  if (collision) {
+    throw new FerryError('VERIFY_FAILED', `${source}: ${collision} (decoders would disagree on what it says)`)
   }
   const parsed = simpleSigningSchema.safeParse(doc)
   if (!parsed.success) {

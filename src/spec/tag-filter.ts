@@ -3,6 +3,10 @@
  *
  *   tags:    [latest, "16"]        exact names, always kept when the repository has them
  *   match:   "16.*" or /^v\d+$/    a glob (* any run, ? one character) or a /regex/ (unanchored, JS syntax)
+ *
+ * Patterns and tags can both be hostile (a spec from elsewhere, tags from any registry), so both
+ * matchers run in time linear in the tag: globs with two pointers, regexes on linear-regex.ts's NFA,
+ * which refuses the constructs that need backtracking (backreferences, lookaround).
  *   semver:  ">=16 <17"            a SemVer range over the tag's version (see tag-version.ts)
  *   exclude: ["*-rc*", "/beta/"]   globs or regexes that match/semver/newest must not select
  *   newest:  3                     of what the rules above selected, the 3 highest versions
@@ -21,28 +25,70 @@
 import { satisfies, validRange } from 'semver'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { clipMiddle } from '../log.js'
 import { tagProblem } from '../reference/grammar.js'
+import { compileLinearRegex, type LinearRegex, UnsupportedRegex } from './linear-regex.js'
 import { sortTags, tagVersion } from './tag-version.js'
 
 const REGEX_LITERAL_RE = /^\/(.+)\/([a-z]*)$/
 const GLOB_RE = /^[\w.*?-]+$/
 
+function compileRegex(source: string, flags: string): LinearRegex | string {
+  // g and y make RegExp.test stateful between calls; the rest change nothing a tag could show.
+  if (/[gy]/.test(flags)) return 'regex flags g and y are not allowed'
+  const other = flags.replace(/[imsu]/g, '')
+  if (other) return `regex flag ${other[0]} is not supported (use i, m, s or u)`
+  try {
+    // JavaScript's parser decides what is a valid pattern; the linear matcher then runs it.
+    new RegExp(source, flags)
+  } catch (err) {
+    return (err as Error).message
+  }
+  try {
+    return compileLinearRegex(source, flags)
+  } catch (err) {
+    if (err instanceof UnsupportedRegex) return `/${source}/: ${err.message}`
+    throw err
+  }
+}
+
 function patternProblem(pattern: string): string | undefined {
   const literal = REGEX_LITERAL_RE.exec(pattern)
   if (literal) {
-    // g and y make RegExp.test stateful between calls: results would depend on the previous tag.
-    if (/[gy]/.test(literal[2]!)) return 'regex flags g and y are not allowed'
-    try {
-      new RegExp(literal[1]!, literal[2])
-    } catch (err) {
-      return (err as Error).message
-    }
-    return undefined
+    const compiled = compileRegex(literal[1]!, literal[2]!)
+    return typeof compiled === 'string' ? compiled : undefined
   }
   if (!GLOB_RE.test(pattern)) {
     return 'a glob may hold tag characters (letters, digits, "_", ".", "-") and the wildcards * and ?; write /…/ for a regex'
   }
   return undefined
+}
+
+/**
+ * Whole-string glob match with two pointers: on a mismatch, go back to just after the last `*` and
+ * let it take one more character. Each step moves the tag pointer forward or moves the restart
+ * point forward, so the work is bounded by tag length times pattern length, never exponential
+ * (the regex translation `^.*a.*a.*a.*a.*a.*b$` took 49 s on one tag).
+ */
+export function globMatch(glob: string, tag: string): boolean {
+  let g = 0
+  let t = 0
+  let starG = -1
+  let starT = 0
+  while (t < tag.length) {
+    if (g < glob.length && (glob[g] === '?' || glob[g] === tag[t])) {
+      g++
+      t++
+    } else if (g < glob.length && glob[g] === '*') {
+      starG = g++
+      starT = t
+    } else if (starG >= 0) {
+      g = starG + 1
+      t = ++starT
+    } else return false
+  }
+  while (g < glob.length && glob[g] === '*') g++
+  return g === glob.length
 }
 
 /** A `match`/`exclude` glob or /regex/, checked when the spec is read. */
@@ -78,16 +124,12 @@ export type TagFilter = z.infer<typeof tagFilterSchema>
 /** A compiled `match`/`exclude` pattern. */
 export function compilePattern(pattern: string): (tag: string) => boolean {
   const problem = patternProblem(pattern)
-  if (problem) throw new FerryError('USAGE', `invalid tag pattern "${pattern}": ${problem}`)
+  if (problem) {
+    throw new FerryError('USAGE', clipMiddle(`invalid tag pattern "${pattern}": ${problem}`, 300))
+  }
   const literal = REGEX_LITERAL_RE.exec(pattern)
-  const re = literal
-    ? new RegExp(literal[1]!, literal[2])
-    : new RegExp(
-        `^${pattern
-          .replace(/[.+^${}()|[\]-]/g, '\\$&')
-          .replace(/\*/g, '.*')
-          .replace(/\?/g, '.')}$`,
-      )
+  if (!literal) return (tag) => globMatch(pattern, tag)
+  const re = compileRegex(literal[1]!, literal[2]!) as LinearRegex
   return (tag) => re.test(tag)
 }
 

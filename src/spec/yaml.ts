@@ -18,6 +18,10 @@ import {
 } from 'yaml'
 import type { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { clipMiddle } from '../log.js'
+
+/** What an error may quote of the spec: values are echoed, and a value can be 50 MB. */
+const MAX_EXPLANATION = 300
 
 interface Located {
   /** Offset into the text of the node the issue is about, or of its closest existing parent. */
@@ -40,7 +44,7 @@ export function loadYamlSpec<T>(text: string, schema: z.ZodType<T>, source: stri
   if (syntax) {
     // The parser's message carries "at line L, column C:" and a source excerpt over several lines.
     const message = syntax.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
-    throw new FerryError('USAGE', `${at(syntax.pos[0])}: ${message}`)
+    throw new FerryError('USAGE', `${at(syntax.pos[0])}: ${clipMiddle(message, MAX_EXPLANATION)}`)
   }
   if (doc.contents === null) throw new FerryError('USAGE', `${at(0)}: the file is empty`)
 
@@ -55,7 +59,7 @@ export function loadYamlSpec<T>(text: string, schema: z.ZodType<T>, source: stri
   const more = located.length > 1 ? ` (and ${located.length - 1} more)` : ''
   throw new FerryError(
     'USAGE',
-    `${at(where.offset)}: ${field ? `${field}: ` : ''}${explain(issue, where)}${more}`,
+    `${at(where.offset)}: ${field ? `${clipMiddle(field, MAX_EXPLANATION)}: ` : ''}${clipMiddle(explain(issue, where), MAX_EXPLANATION)}${more}`,
   )
 }
 

@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto'
-import { chmod, stat, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { lstat, rename, rm, writeFile } from 'node:fs/promises'
 import { FerryError } from '../errors.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../sign/index.js'
-import { readInputFile } from './files.js'
+import { KEY_FILE_MAX_BYTES, readInputFile } from './files.js'
 
 export interface WriteKeyPairOptions {
   /** Path prefix: writes PREFIX.key and PREFIX.pub. Default `cosign`, as cosign names them. */
@@ -20,12 +21,27 @@ export interface KeyPairFiles {
 
 export const DEFAULT_KEY_PREFIX = 'cosign'
 
-async function exists(path: string): Promise<boolean> {
+/** What is at `path` without following a symlink: absent, a regular file, or something else. */
+async function kindAt(path: string): Promise<'absent' | 'file' | 'other'> {
   try {
-    await stat(path)
-    return true
+    return (await lstat(path)).isFile() ? 'file' : 'other'
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'
+    throw err
+  }
+}
+
+/**
+ * Writes a fresh file beside `path` and renames it over: the rename replaces the directory entry, so
+ * a symlink planted at `path` after the check is replaced, its target never written.
+ */
+async function replaceFile(path: string, data: string, mode: number): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  try {
+    await writeFile(temp, data, { mode, flag: 'wx' })
+    await rename(temp, path)
+  } catch (err) {
+    await rm(temp, { force: true })
     throw err
   }
 }
@@ -33,29 +49,37 @@ async function exists(path: string): Promise<boolean> {
 /**
  * A new cosign-compatible key pair on disk: PREFIX.key (encrypted, mode 0600) and PREFIX.pub. Both
  * paths are checked before either is written, and without `force` each is created exclusively, so an
- * existing key is never overwritten, not even by a concurrent run.
+ * existing key is never overwritten, not even by a concurrent run. `force` replaces only regular
+ * files: a symlink, FIFO or device at either path is refused, never followed.
  */
 export async function writeKeyPair(opts: WriteKeyPairOptions): Promise<KeyPairFiles> {
   const prefix = opts.prefix || DEFAULT_KEY_PREFIX
   const files = { privateKeyPath: `${prefix}.key`, publicKeyPath: `${prefix}.pub` }
-  if (!opts.force) {
-    for (const path of Object.values(files)) {
-      if (await exists(path)) {
-        throw new FerryError('USAGE', `${path} already exists; remove it or pass --force to overwrite`)
-      }
+  for (const path of Object.values(files)) {
+    const kind = await kindAt(path)
+    if (kind === 'other') {
+      throw new FerryError(
+        'USAGE',
+        `${path} exists and is not a regular file (a symlink?); refusing to write it`,
+      )
+    }
+    if (kind === 'file' && !opts.force) {
+      throw new FerryError('USAGE', `${path} already exists; remove it or pass --force to overwrite`)
     }
   }
   const pair = generateKeyPair(opts.password)
-  const flag = opts.force ? 'w' : 'wx'
-  await writeFile(files.privateKeyPath, pair.privateKeyPem, { mode: 0o600, flag })
-  // `mode` applies only when the file is created; an overwritten key file gets it explicitly.
-  await chmod(files.privateKeyPath, 0o600)
-  await writeFile(files.publicKeyPath, pair.publicKeyPem, { mode: 0o644, flag })
+  if (opts.force) {
+    await replaceFile(files.privateKeyPath, pair.privateKeyPem, 0o600)
+    await replaceFile(files.publicKeyPath, pair.publicKeyPem, 0o644)
+  } else {
+    await writeFile(files.privateKeyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' })
+    await writeFile(files.publicKeyPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' })
+  }
   return files
 }
 
 const readKeyFile = async (path: string, what: string) =>
-  Buffer.from(await readInputFile(path, what)).toString('utf8')
+  Buffer.from(await readInputFile(path, what, { maxBytes: KEY_FILE_MAX_BYTES })).toString('utf8')
 
 /** The signing key from a cosign key file; errors name the file, never its content or the password. */
 export async function loadSigningKey(path: string, password: string): Promise<KeyObject> {

@@ -47,6 +47,8 @@ export type Fault =
   | { kind: 'rewrite'; fn: (res: Upstream, req: SeenRequest) => Upstream }
   /** Wait `ms` before forwarding (a slow registry), e.g. to count requests in flight. */
   | { kind: 'hold'; ms: number }
+  /** Forward the answer's headers at once, then its body at `bytesPerSecond` (a link that crawls). */
+  | { kind: 'trickle'; bytesPerSecond: number }
 
 export interface Upstream {
   status: number
@@ -199,6 +201,7 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       }
       res.writeHead(up.statusCode ?? 502, answerHeaders(up))
       if (fault?.kind === 'cut') return cutAnswer(up, res, fault, drop)
+      if (fault?.kind === 'trickle') return trickleAnswer(up, res, fault.bytesPerSecond)
       if (fault?.kind === 'alter') {
         const at = Math.floor(Number(up.headers['content-length'] ?? 0) / 2)
         let pos = 0
@@ -292,5 +295,36 @@ function cutAnswer(
   })
   up.on('end', () => {
     if (!stopped) stop()
+  })
+}
+
+/** Sends the answer body a few bytes at a time, `bytesPerSecond` in all, until the client goes. */
+function trickleAnswer(up: IncomingMessage, res: ServerResponse, bytesPerSecond: number) {
+  res.flushHeaders()
+  const TICKS = 10
+  const perTick = Math.max(1, Math.round(bytesPerSecond / TICKS))
+  let pending = Buffer.alloc(0)
+  let ended = false
+  up.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk])
+    up.pause()
+  })
+  up.on('end', () => {
+    ended = true
+  })
+  const timer = setInterval(() => {
+    if (pending.length === 0) {
+      if (ended) {
+        clearInterval(timer)
+        res.end()
+      } else up.resume()
+      return
+    }
+    res.write(pending.subarray(0, perTick))
+    pending = pending.subarray(perTick)
+  }, 1000 / TICKS)
+  res.on('close', () => {
+    clearInterval(timer)
+    up.destroy()
   })
 }

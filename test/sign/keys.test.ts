@@ -165,7 +165,7 @@ describe('decryptPrivateKey refusals', () => {
     const pem = pemEncode('ENCRYPTED SIGSTORE PRIVATE KEY', sealEnvelope(der, 'pw'))
     const err = thrown(() => decryptPrivateKey(pem, 'pw', { source: 'p384.key' }))
     expect(err.code).toBe('UNSUPPORTED')
-    expect(err.message).toContain('ec secp384r1 keys are not supported')
+    expect(err.message).toContain('ecdsa P-384 keys are not supported')
   })
 
   it('refuses other PEM types and broken PEM without echoing the content', () => {
@@ -196,6 +196,36 @@ describe('decryptPrivateKey refusals', () => {
     expect(thrown(() => decryptPrivateKey('no pem here', 'pw', { source: 'x.key' })).message).toBe(
       'x.key: no PEM block found',
     )
+  })
+})
+
+describe('verification key types', () => {
+  const pemOf = (key: KeyObject) => publicKeyPem(key)
+
+  it.each([
+    ['rsa', { modulusLength: 512 }, 'rsa 512-bit'],
+    ['rsa', { modulusLength: 1024 }, 'rsa 1024-bit'],
+    ['ec', { namedCurve: 'secp256k1' }, 'ec secp256k1'],
+    ['ec', { namedCurve: 'prime192v1' }, 'ec prime192v1'],
+    ['ed448', {}, 'ed448'],
+  ] as const)('refuses %s %j, naming the key type', (type, opts, name) => {
+    const { publicKey } = generateKeyPairSync(type as 'rsa', opts as { modulusLength: number })
+    const err = thrown(() => readPublicKey(pemOf(publicKey), { source: 'weak.pub' }))
+    expect(err.code).toBe('UNSUPPORTED')
+    expect(err.message).toBe(
+      `weak.pub: ${name} public keys are not accepted; use ECDSA P-256/P-384/P-521, RSA of at least 2048 bits or Ed25519 (what cosign accepts)`,
+    )
+  })
+
+  it.each([
+    ['ec', { namedCurve: 'P-256' }],
+    ['ec', { namedCurve: 'P-384' }],
+    ['ec', { namedCurve: 'P-521' }],
+    ['rsa', { modulusLength: 2048 }],
+    ['ed25519', {}],
+  ] as const)('accepts %s %j', (type, opts) => {
+    const { publicKey } = generateKeyPairSync(type as 'rsa', opts as { modulusLength: number })
+    expect(readPublicKey(pemOf(publicKey)).type).toBe('public')
   })
 })
 

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import { digestOf } from '../../src/oci/digest.js'
 import { compareGoKeys, goJsonText, sortedByGoKey } from '../../src/sign/go-json.js'
+import { parseStatement } from '../../src/sign/in-toto.js'
+import {
+  decryptPrivateKey,
+  readPublicKey,
+  signClassic,
+  verifyClassicSignature,
+} from '../../src/sign/index.js'
+import { generateKeyPair } from '../../src/sign/keys.js'
 import { parseSimpleSigningPayload, simpleSigningPayload } from '../../src/sign/simple-signing.js'
+import { keyCollision } from '../../src/sign/strict-json.js'
 
 const IMAGE_DIGEST = 'sha256:18b9ff0d46d46d0c940627db1860be2d4369b865e393fc3f6971d5b13329f722'
 // The payload cosign writes for this image (SIGNATURE_SPEC.md § Payloads shape), 245 bytes.
@@ -80,6 +89,50 @@ describe('parseSimpleSigningPayload', () => {
       expect((err as FerryError).code).toBe('VERIFY_FAILED')
       expect((err as FerryError).message).toMatch(/^layer sha256:1: /)
     }
+  })
+})
+
+describe('payloads decoders would read two ways', () => {
+  const OTHER_DIGEST = `sha256:${'b'.repeat(64)}`
+  const critical = (digest: string) =>
+    `{"identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"}`
+
+  it('refuses a validly signed payload whose critical and Critical name different digests', () => {
+    // JSON.parse reads the first (lower-case) key as it is; Go's decoder folds case and keeps the last.
+    const payload = new TextEncoder().encode(
+      `{"critical":${critical(IMAGE_DIGEST)},"Critical":${critical(OTHER_DIGEST)},"optional":null}`,
+    )
+    const pair = generateKeyPair('pw')
+    const report = verifyClassicSignature({
+      payload,
+      signatureB64: signClassic(payload, decryptPrivateKey(pair.privateKeyPem, 'pw')),
+      publicKey: readPublicKey(pair.publicKeyPem),
+      expectedDigest: IMAGE_DIGEST,
+    })
+    expect(report.ok).toBe(false)
+    expect(report.reason).toBe(
+      'signature payload: keys "critical" and "Critical" that differ only in case (decoders would disagree on what it says)',
+    )
+  })
+
+  it('refuses duplicate keys at any depth, in simple-signing payloads and in-toto statements', () => {
+    const dup = `{"critical":{"identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"${IMAGE_DIGEST}","docker-manifest-digest":"${OTHER_DIGEST}"},"type":"cosign container image signature"},"optional":null}`
+    expect(() => parseSimpleSigningPayload(new TextEncoder().encode(dup))).toThrow(
+      'signature payload: duplicate key "docker-manifest-digest" (decoders would disagree on what it says)',
+    )
+    const statement = `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${'a'.repeat(64)}","SHA256":"${'b'.repeat(64)}"}}],"predicateType":"x"}`
+    expect(parseStatement(new TextEncoder().encode(statement)).reason).toBe(
+      'the signed payload has keys "sha256" and "SHA256" that differ only in case (decoders would disagree on what it says)',
+    )
+    // Keys in different objects, and equal strings as values, are fine; escapes are compared decoded.
+    expect(parseSimpleSigningPayload(new TextEncoder().encode(EXAMPLE)).digest).toBe(IMAGE_DIGEST)
+    const escaped = '{"a":{"x":1},"b":{"x":"a"},"\\u0061x":"\\"}","c\\"":1}'
+    expect(Object.keys(JSON.parse(escaped))).toEqual(['a', 'b', 'ax', 'c"'])
+    expect(keyCollision(escaped)).toBeUndefined()
+    const sneaky = '{"type":1,"\\u0054ype":2}'
+    expect(() => parseSimpleSigningPayload(new TextEncoder().encode(sneaky))).toThrow(
+      'keys "type" and "Type" that differ only in case',
+    )
   })
 })
 

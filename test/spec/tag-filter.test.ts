@@ -202,6 +202,79 @@ describe('selectTags properties', () => {
   })
 })
 
+describe('hostile patterns and tags', () => {
+  const elapsed = (f: () => unknown) => {
+    const t0 = performance.now()
+    f()
+    return performance.now() - t0
+  }
+
+  it('a nested-quantifier regex against a long non-matching tag answers in milliseconds', () => {
+    const tag = `${'a'.repeat(34)}!`
+    const ms = elapsed(() => expect(select({ match: '/^(a+)+$/' }, [tag, 'aaa'])).toEqual(['aaa']))
+    expect(ms).toBeLessThan(500)
+  })
+
+  it('the glob *a*a*a*a*a*b against a 128-character tag answers in milliseconds', () => {
+    const tag = 'a'.repeat(128)
+    const ms = elapsed(() =>
+      expect(select({ match: '*a*a*a*a*a*b', exclude: ['*a*a*a*a*a*a*a*a*c'] }, [tag, 'aaaaab'])).toEqual([
+        'aaaaab',
+      ]),
+    )
+    expect(ms).toBeLessThan(500)
+  })
+
+  it('the linear regex matcher agrees with JavaScript on random patterns and tags', () => {
+    const atom = fc.constantFrom('a', 'b', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\.', '-', '1', 'A')
+    const piece: fc.Arbitrary<string> = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        atom,
+        fc
+          .tuple(tie('node'), fc.constantFrom('*', '+', '?', '{2}', '{1,3}', '{0,}', '*?'))
+          .map(([n, q]) => `(${n})${q}`),
+        fc.tuple(tie('node'), tie('node')).map(([x, y]) => `${x}${y}`),
+        fc.tuple(tie('node'), tie('node')).map(([x, y]) => `(?:${x}|${y})`),
+      ),
+    })).node
+    const regex = fc.tuple(
+      fc.constantFrom('', '^'),
+      piece,
+      fc.constantFrom('', '$', '\\b'),
+      fc.constantFrom('', 'i'),
+    )
+    const tag = fc.stringMatching(/^[abcA1.-]{0,8}$/)
+    fc.assert(
+      fc.property(regex, fc.array(tag, { maxLength: 5 }), ([pre, body, post, flags], tags) => {
+        const source = `${pre}${body}${post}`
+        const ours = compilePattern(`/${source}/${flags}`)
+        const theirs = new RegExp(source, flags)
+        for (const t of tags) expect([source, t, ours(t)]).toEqual([source, t, theirs.test(t)])
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('globs keep their meaning: * any run, ? one character, whole tag', () => {
+    const m = (g: string, t: string) => compilePattern(g)(t)
+    expect([
+      m('*', ''),
+      m('a*', 'a'),
+      m('a*b', 'aXXb'),
+      m('a*b', 'aXXbc'),
+      m('?', ''),
+      m('a?c', 'abc'),
+    ]).toEqual([true, true, true, false, false, true])
+    expect([m('*-*', 'x-'), m('**a', 'ba'), m('*a*', 'bbb'), m('1.*', '1x2')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
+  })
+})
+
 describe('tagFilterSchema', () => {
   const check = (yaml: string) => () => loadYamlSpec(yaml, tagFilterSchema, 'f.yaml')
 
@@ -218,6 +291,20 @@ describe('tagFilterSchema', () => {
     ['tags: []\n', /tags: Too small/],
     ['newest: 1\nregex: x\n', /^f\.yaml:2:1: regex: unknown field/],
     ['newest: 1\nexclude:\n  - ok\n  - "/[/"\n', /^f\.yaml:4:5: exclude\[1\]: Invalid regular expression/],
+    [
+      'newest: 1\nexclude:\n  - "/(a)\\\\1/"\n',
+      /^f\.yaml:3:5: exclude\[0\]: \/\(a\)\\1\/: backreferences are not supported \(tag regexes run in linear time\)$/,
+    ],
+    [
+      'match: "/^v(?!1)/"\n',
+      /^f\.yaml:1:8: match: \/\^v\(\?!1\)\/: lookahead and lookbehind are not supported/,
+    ],
+    ['match: "/(?<=v)1/"\n', /^f\.yaml:1:8: match: .*lookahead and lookbehind are not supported/],
+    [
+      'match: "/a{2000}/"\n',
+      /^f\.yaml:1:8: match: \/a\{2000\}\/: repetition counts above 1000 are not supported/,
+    ],
+    ['match: "/x/d"\n', /match: regex flag d is not supported/],
   ])('%j is refused', (yaml, why) => {
     expect(check(yaml)).toThrow(why)
   })

@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
@@ -67,6 +68,43 @@ describe('key files', () => {
     await expect(loadPublicKey(join(tmp.dir, 'nope.pub'))).rejects.toMatchObject({
       code: 'USAGE',
       message: `public key ${join(tmp.dir, 'nope.pub')}: no such file`,
+    })
+  })
+})
+
+describe('key files that are not what they seem', () => {
+  it('--force refuses a symlink at PREFIX.key and leaves its target untouched', async () => {
+    const prefix = join(tmp.dir, 'linked')
+    const victim = join(tmp.dir, 'victim.txt')
+    await writeFile(victim, 'precious')
+    await symlink(victim, `${prefix}.key`)
+    await expect(writeKeyPair({ prefix, password: 'pw', force: true })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: `${prefix}.key exists and is not a regular file (a symlink?); refusing to write it`,
+    })
+    expect(await readFile(victim, 'utf8')).toBe('precious')
+    expect(existsSync(`${prefix}.pub`)).toBe(false)
+  })
+
+  it('refuses /dev/zero, a FIFO with no writer (at once) and an oversized file', async () => {
+    await expect(loadSigningKey('/dev/zero', 'pw')).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'private key /dev/zero: not a regular file',
+    })
+    const fifo = join(tmp.dir, 'key.fifo')
+    execFileSync('mkfifo', [fifo])
+    const started = Date.now()
+    await expect(loadPublicKey(fifo)).rejects.toMatchObject({
+      code: 'USAGE',
+      message: `public key ${fifo}: not a regular file`,
+    })
+    expect(Date.now() - started).toBeLessThan(2000)
+    const big = join(tmp.dir, 'big.key')
+    await writeFile(big, '')
+    await truncate(big, 10 * 1024 * 1024)
+    await expect(loadSigningKey(big, 'pw')).rejects.toMatchObject({
+      code: 'USAGE',
+      message: `private key ${big}: 10485760 bytes is more than the 65536 allowed`,
     })
   })
 })
