@@ -56,14 +56,34 @@ function render(r: SyncReport): string {
     e.source,
     '→',
     e.destination,
-    e.status === 'failed' ? (e.error?.message ?? '') : e.status === 'copied' ? formatBytes(e.bytes) : '',
+    e.status === 'failed' ? (e.error?.message ?? '') : e.status === 'copied' ? transferred([e]) : '',
   ])
   const t = r.totals
+  const copied = r.entries.filter((e) => e.status === 'copied')
   const summary =
     t.copied + t.wouldCopy + t.failed === 0
       ? `all ${t.images} images already in sync (0 bytes transferred, 0 manifests pushed)`
       : r.dryRun
         ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
-        : `${t.copied} copied (${formatBytes(t.bytes)}, ${t.manifestsPushed} manifests), ${t.inSync} in sync, ${t.failed} failed`
+        : `${t.copied} copied (${transferred(copied)}), ${t.inSync} in sync, ${t.failed} failed`
   return `${table(rows)}\n${summary} in ${(r.durationMs / 1000).toFixed(1)}s`
+}
+
+/**
+ * What copying moved: bytes sent, and blobs the registry mounted from another repository or already
+ * had, which cost no transfer. "0 B" alone would read as if nothing had happened.
+ */
+function transferred(entries: SyncReport['entries']): string {
+  const sum = (pick: (e: SyncReport['entries'][number]) => number) => entries.reduce((n, e) => n + pick(e), 0)
+  const sent = sum((e) => e.blobs?.copied ?? 0)
+  const mounted = sum((e) => e.blobs?.mounted ?? 0)
+  const present = sum((e) => e.blobs?.skipped ?? 0)
+  return [
+    sent ? `${sent} blobs sent (${formatBytes(sum((e) => e.bytes))})` : 'no blob sent',
+    mounted ? `${mounted} mounted` : '',
+    present ? `${present} already there` : '',
+    `${sum((e) => e.manifestsPushed)} manifests pushed`,
+  ]
+    .filter(Boolean)
+    .join(', ')
 }

@@ -26,7 +26,8 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
     'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig); the password comes from FERRY_PASSWORD, ' +
     'else COSIGN_PASSWORD, else a prompt.\n\n' +
-    'Without SPEC, --image REF (repeatable) names the images; the bundle is named after the output file.'
+    'Without SPEC, --image REF (repeatable) names the images; the bundle is named after the output file: ' +
+    'mini-api-1.0.tar is bundle mini-api version 1.0 (a name without -VERSION gets version 0).'
   static override examples = [
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar',
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.1.tar --base mini-api-1.0.tar --key release.key',
@@ -53,8 +54,13 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       description: 'With --image: keep only OS/ARCH[/VARIANT] of each index. Repeatable, or comma-separated.',
       ...repeatableList,
     }),
-    name: Flags.string({ description: 'With --image: the bundle name (default: the output file name).' }),
-    'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),
+    name: Flags.string({
+      description: 'With --image: the bundle name (default: the output file name before -VERSION).',
+    }),
+    'bundle-version': Flags.string({
+      description:
+        'With --image: the bundle version (default: the -VERSION of the output file name, else 0).',
+    }),
     'no-referrers': Flags.boolean({
       description: 'With --image: leave signatures, SBOMs and attestations behind.',
     }),
@@ -66,15 +72,12 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       throw new FerryError('USAGE', 'name a bundle spec, or images with --image REF')
     if (this.args.spec && flags.image?.length)
       throw new FerryError('USAGE', 'give either a spec or --image, not both')
+    const fromFile = nameFromFile(flags.output)
     const spec = this.args.spec
       ? await loadBundleSpec(this.args.spec)
       : specFromImages(flags.image!, {
-          name:
-            flags.name ??
-            basename(flags.output)
-              .replace(/\.tar$/, '')
-              .toLowerCase(),
-          version: flags['bundle-version'],
+          name: flags.name ?? fromFile.name,
+          version: flags['bundle-version'] ?? fromFile.version,
           platforms: flags.platform?.map(parsePlatform),
           referrers: !flags['no-referrers'],
         })
@@ -118,6 +121,15 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 async function loadKey(path: string) {
   const { loadSigningKey } = await import('../../src/supply/key-files.js')
   return loadSigningKey(path, await keyPassword())
+}
+
+/** `mini-api-1.0.tar` → mini-api 1.0: release bundles are named NAME-VERSION.tar. */
+function nameFromFile(output: string): { name: string; version: string } {
+  const stem = basename(output)
+    .replace(/\.tar$/, '')
+    .toLowerCase()
+  const match = /^(.+?)-(v?\d[\w.+-]*)$/.exec(stem)
+  return match ? { name: match[1]!, version: match[2]! } : { name: stem, version: '0' }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
