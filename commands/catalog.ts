@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { RegistryClient } from '../src/registry/index.js'
 
 export default class Catalog extends FerryCommand<typeof Catalog> {
@@ -11,6 +12,9 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     '<%= config.bin %> catalog reg.local:5000 --json',
   ]
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { registry: 'string', repositories: ['string'] }
 
   async run() {
     const client = new RegistryClient(this.registryOptions)

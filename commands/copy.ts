@@ -2,6 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
 import { copyReference } from '../src/copy/copy-reference.js'
@@ -47,6 +49,19 @@ export default class Copy extends FerryCommand<typeof Copy> {
     'include-nondistributable': Flags.boolean({
       description: 'Copy foreign layers instead of keeping them as references.',
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    source: { name: 'string', reference: 'string', digest: 'string' },
+    destination: { name: 'string', 'tag?': 'string', digest: 'string' },
+    filtered: 'boolean',
+    manifests: { pushed: 'number', skipped: 'number' },
+    blobs: { ...blobCountsShape, foreign: 'number' },
+    referrers: 'number',
+    merged: 'number',
+    bytes: 'number',
+    durationMs: 'number',
   }
 
   async run() {

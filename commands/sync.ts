@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, table } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
 import { runSync, type SyncReport } from '../src/sync/sync.js'
 
@@ -27,6 +29,35 @@ export default class Sync extends FerryCommand<typeof Sync> {
       default: 8,
       min: 1,
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    spec: 'string',
+    dryRun: 'boolean',
+    entries: [
+      {
+        source: 'string',
+        destination: 'string',
+        status: '"copied" | "in-sync" | "would-copy" | "failed"',
+        'sourceDigest?': 'string',
+        'destinationDigest?': 'string',
+        bytes: 'number',
+        manifestsPushed: 'number',
+        'blobs?': blobCountsShape,
+        'error?': { code: 'string', message: 'string' },
+      },
+    ],
+    totals: {
+      images: 'number',
+      copied: 'number',
+      inSync: 'number',
+      wouldCopy: 'number',
+      failed: 'number',
+      bytes: 'number',
+      manifestsPushed: 'number',
+    },
+    durationMs: 'number',
   }
 
   async run() {

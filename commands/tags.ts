@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { parseReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
@@ -13,6 +14,9 @@ export default class Tags extends FerryCommand<typeof Tags> {
   static override args = {
     repository: Args.string({ required: true, description: 'REGISTRY/REPO, or oci:DIR' }),
   }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { repository: 'string', tags: ['string'] }
 
   async run() {
     const ref = parseReference(this.args.repository)

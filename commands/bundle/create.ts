@@ -3,6 +3,8 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
 import { keyPassword } from '../../cli/prompt.js'
 import { createBundle } from '../../src/bundle/create.js'
@@ -64,6 +66,23 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'no-referrers': Flags.boolean({
       description: 'With --image: leave signatures, SBOMs and attestations behind.',
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    files: ['string'],
+    size: 'number',
+    sha256: 'string',
+    'parts?': [{ name: 'string', size: 'number', sha256: 'string' }],
+    name: 'string',
+    version: 'string',
+    created: 'string',
+    images: [bundleImageShape],
+    blobs: 'number',
+    blobBytes: 'number',
+    omitted: omittedShape,
+    signed: 'boolean',
+    durationMs: 'number',
   }
 
   async run() {

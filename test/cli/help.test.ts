@@ -139,12 +139,7 @@ describe(
       // is not start-up cost. The best of three runs, as a benchmark would report it.
       const cpuMs = (args: string[]) => {
         const hook = `data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('cpu='+(u.user+u.system)/1000+'\\n')})`
-        // Without vitest's NODE_ENV=test, under which oclif looks for TypeScript sources to run instead.
-        const { NODE_ENV: _, ...userEnv } = process.env
-        const r = spawnSync(process.execPath, ['--import', hook, BIN, ...args], {
-          encoding: 'utf8',
-          env: userEnv,
-        })
+        const r = spawnSync(process.execPath, ['--import', hook, BIN, ...args], { encoding: 'utf8' })
         expect(r.status).toBe(0)
         return Number(/cpu=([\d.]+)/.exec(r.stderr)![1])
       }
