@@ -21,6 +21,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy reg.local:5000/acme/web:v1.4.2 reg.local:5000/acme/web-prod --referrers',
     '<%= config.bin %> copy docker.io/library/python:3.12-slim oci:./mirror --platform linux/amd64',
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
+    'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
   ]
   static override args = {
     source: Args.string({
@@ -46,6 +47,11 @@ export default class Copy extends FerryCommand<typeof Copy> {
       default: DEFAULT_CONCURRENCY,
       min: 1,
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      description: 'Print only the final line, DST@DIGEST: no progress bars, no summary (as skopeo --quiet).',
+      exclusive: ['json'],
+    }),
     'include-nondistributable': Flags.boolean({
       description: 'Copy foreign layers instead of keeping them as references.',
     }),
@@ -65,7 +71,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
   }
 
   async run() {
-    const progress = progressSink(!this.jsonEnabled())
+    const quiet = this.flags.quiet
+    const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {
       const result = await copyReference(this.args.source, this.args.destination, {
         ...this.registryOptions,
@@ -77,7 +84,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
         signal: this.signal,
       })
       progress.stop()
-      if (result.filtered) {
+      if (result.filtered && !quiet) {
         this.note(
           `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
         )
@@ -86,11 +93,12 @@ export default class Copy extends FerryCommand<typeof Copy> {
       this.out(
         `${result.destination.name}${result.destination.tag ? `:${result.destination.tag}` : ''}@${result.destination.digest}`,
       )
-      this.note(
-        `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
-          `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
-          `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
-      )
+      if (!quiet)
+        this.note(
+          `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+            `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
+            `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+        )
       return result
     } finally {
       progress.stop()

@@ -134,6 +134,23 @@ describe(
       expect(tty.code).toBe(127)
     })
 
+    it('copy --quiet prints only the final DST@DIGEST line', async () => {
+      const { openLayoutTarget } = await import('../../src/layout/index.js')
+      const { pushSyntheticImage } = await import('../../src/synthetic.js')
+      const source = await openLayoutTarget(join(dir, 'quiet-src'), { create: true })
+      const image = await pushSyntheticImage(source, { seed: 'quiet', layers: 1, layerSize: 1000 }, '1.0')
+      await source.close()
+      const r = await ferry([
+        'copy',
+        '-q',
+        `oci:${join(dir, 'quiet-src')}:1.0`,
+        `oci:${join(dir, 'quiet-dst')}:1.0`,
+      ])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toBe('')
+      expect(r.stdout).toBe(`oci:${join(dir, 'quiet-dst')}:1.0@${image.digest}\n`)
+    })
+
     it('starts in at most 0.25 s of CPU for help and version: commands load from the manifest', async () => {
       // CPU time rather than wall time: the machine running the tests is shared, and waiting for a core
       // is not start-up cost. The best of three runs, as a benchmark would report it.
