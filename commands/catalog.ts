@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { FerryError } from '../src/errors.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
@@ -17,6 +18,9 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     '<%= config.bin %> catalog oci:./site',
   ]
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { registry: 'string', repositories: ['string'] }
 
   async run() {
     if (this.args.registry.startsWith(LAYOUT_PREFIX)) return this.layoutCatalog()

@@ -2,6 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
 import { copyReference } from '../src/copy/copy-reference.js'
@@ -20,6 +22,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy reg.local:5000/acme/web:v1.4.2 reg.local:5000/acme/web-prod --referrers',
     '<%= config.bin %> copy docker.io/library/python:3.12-slim oci:./mirror --platform linux/amd64',
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
+    'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
   ]
   static override args = {
     source: Args.string({
@@ -50,13 +53,32 @@ export default class Copy extends FerryCommand<typeof Copy> {
       description:
         'For SRC:TAG@DIGEST where TAG names another digest: copy DIGEST anyway (default: refuse). Said on stderr.',
     }),
+    quiet: Flags.boolean({
+      char: 'q',
+      description: 'Print only the final line, DST@DIGEST: no progress bars, no summary (as skopeo --quiet).',
+      exclusive: ['json'],
+    }),
     'include-nondistributable': Flags.boolean({
       description: 'Copy foreign layers instead of keeping them as references.',
     }),
   }
 
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    source: { name: 'string', reference: 'string', digest: 'string' },
+    destination: { name: 'string', 'tag?': 'string', digest: 'string' },
+    filtered: 'boolean',
+    manifests: { pushed: 'number', skipped: 'number' },
+    blobs: { ...blobCountsShape, foreign: 'number' },
+    referrers: 'number',
+    merged: 'number',
+    bytes: 'number',
+    durationMs: 'number',
+  }
+
   async run() {
-    const progress = progressSink(!this.jsonEnabled())
+    const quiet = this.flags.quiet
+    const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {
       const result = await copyReference(this.args.source, this.args.destination, {
         ...this.registryOptions,
@@ -80,6 +102,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
           `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
         )
       } else if (result.filtered) {
+    }),
+      if (result.filtered && !quiet) {
         this.note(
           `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
         )
@@ -88,11 +112,12 @@ export default class Copy extends FerryCommand<typeof Copy> {
       this.out(
         `${result.destination.name}${result.destination.tag ? `:${result.destination.tag}` : ''}@${result.destination.digest}`,
       )
-      this.note(
-        `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
-          `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
-          `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
-      )
+      if (!quiet)
+        this.note(
+          `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+            `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
+            `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+        )
       return result
     } finally {
       progress.stop()

@@ -1,5 +1,6 @@
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { parseReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
@@ -12,6 +13,9 @@ export default class Digest extends FerryCommand<typeof Digest> {
     '<%= config.bin %> digest oci:./layout:1.0',
   ]
   static override args = { image: imageArg() }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { digest: 'string', mediaType: 'string', size: 'number' }
 
   async run() {
     const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)

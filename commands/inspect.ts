@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core'
 import { imageArg, platformFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, table } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { descriptorShape, stringMap } from '../cli/json-shapes.js'
 import { type InspectResult, inspectImage } from '../src/inspect.js'
 import { parsePlatform } from '../src/oci/platform.js'
 import { nameWithReference, parseReference } from '../src/reference/index.js'
@@ -22,6 +24,23 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
   static override flags = {
     raw: Flags.boolean({ description: 'Print the manifest bytes exactly as stored.', exclusive: ['json'] }),
     platform: platformFlag,
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    digest: 'string',
+    mediaType: 'string',
+    size: 'number',
+    'manifests?': [{ ...descriptorShape, 'platformName?': 'string' }],
+    'config?': descriptorShape,
+    'layers?': [descriptorShape],
+    'totalSize?': 'number',
+    'platform?': 'string',
+    'created?': 'string',
+    'labels?': stringMap,
+    'artifactType?': 'string',
   }
 
   async run() {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { createInventory, writeInventory } from '../src/bundle/inventory.js'
 
 export default class Inventory extends FerryCommand<typeof Inventory> {
@@ -18,6 +19,15 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
   }
   static override flags = {
     output: Flags.string({ char: 'o', required: true, description: 'The inventory file to write (JSON).' }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    output: 'string',
+    repositories: 'number',
+    tags: 'number',
+    blobs: 'number',
+    skipped: [{ repository: 'string', 'tag?': 'string', reason: 'string' }],
   }
 
   async run() {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { promptSecret, readSecretFromStdin } from '../cli/prompt.js'
 import { FerryError } from '../src/errors.js'
 import { login } from '../src/registry/index.js'
@@ -18,6 +19,9 @@ export default class Login extends FerryCommand<typeof Login> {
     username: Flags.string({ char: 'u', required: true, description: 'User name.' }),
     'password-stdin': Flags.boolean({ description: 'Read the password (or token) from standard input.' }),
   }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { registry: 'string', username: 'string' }
 
   async run() {
     if (!this.flags['password-stdin'] && !process.stdin.isTTY) {

@@ -1,11 +1,15 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { logout } from '../src/registry/index.js'
 
 export default class Logout extends FerryCommand<typeof Logout> {
   static override summary = 'Remove the stored credentials for a registry.'
   static override examples = ['<%= config.bin %> logout reg.local:5000']
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { registry: 'string', removed: 'boolean' }
 
   async run() {
     const removed = await logout(this.args.registry, this.registryOptions)

@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core'
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { attachedEntryShape } from '../cli/json-shapes.js'
 import { parseReference } from '../src/reference/index.js'
 import { type AttachedEntry, type AttachedTree, listAttached } from '../src/supply/index.js'
 import { openTarget } from '../src/targets/open.js'
@@ -25,6 +27,20 @@ export default class Referrers extends FerryCommand<typeof Referrers> {
     'artifact-type': Flags.string({
       description: 'Only attachments of this artifact type (e.g. application/spdx+json).',
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    digest: 'string',
+    mediaType: 'string',
+    'platform?': 'string',
+    referrersScheme: '"referrers-api" | "tag-schema" | "layout"',
+    attached: [attachedEntryShape],
+    'manifests?': [
+      { digest: 'string', mediaType: 'string', 'platform?': 'string', attached: [attachedEntryShape] },
+    ],
   }
 
   async run() {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
 import { FerryError } from '../src/errors.js'
 import { formatRepository, parseReference, type Reference } from '../src/reference/index.js'
@@ -47,6 +48,21 @@ export default class Sign extends FerryCommand<typeof Sign> {
       description: 'Keyless: OIDC identity token, or - to read it from standard input.',
       dependsOn: ['fulcio-url'],
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    digest: 'string',
+    'classic?': {
+      tag: 'string',
+      manifest: 'string',
+      payload: 'string',
+      skipped: 'boolean',
+      signatures: 'number',
+    },
+    'bundle?': { manifest: 'string', bundle: 'string', keyless: 'boolean' },
   }
 
   async run() {

@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, table } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
 import { runSync, type SyncReport } from '../src/sync/sync.js'
 
@@ -27,6 +29,35 @@ export default class Sync extends FerryCommand<typeof Sync> {
       default: 8,
       min: 1,
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    spec: 'string',
+    dryRun: 'boolean',
+    entries: [
+      {
+        source: 'string',
+        destination: 'string',
+        status: '"copied" | "in-sync" | "would-copy" | "failed"',
+        'sourceDigest?': 'string',
+        'destinationDigest?': 'string',
+        bytes: 'number',
+        manifestsPushed: 'number',
+        'blobs?': blobCountsShape,
+        'error?': { code: 'string', message: 'string' },
+      },
+    ],
+    totals: {
+      images: 'number',
+      copied: 'number',
+      inSync: 'number',
+      wouldCopy: 'number',
+      failed: 'number',
+      bytes: 'number',
+      manifestsPushed: 'number',
+    },
+    durationMs: 'number',
   }
 
   async run() {
@@ -56,14 +87,34 @@ function render(r: SyncReport): string {
     e.source,
     '→',
     e.destination,
-    e.status === 'failed' ? (e.error?.message ?? '') : e.status === 'copied' ? formatBytes(e.bytes) : '',
+    e.status === 'failed' ? (e.error?.message ?? '') : e.status === 'copied' ? transferred([e]) : '',
   ])
   const t = r.totals
+  const copied = r.entries.filter((e) => e.status === 'copied')
   const summary =
     t.copied + t.wouldCopy + t.failed === 0
       ? `all ${t.images} images already in sync (0 bytes transferred, 0 manifests pushed)`
       : r.dryRun
         ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
-        : `${t.copied} copied (${formatBytes(t.bytes)}, ${t.manifestsPushed} manifests), ${t.inSync} in sync, ${t.failed} failed`
+        : `${t.copied} copied (${transferred(copied)}), ${t.inSync} in sync, ${t.failed} failed`
   return `${table(rows)}\n${summary} in ${(r.durationMs / 1000).toFixed(1)}s`
+}
+
+/**
+ * What copying moved: bytes sent, and blobs the registry mounted from another repository or already
+ * had, which cost no transfer. "0 B" alone would read as if nothing had happened.
+ */
+function transferred(entries: SyncReport['entries']): string {
+  const sum = (pick: (e: SyncReport['entries'][number]) => number) => entries.reduce((n, e) => n + pick(e), 0)
+  const sent = sum((e) => e.blobs?.copied ?? 0)
+  const mounted = sum((e) => e.blobs?.mounted ?? 0)
+  const present = sum((e) => e.blobs?.skipped ?? 0)
+  return [
+    sent ? `${sent} blobs sent (${formatBytes(sum((e) => e.bytes))})` : 'no blob sent',
+    mounted ? `${mounted} mounted` : '',
+    present ? `${present} already there` : '',
+    `${sum((e) => e.manifestsPushed)} manifests pushed`,
+  ]
+    .filter(Boolean)
+    .join(', ')
 }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
 import { type LayoutReference, parseReference } from '../src/reference/index.js'
@@ -20,6 +21,9 @@ export default class Tags extends FerryCommand<typeof Tags> {
   static override args = {
     repository: Args.string({ required: true, description: 'REGISTRY/REPO, oci:DIR or oci:DIR:REPO' }),
   }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { repository: 'string', tags: ['string'] }
 
   async run() {
     const ref = parseReference(this.args.repository)

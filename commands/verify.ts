@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core'
 import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
+import { schemeType, signatureCheckShape } from '../cli/json-shapes.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
 import { parseReference } from '../src/reference/index.js'
@@ -38,6 +40,28 @@ export default class Verify extends FerryCommand<typeof Verify> {
       description: 'KEY=VALUE the signature must carry. Repeatable.',
       ...repeatable,
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    digest: 'string',
+    ok: 'boolean',
+    'reason?': 'string',
+    signatures: [signatureCheckShape],
+    'sboms?': [
+      {
+        scheme: schemeType,
+        digest: 'string',
+        format: '"spdx" | "cyclonedx"',
+        'tag?': 'string',
+        signed: 'boolean',
+        signatures: [signatureCheckShape],
+      },
+    ],
+    requirements: [{ name: '"signature" | "sbom"', ok: 'boolean', detail: 'string' }],
+    notChecked: ['string'],
   }
 
   async run() {

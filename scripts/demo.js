@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: ferry's main job, end to end, on the embedded registry (`ferry serve`), with images the
-// demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the command it runs.
+// demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the commands it runs
+// and ends with one line saying what it proved, checked against what the commands printed.
+//
+// The demo is a list of step functions (STEPS, at the bottom) sharing one context: a new step is a new
+// function and one more line in that list.
 import { spawn, spawnSync } from 'node:child_process'
 import { rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -19,21 +23,28 @@ function ferry(...args) {
   return ferryExiting(0, ...args)
 }
 
-/** A step that must end with exit code `code` (a refusal the demo shows on purpose). */
+/** A command that must end with exit code `code` (a refusal the demo shows on purpose). */
 function ferryExiting(code, ...args) {
   process.stdout.write(`\n$ ferry ${args.join(' ')}\n`)
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    stdio: ['inherit', 'pipe', 'inherit'],
-    env,
-    cwd: out,
-  })
+  const r = spawnSync(process.execPath, [bin, ...args], { stdio: ['inherit', 'pipe', 'pipe'], env, cwd: out })
   process.stdout.write(r.stdout)
+  process.stdout.write(r.stderr)
   // Thrown, not process.exit: the registries started below must be stopped on the way out.
   if (r.status !== code)
     throw new Error(`demo: "ferry ${args.join(' ')}" exited with ${r.status}, not ${code}`)
   if (code !== 0) process.stdout.write(`(exit ${code}, as intended)\n`)
-  return r.stdout.toString().trim()
+  return { stdout: r.stdout.toString().trim(), stderr: r.stderr.toString().trim() }
 }
+
+const section = (title) => process.stdout.write(`\n== ${title}\n`)
+
+/** The step's one-line conclusion; `holds` is what the commands printed, so a false claim stops the demo. */
+function proved(holds, claim) {
+  if (!holds) throw new Error(`demo: expected, but not shown: ${claim}`)
+  process.stdout.write(`\n=> proved: ${claim}\n`)
+}
+
+const short = (digest) => `${digest.slice(0, 19)}…`
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -56,121 +67,103 @@ async function waitFor(url) {
   throw new Error(`${url} did not come up`)
 }
 
-rmSync(out, { recursive: true, force: true })
-const source = join(out, 'source')
-const section = (title) => process.stdout.write(`\n== ${title}\n`)
-process.stdout.write(`Working in ${relative(process.cwd(), out)}/ (commands below run there)\n`)
-
-// 1. Make a small multi-arch image (two platforms, two layers each) in an OCI layout directory.
-const { openLayoutTarget } = await import('../dist/src/layout/index.js')
-const { pushSyntheticIndex } = await import('../dist/src/synthetic.js')
-const layout = await openLayoutTarget(source, { create: true })
-const labels = {
-  'org.opencontainers.image.source': 'https://example.com/acme/mini-api',
-  'org.opencontainers.image.revision': '4f2c1a9',
-  'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
+/** `ferry serve` in the background, stopped by ctx.stop() however the demo ends. */
+async function serve(ctx, dir) {
+  const port = await freePort()
+  process.stdout.write(`\n$ ferry serve --root ${rel(dir)} --port ${port} &\n`)
+  const server = spawn(process.execPath, [bin, 'serve', '--root', dir, '--port', String(port)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  ctx.servers.push(server)
+  await waitFor(`http://127.0.0.1:${port}/v2/`)
+  return `127.0.0.1:${port}`
 }
-await pushSyntheticIndex(
-  layout,
-  { seed: 'mini-api-1.0', layers: 2, layerSize: 2 * 1024 * 1024, labels },
-  [
-    { os: 'linux', architecture: 'amd64' },
-    { os: 'linux', architecture: 'arm64', variant: 'v8' },
-  ],
-  '1.0',
-)
-await layout.close()
-section('An image in an OCI layout directory')
-process.stdout.write(`Made a two-platform image at oci:${rel(source)}:1.0\n`)
-ferry('inspect', `oci:${rel(source)}:1.0`)
+
+// 1. A small multi-arch image (two platforms, two layers each) in an OCI layout directory.
+async function makeImage(ctx) {
+  const { openLayoutTarget } = await import('../dist/src/layout/index.js')
+  const { pushSyntheticIndex } = await import('../dist/src/synthetic.js')
+  const source = join(out, 'source')
+  const layout = await openLayoutTarget(source, { create: true })
+  const labels = {
+    'org.opencontainers.image.source': 'https://example.com/acme/mini-api',
+    'org.opencontainers.image.revision': '4f2c1a9',
+    'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
+  }
+  const index = await pushSyntheticIndex(
+    layout,
+    { seed: 'mini-api-1.0', layers: 2, layerSize: 2 * 1024 * 1024, labels },
+    [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    '1.0',
+  )
+  await layout.close()
+  ctx.digest = index.digest
+  section('An image in an OCI layout directory')
+  process.stdout.write(`Made a two-platform image at oci:${rel(source)}:1.0\n`)
+  const shown = ferry('inspect', `oci:${rel(source)}:1.0`).stdout
+  proved(
+    shown.includes(index.digest) && shown.includes('linux/arm64/v8'),
+    `the layout holds index ${short(index.digest)} for linux/amd64 and linux/arm64/v8`,
+  )
+}
 
 // 2. Start the embedded registry and copy the image into it, byte for byte.
-const port = await freePort()
-const registry = `127.0.0.1:${port}`
-process.stdout.write(`\n$ ferry serve --root ${rel(join(out, 'registry'))} --port ${port} &\n`)
-const server = spawn(
-  process.execPath,
-  [bin, 'serve', '--root', join(out, 'registry'), '--port', String(port)],
-  {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  },
-)
-try {
-  await waitFor(`http://${registry}/v2/`)
-  const app = `${registry}/acme/mini-api`
-
+async function copyIn(ctx) {
+  ctx.registry = await serve(ctx, join(out, 'registry'))
+  ctx.app = `${ctx.registry}/acme/mini-api`
   section('Copy it into the registry, byte for byte')
-  ferry('copy', `oci:${rel(source)}:1.0`, `${app}:1.0`)
-  ferry('digest', `${app}:1.0`)
-  ferry('inspect', `${app}:1.0`, '--platform', 'linux/arm64')
+  const copied = ferry('copy', 'oci:source:1.0', `${ctx.app}:1.0`).stdout
+  const digest = ferry('digest', `${ctx.app}:1.0`).stdout
+  ferry('inspect', `${ctx.app}:1.0`, '--platform', 'linux/arm64')
+  proved(
+    copied.endsWith(`@${ctx.digest}`) && digest === ctx.digest,
+    `digest kept: the registry serves ${short(ctx.digest)}, the layout's own bytes`,
+  )
+}
 
+// 3. Sign (both cosign schemes), attach an SBOM and sign that too.
+async function signAndAttach(ctx) {
+  const { app } = ctx
   section('Sign it and attach an SBOM (cosign-compatible)')
   ferry('key', 'generate', '--output-key-prefix', 'release')
   ferry('sign', `${app}:1.0`, '--key', 'release.key', '--format', 'both', '-a', 'release=1.0')
   writeFileSync(join(out, 'sbom.spdx.json'), JSON.stringify(spdx(), null, 2))
-  const sbom = ferry('attach', 'sbom', `${app}:1.0`, '--file', 'sbom.spdx.json').split('\n')[0]
+  const sbom = ferry('attach', 'sbom', `${app}:1.0`, '--file', 'sbom.spdx.json').stdout.split('\n')[0]
   ferry('sign', sbom, '--key', 'release.key')
-  ferry('referrers', `${app}:1.0`)
-
-  section('Verify offline with the public key')
-  ferry('verify', `${app}:1.0`, '--key', 'release.pub', '--require-sbom', '--annotation', 'release=1.0')
-
-  await promotionSteps(registry, app)
-
-  section('Mirror on a schedule: the second run only checks, and moves nothing')
-  const mirror = [
-    'version: 1',
-    `target: ${registry}/mirror`,
-    'images:',
-    `  - source: ${app}`,
-    '    tags: { semver: ">=1" }',
-  ]
-  writeFileSync(join(out, 'mirror.yaml'), `${mirror.join('\n')}\n`)
-  ferry('sync', 'mirror.yaml')
-  ferry('sync', 'mirror.yaml')
-  ferry('catalog', registry)
-
-  section('Carry it across an air gap: one signed, reproducible bundle file')
-  ferry('bundle', 'create', '--image', `${app}:1.0`, '--output', 'mini-api-1.0.tar', '--key', 'release.key')
-  ferry('bundle', 'ls', 'mini-api-1.0.tar')
-  ferry('bundle', 'verify', 'mini-api-1.0.tar', '--key', 'release.pub', '--require-sbom')
-
-  section('On the closed side: import into its own registry, then verify there, offline')
-  const closedPort = await freePort()
-  const closed = `127.0.0.1:${closedPort}`
-  process.stdout.write(`\n$ ferry serve --root closed-registry --port ${closedPort} &\n`)
-  const closedServer = spawn(
-    process.execPath,
-    [bin, 'serve', '--root', join(out, 'closed-registry'), '--port', String(closedPort)],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+  const tree = ferry('referrers', `${app}:1.0`).stdout
+  const sbomDigest = sbom.slice(sbom.indexOf('@') + 1)
+  proved(
+    tree.includes('application/vnd.dev.sigstore.bundle') &&
+      tree.includes(`sha256-${ctx.digest.slice(7)}.sig`) &&
+      tree.includes(sbomDigest),
+    'a classic and a bundle signature and an SBOM (itself signed) hang off the image',
   )
-  try {
-    await waitFor(`http://${closed}/v2/`)
-    ferry(
-      'bundle',
-      'import',
-      'mini-api-1.0.tar',
-      '--to',
-      `${closed}/site`,
-      '--key',
-      'release.pub',
-      '--mapping-out',
-      'images.json',
-    )
-    ferry('verify', `${closed}/site/acme/mini-api:1.0`, '--key', 'release.pub', '--require-sbom')
-  } finally {
-    closedServer.kill('SIGTERM')
-  }
-
-  process.stdout.write(
-    '\nDone. Two registries ran on demo-out/registry and demo-out/closed-registry; nothing left the machine.\n',
-  )
-} finally {
-  server.kill('SIGTERM')
 }
 
-/** dev → prod through the policy gates: one refusal, one promotion, the ledger. */
-async function promotionSteps(registry, app) {
+// 4. Verify with the public key alone.
+async function verifyOffline(ctx) {
+  section('Verify offline with the public key')
+  const report = ferry(
+    'verify',
+    `${ctx.app}:1.0`,
+    '--key',
+    'release.pub',
+    '--require-sbom',
+    '--annotation',
+    'release=1.0',
+  ).stdout
+  proved(
+    report.startsWith('Verified:') &&
+      report.includes('2 of 2 signatures verify with the required annotations'),
+    'signature verified offline: both signatures carry release=1.0 and the SBOM is signed with the key',
+  )
+}
+
+// 5. dev → prod through the policy gates: one refusal, one promotion by digest, the ledger.
+async function promote(ctx) {
   section('Promote by digest through the policy gates, with an audit ledger')
   writeFileSync(join(out, 'ferry.policy.yaml'), demoPolicy())
   process.stdout.write(
@@ -179,18 +172,116 @@ async function promotionSteps(registry, app) {
   process.stdout.write(
     'release.pub, SemVer vX.Y.Z tags, no latest, and tags that never move; *-dev* tags only warn.\n',
   )
-  ferry('promote', `${app}:1.0`, `${app}:v1.0.0-dev`, '--ledger', 'promotions.jsonl')
-  ferryExiting(
+  const ledger = ['--ledger', 'promotions.jsonl']
+  ferry('promote', `${ctx.app}:1.0`, `${ctx.app}:v1.0.0-dev`, ...ledger)
+  const refused = ferryExiting(
     7,
     'promote',
-    `${app}:1.0`,
-    `${registry}/acme/mini-api-prod:1.0`,
-    '--ledger',
-    'promotions.jsonl',
+    `${ctx.app}:1.0`,
+    `${ctx.registry}/acme/mini-api-prod:1.0`,
+    ...ledger,
   )
-  ferry('promote', `${app}:1.0`, `${registry}/acme/mini-api-prod:v1.0.0`, '--ledger', 'promotions.jsonl')
-  ferry('verify', `${registry}/acme/mini-api-prod:v1.0.0`, '--key', 'release.pub', '--require-sbom')
-  ferry('ledger', 'ls', 'promotions.jsonl')
+  const prod = `${ctx.registry}/acme/mini-api-prod:v1.0.0`
+  const promoted = ferry('promote', `${ctx.app}:1.0`, prod, ...ledger)
+  const report = ferry('verify', prod, '--key', 'release.pub', '--require-sbom').stdout
+  const records = ferry('ledger', 'ls', 'promotions.jsonl').stdout.split('\n')
+  proved(
+    refused.stdout.startsWith('refused:') &&
+      promoted.stdout.startsWith('promoted:') &&
+      promoted.stdout.includes(ctx.digest) &&
+      !promoted.stdout.includes('FAIL') &&
+      report.startsWith('Verified:') &&
+      records.length === 3,
+    'the same digest promoted dev → prod through 7 rules, the non-SemVer tag refused before anything was written, 3 attempts in the ledger',
+  )
+}
+
+// 6. Mirror with a spec, twice: the second run only checks.
+async function mirror(ctx) {
+  section('Mirror on a schedule: the second run only checks, and moves nothing')
+  const spec = [
+    'version: 1',
+    `target: ${ctx.registry}/mirror`,
+    'images:',
+    `  - source: ${ctx.app}`,
+    '    tags: { semver: ">=1" }',
+  ]
+  writeFileSync(join(out, 'mirror.yaml'), `${spec.join('\n')}\n`)
+  ferry('sync', 'mirror.yaml')
+  const second = ferry('sync', 'mirror.yaml').stdout
+  ferry('catalog', ctx.registry)
+  proved(
+    second.includes('all 1 images already in sync (0 bytes transferred, 0 manifests pushed)'),
+    'nothing re-sent: the second run found the mirror in sync with HEAD requests alone',
+  )
+}
+
+// 7. One signed, reproducible bundle file for the air gap.
+async function bundleUp(ctx) {
+  section('Carry it across an air gap: one signed, reproducible bundle file')
+  ferry(
+    'bundle',
+    'create',
+    '--image',
+    `${ctx.app}:1.0`,
+    '--output',
+    'mini-api-1.0.tar',
+    '--name',
+    'mini-api',
+    '--bundle-version',
+    '1.0',
+    '--key',
+    'release.key',
+  )
+  ferry('bundle', 'ls', 'mini-api-1.0.tar')
+  const report = ferry(
+    'bundle',
+    'verify',
+    'mini-api-1.0.tar',
+    '--key',
+    'release.pub',
+    '--require-sbom',
+  ).stdout
+  proved(
+    report.startsWith('Verified: mini-api-1.0.tar — mini-api 1.0') && report.includes('every digest checked'),
+    'bundle mini-api 1.0 is signed, every blob digest checks out, and its image verifies with its SBOM',
+  )
+}
+
+// 8. The closed side: its own registry, the bundle imported, verified there.
+async function importClosed(ctx) {
+  section('On the closed side: import into its own registry, then verify there, offline')
+  const closed = await serve(ctx, join(out, 'closed-registry'))
+  ferry(
+    'bundle',
+    'import',
+    'mini-api-1.0.tar',
+    '--to',
+    `${closed}/site`,
+    '--key',
+    'release.pub',
+    '--mapping-out',
+    'images.json',
+  )
+  const report = ferry('verify', `${closed}/site/acme/mini-api:1.0`, '--key', 'release.pub', '--require-sbom')
+  proved(
+    report.stdout.startsWith(`Verified: ${closed}/site/acme/mini-api:1.0 (${ctx.digest})`),
+    `same digest ${short(ctx.digest)} on the closed side, signatures and SBOM verified there offline`,
+  )
+}
+
+const STEPS = [makeImage, copyIn, signAndAttach, verifyOffline, promote, mirror, bundleUp, importClosed]
+
+rmSync(out, { recursive: true, force: true })
+process.stdout.write(`Working in ${relative(process.cwd(), out)}/ (commands below run there)\n`)
+const ctx = { servers: [] }
+try {
+  for (const step of STEPS) await step(ctx)
+  process.stdout.write(
+    '\nDone. Two registries ran on demo-out/registry and demo-out/closed-registry; nothing left the machine.\n',
+  )
+} finally {
+  for (const server of ctx.servers) server.kill('SIGTERM')
 }
 
 function demoPolicy() {

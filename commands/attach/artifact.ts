@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
 import { imageArg, repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { parseReference } from '../../src/reference/index.js'
 import { attachArtifact, parseKeyValues, readInputFile } from '../../src/supply/index.js'
 import { openTarget } from '../../src/targets/open.js'
@@ -29,6 +30,16 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
       description: 'KEY=VALUE manifest annotation. Repeatable.',
       ...repeatable,
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    subject: 'string',
+    digest: 'string',
+    artifactType: 'string',
+    layer: { mediaType: 'string', digest: 'string', size: 'number' },
   }
 
   async run() {

@@ -2,6 +2,7 @@ import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
 import { imageArg } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { parseReference } from '../../src/reference/index.js'
 import { attachSbom, readInputFile } from '../../src/supply/index.js'
 import { openTarget } from '../../src/targets/open.js'
@@ -26,6 +27,17 @@ export default class AttachSbom extends FerryCommand<typeof AttachSbom> {
       options: ['spdx', 'cyclonedx'] as const,
       description: 'The expected format; refused when the content is the other one.',
     })(),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    name: 'string',
+    reference: 'string',
+    subject: 'string',
+    digest: 'string',
+    artifactType: 'string',
+    layer: { mediaType: 'string', digest: 'string', size: 'number' },
+    format: '"spdx" | "cyclonedx"',
   }
 
   async run() {

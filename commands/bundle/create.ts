@@ -2,6 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
 import { keyPassword } from '../../cli/prompt.js'
 import { createBundle } from '../../src/bundle/create.js'
@@ -63,12 +65,30 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     }),
   }
 
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    files: ['string'],
+    size: 'number',
+    sha256: 'string',
+    'parts?': [{ name: 'string', size: 'number', sha256: 'string' }],
+    name: 'string',
+    version: 'string',
+    created: 'string',
+    images: [bundleImageShape],
+    blobs: 'number',
+    blobBytes: 'number',
+    omitted: omittedShape,
+    signed: 'boolean',
+    durationMs: 'number',
+  }
+
   async run() {
     const { flags } = this
     if (!this.args.spec && !flags.image?.length)
       throw new FerryError('USAGE', 'name a bundle spec, or images with --image REF')
     if (this.args.spec && flags.image?.length)
       throw new FerryError('USAGE', 'give either a spec or --image, not both')
+    const fromFile = nameFromFile(flags.output)
     const spec = this.args.spec
       ? await loadBundleSpec(this.args.spec)
       : specFromImages(flags.image!, {
@@ -117,6 +137,15 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 async function loadKey(path: string) {
   const { loadSigningKey } = await import('../../src/supply/key-files.js')
   return loadSigningKey(path, await keyPassword())
+}
+
+/** `mini-api-1.0.tar` → mini-api 1.0: release bundles are named NAME-VERSION.tar. */
+function nameFromFile(output: string): { name: string; version: string } {
+  const stem = basename(output)
+    .replace(/\.tar$/, '')
+    .toLowerCase()
+  const match = /^(.+?)-(v?\d[\w.+-]*)$/.exec(stem)
+  return match ? { name: match[1]!, version: match[2]! } : { name: stem, version: '0' }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
 import { importBundle, writeMappingFile } from '../../src/bundle/import.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
@@ -53,6 +55,29 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
       default: DEFAULT_CONCURRENCY,
       min: 1,
     }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    file: 'string',
+    name: 'string',
+    version: 'string',
+    to: 'string',
+    signature: signatureStateType,
+    images: [
+      {
+        source: 'string',
+        destination: 'string',
+        digest: 'string',
+        pinned: 'string',
+        blobs: blobCountsShape,
+        manifestsPushed: 'number',
+        referrers: 'number',
+        bytes: 'number',
+      },
+    ],
+    bytes: 'number',
+    durationMs: 'number',
   }
 
   async run() {

@@ -1,6 +1,8 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { baseShape, bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
 import { listBundle } from '../../src/bundle/list.js'
 
 export default class BundleLs extends FerryCommand<typeof BundleLs> {
@@ -14,6 +16,23 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
   ]
   static override args = {
     file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    file: 'string',
+    'parts?': ['string'],
+    size: 'number',
+    name: 'string',
+    version: 'string',
+    created: 'string',
+    signed: 'boolean',
+    images: [bundleImageShape],
+    blobs: 'number',
+    blobBytes: 'number',
+    omitted: omittedShape,
+    'base?': baseShape,
+    'against?': { digest: 'string', source: 'string' },
   }
 
   async run() {

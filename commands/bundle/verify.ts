@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { bundleSignatureWords, formatBytes } from '../../cli/format.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { baseShape, omittedShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
 import { type BundleVerifyReport, verifyBundleFile } from '../../src/bundle/verify.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
@@ -32,6 +34,29 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
       description: 'Public key (NAME.pub): the bundle signature and each image’s signatures.',
     }),
     'require-sbom': Flags.boolean({ description: 'Each image must carry an SBOM.' }),
+  }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    file: 'string',
+    'parts?': ['string'],
+    name: 'string',
+    version: 'string',
+    created: 'string',
+    signature: signatureStateType,
+    blobs: 'number',
+    bytes: 'number',
+    omitted: omittedShape,
+    'base?': baseShape,
+    images: [
+      {
+        source: 'string',
+        digest: 'string',
+        ok: 'boolean',
+        checks: [{ name: '"content" | "signature" | "sbom"', ok: 'boolean', detail: 'string' }],
+      },
+    ],
+    ok: 'boolean',
   }
 
   async run() {

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { promptSecret } from '../../cli/prompt.js'
 import { FerryError } from '../../src/errors.js'
 import { passwordFromEnv } from '../../src/sign/index.js'
@@ -30,6 +31,9 @@ export default class KeyGenerate extends FerryCommand<typeof KeyGenerate> {
       description: 'Accept an empty password (the private key is then only as safe as the file).',
     }),
   }
+
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { privateKeyPath: 'string', publicKeyPath: 'string' }
 
   async run() {
     const password = await this.newPassword()

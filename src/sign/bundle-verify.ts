@@ -115,7 +115,7 @@ export function verifyBundle(
   notChecked.push(
     tlogCount
       ? `transparency log (${tlogCount} ${tlogCount === 1 ? 'entry' : 'entries'} present, not checked offline)`
-      : 'transparency log (no entry)',
+      : 'transparency log (no entry recorded)',
   )
   if (tsaCount) notChecked.push(`RFC 3161 timestamps (${tsaCount} present, not checked offline)`)
   const keyOnly: Bundle = {

@@ -36,7 +36,7 @@ export function verifyClassicSignature(
     notChecked.push('signing certificate and its chain (a key was given)')
   notChecked.push(
     annotations[REKOR_BUNDLE_ANNOTATION]
-      ? 'transparency log entry (present, not checked offline)'
+      ? 'transparency log (1 entry present, not checked offline)'
       : 'transparency log (no entry recorded)',
   )
 

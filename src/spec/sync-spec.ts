@@ -9,6 +9,8 @@
  *     - source: docker.io/library/postgres  # a repository: the `tags` filter chooses (required)
  *       tags: { semver: ">=16 <17", newest: 2 }
  *       destination: reg.local:5000/cache/postgres
+ *     - source: ghcr.io/acme/web             # exact tags, as a plain list
+ *       tags: [v1.0.0, latest]
  *     - source: docker.io/library/python:3.12-slim   # one image, by tag or digest (no `tags`)
  *       platforms: [linux/amd64]
  *       referrers: false
@@ -48,13 +50,32 @@ import { readYamlSpec } from './yaml.js'
 
 const prefix = parsed(parseRepositoryPrefix)
 
-const imageSchema = z.strictObject({
-  source: parsed(parseRegistryReference),
-  tags: tagFilterSchema.optional(),
-  destination: parsed((value) => formatRepository(parseRepository(value))).optional(),
-  platforms: platformsSchema.optional(),
-  referrers: z.boolean().optional(),
-})
+// Checked per image, so one image's mistake does not hide another's: all are reported together.
+const imageSchema = z
+  .strictObject({
+    source: parsed(parseRegistryReference),
+    tags: tagFilterSchema.optional(),
+    destination: parsed((value) => formatRepository(parseRepository(value))).optional(),
+    platforms: platformsSchema.optional(),
+    referrers: z.boolean().optional(),
+  })
+  .superRefine((image, ctx) => {
+    const pinned = image.source.tag !== undefined || image.source.digest !== undefined
+    if (!pinned && !image.tags) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source'],
+        message: `${formatRepository(image.source)} is a repository: add a tags filter (exact tags: [v1.0.0, latest]; every tag: { match: "*" }) or name one image with :TAG or @DIGEST`,
+      })
+    }
+    if (pinned && image.tags) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tags'],
+        message: `the source ${formatReference(image.source)} already names one image: drop tags, or the source's tag`,
+      })
+    }
+  })
 
 const mappingSchema = z.strictObject({ from: prefix, to: prefix })
 
@@ -71,21 +92,6 @@ export const syncSpecSchema = z
   })
   .superRefine((spec, ctx) => {
     spec.images.forEach((image, i) => {
-      const pinned = image.source.tag !== undefined || image.source.digest !== undefined
-      if (!pinned && !image.tags) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['images', i, 'source'],
-          message: `${formatRepository(image.source)} is a repository: add a tags filter (e.g. tags: { match: "*" }) or name one image with :TAG or @DIGEST`,
-        })
-      }
-      if (pinned && image.tags) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['images', i, 'tags'],
-          message: `the source ${formatReference(image.source)} already names one image: drop tags, or the source's tag`,
-        })
-      }
       try {
         planDestination(formatRepository(image.source), spec, image)
       } catch (err) {

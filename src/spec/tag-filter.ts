@@ -2,6 +2,9 @@
  * Which tags of a repository to take, shared by sync and bundle specs:
  *
  *   tags:    [latest, "16"]        exact names, always kept when the repository has them
+ *
+ * A plain list in place of the filter, `tags: [v1.0.0, latest]` (what skopeo-sync and regsync users
+ * write), is shorthand for `tags: { tags: [v1.0.0, latest] }`.
  *   match:   "16.*" or /^v\d+$/    a glob (* any run, ? one character) or a /regex/ (unanchored, JS syntax)
  *
  * Patterns and tags can both be hostile (a spec from elsewhere, tags from any registry), so both
@@ -102,7 +105,7 @@ const tagName = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem })
 })
 
-export const tagFilterSchema = z
+const filterObjectSchema = z
   .strictObject({
     tags: z.array(tagName).min(1).optional(),
     match: patternSchema.optional(),
@@ -119,7 +122,27 @@ export const tagFilterSchema = z
     message: 'selects no tags: give at least one of tags, match, semver or newest',
   })
 
-export type TagFilter = z.infer<typeof tagFilterSchema>
+export type TagFilter = z.infer<typeof filterObjectSchema>
+
+const exactTagsSchema = z
+  .array(tagName)
+  .min(1)
+  .transform((tags): TagFilter => ({ tags }))
+
+/** The filter object, or a list of exact tags; issues keep pointing at what was written. */
+export const tagFilterSchema = z.unknown().transform((value, ctx): TagFilter => {
+  if (!Array.isArray(value) && (typeof value !== 'object' || value === null)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a list of tags ([v1.0.0, latest]) or a filter ({ semver: ">=1", newest: 3 })',
+    })
+    return z.NEVER
+  }
+  const result = (Array.isArray(value) ? exactTagsSchema : filterObjectSchema).safeParse(value)
+  if (result.success) return result.data
+  for (const issue of result.error.issues) ctx.addIssue({ ...issue })
+  return z.NEVER
+})
 
 /** A compiled `match`/`exclude` pattern. */
 export function compilePattern(pattern: string): (tag: string) => boolean {

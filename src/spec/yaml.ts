@@ -1,6 +1,7 @@
 /**
  * YAML specs (sync, bundle, policy files) are written by hand, so every error points at the place to
- * fix: `FILE:LINE:COL: path.to.field: what is wrong`, the format editors and CI annotations link.
+ * fix: `FILE:LINE:COL: path.to.field: what is wrong`, the format editors and CI annotations link. Several
+ * problems are all reported, after a `FILE: N problems` line, one per line in file order.
  * Syntax errors come from the parser's own positions; schema errors map the zod issue path back to the
  * YAML node it came from, or to the closest enclosing node when the field is missing.
  */
@@ -51,15 +52,24 @@ export function loadYamlSpec<T>(text: string, schema: z.ZodType<T>, source: stri
   const result = schema.safeParse(doc.toJS())
   if (result.success) return result.data
 
-  const located = result.error.issues
-    .map((issue) => ({ issue, where: locate(doc, issue) }))
+  // Every problem, in file order, one per line: a hand-edited spec is fixed in one pass, not one per run.
+  const lines = result.error.issues
+    .flatMap((issue): { issue: z.core.$ZodIssue; path: PropertyKey[] }[] =>
+      // One line per unknown field, each at its own key.
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ issue, path: [...issue.path, key] }))
+        : [{ issue, path: issue.path }],
+    )
+    .map(({ issue, path }) => ({ issue, path, where: locate(doc, issue, path) }))
     .sort((a, b) => a.where.offset - b.where.offset)
-  const { issue, where } = located[0]!
-  const field = formatPath(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path)
-  const more = located.length > 1 ? ` (and ${located.length - 1} more)` : ''
+    .map(({ issue, path, where }) => {
+      const field = formatPath(path)
+      return `${at(where.offset)}: ${field ? `${clipMiddle(field, MAX_EXPLANATION)}: ` : ''}${clipMiddle(explain(issue, where), MAX_EXPLANATION)}`
+    })
+  const unique = [...new Set(lines)]
   throw new FerryError(
     'USAGE',
-    `${at(where.offset)}: ${field ? `${clipMiddle(field, MAX_EXPLANATION)}: ` : ''}${clipMiddle(explain(issue, where), MAX_EXPLANATION)}${more}`,
+    unique.length === 1 ? unique[0]! : [`${source}: ${unique.length} problems`, ...unique].join('\n'),
   )
 }
 
@@ -87,8 +97,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out
 }
 
-function locate(doc: Document, issue: z.core.$ZodIssue): Located {
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path
+function locate(doc: Document, issue: z.core.$ZodIssue, path: readonly PropertyKey[]): Located {
   let node: unknown = doc.contents
   let offset = rangeStart(node) ?? 0
   for (const [i, key] of path.entries()) {

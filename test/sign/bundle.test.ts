@@ -59,7 +59,7 @@ describe('verifyBundle', () => {
       'DSSE signature over the statement with the given public key',
       `in-toto statement subject names ${DIGEST} (predicate https://sigstore.dev/cosign/sign/v1)`,
     ])
-    expect(report.notChecked).toEqual(['transparency log (no entry)'])
+    expect(report.notChecked).toEqual(['transparency log (no entry recorded)'])
     // The private key works as the verifying key too (its public half is used).
     expect(verifyBundle(bundleJson, key, DIGEST).ok).toBe(true)
   })

@@ -104,6 +104,54 @@ describe('planDestination', () => {
   })
 })
 
+describe('tags as a plain list', () => {
+  it('is shorthand for exact tags, as skopeo-sync and regsync users write it', () => {
+    const spec = load(
+      'version: 1\ntarget: reg.local\nimages:\n  - source: ghcr.io/acme/web\n    tags: [v1.0.0, latest]\n',
+    )
+    expect(spec.images[0]!.tags).toEqual({ tags: ['v1.0.0', 'latest'] })
+  })
+
+  it('points a bad tag in the list at its element, and an empty list at the list', () => {
+    const bad = 'version: 1\ntarget: reg.local\nimages:\n  - source: web\n    tags: [v1, "a b"]\n'
+    expect(() => load(bad)).toThrow(/^sync\.yaml:5:16: images\[0\]\.tags\[1\]: /)
+    const empty = 'version: 1\ntarget: reg.local\nimages:\n  - source: web\n    tags: []\n'
+    expect(() => load(empty)).toThrow(/^sync\.yaml:5:11: images\[0\]\.tags: Too small/)
+    const scalar = 'version: 1\ntarget: reg.local\nimages:\n  - source: web\n    tags: latest\n'
+    expect(() => load(scalar)).toThrow(
+      'sync.yaml:5:11: images[0].tags: expected a list of tags ([v1.0.0, latest]) or a filter',
+    )
+  })
+})
+
+describe('a spec with several problems', () => {
+  it('lists every one, each on its own line with its line and column', () => {
+    const text = [
+      'version: 1',
+      'target: reg.local:5000/cache',
+      'images:',
+      '  - source: docker.io/library/postgres',
+      '  - source: nginx',
+      '    tags: { semver: "sixteen" }',
+      '  - source: redis:7',
+      '    platform: [linux/amd64]',
+      '',
+    ].join('\n')
+    let message = ''
+    try {
+      load(text)
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message.split('\n')).toEqual([
+      'sync.yaml: 3 problems',
+      'sync.yaml:4:13: images[0].source: docker.io/library/postgres is a repository: add a tags filter (exact tags: [v1.0.0, latest]; every tag: { match: "*" }) or name one image with :TAG or @DIGEST',
+      'sync.yaml:6:21: images[1].tags.semver: not a valid SemVer range, e.g. ">=16 <17" or "^1.4"',
+      'sync.yaml:8:5: images[2].platform: unknown field',
+    ])
+  })
+})
+
 describe('sync spec errors point at the line', () => {
   const base = (images: string, extra = 'target: reg.local:5000/cache\n') =>
     `version: 1\n${extra}images:\n${images}`
@@ -151,7 +199,7 @@ describe('sync spec errors point at the line', () => {
     ],
     [
       'a bad target',
-      'version: 1\ntarget: cache\nimages: []\n',
+      'version: 1\ntarget: cache\nimages:\n  - source: nginx:1\n',
       'sync.yaml:2:9: target: invalid repository prefix "cache"',
     ],
     [
@@ -161,7 +209,7 @@ describe('sync spec errors point at the line', () => {
     ],
     [
       'an unsupported version',
-      'version: 2\nimages: []\n',
+      'version: 2\ntarget: reg.local\nimages:\n  - source: nginx:1\n',
       'sync.yaml:1:10: version: unsupported spec version',
     ],
     ['no images', 'version: 1\ntarget: reg.local\nimages: []\n', 'sync.yaml:3:9: images: Too small'],

@@ -98,11 +98,16 @@ describe('loadYamlSpec', () => {
     expect(errorOf(text).message).toBe('spec.yaml:1:7: name: expected a string, got 1.10 (quote it: "1.10")')
   })
 
-  it('reports the first problem in the file and counts the rest', () => {
-    const text = 'items:\n  - id: 3\n  - id: 4\nname: 5\n'
-    expect(errorOf(text).message).toBe(
-      'spec.yaml:2:9: items[0].id: expected a string, got 3 (quote it: "3") (and 2 more)',
-    )
+  it('reports every problem, one per line in file order, each with its line and column', () => {
+    const text = 'items:\n  - id: 3\n    colour: red\n    size: 1\n  - id: 4\nname: 5\n'
+    expect(errorOf(text).message.split('\n')).toEqual([
+      'spec.yaml: 5 problems',
+      'spec.yaml:2:9: items[0].id: expected a string, got 3 (quote it: "3")',
+      'spec.yaml:3:5: items[0].colour: unknown field',
+      'spec.yaml:4:5: items[0].size: unknown field',
+      'spec.yaml:5:9: items[1].id: expected a string, got 4 (quote it: "4")',
+      'spec.yaml:6:7: name: expected a string, got 5 (quote it: "5")',
+    ])
   })
 
   it('follows aliases to the node the issue is in', () => {

@@ -1,0 +1,82 @@
+import type { JsonShape } from './json-shape.js'
+
+/** Pieces several commands' `--json` documents share (see json-shape.ts for the notation). */
+
+const stringMap = { '*': 'string' } as const
+
+export const descriptorShape = {
+  mediaType: 'string',
+  digest: 'string',
+  size: 'number',
+  'platform?': 'object',
+  'annotations?': stringMap,
+  'artifactType?': 'string',
+  'urls?': ['string'],
+} satisfies JsonShape
+
+export const schemeType = '"referrers-api" | "tag-schema" | "layout" | "cosign-tag"'
+
+export const signatureCheckShape = {
+  scheme: schemeType,
+  format: '"classic" | "bundle"',
+  subject: 'string',
+  manifest: 'string',
+  'layer?': 'string',
+  'tag?': 'string',
+  ok: 'boolean',
+  'reason?': 'string',
+  checked: ['string'],
+  notChecked: ['string'],
+} satisfies JsonShape
+
+export const blobCountsShape = { copied: 'number', skipped: 'number', mounted: 'number' } satisfies JsonShape
+
+export const omittedShape = { blobs: 'number', bytes: 'number' } satisfies JsonShape
+
+export const baseShape = {
+  digest: 'string',
+  name: 'string',
+  version: 'string',
+  repositories: ['string'],
+} satisfies JsonShape
+
+export const bundleImageShape = {
+  source: 'string',
+  original: 'string',
+  repository: 'string',
+  'tag?': 'string',
+  digest: 'string',
+  mediaType: 'string',
+  'sourceDigest?': 'string',
+  platforms: ['string'],
+  referrers: [
+    {
+      digest: 'string',
+      mediaType: 'string',
+      size: 'number',
+      'artifactType?': 'string',
+      subject: 'string',
+      'tag?': 'string',
+    },
+  ],
+  blobCount: 'number',
+  totalBytes: 'number',
+  'destination?': 'string',
+} satisfies JsonShape
+
+export const signatureStateType = '"verified" | "unsigned" | "not-checked"'
+
+export { stringMap }
+
+/** An entry of `referrers`: `children` are entries of the same shape (a signature on an SBOM, …). */
+export const attachedEntryShape = {
+  scheme: schemeType,
+  digest: 'string',
+  mediaType: 'string',
+  size: 'number',
+  'artifactType?': 'string',
+  'annotations?': stringMap,
+  'tag?': 'string',
+  'missing?': 'boolean',
+  children: ['object'],
+} satisfies JsonShape
