@@ -48,6 +48,7 @@ const RANKS: Record<string, number> = {
   bundle: 8,
   sync: 8,
   serve: 9,
+  pin: 9, // deployment files: naming from bundle, verification from supply
 }
 
 const packageOf = (file: string) => {
