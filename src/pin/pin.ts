@@ -91,10 +91,12 @@ async function parseFile(input: InputFile, anyImageKey: boolean): Promise<Parsed
   const text = await readFile(input.path, 'utf8')
   const lineCounter = new LineCounter()
   const docs = parseAllDocuments(text, { lineCounter })
-  const bad = Array.isArray(docs) ? docs.flatMap((d) => d.errors)[0] : undefined
-  if (bad || !Array.isArray(docs)) {
-    const pos = bad ? lineCounter.linePos(bad.pos[0]) : { line: 1, col: 1 }
-    const reason = `${input.path}:${pos.line}:${pos.col}: ${bad?.message.split('\n')[0] ?? 'not YAML'}`
+  const bad = docs.flatMap((d) => d.errors)[0]
+  if (bad) {
+    const pos = lineCounter.linePos(bad.pos[0])
+    // The parser's message repeats the position (" at line L, column C:") before a source excerpt.
+    const message = bad.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+    const reason = `${input.path}:${pos.line}:${pos.col}: ${message}`
     if (input.explicit) throw new FerryError('USAGE', reason)
     return { reason }
   }
@@ -103,6 +105,7 @@ async function parseFile(input: InputFile, anyImageKey: boolean): Promise<Parsed
     const node = site.kind === 'ref' ? site.node : site.kind === 'helm' ? site.repository : site.name
     return { site, line: lineCounter.linePos(node.range![0]).line }
   })
+  sites.sort((a, b) => a.line - b.line)
   return { input, text, format, sites }
 }
 

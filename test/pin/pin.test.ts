@@ -185,6 +185,25 @@ describe('ferry pin against ferry serve', () => {
     ])
   })
 
+  it('walks past chart templates that are not YAML, but fails on one named explicitly', async () => {
+    const dir = await write('chart', { 'values.yaml': 'image:\n  repository: postgres\n  tag: "16"\n' })
+    await mkdir(join(dir, 'templates'))
+    const template = join(dir, 'templates', 'pod.yaml')
+    await writeFile(
+      template,
+      '{{- if .Values.enabled }}\nkind: Pod\nspec:\n  containers:\n  - image: "{{ .Values.image.repository }}"\n{{- end }}\n',
+    )
+    const report = await pin({ inputs: [dir], names: names(), gate: gate(), out: join(dir, 'out') })
+    expect(report.ok).toBe(true)
+    expect(report.ignored.map((i) => i.file)).toEqual([template])
+    expect(report.files.map((f) => f.file)).toEqual([join(dir, 'values.yaml')])
+    await expect(
+      pin({ inputs: [template], names: names(), gate: gate(), out: join(dir, 'out2') }),
+    ).rejects.toThrow(
+      new RegExp(`^${template}:1:3: Block collections are not allowed within flow collections`),
+    )
+  })
+
   it('refuses to run with nothing to verify with, before reading the registry', async () => {
     await expect(
       pin({ inputs: [join(FIXTURES, 'input')], names: names(), out: join(site.dir, 'x') }),
