@@ -36,10 +36,12 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
+  /** Every positional argument, for commands that take any number of them (`static strict = false`). */
+  protected positional!: string[]
 
   public override async init(): Promise<void> {
     await super.init()
-    const { args, flags } = await this.parse({
+    const { args, argv, flags } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof FerryCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -48,6 +50,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
+    this.positional = argv as string[]
   }
 
   private controller: AbortController | undefined
