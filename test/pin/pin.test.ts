@@ -1,7 +1,8 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keyGate, pin, registryNames } from '../../src/pin/index.js'
+import type { Digest } from '../../src/oci/digest.js'
+import { keyGate, mappingOutNames, pin, registryNames } from '../../src/pin/index.js'
 import { makeKeys } from '../supply/helpers.js'
 import { copyInputs, FIXTURES, type Site, startSite } from './helpers.js'
 
@@ -74,7 +75,7 @@ describe('ferry pin against ferry serve', () => {
   })
 
   it('keeps internal references: verifies them, adds a missing digest, and never maps them twice', async () => {
-    const pg = site.digests['site/library/postgres']!
+    const pg = site.digests['site/library/postgres'] as Digest
     const api = site.digests['site/acme/mini-api']!
     const text = [
       'services:',
@@ -202,6 +203,51 @@ describe('ferry pin against ferry serve', () => {
     ).rejects.toThrow(
       new RegExp(`^${template}:1:3: Block collections are not allowed within flow collections`),
     )
+  })
+
+  it('--mapping FILE.json: fails an image whose tag no longer names the digest the import recorded', async () => {
+    const file = (digest: Digest) => ({
+      formatVersion: 1 as const,
+      bundle: { name: 'b', version: '1' },
+      images: [
+        {
+          source: 'docker.io/library/postgres:16',
+          destination: `${site.host}/site/library/postgres:16`,
+          digest,
+          pinned: `${site.host}/site/library/postgres@${digest}`,
+        },
+      ],
+    })
+    const dir = await write('moved', { 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n' })
+    const pg = site.digests['site/library/postgres'] as Digest
+    const good = await pin({
+      inputs: [dir],
+      names: mappingOutNames(file(pg), 'images.json'),
+      gate: gate(),
+      check: false,
+      out: join(site.dir, 'moved-a'),
+    })
+    expect(good.counts.pinned).toBe(1)
+    const stale = `sha256:${'0'.repeat(64)}` as const
+    const moved = await pin({
+      inputs: [dir],
+      names: mappingOutNames(file(stale), 'images.json'),
+      gate: gate(),
+      out: join(site.dir, 'moved-b'),
+    })
+    expect(moved.files[0]!.images[0]!.messages).toEqual([
+      `${site.host}/site/library/postgres:16 names ${pg} now, but the mapping recorded ${stale}`,
+    ])
+    const unknown = await pin({
+      inputs: [await write('unknown', { 'compose.yaml': 'services:\n  db:\n    image: postgres:15\n' })],
+      names: mappingOutNames(file(pg), 'images.json'),
+      gate: gate(),
+      out: join(site.dir, 'moved-c'),
+    })
+    expect(unknown.files[0]!.images[0]!.messages).toEqual([
+      'docker.io/library/postgres:15 is not in images.json (it has 16)',
+    ])
+    expect((await readdir(site.dir)).filter((f) => f.startsWith('moved-'))).toEqual(['moved-a'])
   })
 
   it('refuses to run with nothing to verify with, before reading the registry', async () => {
