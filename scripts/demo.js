@@ -2,7 +2,7 @@
 // `npm run demo`: ferry's main job, end to end, on the embedded registry (`ferry serve`), with images the
 // demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the command it runs.
 import { spawn, spawnSync } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -153,6 +153,7 @@ try {
       'images.json',
     )
     ferry('verify', `${closed}/site/acme/mini-api:1.0`, '--key', 'release.pub', '--require-sbom')
+    await pinDeployments(registry, closed)
   } finally {
     closedServer.kill('SIGTERM')
   }
@@ -162,6 +163,69 @@ try {
   )
 } finally {
   server.kill('SIGTERM')
+}
+
+/**
+ * The last step of the air gap: the deployment files of examples/mini-api rewritten to the closed
+ * registry, by digest, and only after every image verified there. The service also needs postgres and
+ * python; the demo makes signed stand-ins for them (no network) and carries them in a second bundle.
+ */
+async function pinDeployments(registry, closed) {
+  section('Pin the deployment files to the closed registry, by digest, after verifying every image')
+  const layout = await openLayoutTarget(join(out, 'base'), { create: true })
+  const bases = [
+    ['library/postgres', '16'],
+    ['library/python', '3.12-slim'],
+  ]
+  for (const [repository, tag] of bases) {
+    await pushSyntheticIndex(
+      layout,
+      { seed: `${repository}:${tag}`, layers: 1, layerSize: 256 * 1024 },
+      [{ os: 'linux', architecture: 'amd64' }],
+      tag,
+    )
+    process.stdout.write(`Made a stand-in for docker.io/${repository}:${tag}\n`)
+  }
+  await layout.close()
+  const images = []
+  for (const [repository, tag] of bases) {
+    const image = `${registry}/${repository}:${tag}`
+    const view = `oci:${rel(join(out, 'base'))}:${tag}`
+    ferry('copy', view, image)
+    ferry('sign', image, '--key', 'release.key')
+    images.push(image)
+  }
+  ferry(
+    'bundle',
+    'create',
+    '--image',
+    images.join(','),
+    '--output',
+    'base-images.tar',
+    '--key',
+    'release.key',
+  )
+  ferry('bundle', 'import', 'base-images.tar', '--to', `${closed}/site`, '--key', 'release.pub')
+
+  cpSync(join(root, 'examples', 'mini-api'), join(out, 'mini-api'), { recursive: true })
+  // The example names ghcr.io/example/mini-api; the demo built it as acme/mini-api.
+  writeFileSync(join(out, 'names.yaml'), 'ghcr.io/example/mini-api: acme/mini-api\n')
+  ferry(
+    'pin',
+    'mini-api',
+    '--registry',
+    `${closed}/site`,
+    '--mapping',
+    'names.yaml',
+    '--key',
+    'release.pub',
+    '--out',
+    'mini-api-pinned',
+  )
+  process.stdout.write(`\n$ diff mini-api/compose.yaml mini-api-pinned/compose.yaml\n`)
+  const diff = spawnSync('diff', ['mini-api/compose.yaml', 'mini-api-pinned/compose.yaml'], { cwd: out })
+  process.stdout.write(diff.stdout)
+  ferry('pin', 'mini-api-pinned', '--registry', `${closed}/site`, '--check')
 }
 
 function spdx() {
