@@ -117,32 +117,36 @@ function kubernetes(doc: Document, prefix: string): Site[] {
   return sites
 }
 
-function helm(doc: Document): Site[] {
-  const global = get(doc, get(doc, doc.contents, 'global'), 'imageRegistry')
-  const globalRegistry = stringScalar(global) && String(global.value) !== '' ? global : undefined
-  const sites: Site[] = []
+/** Visits every map in the document with its path; `visit` returns true to look no deeper. */
+function eachMap(doc: Document, visit: (map: YAMLMap, at: string) => boolean) {
   const walk = (node: unknown, at: string) => {
     const n = deref(doc, node)
     if (isSeq(n))
       n.items.forEach((item, i) => {
         walk(item, `${at}[${i}]`)
       })
-    if (!isMap(n)) return
-    const repository = get(doc, n, 'repository')
-    const field = (key: string) => {
-      const v = get(doc, n, key)
-      return isScalar(v) ? v : undefined
-    }
-    const tag = field('tag')
-    const digest = field('digest')
-    const registry = field('registry')
-    if (stringScalar(repository) && (tag || digest || registry)) {
-      sites.push({ kind: 'helm', at: at || '.', repository, tag, digest, registry, globalRegistry })
-      return
-    }
+    if (!isMap(n) || visit(n, at)) return
     for (const [key, value] of entries(doc, n)) walk(value, at ? `${at}.${key}` : key)
   }
   walk(doc.contents, '')
+}
+
+function scalarAt(doc: Document, map: unknown, key: string): Scalar | undefined {
+  const v = get(doc, map, key)
+  return isScalar(v) ? v : undefined
+}
+
+function helm(doc: Document): Site[] {
+  const global = get(doc, get(doc, doc.contents, 'global'), 'imageRegistry')
+  const globalRegistry = stringScalar(global) && String(global.value) !== '' ? global : undefined
+  const sites: Site[] = []
+  eachMap(doc, (map, at) => {
+    const repository = get(doc, map, 'repository')
+    const [tag, digest, registry] = ['tag', 'digest', 'registry'].map((key) => scalarAt(doc, map, key))
+    if (!stringScalar(repository) || !(tag || digest || registry)) return false
+    sites.push({ kind: 'helm', at: at || '.', repository, tag, digest, registry, globalRegistry })
+    return true
+  })
   return sites
 }
 
@@ -153,10 +157,7 @@ function kustomize(doc: Document): Site[] {
     const map = deref(doc, entry)
     const name = get(doc, map, 'name')
     if (!isMap(map) || !stringScalar(name)) return []
-    const field = (key: string) => {
-      const v = get(doc, map, key)
-      return isScalar(v) ? v : undefined
-    }
+    const field = (key: string) => scalarAt(doc, map, key)
     return [
       {
         kind: 'kustomize' as const,
@@ -174,21 +175,12 @@ function kustomize(doc: Document): Site[] {
 /** kbld's rule for CRDs: any key named `image` with a string value, anywhere. */
 export function anyImageKeySites(doc: Document, prefix: string): Site[] {
   const sites: Site[] = []
-  const walk = (node: unknown, at: string) => {
-    const n = deref(doc, node)
-    if (isSeq(n))
-      n.items.forEach((item, i) => {
-        walk(item, `${at}[${i}]`)
-      })
-    for (const [key, value] of entries(doc, n)) {
-      const v = deref(doc, value)
-      const here = at ? `${at}.${key}` : key
-      if (key === 'image' && isScalar(v) && typeof v.value === 'string')
-        sites.push({ kind: 'ref', at: `${prefix}${here}`, node: v })
-      else walk(v, here)
-    }
-  }
-  walk(doc.contents, '')
+  eachMap(doc, (map, at) => {
+    const image = get(doc, map, 'image')
+    if (isScalar(image) && typeof image.value === 'string')
+      sites.push({ kind: 'ref', at: `${prefix}${at ? `${at}.` : ''}image`, node: image })
+    return false
+  })
   return sites
 }
 

@@ -224,7 +224,6 @@ describe('ferry pin against ferry serve', () => {
       inputs: [dir],
       names: mappingOutNames(file(pg), 'images.json'),
       gate: gate(),
-      check: false,
       out: join(site.dir, 'moved-a'),
     })
     expect(good.counts.pinned).toBe(1)
