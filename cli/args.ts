@@ -18,3 +18,10 @@ export const repeatable = { multiple: true, multipleNonGreedy: true } as const
 
 /** For values that never contain ",": `--platform linux/amd64,linux/arm64` is two values, as in regctl and docker. */
 export const repeatableList = { ...repeatable, delimiter: ',' } as const
+
+/** `bundle import` and `pin` name internal repositories by the same rule, with the same option. */
+export const stripComponentsFlag = Flags.integer({
+  description: 'Drop N leading components of the source path.',
+  min: 0,
+  default: 0,
+})

@@ -91,19 +91,19 @@ export default class Copy extends FerryCommand<typeof Copy> {
         signal: this.signal,
       })
       progress.stop()
-      if (result.digestWon) {
+      if (result.digestWon && !quiet) {
         const { tag, tagDigest } = result.digestWon
         this.note(
           `note: copied ${result.source.digest} as given (--digest-wins); the source tag ${tag} ${tagDigest ? `is ${tagDigest}` : 'does not exist'}`,
         )
       }
-      if (result.platformChild) {
+      if (quiet) {
+        // --quiet: the digest line alone.
+      } else if (result.platformChild) {
         this.note(
           `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
         )
       } else if (result.filtered) {
-    }),
-      if (result.filtered && !quiet) {
         this.note(
           `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
         )

@@ -6,7 +6,7 @@
 // The demo is a list of step functions (STEPS, at the bottom) sharing one context: a new step is a new
 // function and one more line in that list.
 import { spawn, spawnSync } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -252,6 +252,7 @@ async function bundleUp(ctx) {
 async function importClosed(ctx) {
   section('On the closed side: import into its own registry, then verify there, offline')
   const closed = await serve(ctx, join(out, 'closed-registry'))
+  ctx.closed = closed
   ferry(
     'bundle',
     'import',
@@ -270,7 +271,17 @@ async function importClosed(ctx) {
   )
 }
 
-const STEPS = [makeImage, copyIn, signAndAttach, verifyOffline, promote, mirror, bundleUp, importClosed]
+const STEPS = [
+  makeImage,
+  copyIn,
+  signAndAttach,
+  verifyOffline,
+  promote,
+  mirror,
+  bundleUp,
+  importClosed,
+  pinDeployments,
+]
 
 rmSync(out, { recursive: true, force: true })
 process.stdout.write(`Working in ${relative(process.cwd(), out)}/ (commands below run there)\n`)
@@ -304,6 +315,78 @@ environments:
     match: { tags: { match: "*-dev*" } }
     mode: warn
 `
+}
+
+/**
+ * The last step of the air gap: the deployment files of examples/mini-api rewritten to the closed
+ * registry, by digest, and only after every image verified there. The service also needs postgres and
+ * python; the demo makes signed stand-ins for them (no network) and carries them in a second bundle.
+ */
+// 9. The deployment files, pinned to the closed registry by digest, after every image verified.
+async function pinDeployments(ctx) {
+  const { registry, closed } = ctx
+  section('Pin the deployment files to the closed registry, by digest, after verifying every image')
+  const { openLayoutTarget } = await import('../dist/src/layout/index.js')
+  const { pushSyntheticIndex } = await import('../dist/src/synthetic.js')
+  const layout = await openLayoutTarget(join(out, 'base'), { create: true })
+  const bases = [
+    ['library/postgres', '16'],
+    ['library/python', '3.12-slim'],
+  ]
+  for (const [repository, tag] of bases) {
+    await pushSyntheticIndex(
+      layout,
+      { seed: `${repository}:${tag}`, layers: 1, layerSize: 256 * 1024 },
+      [{ os: 'linux', architecture: 'amd64' }],
+      tag,
+    )
+    process.stdout.write(`Made a stand-in for docker.io/${repository}:${tag}\n`)
+  }
+  await layout.close()
+  const images = []
+  for (const [repository, tag] of bases) {
+    const image = `${registry}/${repository}:${tag}`
+    const view = `oci:${rel(join(out, 'base'))}:${tag}`
+    ferry('copy', view, image)
+    ferry('sign', image, '--key', 'release.key')
+    images.push(image)
+  }
+  ferry(
+    'bundle',
+    'create',
+    '--image',
+    images.join(','),
+    '--output',
+    'base-images.tar',
+    '--key',
+    'release.key',
+  )
+  ferry('bundle', 'import', 'base-images.tar', '--to', `${closed}/site`, '--key', 'release.pub')
+
+  cpSync(join(root, 'examples', 'mini-api'), join(out, 'mini-api'), { recursive: true })
+  // The example names ghcr.io/example/mini-api; the demo built it as acme/mini-api.
+  writeFileSync(join(out, 'names.yaml'), 'ghcr.io/example/mini-api: acme/mini-api\n')
+  ferry(
+    'pin',
+    'mini-api',
+    '--registry',
+    `${closed}/site`,
+    '--mapping',
+    'names.yaml',
+    '--key',
+    'release.pub',
+    '--out',
+    'mini-api-pinned',
+  )
+  process.stdout.write(`\n$ diff mini-api/compose.yaml mini-api-pinned/compose.yaml\n`)
+  const diff = spawnSync('diff', ['mini-api/compose.yaml', 'mini-api-pinned/compose.yaml'], { cwd: out })
+  process.stdout.write(diff.stdout)
+  ferry('pin', 'mini-api-pinned', '--registry', `${closed}/site`, '--check')
+  const pinned = diff.stdout.toString()
+  proved(
+    /@sha256:[0-9a-f]{64}/.test(pinned) && pinned.includes(`${closed}/site/`),
+    'every image of the deployment files verified and pinned to the closed registry by digest; --check finds nothing left',
+  )
 }
 
 function spdx() {

@@ -50,6 +50,7 @@ const RANKS: Record<string, number> = {
   serve: 9,
   policy: 9, // governance rules: judge images read through targets, supply and bundles
   promote: 10, // governed writes: promote, retag, delete, and the ledger
+  pin: 10, // deployment files: naming from bundle, verification from supply and policy
 }
 
 const packageOf = (file: string) => {

@@ -88,7 +88,6 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       throw new FerryError('USAGE', 'name a bundle spec, or images with --image REF')
     if (this.args.spec && flags.image?.length)
       throw new FerryError('USAGE', 'give either a spec or --image, not both')
-    const fromFile = nameFromFile(flags.output)
     const spec = this.args.spec
       ? await loadBundleSpec(this.args.spec)
       : specFromImages(flags.image!, {
@@ -137,15 +136,6 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 async function loadKey(path: string) {
   const { loadSigningKey } = await import('../../src/supply/key-files.js')
   return loadSigningKey(path, await keyPassword())
-}
-
-/** `mini-api-1.0.tar` → mini-api 1.0: release bundles are named NAME-VERSION.tar. */
-function nameFromFile(output: string): { name: string; version: string } {
-  const stem = basename(output)
-    .replace(/\.tar$/, '')
-    .toLowerCase()
-  const match = /^(.+?)-(v?\d[\w.+-]*)$/.exec(stem)
-  return match ? { name: match[1]!, version: match[2]! } : { name: stem, version: '0' }
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

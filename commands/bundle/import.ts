@@ -1,11 +1,13 @@
 import { Args, Flags } from '@oclif/core'
+import { stripComponentsFlag } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
-import { importBundle, writeMappingFile } from '../../src/bundle/import.js'
+import { importBundle } from '../../src/bundle/import.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
+import { writeMappingFile } from '../../src/bundle/mapping-out.js'
 import { DEFAULT_CONCURRENCY } from '../../src/copy/copy.js'
 
 export default class BundleImport extends FerryCommand<typeof BundleImport> {
@@ -41,11 +43,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     key: Flags.string({
       description: 'Require the bundle signature to verify with this public key (NAME.pub).',
     }),
-    'strip-components': Flags.integer({
-      description: 'Drop N leading components of the source path.',
-      min: 0,
-      default: 0,
-    }),
+    'strip-components': stripComponentsFlag,
     mapping: Flags.string({ description: 'YAML map of source repository → path under --to.' }),
     'mapping-out': Flags.string({
       description: 'Write source → destination and digest as JSON to this file.',

@@ -7,9 +7,8 @@ import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
-import { writeFileAtomic } from '../util/files.js'
 import { Limiter } from '../util/limit.js'
-import { encodeJson, type ImageRecord, SIDE_FILE_FORMAT_VERSION } from './format.js'
+import type { ImageRecord } from './format.js'
 import {
   type Destination,
   destinationPath,
@@ -179,22 +178,4 @@ async function applyMounts(mounts: MountPlan[], to: Target, target: (path: strin
     if (canMount(to) && (await to.mountBlob(m.desc, from))) continue
     await to.pushBlob(m.desc, await from.fetchBlob(m.desc))
   }
-}
-
-/** `--mapping-out FILE.json`: source reference → destination reference and digest, for rewriting deployments. */
-export async function writeMappingFile(path: string, result: ImportResult): Promise<void> {
-  const images = result.images.map((i) => ({
-    source: i.source,
-    destination: i.destination,
-    digest: i.digest,
-    pinned: i.pinned,
-  }))
-  await writeFileAtomic(
-    path,
-    encodeJson({
-      formatVersion: SIDE_FILE_FORMAT_VERSION,
-      bundle: { name: result.name, version: result.version },
-      images,
-    }),
-  )
 }

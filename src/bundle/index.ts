@@ -15,7 +15,6 @@ export {
   type ImportedImage,
   type ImportResult,
   importBundle,
-  writeMappingFile,
 } from './import.js'
 export {
   createInventory,
@@ -26,6 +25,7 @@ export {
 } from './inventory.js'
 export { type BundleListing, listBundle } from './list.js'
 export { type Destination, destinationPath, loadMappingFile, parseDestination } from './mapping.js'
+export { type MappingOut, readMappingOut, writeMappingFile } from './mapping-out.js'
 export { parseSize } from './output.js'
 export { BundleReader, type OpenBundleOptions, readBundleMetadata } from './reader.js'
 export type { SignatureState } from './signature.js'

@@ -40,11 +40,12 @@ describe('repeatable flags', () => {
       'bundle create --image',
       'bundle create --platform',
       'copy --platform',
+      'pin --key',
       'sign --annotation',
       'verify --annotation',
     ])
-    // The global flags are on every command: 20 commands.
-    expect(flags.size).toBe(own.length + 2 * 20)
+    // The global flags are on every command: 21 commands.
+    expect(flags.size).toBe(own.length + 2 * 21)
     const greedy = [...flags].filter(([, f]) => f.multipleNonGreedy !== true).map(([k]) => k)
     expect(greedy).toEqual([])
     // Comma lists only where a value can never hold a comma (a KEY=VALUE annotation or a file path can).

@@ -1,0 +1,194 @@
+import { Args, Flags } from '@oclif/core'
+import { repeatable, stripComponentsFlag } from '../cli/args.js'
+import { FerryCommand } from '../cli/base-command.js'
+import { table } from '../cli/format.js'
+import { loadMappingFile } from '../src/bundle/mapping.js'
+import { readMappingOut } from '../src/bundle/mapping-out.js'
+import { exitCodeFor, FerryError } from '../src/errors.js'
+import {
+  type ImageGate,
+  type InternalNames,
+  keyGate,
+  mappingOutNames,
+  type PinReport,
+  pin,
+  registryNames,
+} from '../src/pin/index.js'
+
+export default class Pin extends FerryCommand<typeof Pin> {
+  static override summary =
+    'Rewrite Compose, Kubernetes, Helm values and kustomize files to verified internal references by digest.'
+  static override description =
+    'For each image in the files: find it on the internal registry (HEAD), verify it offline (signatures with ' +
+    '--key, in both cosign schemes), then rewrite it to HOST/PREFIX/REPO:TAG@sha256:… (the tag stays for people; ' +
+    'the digest is what runs). An image that does not resolve or does not verify fails the run and is listed, and ' +
+    'nothing is written unless every image passes (--allow-unverified pins it anyway, with a warning and ' +
+    '"verified": false in the lock file). Files are written all at once, after every verification.\n\n' +
+    'Formats, by file name or content: Compose services.*.image; Kubernetes pod specs (Pod, Deployment, ' +
+    'StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob; containers, initContainers, ' +
+    'ephemeralContainers); Helm values maps with repository and tag/digest/registry (and global.imageRegistry): a ' +
+    'digest key is filled, else the tag becomes TAG@sha256:…; kustomization images: (newName, digest). ' +
+    '--any-image-key adds any key named image (CRDs). Directories are walked for *.yaml and *.yml.\n\n' +
+    'Names inside: --registry HOST[:PORT][/PREFIX] applies the rule of bundle import --to (postgres:16 → ' +
+    'HOST/PREFIX/library/postgres:16), with --strip-components and --mapping FILE.yaml; or --mapping FILE.json as ' +
+    'bundle import --mapping-out wrote it. A reference already under the internal registry is verified and kept ' +
+    '(pinned if it has no digest). Templates (\u0024{…}, {{ … }}) are reported and left alone.\n\n' +
+    'Only image scalars change, in their original quoting: comments, anchors, key order and every other byte ' +
+    'stay. --check changes nothing and exits 1 listing what is not pinned to the internal registry (a CI guard).'
+  static override examples = [
+    '<%= config.bin %> pin examples/mini-api --registry reg.local:5000/cache --key release.pub --out pinned/',
+    '<%= config.bin %> pin deploy/ --mapping images.json --key release.pub --in-place',
+    '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
+    '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
+  ]
+  static override strict = false
+  static override args = {
+    path: Args.string({ required: true, description: 'Files or directories (FILE|DIR...).' }),
+  }
+  static override flags = {
+    registry: Flags.string({ description: 'The internal registry: HOST[:PORT][/PREFIX].' }),
+    mapping: Flags.string({
+      description:
+        'With --registry: YAML map of source repository → path under it (as bundle import). Alone: the JSON ' +
+        'bundle import --mapping-out wrote.',
+    }),
+    'strip-components': stripComponentsFlag,
+    key: Flags.string({
+      description:
+        'A signer’s public key (NAME.pub); an image passes with a signature by any key. Repeatable.',
+      ...repeatable,
+    }),
+    policy: Flags.string({
+      description: 'A governance policy file whose environment checks every image must pass.',
+    }),
+    environment: Flags.string({
+      description: 'The policy’s environment to check against.',
+      dependsOn: ['policy'],
+    }),
+    out: Flags.string({
+      description: 'Write the pinned files under DIR (relative paths kept).',
+      exclusive: ['in-place'],
+    }),
+    'in-place': Flags.boolean({ description: 'Rewrite the files themselves.' }),
+    check: Flags.boolean({
+      description: 'Change nothing; exit 1 listing each image not pinned to the internal registry.',
+    }),
+    lock: Flags.string({
+      description: 'Lock file: each image, its pin, digest and evidence. Default ferry.lock.json in --out.',
+    }),
+    'allow-unverified': Flags.boolean({
+      description: 'Pin images that fail verification, with a warning each.',
+    }),
+    'any-image-key': Flags.boolean({
+      description: 'Also rewrite any key named image with a string value (CRDs).',
+    }),
+  }
+
+  async run() {
+    const { flags } = this
+    const names = await this.internalNames()
+    const gate = await this.gate()
+    const report = await pin({
+      ...this.registryOptions,
+      inputs: this.positionals,
+      names,
+      gate,
+      out: flags.out,
+      inPlace: flags['in-place'],
+      check: flags.check,
+      lock: flags.lock,
+      allowUnverified: flags['allow-unverified'],
+      anyImageKey: flags['any-image-key'],
+    })
+    const lines = render(report)
+    if (lines) this.out(lines)
+    for (const i of report.ignored) this.note(`ferry: ignored ${i.reason}`)
+    if (report.mode === 'check') {
+      if (report.ok) this.note(`${report.counts.pinned} image(s) pinned to ${names.describe}`)
+      else {
+        this.note(
+          `ferry: ${report.counts.unpinned + report.counts.failed} image(s) not pinned to ${names.describe}`,
+        )
+        process.exitCode = 1
+      }
+    } else if (!report.ok) {
+      const failed = report.files.flatMap((f) => f.images.filter((i) => i.verdict === 'failed'))
+      const failure = new FerryError(
+        'VERIFY_FAILED',
+        `${failed.length} image(s) did not pass; nothing was written`,
+      )
+      this.note(`ferry: ${failure.message}`)
+      process.exitCode = exitCodeFor(failure)
+    } else {
+      for (const i of report.files.flatMap((f) => f.images.filter((x) => x.verdict === 'unverified')))
+        this.note(`ferry: warning: pinned unverified: ${i.before} → ${i.after}`)
+      this.note(`${summary(report)}; wrote ${report.written.length - 1} file(s) and ${report.lock}`)
+    }
+    return report
+  }
+
+  private async internalNames(): Promise<InternalNames> {
+    const { flags } = this
+    if (flags.registry) {
+      const mapping = flags.mapping ? await loadMappingFile(flags.mapping) : undefined
+      return registryNames(flags.registry, { stripComponents: flags['strip-components'], mapping })
+    }
+    if (!flags.mapping)
+      throw new FerryError(
+        'USAGE',
+        'name the internal registry: --registry HOST[:PORT][/PREFIX] or --mapping FILE.json',
+      )
+    const file = await readMappingOut(flags.mapping).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new FerryError('USAGE', `cannot read ${flags.mapping}: no such file`)
+      throw err
+    })
+    if (!file)
+      throw new FerryError(
+        'USAGE',
+        `${flags.mapping}: not a bundle import --mapping-out file; a YAML map of repositories needs --registry`,
+      )
+    return mappingOutNames(file, flags.mapping)
+  }
+
+  private async gate(): Promise<ImageGate | undefined> {
+    if (this.flags.policy !== undefined) {
+      if (this.flags.key?.length)
+        throw new FerryError('USAGE', 'give --key or --policy, not both: the policy names its keys')
+      const { loadPolicy } = await import('../src/policy/index.js')
+      const { policyGate } = await import('../src/pin/policy-gate.js')
+      return policyGate(await loadPolicy(this.flags.policy), this.flags.environment)
+    }
+    if (!this.flags.key?.length) return undefined
+    // Loaded only with --key: the key files module brings the Sigstore libraries with it.
+    const { loadPublicKey } = await import('../src/supply/key-files.js')
+    const keys = await Promise.all(
+      this.flags.key.map(async (path) => ({ path, key: await loadPublicKey(path) })),
+    )
+    return keyGate(keys)
+  }
+}
+
+function summary(r: PinReport): string {
+  const c = r.counts
+  const parts = [`${c.pinned} pinned`, `${c.kept} kept`]
+  if (c.unverified) parts.push(`${c.unverified} unverified`)
+  if (c.skipped) parts.push(`${c.skipped} skipped`)
+  return parts.join(', ')
+}
+
+function render(r: PinReport): string {
+  const rows: string[][] = []
+  for (const f of r.files) {
+    for (const i of f.images) {
+      // Like gofmt -l: --check lists only what needs attention.
+      if (r.mode === 'check' && i.verdict === 'pinned') continue
+      const after = i.after && i.after !== i.before ? `→ ${i.after}` : ''
+      const why = i.verdict === 'pinned' || i.verdict === 'kept' ? '' : (i.messages.at(-1) ?? '')
+      rows.push([i.verdict, `${f.file}:${i.line}`, i.before, after, why])
+    }
+  }
+  return table(rows)
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+}

@@ -1,0 +1,296 @@
+/**
+ * `ferry pin`: deployment files rewritten to verified internal references by digest. For each image:
+ * place it inside (internal.ts), resolve it there by HEAD, pass it through the gate (gate.ts), and only
+ * when every image passed, write every file (and the lock file) at once.
+ */
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { LineCounter, parseAllDocuments } from 'yaml'
+import type { Target } from '../content/target.js'
+import { FerryError, isFerryError } from '../errors.js'
+import { type Digest, isDigest } from '../oci/digest.js'
+import { DEFAULT_TAG, type RegistryReference } from '../reference/index.js'
+import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { collectFiles, type InputFile, writeAll } from './files.js'
+import type { Evidence, ImageGate } from './gate.js'
+import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
+import type { InternalNames } from './internal.js'
+import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
+import { detectFormat, type Format, findSites, type Site } from './sites.js'
+import { applyEdits, type Edit } from './splice.js'
+
+export interface PinOptions extends RegistryOptions {
+  /** Files and directories (walked for *.yaml and *.yml). */
+  inputs: string[]
+  names: InternalNames
+  /** Absent only with `allowUnverified`. */
+  gate?: ImageGate
+  /** Write pinned copies under this directory (the inputs' relative paths kept)... */
+  out?: string
+  /** ...or rewrite the inputs themselves. */
+  inPlace?: boolean
+  /** Change nothing: report what is not pinned to the internal registry. */
+  check?: boolean
+  /** Default `ferry.lock.json` in --out (with --in-place: in the first input's directory). */
+  lock?: string
+  /** Pin images that fail the gate anyway, each with a warning and `verified: false` in the lock. */
+  allowUnverified?: boolean
+  /** Also any key named `image` with a string value (CRDs). */
+  anyImageKey?: boolean
+  client?: RegistryClient
+}
+
+export type Verdict =
+  | 'pinned' // rewritten to the internal reference by digest
+  | 'kept' // already the internal reference by the digest it resolves to
+  | 'unverified' // pinned under --allow-unverified although the gate refused it
+  | 'failed' // does not resolve, or does not pass the gate: nothing is written
+  | 'skipped' // a template, or a reference this file does not fully hold
+  | 'unpinned' // --check: not an internal reference by digest
+
+export interface ImageReport {
+  at: string
+  line: number
+  before: string
+  after?: string
+  digest?: Digest
+  verdict: Verdict
+  messages: string[]
+}
+
+export interface FileReport {
+  file: string
+  format?: Format
+  /** Where the pinned file was (or, had every image passed, would have been) written. */
+  output?: string
+  changed: boolean
+  images: ImageReport[]
+}
+
+export interface PinReport {
+  mode: 'check' | 'write'
+  /** Every image passed (write) or is pinned (check). */
+  ok: boolean
+  files: FileReport[]
+  /** Files found in a directory and left alone because they are not YAML. */
+  ignored: { file: string; reason: string }[]
+  /** Files written, the lock file last; empty unless `ok` (or --allow-unverified). */
+  written: string[]
+  lock?: string
+  counts: Record<Verdict, number>
+}
+
+interface ParsedFile {
+  input: InputFile
+  text: string
+  format?: Format
+  sites: { site: Site; line: number }[]
+}
+
+async function parseFile(input: InputFile, anyImageKey: boolean): Promise<ParsedFile | { reason: string }> {
+  const text = await readFile(input.path, 'utf8')
+  const lineCounter = new LineCounter()
+  const docs = parseAllDocuments(text, { lineCounter })
+  const bad = docs.flatMap((d) => d.errors)[0]
+  if (bad) {
+    const pos = lineCounter.linePos(bad.pos[0])
+    // The parser's message repeats the position (" at line L, column C:") before a source excerpt.
+    const message = bad.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+    const reason = `${input.path}:${pos.line}:${pos.col}: ${message}`
+    if (input.explicit) throw new FerryError('USAGE', reason)
+    return { reason }
+  }
+  const format = detectFormat(input.relative.split('/').at(-1)!, docs)
+  const sites = findSites(format, docs, anyImageKey).map((site) => {
+    const node = site.kind === 'ref' ? site.node : site.kind === 'helm' ? site.repository : site.name
+    return { site, line: lineCounter.linePos(node.range![0]).line }
+  })
+  sites.sort((a, b) => a.line - b.line)
+  return { input, text, format, sites }
+}
+
+interface Resolved {
+  digest?: Digest
+  messages: string[]
+  verdict?: { ok: boolean; evidence: Evidence; messages: string[] }
+}
+
+/** Resolves and gates each distinct internal image once, however many sites name it. */
+function resolver(opts: PinOptions, client: RegistryClient) {
+  const cache = new Map<string, Promise<Resolved>>()
+  const targets = new Map<string, Target>()
+  const target = (registry: string, repository: string) => {
+    const key = `${registry}/${repository}`
+    if (!targets.has(key)) targets.set(key, client.repository(registry, repository))
+    return targets.get(key)!
+  }
+  const resolve = async (place: Pinned | Omit<Pinned, 'digest'>, selector: string, imported?: Digest) => {
+    const name = `${place.registry}/${place.repository}`
+    const t = target(place.registry, place.repository)
+    let digest: Digest
+    try {
+      digest = (await t.resolve(selector)).digest as Digest
+    } catch (err) {
+      if (isFerryError(err, 'NOT_FOUND'))
+        return {
+          messages: [
+            `${name}${isDigest(selector) ? '@' : ':'}${selector} does not resolve on ${place.registry}`,
+          ],
+        }
+      throw err
+    }
+    if (imported && digest !== imported)
+      return { messages: [`${name}:${selector} names ${digest} now, but the mapping recorded ${imported}`] }
+    if (!opts.gate) return { digest, messages: ['not verified: no --key or --policy given'] }
+    const verdict = await opts.gate({ target: t, name, digest })
+    return { digest, messages: verdict.messages, verdict }
+  }
+  return {
+    get(place: Omit<Pinned, 'digest'>, selector: string, imported?: Digest): Promise<Resolved> {
+      const key = `${place.registry}/${place.repository}@${selector}`
+      if (!cache.has(key)) cache.set(key, resolve(place, selector, imported))
+      return cache.get(key)!
+    },
+  }
+}
+
+const emptyCounts = (): Record<Verdict, number> => ({
+  pinned: 0,
+  kept: 0,
+  unverified: 0,
+  failed: 0,
+  skipped: 0,
+  unpinned: 0,
+})
+
+export async function pin(opts: PinOptions): Promise<PinReport> {
+  if (!opts.check && !opts.out === !opts.inPlace)
+    throw new FerryError('USAGE', 'give exactly one of --out DIR or --in-place (or --check)')
+  if (!opts.check && !opts.gate && !opts.allowUnverified)
+    throw new FerryError('USAGE', 'nothing to verify with: give --key (or --policy), or --allow-unverified')
+  const inputs = await collectFiles(opts.inputs)
+  const parsed: ParsedFile[] = []
+  const ignored: PinReport['ignored'] = []
+  for (const input of inputs) {
+    const p = await parseFile(input, opts.anyImageKey ?? false)
+    if ('reason' in p) ignored.push({ file: input.path, reason: p.reason })
+    else if (p.sites.length || input.explicit) parsed.push(p)
+  }
+  const client = opts.client ?? new RegistryClient(opts)
+  const images = resolver(opts, client)
+  const lockEntries: LockEntry[] = []
+  const outputs: { path: string; bytes: Uint8Array; changed: boolean }[] = []
+  const files: FileReport[] = []
+  try {
+    for (const file of parsed) {
+      const edits: Edit[] = []
+      const reports: ImageReport[] = []
+      for (const { site, line } of file.sites) {
+        const read = readImage(file.text, site)
+        const report: ImageReport = {
+          at: site.at,
+          line,
+          before: read.written,
+          verdict: 'skipped',
+          messages: [],
+        }
+        reports.push(report)
+        if ('skip' in read) report.messages.push(read.skip)
+        else if ('error' in read) {
+          report.verdict = 'failed'
+          report.messages.push(read.error)
+        } else if (opts.check) checkOne(opts.names, read.ref, report)
+        else {
+          const placed = await pinOne(opts, images, read.ref, report)
+          if (!placed) continue
+          if (report.verdict !== 'kept') edits.push(...pinEdits(file.text, site, placed))
+          lockEntries.push({
+            original: read.written,
+            pinned: report.after!,
+            digest: placed.digest,
+            verified: report.verdict !== 'unverified',
+            evidence: placed.evidence,
+            ...(report.verdict === 'unverified' ? { warnings: report.messages } : {}),
+            sites: [`${file.input.relative}: ${site.at}`],
+          })
+        }
+      }
+      const output = opts.check ? undefined : opts.out ? join(opts.out, file.input.relative) : file.input.path
+      const text = applyEdits(file.text, edits)
+      const changed = text !== file.text
+      if (output && (opts.out || changed)) outputs.push({ path: output, bytes: Buffer.from(text), changed })
+      files.push({ file: file.input.path, format: file.format, output, changed, images: reports })
+    }
+  } finally {
+    if (!opts.client) await client.close()
+  }
+
+  const counts = emptyCounts()
+  for (const r of files.flatMap((f) => f.images)) counts[r.verdict]++
+  const ok = counts.failed === 0 && counts.unpinned === 0
+  const report: PinReport = { mode: opts.check ? 'check' : 'write', ok, files, ignored, written: [], counts }
+  if (opts.check || !ok) return report
+  const lock = opts.lock ?? join(opts.out ?? lockDirOf(opts.inputs[0]!, inputs), DEFAULT_LOCK_FILE)
+  const all = [...outputs, { path: lock, bytes: encodeLock(lockFile(lockEntries)) }]
+  await writeAll(all)
+  return { ...report, written: all.map((f) => f.path), lock }
+}
+
+function lockDirOf(first: string, inputs: InputFile[]): string {
+  const explicit = inputs.find((i) => i.path === first && i.explicit)
+  return explicit ? dirname(first) : first
+}
+
+/** --check: pinned means an internal reference that carries a digest. */
+function checkOne(names: InternalNames, ref: RegistryReference, report: ImageReport): void {
+  const internal = names.isInternal(ref)
+  if (internal && ref.digest) {
+    report.verdict = 'pinned'
+    return
+  }
+  report.verdict = 'unpinned'
+  report.messages.push(internal ? 'internal, but not pinned by digest' : `not under ${names.describe}`)
+}
+
+async function pinOne(
+  opts: PinOptions,
+  images: ReturnType<typeof resolver>,
+  ref: RegistryReference,
+  report: ImageReport,
+): Promise<(Pinned & { evidence: Evidence }) | undefined> {
+  let place: Omit<Pinned, 'digest'> & { imported?: Digest }
+  try {
+    place = opts.names.isInternal(ref)
+      ? { registry: ref.registry, repository: ref.repository, tag: ref.tag }
+      : { ...opts.names.place(ref), tag: ref.tag }
+  } catch (err) {
+    if (!isFerryError(err)) throw err
+    report.verdict = 'failed'
+    report.messages.push(err.message)
+    return undefined
+  }
+  const selector = ref.digest ?? ref.tag ?? DEFAULT_TAG
+  const resolved = await images.get(place, selector, ref.digest ? undefined : place.imported)
+  report.messages.push(...resolved.messages)
+  if (!resolved.digest) {
+    report.verdict = 'failed'
+    return undefined
+  }
+  const pinned: Pinned = {
+    registry: place.registry,
+    repository: place.repository,
+    tag: place.tag,
+    digest: resolved.digest,
+  }
+  report.digest = resolved.digest
+  report.after = pinnedReference(pinned)
+  const passed = resolved.verdict?.ok ?? false
+  if (!passed && !opts.allowUnverified) {
+    report.verdict = 'failed'
+    return undefined
+  }
+  const kept = opts.names.isInternal(ref) && ref.digest === resolved.digest
+  report.verdict = !passed ? 'unverified' : kept ? 'kept' : 'pinned'
+  if (kept) report.after = report.before
+  return { ...pinned, evidence: resolved.verdict?.evidence ?? {} }
+}

@@ -1,0 +1,219 @@
+/**
+ * Where a deployment file names its images: the scalars `ferry pin` reads and rewrites. Each format has
+ * its own places (see `findSites`); an anchored value reached through an alias or a `<<` merge is found
+ * once, at the anchor, since that is the text to change.
+ */
+import { type Document, isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap } from 'yaml'
+
+export type Format = 'compose' | 'kubernetes' | 'helm' | 'kustomize'
+
+/** A whole reference in one scalar: Compose, Kubernetes, `--any-image-key`. */
+export interface RefSite {
+  kind: 'ref'
+  /** `services.db.image`, `[1].spec.template.spec.containers[0].image`: for people. */
+  at: string
+  node: Scalar
+}
+
+/** A Helm values map with `repository` and `tag`/`digest`/`registry` (bitnami-style). */
+export interface HelmSite {
+  kind: 'helm'
+  at: string
+  repository: Scalar
+  tag?: Scalar
+  digest?: Scalar
+  registry?: Scalar
+  /** `global.imageRegistry`, which overrides every `registry` in bitnami charts. */
+  globalRegistry?: Scalar
+}
+
+/** A kustomization `images:` entry. */
+export interface KustomizeSite {
+  kind: 'kustomize'
+  at: string
+  map: YAMLMap
+  name: Scalar
+  newName?: Scalar
+  newTag?: Scalar
+  digest?: Scalar
+}
+
+export type Site = RefSite | HelmSite | KustomizeSite
+
+const WORKLOADS: Record<string, string[]> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+}
+const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers']
+
+/** Follows an alias to what it names; anything else as it is. */
+function deref(doc: Document, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node
+}
+
+/** The value under `key` in a map, looking through `<<` merges as YAML 1.1 (and Compose) do. */
+function get(doc: Document, map: unknown, key: string): unknown {
+  const m = deref(doc, map)
+  if (!isMap(m)) return undefined
+  let merged: unknown
+  for (const pair of m.items) {
+    const k = isScalar(pair.key) ? pair.key.value : undefined
+    if (k === key) return deref(doc, pair.value)
+    if (k === '<<' && merged === undefined) {
+      const sources = deref(doc, pair.value)
+      for (const source of isSeq(sources) ? sources.items : [sources]) {
+        merged = get(doc, source, key)
+        if (merged !== undefined) break
+      }
+    }
+  }
+  return merged
+}
+
+const getPath = (doc: Document, node: unknown, path: string[]) =>
+  path.reduce<unknown>((n, key) => get(doc, n, key), node)
+
+const stringScalar = (node: unknown): node is Scalar =>
+  isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number')
+
+function entries(doc: Document, map: unknown): [string, unknown][] {
+  const m = deref(doc, map)
+  if (!isMap(m)) return []
+  return m.items.flatMap((p) =>
+    isScalar(p.key) && p.key.value !== '<<' ? [[String(p.key.value), p.value] as [string, unknown]] : [],
+  )
+}
+
+function compose(doc: Document, prefix: string): Site[] {
+  return entries(doc, get(doc, doc.contents, 'services')).flatMap(([name, service]) => {
+    const image = get(doc, service, 'image')
+    return stringScalar(image)
+      ? [{ kind: 'ref' as const, at: `${prefix}services.${name}.image`, node: image }]
+      : []
+  })
+}
+
+function kubernetes(doc: Document, prefix: string): Site[] {
+  const kind = get(doc, doc.contents, 'kind')
+  const path = isScalar(kind) ? WORKLOADS[String(kind.value)] : undefined
+  if (!path) return []
+  const podSpec = getPath(doc, doc.contents, path)
+  const sites: Site[] = []
+  for (const list of CONTAINER_LISTS) {
+    const seq = get(doc, podSpec, list)
+    if (!isSeq(seq)) continue
+    seq.items.forEach((container, i) => {
+      const image = get(doc, container, 'image')
+      if (stringScalar(image))
+        sites.push({ kind: 'ref', at: `${prefix}${path.join('.')}.${list}[${i}].image`, node: image })
+    })
+  }
+  return sites
+}
+
+/** Visits every map in the document with its path; `visit` returns true to look no deeper. */
+function eachMap(doc: Document, visit: (map: YAMLMap, at: string) => boolean) {
+  const walk = (node: unknown, at: string) => {
+    const n = deref(doc, node)
+    if (isSeq(n))
+      n.items.forEach((item, i) => {
+        walk(item, `${at}[${i}]`)
+      })
+    if (!isMap(n) || visit(n, at)) return
+    for (const [key, value] of entries(doc, n)) walk(value, at ? `${at}.${key}` : key)
+  }
+  walk(doc.contents, '')
+}
+
+function scalarAt(doc: Document, map: unknown, key: string): Scalar | undefined {
+  const v = get(doc, map, key)
+  return isScalar(v) ? v : undefined
+}
+
+function helm(doc: Document): Site[] {
+  const global = get(doc, get(doc, doc.contents, 'global'), 'imageRegistry')
+  const globalRegistry = stringScalar(global) && String(global.value) !== '' ? global : undefined
+  const sites: Site[] = []
+  eachMap(doc, (map, at) => {
+    const repository = get(doc, map, 'repository')
+    const [tag, digest, registry] = ['tag', 'digest', 'registry'].map((key) => scalarAt(doc, map, key))
+    if (!stringScalar(repository) || !(tag || digest || registry)) return false
+    sites.push({ kind: 'helm', at: at || '.', repository, tag, digest, registry, globalRegistry })
+    return true
+  })
+  return sites
+}
+
+function kustomize(doc: Document): Site[] {
+  const images = get(doc, doc.contents, 'images')
+  if (!isSeq(images)) return []
+  return images.items.flatMap((entry, i) => {
+    const map = deref(doc, entry)
+    const name = get(doc, map, 'name')
+    if (!isMap(map) || !stringScalar(name)) return []
+    const field = (key: string) => scalarAt(doc, map, key)
+    return [
+      {
+        kind: 'kustomize' as const,
+        at: `images[${i}]`,
+        map,
+        name,
+        newName: field('newName'),
+        newTag: field('newTag'),
+        digest: field('digest'),
+      },
+    ]
+  })
+}
+
+/** kbld's rule for CRDs: any key named `image` with a string value, anywhere. */
+export function anyImageKeySites(doc: Document, prefix: string): Site[] {
+  const sites: Site[] = []
+  eachMap(doc, (map, at) => {
+    const image = get(doc, map, 'image')
+    if (isScalar(image) && typeof image.value === 'string')
+      sites.push({ kind: 'ref', at: `${prefix}${at ? `${at}.` : ''}image`, node: image })
+    return false
+  })
+  return sites
+}
+
+/** The format of a file by its name, or, for any other YAML file, by what its documents hold. */
+export function detectFormat(name: string, docs: Document[]): Format | undefined {
+  if (/^kustomization\.ya?ml$/.test(name)) return 'kustomize'
+  if (/^(docker-)?compose.*\.ya?ml$/.test(name)) return 'compose'
+  if (/^values.*\.ya?ml$/.test(name)) return 'helm'
+  const top = (doc: Document, key: string) => get(doc, doc.contents, key) !== undefined
+  if (docs.some((d) => top(d, 'apiVersion') && top(d, 'kind'))) {
+    const kind = get(docs[0]!, docs[0]!.contents, 'kind')
+    return isScalar(kind) && kind.value === 'Kustomization' ? 'kustomize' : 'kubernetes'
+  }
+  if (docs.some((d) => isMap(get(d, d.contents, 'services')))) return 'compose'
+  return undefined
+}
+
+/** Every image site of a file's documents, each scalar once (an anchor shared by aliases is one site). */
+export function findSites(format: Format | undefined, docs: Document[], anyImageKey: boolean): Site[] {
+  const sites: Site[] = []
+  docs.forEach((doc, i) => {
+    const prefix = docs.length > 1 ? `[${i}].` : ''
+    if (format === 'compose') sites.push(...compose(doc, prefix))
+    if (format === 'kubernetes') sites.push(...kubernetes(doc, prefix))
+    if (format === 'helm') sites.push(...helm(doc))
+    if (format === 'kustomize') sites.push(...kustomize(doc))
+    if (anyImageKey) sites.push(...anyImageKeySites(doc, prefix))
+  })
+  const seen = new Set<number>()
+  return sites.filter((s) => {
+    const start = (s.kind === 'ref' ? s.node : s.kind === 'helm' ? s.repository : s.name).range![0]
+    if (seen.has(start)) return false
+    seen.add(start)
+    return true
+  })
+}

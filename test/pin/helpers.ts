@@ -1,0 +1,75 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RegistryClient } from '../../src/registry/index.js'
+import { type RunningServer, startServer } from '../../src/serve/index.js'
+import { signImage } from '../../src/supply/index.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { makeKeys, type TestKeys } from '../supply/helpers.js'
+
+export const FIXTURES = join(import.meta.dirname, 'fixtures')
+
+/** The images of the fixtures, where `--registry HOST/site` puts them; the scheme each is signed in. */
+export const SITE_IMAGES = [
+  { repository: 'site/library/postgres', tag: '16', format: 'classic' },
+  { repository: 'site/library/python', tag: '3.12-slim', format: 'bundle' },
+  { repository: 'site/acme/mini-api', tag: '1.0', format: 'both' },
+] as const
+
+export interface Site {
+  server: RunningServer
+  host: string
+  keys: TestKeys
+  /** Repository → digest of each image pushed. */
+  digests: Record<string, string>
+  /** Pushes a small image (reproducible from `seed`), signed unless `key` is null. */
+  push(
+    repository: string,
+    tag: string,
+    opts?: { sign?: 'classic' | 'bundle' | 'both' | null },
+  ): Promise<string>
+  dir: string
+  stop(): Promise<void>
+}
+
+/** ferry serve on loopback holding the fixtures' images, each signed with `keys`. */
+export async function startSite(): Promise<Site> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-pin-'))
+  const server = await startServer({ root: join(dir, 'registry'), port: 0 })
+  const client = new RegistryClient({})
+  const keys = makeKeys()
+  const digests: Record<string, string> = {}
+  const push: Site['push'] = async (repository, tag, opts = {}) => {
+    const target = client.repository(server.host, repository)
+    const m = await pushSyntheticImage(
+      target,
+      { seed: `${repository}:${tag}`, layers: 1, layerSize: 1024 },
+      tag,
+    )
+    const sign = opts.sign === undefined ? 'classic' : opts.sign
+    if (sign) await signImage({ target, reference: m.digest, key: keys.key, format: sign })
+    digests[repository] = m.digest
+    return m.digest
+  }
+  for (const i of SITE_IMAGES) await push(i.repository, i.tag, { sign: i.format })
+  return {
+    server,
+    host: server.host,
+    keys,
+    digests,
+    push,
+    dir,
+    async stop() {
+      await client.close()
+      await server.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A fresh copy of the fixture inputs to work on. */
+export async function copyInputs(site: Site, name: string): Promise<string> {
+  const dir = join(site.dir, name)
+  await cp(join(FIXTURES, 'input'), dir, { recursive: true })
+  return dir
+}
