@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { deleteImage } from '../src/promote/index.js'
 
 export default class Delete extends FerryCommand<typeof Delete> {
@@ -11,6 +12,15 @@ export default class Delete extends FerryCommand<typeof Delete> {
     'the setting to change (exit 1). Signatures and SBOMs attached to the digest stay; space comes back when the ' +
     'registry’s garbage collection runs (distribution: `registry garbage-collect`).\n\n' +
     '--json prints { "image", "digest", "tags", "deleted", "dryRun" }.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    image: 'string',
+    digest: 'string',
+    tags: ['string'],
+    deleted: 'boolean',
+    dryRun: 'boolean',
+  }
+
   static override examples = [
     '<%= config.bin %> delete reg.local:5000/acme/web@sha256:… --dry-run',
     '<%= config.bin %> delete reg.local:5000/acme/web:v0.9.0',

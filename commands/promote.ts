@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { checkLine } from '../cli/policy-render.js'
 import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
@@ -23,6 +24,24 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'with `ferry ledger ls` and `ferry ledger show`.\n\n' +
     '--json prints the record: { "time", "verdict", "source", "destination", "digest", "environment", "checks", ' +
     '"labels", "forced", "ferryVersion", "previous"?, "reason"?, "copy"?, "ledger"? }.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    time: 'string',
+    verdict: 'string',
+    source: 'string',
+    destination: 'string',
+    digest: 'string',
+    environment: 'string | null',
+    checks: [{ rule: 'string', result: 'string', message: 'string', 'evidence?': 'object' }],
+    labels: { 'source?': 'string', 'revision?': 'string', 'created?': 'string' },
+    forced: 'boolean',
+    ferryVersion: 'string',
+    'previous?': 'string',
+    'reason?': 'string',
+    'copy?': 'object',
+    'ledger?': 'string',
+  }
+
   static override examples = [
     '<%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod --ledger promotions.jsonl',
     '<%= config.bin %> promote registry.intra/acme/shop/api@sha256:… registry.intra/acme/shop/api-prod:v1.4.2 --policy ferry.policy.yaml',

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { loadPolicy } from '../src/policy/index.js'
 import { retag } from '../src/promote/index.js'
 
@@ -11,6 +12,16 @@ export default class Tag extends FerryCommand<typeof Tag> {
     '(exit 1), never overwritten. With --policy, a tag of an environment marked immutable never moves to ' +
     'another digest (exit 7, both digests named).\n\n' +
     '--json prints { "image", "tag", "digest", "previous"?, "changed", "environment" }.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    image: 'string',
+    tag: 'string',
+    digest: 'string',
+    'previous?': 'string',
+    changed: 'boolean',
+    environment: 'string | null',
+  }
+
   static override examples = [
     '<%= config.bin %> tag reg.local:5000/acme/web@sha256:… v1.4.2',
     '<%= config.bin %> tag registry.intra/acme/shop/api-prod:v1.4.2 stable --policy ferry.policy.yaml',

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { readLedger } from '../../src/promote/index.js'
 
 export default class LedgerLs extends FerryCommand<typeof LedgerLs> {
@@ -7,6 +8,9 @@ export default class LedgerLs extends FerryCommand<typeof LedgerLs> {
   static override description =
     'Reads a ledger written by `ferry promote --ledger FILE`. --json prints { "records": [ … ], "torn": false }, ' +
     'each record as promote wrote it; "torn" says a last line was cut short by a crash and left out.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { records: ['object'], torn: 'boolean' }
+
   static override examples = [
     '<%= config.bin %> ledger ls promotions.jsonl',
     '<%= config.bin %> ledger ls promotions.jsonl --json | jq ".records[] | select(.verdict == \\"refused\\")"',

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { checkLine } from '../../cli/policy-render.js'
 import { FerryError } from '../../src/errors.js'
 import { ledgerRecordsFor, readLedger } from '../../src/promote/index.js'
@@ -9,6 +10,9 @@ export default class LedgerShow extends FerryCommand<typeof LedgerShow> {
   static override description =
     'KEY is a digest (sha256:…), a tag (v1.4.2) or a destination with its tag (registry.intra/acme/web-prod:v1.4.2). ' +
     'Exit 3 when no record matches. --json prints { "records": [ … ] }.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = { records: ['object'] }
+
   static override examples = [
     '<%= config.bin %> ledger show promotions.jsonl v1.4.2',
     '<%= config.bin %> ledger show promotions.jsonl sha256:… --json',

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { renderImageCheck } from '../../cli/policy-render.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
 import {
@@ -27,6 +28,21 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     '--json prints { "results": [ { "image", "digest", "environment", "mode", "checks": [ { "rule", "result", ' +
     '"message", "evidence" } ], "labels" } ], "summary": { "images", "passed", "failed", "warnings", "skipped" } } ' +
     '(summary counts rows). Rule ids: naming, labels, signature, sbom, tags.forbid, tags.semver, immutable.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    results: [
+      {
+        image: 'string',
+        digest: 'string',
+        environment: 'string | null',
+        mode: 'string',
+        checks: [{ rule: 'string', result: 'string', message: 'string', 'evidence?': 'object' }],
+        labels: { 'source?': 'string', 'revision?': 'string', 'created?': 'string' },
+      },
+    ],
+    summary: { images: 'number', passed: 'number', failed: 'number', warnings: 'number', skipped: 'number' },
+  }
+
   static override examples = [
     '<%= config.bin %> policy check registry.intra/acme/shop/api-prod:v1.4.2',
     '<%= config.bin %> policy check registry.intra/acme/shop/api:v1.5.0-rc.1 --environment prod --json',

@@ -1,4 +1,5 @@
 import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
 import { policyJsonSchema } from '../../src/policy/index.js'
 
 export default class PolicySchema extends FerryCommand<typeof PolicySchema> {
@@ -7,6 +8,9 @@ export default class PolicySchema extends FerryCommand<typeof PolicySchema> {
     'With the yaml-language-server (VS Code, Neovim, JetBrains), put\n' +
     '  # yaml-language-server: $schema=./ferry.policy.schema.json\n' +
     'at the top of the policy file to get completion and errors while typing.'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = 'object'
+
   static override examples = ['<%= config.bin %> policy schema > ferry.policy.schema.json']
 
   async run() {
