@@ -6,9 +6,8 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
-import type { Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { type Digest, isDigest } from '../oci/digest.js'
+import type { Digest } from '../oci/digest.js'
 import { DEFAULT_TAG, type RegistryReference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { collectFiles, type InputFile, writeAll } from './files.js'
@@ -16,6 +15,7 @@ import type { Evidence, ImageGate } from './gate.js'
 import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
+import { resolver } from './resolve.js'
 import { detectFormat, type Format, findSites, type Site } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 
@@ -109,51 +109,6 @@ async function parseFile(input: InputFile, anyImageKey: boolean): Promise<Parsed
   return { input, text, format, sites }
 }
 
-interface Resolved {
-  digest?: Digest
-  messages: string[]
-  verdict?: { ok: boolean; evidence: Evidence; messages: string[] }
-}
-
-/** Resolves and gates each distinct internal image once, however many sites name it. */
-function resolver(opts: PinOptions, client: RegistryClient) {
-  const cache = new Map<string, Promise<Resolved>>()
-  const targets = new Map<string, Target>()
-  const target = (registry: string, repository: string) => {
-    const key = `${registry}/${repository}`
-    if (!targets.has(key)) targets.set(key, client.repository(registry, repository))
-    return targets.get(key)!
-  }
-  const resolve = async (place: Pinned | Omit<Pinned, 'digest'>, selector: string, imported?: Digest) => {
-    const name = `${place.registry}/${place.repository}`
-    const t = target(place.registry, place.repository)
-    let digest: Digest
-    try {
-      digest = (await t.resolve(selector)).digest as Digest
-    } catch (err) {
-      if (isFerryError(err, 'NOT_FOUND'))
-        return {
-          messages: [
-            `${name}${isDigest(selector) ? '@' : ':'}${selector} does not resolve on ${place.registry}`,
-          ],
-        }
-      throw err
-    }
-    if (imported && digest !== imported)
-      return { messages: [`${name}:${selector} names ${digest} now, but the mapping recorded ${imported}`] }
-    if (!opts.gate) return { digest, messages: ['not verified: no --key or --policy given'] }
-    const verdict = await opts.gate({ target: t, name, digest })
-    return { digest, messages: verdict.messages, verdict }
-  }
-  return {
-    get(place: Omit<Pinned, 'digest'>, selector: string, imported?: Digest): Promise<Resolved> {
-      const key = `${place.registry}/${place.repository}@${selector}`
-      if (!cache.has(key)) cache.set(key, resolve(place, selector, imported))
-      return cache.get(key)!
-    },
-  }
-}
-
 const emptyCounts = (): Record<Verdict, number> => ({
   pinned: 0,
   kept: 0,
@@ -177,9 +132,9 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     else if (p.sites.length || input.explicit) parsed.push(p)
   }
   const client = opts.client ?? new RegistryClient(opts)
-  const images = resolver(opts, client)
+  const images = resolver(opts.gate, client)
   const lockEntries: LockEntry[] = []
-  const outputs: { path: string; bytes: Uint8Array; changed: boolean }[] = []
+  const outputs: { path: string; bytes: Uint8Array }[] = []
   const files: FileReport[] = []
   try {
     for (const file of parsed) {
@@ -218,7 +173,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       const output = opts.check ? undefined : opts.out ? join(opts.out, file.input.relative) : file.input.path
       const text = applyEdits(file.text, edits)
       const changed = text !== file.text
-      if (output && (opts.out || changed)) outputs.push({ path: output, bytes: Buffer.from(text), changed })
+      if (output && (opts.out || changed)) outputs.push({ path: output, bytes: Buffer.from(text) })
       files.push({ file: file.input.path, format: file.format, output, changed, images: reports })
     }
   } finally {
