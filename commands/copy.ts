@@ -68,6 +68,8 @@ export default class Copy extends FerryCommand<typeof Copy> {
     source: { name: 'string', reference: 'string', digest: 'string' },
     destination: { name: 'string', 'tag?': 'string', digest: 'string' },
     filtered: 'boolean',
+    platformChild: 'boolean',
+    'digestWon?': { tag: 'string', 'tagDigest?': 'string' },
     manifests: { pushed: 'number', skipped: 'number' },
     blobs: { ...blobCountsShape, foreign: 'number' },
     referrers: 'number',

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { repeatable, stripComponentsFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { table } from '../cli/format.js'
+import type { JsonShape } from '../cli/json-shape.js'
 import { loadMappingFile } from '../src/bundle/mapping.js'
 import { readMappingOut } from '../src/bundle/mapping-out.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
@@ -35,6 +36,35 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '(pinned if it has no digest). Templates (\u0024{…}, {{ … }}) are reported and left alone.\n\n' +
     'Only image scalars change, in their original quoting: comments, anchors, key order and every other byte ' +
     'stay. --check changes nothing and exits 1 listing what is not pinned to the internal registry (a CI guard).'
+  /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
+  static jsonOutput: JsonShape = {
+    mode: 'string',
+    ok: 'boolean',
+    files: [
+      {
+        file: 'string',
+        'format?': 'string',
+        'output?': 'string',
+        changed: 'boolean',
+        images: [
+          {
+            at: 'string',
+            line: 'number',
+            before: 'string',
+            'after?': 'string',
+            'digest?': 'string',
+            verdict: 'string',
+            messages: ['string'],
+          },
+        ],
+      },
+    ],
+    ignored: [{ file: 'string', reason: 'string' }],
+    written: ['string'],
+    'lock?': 'string',
+    counts: { '*': 'number' },
+  }
+
   static override examples = [
     '<%= config.bin %> pin examples/mini-api --registry reg.local:5000/cache --key release.pub --out pinned/',
     '<%= config.bin %> pin deploy/ --mapping images.json --key release.pub --in-place',

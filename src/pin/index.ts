@@ -4,7 +4,6 @@ export {
   type GateImage,
   type GateVerdict,
   type ImageGate,
-  keyFingerprint,
   keyGate,
 } from './gate.js'
 export { type InternalNames, mappingOutNames, registryNames } from './internal.js'

@@ -15,14 +15,15 @@ describe('npm run demo', () => {
       const lines = r.stdout.split('\n')
       const sections = lines.filter((l) => l.startsWith('== '))
       const proofs = lines.filter((l) => l.startsWith('=> proved: '))
-      expect(sections).toHaveLength(8)
-      expect(proofs).toHaveLength(8)
+      expect(sections).toHaveLength(9)
+      expect(proofs).toHaveLength(9)
       // Each section holds exactly one proof, as its last word.
       const blocks = r.stdout.split('\n== ').slice(1)
       for (const block of blocks) expect(block.match(/\n=> proved: /g), block.split('\n')[0]).toHaveLength(1)
       expect(proofs.join('\n')).toContain('digest kept')
       expect(proofs.join('\n')).toContain('signature verified offline')
       expect(proofs.join('\n')).toContain('nothing re-sent')
+      expect(proofs.join('\n')).toContain('3 attempts in the ledger')
 
       expect(lines.filter((l) => /\s$/.test(l))).toEqual([])
       // The bundle is named after its file, mini-api-1.0.tar: name mini-api, version 1.0.
