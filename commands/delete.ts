@@ -10,8 +10,7 @@ export default class Delete extends FerryCommand<typeof Delete> {
     'and refuses (exit 7, naming them) when a tag other than the one in IMAGE names the digest; --force deletes ' +
     'anyway. --dry-run says what would go and changes nothing. A registry with deletes disabled is named with ' +
     'the setting to change (exit 1). Signatures and SBOMs attached to the digest stay; space comes back when the ' +
-    'registry’s garbage collection runs (distribution: `registry garbage-collect`).\n\n' +
-    '--json prints { "image", "digest", "tags", "deleted", "dryRun" }.'
+    'registry’s garbage collection runs (distribution: `registry garbage-collect`).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',

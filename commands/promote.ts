@@ -21,9 +21,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'refused. The tag is written last, on condition that it is still what was read, and read back afterwards.\n\n' +
     '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, verdict, source, ' +
     'destination, digest, environment, checks, labels source/revision/created, forced, ferryVersion); read it ' +
-    'with `ferry ledger ls` and `ferry ledger show`.\n\n' +
-    '--json prints the record: { "time", "verdict", "source", "destination", "digest", "environment", "checks", ' +
-    '"labels", "forced", "ferryVersion", "previous"?, "reason"?, "copy"?, "ledger"? }.'
+    'with `ferry ledger ls` and `ferry ledger show`.'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     time: 'string',

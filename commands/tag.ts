@@ -10,8 +10,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
     'The manifest’s exact bytes are PUT under NEWTAG (crane tag, regctl image retag). The tag is written on ' +
     'condition that it still names what was read, or still does not exist, so a concurrent writer is refused ' +
     '(exit 1), never overwritten. With --policy, a tag of an environment marked immutable never moves to ' +
-    'another digest (exit 7, both digests named).\n\n' +
-    '--json prints { "image", "tag", "digest", "previous"?, "changed", "environment" }.'
+    'another digest (exit 7, both digests named).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',

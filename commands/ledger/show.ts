@@ -9,7 +9,7 @@ export default class LedgerShow extends FerryCommand<typeof LedgerShow> {
   static override summary = 'Show every ledger record about one digest or tag: checks, labels, verdicts.'
   static override description =
     'KEY is a digest (sha256:…), a tag (v1.4.2) or a destination with its tag (registry.intra/acme/web-prod:v1.4.2). ' +
-    'Exit 3 when no record matches. --json prints { "records": [ … ] }.'
+    'Exit 3 when no record matches.'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = { records: ['object'] }
 

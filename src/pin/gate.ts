@@ -4,9 +4,10 @@
  * knowing which. A gate sees the image on the internal registry, by digest, and answers with a verdict
  * and the evidence to record in the lock file.
  */
-import { createHash, type KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
+import { keyFingerprint } from '../policy/load.js'
 import { verifyImage } from '../supply/verify-image.js'
 
 export interface GateImage {
@@ -41,11 +42,6 @@ export interface PublicKeyFile {
   path: string
   key: KeyObject
 }
-
-export const keyFingerprint = (key: KeyObject) =>
-  `sha256:${createHash('sha256')
-    .update(key.export({ type: 'spki', format: 'der' }))
-    .digest('hex')}`
 
 /**
  * Signatures checked offline in both schemes (cosign `.sig` tag, Sigstore bundle referrers): the image

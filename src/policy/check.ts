@@ -1,7 +1,7 @@
 import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { labelsOf, type TraceLabels, traceLabels } from './labels.js'
-import { environmentNamed, type Policy } from './load.js'
+import type { Policy } from './load.js'
 import { environmentFor, formatName, type ImageName } from './match.js'
 import {
   checkForbiddenTags,
@@ -61,8 +61,7 @@ export interface CheckImageOptions {
  */
 export async function checkImage(opts: CheckImageOptions): Promise<ImageCheck> {
   const { policy, target, digest, name } = opts
-  const env =
-    opts.environment !== undefined ? environmentNamed(policy, opts.environment) : environmentFor(policy, name)
+  const env = environmentFor(policy, name, opts.environment)
   const mode: Mode = env?.mode ?? 'enforce'
   const manifest = await target.fetchManifest(digest)
   const found = await labelsOf(target, manifest)

@@ -1,6 +1,6 @@
 import { minimatch } from 'minimatch'
 import { tagMatches } from '../spec/tag-filter.js'
-import type { Environment, Policy } from './load.js'
+import { type Environment, environmentNamed, type Policy } from './load.js'
 
 /** Where an image is (or is going): what environments match and naming rules judge. */
 export interface ImageName {
@@ -32,6 +32,11 @@ export function environmentMatches(env: Environment, name: ImageName): boolean {
   return true
 }
 
-/** The first environment the name matches, in file order; undefined: the global rules alone apply. */
-export const environmentFor = (policy: Policy, name: ImageName): Environment | undefined =>
-  policy.environments.find((env) => environmentMatches(env, name))
+/**
+ * The environment named `wanted` (`--environment`), else the first one the name matches, in file order;
+ * undefined: the global rules alone apply.
+ */
+export const environmentFor = (policy: Policy, name: ImageName, wanted?: string): Environment | undefined =>
+  wanted !== undefined
+    ? environmentNamed(policy, wanted)
+    : policy.environments.find((env) => environmentMatches(env, name))

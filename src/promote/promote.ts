@@ -6,8 +6,6 @@ import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import {
   checkImage,
-  environmentFor,
-  environmentNamed,
   failuresOf,
   type ImageCheck,
   type ImageName,
@@ -73,7 +71,6 @@ export async function promote(
   try {
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...nameOf(dst), tag }
-    const env = opts.policy && environmentOf(opts.policy, name, opts.environment)
     const check: ImageCheck = opts.policy
       ? await checkImage({
           policy: opts.policy,
@@ -120,6 +117,11 @@ export async function promote(
     const opened = await openTarget(dst, { ...opts, client, create: true })
     to = opened.target
     const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
+    // The environment checkImage judged by: the immutability rule is its, checked now that DST was read.
+    const env =
+      check.environment === null
+        ? undefined
+        : opts.policy?.environments.find((e) => e.name === check.environment)
     if (env?.immutable) {
       const outcome = checkImmutable(tag, digest, existing)
       check.checks.push({
@@ -187,9 +189,6 @@ const nameOf = (ref: Reference): ImageName =>
   ref.kind === 'registry'
     ? { host: ref.registry, repository: ref.repository }
     : { repository: ref.repository ?? '' }
-
-const environmentOf = (policy: Policy, name: ImageName, wanted: string | undefined) =>
-  wanted !== undefined ? environmentNamed(policy, wanted) : environmentFor(policy, name)
 
 function reasonOf(failures: readonly PolicyCheck[]): string {
   const [first, ...rest] = failures

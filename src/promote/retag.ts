@@ -1,7 +1,7 @@
 import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { environmentFor, environmentNamed, type Policy } from '../policy/index.js'
+import { environmentFor, type Policy } from '../policy/index.js'
 import { checkImmutable } from '../policy/rules.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
@@ -39,11 +39,7 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
       ref.kind === 'registry'
         ? { host: ref.registry, repository: ref.repository, tag }
         : { repository: ref.repository ?? '', tag }
-    const env =
-      opts.policy &&
-      (opts.environment !== undefined
-        ? environmentNamed(opts.policy, opts.environment)
-        : environmentFor(opts.policy, name))
+    const env = opts.policy && environmentFor(opts.policy, name, opts.environment)
     if (env?.immutable && env.mode === 'enforce') {
       const outcome = checkImmutable(tag, manifest.digest, previous)
       if (outcome.result === 'fail')
