@@ -1,10 +1,11 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { type Logger, redact, silentLogger } from '../log.js'
 import { writeFileAtomic } from '../util/files.js'
 import { withLock } from '../util/lock.js'
+import { ferryStateDir } from '../util/state-dir.js'
 
 /**
  * Where large uploads stood when ferry last stopped: destination + blob digest → the registry's upload
@@ -51,8 +52,7 @@ type Entries = Record<string, JournalEntry>
 
 /** `$XDG_STATE_HOME/ferry/uploads.json`; the XDG base directory spec ignores a relative value. */
 export function defaultJournalPath(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  const state = env.XDG_STATE_HOME
-  return join(state && isAbsolute(state) ? state : join(home, '.local', 'state'), 'ferry', 'uploads.json')
+  return join(ferryStateDir(env, home), 'uploads.json')
 }
 
 /** For logs: the session's path, never its query (which may carry a token). */

@@ -23,6 +23,7 @@ export class GraphReader {
   private readonly lists = new Map<string, Promise<Descriptor[]>>()
   private readonly tags = new Map<string, Promise<Descriptor | undefined>>()
   private readonly limit: Limiter
+  private listed: Set<string> | undefined
   readonly signal: AbortSignal | undefined
 
   constructor(
@@ -49,12 +50,21 @@ export class GraphReader {
     if (!this.manifests.has(m.digest)) this.manifests.set(m.digest, Promise.resolve(m))
   }
 
+  /**
+   * The target's whole tag list, when the walker has just read it: a tag outside it is then known to be
+   * absent without a HEAD (cosign's three `sha256-HEX.sig|att|sbom` tags per manifest, mostly absent).
+   */
+  knowTags(tags: Iterable<string>): void {
+    this.listed = new Set(tags)
+  }
+
   referrers(subject: Digest): Promise<Descriptor[]> {
     return this.once(this.lists, subject, () => this.target.referrers(subject, { signal: this.signal }))
   }
 
   /** A tag's descriptor (HEAD on a registry), undefined when absent. */
   tag(tag: string): Promise<Descriptor | undefined> {
+    if (this.listed && !this.listed.has(tag)) return Promise.resolve(undefined)
     return this.once(this.tags, tag, () => resolveIfPresent(this.target, tag, { signal: this.signal }))
   }
 

@@ -9,6 +9,7 @@ export {
   type PolicyCheck,
   summarize,
 } from './check.js'
+export { type Duration, durationSchema, parseDuration } from './duration.js'
 export { type FoundLabel, labelsOf, TRACE_LABELS, type TraceLabels, traceLabels } from './labels.js'
 export {
   DEFAULT_POLICY_FILE,
@@ -22,10 +23,12 @@ export {
 export { environmentFor, environmentMatches, formatName, type ImageName, repositoryMatches } from './match.js'
 export type { RuleId } from './rules.js'
 export {
+  type EnvironmentRetention,
   type EnvironmentRules,
   type Mode,
   type PolicyFile,
   policyJsonSchema,
   policySchema,
+  type RetentionRules,
 } from './schema.js'
 export { BUNDLE_PREFIX, openSubject, type PolicySubject } from './subject.js'

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { patternSchema, tagFilterSchema } from '../spec/tag-filter.js'
+import { durationSchema } from './duration.js'
 
 /** `{org}/{project}/{service}`: placeholders stand for one lower-case name each, literals for themselves. */
 const PLACEHOLDER_RE = /^\{[a-z][a-z0-9_-]*\}$/
@@ -27,6 +28,31 @@ const repositoryGlob = z
   .regex(/^[A-Za-z0-9._\-/*?:[\]{}!,]+$/, {
     message: 'a repository glob holds name characters, "/", ":" and the wildcards * ** ? [..] {a,b}',
   })
+
+/**
+ * An environment's retention: `protect: true` (retention never deletes its tags), or `keep`, the `count`
+ * newest versions together with every tag younger than `within` (either alone is allowed).
+ */
+const environmentRetentionSchema = z.union([
+  z.strictObject({ protect: z.literal(true) }),
+  z.strictObject({
+    keep: z
+      .strictObject({
+        count: z.number().int().nonnegative().optional(),
+        within: durationSchema.optional(),
+      })
+      .refine((k) => k.count !== undefined || k.within !== undefined, {
+        message: 'keeps nothing: give count, within or both',
+      }),
+  }),
+])
+
+/** Rules for the whole file: tag patterns no environment may delete, untagged manifests, a grace period. */
+const retentionSchema = z.strictObject({
+  protect: z.array(patternSchema).default([]),
+  untagged: z.enum(['keep', 'delete']).default('keep'),
+  grace: durationSchema.optional(),
+})
 
 const environmentSchema = z
   .strictObject({
@@ -51,6 +77,7 @@ const environmentSchema = z
     forbid: z.strictObject({ tags: z.array(patternSchema).min(1).optional() }).optional(),
     tags: z.strictObject({ semver: z.boolean().optional() }).optional(),
     immutable: z.boolean().optional(),
+    retention: environmentRetentionSchema.optional(),
   })
   .refine((e) => !e.require?.sbom || e.require.signature !== undefined, {
     message: 'require.sbom needs require.signature.keys: the SBOM must be signed with one of those keys',
@@ -63,6 +90,7 @@ export const policySchema = z
     naming: z.strictObject({ repository: namingTemplate }).optional(),
     labels: z.strictObject({ require: z.array(z.string().min(1)).min(1) }).optional(),
     environments: z.array(environmentSchema).default([]),
+    retention: retentionSchema.optional(),
   })
   .superRefine((policy, ctx) => {
     const seen = new Set<string>()
@@ -81,6 +109,8 @@ export const policySchema = z
 export type PolicyFile = z.infer<typeof policySchema>
 export type EnvironmentRules = PolicyFile['environments'][number]
 export type Mode = EnvironmentRules['mode']
+export type EnvironmentRetention = NonNullable<EnvironmentRules['retention']>
+export type RetentionRules = z.infer<typeof retentionSchema>
 
 /** The JSON Schema of the file, for editors (yaml-language-server) and CI linters. */
 export function policyJsonSchema(): Record<string, unknown> {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
-import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
@@ -10,6 +9,7 @@ import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
 import { acquireLock } from '../util/lock.js'
+import { ferryStateDir } from '../util/state-dir.js'
 import { expandSpec, inSync, type SyncItem } from './plan.js'
 
 export interface SyncOptions extends RegistryOptions {
@@ -150,8 +150,7 @@ function failure(source: string, destination: string, err: unknown): SyncEntry {
 
 /** One lock per spec file, under the user's state directory (XDG). */
 export async function syncLockPath(specPath: string): Promise<string> {
-  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
-  const dir = join(state, 'ferry', 'locks')
+  const dir = join(ferryStateDir(), 'locks')
   await mkdir(dir, { recursive: true })
   const id = createHash('sha256').update(resolve(specPath)).digest('hex').slice(0, 16)
   return join(dir, `sync-${id}.lock`)

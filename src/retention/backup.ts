@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { z } from 'zod'
+import type { OperationOptions, Target } from '../content/target.js'
+import { FerryError, isFerryError } from '../errors.js'
+import type { GraphReader } from '../graph/index.js'
+import { openLayoutTarget } from '../layout/index.js'
+import { type Digest, isDigest } from '../oci/digest.js'
+import { childrenOf, type Manifest } from '../oci/manifest.js'
+import { storeManifest } from '../targets/store.js'
+import { writeFileAtomic } from '../util/files.js'
+import type { RepositoryPlan } from './plan.js'
+
+/**
+ * Before retention changes anything it writes what it will touch into an OCI layout: every manifest it
+ * deletes (and every index it removes), the tags that go with the digests they named, and the whole of
+ * each attached SBOM, signature and attestation (their blobs are small and are what audits ask for).
+ * Image layers are not copied: they stay in the registry until its garbage collection runs, and until
+ * then `restore` can put the manifests back.
+ */
+export const BACKUP_FILE = 'retention-backup.json'
+
+const digestSchema = z.string().refine(isDigest, { message: 'not a digest' })
+
+const repositoryBackupSchema = z.looseObject({
+  repository: z.string(),
+  /** The layout view (repository path) the manifests are under. */
+  view: z.string(),
+  /** Tags that lose their digest (untagged or deleted with it), and attachment tags that go. */
+  tags: z.record(z.string(), digestSchema),
+  /** In the order `restore` pushes them: children before parents, subjects before their referrers. */
+  manifests: z.array(z.looseObject({ digest: digestSchema, role: z.string() })),
+  blobs: z.number().int().nonnegative(),
+})
+export type RepositoryBackup = z.infer<typeof repositoryBackupSchema>
+
+const backupSchema = z.looseObject({
+  version: z.literal(1),
+  created: z.string(),
+  note: z.string().optional(),
+  repositories: z.array(repositoryBackupSchema),
+})
+export type BackupRecord = z.infer<typeof backupSchema>
+
+const NOTE =
+  'Manifests, tags and attached artifacts retention removed. `ferry retention restore DIR` re-pushes them; image layers are not here and stay in the registry only until its garbage collection runs.'
+
+/** A backup directory belongs to one apply run: an existing backup is never added to or overwritten. */
+export async function claimBackupDir(dir: string): Promise<void> {
+  const existing = await readFile(join(dir, BACKUP_FILE), 'utf8').then(
+    () => true,
+    () => false,
+  )
+  if (existing) {
+    throw new FerryError(
+      'USAGE',
+      `${dir} already holds a retention backup; give a new directory (e.g. one named by date), or leave --backup out for a fresh one under the state directory`,
+    )
+  }
+}
+
+export interface BackupSummary {
+  dir: string
+  manifests: number
+  blobs: number
+  tags: number
+}
+
+const isAttachment = (role: string) => role === 'referrer' || role === 'cosign-tag'
+
+/** The plan's manifests in restore order: what the delete order takes apart, rebuilt bottom up. */
+function restoreOrder(plan: RepositoryPlan): RepositoryPlan['manifests'] {
+  const images = plan.manifests.filter((m) => !isAttachment(m.role)).reverse()
+  const attachments = plan.manifests.filter((m) => isAttachment(m.role)).reverse()
+  return [...images, ...attachments]
+}
+
+export async function writeBackup(
+  dir: string,
+  reader: GraphReader,
+  plan: RepositoryPlan,
+  opts: OperationOptions = {},
+): Promise<BackupSummary> {
+  // A registry's HOST/PATH keeps its PATH; another layout's view is named `backup`.
+  const view = plan.repository.startsWith('oci:')
+    ? 'backup'
+    : plan.repository.slice(plan.repository.indexOf('/') + 1)
+  const layout = await openLayoutTarget(dir, { create: true, repository: view })
+  try {
+    let blobs = 0
+    const manifests = restoreOrder(plan)
+    for (const entry of manifests) {
+      const m = await reader.manifest(entry.digest)
+      if (isAttachment(entry.role)) blobs += await copyBlobs(reader.target, layout, m, opts)
+      await layout.pushManifest(m, opts)
+    }
+    const tags: Record<string, Digest> = {}
+    for (const d of plan.delete) tags[d.tag] = d.digest
+    for (const m of plan.manifests) if (m.tag) tags[m.tag] = m.digest
+    for (const f of plan.fallbackIndexes) tags[f.tag] = f.digest
+    for (const [tag, digest] of Object.entries(tags)) {
+      await layout.tag(await reader.manifest(digest), tag, opts)
+    }
+    const entry: RepositoryBackup = {
+      repository: plan.repository,
+      view,
+      tags,
+      manifests: manifests.map((m) => ({ digest: m.digest, role: m.role })),
+      blobs,
+    }
+    // One record per run, rewritten as each repository is backed up (apply takes them one at a time).
+    const previous = await readBackup(dir).catch(() => undefined)
+    const record: BackupRecord = {
+      version: 1,
+      created: previous?.created ?? new Date().toISOString(),
+      note: NOTE,
+      repositories: [
+        ...(previous?.repositories ?? []).filter((r) => r.repository !== plan.repository),
+        entry,
+      ],
+    }
+    await writeFileAtomic(join(dir, BACKUP_FILE), Buffer.from(`${JSON.stringify(record, null, 2)}\n`))
+    return { dir, manifests: manifests.length, blobs, tags: Object.keys(tags).length }
+  } finally {
+    await layout.close()
+  }
+}
+
+async function copyBlobs(from: Target, to: Target, m: Manifest, opts: OperationOptions): Promise<number> {
+  let n = 0
+  for (const blob of childrenOf(m).blobs) {
+    if (await to.hasBlob(blob, opts)) continue
+    await to.pushBlob(blob, await from.fetchBlob(blob, opts), opts)
+    n++
+  }
+  return n
+}
+
+export async function readBackup(dir: string): Promise<BackupRecord> {
+  const path = join(dir, BACKUP_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    throw new FerryError('NOT_FOUND', `${path}: not a retention backup (no ${BACKUP_FILE})`)
+  }
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    doc = undefined
+  }
+  const parsed = backupSchema.safeParse(doc)
+  if (!parsed.success) {
+    throw new FerryError('USAGE', `${path}: not a retention backup: ${parsed.error.issues[0]?.message}`)
+  }
+  return parsed.data
+}
+
+export interface RestoreResult {
+  repository: string
+  manifests: number
+  blobs: number
+  tags: number
+}
+
+/**
+ * Pushes a backup's manifests (with the blobs it holds) and then its tags into `target`. Image layers
+ * are not in the backup: a manifest whose layers the registry's GC has removed is refused by the
+ * registry, and the error says so.
+ */
+export async function restoreRepository(
+  dir: string,
+  record: RepositoryBackup,
+  target: Target,
+  opts: OperationOptions = {},
+): Promise<RestoreResult> {
+  const layout = await openLayoutTarget(dir, { repository: record.view })
+  try {
+    let blobs = 0
+    for (const entry of record.manifests) {
+      const m = await layout.fetchManifest(entry.digest, opts)
+      if (isAttachment(entry.role)) blobs += await copyBlobs(layout, target, m, opts)
+      try {
+        await storeManifest(target, m, opts)
+      } catch (err) {
+        if (isFerryError(err) && /BLOB_UNKNOWN|MANIFEST_UNKNOWN/.test(err.message)) {
+          throw new FerryError(
+            err.code,
+            `${target.name}@${m.digest}: ${err.message} (its layers are gone: the registry's garbage collection ran after the backup, or --to names a repository without them)`,
+          )
+        }
+        throw err
+      }
+    }
+    const tags = Object.entries(record.tags)
+    for (const [tag, digest] of tags) await target.tag(await layout.fetchManifest(digest, opts), tag, opts)
+    return { repository: target.name, manifests: record.manifests.length, blobs, tags: tags.length }
+  } finally {
+    await layout.close()
+  }
+}

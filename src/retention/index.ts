@@ -1,0 +1,35 @@
+// Retention GC: which tags a policy keeps, the closure of what they need, and a backed-up, resumable apply.
+export { type Age, type AgeSource, ageOf, type LedgerAges, ledgerAges } from './age.js'
+export {
+  type ApplyOptions,
+  applyRepository,
+  checkCapabilities,
+  GC_NOTE,
+  type RepositoryApply,
+  retentionStateDir,
+  type StepCounts,
+  stepsOf,
+} from './apply.js'
+export { BACKUP_FILE, type BackupRecord, type RestoreResult, readBackup } from './backup.js'
+export type { Step } from './journal.js'
+export { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
+export {
+  type DeletedManifest,
+  type DeletedTag,
+  type FallbackIndex,
+  type KeptTag,
+  type PlanOptions,
+  planRepository,
+  type RepositoryPlan,
+  type RepositorySummary,
+} from './plan.js'
+export {
+  applyRetention,
+  planRetention,
+  type RetentionApply,
+  type RetentionOptions,
+  type RetentionPlan,
+  type RetentionRestore,
+  restoreRetention,
+  summarizePlans,
+} from './retention.js'

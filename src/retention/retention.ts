@@ -1,0 +1,130 @@
+import { FerryError } from '../errors.js'
+import { readLedger } from '../promote/index.js'
+import { parseRepository } from '../reference/index.js'
+import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { type LedgerAges, ledgerAges } from './age.js'
+import { type ApplyOptions, applyRepository, GC_NOTE, type RepositoryApply } from './apply.js'
+import { claimBackupDir, type RestoreResult, readBackup, restoreRepository } from './backup.js'
+import { type PlanOptions, planRepository, type RepositoryPlan, type RepositorySummary } from './plan.js'
+
+export type RetentionOptions = RegistryOptions &
+  Omit<PlanOptions, 'ledger'> & {
+    /** A promotion ledger (JSON lines), the last source of ages. */
+    ledgerFile?: string
+  }
+
+export interface RetentionPlan {
+  repositories: RepositoryPlan[]
+  summary: RepositorySummary & { repositories: number }
+}
+
+export function summarizePlans(plans: readonly RepositoryPlan[]): RetentionPlan['summary'] {
+  const total = {
+    repositories: plans.length,
+    tags: 0,
+    kept: 0,
+    untag: 0,
+    deleteManifests: 0,
+    referrers: 0,
+    fallbackIndexes: 0,
+  }
+  for (const p of plans) {
+    for (const k of ['tags', 'kept', 'untag', 'deleteManifests', 'referrers', 'fallbackIndexes'] as const)
+      total[k] += p.summary[k]
+  }
+  return total
+}
+
+async function agesFrom(file: string | undefined): Promise<LedgerAges | undefined> {
+  return file === undefined ? undefined : ledgerAges((await readLedger(file)).records)
+}
+
+/** The plan for each repository (`HOST/PATH`), read-only. */
+export async function planRetention(
+  repositories: readonly string[],
+  opts: RetentionOptions,
+): Promise<RetentionPlan> {
+  const names = repositories.map(parseRepository)
+  const ledger = await agesFrom(opts.ledgerFile)
+  const client = new RegistryClient(opts)
+  try {
+    const plans: RepositoryPlan[] = []
+    for (const n of names)
+      plans.push(await planRepository(client.repository(n.registry, n.repository), { ...opts, ledger }))
+    return { repositories: plans, summary: summarizePlans(plans) }
+  } finally {
+    await client.close()
+  }
+}
+
+export interface RetentionApply {
+  backup: string
+  repositories: (RepositoryApply | { repository: string; error: { code: string; message: string } })[]
+  summary: RetentionPlan['summary'] & { failed: number }
+  gc: string
+}
+
+/**
+ * Applies retention repository by repository; one that fails (a refusal, a registry error) is reported
+ * and the others still run, so a cron job does what it can and exits 1.
+ */
+export async function applyRetention(
+  repositories: readonly string[],
+  opts: RetentionOptions & Omit<ApplyOptions, 'policy' | 'ledger'>,
+): Promise<RetentionApply> {
+  const names = repositories.map(parseRepository)
+  const ledger = await agesFrom(opts.ledgerFile)
+  await claimBackupDir(opts.backupDir)
+  const client = new RegistryClient(opts)
+  const results: RetentionApply['repositories'] = []
+  try {
+    for (const n of names) {
+      const target = client.repository(n.registry, n.repository)
+      try {
+        results.push(await applyRepository(target, { ...opts, ledger }))
+      } catch (err) {
+        if (opts.signal?.aborted) throw err
+        const code = (err as { code?: string }).code ?? 'INTERNAL'
+        results.push({ repository: target.name, error: { code, message: (err as Error).message } })
+      }
+    }
+  } finally {
+    await client.close()
+  }
+  const plans = results.flatMap((r) => ('plan' in r ? [r.plan] : []))
+  return {
+    backup: opts.backupDir,
+    repositories: results,
+    summary: { ...summarizePlans(plans), failed: results.length - plans.length },
+    gc: GC_NOTE,
+  }
+}
+
+export interface RetentionRestore {
+  repositories: RestoreResult[]
+}
+
+/** Re-pushes a backup, into the repositories it came from or (a backup of one repository) into `to`. */
+export async function restoreRetention(
+  dir: string,
+  opts: RegistryOptions & { to?: string; signal?: AbortSignal },
+): Promise<RetentionRestore> {
+  const record = await readBackup(dir)
+  if (opts.to !== undefined && record.repositories.length !== 1) {
+    throw new FerryError(
+      'USAGE',
+      `${dir} holds ${record.repositories.length} repositories (${record.repositories.map((r) => r.repository).join(', ')}); --to needs a backup of one`,
+    )
+  }
+  const client = new RegistryClient(opts)
+  try {
+    const restored: RestoreResult[] = []
+    for (const entry of record.repositories) {
+      const n = parseRepository(opts.to ?? entry.repository)
+      restored.push(await restoreRepository(dir, entry, client.repository(n.registry, n.repository), opts))
+    }
+    return { repositories: restored }
+  } finally {
+    await client.close()
+  }
+}
