@@ -1,0 +1,52 @@
+import type { RepositoryApply, RepositoryPlan } from '../src/retention/index.js'
+
+const short = (digest: string) => digest.slice(0, 19)
+const ageText = (age: { time?: string; source: string } | undefined) =>
+  age ? (age.time ? `, created ${age.time.slice(0, 10)} (${age.source})` : ', age unknown') : ''
+
+/** One repository's plan for a terminal: totals, then one line per tag and per manifest that goes. */
+export function renderPlan(plan: RepositoryPlan): string[] {
+  const s = plan.summary
+  const lines = [
+    `${plan.repository}: ${s.tags} tags, keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) (${s.referrers} attached), ${s.fallbackIndexes} fallback index(es)`,
+  ]
+  for (const k of plan.keep) {
+    lines.push(
+      `  keep    ${k.tag}  ${k.reason}${k.environment ? ` (${k.environment})` : ''}${ageText(k.age)}`,
+    )
+  }
+  for (const d of plan.delete) {
+    const verb = d.action === 'untag' ? 'untag ' : 'delete'
+    const why = d.action === 'untag' ? 'digest shared with a kept tag: only the tag goes' : short(d.digest)
+    lines.push(`  ${verb}  ${d.tag}  ${why} (${d.environment})${ageText(d.age)}`)
+  }
+  for (const m of plan.manifests.filter((x) => x.role === 'child')) {
+    lines.push(`  delete  ${short(m.digest)}  index child`)
+  }
+  for (const r of plan.referrers) {
+    const what = r.tag ?? r.artifactType ?? r.mediaType
+    lines.push(`    with  ${short(r.digest)}  ${r.role} ${what} of ${short(r.subject ?? '')}`)
+  }
+  for (const f of plan.fallbackIndexes) lines.push(`  remove  ${f.tag}  fallback referrers index`)
+  for (const t of plan.orphanAttachmentTags)
+    lines.push(`  note    ${t}: attachment tag of a digest no tag names (left alone)`)
+  if (plan.untagged.note) lines.push(`  note    untagged: delete: ${plan.untagged.note}`)
+  const needs = [
+    plan.needs.manifestDelete ? 'manifest DELETE' : undefined,
+    plan.needs.tagDelete ? 'tag DELETE (or, without it, a placeholder push and manifest DELETE)' : undefined,
+  ].filter(Boolean)
+  if (needs.length) lines.push(`  needs   ${needs.join('; ')}`)
+  return lines
+}
+
+export function renderApply(result: RepositoryApply): string[] {
+  const c = result.steps
+  const lines: string[] = []
+  if (result.resumed)
+    lines.push(`${result.repository}: finished ${result.resumed.steps} step(s) of an interrupted run`)
+  lines.push(
+    `${result.repository}: untagged ${c.untagged}${c.placeholderUntags ? ` (${c.placeholderUntags} by placeholder: the registry has no tag DELETE)` : ''}, deleted ${c.deletedManifests} manifest(s), removed ${c.removedFallbackIndexes} fallback index(es)`,
+  )
+  for (const s of c.skipped) lines.push(`  skipped ${s}`)
+  return lines
+}

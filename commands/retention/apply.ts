@@ -1,0 +1,102 @@
+import { join } from 'node:path'
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { renderApply, renderPlan } from '../../cli/retention-render.js'
+import { loadPolicy } from '../../src/policy/index.js'
+import { applyRetention, planRetention, retentionStateDir } from '../../src/retention/index.js'
+import { PLAN_SHAPE, retentionFlags, SUMMARY_SHAPE } from './plan.js'
+
+const backupPath = () => join(retentionStateDir(), 'backups', new Date().toISOString().replace(/[:.]/g, '-'))
+
+export default class RetentionApply extends FerryCommand<typeof RetentionApply> {
+  static override summary = 'Apply the retention plan: back up, then untag and delete, resumably.'
+  static override description =
+    'Without --yes it prints the plan and changes nothing. With --yes, for each REPO under a lock per ' +
+    'registry+repository: an interrupted earlier run is finished first (from its journal under ' +
+    '$XDG_STATE_HOME/ferry/retention), then a fresh plan is made and checked against the registry’s delete ' +
+    'capabilities (refused before any change when the registry lacks one, naming it), everything it touches is ' +
+    'backed up to --backup (an OCI layout with retention-backup.json: manifests, the tag → digest map, and the ' +
+    'attached SBOMs and signatures whole), kept tags are checked not to have moved, and then, in order: untags, ' +
+    'manifest deletes (each image before its index children and attachments), empty fallback (sha256-HEX) indexes. ' +
+    'Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder onto ' +
+    'it and deleting that by digest.\n\n' +
+    'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
+    'registry’s garbage collection (distribution: registry garbage-collect --delete-untagged; Harbor: GC); ' +
+    '`ferry retention restore BACKUP` re-pushes what was removed until that GC runs.'
+  /** The --json document, shown in --help and checked by test/retention/cli.test.ts. */
+  static jsonOutput: JsonShape = {
+    'dryRun?': 'boolean',
+    'backup?': 'string',
+    repositories: [
+      {
+        repository: 'string',
+        'plan?': PLAN_SHAPE,
+        'resumed?': { steps: 'number', 'backup?': 'string' },
+        'backup?': { dir: 'string', manifests: 'number', blobs: 'number', tags: 'number' },
+        'steps?': {
+          untagged: 'number',
+          placeholderUntags: 'number',
+          deletedManifests: 'number',
+          removedFallbackIndexes: 'number',
+          skipped: ['string'],
+        },
+        'error?': { code: 'string', message: 'string' },
+      },
+    ],
+    summary: { ...SUMMARY_SHAPE, 'failed?': 'number' },
+    'gc?': 'string',
+  }
+
+  static override examples = [
+    '<%= config.bin %> retention apply registry.intra/acme/shop/web',
+    '<%= config.bin %> retention apply registry.intra/acme/shop/web registry.intra/acme/shop/web-prod --yes --json',
+    '<%= config.bin %> retention apply registry.intra/acme/shop/web --yes --backup /backups/retention-$(date +%F)',
+  ]
+  static override strict = false
+  static override args = {
+    repository: Args.string({
+      required: true,
+      description: 'HOST/PATH of a repository (several may be given)',
+    }),
+  }
+  static override flags = {
+    ...retentionFlags,
+    yes: Flags.boolean({ description: 'Carry the plan out; without it, only print it.' }),
+    backup: Flags.string({
+      description:
+        'A new directory for this run’s backup (an OCI layout); default: $XDG_STATE_HOME/ferry/retention/backups/TIME.',
+    }),
+  }
+
+  async run() {
+    const policy = await loadPolicy(this.flags.policy)
+    const common = { ...this.registryOptions, policy, ledgerFile: this.flags.ledger, signal: this.signal }
+    if (!this.flags.yes) {
+      const plan = await planRetention(this.positionals, common)
+      for (const p of plan.repositories) for (const line of renderPlan(p)) this.out(line)
+      this.note('ferry: nothing was changed; run again with --yes to apply this plan')
+      return {
+        dryRun: true,
+        repositories: plan.repositories.map((p) => ({ repository: p.repository, plan: p })),
+        summary: plan.summary,
+      }
+    }
+    const result = await applyRetention(this.positionals, {
+      ...common,
+      backupDir: this.flags.backup ?? backupPath(),
+      logger: this.logger,
+    })
+    for (const r of result.repositories) {
+      if ('error' in r) this.note(`ferry: ${r.repository}: ${r.error.message}`)
+      else {
+        for (const line of renderPlan(r.plan)) this.out(line)
+        for (const line of renderApply(r)) this.out(line)
+      }
+    }
+    this.out(`backup: ${result.backup}`)
+    this.out(result.gc)
+    if (result.summary.failed) process.exitCode = 1
+    return result
+  }
+}

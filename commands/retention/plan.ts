@@ -1,0 +1,132 @@
+import { Args, Flags } from '@oclif/core'
+import { FerryCommand } from '../../cli/base-command.js'
+import type { JsonShape } from '../../cli/json-shape.js'
+import { renderPlan } from '../../cli/retention-render.js'
+import { DEFAULT_POLICY_FILE, loadPolicy } from '../../src/policy/index.js'
+import { planRetention } from '../../src/retention/index.js'
+
+const age = { 'time?': 'string', source: 'string' } as const
+
+export const PLAN_SHAPE: JsonShape = {
+  repository: 'string',
+  keep: [
+    {
+      tag: 'string',
+      digest: 'string',
+      reason: 'string',
+      'environment?': 'string',
+      'version?': 'string',
+      'age?': age,
+    },
+  ],
+  delete: [
+    {
+      tag: 'string',
+      digest: 'string',
+      action: '"untag" | "delete-manifest"',
+      environment: 'string',
+      'version?': 'string',
+      'age?': age,
+    },
+  ],
+  manifests: [
+    {
+      digest: 'string',
+      mediaType: 'string',
+      role: 'string',
+      'subject?': 'string',
+      'artifactType?': 'string',
+      'tag?': 'string',
+    },
+  ],
+  referrers: [
+    {
+      digest: 'string',
+      mediaType: 'string',
+      role: 'string',
+      'subject?': 'string',
+      'artifactType?': 'string',
+      'tag?': 'string',
+    },
+  ],
+  fallbackIndexes: [
+    { tag: 'string', digest: 'string', subject: 'string', action: '"untag" | "delete-manifest"' },
+  ],
+  orphanAttachmentTags: ['string'],
+  untagged: { policy: '"keep" | "delete"', 'note?': 'string' },
+  needs: { manifestDelete: 'boolean', tagDelete: 'boolean' },
+  tags: { '*': 'string' },
+  summary: {
+    tags: 'number',
+    kept: 'number',
+    untag: 'number',
+    deleteManifests: 'number',
+    referrers: 'number',
+    fallbackIndexes: 'number',
+  },
+}
+
+export const SUMMARY_SHAPE = {
+  repositories: 'number',
+  tags: 'number',
+  kept: 'number',
+  untag: 'number',
+  deleteManifests: 'number',
+  referrers: 'number',
+  fallbackIndexes: 'number',
+} as const
+
+export const retentionFlags = {
+  policy: Flags.string({
+    description: 'The policy file with the retention rules.',
+    default: DEFAULT_POLICY_FILE,
+  }),
+  ledger: Flags.string({
+    description: 'A promotion ledger (ferry promote --ledger): the last source of a tag’s age.',
+  }),
+}
+
+export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
+  static override summary = 'Say what retention would keep, untag and delete; read-only.'
+  static override description =
+    'Lists each REPO’s tags, resolves them with HEAD, reads configs only where an age is needed, and applies the ' +
+    'policy file’s retention rules: per environment, the `count` newest versions (SemVer precedence; tags without ' +
+    'a version by age) and every tag younger than `within` are kept; `protect` patterns and `protect: true` ' +
+    'environments are never deleted, nor is anything younger than `grace`. The keep-set is the closure of every ' +
+    'kept tag: index children, referrers and cosign .sig/.att/.sbom tags. A candidate tag whose digest the keep-set ' +
+    'holds is only untagged; any other goes with its digest, its index children and what is attached to it.\n\n' +
+    'Ages come from the org.opencontainers.image.created annotation, then the same config label, then the config’s ' +
+    '`created` unless it is the 1970 epoch of reproducible builds, then --ledger. Safe on production: nothing is ' +
+    'written (not even capability probes).'
+  /** The --json document, shown in --help and checked by test/retention/cli.test.ts. */
+  static jsonOutput: JsonShape = { repositories: [PLAN_SHAPE], summary: SUMMARY_SHAPE }
+
+  static override examples = [
+    '<%= config.bin %> retention plan registry.intra/acme/shop/web registry.intra/acme/shop/web-prod',
+    '<%= config.bin %> retention plan registry.intra/acme/shop/web --policy ferry.policy.yaml --ledger promotions.jsonl --json',
+  ]
+  static override strict = false
+  static override args = {
+    repository: Args.string({
+      required: true,
+      description: 'HOST/PATH of a repository (several may be given)',
+    }),
+  }
+  static override flags = retentionFlags
+
+  async run() {
+    const policy = await loadPolicy(this.flags.policy)
+    const result = await planRetention(this.positionals, {
+      ...this.registryOptions,
+      policy,
+      ledgerFile: this.flags.ledger,
+      signal: this.signal,
+    })
+    for (const plan of result.repositories) for (const line of renderPlan(plan)) this.out(line)
+    const s = result.summary
+    this.out(
+      `plan: keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) in ${s.repositories} repositories`,
+    )
+    return result
+  }
+}
