@@ -281,6 +281,7 @@ const STEPS = [
   bundleUp,
   importClosed,
   pinDeployments,
+  retentionPlan,
 ]
 
 rmSync(out, { recursive: true, force: true })
@@ -386,6 +387,23 @@ async function pinDeployments(ctx) {
   proved(
     /@sha256:[0-9a-f]{64}/.test(pinned) && pinned.includes(`${closed}/site/`),
     'every image of the deployment files verified and pinned to the closed registry by digest; --check finds nothing left',
+  )
+}
+
+// 10. Retention: what a weekly GC would do, read-only.
+async function retentionPlan(ctx) {
+  section('Retention: plan what a scheduled GC would keep, untag and delete (read-only)')
+  writeFileSync(
+    join(out, 'retention.policy.yaml'),
+    'version: 1\nenvironments:\n  - name: dev\n    match: { tags: { match: "*-dev*" } }\n    retention: { keep: { count: 2 } }\n',
+  )
+  for (let i = 1; i <= 3; i++)
+    ferry('tag', `${ctx.app}:1.0`, `1.0.1-dev.${i}`, '--policy', 'retention.policy.yaml')
+  const plan = ferry('retention', 'plan', ctx.app, '--policy', 'retention.policy.yaml').stdout
+  const kept = plan.split('\n').filter((l) => /^ {2}keep .*count \(dev\)/.test(l))
+  proved(
+    kept.length === 2 && plan.includes('keep 3, untag 2, delete 0 manifest(s)'),
+    'retention keeps the 2 newest dev tags and only untags the other 2: a kept tag needs their digest, so no manifest is deleted',
   )
 }
 

@@ -15,8 +15,8 @@ describe('npm run demo', () => {
       const lines = r.stdout.split('\n')
       const sections = lines.filter((l) => l.startsWith('== '))
       const proofs = lines.filter((l) => l.startsWith('=> proved: '))
-      expect(sections).toHaveLength(9)
-      expect(proofs).toHaveLength(9)
+      expect(sections).toHaveLength(10)
+      expect(proofs).toHaveLength(10)
       // Each section holds exactly one proof, as its last word.
       const blocks = r.stdout.split('\n== ').slice(1)
       for (const block of blocks) expect(block.match(/\n=> proved: /g), block.split('\n')[0]).toHaveLength(1)
