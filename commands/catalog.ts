@@ -17,6 +17,7 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     '<%= config.bin %> catalog reg.local:5000 --json',
     '<%= config.bin %> catalog oci:./site',
   ]
+  static override registryArgs = { registry: 'host' } as const
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */

@@ -24,6 +24,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
     'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
   ]
+  static override registryArgs = { source: 'reference', destination: 'reference' } as const
   static override args = {
     source: Args.string({
       required: true,

@@ -14,6 +14,7 @@ export default class Login extends FerryCommand<typeof Login> {
     'echo "$REGISTRY_PASSWORD" | <%= config.bin %> login reg.local:5000 -u ci --password-stdin',
     '<%= config.bin %> login ghcr.io -u octocat   # prompts for the password',
   ]
+  static override registryArgs = { registry: 'host' } as const
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
   static override flags = {
     username: Flags.string({ char: 'u', required: true, description: 'User name.' }),

@@ -6,6 +6,7 @@ import { logout } from '../src/registry/index.js'
 export default class Logout extends FerryCommand<typeof Logout> {
   static override summary = 'Remove the stored credentials for a registry.'
   static override examples = ['<%= config.bin %> logout reg.local:5000']
+  static override registryArgs = { registry: 'host' } as const
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT]' }) }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */

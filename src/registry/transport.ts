@@ -1,10 +1,13 @@
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import { FerryError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { redact, silentLogger } from '../log.js'
-import { apiHost, usesPlainHttp } from './hosts.js'
-import { networkError } from './network-error.js'
+import { apiHost, chosenScheme, type Scheme } from './hosts.js'
+import { NetworkError, networkError } from './network-error.js'
+import { probeScheme } from './scheme-probe.js'
 import { type HostTls, hostTls } from './tls.js'
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits, watchSpeed } from './transfer-limits.js'
 
@@ -28,6 +31,9 @@ export interface RawResponse {
 
 export interface TransportOptions {
   insecure: readonly string[]
+  plainHttp?: boolean
+  /** Per host, the scheme a reference spelled out. */
+  schemes?: Readonly<Record<string, Scheme>>
   caFiles: readonly string[]
   certsDir: string
   logger: Logger
@@ -60,6 +66,9 @@ export class Transport {
   private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
   private readonly readyTls = new Map<string, HostTls>()
   private readonly limits: TransferLimits
+  /** Per loopback host, what asking its port found (see `schemeOf`). */
+  private readonly probed = new Map<string, Promise<Scheme>>()
+  private readonly decided = new Map<string, Scheme>()
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
@@ -73,10 +82,57 @@ export class Transport {
     })
   }
 
-  /** `https://registry-1.docker.io` for `docker.io`; `http://` for loopback and insecure hosts. */
+  /**
+   * `https://registry-1.docker.io` for `docker.io`; `http://` for insecure hosts. A loopback host's
+   * scheme is known once `settle` asked its port; until then this says `http`.
+   */
   baseUrl(registry: string): URL {
     const host = apiHost(registry)
-    return new URL(`${usesPlainHttp(host, this.opts.insecure) ? 'http' : 'https'}://${host}`)
+    return new URL(`${this.fixedScheme(host) ?? this.decided.get(host) ?? 'http'}://${host}`)
+  }
+
+  private fixedScheme(host: string): Scheme | undefined {
+    return chosenScheme(host, {
+      insecure: this.opts.insecure,
+      plainHttp: this.opts.plainHttp,
+      schemes: this.opts.schemes,
+    })
+  }
+
+  /**
+   * The scheme for a registry host. Loopback hosts nobody chose one for: HTTPS when docker's
+   * certs.d has a directory for the host, else whatever the port answers a plain request with (once
+   * per host and client). `--ca-file` alone decides nothing, so one command can copy between a plain
+   * and a TLS registry on loopback.
+   */
+  schemeOf(host: string): Promise<Scheme> {
+    const fixed = this.fixedScheme(host)
+    if (fixed) return Promise.resolve(fixed)
+    let p = this.probed.get(host)
+    if (!p) {
+      p = (async (): Promise<Scheme> => {
+        if (await exists(join(this.opts.certsDir, host))) return 'https'
+        const spoken = await probeScheme(host, this.limits.idleTimeoutMs)
+        this.log(`${host}: ${spoken === 'tls' ? 'speaks TLS, using https' : `${spoken}, using http`}`)
+        // Nobody listening yet: ask again next time rather than remember a guess.
+        if (spoken === 'unreachable') this.probed.delete(host)
+        return spoken === 'tls' ? 'https' : 'http'
+      })()
+      p.then((s) => this.decided.set(host, s))
+      this.probed.set(host, p)
+    }
+    return p
+  }
+
+  /** `url` with the registry's scheme, when it points at the registry's own host. */
+  async settle(registry: string, url: URL): Promise<URL> {
+    const host = apiHost(registry)
+    if (url.host !== host) return url
+    const scheme = await this.schemeOf(host)
+    if (url.protocol === `${scheme}:`) return url
+    const out = new URL(url)
+    out.protocol = `${scheme}:`
+    return out
   }
 
   private async prepareTls(url: URL): Promise<void> {
@@ -111,10 +167,22 @@ export class Transport {
     } catch (err) {
       // Cancelled by the caller: not a network failure, and never retried.
       if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)
-      const wrapped = networkError(x.url.host, err)
+      let wrapped = networkError(x.url.host, err)
+      if (x.url.protocol === 'http:' && DROPPED.includes(wrapped.errno))
+        wrapped = await this.tlsInstead(x.url, wrapped)
       this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
       throw wrapped
     }
+  }
+
+  /** A plain request the server dropped: if the port speaks TLS, say so instead of "connection reset". */
+  private async tlsInstead(url: URL, err: NetworkError): Promise<NetworkError> {
+    if ((await probeScheme(url.host, this.limits.idleTimeoutMs)) !== 'tls') return err
+    return new NetworkError(
+      url.host,
+      'TLS_REQUIRED',
+      'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
+    )
   }
 
   log(line: string): void {
@@ -124,6 +192,18 @@ export class Transport {
 
   async close(): Promise<void> {
     await this.agent.close()
+  }
+}
+
+/** How a TLS server treats a plain request: it hangs up. */
+const DROPPED = ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'HPE_INVALID_CONSTANT']
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
   }
 }
 
