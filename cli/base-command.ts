@@ -179,7 +179,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
         `${flag} would send one password to ${registries.join(' and ')}: give each its own (copy: --src-creds, --dest-creds), or use --authfile`,
       )
     }
-    for (const r of registries) this.explicitCredentials[r] = creds
+    for (const r of registries) {
+      const before = this.explicitCredentials[r]
+      if (before && (before.username !== creds.username || before.password !== creds.password)) {
+        throw new FerryError('USAGE', `${flag}: ${r} was given other credentials already`)
+      }
+      this.explicitCredentials[r] = creds
+    }
   }
 
   private controller: AbortController | undefined
