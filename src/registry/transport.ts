@@ -1,13 +1,13 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import { FerryError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { redact, silentLogger } from '../log.js'
 import { apiHost, chosenScheme, type Scheme } from './hosts.js'
 import { NetworkError, networkError } from './network-error.js'
-import { probeScheme } from './scheme-probe.js'
+import { GO_TLS_COMPLAINT, speaksTls } from './scheme-probe.js'
 import { type HostTls, hostTls } from './tls.js'
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits, watchSpeed } from './transfer-limits.js'
 
@@ -66,9 +66,10 @@ export class Transport {
   private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
   private readonly readyTls = new Map<string, HostTls>()
   private readonly limits: TransferLimits
-  /** Per loopback host, what asking its port found (see `schemeOf`). */
-  private readonly probed = new Map<string, Promise<Scheme>>()
+  /** Per loopback host left open, the scheme it turned out to speak (see `schemeOf`). */
   private readonly decided = new Map<string, Scheme>()
+  private readonly certsDirHas = new Map<string, Promise<boolean>>()
+  private readonly tlsChecks = new Map<string, Promise<boolean>>()
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
@@ -83,8 +84,8 @@ export class Transport {
   }
 
   /**
-   * `https://registry-1.docker.io` for `docker.io`; `http://` for insecure hosts. A loopback host's
-   * scheme is known once `settle` asked its port; until then this says `http`.
+   * `https://registry-1.docker.io` for `docker.io`; `http://` for insecure hosts. A loopback host
+   * nobody chose a scheme for says `http` until it turned out to speak TLS.
    */
   baseUrl(registry: string): URL {
     const host = apiHost(registry)
@@ -99,29 +100,27 @@ export class Transport {
     })
   }
 
+  /** A loopback host whose scheme is still open: tried plain, and switched when it answers as TLS. */
+  private tentative(url: URL): boolean {
+    return url.protocol === 'http:' && !this.fixedScheme(url.host) && !this.decided.has(url.host)
+  }
+
   /**
-   * The scheme for a registry host. Loopback hosts nobody chose one for: HTTPS when docker's
-   * certs.d has a directory for the host, else whatever the port answers a plain request with (once
-   * per host and client). `--ca-file` alone decides nothing, so one command can copy between a plain
-   * and a TLS registry on loopback.
+   * The scheme for a registry host. A loopback host nobody chose one for uses HTTPS when docker's
+   * certs.d has a directory for it; else its first plain request finds out (see `send`): one that a
+   * TLS server drops, or Go's "HTTP request to an HTTPS server" answer, switches the host to HTTPS.
+   * `--ca-file` alone decides nothing, so one command can copy between a plain and a TLS registry.
    */
-  schemeOf(host: string): Promise<Scheme> {
-    const fixed = this.fixedScheme(host)
-    if (fixed) return Promise.resolve(fixed)
-    let p = this.probed.get(host)
-    if (!p) {
-      p = (async (): Promise<Scheme> => {
-        if (await exists(join(this.opts.certsDir, host))) return 'https'
-        const spoken = await probeScheme(host, this.limits.idleTimeoutMs)
-        this.log(`${host}: ${spoken === 'tls' ? 'speaks TLS, using https' : `${spoken}, using http`}`)
-        // Nobody listening yet: ask again next time rather than remember a guess.
-        if (spoken === 'unreachable') this.probed.delete(host)
-        return spoken === 'tls' ? 'https' : 'http'
-      })()
-      p.then((s) => this.decided.set(host, s))
-      this.probed.set(host, p)
+  async schemeOf(host: string): Promise<Scheme> {
+    const fixed = this.fixedScheme(host) ?? this.decided.get(host)
+    if (fixed) return fixed
+    let has = this.certsDirHas.get(host)
+    if (!has) {
+      has = exists(join(this.opts.certsDir, host))
+      this.certsDirHas.set(host, has)
     }
-    return p
+    if (await has) this.decided.set(host, 'https')
+    return this.decided.get(host) ?? 'http'
   }
 
   /** `url` with the registry's scheme, when it points at the registry's own host. */
@@ -133,6 +132,29 @@ export class Transport {
     const out = new URL(url)
     out.protocol = `${scheme}:`
     return out
+  }
+
+  /** Whether the host's port completes a TLS handshake; asked once per host. */
+  private speaksTls(host: string): Promise<boolean> {
+    let p = this.tlsChecks.get(host)
+    if (!p) {
+      p = speaksTls(host, this.limits.idleTimeoutMs)
+      this.tlsChecks.set(host, p)
+    }
+    return p
+  }
+
+  /** The same exchange over HTTPS, for a loopback host that turned out to speak TLS. */
+  private async overTls(x: Exchange, opts: { logQuery?: boolean }): Promise<RawResponse> {
+    this.decided.set(x.url.host, 'https')
+    this.log(`${x.url.host}: speaks TLS, using https`)
+    // A stream already read in part cannot be sent again; its caller starts over (now over HTTPS).
+    if (x.body && !Buffer.isBuffer(x.body)) {
+      throw new NetworkError(x.url.host, 'TLS_SWITCHED', 'speaks TLS: switched to https, send again')
+    }
+    const url = new URL(x.url)
+    url.protocol = 'https:'
+    return this.send({ ...x, url }, opts)
   }
 
   private async prepareTls(url: URL): Promise<void> {
@@ -148,9 +170,11 @@ export class Transport {
   async send(x: Exchange, opts: { logQuery?: boolean } = {}): Promise<RawResponse> {
     const started = Date.now()
     const shown = `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
+    const tentative = this.tentative(x.url)
     await this.prepareTls(x.url)
+    let res: Dispatcher.ResponseData
     try {
-      const res = await request(x.url, {
+      res = await request(x.url, {
         dispatcher: this.agent,
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
@@ -159,30 +183,42 @@ export class Transport {
         headersTimeout: this.limits.idleTimeoutMs,
         bodyTimeout: this.limits.idleTimeoutMs,
       })
-      this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
-      // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
-      const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
-      const body = download ? watchSpeed(res.body, x.url.host, this.limits) : res.body
-      return { status: res.statusCode, headers: res.headers, body, url: x.url }
     } catch (err) {
       // Cancelled by the caller: not a network failure, and never retried.
       if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)
       let wrapped = networkError(x.url.host, err)
-      if (x.url.protocol === 'http:' && DROPPED.includes(wrapped.errno))
-        wrapped = await this.tlsInstead(x.url, wrapped)
       this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
+      // A host already heard speaking plain HTTP that drops a request is only a dropped request.
+      const chosenPlain = this.fixedScheme(x.url.host) === 'http'
+      if (
+        (tentative || chosenPlain) &&
+        DROPPED.includes(wrapped.errno) &&
+        (await this.speaksTls(x.url.host))
+      ) {
+        if (tentative) return this.overTls(x, opts)
+        wrapped = new NetworkError(
+          x.url.host,
+          'TLS_REQUIRED',
+          'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
+        )
+      }
       throw wrapped
     }
-  }
-
-  /** A plain request the server dropped: if the port speaks TLS, say so instead of "connection reset". */
-  private async tlsInstead(url: URL, err: NetworkError): Promise<NetworkError> {
-    if ((await probeScheme(url.host, this.limits.idleTimeoutMs)) !== 'tls') return err
-    return new NetworkError(
-      url.host,
-      'TLS_REQUIRED',
-      'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
-    )
+    this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
+    let body: RawResponse['body'] = res.body
+    if (tentative) {
+      if (res.statusCode === 400) {
+        // Go's TLS servers answer plain HTTP with a 400 and one line of text.
+        const text = await res.body.text().catch(() => '')
+        if (text.includes(GO_TLS_COMPLAINT)) return this.overTls(x, opts)
+        body = Readable.from([Buffer.from(text)])
+      }
+      this.decided.set(x.url.host, 'http')
+    }
+    // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
+    const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
+    if (download) body = watchSpeed(res.body, x.url.host, this.limits)
+    return { status: res.statusCode, headers: res.headers, body, url: x.url }
   }
 
   log(line: string): void {
