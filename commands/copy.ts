@@ -25,6 +25,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy docker.io/library/python:3.12-slim oci:./mirror --platform linux/amd64',
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
     'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
+    '<%= config.bin %> copy reg-a:5000/app:1 reg-b:5000/app:1 --src-creds "ci:$A_PW" --dest-creds "ci:$B_PW"',
   ]
   static override registryArgs = { source: 'reference', destination: 'reference' } as const
   static override args = {
