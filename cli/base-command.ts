@@ -13,6 +13,8 @@ import {
 } from '../src/log.js'
 import { DEFAULT_TRANSFER_LIMITS } from '../src/registry/index.js'
 import { repeatable, repeatableList } from './args.js'
+import { type ExplicitCredentials, parseCreds, readCredsFromStdin } from './creds.js'
+import { type RegistryArgKind, registryOfArg, splitScheme } from './registry-args.js'
 
 /** Errors are one line; one that echoes a huge value is cut in the middle. */
 const MAX_ERROR_LENGTH = 2000
@@ -40,13 +42,33 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     }),
     'insecure-registry': Flags.string({
       description:
-        'Reach HOST[:PORT] over plain HTTP (loopback hosts always are). Repeatable, or comma-separated.',
+        'Reach HOST[:PORT] over plain HTTP. Repeatable, or comma-separated. (A loopback registry uses HTTPS when its port speaks TLS, else HTTP.)',
       ...repeatableList,
+      helpGroup: 'GLOBAL',
+    }),
+    'plain-http': Flags.boolean({
+      description:
+        'Reach every registry over plain HTTP (a reference written https://HOST/… still uses HTTPS).',
       helpGroup: 'GLOBAL',
     }),
     'ca-file': Flags.string({
       description: 'Extra PEM CA bundle to trust for registry TLS. Repeatable.',
       ...repeatable,
+      helpGroup: 'GLOBAL',
+    }),
+    creds: Flags.string({
+      description:
+        'USER:PASS for the registry the command names (before any auth file). Visible to `ps`: prefer --creds-stdin.',
+      exclusive: ['creds-stdin'],
+      helpGroup: 'GLOBAL',
+    }),
+    'creds-stdin': Flags.boolean({
+      description: 'Read USER:PASS (one line) for the registry the command names from standard input.',
+      helpGroup: 'GLOBAL',
+    }),
+    authfile: Flags.string({
+      description:
+        'Auth file (podman/docker `auths` JSON) searched first for credentials; `ferry login` writes to it.',
       helpGroup: 'GLOBAL',
     }),
     'registry-idle-timeout': Flags.integer({
@@ -74,6 +96,20 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     }),
   }
 
+  /**
+   * Arguments that name a registry (`host`: HOST[:PORT]) or an image on one (`reference`). They may
+   * be written `https://…` or `http://…`: the scheme is taken off and used for that host, and their
+   * registries are the ones --creds applies to.
+   */
+  static registryArgs: Record<string, RegistryArgKind> = {}
+
+  /** Per host, the scheme a registry argument spelled out. */
+  private schemes: Record<string, 'http' | 'https'> = {}
+  /** The registries the command's registry arguments name, in order, without repeats. */
+  protected namedRegistries: string[] = []
+  /** --creds / --creds-stdin, and a command's own (copy's --src-creds), by registry. */
+  protected explicitCredentials: ExplicitCredentials = {}
+
   protected flags!: BaseFlags<T>
   protected args!: BaseArgs<T>
   /** Every positional argument, for commands that take several (`static strict = false`). */
@@ -91,6 +127,65 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
     this.positionals = argv as string[]
+    this.takeRegistryArgs()
+    const creds = this.flags.creds
+      ? parseCreds(this.flags.creds, '--creds')
+      : this.flags['creds-stdin']
+        ? await readCredsFromStdin()
+        : undefined
+    if (creds) this.credsFor(creds, this.namedRegistries, this.flags.creds ? '--creds' : '--creds-stdin')
+  }
+
+  private get registryArgKinds(): Record<string, RegistryArgKind> {
+    return (this.ctor as unknown as typeof FerryCommand).registryArgs ?? {}
+  }
+
+  private takeRegistryArgs(): void {
+    const args = this.args as Record<string, unknown>
+    for (const [name, kind] of Object.entries(this.registryArgKinds)) {
+      const value = args[name]
+      if (typeof value !== 'string') continue
+      const split = splitScheme(value, kind)
+      args[name] = split.rest
+      const registry = registryOfArg(split.rest, kind)
+      if (!registry) continue
+      if (split.scheme) {
+        const host = split.host
+        const before = this.schemes[host]
+        if (before && before !== split.scheme) {
+          throw new FerryError('USAGE', `${host} is written both ${before}:// and ${split.scheme}://`)
+        }
+        this.schemes[host] = split.scheme
+      }
+      if (!this.namedRegistries.includes(registry)) this.namedRegistries.push(registry)
+    }
+  }
+
+  /** Records credentials for registries; refuses to send one secret to two registries. */
+  protected credsFor(
+    creds: { username: string; password: string },
+    registries: readonly string[],
+    flag: string,
+  ): void {
+    if (registries.length === 0) {
+      throw new FerryError(
+        'USAGE',
+        `${flag} applies to the registry a command names, and ${this.config.bin} ${this.id?.replaceAll(':', ' ')} names none here: use --authfile or ferry login`,
+      )
+    }
+    if (registries.length > 1) {
+      throw new FerryError(
+        'USAGE',
+        `${flag} would send one password to ${registries.join(' and ')}: give each its own (copy: --src-creds, --dest-creds), or use --authfile`,
+      )
+    }
+    for (const r of registries) {
+      const before = this.explicitCredentials[r]
+      if (before && (before.username !== creds.username || before.password !== creds.password)) {
+        throw new FerryError('USAGE', `${flag}: ${r} was given other credentials already`)
+      }
+      this.explicitCredentials[r] = creds
+    }
   }
 
   private controller: AbortController | undefined
@@ -124,7 +219,11 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   protected get registryOptions() {
     return {
       insecure: this.flags['insecure-registry'] ?? [],
+      plainHttp: this.flags['plain-http'],
+      schemes: this.schemes,
       caFiles: this.flags['ca-file'] ?? [],
+      credentials: this.explicitCredentials,
+      authFile: this.flags.authfile,
       logger: this.logger,
       limits: {
         idleTimeoutMs: this.flags['registry-idle-timeout'] * 1000,

@@ -16,7 +16,11 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     '<%= config.bin %> catalog 127.0.0.1:5000',
     '<%= config.bin %> catalog reg.local:5000 --json',
     '<%= config.bin %> catalog oci:./site',
+    '<%= config.bin %> catalog 127.0.0.1:5443 --ca-file cert.pem   # a TLS port-forward',
+    '<%= config.bin %> catalog https://127.0.0.1:5443 --ca-file cert.pem',
+    'echo "ci:$PW" | <%= config.bin %> catalog reg.local:5000 --creds-stdin',
   ]
+  static override registryArgs = { registry: 'host' } as const
   static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */

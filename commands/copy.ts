@@ -1,10 +1,12 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import { parseCreds } from '../cli/creds.js'
 import { formatBytes } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
+import { registryOfArg } from '../cli/registry-args.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
 import { copyReference } from '../src/copy/copy-reference.js'
 import { parsePlatform } from '../src/oci/platform.js'
@@ -23,7 +25,9 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy docker.io/library/python:3.12-slim oci:./mirror --platform linux/amd64',
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
     'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
+    '<%= config.bin %> copy reg-a:5000/app:1 reg-b:5000/app:1 --src-creds "ci:$A_PW" --dest-creds "ci:$B_PW"',
   ]
+  static override registryArgs = { source: 'reference', destination: 'reference' } as const
   static override args = {
     source: Args.string({
       required: true,
@@ -61,6 +65,14 @@ export default class Copy extends FerryCommand<typeof Copy> {
     'include-nondistributable': Flags.boolean({
       description: 'Copy foreign layers instead of keeping them as references.',
     }),
+    'src-creds': Flags.string({
+      description: 'USER:PASS for the source registry only (before any auth file).',
+      exclusive: ['creds', 'creds-stdin'],
+    }),
+    'dest-creds': Flags.string({
+      description: 'USER:PASS for the destination registry only (before any auth file).',
+      exclusive: ['creds', 'creds-stdin'],
+    }),
   }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
@@ -79,6 +91,15 @@ export default class Copy extends FerryCommand<typeof Copy> {
   }
 
   async run() {
+    const own = [
+      ['src-creds', this.args.source],
+      ['dest-creds', this.args.destination],
+    ] as const
+    for (const [flag, ref] of own) {
+      const value = this.flags[flag]
+      const registry = registryOfArg(ref, 'reference')
+      if (value) this.credsFor(parseCreds(value, `--${flag}`), registry ? [registry] : [], `--${flag}`)
+    }
     const quiet = this.flags.quiet
     const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {

@@ -25,6 +25,7 @@ export default class Delete extends FerryCommand<typeof Delete> {
     '<%= config.bin %> delete reg.local:5000/acme/web:v0.9.0',
     '<%= config.bin %> delete reg.local:5000/acme/web@sha256:… --force --json',
   ]
+  static override registryArgs = { image: 'reference' } as const
   static override args = {
     image: Args.string({
       required: true,

@@ -12,6 +12,7 @@ export default class Digest extends FerryCommand<typeof Digest> {
     '<%= config.bin %> digest docker.io/library/python:3.12-slim',
     '<%= config.bin %> digest oci:./layout:1.0',
   ]
+  static override registryArgs = { image: 'reference' } as const
   static override args = { image: imageArg() }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */

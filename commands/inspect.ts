@@ -20,6 +20,7 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
     '<%= config.bin %> inspect oci:./layout:1.0 --raw | sha256sum',
     '<%= config.bin %> inspect 127.0.0.1:5000/app@sha256:… --json',
   ]
+  static override registryArgs = { image: 'reference' } as const
   static override args = { image: imageArg() }
   static override flags = {
     raw: Flags.boolean({ description: 'Print the manifest bytes exactly as stored.', exclusive: ['json'] }),

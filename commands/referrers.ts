@@ -22,6 +22,7 @@ export default class Referrers extends FerryCommand<typeof Referrers> {
     '<%= config.bin %> referrers registry.intra/acme/web:v1.4.2 --artifact-type application/spdx+json',
     '<%= config.bin %> referrers oci:./export:web --json',
   ]
+  static override registryArgs = { image: 'reference' } as const
   static override args = { image: imageArg() }
   static override flags = {
     'artifact-type': Flags.string({

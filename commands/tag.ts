@@ -25,6 +25,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
     '<%= config.bin %> tag reg.local:5000/acme/web@sha256:… v1.4.2',
     '<%= config.bin %> tag registry.intra/acme/shop/api-prod:v1.4.2 stable --policy ferry.policy.yaml',
   ]
+  static override registryArgs = { image: 'reference' } as const
   static override args = {
     image: Args.string({
       required: true,

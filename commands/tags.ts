@@ -18,6 +18,7 @@ export default class Tags extends FerryCommand<typeof Tags> {
     '<%= config.bin %> tags oci:./layout',
     '<%= config.bin %> tags oci:./site:library/postgres',
   ]
+  static override registryArgs = { repository: 'reference' } as const
   static override args = {
     repository: Args.string({ required: true, description: 'REGISTRY/REPO, oci:DIR or oci:DIR:REPO' }),
   }

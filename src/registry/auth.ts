@@ -46,7 +46,16 @@ function grantedScopes(token: string, scope: string | undefined): string[] | und
 /** Seconds a token lives when the server does not say (docker token spec). */
 const DEFAULT_TOKEN_SECONDS = 60
 
-export type CredentialSource = (registry: string) => Promise<Credential | undefined>
+export type CredentialSource = (registry: string, repository?: string) => Promise<Credential | undefined>
+
+/** The repository a request is for, from its first `repository:NAME:ACTIONS` scope. */
+function repositoryOf(scopes: readonly string[]): string | undefined {
+  for (const s of scopes) {
+    const m = /^repository:([^:]+):/.exec(s)
+    if (m) return m[1]
+  }
+  return undefined
+}
 
 export class Authenticator {
   private readonly challenges = new Map<string, Challenge>()
@@ -59,18 +68,21 @@ export class Authenticator {
     private readonly policy: RetryPolicy,
   ) {}
 
-  private credential(registry: string): Promise<Credential | undefined> {
-    let p = this.creds.get(registry)
+  /** Per registry and repository: podman's auth files may hold credentials for `HOST/NAMESPACE`. */
+  private credential(registry: string, scopes: readonly string[] = []): Promise<Credential | undefined> {
+    const repository = repositoryOf(scopes)
+    const key = `${registry} ${repository ?? ''}`
+    let p = this.creds.get(key)
     if (!p) {
       // Whatever secret is in play is redacted from every message, even echoed in a registry's own words.
-      p = this.source(registry).then((c) => {
+      p = this.source(registry, repository).then((c) => {
         rememberSecret(c?.password)
         rememberSecret(c?.identityToken)
         return c
       })
-      this.creds.set(registry, p)
+      this.creds.set(key, p)
       // A failed lookup (helper missing, bad config) is reported now and looked up again next time.
-      p.catch(() => this.creds.delete(registry))
+      p.catch(() => this.creds.delete(key))
     }
     return p
   }
@@ -79,7 +91,7 @@ export class Authenticator {
   async authorization(registry: string, scopes: string[], fresh = false): Promise<string | undefined> {
     const challenge = this.challenges.get(registry)
     if (!challenge) return undefined
-    const cred = await this.credential(registry)
+    const cred = await this.credential(registry, scopes)
     if (challenge.scheme === 'basic') {
       if (!cred?.username || cred.password === undefined) return undefined
       return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
@@ -100,7 +112,7 @@ export class Authenticator {
     if (!challenge) return undefined
     this.challenges.set(registry, challenge)
     if (challenge.scheme === 'basic') {
-      const cred = await this.credential(registry)
+      const cred = await this.credential(registry, scopes)
       return !sentAuth && cred?.username ? scopes : undefined
     }
     return mergeScopes(scopes, challengeScopes(challenge))

@@ -34,19 +34,22 @@ export class RegistryClient {
   private readonly chunkSize: number
   private readonly shared = newClientShared()
 
-  /** @param credentials replaces the docker config lookup (used by `login` to try credentials first). */
+  /** @param credentials replaces the auth file lookup (used by `login` to try credentials first). */
   constructor(opts: RegistryOptions = {}, credentials?: CredentialSource) {
     const logger = opts.logger ?? silentLogger
     const policy = retryPolicy(opts.retry)
     const transport = new Transport({
       insecure: opts.insecure ?? [],
+      plainHttp: opts.plainHttp,
+      schemes: opts.schemes,
       caFiles: opts.caFiles ?? [],
       certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
       logger,
       userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
       limits: { ...DEFAULT_TRANSFER_LIMITS, ...opts.limits },
     })
-    const source = credentials ?? ((registry: string) => lookupCredential(registry, opts.dockerConfigDir))
+    const source =
+      credentials ?? ((registry: string, repository?: string) => lookupCredential(registry, opts, repository))
     const perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))
     this.http = new RegistryHttp(transport, new Authenticator(transport, source, policy), policy, perHost)
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE))

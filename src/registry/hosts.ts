@@ -1,5 +1,5 @@
 /**
- * Registry host names: where a registry is reached, whether over plain HTTP, and the key its
+ * Registry host names: where a registry is reached, over which scheme, and the key its
  * credentials live under in docker's config.json.
  */
 
@@ -38,12 +38,34 @@ export function isLoopback(host: string): boolean {
   return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name)
 }
 
-/** Plain HTTP for loopback registries and the ones the user listed as insecure (`HOST[:PORT]`). */
-export function usesPlainHttp(host: string, insecure: readonly string[] = []): boolean {
-  if (isLoopback(host)) return true
+export type Scheme = 'http' | 'https'
+
+export interface SchemeChoice {
+  /** HOST[:PORT] (or HOST, any port) reached over plain HTTP. */
+  insecure?: readonly string[]
+  /** Plain HTTP for every registry. */
+  plainHttp?: boolean
+  /** Per host, the scheme a reference spelled out (`https://HOST:PORT/…`). */
+  schemes?: Readonly<Record<string, Scheme>>
+}
+
+/** Whether `--insecure-registry`'s list names the host (`HOST[:PORT]`, or `HOST` for any port). */
+export function listedInsecure(host: string, insecure: readonly string[] = []): boolean {
   const h = host.toLowerCase()
   return insecure.some((entry) => {
     const e = hostOfKey(entry)
     return e === h || (!e.includes(':') && hostnameOf(h) === e && !h.startsWith('['))
   })
+}
+
+/**
+ * The scheme the user's choices fix for a host: a spelled-out scheme, then plain HTTP for all, then
+ * the insecure list, then HTTPS for any host that is not loopback. Undefined for a loopback host left
+ * open: port-forwards and local registries speak either, so the transport asks the port.
+ */
+export function chosenScheme(host: string, choice: SchemeChoice = {}): Scheme | undefined {
+  const spelled = choice.schemes?.[host.toLowerCase()]
+  if (spelled) return spelled
+  if (choice.plainHttp || listedInsecure(host, choice.insecure)) return 'http'
+  return isLoopback(host) ? undefined : 'https'
 }

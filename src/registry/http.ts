@@ -84,7 +84,9 @@ export class RegistryHttp {
     return limit
   }
 
-  async request(req: RegistryRequest): Promise<RawResponse> {
+  async request(given: RegistryRequest): Promise<RawResponse> {
+    // Built with `baseUrl` before a loopback host's scheme was known: now it is.
+    const req = { ...given, url: await this.transport.settle(given.registry, given.url) }
     const idempotent = req.idempotent ?? IDEMPOTENT.includes(req.method)
     const backoff = new Backoff(req.body instanceof Readable ? { ...this.policy, attempts: 1 } : this.policy)
     for (;;) {

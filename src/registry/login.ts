@@ -5,7 +5,8 @@ import type { RegistryOptions } from './options.js'
 
 /**
  * Checks the credentials against the registry (`GET /v2/` through Basic or the token service) and
- * only then records them, in the credential helper docker would use or in config.json.
+ * only then records them, in the credential helper docker would use or in the file: `authFile`, else
+ * $REGISTRY_AUTH_FILE, else docker's config.json.
  */
 export async function login(
   registry: string,
@@ -25,10 +26,10 @@ export async function login(
   } finally {
     await client.close()
   }
-  await storeCredential(registry, username, password, opts.dockerConfigDir)
+  await storeCredential(registry, username, password, opts)
 }
 
 /** Removes the stored credentials; false when there were none. */
 export async function logout(registry: string, opts: RegistryOptions = {}): Promise<boolean> {
-  return eraseCredential(registry, opts.dockerConfigDir)
+  return eraseCredential(registry, opts)
 }

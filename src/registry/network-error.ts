@@ -66,12 +66,16 @@ export function networkError(host: string, err: unknown): NetworkError {
   if (err instanceof NetworkError) return err
   const errno = errnoOf(err)
   const message = err instanceof Error ? err.message : String(err)
-  const hint = /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${errno} ${message}`)
-    ? ' (add the registry CA with caFiles or certs.d/HOST[:PORT]/ca.crt, or list the host as insecure for plain HTTP)'
+  const tls = /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY|altnames|SSL|TLS/i.test(
+    `${errno} ${message}`,
+  )
+  const hint = tls
+    ? ' (trust its CA with --ca-file FILE or certs.d/HOST[:PORT]/ca.crt; a registry without TLS: --plain-http or http://)'
     : ''
   const cause = Object.assign(new Error(message), { code: errno })
   const plain = PLAIN_REASONS[errno]
-  const detail = plain ? `${plain} (${errno})` : `${errno === 'UNKNOWN' ? '' : `${errno}: `}${message}`
+  const reason = plain ? `${plain} (${errno})` : `${errno === 'UNKNOWN' ? '' : `${errno}: `}${message}`
+  const detail = tls ? `TLS: ${reason}` : reason
   return new NetworkError(host, errno, `${detail}${hint}`, cause)
 }
 

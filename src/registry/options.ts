@@ -1,15 +1,30 @@
 import type { Logger } from '../log.js'
+import type { Credential } from './credentials.js'
 import type { TransferLimits } from './transfer-limits.js'
 
 export interface RegistryOptions {
-  /** HOST[:PORT] reached over plain HTTP; loopback hosts (127.0.0.0/8, localhost, [::1]) always are. */
+  /**
+   * HOST[:PORT] reached over plain HTTP. Loopback hosts (127.0.0.0/8, localhost, [::1]) nobody chose
+   * a scheme for use HTTPS when their port speaks TLS (or certs.d has their directory), else HTTP.
+   */
   insecure?: string[]
+  /** Plain HTTP for every registry (oras's --plain-http); `schemes` still wins for its hosts. */
+  plainHttp?: boolean
+  /** Per HOST[:PORT] (lower case), the scheme a reference spelled out as `https://HOST/…` or `http://…`. */
+  schemes?: Record<string, 'http' | 'https'>
   /** Extra PEM CA files trusted in addition to the system CAs. */
   caFiles?: string[]
   /** Per-host trust, docker's layout `HOST[:PORT]/ca.crt`. Default /etc/docker/certs.d. */
   certsDir?: string
   /** Where config.json lives. Default $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir?: string
+  /**
+   * An auth file (`auths` JSON, podman's or docker's) searched before $REGISTRY_AUTH_FILE,
+   * $XDG_RUNTIME_DIR/containers/auth.json and config.json; `login` writes to it.
+   */
+  authFile?: string
+  /** Credentials by registry (HOST[:PORT]), used before any file. */
+  credentials?: Record<string, Credential>
   /** Receives one debug line per request; never a credential. */
   logger?: Logger
   /** Retry budget per operation. Defaults: 5 tries, 60 s in all, backoff from 250 ms up to 8 s. */

@@ -1,10 +1,13 @@
-import type { Readable } from 'node:stream'
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { Agent, type Dispatcher, Pool, request } from 'undici'
 import { FerryError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { redact, silentLogger } from '../log.js'
-import { apiHost, usesPlainHttp } from './hosts.js'
-import { networkError } from './network-error.js'
+import { apiHost, chosenScheme, type Scheme } from './hosts.js'
+import { NetworkError, networkError } from './network-error.js'
+import { GO_TLS_COMPLAINT, speaksTls } from './scheme-probe.js'
 import { type HostTls, hostTls } from './tls.js'
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits, watchSpeed } from './transfer-limits.js'
 
@@ -28,6 +31,9 @@ export interface RawResponse {
 
 export interface TransportOptions {
   insecure: readonly string[]
+  plainHttp?: boolean
+  /** Per host, the scheme a reference spelled out. */
+  schemes?: Readonly<Record<string, Scheme>>
   caFiles: readonly string[]
   certsDir: string
   logger: Logger
@@ -60,6 +66,10 @@ export class Transport {
   private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
   private readonly readyTls = new Map<string, HostTls>()
   private readonly limits: TransferLimits
+  /** Per loopback host left open, the scheme it turned out to speak (see `schemeOf`). */
+  private readonly decided = new Map<string, Scheme>()
+  private readonly certsDirHas = new Map<string, Promise<boolean>>()
+  private readonly tlsChecks = new Map<string, Promise<boolean>>()
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
@@ -73,10 +83,78 @@ export class Transport {
     })
   }
 
-  /** `https://registry-1.docker.io` for `docker.io`; `http://` for loopback and insecure hosts. */
+  /**
+   * `https://registry-1.docker.io` for `docker.io`; `http://` for insecure hosts. A loopback host
+   * nobody chose a scheme for says `http` until it turned out to speak TLS.
+   */
   baseUrl(registry: string): URL {
     const host = apiHost(registry)
-    return new URL(`${usesPlainHttp(host, this.opts.insecure) ? 'http' : 'https'}://${host}`)
+    return new URL(`${this.fixedScheme(host) ?? this.decided.get(host) ?? 'http'}://${host}`)
+  }
+
+  private fixedScheme(host: string): Scheme | undefined {
+    return chosenScheme(host, {
+      insecure: this.opts.insecure,
+      plainHttp: this.opts.plainHttp,
+      schemes: this.opts.schemes,
+    })
+  }
+
+  /** A loopback host whose scheme is still open: tried plain, and switched when it answers as TLS. */
+  private tentative(url: URL): boolean {
+    return url.protocol === 'http:' && !this.fixedScheme(url.host) && !this.decided.has(url.host)
+  }
+
+  /**
+   * The scheme for a registry host. A loopback host nobody chose one for uses HTTPS when docker's
+   * certs.d has a directory for it; else its first plain request finds out (see `send`): one that a
+   * TLS server drops, or Go's "HTTP request to an HTTPS server" answer, switches the host to HTTPS.
+   * `--ca-file` alone decides nothing, so one command can copy between a plain and a TLS registry.
+   */
+  async schemeOf(host: string): Promise<Scheme> {
+    const fixed = this.fixedScheme(host) ?? this.decided.get(host)
+    if (fixed) return fixed
+    let has = this.certsDirHas.get(host)
+    if (!has) {
+      has = exists(join(this.opts.certsDir, host))
+      this.certsDirHas.set(host, has)
+    }
+    if (await has) this.decided.set(host, 'https')
+    return this.decided.get(host) ?? 'http'
+  }
+
+  /** `url` with the registry's scheme, when it points at the registry's own host. */
+  async settle(registry: string, url: URL): Promise<URL> {
+    const host = apiHost(registry)
+    if (url.host !== host) return url
+    const scheme = await this.schemeOf(host)
+    if (url.protocol === `${scheme}:`) return url
+    const out = new URL(url)
+    out.protocol = `${scheme}:`
+    return out
+  }
+
+  /** Whether the host's port completes a TLS handshake; asked once per host. */
+  private speaksTls(host: string): Promise<boolean> {
+    let p = this.tlsChecks.get(host)
+    if (!p) {
+      p = speaksTls(host, this.limits.idleTimeoutMs)
+      this.tlsChecks.set(host, p)
+    }
+    return p
+  }
+
+  /** The same exchange over HTTPS, for a loopback host that turned out to speak TLS. */
+  private async overTls(x: Exchange, opts: { logQuery?: boolean }): Promise<RawResponse> {
+    this.decided.set(x.url.host, 'https')
+    this.log(`${x.url.host}: speaks TLS, using https`)
+    // A stream already read in part cannot be sent again; its caller starts over (now over HTTPS).
+    if (x.body && !Buffer.isBuffer(x.body)) {
+      throw new NetworkError(x.url.host, 'TLS_SWITCHED', 'speaks TLS: switched to https, send again')
+    }
+    const url = new URL(x.url)
+    url.protocol = 'https:'
+    return this.send({ ...x, url }, opts)
   }
 
   private async prepareTls(url: URL): Promise<void> {
@@ -92,9 +170,11 @@ export class Transport {
   async send(x: Exchange, opts: { logQuery?: boolean } = {}): Promise<RawResponse> {
     const started = Date.now()
     const shown = `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
+    const tentative = this.tentative(x.url)
     await this.prepareTls(x.url)
+    let res: Dispatcher.ResponseData
     try {
-      const res = await request(x.url, {
+      res = await request(x.url, {
         dispatcher: this.agent,
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
@@ -103,18 +183,42 @@ export class Transport {
         headersTimeout: this.limits.idleTimeoutMs,
         bodyTimeout: this.limits.idleTimeoutMs,
       })
-      this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
-      // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
-      const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
-      const body = download ? watchSpeed(res.body, x.url.host, this.limits) : res.body
-      return { status: res.statusCode, headers: res.headers, body, url: x.url }
     } catch (err) {
       // Cancelled by the caller: not a network failure, and never retried.
       if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)
-      const wrapped = networkError(x.url.host, err)
+      let wrapped = networkError(x.url.host, err)
       this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
+      // A host already heard speaking plain HTTP that drops a request is only a dropped request.
+      const chosenPlain = this.fixedScheme(x.url.host) === 'http'
+      if (
+        (tentative || chosenPlain) &&
+        DROPPED.includes(wrapped.errno) &&
+        (await this.speaksTls(x.url.host))
+      ) {
+        if (tentative) return this.overTls(x, opts)
+        wrapped = new NetworkError(
+          x.url.host,
+          'TLS_REQUIRED',
+          'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
+        )
+      }
       throw wrapped
     }
+    this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
+    let body: RawResponse['body'] = res.body
+    if (tentative) {
+      if (res.statusCode === 400) {
+        // Go's TLS servers answer plain HTTP with a 400 and one line of text.
+        const text = await res.body.text().catch(() => '')
+        if (text.includes(GO_TLS_COMPLAINT)) return this.overTls(x, opts)
+        body = Readable.from([Buffer.from(text)])
+      }
+      this.decided.set(x.url.host, 'http')
+    }
+    // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
+    const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
+    if (download) body = watchSpeed(res.body, x.url.host, this.limits)
+    return { status: res.statusCode, headers: res.headers, body, url: x.url }
   }
 
   log(line: string): void {
@@ -124,6 +228,18 @@ export class Transport {
 
   async close(): Promise<void> {
     await this.agent.close()
+  }
+}
+
+/** How a TLS server treats a plain request: it hangs up. */
+const DROPPED = ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'HPE_INVALID_CONSTANT']
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
   }
 }
 

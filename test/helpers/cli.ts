@@ -37,3 +37,40 @@ export function ferry(
     child.stdin.end(opts.input ?? '')
   })
 }
+
+export interface ServeProcess {
+  /** `127.0.0.1:PORT` */
+  host: string
+  stop(): Promise<void>
+}
+
+/** `ferry serve ARGS --port 0` as a process, ready once it says where it listens; stopped by PID. */
+export function startFerryServe(args: string[]): Promise<ServeProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let said = ''
+    let ready = false
+    const listen = (d: Buffer) => {
+      if (ready) return
+      said += d
+      const m = /listening on https?:\/\/(127\.0\.0\.1:\d+)/.exec(said)
+      if (!m) return
+      ready = true
+      resolve({
+        host: m[1]!,
+        stop: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null) return done()
+            child.once('exit', () => done())
+            child.kill('SIGTERM')
+          }),
+      })
+    }
+    child.stderr.on('data', listen)
+    child.stdout.on('data', listen)
+    child.on('error', reject)
+    child.on('exit', (code) => reject(new Error(`ferry serve exited ${code}: ${said}`)))
+  })
+}

@@ -10,8 +10,8 @@ import { silentLogger } from '../../src/log.js'
 import { Transport } from '../../src/registry/transport.js'
 
 /**
- * Trust for HTTPS registries. Loopback registries are always reached over plain HTTP, so this
- * drives the transport directly with an https:// URL at a loopback TLS server whose certificate
+ * Trust for HTTPS registries. This drives the transport directly with an https:// URL (no probe of
+ * the loopback port) at a loopback TLS server whose certificate
  * comes from a private CA made here with openssl.
  */
 describe('TLS trust: caFiles and certs.d', () => {

@@ -3,7 +3,7 @@ import { referrersTag } from '../../src/naming/attachment-tags.js'
 import { parseChallenges, pickChallenge } from '../../src/registry/auth-challenge.js'
 import { RegistryClient } from '../../src/registry/client.js'
 import { ferryCodeFor, registryError } from '../../src/registry/errors.js'
-import { apiHost, credentialKey, hostOfKey, usesPlainHttp } from '../../src/registry/hosts.js'
+import { apiHost, chosenScheme, credentialKey, hostOfKey } from '../../src/registry/hosts.js'
 import { nextLink } from '../../src/registry/pagination.js'
 import { Backoff, isRetryableStatus, parseRetryAfter, retryPolicy } from '../../src/registry/retry.js'
 import { coversScopes, mergeScopes, TokenCache } from '../../src/registry/token-cache.js'
@@ -132,15 +132,20 @@ describe('hosts', () => {
     expect(hostOfKey('https://reg.example:5000/v2/')).toBe('reg.example:5000')
   })
 
-  it('uses plain HTTP for loopback and listed hosts only', () => {
+  it('fixes HTTPS for remote hosts, HTTP for listed ones, and leaves loopback hosts to a probe', () => {
     for (const h of ['127.0.0.1:5000', 'localhost', 'localhost:5000', '[::1]:5000', '127.1.2.3']) {
-      expect(usesPlainHttp(h)).toBe(true)
+      expect(chosenScheme(h)).toBeUndefined()
+      expect(chosenScheme(h, { plainHttp: true })).toBe('http')
     }
-    expect(usesPlainHttp('reg.example:5000')).toBe(false)
-    expect(usesPlainHttp('reg.example:5000', ['reg.example:5000'])).toBe(true)
-    expect(usesPlainHttp('reg.example:5000', ['reg.example'])).toBe(true)
-    expect(usesPlainHttp('reg.example:5000', ['reg.example:6000'])).toBe(false)
-    expect(usesPlainHttp('127.evil.example')).toBe(false)
+    expect(chosenScheme('reg.example:5000')).toBe('https')
+    expect(chosenScheme('reg.example:5000', { insecure: ['reg.example:5000'] })).toBe('http')
+    expect(chosenScheme('reg.example:5000', { insecure: ['reg.example'] })).toBe('http')
+    expect(chosenScheme('reg.example:5000', { insecure: ['reg.example:6000'] })).toBe('https')
+    expect(chosenScheme('127.evil.example')).toBe('https')
+    expect(chosenScheme('reg.example', { plainHttp: true, schemes: { 'reg.example': 'https' } })).toBe(
+      'https',
+    )
+    expect(chosenScheme('127.0.0.1:5000', { schemes: { '127.0.0.1:5000': 'http' } })).toBe('http')
   })
 })
 
