@@ -23,6 +23,8 @@ export interface UploadSession {
   readonly id: string
   readonly name: string
   readonly path: string
+  /** Who opened it (the remote address): sessions are capped per client. */
+  readonly client: string
   /** Bytes received and kept so far. */
   offset: number
   hash: Hash
@@ -32,17 +34,32 @@ export interface UploadSession {
 
 const WRITE_HIGH_WATER = 1024 * 1024
 
+/** Open sessions allowed at once: each holds a file, so abandoned POSTs must not pile up without end. */
+export interface UploadLimits {
+  total: number
+  perClient: number
+}
+
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { total: 1000, perClient: 100 }
+
 export class UploadStore {
   private readonly sessions = new Map<string, UploadSession>()
+  private readonly perClient = new Map<string, number>()
 
   private constructor(
     readonly dir: string,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    private readonly limits: UploadLimits,
   ) {}
 
   /** Prepares the directory and removes what a crashed server left behind (older than the timeout). */
-  static async open(root: string, timeoutMs: number, logger: Logger): Promise<UploadStore> {
+  static async open(
+    root: string,
+    timeoutMs: number,
+    logger: Logger,
+    limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
+  ): Promise<UploadStore> {
     const dir = join(root, UPLOADS_DIR)
     await mkdir(dir, { recursive: true })
     const cutoff = Date.now() - timeoutMs
@@ -51,18 +68,47 @@ export class UploadStore {
       const st = await stat(path).catch(() => undefined)
       if (st?.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true })
     }
-    return new UploadStore(dir, timeoutMs, logger)
+    return new UploadStore(dir, timeoutMs, logger, limits)
   }
 
   get size(): number {
     return this.sessions.size
   }
 
-  async create(name: string): Promise<UploadSession> {
+  /** Opens a session for `client`; past a cap, 429 TOOMANYREQUESTS (idle sessions expire after the timeout). */
+  async create(name: string, client: string): Promise<UploadSession> {
+    const mine = this.perClient.get(client) ?? 0
+    if (this.sessions.size >= this.limits.total || mine >= this.limits.perClient) {
+      const which =
+        mine >= this.limits.perClient
+          ? `${mine} open upload sessions from ${client} (--max-upload-sessions-per-client ${this.limits.perClient})`
+          : `${this.sessions.size} open upload sessions (--max-upload-sessions ${this.limits.total})`
+      throw new ApiError(
+        'TOOMANYREQUESTS',
+        `upload to ${name} refused: ${which}; finish or cancel one, or retry`,
+        {
+          headers: { 'Retry-After': '1' },
+        },
+      )
+    }
     const id = randomUUID()
     const path = join(this.dir, `${id}.upload`)
-    await (await open(path, 'wx')).close()
-    const session: UploadSession = { id, name, path, offset: 0, hash: createHash('sha256'), busy: false }
+    this.perClient.set(client, mine + 1)
+    try {
+      await (await open(path, 'wx')).close()
+    } catch (err) {
+      this.forget(client)
+      throw err
+    }
+    const session: UploadSession = {
+      id,
+      name,
+      path,
+      client,
+      offset: 0,
+      hash: createHash('sha256'),
+      busy: false,
+    }
     this.sessions.set(id, session)
     this.arm(session)
     return session
@@ -155,7 +201,7 @@ export class UploadStore {
 
   async remove(session: UploadSession): Promise<void> {
     clearTimeout(session.timer)
-    this.sessions.delete(session.id)
+    if (this.sessions.delete(session.id)) this.forget(session.client)
     await rm(session.path, { force: true })
   }
 
@@ -166,6 +212,12 @@ export class UploadStore {
       const code = (err as NodeJS.ErrnoException).code ?? ''
       if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(code)) throw err
     })
+  }
+
+  private forget(client: string): void {
+    const left = (this.perClient.get(client) ?? 1) - 1
+    if (left > 0) this.perClient.set(client, left)
+    else this.perClient.delete(client)
   }
 
   private arm(session: UploadSession): void {
