@@ -26,7 +26,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
     '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
     'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
-    'answers 404 BLOB_UPLOAD_UNKNOWN.\n\n' +
+    'answers 404 BLOB_UPLOAD_UNKNOWN. At start, upload files and ingest/*.partial blobs a killed server left ' +
+    'behind are removed.\n\n' +
     'Binds 127.0.0.1 by default. Listening on another address without both --tls-cert/--tls-key and ' +
     '--htpasswd prints a warning: anyone who can reach the port can then read (and, without --read-only, ' +
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +

@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promise
 import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { INGEST_DIR } from '../layout/blobs.js'
 import type { Logger } from '../log.js'
 import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
 import { ApiError } from './errors.js'
@@ -53,7 +54,10 @@ export class UploadStore {
     private readonly limits: UploadLimits,
   ) {}
 
-  /** Prepares the directory and removes what a crashed server left behind (older than the timeout). */
+  /**
+   * Prepares the directory and removes what a killed server left behind: upload files and ingest/ partial
+   * blobs whose writer process is gone (their names carry its pid), and any older than the timeout.
+   */
   static async open(
     root: string,
     timeoutMs: number,
@@ -63,11 +67,10 @@ export class UploadStore {
     const dir = join(root, UPLOADS_DIR)
     await mkdir(dir, { recursive: true })
     const cutoff = Date.now() - timeoutMs
-    for (const entry of await readdir(dir)) {
-      const path = join(dir, entry)
-      const st = await stat(path).catch(() => undefined)
-      if (st?.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true })
-    }
+    const removed =
+      (await removeLeftovers(dir, /^(\d+)\.[0-9a-f-]+\.upload$/, cutoff)) +
+      (await removeLeftovers(join(root, INGEST_DIR), /\.(\d+)\.[0-9a-f]+\.partial$/, cutoff))
+    if (removed) logger.debug(`removed ${removed} leftovers of unfinished uploads in ${root}`)
     return new UploadStore(dir, timeoutMs, logger, limits)
   }
 
@@ -92,7 +95,7 @@ export class UploadStore {
       )
     }
     const id = randomUUID()
-    const path = join(this.dir, `${id}.upload`)
+    const path = join(this.dir, `${process.pid}.${id}.upload`)
     this.perClient.set(client, mine + 1)
     try {
       await (await open(path, 'wx')).close()
@@ -228,6 +231,33 @@ export class UploadStore {
       void this.remove(session)
     }, this.timeoutMs)
     session.timer.unref()
+  }
+}
+
+/** Deletes the files of `dir` whose writer (the pid `pattern` captures) is not running, or older than `cutoff`. */
+async function removeLeftovers(dir: string, pattern: RegExp, cutoff: number): Promise<number> {
+  let removed = 0
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, entry)
+    const st = await stat(path).catch(() => undefined)
+    if (!st?.isFile()) continue
+    const pid = pattern.exec(entry)?.[1]
+    if ((pid !== undefined && !isRunning(Number(pid))) || st.mtimeMs < cutoff) {
+      await rm(path, { force: true })
+      removed++
+    }
+  }
+  return removed
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
