@@ -23,7 +23,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
     'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
     'deleting a manifest or tag edits index.json and never removes blobs. Unfinished uploads wait in ' +
-    'ROOT/.uploads and are removed when they time out and at shutdown.\n\n' +
+    'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
+    '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
+    'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
+    'answers 404 BLOB_UPLOAD_UNKNOWN. At start, upload files and ingest/*.partial blobs a killed server left ' +
+    'behind are removed.\n\n' +
     'Binds 127.0.0.1 by default. Listening on another address without both --tls-cert/--tls-key and ' +
     '--htpasswd prints a warning: anyone who can reach the port can then read (and, without --read-only, ' +
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +
@@ -123,6 +127,21 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Seconds of silence after which a connection is closed; a body sending under 1 KiB in that time is cut off (0: never).',
     }),
+    'max-upload-sessions': Flags.integer({
+      default: 1000,
+      min: 1,
+      description: 'Blob upload sessions open at once, in all (429 TOOMANYREQUESTS past it).',
+    }),
+    'max-upload-sessions-per-client': Flags.integer({
+      default: 100,
+      min: 1,
+      description: 'Blob upload sessions open at once from one remote address (429 TOOMANYREQUESTS past it).',
+    }),
+    'upload-session-ttl': Flags.integer({
+      default: 900,
+      min: 1,
+      description: 'Seconds an idle upload session lives; then it and its data are removed.',
+    }),
   }
 
   async run(): Promise<void> {
@@ -153,6 +172,9 @@ export default class Serve extends FerryCommand<typeof Serve> {
         requestMs: flags['request-timeout'] * 1000,
         idleMs: flags['idle-timeout'] * 1000,
       },
+      uploadTimeoutMs: flags['upload-session-ttl'] * 1000,
+      maxUploadSessions: flags['max-upload-sessions'],
+      maxUploadSessionsPerClient: flags['max-upload-sessions-per-client'],
       logger: this.serveLogger(),
     }).finally(() => progress.stop())
     if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)

@@ -1,19 +1,28 @@
-import { Args } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
-import { baseShape, bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
+import { baseShape, bundleImageShape, omittedShape, signatureStateType } from '../../cli/json-shapes.js'
 import { listBundle } from '../../src/bundle/list.js'
 
 export default class BundleLs extends FerryCommand<typeof BundleLs> {
   static override summary = 'List what a bundle holds: images, platforms, digests, referrers and sizes.'
   static override description =
     'Reads ferry-bundle.json from the front of the tar without hashing the content (that is `bundle verify`). ' +
-    'FILE may be a split bundle: its first part or FILE.parts.json.'
+    'FILE may be a split bundle: its first part or FILE.parts.json. ' +
+    'The header line says "signature verified" only with --key NAME.pub and a signature that verifies; without ' +
+    '--key it says "signature not checked" (or "unsigned"), and a signature that does not verify with the key ' +
+    'fails the command (VERIFY_FAILED, exit non-zero).'
   static override examples = [
     '<%= config.bin %> bundle ls mini-api-1.0.tar',
     '<%= config.bin %> bundle ls site.tar.000 --json',
+    '<%= config.bin %> bundle ls mini-api-1.0.tar --key release.pub',
   ]
+  static override flags = {
+    key: Flags.string({
+      description: 'Public key (NAME.pub): check the bundle signature over ferry-bundle.json.',
+    }),
+  }
   static override args = {
     file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
   }
@@ -27,6 +36,7 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     version: 'string',
     created: 'string',
     signed: 'boolean',
+    signature: signatureStateType,
     images: [bundleImageShape],
     blobs: 'number',
     blobBytes: 'number',
@@ -36,9 +46,10 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
   }
 
   async run() {
-    const l = await listBundle(this.args.file)
+    const publicKey = this.flags.key ? await loadPublicKey(this.flags.key) : undefined
+    const l = await listBundle(this.args.file, { publicKey })
     this.out(
-      `${l.name} ${l.version}  created ${l.created}  ${l.signed ? 'signed' : 'unsigned'}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
+      `${l.name} ${l.version}  created ${l.created}  ${SIGNATURE_TEXT[l.signature]}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
     )
     if (l.base) this.out(`delta of ${l.base.name} ${l.base.version} (${l.base.digest})`)
     if (l.against) this.out(`delta against the inventory of ${l.against.source} (${l.against.digest})`)
@@ -61,4 +72,16 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     )
     return l
   }
+}
+
+const SIGNATURE_TEXT = {
+  verified: 'signature verified',
+  unsigned: 'unsigned',
+  'not-checked': 'signature not checked (--key NAME.pub checks it)',
+} as const
+
+/** Loaded only with --key: the key files module brings the Sigstore libraries with it. */
+async function loadPublicKey(path: string) {
+  const keys = await import('../../src/supply/key-files.js')
+  return keys.loadPublicKey(path)
 }

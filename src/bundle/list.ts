@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto'
 import { type BundleMetadata, type ImageRecord, metadataTotals } from './format.js'
 import { readBundleMetadata } from './reader.js'
+import { checkMetadataSignature, type SignatureState } from './signature.js'
 
 export interface BundleListing {
   file: string
@@ -9,7 +11,10 @@ export interface BundleListing {
   name: string
   version: string
   created: string
+  /** A signature entry is present (proves nothing by itself: see `signature`). */
   signed: boolean
+  /** 'verified' only with a public key; a signature that fails to verify throws VERIFY_FAILED instead. */
+  signature: SignatureState
   images: ImageRecord[]
   blobs: number
   blobBytes: number
@@ -20,10 +25,12 @@ export interface BundleListing {
 
 /**
  * `ferry bundle ls`: what the bundle says it holds, read from its first few KiB (ferry-bundle.json comes
- * before any blob). Nothing is hashed here: `bundle verify` is what proves the content.
+ * before any blob). Nothing is hashed here: `bundle verify` is what proves the content. With a public key the
+ * signature over ferry-bundle.json is checked, so a listing never calls a bundle signed when it is not.
  */
-export async function listBundle(path: string): Promise<BundleListing> {
+export async function listBundle(path: string, opts: { publicKey?: KeyObject } = {}): Promise<BundleListing> {
   const read = await readBundleMetadata(path)
+  const signature = checkMetadataSignature(read.name, read.metadataBytes, read.signature, opts.publicKey)
   const m = read.metadata
   return {
     file: path,
@@ -33,6 +40,7 @@ export async function listBundle(path: string): Promise<BundleListing> {
     version: m.version,
     created: m.created,
     signed: read.signed,
+    signature,
     images: m.images,
     ...metadataTotals(m),
     ...(m.base ? { base: m.base } : {}),

@@ -218,6 +218,7 @@ export async function readBundleMetadata(path: string): Promise<{
   metadataBytes: Buffer
   index: ImageIndex
   signed: boolean
+  signature?: Buffer
   parts?: readonly string[]
   size: number
 }> {
@@ -231,6 +232,7 @@ export async function readBundleMetadata(path: string): Promise<{
       metadataBytes: scanned.files.get(METADATA_NAME)!,
       index,
       signed,
+      ...(signed ? { signature: scanned.files.get(SIGNATURE_NAME)! } : {}),
       parts: source.parts,
       size: source.size,
     }

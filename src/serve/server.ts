@@ -19,7 +19,7 @@ import {
   type ServeTimeouts,
   watchBody,
 } from './timeouts.js'
-import { UploadStore } from './uploads.js'
+import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
 
 export interface ServeOptions {
   /**
@@ -56,6 +56,9 @@ export interface ServeOptions {
   logger?: Logger
   /** An upload session idle this long is dropped with its data. Default 15 minutes. */
   uploadTimeoutMs?: number
+  /** Open upload sessions allowed at once, in all and per client address; past them POST answers 429. */
+  maxUploadSessions?: number
+  maxUploadSessionsPerClient?: number
   /** On close, how long in-flight requests may take to finish before their connections are cut. Default 10 s. */
   shutdownTimeoutMs?: number
   /** Header, request and idle deadlines for clients (see ServeTimeouts for the defaults). */
@@ -148,7 +151,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const uploads =
     readOnly || !layout
       ? undefined
-      : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger)
+      : await UploadStore.open(layout.dir, opts.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS, logger, {
+          total: opts.maxUploadSessions ?? DEFAULT_UPLOAD_LIMITS.total,
+          perClient: opts.maxUploadSessionsPerClient ?? DEFAULT_UPLOAD_LIMITS.perClient,
+        })
   const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, members: new Membership(store) }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }

@@ -21,6 +21,11 @@ function sessionHeaders(s: UploadSession): Record<string, string> {
   }
 }
 
+/** The client sessions are counted against: the remote address (behind a proxy, the proxy's). */
+function clientOf(req: Req): string {
+  return req.socket.remoteAddress ?? 'unknown'
+}
+
 function storeOf(ctx: ServeContext): UploadStore {
   // Write routes never reach here when read-only; this guards the invariant.
   if (!ctx.uploads) throw new ApiError('UNSUPPORTED', 'this registry is read-only')
@@ -89,7 +94,7 @@ export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<
       sendEmpty(res, 201, { Location: blobLocation(route.name, digest), 'Docker-Content-Digest': digest })
       return
     }
-    const session = await uploads.create(route.name)
+    const session = await uploads.create(route.name, clientOf(req))
     uploads.acquire(session)
     try {
       await uploads.append(session, req)
@@ -101,7 +106,7 @@ export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<
     return
   }
   await drain(req)
-  const session = await uploads.create(route.name)
+  const session = await uploads.create(route.name, clientOf(req))
   sendEmpty(res, 202, sessionHeaders(session))
 }
 

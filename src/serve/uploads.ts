@@ -4,6 +4,7 @@ import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promise
 import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { INGEST_DIR } from '../layout/blobs.js'
 import type { Logger } from '../log.js'
 import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
 import { ApiError } from './errors.js'
@@ -23,6 +24,8 @@ export interface UploadSession {
   readonly id: string
   readonly name: string
   readonly path: string
+  /** Who opened it (the remote address): sessions are capped per client. */
+  readonly client: string
   /** Bytes received and kept so far. */
   offset: number
   hash: Hash
@@ -32,37 +35,83 @@ export interface UploadSession {
 
 const WRITE_HIGH_WATER = 1024 * 1024
 
+/** Open sessions allowed at once: each holds a file, so abandoned POSTs must not pile up without end. */
+export interface UploadLimits {
+  total: number
+  perClient: number
+}
+
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { total: 1000, perClient: 100 }
+
 export class UploadStore {
   private readonly sessions = new Map<string, UploadSession>()
+  private readonly perClient = new Map<string, number>()
 
   private constructor(
     readonly dir: string,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    private readonly limits: UploadLimits,
   ) {}
 
-  /** Prepares the directory and removes what a crashed server left behind (older than the timeout). */
-  static async open(root: string, timeoutMs: number, logger: Logger): Promise<UploadStore> {
+  /**
+   * Prepares the directory and removes what a killed server left behind: upload files and ingest/ partial
+   * blobs whose writer process is gone (their names carry its pid), and any older than the timeout.
+   */
+  static async open(
+    root: string,
+    timeoutMs: number,
+    logger: Logger,
+    limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
+  ): Promise<UploadStore> {
     const dir = join(root, UPLOADS_DIR)
     await mkdir(dir, { recursive: true })
     const cutoff = Date.now() - timeoutMs
-    for (const entry of await readdir(dir)) {
-      const path = join(dir, entry)
-      const st = await stat(path).catch(() => undefined)
-      if (st?.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true })
-    }
-    return new UploadStore(dir, timeoutMs, logger)
+    const removed =
+      (await removeLeftovers(dir, /^(\d+)\.[0-9a-f-]+\.upload$/, cutoff)) +
+      (await removeLeftovers(join(root, INGEST_DIR), /\.(\d+)\.[0-9a-f]+\.partial$/, cutoff))
+    if (removed) logger.debug(`removed ${removed} leftovers of unfinished uploads in ${root}`)
+    return new UploadStore(dir, timeoutMs, logger, limits)
   }
 
   get size(): number {
     return this.sessions.size
   }
 
-  async create(name: string): Promise<UploadSession> {
+  /** Opens a session for `client`; past a cap, 429 TOOMANYREQUESTS (idle sessions expire after the timeout). */
+  async create(name: string, client: string): Promise<UploadSession> {
+    const mine = this.perClient.get(client) ?? 0
+    if (this.sessions.size >= this.limits.total || mine >= this.limits.perClient) {
+      const which =
+        mine >= this.limits.perClient
+          ? `${mine} open upload sessions from ${client} (--max-upload-sessions-per-client ${this.limits.perClient})`
+          : `${this.sessions.size} open upload sessions (--max-upload-sessions ${this.limits.total})`
+      throw new ApiError(
+        'TOOMANYREQUESTS',
+        `upload to ${name} refused: ${which}; finish or cancel one, or retry`,
+        {
+          headers: { 'Retry-After': '1' },
+        },
+      )
+    }
     const id = randomUUID()
-    const path = join(this.dir, `${id}.upload`)
-    await (await open(path, 'wx')).close()
-    const session: UploadSession = { id, name, path, offset: 0, hash: createHash('sha256'), busy: false }
+    const path = join(this.dir, `${process.pid}.${id}.upload`)
+    this.perClient.set(client, mine + 1)
+    try {
+      await (await open(path, 'wx')).close()
+    } catch (err) {
+      this.forget(client)
+      throw err
+    }
+    const session: UploadSession = {
+      id,
+      name,
+      path,
+      client,
+      offset: 0,
+      hash: createHash('sha256'),
+      busy: false,
+    }
     this.sessions.set(id, session)
     this.arm(session)
     return session
@@ -155,7 +204,7 @@ export class UploadStore {
 
   async remove(session: UploadSession): Promise<void> {
     clearTimeout(session.timer)
-    this.sessions.delete(session.id)
+    if (this.sessions.delete(session.id)) this.forget(session.client)
     await rm(session.path, { force: true })
   }
 
@@ -168,6 +217,12 @@ export class UploadStore {
     })
   }
 
+  private forget(client: string): void {
+    const left = (this.perClient.get(client) ?? 1) - 1
+    if (left > 0) this.perClient.set(client, left)
+    else this.perClient.delete(client)
+  }
+
   private arm(session: UploadSession): void {
     clearTimeout(session.timer)
     session.timer = setTimeout(() => {
@@ -176,6 +231,33 @@ export class UploadStore {
       void this.remove(session)
     }, this.timeoutMs)
     session.timer.unref()
+  }
+}
+
+/** Deletes the files of `dir` whose writer (the pid `pattern` captures) is not running, or older than `cutoff`. */
+async function removeLeftovers(dir: string, pattern: RegExp, cutoff: number): Promise<number> {
+  let removed = 0
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, entry)
+    const st = await stat(path).catch(() => undefined)
+    if (!st?.isFile()) continue
+    const pid = pattern.exec(entry)?.[1]
+    if ((pid !== undefined && !isRunning(Number(pid))) || st.mtimeMs < cutoff) {
+      await rm(path, { force: true })
+      removed++
+    }
+  }
+  return removed
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -79,6 +79,32 @@ describe('signed and split bundles', () => {
     expect((wrong as Error).message).toMatch(/ferry-bundle\.json\.sig does not verify/)
   })
 
+  it('bundle ls says "signed" only when the signature verifies with --key; a tampered one or the wrong key fails', async () => {
+    const path = join(tmp.dir, 'ls-signed.tar')
+    await create(path)
+    // Without a key nothing is proven: the listing says the signature is there but not checked.
+    expect((await listBundle(path)).signature).toBe('not-checked')
+    expect((await listBundle(path, { publicKey })).signature).toBe('verified')
+    const wrong = await listBundle(path, { publicKey: otherKey }).catch((e: Error) => e)
+    expect(isFerryError(wrong, 'VERIFY_FAILED')).toBe(true)
+    expect((wrong as Error).message).toMatch(
+      /ls-signed\.tar: the signature in ferry-bundle\.json\.sig does not verify/,
+    )
+    // One byte of the signature's base64 changed, 10 bytes into the entry's data (header is 512 bytes).
+    const bad = await tampered(
+      path,
+      'ls-tampered.tar',
+      (b) => b.indexOf('ferry-bundle.json.sig\0') + 512 + 10,
+    )
+    expect((await listBundle(bad)).signature).toBe('not-checked')
+    const tamperedErr = await listBundle(bad, { publicKey }).catch((e: Error) => e)
+    expect(isFerryError(tamperedErr, 'VERIFY_FAILED')).toBe(true)
+    const unsigned = join(tmp.dir, 'ls-unsigned.tar')
+    await create(unsigned, { signed: false })
+    expect((await listBundle(unsigned)).signature).toBe('unsigned')
+    expect((await listBundle(unsigned)).signed).toBe(false)
+  })
+
   it('writes a signature openssl checks with the public key, on the extracted files', async () => {
     const path = join(tmp.dir, 'signed.tar')
     const dir = join(tmp.dir, 'openssl')

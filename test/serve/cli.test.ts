@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -46,5 +48,89 @@ describe('ferry serve (command)', () => {
     expect(await exited).toBe(0)
     expect(stderr).toContain('SIGTERM, shutting down')
     expect((await readdir(root)).sort()).toEqual(['blobs', 'index.json', 'oci-layout'])
+  }, 60_000)
+
+  it('removes what a serve killed with SIGKILL mid-upload left (ingest/*.partial, .uploads) when it starts again', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'ferry-serve-kill-'))
+    const root = join(base, 'root')
+    const running: ChildProcess[] = []
+    const startBuilt = async () => {
+      const proc = spawn(
+        process.execPath,
+        [join(repoRoot, 'bin/run.js'), 'serve', '--root', root, '--port', '0'],
+        {
+          cwd: repoRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      running.push(proc)
+      let stderr = ''
+      const port = await new Promise<number>((ok, fail) => {
+        proc.stderr!.on('data', (d) => {
+          stderr += d
+          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)
+          if (m) ok(Number(m[1]))
+        })
+        proc.once('exit', (code) => fail(new Error(`exited ${code}: ${stderr}`)))
+      })
+      return { proc, port }
+    }
+    /** Sends the headers and the first 1000 of `length` bytes, and leaves the request hanging. */
+    const hang = (port: number, method: string, path: string, length: number) => {
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': length },
+      })
+      req.on('error', () => {})
+      req.write(randomBytes(1000))
+    }
+    const until = async (check: () => Promise<boolean>) => {
+      for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25))
+    }
+    const sizes = async (dir: string) =>
+      Promise.all(
+        (await readdir(join(root, dir)).catch(() => [] as string[])).map(
+          async (e) => (await stat(join(root, dir, e))).size,
+        ),
+      )
+    try {
+      const first = await startBuilt()
+      const post = await fetch(`http://127.0.0.1:${first.port}/v2/app/blobs/uploads/`, { method: 'POST' })
+      expect(post.status).toBe(202)
+      hang(first.port, 'PATCH', post.headers.get('location')!, 100_000)
+      hang(first.port, 'POST', `/v2/app/blobs/uploads/?digest=sha256:${'a'.repeat(64)}`, 100_000)
+      await until(
+        async () => (await sizes('.uploads')).includes(1000) && (await sizes('ingest')).includes(1000),
+      )
+      expect(await sizes('.uploads')).toEqual([1000])
+      expect(await sizes('ingest')).toEqual([1000])
+      const killed = new Promise((ok) => first.proc.once('exit', ok))
+      first.proc.kill('SIGKILL')
+      await killed
+
+      const second = await startBuilt()
+      expect(await readdir(join(root, '.uploads'))).toEqual([])
+      expect(await readdir(join(root, 'ingest'))).toEqual([])
+      const bytes = randomBytes(5000)
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+      const pushed = await fetch(`http://127.0.0.1:${second.port}/v2/app/blobs/uploads/?digest=${digest}`, {
+        method: 'POST',
+        body: bytes,
+        headers: { 'Content-Type': 'application/octet-stream' },
+      })
+      expect(pushed.status).toBe(201)
+      expect(
+        Buffer.from(
+          await (await fetch(`http://127.0.0.1:${second.port}/v2/app/blobs/${digest}`)).arrayBuffer(),
+        ).equals(bytes),
+      ).toBe(true)
+    } finally {
+      for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+      await rm(base, { recursive: true, force: true })
+    }
   }, 60_000)
 })

@@ -45,7 +45,7 @@ export function raw(
   server: RunningServer,
   method: string,
   path: string,
-  opts: { headers?: Record<string, string | number>; body?: Buffer | string } = {},
+  opts: { headers?: Record<string, string | number>; body?: Buffer | string; localAddress?: string } = {},
 ): Promise<RawResponse> {
   // node sends GET/DELETE bodies without framing unless told their length.
   const chunked = Object.keys(opts.headers ?? {}).some((h) => h.toLowerCase() === 'transfer-encoding')
@@ -53,7 +53,15 @@ export function raw(
   const headers = { ...length, ...opts.headers }
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: server.port, method, path, headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method,
+        path,
+        headers,
+        agent: false,
+        localAddress: opts.localAddress,
+      },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))

@@ -280,3 +280,62 @@ describe('upload cleanup', () => {
     }
   })
 })
+
+describe('upload session limits', () => {
+  const post = (served: Served, localAddress = '127.0.0.1') =>
+    raw(served.server, 'POST', '/v2/many/blobs/uploads/', { localAddress })
+
+  it('answers 429 TOOMANYREQUESTS with Retry-After past the total cap, and frees a slot on cancel', async () => {
+    const served = await serveTemp({ maxUploadSessions: 3, maxUploadSessionsPerClient: 10 })
+    try {
+      const statuses: number[] = []
+      const locations: string[] = []
+      for (let i = 0; i < 4; i++) {
+        const res = await post(served, i % 2 ? '127.0.0.2' : '127.0.0.1')
+        statuses.push(res.status)
+        if (res.status === 202) locations.push(res.headers.location as string)
+        else {
+          expect(res.code()).toBe('TOOMANYREQUESTS')
+          expect(res.headers['retry-after']).toBe('1')
+        }
+      }
+      expect(statuses).toEqual([202, 202, 202, 429])
+      expect(await leftovers(served.root)).toHaveLength(3)
+      expect((await raw(served.server, 'DELETE', locations[0]!)).status).toBe(204)
+      expect((await post(served)).status).toBe(202)
+    } finally {
+      await served.stop()
+    }
+  })
+
+  it('caps sessions per client address: a second client still gets its own', async () => {
+    const served = await serveTemp({ maxUploadSessions: 100, maxUploadSessionsPerClient: 2 })
+    try {
+      const first = [await post(served), await post(served), await post(served)].map((r) => r.status)
+      expect(first).toEqual([202, 202, 429])
+      const other = [
+        await post(served, '127.0.0.2'),
+        await post(served, '127.0.0.2'),
+        await post(served, '127.0.0.2'),
+      ]
+      expect(other.map((r) => r.status)).toEqual([202, 202, 429])
+      expect(await leftovers(served.root)).toHaveLength(4)
+    } finally {
+      await served.stop()
+    }
+  })
+
+  it('an expired session frees its slot and its file', async () => {
+    const served = await serveTemp({ maxUploadSessions: 1, uploadTimeoutMs: 300 })
+    try {
+      expect((await post(served)).status).toBe(202)
+      expect((await post(served)).status).toBe(429)
+      await sleep(700)
+      expect(await leftovers(served.root)).toEqual([])
+      expect((await post(served)).status).toBe(202)
+      expect(await leftovers(served.root)).toHaveLength(1)
+    } finally {
+      await served.stop()
+    }
+  })
+})
