@@ -137,12 +137,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Serve as a pull-through cache of this registry: URL, or NAME=URL (repeatable; ?ns=NAME picks one).',
       multiple: true,
+      multipleNonGreedy: true,
       dependsOn: ['root'],
     }),
     'upstream-ttl': Flags.string({
       default: '5m',
-      description: 'How long a cached tag is served before upstream is asked again (by HEAD).',
-      dependsOn: ['upstream'],
+      description: 'With --upstream: how long a cached tag is served before upstream is asked again (by HEAD).',
     }),
     'upstream-insecure': Flags.boolean({
       description: 'Reach upstream over plain HTTP or TLS without verification.',
