@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -177,5 +177,34 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     proxy.setRule(undefined)
     expect(await pull(dir, server.host, 'team/bad:1.0')).toBe(bad.digest)
     expect(await readdir(join(dir, 'corrupt', 'blobs', 'sha256'))).toContain(layer.slice('sha256:'.length))
+  })
+
+  it('evicts the least recently pulled image to stay under --cache-max-size, never what a cached manifest needs', async () => {
+    const big = await pushSyntheticImage(
+      client.repository(dist.host, 'team/big'),
+      { seed: 'mirror-big', layers: 2, layerSize: 400_000 },
+      '1.0',
+    )
+    const server = await mirror({ limits: { maxBytes: 1_000_000 } }, 'evict')
+    const blobsDir = join(dir, 'evict', 'blobs', 'sha256')
+    const hexes = (m: Manifest) => childrenOf(m).blobs.map((d) => d.digest.slice('sha256:'.length))
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    expect(await readdir(blobsDir)).toEqual(expect.arrayContaining(hexes(app)))
+    expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
+    // app (pulled first) is given up once big no longer fits beside it: its blobs go, least recently
+    // pulled first, until the store fits again; big's stay, all of them.
+    const total = async () => {
+      let n = 0
+      for (const f of await readdir(blobsDir)) n += (await stat(join(blobsDir, f))).size
+      return n
+    }
+    for (let i = 0; i < 50 && (await total()) > 1_000_000; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await total()).toBeLessThanOrEqual(1_000_000)
+    const stored = await readdir(blobsDir)
+    expect(hexes(big).filter((h) => !stored.includes(h))).toEqual([])
+    expect(hexes(app).filter((h) => stored.includes(h)).length).toBeLessThan(hexes(app).length)
+    proxy.seen.length = 0
+    expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
+    expect(blobGets(proxy)).toEqual([])
   })
 })
