@@ -1,5 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PassThrough, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR, writeBlob } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
@@ -26,6 +28,31 @@ export interface MirrorOptions {
   /** Treat every upstream as insecure (plain HTTP, or TLS without verification). */
   insecure: boolean
   limits: EvictionLimits
+}
+
+interface Flight {
+  /** Resolves once the blob is verified and in the store. */
+  done: Promise<void>
+  /** The bytes as they arrive, for the client that started the download. */
+  branch?: PassThrough
+}
+
+/** Passes chunks on but the last, which goes only once `done` resolves (and never if it rejects). */
+function holdLastUntil(done: Promise<void>): Transform {
+  let held: Buffer | undefined
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const previous = held
+      held = chunk
+      cb(null, previous)
+    },
+    flush(cb) {
+      done.then(
+        () => cb(null, held),
+        (err: unknown) => cb(err as Error),
+      )
+    },
+  })
 }
 
 /** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
@@ -240,8 +267,17 @@ export class Mirror {
           detail: { digest },
         })
       }
-      const { repo } = this.repository(call)
-      await this.singleFlight(repo, { mediaType: 'application/octet-stream', digest, size })
+      const running = this.flights.get(digest)
+      const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
+      if (running || !whole) {
+        const { repo } = this.repository(call)
+        await (running ??
+          this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }).done)
+      } else {
+        const { repo } = this.repository(call)
+        const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
+        return this.sendAsItArrives(call, flight, size)
+      }
     }
     this.state.touch(digest)
     const release = this.eviction.reading(digest)
@@ -252,23 +288,52 @@ export class Mirror {
     }
   }
 
-  /** One upstream GET per digest: everyone asking while it runs waits for that one download. */
-  private singleFlight(repo: RegistryRepository, desc: Descriptor): Promise<void> {
-    let flight = this.flights.get(desc.digest)
-    if (!flight) {
-      flight = this.download(repo, desc).finally(() => this.flights.delete(desc.digest))
-      this.flights.set(desc.digest, flight)
-    }
-    return flight
+  /**
+   * The client that started a download gets the bytes as they arrive from upstream, while they are
+   * written to the store; its last chunk is held back until the whole blob verified, so a corrupt
+   * upstream answer never reaches a client as a complete one.
+   */
+  private async sendAsItArrives(call: Call<RouteOf<'blob'>>, flight: Flight, size: number): Promise<void> {
+    const branch = flight.branch!
+    call.res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': size,
+      'Docker-Content-Digest': call.route.digest,
+      ETag: `"${call.route.digest}"`,
+    })
+    this.state.touch(call.route.digest)
+    await pipeline(branch, holdLastUntil(flight.done), call.res)
   }
 
-  private async download(repo: RegistryRepository, desc: Descriptor): Promise<void> {
+  /** One upstream GET per digest: everyone asking while it runs waits for that one download. */
+  private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
+    const branch = withBranch ? new PassThrough() : undefined
+    const done = this.download(repo, desc, branch).finally(() => this.flights.delete(desc.digest))
+    // Waiters see the failure through their own await; this one only keeps it from being unhandled.
+    done.catch(() => {})
+    this.flights.set(desc.digest, done)
+    return { done, branch }
+  }
+
+  private async download(repo: RegistryRepository, desc: Descriptor, branch?: PassThrough): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
     try {
       // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
       const body = await repo.fetchBlob(desc)
-      await writeBlob(this.layout.dir, this.layout.blobPath(desc.digest as Digest), desc, body, what)
+      const toStore = new PassThrough()
+      body.on('error', (err) => {
+        toStore.destroy(err)
+        branch?.destroy(err)
+      })
+      body.pipe(toStore)
+      if (branch) {
+        body.pipe(branch)
+        // A client that goes away leaves the download running for the store (and the waiters).
+        branch.once('close', () => body.unpipe(branch))
+      }
+      await writeBlob(this.layout.dir, this.layout.blobPath(desc.digest as Digest), desc, toStore, what)
     } catch (err) {
+      branch?.destroy(err as Error)
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
         this.logger.warn(
           `${what}: upstream sent bytes that do not match; not cached: ${(err as Error).message}`,
