@@ -35,6 +35,8 @@ interface Flight {
   done: Promise<void>
   /** The bytes as they arrive, for the client that started the download. */
   branch?: PassThrough
+  /** Resolves when upstream's answer ended verified (before the store has synced it). */
+  verified: Promise<void>
 }
 
 /** Passes chunks on but the last, which goes only once `done` resolves (and never if it rejects). */
@@ -302,26 +304,39 @@ export class Mirror {
       ETag: `"${call.route.digest}"`,
     })
     this.state.touch(call.route.digest)
-    await pipeline(branch, holdLastUntil(flight.done), call.res)
+    await pipeline(branch, holdLastUntil(flight.verified), call.res)
   }
 
   /** One upstream GET per digest: everyone asking while it runs waits for that one download. */
   private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
     const branch = withBranch ? new PassThrough() : undefined
-    const done = this.download(repo, desc, branch).finally(() => this.flights.delete(desc.digest))
-    // Waiters see the failure through their own await; this one only keeps it from being unhandled.
-    done.catch(() => {})
+    let ended: (ok: boolean) => void = () => {}
+    const verified = new Promise<void>((resolve, reject) => {
+      ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
+    })
+    const done = this.download(repo, desc, branch, ended).finally(() => this.flights.delete(desc.digest))
+    // Waiters see the failure through their own await; these only keep it from being unhandled.
+    done.catch(() => ended(false))
+    verified.catch(() => {})
     this.flights.set(desc.digest, done)
-    return { done, branch }
+    return { done, branch, verified }
   }
 
-  private async download(repo: RegistryRepository, desc: Descriptor, branch?: PassThrough): Promise<void> {
+  private async download(
+    repo: RegistryRepository,
+    desc: Descriptor,
+    branch: PassThrough | undefined,
+    ended: (ok: boolean) => void,
+  ): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
     try {
       // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
       const body = await repo.fetchBlob(desc)
       const toStore = new PassThrough()
+      // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+      body.once('end', () => ended(true))
       body.on('error', (err) => {
+        ended(false)
         toStore.destroy(err)
         branch?.destroy(err)
       })
