@@ -1,9 +1,10 @@
+import { createWriteStream } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
-import { INGEST_DIR, writeBlob } from '../../layout/blobs.js'
+import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
 import type { Logger } from '../../log.js'
 import type { Digest } from '../../oci/digest.js'
@@ -346,7 +347,9 @@ export class Mirror {
         // A client that goes away leaves the download running for the store (and the waiters).
         branch.once('close', () => body.unpipe(branch))
       }
-      await writeBlob(this.layout.dir, this.layout.blobPath(desc.digest as Digest), desc, toStore, what)
+      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
+      // stream ended verified, without hashing the bytes a second time.
+      await this.adoptVerified(toStore, desc)
     } catch (err) {
       branch?.destroy(err as Error)
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
@@ -361,6 +364,18 @@ export class Mirror {
       throw this.upstreamError(err, what)
     }
     this.eviction.added(desc.size)
+  }
+
+  private async adoptVerified(body: PassThrough, desc: Descriptor): Promise<void> {
+    const ingest = join(this.layout.dir, INGEST_DIR)
+    await mkdir(ingest, { recursive: true })
+    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
+    try {
+      await pipeline(body, createWriteStream(temp, { flags: 'wx' }))
+      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
+    } finally {
+      await rm(temp, { force: true })
+    }
   }
 
   // --- listings
