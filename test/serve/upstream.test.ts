@@ -207,4 +207,42 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
     expect(blobGets(proxy)).toEqual([])
   })
+
+  it('picks the upstream by containerd’s ?ns=, and the plain path goes to the first', async () => {
+    const other = await startDistribution()
+    try {
+      const otherApp = await pushSyntheticImage(
+        client.repository(other.host, 'team/app'),
+        { seed: 'mirror-other', layers: 1, layerSize: 10_000 },
+        '1.0',
+      )
+      const server = await startServer({
+        root: join(dir, 'ns'),
+        port: 0,
+        upstream: {
+          upstreams: [
+            parseUpstream(`main.example=${proxy.url}`),
+            parseUpstream(`other.example=${other.url}`),
+          ],
+          ttlMs: 3_600_000,
+          insecure: false,
+          limits: {},
+        },
+      })
+      servers.push(server)
+      const digestOf = async (query: string) => {
+        const res = await fetch(`${server.url}/v2/team/app/manifests/1.0${query}`, {
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        })
+        await res.arrayBuffer()
+        return res.headers.get('docker-content-digest')
+      }
+      expect(await digestOf('')).toBe(app.digest)
+      expect(await digestOf('?ns=main.example')).toBe(app.digest)
+      expect(await digestOf('?ns=other.example')).toBe(otherApp.digest)
+      expect(await digestOf(`?ns=${other.host}`)).toBe(otherApp.digest)
+    } finally {
+      await other.stop()
+    }
+  })
 })
