@@ -13,6 +13,7 @@ import { parseUpstream } from '../../src/serve/upstream/upstreams.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
+import { pushArtifact } from '../helpers/registry-fixtures.js'
 
 const run = promisify(execFile)
 const skopeo = async (...args: string[]) =>
@@ -244,5 +245,27 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     } finally {
       await other.stop()
     }
+  })
+
+  it('serves referrers of a cached image through upstream’s referrers API or tag schema', async () => {
+    const sbom = await pushArtifact(
+      client.repository(dist.host, 'team/app'),
+      app,
+      'application/spdx+json',
+      '{"spdxVersion":"SPDX-2.3"}',
+    )
+    const server = await mirror({}, 'referrers')
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    const res = await fetch(`${server.url}/v2/team/app/referrers/${app.digest}`)
+    expect(res.status).toBe(200)
+    const listed = (await res.json()) as { manifests: { digest: string; artifactType?: string }[] }
+    expect(listed.manifests.map((d) => [d.digest, d.artifactType])).toEqual([
+      [sbom.digest, 'application/spdx+json'],
+    ])
+    const got = await fetch(`${server.url}/v2/team/app/manifests/${sbom.digest}`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })
+    expect(got.headers.get('docker-content-digest')).toBe(sbom.digest)
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(Buffer.from(sbom.bytes))
   })
 })
