@@ -5,6 +5,7 @@ import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
 import { type RunningServer, startServer } from '../src/serve/index.js'
+import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
 
 // cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
 const COSIGN_TAG_RE = /^sha256-[a-f0-9]{64}\.(?:sig|att|sbom)$/
@@ -48,8 +49,23 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'SBOMs (referrers API and cosign tags) and the other images as they were bundled. A source registry ' +
     'with a port, which no repository name may hold, is written with `_`: registry.intra:5000/acme/web is ' +
     'HOST:PORT/registry.intra_5000/acme/web. Every push and delete answers 405 UNSUPPORTED. If the file ' +
-    'changes while served, requests answer 503 until the server is restarted (and verifies it again).'
+    'changes while served, requests answer 503 until the server is restarted (and verifies it again).\n\n' +
+    '--upstream URL (with --root) makes it a pull-through cache of that registry: pulls only, every write ' +
+    'answers 405 UNSUPPORTED. Manifests and blobs are stored in ROOT as they pass and served from there ' +
+    'by digest without asking upstream; a tag is served locally for --upstream-ttl, then revalidated with a ' +
+    'HEAD (a GET only when its digest changed); when upstream is down or answers 429/5xx the cached mapping ' +
+    'is served and a warning says it is stale. Each blob is fetched from upstream once however many clients ' +
+    'ask for it at once, and verified before it is stored. Repeat --upstream NAME=URL for several upstreams: ' +
+    'containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
+    'docker config: every client of the mirror can read what those credentials can. --cache-max-size and ' +
+    '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
+    'or one a client is reading.'
   static override examples = [
+    {
+      description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
+      command:
+        '<%= config.bin %> serve --root /srv/mirror --upstream https://registry-1.docker.io --upstream-ttl 5m --cache-max-size 50G',
+    },
     '<%= config.bin %> serve --root ./registry',
     '<%= config.bin %> serve --root ./mirror --port 5001 --read-only',
     '<%= config.bin %> serve --bundle /media/usb/site-2024.06.tar --key release.pub --address 0.0.0.0 --port 5000',
@@ -121,6 +137,30 @@ export default class Serve extends FerryCommand<typeof Serve> {
       min: 0,
       description: 'Seconds a client may take to send a whole request, body included (0: no limit).',
     }),
+    upstream: Flags.string({
+      description:
+        'Serve as a pull-through cache of this registry: URL, or NAME=URL (repeatable; ?ns=NAME picks one).',
+      multiple: true,
+      multipleNonGreedy: true,
+      dependsOn: ['root'],
+    }),
+    'upstream-ttl': Flags.string({
+      default: '5m',
+      description:
+        'With --upstream: how long a cached tag is served before upstream is asked again (by HEAD).',
+    }),
+    'upstream-insecure': Flags.boolean({
+      description: 'Reach upstream over plain HTTP or TLS without verification.',
+      dependsOn: ['upstream'],
+    }),
+    'cache-max-size': Flags.string({
+      description: 'Evict least recently pulled content above this size (e.g. 50G).',
+      dependsOn: ['upstream'],
+    }),
+    'cache-max-age': Flags.string({
+      description: 'Evict content nobody pulled for this long (e.g. 30d).',
+      dependsOn: ['upstream'],
+    }),
     'idle-timeout': Flags.integer({
       default: 60,
       min: 0,
@@ -176,8 +216,27 @@ export default class Serve extends FerryCommand<typeof Serve> {
       maxUploadSessions: flags['max-upload-sessions'],
       maxUploadSessionsPerClient: flags['max-upload-sessions-per-client'],
       logger: this.serveLogger(),
+      upstream: flags.upstream?.length
+        ? {
+            upstreams: flags.upstream.map(parseUpstream),
+            ttlMs: parseDuration(flags['upstream-ttl'], '--upstream-ttl'),
+            insecure: flags['upstream-insecure'],
+            limits: {
+              maxBytes: flags['cache-max-size']
+                ? parseSize(flags['cache-max-size'], '--cache-max-size')
+                : undefined,
+              maxAgeMs: flags['cache-max-age']
+                ? parseDuration(flags['cache-max-age'], '--cache-max-age')
+                : undefined,
+            },
+          }
+        : undefined,
     }).finally(() => progress.stop())
-    if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
+    if (flags.upstream?.length) {
+      this.note(
+        `ferry serve: listening on ${server.url} (pull-through cache of ${flags.upstream.join(', ')}, root ${resolve(flags.root!)})`,
+      )
+    } else if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
     else this.note(describeBundle(server))
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)

@@ -47,7 +47,7 @@ export async function getBlob(call: BlobCall): Promise<void> {
   const bytes = await call.ctx.store.openBlob(call.route.digest)
   if (!bytes) throw unknownBlob(call.route)
   try {
-    if (bytes.kind === 'file') await sendFromFile(call, bytes)
+    if (bytes.kind === 'file') await sendBlobFile(call, bytes)
     else await sendFromStream(call, bytes)
   } catch (err) {
     // Bytes that no longer match their digest are worth an operator's attention, not only a cut download.
@@ -92,7 +92,11 @@ function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange |
   return { start, end }
 }
 
-async function sendFromFile(call: BlobCall, bytes: Extract<BlobBytes, { kind: 'file' }>): Promise<void> {
+/** A blob file to one client: headers, Range, and (when asked) hashing as it goes. */
+export async function sendBlobFile(
+  call: BlobCall,
+  bytes: Extract<BlobBytes, { kind: 'file' }>,
+): Promise<void> {
   let handle: Awaited<ReturnType<typeof open>>
   try {
     handle = await open(bytes.path, 'r')

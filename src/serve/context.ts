@@ -7,6 +7,7 @@ import type { Membership } from './reachable.js'
 import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
+import type { Mirror } from './upstream/mirror.js'
 
 /** What every endpoint handler gets: what it serves and the server's settings. */
 export interface ServeContext {
@@ -21,6 +22,8 @@ export interface ServeContext {
   logger: Logger
   /** Which manifests and blobs each repository holds. */
   members: Membership
+  /** With --upstream: every read goes through the pull-through cache. */
+  mirror?: Mirror
 }
 
 export interface Call<R extends Route = Route> {

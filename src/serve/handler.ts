@@ -82,5 +82,9 @@ async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): 
     throw new ApiError('UNSUPPORTED', 'this registry is read-only', { headers: { Allow: 'GET, HEAD' } })
   }
   await ctx.store.check()
+  if (ctx.mirror && route.kind !== 'base') {
+    await ctx.mirror.handle({ ctx, req, res, route, query })
+    return
+  }
   await handler({ ctx, req, res, route, query } as Call<never>)
 }

@@ -20,6 +20,7 @@ import {
   watchBody,
 } from './timeouts.js'
 import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
+import { Mirror, type MirrorOptions } from './upstream/mirror.js'
 
 export interface ServeOptions {
   /**
@@ -63,6 +64,11 @@ export interface ServeOptions {
   shutdownTimeoutMs?: number
   /** Header, request and idle deadlines for clients (see ServeTimeouts for the defaults). */
   timeouts?: ServeTimeouts
+  /**
+   * With `root`: serve as a pull-through cache of these upstream registries (read-only: every write is
+   * 405 UNSUPPORTED). See README "A pull-through cache".
+   */
+  upstream?: MirrorOptions
 }
 
 export interface RunningServer {
@@ -132,7 +138,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new FerryError('USAGE', 'serve needs exactly one of a layout root and a bundle file')
   }
   // A bundle is evidence: it is never written to.
-  const readOnly = opts.bundle !== undefined || (opts.readOnly ?? false)
+  // A mirror takes content only from upstream, as distribution's proxy does.
+  const readOnly = opts.bundle !== undefined || opts.upstream !== undefined || (opts.readOnly ?? false)
+  if (opts.upstream && !opts.root)
+    throw new FerryError('USAGE', '--upstream needs --root (the cache directory)')
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const tls = opts.tls && {
@@ -140,7 +149,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     key: await readPem(opts.tls.key, 'key'),
   }
   // After the cheap checks: a bundle's verifying pass can take minutes, a typo in a flag should not.
-  const { store, layout, bundle } = await openStore(opts, readOnly, logger)
+  const { store, layout, bundle } = await openStore(opts, readOnly && !opts.upstream, logger)
   if (!isLoopbackAddress(address) && !(tls && auth)) {
     const missing = [tls ? '' : 'TLS', auth ? '' : 'authentication (--htpasswd)'].filter(Boolean).join(' or ')
     logger.warn(
@@ -155,7 +164,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           total: opts.maxUploadSessions ?? DEFAULT_UPLOAD_LIMITS.total,
           perClient: opts.maxUploadSessionsPerClient ?? DEFAULT_UPLOAD_LIMITS.perClient,
         })
-  const ctx: ServeContext = { store, layout, uploads, readOnly, auth, logger, members: new Membership(store) }
+  const mirror = opts.upstream && layout ? await Mirror.open(layout, opts.upstream, logger) : undefined
+  const ctx: ServeContext = {
+    store,
+    layout,
+    uploads,
+    readOnly,
+    auth,
+    logger,
+    members: new Membership(store),
+    mirror,
+  }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
   const server: Server = tls
@@ -178,6 +197,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await listen(server, port, address)
   } catch (err) {
     await uploads?.closeAll()
+    await mirror?.close()
     await store.close()
     throw err
   }
@@ -206,6 +226,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       server.closeAllConnections()
       await closed
       await uploads?.closeAll()
+      await mirror?.close()
       await store.close()
     })()
     return closing

@@ -41,6 +41,7 @@ describe('repeatable flags', () => {
       'bundle create --platform',
       'copy --platform',
       'pin --key',
+      'serve --upstream',
       'sign --annotation',
       'verify --annotation',
     ])

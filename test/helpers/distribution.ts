@@ -28,6 +28,8 @@ export interface DistributionOptions {
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string }
   /** `storage.delete.enabled`; default true. */
   deletes?: boolean
+  /** `proxy.remoteurl`: distribution as a pull-through cache of that registry (bench/cache.ts). */
+  proxyRemoteUrl?: string
 }
 
 export interface Distribution {
@@ -76,6 +78,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
       `    rootcertbundle: ${bundle}`,
     )
   }
+  if (opts.proxyRemoteUrl) lines.push('proxy:', `  remoteurl: ${opts.proxyRemoteUrl}`)
   const config = join(dir, 'config.yml')
   await writeFile(config, `${lines.join('\n')}\n`)
   const child: ChildProcess = spawn('/usr/bin/docker-registry', ['serve', config], {

@@ -1,10 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import { RegistryClient } from '../../src/registry/index.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { startDistribution } from '../helpers/distribution.js'
 
 const repoRoot = resolve(import.meta.dirname, '../..')
 // Runs the command from source (tsx), so the test needs no build of the whole project.
@@ -133,4 +137,68 @@ describe('ferry serve (command)', () => {
       await rm(base, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it('--upstream: a pull-through cache whose cached image still pulls once upstream is stopped', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'ferry-serve-cli-'))
+    const upstream = await startDistribution()
+    const client = new RegistryClient()
+    const run = promisify(execFile)
+    let proc: ChildProcess | undefined
+    let stopped = false
+    try {
+      const image = await pushSyntheticImage(
+        client.repository(upstream.host, 'team/app'),
+        { seed: 'cli-mirror', layers: 2, layerSize: 100_000 },
+        '1.0',
+      )
+      const args = [
+        '--root',
+        join(work, 'root'),
+        '--port',
+        '0',
+        '--upstream',
+        upstream.url,
+        '--upstream-ttl',
+        '0s',
+      ]
+      proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', ...args], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      const host = await new Promise<string>((ok, fail) => {
+        proc!.stderr!.on('data', (d) => {
+          stderr += d
+          const m = /listening on http:\/\/(127\.0\.0\.1:\d+) \(pull-through cache of /.exec(stderr)
+          if (m) ok(m[1]!)
+        })
+        proc!.once('exit', (code) => fail(new Error(`exited ${code}: ${stderr}`)))
+      })
+      const pull = async (n: number) => {
+        const dest = join(work, `pull-${n}`)
+        await run('skopeo', [
+          'copy',
+          '--preserve-digests',
+          '--src-tls-verify=false',
+          `docker://${host}/team/app:1.0`,
+          `oci:${dest}:x`,
+        ])
+        return (await run('skopeo', ['inspect', '--raw', `oci:${dest}:x`])).stdout
+      }
+      const first = await pull(1)
+      await upstream.stop()
+      stopped = true
+      expect(await pull(2)).toBe(first)
+      expect(first).toBe(Buffer.from(image.bytes).toString())
+      expect(stderr).toMatch(/team\/app:1\.0: upstream unavailable .*serving the stale mapping sha256:/)
+      const exited = new Promise<number | null>((ok) => proc!.once('exit', ok))
+      proc.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      if (proc?.exitCode === null && proc.pid) process.kill(proc.pid, 'SIGKILL')
+      await client.close()
+      if (!stopped) await upstream.stop()
+      await rm(work, { recursive: true, force: true })
+    }
+  }, 90_000)
 })

@@ -1,0 +1,149 @@
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { z } from 'zod'
+import type { Logger } from '../../log.js'
+
+const tagSchema = z.object({
+  digest: z.string(),
+  mediaType: z.string(),
+  size: z.number(),
+  /** When upstream last confirmed (or gave) this mapping, ms since the epoch. */
+  checkedAt: z.number(),
+})
+const manifestSchema = z.object({
+  mediaType: z.string(),
+  /** Blob digests (config, layers) and child manifests the manifest references, with their sizes. */
+  blobs: z.record(z.string(), z.number()),
+  manifests: z.array(z.string()),
+})
+const stateSchema = z.object({
+  version: z.literal(1),
+  tags: z.record(z.string(), tagSchema),
+  manifests: z.record(z.string(), manifestSchema),
+  /** Last pull of each cached digest (manifest or blob), ms since the epoch: what eviction orders by. */
+  pulled: z.record(z.string(), z.number()),
+})
+
+export type CachedTag = z.infer<typeof tagSchema>
+export type CachedManifest = z.infer<typeof manifestSchema>
+type State = z.infer<typeof stateSchema>
+
+export const STATE_FILE = 'ferry-cache.json'
+const SAVE_DELAY_MS = 1000
+
+/**
+ * What the cache knows beyond the layout's blobs: tag → digest mappings with the time upstream last
+ * confirmed them, what each cached manifest references, and when each digest was last pulled. Kept in
+ * memory, written to ROOT/ferry-cache.json (by rename) at most once a second and at close.
+ */
+export class CacheState {
+  private timer: NodeJS.Timeout | undefined
+  private saving: Promise<void> = Promise.resolve()
+
+  private constructor(
+    private readonly file: string,
+    private readonly state: State,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(root: string, logger: Logger): Promise<CacheState> {
+    const file = join(root, STATE_FILE)
+    let state: State = { version: 1, tags: {}, manifests: {}, pulled: {} }
+    try {
+      const parsed = stateSchema.safeParse(JSON.parse(await readFile(file, 'utf8')))
+      if (parsed.success) state = parsed.data
+      else logger.warn(`${file}: not a cache state file; starting with an empty cache record`)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        logger.warn(`${file}: unreadable (${(err as Error).message}); starting with an empty cache record`)
+      }
+    }
+    return new CacheState(file, state, logger)
+  }
+
+  tag(key: string): CachedTag | undefined {
+    return this.state.tags[key]
+  }
+
+  setTag(key: string, tag: CachedTag): void {
+    this.state.tags[key] = tag
+    this.changed()
+  }
+
+  manifest(digest: string): CachedManifest | undefined {
+    return this.state.manifests[digest]
+  }
+
+  setManifest(digest: string, m: CachedManifest): void {
+    this.state.manifests[digest] = m
+    this.changed()
+  }
+
+  /** Size of a blob some cached manifest references; undefined when none does. */
+  blobSize(digest: string): number | undefined {
+    for (const m of Object.values(this.state.manifests)) {
+      const size = m.blobs[digest]
+      if (size !== undefined) return size
+    }
+    return undefined
+  }
+
+  touch(digest: string, now = Date.now()): void {
+    this.state.pulled[digest] = now
+    this.changed()
+  }
+
+  pulledAt(digest: string): number | undefined {
+    return this.state.pulled[digest]
+  }
+
+  tagKeys(): string[] {
+    return Object.keys(this.state.tags)
+  }
+
+  manifestDigests(): string[] {
+    return Object.keys(this.state.manifests)
+  }
+
+  /** Forgets a manifest, and every tag that maps to it. */
+  dropManifest(digest: string): void {
+    delete this.state.manifests[digest]
+    delete this.state.pulled[digest]
+    for (const [key, tag] of Object.entries(this.state.tags)) {
+      if (tag.digest === digest) delete this.state.tags[key]
+    }
+    this.changed()
+  }
+
+  dropBlob(digest: string): void {
+    delete this.state.pulled[digest]
+    this.changed()
+  }
+
+  private changed(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined
+      void this.save()
+    }, SAVE_DELAY_MS)
+    this.timer.unref()
+  }
+
+  private save(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      const temp = `${this.file}.tmp`
+      try {
+        await writeFile(temp, `${JSON.stringify(this.state)}\n`)
+        await rename(temp, this.file)
+      } catch (err) {
+        this.logger.warn(`${this.file}: cannot save the cache record: ${(err as Error).message}`)
+      }
+    })
+    return this.saving
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.save()
+  }
+}

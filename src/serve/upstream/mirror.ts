@@ -1,0 +1,417 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PassThrough, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { FerryError, isFerryError } from '../../errors.js'
+import { INGEST_DIR } from '../../layout/blobs.js'
+import type { OciLayout } from '../../layout/index.js'
+import type { Logger } from '../../log.js'
+import type { Digest } from '../../oci/digest.js'
+import { childrenOf, type Manifest } from '../../oci/manifest.js'
+import type { Descriptor } from '../../oci/schemas.js'
+import { NetworkError, RegistryClient, RegistryError, type RegistryRepository } from '../../registry/index.js'
+import { siblingTemp } from '../../util/files.js'
+import { acceptsMediaType } from '../accept.js'
+import { sendBlobFile } from '../blobs.js'
+import type { Call, RouteOf } from '../context.js'
+import { ApiError, toApiError } from '../errors.js'
+import { sendJson } from '../http.js'
+import { type CachedManifest, CacheState } from './cache-state.js'
+import { Eviction, type EvictionLimits } from './eviction.js'
+import type { UpstreamSpec } from './upstreams.js'
+
+export interface MirrorOptions {
+  /** The first is the default; `?ns=NAME` (containerd) picks another by name or host. */
+  upstreams: UpstreamSpec[]
+  /** How long a tag's mapping is served without asking upstream. */
+  ttlMs: number
+  /** Treat every upstream as insecure (plain HTTP, or TLS without verification). */
+  insecure: boolean
+  limits: EvictionLimits
+}
+
+interface Flight {
+  /** Resolves once the blob is verified and in the store. */
+  done: Promise<void>
+  /** The bytes as they arrive, for the client that started the download. */
+  branch?: PassThrough
+  /** Resolves when upstream's answer ended verified (before the store has synced it). */
+  verified: Promise<void>
+}
+
+/** Passes chunks on but the last, which goes only once `done` resolves (and never if it rejects). */
+function holdLastUntil(done: Promise<void>): Transform {
+  let held: Buffer | undefined
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const previous = held
+      held = chunk
+      cb(null, previous)
+    },
+    flush(cb) {
+      done.then(
+        () => cb(null, held),
+        (err: unknown) => cb(err as Error),
+      )
+    },
+  })
+}
+
+/** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
+function upstreamUnavailable(err: unknown): boolean {
+  if (err instanceof NetworkError) return true
+  return err instanceof RegistryError && (err.status === 429 || err.status >= 500)
+}
+
+/**
+ * A pull-through cache in front of upstream registries, over the layout at ROOT: manifests and blobs are
+ * stored in its blob store as they pass, content by digest is served from there without asking upstream,
+ * and tags are asked again (by HEAD) only once their TTL has passed. One upstream GET per blob, however
+ * many clients ask for it at once.
+ */
+export class Mirror {
+  private readonly flights = new Map<string, Promise<void>>()
+
+  private constructor(
+    private readonly layout: OciLayout,
+    private readonly opts: MirrorOptions,
+    private readonly client: RegistryClient,
+    private readonly state: CacheState,
+    private readonly eviction: Eviction,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(layout: OciLayout, opts: MirrorOptions, logger: Logger): Promise<Mirror> {
+    if (opts.upstreams.length === 0) throw new FerryError('USAGE', 'a mirror needs at least one --upstream')
+    const insecure = opts.upstreams.filter((u) => opts.insecure || u.plainHttp).map((u) => u.host)
+    // Few and quick retries: a client is waiting, and a stale mapping can answer when upstream is down.
+    const client = new RegistryClient({ insecure, logger, retry: { attempts: 2, maxElapsedMs: 5000 } })
+    const state = await CacheState.open(layout.dir, logger)
+    const eviction = new Eviction(layout, state, opts.limits, logger)
+    const mirror = new Mirror(layout, opts, client, state, eviction, logger)
+    eviction.start()
+    return mirror
+  }
+
+  async close(): Promise<void> {
+    this.eviction.stop()
+    await Promise.allSettled(this.flights.values())
+    await this.state.close()
+    await this.client.close()
+  }
+
+  async handle(call: Call): Promise<void> {
+    const { route } = call
+    switch (route.kind) {
+      case 'manifest':
+        return this.getManifest(call as Call<RouteOf<'manifest'>>)
+      case 'blob':
+        return this.getBlob(call as Call<RouteOf<'blob'>>)
+      case 'tags':
+        return this.listTags(call as Call<RouteOf<'tags'>>)
+      case 'referrers':
+        return this.listReferrers(call as Call<RouteOf<'referrers'>>)
+      case 'catalog':
+        return sendJson(call.res, 200, { repositories: this.cachedRepositories() })
+      default:
+        throw new ApiError('UNSUPPORTED', 'this registry is a pull-through cache', {
+          headers: { Allow: 'GET, HEAD' },
+        })
+    }
+  }
+
+  private upstreamFor(query: URLSearchParams): UpstreamSpec {
+    const ns = query.get('ns')
+    const all = this.opts.upstreams
+    return (ns && all.find((u) => u.name === ns || u.host === ns)) || all[0]!
+  }
+
+  private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): {
+    up: UpstreamSpec
+    repo: RegistryRepository
+  } {
+    const up = this.upstreamFor(call.query)
+    return { up, repo: this.client.repository(up.host, call.route.name) }
+  }
+
+  private cachedRepositories(): string[] {
+    const names = this.state.tagKeys().map((k) => k.slice(k.indexOf('/') + 1, k.lastIndexOf(':')))
+    return [...new Set(names)].sort()
+  }
+
+  // --- manifests
+
+  private async getManifest(call: Call<RouteOf<'manifest'>>): Promise<void> {
+    const { route } = call
+    const { up, repo } = this.repository(call)
+    let digest: string
+    if (route.digest) {
+      digest = route.digest
+      if (!(await this.hasManifest(digest))) await this.fetchManifest(repo, digest)
+    } else {
+      digest = await this.resolveTag(up, repo, route.tag!)
+    }
+    const cached = this.state.manifest(digest)!
+    const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
+    if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
+    this.state.touch(digest)
+    if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
+      throw new ApiError(
+        'MANIFEST_UNKNOWN',
+        `manifest ${digest} is ${cached.mediaType}, which Accept excludes`,
+      )
+    }
+    call.res.writeHead(200, {
+      'Content-Type': cached.mediaType,
+      'Content-Length': bytes.byteLength,
+      'Docker-Content-Digest': digest,
+      ETag: `"${digest}"`,
+    })
+    call.res.end(call.req.method === 'HEAD' ? undefined : bytes)
+  }
+
+  private async hasManifest(digest: string): Promise<boolean> {
+    return this.state.manifest(digest) !== undefined && (await this.layout.hasBlob(digest as Digest))
+  }
+
+  /**
+   * The digest a tag maps to: the cached one within the TTL; after it, upstream is asked by HEAD (which
+   * Docker Hub does not count as a pull) and the manifest is fetched only when the digest changed.
+   */
+  private async resolveTag(up: UpstreamSpec, repo: RegistryRepository, tag: string): Promise<string> {
+    const key = `${up.name}/${repo.repository}:${tag}`
+    const cached = this.state.tag(key)
+    const now = Date.now()
+    if (cached && (await this.hasManifest(cached.digest))) {
+      if (now - cached.checkedAt < this.opts.ttlMs) return cached.digest
+      try {
+        const desc = await repo.resolve(tag)
+        if (desc.digest !== cached.digest && !(await this.hasManifest(desc.digest))) {
+          await this.fetchManifest(repo, desc.digest)
+        }
+        this.state.setTag(key, { ...desc, checkedAt: now })
+        return desc.digest
+      } catch (err) {
+        if (!upstreamUnavailable(err)) throw this.upstreamError(err, `${repo.name}:${tag}`)
+        const age = Math.round((now - cached.checkedAt) / 1000)
+        this.logger.warn(
+          `${repo.name}:${tag}: upstream unavailable (${(err as Error).message}); serving the stale mapping ` +
+            `${cached.digest}, last confirmed ${age}s ago`,
+        )
+        return cached.digest
+      }
+    }
+    try {
+      const m = await this.fetchManifest(repo, tag)
+      this.state.setTag(key, {
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.bytes.byteLength,
+        checkedAt: now,
+      })
+      return m.digest
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      throw this.upstreamError(err, `${repo.name}:${tag}`)
+    }
+  }
+
+  private async fetchManifest(repo: RegistryRepository, reference: string): Promise<Manifest> {
+    let m: Manifest
+    try {
+      m = await repo.fetchManifest(reference)
+    } catch (err) {
+      throw this.upstreamError(err, `${repo.name}@${reference}`)
+    }
+    await this.storeBytes(m.digest, m.bytes)
+    const { manifests, blobs } = childrenOf(m)
+    const record: CachedManifest = {
+      mediaType: m.mediaType,
+      blobs: Object.fromEntries(blobs.map((d) => [d.digest, d.size])),
+      manifests: manifests.map((d) => d.digest),
+    }
+    this.state.setManifest(m.digest, record)
+    return m
+  }
+
+  private async storeBytes(digest: string, bytes: Uint8Array): Promise<void> {
+    const ingest = join(this.layout.dir, INGEST_DIR)
+    await mkdir(ingest, { recursive: true })
+    const temp = siblingTemp(join(ingest, digest.replace(':', '-')), 'partial')
+    try {
+      await writeFile(temp, bytes)
+      await this.layout.adoptBlob(temp, { digest: digest as Digest, size: bytes.byteLength })
+    } finally {
+      await rm(temp, { force: true })
+    }
+  }
+
+  private upstreamError(err: unknown, what: string): ApiError {
+    if (isFerryError(err, 'NOT_FOUND')) {
+      return new ApiError('MANIFEST_UNKNOWN', `${what}: not found upstream`, { detail: { reference: what } })
+    }
+    if (upstreamUnavailable(err)) {
+      this.logger.warn(`${what}: upstream unavailable: ${(err as Error).message}`)
+      return new ApiError('UNAVAILABLE', `${what}: upstream unavailable and nothing cached`, { status: 503 })
+    }
+    return toApiError(err)
+  }
+
+  // --- blobs
+
+  private async getBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
+    const { route } = call
+    const digest = route.digest
+    if (!(await this.layout.hasBlob(digest))) {
+      const size = this.state.blobSize(digest)
+      if (size === undefined) {
+        throw new ApiError('BLOB_UNKNOWN', `blob ${digest} is in no manifest pulled through this cache`, {
+          detail: { digest },
+        })
+      }
+      const running = this.flights.get(digest)
+      const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
+      if (running || !whole) {
+        const { repo } = this.repository(call)
+        await (running ??
+          this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }).done)
+      } else {
+        const { repo } = this.repository(call)
+        const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
+        return this.sendAsItArrives(call, flight, size)
+      }
+    }
+    this.state.touch(digest)
+    const release = this.eviction.reading(digest)
+    try {
+      await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * The client that started a download gets the bytes as they arrive from upstream, while they are
+   * written to the store; its last chunk is held back until the whole blob verified, so a corrupt
+   * upstream answer never reaches a client as a complete one.
+   */
+  private async sendAsItArrives(call: Call<RouteOf<'blob'>>, flight: Flight, size: number): Promise<void> {
+    const branch = flight.branch!
+    call.res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': size,
+      'Docker-Content-Digest': call.route.digest,
+      ETag: `"${call.route.digest}"`,
+    })
+    this.state.touch(call.route.digest)
+    await pipeline(branch, holdLastUntil(flight.verified), call.res)
+  }
+
+  /** One upstream GET per digest: everyone asking while it runs waits for that one download. */
+  private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
+    const branch = withBranch ? new PassThrough() : undefined
+    let ended: (ok: boolean) => void = () => {}
+    const verified = new Promise<void>((resolve, reject) => {
+      ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
+    })
+    const done = this.download(repo, desc, branch, ended).finally(() => this.flights.delete(desc.digest))
+    // Waiters see the failure through their own await; these only keep it from being unhandled.
+    done.catch(() => ended(false))
+    verified.catch(() => {})
+    this.flights.set(desc.digest, done)
+    return { done, branch, verified }
+  }
+
+  private async download(
+    repo: RegistryRepository,
+    desc: Descriptor,
+    branch: PassThrough | undefined,
+    ended: (ok: boolean) => void,
+  ): Promise<void> {
+    const what = `${repo.name}@${desc.digest}`
+    try {
+      // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
+      const body = await repo.fetchBlob(desc)
+      const toStore = new PassThrough()
+      // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+      body.once('end', () => ended(true))
+      body.on('error', (err) => {
+        ended(false)
+        toStore.destroy(err)
+        branch?.destroy(err)
+      })
+      body.pipe(toStore)
+      if (branch) {
+        body.pipe(branch)
+        // A client that goes away leaves the download running for the store (and the waiters).
+        branch.once('close', () => body.unpipe(branch))
+      }
+      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
+      // stream ended verified, without hashing the bytes a second time.
+      await this.adoptVerified(toStore, desc)
+    } catch (err) {
+      branch?.destroy(err as Error)
+      if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
+        this.logger.warn(
+          `${what}: upstream sent bytes that do not match; not cached: ${(err as Error).message}`,
+        )
+        throw new ApiError('BLOB_UNKNOWN', `${what}: upstream sent a corrupt blob`, { status: 502 })
+      }
+      if (isFerryError(err, 'NOT_FOUND')) {
+        throw new ApiError('BLOB_UNKNOWN', `${what}: not found upstream`, { detail: { digest: desc.digest } })
+      }
+      throw this.upstreamError(err, what)
+    }
+    this.eviction.added(desc.size)
+  }
+
+  private async adoptVerified(body: PassThrough, desc: Descriptor): Promise<void> {
+    const ingest = join(this.layout.dir, INGEST_DIR)
+    await mkdir(ingest, { recursive: true })
+    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
+    try {
+      await pipeline(body, createWriteStream(temp, { flags: 'wx' }))
+      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
+    } finally {
+      await rm(temp, { force: true })
+    }
+  }
+
+  // --- listings
+
+  private async listTags(call: Call<RouteOf<'tags'>>): Promise<void> {
+    const { up, repo } = this.repository(call)
+    let tags: string[]
+    try {
+      tags = await repo.listTags()
+    } catch (err) {
+      if (!upstreamUnavailable(err)) throw this.upstreamError(err, repo.name)
+      const prefix = `${up.name}/${repo.repository}:`
+      tags = this.state
+        .tagKeys()
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length))
+      this.logger.warn(`${repo.name}: upstream unavailable; listing the ${tags.length} cached tag(s)`)
+    }
+    sendJson(call.res, 200, { name: call.route.name, tags })
+  }
+
+  private async listReferrers(call: Call<RouteOf<'referrers'>>): Promise<void> {
+    const { repo } = this.repository(call)
+    let manifests: Descriptor[]
+    try {
+      // Upstream's referrers API, or its referrers tag schema when it has none.
+      manifests = await repo.referrers(call.route.digest)
+    } catch (err) {
+      throw this.upstreamError(err, `${repo.name}@${call.route.digest} referrers`)
+    }
+    sendJson(
+      call.res,
+      200,
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests },
+      {},
+      'application/vnd.oci.image.index.v1+json',
+    )
+  }
+}

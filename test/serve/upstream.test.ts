@@ -1,0 +1,271 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { childrenOf, type Manifest } from '../../src/oci/manifest.js'
+import { RegistryClient } from '../../src/registry/index.js'
+import { type RunningServer, startServer } from '../../src/serve/index.js'
+import type { MirrorOptions } from '../../src/serve/upstream/mirror.js'
+import { parseUpstream } from '../../src/serve/upstream/upstreams.js'
+import { pushSyntheticImage } from '../../src/synthetic.js'
+import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
+import { pushArtifact } from '../helpers/registry-fixtures.js'
+
+const run = promisify(execFile)
+const skopeo = async (...args: string[]) =>
+  (await run('skopeo', args, { maxBuffer: 64 * 1024 * 1024 })).stdout
+
+/** `skopeo copy` from the mirror into a fresh oci: dir; the digest of the manifest it wrote. */
+async function pull(dir: string, host: string, ref: string): Promise<string> {
+  const dest = await mkdtemp(join(dir, 'pull-'))
+  // The synthetic layers are uncompressed tars: without --preserve-digests skopeo would gzip them.
+  await skopeo(
+    'copy',
+    '--preserve-digests',
+    '--src-tls-verify=false',
+    `docker://${host}/${ref}`,
+    `oci:${dest}:x`,
+  )
+  const index = JSON.parse(await readFile(join(dest, 'index.json'), 'utf8'))
+  return index.manifests[0].digest
+}
+
+const blobGets = (proxy: FaultProxy) =>
+  proxy.seen.filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.path)).map((r) => r.path)
+const manifestRequests = (proxy: FaultProxy, method: string) =>
+  proxy.seen.filter((r) => r.method === method && /\/manifests\//.test(r.path)).length
+
+describe('ferry serve --upstream (pull-through cache)', () => {
+  let dist: Distribution
+  let proxy: FaultProxy
+  let dir: string
+  let client: RegistryClient
+  let app: Manifest
+  const servers: RunningServer[] = []
+
+  const mirror = async (opts: Partial<MirrorOptions> = {}, name = 'root') => {
+    const server = await startServer({
+      root: join(dir, name),
+      port: 0,
+      upstream: {
+        upstreams: [parseUpstream(proxy.url)],
+        ttlMs: 3_600_000,
+        insecure: false,
+        limits: {},
+        ...opts,
+      },
+    })
+    servers.push(server)
+    return server
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-mirror-'))
+    dist = await startDistribution()
+    // Request-logging proxy in front of the real upstream registry.
+    proxy = await startFaultProxy(dist.url)
+    client = new RegistryClient()
+    app = await pushSyntheticImage(
+      client.repository(dist.host, 'team/app'),
+      { seed: 'mirror-app', layers: 3, layerSize: 200_000 },
+      '1.0',
+    )
+  })
+  afterAll(async () => {
+    for (const s of servers) await s.close()
+    await client?.close()
+    await proxy?.stop()
+    await dist?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  beforeEach(() => {
+    proxy.setRule(undefined)
+  })
+
+  it('gives upstream’s digests on the first pull, and the second pull sends upstream no GET at all', async () => {
+    const server = await mirror()
+    proxy.seen.length = 0
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    const layers = childrenOf(app).blobs.length
+    expect(blobGets(proxy).length).toBe(layers)
+    expect(manifestRequests(proxy, 'GET')).toBe(1)
+
+    proxy.seen.length = 0
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    // Within the TTL nothing reaches upstream: no blob GET, no manifest GET, not even a HEAD.
+    expect(blobGets(proxy)).toEqual([])
+    expect(manifestRequests(proxy, 'GET')).toBe(0)
+    expect(manifestRequests(proxy, 'HEAD')).toBe(0)
+  })
+
+  it('revalidates a tag past its TTL with one HEAD and no GET; serves it stale while upstream is down', async () => {
+    const server = await mirror({ ttlMs: 0 }, 'ttl0')
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    proxy.seen.length = 0
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    expect(blobGets(proxy)).toEqual([])
+    expect(manifestRequests(proxy, 'GET')).toBe(0)
+    // skopeo asks for the tag once (GET); the mirror turns that into one upstream HEAD.
+    expect(manifestRequests(proxy, 'HEAD')).toBe(1)
+
+    // Upstream down: every connection is dropped before it reaches the registry.
+    proxy.setRule(() => ({ kind: 'reset' }))
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    proxy.setRule(() => ({ kind: 'status', status: 429, body: '{"errors":[{"code":"TOOMANYREQUESTS"}]}' }))
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+  })
+
+  it('fetches each blob of a fresh image from upstream exactly once for five concurrent pulls', async () => {
+    const fresh = await pushSyntheticImage(
+      client.repository(dist.host, 'team/fresh'),
+      { seed: 'mirror-fresh', layers: 4, layerSize: 500_000 },
+      '1.0',
+    )
+    const server = await mirror({}, 'concurrent')
+    proxy.seen.length = 0
+    // Slow upstream blob answers, so the five pulls overlap for certain.
+    proxy.setRule((r) =>
+      r.method === 'GET' && /\/blobs\//.test(r.path) ? { kind: 'hold', ms: 300 } : undefined,
+    )
+    const digests = await Promise.all(
+      Array.from({ length: 5 }, () => pull(dir, server.host, 'team/fresh:1.0')),
+    )
+    expect(digests).toEqual(Array(5).fill(fresh.digest))
+    const gets = blobGets(proxy)
+    const wanted = childrenOf(fresh).blobs.map((d) => d.digest)
+    expect(gets.length).toBe(wanted.length)
+    expect(new Set(gets).size).toBe(wanted.length)
+  })
+
+  it('refuses pushes with 405 UNSUPPORTED', async () => {
+    const server = await mirror({}, 'push')
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/v2/team/app/blobs/uploads/`, { method: 'POST' }, (res) => {
+        res.resume()
+        resolve(res.statusCode!)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(405)
+    const src = await mkdtemp(join(dir, 'push-'))
+    await skopeo('copy', '--src-tls-verify=false', `docker://${server.host}/team/app:1.0`, `oci:${src}:x`)
+    await expect(
+      skopeo('copy', '--dest-tls-verify=false', `oci:${src}:x`, `docker://${server.host}/team/app:pushed`),
+    ).rejects.toThrow(/405|UNSUPPORTED|not supported/i)
+  })
+
+  it('refuses a corrupted upstream blob and does not cache it', async () => {
+    const bad = await pushSyntheticImage(
+      client.repository(dist.host, 'team/bad'),
+      { seed: 'mirror-bad', layers: 1, layerSize: 300_000 },
+      '1.0',
+    )
+    const layer = childrenOf(bad).blobs[1]!.digest
+    const server = await mirror({}, 'corrupt')
+    // The one mock here: no real upstream on loopback corrupts bytes, so the proxy flips one of them.
+    proxy.setRule((r) =>
+      r.method === 'GET' && r.path.endsWith(`/blobs/${layer}`) ? { kind: 'alter' } : undefined,
+    )
+    await expect(pull(dir, server.host, 'team/bad:1.0')).rejects.toThrow()
+    const stored = await readdir(join(dir, 'corrupt', 'blobs', 'sha256'))
+    expect(stored).not.toContain(layer.slice('sha256:'.length))
+    // Once upstream sends the right bytes, the same pull works.
+    proxy.setRule(undefined)
+    expect(await pull(dir, server.host, 'team/bad:1.0')).toBe(bad.digest)
+    expect(await readdir(join(dir, 'corrupt', 'blobs', 'sha256'))).toContain(layer.slice('sha256:'.length))
+  })
+
+  it('evicts the least recently pulled image to stay under --cache-max-size, never what a cached manifest needs', async () => {
+    const big = await pushSyntheticImage(
+      client.repository(dist.host, 'team/big'),
+      { seed: 'mirror-big', layers: 2, layerSize: 400_000 },
+      '1.0',
+    )
+    const server = await mirror({ limits: { maxBytes: 1_000_000 } }, 'evict')
+    const blobsDir = join(dir, 'evict', 'blobs', 'sha256')
+    const hexes = (m: Manifest) => childrenOf(m).blobs.map((d) => d.digest.slice('sha256:'.length))
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    expect(await readdir(blobsDir)).toEqual(expect.arrayContaining(hexes(app)))
+    expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
+    // app (pulled first) is given up once big no longer fits beside it: its blobs go, least recently
+    // pulled first, until the store fits again; big's stay, all of them.
+    const total = async () => {
+      let n = 0
+      for (const f of await readdir(blobsDir)) n += (await stat(join(blobsDir, f))).size
+      return n
+    }
+    for (let i = 0; i < 50 && (await total()) > 1_000_000; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await total()).toBeLessThanOrEqual(1_000_000)
+    const stored = await readdir(blobsDir)
+    expect(hexes(big).filter((h) => !stored.includes(h))).toEqual([])
+    expect(hexes(app).filter((h) => stored.includes(h)).length).toBeLessThan(hexes(app).length)
+    proxy.seen.length = 0
+    expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
+    expect(blobGets(proxy)).toEqual([])
+  })
+
+  it('picks the upstream by containerd’s ?ns=, and the plain path goes to the first', async () => {
+    const other = await startDistribution()
+    try {
+      const otherApp = await pushSyntheticImage(
+        client.repository(other.host, 'team/app'),
+        { seed: 'mirror-other', layers: 1, layerSize: 10_000 },
+        '1.0',
+      )
+      const server = await startServer({
+        root: join(dir, 'ns'),
+        port: 0,
+        upstream: {
+          upstreams: [
+            parseUpstream(`main.example=${proxy.url}`),
+            parseUpstream(`other.example=${other.url}`),
+          ],
+          ttlMs: 3_600_000,
+          insecure: false,
+          limits: {},
+        },
+      })
+      servers.push(server)
+      const digestOf = async (query: string) => {
+        const res = await fetch(`${server.url}/v2/team/app/manifests/1.0${query}`, {
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        })
+        await res.arrayBuffer()
+        return res.headers.get('docker-content-digest')
+      }
+      expect(await digestOf('')).toBe(app.digest)
+      expect(await digestOf('?ns=main.example')).toBe(app.digest)
+      expect(await digestOf('?ns=other.example')).toBe(otherApp.digest)
+      expect(await digestOf(`?ns=${other.host}`)).toBe(otherApp.digest)
+    } finally {
+      await other.stop()
+    }
+  })
+
+  it('serves referrers of a cached image through upstream’s referrers API or tag schema', async () => {
+    const sbom = await pushArtifact(
+      client.repository(dist.host, 'team/app'),
+      app,
+      'application/spdx+json',
+      '{"spdxVersion":"SPDX-2.3"}',
+    )
+    const server = await mirror({}, 'referrers')
+    expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    const res = await fetch(`${server.url}/v2/team/app/referrers/${app.digest}`)
+    expect(res.status).toBe(200)
+    const listed = (await res.json()) as { manifests: { digest: string; artifactType?: string }[] }
+    expect(listed.manifests.map((d) => [d.digest, d.artifactType])).toEqual([
+      [sbom.digest, 'application/spdx+json'],
+    ])
+    const got = await fetch(`${server.url}/v2/team/app/manifests/${sbom.digest}`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })
+    expect(got.headers.get('docker-content-digest')).toBe(sbom.digest)
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(Buffer.from(sbom.bytes))
+  })
+})
