@@ -122,7 +122,13 @@ describe('the example policy file', () => {
       properties: Record<string, { items?: { properties: Record<string, { enum?: string[] }> } }>
       additionalProperties: boolean
     }
-    expect(Object.keys(schema.properties).sort()).toEqual(['environments', 'labels', 'naming', 'retention', 'version'])
+    expect(Object.keys(schema.properties).sort()).toEqual([
+      'environments',
+      'labels',
+      'naming',
+      'retention',
+      'version',
+    ])
     expect(schema.additionalProperties).toBe(false)
     const env = schema.properties.environments!.items!.properties
     expect(Object.keys(env).sort()).toEqual([
