@@ -7,6 +7,15 @@ import { planRetention } from '../../src/retention/index.js'
 
 const age = { 'time?': 'string', source: 'string' } as const
 
+const DELETED_MANIFEST: JsonShape = {
+  digest: 'string',
+  mediaType: 'string',
+  role: 'string',
+  'subject?': 'string',
+  'artifactType?': 'string',
+  'tag?': 'string',
+}
+
 export const PLAN_SHAPE: JsonShape = {
   repository: 'string',
   keep: [
@@ -29,26 +38,8 @@ export const PLAN_SHAPE: JsonShape = {
       'age?': age,
     },
   ],
-  manifests: [
-    {
-      digest: 'string',
-      mediaType: 'string',
-      role: 'string',
-      'subject?': 'string',
-      'artifactType?': 'string',
-      'tag?': 'string',
-    },
-  ],
-  referrers: [
-    {
-      digest: 'string',
-      mediaType: 'string',
-      role: 'string',
-      'subject?': 'string',
-      'artifactType?': 'string',
-      'tag?': 'string',
-    },
-  ],
+  manifests: [DELETED_MANIFEST],
+  referrers: [DELETED_MANIFEST],
   fallbackIndexes: [
     { tag: 'string', digest: 'string', subject: 'string', action: '"untag" | "delete-manifest"' },
   ],

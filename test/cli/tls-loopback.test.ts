@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
 import { ferry, type ServeProcess, startFerryServe } from '../helpers/cli.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { selfSignedCert } from '../helpers/self-signed.js'
 
 const run = promisify(execFile)
 const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`
@@ -30,29 +31,7 @@ describe('TLS registries on loopback', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-tls-cli-'))
     cert = join(dir, 'cert.pem')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    )
+    selfSignedCert(dir, { cn: '127.0.0.1', ip: '127.0.0.1' })
     layout = join(dir, 'layout')
     const target = await openLayoutTarget(layout, { create: true })
     index = await pushSyntheticIndex(

@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { selfSignedCert } from './self-signed.js'
 
 /**
  * A loopback token service for the distribution registry's `auth: token` mode (docker token spec):
@@ -70,29 +70,7 @@ async function body(req: IncomingMessage): Promise<string> {
 
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-token-'))
-  const keyFile = join(dir, 'key.pem')
-  const certFile = join(dir, 'cert.pem')
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=ferry test token issuer',
-    ],
-    { stdio: 'ignore' },
-  )
+  const { keyFile, certFile } = selfSignedCert(dir, { cn: 'ferry test token issuer' })
   const key = createPrivateKey(readFileSync(keyFile))
   const certPem = readFileSync(certFile, 'utf8')
   rmSync(dir, { recursive: true, force: true })

@@ -6,6 +6,7 @@ import bcrypt from 'bcryptjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Logger } from '../../src/log.js'
 import { startServer, UPLOADS_DIR } from '../../src/serve/index.js'
+import { selfSignedCert } from '../helpers/self-signed.js'
 import { imageManifest, putManifest, raw, type Served, serveTemp, sha256 } from './helpers.js'
 
 const run = promisify(execFile)
@@ -114,25 +115,7 @@ describe('authentication and exposure', () => {
     const hash = bcrypt.hashSync(password, 4).replace(/^\$2b\$/, '$2y$')
     const htpasswd = join(served.dir, 'htpasswd')
     await writeFile(htpasswd, `# users\nalice:${hash}\n`)
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(served.dir, 'key.pem'),
-      '-out',
-      join(served.dir, 'cert.pem'),
-    ])
+    selfSignedCert(served.dir, { cn: '127.0.0.1', ip: '127.0.0.1' })
     const server = await startServer({
       root: served.root,
       port: 0,
