@@ -70,8 +70,8 @@ describe('retention, for random repositories (fast-check, on an OCI layout)', ()
             await pushImage(target, art)
           }
           const tags = new Map<string, Manifest>()
-          w.rcTags.forEach((n, i) => tags.set(`1.${i}.0-rc.1`, manifests[n % manifests.length]!))
-          w.otherTags.forEach((n, i) => tags.set(`keep-${i}`, manifests[n % manifests.length]!))
+          for (const [i, n] of w.rcTags.entries()) tags.set(`1.${i}.0-rc.1`, manifests[n % manifests.length]!)
+          for (const [i, n] of w.otherTags.entries()) tags.set(`keep-${i}`, manifests[n % manifests.length]!)
           for (const [tag, m] of tags) await target.tag(m, tag)
 
           const policy = policyOf(w.count)
