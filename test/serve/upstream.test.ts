@@ -190,6 +190,13 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     const blobsDir = join(dir, 'evict', 'blobs', 'sha256')
     const hexes = (m: Manifest) => childrenOf(m).blobs.map((d) => d.digest.slice('sha256:'.length))
     expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    // A blob is renamed into the store once its upstream answer verified, which may finish just after
+    // the client has its last byte.
+    const holds = async (hs: string[]) => {
+      const stored = await readdir(blobsDir)
+      return hs.every((h) => stored.includes(h))
+    }
+    for (let i = 0; i < 50 && !(await holds(hexes(app))); i++) await new Promise((r) => setTimeout(r, 100))
     expect(await readdir(blobsDir)).toEqual(expect.arrayContaining(hexes(app)))
     expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
     // app (pulled first) is given up once big no longer fits beside it: its blobs go, least recently
