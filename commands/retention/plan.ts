@@ -7,6 +7,15 @@ import { planRetention } from '../../src/retention/index.js'
 
 const age = { 'time?': 'string', source: 'string' } as const
 
+const REPOSITORY_SUMMARY = {
+  tags: 'number',
+  kept: 'number',
+  untag: 'number',
+  deleteManifests: 'number',
+  referrers: 'number',
+  fallbackIndexes: 'number',
+} as const
+
 const DELETED_MANIFEST: JsonShape = {
   digest: 'string',
   mediaType: 'string',
@@ -47,25 +56,10 @@ export const PLAN_SHAPE: JsonShape = {
   untagged: { policy: '"keep" | "delete"', 'note?': 'string' },
   needs: { manifestDelete: 'boolean', tagDelete: 'boolean' },
   tags: { '*': 'string' },
-  summary: {
-    tags: 'number',
-    kept: 'number',
-    untag: 'number',
-    deleteManifests: 'number',
-    referrers: 'number',
-    fallbackIndexes: 'number',
-  },
+  summary: REPOSITORY_SUMMARY,
 }
 
-export const SUMMARY_SHAPE = {
-  repositories: 'number',
-  tags: 'number',
-  kept: 'number',
-  untag: 'number',
-  deleteManifests: 'number',
-  referrers: 'number',
-  fallbackIndexes: 'number',
-} as const
+export const SUMMARY_SHAPE = { repositories: 'number', ...REPOSITORY_SUMMARY } as const
 
 export const retentionFlags = {
   policy: Flags.string({

@@ -36,7 +36,7 @@ async function imageLabels(target: Target, m: Manifest): Promise<Map<string, Fou
 }
 
 // buildx stores provenance as index children with platform unknown/unknown: not images that run.
-const runnable = (d: { platform?: { os: string } }) => d.platform?.os !== 'unknown'
+export const runnable = (d: { platform?: { os: string } }) => d.platform?.os !== 'unknown'
 
 /**
  * The labels an image carries. For an index: its own annotations, else what every platform image has

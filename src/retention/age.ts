@@ -2,6 +2,7 @@ import type { Target } from '../content/target.js'
 import type { GraphReader } from '../graph/index.js'
 import { isImageConfig, readConfig } from '../inspect.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
+import { runnable } from '../policy/labels.js'
 import type { LedgerRecord } from '../promote/index.js'
 
 const CREATED = 'org.opencontainers.image.created'
@@ -56,9 +57,6 @@ async function imageAge(target: Target, m: Manifest): Promise<Age> {
   const created = instant(config?.created)
   return created !== undefined ? { time: created, source: 'config' } : { source: 'none' }
 }
-
-// buildx attestation manifests sit in an index as platform unknown/unknown: not what the release is.
-const runnable = (d: { platform?: { os: string } }) => d.platform?.os !== 'unknown'
 
 /**
  * How old the manifest a tag names is. An index without the annotation takes its newest platform

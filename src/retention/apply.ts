@@ -222,7 +222,8 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         await runJournal(target, journalPath, previous, caps, counts, opts)
         resumed = { steps, ...(previous.backup ? { backup: previous.backup } : {}) }
       }
-      const plan = await planRepository(target, opts)
+      const reader = new GraphReader(target, { signal: opts.signal })
+      const plan = await planRepository(target, { ...opts, reader })
       const steps = stepsOf(plan)
       const result: RepositoryApply = {
         repository: target.name,
@@ -233,12 +234,8 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
       if (steps.length === 0) return result
       const caps = await target.capabilities(opts)
       checkCapabilities(plan, caps)
-      result.backup = await writeBackup(
-        opts.backupDir,
-        new GraphReader(target, { signal: opts.signal }),
-        plan,
-        opts,
-      )
+      // The plan's reader: the manifests backed up were read by the plan already.
+      result.backup = await writeBackup(opts.backupDir, reader, plan, opts)
       await checkUnmoved(target, plan, opts)
       const journal: Journal = { version: 1, repository: target.name, backup: opts.backupDir, steps, done: 0 }
       await writeJournal(journalPath, journal)

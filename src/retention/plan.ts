@@ -8,6 +8,8 @@ import { type Age, type AgeSource, ageOf, type LedgerAges } from './age.js'
 import { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
 
 export interface PlanOptions extends OperationOptions {
+  /** The walk's reader, so that a caller (apply's backup) reads each manifest once. */
+  reader?: GraphReader
   policy: Policy
   /** Promotion times, the last age source. */
   ledger?: LedgerAges
@@ -108,7 +110,7 @@ function splitName(name: string): { host?: string; repository: string } {
  */
 export async function planRepository(target: Target, opts: PlanOptions): Promise<RepositoryPlan> {
   const now = opts.now ?? Date.now()
-  const reader = new GraphReader(target, { signal: opts.signal })
+  const reader = opts.reader ?? new GraphReader(target, { signal: opts.signal })
   const all = await target.listTags({ signal: opts.signal })
   reader.knowTags(all)
   const attachmentTags = all.filter((t) => parseAttachmentTag(t) !== undefined)
@@ -171,7 +173,6 @@ export async function planRepository(target: Target, opts: PlanOptions): Promise
   }
   const deleted = new Set(manifests.map((m) => m.digest))
 
-  const tagSchema = await target.referrersListing({ signal: opts.signal })
   const fallbackIndexes: FallbackIndex[] = []
   const orphanAttachmentTags: string[] = []
   const keptFallbacks = new Set<string>()
@@ -224,7 +225,7 @@ export async function planRepository(target: Target, opts: PlanOptions): Promise
       policy: untaggedPolicy,
       ...(untaggedPolicy === 'delete'
         ? {
-            note: `the distribution API cannot list manifests no tag names; only children and attachments of deleted digests are deleted (${tagSchema === 'tag-schema' ? 'run the registry GC with --delete-untagged' : 'the registry GC removes the rest'})`,
+            note: `the distribution API cannot list manifests no tag names; only children and attachments of deleted digests are deleted; the registry GC (distribution: --delete-untagged) removes the rest`,
           }
         : {}),
     },
