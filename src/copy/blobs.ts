@@ -1,5 +1,4 @@
 import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import {
   canMount,
   canReadFrom,
@@ -13,6 +12,7 @@ import {
 import { isFerryError } from '../errors.js'
 import { type Logger, redact, silentLogger } from '../log.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { chain } from '../util/chain.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
 import type { BlobOutcome, CopyEventSink } from './events.js'
 import { type JournalEntry, sessionPath, type UploadJournal } from './upload-journal.js'
@@ -188,11 +188,11 @@ async function stream(body: Readable, push: (b: Readable) => Promise<void>, prog
       cb(null, chunk)
     },
   })
-  // pipeline carries a source failure (cut connection, digest mismatch) into the destination's stream,
+  // chain carries a source failure (cut connection, digest mismatch) into the destination's stream,
   // so the destination aborts the upload instead of committing a short blob. The push's outcome is
   // the authority: a destination that re-read the source from an offset (a resumed upload) has let go
   // of this stream on purpose, and one that gave up must not leave the source connection open.
-  const flowing = pipeline(body, counter).catch(() => {})
+  const flowing = new Promise<void>((resolve) => chain(body, counter, () => resolve()))
   try {
     await push(counter)
   } finally {

@@ -66,6 +66,11 @@ interface JournalFile {
   pending: Map<string, JournalEntry | null>
   writing: Promise<void>
   queued: boolean
+  /**
+   * The file as this process last read or wrote it: lookups read the disk once per process, not once
+   * per blob. Another process's entry written since is missed, which costs only a resume (whole upload).
+   */
+  entries?: Promise<Entries>
 }
 
 const files = new Map<string, JournalFile>()
@@ -107,7 +112,9 @@ export class UploadJournal {
   async get(destination: string, digest: string): Promise<JournalEntry | undefined> {
     const key = keyOf(destination, digest)
     if (this.file.pending.has(key)) return this.file.pending.get(key) ?? undefined
-    return (await this.load())[key]
+    this.file.entries ??= this.load()
+    const entry = (await this.file.entries)[key]
+    return entry && this.fresh(entry) ? entry : undefined
   }
 
   record(destination: string, digest: string, entry: Omit<JournalEntry, 'updated'>): void {
@@ -153,12 +160,13 @@ export class UploadJournal {
       this.warn('is not a valid upload journal; ignoring it')
       return {}
     }
-    const oldest = this.now() - this.maxAgeMs
     const kept: Entries = {}
-    for (const [key, e] of Object.entries(parsed.uploads)) {
-      if (Date.parse(e.updated) >= oldest) kept[key] = { ...e }
-    }
+    for (const [key, e] of Object.entries(parsed.uploads)) if (this.fresh(e)) kept[key] = { ...e }
     return kept
+  }
+
+  private fresh(e: JournalEntry): boolean {
+    return Date.parse(e.updated) >= this.now() - this.maxAgeMs
   }
 
   private async flush(): Promise<void> {
@@ -177,6 +185,7 @@ export class UploadJournal {
           changed = true
         }
         if (changed) await this.write(entries)
+        this.file.entries = Promise.resolve(entries)
       })
     } catch (err) {
       // Kept for the next write, unless a newer change to the same upload came in meanwhile.

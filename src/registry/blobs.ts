@@ -1,7 +1,8 @@
-import { pipeline, Readable, Transform } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { FerryError } from '../errors.js'
 import { parseDigest, verifyingStream } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { chain } from '../util/chain.js'
 import { pullScope, type RepoContext, v2Url } from './context.js'
 import { NOT_FOUND_ENTRY } from './errors.js'
 import { discard } from './http.js'
@@ -143,8 +144,8 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor): Promise<Rea
     subject: `blob ${blobName(ctx, desc)}`,
   })
   const source = Readable.from(pieces(ctx, desc, first), { objectMode: false })
-  // pipeline carries a source failure into `verify`, and a consumer that destroys `verify` stops the source.
-  pipeline(source, verify, () => {})
+  // chain carries a source failure into `verify`, and a consumer that destroys `verify` stops the source.
+  chain(source, verify)
   return verify
 }
 
@@ -189,6 +190,6 @@ export async function fetchBlobFrom(ctx: RepoContext, desc: Descriptor, offset: 
     throw err
   }
   const check = sizeChecking(desc.size - offset, `blob ${what} from byte ${offset}`)
-  pipeline(Readable.from(pieces(ctx, desc, first, offset), { objectMode: false }), check, () => {})
+  chain(Readable.from(pieces(ctx, desc, first, offset), { objectMode: false }), check)
   return check
 }

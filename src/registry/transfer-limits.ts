@@ -1,5 +1,6 @@
 import { type Readable, Transform } from 'node:stream'
-import { finished, pipeline } from 'node:stream/promises'
+import { finished } from 'node:stream/promises'
+import { chain } from '../util/chain.js'
 import { NetworkError } from './network-error.js'
 
 /**
@@ -56,9 +57,7 @@ export function watchSpeed(body: Body, host: string, limits: TransferLimits): Bo
     count = 0
   }, limits.lowSpeedWindowMs)
   timer.unref()
-  pipeline(body, counter)
-    .catch(() => {})
-    .finally(() => clearInterval(timer))
+  chain(body, counter, () => clearInterval(timer))
   watched.once('close', () => clearInterval(timer))
   // Callers drain a body they do not want (keeping the connection reusable); that still works.
   watched.dump = async (opts = { limit: 128 * 1024 }) => {

@@ -70,6 +70,7 @@ export class Transport {
   private readonly decided = new Map<string, Scheme>()
   private readonly certsDirHas = new Map<string, Promise<boolean>>()
   private readonly tlsChecks = new Map<string, Promise<boolean>>()
+  private readonly fixed = new Map<string, Scheme | undefined>()
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
@@ -92,12 +93,16 @@ export class Transport {
     return new URL(`${this.fixedScheme(host) ?? this.decided.get(host) ?? 'http'}://${host}`)
   }
 
+  /** Decided by the options alone, which never change: worked out once per host. */
   private fixedScheme(host: string): Scheme | undefined {
-    return chosenScheme(host, {
+    if (this.fixed.has(host)) return this.fixed.get(host)
+    const scheme = chosenScheme(host, {
       insecure: this.opts.insecure,
       plainHttp: this.opts.plainHttp,
       schemes: this.opts.schemes,
     })
+    this.fixed.set(host, scheme)
+    return scheme
   }
 
   /** A loopback host whose scheme is still open: tried plain, and switched when it answers as TLS. */
@@ -169,7 +174,8 @@ export class Transport {
 
   async send(x: Exchange, opts: { logQuery?: boolean } = {}): Promise<RawResponse> {
     const started = Date.now()
-    const shown = `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
+    // Built only for a logger that listens: a sync sends hundreds of requests nobody logs.
+    const shown = () => `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
     const tentative = this.tentative(x.url)
     await this.prepareTls(x.url)
     let res: Dispatcher.ResponseData
@@ -180,6 +186,10 @@ export class Transport {
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,
         signal: x.signal,
+        // undici closes the connection after every HEAD unless told not to (for servers that send a
+        // body anyway); registries do not, and a sync is mostly HEADs: a new TCP connection each cost
+        // both ends more than the request itself.
+        reset: false,
         headersTimeout: this.limits.idleTimeoutMs,
         bodyTimeout: this.limits.idleTimeoutMs,
       })
@@ -187,7 +197,7 @@ export class Transport {
       // Cancelled by the caller: not a network failure, and never retried.
       if (x.signal?.aborted) throw cancelled(x.url.host, x.signal)
       let wrapped = networkError(x.url.host, err)
-      this.log(`${shown} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
+      this.log(() => `${shown()} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
       // A host already heard speaking plain HTTP that drops a request is only a dropped request.
       const chosenPlain = this.fixedScheme(x.url.host) === 'http'
       if (
@@ -204,7 +214,7 @@ export class Transport {
       }
       throw wrapped
     }
-    this.log(`${shown} -> ${res.statusCode} (${Date.now() - started} ms)`)
+    this.log(() => `${shown()} -> ${res.statusCode} (${Date.now() - started} ms)`)
     let body: RawResponse['body'] = res.body
     if (tentative) {
       if (res.statusCode === 400) {
@@ -221,9 +231,11 @@ export class Transport {
     return { status: res.statusCode, headers: res.headers, body, url: x.url }
   }
 
-  log(line: string): void {
+  /** A line, or a function making it (called only when a logger listens). */
+  log(line: string | (() => string)): void {
     // Redacted here too, whatever logger a library caller passes; skipped when nobody listens.
-    if (this.opts.logger !== silentLogger) this.opts.logger.debug(redact(line))
+    if (this.opts.logger === silentLogger) return
+    this.opts.logger.debug(redact(typeof line === 'string' ? line : line()))
   }
 
   async close(): Promise<void> {
