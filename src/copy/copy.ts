@@ -54,6 +54,13 @@ export interface CopyOptions extends OperationOptions {
    * (the tag moves, as `crane copy` and `skopeo copy` move it).
    */
   tagPrecondition?: TagPrecondition
+  /**
+   * What the destination tag named when the caller just looked (null: nothing): without a precondition
+   * the tag is then written without asking the registry again. sync passes what its plan saw.
+   */
+  destinationTagDigest?: Digest | null
+  /** The source manifest, when the caller already read it (sync, by the tag it copies): not read again. */
+  sourceManifest?: Manifest
   hooks?: CopyHooks
   onEvent?: CopyEventSink
   /**
@@ -147,6 +154,7 @@ export async function planCopy(
   opts: CopyOptions = {},
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
+  if (opts.sourceManifest) reader.know(opts.sourceManifest)
   const original = await reader.manifest(sourceReference)
   const subject = nameWithReference(source.name, sourceReference)
   if (opts.expectDigest && original.digest !== opts.expectDigest) {
@@ -284,7 +292,11 @@ export async function commitCopy(
   const manifests = { ...applied.manifests }
   if (tag) {
     const precondition = opts.tagPrecondition
-    const present = !precondition && (await resolveIfPresent(destination, tag, opts))?.digest === root.digest
+    const seen = async () =>
+      opts.destinationTagDigest !== undefined
+        ? opts.destinationTagDigest
+        : (await resolveIfPresent(destination, tag, opts))?.digest
+    const present = !precondition && (await seen()) === root.digest
     const changed = present
       ? false
       : (await destination.tag(root, tag, { signal: opts.signal, precondition })).changed

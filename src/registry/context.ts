@@ -1,6 +1,7 @@
 import type { Capabilities } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { isDigest } from '../oci/digest.js'
+import { BlobKnowledge } from './blob-knowledge.js'
 import type { RegistryHttp } from './http.js'
 
 /** State one client keeps for every repository it hands out. */
@@ -11,12 +12,18 @@ export interface ClientShared {
   referrersApi: Map<string, Promise<boolean>>
   /** Per subject (`registry/repository@digest`): the tail of the queue of tag-schema index writes. */
   referrerWrites: Map<string, Promise<void>>
+  /** Per registry host: whether a `POST ?digest=` with the body completes an upload ("single POST"). */
+  singlePost: Map<string, Promise<boolean>>
+  /** What this client has seen of blobs: see blob-knowledge.ts. */
+  blobs: BlobKnowledge
 }
 
 export const newClientShared = (): ClientShared => ({
   capabilities: new Map(),
   referrersApi: new Map(),
   referrerWrites: new Map(),
+  singlePost: new Map(),
+  blobs: new BlobKnowledge(),
 })
 
 /** What every repository operation needs: the HTTP layer and where the repository lives. */
@@ -33,6 +40,14 @@ export interface RepoContext {
   chunkSize: number
   shared: ClientShared
 }
+
+/**
+ * Blobs up to this size go up whole (one request, read into memory first so a lost answer can simply be
+ * sent again); larger ones stream through PATCHes of `chunkSize` bytes and are never held in memory.
+ */
+const WHOLE_UPLOAD_MAX = 1024 * 1024
+
+export const wholeUploadMax = (ctx: RepoContext): number => Math.min(ctx.chunkSize, WHOLE_UPLOAD_MAX)
 
 /** A promise kept per key until it fails (then the next caller tries again). */
 export function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {

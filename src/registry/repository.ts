@@ -24,7 +24,7 @@ import { type Manifest, subjectOf } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { fetchBlob, fetchBlobFrom, hasBlob } from './blobs.js'
 import { probeCapabilities } from './capabilities.js'
-import { cached, pullScope, type RepoContext, v2Url } from './context.js'
+import { cached, pullScope, type RepoContext, v2Url, wholeUploadMax } from './context.js'
 import { apiHost } from './hosts.js'
 import { deleteManifestRef, fetchManifest, headManifest, pushManifest, resolveManifest } from './manifests.js'
 import { mountBlob } from './mount.js'
@@ -66,8 +66,23 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     return fetchBlob(this.at(opts), desc)
   }
 
-  hasBlob(desc: Descriptor, opts?: OperationOptions): Promise<boolean> {
-    return hasBlob(this.at(opts), desc)
+  /** Answered without a request when this client already knows (blob-knowledge.ts). */
+  async hasBlob(desc: Descriptor, opts?: OperationOptions): Promise<boolean> {
+    const { blobs } = this.ctx.shared
+    const known = blobs.has(this.registry, this.repository, desc.digest, desc.size, wholeUploadMax(this.ctx))
+    if (known !== undefined) return known
+    const present = await hasBlob(this.at(opts), desc)
+    if (present) blobs.seen(this.registry, this.repository, desc.digest)
+    return present
+  }
+
+  /**
+   * The caller found this repository without any tag at the start of its run (sync lists it once): its
+   * small blobs are then uploaded without a HEAD each. Large ones are still asked for, since a run that
+   * died may have left them.
+   */
+  knownEmpty(): void {
+    this.ctx.shared.blobs.markEmpty(this.registry, this.repository)
   }
 
   async hasManifest(digest: Digest, opts?: OperationOptions): Promise<boolean> {
@@ -75,8 +90,9 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   }
 
   /** Blobs over the chunk size go in PATCH chunks; `onSession` follows that session for a later resume. */
-  pushBlob(desc: Descriptor, body: Readable, opts?: BlobPushOptions): Promise<void> {
-    return pushBlob(this.at(opts), desc, body, opts)
+  async pushBlob(desc: Descriptor, body: Readable, opts?: BlobPushOptions): Promise<void> {
+    await pushBlob(this.at(opts), desc, body, opts)
+    this.ctx.shared.blobs.seen(this.registry, this.repository, desc.digest)
   }
 
   /** GET on the upload session: its offset and current URL, or undefined when the registry dropped it. */
@@ -89,14 +105,15 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   }
 
   /** Continues a session from `offset`; the registry checks the digest of the whole at the commit. */
-  pushBlobFrom(
+  async pushBlobFrom(
     desc: Descriptor,
     location: string,
     offset: number,
     body: Readable,
     opts?: BlobPushOptions,
   ): Promise<void> {
-    return pushBlobFrom(this.at(opts), desc, location, offset, body, opts)
+    await pushBlobFrom(this.at(opts), desc, location, offset, body, opts)
+    this.ctx.shared.blobs.seen(this.registry, this.repository, desc.digest)
   }
 
   /** `Range: bytes=offset-`; refused (UNSUPPORTED) when the registry does not answer 206. */
@@ -104,12 +121,22 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
     return fetchBlobFrom(this.at(opts), desc, offset)
   }
 
-  /** Mounts only between repositories of the same registry; anything else is the caller's upload. */
+  /**
+   * Mounts only between repositories of the same registry: from `from` when it is one, else from another
+   * repository this client saw holding the blob (an earlier image of the same sync run). Anything else
+   * is the caller's upload.
+   */
   async mountBlob(desc: Descriptor, from: Target, opts?: OperationOptions): Promise<boolean> {
-    if (!(from instanceof RegistryRepository) || apiHost(from.registry) !== apiHost(this.registry))
-      return false
-    if (from.repository === this.repository) return this.hasBlob(desc, opts)
-    return mountBlob(this.at(opts), desc, from.repository)
+    const sameRegistry =
+      from instanceof RegistryRepository && apiHost(from.registry) === apiHost(this.registry)
+    const home = sameRegistry
+      ? from.repository
+      : this.ctx.shared.blobs.home(this.registry, desc.digest, this.repository)
+    if (!home) return false
+    if (home === this.repository) return this.hasBlob(desc, opts)
+    const mounted = await mountBlob(this.at(opts), desc, home)
+    if (mounted) this.ctx.shared.blobs.seen(this.registry, this.repository, desc.digest)
+    return mounted
   }
 
   /**

@@ -43,6 +43,62 @@ export async function startUpload(ctx: RepoContext, what: string): Promise<URL> 
   return locationOf(res, what)
 }
 
+/**
+ * Opens the upload of a whole small blob. Where the registry completes a `POST ?digest=` carrying the
+ * body (distribution-spec "single POST": ferry serve, zot) that one request is the upload, and this
+ * returns undefined. A registry that does not (distribution 2.8) answers 202 with a session, having
+ * dropped the body: the caller PUTs it there. The first small upload to a registry finds out which, while
+ * the others wait for its answer; the rest go the way it answered.
+ */
+export async function startWhole(
+  ctx: RepoContext,
+  desc: Descriptor,
+  body: Buffer,
+  what: string,
+): Promise<URL | undefined> {
+  const { singlePost } = ctx.shared
+  const known = singlePost.get(ctx.registry)
+  if (known) return (await known) ? singlePostUpload(ctx, desc, body, what) : startUpload(ctx, what)
+  let learned: (supported: boolean) => void = () => {}
+  singlePost.set(ctx.registry, new Promise((resolve) => (learned = resolve)))
+  try {
+    const location = await singlePostUpload(ctx, desc, body, what)
+    learned(location === undefined)
+    return location
+  } catch (err) {
+    // Nothing learned: the waiters take the two-request way, and the next upload asks again.
+    singlePost.delete(ctx.registry)
+    learned(false)
+    throw err
+  }
+}
+
+async function singlePostUpload(
+  ctx: RepoContext,
+  desc: Descriptor,
+  body: Buffer,
+  what: string,
+): Promise<URL | undefined> {
+  const url = v2Url(ctx, 'blobs/uploads/')
+  url.searchParams.set('digest', desc.digest)
+  const res = await ctx.http
+    .request({
+      registry: ctx.registry,
+      method: 'POST',
+      url,
+      headers: { 'content-type': OCTETS },
+      body,
+      scopes: pushScope(ctx.repository),
+      subject: what,
+      expect: [201, 202],
+      // Sent again, it is the same content by digest (or another session that expires on its own).
+      idempotent: true,
+    })
+    .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
+  await discard(res)
+  return res.status === 201 ? undefined : locationOf(res, what)
+}
+
 export async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
   const res = await ctx.http.request({
     registry: ctx.registry,

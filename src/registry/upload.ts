@@ -4,7 +4,7 @@ import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { BlobReader, type Mark } from './blob-reader.js'
 import { hasBlob } from './blobs.js'
-import { pushScope, type RepoContext } from './context.js'
+import { pushScope, type RepoContext, wholeUploadMax } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied, NetworkError } from './network-error.js'
@@ -16,6 +16,7 @@ import {
   locationOf,
   OCTETS,
   startUpload,
+  startWhole,
   uploadStatus,
 } from './upload-session.js'
 
@@ -36,12 +37,6 @@ export { cancelUpload }
  * from the registry's offset, and a session the registry dropped is replaced by a new one from byte 0.
  */
 
-/**
- * Blobs up to this size go in one POST + PUT, read into memory first so a lost answer can simply be
- * sent again; larger ones stream through PATCHes of `chunkSize` bytes and are never held in memory.
- */
-const MONOLITHIC_MAX = 1024 * 1024
-
 async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string, retryAfterMs?: number) {
   const delay = backoff.next(retryAfterMs)
   if (delay === undefined) throw err
@@ -56,13 +51,14 @@ async function monolithic(ctx: RepoContext, desc: Descriptor, reader: BlobReader
   await reader.finish()
   const backoff = new Backoff(ctx.http.policy)
   for (;;) {
-    const location = await startUpload(ctx, what)
     try {
-      return await commit(ctx, location, desc, data, what)
+      const location = await startWhole(ctx, desc, data, what)
+      if (location) await commit(ctx, location, desc, data, what)
+      return
     } catch (err) {
       if (!mayHaveApplied(err)) throw err
       if (await hasBlob(ctx, desc)) return
-      await pause(ctx, backoff, err, `PUT ${what}: answer lost and blob absent, new session`)
+      await pause(ctx, backoff, err, `upload ${what}: answer lost and blob absent, new session`)
     }
   }
 }
@@ -236,7 +232,7 @@ export async function pushBlob(
 ): Promise<void> {
   const what = `${ctx.name}@${desc.digest}`
   await withReader(body, desc, what, 0, async (reader) => {
-    if (desc.size <= Math.min(ctx.chunkSize, MONOLITHIC_MAX)) return monolithic(ctx, desc, reader, what)
+    if (desc.size <= wholeUploadMax(ctx)) return monolithic(ctx, desc, reader, what)
     const location = await startUpload(ctx, what)
     opts.onSession?.({ location: location.toString(), offset: 0 })
     await sendRest(ctx, desc, reader, location, what, opts)

@@ -21,6 +21,8 @@ export interface SyncItem {
   tag?: string
   platforms?: Platform[]
   referrers: boolean
+  /** The tag came from the source repository's own tag list (a repository entry), so it exists there. */
+  listed?: boolean
 }
 
 export type Expanded = { item: SyncItem } | { failed: { source: string; error: unknown } }
@@ -41,7 +43,8 @@ export async function expandSpec(spec: SyncSpec, client: RegistryClient): Promis
       const available = await client.repository(image.source.registry, image.source.repository).listTags()
       const tags = selectTags(available, image.tags ?? {})
       if (tags.length === 0) throw new FerryError('NOT_FOUND', `${repo}: no tag matches the filter`)
-      for (const tag of tags) out.push({ item: { ...base, source: { ...image.source, tag }, tag } })
+      for (const tag of tags)
+        out.push({ item: { ...base, source: { ...image.source, tag }, tag, listed: true } })
     } catch (err) {
       out.push({ failed: { source: repo, error: err } })
     }
@@ -49,36 +52,81 @@ export async function expandSpec(spec: SyncSpec, client: RegistryClient): Promis
   return out
 }
 
+export interface SyncCheck {
+  sourceDigest: Digest
+  synced: boolean
+  /** What the destination tag named (null: nothing), when it was looked at or known from its listing. */
+  destinationDigest?: Digest | null
+  /** The source manifest, when it was read rather than HEADed (a copy is certain: see `inSync`). */
+  sourceManifest?: Manifest
+}
+
+export interface DestinationKnowledge {
+  /** The destination repository's tags, listed at the start of the run. */
+  tags?: ReadonlySet<string>
+  /**
+   * When the destination lacks a tag the source listed, read the source manifest by tag at once (one
+   * GET) instead of a HEAD followed by the copy's GET. Off for dry runs, which read nothing they need
+   * not; a tag named in the spec is still HEADed first, so one the source lacks costs no GET run after run.
+   */
+  fetchWhenAbsent?: boolean
+}
+
 /**
  * Whether the destination already holds what the source has, decided with HEAD requests on the
  * source (registries such as Docker Hub count manifest GETs, not HEADs, against pull limits); GETs go
- * to the destination only. Returns the source digest, and whether a copy is needed.
+ * to the destination only. Returns the source digest, and whether a copy is needed. The destination
+ * repository's tag list, read at the start of the run, spares the HEAD of a tag it lacks; the copy that
+ * then follows reads the source manifest anyway, so it is read here, by tag, in place of the HEAD.
  */
 export async function inSync(
   item: SyncItem,
   source: Target,
   destination: Target,
-): Promise<{ sourceDigest: Digest; synced: boolean }> {
+  known: DestinationKnowledge = {},
+): Promise<SyncCheck> {
+  const absent = item.tag !== undefined && known.tags !== undefined && !known.tags.has(item.tag)
+  if (absent && known.fetchWhenAbsent && item.listed && !item.source.digest) {
+    const sourceManifest = await source.fetchManifest(item.source.tag ?? 'latest')
+    return { sourceDigest: sourceManifest.digest, synced: false, destinationDigest: null, sourceManifest }
+  }
   const sourceDigest = (item.source.digest ??
     (await source.resolve(item.source.tag ?? 'latest')).digest) as Digest
+  if (absent) return { sourceDigest, synced: false, destinationDigest: null }
   const at = await resolveIfPresent(destination, item.tag ?? sourceDigest)
-  if (!at) return { sourceDigest, synced: false }
+  if (!at) return { sourceDigest, synced: false, destinationDigest: null }
+  const destinationDigest = at.digest as Digest
+  return {
+    sourceDigest,
+    synced: await contentInSync(item, source, destination, at, sourceDigest),
+    destinationDigest,
+  }
+}
+
+/** The destination tag names the source's content (or its platform cut) and carries its attachments. */
+async function contentInSync(
+  item: SyncItem,
+  source: Target,
+  destination: Target,
+  at: Descriptor,
+  sourceDigest: Digest,
+): Promise<boolean> {
   let copied: Manifest | undefined
   if (at.digest !== sourceDigest) {
+    if (!item.platforms?.length) return false
     // A platform-filtered copy is a new index that names the index it was cut from (GET on our side only).
-    if (!item.platforms?.length) return { sourceDigest, synced: false }
     copied = await destination.fetchManifest(at.digest)
     const from = annotationsOf(copied)?.[SOURCE_DIGEST_ANNOTATION]
-    if (from !== sourceDigest) return { sourceDigest, synced: false }
+    if (from !== sourceDigest) return false
   }
-  if (!item.referrers) return { sourceDigest, synced: true }
+  if (!item.referrers) return true
   // What a copy carries attachments for: every manifest of the copied graph, except a filtered index
   // itself (new content: nothing was attached to it at the source). Read on our side.
   const subjects = await attachmentSubjects(destination, at, copied)
   for (const subject of subjects) {
-    if (!(await attachmentsInSync(source, destination, subject))) return { sourceDigest, synced: false }
+    if (!(await attachmentsInSync(source, destination, subject))) return false
   }
-  return { sourceDigest, synced: true }
+  return true
 }
 
 async function attachmentSubjects(destination: Target, at: Descriptor, filtered: Manifest | undefined) {

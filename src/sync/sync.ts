@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
-import { FerryError } from '../errors.js'
+import { FerryError, isFerryError } from '../errors.js'
 import { formatReference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -81,9 +81,11 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
     for (const e of expanded) if ('failed' in e) entries.push(failure(e.failed.source, '', e.failed.error))
     const items = expanded.flatMap((e) => ('item' in e ? [e.item] : []))
     const blobs = new Limiter(opts.blobConcurrency ?? 8)
+    const images = new Limiter(opts.concurrency ?? spec.concurrency)
+    const tags = await destinationTags(items, client, images)
     // Image-level failures are recorded, never thrown: one bad image must not stop the others.
-    await forEachLimited(items, new Limiter(opts.concurrency ?? spec.concurrency), async (item) => {
-      entries.push(await syncItem(item, client, blobs, opts))
+    await forEachLimited(items, images, async (item) => {
+      entries.push(await syncItem(item, client, blobs, opts, tags.get(destinationName(item))))
     })
   } finally {
     await client.close()
@@ -106,18 +108,45 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
   }
 }
 
+const destinationName = (item: SyncItem) => `${item.destination.registry}/${item.destination.repository}`
+
+/**
+ * Each destination repository's tags, listed once: a tag it lacks needs no HEAD to know it must be
+ * copied, and a repository without any tag (or not there yet) has none of the small blobs to upload
+ * either. A listing that fails leaves that repository to per-tag HEADs, as before.
+ */
+async function destinationTags(
+  items: SyncItem[],
+  client: RegistryClient,
+  limit: Limiter,
+): Promise<Map<string, Set<string>>> {
+  const repos = new Map(items.map((i) => [destinationName(i), i.destination]))
+  const out = new Map<string, Set<string>>()
+  await forEachLimited([...repos], limit, async ([name, d]) => {
+    const repo = client.repository(d.registry, d.repository)
+    const tags = await repo
+      .listTags()
+      .catch((err: unknown) => (isFerryError(err, 'NOT_FOUND') ? [] : undefined))
+    if (!tags) return
+    if (tags.length === 0) repo.knownEmpty()
+    out.set(name, new Set(tags))
+  })
+  return out
+}
+
 async function syncItem(
   item: SyncItem,
   client: RegistryClient,
   blobs: Limiter,
   opts: SyncOptions,
+  destinationTags?: ReadonlySet<string>,
 ): Promise<SyncEntry> {
   const source = formatReference(item.source)
   const destination = `${item.destination.registry}/${item.destination.repository}${item.tag ? `:${item.tag}` : ''}`
   const from = client.repository(item.source.registry, item.source.repository)
   const to = client.repository(item.destination.registry, item.destination.repository)
   try {
-    const check = await inSync(item, from, to)
+    const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
     const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
     if (check.synced) return { ...base, status: 'in-sync' }
     if (opts.dryRun) return { ...base, status: 'would-copy' }
@@ -125,6 +154,8 @@ async function syncItem(
       platforms: item.platforms,
       referrers: item.referrers,
       limiter: blobs,
+      destinationTagDigest: check.destinationDigest,
+      sourceManifest: check.sourceManifest,
       onEvent: opts.onEvent,
       signal: opts.signal,
     })

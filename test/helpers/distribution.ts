@@ -37,6 +37,8 @@ export interface Distribution {
   host: string
   url: string
   storage: string
+  /** The registry process (bench/many.ts reads its CPU from /proc). */
+  pid: number
   stop(): Promise<void>
 }
 
@@ -115,6 +117,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     host,
     url,
     storage,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.pid) {
         const exited = new Promise((r) => child.once('exit', r))
