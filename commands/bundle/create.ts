@@ -19,7 +19,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'The bundle is an OCI image layout in a plain tar (skopeo, umoci and `tar -x` read it) plus ferry-bundle.json, ' +
     'which lists every image, platform, referrer and blob digest. Every image is resolved and its graph walked ' +
     'before the first byte is written; blobs then stream from the registry into the tar, verified, each once. ' +
-    'Entries are sorted with fixed times (SOURCE_DATE_EPOCH, else 0) and no host data, so the same content gives ' +
+    'Entries are sorted with one fixed time (SOURCE_DATE_EPOCH, else the newest created time of the images) and no host data, so the same content gives ' +
     'the same sha256. The file appears under its name only when complete.\n\n' +
     'Deltas: --base OLD.tar leaves out blobs the old bundle carried (manifests are always included); --against ' +
     'INVENTORY.json (from `ferry inventory` on the closed side) leaves out what that registry holds. Import checks ' +

@@ -21,8 +21,9 @@
  * `sequence` (from `bundle create --sequence N`) was added within version 2, as an optional field: the
  * metadata schema is loose, so a format-2 reader that predates it keeps the key (the signature still
  * covers the exact bytes) and ignores it; it only goes without the rollback check, which it never had. A
- * new version number would make every such reader refuse bundles it reads correctly. Import orders
- * bundles by it (see import-order.ts): an older bundle may not move a tag a newer one set.
+ * new version number would make every such reader refuse bundles it reads correctly. Like `created` it
+ * never comes from the clock, so the same content and flags still make the same bytes. Import orders
+ * bundles by it (see import-record.ts): an older bundle may not move a tag a newer one set.
  */
 import { z } from 'zod'
 import { digestSchema } from '../oci/schemas.js'
