@@ -262,9 +262,23 @@ describe('bundle rollback', () => {
       ],
     ])
     expect(await tagAt('cli/library/app', '1.0')).toBe(d1)
+    // Forward again, then back in text form: the note names the tag, both digests and the bundle it held.
+    expect((await ferry('bundle/import', v2, '--to', to, '--key', keyFile)).code).toBe(0)
+    const text = await ferry('bundle/import', v1, '--to', to, '--key', keyFile, '--allow-downgrade')
+    expect(text.code).toBe(0)
+    expect(text.stderr).toContain(
+      `downgraded ${dest.host}/cli/library/app:1.0: ${d2} → ${d1} (it held bundle app 2 (sequence 2, created ${CREATED}); --allow-downgrade)`,
+    )
+    expect(await tagAt('cli/library/app', '1.0')).toBe(d1)
+
     const ls = await ferry('bundle/ls', v1)
     expect(ls.stdout.split('\n')[0]).toMatch(
       new RegExp(`^app 1  sequence 1  created ${CREATED}  signature not checked`),
     )
+    const verify = await ferry('bundle/verify', v1)
+    expect([verify.code, verify.stdout.split('\n')[0]]).toEqual([
+      0,
+      `Verified: ${v1} — app 1 (sequence 1, created ${CREATED}), signed, signature not checked (no --key)`,
+    ])
   })
 })
