@@ -19,11 +19,14 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'The bundle is an OCI image layout in a plain tar (skopeo, umoci and `tar -x` read it) plus ferry-bundle.json, ' +
     'which lists every image, platform, referrer and blob digest. Every image is resolved and its graph walked ' +
     'before the first byte is written; blobs then stream from the registry into the tar, verified, each once. ' +
-    'Entries are sorted with fixed times (SOURCE_DATE_EPOCH, else 0) and no host data, so the same content gives ' +
+    'Entries are sorted with one fixed time (SOURCE_DATE_EPOCH, else the newest created time of the images) and no host data, so the same content gives ' +
     'the same sha256. The file appears under its name only when complete.\n\n' +
     'Deltas: --base OLD.tar leaves out blobs the old bundle carried (manifests are always included); --against ' +
     'INVENTORY.json (from `ferry inventory` on the closed side) leaves out what that registry holds. Import checks ' +
     'the destination has them before writing anything.\n\n' +
+    '--sequence N records a release counter in the signed metadata (e.g. the CI build number): `bundle import` ' +
+    'refuses to move a tag that a bundle of the same name with a higher sequence set (without one, the later ' +
+    '`created` is the newer bundle).\n\n' +
     '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
     'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig); the password comes from FERRY_PASSWORD, ' +
     'else COSIGN_PASSWORD, else a prompt.\n\n' +
@@ -33,6 +36,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
   static override examples = [
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar',
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.1.tar --base mini-api-1.0.tar --key release.key',
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.2.tar --key release.key --sequence 12',
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output site.tar --against closed-side.json --split-size 700M',
     '<%= config.bin %> bundle create --image reg.local:5000/acme/web:v1.4.2 --image docker.io/library/redis:7.2 --output web.tar',
   ]
@@ -47,6 +51,10 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       description: 'Write parts of at most SIZE (4G, 700M; binary units) and FILE.parts.json.',
     }),
     key: Flags.string({ description: 'Sign ferry-bundle.json with this cosign private key (NAME.key).' }),
+    sequence: Flags.integer({
+      description: 'Release counter in the signed metadata: import refuses to move tags back to a lower one.',
+      min: 0,
+    }),
     image: Flags.string({
       description: 'An image to carry, instead of a spec. Repeatable, or comma-separated.',
       ...repeatableList,
@@ -74,6 +82,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     name: 'string',
     version: 'string',
     created: 'string',
+    'sequence?': 'number',
     images: [bundleImageShape],
     blobs: 'number',
     blobBytes: 'number',
@@ -106,6 +115,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
         against: flags.against,
         splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
         signingKey,
+        sequence: flags.sequence,
         onEvent: progress.onEvent,
       })
       progress.stop()
@@ -123,7 +133,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       this.note(
         `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${result.blobs} blobs (${formatBytes(result.blobBytes)})` +
           `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
-          `${result.signed ? ', signed' : ''}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
+          `${result.signed ? ', signed' : ''}${result.sequence === undefined ? '' : `, sequence ${result.sequence}`}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
       )
       return result
     } finally {

@@ -6,6 +6,7 @@ import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
 import { importBundle } from '../../src/bundle/import.js'
+import { describeOrder } from '../../src/bundle/import-record.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
 import { writeMappingFile } from '../../src/bundle/mapping-out.js'
 import { DEFAULT_CONCURRENCY } from '../../src/copy/copy.js'
@@ -25,12 +26,19 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     '3. --to + the source path without its registry: docker.io/library/postgres:16 → ' +
     'reg.local:5000/cache/library/postgres:16; with --strip-components 1 → reg.local:5000/cache/postgres:16.\n' +
     'With --to oci:DIR the path names the layout’s repository view (ref.name PATH:TAG).\n\n' +
+    'Rollback: ferry records what each import set every tag to, and from which bundle ' +
+    '($XDG_STATE_HOME/ferry/bundle-imports.json). A bundle older than the one whose image a tag still holds ' +
+    '(a lower --sequence for the same bundle name, else an earlier created time) is refused before anything ' +
+    'is written (POLICY_VIOLATION, exit 7), naming the tag and both bundles; --allow-downgrade moves the tags ' +
+    'back and lists them. Re-importing the same bundle is fine. Only a signed bundle imported with --key gives ' +
+    'an order to trust: an unsigned one can claim any sequence.\n\n' +
     'Prints source → destination and the digest to deploy by; --mapping-out writes the same as JSON.'
   static override examples = [
     '<%= config.bin %> bundle import mini-api-1.0.tar --to reg.local:5000/cache --key release.pub',
     '<%= config.bin %> bundle import mini-api-1.0.tar --to reg.local:5000 --strip-components 1 --mapping-out images.json',
     '<%= config.bin %> bundle import site.tar.parts.json --to reg.local:5000/cache --mapping mapping.yaml',
     '<%= config.bin %> bundle import mini-api-1.0.tar --to oci:./site',
+    '<%= config.bin %> bundle import mini-api-1.1.tar --to reg.local:5000/cache --key release.pub --allow-downgrade',
   ]
   static override args = {
     file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
@@ -42,6 +50,9 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     }),
     key: Flags.string({
       description: 'Require the bundle signature to verify with this public key (NAME.pub).',
+    }),
+    'allow-downgrade': Flags.boolean({
+      description: 'Import a bundle older than the one that set a tag, moving the tag back.',
     }),
     'strip-components': stripComponentsFlag,
     mapping: Flags.string({ description: 'YAML map of source repository → path under --to.' }),
@@ -60,6 +71,8 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     file: 'string',
     name: 'string',
     version: 'string',
+    'sequence?': 'number',
+    created: 'string',
     to: 'string',
     signature: signatureStateType,
     images: [
@@ -72,6 +85,14 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
         manifestsPushed: 'number',
         referrers: 'number',
         bytes: 'number',
+      },
+    ],
+    downgraded: [
+      {
+        destination: 'string',
+        from: 'string',
+        to: 'string',
+        previous: { name: 'string', version: 'string', 'sequence?': 'number', created: 'string' },
       },
     ],
     bytes: 'number',
@@ -89,6 +110,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
         ...this.registryOptions,
         to: flags.to,
         publicKey,
+        allowDowngrade: flags['allow-downgrade'],
         mapping,
         stripComponents: flags['strip-components'],
         concurrency: flags.concurrency,
@@ -102,6 +124,10 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
       progress.stop()
       if (flags['mapping-out']) await writeMappingFile(flags['mapping-out'], result)
       this.out(table(result.images.map((i) => [i.source, '→', i.destination, i.digest])))
+      for (const d of result.downgraded)
+        this.note(
+          `downgraded ${d.destination}: ${d.from} → ${d.to} (it held bundle ${describeOrder(d.previous)}; --allow-downgrade)`,
+        )
       const copied = result.images.reduce((n, i) => n + i.blobs.copied, 0)
       const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
       this.note(

@@ -35,6 +35,7 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     name: 'string',
     version: 'string',
     created: 'string',
+    'sequence?': 'number',
     signed: 'boolean',
     signature: signatureStateType,
     images: [bundleImageShape],
@@ -49,7 +50,7 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     const publicKey = this.flags.key ? await loadPublicKey(this.flags.key) : undefined
     const l = await listBundle(this.args.file, { publicKey })
     this.out(
-      `${l.name} ${l.version}  created ${l.created}  ${SIGNATURE_TEXT[l.signature]}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
+      `${l.name} ${l.version}  ${l.sequence === undefined ? '' : `sequence ${l.sequence}  `}created ${l.created}  ${SIGNATURE_TEXT[l.signature]}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
     )
     if (l.base) this.out(`delta of ${l.base.name} ${l.base.version} (${l.base.digest})`)
     if (l.against) this.out(`delta against the inventory of ${l.against.source} (${l.against.digest})`)

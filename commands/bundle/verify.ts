@@ -43,6 +43,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
     name: 'string',
     version: 'string',
     created: 'string',
+    'sequence?': 'number',
     signature: signatureStateType,
     blobs: 'number',
     bytes: 'number',
@@ -94,7 +95,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
 function render(r: BundleVerifyReport): string {
   const signature = bundleSignatureWords(r.signature)
   const lines = [
-    `${r.ok ? 'Verified' : 'NOT verified'}: ${r.file} — ${r.name} ${r.version} (${r.created}), ${signature}`,
+    `${r.ok ? 'Verified' : 'NOT verified'}: ${r.file} — ${r.name} ${r.version} (${r.sequence === undefined ? '' : `sequence ${r.sequence}, `}created ${r.created}), ${signature}`,
     `  ${r.blobs} blobs, ${formatBytes(r.bytes)}, every digest checked` +
       (r.omitted.blobs
         ? `; ${r.omitted.blobs} blobs (${formatBytes(r.omitted.bytes)}) left out as a delta${r.base ? ` of ${r.base.name} ${r.base.version}` : ''}`

@@ -37,6 +37,8 @@ export interface CreateBundleOptions extends RegistryOptions {
   splitSize?: number
   /** Signs ferry-bundle.json (ECDSA P-256). */
   signingKey?: KeyObject
+  /** The release counter import orders bundles of this name by (import-record.ts). Default: none, `created` orders. */
+  sequence?: number
   client?: RegistryClient
   /** Images resolved at once. Default 4. */
   concurrency?: number
@@ -49,6 +51,7 @@ export interface CreateBundleResult extends WrittenBundle {
   name: string
   version: string
   created: string
+  sequence?: number
   images: ImageRecord[]
   /** Files under blobs/ (manifests included) and their total size. */
   blobs: number
@@ -79,6 +82,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       name: spec.name,
       version: spec.version,
       created,
+      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
       entries: plan.entries,
       images: plan.images,
       blobs: blobList(plan),
@@ -103,6 +107,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       name: spec.name,
       version: spec.version,
       created,
+      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
       images: plan.images,
       ...metadataTotals(metadata),
       signed: !!opts.signingKey,

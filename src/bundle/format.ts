@@ -17,6 +17,13 @@
  *
  * Version 1 (ferry 0.1) had no `entries`: its signature did not cover index.json's names. It is still
  * read without a key, and refused with one (names.ts).
+ *
+ * `sequence` (from `bundle create --sequence N`) was added within version 2, as an optional field: the
+ * metadata schema is loose, so a format-2 reader that predates it keeps the key (the signature still
+ * covers the exact bytes) and ignores it; it only goes without the rollback check, which it never had. A
+ * new version number would make every such reader refuse bundles it reads correctly. Like `created` it
+ * never comes from the clock, so the same content and flags still make the same bytes. Import orders
+ * bundles by it (see import-record.ts): an older bundle may not move a tag a newer one set.
  */
 import { z } from 'zod'
 import { digestSchema } from '../oci/schemas.js'
@@ -107,6 +114,11 @@ export const bundleMetadataSchema = z.looseObject({
   version: z.string(),
   /** RFC 3339 UTC, whole seconds: SOURCE_DATE_EPOCH, else the newest `created` of the images (created-time.ts). */
   created: z.string(),
+  /**
+   * The publisher's release counter (`--sequence N`): orders bundles of one name ahead of `created`, which
+   * two releases of unchanged images share. Absent unless given; written after `created` when present.
+   */
+  sequence: z.number().int().nonnegative().optional(),
   /**
    * Every index.json entry, in order, exactly as there (names, digests, media types, sizes, annotations):
    * what puts the names under the signature. Required from format 2 on (names.ts checks).

@@ -7,8 +7,20 @@ import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
+import {
+  type BundleOrder,
+  defaultImportRecordPath,
+  describeOrder,
+  type ImportRecord,
+  isOlder,
+  orderOf,
+  readImportRecord,
+  recordImport,
+  tagKey,
+} from './import-record.js'
 import {
   type Destination,
   destinationPath,
@@ -25,6 +37,10 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   to: string
   /** Require ferry-bundle.json.sig to verify with this key. */
   publicKey?: KeyObject
+  /** Move tags that a newer bundle set back to this (older) bundle's images, instead of refusing. */
+  allowDowngrade?: boolean
+  /** What earlier imports set each tag to (import-record.ts). Default `$XDG_STATE_HOME/ferry/bundle-imports.json`. */
+  importRecord?: string
   client?: RegistryClient
   /** Blobs in flight at once. Default 4. */
   concurrency?: number
@@ -46,13 +62,26 @@ export interface ImportedImage {
   bytes: number
 }
 
+/** A tag moved back, with --allow-downgrade, from a newer bundle's image to this bundle's. */
+export interface Downgrade {
+  /** `reg.local:5000/cache/library/postgres:16`. */
+  destination: string
+  /** What the tag held, set by the `previous` bundle. */
+  from: Digest
+  to: Digest
+  previous: BundleOrder
+}
+
 export interface ImportResult {
   file: string
   name: string
   version: string
+  sequence?: number
+  created: string
   to: string
   signature: SignatureState
   images: ImportedImage[]
+  downgraded: Downgrade[]
   bytes: number
   durationMs: number
 }
@@ -71,9 +100,10 @@ interface Placed {
 
 /**
  * `ferry bundle import`: verifies the whole bundle first (every blob, index.json, metadata, signature
- * when a key is given), then checks that the destination holds every blob a delta leaves out, and only
- * then writes anything: one byte-for-byte copy per image from the bundle, referrers included. Blobs the
- * destination already has are skipped, so an interrupted import re-run picks up where it stopped.
+ * when a key is given), then checks that the destination holds every blob a delta leaves out and that
+ * no tag would move back to an older bundle's image (import-record.ts), and only then writes anything:
+ * one byte-for-byte copy per image from the bundle, referrers included. Blobs the destination already
+ * has are skipped, so an interrupted import re-run picks up where it stopped.
  */
 export async function importBundle(file: string, opts: ImportBundleOptions): Promise<ImportResult> {
   const started = performance.now()
@@ -96,6 +126,10 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     const open = (path: string): Target | undefined =>
       dest.kind === 'registry' ? client.repository(dest.registry, path) : existing?.target(path)
     const mounts = await checkOmittedPresent(bundle, placed, dest, open, opts)
+    const recordPath = opts.importRecord ?? defaultImportRecordPath()
+    const order = orderOf(bundle.metadata)
+    const downgrades = await findDowngrades(placed, dest, order, await readImportRecord(recordPath), open)
+    if (downgrades.length > 0 && !opts.allowDowngrade) throw downgradeRefused(downgrades, order)
 
     // Verified and complete: from here on the destination is written.
     let target: (path: string) => Target
@@ -115,6 +149,20 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
         image.tag,
         { referrers: true, limiter, onEvent: opts.onEvent, logger: opts.logger },
       )
+      if (image.tag !== undefined) {
+        const entry = {
+          ...order,
+          digest: result.destination.digest,
+          metadata: bundle.metadataDigest,
+          imported: new Date().toISOString(),
+        }
+        // The image is in place either way; without the record only the next rollback check is weaker.
+        await recordImport(recordPath, tagKey(dest, path, image.tag), entry).catch((err: unknown) =>
+          opts.logger?.warn(
+            `${recordPath}: import of ${image.source} not recorded (${(err as Error).message})`,
+          ),
+        )
+      }
       const name = formatDestination(dest, path)
       images.push({
         source: image.source,
@@ -132,9 +180,12 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
       file,
       name: bundle.metadata.name,
       version: bundle.metadata.version,
+      ...(order.sequence === undefined ? {} : { sequence: order.sequence }),
+      created: order.created,
       to: opts.to,
       signature: bundle.signature,
       images,
+      downgraded: downgrades,
       bytes: images.reduce((n, i) => n + i.bytes, 0),
       durationMs: Math.round(performance.now() - started),
     }
@@ -159,6 +210,44 @@ function checkCollisions(placed: readonly Placed[], dest: Destination): void {
     }
     seen.set(key, p)
   }
+}
+
+/**
+ * The tags this bundle would move back: the destination still holds what a newer bundle set there (a tag
+ * moved since by anyone else, or gone, no longer speaks for that bundle), and this one names another image.
+ */
+async function findDowngrades(
+  placed: readonly Placed[],
+  dest: Destination,
+  order: BundleOrder,
+  record: ImportRecord,
+  open: (path: string) => Target | undefined,
+): Promise<Downgrade[]> {
+  const found: Downgrade[] = []
+  for (const { image, path } of placed) {
+    if (image.tag === undefined) continue
+    const held = record[tagKey(dest, path, image.tag)]
+    if (!held || held.digest === image.digest || !isOlder(order, held)) continue
+    const target = open(path)
+    const current = target && (await resolveIfPresent(target, image.tag))
+    if (current?.digest !== held.digest) continue
+    found.push({
+      destination: `${formatDestination(dest, path)}:${image.tag}`,
+      from: held.digest,
+      to: image.digest,
+      previous: orderOf(held),
+    })
+  }
+  return found
+}
+
+function downgradeRefused(downgrades: readonly Downgrade[], order: BundleOrder): FerryError {
+  const d = downgrades[0]!
+  const more = downgrades.length > 1 ? ` (and ${downgrades.length - 1} more tags)` : ''
+  return new FerryError(
+    'POLICY_VIOLATION',
+    `${d.destination}: bundle ${describeOrder(order)} is older than bundle ${describeOrder(d.previous)}, which set the tag to ${d.from}; refusing to move it back to ${d.to}${more} (--allow-downgrade imports it anyway)`,
+  )
 }
 
 /** The layout when the directory already is one; nothing is created before the bundle is known good. */

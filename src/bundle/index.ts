@@ -11,11 +11,13 @@ export {
   type PartsIndex,
 } from './format.js'
 export {
+  type Downgrade,
   type ImportBundleOptions,
   type ImportedImage,
   type ImportResult,
   importBundle,
 } from './import.js'
+export { type BundleOrder, defaultImportRecordPath, isOlder as isOlderBundle } from './import-record.js'
 export {
   createInventory,
   type Inventory,

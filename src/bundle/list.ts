@@ -11,6 +11,8 @@ export interface BundleListing {
   name: string
   version: string
   created: string
+  /** The release counter `bundle create --sequence` recorded, when it did. */
+  sequence?: number
   /** A signature entry is present (proves nothing by itself: see `signature`). */
   signed: boolean
   /** 'verified' only with a public key; a signature that fails to verify throws VERIFY_FAILED instead. */
@@ -39,6 +41,7 @@ export async function listBundle(path: string, opts: { publicKey?: KeyObject } =
     name: m.name,
     version: m.version,
     created: m.created,
+    ...(m.sequence === undefined ? {} : { sequence: m.sequence }),
     signed: read.signed,
     signature,
     images: m.images,

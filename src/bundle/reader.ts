@@ -5,8 +5,7 @@ import { pipeline, type Readable } from 'node:stream'
 import { FerryError } from '../errors.js'
 import { parseIndexBytes } from '../layout/layout-files.js'
 import { entryRepository } from '../layout/naming.js'
-import type { Digest } from '../oci/digest.js'
-import { verifyingStream } from '../oci/digest.js'
+import { type Digest, digestOf, verifyingStream } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../oci/manifest.js'
 import { type Descriptor, type ImageIndex, ociLayoutFileSchema } from '../oci/schemas.js'
 import { BundleTarget } from './bundle-target.js'
@@ -70,6 +69,8 @@ export class BundleReader {
     signature: SignatureState,
     /** The bundle file, or each part of a split bundle, as it was before the verifying pass read it. */
     readonly stamps: readonly FileStamp[],
+    /** sha256 of the exact ferry-bundle.json bytes (what the signature covers): names this bundle. */
+    readonly metadataDigest: Digest,
   ) {
     this.signature = signature
   }
@@ -102,7 +103,16 @@ export class BundleReader {
         scanned.files.get(SIGNATURE_NAME),
         opts.publicKey,
       )
-      const reader = new BundleReader(source, scanned.metadata, index, scanned.blobs, signed, state, stamps)
+      const reader = new BundleReader(
+        source,
+        scanned.metadata,
+        index,
+        scanned.blobs,
+        signed,
+        state,
+        stamps,
+        digestOf(metadataBytes),
+      )
       const problems = await checkConsistency(reader)
       if (problems.length > 0) {
         const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : ''

@@ -35,6 +35,7 @@ export interface BundleVerifyReport {
   name: string
   version: string
   created: string
+  sequence?: number
   /** `verified` with a key; `not-checked` when signed but no key was given; `unsigned`. */
   signature: SignatureState
   blobs: number
@@ -86,6 +87,7 @@ export async function verifyBundleFile(
       name: m.name,
       version: m.version,
       created: m.created,
+      ...(m.sequence === undefined ? {} : { sequence: m.sequence }),
       signature: bundle.signature,
       blobs: totals.blobs,
       bytes: totals.blobBytes,
