@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { Agent, type Dispatcher, Pool, request } from 'undici'
+import type { Agent as AgentType, Dispatcher, Pool as PoolType } from 'undici'
 import { FerryError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { redact, silentLogger } from '../log.js'
@@ -10,6 +10,7 @@ import { NetworkError, networkError } from './network-error.js'
 import { GO_TLS_COMPLAINT, speaksTls } from './scheme-probe.js'
 import { type HostTls, hostTls } from './tls.js'
 import { DEFAULT_TRANSFER_LIMITS, type TransferLimits, watchSpeed } from './transfer-limits.js'
+import { Agent, Pool } from './undici-core.js'
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
 
@@ -62,7 +63,7 @@ export function displayUrl(url: URL, withQuery = true): string {
  * the trust that origin needs. Sends exactly one HTTP exchange per call; retries and auth live above.
  */
 export class Transport {
-  private readonly agent: Agent
+  private readonly agent: AgentType
   private readonly tlsByOrigin = new Map<string, Promise<HostTls>>()
   private readonly readyTls = new Map<string, HostTls>()
   private readonly limits: TransferLimits
@@ -78,7 +79,10 @@ export class Transport {
       factory: (origin: string | URL, poolOpts: object): Dispatcher => {
         const key = new URL(String(origin)).origin
         const tls = this.readyTls.get(key)
-        return new Pool(origin, { ...(poolOpts as Pool.Options), ...(tls ? { connect: { ...tls } } : {}) })
+        return new Pool(origin, {
+          ...(poolOpts as PoolType.Options),
+          ...(tls ? { connect: { ...tls } } : {}),
+        })
       },
       connections: 16,
     })
@@ -180,8 +184,9 @@ export class Transport {
     await this.prepareTls(x.url)
     let res: Dispatcher.ResponseData
     try {
-      res = await request(x.url, {
-        dispatcher: this.agent,
+      res = await this.agent.request({
+        origin: x.url.origin,
+        path: `${x.url.pathname}${x.url.search}`,
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,

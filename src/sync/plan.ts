@@ -11,6 +11,7 @@ import type { RegistryClient } from '../registry/index.js'
 import { imageSettings, planDestination, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
 import { resolveIfPresent } from '../targets/present.js'
+import { forEachLimited, type Limiter } from '../util/limit.js'
 
 /** One image to mirror: where from, where to, how. */
 export interface SyncItem {
@@ -27,17 +28,25 @@ export interface SyncItem {
 
 export type Expanded = { item: SyncItem } | { failed: { source: string; error: unknown } }
 
-/** Spec entries to single images: repositories become one item per tag their filter selects. */
-export async function expandSpec(spec: SyncSpec, client: RegistryClient): Promise<Expanded[]> {
-  const out: Expanded[] = []
-  for (const image of spec.images) {
+/**
+ * Spec entries to single images: repositories become one item per tag their filter selects. The
+ * repositories are listed `limit` at a time; the items keep the spec's order.
+ */
+export async function expandSpec(
+  spec: SyncSpec,
+  client: RegistryClient,
+  limit: Limiter,
+): Promise<Expanded[]> {
+  const perImage: Expanded[][] = spec.images.map(() => [])
+  await forEachLimited([...spec.images.entries()], limit, async ([i, image]) => {
+    const out = perImage[i]!
     const settings = imageSettings(spec, image)
     const repo = formatRepository(image.source)
     const destination = parseRepository(planDestination(repo, spec, image))
     const base = { destination, ...settings }
     if (image.source.tag || image.source.digest) {
       out.push({ item: { ...base, source: image.source, tag: image.source.tag } })
-      continue
+      return
     }
     try {
       const available = await client.repository(image.source.registry, image.source.repository).listTags()
@@ -48,8 +57,8 @@ export async function expandSpec(spec: SyncSpec, client: RegistryClient): Promis
     } catch (err) {
       out.push({ failed: { source: repo, error: err } })
     }
-  }
-  return out
+  })
+  return perImage.flat()
 }
 
 export interface SyncCheck {

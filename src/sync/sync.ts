@@ -77,11 +77,11 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
   const client = new RegistryClient(opts)
   const entries: SyncEntry[] = []
   try {
-    const expanded = await expandSpec(spec, client)
+    const images = new Limiter(opts.concurrency ?? spec.concurrency)
+    const expanded = await expandSpec(spec, client, images)
     for (const e of expanded) if ('failed' in e) entries.push(failure(e.failed.source, '', e.failed.error))
     const items = expanded.flatMap((e) => ('item' in e ? [e.item] : []))
     const blobs = new Limiter(opts.blobConcurrency ?? 8)
-    const images = new Limiter(opts.concurrency ?? spec.concurrency)
     const tags = await destinationTags(items, client, images)
     // Image-level failures are recorded, never thrown: one bad image must not stop the others.
     await forEachLimited(items, images, async (item) => {
