@@ -226,12 +226,15 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
     open++
     peak = Math.max(peak, open)
     let closed = false
+    const socket = req.socket
     const done = () => {
       if (!closed) open--
       closed = true
+      // One keep-alive socket carries many requests: a listener left per request would pile up.
+      socket.off('close', done)
     }
     res.on('close', done)
-    req.socket.on('close', done)
+    socket.on('close', done)
     handle(req, res, r, rule?.(r)).catch(() => req.socket.destroy())
   })
   server.on('connection', (s) => {

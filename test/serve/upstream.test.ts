@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -216,6 +216,59 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     proxy.seen.length = 0
     expect(await pull(dir, server.host, 'team/big:1.0')).toBe(big.digest)
     expect(blobGets(proxy)).toEqual([])
+  })
+
+  it('evicts what nobody pulled within --cache-max-age at start, and keeps every blob a fresh manifest needs', async () => {
+    const old = await pushSyntheticImage(
+      client.repository(dist.host, 'team/old'),
+      { seed: 'mirror-old', layers: 2, layerSize: 100_000 },
+      '1.0',
+    )
+    const recent = await pushSyntheticImage(
+      client.repository(dist.host, 'team/recent'),
+      { seed: 'mirror-recent', layers: 2, layerSize: 100_000 },
+      '1.0',
+    )
+    const root = join(dir, 'age')
+    const blobsDir = join(root, 'blobs', 'sha256')
+    const hexes = (m: Manifest) =>
+      [m.digest, ...childrenOf(m).blobs.map((d) => d.digest)].map((d) => d.slice(7))
+    const first = await mirror({}, 'age')
+    expect(await pull(dir, first.host, 'team/old:1.0')).toBe(old.digest)
+    expect(await pull(dir, first.host, 'team/recent:1.0')).toBe(recent.digest)
+    for (let i = 0; i < 50 && (await readdir(blobsDir)).length < 8; i++)
+      await new Promise((r) => setTimeout(r, 100))
+    await first.close()
+    servers.splice(servers.indexOf(first), 1)
+
+    // Forty days pass for `old`. `recent` had its manifest pulled yesterday, but one of its layers was
+    // last read forty days ago: age alone must not take a blob that a kept manifest references.
+    const file = join(root, 'ferry-cache.json')
+    const state = JSON.parse(await readFile(file, 'utf8'))
+    const day = 86_400_000
+    const now = Date.now()
+    for (const h of hexes(old)) state.pulled[`sha256:${h}`] = now - 40 * day
+    state.pulled[recent.digest] = now - day
+    state.pulled[childrenOf(recent).blobs[1]!.digest] = now - 40 * day
+    await writeFile(file, JSON.stringify(state))
+
+    const second = await mirror({ limits: { maxAgeMs: 30 * day } }, 'age')
+    const left = async () => {
+      const stored = await readdir(blobsDir)
+      return hexes(old).filter((h) => stored.includes(h))
+    }
+    for (let i = 0; i < 50 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await left()).toEqual([])
+    const stored = await readdir(blobsDir)
+    expect(hexes(recent).filter((h) => !stored.includes(h))).toEqual([])
+
+    proxy.seen.length = 0
+    expect(await pull(dir, second.host, 'team/recent:1.0')).toBe(recent.digest)
+    expect(blobGets(proxy)).toEqual([])
+    // The evicted image comes back from upstream, every blob of it once.
+    expect(await pull(dir, second.host, 'team/old:1.0')).toBe(old.digest)
+    expect(blobGets(proxy).length).toBe(childrenOf(old).blobs.length)
+    expect(manifestRequests(proxy, 'GET')).toBe(1)
   })
 
   it('picks the upstream by containerd’s ?ns=, and the plain path goes to the first', async () => {

@@ -105,10 +105,12 @@ export class CacheState {
     return Object.keys(this.state.manifests)
   }
 
-  /** Forgets a manifest, and every tag that maps to it. */
+  /**
+   * Forgets a manifest, and every tag that maps to it. Its pull time stays: the manifest's own file is
+   * a blob like any other, and eviction removes it by that time (dropBlob), not by the file's mtime.
+   */
   dropManifest(digest: string): void {
     delete this.state.manifests[digest]
-    delete this.state.pulled[digest]
     for (const [key, tag] of Object.entries(this.state.tags)) {
       if (tag.digest === digest) delete this.state.tags[key]
     }
