@@ -3,6 +3,8 @@
 // client, the source registry, the destination registry) read from /proc, medians of ROUNDS.
 //   npm run build && npx tsx bench/many.ts
 //   ROUNDS=5 npx tsx bench/many.ts
+//   FERRY_PROF=/tmp/prof npx tsx bench/many.ts && npx tsx bench/profile-top.ts /tmp/prof/*.cpuprofile
+//   FERRY_FLAGS='--concurrency 8 --blob-concurrency 16' npx tsx bench/many.ts   (extra ferry sync flags)
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,6 +15,7 @@ import { type Distribution, startDistribution } from '../test/helpers/distributi
 import { fmt, median, ROOT, run } from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const FERRY_FLAGS = (process.env.FERRY_FLAGS ?? '').split(' ').filter(Boolean)
 const REPOS = 5
 const TAGS = 10
 const TLS = ['--src-tls-verify=false', '--dest-tls-verify=false']
@@ -54,8 +57,10 @@ async function measure(source: Distribution, dest: Distribution, fn: () => Promi
   }
 }
 
+/** FERRY_PROF=DIR: every ferry run writes a V8 CPU profile there (read it with bench/profile-top.ts). */
+const PROF = process.env.FERRY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FERRY_PROF}`] : []
 const ferryCli = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, [join(ROOT, 'bin', 'run.js'), ...args], env)
+  run(process.execPath, [...PROF, join(ROOT, 'bin', 'run.js'), ...args], env)
 const skopeo = (args: string[]) => run('skopeo', ['--insecure-policy', ...args])
 
 async function fixture(source: Distribution): Promise<string[]> {
@@ -149,7 +154,7 @@ try {
   console.log(`${images} images in ${REPOS} repositories; ${(await run('skopeo', ['--version'])).trim()}`)
 
   const cases: Record<string, (dest: Distribution) => Promise<unknown>> = {
-    'ferry sync': async (dest) => ferryCli(['sync', specFile, '--json']),
+    'ferry sync': async (dest) => ferryCli(['sync', specFile, '--json', ...FERRY_FLAGS]),
     'skopeo sync --all': async (dest) => {
       for (let r = 0; r < REPOS; r++) {
         await skopeo([
@@ -190,8 +195,11 @@ try {
         await writeFile(specFile, syncSpec(source.host, dest.host))
         samples.get(name)!.push(await measure(source, dest, () => cases[name]!(dest)))
         if (name === 'ferry sync') {
-          resync.push(await measure(source, dest, () => ferryCli(['sync', specFile, '--json'])))
-          if (round === 0) resyncKinds = requestKinds(await ferryDebug(['sync', specFile, '--json']))
+          resync.push(
+            await measure(source, dest, () => ferryCli(['sync', specFile, '--json', ...FERRY_FLAGS])),
+          )
+          if (round === 0)
+            resyncKinds = requestKinds(await ferryDebug(['sync', specFile, '--json', ...FERRY_FLAGS]))
         }
       } finally {
         await dest.stop()
@@ -237,7 +245,11 @@ try {
   try {
     await writeFile(specFile, syncSpec(source.host, dest.host))
     console.log('')
-    printKinds('first sync', requestKinds(await ferryDebug(['sync', specFile, '--json'])), images)
+    printKinds(
+      'first sync',
+      requestKinds(await ferryDebug(['sync', specFile, '--json', ...FERRY_FLAGS])),
+      images,
+    )
     printKinds('re-sync', resyncKinds, images)
   } finally {
     await dest.stop()
