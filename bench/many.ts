@@ -154,7 +154,7 @@ try {
   console.log(`${images} images in ${REPOS} repositories; ${(await run('skopeo', ['--version'])).trim()}`)
 
   const cases: Record<string, (dest: Distribution) => Promise<unknown>> = {
-    'ferry sync': async (dest) => ferryCli(['sync', specFile, '--json', ...FERRY_FLAGS]),
+    'ferry sync': async () => ferryCli(['sync', specFile, '--json', ...FERRY_FLAGS]),
     'skopeo sync --all': async (dest) => {
       for (let r = 0; r < REPOS; r++) {
         await skopeo([
