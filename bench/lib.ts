@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -60,3 +61,21 @@ export const median = (xs: number[]) => {
 }
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits)
+
+/** Linux reports CPU in clock ticks; 100 per second on every kernel this runs on (`getconf CLK_TCK`). */
+const TICK = 0.01
+
+/** utime + stime of a running process, in seconds. */
+export function cpuOf(pid: number): number {
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * TICK
+}
+
+/** CPU of this process's children that have exited (and been waited for): cutime + cstime. */
+export function childrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[13]) + Number(f[14])) * TICK
+}

@@ -5,38 +5,19 @@
 //   ROUNDS=5 npx tsx bench/many.ts
 //   FERRY_PROF=/tmp/prof npx tsx bench/many.ts && npx tsx bench/profile-top.ts /tmp/prof/*.cpuprofile
 //   FERRY_FLAGS='--concurrency 8 --blob-concurrency 16' npx tsx bench/many.ts   (extra ferry sync flags)
-import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
 import { pushSyntheticImage } from '../src/synthetic.js'
 import { type Distribution, startDistribution } from '../test/helpers/distribution.js'
-import { fmt, median, ROOT, run } from './lib.js'
+import { childrenCpu, cpuOf, fmt, median, ROOT, run } from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const FERRY_FLAGS = (process.env.FERRY_FLAGS ?? '').split(' ').filter(Boolean)
 const REPOS = 5
 const TAGS = 10
 const TLS = ['--src-tls-verify=false', '--dest-tls-verify=false']
-/** Linux reports CPU in clock ticks; 100 per second on every kernel this runs on (`getconf CLK_TCK`). */
-const TICK = 0.01
-
-/** utime + stime of a running process, in seconds. */
-function cpuOf(pid: number): number {
-  // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * TICK
-}
-
-/** CPU of this process's children that have exited (and been waited for): cutime + cstime. */
-function childrenCpu(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[13]) + Number(f[14])) * TICK
-}
-
 interface Sample {
   wall: number
   client: number
