@@ -79,24 +79,48 @@ async function singlePostUpload(
   body: Buffer,
   what: string,
 ): Promise<URL | undefined> {
-  const url = v2Url(ctx, 'blobs/uploads/')
+  // Sent again, it is the same content by digest (or another session that expires on its own).
+  const res = await sendWithDigest(
+    ctx,
+    'POST',
+    v2Url(ctx, 'blobs/uploads/'),
+    desc,
+    body,
+    what,
+    [201, 202],
+    true,
+  )
+  return res.status === 201 ? undefined : locationOf(res, what)
+}
+
+/** The request that names the digest and carries (the rest of) the body: a single POST, or the closing PUT. */
+async function sendWithDigest(
+  ctx: RepoContext,
+  method: 'POST' | 'PUT',
+  target: URL,
+  desc: Descriptor,
+  body: Buffer,
+  what: string,
+  expect: number[],
+  idempotent?: boolean,
+) {
+  const url = new URL(target)
   url.searchParams.set('digest', desc.digest)
   const res = await ctx.http
     .request({
       registry: ctx.registry,
-      method: 'POST',
+      method,
       url,
       headers: { 'content-type': OCTETS },
       body,
       scopes: pushScope(ctx.repository),
       subject: what,
-      expect: [201, 202],
-      // Sent again, it is the same content by digest (or another session that expires on its own).
-      idempotent: true,
+      expect,
+      idempotent,
     })
     .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
   await discard(res)
-  return res.status === 201 ? undefined : locationOf(res, what)
+  return res
 }
 
 export async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
@@ -141,19 +165,5 @@ export function digestRefused(err: unknown, what: string): unknown {
 }
 
 export async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
-  const url = new URL(location)
-  url.searchParams.set('digest', desc.digest)
-  const res = await ctx.http
-    .request({
-      registry: ctx.registry,
-      method: 'PUT',
-      url,
-      headers: { 'content-type': OCTETS },
-      body,
-      scopes: pushScope(ctx.repository),
-      subject: what,
-      expect: [201, 204],
-    })
-    .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
-  await discard(res)
+  await sendWithDigest(ctx, 'PUT', location, desc, body, what, [201, 204])
 }
