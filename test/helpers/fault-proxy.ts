@@ -47,8 +47,11 @@ export type Fault =
   | { kind: 'rewrite'; fn: (res: Upstream, req: SeenRequest) => Upstream }
   /** Wait `ms` before forwarding (a slow registry), e.g. to count requests in flight. */
   | { kind: 'hold'; ms: number }
-  /** Forward the answer's headers at once, then its body at `bytesPerSecond` (a link that crawls). */
-  | { kind: 'trickle'; bytesPerSecond: number }
+  /**
+   * Forward the answer's headers at once, then its body at `bytesPerSecond` (a link that crawls); with
+   * `alter`, its middle byte flipped as well.
+   */
+  | { kind: 'trickle'; bytesPerSecond: number; alter?: boolean }
 
 export interface Upstream {
   status: number
@@ -201,7 +204,7 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       }
       res.writeHead(up.statusCode ?? 502, answerHeaders(up))
       if (fault?.kind === 'cut') return cutAnswer(up, res, fault, drop)
-      if (fault?.kind === 'trickle') return trickleAnswer(up, res, fault.bytesPerSecond)
+      if (fault?.kind === 'trickle') return trickleAnswer(up, res, fault.bytesPerSecond, fault.alter)
       if (fault?.kind === 'alter') {
         const at = Math.floor(Number(up.headers['content-length'] ?? 0) / 2)
         let pos = 0
@@ -302,13 +305,17 @@ function cutAnswer(
 }
 
 /** Sends the answer body a few bytes at a time, `bytesPerSecond` in all, until the client goes. */
-function trickleAnswer(up: IncomingMessage, res: ServerResponse, bytesPerSecond: number) {
+function trickleAnswer(up: IncomingMessage, res: ServerResponse, bytesPerSecond: number, alter = false) {
   res.flushHeaders()
   const TICKS = 10
   const perTick = Math.max(1, Math.round(bytesPerSecond / TICKS))
+  const flipAt = alter ? Math.floor(Number(up.headers['content-length'] ?? 0) / 2) : -1
   let pending = Buffer.alloc(0)
   let ended = false
+  let pos = 0
   up.on('data', (chunk: Buffer) => {
+    if (flipAt >= pos && flipAt < pos + chunk.length) chunk[flipAt - pos] = chunk[flipAt - pos]! ^ 0xff
+    pos += chunk.length
     pending = Buffer.concat([pending, chunk])
     up.pause()
   })

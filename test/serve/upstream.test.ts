@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -32,6 +33,38 @@ async function pull(dir: string, host: string, ref: string): Promise<string> {
   )
   const index = JSON.parse(await readFile(join(dest, 'index.json'), 'utf8'))
   return index.manifests[0].digest
+}
+
+/** A plain GET: status, body, and when its first body byte and its end arrived. */
+function timedGet(
+  url: string,
+  accept?: string,
+  progress?: (received: number) => void,
+): Promise<{ status: number; body: Buffer; firstByteAt: number; endAt: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: accept ? { accept } : {} }, (res) => {
+      const chunks: Buffer[] = []
+      let received = 0
+      let firstByteAt = 0
+      res.on('data', (chunk: Buffer) => {
+        firstByteAt ||= performance.now()
+        chunks.push(chunk)
+        received += chunk.length
+        progress?.(received)
+      })
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          body: Buffer.concat(chunks),
+          firstByteAt,
+          endAt: performance.now(),
+        }),
+      )
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 const blobGets = (proxy: FaultProxy) =>
@@ -139,6 +172,73 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     const wanted = childrenOf(fresh).blobs.map((d) => d.digest)
     expect(gets.length).toBe(wanted.length)
     expect(new Set(gets).size).toBe(wanted.length)
+  })
+
+  it('gives a client that joins a running download the bytes as they arrive, not after the whole blob', async () => {
+    const slow = await pushSyntheticImage(
+      client.repository(dist.host, 'team/slow'),
+      { seed: 'mirror-slow', layers: 1, layerSize: 1_000_000 },
+      '1.0',
+    )
+    const layer = childrenOf(slow).blobs[1]!
+    const server = await mirror({}, 'join')
+    const manifest = await timedGet(`${server.url}/v2/team/slow/manifests/1.0`, slow.mediaType)
+    expect(manifest.status).toBe(200)
+    proxy.seen.length = 0
+    // About one second for the layer: long enough to join while it downloads.
+    proxy.setRule((r) =>
+      r.method === 'GET' && r.path.endsWith(`/blobs/${layer.digest}`)
+        ? { kind: 'trickle', bytesPerSecond: 1_000_000 }
+        : undefined,
+    )
+    const url = `${server.url}/v2/team/slow/blobs/${layer.digest}`
+    let firstHalf: () => void = () => {}
+    const halfway = new Promise<void>((resolve) => {
+      firstHalf = resolve
+    })
+    const starter = timedGet(url, undefined, (received) => received > 300_000 && firstHalf())
+    await halfway
+    const joiner = await timedGet(url)
+    const started = await starter
+    for (const got of [started, joiner]) {
+      expect(got.status).toBe(200)
+      expect(`sha256:${createHash('sha256').update(got.body).digest('hex')}`).toBe(layer.digest)
+    }
+    // The joiner had its first bytes while the starter's download was still running.
+    expect(joiner.firstByteAt).toBeLessThan(started.endAt)
+    expect(blobGets(proxy)).toEqual([`/v2/team/slow/blobs/${layer.digest}`])
+  })
+
+  it('cuts off a client that joined a download which then fails verification, and caches nothing', async () => {
+    const bad = await pushSyntheticImage(
+      client.repository(dist.host, 'team/slowbad'),
+      { seed: 'mirror-slowbad', layers: 1, layerSize: 600_000 },
+      '1.0',
+    )
+    const layer = childrenOf(bad).blobs[1]!
+    const server = await mirror({}, 'joinbad')
+    expect((await timedGet(`${server.url}/v2/team/slowbad/manifests/1.0`, bad.mediaType)).status).toBe(200)
+    // The one mock here: no real upstream on loopback corrupts bytes, so the proxy flips one of them.
+    proxy.setRule((r) =>
+      r.method === 'GET' && r.path.endsWith(`/blobs/${layer.digest}`)
+        ? { kind: 'trickle', bytesPerSecond: 1_000_000, alter: true }
+        : undefined,
+    )
+    const url = `${server.url}/v2/team/slowbad/blobs/${layer.digest}`
+    let joined: () => void = () => {}
+    const early = new Promise<void>((resolve) => {
+      joined = resolve
+    })
+    const starter = timedGet(url, undefined, (received) => received > 100_000 && joined()).catch((e) => e)
+    await early
+    const joiner = await timedGet(url).catch((e: Error) => e)
+    // Neither gets a complete answer: the connection is cut before the last bytes.
+    for (const got of [await starter, joiner]) {
+      if (got instanceof Error) expect(got.message).toMatch(/aborted|socket hang up|ECONNRESET/)
+      else expect(got.body.length).toBeLessThan(layer.size)
+    }
+    const stored = await readdir(join(dir, 'joinbad', 'blobs', 'sha256')).catch(() => [] as string[])
+    expect(stored).not.toContain(layer.digest.slice('sha256:'.length))
   })
 
   it('refuses pushes with 405 UNSUPPORTED', async () => {

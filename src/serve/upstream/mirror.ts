@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, Transform } from 'node:stream'
@@ -19,6 +18,7 @@ import { ApiError, toApiError } from '../errors.js'
 import { sendJson } from '../http.js'
 import { type CachedManifest, CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
+import { GrowingFile } from './growing-file.js'
 import type { UpstreamSpec } from './upstreams.js'
 
 export interface MirrorOptions {
@@ -38,6 +38,8 @@ interface Flight {
   branch?: PassThrough
   /** Resolves when upstream's answer ended verified (before the store has synced it). */
   verified: Promise<void>
+  /** The file the download fills, for clients that join while it runs; undefined once it failed early. */
+  file: Promise<GrowingFile | undefined>
 }
 
 /** Passes chunks on but the last, which goes only once `done` resolves (and never if it rejects). */
@@ -71,7 +73,7 @@ function upstreamUnavailable(err: unknown): boolean {
  * many clients ask for it at once.
  */
 export class Mirror {
-  private readonly flights = new Map<string, Promise<void>>()
+  private readonly flights = new Map<string, Flight>()
 
   private constructor(
     private readonly layout: OciLayout,
@@ -96,7 +98,7 @@ export class Mirror {
 
   async close(): Promise<void> {
     this.eviction.stop()
-    await Promise.allSettled(this.flights.values())
+    await Promise.allSettled([...this.flights.values()].map((f) => f.done))
     await this.state.close()
     await this.client.close()
   }
@@ -272,10 +274,11 @@ export class Mirror {
       }
       const running = this.flights.get(digest)
       const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
+      if (running && whole && (await this.sendGrowing(call, running, size))) return
       if (running || !whole) {
         const { repo } = this.repository(call)
-        await (running ??
-          this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }).done)
+        await (running ?? this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }))
+          .done
       } else {
         const { repo } = this.repository(call)
         const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
@@ -308,19 +311,55 @@ export class Mirror {
     await pipeline(branch, holdLastUntil(flight.verified), call.res)
   }
 
-  /** One upstream GET per digest: everyone asking while it runs waits for that one download. */
+  /** One upstream GET per digest: everyone asking while it runs reads that one download. */
   private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
     const branch = withBranch ? new PassThrough() : undefined
     let ended: (ok: boolean) => void = () => {}
     const verified = new Promise<void>((resolve, reject) => {
       ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
     })
-    const done = this.download(repo, desc, branch, ended).finally(() => this.flights.delete(desc.digest))
+    let opened: (file: GrowingFile | undefined) => void = () => {}
+    const file = new Promise<GrowingFile | undefined>((resolve) => {
+      opened = resolve
+    })
+    const done = this.download(repo, desc, branch, ended, opened).finally(() =>
+      this.flights.delete(desc.digest),
+    )
     // Waiters see the failure through their own await; these only keep it from being unhandled.
     done.catch(() => ended(false))
+    done.then(
+      () => opened(undefined),
+      () => opened(undefined),
+    )
     verified.catch(() => {})
-    this.flights.set(desc.digest, done)
-    return { done, branch, verified }
+    const flight = { done, branch, verified, file }
+    this.flights.set(desc.digest, flight)
+    return flight
+  }
+
+  /**
+   * A client asking for a blob that is downloading gets it from the download's file as it grows, not
+   * after the whole blob arrived. False when the download's file is already gone (adopted or failed):
+   * the caller waits for the download and serves from the store.
+   */
+  private async sendGrowing(call: Call<RouteOf<'blob'>>, flight: Flight, size: number): Promise<boolean> {
+    const file = await flight.file
+    if (!file) return false
+    const digest = call.route.digest
+    const release = this.eviction.reading(digest)
+    try {
+      return await file.sendTo(call.res, size, flight.verified, () => {
+        call.res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': size,
+          'Docker-Content-Digest': digest,
+          ETag: `"${digest}"`,
+        })
+        this.state.touch(digest)
+      })
+    } finally {
+      release()
+    }
   }
 
   private async download(
@@ -328,6 +367,7 @@ export class Mirror {
     desc: Descriptor,
     branch: PassThrough | undefined,
     ended: (ok: boolean) => void,
+    opened: (file: GrowingFile) => void,
   ): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
     try {
@@ -349,7 +389,7 @@ export class Mirror {
       }
       // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
       // stream ended verified, without hashing the bytes a second time.
-      await this.adoptVerified(toStore, desc)
+      await this.adoptVerified(toStore, desc, opened)
     } catch (err) {
       branch?.destroy(err as Error)
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
@@ -366,12 +406,18 @@ export class Mirror {
     this.eviction.added(desc.size)
   }
 
-  private async adoptVerified(body: PassThrough, desc: Descriptor): Promise<void> {
+  private async adoptVerified(
+    body: PassThrough,
+    desc: Descriptor,
+    opened: (file: GrowingFile) => void,
+  ): Promise<void> {
     const ingest = join(this.layout.dir, INGEST_DIR)
     await mkdir(ingest, { recursive: true })
     const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
     try {
-      await pipeline(body, createWriteStream(temp, { flags: 'wx' }))
+      const { file, writer } = await GrowingFile.create(temp)
+      opened(file)
+      await pipeline(body, writer)
       await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } finally {
       await rm(temp, { force: true })

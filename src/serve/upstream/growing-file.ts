@@ -1,0 +1,120 @@
+import { type FileHandle, open } from 'node:fs/promises'
+import { Writable } from 'node:stream'
+import type { Res } from '../http.js'
+
+const READ_CHUNK = 1024 * 1024
+
+/**
+ * A download's file while it is being written: how many bytes are on disk so far, and a way to wait for
+ * more. Readers open it by path while it grows; their descriptor stays valid after the file is renamed
+ * into the store (or removed, when the download fails).
+ */
+export class GrowingFile {
+  private bytes = 0
+  private ended = false
+  private waiters: (() => void)[] = []
+
+  private constructor(readonly path: string) {}
+
+  /** Creates `path` (which must not exist) and the writer that fills it. */
+  static async create(path: string): Promise<{ file: GrowingFile; writer: Writable }> {
+    const handle = await open(path, 'wx')
+    const file = new GrowingFile(path)
+    const writer = new Writable({
+      highWaterMark: READ_CHUNK,
+      write(chunk: Buffer, _enc, cb) {
+        file.append(handle, chunk).then(() => cb(), cb)
+      },
+      final(cb) {
+        file.end()
+        handle.close().then(() => cb(), cb)
+      },
+      destroy(err, cb) {
+        file.end()
+        handle.close().then(
+          () => cb(err),
+          () => cb(err),
+        )
+      },
+    })
+    return { file, writer }
+  }
+
+  get written(): number {
+    return this.bytes
+  }
+
+  private async append(handle: FileHandle, chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const { bytesWritten } = await handle.write(chunk, at, chunk.length - at)
+      at += bytesWritten
+    }
+    this.bytes += chunk.length
+    this.wake()
+  }
+
+  private end(): void {
+    this.ended = true
+    this.wake()
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Resolves once more bytes are on disk, or the writer stopped. */
+  private more(seen: number): Promise<void> {
+    if (this.bytes > seen || this.ended) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  /**
+   * Sends the blob's `size` bytes to `res` as they reach the disk. The last byte waits for `verified`
+   * (upstream's answer matched its digest), so a corrupt download reaches this client as a cut
+   * connection, never as a complete answer. Answers false, having sent nothing, when the file is gone.
+   */
+  async sendTo(res: Res, size: number, verified: Promise<void>, head: () => void): Promise<boolean> {
+    let handle: FileHandle
+    try {
+      handle = await open(this.path, 'r')
+    } catch {
+      return false
+    }
+    try {
+      head()
+      let sent = 0
+      while (sent < size) {
+        await this.more(sent)
+        if (this.bytes <= sent) throw new Error(`download stopped at byte ${sent} of ${size}`)
+        let end = Math.min(this.bytes, sent + READ_CHUNK)
+        // Everything but the last byte goes as it arrives; the last byte waits for the verdict.
+        if (end === size && sent === size - 1) await verified
+        else end = Math.min(end, size - 1)
+        // A buffer per chunk: the socket may still hold the previous one after write() returned.
+        const buffer = Buffer.allocUnsafe(end - sent)
+        const { bytesRead } = await handle.read(buffer, 0, end - sent, sent)
+        if (bytesRead === 0) throw new Error(`file ended at byte ${sent} of ${size}`)
+        sent += bytesRead
+        if (!res.write(buffer.subarray(0, bytesRead))) await drained(res)
+      }
+      await new Promise<void>((resolve) => res.end(resolve))
+      return true
+    } finally {
+      await handle.close()
+    }
+  }
+}
+
+function drained(res: Res): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      res.off('close', onClose)
+      resolve()
+    }
+    const onClose = () => {
+      res.off('drain', onDrain)
+      reject(new Error('client closed the connection mid-download'))
+    }
+    res.once('drain', onDrain).once('close', onClose)
+  })
+}
