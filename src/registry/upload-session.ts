@@ -79,31 +79,25 @@ async function singlePostUpload(
   body: Buffer,
   what: string,
 ): Promise<URL | undefined> {
-  // Sent again, it is the same content by digest (or another session that expires on its own).
-  const res = await sendWithDigest(
-    ctx,
-    'POST',
-    v2Url(ctx, 'blobs/uploads/'),
-    desc,
-    body,
-    what,
-    [201, 202],
-    true,
-  )
+  const res = await sendWithDigest(ctx, desc, body, what, {
+    method: 'POST',
+    target: v2Url(ctx, 'blobs/uploads/'),
+    expect: [201, 202],
+    // Sent again, it is the same content by digest (or another session that expires on its own).
+    idempotent: true,
+  })
   return res.status === 201 ? undefined : locationOf(res, what)
 }
 
 /** The request that names the digest and carries (the rest of) the body: a single POST, or the closing PUT. */
 async function sendWithDigest(
   ctx: RepoContext,
-  method: 'POST' | 'PUT',
-  target: URL,
   desc: Descriptor,
   body: Buffer,
   what: string,
-  expect: number[],
-  idempotent?: boolean,
+  req: { method: 'POST' | 'PUT'; target: URL; expect: number[]; idempotent?: boolean },
 ) {
+  const { method, target, expect, idempotent } = req
   const url = new URL(target)
   url.searchParams.set('digest', desc.digest)
   const res = await ctx.http
@@ -165,5 +159,5 @@ export function digestRefused(err: unknown, what: string): unknown {
 }
 
 export async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
-  await sendWithDigest(ctx, 'PUT', location, desc, body, what, [201, 204])
+  await sendWithDigest(ctx, desc, body, what, { method: 'PUT', target: location, expect: [201, 204] })
 }
