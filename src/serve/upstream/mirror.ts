@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { PassThrough, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR } from '../../layout/blobs.js'
@@ -34,10 +34,30 @@ export interface MirrorOptions {
 interface Flight {
   /** Resolves once the blob is verified and in the store. */
   done: Promise<void>
+  /** The bytes as they arrive, for the client that started the download. */
+  branch?: PassThrough
   /** Resolves when upstream's answer ended verified (before the store has synced it). */
   verified: Promise<void>
-  /** The file the download fills, which clients read as it grows; undefined once it failed early. */
+  /** The file the download fills, for clients that join while it runs; undefined once it failed early. */
   file: Promise<GrowingFile | undefined>
+}
+
+/** Passes chunks on but the last, which goes only once `done` resolves (and never if it rejects). */
+function holdLastUntil(done: Promise<void>): Transform {
+  let held: Buffer | undefined
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const previous = held
+      held = chunk
+      cb(null, previous)
+    },
+    flush(cb) {
+      done.then(
+        () => cb(null, held),
+        (err: unknown) => cb(err as Error),
+      )
+    },
+  })
 }
 
 /** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
@@ -252,13 +272,18 @@ export class Mirror {
           detail: { digest },
         })
       }
-      const flight =
-        this.flights.get(digest) ??
-        this.startFlight(this.repository(call).repo, { mediaType: 'application/octet-stream', digest, size })
+      const running = this.flights.get(digest)
       const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
-      if (whole && (await this.sendGrowing(call, flight, size))) return
-      // A HEAD, a range, or a download already adopted: answered from the store once it is there.
-      await flight.done
+      if (running && whole && (await this.sendGrowing(call, running, size))) return
+      if (running || !whole) {
+        const { repo } = this.repository(call)
+        await (running ?? this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }))
+          .done
+      } else {
+        const { repo } = this.repository(call)
+        const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
+        return this.sendAsItArrives(call, flight, size)
+      }
     }
     this.state.touch(digest)
     const release = this.eviction.reading(digest)
@@ -269,8 +294,26 @@ export class Mirror {
     }
   }
 
+  /**
+   * The client that started a download gets the bytes as they arrive from upstream, while they are
+   * written to the store; its last chunk is held back until the whole blob verified, so a corrupt
+   * upstream answer never reaches a client as a complete one.
+   */
+  private async sendAsItArrives(call: Call<RouteOf<'blob'>>, flight: Flight, size: number): Promise<void> {
+    const branch = flight.branch!
+    call.res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': size,
+      'Docker-Content-Digest': call.route.digest,
+      ETag: `"${call.route.digest}"`,
+    })
+    this.state.touch(call.route.digest)
+    await pipeline(branch, holdLastUntil(flight.verified), call.res)
+  }
+
   /** One upstream GET per digest: everyone asking while it runs reads that one download. */
-  private startFlight(repo: RegistryRepository, desc: Descriptor): Flight {
+  private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
+    const branch = withBranch ? new PassThrough() : undefined
     let ended: (ok: boolean) => void = () => {}
     const verified = new Promise<void>((resolve, reject) => {
       ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
@@ -279,7 +322,9 @@ export class Mirror {
     const file = new Promise<GrowingFile | undefined>((resolve) => {
       opened = resolve
     })
-    const done = this.download(repo, desc, ended, opened).finally(() => this.flights.delete(desc.digest))
+    const done = this.download(repo, desc, branch, ended, opened).finally(() =>
+      this.flights.delete(desc.digest),
+    )
     // Waiters see the failure through their own await; these only keep it from being unhandled.
     done.catch(() => ended(false))
     done.then(
@@ -287,16 +332,15 @@ export class Mirror {
       () => opened(undefined),
     )
     verified.catch(() => {})
-    const flight = { done, verified, file }
+    const flight = { done, branch, verified, file }
     this.flights.set(desc.digest, flight)
     return flight
   }
 
   /**
    * A client asking for a blob that is downloading gets it from the download's file as it grows, not
-   * after the whole blob arrived; its last byte waits for verification, so a corrupt upstream answer
-   * never reaches a client as a complete one. False when the download's file is already gone (adopted
-   * or failed): the caller waits for the download and serves from the store.
+   * after the whole blob arrived. False when the download's file is already gone (adopted or failed):
+   * the caller waits for the download and serves from the store.
    */
   private async sendGrowing(call: Call<RouteOf<'blob'>>, flight: Flight, size: number): Promise<boolean> {
     const file = await flight.file
@@ -321,17 +365,33 @@ export class Mirror {
   private async download(
     repo: RegistryRepository,
     desc: Descriptor,
+    branch: PassThrough | undefined,
     ended: (ok: boolean) => void,
     opened: (file: GrowingFile) => void,
   ): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
     try {
-      // fetchBlob's stream ends only when size and digest matched, and errors otherwise. It already hashes
-      // what it passes: the file it fills is adopted (a rename) without hashing the bytes a second time.
+      // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
       const body = await repo.fetchBlob(desc)
+      const toStore = new PassThrough()
+      // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
       body.once('end', () => ended(true))
-      await this.adoptVerified(body, desc, opened)
+      body.on('error', (err) => {
+        ended(false)
+        toStore.destroy(err)
+        branch?.destroy(err)
+      })
+      body.pipe(toStore)
+      if (branch) {
+        body.pipe(branch)
+        // A client that goes away leaves the download running for the store (and the waiters).
+        branch.once('close', () => body.unpipe(branch))
+      }
+      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
+      // stream ended verified, without hashing the bytes a second time.
+      await this.adoptVerified(toStore, desc, opened)
     } catch (err) {
+      branch?.destroy(err as Error)
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
         this.logger.warn(
           `${what}: upstream sent bytes that do not match; not cached: ${(err as Error).message}`,
@@ -347,7 +407,7 @@ export class Mirror {
   }
 
   private async adoptVerified(
-    body: Readable,
+    body: PassThrough,
     desc: Descriptor,
     opened: (file: GrowingFile) => void,
   ): Promise<void> {
