@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { type FileHandle, open, rename, rm, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { FerryError } from '../errors.js'
+import { writevAll } from '../util/batches.js'
 import { errno, fsyncDir, writeFileAtomic } from '../util/files.js'
 import {
   encodeJson,
@@ -129,23 +130,6 @@ export async function openOutput(output: string, splitSize?: number): Promise<Bu
         await rm(p.temp, { force: true })
       }
     },
-  }
-}
-
-/** writev until everything is written (a short write continues with what is left). */
-async function writevAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
-  let pending = buffers
-  while (pending.length > 0) {
-    let { bytesWritten } = await handle.writev(pending)
-    const rest: Buffer[] = []
-    for (const b of pending) {
-      if (bytesWritten >= b.byteLength) bytesWritten -= b.byteLength
-      else {
-        rest.push(b.subarray(bytesWritten))
-        bytesWritten = 0
-      }
-    }
-    pending = rest
   }
 }
 

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest, verifyingStream } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES } from '../oci/manifest.js'
+import { Batches, fileSink, READ_BYTES } from '../util/batches.js'
 import { errno, fsyncDir, siblingTemp } from '../util/files.js'
 
 /**
@@ -54,17 +55,16 @@ export async function writeBlob(
   let writeFailure: unknown
   try {
     await pipeline(body, verifyingStream({ ...blob, subject }), async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) {
-        let offset = 0
-        while (offset < chunk.byteLength) {
-          const { bytesWritten } = await handle
-            .write(chunk, offset, chunk.byteLength - offset)
-            .catch((err) => {
-              writeFailure = err
-              throw err
-            })
-          offset += bytesWritten
-        }
+      const writes = new Batches(fileSink(handle))
+      const kept = (err: unknown) => {
+        writeFailure = err
+        throw err
+      }
+      try {
+        for await (const chunk of source) await writes.add(chunk).catch(kept)
+        await writes.flush().catch(kept)
+      } finally {
+        await writes.discard()
       }
     })
     await handle.sync()
@@ -90,7 +90,7 @@ export async function readBlob(path: string, blob: BlobRef, subject: string): Pr
   }
   const verifier = verifyingStream({ ...blob, subject })
   // The callback form returns the last stream and tears the file down when the reader stops early.
-  return pipelineCb(handle.createReadStream(), verifier, () => {})
+  return pipelineCb(handle.createReadStream({ highWaterMark: READ_BYTES }), verifier, () => {})
 }
 
 /** A manifest's bytes, refusing files too large to be one before reading them into memory. */

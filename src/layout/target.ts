@@ -20,6 +20,7 @@ import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { READ_BYTES } from '../util/batches.js'
 import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
 import { addEntry, manifestEntry, ownDescriptor, removeDigest, removeRefName } from './entries.js'
 import type { OciLayout } from './layout.js'
@@ -160,7 +161,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
       },
     })
     // A file replaced or truncated while it is read fails the count instead of ending short.
-    return pipeline(createReadStream(path, { start: offset }), count, () => {})
+    return pipeline(createReadStream(path, { start: offset, highWaterMark: READ_BYTES }), count, () => {})
   }
 
   async hasBlob(desc: Descriptor, opts?: OperationOptions): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { createHash, type Hash, randomUUID } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rm, rmdir, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import { INGEST_DIR } from '../layout/blobs.js'
 import type { Logger } from '../log.js'
 import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
+import { batchedFileWritable, READ_BYTES } from '../util/batches.js'
 import { ApiError } from './errors.js'
 import { detachableBody, type Req } from './http.js'
 
@@ -32,8 +33,6 @@ export interface UploadSession {
   busy: boolean
   timer?: NodeJS.Timeout
 }
-
-const WRITE_HIGH_WATER = 1024 * 1024
 
 /** Open sessions allowed at once: each holds a file, so abandoned POSTs must not pile up without end. */
 export interface UploadLimits {
@@ -170,7 +169,7 @@ export class UploadStore {
     // A failed write (disk full, no descriptors) must leave the request alive to be answered.
     const { body, detach } = detachableBody(req)
     try {
-      const file = createWriteStream(session.path, { flags: 'r+', start, highWaterMark: WRITE_HIGH_WATER })
+      const file = batchedFileWritable(await open(session.path, 'r+'), { position: start })
       await pipeline(body, tap, file)
       if (length !== undefined && (overflow || count !== length)) {
         throw new ApiError(
@@ -263,6 +262,6 @@ function isRunning(pid: number): boolean {
 
 async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<string> {
   const hash = createHash(algorithm)
-  for await (const chunk of createReadStream(path, { highWaterMark: WRITE_HIGH_WATER })) hash.update(chunk)
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_BYTES })) hash.update(chunk)
   return `${algorithm}:${hash.digest('hex')}`
 }

@@ -1,8 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises'
-import { Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
+import { batchedFileWritable, READ_BYTES } from '../../util/batches.js'
 import type { Res } from '../http.js'
-
-const READ_CHUNK = 1024 * 1024
 
 /**
  * A download's file while it is being written: how many bytes are on disk so far, and a way to wait for
@@ -16,40 +15,17 @@ export class GrowingFile {
 
   private constructor(readonly path: string) {}
 
-  /** Creates `path` (which must not exist) and the writer that fills it. */
+  /** Creates `path` (which must not exist) and the writer that fills it (in batches, see Batches). */
   static async create(path: string): Promise<{ file: GrowingFile; writer: Writable }> {
     const handle = await open(path, 'wx')
     const file = new GrowingFile(path)
-    const writer = new Writable({
-      highWaterMark: READ_CHUNK,
-      write(chunk: Buffer, _enc, cb) {
-        file.append(handle, chunk).then(() => cb(), cb)
-      },
-      final(cb) {
-        file.end()
-        handle.close().then(() => cb(), cb)
-      },
-      destroy(err, cb) {
-        file.end()
-        handle.close().then(
-          () => cb(err),
-          () => cb(err),
-        )
-      },
-    })
+    const writer = batchedFileWritable(handle, { flushed: (written) => file.grew(written) })
+    writer.once('close', () => file.end())
     return { file, writer }
   }
 
-  get written(): number {
-    return this.bytes
-  }
-
-  private async append(handle: FileHandle, chunk: Buffer): Promise<void> {
-    for (let at = 0; at < chunk.length; ) {
-      const { bytesWritten } = await handle.write(chunk, at, chunk.length - at)
-      at += bytesWritten
-    }
-    this.bytes += chunk.length
+  private grew(written: number): void {
+    this.bytes = written
     this.wake()
   }
 
@@ -86,7 +62,7 @@ export class GrowingFile {
       while (sent < size) {
         await this.more(sent)
         if (this.bytes <= sent) throw new Error(`download stopped at byte ${sent} of ${size}`)
-        let end = Math.min(this.bytes, sent + READ_CHUNK)
+        let end = Math.min(this.bytes, sent + READ_BYTES)
         // Everything but the last byte goes as it arrives; the last byte waits for the verdict.
         if (end === size && sent === size - 1) await verified
         else end = Math.min(end, size - 1)

@@ -15,7 +15,7 @@ import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError, toApiError } from '../errors.js'
-import { sendJson } from '../http.js'
+import { batchedResponse, sendJson } from '../http.js'
 import { type CachedManifest, CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
@@ -310,7 +310,7 @@ export class Mirror {
       ETag: `"${call.route.digest}"`,
     })
     this.state.touch(call.route.digest)
-    await pipeline(branch, holdLastUntil(flight.verified), call.res)
+    await pipeline(branch, holdLastUntil(flight.verified), batchedResponse(call.res))
   }
 
   /** One upstream GET per digest: everyone asking while it runs reads that one download. */
