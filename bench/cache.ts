@@ -3,6 +3,7 @@
 //   npm run build && npx tsx bench/cache.ts
 //   ROUNDS=3 BIG_MIB=1024 npx tsx bench/cache.ts
 //   FERRY_PROF=/tmp/prof BIG_MIB=256 ROUNDS=1 npx tsx bench/cache.ts
+//   UPSTREAM_MBIT=400 npx tsx bench/cache.ts   (as root: upstream behind a 400 Mbit/s link, see below)
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
 import { pushSyntheticImage } from '../src/synthetic.js'
 import { freePort, startDistribution } from '../test/helpers/distribution.js'
-import { childrenCpu, cpuOf, fmt, median, ROOT, skopeo } from './lib.js'
+import { childrenCpu, cpuOf, fmt, median, ROOT, run, skopeo } from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const BIG_MIB = Number(process.env.BIG_MIB ?? 1024)
@@ -18,6 +19,12 @@ const LAYERS = 8
 const IMAGE = 'big/app:1.0'
 /** FERRY_PROF=DIR: ferry serve writes a V8 CPU profile there (read it with bench/profile-top.ts). */
 const PROF = process.env.FERRY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FERRY_PROF}`] : []
+/**
+ * UPSTREAM_MBIT=N: everything upstream sends (to skopeo on a direct pull, to the mirrors on a first
+ * pull) goes through an N Mbit/s link, as when upstream is a remote registry; mirror to skopeo stays
+ * loopback speed. Shaped with `tc` on `lo` (needs root), removed at the end.
+ */
+const UPSTREAM_MBIT = process.env.UPSTREAM_MBIT ? Number(process.env.UPSTREAM_MBIT) : undefined
 
 interface PullCost {
   wall: number
@@ -25,6 +32,15 @@ interface PullCost {
   client: number
   upstream: number
   mirror: number
+  /** MiB upstream sent, counted by the shaped link (only with UPSTREAM_MBIT). */
+  sentMiB: number
+}
+
+/** Bytes that went through the shaped link so far (0 when there is none). */
+async function linkBytes(): Promise<number> {
+  if (!UPSTREAM_MBIT) return 0
+  const stats = await run('tc', ['-s', 'class', 'show', 'dev', 'lo', 'classid', '1:20'])
+  return Number(/Sent (\d+) bytes/.exec(stats)?.[1] ?? Number.NaN)
 }
 
 /** A pull's wall time and the CPU every process spent on it. */
@@ -33,9 +49,11 @@ async function measuredPull(host: string, upstreamPid: number, mirrorPid?: numbe
     client: childrenCpu(),
     upstream: cpuOf(upstreamPid),
     mirror: mirrorPid ? cpuOf(mirrorPid) : 0,
+    sent: await linkBytes(),
   }
   const wall = await pull(host)
   return {
+    sentMiB: ((await linkBytes()) - before.sent) / 2 ** 20,
     wall,
     client: childrenCpu() - before.client,
     upstream: cpuOf(upstreamPid) - before.upstream,
@@ -106,6 +124,24 @@ async function startDistributionMirror(upstream: string) {
   return { host: reg.host, pid: reg.pid, stop: () => reg.stop() }
 }
 
+/** Rate-limits what leaves `port` on the loopback interface (an htb class for that source port). */
+async function shapeFrom(port: number, mbit: number): Promise<() => Promise<unknown>> {
+  const tc = (...args: string[]) => run('tc', args)
+  await tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb')
+  const remove = () => tc('qdisc', 'del', 'dev', 'lo', 'root')
+  try {
+    await tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', `${mbit}mbit`)
+    await tc(
+      ...['filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32'],
+      ...['match', 'ip', 'sport', String(port), '0xffff', 'flowid', '1:20'],
+    )
+  } catch (err) {
+    await remove()
+    throw err
+  }
+  return remove
+}
+
 async function main() {
   const source = await startDistribution()
   const client = new RegistryClient()
@@ -115,6 +151,9 @@ async function main() {
     '1.0',
   )
   await client.close()
+  const unshape = UPSTREAM_MBIT
+    ? await shapeFrom(Number(new URL(source.url).port), UPSTREAM_MBIT)
+    : async () => {}
   const rows: Record<string, PullCost[]> = {
     'direct pull': [],
     'ferry first': [],
@@ -139,19 +178,23 @@ async function main() {
       }
     }
   } finally {
+    await unshape()
     await source.stop()
   }
   const med = (name: string, key: keyof PullCost) => median(rows[name]!.map((c) => c[key]))
-  console.log(`pull-through cache, ${BIG_MIB} MiB in ${LAYERS} layers, medians of ${ROUNDS} round(s)`)
+  const link = UPSTREAM_MBIT ? `, upstream behind a ${UPSTREAM_MBIT} Mbit/s link` : ', all on loopback'
+  console.log(`pull-through cache, ${BIG_MIB} MiB in ${LAYERS} layers${link}, medians of ${ROUNDS} round(s)`)
   console.log('CPU seconds from /proc: skopeo, the upstream registry, the mirror')
+  const sent = (name: string) => (UPSTREAM_MBIT ? `${fmt(med(name, 'sentMiB'), 0)} MiB`.padStart(15) : '')
   console.log(
-    `${'pull'.padEnd(22)}${'wall'.padStart(8)}${'skopeo'.padStart(8)}${'upstream'.padStart(10)}${'mirror'.padStart(8)}`,
+    `${'pull'.padEnd(22)}${'wall'.padStart(8)}${'skopeo'.padStart(8)}${'upstream'.padStart(10)}${'mirror'.padStart(8)}` +
+      (UPSTREAM_MBIT ? 'upstream sent'.padStart(15) : ''),
   )
   for (const name of Object.keys(rows)) {
     const cells = [med(name, 'wall'), med(name, 'client'), med(name, 'upstream'), med(name, 'mirror')]
     console.log(
       `${name.padEnd(22)}${`${fmt(cells[0]!)}s`.padStart(8)}${`${fmt(cells[1]!)}s`.padStart(8)}` +
-        `${`${fmt(cells[2]!)}s`.padStart(10)}${`${fmt(cells[3]!)}s`.padStart(8)}`,
+        `${`${fmt(cells[2]!)}s`.padStart(10)}${`${fmt(cells[3]!)}s`.padStart(8)}${sent(name)}`,
     )
   }
   const d = med('direct pull', 'wall')

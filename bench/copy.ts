@@ -67,6 +67,40 @@ async function big(source: Distribution) {
       ),
   )
   report(`big: 1 image, ${LAYERS} layers, ${BIG_MIB} MiB`, r, '≤ 0.8×, RSS ≤ 150 MiB')
+  await layouts(src)
+}
+
+async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-layout-'))
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The big image into a fresh OCI layout directory, and from a filled one into a fresh registry. */
+async function layouts(src: string) {
+  const into = await rounds(
+    () => inTempDir((dir) => ferry(['copy', src, `oci:${dir}/layout:app`, '--json'])),
+    () =>
+      inTempDir((dir) =>
+        skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${src}`, `oci:${dir}/layout:app`]),
+      ),
+  )
+  report('big into an OCI layout', into, 'none set')
+  await inTempDir(async (dir) => {
+    const layout = `oci:${dir}/layout:app`
+    await ferry(['copy', src, layout, '--json'])
+    const from = await rounds(
+      () => withFreshRegistry((dst) => ferry(['copy', layout, `${dst}/big/app:1.0`, '--json'])),
+      () =>
+        withFreshRegistry((dst) =>
+          skopeo(['copy', '--all', '--dest-tls-verify=false', layout, `docker://${dst}/big/app:1.0`]),
+        ),
+    )
+    report('big from an OCI layout', from, 'none set')
+  })
 }
 
 async function many(source: Distribution, dir: string) {

@@ -4,12 +4,12 @@ import { Writable } from 'node:stream'
 /**
  * How many bytes are gathered before one write. Every file operation is a round trip to libuv's thread
  * pool, and every socket write wakes the reader: on a 2-core VM both cost more than the copy itself.
- * 256 MiB written to a file in 64 KiB chunks took 0.25–0.46 s of kernel CPU, in 1 MiB writes
- * 0.07–0.12 s; sent to a socket in 64 KiB writes 0.20–0.34 CPU-s, in 1 MiB writes 0.13 (bench/README.md).
+ * 256 MiB written to a file in 64 KiB chunks took 0.34–0.82 CPU-seconds, in 1 MiB writes 0.07–0.08;
+ * sent to a socket in 64 KiB writes 0.20–0.34, in 1 MiB writes 0.13–0.18 (bench/README.md).
  */
 export const BATCH_BYTES = 1024 * 1024
 
-/** Reads of this size, for the same reason: 64 KiB reads of 256 MiB cost 0.33–0.67 CPU-s, 1 MiB ones 0.09. */
+/** Reads of this size, for the same reason: 64 KiB reads of 256 MiB cost 0.33–0.67 CPU-s, 1 MiB ones 0.07–0.09. */
 export const READ_BYTES = 1024 * 1024
 
 /**
