@@ -142,24 +142,14 @@ export async function drain(req: Req): Promise<void> {
  * goes away destroys it.
  */
 export function batchedResponse(res: Res): Writable {
-  const sink = (chunks: Buffer[]) =>
-    new Promise<void>((resolve, reject) => {
-      if (res.destroyed) return reject(new Error('client closed the connection mid-download'))
-      res.cork()
-      let ok = true
-      for (const c of chunks) ok = res.write(c)
-      res.uncork()
-      if (ok) return resolve()
-      const onDrain = () => {
-        res.off('close', onClose)
-        resolve()
-      }
-      const onClose = () => {
-        res.off('drain', onDrain)
-        reject(new Error('client closed the connection mid-download'))
-      }
-      res.once('drain', onDrain).once('close', onClose)
-    })
+  const sink = async (chunks: Buffer[]) => {
+    if (res.destroyed) throw new Error('client closed the connection mid-download')
+    res.cork()
+    let ok = true
+    for (const c of chunks) ok = res.write(c)
+    res.uncork()
+    if (!ok) await drained(res)
+  }
   const body = batchedWritable(sink, (finished, err) => {
     if (!finished) {
       res.destroy(err ?? undefined)
@@ -175,4 +165,19 @@ export function batchedResponse(res: Res): Writable {
     if (!res.writableFinished) body.destroy(new Error('client closed the connection mid-download'))
   })
   return body
+}
+
+/** Resolves when the response's socket buffer drained; rejects when the client goes away first. */
+export function drained(res: Res): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      res.off('close', onClose)
+      resolve()
+    }
+    const onClose = () => {
+      res.off('drain', onDrain)
+      reject(new Error('client closed the connection mid-download'))
+    }
+    res.once('drain', onDrain).once('close', onClose)
+  })
 }

@@ -77,6 +77,10 @@ export function batchedWritable(
 ): Writable {
   const batches = new Batches(sink)
   let closing: Promise<void> | undefined
+  const closeOnce = (finished: boolean, err?: Error | null) => {
+    closing ??= (finished ? Promise.resolve() : batches.discard()).then(() => close(finished, err))
+    return closing
+  }
   return new Writable({
     highWaterMark: BATCH_BYTES,
     write(chunk: Buffer, _enc, cb) {
@@ -85,13 +89,12 @@ export function batchedWritable(
     final(cb) {
       batches
         .flush()
-        .then(() => (closing ??= close(true)))
+        .then(() => closeOnce(true))
         .then(() => cb(), cb)
     },
     // Destroy also follows a finish (autoDestroy); `closing` is set by then.
     destroy(err, cb) {
-      const closed = (closing ??= batches.discard().then(() => close(false, err)))
-      closed.then(
+      closeOnce(false, err).then(
         () => cb(err),
         () => cb(err),
       )

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises'
 import type { Writable } from 'node:stream'
 import { batchedFileWritable, READ_BYTES } from '../../util/batches.js'
-import type { Res } from '../http.js'
+import { drained, type Res } from '../http.js'
 
 /**
  * A download's file while it is being written: how many bytes are on disk so far, and a way to wait for
@@ -79,18 +79,4 @@ export class GrowingFile {
       await handle.close()
     }
   }
-}
-
-function drained(res: Res): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      res.off('close', onClose)
-      resolve()
-    }
-    const onClose = () => {
-      res.off('drain', onDrain)
-      reject(new Error('client closed the connection mid-download'))
-    }
-    res.once('drain', onDrain).once('close', onClose)
-  })
 }
