@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
 import { pushSyntheticImage } from '../src/synthetic.js'
-import { freePort, startDistribution } from '../test/helpers/distribution.js'
+import {
+  type Distribution,
+  freePort,
+  type LoggedRequest,
+  startDistribution,
+} from '../test/helpers/distribution.js'
 import { childrenCpu, cpuOf, fmt, median, ROOT, run, skopeo } from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
@@ -34,6 +39,31 @@ interface PullCost {
   mirror: number
   /** MiB upstream sent, counted by the shaped link (only with UPSTREAM_MBIT). */
   sentMiB: number
+  /** The requests upstream answered for this pull, by kind (`GET blob`, `HEAD manifest`, `GET /v2/`). */
+  requests: Record<string, number>
+}
+
+const kindOf = (r: LoggedRequest) =>
+  `${r.method} ${r.uri === '/v2/' ? '/v2/' : (/\/(blobs|manifests)\//.exec(r.uri)?.[1]?.replace(/s$/, '') ?? r.uri)}`
+
+/**
+ * What upstream answered since `from`, once it stopped: distribution's proxy goes on fetching after its
+ * client is served, and those requests belong to the pull that caused them.
+ */
+async function settledRequests(
+  source: Distribution,
+  from: number,
+): Promise<{ requests: Record<string, number>; sent: number }> {
+  let last = ''
+  for (let i = 0; i < 60; i++) {
+    const now = `${source.requests().length} ${await linkBytes()}`
+    if (now === last) break
+    last = now
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  const requests: Record<string, number> = {}
+  for (const r of source.requests().slice(from)) requests[kindOf(r)] = (requests[kindOf(r)] ?? 0) + 1
+  return { requests, sent: await linkBytes() }
 }
 
 /** Bytes that went through the shaped link so far (0 when there is none). */
@@ -43,22 +73,23 @@ async function linkBytes(): Promise<number> {
   return Number(/Sent (\d+) bytes/.exec(stats)?.[1] ?? Number.NaN)
 }
 
-/** A pull's wall time and the CPU every process spent on it. */
-async function measuredPull(host: string, upstreamPid: number, mirrorPid?: number): Promise<PullCost> {
+/** A pull's wall time, the CPU every process spent on it, and what upstream answered for it. */
+async function measuredPull(host: string, source: Distribution, mirrorPid?: number): Promise<PullCost> {
   const before = {
     client: childrenCpu(),
-    upstream: cpuOf(upstreamPid),
+    upstream: cpuOf(source.pid),
     mirror: mirrorPid ? cpuOf(mirrorPid) : 0,
     sent: await linkBytes(),
+    requests: source.requests().length,
   }
   const wall = await pull(host)
-  return {
-    sentMiB: ((await linkBytes()) - before.sent) / 2 ** 20,
-    wall,
+  const cpu = {
     client: childrenCpu() - before.client,
-    upstream: cpuOf(upstreamPid) - before.upstream,
+    upstream: cpuOf(source.pid) - before.upstream,
     mirror: mirrorPid ? cpuOf(mirrorPid) - before.mirror : 0,
   }
+  const { requests, sent } = await settledRequests(source, before.requests)
+  return { wall, ...cpu, sentMiB: (sent - before.sent) / 2 ** 20, requests }
 }
 
 /** `skopeo copy` into a fresh oci: directory (removed after), timed. */
@@ -143,7 +174,7 @@ async function shapeFrom(port: number, mbit: number): Promise<() => Promise<unkn
 }
 
 async function main() {
-  const source = await startDistribution()
+  const source = await startDistribution({ requestLog: true })
   const client = new RegistryClient()
   await pushSyntheticImage(
     client.repository(source.host, 'big/app'),
@@ -163,15 +194,15 @@ async function main() {
   }
   try {
     for (let i = 0; i < ROUNDS; i++) {
-      rows['direct pull']!.push(await measuredPull(source.host, source.pid))
+      rows['direct pull']!.push(await measuredPull(source.host, source))
       // Alternate which mirror goes first each round, so neither always gets the warmer page cache.
       const order = i % 2 === 0 ? (['ferry', 'distribution'] as const) : (['distribution', 'ferry'] as const)
       for (const which of order) {
         const mirror =
           which === 'ferry' ? await startFerryMirror(source.url) : await startDistributionMirror(source.url)
         try {
-          rows[`${which} first`]!.push(await measuredPull(mirror.host, source.pid, mirror.pid))
-          rows[`${which} second`]!.push(await measuredPull(mirror.host, source.pid, mirror.pid))
+          rows[`${which} first`]!.push(await measuredPull(mirror.host, source, mirror.pid))
+          rows[`${which} second`]!.push(await measuredPull(mirror.host, source, mirror.pid))
         } finally {
           await mirror.stop()
         }
@@ -181,7 +212,8 @@ async function main() {
     await unshape()
     await source.stop()
   }
-  const med = (name: string, key: keyof PullCost) => median(rows[name]!.map((c) => c[key]))
+  const med = (name: string, key: Exclude<keyof PullCost, 'requests'>) =>
+    median(rows[name]!.map((c) => c[key]))
   const link = UPSTREAM_MBIT ? `, upstream behind a ${UPSTREAM_MBIT} Mbit/s link` : ', all on loopback'
   console.log(`pull-through cache, ${BIG_MIB} MiB in ${LAYERS} layers${link}, medians of ${ROUNDS} round(s)`)
   console.log('CPU seconds from /proc: skopeo, the upstream registry, the mirror')
@@ -196,6 +228,12 @@ async function main() {
       `${name.padEnd(22)}${`${fmt(cells[0]!)}s`.padStart(8)}${`${fmt(cells[1]!)}s`.padStart(8)}` +
         `${`${fmt(cells[2]!)}s`.padStart(10)}${`${fmt(cells[3]!)}s`.padStart(8)}${sent(name)}`,
     )
+  }
+  console.log('requests upstream answered per pull (median of each kind):')
+  for (const name of Object.keys(rows)) {
+    const kinds = [...new Set(rows[name]!.flatMap((c) => Object.keys(c.requests)))].sort()
+    const counts = kinds.map((k) => `${k} ${median(rows[name]!.map((c) => c.requests[k] ?? 0))}`)
+    console.log(`  ${name.padEnd(22)}${counts.join(', ') || 'none'}`)
   }
   const d = med('direct pull', 'wall')
   console.log(

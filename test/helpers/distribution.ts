@@ -30,6 +30,16 @@ export interface DistributionOptions {
   deletes?: boolean
   /** `proxy.remoteurl`: distribution as a pull-through cache of that registry (bench/cache.ts). */
   proxyRemoteUrl?: string
+  /** Log every request it answers (info level), for `requests()`. */
+  requestLog?: boolean
+}
+
+/** One request as the registry's log line records it. */
+export interface LoggedRequest {
+  method: string
+  /** The path and query, `/v2/NAME/blobs/DIGEST`. */
+  uri: string
+  status: number
 }
 
 export interface Distribution {
@@ -39,7 +49,23 @@ export interface Distribution {
   storage: string
   /** The registry process (bench/many.ts reads its CPU from /proc). */
   pid: number
+  /** Every request answered so far, oldest first (empty unless started with `requestLog`). */
+  requests(): LoggedRequest[]
   stop(): Promise<void>
+}
+
+/** distribution's "response completed" lines (logrus text format) as requests. */
+function parseRequestLog(log: string): LoggedRequest[] {
+  const field = (line: string, name: string) =>
+    new RegExp(`${name.replaceAll('.', '\\.')}="?([^"\\s]*)`).exec(line)?.[1] ?? ''
+  return log
+    .split('\n')
+    .filter((line) => line.includes('msg="response completed'))
+    .map((line) => ({
+      method: field(line, 'http.request.method'),
+      uri: field(line, 'http.request.uri'),
+      status: Number(field(line, 'http.response.status')),
+    }))
 }
 
 /**
@@ -53,7 +79,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   const lines = [
     'version: 0.1',
     'log:',
-    '  level: error',
+    `  level: ${opts.requestLog ? 'info' : 'error'}`,
     '  accesslog:',
     '    disabled: true',
     'storage:',
@@ -118,6 +144,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     url,
     storage,
     pid: child.pid!,
+    requests: () => parseRequestLog(stderr),
     async stop() {
       if (child.exitCode === null && child.pid) {
         const exited = new Promise((r) => child.once('exit', r))
