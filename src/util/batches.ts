@@ -18,7 +18,7 @@ export const READ_BYTES = 1024 * 1024
  */
 const BATCH_DELAY_MS = 20
 
-/** Where a batch goes; it resolves once the chunks are written (and may be reused by the producer). */
+/** Where a batch goes; it resolves once the chunks are written. */
 export type BatchSink = (chunks: Buffer[]) => Promise<void>
 
 /**
@@ -34,7 +34,7 @@ export class Batches {
 
   constructor(private readonly sink: BatchSink) {}
 
-  /** Takes the chunk; resolves at once unless the batch is full and had to be written. */
+  /** Takes the chunk; resolves once any batch being written is done (at once, mostly), rejects if one failed. */
   add(chunk: Buffer): Promise<void> {
     this.pending.push(chunk)
     this.pendingBytes += chunk.byteLength
