@@ -185,6 +185,12 @@ async function main() {
   const unshape = UPSTREAM_MBIT
     ? await shapeFrom(Number(new URL(source.url).port), UPSTREAM_MBIT)
     : async () => {}
+  // `finally` does not run on Ctrl-C: the shaping would stay on the machine's loopback interface.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void unshape().finally(() => process.exit(130))
+    })
+  }
   const rows: Record<string, PullCost[]> = {
     'direct pull': [],
     'ferry first': [],
