@@ -16,7 +16,7 @@ import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
 import { resolver } from './resolve.js'
-import { detectFormat, type Format, findSites, type Site } from './sites.js'
+import { detectFormat, type Format, findSites, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 
 export interface PinOptions extends RegistryOptions {
@@ -142,6 +142,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       const reports: ImageReport[] = []
       for (const { site, line } of file.sites) {
         const read = readImage(file.text, site)
+        const shared = sharedAnchor(site)
         const report: ImageReport = {
           at: site.at,
           line,
@@ -154,10 +155,17 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
         else if ('error' in read) {
           report.verdict = 'failed'
           report.messages.push(read.error)
-        } else if (opts.check) checkOne(opts.names, read.ref, report)
-        else {
+        } else if (opts.check) {
+          checkOne(opts.names, read.ref, report)
+          if (shared && report.verdict === 'unpinned') report.messages.push(shared)
+        } else {
           const placed = await pinOne(opts, images, read.ref, report)
           if (!placed) continue
+          if (shared && report.verdict !== 'kept') {
+            report.verdict = 'failed'
+            report.messages.push(shared)
+            continue
+          }
           if (report.verdict !== 'kept') edits.push(...pinEdits(file.text, site, placed))
           lockEntries.push({
             original: read.written,
@@ -189,6 +197,17 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   const all = [...outputs, { path: lock, bytes: encodeLock(lockFile(lockEntries)) }]
   await writeAll(all)
   return { ...report, written: all.map((f) => f.path), lock }
+}
+
+/**
+ * Why an image is refused: its anchored text is also read outside image positions. Rewriting it would
+ * change an environment variable or a label along with the image (anchors.ts); leaving it unpinned would
+ * deploy a tag. Refusing keeps "only image scalars change" true and costs the user one line.
+ */
+function sharedAnchor(site: Site): string | undefined {
+  if (!site.sharedWith) return undefined
+  const anchor = siteNodes(site).find((n) => n?.anchor)?.anchor
+  return `the anchor &${anchor} is also used at ${site.sharedWith.join(', ')}: pinning it would change those too`
 }
 
 function lockDirOf(first: string, inputs: InputFile[]): string {
