@@ -24,18 +24,23 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '--key, in both cosign schemes), then rewrite it to HOST/PREFIX/REPO:TAG@sha256:… (the tag stays for people; ' +
     'the digest is what runs). An image that does not resolve or does not verify fails the run and is listed, and ' +
     'nothing is written unless every image passes (--allow-unverified pins it anyway, with a warning and ' +
-    '"verified": false in the lock file). Files are written all at once, after every verification.\n\n' +
+    '"verified": false in the lock file). Files are written all at once, after every verification: each to a ' +
+    'temporary file, then all renamed, and a failed rename puts back those already done, so a run that fails ' +
+    'writes nothing. A rewritten file keeps its mode (and with --in-place its owner and group where possible).\n\n' +
     'Formats, by file name or content: Compose services.*.image; Kubernetes pod specs (Pod, Deployment, ' +
     'StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob; containers, initContainers, ' +
     'ephemeralContainers); Helm values maps with repository and tag/digest/registry (and global.imageRegistry): a ' +
     'digest key is filled, else the tag becomes TAG@sha256:…; kustomization images: (newName, digest). ' +
-    '--any-image-key adds any key named image (CRDs). Directories are walked for *.yaml and *.yml.\n\n' +
+    '--any-image-key adds any key named image (CRDs). Directories are walked for *.yaml and *.yml; symbolic ' +
+    'links are followed while they stay inside the directory (--in-place writes their target), and a link out ' +
+    'of it is reported as ignored (--check: not checked, exit 1).\n\n' +
     'Names inside: --registry HOST[:PORT][/PREFIX] applies the rule of bundle import --to (postgres:16 → ' +
     'HOST/PREFIX/library/postgres:16), with --strip-components and --mapping FILE.yaml; or --mapping FILE.json as ' +
     'bundle import --mapping-out wrote it. A reference already under the internal registry is verified and kept ' +
     '(pinned if it has no digest). Templates (\u0024{…}, {{ … }}) are reported and left alone.\n\n' +
     'Only image scalars change, in their original quoting: comments, anchors, key order and every other byte ' +
-    'stay. --check changes nothing and exits 1 listing what is not pinned to the internal registry (a CI guard).'
+    'stay; an anchored image also used outside image positions (UPSTREAM_IMAGE: *img) fails rather than ' +
+    'change that value. --check changes nothing and exits 1 listing what is not pinned to the internal registry (a CI guard).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     mode: 'string',
@@ -59,7 +64,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
         ],
       },
     ],
-    ignored: [{ file: 'string', reason: 'string' }],
+    ignored: [
+      { file: 'string', reason: 'string', 'target?': 'string', 'outside?': 'boolean', 'output?': 'string' },
+    ],
     written: ['string'],
     'lock?': 'string',
     counts: { '*': 'number' },
@@ -96,7 +103,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
       dependsOn: ['policy'],
     }),
     out: Flags.string({
-      description: 'Write the pinned files under DIR (relative paths kept).',
+      description:
+        'Write the pinned files under DIR (relative paths kept), and every other file of a walked directory ' +
+        'copied unchanged (templates, non-YAML files), so DIR is the whole tree.',
       exclusive: ['in-place'],
     }),
     'in-place': Flags.boolean({ description: 'Rewrite the files themselves.' }),
@@ -132,13 +141,18 @@ export default class Pin extends FerryCommand<typeof Pin> {
     })
     const lines = render(report)
     if (lines) this.out(lines)
-    for (const i of report.ignored) this.note(`ferry: ignored ${i.reason}`)
-    if (report.mode === 'check') {
+    const check = report.mode === 'check'
+    for (const i of report.ignored) {
+      if (check && i.outside) this.note(`ferry: not checked ${i.reason}`)
+      else this.note(`ferry: ignored ${i.reason}${i.output ? ' (copied unchanged)' : ''}`)
+    }
+    if (check) {
+      const notPinned = report.counts.unpinned + report.counts.failed
+      const unread = report.ignored.filter((i) => i.outside).length
       if (report.ok) this.note(`${report.counts.pinned} image(s) pinned to ${names.describe}`)
       else {
-        this.note(
-          `ferry: ${report.counts.unpinned + report.counts.failed} image(s) not pinned to ${names.describe}`,
-        )
+        if (notPinned || !unread) this.note(`ferry: ${notPinned} image(s) not pinned to ${names.describe}`)
+        if (unread) this.note(`ferry: not checked: ${unread} symbolic link(s) out of the directory walked`)
         process.exitCode = 1
       }
     } else if (!report.ok) {

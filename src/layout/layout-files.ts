@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import { FerryError } from '../errors.js'
 import { MediaType } from '../oci/media-types.js'
 import { type ImageIndex, imageIndexSchema, ociLayoutFileSchema } from '../oci/schemas.js'
-import { createFileExclusive, errno, makeDirectories, notDirectoryError } from '../util/files.js'
+import {
+  createFileExclusive,
+  errno,
+  fileSystemReason,
+  makeDirectories,
+  notDirectoryError,
+} from '../util/files.js'
 import { INGEST_DIR } from './blobs.js'
 
 // image-layout.md: the `oci-layout` marker and `index.json` at the root, content under `blobs/`.
@@ -84,17 +90,8 @@ export async function ensureLayout(dir: string, create: boolean): Promise<void> 
 
 /** One line naming the path for what the file system refused (ENOTDIR, EACCES, EROFS, …). */
 function fileSystemFailure(dir: string, err: unknown): FerryError {
-  const code = errno(err)
   const where = (err as { path?: string }).path ?? dir
-  const why: Record<string, string> = {
-    ENOTDIR: 'is not a directory',
-    ENOENT: 'does not exist and cannot be created there',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on the device',
-  }
-  const reason = code && why[code] ? `${why[code]} (${code})` : (err as Error).message
+  const reason = fileSystemReason(err)
   const detail = where === dir ? reason : `${where} ${reason}`
   return new FerryError('LAYOUT_INVALID', `${dir}: cannot use as an OCI image layout: ${detail}`, {
     cause: err,

@@ -6,7 +6,7 @@ import type { Scalar } from 'yaml'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { parseRegistryReference, type RegistryReference } from '../reference/index.js'
-import type { Site } from './sites.js'
+import { type Site, siteNodes } from './sites.js'
 import { appendPair, type Edit, replaceScalar, scalarSource } from './splice.js'
 
 export type ReadImage =
@@ -51,16 +51,9 @@ function written(text: string, site: Site): { value: string; skip?: string } {
   return { value, skip: none ? 'no newTag or digest (the tag comes from the resources)' : undefined }
 }
 
-const nodesOf = (site: Site): (Scalar | undefined)[] =>
-  site.kind === 'ref'
-    ? [site.node]
-    : site.kind === 'helm'
-      ? [site.repository, site.tag, site.digest, site.registry, site.globalRegistry]
-      : [site.name, site.newName, site.newTag, site.digest]
-
 export function readImage(text: string, site: Site): ReadImage {
   const { value, skip } = written(text, site)
-  if (nodesOf(site).some((n) => n?.type === 'BLOCK_LITERAL' || n?.type === 'BLOCK_FOLDED'))
+  if (siteNodes(site).some((n) => n?.type === 'BLOCK_LITERAL' || n?.type === 'BLOCK_FOLDED'))
     return { error: 'a block scalar (| or >) holds the image; write it on one line', written: value }
   if (TEMPLATE.test(value)) return { skip: 'a template: resolved at deploy time, left alone', written: value }
   if (skip) return { skip, written: value }

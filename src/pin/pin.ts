@@ -4,20 +4,21 @@
  * when every image passed, write every file (and the lock file) at once.
  */
 import { readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { DEFAULT_TAG, type RegistryReference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
-import { collectFiles, type InputFile, writeAll } from './files.js'
+import { collectFiles, type IgnoredFile, type InputFile } from './files.js'
 import type { Evidence, ImageGate } from './gate.js'
 import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
 import { resolver } from './resolve.js'
-import { detectFormat, type Format, findSites, type Site } from './sites.js'
+import { detectFormat, type Format, findSites, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
+import { type Output, writeAll } from './write-all.js'
 
 export interface PinOptions extends RegistryOptions {
   /** Files and directories (walked for *.yaml and *.yml). */
@@ -25,7 +26,10 @@ export interface PinOptions extends RegistryOptions {
   names: InternalNames
   /** Absent only with `allowUnverified`. */
   gate?: ImageGate
-  /** Write pinned copies under this directory (the inputs' relative paths kept)... */
+  /**
+   * Write pinned copies under this directory (the inputs' relative paths kept), and every other file of
+   * a walked directory (chart templates, non-YAML files) copied unchanged...
+   */
   out?: string
   /** ...or rewrite the inputs themselves. */
   inPlace?: boolean
@@ -72,8 +76,8 @@ export interface PinReport {
   /** Every image passed (write) or is pinned (check). */
   ok: boolean
   files: FileReport[]
-  /** Files found in a directory and left alone because they are not YAML. */
-  ignored: { file: string; reason: string }[]
+  /** Files found in a directory and not pinned: not parsable as YAML, links out of it or to nothing. */
+  ignored: IgnoredFile[]
   /** Files written, the lock file last; empty unless `ok` (or --allow-unverified). */
   written: string[]
   lock?: string
@@ -123,18 +127,31 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     throw new FerryError('USAGE', 'give exactly one of --out DIR or --in-place (or --check)')
   if (!opts.check && !opts.gate && !opts.allowUnverified)
     throw new FerryError('USAGE', 'nothing to verify with: give --key (or --policy), or --allow-unverified')
-  const inputs = await collectFiles(opts.inputs)
+  const out = opts.check ? undefined : opts.out
+  const { files: inputs, ignored } = await collectFiles(opts.inputs, { everyFile: !!out, skip: out })
   const parsed: ParsedFile[] = []
-  const ignored: PinReport['ignored'] = []
+  // Under --out: the rest of the tree, written as it is so that the output is complete (a chart installs).
+  const copies: InputFile[] = []
   for (const input of inputs) {
+    if (input.copy) {
+      copies.push(input)
+      continue
+    }
     const p = await parseFile(input, opts.anyImageKey ?? false)
-    if ('reason' in p) ignored.push({ file: input.path, reason: p.reason })
-    else if (p.sites.length || input.explicit) parsed.push(p)
+    if ('reason' in p) {
+      ignored.push({
+        file: input.path,
+        reason: p.reason,
+        ...(out ? { output: join(out, input.relative) } : {}),
+      })
+      copies.push(input)
+    } else if (p.sites.length || input.explicit) parsed.push(p)
+    else copies.push(input)
   }
   const client = opts.client ?? new RegistryClient(opts)
   const images = resolver(opts.gate, client)
   const lockEntries: LockEntry[] = []
-  const outputs: { path: string; bytes: Uint8Array }[] = []
+  const outputs: Output[] = []
   const files: FileReport[] = []
   try {
     for (const file of parsed) {
@@ -142,6 +159,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       const reports: ImageReport[] = []
       for (const { site, line } of file.sites) {
         const read = readImage(file.text, site)
+        const shared = sharedAnchor(site)
         const report: ImageReport = {
           at: site.at,
           line,
@@ -154,10 +172,17 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
         else if ('error' in read) {
           report.verdict = 'failed'
           report.messages.push(read.error)
-        } else if (opts.check) checkOne(opts.names, read.ref, report)
-        else {
+        } else if (opts.check) {
+          checkOne(opts.names, read.ref, report)
+          if (shared && report.verdict === 'unpinned') report.messages.push(shared)
+        } else {
           const placed = await pinOne(opts, images, read.ref, report)
           if (!placed) continue
+          if (shared && report.verdict !== 'kept') {
+            report.verdict = 'failed'
+            report.messages.push(shared)
+            continue
+          }
           if (report.verdict !== 'kept') edits.push(...pinEdits(file.text, site, placed))
           lockEntries.push({
             original: read.written,
@@ -170,10 +195,14 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
           })
         }
       }
-      const output = opts.check ? undefined : opts.out ? join(opts.out, file.input.relative) : file.input.path
+      const { input } = file
+      const output = opts.check ? undefined : out ? join(out, input.relative) : input.real
       const text = applyEdits(file.text, edits)
       const changed = text !== file.text
-      if (output && (opts.out || changed)) outputs.push({ path: output, bytes: Buffer.from(text) })
+      // --in-place gives the file back as it was but for the images: mode, owner and group.
+      const owner = out ? {} : { owner: { uid: input.uid, gid: input.gid } }
+      if (output && (out || changed))
+        outputs.push({ path: output, bytes: Buffer.from(text), mode: input.mode, ...owner })
       files.push({ file: file.input.path, format: file.format, output, changed, images: reports })
     }
   } finally {
@@ -182,13 +211,31 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
 
   const counts = emptyCounts()
   for (const r of files.flatMap((f) => f.images)) counts[r.verdict]++
-  const ok = counts.failed === 0 && counts.unpinned === 0
+  // --check cannot vouch for a tree whose links lead to files it did not read.
+  const unread = opts.check && ignored.some((i) => i.outside)
+  const ok = counts.failed === 0 && counts.unpinned === 0 && !unread
   const report: PinReport = { mode: opts.check ? 'check' : 'write', ok, files, ignored, written: [], counts }
   if (opts.check || !ok) return report
-  const lock = opts.lock ?? join(opts.out ?? lockDirOf(opts.inputs[0]!, inputs), DEFAULT_LOCK_FILE)
-  const all = [...outputs, { path: lock, bytes: encodeLock(lockFile(lockEntries)) }]
+  const lock = opts.lock ?? join(out ?? lockDirOf(opts.inputs[0]!, inputs), DEFAULT_LOCK_FILE)
+  // An old lock file in the tree is replaced by this run's, not copied over it.
+  const copied = copies.flatMap((c): Output[] => {
+    const path = join(out ?? '', c.relative)
+    return out && resolve(path) !== resolve(lock) ? [{ path, copyOf: c.real, mode: c.mode }] : []
+  })
+  const all = [...outputs, ...copied, { path: lock, bytes: encodeLock(lockFile(lockEntries)) }]
   await writeAll(all)
-  return { ...report, written: all.map((f) => f.path), lock }
+  return { ...report, written: [...new Set(all.map((f) => f.path))], lock }
+}
+
+/**
+ * Why an image is refused: its anchored text is also read outside image positions. Rewriting it would
+ * change an environment variable or a label along with the image (anchors.ts); leaving it unpinned would
+ * deploy a tag. Refusing keeps "only image scalars change" true and costs the user one line.
+ */
+function sharedAnchor(site: Site): string | undefined {
+  if (!site.sharedWith) return undefined
+  const anchor = siteNodes(site).find((n) => n?.anchor)?.anchor
+  return `the anchor &${anchor} is also used at ${site.sharedWith.join(', ')}: pinning it would change those too`
 }
 
 function lockDirOf(first: string, inputs: InputFile[]): string {

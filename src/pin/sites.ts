@@ -1,9 +1,11 @@
 /**
  * Where a deployment file names its images: the scalars `ferry pin` reads and rewrites. Each format has
  * its own places (see `findSites`); an anchored value reached through an alias or a `<<` merge is found
- * once, at the anchor, since that is the text to change.
+ * once, at the anchor, since that is the text to change (and `sharedWith` says where else that text
+ * is read: see anchors.ts).
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap } from 'yaml'
+import { usesOutside } from './anchors.js'
 
 export type Format = 'compose' | 'kubernetes' | 'helm' | 'kustomize'
 
@@ -38,7 +40,21 @@ export interface KustomizeSite {
   digest?: Scalar
 }
 
-export type Site = RefSite | HelmSite | KustomizeSite
+export type Site = (RefSite | HelmSite | KustomizeSite) & {
+  /**
+   * Places outside image positions that read the same anchored scalar (`UPSTREAM_IMAGE: *img`):
+   * rewriting the anchor would change them too.
+   */
+  sharedWith?: string[]
+}
+
+/** The scalars a site reads (and may rewrite). */
+export const siteNodes = (site: Site): (Scalar | undefined)[] =>
+  site.kind === 'ref'
+    ? [site.node]
+    : site.kind === 'helm'
+      ? [site.repository, site.tag, site.digest, site.registry, site.globalRegistry]
+      : [site.name, site.newName, site.newTag, site.digest]
 
 const WORKLOADS: Record<string, string[]> = {
   Pod: ['spec'],
@@ -57,23 +73,36 @@ function deref(doc: Document, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node
 }
 
-/** The value under `key` in a map, looking through `<<` merges as YAML 1.1 (and Compose) do. */
-function get(doc: Document, map: unknown, key: string): unknown {
+/** The node under `key` in a map as written (an alias stays one), looking through `<<` merges as YAML 1.1 (and Compose) do. */
+function getWritten(doc: Document, map: unknown, key: string): unknown {
   const m = deref(doc, map)
   if (!isMap(m)) return undefined
   let merged: unknown
   for (const pair of m.items) {
     const k = isScalar(pair.key) ? pair.key.value : undefined
-    if (k === key) return deref(doc, pair.value)
+    if (k === key) return pair.value
     if (k === '<<' && merged === undefined) {
       const sources = deref(doc, pair.value)
       for (const source of isSeq(sources) ? sources.items : [sources]) {
-        merged = get(doc, source, key)
+        merged = getWritten(doc, source, key)
         if (merged !== undefined) break
       }
     }
   }
   return merged
+}
+
+/** The value under `key` in a map, aliases followed. */
+const get = (doc: Document, map: unknown, key: string): unknown => deref(doc, getWritten(doc, map, key))
+
+/** The nodes written at the image positions found so far: what an alias there is, is an image. */
+type ImagePlaces = Set<unknown>
+
+function hold(places: ImagePlaces, doc: Document, map: unknown, keys: string[]): void {
+  for (const key of keys) {
+    const written = getWritten(doc, map, key)
+    if (written !== undefined) places.add(written)
+  }
 }
 
 const getPath = (doc: Document, node: unknown, path: string[]) =>
@@ -90,16 +119,16 @@ function entries(doc: Document, map: unknown): [string, unknown][] {
   )
 }
 
-function compose(doc: Document, prefix: string): Site[] {
+function compose(doc: Document, prefix: string, places: ImagePlaces): Site[] {
   return entries(doc, get(doc, doc.contents, 'services')).flatMap(([name, service]) => {
     const image = get(doc, service, 'image')
-    return stringScalar(image)
-      ? [{ kind: 'ref' as const, at: `${prefix}services.${name}.image`, node: image }]
-      : []
+    if (!stringScalar(image)) return []
+    hold(places, doc, service, ['image'])
+    return [{ kind: 'ref' as const, at: `${prefix}services.${name}.image`, node: image }]
   })
 }
 
-function kubernetes(doc: Document, prefix: string): Site[] {
+function kubernetes(doc: Document, prefix: string, places: ImagePlaces): Site[] {
   const kind = get(doc, doc.contents, 'kind')
   const path = isScalar(kind) ? WORKLOADS[String(kind.value)] : undefined
   if (!path) return []
@@ -110,8 +139,9 @@ function kubernetes(doc: Document, prefix: string): Site[] {
     if (!isSeq(seq)) continue
     seq.items.forEach((container, i) => {
       const image = get(doc, container, 'image')
-      if (stringScalar(image))
-        sites.push({ kind: 'ref', at: `${prefix}${path.join('.')}.${list}[${i}].image`, node: image })
+      if (!stringScalar(image)) return
+      hold(places, doc, container, ['image'])
+      sites.push({ kind: 'ref', at: `${prefix}${path.join('.')}.${list}[${i}].image`, node: image })
     })
   }
   return sites
@@ -136,27 +166,31 @@ function scalarAt(doc: Document, map: unknown, key: string): Scalar | undefined 
   return isScalar(v) ? v : undefined
 }
 
-function helm(doc: Document): Site[] {
-  const global = get(doc, get(doc, doc.contents, 'global'), 'imageRegistry')
+function helm(doc: Document, places: ImagePlaces): Site[] {
+  const globalMap = get(doc, doc.contents, 'global')
+  const global = get(doc, globalMap, 'imageRegistry')
   const globalRegistry = stringScalar(global) && String(global.value) !== '' ? global : undefined
   const sites: Site[] = []
   eachMap(doc, (map, at) => {
     const repository = get(doc, map, 'repository')
     const [tag, digest, registry] = ['tag', 'digest', 'registry'].map((key) => scalarAt(doc, map, key))
     if (!stringScalar(repository) || !(tag || digest || registry)) return false
+    hold(places, doc, map, ['repository', 'tag', 'digest', 'registry'])
+    if (globalRegistry) hold(places, doc, globalMap, ['imageRegistry'])
     sites.push({ kind: 'helm', at: at || '.', repository, tag, digest, registry, globalRegistry })
     return true
   })
   return sites
 }
 
-function kustomize(doc: Document): Site[] {
+function kustomize(doc: Document, places: ImagePlaces): Site[] {
   const images = get(doc, doc.contents, 'images')
   if (!isSeq(images)) return []
   return images.items.flatMap((entry, i) => {
     const map = deref(doc, entry)
     const name = get(doc, map, 'name')
     if (!isMap(map) || !stringScalar(name)) return []
+    hold(places, doc, map, ['name', 'newName', 'newTag', 'digest'])
     const field = (key: string) => scalarAt(doc, map, key)
     return [
       {
@@ -173,12 +207,13 @@ function kustomize(doc: Document): Site[] {
 }
 
 /** kbld's rule for CRDs: any key named `image` with a string value, anywhere. */
-export function anyImageKeySites(doc: Document, prefix: string): Site[] {
+function anyImageKeySites(doc: Document, prefix: string, places: ImagePlaces): Site[] {
   const sites: Site[] = []
   eachMap(doc, (map, at) => {
     const image = get(doc, map, 'image')
-    if (isScalar(image) && typeof image.value === 'string')
-      sites.push({ kind: 'ref', at: `${prefix}${at ? `${at}.` : ''}image`, node: image })
+    if (!isScalar(image) || typeof image.value !== 'string') return false
+    hold(places, doc, map, ['image'])
+    sites.push({ kind: 'ref', at: `${prefix}${at ? `${at}.` : ''}image`, node: image })
     return false
   })
   return sites
@@ -198,22 +233,34 @@ export function detectFormat(name: string, docs: Document[]): Format | undefined
   return undefined
 }
 
-/** Every image site of a file's documents, each scalar once (an anchor shared by aliases is one site). */
+/**
+ * Every image site of a file's documents, each scalar once (an anchor shared by aliases is one site),
+ * with `sharedWith` set where an anchored image scalar is also read outside image positions.
+ */
 export function findSites(format: Format | undefined, docs: Document[], anyImageKey: boolean): Site[] {
-  const sites: Site[] = []
-  docs.forEach((doc, i) => {
-    const prefix = docs.length > 1 ? `[${i}].` : ''
-    if (format === 'compose') sites.push(...compose(doc, prefix))
-    if (format === 'kubernetes') sites.push(...kubernetes(doc, prefix))
-    if (format === 'helm') sites.push(...helm(doc))
-    if (format === 'kustomize') sites.push(...kustomize(doc))
-    if (anyImageKey) sites.push(...anyImageKeySites(doc, prefix))
-  })
   const seen = new Set<number>()
-  return sites.filter((s) => {
+  const unique = (s: Site) => {
     const start = (s.kind === 'ref' ? s.node : s.kind === 'helm' ? s.repository : s.name).range![0]
     if (seen.has(start)) return false
     seen.add(start)
     return true
+  }
+  return docs.flatMap((doc, i) => {
+    const prefix = docs.length > 1 ? `[${i}].` : ''
+    const places: ImagePlaces = new Set()
+    const sites: Site[] = []
+    if (format === 'compose') sites.push(...compose(doc, prefix, places))
+    if (format === 'kubernetes') sites.push(...kubernetes(doc, prefix, places))
+    if (format === 'helm') sites.push(...helm(doc, places))
+    if (format === 'kustomize') sites.push(...kustomize(doc, places))
+    if (anyImageKey) sites.push(...anyImageKeySites(doc, prefix, places))
+    const found = sites.filter(unique)
+    const scalars = new Set(found.flatMap(siteNodes).filter((n) => n !== undefined))
+    const uses = usesOutside(doc, scalars, places, { prefix, compose: format === 'compose' })
+    for (const site of found) {
+      const shared = siteNodes(site).flatMap((n) => (n && uses.get(n)) || [])
+      if (shared.length) site.sharedWith = shared
+    }
+    return found
   })
 }

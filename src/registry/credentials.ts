@@ -4,6 +4,7 @@ import { homedir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { linkTarget } from '../util/files.js'
 import { helperErase, helperGet, helperStore } from './cred-helper.js'
 import { credentialKey, hostOfKey, isDockerHub } from './hosts.js'
 
@@ -184,17 +185,22 @@ export async function lookupCredential(
   return undefined
 }
 
-/** temp + rename in the same directory, mode 0600: readers never see half a file, others never see it at all. */
+/**
+ * temp + rename in the same directory, mode 0600: readers never see half a file, others never see it at
+ * all. A symbolic link (a config kept in a dotfiles repository) stays one: its target is replaced.
+ */
 async function writeConfig(file: string, raw: Record<string, unknown>): Promise<void> {
-  const dir = dirname(file)
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}`)
+  let tmp: string | undefined
   try {
+    const target = await linkTarget(file)
+    const dir = dirname(target)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}`)
     await writeFile(tmp, `${JSON.stringify(raw, null, '\t')}\n`, { mode: 0o600 })
     await chmod(tmp, 0o600)
-    await rename(tmp, file)
+    await rename(tmp, target)
   } catch (err) {
-    await rm(tmp, { force: true })
+    if (tmp) await rm(tmp, { force: true })
     throw new FerryError('CREDENTIALS', `${file}: cannot write (${(err as NodeJS.ErrnoException).code})`)
   }
 }

@@ -1,9 +1,28 @@
 import { randomBytes } from 'node:crypto'
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises'
+import { link, lstat, mkdir, open, readlink, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 
 export const errno = (err: unknown): string | undefined =>
   err && typeof err === 'object' && 'code' in err ? String(err.code) : undefined
+
+const FILE_SYSTEM_REASONS: Record<string, string> = {
+  ENOTDIR: 'is not a directory',
+  EISDIR: 'is a directory',
+  ENOENT: 'does not exist and cannot be created there',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EBUSY: 'in use',
+}
+
+/** What the file system refused, for one line after a path: `permission denied (EACCES)`. */
+export function fileSystemReason(err: unknown): string {
+  const code = errno(err)
+  return code && FILE_SYSTEM_REASONS[code] ? `${FILE_SYSTEM_REASONS[code]} (${code})` : (err as Error).message
+}
 
 /** A name next to `path` that no other writer (thread, process or host) will pick. */
 export function siblingTemp(path: string, suffix = 'tmp'): string {
@@ -92,14 +111,39 @@ export async function notDirectoryError(path: string): Promise<Error> {
 /**
  * `mkdir -p`, one level at a time. Node's `mkdir(dir, { recursive: true })` never returns for a path
  * under /proc (each try fails ENOENT and it tries again), so the missing levels are made one by one and
- * the first refusal is thrown with its errno; ENOTDIR names the file in the way as its `path`.
+ * the first refusal is thrown with its errno; ENOTDIR names the file in the way as its `path`. Returns
+ * the levels it made, outermost first, for a caller that may have to take them back.
  */
-export async function makeDirectories(dir: string): Promise<void> {
+export async function makeDirectories(dir: string): Promise<string[]> {
   const { isDirectory, missing } = await existingAncestor(dir)
   if (!isDirectory) throw await notDirectoryError(dir)
+  const made: string[] = []
   for (const level of missing) {
-    await mkdir(level).catch((err: unknown) => {
-      if (errno(err) !== 'EEXIST') throw err
-    })
+    await mkdir(level).then(
+      () => made.push(level),
+      (err: unknown) => {
+        if (errno(err) !== 'EEXIST') throw err
+      },
+    )
   }
+  return made
+}
+
+/**
+ * The file a write to `path` must replace so that a symbolic link stays a link: the end of its chain
+ * of links (which need not exist yet), or `path` itself. Replacing the link instead would leave its
+ * target, which other readers share, with the old content.
+ */
+export async function linkTarget(path: string): Promise<string> {
+  let at = resolve(path)
+  // The kernel's own limit on links followed in one lookup (MAXSYMLINKS); a loop fails as it would.
+  for (let hops = 0; hops <= 40; hops++) {
+    const found = await lstat(at).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT') return undefined
+      throw err
+    })
+    if (!found?.isSymbolicLink()) return at
+    at = resolve(dirname(at), await readlink(at))
+  }
+  throw Object.assign(new Error(`${path}: too many levels of symbolic links`), { code: 'ELOOP', path })
 }

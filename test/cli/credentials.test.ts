@@ -1,4 +1,15 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
@@ -213,5 +224,28 @@ describe('credentials from the command line and auth files', { timeout: 180_000 
     expect(out.code).toBe(0)
     expect(JSON.parse(await readFile(files.authfile, 'utf8')).auths).toEqual({})
     expect((await tags('private/app', ['--authfile', files.authfile])).code).toBe(4)
+  })
+
+  it('login and logout --authfile LINK write through to the link’s target and keep the link', async () => {
+    await clear()
+    const real = join(dir, 'real')
+    await mkdir(real, { recursive: true })
+    await writeFile(join(real, 'auth.json'), '{"auths":{}}\n', { mode: 0o644 })
+    const link = join(dir, 'linked-auth.json')
+    await symlink('real/auth.json', link)
+    const login = await ferry(['login', a.host, '-u', 'ci', '--password-stdin', '--authfile', link], {
+      env,
+      input: `${PASSWORD}\n`,
+    })
+    expect(login.code, login.stderr).toBe(0)
+    expect((await lstat(link)).isSymbolicLink()).toBe(true)
+    expect(await readlink(link)).toBe('real/auth.json')
+    expect(Object.keys(JSON.parse(await readFile(join(real, 'auth.json'), 'utf8')).auths)).toEqual([a.host])
+    expect((await stat(join(real, 'auth.json'))).mode & 0o777).toBe(0o600)
+    expect(await readdir(real)).toEqual(['auth.json'])
+    const out = await ferry(['logout', a.host, '--authfile', link], { env })
+    expect(out.code).toBe(0)
+    expect((await lstat(link)).isSymbolicLink()).toBe(true)
+    expect(JSON.parse(await readFile(join(real, 'auth.json'), 'utf8')).auths).toEqual({})
   })
 })

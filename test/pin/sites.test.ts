@@ -85,6 +85,35 @@ describe('image sites by format', () => {
     )
   })
 
+  it('an anchored image also used outside image positions names those uses; one used only as images does not', () => {
+    const text = [
+      'x-img: &img postgres:16',
+      'services:',
+      '  db:',
+      '    image: *img',
+      '    environment:',
+      '      UPSTREAM_IMAGE: *img',
+      '    labels: {note: *img}',
+      '  cache:',
+      '    image: &own redis:7',
+      '    command: [echo, *own]',
+      '  web:',
+      '    image: &alone nginx:1',
+      '',
+    ].join('\n')
+    const sites = findSites('compose', yamlDocs(text), false)
+    expect(sites.map((s) => [s.at, s.sharedWith])).toEqual([
+      ['services.db.image', ['services.db.environment.UPSTREAM_IMAGE', 'services.db.labels.note']],
+      ['services.cache.image', ['services.cache.command[1]']],
+      ['services.web.image', undefined],
+    ])
+    // The anchor's own place counts too, unless it is a Compose extension field (x-…), which Compose never reads.
+    const defined = 'services:\n  a:\n    environment: {IMG: &i pg:16}\n    image: *i\n'
+    expect(findSites('compose', yamlDocs(defined), false).map((s) => s.sharedWith)).toEqual([
+      ['services.a.environment.IMG'],
+    ])
+  })
+
   it('detects the format from content for other names, and from the name first', () => {
     expect(run('stack.yml', 'services:\n  a:\n    image: a:1\n').format).toBe('compose')
     expect(run('values-prod.yaml', 'image:\n  repository: a\n  tag: "1"\n').format).toBe('helm')
