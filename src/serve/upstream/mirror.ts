@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { PassThrough, Transform } from 'node:stream'
+import { PassThrough, type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR } from '../../layout/blobs.js'
@@ -316,6 +316,9 @@ export class Mirror {
   /** One upstream GET per digest: everyone asking while it runs reads that one download. */
   private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
     const branch = withBranch ? new PassThrough() : undefined
+    // The starting client's pipeline reports the branch's failure to it; this listener keeps a failure
+    // that comes when that pipeline is not (or no longer) listening from being an unhandled 'error'.
+    branch?.on('error', () => {})
     let ended: (ok: boolean) => void = () => {}
     const verified = new Promise<void>((resolve, reject) => {
       ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
@@ -372,26 +375,39 @@ export class Mirror {
     opened: (file: GrowingFile) => void,
   ): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
+    const ingest = join(this.layout.dir, INGEST_DIR)
+    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
     try {
-      // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
-      const body = await repo.fetchBlob(desc)
-      const toStore = new PassThrough()
-      // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+      // The file exists before upstream answers, so upstream's bytes have a consumer the moment they come:
+      // a small answer fails verification within a tick or two, and a stream that fails with nobody
+      // listening takes the whole process down (sweep H1: a buffer stream that got its reader only after
+      // the file was created).
+      await mkdir(ingest, { recursive: true })
+      const { file, writer } = await GrowingFile.create(temp)
+      let body: Readable
+      try {
+        // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+        body = await repo.fetchBlob(desc)
+      } catch (err) {
+        await new Promise((resolve) => writer.once('close', resolve).destroy())
+        throw err
+      }
       body.once('end', () => ended(true))
       body.on('error', (err) => {
         ended(false)
-        toStore.destroy(err)
         branch?.destroy(err)
       })
-      body.pipe(toStore)
+      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
+      // stream ended verified, without hashing the bytes a second time.
+      const written = pipeline(body, writer)
       if (branch) {
         body.pipe(branch)
         // A client that goes away leaves the download running for the store (and the waiters).
         branch.once('close', () => body.unpipe(branch))
       }
-      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
-      // stream ended verified, without hashing the bytes a second time.
-      await this.adoptVerified(toStore, desc, opened)
+      opened(file)
+      await written
+      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } catch (err) {
       branch?.destroy(err as Error)
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
@@ -404,26 +420,10 @@ export class Mirror {
         throw new ApiError('BLOB_UNKNOWN', `${what}: not found upstream`, { detail: { digest: desc.digest } })
       }
       throw this.upstreamError(err, what)
-    }
-    this.eviction.added(desc.size)
-  }
-
-  private async adoptVerified(
-    body: PassThrough,
-    desc: Descriptor,
-    opened: (file: GrowingFile) => void,
-  ): Promise<void> {
-    const ingest = join(this.layout.dir, INGEST_DIR)
-    await mkdir(ingest, { recursive: true })
-    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
-    try {
-      const { file, writer } = await GrowingFile.create(temp)
-      opened(file)
-      await pipeline(body, writer)
-      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } finally {
       await rm(temp, { force: true })
     }
+    this.eviction.added(desc.size)
   }
 
   // --- listings
