@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -81,5 +81,38 @@ describe('ferry serve --upstream against a hostile upstream', () => {
     }
     expect(m.alive()).toBe(true)
     expect(m.output()).not.toMatch(/Unhandled|uncaught/i)
+  })
+
+  it('takes a layer’s size from the repository pulled through: another repository’s manifest cannot poison it, also after a restart', async () => {
+    const victim = `/v2/good/app/blobs/${stub.layer.digest}`
+    // Same run: the poisoning manifest is pulled first, then the victim's image.
+    const m = await mirror('h2')
+    expect((await answered(`${m.url}/v2/smallsize/app/manifests/v1`)).status).toBe(200)
+    expect((await answered(`${m.url}/v2/good/app/manifests/v1`)).status).toBe(200)
+    // Asking the victim's repository for the poisoning manifest by digest (cached, so served) does not
+    // make its claims the victim repository's: upstream does not hold it there.
+    await answered(`${m.url}/v2/good/app/manifests/${stub.manifest('smallsize').digest}`)
+    const head = await answered(`${m.url}${victim}`, 'HEAD')
+    expect(head.status).toBe(200)
+    expect(Number(head.headers['content-length'])).toBe(stub.layer.bytes.length)
+    const got = await answered(`${m.url}${victim}`)
+    expect(got.status).toBe(200)
+    expect(got.body.equals(stub.layer.bytes)).toBe(true)
+
+    // Across a restart: what each repository's manifests say is read back from ferry-cache.json.
+    const first = await mirror('h2-restart')
+    expect((await answered(`${first.url}/v2/smallsize/app/manifests/v1`)).status).toBe(200)
+    expect((await answered(`${first.url}/v2/good/app/manifests/v1`)).status).toBe(200)
+    await first.stop()
+    const second = await mirror('h2-restart')
+    const again = await answered(`${second.url}${victim}`)
+    expect(again.status).toBe(200)
+    expect(again.body.equals(stub.layer.bytes)).toBe(true)
+    expect(second.alive()).toBe(true)
+    const state = JSON.parse(await readFile(join(dir, 'h2-restart', 'ferry-cache.json'), 'utf8'))
+    // The poisoner's claim is kept, for its own repository only.
+    const poison = state.manifests[stub.manifest('smallsize').digest]
+    expect(poison.blobs[stub.layer.digest]).toBe(10)
+    expect(poison.repositories).toEqual([`${stub.host}/smallsize/app`])
   })
 })

@@ -16,7 +16,7 @@ import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError, toApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
-import { type CachedManifest, CacheState } from './cache-state.js'
+import { CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
 import type { UpstreamSpec } from './upstreams.js'
@@ -29,6 +29,13 @@ export interface MirrorOptions {
   /** Treat every upstream as insecure (plain HTTP, or TLS without verification). */
   insecure: boolean
   limits: EvictionLimits
+}
+
+/** Where a request is pulled from: upstream's repository, and its name in the cache record. */
+interface Source {
+  repo: RegistryRepository
+  /** `UPSTREAM/NAME`: what tag keys start with, and what a cached manifest records it came through. */
+  key: string
 }
 
 interface Flight {
@@ -59,6 +66,12 @@ function holdLastUntil(done: Promise<void>): Transform {
     },
   })
 }
+
+/**
+ * Downloads are shared by digest and size: a client whose repository gives a layer its right size never
+ * joins (and fails with) a download started for a repository that gives it a wrong one.
+ */
+const flightKey = (d: Descriptor) => `${d.digest}/${d.size}`
 
 /** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
 function upstreamUnavailable(err: unknown): boolean {
@@ -129,12 +142,10 @@ export class Mirror {
     return (ns && all.find((u) => u.name === ns || u.host === ns)) || all[0]!
   }
 
-  private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): {
-    up: UpstreamSpec
-    repo: RegistryRepository
-  } {
+  private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): Source {
     const up = this.upstreamFor(call.query)
-    return { up, repo: this.client.repository(up.host, call.route.name) }
+    const repo = this.client.repository(up.host, call.route.name)
+    return { repo, key: `${up.name}/${repo.repository}` }
   }
 
   private cachedRepositories(): string[] {
@@ -146,13 +157,16 @@ export class Mirror {
 
   private async getManifest(call: Call<RouteOf<'manifest'>>): Promise<void> {
     const { route } = call
-    const { up, repo } = this.repository(call)
+    const source = this.repository(call)
     let digest: string
     if (route.digest) {
       digest = route.digest
-      if (!(await this.hasManifest(digest))) await this.fetchManifest(repo, digest)
+      if (!(await this.hasManifest(digest))) await this.fetchManifest(source, digest)
+      else if (!this.state.holds(source.key, digest)) await this.confirmUpstream(source, digest)
     } else {
-      digest = await this.resolveTag(up, repo, route.tag!)
+      digest = await this.resolveTag(source, route.tag!)
+      // A tag mapping is kept per repository: upstream gave this digest for this repository's tag.
+      this.state.confirm(digest, source.key)
     }
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
@@ -178,11 +192,26 @@ export class Mirror {
   }
 
   /**
+   * A manifest cached through another repository, asked for by digest through this one: served as
+   * content by digest, but its blob sizes count for this repository's pulls only once upstream says
+   * (one HEAD, remembered) that this repository holds it. Otherwise anyone could make their manifest
+   * this repository's by asking for it here.
+   */
+  private async confirmUpstream({ repo, key }: Source, digest: string): Promise<void> {
+    try {
+      if ((await repo.resolve(digest)).digest === digest) this.state.confirm(digest, key)
+    } catch (err) {
+      this.logger.debug(`${repo.name}@${digest}: not confirmed upstream: ${(err as Error).message}`)
+    }
+  }
+
+  /**
    * The digest a tag maps to: the cached one within the TTL; after it, upstream is asked by HEAD (which
    * Docker Hub does not count as a pull) and the manifest is fetched only when the digest changed.
    */
-  private async resolveTag(up: UpstreamSpec, repo: RegistryRepository, tag: string): Promise<string> {
-    const key = `${up.name}/${repo.repository}:${tag}`
+  private async resolveTag(source: Source, tag: string): Promise<string> {
+    const { repo } = source
+    const key = `${source.key}:${tag}`
     const cached = this.state.tag(key)
     const now = Date.now()
     if (cached && (await this.hasManifest(cached.digest))) {
@@ -190,7 +219,7 @@ export class Mirror {
       try {
         const desc = await repo.resolve(tag)
         if (desc.digest !== cached.digest && !(await this.hasManifest(desc.digest))) {
-          await this.fetchManifest(repo, desc.digest)
+          await this.fetchManifest(source, desc.digest)
         }
         this.state.setTag(key, { ...desc, checkedAt: now })
         return desc.digest
@@ -205,7 +234,7 @@ export class Mirror {
       }
     }
     try {
-      const m = await this.fetchManifest(repo, tag)
+      const m = await this.fetchManifest(source, tag)
       this.state.setTag(key, {
         mediaType: m.mediaType,
         digest: m.digest,
@@ -219,7 +248,7 @@ export class Mirror {
     }
   }
 
-  private async fetchManifest(repo: RegistryRepository, reference: string): Promise<Manifest> {
+  private async fetchManifest({ repo, key }: Source, reference: string): Promise<Manifest> {
     let m: Manifest
     try {
       m = await repo.fetchManifest(reference)
@@ -228,12 +257,12 @@ export class Mirror {
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
-    const record: CachedManifest = {
+    const record = {
       mediaType: m.mediaType,
       blobs: Object.fromEntries(blobs.map((d) => [d.digest, d.size])),
       manifests: manifests.map((d) => d.digest),
     }
-    this.state.setManifest(m.digest, record)
+    this.state.setManifest(m.digest, record, key)
     return m
   }
 
@@ -266,23 +295,25 @@ export class Mirror {
     const { route } = call
     const digest = route.digest
     if (!(await this.layout.hasBlob(digest))) {
-      const size = this.state.blobSize(digest)
+      const { repo, key } = this.repository(call)
+      // The size the manifests of this repository give, never another's (sweep H2); the bytes are then
+      // verified against digest and size.
+      const size = this.state.blobSize(digest, key)
       if (size === undefined) {
-        throw new ApiError('BLOB_UNKNOWN', `blob ${digest} is in no manifest pulled through this cache`, {
-          detail: { digest },
-        })
+        throw new ApiError(
+          'BLOB_UNKNOWN',
+          `blob ${digest} is in no manifest of ${route.name} pulled through this cache`,
+          { detail: { digest } },
+        )
       }
-      const running = this.flights.get(digest)
+      const desc = { mediaType: 'application/octet-stream', digest, size }
+      const running = this.flights.get(flightKey(desc))
       const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
       if (running && whole && (await this.sendGrowing(call, running, size))) return
       if (running || !whole) {
-        const { repo } = this.repository(call)
-        await (running ?? this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }))
-          .done
+        await (running ?? this.startFlight(repo, desc)).done
       } else {
-        const { repo } = this.repository(call)
-        const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
-        return this.sendAsItArrives(call, flight, size)
+        return this.sendAsItArrives(call, this.startFlight(repo, desc, true), size)
       }
     }
     this.state.touch(digest)
@@ -328,7 +359,7 @@ export class Mirror {
       opened = resolve
     })
     const done = this.download(repo, desc, branch, ended, opened).finally(() =>
-      this.flights.delete(desc.digest),
+      this.flights.delete(flightKey(desc)),
     )
     // Waiters see the failure through their own await; these only keep it from being unhandled.
     done.catch(() => ended(false))
@@ -338,7 +369,7 @@ export class Mirror {
     )
     verified.catch(() => {})
     const flight = { done, branch, verified, file }
-    this.flights.set(desc.digest, flight)
+    this.flights.set(flightKey(desc), flight)
     return flight
   }
 
@@ -429,13 +460,13 @@ export class Mirror {
   // --- listings
 
   private async listTags(call: Call<RouteOf<'tags'>>): Promise<void> {
-    const { up, repo } = this.repository(call)
+    const { repo, key } = this.repository(call)
     let tags: string[]
     try {
       tags = await repo.listTags()
     } catch (err) {
       if (!upstreamUnavailable(err)) throw this.upstreamError(err, repo.name)
-      const prefix = `${up.name}/${repo.repository}:`
+      const prefix = `${key}:`
       tags = this.state
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
