@@ -59,7 +59,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
     'docker config: every client of the mirror can read what those credentials can. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
-    'or one a client is reading.'
+    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',

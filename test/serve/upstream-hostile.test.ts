@@ -115,4 +115,19 @@ describe('ferry serve --upstream against a hostile upstream', () => {
     expect(poison.blobs[stub.layer.digest]).toBe(10)
     expect(poison.repositories).toEqual([`${stub.host}/smallsize/app`])
   })
+
+  it('keeps the manifest of a pull in progress under --cache-max-size pressure', async () => {
+    const m = await mirror('m3', '--cache-max-size', '2000')
+    // Client A has its manifest...
+    expect((await answered(`${m.url}/v2/good/app/manifests/v1`)).status).toBe(200)
+    // ...while client B pulls a whole image, which takes the cache over its limit.
+    expect((await answered(`${m.url}/v2/other/app/manifests/v1`)).status).toBe(200)
+    for (const b of [stub.config, stub.otherLayer]) {
+      expect((await answered(`${m.url}/v2/other/app/blobs/${b.digest}`)).status).toBe(200)
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+    const got = await answered(`${m.url}/v2/good/app/blobs/${stub.layer.digest}`)
+    expect(got.status, got.body.toString()).toBe(200)
+    expect(got.body.equals(stub.layer.bytes)).toBe(true)
+  })
 })

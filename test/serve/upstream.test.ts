@@ -286,7 +286,9 @@ describe('ferry serve --upstream (pull-through cache)', () => {
       { seed: 'mirror-big', layers: 2, layerSize: 400_000 },
       '1.0',
     )
-    const server = await mirror({ limits: { maxBytes: 1_000_000 } }, 'evict')
+    // The two pulls follow each other at once: without shortening the in-use window (minutes by default,
+    // so that a pull in progress keeps its manifest), the first image would not count as idle yet.
+    const server = await mirror({ limits: { maxBytes: 1_000_000, inUseMs: 0 } }, 'evict')
     const blobsDir = join(dir, 'evict', 'blobs', 'sha256')
     const hexes = (m: Manifest) => childrenOf(m).blobs.map((d) => d.digest.slice('sha256:'.length))
     expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)

@@ -292,6 +292,16 @@ export class Mirror {
   // --- blobs
 
   private async getBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
+    // From the request on, while it downloads too: eviction keeps the blob, and the manifests that list it.
+    const release = this.eviction.reading(call.route.digest)
+    try {
+      await this.serveBlob(call)
+    } finally {
+      release()
+    }
+  }
+
+  private async serveBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
     const { route } = call
     const digest = route.digest
     if (!(await this.layout.hasBlob(digest))) {
@@ -317,12 +327,7 @@ export class Mirror {
       }
     }
     this.state.touch(digest)
-    const release = this.eviction.reading(digest)
-    try {
-      await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
-    } finally {
-      release()
-    }
+    await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
   }
 
   /**
@@ -382,20 +387,15 @@ export class Mirror {
     const file = await flight.file
     if (!file) return false
     const digest = call.route.digest
-    const release = this.eviction.reading(digest)
-    try {
-      return await file.sendTo(call.res, size, flight.verified, () => {
-        call.res.writeHead(200, {
-          'Content-Type': 'application/octet-stream',
-          'Content-Length': size,
-          'Docker-Content-Digest': digest,
-          ETag: `"${digest}"`,
-        })
-        this.state.touch(digest)
+    return file.sendTo(call.res, size, flight.verified, () => {
+      call.res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': size,
+        'Docker-Content-Digest': digest,
+        ETag: `"${digest}"`,
       })
-    } finally {
-      release()
-    }
+      this.state.touch(digest)
+    })
   }
 
   private async download(
