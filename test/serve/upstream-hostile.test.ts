@@ -31,6 +31,9 @@ async function answered(url: string, method = 'GET') {
   return got
 }
 
+const errorsOf = (body: Buffer): unknown =>
+  (JSON.parse(body.toString()) as { errors: { code: string; message: string }[] }).errors
+
 describe('ferry serve --upstream against a hostile upstream', () => {
   let stub: HostileUpstream
   let dir: string
@@ -129,5 +132,24 @@ describe('ferry serve --upstream against a hostile upstream', () => {
     const got = await answered(`${m.url}/v2/good/app/blobs/${stub.layer.digest}`)
     expect(got.status, got.body.toString()).toBe(200)
     expect(got.body.equals(stub.layer.bytes)).toBe(true)
+  })
+
+  it('answers upstream faults with 502 and a message that blames upstream, and caches nothing', async () => {
+    const m = await mirror('l9')
+    for (const mode of ['liedigest', 'bigmanifest', 'authloop'] satisfies Mode[]) {
+      const url = `${m.url}/v2/${mode}/app/manifests/v1`
+      const got = await answered(url)
+      expect(got.status, `${mode}: ${got.body}`).toBe(502)
+      expect(errorsOf(got.body)).toEqual([
+        { code: 'UNKNOWN', message: expect.stringMatching(/: bad gateway: .*upstream/), detail: {} },
+      ])
+      expect(got.body.toString()).not.toContain('not-what-the-registry-wants')
+      expect((await answered(url, 'HEAD')).status).toBe(502)
+    }
+    expect(await stored('l9')).toEqual([])
+    expect((await answered(`${m.url}/v2/baddigest/app/manifests/v1`)).status).toBe(200)
+    const corrupt = await answered(`${m.url}/v2/baddigest/app/blobs/${stub.layer.digest}`, 'HEAD')
+    expect(corrupt.status).toBe(502)
+    expect(await stored('l9')).not.toContain(stub.layer.digest)
   })
 })

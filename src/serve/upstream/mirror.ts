@@ -9,16 +9,17 @@ import type { Logger } from '../../log.js'
 import type { Digest } from '../../oci/digest.js'
 import { childrenOf, type Manifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
-import { NetworkError, RegistryClient, RegistryError, type RegistryRepository } from '../../registry/index.js'
+import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
-import { ApiError, toApiError } from '../errors.js'
+import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
 import { CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
+import { upstreamError, upstreamUnavailable } from './upstream-errors.js'
 import type { UpstreamSpec } from './upstreams.js'
 
 export interface MirrorOptions {
@@ -72,12 +73,6 @@ function holdLastUntil(done: Promise<void>): Transform {
  * joins (and fails with) a download started for a repository that gives it a wrong one.
  */
 const flightKey = (d: Descriptor) => `${d.digest}/${d.size}`
-
-/** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
-function upstreamUnavailable(err: unknown): boolean {
-  if (err instanceof NetworkError) return true
-  return err instanceof RegistryError && (err.status === 429 || err.status >= 500)
-}
 
 /**
  * A pull-through cache in front of upstream registries, over the layout at ROOT: manifests and blobs are
@@ -224,7 +219,7 @@ export class Mirror {
         this.state.setTag(key, { ...desc, checkedAt: now })
         return desc.digest
       } catch (err) {
-        if (!upstreamUnavailable(err)) throw this.upstreamError(err, `${repo.name}:${tag}`)
+        if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
         const age = Math.round((now - cached.checkedAt) / 1000)
         this.logger.warn(
           `${repo.name}:${tag}: upstream unavailable (${(err as Error).message}); serving the stale mapping ` +
@@ -243,8 +238,7 @@ export class Mirror {
       })
       return m.digest
     } catch (err) {
-      if (err instanceof ApiError) throw err
-      throw this.upstreamError(err, `${repo.name}:${tag}`)
+      throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
     }
   }
 
@@ -253,7 +247,7 @@ export class Mirror {
     try {
       m = await repo.fetchManifest(reference)
     } catch (err) {
-      throw this.upstreamError(err, `${repo.name}@${reference}`)
+      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
@@ -276,17 +270,6 @@ export class Mirror {
     } finally {
       await rm(temp, { force: true })
     }
-  }
-
-  private upstreamError(err: unknown, what: string): ApiError {
-    if (isFerryError(err, 'NOT_FOUND')) {
-      return new ApiError('MANIFEST_UNKNOWN', `${what}: not found upstream`, { detail: { reference: what } })
-    }
-    if (upstreamUnavailable(err)) {
-      this.logger.warn(`${what}: upstream unavailable: ${(err as Error).message}`)
-      return new ApiError('UNAVAILABLE', `${what}: upstream unavailable and nothing cached`, { status: 503 })
-    }
-    return toApiError(err)
   }
 
   // --- blobs
@@ -441,16 +424,16 @@ export class Mirror {
       await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } catch (err) {
       branch?.destroy(err as Error)
+      // Logged here once per download: the client that started it only sees its connection cut.
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
         this.logger.warn(
           `${what}: upstream sent bytes that do not match; not cached: ${(err as Error).message}`,
         )
-        throw new ApiError('BLOB_UNKNOWN', `${what}: upstream sent a corrupt blob`, { status: 502 })
       }
       if (isFerryError(err, 'NOT_FOUND')) {
         throw new ApiError('BLOB_UNKNOWN', `${what}: not found upstream`, { detail: { digest: desc.digest } })
       }
-      throw this.upstreamError(err, what)
+      throw upstreamError(err, what, this.logger)
     } finally {
       await rm(temp, { force: true })
     }
@@ -465,7 +448,7 @@ export class Mirror {
     try {
       tags = await repo.listTags()
     } catch (err) {
-      if (!upstreamUnavailable(err)) throw this.upstreamError(err, repo.name)
+      if (!upstreamUnavailable(err)) throw upstreamError(err, repo.name, this.logger)
       const prefix = `${key}:`
       tags = this.state
         .tagKeys()
@@ -483,7 +466,7 @@ export class Mirror {
       // Upstream's referrers API, or its referrers tag schema when it has none.
       manifests = await repo.referrers(call.route.digest)
     } catch (err) {
-      throw this.upstreamError(err, `${repo.name}@${call.route.digest} referrers`)
+      throw upstreamError(err, `${repo.name}@${call.route.digest} referrers`, this.logger)
     }
     sendJson(
       call.res,
