@@ -13,8 +13,9 @@ import type { AddressInfo, Socket } from 'node:net'
  * - `baddigest`: the layer's bytes are wrong (right size); `toolong`: the layer comes with bytes more
  *   than declared; `endless`: the layer never ends (chunked, bounded only by the client going away).
  * - `smallsize`: the manifest declares the shared layer (good's) as 10 bytes.
- * - `liedigest`: the manifest's `Docker-Content-Digest` names other content.
- * - `bigmanifest`: a 4.2 MB manifest, over every client's 4 MiB limit.
+ * - `liedigest`: the manifest's `Docker-Content-Digest` names other content, and asked for by any digest
+ *   it answers with this same manifest.
+ * - `bigmanifest`: a 4.2 MB manifest, over every client's 4 MiB limit, chunked (no Content-Length).
  * - `authloop`: every answer is 401 with a Bearer challenge, whatever token the client brings.
  */
 
@@ -114,10 +115,14 @@ export async function startHostileUpstream(): Promise<HostileUpstream> {
       })
     }
     if (kind === 'manifests') {
-      if (ref.startsWith('sha256:') && ref !== manifest.digest) {
+      if (ref.startsWith('sha256:') && ref !== manifest.digest && mode !== 'liedigest') {
         return reply(404, Buffer.from('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'))
       }
       const announced = mode === 'liedigest' ? digestOf(Buffer.from('something else')) : manifest.digest
+      if (mode === 'bigmanifest') {
+        res.writeHead(200, { 'Content-Type': MANIFEST_TYPE, 'Docker-Content-Digest': announced })
+        return void res.end(head ? undefined : manifest.bytes)
+      }
       return reply(200, manifest.bytes, { 'Content-Type': MANIFEST_TYPE, 'Docker-Content-Digest': announced })
     }
     const bytes = blobs.get(ref)

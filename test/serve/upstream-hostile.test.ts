@@ -146,6 +146,9 @@ describe('ferry serve --upstream against a hostile upstream', () => {
       expect(got.body.toString()).not.toContain('not-what-the-registry-wants')
       expect((await answered(url, 'HEAD')).status).toBe(502)
     }
+    // Asked for by digest, upstream answers with another manifest.
+    const swapped = await answered(`${m.url}/v2/liedigest/app/manifests/${stub.manifest('other').digest}`)
+    expect(swapped.status).toBe(502)
     expect(await stored('l9')).toEqual([])
     expect((await answered(`${m.url}/v2/baddigest/app/manifests/v1`)).status).toBe(200)
     const corrupt = await answered(`${m.url}/v2/baddigest/app/blobs/${stub.layer.digest}`, 'HEAD')
