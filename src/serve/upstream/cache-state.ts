@@ -64,7 +64,13 @@ export class CacheState {
         logger.warn(`${file}: unreadable (${(err as Error).message}); starting with an empty cache record`)
       }
     }
-    return new CacheState(file, state, logger)
+    const cache = new CacheState(file, state, logger)
+    // A tag mapping is upstream's word that its repository holds the manifest: records written before
+    // `repositories` existed get theirs from the tags that map to them.
+    for (const [key, tag] of Object.entries(state.tags)) {
+      cache.confirm(tag.digest, key.slice(0, key.lastIndexOf(':')))
+    }
+    return cache
   }
 
   tag(key: string): CachedTag | undefined {
