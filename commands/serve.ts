@@ -55,11 +55,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'by digest without asking upstream; a tag is served locally for --upstream-ttl, then revalidated with a ' +
     'HEAD (a GET only when its digest changed); when upstream is down or answers 429/5xx the cached mapping ' +
     'is served and a warning says it is stale. Each blob is fetched from upstream once however many clients ' +
-    'ask for it at once, and verified before it is stored. Repeat --upstream NAME=URL for several upstreams: ' +
-    'containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
+    'ask for it at once, and verified before it is stored; what upstream gets wrong (content that does not ' +
+    'match its digest or size, an oversize manifest, a refused login) answers 502. Repeat --upstream ' +
+    'NAME=URL for several upstreams: containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
     'docker config: every client of the mirror can read what those credentials can. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
-    'or one a client is reading.'
+    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',

@@ -40,6 +40,7 @@ export class ApiError extends Error {
   readonly status: number
   readonly entries: ApiErrorEntry[]
   readonly headers: Record<string, string>
+  private readonly forClient: boolean
 
   constructor(
     code: ApiErrorCode,
@@ -51,6 +52,8 @@ export class ApiError extends Error {
       more?: ApiErrorEntry[]
       /** What actually failed: logged by the server, never sent. */
       cause?: unknown
+      /** The message was written for the client and names nothing of this server: a 5xx sends it too. */
+      forClient?: boolean
     } = {},
   ) {
     super(message, { cause: opts.cause })
@@ -58,6 +61,7 @@ export class ApiError extends Error {
     this.status = opts.status ?? API_ERRORS[code]
     this.entries = [{ code, message, detail: opts.detail ?? {} }, ...(opts.more ?? [])]
     this.headers = opts.headers ?? {}
+    this.forClient = opts.forClient ?? false
   }
 
   get code(): ApiErrorCode {
@@ -65,12 +69,13 @@ export class ApiError extends Error {
   }
 
   /**
-   * The spec's `{"errors":[…]}`. A 5xx says only its code and status: its message names files and
-   * errno codes of the server, which are for the server's log. A long list (a manifest naming 30,000
-   * missing blobs) keeps its first entries and says how many more there were, so the answer stays small.
+   * The spec's `{"errors":[…]}`. A 5xx says only its code and status (unless its message was written
+   * for the client): its message names files and errno codes of the server, which are for the server's
+   * log. A long list (a manifest naming 30,000 missing blobs) keeps its first entries and says how many
+   * more there were, so the answer stays small.
    */
   body(): string {
-    if (this.status >= 500) {
+    if (this.status >= 500 && !this.forClient) {
       const message = (STATUS_CODES[this.status] ?? 'internal server error').toLowerCase()
       return JSON.stringify({ errors: [{ code: this.code, message, detail: {} }] })
     }

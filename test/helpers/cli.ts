@@ -41,6 +41,10 @@ export function ferry(
 export interface ServeProcess {
   /** `127.0.0.1:PORT` */
   host: string
+  /** False once the process exited (a crash, or after stop). */
+  alive(): boolean
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string
   stop(): Promise<void>
 }
 
@@ -53,16 +57,18 @@ export function startFerryServe(args: string[]): Promise<ServeProcess> {
     let said = ''
     let ready = false
     const listen = (d: Buffer) => {
-      if (ready) return
       said += d
+      if (ready) return
       const m = /listening on https?:\/\/(127\.0\.0\.1:\d+)/.exec(said)
       if (!m) return
       ready = true
       resolve({
         host: m[1]!,
+        alive: () => child.exitCode === null && child.signalCode === null,
+        output: () => said,
         stop: () =>
           new Promise((done) => {
-            if (child.exitCode !== null) return done()
+            if (child.exitCode !== null || child.signalCode !== null) return done()
             child.once('exit', () => done())
             child.kill('SIGTERM')
           }),

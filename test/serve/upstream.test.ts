@@ -148,6 +148,9 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     // Upstream down: every connection is dropped before it reaches the registry.
     proxy.setRule(() => ({ kind: 'reset' }))
     expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
+    const tags = await fetch(`${server.url}/v2/team/app/tags/list`)
+    expect(tags.status).toBe(200)
+    expect(await tags.json()).toEqual({ name: 'team/app', tags: ['1.0'] })
     proxy.setRule(() => ({ kind: 'status', status: 429, body: '{"errors":[{"code":"TOOMANYREQUESTS"}]}' }))
     expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)
   })
@@ -241,6 +244,82 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     expect(stored).not.toContain(layer.digest.slice('sha256:'.length))
   })
 
+  it('lets a joiner finish when the client that started the download leaves, and answers HEAD and Range while it runs', async () => {
+    const slow = await pushSyntheticImage(
+      client.repository(dist.host, 'team/leaver'),
+      { seed: 'mirror-leaver', layers: 1, layerSize: 1_000_000 },
+      '1.0',
+    )
+    const layer = childrenOf(slow).blobs[1]!
+    const server = await mirror({}, 'leaver')
+    expect((await timedGet(`${server.url}/v2/team/leaver/manifests/1.0`, slow.mediaType)).status).toBe(200)
+    proxy.setRule((r) =>
+      r.method === 'GET' && r.path.endsWith(`/blobs/${layer.digest}`)
+        ? { kind: 'trickle', bytesPerSecond: 1_000_000 }
+        : undefined,
+    )
+    const url = `${server.url}/v2/team/leaver/blobs/${layer.digest}`
+    let started: () => void = () => {}
+    const running = new Promise<void>((resolve) => {
+      started = resolve
+    })
+    const starter = request(url, (res) => {
+      let received = 0
+      res.on('data', (c: Buffer) => {
+        received += c.length
+        if (received > 200_000) started()
+      })
+      res.on('error', () => {})
+    })
+    starter.on('error', () => {})
+    starter.end()
+    await running
+    const joiner = timedGet(url)
+    const head = await fetch(url, { method: 'HEAD' })
+    const range = fetch(url, { headers: { range: 'bytes=10-19' } })
+    // The client that started the download goes away; the download goes on for the others.
+    starter.destroy()
+    const joined = await joiner
+    expect(joined.status).toBe(200)
+    expect(`sha256:${createHash('sha256').update(joined.body).digest('hex')}`).toBe(layer.digest)
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-length')).toBe(String(layer.size))
+    const ranged = await range
+    expect(ranged.status).toBe(206)
+    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(joined.body.subarray(10, 20))
+    const blobsDir = join(dir, 'leaver', 'blobs', 'sha256')
+    expect(await readdir(blobsDir)).toContain(layer.digest.slice('sha256:'.length))
+    expect(blobGets(proxy).filter((p) => p.endsWith(layer.digest)).length).toBe(1)
+  })
+
+  it('cuts the clients of a download whose upstream connection drops after 100 bytes, caches nothing, and serves on', async () => {
+    const cut = await pushSyntheticImage(
+      client.repository(dist.host, 'team/cut'),
+      { seed: 'mirror-cut', layers: 1, layerSize: 300_000 },
+      '1.0',
+    )
+    const layer = childrenOf(cut).blobs[1]!
+    const server = await mirror({}, 'cut')
+    expect((await timedGet(`${server.url}/v2/team/cut/manifests/1.0`, cut.mediaType)).status).toBe(200)
+    // Cut after 100 bytes; every attempt to resume finds the connection refused.
+    let first = true
+    proxy.setRule((r) => {
+      if (!r.path.endsWith(`/blobs/${layer.digest}`)) return undefined
+      if (!first) return { kind: 'reset' }
+      first = false
+      return { kind: 'cut', after: 100 }
+    })
+    proxy.seen.length = 0
+    const got = await timedGet(`${server.url}/v2/team/cut/blobs/${layer.digest}`).catch((e: Error) => e)
+    if (got instanceof Error) expect(got.message).toMatch(/aborted|socket hang up|ECONNRESET/)
+    else expect([got.status, got.body.length < layer.size]).toEqual([200, true])
+    expect(blobGets(proxy)).toContain(`/v2/team/cut/blobs/${layer.digest}`)
+    const stored = await readdir(join(dir, 'cut', 'blobs', 'sha256'))
+    expect(stored).not.toContain(layer.digest.slice('sha256:'.length))
+    proxy.setRule(undefined)
+    expect(await pull(dir, server.host, 'team/cut:1.0')).toBe(cut.digest)
+  })
+
   it('refuses pushes with 405 UNSUPPORTED', async () => {
     const server = await mirror({}, 'push')
     const status = await new Promise<number>((resolve, reject) => {
@@ -286,7 +365,9 @@ describe('ferry serve --upstream (pull-through cache)', () => {
       { seed: 'mirror-big', layers: 2, layerSize: 400_000 },
       '1.0',
     )
-    const server = await mirror({ limits: { maxBytes: 1_000_000 } }, 'evict')
+    // The two pulls follow each other at once: without shortening the in-use window (minutes by default,
+    // so that a pull in progress keeps its manifest), the first image would not count as idle yet.
+    const server = await mirror({ limits: { maxBytes: 1_000_000, inUseMs: 0 } }, 'evict')
     const blobsDir = join(dir, 'evict', 'blobs', 'sha256')
     const hexes = (m: Manifest) => childrenOf(m).blobs.map((d) => d.digest.slice('sha256:'.length))
     expect(await pull(dir, server.host, 'team/app:1.0')).toBe(app.digest)

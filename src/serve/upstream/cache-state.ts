@@ -15,6 +15,12 @@ const manifestSchema = z.object({
   /** Blob digests (config, layers) and child manifests the manifest references, with their sizes. */
   blobs: z.record(z.string(), z.number()),
   manifests: z.array(z.string()),
+  /**
+   * The upstream repositories (`UPSTREAM/NAME`) upstream served or confirmed this manifest through. Only
+   * their pulls take blob sizes from it: a manifest anyone can push to some repository must not decide
+   * what another repository's layer is (sweep H2). Records written before this field have none.
+   */
+  repositories: z.array(z.string()).default([]),
 })
 const stateSchema = z.object({
   version: z.literal(1),
@@ -58,7 +64,13 @@ export class CacheState {
         logger.warn(`${file}: unreadable (${(err as Error).message}); starting with an empty cache record`)
       }
     }
-    return new CacheState(file, state, logger)
+    const cache = new CacheState(file, state, logger)
+    // A tag mapping is upstream's word that its repository holds the manifest: records written before
+    // `repositories` existed get theirs from the tags that map to them.
+    for (const [key, tag] of Object.entries(state.tags)) {
+      cache.confirm(tag.digest, key.slice(0, key.lastIndexOf(':')))
+    }
+    return cache
   }
 
   tag(key: string): CachedTag | undefined {
@@ -74,18 +86,54 @@ export class CacheState {
     return this.state.manifests[digest]
   }
 
-  setManifest(digest: string, m: CachedManifest): void {
-    this.state.manifests[digest] = m
+  /** Records a manifest `repository` served; the repositories it was served through before stay. */
+  setManifest(digest: string, m: Omit<CachedManifest, 'repositories'>, repository: string): void {
+    const before = this.state.manifests[digest]?.repositories ?? []
+    this.state.manifests[digest] = { ...m, repositories: [...new Set([...before, repository])] }
     this.changed()
   }
 
-  /** Size of a blob some cached manifest references; undefined when none does. */
-  blobSize(digest: string): number | undefined {
-    for (const m of Object.values(this.state.manifests)) {
-      const size = m.blobs[digest]
+  /** Upstream confirmed that `repository` holds the cached manifest `digest`. */
+  confirm(digest: string, repository: string): void {
+    const m = this.state.manifests[digest]
+    if (!m || m.repositories.includes(repository)) return
+    m.repositories.push(repository)
+    this.changed()
+  }
+
+  /** Whether `digest` is one of `repository`'s cached manifests (see manifestsOf). */
+  holds(repository: string, digest: string): boolean {
+    return this.manifestsOf(repository).has(digest)
+  }
+
+  /**
+   * Size of a blob that one of `repository`'s cached manifests references; undefined when none does.
+   * Two of them giving one digest two sizes is that repository's own problem: the first found wins.
+   */
+  blobSize(digest: string, repository: string): number | undefined {
+    for (const d of this.manifestsOf(repository)) {
+      const size = this.state.manifests[d]!.blobs[digest]
       if (size !== undefined) return size
     }
     return undefined
+  }
+
+  /**
+   * The cached manifests upstream served or confirmed through `repository`, and every cached manifest
+   * they reference: the children an index in a repository names are in that repository too.
+   */
+  private manifestsOf(repository: string): Set<string> {
+    const found = new Set<string>()
+    const pending = Object.entries(this.state.manifests)
+      .filter(([, m]) => m.repositories.includes(repository))
+      .map(([d]) => d)
+    for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
+      const m = this.state.manifests[d]
+      if (!m || found.has(d)) continue
+      found.add(d)
+      pending.push(...m.manifests)
+    }
+    return found
   }
 
   touch(digest: string, now = Date.now()): void {

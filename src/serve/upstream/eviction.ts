@@ -10,9 +10,21 @@ export interface EvictionLimits {
   maxBytes?: number
   /** `--cache-max-age`: what nobody pulled for this long goes. */
   maxAgeMs?: number
+  /** A manifest served this recently is in use (default IN_USE_MS); tests that pull back to back shorten it. */
+  inUseMs?: number
 }
 
 const SWEEP_INTERVAL_MS = 60_000
+/**
+ * How long after it was served a manifest counts as in use by the pull that asked for it. A client asks
+ * for the manifest, then for its blobs one by one, and a manifest dropped in between fails that pull: its
+ * next blob is in no manifest of the repository, so 404 BLOB_UNKNOWN (sweep M3). Keeping it (rather than
+ * still fetching blobs of a manifest just dropped) costs the limit a few minutes' pulls, where fetching
+ * would cost upstream every blob of every pull that lost the race, each evicted again at the next sweep.
+ * Five minutes covers the gaps between blob requests of a pull; a pull that takes longer is covered by
+ * its blob requests in flight (see inUse).
+ */
+const IN_USE_MS = 5 * 60_000
 
 interface StoredBlob {
   digest: string
@@ -24,7 +36,7 @@ interface StoredBlob {
  * Keeps the cache within --cache-max-size and --cache-max-age, least recently pulled first. A blob goes
  * only once no cached manifest references it (distribution#2367: a proxy that expires layers under a
  * cached manifest serves images it can no longer deliver) and while no client is reading it; a manifest
- * goes with every tag that maps to it, and so releases what it referenced.
+ * goes with every tag that maps to it, and so releases what it referenced, but never while in use.
  */
 export class Eviction {
   private readonly readers = new Map<string, number>()
@@ -54,7 +66,7 @@ export class Eviction {
     clearInterval(this.timer)
   }
 
-  /** A client started reading `digest`; call the result when it is done. */
+  /** A client asked for `digest` (it may still be downloading); call the result when it is done. */
   reading(digest: string): () => void {
     this.readers.set(digest, (this.readers.get(digest) ?? 0) + 1)
     let released = false
@@ -92,7 +104,7 @@ export class Eviction {
     // Manifests past the age limit go first, with their tags.
     for (const digest of this.state.manifestDigests()) {
       const pulled = this.state.pulledAt(digest) ?? 0
-      if (old(pulled) && !this.readers.has(digest)) this.state.dropManifest(digest)
+      if (old(pulled) && !this.inUse(digest, now)) this.state.dropManifest(digest)
     }
     let total = blobs.reduce((n, b) => n + b.size, 0)
     const byAge = [...blobs].sort((a, b) => a.pulled - b.pulled)
@@ -116,7 +128,7 @@ export class Eviction {
       // Still too big: give up the least recently pulled manifest and look again.
       const roots = this.state
         .manifestDigests()
-        .filter((d) => !this.readers.has(d))
+        .filter((d) => !this.inUse(d, now))
         .sort((a, b) => (this.state.pulledAt(a) ?? 0) - (this.state.pulledAt(b) ?? 0))
       if (roots.length === 0) {
         this.logger.warn(`cache holds ${total} bytes, over --cache-max-size, but all of it is in use`)
@@ -124,6 +136,17 @@ export class Eviction {
       }
       this.state.dropManifest(roots[0]!)
     }
+  }
+
+  /**
+   * A pull is (probably) still fetching what this manifest lists: it was served within the last
+   * IN_USE_MS, or a client is reading it or one of its blobs right now.
+   */
+  private inUse(digest: string, now: number): boolean {
+    if (this.readers.has(digest)) return true
+    if (now - (this.state.pulledAt(digest) ?? 0) < (this.limits.inUseMs ?? IN_USE_MS)) return true
+    const m = this.state.manifest(digest)
+    return m !== undefined && Object.keys(m.blobs).some((b) => this.readers.has(b))
   }
 
   /** Every digest a cached manifest needs: itself, its child manifests, its config and layers. */

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { PassThrough, Transform } from 'node:stream'
+import { PassThrough, type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR } from '../../layout/blobs.js'
@@ -9,16 +9,17 @@ import type { Logger } from '../../log.js'
 import type { Digest } from '../../oci/digest.js'
 import { childrenOf, type Manifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
-import { NetworkError, RegistryClient, RegistryError, type RegistryRepository } from '../../registry/index.js'
+import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
-import { ApiError, toApiError } from '../errors.js'
+import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
-import { type CachedManifest, CacheState } from './cache-state.js'
+import { CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
+import { upstreamError, upstreamUnavailable } from './upstream-errors.js'
 import type { UpstreamSpec } from './upstreams.js'
 
 export interface MirrorOptions {
@@ -29,6 +30,13 @@ export interface MirrorOptions {
   /** Treat every upstream as insecure (plain HTTP, or TLS without verification). */
   insecure: boolean
   limits: EvictionLimits
+}
+
+/** Where a request is pulled from: upstream's repository, and its name in the cache record. */
+interface Source {
+  repo: RegistryRepository
+  /** `UPSTREAM/NAME`: what tag keys start with, and what a cached manifest records it came through. */
+  key: string
 }
 
 interface Flight {
@@ -60,11 +68,11 @@ function holdLastUntil(done: Promise<void>): Transform {
   })
 }
 
-/** Upstream gone, overloaded or rate-limiting: a cached mapping is better than an error. */
-function upstreamUnavailable(err: unknown): boolean {
-  if (err instanceof NetworkError) return true
-  return err instanceof RegistryError && (err.status === 429 || err.status >= 500)
-}
+/**
+ * Downloads are shared by digest and size: a client whose repository gives a layer its right size never
+ * joins (and fails with) a download started for a repository that gives it a wrong one.
+ */
+const flightKey = (d: Descriptor) => `${d.digest}/${d.size}`
 
 /**
  * A pull-through cache in front of upstream registries, over the layout at ROOT: manifests and blobs are
@@ -129,12 +137,10 @@ export class Mirror {
     return (ns && all.find((u) => u.name === ns || u.host === ns)) || all[0]!
   }
 
-  private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): {
-    up: UpstreamSpec
-    repo: RegistryRepository
-  } {
+  private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): Source {
     const up = this.upstreamFor(call.query)
-    return { up, repo: this.client.repository(up.host, call.route.name) }
+    const repo = this.client.repository(up.host, call.route.name)
+    return { repo, key: `${up.name}/${repo.repository}` }
   }
 
   private cachedRepositories(): string[] {
@@ -146,13 +152,16 @@ export class Mirror {
 
   private async getManifest(call: Call<RouteOf<'manifest'>>): Promise<void> {
     const { route } = call
-    const { up, repo } = this.repository(call)
+    const source = this.repository(call)
     let digest: string
     if (route.digest) {
       digest = route.digest
-      if (!(await this.hasManifest(digest))) await this.fetchManifest(repo, digest)
+      if (!(await this.hasManifest(digest))) await this.fetchManifest(source, digest)
+      else if (!this.state.holds(source.key, digest)) await this.confirmUpstream(source, digest)
     } else {
-      digest = await this.resolveTag(up, repo, route.tag!)
+      digest = await this.resolveTag(source, route.tag!)
+      // A tag mapping is kept per repository: upstream gave this digest for this repository's tag.
+      this.state.confirm(digest, source.key)
     }
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
@@ -178,11 +187,26 @@ export class Mirror {
   }
 
   /**
+   * A manifest cached through another repository, asked for by digest through this one: served as
+   * content by digest, but its blob sizes count for this repository's pulls only once upstream says
+   * (one HEAD, remembered) that this repository holds it. Otherwise anyone could make their manifest
+   * this repository's by asking for it here.
+   */
+  private async confirmUpstream({ repo, key }: Source, digest: string): Promise<void> {
+    try {
+      if ((await repo.resolve(digest)).digest === digest) this.state.confirm(digest, key)
+    } catch (err) {
+      this.logger.debug(`${repo.name}@${digest}: not confirmed upstream: ${(err as Error).message}`)
+    }
+  }
+
+  /**
    * The digest a tag maps to: the cached one within the TTL; after it, upstream is asked by HEAD (which
    * Docker Hub does not count as a pull) and the manifest is fetched only when the digest changed.
    */
-  private async resolveTag(up: UpstreamSpec, repo: RegistryRepository, tag: string): Promise<string> {
-    const key = `${up.name}/${repo.repository}:${tag}`
+  private async resolveTag(source: Source, tag: string): Promise<string> {
+    const { repo } = source
+    const key = `${source.key}:${tag}`
     const cached = this.state.tag(key)
     const now = Date.now()
     if (cached && (await this.hasManifest(cached.digest))) {
@@ -190,12 +214,12 @@ export class Mirror {
       try {
         const desc = await repo.resolve(tag)
         if (desc.digest !== cached.digest && !(await this.hasManifest(desc.digest))) {
-          await this.fetchManifest(repo, desc.digest)
+          await this.fetchManifest(source, desc.digest)
         }
         this.state.setTag(key, { ...desc, checkedAt: now })
         return desc.digest
       } catch (err) {
-        if (!upstreamUnavailable(err)) throw this.upstreamError(err, `${repo.name}:${tag}`)
+        if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
         const age = Math.round((now - cached.checkedAt) / 1000)
         this.logger.warn(
           `${repo.name}:${tag}: upstream unavailable (${(err as Error).message}); serving the stale mapping ` +
@@ -205,7 +229,7 @@ export class Mirror {
       }
     }
     try {
-      const m = await this.fetchManifest(repo, tag)
+      const m = await this.fetchManifest(source, tag)
       this.state.setTag(key, {
         mediaType: m.mediaType,
         digest: m.digest,
@@ -214,26 +238,25 @@ export class Mirror {
       })
       return m.digest
     } catch (err) {
-      if (err instanceof ApiError) throw err
-      throw this.upstreamError(err, `${repo.name}:${tag}`)
+      throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
     }
   }
 
-  private async fetchManifest(repo: RegistryRepository, reference: string): Promise<Manifest> {
+  private async fetchManifest({ repo, key }: Source, reference: string): Promise<Manifest> {
     let m: Manifest
     try {
       m = await repo.fetchManifest(reference)
     } catch (err) {
-      throw this.upstreamError(err, `${repo.name}@${reference}`)
+      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
-    const record: CachedManifest = {
+    const record = {
       mediaType: m.mediaType,
       blobs: Object.fromEntries(blobs.map((d) => [d.digest, d.size])),
       manifests: manifests.map((d) => d.digest),
     }
-    this.state.setManifest(m.digest, record)
+    this.state.setManifest(m.digest, record, key)
     return m
   }
 
@@ -249,49 +272,45 @@ export class Mirror {
     }
   }
 
-  private upstreamError(err: unknown, what: string): ApiError {
-    if (isFerryError(err, 'NOT_FOUND')) {
-      return new ApiError('MANIFEST_UNKNOWN', `${what}: not found upstream`, { detail: { reference: what } })
-    }
-    if (upstreamUnavailable(err)) {
-      this.logger.warn(`${what}: upstream unavailable: ${(err as Error).message}`)
-      return new ApiError('UNAVAILABLE', `${what}: upstream unavailable and nothing cached`, { status: 503 })
-    }
-    return toApiError(err)
-  }
-
   // --- blobs
 
   private async getBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
-    const { route } = call
-    const digest = route.digest
-    if (!(await this.layout.hasBlob(digest))) {
-      const size = this.state.blobSize(digest)
-      if (size === undefined) {
-        throw new ApiError('BLOB_UNKNOWN', `blob ${digest} is in no manifest pulled through this cache`, {
-          detail: { digest },
-        })
-      }
-      const running = this.flights.get(digest)
-      const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
-      if (running && whole && (await this.sendGrowing(call, running, size))) return
-      if (running || !whole) {
-        const { repo } = this.repository(call)
-        await (running ?? this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }))
-          .done
-      } else {
-        const { repo } = this.repository(call)
-        const flight = this.startFlight(repo, { mediaType: 'application/octet-stream', digest, size }, true)
-        return this.sendAsItArrives(call, flight, size)
-      }
-    }
-    this.state.touch(digest)
-    const release = this.eviction.reading(digest)
+    // From the request on, while it downloads too: eviction keeps the blob, and the manifests that list it.
+    const release = this.eviction.reading(call.route.digest)
     try {
-      await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
+      await this.serveBlob(call)
     } finally {
       release()
     }
+  }
+
+  private async serveBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
+    const { route } = call
+    const digest = route.digest
+    if (!(await this.layout.hasBlob(digest))) {
+      const { repo, key } = this.repository(call)
+      // The size the manifests of this repository give, never another's (sweep H2); the bytes are then
+      // verified against digest and size.
+      const size = this.state.blobSize(digest, key)
+      if (size === undefined) {
+        throw new ApiError(
+          'BLOB_UNKNOWN',
+          `blob ${digest} is in no manifest of ${route.name} pulled through this cache`,
+          { detail: { digest } },
+        )
+      }
+      const desc = { mediaType: 'application/octet-stream', digest, size }
+      const running = this.flights.get(flightKey(desc))
+      const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
+      if (running && whole && (await this.sendGrowing(call, running, size))) return
+      if (running || !whole) {
+        await (running ?? this.startFlight(repo, desc)).done
+      } else {
+        return this.sendAsItArrives(call, this.startFlight(repo, desc, true), size)
+      }
+    }
+    this.state.touch(digest)
+    await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
   }
 
   /**
@@ -316,6 +335,9 @@ export class Mirror {
   /** One upstream GET per digest: everyone asking while it runs reads that one download. */
   private startFlight(repo: RegistryRepository, desc: Descriptor, withBranch = false): Flight {
     const branch = withBranch ? new PassThrough() : undefined
+    // The starting client's pipeline reports the branch's failure to it; this listener keeps a failure
+    // that comes when that pipeline is not (or no longer) listening from being an unhandled 'error'.
+    branch?.on('error', () => {})
     let ended: (ok: boolean) => void = () => {}
     const verified = new Promise<void>((resolve, reject) => {
       ended = (ok) => (ok ? resolve() : reject(new Error(`${desc.digest}: download failed`)))
@@ -325,7 +347,7 @@ export class Mirror {
       opened = resolve
     })
     const done = this.download(repo, desc, branch, ended, opened).finally(() =>
-      this.flights.delete(desc.digest),
+      this.flights.delete(flightKey(desc)),
     )
     // Waiters see the failure through their own await; these only keep it from being unhandled.
     done.catch(() => ended(false))
@@ -335,7 +357,7 @@ export class Mirror {
     )
     verified.catch(() => {})
     const flight = { done, branch, verified, file }
-    this.flights.set(desc.digest, flight)
+    this.flights.set(flightKey(desc), flight)
     return flight
   }
 
@@ -348,20 +370,15 @@ export class Mirror {
     const file = await flight.file
     if (!file) return false
     const digest = call.route.digest
-    const release = this.eviction.reading(digest)
-    try {
-      return await file.sendTo(call.res, size, flight.verified, () => {
-        call.res.writeHead(200, {
-          'Content-Type': 'application/octet-stream',
-          'Content-Length': size,
-          'Docker-Content-Digest': digest,
-          ETag: `"${digest}"`,
-        })
-        this.state.touch(digest)
+    return file.sendTo(call.res, size, flight.verified, () => {
+      call.res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': size,
+        'Docker-Content-Digest': digest,
+        ETag: `"${digest}"`,
       })
-    } finally {
-      release()
-    }
+      this.state.touch(digest)
+    })
   }
 
   private async download(
@@ -372,70 +389,67 @@ export class Mirror {
     opened: (file: GrowingFile) => void,
   ): Promise<void> {
     const what = `${repo.name}@${desc.digest}`
+    const ingest = join(this.layout.dir, INGEST_DIR)
+    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
     try {
-      // fetchBlob's stream fails unless size and digest match; writeBlob renames into blobs/ only after.
-      const body = await repo.fetchBlob(desc)
-      const toStore = new PassThrough()
-      // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+      // The file exists before upstream answers, so upstream's bytes have a consumer the moment they come:
+      // a small answer fails verification within a tick or two, and a stream that fails with nobody
+      // listening takes the whole process down (sweep H1: a buffer stream that got its reader only after
+      // the file was created).
+      await mkdir(ingest, { recursive: true })
+      const { file, writer } = await GrowingFile.create(temp)
+      let body: Readable
+      try {
+        // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+        body = await repo.fetchBlob(desc)
+      } catch (err) {
+        await new Promise((resolve) => writer.once('close', resolve).destroy())
+        throw err
+      }
       body.once('end', () => ended(true))
       body.on('error', (err) => {
         ended(false)
-        toStore.destroy(err)
         branch?.destroy(err)
       })
-      body.pipe(toStore)
+      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
+      // stream ended verified, without hashing the bytes a second time.
+      const written = pipeline(body, writer)
       if (branch) {
         body.pipe(branch)
         // A client that goes away leaves the download running for the store (and the waiters).
         branch.once('close', () => body.unpipe(branch))
       }
-      // fetchBlob's stream already hashes what it passes: the file it fills is adopted (a rename) once that
-      // stream ended verified, without hashing the bytes a second time.
-      await this.adoptVerified(toStore, desc, opened)
+      opened(file)
+      await written
+      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } catch (err) {
       branch?.destroy(err as Error)
+      // Logged here once per download: the client that started it only sees its connection cut.
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
         this.logger.warn(
           `${what}: upstream sent bytes that do not match; not cached: ${(err as Error).message}`,
         )
-        throw new ApiError('BLOB_UNKNOWN', `${what}: upstream sent a corrupt blob`, { status: 502 })
       }
       if (isFerryError(err, 'NOT_FOUND')) {
         throw new ApiError('BLOB_UNKNOWN', `${what}: not found upstream`, { detail: { digest: desc.digest } })
       }
-      throw this.upstreamError(err, what)
-    }
-    this.eviction.added(desc.size)
-  }
-
-  private async adoptVerified(
-    body: PassThrough,
-    desc: Descriptor,
-    opened: (file: GrowingFile) => void,
-  ): Promise<void> {
-    const ingest = join(this.layout.dir, INGEST_DIR)
-    await mkdir(ingest, { recursive: true })
-    const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
-    try {
-      const { file, writer } = await GrowingFile.create(temp)
-      opened(file)
-      await pipeline(body, writer)
-      await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
+      throw upstreamError(err, what, this.logger)
     } finally {
       await rm(temp, { force: true })
     }
+    this.eviction.added(desc.size)
   }
 
   // --- listings
 
   private async listTags(call: Call<RouteOf<'tags'>>): Promise<void> {
-    const { up, repo } = this.repository(call)
+    const { repo, key } = this.repository(call)
     let tags: string[]
     try {
       tags = await repo.listTags()
     } catch (err) {
-      if (!upstreamUnavailable(err)) throw this.upstreamError(err, repo.name)
-      const prefix = `${up.name}/${repo.repository}:`
+      if (!upstreamUnavailable(err)) throw upstreamError(err, repo.name, this.logger)
+      const prefix = `${key}:`
       tags = this.state
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
@@ -452,7 +466,7 @@ export class Mirror {
       // Upstream's referrers API, or its referrers tag schema when it has none.
       manifests = await repo.referrers(call.route.digest)
     } catch (err) {
-      throw this.upstreamError(err, `${repo.name}@${call.route.digest} referrers`)
+      throw upstreamError(err, `${repo.name}@${call.route.digest} referrers`, this.logger)
     }
     sendJson(
       call.res,
