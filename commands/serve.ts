@@ -221,6 +221,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
             upstreams: flags.upstream.map(parseUpstream),
             ttlMs: parseDuration(flags['upstream-ttl'], '--upstream-ttl'),
             insecure: flags['upstream-insecure'],
+            allowTokenRealms: this.allowedTokenRealms,
             limits: {
               maxBytes: flags['cache-max-size']
                 ? parseSize(flags['cache-max-size'], '--cache-max-size')
