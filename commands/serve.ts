@@ -57,7 +57,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'is served and a warning says it is stale. Each blob is fetched from upstream once however many clients ' +
     'ask for it at once, and verified before it is stored. Repeat --upstream NAME=URL for several upstreams: ' +
     'containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
-    'docker config: every client of the mirror can read what those credentials can. --cache-max-size and ' +
+    'docker config: every client of the mirror can read what those credentials can. They go only to a token ' +
+    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
     'or one a client is reading.'
   static override examples = [
