@@ -71,6 +71,12 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
         'Auth file (podman/docker `auths` JSON) searched first for credentials; `ferry login` writes to it.',
       helpGroup: 'GLOBAL',
     }),
+    'allow-token-realm': Flags.string({
+      description:
+        'Let credentials go to the token realm on HOST[:PORT] (HOST: any port), besides the registry’s own host and domain. Repeatable, or comma-separated; FERRY_ALLOW_TOKEN_REALM adds more.',
+      ...repeatableList,
+      helpGroup: 'GLOBAL',
+    }),
     'registry-idle-timeout': Flags.integer({
       description:
         'Seconds a registry may send nothing (no answer, or a stalled body) before the request fails.',
@@ -215,6 +221,12 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       : silentLogger
   }
 
+  /** --allow-token-realm and FERRY_ALLOW_TOKEN_REALM (comma-separated), together. */
+  protected get allowedTokenRealms(): string[] {
+    const fromEnv = (process.env.FERRY_ALLOW_TOKEN_REALM ?? '').split(',').map((h) => h.trim())
+    return [...(this.flags['allow-token-realm'] ?? []), ...fromEnv.filter(Boolean)]
+  }
+
   /** Options every registry-facing library call takes. */
   protected get registryOptions() {
     return {
@@ -222,6 +234,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
       plainHttp: this.flags['plain-http'],
       schemes: this.schemes,
       caFiles: this.flags['ca-file'] ?? [],
+      allowTokenRealms: this.allowedTokenRealms,
       credentials: this.explicitCredentials,
       authFile: this.flags.authfile,
       logger: this.logger,

@@ -19,9 +19,10 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'Then DST’s tag is read: naming the same digest, the promotion is a successful no-op; naming another, it is ' +
     'refused (exit 7, both digests named) unless --force, and in an environment marked immutable even --force is ' +
     'refused. The tag is written last, on condition that it is still what was read, and read back afterwards.\n\n' +
-    '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, verdict, source, ' +
-    'destination, digest, environment, checks, labels source/revision/created, forced, ferryVersion); read it ' +
-    'with `ferry ledger ls` and `ferry ledger show`.'
+    '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, operation, actor, ' +
+    'repository, tag, verdict, source, destination, digest, environment, checks, labels source/revision/created, ' +
+    'forced, ferryVersion), hash-chained to the line before; read it with `ferry ledger ls` and `ferry ledger ' +
+    'show`, check it with `ferry ledger verify`.'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     time: 'string',

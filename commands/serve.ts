@@ -58,7 +58,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'ask for it at once, and verified before it is stored; what upstream gets wrong (content that does not ' +
     'match its digest or size, an oversize manifest, a refused login) answers 502. Repeat --upstream ' +
     'NAME=URL for several upstreams: containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
-    'docker config: every client of the mirror can read what those credentials can. --cache-max-size and ' +
+    'docker config: every client of the mirror can read what those credentials can. They go only to a token ' +
+    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
     'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
   static override examples = [
@@ -222,6 +223,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
             upstreams: flags.upstream.map(parseUpstream),
             ttlMs: parseDuration(flags['upstream-ttl'], '--upstream-ttl'),
             insecure: flags['upstream-insecure'],
+            allowTokenRealms: this.allowedTokenRealms,
             limits: {
               maxBytes: flags['cache-max-size']
                 ? parseSize(flags['cache-max-size'], '--cache-max-size')

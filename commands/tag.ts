@@ -10,7 +10,8 @@ export default class Tag extends FerryCommand<typeof Tag> {
     'The manifest’s exact bytes are PUT under NEWTAG (crane tag, regctl image retag). The tag is written on ' +
     'condition that it still names what was read, or still does not exist, so a concurrent writer is refused ' +
     '(exit 1), never overwritten. With --policy, a tag of an environment marked immutable never moves to ' +
-    'another digest (exit 7, both digests named).'
+    'another digest (exit 7, both digests named). --ledger FILE appends a hash-chained record of each attempt ' +
+    '(tagged, unchanged or refused; see `ferry ledger`).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',
@@ -39,6 +40,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
       description: 'Judge against this environment instead of the one the tag matches.',
       dependsOn: ['policy'],
     }),
+    ledger: Flags.string({ description: 'Append a JSON Lines record of the attempt to this ledger file.' }),
   }
 
   async run() {
@@ -47,11 +49,14 @@ export default class Tag extends FerryCommand<typeof Tag> {
       ...this.registryOptions,
       policy,
       environment: this.flags.environment,
+      ledger: this.flags.ledger,
+      ferryVersion: this.config.version,
       signal: this.signal,
     })
     this.out(`${result.image}@${result.digest}`)
     if (!result.changed) this.note(`${result.image} already names ${result.digest}: nothing written`)
     else if (result.previous) this.note(`moved ${result.tag} from ${result.previous}`)
+    if (this.flags.ledger) this.note(`recorded in ${this.flags.ledger}`)
     return result
   }
 }

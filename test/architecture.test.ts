@@ -40,6 +40,7 @@ const RANKS: Record<string, number> = {
   layout: 4,
   sign: 4,
   targets: 5, // opening a backend by reference, helpers over any target
+  ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
   graph: 6,
   inspect: 6,
   synthetic: 6,

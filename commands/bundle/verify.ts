@@ -13,7 +13,8 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
   static override description =
     'Reads the tar once: each blob’s size and sha256 against its name and ferry-bundle.json, every manifest reachable ' +
     'from index.json, nothing unlisted or unreferenced, ferry-bundle.json consistent with the layout. Names with ' +
-    '"..", absolute paths, links, devices, duplicate entries, oversized JSON and truncated tars are refused.\n\n' +
+    '"..", absolute paths, links, devices, duplicate entries, oversized JSON and truncated tars are refused, and so ' +
+    'are image names no registry can hold (upper case, "..", spaces), which bundle import refuses too.\n\n' +
     '--key NAME.pub checks the bundle’s signature (ferry-bundle.json.sig, which covers every blob digest and every ' +
     'index.json entry: a name added or moved after signing is refused) and each ' +
     'image’s own signatures in both schemes (cosign .sig tags, Sigstore bundle referrers). --require-sbom needs an ' +

@@ -3,10 +3,11 @@ import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { checkLine } from '../../cli/policy-render.js'
 import { FerryError } from '../../src/errors.js'
-import { ledgerRecordsFor, readLedger } from '../../src/promote/index.js'
+import { ledgerRecordsFor, readLedger } from '../../src/ledger/index.js'
 
 export default class LedgerShow extends FerryCommand<typeof LedgerShow> {
-  static override summary = 'Show every ledger record about one digest or tag: checks, labels, verdicts.'
+  static override summary =
+    'Show every ledger record about one digest or tag: checks, labels, verdicts, actor.'
   static override description =
     'KEY is a digest (sha256:…), a tag (v1.4.2) or a destination with its tag (registry.intra/acme/web-prod:v1.4.2). ' +
     'Exit 3 when no record matches.'
@@ -27,7 +28,8 @@ export default class LedgerShow extends FerryCommand<typeof LedgerShow> {
     const found = ledgerRecordsFor(records, this.args.key)
     if (!found.length) throw new FerryError('NOT_FOUND', `${this.args.file}: no record for ${this.args.key}`)
     for (const r of found) {
-      this.out(`${r.time}  ${r.verdict}${r.forced ? ' (forced)' : ''}`)
+      this.out(`${r.time}  ${r.operation ?? 'promote'} ${r.verdict}${r.forced ? ' (forced)' : ''}`)
+      if (r.actor) this.out(`  actor        ${r.actor}`)
       this.out(`  source       ${r.source}`)
       this.out(`  destination  ${r.destination}`)
       this.out(`  digest       ${r.digest}${r.previous ? ` (tag named ${r.previous} before)` : ''}`)

@@ -28,6 +28,7 @@ import {
   type MappingOptions,
   parseDestination,
 } from './mapping.js'
+import { checkImageNames } from './names.js'
 import { checkOmittedPresent, type MountPlan } from './omitted-check.js'
 import { BundleReader } from './reader.js'
 import type { SignatureState } from './signature.js'
@@ -117,6 +118,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     throw err
   })
   try {
+    checkImageNames(file, bundle.metadata)
     const placed: Placed[] = bundle.metadata.images.map((image) => ({
       image,
       path: destinationPath(dest, image.repository, image.destination, opts),

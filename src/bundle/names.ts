@@ -1,6 +1,7 @@
 import { FerryError } from '../errors.js'
 import { REPOSITORY_ANNOTATION, refNameOf } from '../layout/naming.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { DOMAIN_RE, pathProblem, tagProblem } from '../reference/grammar.js'
 import {
   type BundleMetadata,
   FORMAT_VERSION,
@@ -72,4 +73,25 @@ export function requireSignedNames(archive: string, metadata: BundleMetadata): v
     'VERIFY_FAILED',
     `${archive}: bundle format ${UNSIGNED_NAMES_FORMAT_VERSION} signs its blobs but not the names in ${INDEX_NAME}, so a key cannot vouch for what its tags point to; re-create it with this ferry (format ${FORMAT_VERSION})`,
   )
+}
+
+/**
+ * Why an image's source name (`HOST[:PORT]/PATH`, and its tag) is one no registry can hold, or undefined.
+ * ferry never writes such names; a crafted bundle may. `bundle verify` and `bundle import` refuse the
+ * bundle over it (`checkImageNames`) and `serve --bundle` leaves the repository out, all by this check.
+ */
+export function imageNameProblem(repository: string, tag?: string): string | undefined {
+  const slash = repository.indexOf('/')
+  if (slash < 0) return 'no registry host before the repository path'
+  const host = repository.slice(0, slash)
+  if (!DOMAIN_RE.test(host)) return `invalid registry host "${host}"`
+  return pathProblem(repository.slice(slash + 1)) ?? (tag === undefined ? undefined : tagProblem(tag))
+}
+
+/** Refuses a bundle with an image whose name `imageNameProblem` finds wrong (verify and import alike). */
+export function checkImageNames(archive: string, metadata: BundleMetadata): void {
+  for (const image of metadata.images) {
+    const problem = imageNameProblem(image.repository, image.tag)
+    if (problem) throw refuse(archive, `image "${image.source}": ${problem}`)
+  }
 }

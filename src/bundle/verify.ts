@@ -5,6 +5,7 @@ import type { Digest } from '../oci/digest.js'
 import { sbomFormatOf } from '../supply/kinds.js'
 import { fetchManifestIfPresent } from '../targets/present.js'
 import { type BundleMetadata, metadataTotals } from './format.js'
+import { checkImageNames } from './names.js'
 import { BundleReader } from './reader.js'
 import type { SignatureState } from './signature.js'
 
@@ -58,6 +59,7 @@ export async function verifyBundleFile(
 ): Promise<BundleVerifyReport> {
   const bundle = await BundleReader.open(path, { publicKey: opts.publicKey, onProgress: opts.onProgress })
   try {
+    checkImageNames(path, bundle.metadata)
     const images: ImageVerification[] = []
     for (const image of bundle.metadata.images) {
       const target = bundle.target(image.repository)

@@ -2,6 +2,7 @@ import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
+import { appendLedger, type PromoteRecord } from '../ledger/index.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import {
@@ -19,9 +20,8 @@ import { formatReference, parseReference, type Reference, withTag } from '../ref
 import { RegistryClient } from '../registry/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
 import { resolveIfPresent } from '../targets/present.js'
-import { appendLedger, type LedgerRecord } from './ledger.js'
 
-export type PromoteVerdict = LedgerRecord['verdict']
+export type PromoteVerdict = PromoteRecord['verdict']
 
 export interface PromoteOptions extends OpenOptions, OperationOptions {
   /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
@@ -42,7 +42,7 @@ export interface PromoteOptions extends OpenOptions, OperationOptions {
   now?: () => Date
 }
 
-export interface PromoteResult extends Omit<LedgerRecord, 'digest'> {
+export interface PromoteResult extends Omit<PromoteRecord, 'digest'> {
   digest: Digest
   /** The copy's summary when something was written. */
   copy?: CopyResult
@@ -105,7 +105,7 @@ export async function promote(
     const finish = async (result: PromoteResult): Promise<PromoteResult> => {
       if (opts.ledger) {
         const { copy: _copy, ledger: _ledger, ...entry } = result
-        await appendLedger(opts.ledger, entry)
+        await appendLedger(opts.ledger, { operation: 'promote', ...entry })
       }
       return opts.ledger ? { ...result, ledger: opts.ledger } : result
     }

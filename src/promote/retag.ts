@@ -1,5 +1,6 @@
 import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import { recordTag } from '../ledger/index.js'
 import type { Digest } from '../oci/digest.js'
 import { environmentFor, type Policy } from '../policy/index.js'
 import { checkImmutable } from '../policy/rules.js'
@@ -11,6 +12,9 @@ export interface RetagOptions extends OpenOptions, OperationOptions {
   /** Refuse to move a tag of an immutable environment. */
   policy?: Policy
   environment?: string
+  /** JSON Lines ledger every attempt is appended to (src/ledger), with this ferry version. */
+  ledger?: string
+  ferryVersion?: string
 }
 
 export interface RetagResult {
@@ -42,15 +46,32 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
     const env = opts.policy && environmentFor(opts.policy, name, opts.environment)
     if (env?.immutable && env.mode === 'enforce') {
       const outcome = checkImmutable(tag, manifest.digest, previous)
-      if (outcome.result === 'fail')
-        throw new FerryError('POLICY_VIOLATION', `${shown}: ${outcome.message} (environment ${env.name})`)
+      if (outcome.result === 'fail') {
+        const reason = `${shown}: ${outcome.message} (environment ${env.name})`
+        const attempt = { digest: manifest.digest, previous, environment: env.name, checks: [outcome] }
+        await recordTag(opts, {
+          source: reference,
+          destination: shown,
+          verdict: 'refused',
+          reason,
+          ...attempt,
+        })
+        throw new FerryError('POLICY_VIOLATION', reason)
+      }
     }
     const base = { image: shown, tag, digest: manifest.digest, environment: env?.name ?? null }
-    if (previous === manifest.digest) return { ...base, previous, changed: false }
+    if (previous === manifest.digest) return recorded(reference, { ...base, previous, changed: false }, opts)
     const precondition = previous ? { ifMatch: previous } : { ifAbsent: true as const }
     const { changed } = await target.tag(manifest, tag, { signal: opts.signal, precondition })
-    return { ...base, ...(previous ? { previous } : {}), changed }
+    return recorded(reference, { ...base, ...(previous ? { previous } : {}), changed }, opts)
   } finally {
     await target.close()
   }
+}
+
+async function recorded(source: string, result: RetagResult, opts: RetagOptions): Promise<RetagResult> {
+  const { image: destination, digest, previous, environment, changed } = result
+  const verdict = changed ? 'tagged' : 'unchanged'
+  await recordTag(opts, { source, destination, digest, previous, environment, verdict })
+  return result
 }

@@ -18,6 +18,7 @@
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import { LAYOUT_REF_NAME_RE, TAG_RE } from './grammar.js'
+import { withoutPassword } from './userinfo.js'
 
 export interface LayoutReference {
   kind: 'layout'
@@ -50,7 +51,8 @@ export function layoutRefNameProblem(name: string): string | undefined {
 }
 
 export function parseLayoutReference(input: string): LayoutReference {
-  const fail = (why: string) => new FerryError('REFERENCE_INVALID', `invalid reference "${input}": ${why}`)
+  const fail = (why: string) =>
+    new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
   const body = input.slice(LAYOUT_PREFIX.length)
 
   const byDigest = DIGEST_TAIL_RE.exec(body)

@@ -8,6 +8,7 @@
 import { FerryError } from '../errors.js'
 import { DOMAIN_RE, PATH_COMPONENT_RE, REPOSITORY_MAX } from './grammar.js'
 import { DOCKER_HUB } from './reference.js'
+import { withoutPassword } from './userinfo.js'
 
 const LEGACY_DOCKER_HUB = 'index.docker.io'
 
@@ -16,7 +17,7 @@ export function parseRegistryHost(input: string): string {
   if (!DOMAIN_RE.test(input)) {
     throw new FerryError(
       'REFERENCE_INVALID',
-      `invalid registry host "${input}": expected HOST[:PORT], IPv4 or [IPv6], optionally with :PORT`,
+      `invalid registry host "${withoutPassword(input)}": expected HOST[:PORT], IPv4 or [IPv6], optionally with :PORT`,
     )
   }
   return input === LEGACY_DOCKER_HUB ? DOCKER_HUB : input
@@ -25,7 +26,7 @@ export function parseRegistryHost(input: string): string {
 /** `HOST[/PATH]` with an optional trailing "/", returned as `HOST` or `HOST/PATH` without it. */
 export function parseRepositoryPrefix(input: string): string {
   const fail = (why: string) =>
-    new FerryError('REFERENCE_INVALID', `invalid repository prefix "${input}": ${why}`)
+    new FerryError('REFERENCE_INVALID', `invalid repository prefix "${withoutPassword(input)}": ${why}`)
   const text = input.endsWith('/') ? input.slice(0, -1) : input
   const slash = text.indexOf('/')
   const host = slash < 0 ? text : text.slice(0, slash)

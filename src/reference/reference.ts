@@ -25,6 +25,7 @@ import {
   layoutRefNameProblem,
   parseLayoutReference,
 } from './layout.js'
+import { hasUserinfo, USERINFO_REASON, withoutPassword } from './userinfo.js'
 
 export { LAYOUT_PREFIX, type LayoutReference } from './layout.js'
 
@@ -147,13 +148,15 @@ function layoutView(ref: LayoutReference): LayoutReference {
     : { kind: 'layout', path: ref.path, repository: ref.repository }
 }
 
+/** Every refusal of a reference is made here, so none echoes a password written in front of it. */
 function invalid(input: string, why: string): FerryError {
-  return new FerryError('REFERENCE_INVALID', `invalid reference "${input}": ${why}`)
+  return new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
 }
 
 function parseRegistry(input: string): RegistryReference {
   const text = input.startsWith(DOCKER_TRANSPORT) ? input.slice(DOCKER_TRANSPORT.length) : input
   if (text === '') throw invalid(input, 'reference is empty')
+  if (hasUserinfo(text)) throw invalid(input, USERINFO_REASON)
   if (IDENTIFIER_RE.test(text)) {
     throw invalid(input, 'a 64-character hex string is an image ID, not a repository name')
   }

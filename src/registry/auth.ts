@@ -6,7 +6,8 @@ import type { Credential } from './credentials.js'
 import { NetworkError } from './network-error.js'
 import { Backoff, isRetryableStatus, parseRetryAfter, type RetryPolicy, sleep } from './retry.js'
 import { mergeScopes, TokenCache } from './token-cache.js'
-import { header, type RawResponse, readLimited, type Transport } from './transport.js'
+import { realmRefusal } from './token-realm.js'
+import { displayUrl, header, type RawResponse, readLimited, type Transport } from './transport.js'
 
 /**
  * The registry side of authentication (docker token spec, distribution "token authentication"):
@@ -57,15 +58,21 @@ function repositoryOf(scopes: readonly string[]): string | undefined {
   return undefined
 }
 
+/** Whether a token request with `cred` carries a secret (an identity token, or a username and password). */
+const sendsSecret = (cred: Credential | undefined): boolean =>
+  !!cred?.identityToken || (!!cred?.username && cred.password !== undefined)
+
 export class Authenticator {
   private readonly challenges = new Map<string, Challenge>()
   private readonly tokens = new TokenCache()
   private readonly creds = new Map<string, Promise<Credential | undefined>>()
 
+  /** @param allowedRealms realm hosts (`HOST[:PORT]`) credentials may go to besides the registry's domain. */
   constructor(
     private readonly transport: Transport,
     private readonly source: CredentialSource,
     private readonly policy: RetryPolicy,
+    private readonly allowedRealms: readonly string[] = [],
   ) {}
 
   /** Per registry and repository: podman's auth files may hold credentials for `HOST/NAMESPACE`. */
@@ -132,6 +139,19 @@ export class Authenticator {
       url = new URL(realm)
     } catch {
       throw new FerryError('UNAUTHORIZED', `${registry}: Bearer challenge with an invalid realm`)
+    }
+    if (sendsSecret(cred)) {
+      // Checked before the first request: a refused realm never sees the credentials (token-realm.ts).
+      const refusal = realmRefusal(this.transport.baseUrl(registry), url, this.allowedRealms)
+      if (refusal) {
+        const fix = refusal.allowable
+          ? `if you trust it, allow it with --allow-token-realm ${url.host} (or FERRY_ALLOW_TOKEN_REALM)`
+          : 'a token service that takes credentials must be reached over https'
+        throw new FerryError(
+          'UNAUTHORIZED',
+          `${registry}: credentials not sent to token realm ${displayUrl(url, false)}: ${refusal.reason}; ${fix}`,
+        )
+      }
     }
     const backoff = new Backoff(this.policy)
     for (;;) {

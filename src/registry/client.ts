@@ -51,7 +51,8 @@ export class RegistryClient {
     const source =
       credentials ?? ((registry: string, repository?: string) => lookupCredential(registry, opts, repository))
     const perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))
-    this.http = new RegistryHttp(transport, new Authenticator(transport, source, policy), policy, perHost)
+    const auth = new Authenticator(transport, source, policy, opts.allowTokenRealms)
+    this.http = new RegistryHttp(transport, auth, policy, perHost)
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE))
   }
 

@@ -49,10 +49,13 @@ export interface SchemeChoice {
   schemes?: Readonly<Record<string, Scheme>>
 }
 
-/** Whether `--insecure-registry`'s list names the host (`HOST[:PORT]`, or `HOST` for any port). */
-export function listedInsecure(host: string, insecure: readonly string[] = []): boolean {
+/**
+ * Whether a list of hosts the user gave (`--insecure-registry`, `--allow-token-realm`) names `host`:
+ * an entry `HOST[:PORT]` names that host and port, `HOST` alone any port.
+ */
+export function listedHost(host: string, list: readonly string[] = []): boolean {
   const h = host.toLowerCase()
-  return insecure.some((entry) => {
+  return list.some((entry) => {
     const e = hostOfKey(entry)
     return e === h || (!e.includes(':') && hostnameOf(h) === e && !h.startsWith('['))
   })
@@ -66,6 +69,6 @@ export function listedInsecure(host: string, insecure: readonly string[] = []): 
 export function chosenScheme(host: string, choice: SchemeChoice = {}): Scheme | undefined {
   const spelled = choice.schemes?.[host.toLowerCase()]
   if (spelled) return spelled
-  if (choice.plainHttp || listedInsecure(host, choice.insecure)) return 'http'
+  if (choice.plainHttp || listedHost(host, choice.insecure)) return 'http'
   return isLoopback(host) ? undefined : 'https'
 }

@@ -175,11 +175,13 @@ export class RegistryHttp {
     if (!scopes) return res
     await discard(res)
     const second = await this.auth.authorization(req.registry, scopes, true)
-    if (second === undefined) return this.send(req, undefined, own)
+    // The first exchange may have found that a loopback port speaks TLS: the second goes there too.
+    const again = { ...req, url: await this.transport.settle(req.registry, req.url) }
+    if (second === undefined) return this.send(again, undefined, own)
     this.transport.log(
       `${req.method} ${req.url.pathname}: 401, again with ${second.split(' ')[0]} credentials`,
     )
-    return this.send(req, second, own)
+    return this.send(again, second, own)
   }
 
   // Query strings are logged for the registry only: another host's (a storage redirect) may be a signature.

@@ -23,6 +23,11 @@ export interface RegistryOptions {
    * $XDG_RUNTIME_DIR/containers/auth.json and config.json; `login` writes to it.
    */
   authFile?: string
+  /**
+   * Token realm hosts (`HOST[:PORT]`, or `HOST` for any port) that may receive credentials besides the
+   * registry's own host and domain (see token-realm.ts). Default none.
+   */
+  allowTokenRealms?: string[]
   /** Credentials by registry (HOST[:PORT]), used before any file. */
   credentials?: Record<string, Credential>
   /** Receives one debug line per request; never a credential. */

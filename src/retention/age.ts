@@ -1,9 +1,9 @@
 import type { Target } from '../content/target.js'
 import type { GraphReader } from '../graph/index.js'
 import { isImageConfig, readConfig } from '../inspect.js'
+import type { LedgerRecord } from '../ledger/index.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
 import { runnable } from '../policy/labels.js'
-import type { LedgerRecord } from '../promote/index.js'
 
 const CREATED = 'org.opencontainers.image.created'
 

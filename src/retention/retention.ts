@@ -1,5 +1,5 @@
 import { FerryError } from '../errors.js'
-import { readLedger } from '../promote/index.js'
+import { readLedger } from '../ledger/index.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'

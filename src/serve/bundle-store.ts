@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto'
+import { imageNameProblem } from '../bundle/names.js'
 import { BundleReader, sameFile } from '../bundle/reader.js'
 import type { Target } from '../content/target.js'
 import { entryRepository } from '../layout/naming.js'
@@ -58,10 +59,12 @@ export class BundleStore implements ContentStore {
     const reader = await BundleReader.open(path, { publicKey: opts.publicKey, onProgress: opts.onProgress })
     const names = new Map<string, string>()
     for (const source of reader.repositories()) {
-      const served = servedName(source)
+      // The check bundle verify and import refuse such a bundle by; here the other repositories still serve.
+      const problem = imageNameProblem(source)
+      const served = problem === undefined ? servedName(source) : undefined
       if (served === undefined || names.has(served)) {
         opts.logger.warn(
-          `${path}: repository ${source} has no name a registry client can ask for; not served`,
+          `${path}: repository ${source} has no name a registry client can ask for${problem ? ` (${problem})` : ''}; not served`,
         )
         continue
       }

@@ -34,7 +34,9 @@ async function repeatableFlags(): Promise<Map<string, FlagDef>> {
 describe('repeatable flags', () => {
   it('take one value per occurrence in every command, so flags may come before the arguments', async () => {
     const flags = await repeatableFlags()
-    const own = [...flags.keys()].filter((k) => !/--(insecure-registry|ca-file)$/.test(k)).sort()
+    const own = [...flags.keys()]
+      .filter((k) => !/--(insecure-registry|ca-file|allow-token-realm)$/.test(k))
+      .sort()
     expect(own).toEqual([
       'attach artifact --annotation',
       'bundle create --image',
@@ -45,15 +47,20 @@ describe('repeatable flags', () => {
       'sign --annotation',
       'verify --annotation',
     ])
-    // The global flags are on every command: 31 commands.
-    expect(flags.size).toBe(own.length + 2 * 31)
+    // The global flags are on every command: 33 commands.
+    expect(flags.size).toBe(own.length + 3 * 33)
     const greedy = [...flags].filter(([, f]) => f.multipleNonGreedy !== true).map(([k]) => k)
     expect(greedy).toEqual([])
     // Comma lists only where a value can never hold a comma (a KEY=VALUE annotation or a file path can).
     const commas = [...flags]
       .filter(([, f]) => f.delimiter === ',')
       .map(([k]) => k.replace(/^.* (--[a-z-]+)$/, '$1'))
-    expect([...new Set(commas)].sort()).toEqual(['--image', '--insecure-registry', '--platform'])
+    expect([...new Set(commas)].sort()).toEqual([
+      '--allow-token-realm',
+      '--image',
+      '--insecure-registry',
+      '--platform',
+    ])
     expect([...flags].filter(([k, f]) => /--(annotation|ca-file)$/.test(k) && f.delimiter)).toEqual([])
   })
 })

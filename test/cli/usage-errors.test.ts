@@ -20,4 +20,14 @@ describe('usage errors', { timeout: 120_000 }, () => {
       expect(r.stderr).toBe(`ferry: ${line}\n`)
     }
   })
+
+  it('a reference with user:password@ is refused without echoing the password (sweep 2026-12, L12)', async () => {
+    for (const json of [false, true]) {
+      const args = ['digest', 'bob:pw5secret@127.0.0.1:25001/acme/api:v1']
+      const r = await ferry(json ? [...args, '--json'] : args)
+      expect(r.code).toBe(2)
+      expect(r.stdout + r.stderr).not.toContain('pw5secret')
+      expect(r.stdout + r.stderr).toContain('bob:[redacted]@127.0.0.1:25001/acme/api:v1')
+    }
+  })
 })

@@ -49,9 +49,13 @@ export interface ServeProcess {
 }
 
 /** `ferry serve ARGS --port 0` as a process, ready once it says where it listens; stopped by PID. */
-export function startFerryServe(args: string[]): Promise<ServeProcess> {
+export function startFerryServe(
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], {
+      env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let said = ''

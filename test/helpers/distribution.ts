@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:tls'
 import { missingToolsMessage } from './tools.js'
 
 /** A free loopback port: bind to 0, read it, release it. */
@@ -21,6 +22,18 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** Resolves once the port completes a TLS handshake (its certificate is not judged). */
+function tlsHandshake(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+    socket.once('secureConnect', () => {
+      socket.destroy()
+      resolve()
+    })
+    socket.once('error', reject)
+  })
+}
+
 export interface DistributionOptions {
   /** htpasswd file contents (bcrypt) for basic auth. */
   htpasswd?: string
@@ -32,6 +45,8 @@ export interface DistributionOptions {
   proxyRemoteUrl?: string
   /** Log every request it answers (info level), for `requests()`. */
   requestLog?: boolean
+  /** Serve HTTPS with this key and certificate (PEM files; see self-signed.ts). */
+  tls?: { keyFile: string; certFile: string }
 }
 
 /** One request as the registry's log line records it. */
@@ -90,6 +105,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     'http:',
     `  addr: 127.0.0.1:${port}`,
   ]
+  if (opts.tls) lines.push('  tls:', `    certificate: ${opts.tls.certFile}`, `    key: ${opts.tls.keyFile}`)
   if (opts.htpasswd) {
     const file = join(dir, 'htpasswd')
     await writeFile(file, opts.htpasswd)
@@ -121,7 +137,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     spawnError = err
   })
   const host = `127.0.0.1:${port}`
-  const url = `http://${host}`
+  const url = `${opts.tls ? 'https' : 'http'}://${host}`
   const deadline = Date.now() + 15_000
   for (;;) {
     if (spawnError) {
@@ -131,8 +147,8 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     }
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`)
     try {
-      const res = await fetch(`${url}/v2/`)
-      await res.arrayBuffer()
+      if (opts.tls) await tlsHandshake(port)
+      else await (await fetch(`${url}/v2/`)).arrayBuffer()
       break
     } catch {
       if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`)

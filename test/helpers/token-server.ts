@@ -1,6 +1,7 @@
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,6 +35,10 @@ export interface TokenServerOptions {
   accessTokenField?: boolean
   /** OAuth2 refresh tokens accepted by POST, to user names. */
   refreshTokens?: Record<string, string>
+  /** The loopback address to listen on (default 127.0.0.1): another host to a registry on 127.0.0.1. */
+  address?: string
+  /** Serve HTTPS with this key and certificate (PEM files; see self-signed.ts). */
+  tls?: { keyFile: string; certFile: string }
 }
 
 export interface TokenServer {
@@ -116,7 +121,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     return answer
   }
 
-  const server: Server = createServer(async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const reply = (status: number, doc: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' })
@@ -151,11 +156,18 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     })
     if (user === false) return reply(401, { details: 'invalid credentials' })
     return reply(200, issue(user, scopes))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  }
+  const server: Server = options.tls
+    ? createHttpsServer(
+        { key: readFileSync(options.tls.keyFile), cert: readFileSync(options.tls.certFile) },
+        handler,
+      )
+    : createServer(handler)
+  const address = options.address ?? '127.0.0.1'
+  await new Promise<void>((resolve) => server.listen(0, address, resolve))
   const { port } = server.address() as AddressInfo
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${options.tls ? 'https' : 'http'}://${address}:${port}/token`,
     service: options.service,
     issuer,
     rootCertBundle: certPem,

@@ -241,3 +241,45 @@ describe('registry hosts and repository prefixes', () => {
     expectInvalid(() => parseRegistryHost('https://reg.io'), /invalid registry host "https:\/\/reg.io"/)
   })
 })
+
+describe('parseReference: user:password@ in front of a reference (sweep 2026-12, L12)', () => {
+  const messageOf = (fn: () => unknown): string => {
+    try {
+      fn()
+    } catch (err) {
+      expect(err).toBeInstanceOf(FerryError)
+      expect((err as FerryError).code).toBe('REFERENCE_INVALID')
+      return (err as Error).message
+    }
+    throw new Error('no error')
+  }
+
+  it.each<[string, string]>([
+    ['bob:pw5@127.0.0.1:25001/acme/api:v1', 'invalid reference "bob:[redacted]@127.0.0.1:25001/acme/api:v1"'],
+    ['bob:p/w5x@reg.io/acme/api', 'invalid reference "bob:[redacted]@reg.io/acme/api"'],
+    ['bob:p@ss5@reg.io/acme/api:v1', 'invalid reference "bob:[redacted]@reg.io/acme/api:v1"'],
+    [
+      `docker://bob:pw5x@reg.io/acme/api@${D}`,
+      `invalid reference "docker://bob:[redacted]@reg.io/acme/api@${D}"`,
+    ],
+  ])('%j: the password is not echoed, and the reason says where credentials go', (input, shown) => {
+    const message = messageOf(() => parseReference(input))
+    expect(message).not.toMatch(/pw5|p\/w5x|p@ss5|pw5x/)
+    expect(message).toContain(shown)
+    expect(message).toMatch(/ferry login|--creds/)
+  })
+
+  it('prefixes and hosts do not echo a password either', () => {
+    expect(messageOf(() => parseRepositoryPrefix('bob:pw5x@reg.io/cache'))).not.toContain('pw5x')
+    expect(messageOf(() => parseRegistryHost('bob:pw5x@reg.io'))).not.toContain('pw5x')
+  })
+
+  it('leaves a tag before a digest alone: that is no user:password', () => {
+    expect(messageOf(() => parseReference('nginx:1.27@sha256:abc'))).toContain(
+      'invalid reference "nginx:1.27@sha256:abc"',
+    )
+    expect(messageOf(() => parseReference('reg.io:5000/app:v1@sha256:abc'))).toContain(
+      'invalid reference "reg.io:5000/app:v1@sha256:abc"',
+    )
+  })
+})

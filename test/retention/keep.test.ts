@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerRecord } from '../../src/promote/index.js'
+import type { LedgerRecord } from '../../src/ledger/index.js'
 import { judgeTags, ledgerAges, type TagFacts } from '../../src/retention/index.js'
 
 const DAY = 86_400_000

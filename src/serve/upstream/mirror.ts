@@ -30,6 +30,8 @@ export interface MirrorOptions {
   /** Treat every upstream as insecure (plain HTTP, or TLS without verification). */
   insecure: boolean
   limits: EvictionLimits
+  /** Token realm hosts the upstream credentials may go to besides upstream's own domain (token-realm.ts). */
+  allowTokenRealms?: string[]
 }
 
 /** Where a request is pulled from: upstream's repository, and its name in the cache record. */
@@ -96,7 +98,12 @@ export class Mirror {
     if (opts.upstreams.length === 0) throw new FerryError('USAGE', 'a mirror needs at least one --upstream')
     const insecure = opts.upstreams.filter((u) => opts.insecure || u.plainHttp).map((u) => u.host)
     // Few and quick retries: a client is waiting, and a stale mapping can answer when upstream is down.
-    const client = new RegistryClient({ insecure, logger, retry: { attempts: 2, maxElapsedMs: 5000 } })
+    const client = new RegistryClient({
+      insecure,
+      logger,
+      allowTokenRealms: opts.allowTokenRealms,
+      retry: { attempts: 2, maxElapsedMs: 5000 },
+    })
     const state = await CacheState.open(layout.dir, logger)
     const eviction = new Eviction(layout, state, opts.limits, logger)
     const mirror = new Mirror(layout, opts, client, state, eviction, logger)
