@@ -17,6 +17,7 @@
  */
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
+import { DOCKER_HUB, LEGACY_DOCKER_HUB } from './docker-hub.js'
 import { DOMAIN_RE, IDENTIFIER_RE, pathProblem, tagProblem } from './grammar.js'
 import {
   formatLayoutReference,
@@ -26,11 +27,9 @@ import {
   parseLayoutReference,
 } from './layout.js'
 
+export { DOCKER_HUB } from './docker-hub.js'
 export { LAYOUT_PREFIX, type LayoutReference } from './layout.js'
-
-export const DOCKER_HUB = 'docker.io'
-const LEGACY_DOCKER_HUB = 'index.docker.io'
-const OFFICIAL_PREFIX = 'library/'
+export const OFFICIAL_PREFIX = 'library/'
 export const DEFAULT_TAG = 'latest'
 
 export interface RegistryReference {
