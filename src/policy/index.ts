@@ -20,7 +20,8 @@ export {
   type Policy,
   type VerificationKey,
 } from './load.js'
-export { environmentFor, environmentMatches, formatName, type ImageName, repositoryMatches } from './match.js'
+export { environmentFor, environmentMatches, formatName, type ImageName } from './match.js'
+export { repositoryMatches } from './repository-glob.js'
 export type { RuleId } from './rules.js'
 export {
   type EnvironmentRetention,

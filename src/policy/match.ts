@@ -1,6 +1,6 @@
-import { minimatch } from 'minimatch'
 import { tagMatches } from '../spec/tag-filter.js'
 import { type Environment, environmentNamed, type Policy } from './load.js'
+import { repositoryMatches } from './repository-glob.js'
 
 /** Where an image is (or is going): what environments match and naming rules judge. */
 export interface ImageName {
@@ -13,16 +13,6 @@ export interface ImageName {
 
 export const formatName = (n: ImageName): string =>
   `${n.host ? `${n.host}/` : ''}${n.repository}${n.tag ? `:${n.tag}` : ''}`
-
-/**
- * A repository glob matches HOST/PATH or, so that the host may be left out, PATH alone: `**\/*-prod`
- * covers every registry, `registry.intra/acme/**` only that one.
- */
-export function repositoryMatches(glob: string, name: ImageName): boolean {
-  const candidates = [name.repository]
-  if (name.host) candidates.push(`${name.host}/${name.repository}`)
-  return candidates.some((c) => minimatch(c, glob, { dot: true, nocomment: true, nonegate: true }))
-}
 
 /** Both `repositories` and `tags`, where given, must match; a name without a tag matches no tag filter. */
 export function environmentMatches(env: Environment, name: ImageName): boolean {

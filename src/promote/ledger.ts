@@ -7,6 +7,7 @@
 import { open, readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
+import { canonicalName } from '../reference/index.js'
 import { errno } from '../util/files.js'
 import { withLock } from '../util/lock.js'
 
@@ -97,7 +98,13 @@ export async function readLedger(path: string): Promise<LedgerContents> {
   return { records, torn: last.trim() !== '' }
 }
 
-/** Records about a digest, or about a tag (`TAG` or `NAME:TAG` of the destination), oldest first. */
+/**
+ * Records about a digest, or about a tag (`TAG` or `NAME:TAG` of the destination, however its host is
+ * spelled: `LOCALHOST:5000/…` finds what `localhost:5000/…` recorded), oldest first.
+ */
 export function ledgerRecordsFor(records: readonly LedgerRecord[], key: string): LedgerRecord[] {
-  return records.filter((r) => r.digest === key || r.destination === key || r.destination.endsWith(`:${key}`))
+  const name = canonicalName(key)
+  return records.filter(
+    (r) => r.digest === key || canonicalName(r.destination) === name || r.destination.endsWith(`:${key}`),
+  )
 }
