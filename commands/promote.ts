@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs'
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import { policyCheckShape } from '../cli/json-shapes.js'
+import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
 import { checkLine } from '../cli/policy-render.js'
 import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
-import { DEFAULT_POLICY_FILE, loadPolicy } from '../src/policy/index.js'
 import { promote } from '../src/promote/index.js'
 
 export default class Promote extends FerryCommand<typeof Promote> {
@@ -14,11 +14,15 @@ export default class Promote extends FerryCommand<typeof Promote> {
   static override description =
     'SRC is resolved to a digest once and exactly that digest is copied to DST, with its signatures, SBOMs and ' +
     'attestations (never a rebuild, never a second resolve). DST without a tag takes SRC’s tag.\n\n' +
-    'Gates, all before anything is sent to DST: the rules of the environment DST matches in the policy file ' +
-    '(or --environment); an enforce-mode failure refuses the promotion (exit 7), a warn-mode one is printed. ' +
-    'Then DST’s tag is read: naming the same digest, the promotion is a successful no-op; naming another, it is ' +
-    'refused (exit 7, both digests named) unless --force, and in an environment marked immutable even --force is ' +
-    'refused. The tag is written last, on condition that it is still what was read, and read back afterwards.\n\n' +
+    'The policy file: --policy FILE, else $FERRY_POLICY, else ferry.policy.yaml in the working directory when it ' +
+    'exists; --no-policy applies none and says so on stderr. Gates, all before anything is sent to DST: the rules ' +
+    'of the environment DST matches, immutable and forbid.tags of every environment DST matches, and with ' +
+    '--environment that environment’s rules on top (it only tightens: the destination’s rules always apply). An ' +
+    'enforce-mode failure refuses the promotion (exit 7, one line naming the rule and its environment), a ' +
+    'warn-mode one is printed. Then DST’s tag is read: naming the same digest, the promotion is a successful ' +
+    'no-op; naming another, it is refused (exit 7, both digests named) unless --force, and in an environment ' +
+    'marked immutable even --force is refused. The tag is written last, on condition that it is still what was ' +
+    'read, and read back afterwards.\n\n' +
     '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, verdict, source, ' +
     'destination, digest, environment, checks, labels source/revision/created, forced, ferryVersion); read it ' +
     'with `ferry ledger ls` and `ferry ledger show`.'
@@ -30,7 +34,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     destination: 'string',
     digest: 'string',
     environment: 'string | null',
-    checks: [{ rule: 'string', result: 'string', message: 'string', 'evidence?': 'object' }],
+    checks: [policyCheckShape],
     labels: { 'source?': 'string', 'revision?': 'string', 'created?': 'string' },
     forced: 'boolean',
     ferryVersion: 'string',
@@ -44,19 +48,14 @@ export default class Promote extends FerryCommand<typeof Promote> {
     '<%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod --ledger promotions.jsonl',
     '<%= config.bin %> promote registry.intra/acme/shop/api@sha256:… registry.intra/acme/shop/api-prod:v1.4.2 --policy ferry.policy.yaml',
     '<%= config.bin %> promote oci:./build:team/app:1.0 reg.local:5000/team/app --force --json',
+    'FERRY_POLICY=/etc/ferry/policy.yaml <%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod',
   ]
   static override args = {
     source: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:REF]' }),
     destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG] or oci:DIR[:REPO]:TAG' }),
   }
   static override flags = {
-    policy: Flags.string({
-      description:
-        'The policy file. Default: ferry.policy.yaml when it exists; without one only the tag rule applies.',
-    }),
-    environment: Flags.string({
-      description: 'Gate against this environment instead of the one DST matches.',
-    }),
+    ...policyFlags,
     ledger: Flags.string({ description: 'Append a JSON Lines record of the attempt to this file.' }),
     force: Flags.boolean({
       description: 'Move a tag that names another digest (never in an immutable environment).',
@@ -65,7 +64,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
   }
 
   async run() {
-    const policy = await loadPolicyIfAny(this.flags.policy)
+    const policy = await commandPolicy(this.flags, (line) => this.note(line))
     const progress = progressSink(!this.jsonEnabled())
     let result: Awaited<ReturnType<typeof promote>>
     try {
@@ -87,7 +86,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     this.out(
       `${result.verdict}: ${result.source} → ${result.destination} (${result.digest}, ${env}${result.forced ? ', forced' : ''})`,
     )
-    for (const c of result.checks) this.out(checkLine(c))
+    for (const c of result.checks) this.out(checkLine(c, result.environment))
     if (result.copy) {
       const c = result.copy
       this.note(
@@ -102,10 +101,4 @@ export default class Promote extends FerryCommand<typeof Promote> {
     }
     return result
   }
-}
-
-/** An explicit --policy must exist; the default file is used when it is there. */
-async function loadPolicyIfAny(path: string | undefined) {
-  if (path !== undefined) return loadPolicy(path)
-  return existsSync(DEFAULT_POLICY_FILE) ? loadPolicy(DEFAULT_POLICY_FILE) : undefined
 }

@@ -9,12 +9,13 @@ import {
   failuresOf,
   type ImageCheck,
   type ImageName,
+  immutableCheck,
+  judgesFor,
   labelsOf,
   type Policy,
-  type PolicyCheck,
+  refusalReason,
   traceLabels,
 } from '../policy/index.js'
-import { checkImmutable } from '../policy/rules.js'
 import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
@@ -26,7 +27,7 @@ export type PromoteVerdict = LedgerRecord['verdict']
 export interface PromoteOptions extends OpenOptions, OperationOptions {
   /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
   policy?: Policy
-  /** Gate against this environment instead of the first one the destination matches. */
+  /** Add this environment's rules to those of the environments the destination matches (never instead). */
   environment?: string
   /** JSON Lines file every attempt is appended to. */
   ledger?: string
@@ -112,27 +113,20 @@ export async function promote(
 
     // The gates on content come first: a refused image costs the destination no request at all.
     const blocking = failuresOf(check)
-    if (blocking.length) return finish(record('refused', { reason: reasonOf(blocking) }))
+    if (blocking.length) return finish(record('refused', { reason: refusalReason(blocking) }))
 
     const opened = await openTarget(dst, { ...opts, client, create: true })
     to = opened.target
     const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
-    // The environment checkImage judged by: the immutability rule is its, checked now that DST was read.
-    const env =
-      check.environment === null
-        ? undefined
-        : opts.policy?.environments.find((e) => e.name === check.environment)
-    if (env?.immutable) {
-      const outcome = checkImmutable(tag, digest, existing)
-      check.checks.push({
-        ...outcome,
-        result: outcome.result === 'fail' && check.mode === 'warn' ? 'warn' : outcome.result,
-      })
-    }
+    // Judged now that DST was read, by every environment that protects the destination.
+    const immutable =
+      opts.policy &&
+      immutableCheck(judgesFor(opts.policy, name, opts.environment), tag, digest, existing ?? null)
+    if (immutable) check.checks.push(immutable)
     if (existing === digest) return finish(record('unchanged'))
     const immutableFailure = failuresOf(check)
     if (immutableFailure.length)
-      return finish(record('refused', { reason: reasonOf(immutableFailure), previous: existing }))
+      return finish(record('refused', { reason: refusalReason(immutableFailure), previous: existing }))
     if (existing && !opts.force) {
       return finish(
         record('refused', {
@@ -189,8 +183,3 @@ const nameOf = (ref: Reference): ImageName =>
   ref.kind === 'registry'
     ? { host: ref.registry, repository: ref.repository }
     : { repository: ref.repository ?? '' }
-
-function reasonOf(failures: readonly PolicyCheck[]): string {
-  const [first, ...rest] = failures
-  return `${first!.rule}: ${first!.message}${rest.length ? ` (and ${rest.length} more: ${rest.map((f) => f.rule).join(', ')})` : ''}`
-}

@@ -1,8 +1,15 @@
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
-import { environmentFor, loadPolicy, type Policy, policyJsonSchema } from '../../src/policy/index.js'
+import {
+  environmentFor,
+  loadPolicy,
+  loadPolicyFor,
+  type Policy,
+  policyFileFor,
+  policyJsonSchema,
+} from '../../src/policy/index.js'
 import { checkForbiddenTags, checkImmutable, checkNaming, checkSemverTag } from '../../src/policy/rules.js'
 import { tempDir } from '../supply/helpers.js'
 import { examplePolicyIn } from './helpers.js'
@@ -181,6 +188,36 @@ describe('the example policy file', () => {
       'tags',
     ])
     expect(env.mode!.enum).toEqual(['enforce', 'warn'])
+  })
+})
+
+describe('L1: the policy file a writing command applies', () => {
+  it('is --policy, else $FERRY_POLICY, else ./ferry.policy.yaml when it exists, else none', async () => {
+    const withFile = join(tmp.dir, 'with-file')
+    const empty = join(tmp.dir, 'empty')
+    await mkdir(withFile, { recursive: true })
+    await mkdir(empty, { recursive: true })
+    await writeFile(join(withFile, 'ferry.policy.yaml'), 'version: 1\n')
+    const fromEnv = { FERRY_POLICY: '/etc/ferry/policy.yaml' }
+    const table: [Parameters<typeof policyFileFor>[0], string | undefined][] = [
+      [{ file: 'given.yaml', env: fromEnv, cwd: withFile }, 'given.yaml'],
+      [{ env: fromEnv, cwd: withFile }, '/etc/ferry/policy.yaml'],
+      [{ env: {}, cwd: withFile }, join(withFile, 'ferry.policy.yaml')],
+      [{ env: { FERRY_POLICY: '' }, cwd: withFile }, join(withFile, 'ferry.policy.yaml')],
+      [{ env: {}, cwd: empty }, undefined],
+      [{ file: 'given.yaml', env: {}, cwd: empty }, 'given.yaml'],
+    ]
+    for (const [choice, want] of table) expect(policyFileFor(choice), JSON.stringify(choice)).toBe(want)
+
+    expect(await loadPolicyFor({ env: {}, cwd: empty })).toBeUndefined()
+    expect((await loadPolicyFor({ env: {}, cwd: withFile }))?.path).toBe(join(withFile, 'ferry.policy.yaml'))
+    // A file named and not there is an error, never a silent "no policy".
+    await expect(
+      loadPolicyFor({ env: { FERRY_POLICY: join(empty, 'nope.yaml') }, cwd: withFile }),
+    ).rejects.toThrow(/cannot read .*nope\.yaml: no such file/)
+    await expect(loadPolicyFor({ file: join(empty, 'nope.yaml'), env: {}, cwd: withFile })).rejects.toThrow(
+      /no such file/,
+    )
   })
 })
 
