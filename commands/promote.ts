@@ -13,7 +13,8 @@ export default class Promote extends FerryCommand<typeof Promote> {
   static override summary = 'Promote an image by digest, through the policy gates, with an audit record.'
   static override description =
     'SRC is resolved to a digest once and exactly that digest is copied to DST, with its signatures, SBOMs and ' +
-    'attestations (never a rebuild, never a second resolve). DST without a tag takes SRC’s tag.\n\n' +
+    'attestations (never a rebuild, never a second resolve). DST without a tag takes SRC’s tag. SRC:TAG@DIGEST ' +
+    'promotes DIGEST only when TAG names it too (as copy; --digest-wins promotes it anyway and says so).\n\n' +
     'The policy file: --policy FILE, else $FERRY_POLICY, else ferry.policy.yaml in the working directory when it ' +
     'exists; --no-policy applies none and says so on stderr. Gates, all before anything is sent to DST: the rules ' +
     'of the environment DST matches, immutable and forbid.tags of every environment DST matches, and with ' +
@@ -42,6 +43,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'reason?': 'string',
     'copy?': 'object',
     'ledger?': 'string',
+    'digestWon?': { tag: 'string', 'tagDigest?': 'string' },
   }
 
   static override examples = [
@@ -61,6 +63,10 @@ export default class Promote extends FerryCommand<typeof Promote> {
       description: 'Move a tag that names another digest (never in an immutable environment).',
     }),
     'no-referrers': Flags.boolean({ description: 'Leave signatures, SBOMs and attestations behind.' }),
+    'digest-wins': Flags.boolean({
+      description:
+        'For SRC:TAG@DIGEST where TAG names another digest: promote DIGEST anyway (default: refuse). Said on stderr.',
+    }),
   }
 
   async run() {
@@ -74,6 +80,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
         environment: this.flags.environment,
         ledger: this.flags.ledger,
         force: this.flags.force,
+        digestWins: this.flags['digest-wins'],
         referrers: !this.flags['no-referrers'],
         ferryVersion: this.config.version,
         onEvent: progress.onEvent,
@@ -81,6 +88,12 @@ export default class Promote extends FerryCommand<typeof Promote> {
       })
     } finally {
       progress.stop()
+    }
+    if (result.digestWon) {
+      const { tag, tagDigest } = result.digestWon
+      this.note(
+        `note: promoted ${result.digest} as given (--digest-wins); the source tag ${tag} ${tagDigest ? `is ${tagDigest}` : 'does not exist'}`,
+      )
     }
     const env = result.environment === null ? 'no environment' : `environment ${result.environment}`
     this.out(

@@ -1,5 +1,6 @@
 import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
+import { type CopyReferenceResult, checkTagAndDigest } from '../copy/copy-reference.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -33,6 +34,8 @@ export interface PromoteOptions extends OpenOptions, OperationOptions {
   ledger?: string
   /** Move a tag that names another digest (never in an immutable environment). */
   force?: boolean
+  /** `SRC:TAG@DIGEST` where TAG names another digest: promote DIGEST anyway (default: refuse, as copy does). */
+  digestWins?: boolean
   /** Carry signatures, SBOMs and attestations. Default true: the evidence travels with the release. */
   referrers?: boolean
   /** Recorded in the ledger. */
@@ -49,6 +52,8 @@ export interface PromoteResult extends Omit<LedgerRecord, 'digest'> {
   copy?: CopyResult
   /** Where the record went. */
   ledger?: string
+  /** Set when SRC's tag and digest disagreed and the digest was promoted (`digestWins`). */
+  digestWon?: CopyReferenceResult['digestWon']
 }
 
 /**
@@ -70,6 +75,7 @@ export async function promote(
   const from = await openTarget(src, { ...opts, client })
   let to: Target | undefined
   try {
+    const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...nameOf(dst), tag }
     const check: ImageCheck = opts.policy
@@ -105,10 +111,11 @@ export async function promote(
     })
     const finish = async (result: PromoteResult): Promise<PromoteResult> => {
       if (opts.ledger) {
-        const { copy: _copy, ledger: _ledger, ...entry } = result
+        const { copy: _copy, ledger: _ledger, digestWon: _won, ...entry } = result
         await appendLedger(opts.ledger, entry)
       }
-      return opts.ledger ? { ...result, ledger: opts.ledger } : result
+      const done = digestWon ? { ...result, digestWon } : result
+      return opts.ledger ? { ...done, ledger: opts.ledger } : done
     }
 
     // The gates on content come first: a refused image costs the destination no request at all.

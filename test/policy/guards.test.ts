@@ -11,7 +11,8 @@ import { registryTarget, tempDir } from '../supply/helpers.js'
 /**
  * The December hostile-input sweep's escapes from the policy, through the CLI against distribution:
  * the caller choosing a laxer environment (M4), a host spelled in upper case (M5), `tag` not finding
- * the policy file promote finds (L1) and policy files that broke the loader's promises (L13).
+ * the policy file promote finds (L1), `promote SRC:TAG@DIGEST` (L10) and policy files that broke the
+ * loader's promises (L13).
  */
 describe('policy guards on promote and tag (CLI, distribution)', { timeout: 120_000 }, () => {
   let registry: Distribution
@@ -280,6 +281,31 @@ describe('policy guards on promote and tag (CLI, distribution)', { timeout: 120_
       const r = await ferry(['tag', `${lower}/acme/tools@${digest}`, '1.0'], { env: env(), cwd: bare })
       expect(r.code, r.stderr).toBe(0)
       expect(r.stdout).toBe(`${lower}/acme/tools:1.0@${digest}\n`)
+    })
+  })
+
+  describe('L10: promote SRC:TAG@DIGEST where TAG names another digest', () => {
+    it('is refused as copy refuses it, and --digest-wins promotes DIGEST', async () => {
+      const source = `${lower}/acme/api:v2.0.0@${d1.digest}`
+      const copyRefusal = await ferry(['copy', source, `${lower}/acme/l10-copy:x`], { env: env(), cwd: bare })
+      expect(copyRefusal.code).toBe(1)
+      for (const destination of [`${lower}/acme/l10:x`, `${lower}/acme/l10`]) {
+        const r = await ferry(['promote', source, destination], { env: env(), cwd: bare })
+        expect(r.code, r.stdout + r.stderr).toBe(copyRefusal.code)
+        expect(oneLine(r.stderr)).toBe(copyRefusal.stderr.trimEnd())
+      }
+      expect(await tagOf('acme/l10', 'x')).toBeUndefined()
+      expect(await tagOf('acme/l10', 'v2.0.0')).toBeUndefined()
+
+      const won = await ferry(['promote', source, `${lower}/acme/l10:x`, '--digest-wins'], {
+        env: env(),
+        cwd: bare,
+      })
+      expect(won.code, won.stderr).toBe(0)
+      expect(won.stderr).toContain(
+        `note: promoted ${d1.digest} as given (--digest-wins); the source tag v2.0.0 is ${d2.digest}`,
+      )
+      expect(await tagOf('acme/l10', 'x')).toBe(d1.digest)
     })
   })
 
