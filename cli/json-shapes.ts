@@ -80,3 +80,12 @@ export const attachedEntryShape = {
   'missing?': 'boolean',
   children: ['object'],
 } satisfies JsonShape
+
+/** A policy rule's row (policy check, promote, tag): `environment` says whose rule it is. */
+export const policyCheckShape = {
+  rule: 'string',
+  result: 'string',
+  message: 'string',
+  'environment?': 'string',
+  'evidence?': 'object',
+} satisfies JsonShape

@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
-import { loadPolicy } from '../src/policy/index.js'
+import { policyCheckShape } from '../cli/json-shapes.js'
+import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
+import { describeCheck } from '../src/policy/index.js'
 import { retag } from '../src/promote/index.js'
 
 export default class Tag extends FerryCommand<typeof Tag> {
@@ -9,9 +11,15 @@ export default class Tag extends FerryCommand<typeof Tag> {
   static override description =
     'The manifest’s exact bytes are PUT under NEWTAG (crane tag, regctl image retag). The tag is written on ' +
     'condition that it still names what was read, or still does not exist, so a concurrent writer is refused ' +
-    '(exit 1), never overwritten. With --policy, a tag of an environment marked immutable never moves to ' +
-    'another digest (exit 7, both digests named). --ledger FILE appends a hash-chained record of each attempt ' +
-    '(tagged, unchanged or refused; see `ferry ledger`).'
+    '(exit 1), never overwritten.\n\n' +
+    'The policy file is found as promote finds it: --policy FILE, else $FERRY_POLICY, else ferry.policy.yaml in ' +
+    'the working directory when it exists; --no-policy applies none and says so on stderr. With a policy, the ' +
+    'rules about the new name are judged before anything is written: naming, forbidden tags (latest), the ' +
+    'SemVer rule, and immutability (a tag of an immutable environment never moves to another digest). An ' +
+    'enforce-mode failure refuses the tag (exit 7, one line naming the rule, the environment and, for a tag ' +
+    'that would move, both digests); a warn-mode one is printed. The environments are those the new name ' +
+    'matches; --environment adds one’s rules, never removes any. ' +
+    '--ledger FILE appends a hash-chained record of each attempt (tagged, unchanged or refused; see `ferry ledger`).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',
@@ -20,11 +28,13 @@ export default class Tag extends FerryCommand<typeof Tag> {
     'previous?': 'string',
     changed: 'boolean',
     environment: 'string | null',
+    'checks?': [policyCheckShape],
   }
 
   static override examples = [
     '<%= config.bin %> tag reg.local:5000/acme/web@sha256:… v1.4.2',
     '<%= config.bin %> tag registry.intra/acme/shop/api-prod:v1.4.2 stable --policy ferry.policy.yaml',
+    'FERRY_POLICY=/etc/ferry/policy.yaml <%= config.bin %> tag registry.intra/acme/shop/api-prod@sha256:… v1.4.3',
   ]
   static override registryArgs = { image: 'reference' } as const
   static override args = {
@@ -35,16 +45,14 @@ export default class Tag extends FerryCommand<typeof Tag> {
     tag: Args.string({ required: true, description: 'The new tag, in the same repository.' }),
   }
   static override flags = {
-    policy: Flags.string({ description: 'Apply the immutability rule of this policy file.' }),
-    environment: Flags.string({
-      description: 'Judge against this environment instead of the one the tag matches.',
-      dependsOn: ['policy'],
+    ...policyFlags,
+    ledger: Flags.string({
+      description: 'Append a hash-chained JSON Lines record of the attempt to this ledger file.',
     }),
-    ledger: Flags.string({ description: 'Append a JSON Lines record of the attempt to this ledger file.' }),
   }
 
   async run() {
-    const policy = this.flags.policy === undefined ? undefined : await loadPolicy(this.flags.policy)
+    const policy = await commandPolicy(this.flags, (line) => this.note(line))
     const result = await retag(this.args.image, this.args.tag, {
       ...this.registryOptions,
       policy,
@@ -53,6 +61,8 @@ export default class Tag extends FerryCommand<typeof Tag> {
       ferryVersion: this.config.version,
       signal: this.signal,
     })
+    for (const c of result.checks ?? [])
+      if (c.result === 'warn') this.note(`ferry: warning: ${describeCheck(c)}`)
     this.out(`${result.image}@${result.digest}`)
     if (!result.changed) this.note(`${result.image} already names ${result.digest}: nothing written`)
     else if (result.previous) this.note(`moved ${result.tag} from ${result.previous}`)

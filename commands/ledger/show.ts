@@ -36,7 +36,7 @@ export default class LedgerShow extends FerryCommand<typeof LedgerShow> {
       this.out(`  environment  ${r.environment ?? '(none)'}`)
       for (const [k, v] of Object.entries(r.labels)) this.out(`  ${k.padEnd(12)} ${v}`)
       if (r.reason) this.out(`  reason       ${r.reason}`)
-      for (const c of r.checks) this.out(`  ${checkLine(c)}`)
+      for (const c of r.checks) this.out(`  ${checkLine(c, r.environment)}`)
       this.out(`  ferry        ${r.ferryVersion}`)
     }
     return { records: found }

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { policyCheckShape } from '../../cli/json-shapes.js'
 import { renderImageCheck } from '../../cli/policy-render.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
 import {
@@ -16,7 +17,9 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'
   static override description =
     'Each IMAGE is resolved to its digest and judged by the rules of the first environment of the policy file it ' +
-    'matches (or --environment), plus the global naming and labels rules; one row per image and rule: pass, FAIL, ' +
+    'matches, plus the global naming and labels rules, plus immutable and forbid.tags of every other environment it ' +
+    'matches; --environment adds one environment’s rules (what would prod ask of this image?), never removes ' +
+    'any. One row per image and rule, naming its environment: pass, FAIL, ' +
     'warn (a failure in a warn-mode environment) or skip (the rule does not apply, e.g. a tag rule for an image ' +
     'given by digest), each with its evidence. Signatures and SBOMs are verified offline with the keys the policy ' +
     'names, in both signature schemes.\n\n' +
@@ -34,7 +37,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
         digest: 'string',
         environment: 'string | null',
         mode: 'string',
-        checks: [{ rule: 'string', result: 'string', message: 'string', 'evidence?': 'object' }],
+        checks: [policyCheckShape],
         labels: { 'source?': 'string', 'revision?': 'string', 'created?': 'string' },
       },
     ],
@@ -56,7 +59,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override flags = {
     policy: Flags.string({ description: 'The policy file.', default: DEFAULT_POLICY_FILE }),
     environment: Flags.string({
-      description: 'Judge against this environment instead of the one each image matches.',
+      description: 'Add this environment’s rules to those of the environment each image matches.',
     }),
   }
 

@@ -16,6 +16,7 @@ import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { digestSchema } from '../oci/schemas.js'
+import { canonicalName, canonicalRepository } from '../reference/index.js'
 import { errno, writeFileAtomic } from '../util/files.js'
 import { withLock } from '../util/lock.js'
 import { ferryStateDir } from '../util/state-dir.js'
@@ -54,9 +55,29 @@ export type ImportRecord = Record<string, TagRecord>
 export const defaultImportRecordPath = (env: NodeJS.ProcessEnv = process.env): string =>
   join(ferryStateDir(env), 'bundle-imports.json')
 
-/** The key of one destination tag: `HOST/PATH:TAG`, or `oci:/ABSOLUTE/DIR:PATH:TAG` whatever the cwd. */
+/**
+ * The key of one destination tag: `HOST/PATH:TAG` with the host in canonical form (`LOCALHOST:5000` is
+ * `localhost:5000`: a rollback must not pass for a host spelled otherwise), or `oci:/ABSOLUTE/DIR:PATH:TAG`
+ * whatever the cwd.
+ */
 export const tagKey = (dest: Destination, path: string, tag: string): string =>
-  `${formatDestination(dest.kind === 'layout' ? { kind: 'layout', path: resolve(dest.path) } : dest, path)}:${tag}`
+  dest.kind === 'layout'
+    ? `${formatDestination({ kind: 'layout', path: resolve(dest.path) }, path)}:${tag}`
+    : `${canonicalRepository({ registry: dest.registry, repository: path })}:${tag}`
+
+/**
+ * A file written before keys were canonical may hold one tag under several spellings: each is read under
+ * its canonical key, and of two the newer bundle's record stands (the one the rollback check must keep).
+ */
+function canonicalKeys(tags: ImportRecord): ImportRecord {
+  const out: ImportRecord = {}
+  for (const [key, record] of Object.entries(tags)) {
+    const canonical = key.startsWith('oci:') ? key : canonicalName(key)
+    const held = out[canonical]
+    if (!held || isOlder(held, record)) out[canonical] = record
+  }
+  return out
+}
 
 /** Just the order of a bundle's metadata or of a record (both may carry more keys). */
 export const orderOf = (m: BundleOrder): BundleOrder => ({
@@ -92,7 +113,7 @@ export async function readImportRecord(path: string): Promise<ImportRecord> {
     throw new FerryError('USAGE', `bundle import record ${path} cannot be read (${errno(err) ?? err})`)
   }
   try {
-    return fileSchema.parse(JSON.parse(text)).tags as ImportRecord
+    return canonicalKeys(fileSchema.parse(JSON.parse(text)).tags as ImportRecord)
   } catch {
     // Ignoring it would silently switch the rollback check off.
     throw new FerryError(

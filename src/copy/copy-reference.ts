@@ -57,11 +57,12 @@ function destinationTag(src: Reference, dst: Reference): string | undefined {
 /**
  * `app:1.0.0@sha256:…` names two things; when the tag names another digest, copying the digest under
  * the tag would relabel other content silently. Refused unless `digestWins`; then said in the result.
+ * Promote asks the same of its source.
  */
-async function checkTagAndDigest(
+export async function checkTagAndDigest(
   target: Target,
   src: Reference,
-  opts: CopyReferenceOptions,
+  opts: { digestWins?: boolean; signal?: AbortSignal },
 ): Promise<CopyReferenceResult['digestWon']> {
   if (src.tag === undefined || !src.digest) return undefined
   const tagDigest = (await ifPresent(target.resolve(src.tag, { signal: opts.signal })))?.digest

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../errors.js'
+import { canonicalName } from '../reference/index.js'
 import { errno } from '../util/files.js'
 import { type Line, splitLines } from './chain.js'
 import { type CheckpointRecord, type LedgerRecord, type ParsedLine, parseLine } from './record.js'
@@ -61,7 +62,13 @@ export async function readLedger(path: string): Promise<LedgerContents> {
   return out
 }
 
-/** Records about a digest, or about a tag (`TAG` or `NAME:TAG` of the destination), oldest first. */
+/**
+ * Records about a digest, or about a tag (`TAG` or `NAME:TAG` of the destination, however its host is
+ * spelled: `LOCALHOST:5000/…` finds what `localhost:5000/…` recorded), oldest first.
+ */
 export function ledgerRecordsFor(records: readonly LedgerRecord[], key: string): LedgerRecord[] {
-  return records.filter((r) => r.digest === key || r.destination === key || r.destination.endsWith(`:${key}`))
+  const name = canonicalName(key)
+  return records.filter(
+    (r) => r.digest === key || canonicalName(r.destination) === name || r.destination.endsWith(`:${key}`),
+  )
 }

@@ -1,8 +1,8 @@
 import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { labelsOf, type TraceLabels, traceLabels } from './labels.js'
-import type { Policy } from './load.js'
-import { environmentFor, formatName, type ImageName } from './match.js'
+import type { Environment, Policy } from './load.js'
+import { formatName, type ImageName, type Judges, judgesFor, reportedEnvironment } from './match.js'
 import {
   checkForbiddenTags,
   checkImmutable,
@@ -10,6 +10,7 @@ import {
   checkNaming,
   checkSemverTag,
   checkSignatureAndSbom,
+  RULE_IDS,
   type RuleId,
   type RuleOutcome,
 } from './rules.js'
@@ -22,6 +23,11 @@ export interface PolicyCheck {
   rule: RuleId
   result: CheckVerdict
   message: string
+  /**
+   * The environment whose rule it is; for the global naming and labels rules, the one whose mode
+   * applied. Absent: a global rule outside every environment (enforced).
+   */
+  environment?: string
   evidence?: Record<string, unknown>
 }
 
@@ -29,7 +35,10 @@ export interface ImageCheck {
   /** The name judged: the image itself for `policy check`, the destination for `promote`. */
   image: string
   digest: Digest
-  /** null: no environment matched, the global rules applied in enforce mode. */
+  /**
+   * The name's environment (the first it matches), else the one `--environment` named; null: neither,
+   * the global rules applied in enforce mode. Rows say where each rule came from.
+   */
   environment: string | null
   mode: Mode
   checks: PolicyCheck[]
@@ -37,13 +46,11 @@ export interface ImageCheck {
   labels: TraceLabels
 }
 
-export interface CheckImageOptions {
+export interface NameCheckOptions {
   policy: Policy
-  /** Where the content is read from (for promote: the source). */
-  target: Target
   digest: Digest
   name: ImageName
-  /** Check against this environment instead of the first one `name` matches. */
+  /** Add this environment's rules to those of the environments `name` matches (never instead of them). */
   environment?: string
   /**
    * What `name.tag` names now where the image is going, for the immutability rule: a digest, or
@@ -54,43 +61,126 @@ export interface CheckImageOptions {
   deferImmutable?: boolean
 }
 
+export interface CheckImageOptions extends NameCheckOptions {
+  /** Where the content is read from (for promote: the source). */
+  target: Target
+}
+
+/** A rule's outcome as a row: a failure in a warn-mode environment is a warning. */
+const row = (o: RuleOutcome, env: Environment | undefined): PolicyCheck => ({
+  ...o,
+  result: o.result === 'fail' && env?.mode === 'warn' ? 'warn' : o.result,
+  ...(env ? { environment: env.name } : {}),
+})
+
+const bySeverity = (envs: Environment[]) =>
+  [...envs].sort((a, b) => Number(a.mode === 'warn') - Number(b.mode === 'warn'))
+
 /**
- * Every rule of the policy that applies to one image, in the order of the rule ids. The environment's
- * mode applies to all of them, the global naming and labels rules included; outside every
- * environment, the global rules are enforced.
+ * Where the global naming and labels rules take their mode: the name's environment, unless the one
+ * added is enforce where it is warn. Outside every environment they are enforced, whatever is added.
+ */
+const globalJudge = (j: Judges): Environment | undefined =>
+  j.home === undefined ? undefined : bySeverity([j.home, ...(j.added ? [j.added] : [])])[0]
+
+export interface NameCheck {
+  /** As in ImageCheck. */
+  environment: string | null
+  checks: PolicyCheck[]
+}
+
+/**
+ * The rules about the name alone, no content read: naming, tags.forbid, tags.semver and immutable.
+ * What `tag` judges (the image is already in the repository) and the part of `checkImage` that says
+ * whether an image may go under this name.
+ */
+export function checkName(opts: NameCheckOptions): NameCheck {
+  const judges = judgesFor(opts.policy, opts.name, opts.environment)
+  return { environment: reportedEnvironment(judges)?.name ?? null, checks: nameRows(judges, opts) }
+}
+
+function nameRows(judges: Judges, opts: NameCheckOptions): PolicyCheck[] {
+  const { policy, name, digest } = opts
+  const own = [judges.home, judges.added].filter((e): e is Environment => e !== undefined)
+  const rows: PolicyCheck[] = []
+  if (policy.naming) rows.push(row(checkNaming(policy.naming.repository, name), globalJudge(judges)))
+  for (const env of judges.protecting) {
+    if (env.forbid?.tags) rows.push(row(checkForbiddenTags(env.forbid.tags, name.tag), env))
+  }
+  for (const env of own) if (env.tags?.semver) rows.push(row(checkSemverTag(name.tag), env))
+  if (!opts.deferImmutable) {
+    const immutable = immutableCheck(
+      judges,
+      name.tag,
+      digest,
+      opts.existing === undefined ? digest : opts.existing,
+    )
+    if (immutable) rows.push(immutable)
+  }
+  return rows
+}
+
+/**
+ * The immutability rule, judged once by the strictest environment among all that protect the name:
+ * an immutable enforce-mode environment anywhere among them keeps the tag where it is. `existing`: what
+ * the tag names now (null: it does not exist yet). Undefined: no environment here is immutable.
+ */
+export function immutableCheck(
+  judges: Judges,
+  tag: string | undefined,
+  digest: Digest,
+  existing: Digest | null,
+): PolicyCheck | undefined {
+  const env = bySeverity(judges.protecting.filter((e) => e.immutable))[0]
+  return env && row(checkImmutable(tag, digest, existing ?? undefined), env)
+}
+
+/**
+ * Every rule of the policy that applies to one image under a name, in the order of the rule ids: the
+ * name's environment's, those `--environment` adds, and the protecting rules of every environment the
+ * name matches. Outside every environment, the global rules are enforced.
  */
 export async function checkImage(opts: CheckImageOptions): Promise<ImageCheck> {
   const { policy, target, digest, name } = opts
-  const env = environmentFor(policy, name, opts.environment)
-  const mode: Mode = env?.mode ?? 'enforce'
+  const judges = judgesFor(policy, name, opts.environment)
+  const shown = reportedEnvironment(judges)
   const manifest = await target.fetchManifest(digest)
   const found = await labelsOf(target, manifest)
-  const outcomes: RuleOutcome[] = []
-  if (policy.naming) outcomes.push(checkNaming(policy.naming.repository, name))
-  if (policy.labels) outcomes.push(checkLabels(policy.labels.require, found))
-  if (env?.keys.length) outcomes.push(...(await checkSignatureAndSbom(env, target, manifest.digest)))
-  if (env?.forbid?.tags) outcomes.push(checkForbiddenTags(env.forbid.tags, name.tag))
-  if (env?.tags?.semver) outcomes.push(checkSemverTag(name.tag))
-  if (env?.immutable && !opts.deferImmutable) {
-    const existing = opts.existing === undefined ? manifest.digest : (opts.existing ?? undefined)
-    outcomes.push(checkImmutable(name.tag, manifest.digest, existing))
+  const rows = nameRows(judges, { ...opts, digest: manifest.digest })
+  if (policy.labels) rows.push(row(checkLabels(policy.labels.require, found), globalJudge(judges)))
+  for (const env of [judges.home, judges.added]) {
+    if (env?.keys.length) {
+      for (const o of await checkSignatureAndSbom(env, target, manifest.digest)) rows.push(row(o, env))
+    }
   }
   return {
     image: formatName(name),
     digest: manifest.digest,
-    environment: env?.name ?? null,
-    mode,
-    checks: outcomes.map((o) => ({
-      ...o,
-      result: o.result === 'fail' && mode === 'warn' ? 'warn' : o.result,
-    })),
+    environment: shown?.name ?? null,
+    mode: shown?.mode ?? 'enforce',
+    // Stable: within one rule, the environments stay in the order they were judged.
+    checks: rows.sort((a, b) => RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule)),
     labels: traceLabels(found),
   }
 }
 
 /** The checks that block: enforce-mode failures. */
-export const failuresOf = (check: ImageCheck): PolicyCheck[] =>
+export const failuresOf = (check: { checks: readonly PolicyCheck[] }): PolicyCheck[] =>
   check.checks.filter((c) => c.result === 'fail')
+
+/** `immutable (environment prod): "v1" is immutable and names …`: a row in one line, with where it is from. */
+export const describeCheck = (c: PolicyCheck): string =>
+  `${c.rule} (${c.environment ? `environment ${c.environment}` : 'no environment'}): ${c.message}`
+
+/**
+ * Why a write was refused, in one line: the first blocking rule with its environment and message (the
+ * immutability message names both digests), and how many more failed.
+ */
+export function refusalReason(failures: readonly PolicyCheck[]): string {
+  const [first, ...rest] = failures
+  const more = rest.length ? ` (and ${rest.length} more: ${rest.map((f) => f.rule).join(', ')})` : ''
+  return `${describeCheck(first!)}${more}`
+}
 
 export interface CheckSummary {
   images: number

@@ -4,9 +4,15 @@ export {
   type CheckSummary,
   type CheckVerdict,
   checkImage,
+  checkName,
+  describeCheck,
   failuresOf,
   type ImageCheck,
+  immutableCheck,
+  type NameCheck,
+  type NameCheckOptions,
   type PolicyCheck,
+  refusalReason,
   summarize,
 } from './check.js'
 export { type Duration, durationSchema, parseDuration } from './duration.js'
@@ -17,10 +23,22 @@ export {
   environmentNamed,
   keyFingerprint,
   loadPolicy,
+  loadPolicyFor,
+  POLICY_ENV,
   type Policy,
+  type PolicyChoice,
+  policyFileFor,
   type VerificationKey,
 } from './load.js'
-export { environmentFor, environmentMatches, formatName, type ImageName, repositoryMatches } from './match.js'
+export {
+  environmentFor,
+  environmentMatches,
+  formatName,
+  type ImageName,
+  type Judges,
+  judgesFor,
+} from './match.js'
+export { repositoryMatches } from './repository-glob.js'
 export type { RuleId } from './rules.js'
 export {
   type EnvironmentRetention,

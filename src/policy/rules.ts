@@ -10,7 +10,18 @@ import type { FoundLabel } from './labels.js'
 import type { Environment, VerificationKey } from './load.js'
 import type { ImageName } from './match.js'
 
-export type RuleId = 'naming' | 'labels' | 'signature' | 'sbom' | 'tags.forbid' | 'tags.semver' | 'immutable'
+/** In the order results list them. */
+export const RULE_IDS = [
+  'naming',
+  'labels',
+  'signature',
+  'sbom',
+  'tags.forbid',
+  'tags.semver',
+  'immutable',
+] as const
+
+export type RuleId = (typeof RULE_IDS)[number]
 
 export interface RuleOutcome {
   rule: RuleId

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { patternSchema, tagFilterSchema } from '../spec/tag-filter.js'
 import { durationSchema } from './duration.js'
+import { repositoryGlobProblem } from './repository-glob.js'
 
 /** `{org}/{project}/{service}`: placeholders stand for one lower-case name each, literals for themselves. */
 const PLACEHOLDER_RE = /^\{[a-z][a-z0-9_-]*\}$/
@@ -27,6 +28,10 @@ const repositoryGlob = z
   .min(1)
   .regex(/^[A-Za-z0-9._\-/*?:[\]{}!,]+$/, {
     message: 'a repository glob holds name characters, "/", ":" and the wildcards * ** ? [..] {a,b}',
+  })
+  .superRefine((glob, ctx) => {
+    const problem = repositoryGlobProblem(glob)
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${glob}" matches no repository: ${problem}` })
   })
 
 /**

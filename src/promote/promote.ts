@@ -1,5 +1,6 @@
 import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
+import { type CopyReferenceResult, checkTagAndDigest } from '../copy/copy-reference.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
@@ -10,12 +11,13 @@ import {
   failuresOf,
   type ImageCheck,
   type ImageName,
+  immutableCheck,
+  judgesFor,
   labelsOf,
   type Policy,
-  type PolicyCheck,
+  refusalReason,
   traceLabels,
 } from '../policy/index.js'
-import { checkImmutable } from '../policy/rules.js'
 import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
@@ -26,12 +28,14 @@ export type PromoteVerdict = PromoteRecord['verdict']
 export interface PromoteOptions extends OpenOptions, OperationOptions {
   /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
   policy?: Policy
-  /** Gate against this environment instead of the first one the destination matches. */
+  /** Add this environment's rules to those of the environments the destination matches (never instead). */
   environment?: string
   /** JSON Lines file every attempt is appended to. */
   ledger?: string
   /** Move a tag that names another digest (never in an immutable environment). */
   force?: boolean
+  /** `SRC:TAG@DIGEST` where TAG names another digest: promote DIGEST anyway (default: refuse, as copy does). */
+  digestWins?: boolean
   /** Carry signatures, SBOMs and attestations. Default true: the evidence travels with the release. */
   referrers?: boolean
   /** Recorded in the ledger. */
@@ -48,6 +52,8 @@ export interface PromoteResult extends Omit<PromoteRecord, 'digest'> {
   copy?: CopyResult
   /** Where the record went. */
   ledger?: string
+  /** Set when SRC's tag and digest disagreed and the digest was promoted (`digestWins`). */
+  digestWon?: CopyReferenceResult['digestWon']
 }
 
 /**
@@ -69,6 +75,7 @@ export async function promote(
   const from = await openTarget(src, { ...opts, client })
   let to: Target | undefined
   try {
+    const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...nameOf(dst), tag }
     const check: ImageCheck = opts.policy
@@ -104,35 +111,29 @@ export async function promote(
     })
     const finish = async (result: PromoteResult): Promise<PromoteResult> => {
       if (opts.ledger) {
-        const { copy: _copy, ledger: _ledger, ...entry } = result
+        const { copy: _copy, ledger: _ledger, digestWon: _won, ...entry } = result
         await appendLedger(opts.ledger, { operation: 'promote', ...entry })
       }
-      return opts.ledger ? { ...result, ledger: opts.ledger } : result
+      const done = digestWon ? { ...result, digestWon } : result
+      return opts.ledger ? { ...done, ledger: opts.ledger } : done
     }
 
     // The gates on content come first: a refused image costs the destination no request at all.
     const blocking = failuresOf(check)
-    if (blocking.length) return finish(record('refused', { reason: reasonOf(blocking) }))
+    if (blocking.length) return finish(record('refused', { reason: refusalReason(blocking) }))
 
     const opened = await openTarget(dst, { ...opts, client, create: true })
     to = opened.target
     const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
-    // The environment checkImage judged by: the immutability rule is its, checked now that DST was read.
-    const env =
-      check.environment === null
-        ? undefined
-        : opts.policy?.environments.find((e) => e.name === check.environment)
-    if (env?.immutable) {
-      const outcome = checkImmutable(tag, digest, existing)
-      check.checks.push({
-        ...outcome,
-        result: outcome.result === 'fail' && check.mode === 'warn' ? 'warn' : outcome.result,
-      })
-    }
+    // Judged now that DST was read, by every environment that protects the destination.
+    const immutable =
+      opts.policy &&
+      immutableCheck(judgesFor(opts.policy, name, opts.environment), tag, digest, existing ?? null)
+    if (immutable) check.checks.push(immutable)
     if (existing === digest) return finish(record('unchanged'))
     const immutableFailure = failuresOf(check)
     if (immutableFailure.length)
-      return finish(record('refused', { reason: reasonOf(immutableFailure), previous: existing }))
+      return finish(record('refused', { reason: refusalReason(immutableFailure), previous: existing }))
     if (existing && !opts.force) {
       return finish(
         record('refused', {
@@ -189,8 +190,3 @@ const nameOf = (ref: Reference): ImageName =>
   ref.kind === 'registry'
     ? { host: ref.registry, repository: ref.repository }
     : { repository: ref.repository ?? '' }
-
-function reasonOf(failures: readonly PolicyCheck[]): string {
-  const [first, ...rest] = failures
-  return `${first!.rule}: ${first!.message}${rest.length ? ` (and ${rest.length} more: ${rest.map((f) => f.rule).join(', ')})` : ''}`
-}

@@ -2,15 +2,22 @@ import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { recordTag } from '../ledger/index.js'
 import type { Digest } from '../oci/digest.js'
-import { environmentFor, type Policy } from '../policy/index.js'
-import { checkImmutable } from '../policy/rules.js'
+import {
+  checkName,
+  failuresOf,
+  type ImageName,
+  type Policy,
+  type PolicyCheck,
+  refusalReason,
+} from '../policy/index.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
 import { resolveIfPresent } from '../targets/present.js'
 
 export interface RetagOptions extends OpenOptions, OperationOptions {
-  /** Refuse to move a tag of an immutable environment. */
+  /** The name rules of the environments NEWTAG falls in: naming, forbidden tags, SemVer, immutability. */
   policy?: Policy
+  /** Add this environment's rules to those of the environments the new name matches (never instead). */
   environment?: string
   /** JSON Lines ledger every attempt is appended to (src/ledger), with this ferry version. */
   ledger?: string
@@ -18,6 +25,7 @@ export interface RetagOptions extends OpenOptions, OperationOptions {
 }
 
 export interface RetagResult {
+  /** The new name, `NAME:NEWTAG`. */
   image: string
   tag: string
   digest: Digest
@@ -25,12 +33,17 @@ export interface RetagResult {
   previous?: Digest
   changed: boolean
   environment: string | null
+  /** The policy's rows, with a policy: warnings (warn-mode failures) among them. */
+  checks?: PolicyCheck[]
 }
 
 /**
  * A second tag for a manifest already in the repository: the exact bytes are PUT under the new name
- * and no blob moves. The tag is written on condition that it still names what was read (or still does
- * not exist), so a concurrent writer is refused rather than overwritten.
+ * and no blob moves. With a policy, the rules about the name are judged first and an enforce-mode
+ * failure refuses the tag with nothing written (POLICY_VIOLATION). The content rules (labels,
+ * signatures) are promote's: the image is in this repository already. The tag is written on condition
+ * that it still names what was read (or still does not exist), so a concurrent writer is refused rather
+ * than overwritten.
  */
 export async function retag(reference: string, tag: string, opts: RetagOptions = {}): Promise<RetagResult> {
   const ref = parseReference(reference)
@@ -38,28 +51,43 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
   try {
     const manifest = await target.fetchManifest(selector, opts)
     const previous = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
-    const shown = formatReference(withTag(ref, tag))
-    const name =
+    const named = withTag(ref, tag)
+    const shown = formatReference(named.kind === 'registry' ? { ...named, digest: undefined } : named)
+    const name: ImageName =
       ref.kind === 'registry'
         ? { host: ref.registry, repository: ref.repository, tag }
         : { repository: ref.repository ?? '', tag }
-    const env = opts.policy && environmentFor(opts.policy, name, opts.environment)
-    if (env?.immutable && env.mode === 'enforce') {
-      const outcome = checkImmutable(tag, manifest.digest, previous)
-      if (outcome.result === 'fail') {
-        const reason = `${shown}: ${outcome.message} (environment ${env.name})`
-        const attempt = { digest: manifest.digest, previous, environment: env.name, checks: [outcome] }
-        await recordTag(opts, {
-          source: reference,
-          destination: shown,
-          verdict: 'refused',
-          reason,
-          ...attempt,
-        })
-        throw new FerryError('POLICY_VIOLATION', reason)
-      }
+    const judged =
+      opts.policy &&
+      checkName({
+        policy: opts.policy,
+        name,
+        digest: manifest.digest,
+        environment: opts.environment,
+        existing: previous ?? null,
+      })
+    const blocking = judged ? failuresOf(judged) : []
+    if (blocking.length) {
+      const reason = `${shown}: ${refusalReason(blocking)}`
+      await recordTag(opts, {
+        source: reference,
+        destination: shown,
+        verdict: 'refused',
+        reason,
+        digest: manifest.digest,
+        previous,
+        environment: judged ? judged.environment : null,
+        checks: judged ? judged.checks : [],
+      })
+      throw new FerryError('POLICY_VIOLATION', reason)
     }
-    const base = { image: shown, tag, digest: manifest.digest, environment: env?.name ?? null }
+    const base = {
+      image: shown,
+      tag,
+      digest: manifest.digest,
+      environment: judged ? judged.environment : null,
+      ...(judged ? { checks: judged.checks } : {}),
+    }
     if (previous === manifest.digest) return recorded(reference, { ...base, previous, changed: false }, opts)
     const precondition = previous ? { ifMatch: previous } : { ifAbsent: true as const }
     const { changed } = await target.tag(manifest, tag, { signal: opts.signal, precondition })

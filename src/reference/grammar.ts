@@ -5,8 +5,8 @@
  * `oci/internal/oci_util.go` (what skopeo accepts after `oci:DIR:`).
  */
 
-// A domain component: letters, digits and inner dashes; case is kept (hosts are case-insensitive, but
-// distribution keeps what it was given, and so do credential lookups in ~/.docker/config.json).
+// A domain component: letters, digits and inner dashes; case is kept for what ferry shows (hosts are
+// case-insensitive: names are compared and keyed in canonical form, canonical.ts).
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
 const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`
 // IPv6 only in brackets, without zone identifiers (RFC 6874), as distribution does.

@@ -6,11 +6,9 @@
  * is the prefix `library/` on Docker Hub, not the official image `library/library`.
  */
 import { FerryError } from '../errors.js'
+import { DOCKER_HUB, LEGACY_DOCKER_HUB } from './docker-hub.js'
 import { DOMAIN_RE, PATH_COMPONENT_RE, REPOSITORY_MAX } from './grammar.js'
-import { DOCKER_HUB } from './reference.js'
 import { withoutPassword } from './userinfo.js'
-
-const LEGACY_DOCKER_HUB = 'index.docker.io'
 
 /** `HOST[:PORT]`, `IPv4[:PORT]` or `[IPv6][:PORT]`; `index.docker.io` becomes `docker.io`. */
 export function parseRegistryHost(input: string): string {

@@ -17,6 +17,7 @@
  */
 import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
+import { DOCKER_HUB, LEGACY_DOCKER_HUB } from './docker-hub.js'
 import { DOMAIN_RE, IDENTIFIER_RE, pathProblem, tagProblem } from './grammar.js'
 import {
   formatLayoutReference,
@@ -27,11 +28,9 @@ import {
 } from './layout.js'
 import { hasUserinfo, USERINFO_REASON, withoutPassword } from './userinfo.js'
 
+export { DOCKER_HUB } from './docker-hub.js'
 export { LAYOUT_PREFIX, type LayoutReference } from './layout.js'
-
-export const DOCKER_HUB = 'docker.io'
-const LEGACY_DOCKER_HUB = 'index.docker.io'
-const OFFICIAL_PREFIX = 'library/'
+export const OFFICIAL_PREFIX = 'library/'
 export const DEFAULT_TAG = 'latest'
 
 export interface RegistryReference {

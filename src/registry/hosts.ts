@@ -2,17 +2,16 @@
  * Registry host names: where a registry is reached, over which scheme, and the key its
  * credentials live under in docker's config.json.
  */
+import { DOCKER_HUB_API, isDockerHub } from '../reference/index.js'
+
+export { isDockerHub }
 
 /** Docker's historical key for Docker Hub credentials; every docker client reads and writes this one. */
 export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
 
-const DOCKER_HUB_NAMES = ['docker.io', 'index.docker.io', 'registry-1.docker.io']
-
-export const isDockerHub = (registry: string): boolean => DOCKER_HUB_NAMES.includes(registry.toLowerCase())
-
 /** `docker.io` is an alias: the API lives at `registry-1.docker.io`. */
 export function apiHost(registry: string): string {
-  return isDockerHub(registry) ? 'registry-1.docker.io' : registry.toLowerCase()
+  return isDockerHub(registry) ? DOCKER_HUB_API : registry.toLowerCase()
 }
 
 /** The config.json `auths` key (and credential helper server URL) for a registry. */

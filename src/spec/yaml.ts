@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import {
+  type Alias,
   type Document,
   isAlias,
   isMap,
@@ -16,6 +17,7 @@ import {
   LineCounter,
   type Node,
   parseDocument,
+  visit,
 } from 'yaml'
 import type { z } from 'zod'
 import { FerryError } from '../errors.js'
@@ -49,7 +51,19 @@ export function loadYamlSpec<T>(text: string, schema: z.ZodType<T>, source: stri
   }
   if (doc.contents === null) throw new FerryError('USAGE', `${at(0)}: the file is empty`)
 
-  const result = schema.safeParse(doc.toJS())
+  let value: unknown
+  try {
+    value = doc.toJS()
+  } catch (err) {
+    // The parser's guard against alias bombs ("billion laughs"): its error names no place.
+    if (!(err instanceof ReferenceError) || !/^Excessive alias count/.test(err.message)) throw err
+    const alias = nestedAlias(doc)
+    throw new FerryError(
+      'USAGE',
+      `${at(rangeStart(alias) ?? 0)}: alias *${alias?.source ?? ''} expands into aliases past the limit (a YAML alias bomb?): write the values out`,
+    )
+  }
+  const result = schema.safeParse(value)
   if (result.success) return result.data
 
   // Every problem, in file order, one per line: a hand-edited spec is fixed in one pass, not one per run.
@@ -85,6 +99,30 @@ export async function readYamlSpec<T>(path: string, schema: z.ZodType<T>): Promi
     )
   }
   return loadYamlSpec(text, schema, path)
+}
+
+/** The first alias whose anchor holds aliases itself: where expansion multiplies. */
+function nestedAlias(doc: Document): Alias | undefined {
+  let first: Alias | undefined
+  let nested: Alias | undefined
+  visit(doc, {
+    Alias(_, node) {
+      first ??= node
+      const target = node.resolve(doc)
+      let inner = false
+      if (target)
+        visit(target, {
+          Alias() {
+            inner = true
+            return visit.BREAK
+          },
+        })
+      if (!inner) return undefined
+      nested = node
+      return visit.BREAK
+    },
+  })
+  return nested ?? first
 }
 
 /** `images[1].tags.semver` */

@@ -180,6 +180,34 @@ describe('bundle rollback', () => {
     expect(await tagAt('moved/library/app', '1.0')).toBe(d1)
   })
 
+  it('M5: refuses v1 after v2 however the destination host is spelled, in an older record file too', async () => {
+    const port = dest.host.split(':')[1]
+    await importBundle(v2, { to: `localhost:${port}/spelled`, client, publicKey })
+    for (const host of [`LOCALHOST:${port}`, `LocalHost:${port}`]) {
+      const refused = await importBundle(v1, { to: `${host}/spelled`, client, publicKey }).catch(
+        (e: unknown) => e,
+      )
+      expect(isFerryError(refused, 'POLICY_VIOLATION'), `${host}: ${refused}`).toBe(true)
+    }
+    const cli = await ferry('bundle/import', v1, '--to', `LOCALHOST:${port}/spelled`, '--key', keyFile)
+    expect(cli.code, cli.stderr).toBe(7)
+    expect(await tagAt('spelled/library/app', '1.0')).toBe(d2)
+
+    // A record file written before keys were canonical holds the host as it was typed.
+    await importBundle(v2, { to: `localhost:${port}/legacy`, client, publicKey })
+    const file = JSON.parse(await readFile(recordFile, 'utf8'))
+    const key = `localhost:${port}/legacy/library/app:1.0`
+    expect(file.tags[key]).toMatchObject({ sequence: 2, digest: d2 })
+    file.tags[`LOCALHOST:${port}/legacy/library/app:1.0`] = file.tags[key]
+    delete file.tags[key]
+    await writeFile(recordFile, JSON.stringify(file))
+    const refused = await importBundle(v1, { to: `localhost:${port}/legacy`, client, publicKey }).catch(
+      (e: unknown) => e,
+    )
+    expect(isFerryError(refused, 'POLICY_VIOLATION'), String(refused)).toBe(true)
+    expect(await tagAt('legacy/library/app', '1.0')).toBe(d2)
+  })
+
   it('orders by created when the bundles carry no sequence (a layout destination)', async () => {
     const repo = client.repository(reg.host, 'acme/web')
     const older = await pushSyntheticImage(

@@ -12,11 +12,12 @@ export interface CliResult {
 /** Runs the built CLI (`npm test` builds first) as a user would, with piped stdio. */
 export function ferry(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string; killAfterMs?: number } = {},
+  opts: { env?: Record<string, string>; input?: string; killAfterMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''

@@ -96,7 +96,7 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
     expect(doc.summary).toEqual({ images: 2, passed: 7, failed: 2, warnings: 0, skipped: 0 })
     expect(r.stderr.trim()).toBe('ferry: policy check failed: 2 enforce-mode rule(s) failed')
 
-    // --environment judges by another environment's rules; a warn environment never fails the run.
+    // --environment adds another environment's rules; a warn environment never fails the run.
     const warned = await ferry([
       'policy',
       'check',
@@ -202,7 +202,7 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
     expect(refused.code).toBe(7)
     expect(refused.stdout).toMatch(/^refused: /)
     expect(refused.stderr).toMatch(
-      /ferry: promotion refused: .*api-prod:v3\.0\.0: signature: no signature verifies with release\.pub/,
+      /ferry: promotion refused: .*api-prod:v3\.0\.0: signature \(environment prod\): no signature verifies with release\.pub/,
     )
 
     const a = await signedRelease(src, 'v3.1.0')

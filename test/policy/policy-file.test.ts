@@ -1,8 +1,15 @@
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
-import { environmentFor, loadPolicy, type Policy, policyJsonSchema } from '../../src/policy/index.js'
+import {
+  environmentFor,
+  loadPolicy,
+  loadPolicyFor,
+  type Policy,
+  policyFileFor,
+  policyJsonSchema,
+} from '../../src/policy/index.js'
 import { checkForbiddenTags, checkImmutable, checkNaming, checkSemverTag } from '../../src/policy/rules.js'
 import { tempDir } from '../supply/helpers.js'
 import { examplePolicyIn } from './helpers.js'
@@ -108,6 +115,45 @@ describe('the example policy file', () => {
     expect(await loadError('version: 2\n')).toMatch(/^FILE:1:10: version: /)
   })
 
+  it('L13: an alias bomb is refused at the alias that multiplies, like any other mistake', async () => {
+    const bomb = [
+      'version: 1',
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      '',
+    ].join('\n')
+    expect(await loadError(bomb)).toBe(
+      'FILE:4:8: alias *b expands into aliases past the limit (a YAML alias bomb?): write the values out',
+    )
+    // A few aliases are fine (and an unknown field stays the error it is).
+    expect(await loadError('version: 1\nx: &x [a]\ny: [*x, *x]\n')).toMatch(
+      /^FILE: 2 problems\n.*:2:1: x: unknown field\n.*:3:1: y: unknown field$/,
+    )
+  })
+
+  it('L13: a glob that matches nothing is refused with its position, repository or tag glob', async () => {
+    const env = (match: string, extra = '') =>
+      `version: 1\nenvironments:\n  - name: prod\n    match: ${match}\n${extra}`
+    expect(await loadError(env('{ repositories: ["[z-a]"] }'))).toBe(
+      'FILE:4:29: environments[0].match.repositories[0]: "[z-a]" matches no repository: [z-a]: range z-a is out of order (write a-z)',
+    )
+    expect(await loadError(env('{ repositories: ["**/*-prod", "acme/{api,web"] }'))).toMatch(
+      /^FILE:4:42: environments\[0\]\.match\.repositories\[1\]: .*"\{" is not closed/,
+    )
+    // Tag globs never took "[": refused as before, with the position.
+    expect(await loadError(env('{ tags: { match: "[z-a]" } }'))).toMatch(
+      /^FILE:4:29: environments\[0\]\.match\.tags\.match: a glob may hold tag characters/,
+    )
+    expect(await loadError(env('{ tags: { match: "/[z-a]/" } }'))).toMatch(
+      /^FILE:4:29: environments\[0\]\.match\.tags\.match: .*Range out of order/,
+    )
+    expect(await loadError(env('{ repositories: ["**"] }', '    forbid: { tags: ["[z-a]"] }\n'))).toMatch(
+      /^FILE:5:\d+: environments\[0\]\.forbid\.tags\[0\]: a glob may hold tag characters/,
+    )
+  })
+
   it('names a verification key that is not there', async () => {
     const path = join(tmp.dir, 'nokey.yaml')
     await writeFile(
@@ -142,6 +188,36 @@ describe('the example policy file', () => {
       'tags',
     ])
     expect(env.mode!.enum).toEqual(['enforce', 'warn'])
+  })
+})
+
+describe('L1: the policy file a writing command applies', () => {
+  it('is --policy, else $FERRY_POLICY, else ./ferry.policy.yaml when it exists, else none', async () => {
+    const withFile = join(tmp.dir, 'with-file')
+    const empty = join(tmp.dir, 'empty')
+    await mkdir(withFile, { recursive: true })
+    await mkdir(empty, { recursive: true })
+    await writeFile(join(withFile, 'ferry.policy.yaml'), 'version: 1\n')
+    const fromEnv = { FERRY_POLICY: '/etc/ferry/policy.yaml' }
+    const table: [Parameters<typeof policyFileFor>[0], string | undefined][] = [
+      [{ file: 'given.yaml', env: fromEnv, cwd: withFile }, 'given.yaml'],
+      [{ env: fromEnv, cwd: withFile }, '/etc/ferry/policy.yaml'],
+      [{ env: {}, cwd: withFile }, join(withFile, 'ferry.policy.yaml')],
+      [{ env: { FERRY_POLICY: '' }, cwd: withFile }, join(withFile, 'ferry.policy.yaml')],
+      [{ env: {}, cwd: empty }, undefined],
+      [{ file: 'given.yaml', env: {}, cwd: empty }, 'given.yaml'],
+    ]
+    for (const [choice, want] of table) expect(policyFileFor(choice), JSON.stringify(choice)).toBe(want)
+
+    expect(await loadPolicyFor({ env: {}, cwd: empty })).toBeUndefined()
+    expect((await loadPolicyFor({ env: {}, cwd: withFile }))?.path).toBe(join(withFile, 'ferry.policy.yaml'))
+    // A file named and not there is an error, never a silent "no policy".
+    await expect(
+      loadPolicyFor({ env: { FERRY_POLICY: join(empty, 'nope.yaml') }, cwd: withFile }),
+    ).rejects.toThrow(/cannot read .*nope\.yaml: no such file/)
+    await expect(loadPolicyFor({ file: join(empty, 'nope.yaml'), env: {}, cwd: withFile })).rejects.toThrow(
+      /no such file/,
+    )
   })
 })
 

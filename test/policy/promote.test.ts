@@ -213,7 +213,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     )
     expect(result.verdict).toBe('refused')
     expect(result.digest).toBe(m.digest)
-    expect(result.reason).toMatch(/^signature: no signature verifies with release\.pub/)
+    expect(result.reason).toMatch(/^signature \(environment prod\): no signature verifies with release\.pub/)
     expect(proxy.seen).toEqual([])
     expect(
       await registryTarget(backend.host, 'acme/shop/api-prod')
@@ -277,7 +277,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
       )
       expect(result.verdict).toBe('refused')
       expect(result.reason).toBe(
-        `immutable: "v4.0.0" is immutable and names ${first.digest}; it cannot move to ${rebuilt.digest}`,
+        `immutable (environment prod): "v4.0.0" is immutable and names ${first.digest}; it cannot move to ${rebuilt.digest}`,
       )
       expect(result.previous).toBe(first.digest)
       expect(writes(proxy)).toEqual([])
