@@ -32,9 +32,8 @@ const RANKS: Record<string, number> = {
   log: 0,
   util: 1,
   oci: 1,
-  content: 2, // the storage contract: interfaces only
-  reference: 2,
-  naming: 3,
+  content: 2, // the storage contract: interfaces only, tag preconditions
+  reference: 2, // the grammar of names: references, locations, attachment tags
   spec: 3,
   registry: 4, // backends
   layout: 4,

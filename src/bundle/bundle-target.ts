@@ -7,6 +7,7 @@ import { findReferrers, type SubjectCache } from '../layout/referrers.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isDigestReference } from '../reference/grammar.js'
 import type { BundleReader } from './reader.js'
 
 const BUNDLE_CAPABILITIES: Capabilities = {
@@ -19,8 +20,6 @@ const BUNDLE_CAPABILITIES: Capabilities = {
   resumableUploads: false,
   readOnly: true,
 }
-
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
 /**
  * One repository view of a verified bundle as a read-only Target (and a RangedBlobSource) (tags and referrers as an OCI layout's
@@ -50,7 +49,7 @@ export class BundleTarget implements Target, RangedBlobSource {
   }
 
   async resolve(reference: string): Promise<Descriptor> {
-    if (isDigestLike(reference)) return ownDescriptor(await this.fetchManifest(reference))
+    if (isDigestReference(reference)) return ownDescriptor(await this.fetchManifest(reference))
     const entry = this.tagged(reference)
     const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
     if (entry.artifactType) d.artifactType = entry.artifactType
@@ -58,7 +57,7 @@ export class BundleTarget implements Target, RangedBlobSource {
   }
 
   async fetchManifest(reference: string): Promise<Manifest> {
-    if (isDigestLike(reference)) {
+    if (isDigestReference(reference)) {
       const { digest } = parseDigest(reference)
       return this.bundle.readManifest(digest, undefined, `${this.name}@${digest}`)
     }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { Target } from '../content/target.js'
-import { cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
+import { cosignTag } from '../reference/grammar.js'
 import { sbomFormatOf } from '../supply/kinds.js'
 import { fetchManifestIfPresent } from '../targets/present.js'
 import { type BundleMetadata, metadataTotals } from './format.js'

@@ -3,10 +3,7 @@
  * reference grammar has such a part, so such input is refused, and every message that echoes the input
  * shows it with the password replaced: error lines end up in CI logs.
  */
-
-// The OCI digest grammar (`algorithm:encoded`): the text after the "@" that starts a digest.
-const DIGEST_LIKE_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
-const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i
+import { DIGEST_LIKE_RE, ANY_SCHEME_RE as SCHEME_RE } from './grammar.js'
 
 /**
  * Where `user:password` ends (the index of its "@"), or -1. It is the text before the last "@" that

@@ -1,6 +1,6 @@
 // The registry client: OCI distribution over HTTP(S), with docker's credentials and auth flows.
 
-export { referrersTag } from '../naming/attachment-tags.js'
+export { referrersTag } from '../reference/grammar.js'
 export type { Challenge } from './auth-challenge.js'
 export { parseChallenges } from './auth-challenge.js'
 export { RegistryClient } from './client.js'

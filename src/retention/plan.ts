@@ -1,9 +1,9 @@
 import type { OperationOptions, Target } from '../content/target.js'
 import { type AttachedNode, closure, GraphReader } from '../graph/index.js'
-import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { artifactTypeOf, type Manifest } from '../oci/manifest.js'
 import { environmentFor, type Policy } from '../policy/index.js'
+import { parseAttachmentTag } from '../reference/grammar.js'
 import { type Age, type AgeSource, ageOf, type LedgerAges } from './age.js'
 import { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
 

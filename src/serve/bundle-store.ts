@@ -6,8 +6,8 @@ import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRepositoryName } from '../reference/grammar.js'
 import { ApiError } from './errors.js'
-import { isRepositoryName } from './routes.js'
 import type { BlobBytes, ContentStore } from './store.js'
 
 /**

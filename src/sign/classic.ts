@@ -1,10 +1,10 @@
 import { type KeyObject, sign, verify } from 'node:crypto'
 import { FerryError } from '../errors.js'
-import { cosignTag } from '../naming/attachment-tags.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { cosignTag } from '../reference/grammar.js'
 import { appendLayers, type ImageBytes } from './ggcr-image.js'
 import { decodeStdBase64 } from './pem.js'
 

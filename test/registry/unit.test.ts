@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { referrersTag } from '../../src/naming/attachment-tags.js'
+import { referrersTag } from '../../src/reference/grammar.js'
 import { parseChallenges, pickChallenge } from '../../src/registry/auth-challenge.js'
 import { RegistryClient } from '../../src/registry/client.js'
 import { ferryCodeFor, registryError } from '../../src/registry/errors.js'
