@@ -1,7 +1,6 @@
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
-import { parseReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
 export default class Digest extends FerryCommand<typeof Digest> {
@@ -19,7 +18,7 @@ export default class Digest extends FerryCommand<typeof Digest> {
   static jsonOutput: JsonShape = { digest: 'string', mediaType: 'string', size: 'number' }
 
   async run() {
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openTarget(this.location('image'), this.registryOptions)
     try {
       const desc = await target.resolve(reference)
       this.out(desc.digest)

@@ -6,7 +6,7 @@ import type { JsonShape } from '../cli/json-shape.js'
 import { descriptorShape, stringMap } from '../cli/json-shapes.js'
 import { type InspectResult, inspectImage } from '../src/inspect.js'
 import { parsePlatform } from '../src/oci/platform.js'
-import { nameWithReference, parseReference } from '../src/reference/index.js'
+import { nameWithReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
 export default class Inspect extends FerryCommand<typeof Inspect> {
@@ -45,7 +45,7 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
   }
 
   async run() {
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openTarget(this.location('image'), this.registryOptions)
     try {
       const platform = this.flags.platform ? parsePlatform(this.flags.platform) : undefined
       const result = await inspectImage(target, reference, { platform })

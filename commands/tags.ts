@@ -1,9 +1,10 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import { BundleReader } from '../src/bundle/reader.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
-import { type LayoutReference, parseReference } from '../src/reference/index.js'
+import type { BundleReference, LayoutReference } from '../src/reference/index.js'
 import { openTarget } from '../src/targets/open.js'
 
 export default class Tags extends FerryCommand<typeof Tags> {
@@ -11,24 +12,34 @@ export default class Tags extends FerryCommand<typeof Tags> {
   static override description =
     'For an OCI layout directory (oci:DIR) that holds several repositories, as bundles and ferry serve ' +
     'write them, every repository is listed too: its tags as REPO:TAG, the name oci:DIR:REPO:TAG takes. ' +
-    'oci:DIR:REPO lists that repository alone.'
+    'oci:DIR:REPO lists that repository alone. A bundle (bundle:FILE, verified first) lists every image as ' +
+    'REPO:TAG, the name bundle:FILE:REPO:TAG takes; bundle:FILE:REPO lists that repository.'
   static override examples = [
     '<%= config.bin %> tags docker.io/library/postgres',
     '<%= config.bin %> tags 127.0.0.1:5000/team/app --json',
     '<%= config.bin %> tags oci:./layout',
     '<%= config.bin %> tags oci:./site:library/postgres',
+    '<%= config.bin %> tags bundle:site.tar',
   ]
   static override registryArgs = { repository: 'reference' } as const
   static override args = {
-    repository: Args.string({ required: true, description: 'REGISTRY/REPO, oci:DIR or oci:DIR:REPO' }),
+    repository: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO (https://REGISTRY/REPO), oci:DIR[:REPO] or bundle:FILE[:REPO]',
+    }),
   }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
-  static jsonOutput: JsonShape = { repository: 'string', tags: ['string'] }
+  static jsonOutput: JsonShape = {
+    repository: 'string',
+    tags: ['string'],
+    'repositories?': { '*': ['string'] },
+  }
 
   async run() {
-    const ref = parseReference(this.args.repository)
+    const ref = this.location('repository')
     if (ref.kind === 'layout' && ref.repository === undefined && !ref.digest) return this.layoutTags(ref)
+    if (ref.kind === 'bundle' && ref.repository === undefined) return this.bundleTags(ref)
     const { target } = await openTarget(ref, this.registryOptions)
     try {
       const tags = await target.listTags()
@@ -36,6 +47,19 @@ export default class Tags extends FerryCommand<typeof Tags> {
       return { repository: target.name, tags }
     } finally {
       await target.close()
+    }
+  }
+
+  /** Every image of a bundle, as REPO:TAG (the name bundle:FILE:REPO:TAG takes). */
+  private async bundleTags(ref: BundleReference) {
+    const bundle = await BundleReader.open(ref.path)
+    try {
+      const repositories: Record<string, string[]> = {}
+      for (const name of bundle.repositories()) repositories[name] = await bundle.target(name).listTags()
+      for (const [name, own] of Object.entries(repositories)) for (const t of own) this.out(`${name}:${t}`)
+      return { repository: bundle.name, tags: [], repositories }
+    } finally {
+      await bundle.close()
     }
   }
 

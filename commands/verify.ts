@@ -5,7 +5,6 @@ import type { JsonShape } from '../cli/json-shape.js'
 import { schemeType, signatureCheckShape } from '../cli/json-shapes.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
-import { parseReference } from '../src/reference/index.js'
 import {
   loadPublicKey,
   parseKeyValues,
@@ -67,7 +66,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
   async run() {
     const publicKey = await loadPublicKey(this.flags.key)
     const annotations = parseKeyValues(this.flags.annotation)
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openTarget(this.args.image, this.registryOptions)
     let report: VerifyImageResult
     try {
       report = await verifyImage({

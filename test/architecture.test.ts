@@ -32,13 +32,12 @@ const RANKS: Record<string, number> = {
   log: 0,
   util: 1,
   oci: 1,
-  content: 2, // the storage contract: interfaces only, tag preconditions
+  content: 2, // the storage contract (interfaces only) and helpers over any target
   reference: 2, // the grammar of names: references, locations, attachment tags
   spec: 3,
   registry: 4, // backends
   layout: 4,
   sign: 4,
-  targets: 5, // opening a backend by reference, helpers over any target
   ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
   graph: 6,
   inspect: 6,
@@ -46,12 +45,13 @@ const RANKS: Record<string, number> = {
   copy: 7,
   supply: 7,
   bundle: 8,
-  sync: 8,
+  targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
   serve: 9,
-  policy: 9, // governance rules: judge images read through targets, supply and bundles
-  promote: 10, // governed writes: promote, retag, delete, and the ledger
-  pin: 10, // deployment files: naming from bundle, verification from supply and policy
-  retention: 11, // retention GC: policy's environments, graph closures, promote's ledger as an age source
+  sync: 10,
+  policy: 10, // governance rules: judge images read through targets, supply and bundles
+  promote: 11, // governed writes: promote, retag, delete, and the ledger
+  pin: 11, // deployment files: naming from bundle, verification from supply and policy
+  retention: 12, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }
 
 const packageOf = (file: string) => {
@@ -100,12 +100,18 @@ describe('layering', () => {
     expect(edges.some((e) => e.from === 'targets' && e.to === 'registry')).toBe(true)
   })
 
-  it('keeps src/content to the storage contract: type-only imports, no backend', async () => {
-    for (const file of await sources('src/content')) {
+  it('keeps src/content to the storage contract and helpers over it: no backend, nothing above oci', async () => {
+    const files = await sources('src/content')
+    for (const file of files) {
       const text = await readFile(file, 'utf8')
-      const imports = [...text.matchAll(/^import .*$/gm)].map((m) => m[0])
-      expect(imports.filter((line) => !line.startsWith('import type '))).toEqual([])
+      const runtime = [...text.matchAll(/^import (?!type ).*from '([^']+)'$/gm)].map((m) => m[1]!)
+      expect(runtime.filter((from) => !/^\.\.\/(?:errors|oci\/[a-z-]+)\.js$/.test(from))).toEqual([])
       expect(text).not.toMatch(/^export (?:default )?(?:abstract )?class /m)
     }
+    // The contract itself is types only.
+    const contract = await readFile(join(SRC, 'content/target.ts'), 'utf8')
+    const imports = [...contract.matchAll(/^import .*$/gm)].map((m) => m[0])
+    expect(imports.filter((line) => !line.startsWith('import type '))).toEqual([])
+    expect(files.length).toBeGreaterThan(1)
   })
 })

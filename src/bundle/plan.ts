@@ -102,7 +102,7 @@ export async function planBundle(spec: BundleSpec, opts: PlanOptions): Promise<B
 async function expand(image: BundleImageSpec, client: RegistryClient): Promise<Item[]> {
   const ref = image.reference
   if (!image.tags) return [{ spec: image, reference: ref, original: image.original }]
-  const repo = client.repository(ref.registry, ref.repository)
+  const repo = client.repository(ref)
   // Attachment tags are not images: they travel with their image as referrers.
   const available = (await repo.listTags()).filter((t) => !isAttachmentTag(t))
   const missing = missingTags(available, image.tags)
@@ -124,7 +124,7 @@ async function expand(image: BundleImageSpec, client: RegistryClient): Promise<I
 async function planImage(item: Item, client: RegistryClient): Promise<PlannedImage> {
   const ref = item.reference
   const repository = formatRepository(ref)
-  const source = client.repository(ref.registry, ref.repository)
+  const source = client.repository(ref)
   const subject = formatReference(ref)
   const original = await source.fetchManifest(manifestReference(ref))
   const root = filterIndex(original, item.spec.platforms ?? [], subject)

@@ -39,7 +39,7 @@ export interface ContentStorage {
   /**
    * Stores a manifest's exact bytes by digest, and nothing else: no name, no referrers index. The
    * answer says whether the backend made the manifest findable as a referrer of its `subject` itself;
-   * when it did not, the caller adds it (`ReferrerStore.addReferrer`; see targets/store.ts).
+   * when it did not, the caller adds it (`ReferrerStore.addReferrer`; see store.ts).
    */
   pushManifest(manifest: Manifest, opts?: OperationOptions): Promise<PushedManifest>
 
@@ -90,7 +90,7 @@ export interface NameStore {
 
   /**
    * Points `name` at a manifest: one the store holds, or, given its bytes, one it stores now (nothing
-   * about its `subject`: see targets/store.ts). Atomic where `capabilities().conditionalWrites`
+   * about its `subject`: see store.ts). Atomic where `capabilities().conditionalWrites`
    * is true; elsewhere checked before and verified after the write (a concurrent writer between the two
    * is detected afterwards, as CONFLICT, not prevented).
    */

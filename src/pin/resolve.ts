@@ -20,7 +20,7 @@ export function resolver(gate: ImageGate | undefined, client: RegistryClient) {
   const targets = new Map<string, Target>()
   const target = (registry: string, repository: string) => {
     const key = `${registry}/${repository}`
-    if (!targets.has(key)) targets.set(key, client.repository(registry, repository))
+    if (!targets.has(key)) targets.set(key, client.repository({ registry, repository }))
     return targets.get(key)!
   }
   const resolve = async (place: Omit<Pinned, 'digest'>, selector: string, imported?: Digest) => {

@@ -1,6 +1,6 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
-import { type CopyReferenceResult, checkTagAndDigest } from '../copy/copy-reference.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
@@ -20,8 +20,8 @@ import {
 } from '../policy/index.js'
 import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
+import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
-import { resolveIfPresent } from '../targets/present.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 

@@ -15,10 +15,9 @@
  * themselves with. That is the one narrowing of skopeo's reading: a ref.name that ends in "@" and a
  * well-formed sha256/sha512 digest cannot be named; `oci:out:v1@build` still is the ref.name `v1@build`.
  */
-import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import { DIGEST_SHAPE, isRefName, isTag } from './grammar.js'
-import { withoutPassword } from './userinfo.js'
+import { invalidReference } from './userinfo.js'
 
 export interface LayoutReference {
   kind: 'layout'
@@ -51,8 +50,7 @@ export function layoutRefNameProblem(name: string): string | undefined {
 }
 
 export function parseLayoutReference(input: string): LayoutReference {
-  const fail = (why: string) =>
-    new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
+  const fail = (why: string) => invalidReference(input, why)
   const body = input.slice(LAYOUT_PREFIX.length)
 
   const byDigest = DIGEST_TAIL_RE.exec(body)

@@ -3,6 +3,7 @@
  * reference grammar has such a part, so such input is refused, and every message that echoes the input
  * shows it with the password replaced: error lines end up in CI logs.
  */
+import { FerryError } from '../errors.js'
 import { DIGEST_LIKE_RE, ANY_SCHEME_RE as SCHEME_RE } from './grammar.js'
 
 /**
@@ -31,3 +32,8 @@ export function withoutPassword(input: string): string {
 
 export const USERINFO_REASON =
   'a reference has no user:password@ part; give credentials with ferry login, --creds or --creds-stdin'
+
+/** Every refusal of a reference is made with this, so none echoes a password written in front of it. */
+export function invalidReference(input: string, why: string): FerryError {
+  return new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
+}

@@ -3,7 +3,7 @@
 export { referrersTag } from '../reference/grammar.js'
 export type { Challenge } from './auth-challenge.js'
 export { parseChallenges } from './auth-challenge.js'
-export { RegistryClient } from './client.js'
+export { RegistryClient, type RepositoryReference } from './client.js'
 export type { Credential } from './credentials.js'
 export { dockerConfigDir, lookupCredential } from './credentials.js'
 export type { RegistryErrorEntry } from './errors.js'

@@ -49,8 +49,7 @@ export async function planRetention(
   const client = new RegistryClient(opts)
   try {
     const plans: RepositoryPlan[] = []
-    for (const n of names)
-      plans.push(await planRepository(client.repository(n.registry, n.repository), { ...opts, ledger }))
+    for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger }))
     return { repositories: plans, summary: summarizePlans(plans) }
   } finally {
     await client.close()
@@ -79,7 +78,7 @@ export async function applyRetention(
   const results: RetentionApply['repositories'] = []
   try {
     for (const n of names) {
-      const target = client.repository(n.registry, n.repository)
+      const target = client.repository(n)
       try {
         results.push(await applyRepository(target, { ...opts, ledger }))
       } catch (err) {
@@ -121,7 +120,7 @@ export async function restoreRetention(
     const restored: RestoreResult[] = []
     for (const entry of record.repositories) {
       const n = parseRepository(opts.to ?? entry.repository)
-      restored.push(await restoreRepository(dir, entry, client.repository(n.registry, n.repository), opts))
+      restored.push(await restoreRepository(dir, entry, client.repository(n), opts))
     }
     return { repositories: restored }
   } finally {

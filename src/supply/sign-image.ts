@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
@@ -17,7 +18,6 @@ import {
   signClassic,
   simpleSigningPayload,
 } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
 import { createdTimestamp } from './annotations.js'
 import { MAX_SIGNATURE_BLOB_BYTES, pushBytes, pushManifestBytes, readBlobBytes } from './content.js'
 

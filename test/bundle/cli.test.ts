@@ -120,7 +120,7 @@ describe('ferry bundle and inventory (commands)', () => {
 
   it('resumes an import that was killed midway, skipping what arrived', async () => {
     const big = join(tmp.dir, 'big.tar')
-    const repo = client.repository(reg.host, 'big/app')
+    const repo = client.repository({ registry: reg.host, repository: 'big/app' })
     await pushSyntheticImage(repo, { seed: 'cli/big', layers: 6, layerSize: 6 * 1024 * 1024 }, '1')
     const created = await ferry('bundle/create', '--image', `${reg.host}/big/app:1`, '--output', big)
     expect(created.code, created.stderr).toBe(0)
@@ -138,7 +138,7 @@ describe('ferry bundle and inventory (commands)', () => {
       }
       child.kill('SIGKILL')
       await exited
-      const cut = client.repository(target.host, 'cut/big/app')
+      const cut = client.repository({ registry: target.host, repository: 'cut/big/app' })
       expect(await cut.listTags().catch(() => [])).toEqual([]) // the tag is written last: not there yet
 
       const again = await importBundle(big, { to: `${target.host}/cut`, client })

@@ -30,7 +30,7 @@ describe(
       reg = await startDistribution()
       dir = await mkdtemp(join(tmpdir(), 'ferry-attachment-tags-'))
       const client = new RegistryClient()
-      const repo = client.repository(reg.host, 'tools/cli')
+      const repo = client.repository({ registry: reg.host, repository: 'tools/cli' })
       const image = await pushSyntheticImage(repo, { seed: 'tags', layers: 1, layerSize: 2000 }, '2')
       for (const tag of [indexTag, cosignTag, lookalike]) await repo.tag(image, tag)
       await client.close()

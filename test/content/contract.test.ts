@@ -34,12 +34,12 @@ const client = new RegistryClient()
 const backends: Backend[] = [
   {
     name: 'distribution 2.8',
-    open: async (r) => client.repository(reg.host, r),
+    open: async (r) => client.repository({ registry: reg.host, repository: r }),
     capabilities: { referrersApi: false, manifestDelete: true, tagDelete: false, conditionalWrites: false },
   },
   {
     name: 'ferry serve',
-    open: async (r) => client.repository(served.server.host, r),
+    open: async (r) => client.repository({ registry: served.server.host, repository: r }),
     capabilities: { referrersApi: true, manifestDelete: true, tagDelete: true, conditionalWrites: false },
   },
   {

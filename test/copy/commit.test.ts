@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyImage } from '../../src/copy/copy.js'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import { OciLayout } from '../../src/layout/index.js'
 import { cosignTag } from '../../src/reference/grammar.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { classicSignaturesOf } from '../../src/sign/classic.js'
 import { signImage } from '../../src/supply/sign-image.js'
 import { verifyImage } from '../../src/supply/verify-image.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushArtifact, pushImage, syntheticImage } from '../helpers/registry-fixtures.js'
@@ -40,8 +40,8 @@ describe('copy: plan, apply, commit', () => {
   })
 
   it('never drops signatures appended at the destination when copying again', async () => {
-    const src = client.repository(reg.host, 'merge/src')
-    const dst = client.repository(reg.host, 'merge/dst')
+    const src = client.repository({ registry: reg.host, repository: 'merge/src' })
+    const dst = client.repository({ registry: reg.host, repository: 'merge/dst' })
     const image = syntheticImage()
     await pushImage(src, image, 'v1')
     const [upstreamKey, siteKey] = [keyPair(), keyPair()]
@@ -65,8 +65,8 @@ describe('copy: plan, apply, commit', () => {
   })
 
   it('refuses to move a tag the precondition protects, and leaves it where it was', async () => {
-    const src = client.repository(reg.host, 'gate/src')
-    const dst = client.repository(reg.host, 'gate/dst')
+    const src = client.repository({ registry: reg.host, repository: 'gate/src' })
+    const dst = client.repository({ registry: reg.host, repository: 'gate/dst' })
     const [a, b] = [syntheticImage(), syntheticImage()]
     await pushImage(src, a, 'a')
     await pushImage(src, b, 'b')
@@ -77,8 +77,8 @@ describe('copy: plan, apply, commit', () => {
   })
 
   it('runs the gate before the tag and the ledger after it; a refusing gate writes no tag', async () => {
-    const src = client.repository(reg.host, 'hooks/src')
-    const dst = client.repository(reg.host, 'hooks/dst')
+    const src = client.repository({ registry: reg.host, repository: 'hooks/src' })
+    const dst = client.repository({ registry: reg.host, repository: 'hooks/dst' })
     const image = syntheticImage()
     await pushImage(src, image, 'v1')
     const refuse = {
@@ -106,7 +106,7 @@ describe('copy: plan, apply, commit', () => {
   })
 
   it('copies into a second repository view of one layout with its referrers (and again after a delete)', async () => {
-    const src = client.repository(reg.host, 'views/app')
+    const src = client.repository({ registry: reg.host, repository: 'views/app' })
     const image = syntheticImage()
     await pushImage(src, image, 'v1')
     const sbom = await pushArtifact(src, image.manifest, 'application/spdx+json', '{"spdx":1}')
@@ -145,7 +145,7 @@ describe('copy SRC:TAG DST@DIGEST', () => {
   })
 
   it('checks the digest on the bytes it copies, so a tag that moves meanwhile is refused', async () => {
-    const src = client.repository(reg.host, 'moving/app')
+    const src = client.repository({ registry: reg.host, repository: 'moving/app' })
     const [old, moved] = [syntheticImage(), syntheticImage()]
     await pushImage(src, old, 'old')
     await pushImage(src, moved, 'v1')
@@ -169,6 +169,10 @@ describe('copy SRC:TAG DST@DIGEST', () => {
       },
     )
     expect(await code(copy)).toBe('CONFLICT')
-    expect(await client.repository(reg.host, 'moving/copy').hasManifest(moved.manifest.digest)).toBe(false)
+    expect(
+      await client
+        .repository({ registry: reg.host, repository: 'moving/copy' })
+        .hasManifest(moved.manifest.digest),
+    ).toBe(false)
   })
 })

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyImage } from '../../src/copy/copy.js'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
 
@@ -89,11 +89,13 @@ describe('copy', () => {
     expect(result.destination.tag).toBeUndefined()
     // distribution answers NAME_UNKNOWN for the tag list of a repository that holds no tag
     const tags = await client
-      .repository(reg.host, 'bydigest/app')
+      .repository({ registry: reg.host, repository: 'bydigest/app' })
       .listTags()
       .catch(() => [])
     expect(tags).toEqual([])
-    expect(await client.repository(reg.host, 'bydigest/app').hasManifest(index.digest)).toBe(true)
+    expect(
+      await client.repository({ registry: reg.host, repository: 'bydigest/app' }).hasManifest(index.digest),
+    ).toBe(true)
   })
 
   it('copies one platform as its own manifest, digest unchanged, and says so', async () => {
@@ -105,7 +107,9 @@ describe('copy', () => {
     expect(result.platformChild).toBe(true)
     const amd64 = index.kind === 'index' ? index.index.manifests[0]! : undefined
     expect(result.destination.digest).toBe(amd64?.digest)
-    const copied = await client.repository(reg.host, 'team/app-amd64').fetchManifest('1.0')
+    const copied = await client
+      .repository({ registry: reg.host, repository: 'team/app-amd64' })
+      .fetchManifest('1.0')
     expect(copied.kind).toBe('image')
     expect(copied.digest).toBe(amd64?.digest)
   })
@@ -119,7 +123,9 @@ describe('copy', () => {
     expect(result.filtered).toBe(true)
     expect(result.platformChild).toBe(false)
     expect(result.destination.digest).not.toBe(index.digest)
-    const copied = await client.repository(reg.host, 'team/app-amd64-index').fetchManifest('1.0')
+    const copied = await client
+      .repository({ registry: reg.host, repository: 'team/app-amd64-index' })
+      .fetchManifest('1.0')
     expect(copied.kind === 'index' && copied.index.manifests.map((d) => d.platform?.architecture)).toEqual([
       'amd64',
     ])
@@ -133,7 +139,7 @@ describe('copy', () => {
   })
 
   it('carries referrers (tag schema) and cosign signature tags with --referrers', async () => {
-    const repo = client.repository(reg.host, 'signed/app')
+    const repo = client.repository({ registry: reg.host, repository: 'signed/app' })
     await copyReference(`oci:${source}:1.0`, `${reg.host}/signed/app:1.0`, { client })
     const sbom = await pushArtifact(repo, index, MediaType.spdxJson, '{"spdxVersion":"SPDX-2.3"}')
     const sig = await pushCosignStyleSignature(repo, index)
@@ -142,7 +148,7 @@ describe('copy', () => {
       referrers: true,
     })
     expect(result.referrers).toBe(2)
-    const mirror = client.repository(reg.host, 'mirror/app')
+    const mirror = client.repository({ registry: reg.host, repository: 'mirror/app' })
     const referrers = await mirror.referrers(index.digest)
     expect(referrers.map((d) => d.digest)).toEqual([sbom.digest])
     expect(referrers[0]?.artifactType).toBe(MediaType.spdxJson)
@@ -161,7 +167,7 @@ describe('copy', () => {
     const child = await layout.fetchManifest(image.kind === 'index' ? image.index.manifests[0]!.digest : '')
     const layer = child.kind === 'image' ? child.image.layers[0]! : undefined
     await writeFile(layout.layout.blobPath(layer!.digest as `sha256:${string}`), Buffer.alloc(layer!.size, 7))
-    const dst = client.repository(reg.host, 'corrupt/app')
+    const dst = client.repository({ registry: reg.host, repository: 'corrupt/app' })
     await expect(copyImage(layout, 'x', dst, 'x')).rejects.toMatchObject({
       code: 'DIGEST_MISMATCH',
       message: expect.stringContaining(layer!.digest),

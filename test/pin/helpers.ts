@@ -40,7 +40,7 @@ export async function startSite(): Promise<Site> {
   const keys = makeKeys()
   const digests: Record<string, string> = {}
   const push: Site['push'] = async (repository, tag, opts = {}) => {
-    const target = client.repository(server.host, repository)
+    const target = client.repository({ registry: server.host, repository: repository })
     const m = await pushSyntheticImage(
       target,
       { seed: `${repository}:${tag}`, layers: 1, layerSize: 1024 },
