@@ -21,7 +21,12 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     'echo "ci:$PW" | <%= config.bin %> catalog reg.local:5000 --creds-stdin',
   ]
   static override registryArgs = { registry: 'host' } as const
-  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
+  static override args = {
+    registry: Args.string({
+      required: true,
+      description: 'HOST[:PORT] (https://HOST[:PORT] too), or oci:DIR',
+    }),
+  }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = { registry: 'string', repositories: ['string'] }

@@ -30,11 +30,12 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override args = {
     source: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST]',
+      description:
+        'REGISTRY/REPO[:TAG][@DIGEST] (https://… too), oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST] or bundle:FILE:IMAGE',
     }),
     destination: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[[:REPO]:TAG]',
+      description: 'REGISTRY/REPO[:TAG|@DIGEST] (https://… too) or oci:DIR[[:REPO]:TAG] (never a bundle)',
     }),
   }
   static override flags = {

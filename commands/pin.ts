@@ -77,6 +77,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '<%= config.bin %> pin deploy/ --mapping images.json --key release.pub --in-place',
     '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
     '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
+    '<%= config.bin %> pin deploy/ --registry reg.local:5000/cache --from bundle:site.tar --key release.pub --out pinned/',
   ]
   static override strict = false
   static override args = {
@@ -121,6 +122,11 @@ export default class Pin extends FerryCommand<typeof Pin> {
     'any-image-key': Flags.boolean({
       description: 'Also rewrite any key named image with a string value (CRDs).',
     }),
+    from: Flags.string({
+      description:
+        'Resolve and verify each image in this bundle (bundle:FILE), by the name the bundle gives it, instead of ' +
+        'on the internal registry: pin before the import, from the file alone (import keeps every digest).',
+    }),
   }
 
   async run() {
@@ -138,6 +144,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
       lock: flags.lock,
       allowUnverified: flags['allow-unverified'],
       anyImageKey: flags['any-image-key'],
+      from: flags.from,
     })
     const lines = render(report)
     if (lines) this.out(lines)

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core'
-import { imageArg, repeatable } from '../cli/args.js'
+import { repeatable, writableImageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
@@ -27,7 +27,7 @@ export default class Sign extends FerryCommand<typeof Sign> {
     '<%= config.bin %> sign oci:./export:web --key cosign.key --json',
     '<%= config.bin %> sign reg.local/app:1 --fulcio-url https://fulcio.intra --rekor-url https://rekor.intra --identity-token - < token',
   ]
-  static override args = { image: imageArg() }
+  static override args = { image: writableImageArg() }
   static override flags = {
     key: Flags.string({ description: 'cosign private key file (NAME.key).', exclusive: ['fulcio-url'] }),
     format: Flags.option({

@@ -21,7 +21,21 @@ export * from './oci/schemas.js'
 export * from './pin/index.js'
 export * from './policy/index.js'
 export * from './promote/index.js'
-export * from './reference/grammar.js'
+// The grammar's predicates and attachment tags; its patterns stay inside.
+export {
+  type AttachmentTag,
+  COSIGN_TAG_SUFFIXES,
+  type CosignTagSuffix,
+  cosignTag,
+  cosignTags,
+  isAttachmentTag,
+  isRefName,
+  isRegistryHost,
+  isRepositoryName,
+  isTag,
+  parseAttachmentTag,
+  referrersTag,
+} from './reference/grammar.js'
 export * from './reference/index.js'
 export * from './registry/index.js'
 export * from './retention/index.js'

@@ -8,14 +8,21 @@ import { dirname, join, resolve } from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { DEFAULT_TAG, type RegistryReference } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import {
+  DEFAULT_TAG,
+  formatLocation,
+  type Location,
+  parseLocation,
+  type RegistryReference,
+} from '../reference/index.js'
+import type { RegistryClient, RegistryOptions } from '../registry/index.js'
+import { TargetSet } from '../targets/open.js'
 import { collectFiles, type IgnoredFile, type InputFile } from './files.js'
 import type { Evidence, ImageGate } from './gate.js'
 import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
-import { resolver } from './resolve.js'
+import { type Locate, resolver } from './resolve.js'
 import { detectFormat, type Format, findSites, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 import { type Output, writeAll } from './write-all.js'
@@ -41,6 +48,12 @@ export interface PinOptions extends RegistryOptions {
   allowUnverified?: boolean
   /** Also any key named `image` with a string value (CRDs). */
   anyImageKey?: boolean
+  /**
+   * Resolve and verify each image in this bundle (`bundle:FILE`), by the name the bundle gives it
+   * (where it came from), instead of on the internal registry: pinned before the import, from the file
+   * alone. Import keeps every digest, so the pins hold once it is imported.
+   */
+  from?: string | Location
   client?: RegistryClient
 }
 
@@ -148,8 +161,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     } else if (p.sites.length || input.explicit) parsed.push(p)
     else copies.push(input)
   }
-  const client = opts.client ?? new RegistryClient(opts)
-  const images = resolver(opts.gate, client)
+  const targets = new TargetSet(opts)
+  const images = resolver(opts.gate, locator(targets, opts.from))
   const lockEntries: LockEntry[] = []
   const outputs: Output[] = []
   const files: FileReport[] = []
@@ -206,7 +219,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       files.push({ file: file.input.path, format: file.format, output, changed, images: reports })
     }
   } finally {
-    if (!opts.client) await client.close()
+    await targets.close()
   }
 
   const counts = emptyCounts()
@@ -236,6 +249,32 @@ function sharedAnchor(site: Site): string | undefined {
   if (!site.sharedWith) return undefined
   const anchor = siteNodes(site).find((n) => n?.anchor)?.anchor
   return `the anchor &${anchor} is also used at ${site.sharedWith.join(', ')}: pinning it would change those too`
+}
+
+/** Where images are resolved: on their internal place, or in the bundle `--from` names. */
+function locator(targets: TargetSet, from: string | Location | undefined): Locate {
+  if (from === undefined) {
+    return async (place) => ({
+      target: targets.client.repository(place),
+      name: `${place.registry}/${place.repository}`,
+      where: `on ${place.registry}`,
+    })
+  }
+  const bundle = typeof from === 'string' ? parseLocation(from) : from
+  if (bundle.kind !== 'bundle' || bundle.repository !== undefined) {
+    throw new FerryError(
+      'USAGE',
+      `--from takes a bundle file alone (bundle:FILE), not ${formatLocation(bundle)}`,
+    )
+  }
+  return async (_place, source) => {
+    const { target } = await targets.open({
+      ...bundle,
+      registry: source.registry,
+      repository: source.repository,
+    })
+    return { target, name: `${source.registry}/${source.repository}`, where: `in bundle ${bundle.path}` }
+  }
 }
 
 function lockDirOf(first: string, inputs: InputFile[]): string {
@@ -272,7 +311,7 @@ async function pinOne(
     return undefined
   }
   const selector = ref.digest ?? ref.tag ?? DEFAULT_TAG
-  const resolved = await images.get(place, selector, ref.digest ? undefined : place.imported)
+  const resolved = await images.get(place, ref, selector, ref.digest ? undefined : place.imported)
   report.messages.push(...resolved.messages)
   if (!resolved.digest) {
     report.verdict = 'failed'

@@ -18,7 +18,14 @@ import {
   refusalReason,
   traceLabels,
 } from '../policy/index.js'
-import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
+import {
+  formatReference,
+  type Location,
+  parseLocation,
+  parseReference,
+  type Reference,
+  withTag,
+} from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
@@ -68,7 +75,8 @@ export async function promote(
   destination: string,
   opts: PromoteOptions,
 ): Promise<PromoteResult> {
-  const src = parseReference(source)
+  // Any location (a bundle's image too: the closed side promotes what it received); DST is written.
+  const src = parseLocation(source)
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
   const client = opts.client ?? new RegistryClient(opts)
@@ -174,7 +182,7 @@ export async function promote(
   }
 }
 
-function destinationTag(text: string, src: Reference, dst: Reference): string {
+function destinationTag(text: string, src: Location, dst: Reference): string {
   if (dst.digest)
     throw new FerryError('USAGE', `${text}: promote writes a tag; give the destination as NAME[:TAG]`)
   const tag = dst.tag ?? src.tag

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
-import { formatLocation } from '../../src/reference/index.js'
+import { formatLocation, parseLocation } from '../../src/reference/index.js'
 import {
   imageSettings,
   loadSyncSpec,
@@ -56,6 +56,33 @@ describe('examples/sync.example.yaml', () => {
 
   it('refuses a missing file', async () => {
     await expect(loadSyncSpec('/nonexistent/sync.yaml')).rejects.toMatchObject({ code: 'USAGE' })
+  })
+})
+
+describe('placeImage: a source may be any location', () => {
+  const spec = {
+    target: 'reg.local:5000/cache',
+    mappings: [{ from: 'docker.io/library', to: 'reg.local:5000/hub' }],
+  }
+  it.each([
+    ['https://quay.io/org/app', undefined, 'reg.local:5000/cache/org/app'],
+    // A bundle's image is placed by the name the bundle gives it, mappings included.
+    ['bundle:site.tar:postgres:16', undefined, 'reg.local:5000/hub/postgres'],
+    ['bundle:site.tar:ghcr.io/acme/web', undefined, 'reg.local:5000/cache/acme/web'],
+    // A layout's repository view has no registry: target + view, or destination.
+    ['oci:./site:library/postgres:16', undefined, 'reg.local:5000/cache/library/postgres'],
+    ['oci:./site:v1', { destination: 'reg.local:5000/one' }, 'reg.local:5000/one'],
+  ])('%s → %s', (source, extra, expected) => {
+    expect(placeImage(spec, { source: parseLocation(source), ...extra })).toBe(expected)
+  })
+
+  it('refuses what it cannot place', () => {
+    expect(() => placeImage({}, { source: parseLocation('oci:./site:team/app:1') })).toThrow(
+      'no destination for oci:./site:team/app:1: set destination, or target',
+    )
+    expect(() => placeImage(spec, { source: parseLocation('oci:./site:localhost:5000/app:1') })).toThrow(
+      /repository view "localhost:5000\/app" as a path: invalid path component "localhost:5000"/,
+    )
   })
 })
 
