@@ -84,7 +84,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
     path: Args.string({ required: true, description: 'Files or directories (FILE|DIR...).' }),
   }
   static override flags = {
-    registry: Flags.string({ description: 'The internal registry: HOST[:PORT][/PREFIX].' }),
+    registry: Flags.string({
+      description: 'The internal registry: HOST[:PORT][/PREFIX] (https:// or http:// in front too).',
+    }),
     mapping: Flags.string({
       description:
         'With --registry: YAML map of source repository → path under it (as bundle import). Alone: the JSON ' +

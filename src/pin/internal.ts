@@ -17,7 +17,12 @@ import {
 import type { MappingOut } from '../bundle/mapping-out.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { DEFAULT_TAG, parseRegistryReference, type RegistryReference } from '../reference/index.js'
+import {
+  DEFAULT_TAG,
+  parseRegistryReference,
+  type RegistryReference,
+  type Scheme,
+} from '../reference/index.js'
 
 export interface Placement {
   registry: string
@@ -33,6 +38,8 @@ export interface InternalNames {
   place(ref: RegistryReference): Placement
   /** For messages: `reg.local:5000/cache` or `the mapping in images.json`. */
   readonly describe: string
+  /** How to reach the internal registry, when `--registry` spelled it (`https://HOST/…`). */
+  readonly scheme?: Scheme
 }
 
 export function registryNames(to: string, opts: MappingOptions): InternalNames {
@@ -43,6 +50,7 @@ export function registryNames(to: string, opts: MappingOptions): InternalNames {
     ref.registry === dest.registry && (!dest.prefix || ref.repository.startsWith(`${dest.prefix}/`))
   return {
     describe: to,
+    ...(dest.scheme ? { scheme: dest.scheme } : {}),
     isInternal: under,
     place: (ref) => ({
       registry: dest.registry,

@@ -14,6 +14,7 @@ import {
   type Location,
   parseLocation,
   type RegistryReference,
+  type Scheme,
 } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { TargetSet } from '../targets/open.js'
@@ -299,11 +300,12 @@ async function pinOne(
   ref: RegistryReference,
   report: ImageReport,
 ): Promise<(Pinned & { evidence: Evidence }) | undefined> {
-  let place: Omit<Pinned, 'digest'> & { imported?: Digest }
+  let place: Omit<Pinned, 'digest'> & { imported?: Digest; scheme?: Scheme }
   try {
     place = opts.names.isInternal(ref)
       ? { registry: ref.registry, repository: ref.repository, tag: ref.tag }
       : { ...opts.names.place(ref), tag: ref.tag }
+    if (opts.names.scheme) place.scheme = opts.names.scheme
   } catch (err) {
     if (!isFerryError(err)) throw err
     report.verdict = 'failed'

@@ -5,7 +5,7 @@
 import type { Target } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import { type Digest, isDigest } from '../oci/digest.js'
-import type { RegistryReference } from '../reference/index.js'
+import type { RegistryReference, Scheme } from '../reference/index.js'
 import type { GateVerdict, ImageGate } from './gate.js'
 import type { Pinned } from './images.js'
 
@@ -26,16 +26,14 @@ export interface Located {
  * The target an image is resolved and verified in: by default its internal place; with `pin --from
  * bundle:FILE`, the bundle's view of its source name (the bundle names images by where they came from).
  */
-export type Locate = (place: Omit<Pinned, 'digest'>, source: RegistryReference) => Promise<Located>
+export type Locate = (place: Place, source: RegistryReference) => Promise<Located>
+
+/** Where an image is pinned to; the scheme when --registry spelled one. */
+export type Place = Omit<Pinned, 'digest'> & { scheme?: Scheme }
 
 export function resolver(gate: ImageGate | undefined, locate: Locate) {
   const cache = new Map<string, Promise<Resolved>>()
-  const resolve = async (
-    place: Omit<Pinned, 'digest'>,
-    source: RegistryReference,
-    selector: string,
-    imported?: Digest,
-  ) => {
+  const resolve = async (place: Place, source: RegistryReference, selector: string, imported?: Digest) => {
     const { target: t, name, where } = await locate(place, source)
     let digest: Digest
     try {
@@ -52,12 +50,7 @@ export function resolver(gate: ImageGate | undefined, locate: Locate) {
     return { digest, messages: verdict.messages, verdict }
   }
   return {
-    get(
-      place: Omit<Pinned, 'digest'>,
-      source: RegistryReference,
-      selector: string,
-      imported?: Digest,
-    ): Promise<Resolved> {
+    get(place: Place, source: RegistryReference, selector: string, imported?: Digest): Promise<Resolved> {
       const key = `${place.registry}/${place.repository} ${source.registry}/${source.repository}@${selector} ${imported ?? ''}`
       if (!cache.has(key)) cache.set(key, resolve(place, source, selector, imported))
       return cache.get(key)!
