@@ -39,6 +39,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
           placeholderUntags: 'number',
           deletedManifests: 'number',
           removedFallbackIndexes: 'number',
+          removedPlaceholders: 'number',
           skipped: ['string'],
         },
         'error?': { code: 'string', message: 'string' },

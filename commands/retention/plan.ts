@@ -14,6 +14,7 @@ const REPOSITORY_SUMMARY = {
   deleteManifests: 'number',
   referrers: 'number',
   fallbackIndexes: 'number',
+  placeholders: 'number',
 } as const
 
 const DELETED_MANIFEST: JsonShape = {
@@ -47,6 +48,7 @@ export const PLAN_SHAPE: JsonShape = {
       'age?': age,
     },
   ],
+  placeholders: [{ tag: 'string', digest: 'string' }],
   manifests: [DELETED_MANIFEST],
   referrers: [DELETED_MANIFEST],
   fallbackIndexes: [

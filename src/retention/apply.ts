@@ -13,8 +13,9 @@ import { Limiter } from '../util/limit.js'
 import { withLock } from '../util/lock.js'
 import { ferryStateDir } from '../util/state-dir.js'
 import { type BackupSummary, writeBackup } from './backup.js'
+import { DeleteGuard } from './delete-guard.js'
 import { finishJournal, type Journal, readJournal, type Step, writeJournal } from './journal.js'
-import { type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
+import { type DeletedManifest, type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
 
 /** Said with every apply: deleting manifests frees no disk until the registry's own GC runs. */
 export const GC_NOTE =
@@ -36,6 +37,8 @@ export interface StepCounts {
   placeholderUntags: number
   deletedManifests: number
   removedFallbackIndexes: number
+  /** Tags an interrupted untag had left on ferry's placeholder, removed with the placeholder. */
+  removedPlaceholders: number
   /** Already done (a rerun), or changed by someone else since the plan: left alone, each said why. */
   skipped: string[]
 }
@@ -43,7 +46,10 @@ export interface StepCounts {
 export interface RepositoryApply {
   repository: string
   plan: RepositoryPlan
-  /** Steps of an interrupted earlier run, finished first. */
+  /**
+   * Steps an interrupted earlier run had left, carried into this run: checked against the fresh plan,
+   * backed up with it, and re-checked before each DELETE like its own steps.
+   */
   resumed?: { steps: number; backup?: string }
   backup?: BackupSummary
   steps: StepCounts
@@ -51,32 +57,77 @@ export interface RepositoryApply {
 
 export const retentionStateDir = (): string => join(ferryStateDir(), 'retention')
 
+/**
+ * A repository as its lock and journal know it, however it was typed: registry hosts are
+ * case-insensitive (`LOCALHOST:5000/app` is `localhost:5000/app`); repository paths are lower case by
+ * the reference grammar, and an OCI layout's path is left as it is.
+ */
+export function normalisedRepository(name: string): string {
+  if (name.startsWith('oci:')) return name
+  const slash = name.indexOf('/')
+  return slash < 0 ? name.toLowerCase() : `${name.slice(0, slash).toLowerCase()}${name.slice(slash)}`
+}
+
 /** One name per registry+repository for its lock and journal: readable, and unique by the hash. */
 function keyOf(repository: string): string {
   const readable = repository.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)
   return `${readable}-${createHash('sha256').update(repository).digest('hex').slice(0, 12)}`
 }
 
+/** The lock and journal key of a repository: the same for every spelling of its registry host. */
+export const repositoryKey = (name: string): string => keyOf(normalisedRepository(name))
+
 const emptyCounts = (): StepCounts => ({
   untagged: 0,
   placeholderUntags: 0,
   deletedManifests: 0,
   removedFallbackIndexes: 0,
+  removedPlaceholders: 0,
   skipped: [],
 })
 
-/** The plan as steps, in the order they run: untags, manifest deletes (each group's root first), fallbacks. */
+/**
+ * The plan as steps, in the order they run: placeholders an interrupted untag left, untags, manifest
+ * deletes (each group's root first), fallbacks.
+ */
 export function stepsOf(plan: RepositoryPlan): Step[] {
   const keptIndexes = [
     ...new Set(plan.fallbackIndexes.filter((f) => f.action === 'untag').map((f) => f.digest)),
   ]
   return [
+    ...plan.placeholders.map((p): Step => ({ op: 'remove-placeholder', tag: p.tag, digest: p.digest })),
     ...plan.delete
       .filter((d) => d.action === 'untag')
       .map((d): Step => ({ op: 'untag', tag: d.tag, digest: d.digest })),
-    ...plan.manifests.map((m): Step => ({ op: 'delete-manifest', digest: m.digest })),
+    ...plan.manifests.map(
+      (m): Step => ({
+        op: 'delete-manifest',
+        digest: m.digest,
+        role: m.role,
+        ...(m.tag ? { tag: m.tag } : {}),
+      }),
+    ),
     ...plan.fallbackIndexes.map((f): Step => ({ op: 'remove-fallback', tag: f.tag, keptIndexes })),
   ]
+}
+
+/**
+ * What an interrupted run left to do, in its order, that the fresh plan does not already do: a step the
+ * fresh plan repeats is left to it, an untag of a tag the fresh plan keeps is dropped (and said), and the
+ * rest is carried into this run. Its deletes are re-checked like the plan's own just before they run.
+ */
+function carriedSteps(previous: Journal, plan: RepositoryPlan, skipped: string[]): Step[] {
+  const deletedTags = new Set([...plan.delete.map((d) => d.tag), ...plan.placeholders.map((p) => p.tag)])
+  const keptTags = new Set(plan.keep.map((k) => k.tag))
+  const deletedDigests = new Set(plan.manifests.map((m) => m.digest))
+  const fallbacks = new Set(plan.fallbackIndexes.map((f) => f.tag))
+  return previous.steps.slice(previous.done).filter((step) => {
+    if (step.op === 'delete-manifest') return !deletedDigests.has(step.digest)
+    if (step.op === 'remove-fallback') return !fallbacks.has(step.tag)
+    if (keptTags.has(step.tag))
+      skipped.push(`tag ${step.tag} (from the interrupted run): the fresh plan keeps it, left as it is`)
+    return !deletedTags.has(step.tag) && !keptTags.has(step.tag)
+  })
 }
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
@@ -90,7 +141,7 @@ export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): voi
   if (plan.needs.tagDelete && !caps.tagDelete && !caps.manifestDelete) {
     throw new FerryError(
       'UNSUPPORTED',
-      `${plan.repository}: the plan untags ${plan.summary.untag} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
+      `${plan.repository}: the plan untags ${plan.summary.untag + plan.summary.placeholders} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
     )
   }
 }
@@ -126,13 +177,34 @@ async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: Operatio
   }
 }
 
-async function runStep(
-  target: Target,
-  step: Step,
-  caps: Capabilities,
-  counts: StepCounts,
-  opts: OperationOptions,
-) {
+/** What one run's steps need: the target, its capabilities, the re-check before DELETEs, the tally. */
+interface StepContext {
+  target: Target
+  caps: Capabilities
+  guard: DeleteGuard
+  counts: StepCounts
+  opts: OperationOptions
+}
+
+/** Deletes `digest` unless a tag outside the plan's removals names or reaches it now; true if deleted. */
+async function guardedDelete(ctx: StepContext, digest: Digest, what: string): Promise<boolean> {
+  const holders = await ctx.guard.holders(digest)
+  if (holders.length) {
+    ctx.counts.skipped.push(`${what}: now needed by tag ${holders.join(', ')}; not deleted, left as it is`)
+    return false
+  }
+  try {
+    await ctx.target.deleteManifest(digest, ctx.opts)
+    return true
+  } catch (err) {
+    if (!isFerryError(err, 'NOT_FOUND')) throw err
+    ctx.counts.skipped.push(`${what}: already gone`)
+    return false
+  }
+}
+
+async function runStep(ctx: StepContext, step: Step) {
+  const { target, caps, counts, opts } = ctx
   const gone = (what: string) => counts.skipped.push(`${what}: already gone`)
   if (step.op === 'untag') {
     try {
@@ -141,20 +213,33 @@ async function runStep(
       if (!caps.tagDelete) counts.placeholderUntags++
     } catch (err) {
       if (isFerryError(err, 'NOT_FOUND')) gone(`tag ${step.tag}`)
-      else if (isFerryError(err, 'CONFLICT'))
+      else if (isFerryError(err, 'CONFLICT')) {
+        ctx.guard.spare(step.tag)
         counts.skipped.push(`tag ${step.tag}: moved since the plan, left as it is`)
-      else throw err
+      } else throw err
+    }
+    return
+  }
+  if (step.op === 'remove-placeholder') {
+    const now = (await resolveIfPresent(target, step.tag, opts))?.digest
+    if (now === undefined) return gone(`placeholder tag ${step.tag}`)
+    if (now !== step.digest) {
+      ctx.guard.spare(step.tag)
+      counts.skipped.push(`tag ${step.tag}: moved off ferry's placeholder since the plan, left as it is`)
+      return
+    }
+    // By digest where the registry allows it: the tag and the placeholder go in one request.
+    if (caps.manifestDelete) {
+      if (await guardedDelete(ctx, step.digest as Digest, `placeholder ${step.digest} of tag ${step.tag}`))
+        counts.removedPlaceholders++
+    } else {
+      await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
+      counts.removedPlaceholders++
     }
     return
   }
   if (step.op === 'delete-manifest') {
-    try {
-      await target.deleteManifest(step.digest as Digest, opts)
-      counts.deletedManifests++
-    } catch (err) {
-      if (isFerryError(err, 'NOT_FOUND')) gone(step.digest)
-      else throw err
-    }
+    if (await guardedDelete(ctx, step.digest as Digest, step.digest)) counts.deletedManifests++
     return
   }
   // A fallback index goes once nothing it lists is left; its digest changed as its referrers went.
@@ -181,17 +266,15 @@ async function runStep(
 }
 
 async function runJournal(
-  target: Target,
+  ctx: StepContext,
   path: string,
   journal: Journal,
-  caps: Capabilities,
-  counts: StepCounts,
   opts: ApplyOptions,
 ): Promise<void> {
   for (let i = journal.done; i < journal.steps.length; i++) {
     opts.signal?.throwIfAborted()
     const step = journal.steps[i]!
-    await runStep(target, step, caps, counts, opts)
+    await runStep(ctx, step)
     journal.done = i + 1
     await writeJournal(path, journal)
     await opts.onStep?.(step, i)
@@ -200,47 +283,92 @@ async function runJournal(
 }
 
 /**
- * Applies retention to one repository under a lock per registry+repository: an interrupted earlier run
- * is finished first (its journal), then a fresh plan is made, checked against the registry's
- * capabilities, backed up, checked for tags that moved, and carried out step by step.
+ * Applies retention to one repository under a lock per registry+repository: a fresh plan is made (from a
+ * complete tag listing, or not at all), an interrupted earlier run's remaining steps are carried in
+ * where the fresh plan does not already cover them, and then everything is checked against the
+ * registry's capabilities, backed up, checked for tags that moved, and carried out step by step, each
+ * manifest DELETE re-checked against the tags just before it.
  */
 export async function applyRepository(target: Target, opts: ApplyOptions): Promise<RepositoryApply> {
   const state = opts.stateDir ?? retentionStateDir()
   await mkdir(state, { recursive: true })
-  const key = keyOf(target.name)
+  const key = repositoryKey(target.name)
   const journalPath = join(state, `${key}.journal.json`)
+  // Journals of earlier versions were keyed by the name as typed.
+  const typedPath = join(state, `${keyOf(target.name)}.journal.json`)
   return withLock(
     join(state, `${key}.lock`),
     { logger: opts.logger ?? silentLogger, timeoutMs: 5_000 },
     async () => {
       const counts = emptyCounts()
-      const previous = await readJournal(journalPath)
-      let resumed: RepositoryApply['resumed']
-      if (previous) {
-        const caps = await target.capabilities(opts)
-        const steps = previous.steps.length - previous.done
-        await runJournal(target, journalPath, previous, caps, counts, opts)
-        resumed = { steps, ...(previous.backup ? { backup: previous.backup } : {}) }
+      let previous = await readJournal(journalPath)
+      let foundAt = journalPath
+      if (!previous && typedPath !== journalPath) {
+        previous = await readJournal(typedPath)
+        foundAt = typedPath
       }
       const reader = new GraphReader(target, { signal: opts.signal })
       const plan = await planRepository(target, { ...opts, reader })
-      const steps = stepsOf(plan)
+      const carried = previous ? carriedSteps(previous, plan, counts.skipped) : []
+      const steps = [...carried, ...stepsOf(plan)]
       const result: RepositoryApply = {
         repository: target.name,
         plan,
         steps: counts,
-        ...(resumed ? { resumed } : {}),
+        ...(previous
+          ? {
+              resumed: {
+                steps: previous.steps.length - previous.done,
+                ...(previous.backup ? { backup: previous.backup } : {}),
+              },
+            }
+          : {}),
       }
-      if (steps.length === 0) return result
+      if (steps.length === 0) {
+        if (previous) await finishJournal(foundAt)
+        return result
+      }
       const caps = await target.capabilities(opts)
-      checkCapabilities(plan, caps)
-      // The plan's reader: the manifests backed up were read by the plan already.
-      result.backup = await writeBackup(opts.backupDir, reader, plan, opts)
+      checkCapabilities(withCarried(plan, carried), caps)
+      // The plan's reader: the manifests backed up were read by the plan already. Carried deletes are
+      // backed up too, those still there (a step the killed run finished is gone already).
+      const extra: Pick<DeletedManifest, 'digest' | 'role' | 'tag'>[] = []
+      for (const s of carried) {
+        if (s.op !== 'delete-manifest' || !(await target.hasManifest(s.digest as Digest, opts))) continue
+        extra.push({ digest: s.digest as Digest, role: s.role ?? 'image', ...(s.tag ? { tag: s.tag } : {}) })
+      }
+      result.backup = await writeBackup(opts.backupDir, reader, plan, opts, extra)
       await checkUnmoved(target, plan, opts)
-      const journal: Journal = { version: 1, repository: target.name, backup: opts.backupDir, steps, done: 0 }
+      const journal: Journal = {
+        version: 1,
+        repository: normalisedRepository(target.name),
+        backup: opts.backupDir,
+        steps,
+        done: 0,
+      }
       await writeJournal(journalPath, journal)
-      await runJournal(target, journalPath, journal, caps, counts, opts)
+      if (foundAt !== journalPath) await finishJournal(foundAt)
+      const guard = new DeleteGuard(target, reader, plan, opts)
+      await runJournal({ target, caps, guard, counts, opts }, journalPath, journal, opts)
       return result
     },
   )
+}
+
+/** The plan's needs and counts with the carried steps added, for the capability check. */
+function withCarried(plan: RepositoryPlan, carried: readonly Step[]): RepositoryPlan {
+  const deletes = carried.filter((s) => s.op === 'delete-manifest').length
+  const untags = carried.filter((s) => s.op === 'untag' || s.op === 'remove-placeholder').length
+  return {
+    ...plan,
+    needs: {
+      manifestDelete: plan.needs.manifestDelete || deletes > 0,
+      tagDelete: plan.needs.tagDelete || untags > 0,
+    },
+    summary: {
+      ...plan.summary,
+      deleteManifests: plan.summary.deleteManifests + deletes,
+      untag: plan.summary.untag + untags,
+    },
+  }
 }

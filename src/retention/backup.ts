@@ -9,7 +9,7 @@ import { type Digest, isDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { storeManifest } from '../targets/store.js'
 import { writeFileAtomic } from '../util/files.js'
-import type { RepositoryPlan } from './plan.js'
+import type { DeletedManifest, RepositoryPlan } from './plan.js'
 
 /**
  * Before retention changes anything it writes what it will touch into an OCI layout: every manifest it
@@ -68,18 +68,26 @@ export interface BackupSummary {
 
 const isAttachment = (role: string) => role === 'referrer' || role === 'cosign-tag'
 
-/** The plan's manifests in restore order: what the delete order takes apart, rebuilt bottom up. */
-function restoreOrder(plan: RepositoryPlan): RepositoryPlan['manifests'] {
-  const images = plan.manifests.filter((m) => !isAttachment(m.role)).reverse()
-  const attachments = plan.manifests.filter((m) => isAttachment(m.role)).reverse()
+/** What a backup needs of a manifest that goes: its digest, its role, and the cosign tag it lives under. */
+export type BackedUpManifest = Pick<DeletedManifest, 'digest' | 'role' | 'tag'>
+
+/** Manifests in restore order: what the delete order takes apart, rebuilt bottom up. */
+function restoreOrder(deleted: readonly BackedUpManifest[]): BackedUpManifest[] {
+  const images = deleted.filter((m) => !isAttachment(m.role)).reverse()
+  const attachments = deleted.filter((m) => isAttachment(m.role)).reverse()
   return [...images, ...attachments]
 }
 
+/**
+ * Backs up what `plan` removes, and `carried`: the deletes an interrupted run left, which this run
+ * carries out (in their order, before the plan's).
+ */
 export async function writeBackup(
   dir: string,
   reader: GraphReader,
   plan: RepositoryPlan,
   opts: OperationOptions = {},
+  carried: readonly BackedUpManifest[] = [],
 ): Promise<BackupSummary> {
   // A registry's HOST/PATH keeps its PATH; another layout's view is named `backup`.
   const view = plan.repository.startsWith('oci:')
@@ -88,7 +96,8 @@ export async function writeBackup(
   const layout = await openLayoutTarget(dir, { create: true, repository: view })
   try {
     let blobs = 0
-    const manifests = restoreOrder(plan)
+    const deleted = [...carried, ...plan.manifests]
+    const manifests = restoreOrder(deleted)
     for (const entry of manifests) {
       const m = await reader.manifest(entry.digest)
       if (isAttachment(entry.role)) blobs += await copyBlobs(reader.target, layout, m, opts)
@@ -96,7 +105,7 @@ export async function writeBackup(
     }
     const tags: Record<string, Digest> = {}
     for (const d of plan.delete) tags[d.tag] = d.digest
-    for (const m of plan.manifests) if (m.tag) tags[m.tag] = m.digest
+    for (const m of deleted) if (m.tag) tags[m.tag] = m.digest
     for (const f of plan.fallbackIndexes) tags[f.tag] = f.digest
     for (const [tag, digest] of Object.entries(tags)) {
       await layout.tag(await reader.manifest(digest), tag, opts)

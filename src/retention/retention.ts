@@ -27,9 +27,18 @@ export function summarizePlans(plans: readonly RepositoryPlan[]): RetentionPlan[
     deleteManifests: 0,
     referrers: 0,
     fallbackIndexes: 0,
+    placeholders: 0,
   }
   for (const p of plans) {
-    for (const k of ['tags', 'kept', 'untag', 'deleteManifests', 'referrers', 'fallbackIndexes'] as const)
+    for (const k of [
+      'tags',
+      'kept',
+      'untag',
+      'deleteManifests',
+      'referrers',
+      'fallbackIndexes',
+      'placeholders',
+    ] as const)
       total[k] += p.summary[k]
   }
   return total
