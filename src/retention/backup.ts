@@ -5,8 +5,10 @@ import type { OperationOptions, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { GraphReader } from '../graph/index.js'
 import { openLayoutTarget } from '../layout/index.js'
+import { isUntagPlaceholder } from '../naming/untag-placeholder.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
+import { resolveIfPresent } from '../targets/present.js'
 import { storeManifest } from '../targets/store.js'
 import { writeFileAtomic } from '../util/files.js'
 import type { DeletedManifest, RepositoryPlan } from './plan.js'
@@ -166,23 +168,45 @@ export async function readBackup(dir: string): Promise<BackupRecord> {
   return parsed.data
 }
 
+/** A backed-up tag that names something else now (its name was re-used since the apply). */
+export interface TagConflict {
+  tag: string
+  /** What the backup says it named. */
+  backup: Digest
+  /** What it names now. */
+  current: Digest
+}
+
 export interface RestoreResult {
   repository: string
   manifests: number
   blobs: number
+  /** Tags that name what the backup says (set now, or already). */
   tags: number
+  /** Re-used tags left as they are (without `force`). */
+  conflicts: TagConflict[]
+  /** Re-used tags moved back to the backup's digest (with `force`). */
+  moved: { tag: string; from: Digest; to: Digest }[]
+}
+
+export interface RestoreOptions extends OperationOptions {
+  /** Move re-used tags back as well (each reported in `moved`). */
+  force?: boolean
 }
 
 /**
  * Pushes a backup's manifests (with the blobs it holds) and then its tags into `target`. Image layers
  * are not in the backup: a manifest whose layers the registry's GC has removed is refused by the
- * registry, and the error says so.
+ * registry, and the error says so. A tag is set where it is absent, or names ferry's untag placeholder
+ * (an untag a killed run left half done); one that names another digest was re-used since the apply
+ * and is a conflict, left as it is unless `force`. Each tag is written only if it still names what
+ * was read (a writer in between is a CONFLICT error, not a silent overwrite).
  */
 export async function restoreRepository(
   dir: string,
   record: RepositoryBackup,
   target: Target,
-  opts: OperationOptions = {},
+  opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const layout = await openLayoutTarget(dir, { repository: record.view })
   try {
@@ -202,9 +226,33 @@ export async function restoreRepository(
         throw err
       }
     }
-    const tags = Object.entries(record.tags)
-    for (const [tag, digest] of tags) await target.tag(await layout.fetchManifest(digest, opts), tag, opts)
-    return { repository: target.name, manifests: record.manifests.length, blobs, tags: tags.length }
+    const result: RestoreResult = {
+      repository: target.name,
+      manifests: record.manifests.length,
+      blobs,
+      tags: 0,
+      conflicts: [],
+      moved: [],
+    }
+    for (const [tag, digest] of Object.entries(record.tags) as [string, Digest][]) {
+      const current = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
+      if (current === digest) {
+        result.tags++
+        continue
+      }
+      const reused = current !== undefined && !isUntagPlaceholder(await target.fetchManifest(current, opts))
+      if (reused && !opts.force) {
+        result.conflicts.push({ tag, backup: digest, current })
+        continue
+      }
+      await target.tag(await layout.fetchManifest(digest, opts), tag, {
+        ...opts,
+        precondition: current === undefined ? { ifAbsent: true } : { ifMatch: current },
+      })
+      if (reused) result.moved.push({ tag, from: current, to: digest })
+      result.tags++
+    }
+    return result
   } finally {
     await layout.close()
   }

@@ -12,7 +12,14 @@ export {
   type StepCounts,
   stepsOf,
 } from './apply.js'
-export { BACKUP_FILE, type BackupRecord, type RestoreResult, readBackup } from './backup.js'
+export {
+  BACKUP_FILE,
+  type BackupRecord,
+  type RestoreOptions,
+  type RestoreResult,
+  readBackup,
+  type TagConflict,
+} from './backup.js'
 export type { Step } from './journal.js'
 export { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
 export {

@@ -348,6 +348,56 @@ describe('retention against a lying proxy (hostile sweep 2026-12)', () => {
     }, 60_000)
   })
 
+  describe('M2: restore after the tag names were re-used', () => {
+    let q: Manifest[]
+    let reused: Manifest
+    const bk = () => join(tmp.dir, 'm2-backup')
+
+    beforeAll(async () => {
+      const { policyFile, env } = await setup('m2', RC_POLICY)
+      const t = direct('r/rest')
+      q = []
+      for (let i = 1; i <= 3; i++)
+        q.push(await agedImage(t, `v3.0.0-rc.${i}`, { annotation: `2024-0${i}-01T00:00:00Z` }))
+      const r = await ferry(
+        ['retention', 'apply', `${proxy.host}/r/rest`, '--policy', policyFile, '--yes', '--backup', bk()],
+        { env },
+      )
+      expect(r.code, r.stderr).toBe(0)
+      expect((await t.listTags()).sort()).toEqual(['v3.0.0-rc.3'])
+      // rc.1's name is re-used for new content; rc.2 is caught half way through an untag of its own.
+      reused = await agedImage(t, 'v3.0.0-rc.1', { annotation: '2024-05-01T00:00:00Z' })
+      await t.tag(q[2]!, 'v3.0.0-rc.2')
+      await leaveOnPlaceholder('r/rest', 'v3.0.0-rc.2')
+    }, 60_000)
+
+    it('restores absent tags and tags on ferry’s placeholder, lists a re-used tag as a conflict (exit 7)', async () => {
+      const r = await ferry(['retention', 'restore', bk()])
+      expect(r.code, r.stderr).toBe(7)
+      const conflict = r.stderr.split('\n').filter((l) => l.includes('v3.0.0-rc.1'))
+      expect(conflict).toHaveLength(1)
+      expect(conflict[0]).toContain(q[0]!.digest)
+      expect(conflict[0]).toContain(reused.digest)
+      const t = direct('r/rest')
+      expect((await t.resolve('v3.0.0-rc.1')).digest).toBe(reused.digest)
+      expect((await t.resolve('v3.0.0-rc.2')).digest).toBe(q[1]!.digest)
+    }, 60_000)
+
+    it('--force moves the re-used tag back and says so', async () => {
+      const r = await ferry(['retention', 'restore', bk(), '--force'])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain(`moved v3.0.0-rc.1 from ${reused.digest} to ${q[0]!.digest}`)
+      const t = direct('r/rest')
+      expect((await t.resolve('v3.0.0-rc.1')).digest).toBe(q[0]!.digest)
+      // Everything now names what the backup says: a second restore has nothing to refuse or move.
+      const again = await ferry(['retention', 'restore', bk(), '--json'])
+      expect(again.code, again.stderr).toBe(0)
+      const doc = JSON.parse(again.stdout)
+      expect(shapeProblems(shapes.get('retention:restore')!, doc)).toEqual([])
+      expect(doc.repositories[0]).toMatchObject({ conflicts: [], moved: [] })
+    }, 60_000)
+  })
+
   describe('L5: a tag pushed while an apply runs', () => {
     it('survives with the digest it names; the run says it left that digest', async () => {
       const { policyFile, env } = await setup('l5', RC_POLICY)
