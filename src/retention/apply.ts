@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Capabilities, OperationOptions, Target } from '../content/target.js'
-import { FerryError, isFerryError } from '../errors.js'
+import { FerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
 import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import { childrenOf } from '../oci/manifest.js'
 import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import { withLock } from '../util/lock.js'
@@ -16,6 +15,7 @@ import { type BackupSummary, writeBackup } from './backup.js'
 import { DeleteGuard } from './delete-guard.js'
 import { finishJournal, type Journal, readJournal, type Step, writeJournal } from './journal.js'
 import { type DeletedManifest, type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
+import { carriedSteps, emptyCounts, runStep, type StepContext, type StepCounts, stepsOf } from './steps.js'
 
 /** Said with every apply: deleting manifests frees no disk until the registry's own GC runs. */
 export const GC_NOTE =
@@ -29,18 +29,6 @@ export interface ApplyOptions extends PlanOptions {
   logger?: Logger
   /** Called after each step is done and journalled (tests stop a run here). */
   onStep?: (step: Step, index: number) => void | Promise<void>
-}
-
-export interface StepCounts {
-  untagged: number
-  /** Untags done by pushing a placeholder onto the tag and deleting it by digest (no tag DELETE). */
-  placeholderUntags: number
-  deletedManifests: number
-  removedFallbackIndexes: number
-  /** Tags an interrupted untag had left on ferry's placeholder, removed with the placeholder. */
-  removedPlaceholders: number
-  /** Already done (a rerun), or changed by someone else since the plan: left alone, each said why. */
-  skipped: string[]
 }
 
 export interface RepositoryApply {
@@ -60,7 +48,8 @@ export const retentionStateDir = (): string => join(ferryStateDir(), 'retention'
 /**
  * A repository as its lock and journal know it, however it was typed: registry hosts are
  * case-insensitive (`LOCALHOST:5000/app` is `localhost:5000/app`); repository paths are lower case by
- * the reference grammar, and an OCI layout's path is left as it is.
+ * the reference grammar, and an OCI layout's path is left as it is. Local to retention until
+ * src/reference has a registry-name normalisation of its own (then this should use it).
  */
 export function normalisedRepository(name: string): string {
   if (name.startsWith('oci:')) return name
@@ -76,59 +65,6 @@ function keyOf(repository: string): string {
 
 /** The lock and journal key of a repository: the same for every spelling of its registry host. */
 export const repositoryKey = (name: string): string => keyOf(normalisedRepository(name))
-
-const emptyCounts = (): StepCounts => ({
-  untagged: 0,
-  placeholderUntags: 0,
-  deletedManifests: 0,
-  removedFallbackIndexes: 0,
-  removedPlaceholders: 0,
-  skipped: [],
-})
-
-/**
- * The plan as steps, in the order they run: placeholders an interrupted untag left, untags, manifest
- * deletes (each group's root first), fallbacks.
- */
-export function stepsOf(plan: RepositoryPlan): Step[] {
-  const keptIndexes = [
-    ...new Set(plan.fallbackIndexes.filter((f) => f.action === 'untag').map((f) => f.digest)),
-  ]
-  return [
-    ...plan.placeholders.map((p): Step => ({ op: 'remove-placeholder', tag: p.tag, digest: p.digest })),
-    ...plan.delete
-      .filter((d) => d.action === 'untag')
-      .map((d): Step => ({ op: 'untag', tag: d.tag, digest: d.digest })),
-    ...plan.manifests.map(
-      (m): Step => ({
-        op: 'delete-manifest',
-        digest: m.digest,
-        role: m.role,
-        ...(m.tag ? { tag: m.tag } : {}),
-      }),
-    ),
-    ...plan.fallbackIndexes.map((f): Step => ({ op: 'remove-fallback', tag: f.tag, keptIndexes })),
-  ]
-}
-
-/**
- * What an interrupted run left to do, in its order, that the fresh plan does not already do: a step the
- * fresh plan repeats is left to it, an untag of a tag the fresh plan keeps is dropped (and said), and the
- * rest is carried into this run. Its deletes are re-checked like the plan's own just before they run.
- */
-function carriedSteps(previous: Journal, plan: RepositoryPlan, skipped: string[]): Step[] {
-  const deletedTags = new Set([...plan.delete.map((d) => d.tag), ...plan.placeholders.map((p) => p.tag)])
-  const keptTags = new Set(plan.keep.map((k) => k.tag))
-  const deletedDigests = new Set(plan.manifests.map((m) => m.digest))
-  const fallbacks = new Set(plan.fallbackIndexes.map((f) => f.tag))
-  return previous.steps.slice(previous.done).filter((step) => {
-    if (step.op === 'delete-manifest') return !deletedDigests.has(step.digest)
-    if (step.op === 'remove-fallback') return !fallbacks.has(step.tag)
-    if (keptTags.has(step.tag))
-      skipped.push(`tag ${step.tag} (from the interrupted run): the fresh plan keeps it, left as it is`)
-    return !deletedTags.has(step.tag) && !keptTags.has(step.tag)
-  })
-}
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
 export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): void {
@@ -175,94 +111,6 @@ async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: Operatio
       `${plan.repository}: tags changed since the plan (${problems.join('; ')}); nothing was changed, run again`,
     )
   }
-}
-
-/** What one run's steps need: the target, its capabilities, the re-check before DELETEs, the tally. */
-interface StepContext {
-  target: Target
-  caps: Capabilities
-  guard: DeleteGuard
-  counts: StepCounts
-  opts: OperationOptions
-}
-
-/** Deletes `digest` unless a tag outside the plan's removals names or reaches it now; true if deleted. */
-async function guardedDelete(ctx: StepContext, digest: Digest, what: string): Promise<boolean> {
-  const holders = await ctx.guard.holders(digest)
-  if (holders.length) {
-    ctx.counts.skipped.push(`${what}: now needed by tag ${holders.join(', ')}; not deleted, left as it is`)
-    return false
-  }
-  try {
-    await ctx.target.deleteManifest(digest, ctx.opts)
-    return true
-  } catch (err) {
-    if (!isFerryError(err, 'NOT_FOUND')) throw err
-    ctx.counts.skipped.push(`${what}: already gone`)
-    return false
-  }
-}
-
-async function runStep(ctx: StepContext, step: Step) {
-  const { target, caps, counts, opts } = ctx
-  const gone = (what: string) => counts.skipped.push(`${what}: already gone`)
-  if (step.op === 'untag') {
-    try {
-      await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
-      counts.untagged++
-      if (!caps.tagDelete) counts.placeholderUntags++
-    } catch (err) {
-      if (isFerryError(err, 'NOT_FOUND')) gone(`tag ${step.tag}`)
-      else if (isFerryError(err, 'CONFLICT')) {
-        ctx.guard.spare(step.tag)
-        counts.skipped.push(`tag ${step.tag}: moved since the plan, left as it is`)
-      } else throw err
-    }
-    return
-  }
-  if (step.op === 'remove-placeholder') {
-    const now = (await resolveIfPresent(target, step.tag, opts))?.digest
-    if (now === undefined) return gone(`placeholder tag ${step.tag}`)
-    if (now !== step.digest) {
-      ctx.guard.spare(step.tag)
-      counts.skipped.push(`tag ${step.tag}: moved off ferry's placeholder since the plan, left as it is`)
-      return
-    }
-    // By digest where the registry allows it: the tag and the placeholder go in one request.
-    if (caps.manifestDelete) {
-      if (await guardedDelete(ctx, step.digest as Digest, `placeholder ${step.digest} of tag ${step.tag}`))
-        counts.removedPlaceholders++
-    } else {
-      await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
-      counts.removedPlaceholders++
-    }
-    return
-  }
-  if (step.op === 'delete-manifest') {
-    if (await guardedDelete(ctx, step.digest as Digest, step.digest)) counts.deletedManifests++
-    return
-  }
-  // A fallback index goes once nothing it lists is left; its digest changed as its referrers went.
-  const desc = await resolveIfPresent(target, step.tag, opts)
-  if (!desc) return gone(`fallback tag ${step.tag}`)
-  const index = await target.fetchManifest(desc.digest, opts)
-  const listed = childrenOf(index).manifests
-  const left = (await Promise.all(listed.map((d) => target.hasManifest(d.digest as Digest, opts)))).filter(
-    Boolean,
-  )
-  if (left.length) {
-    counts.skipped.push(
-      `fallback tag ${step.tag}: still lists ${left.length} manifest(s) that exist, left as it is`,
-    )
-    return
-  }
-  if (step.keptIndexes.includes(desc.digest)) {
-    await target.untag(step.tag, { ...opts, ifMatch: desc.digest as Digest })
-    if (!caps.tagDelete) counts.placeholderUntags++
-  } else {
-    await target.deleteManifest(desc.digest as Digest, opts)
-  }
-  counts.removedFallbackIndexes++
 }
 
 async function runJournal(

@@ -9,8 +9,6 @@ export {
   type RepositoryApply,
   repositoryKey,
   retentionStateDir,
-  type StepCounts,
-  stepsOf,
 } from './apply.js'
 export {
   BACKUP_FILE,
@@ -42,3 +40,4 @@ export {
   restoreRetention,
   summarizePlans,
 } from './retention.js'
+export { type StepCounts, stepsOf } from './steps.js'
