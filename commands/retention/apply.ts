@@ -93,8 +93,11 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
       logger: this.logger,
     })
     for (const r of result.repositories) {
-      if ('error' in r) this.note(`ferry: ${r.repository}: ${r.error.message}`)
-      else {
+      if ('error' in r) {
+        // Most errors already start with the repository (or the image in it): not said twice.
+        const named = r.error.message.startsWith(r.repository)
+        this.note(`ferry: ${named ? '' : `${r.repository}: `}${r.error.message}`)
+      } else {
         for (const line of renderPlan(r.plan)) this.out(line)
         for (const line of renderApply(r)) this.out(line)
       }
