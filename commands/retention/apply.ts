@@ -13,7 +13,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
   static override summary = 'Apply the retention plan: back up, then untag and delete, resumably.'
   static override description =
     'Without --yes it prints the plan and changes nothing. With --yes, for each REPO under a lock per ' +
-    'registry+repository (its registry host lower-cased): a fresh plan is made from the whole tag list (a listing ' +
+    'registry+repository (every spelling of it shares one): a fresh plan is made from the whole tag list (a listing ' +
     'the registry cannot give whole, e.g. a next page on another origin, fails the repository before anything is ' +
     'changed); what an interrupted earlier run left in its journal (under $XDG_STATE_HOME/ferry/retention) is ' +
     'carried in where the fresh plan does not repeat it; the plan is checked against the registry’s delete ' +

@@ -7,6 +7,7 @@ import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
 import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
+import { canonicalName } from '../reference/index.js'
 import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import { withLock } from '../util/lock.js'
@@ -45,26 +46,18 @@ export interface RepositoryApply {
 
 export const retentionStateDir = (): string => join(ferryStateDir(), 'retention')
 
-/**
- * A repository as its lock and journal know it, however it was typed: registry hosts are
- * case-insensitive (`LOCALHOST:5000/app` is `localhost:5000/app`); repository paths are lower case by
- * the reference grammar, and an OCI layout's path is left as it is. Local to retention until
- * src/reference has a registry-name normalisation of its own (then this should use it).
- */
-export function normalisedRepository(name: string): string {
-  if (name.startsWith('oci:')) return name
-  const slash = name.indexOf('/')
-  return slash < 0 ? name.toLowerCase() : `${name.slice(0, slash).toLowerCase()}${name.slice(slash)}`
-}
-
 /** One name per registry+repository for its lock and journal: readable, and unique by the hash. */
 function keyOf(repository: string): string {
   const readable = repository.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)
   return `${readable}-${createHash('sha256').update(repository).digest('hex').slice(0, 12)}`
 }
 
-/** The lock and journal key of a repository: the same for every spelling of its registry host. */
-export const repositoryKey = (name: string): string => keyOf(normalisedRepository(name))
+/**
+ * The lock and journal key of a repository: the same for every spelling of it (`LOCALHOST:5000/app`,
+ * `localhost:5000/app`), so that a journal waits for no particular spelling and two spellings never run
+ * at once.
+ */
+export const repositoryKey = (name: string): string => keyOf(canonicalName(name))
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
 export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): void {
@@ -189,7 +182,7 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
       await checkUnmoved(target, plan, opts)
       const journal: Journal = {
         version: 1,
-        repository: normalisedRepository(target.name),
+        repository: canonicalName(target.name),
         backup: opts.backupDir,
         steps,
         done: 0,

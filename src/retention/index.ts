@@ -5,7 +5,6 @@ export {
   applyRepository,
   checkCapabilities,
   GC_NOTE,
-  normalisedRepository,
   type RepositoryApply,
   repositoryKey,
   retentionStateDir,

@@ -251,7 +251,7 @@ describe('an apply that dies half way', () => {
 })
 
 describe('the journal of an interrupted apply', () => {
-  it('is found again however the registry host was spelled (lock and journal keyed by the normalised name)', async () => {
+  it('is found again however the registry host was spelled (lock and journal keyed by the canonical name)', async () => {
     const registry = await startDistribution()
     const tmp = await tempDir('ferry-retention-spelling-')
     const target = registryTarget(registry.host, 'acme/app')
