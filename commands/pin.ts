@@ -60,6 +60,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
             'digest?': 'string',
             verdict: 'string',
             messages: ['string'],
+            'warnings?': ['string'],
           },
         ],
       },
@@ -142,6 +143,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
     const lines = render(report)
     if (lines) this.out(lines)
     const check = report.mode === 'check'
+    for (const f of report.files)
+      for (const i of f.images)
+        for (const w of i.warnings ?? []) this.note(`ferry: warning: ${f.file}:${i.line}: ${w}`)
     for (const i of report.ignored) {
       if (check && i.outside) this.note(`ferry: not checked ${i.reason}`)
       else this.note(`ferry: ignored ${i.reason}${i.output ? ' (copied unchanged)' : ''}`)

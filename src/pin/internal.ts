@@ -76,11 +76,7 @@ export function mappingOutNames(file: MappingOut, source: string): InternalNames
             (known ? ` (it has ${known})` : ''),
         )
       }
-      if (ref.digest && ref.digest !== hit.digest)
-        throw new FerryError(
-          'NOT_FOUND',
-          `${ref.registry}/${ref.repository}:${tag} is pinned to ${ref.digest}, but ${source} imported ${hit.digest}`,
-        )
+      // A TAG@DIGEST is resolved by its digest wherever the tag has gone since (pin.ts warns).
       return { registry: hit.to.registry, repository: hit.to.repository, imported: hit.digest }
     },
   }

@@ -59,6 +59,8 @@ export interface ImageReport {
   digest?: Digest
   verdict: Verdict
   messages: string[]
+  /** Pinned or kept all the same: a TAG@DIGEST whose tag names another digest now. */
+  warnings?: string[]
 }
 
 export interface FileReport {
@@ -250,6 +252,16 @@ async function pinOne(
   if (!passed && !opts.allowUnverified) {
     report.verdict = 'failed'
     return undefined
+  }
+  if (ref.digest && ref.tag) {
+    // The digest is what runs and stays as written; the tag is only for people, so a tag that has
+    // moved since is worth a line, not a different image.
+    const now = await images.tagDigest(place, ref.tag)
+    const name = `${place.registry}/${place.repository}:${ref.tag}`
+    if (now && now !== ref.digest)
+      report.warnings = [
+        `${name} names ${now} now, not ${ref.digest}: kept ${ref.digest} as written (the digest wins)`,
+      ]
   }
   const kept = opts.names.isInternal(ref) && ref.digest === resolved.digest
   report.verdict = !passed ? 'unverified' : kept ? 'kept' : 'pinned'

@@ -247,6 +247,18 @@ describe('ferry pin against ferry serve', () => {
       'docker.io/library/postgres:15 is not in images.json (it has 16)',
     ])
     expect((await readdir(site.dir)).filter((f) => f.startsWith('moved-'))).toEqual(['moved-a'])
+    // TAG@DIGEST: the digest written is resolved and kept, whatever the mapping recorded for the tag.
+    const written = await pin({
+      inputs: [
+        await write('by-digest', { 'compose.yaml': `services:\n  db:\n    image: postgres:16@${pg}\n` }),
+      ],
+      names: mappingOutNames(file(stale), 'images.json'),
+      gate: gate(),
+      out: join(site.dir, 'by-digest-out'),
+    })
+    expect(written.files[0]!.images.map((i) => [i.verdict, i.after])).toEqual([
+      ['pinned', `${site.host}/site/library/postgres:16@${pg}`],
+    ])
   })
 
   it('refuses to run with nothing to verify with, before reading the registry', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { cp, readdir, readFile, stat } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ferry } from '../helpers/cli.js'
@@ -39,6 +39,7 @@ interface JsonImage {
   after?: string
   verdict: string
   messages: string[]
+  warnings?: string[]
 }
 
 /**
@@ -219,6 +220,32 @@ describe('ferry pin on a repository', () => {
         const images = [...rendered.matchAll(/image: "?([^"\s]+)/g)].map((m) => m[1])
         expect(images.every((i) => i?.startsWith(`${reg.host}/cache/`) && i.includes('@sha256:'))).toBe(true)
       }
+    })
+  })
+
+  describe('names and digests', () => {
+    it('TAG@DIGEST whose tag names another digest now: the digest is kept, with a warning naming both', async () => {
+      const old = await reg.push('cache/library/redis', '7', 'redis 7.2.4')
+      const now = await reg.push('cache/library/redis', '7', 'redis 7.2.5')
+      const dir = join(reg.dir, 'moved')
+      await mkdir(dir, { recursive: true })
+      await writeFile(join(dir, 'compose.yaml'), `services:\n  cache:\n    image: redis:7@${old}\n`)
+      await writeFile(join(dir, 'Dockerfile'), `FROM ${reg.host}/cache/library/redis:7@${old}\n`)
+      const out = join(dir, 'out')
+      const run = await signed([dir, '--out', out])
+      expect(run.code, run.stderr).toBe(0)
+      expect(await readFile(join(out, 'compose.yaml'), 'utf8')).toBe(
+        `services:\n  cache:\n    image: ${reg.host}/cache/library/redis:7@${old}\n`,
+      )
+      expect(await readFile(join(out, 'Dockerfile'), 'utf8')).toBe(
+        `FROM ${reg.host}/cache/library/redis:7@${old}\n`,
+      )
+      const warning = `${reg.host}/cache/library/redis:7 names ${now} now, not ${old}: kept ${old} as written (the digest wins)`
+      expect(run.stderr.split('\n').filter((l) => l.includes('warning'))).toEqual([
+        `ferry: warning: ${join(dir, 'Dockerfile')}:1: ${warning}`,
+        `ferry: warning: ${join(dir, 'compose.yaml')}:3: ${warning}`,
+      ])
+      expect(run.stdout.split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['kept', 'pinned', ''])
     })
   })
 })
