@@ -224,6 +224,42 @@ describe('ferry pin on a repository', () => {
   })
 
   describe('names and digests', () => {
+    it('a short name the mapping file does not list fails with the one-line hint: the JSON key, or --registry', async () => {
+      const dir = join(reg.dir, 'hint')
+      await mkdir(dir, { recursive: true })
+      await writeFile(join(dir, 'compose.yaml'), 'services:\n  db:\n    image: postgres:16\n')
+      const mapping = join(reg.dir, 'images.json')
+      const digest = reg.digests['cache/acme/mini-api']!
+      const destination = `${reg.host}/cache/acme/mini-api:1.0`
+      await writeFile(
+        mapping,
+        JSON.stringify({
+          formatVersion: 1,
+          bundle: { name: 'mini-api', version: '1.0' },
+          images: [
+            {
+              source: 'ghcr.io/acme/mini-api:1.0',
+              destination,
+              digest,
+              pinned: `${reg.host}/cache/acme/mini-api@${digest}`,
+            },
+          ],
+        }),
+      )
+      const run = await ferry(['pin', dir, '--mapping', mapping, '--key', reg.pub, '--out', join(dir, 'out')])
+      expect(run.code).toBe(5)
+      expect(cells(run.stdout)).toEqual([
+        [
+          'failed',
+          `${join(dir, 'compose.yaml')}:3`,
+          'postgres:16',
+          `docker.io/library/postgres:16 is not in ${mapping}: add an "images" entry with ` +
+            `"source": "docker.io/library/postgres:16" (bundle import --mapping-out writes them), or give ` +
+            `--registry HOST/PREFIX instead (a --mapping YAML line "docker.io/library/postgres: PATH" picks its path)`,
+        ],
+      ])
+    })
+
     it('TAG@DIGEST whose tag names another digest now: the digest is kept, with a warning naming both', async () => {
       const old = await reg.push('cache/library/redis', '7', 'redis 7.2.4')
       const now = await reg.push('cache/library/redis', '7', 'redis 7.2.5')
