@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { dockerfileSites } from '../../src/pin/dockerfile.js'
 import { lexDockerfile } from '../../src/pin/dockerfile-lexer.js'
 import { pinEdits, readImage } from '../../src/pin/images.js'
+import { pin, registryNames } from '../../src/pin/index.js'
 import { applyEdits } from '../../src/pin/splice.js'
 import { FIXTURES } from './helpers.js'
 
@@ -186,5 +188,41 @@ describe('Dockerfile image sites', () => {
       [34, 'FROM of stage 3 (custom)', '$RUNTIME'],
       [40, 'FROM of stage 5 (final)', 'python:3.12-slim'],
     ])
+  })
+})
+
+describe('which files are Dockerfiles', () => {
+  it('walks Dockerfile, Containerfile, Dockerfile.*, *.Dockerfile (not Dockerfile.dockerignore); a named file that starts as one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-pin-names-'))
+    try {
+      const names = [
+        'Dockerfile',
+        'Containerfile',
+        'Dockerfile.prod',
+        'api.Dockerfile',
+        'Dockerfile.dockerignore',
+      ]
+      await mkdir(join(dir, 'tree'))
+      for (const name of names) await writeFile(join(dir, 'tree', name), 'FROM alpine:3.19\n')
+      await writeFile(join(dir, 'build.df'), '# the worker\nARG BASE=alpine:3.19\nFROM $BASE\n')
+      // --check reads the files and contacts no registry.
+      const check = (inputs: string[]) =>
+        pin({ inputs, names: registryNames('reg.local/cache', {}), check: true })
+      const walked = await check([join(dir, 'tree')])
+      expect(walked.files.map((f) => [f.file.slice(dir.length + 1), f.format, f.images[0]?.verdict])).toEqual(
+        [
+          ['tree/Containerfile', 'dockerfile', 'unpinned'],
+          ['tree/Dockerfile', 'dockerfile', 'unpinned'],
+          ['tree/Dockerfile.prod', 'dockerfile', 'unpinned'],
+          ['tree/api.Dockerfile', 'dockerfile', 'unpinned'],
+        ],
+      )
+      const named = await check([join(dir, 'build.df')])
+      expect(named.files.map((f) => [f.format, f.images.map((i) => [i.at, i.before])])).toEqual([
+        ['dockerfile', [['ARG BASE, FROM of stage 0', 'alpine:3.19']]],
+      ])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
