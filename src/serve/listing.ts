@@ -33,13 +33,14 @@ export function paginate(
 }
 
 export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>): Promise<void> {
-  const [repositories, tags] = await Promise.all([
-    ctx.store.repositories(),
+  const [exists, tags] = await Promise.all([
+    ctx.members.exists(route.name),
     ctx.store.target(route.name).listTags(),
   ]).catch((err: unknown) => {
     throw toApiError(err)
   })
-  if (!repositories.includes(route.name)) {
+  // A repository whose tags were all deleted still exists: 200 with what is left (reachable.ts).
+  if (!exists) {
     throw new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
       detail: { name: route.name },
     })
@@ -54,7 +55,7 @@ export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>
  * Entries other tools wrote under names outside the grammar (`localhost:5000/app`) are left out.
  */
 export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>): Promise<void> {
-  const names = (await ctx.store.repositories()).filter(isRepositoryName)
+  const names = (await ctx.members.repositories()).filter(isRepositoryName)
   const { page, link } = paginate(names, query, '/v2/_catalog')
   sendJson(res, 200, { repositories: page }, link ? { Link: link } : {})
 }
