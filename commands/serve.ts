@@ -60,7 +60,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'match its digest or size, an oversize manifest, a refused login) answers 502. Repeat --upstream ' +
     'NAME=URL for several upstreams: containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
     'docker config: every client of the mirror can read what those credentials can. They go only to a token ' +
-    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. --cache-max-size and ' +
+    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. Referrers are upstream’s, ' +
+    'filtered by ?artifactType= (OCI-Filters-Applied). ROOT/index.json lists every cached tag as ' +
+    'UPSTREAM/REPOSITORY:TAG (e.g. docker.io/library/nginx:1.27), so skopeo oci:ROOT:NAME and umoci read the ' +
+    'cache as a layout. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
     'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
   static override examples = [
