@@ -128,14 +128,15 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
 
 export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
   const target = writableLayout(ctx).target(route.name)
+  const held = await ctx.members.blobsHeld(route.name)
   try {
-    // The repository keeps its blobs, and so exists, even once its last manifest is gone (reachable.ts).
-    await ctx.members.keepBlobsLinked(route.name)
     if (route.digest) await deleteByDigest(ctx, route.name, route.digest)
     else await target.untag(route.tag!)
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
+  // The repository keeps its blobs, and so exists, even once its last manifest is gone (reachable.ts).
+  ctx.members.linkBlobs(route.name, held)
   sendEmpty(res, 202)
 }
 

@@ -71,12 +71,16 @@ export class Membership {
     return this.added.has(name) || (await this.store.repositories()).includes(name)
   }
 
+  /** The blobs `name`'s manifests use now: what a delete from it passes to `linkBlobs` once done. */
+  async blobsHeld(name: string): Promise<ReadonlySet<string>> {
+    return (await this.closure(name, await this.store.entriesOf(name))).blobs
+  }
+
   /**
-   * Before a delete from `name`: every blob its manifests use now stays linked to it, so deleting a
-   * manifest (even the last) leaves its blobs where the repository's clients can still reach them.
+   * A delete from `name` succeeded: the blobs its manifests used before stay linked to it, so deleting
+   * a manifest (even the last) leaves them where the repository's clients can still reach them.
    */
-  async keepBlobsLinked(name: string): Promise<void> {
-    const { blobs } = await this.closure(name, await this.store.entriesOf(name))
+  linkBlobs(name: string, blobs: ReadonlySet<string>): void {
     const set = this.added.get(name) ?? new Set()
     for (const b of blobs) set.add(b)
     this.added.set(name, set)

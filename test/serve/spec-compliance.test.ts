@@ -360,6 +360,9 @@ describe('serve: tags list after the last manifest is deleted (conformance "tags
       }
     }
 
+    // A delete that finds nothing makes nothing exist.
+    expect((await raw(server, 'DELETE', '/v2/never/pushed/manifests/v1')).status).toBe(404)
+    expect((await raw(server, 'DELETE', `/v2/never/pushed/manifests/${sha256(one)}`)).status).toBe(404)
     const never = await raw(server, 'GET', '/v2/never/pushed/tags/list')
     expect(never.status).toBe(404)
     expect(never.code()).toBe('NAME_UNKNOWN')
