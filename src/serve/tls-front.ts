@@ -63,14 +63,15 @@ export function tlsFront(https: Server, headersMs: number): TlsFront {
 }
 
 /**
- * Sends the 400 and half-closes. What the client still sends is read and dropped until it closes too
- * (or the header timeout passes): closing with unread bytes would reset the connection, and a reset can
- * reach the client before it has read the answer.
+ * Sends the 400 and half-closes. What the client still sends is read and dropped until it closes too,
+ * for at most `lingerMs` however much it sends: closing with unread bytes would reset the connection,
+ * and a reset can reach the client before it has read the answer.
  */
 function answerPlainHttp(socket: Socket, lingerMs: number): void {
   socket.on('data', () => {})
   socket.resume()
   socket.end(PLAIN_HTTP_ANSWER)
-  socket.setTimeout(lingerMs)
-  socket.once('timeout', () => socket.destroy())
+  const deadline = setTimeout(() => socket.destroy(), lingerMs)
+  deadline.unref()
+  socket.once('close', () => clearTimeout(deadline))
 }

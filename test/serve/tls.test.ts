@@ -63,6 +63,19 @@ describe('serve --tls-cert/--tls-key: one port, TLS only', () => {
     expect(curl.stdout).toContain('Client sent an HTTP request to an HTTPS server.')
   })
 
+  it('closes a plain HTTP connection that keeps sending within the header timeout', async () => {
+    // Half-open: the client's side stays open after the server's FIN, as a client busy sending keeps it.
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true })
+    socket.write('PUT /v2/x/blobs/uploads/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n')
+    // A body that never ends, a chunk every 50 ms: the answer comes at once, the close at the deadline.
+    const timer = setInterval(() => socket.write(Buffer.alloc(1024)), 50)
+    const { answer, ms } = await readToClose(socket, 6000)
+    clearInterval(timer)
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request')
+    expect(ms).toBeGreaterThan(900)
+    expect(ms).toBeLessThan(2500)
+  }, 20_000)
+
   it('still serves HTTPS on the same port', async () => {
     const { Agent, fetch } = await import('undici')
     const dispatcher = new Agent({ connect: { ca } })
