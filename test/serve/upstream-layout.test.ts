@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -131,6 +131,13 @@ describe('ferry serve --upstream: referrers filter, and the cache root as an OCI
         annotations: { [REF_NAME]: refName },
       },
     ])
+    // A blob enters the store once its upstream answer verified, which may finish just after skopeo has
+    // its last byte: skopeo's inspect below reads the config from the store.
+    const stored = async () => {
+      const hexes = await readdir(join(root, 'blobs', 'sha256'))
+      return childrenOf(app).blobs.every((b) => hexes.includes(b.digest.slice('sha256:'.length)))
+    }
+    for (let i = 0; i < 50 && !(await stored()); i++) await new Promise((r) => setTimeout(r, 100))
     // Other tools read the cache root as the layout it is.
     const inspected = JSON.parse(await tool('skopeo', 'inspect', `oci:${root}:${refName}`)) as {
       Digest: string
