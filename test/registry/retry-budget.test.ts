@@ -134,6 +134,13 @@ describe('a registry that always answers 503 gets exactly the configured attempt
     expect(count('HEAD', /manifests\/put-reset/)).toBe(ATTEMPTS)
   })
 
+  it('blob upload POST on a link that drops every connection: a new session is one more try, not another loop', async () => {
+    proxy.setRule(always('POST', /blobs\/uploads/, { kind: 'reset' }))
+    const blob = randomBlob(5_000)
+    await expect(repo.pushBlob(blob.desc, streamOf(blob.bytes))).rejects.toMatchObject({ code: 'NETWORK' })
+    expect(count('POST', /blobs\/uploads/)).toBe(ATTEMPTS)
+  })
+
   it('a manifest GET whose connections die now before the answer, now in its body', async () => {
     let n = 0
     proxy.setRule((r) =>
