@@ -52,7 +52,9 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
-  await ctx.policy?.admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
+  // GET only: see pull-gate.ts for why a HEAD is answered.
+  if (req.method === 'GET')
+    await ctx.policy?.admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
   if (!acceptsMediaType(req.headers.accept, desc.mediaType)) {
     throw new ApiError(
       'MANIFEST_UNKNOWN',

@@ -33,7 +33,11 @@ interface Verdict {
  *   what the client says, and admitted only while such an index verifies now; an image pinned by its
  *   platform digest is admitted the same way.
  * Blobs, referrers listings and tags lists are not gated: a blob is content by digest and runs nothing
- * without a manifest, and the evidence must be readable to be checked.
+ * without a manifest, and the evidence must be readable to be checked. Nor is a HEAD: it carries no
+ * manifest, only the digest, media type and size, which is what a signer needs to sign the image after
+ * it was pushed (`ferry sign`, `cosign sign` and `ferry attach sbom` resolve a tag by HEAD), and from
+ * which no runtime can run anything: containerd and docker resolve by HEAD and then GET the manifest,
+ * and that GET is gated.
  *
  * The environments: those of `REPO:TAG` for a pull by tag; for a pull by digest, those of `REPO` and of
  * every tag naming the digest (an environment matched by tag still covers its images by digest).

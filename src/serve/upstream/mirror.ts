@@ -175,7 +175,9 @@ export class Mirror {
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
     if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
-    await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    if (call.req.method === 'GET') {
+      await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    }
     this.state.touch(digest)
     if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
       throw new ApiError(
