@@ -70,9 +70,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'from its platform images); a push by digest by naming alone. What attaches to a release is always ' +
     'accepted: manifests with a subject, cosign’s sha256-HEX.sig/.att/.sbom tags and the sha256-HEX referrers ' +
     'tag, unless they carry file-system layers. A DELETE of an immutable tag, or of a manifest one needs, is ' +
-    'refused. In an environment that requires a signature (and an SBOM), a manifest GET/HEAD by tag, or by ' +
-    'digest unless it is an attachment or a child of an index that verifies, is served only when it verifies ' +
-    'offline with one of the environment’s keys (for --upstream, against what the cache pulls through). A ' +
+    'refused. In an environment that requires a signature (and an SBOM), a manifest GET by tag, or by digest ' +
+    'unless it is an attachment or a platform image of an index that verifies, is served only when it ' +
+    'verifies offline with one of the environment’s keys (for --upstream, against what the cache pulls ' +
+    'through); a HEAD is answered (it carries the digest that signing after the push needs, and no manifest). A ' +
     'refusal answers 403 DENIED naming the rule, its environment and why; warn-mode failures are logged. ' +
     'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
     'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
