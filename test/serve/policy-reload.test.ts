@@ -93,7 +93,8 @@ environments:
       )
       const root = join(dir, 'names-root')
       served = await startFerryServe(['--root', root, '--policy', file])
-      expect(served.output()).toMatch(
+      await said(
+        served,
         new RegExp(
           `policy .*names\\.policy\\.yaml enforced for ${served.host}, localhost:${served.host.split(':')[1]}`,
         ),

@@ -8,7 +8,7 @@ import {
 } from '../../policy/index.js'
 import { isAttachment } from './attachments.js'
 import type { ServePolicy } from './serve-policy.js'
-import type { PolicyView } from './view.js'
+import { type PolicyView, tagsNaming } from './view.js'
 
 // Verdicts kept at once; past it the cache starts over (each verdict is one offline verify to redo).
 const VERDICTS_MAX = 10_000
@@ -50,27 +50,27 @@ export class PullGate {
   constructor(private readonly sp: ServePolicy) {}
 
   async admit(view: PolicyView, digest: Digest, tag?: string): Promise<void> {
-    const envs = await this.environments(view, digest, tag)
+    const tags = tag === undefined ? await tagsNaming(view, digest) : [tag]
+    const envs = this.environments(view, tags, tag === undefined)
     if (envs.length === 0) return
     const load = (d: Digest) => view.target.fetchManifest(d)
-    const tags = tag === undefined ? (await view.tagsNaming(digest)).map((t) => t.tag) : [tag]
     if (await isAttachment(await load(digest), tags, load)) return
     const what = tag === undefined ? `${view.repository}@${digest}` : `${view.repository}:${tag}`
     const rows = await this.verdict(view, digest, envs)
     if (tag === undefined && failuresOf({ checks: rows }).length > 0) {
       for (const index of await view.indexesHolding(digest)) {
         // The index answers for the child under the child's environments too, not only its own.
-        const ofIndex = union(envs, await this.environments(view, index))
+        const ofIndex = union(envs, this.environments(view, await tagsNaming(view, index), true))
         if (failuresOf({ checks: await this.verdict(view, index, ofIndex) }).length === 0) return
       }
     }
     this.sp.enforce('GET', what, rows)
   }
 
-  private async environments(view: PolicyView, digest: Digest, tag?: string): Promise<Environment[]> {
-    const tags = tag === undefined ? (await view.tagsNaming(digest)).map((t) => t.tag) : [tag]
+  /** The environments of REPO under each tag, and of REPO alone for a pull by digest. */
+  private environments(view: PolicyView, tags: readonly string[], byDigest: boolean): Environment[] {
     const judges = [
-      ...(tag === undefined ? this.sp.judges(view.repository) : []),
+      ...(byDigest ? this.sp.judges(view.repository) : []),
       ...tags.flatMap((t) => this.sp.judges(view.repository, t)),
     ]
     return union(...judges.map(evidenceEnvironments))

@@ -13,9 +13,7 @@ export interface PolicyView {
   repository: string
   /** The repository as a Target: what the offline verify reads signatures and SBOMs from. */
   target: Target
-  /** The tags of the repository that name `digest` now. */
-  tagsNaming(digest: Digest): Promise<{ tag: string; digest: Digest }[]>
-  /** Every tag of the repository with what it names (for deletes: which tags need a manifest). */
+  /** Every tag of the repository with what it names now. */
   tagged(): Promise<{ tag: string; digest: Digest }[]>
   /** Indexes of the repository (entries, or cached manifests) that list `digest`, directly or below. */
   indexesHolding(digest: Digest): Promise<Digest[]>
@@ -35,8 +33,11 @@ export function storeView(ctx: ServeContext, repository: string): PolicyView {
     repository,
     target,
     tagged,
-    tagsNaming: async (digest) => (await tagged()).filter((t) => t.digest === digest),
     indexesHolding: (digest) => ctx.members.indexesHolding(repository, digest),
     evidence: (digest) => evidenceKey(target, digest),
   }
 }
+
+/** The tags of the repository that name `digest` now. */
+export const tagsNaming = async (view: PolicyView, digest: Digest): Promise<string[]> =>
+  (await view.tagged()).filter((t) => t.digest === digest).map((t) => t.tag)

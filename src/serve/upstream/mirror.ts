@@ -216,7 +216,6 @@ export class Mirror {
       repository: call.route.name,
       target,
       tagged,
-      tagsNaming: async (digest) => (await tagged()).filter((t) => t.digest === digest),
       indexesHolding: async (digest) => this.state.indexesHolding(source.key, digest) as Digest[],
       evidence: async () => String(Math.floor(Date.now() / ttl)),
     }
