@@ -16,9 +16,7 @@ export interface Signer {
    * randomised, so a signed bundle's sha256 changes between runs; callers say so.
    */
   readonly deterministic: boolean
-  /** Names the key in messages: the key file's path, or the pkcs11: URI without any PIN. */
-  readonly name: string
-  /** Releases what the key holds (a token session). Signing after it fails. */
+  /** Releases what the key holds: a token session logs out and closes (signing after it fails). */
   close(): Promise<void>
 }
 
@@ -28,14 +26,13 @@ export function signWithKeyObject(data: Uint8Array, key: KeyObject): Buffer {
 }
 
 /** A key decrypted from a cosign key file (`decryptPrivateKey`, `loadSigningKey`). */
-export function fileSigner(key: KeyObject, name = 'key'): Signer {
+export function fileSigner(key: KeyObject): Signer {
   if (key.type !== 'private') throw new FerryError('USAGE', 'signing needs a private key')
   const publicKey = createPublicKey(key)
   return {
     publicKey,
     sign: async (data) => signWithKeyObject(data, key),
     deterministic: false,
-    name,
     close: async () => {},
   }
 }

@@ -100,7 +100,7 @@ export async function openSigner(key: string, secrets: KeySecrets = {}): Promise
     return openPkcs11Signer(uri, tokenOptions(uri, secrets))
   }
   if (!secrets.password) throw new FerryError('USAGE', `key ${key}: no password to decrypt it with`)
-  return fileSigner(await loadSigningKey(key, await secrets.password()), key)
+  return fileSigner(await loadSigningKey(key, await secrets.password()))
 }
 
 /**

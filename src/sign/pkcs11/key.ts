@@ -126,7 +126,6 @@ export async function openPkcs11Signer(uri: Pkcs11Uri, opts: Pkcs11KeyOptions): 
     return {
       publicKey,
       deterministic: false,
-      name: describePkcs11Uri(uri),
       async sign(data) {
         if (closed) throw new FerryError('INTERNAL', `${where}: signing after close`)
         const digest = createHash('sha256').update(data).digest()
