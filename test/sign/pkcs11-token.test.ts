@@ -1,4 +1,5 @@
-import { verify } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { verify, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -130,6 +131,90 @@ describe('keys in a PKCS#11 token (SoftHSM2)', () => {
     expect(relative.message).toBe('PKCS#11 module-path must be an absolute path, not libsofthsm2.so')
     const absent = await failure(openSigner('pkcs11:token=T;object=k?module-path=/nonexistent/p11.so'))
     expect(absent.message).toBe('PKCS#11 module /nonexistent/p11.so: no such file')
+  })
+
+  /** A key pair made outside the token by openssl, its private key and certificate imported by pkcs11-tool. */
+  function importWithCertificate(label: string, id: string, certFrom = label): void {
+    const file = (name: string) => join(hsm.dir, name)
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' })
+    for (const name of new Set([label, certFrom])) {
+      openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', file(`${name}.pem`))
+      openssl(
+        'pkcs8',
+        '-topk8',
+        '-nocrypt',
+        '-in',
+        file(`${name}.pem`),
+        '-outform',
+        'DER',
+        '-out',
+        file(`${name}.p8`),
+      )
+      openssl(
+        'req',
+        '-new',
+        '-x509',
+        '-key',
+        file(`${name}.pem`),
+        '-subj',
+        `/CN=${name}`,
+        '-days',
+        '1',
+        '-outform',
+        'DER',
+        '-out',
+        file(`${name}.crt`),
+      )
+    }
+    const tool = (...args: string[]) =>
+      execFileSync(
+        'pkcs11-tool',
+        [
+          '--module',
+          SOFTHSM_MODULE,
+          '--token-label',
+          hsm.label,
+          '--login',
+          '--pin',
+          hsm.pin,
+          ...args,
+          '--label',
+          label,
+          '--id',
+          id,
+        ],
+        { env: { ...process.env, ...hsm.env }, stdio: 'pipe' },
+      )
+    tool('--write-object', file(`${label}.p8`), '--type', 'privkey')
+    tool('--write-object', file(`${certFrom}.crt`), '--type', 'cert')
+  }
+
+  it('takes the public half from a certificate when the token holds no public key object', async () => {
+    importWithCertificate('imported', '0b')
+    const signer = await openSigner(hsm.uri('object=imported'))
+    try {
+      const cert = new X509Certificate(await readFile(join(hsm.dir, 'imported.crt')))
+      expect(keyFingerprint(signer.publicKey)).toBe(keyFingerprint(cert.publicKey))
+      const data = Buffer.from('with a certificate')
+      expect(verify('sha256', data, cert.publicKey, await signer.sign(data))).toBe(true)
+    } finally {
+      await signer.close()
+    }
+  })
+
+  it('refuses to sign when the public half found beside the private key is another key’s', async () => {
+    // Private key of one pair, certificate of another, under one label: every signature would fail to verify.
+    importWithCertificate('mixed', '0c', 'stranger')
+    const signer = await openSigner(hsm.uri('object=mixed'))
+    try {
+      const err = await failure(signer.sign(Buffer.from('x')))
+      expect(err.code).toBe('VERIFY_FAILED')
+      expect(err.message).toBe(
+        "pkcs11:token=ferry-unit;object=mixed in token ferry-unit: the token's signature does not verify with the public key found beside it (two keys share the label or id?)",
+      )
+    } finally {
+      await signer.close()
+    }
   })
 
   it('refuses to generate a second key under a label or id already in the token, before writing the .pub', async () => {

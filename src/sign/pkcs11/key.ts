@@ -20,7 +20,7 @@ export interface Pkcs11KeyOptions {
 
 /**
  * CKA_EC_POINT is a DER OCTET STRING around the uncompressed point (PKCS#11 v2.40 § 2.3.3); some
- * tokens return the bare point. Either way, the SPKI node's crypto reads (and checks is on the curve).
+ * tokens return the bare point. Either way, the SPKI node's crypto reads (and checks it is on the curve).
  */
 function spkiFromEcPoint(point: Buffer, where: string): KeyObject {
   let raw = point

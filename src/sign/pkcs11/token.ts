@@ -6,10 +6,11 @@ import { FerryError } from '../../errors.js'
 import { type Pkcs11Uri, tokenName } from './uri.js'
 
 /*
- * PKCS#11 through pkcs11js (PeculiarVentures): a thin, maintained binding of the PKCS#11 v2.40 C API,
- * the layer graphene-pk11 itself is built on. ferry needs five calls (find a token, log in, find two
- * objects, sign a digest, generate a pair), so graphene's object model on top would be weight without
- * use; the other npm bindings (pkcs11, node-pkcs11) are unmaintained.
+ * PKCS#11 through pkcs11js (PeculiarVentures): a maintained native binding of the PKCS#11 v2.40 C API,
+ * call for call (C_Login, C_FindObjects, C_Sign, …), and the layer graphene-pk11 is itself built on.
+ * ferry needs six calls (find a token, log in, find objects, read attributes, sign a digest, generate
+ * a pair), so graphene's object model on top would be a second abstraction over the same calls, with
+ * nothing in it ferry uses; going direct also keeps every Cryptoki error a CKR_ code ferry can name.
  */
 type Binding = typeof Pkcs11
 
