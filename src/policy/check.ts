@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { labelsOf, type TraceLabels, traceLabels } from './labels.js'
 import type { Environment, Policy } from './load.js'
@@ -63,7 +63,7 @@ export interface NameCheckOptions {
 
 export interface CheckImageOptions extends NameCheckOptions {
   /** Where the content is read from (for promote: the source). */
-  target: Target
+  target: ReadOnlyTarget
 }
 
 /** A rule's outcome as a row: a failure in a warn-mode environment is a warning. */

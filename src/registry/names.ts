@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
-import type { Capabilities, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
+import { preconditionFailure } from '../content/precondition.js'
+import type { DeleteSupport, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
 import { FerryError, ifPresent } from '../errors.js'
-import { preconditionFailure } from '../naming/precondition.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
@@ -70,7 +70,7 @@ const EMPTY: Descriptor = {
 export async function untagManifest(
   ctx: RepoContext,
   tag: string,
-  caps: Capabilities,
+  deletes: DeleteSupport,
   opts: UntagOptions = {},
 ): Promise<void> {
   const what = `${ctx.name}:${tag}`
@@ -79,8 +79,8 @@ export async function untagManifest(
   if (opts.ifMatch && previous !== opts.ifMatch) {
     throw conflict(ctx, tag, `points at ${previous}, expected ${opts.ifMatch}; not untagged`)
   }
-  if (caps.tagDelete) return deleteManifestRef(ctx, tag)
-  if (!caps.manifestDelete) {
+  if (deletes.tag) return deleteManifestRef(ctx, tag)
+  if (!deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${what}: the registry deletes neither tags nor manifests (deletes disabled, or not allowed for these credentials); the tag was left as it is`,

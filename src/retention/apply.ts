@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Capabilities, OperationOptions, Target } from '../content/target.js'
+import type { DeleteSupport, OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
@@ -80,14 +80,14 @@ export function stepsOf(plan: RepositoryPlan): Step[] {
 }
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
-export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): void {
-  if (plan.needs.manifestDelete && !caps.manifestDelete) {
+export function checkDeletes(plan: RepositoryPlan, deletes: DeleteSupport): void {
+  if (plan.needs.manifestDelete && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${plan.repository}: the plan deletes ${plan.summary.deleteManifests} manifest(s) and the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true; or the credentials lack delete); nothing was changed`,
     )
   }
-  if (plan.needs.tagDelete && !caps.tagDelete && !caps.manifestDelete) {
+  if (plan.needs.tagDelete && !deletes.tag && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${plan.repository}: the plan untags ${plan.summary.untag} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
@@ -99,7 +99,11 @@ export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): voi
  * Checks, just before the first change, that nothing the plan relies on moved: every kept tag still
  * names what it named, and no tag that appeared since names a digest about to be deleted.
  */
-async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: OperationOptions): Promise<void> {
+async function checkUnmoved(
+  target: ReadOnlyTarget,
+  plan: RepositoryPlan,
+  opts: OperationOptions,
+): Promise<void> {
   const doomed = new Set<string>(plan.manifests.map((m) => m.digest))
   const kept = new Set(plan.keep.map((k) => k.tag))
   const limiter = new Limiter(8)
@@ -129,7 +133,7 @@ async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: Operatio
 async function runStep(
   target: Target,
   step: Step,
-  caps: Capabilities,
+  deletes: DeleteSupport,
   counts: StepCounts,
   opts: OperationOptions,
 ) {
@@ -138,7 +142,7 @@ async function runStep(
     try {
       await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
       counts.untagged++
-      if (!caps.tagDelete) counts.placeholderUntags++
+      if (!deletes.tag) counts.placeholderUntags++
     } catch (err) {
       if (isFerryError(err, 'NOT_FOUND')) gone(`tag ${step.tag}`)
       else if (isFerryError(err, 'CONFLICT'))
@@ -173,7 +177,7 @@ async function runStep(
   }
   if (step.keptIndexes.includes(desc.digest)) {
     await target.untag(step.tag, { ...opts, ifMatch: desc.digest as Digest })
-    if (!caps.tagDelete) counts.placeholderUntags++
+    if (!deletes.tag) counts.placeholderUntags++
   } else {
     await target.deleteManifest(desc.digest as Digest, opts)
   }
@@ -184,14 +188,14 @@ async function runJournal(
   target: Target,
   path: string,
   journal: Journal,
-  caps: Capabilities,
+  deletes: DeleteSupport,
   counts: StepCounts,
   opts: ApplyOptions,
 ): Promise<void> {
   for (let i = journal.done; i < journal.steps.length; i++) {
     opts.signal?.throwIfAborted()
     const step = journal.steps[i]!
-    await runStep(target, step, caps, counts, opts)
+    await runStep(target, step, deletes, counts, opts)
     journal.done = i + 1
     await writeJournal(path, journal)
     await opts.onStep?.(step, i)
@@ -202,7 +206,7 @@ async function runJournal(
 /**
  * Applies retention to one repository under a lock per registry+repository: an interrupted earlier run
  * is finished first (its journal), then a fresh plan is made, checked against the registry's
- * capabilities, backed up, checked for tags that moved, and carried out step by step.
+ * deletes, backed up, checked for tags that moved, and carried out step by step.
  */
 export async function applyRepository(target: Target, opts: ApplyOptions): Promise<RepositoryApply> {
   const state = opts.stateDir ?? retentionStateDir()
@@ -217,9 +221,9 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
       const previous = await readJournal(journalPath)
       let resumed: RepositoryApply['resumed']
       if (previous) {
-        const caps = await target.capabilities(opts)
+        const deletes = await target.deletes(opts)
         const steps = previous.steps.length - previous.done
-        await runJournal(target, journalPath, previous, caps, counts, opts)
+        await runJournal(target, journalPath, previous, deletes, counts, opts)
         resumed = { steps, ...(previous.backup ? { backup: previous.backup } : {}) }
       }
       const reader = new GraphReader(target, { signal: opts.signal })
@@ -232,14 +236,14 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         ...(resumed ? { resumed } : {}),
       }
       if (steps.length === 0) return result
-      const caps = await target.capabilities(opts)
-      checkCapabilities(plan, caps)
+      const deletes = await target.deletes(opts)
+      checkDeletes(plan, deletes)
       // The plan's reader: the manifests backed up were read by the plan already.
       result.backup = await writeBackup(opts.backupDir, reader, plan, opts)
       await checkUnmoved(target, plan, opts)
       const journal: Journal = { version: 1, repository: target.name, backup: opts.backupDir, steps, done: 0 }
       await writeJournal(journalPath, journal)
-      await runJournal(target, journalPath, journal, caps, counts, opts)
+      await runJournal(target, journalPath, journal, deletes, counts, opts)
       return result
     },
   )

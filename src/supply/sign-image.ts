@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
@@ -63,7 +63,7 @@ export interface SignImageResult {
 }
 
 /** The `.sig` image currently under the tag, as bytes, or undefined when there is none yet. */
-async function existingSignatureImage(target: Target, tag: string): Promise<ImageBytes | undefined> {
+async function existingSignatureImage(target: ReadOnlyTarget, tag: string): Promise<ImageBytes | undefined> {
   const manifest = await fetchManifestIfPresent(target, tag)
   if (!manifest) return undefined
   if (manifest.kind !== 'image') {
