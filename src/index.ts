@@ -2,6 +2,7 @@
 
 export * from './bundle/index.js'
 export * from './content/capabilities.js'
+export * from './content/memory.js'
 export * from './content/precondition.js'
 export * from './content/target.js'
 export * from './copy/copy.js'
