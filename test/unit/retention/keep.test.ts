@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerRecord } from '../../src/ledger/index.js'
-import { judgeTags, ledgerAges, type TagFacts } from '../../src/retention/index.js'
+import type { LedgerRecord } from '../../../src/ledger/index.js'
+import { judgeTags, ledgerAges, type TagFacts } from '../../../src/retention/index.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2026-12-01T00:00:00Z')
