@@ -23,7 +23,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'directory’s base name: `skopeo copy oci:./app:1.0 …` then serves HOST:PORT/app:1.0, and pushes to ' +
     'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
     'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
-    'deleting a manifest or tag edits index.json and never removes blobs. Unfinished uploads wait in ' +
+    'deleting a manifest or tag edits index.json and never removes blobs: a repository whose last manifest ' +
+    'is deleted lists no tags (200) and still serves its blobs until the server restarts. Unfinished uploads wait in ' +
     'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
     '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
     'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
@@ -34,7 +35,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +
     'SIGTERM, then lets running requests finish for up to 10 seconds. --debug logs one line per request ' +
     '(method, path, status, time; never credentials).\n\n' +
-    'Slow clients: request headers must arrive within --header-timeout seconds (30) and a whole request ' +
+    'Slow clients: request headers (and, with TLS, the handshake) must arrive within --header-timeout seconds (30) and a whole request ' +
     'within --request-timeout (default none: a large layer may take hours); a connection silent for ' +
     '--idle-timeout seconds (60), or whose body delivers under 1 KiB in that time, is closed. A failed ' +
     'write (disk full: 507; out of file descriptors: 503) fails only that request; 5xx answers carry only ' +
@@ -59,7 +60,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'match its digest or size, an oversize manifest, a refused login) answers 502. Repeat --upstream ' +
     'NAME=URL for several upstreams: containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
     'docker config: every client of the mirror can read what those credentials can. They go only to a token ' +
-    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. --cache-max-size and ' +
+    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. Referrers are upstream’s, ' +
+    'filtered by ?artifactType= (OCI-Filters-Applied). ROOT/index.json lists every cached tag as ' +
+    'UPSTREAM/REPOSITORY:TAG (e.g. docker.io/library/nginx:1.27), so skopeo oci:ROOT:NAME and umoci read the ' +
+    'cache as a layout. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
     'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
   static override examples = [
@@ -122,7 +126,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     }),
     'read-only': Flags.boolean({ description: 'Refuse every push and delete (405 UNSUPPORTED).' }),
     'tls-cert': Flags.string({
-      description: 'PEM certificate (chain) file; serves HTTPS.',
+      description:
+        'PEM certificate (chain) file; serves HTTPS (plain HTTP to the port gets 400 "Client sent an HTTP request to an HTTPS server.").',
       dependsOn: ['tls-key'],
     }),
     'tls-key': Flags.string({ description: 'PEM private key file for --tls-cert.', dependsOn: ['tls-cert'] }),

@@ -11,7 +11,9 @@ export default class Tags extends FerryCommand<typeof Tags> {
   static override description =
     'For an OCI layout directory (oci:DIR) that holds several repositories, as bundles and ferry serve ' +
     'write them, every repository is listed too: its tags as REPO:TAG, the name oci:DIR:REPO:TAG takes. ' +
-    'oci:DIR:REPO lists that repository alone.'
+    'oci:DIR:REPO lists that repository alone. A registry whose list continues on another origin (a next page on a ' +
+    'host alias, or http:// behind a TLS terminator) is an error, not a shorter list: credentials do not follow ' +
+    'it there.'
   static override examples = [
     '<%= config.bin %> tags docker.io/library/postgres',
     '<%= config.bin %> tags 127.0.0.1:5000/team/app --json',

@@ -17,7 +17,9 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'Write images, signatures and SBOMs into one portable, reproducible tar for an air gap.'
   static override description =
     'The bundle is an OCI image layout in a plain tar (skopeo, umoci and `tar -x` read it) plus ferry-bundle.json, ' +
-    'which lists every image, platform, referrer and blob digest. Every image is resolved and its graph walked ' +
+    'with each image named in index.json by its source reference: REPO:TAG, or REPO@sha256:HEX for one given by digest ' +
+    '(skopeo oci:DIR:REPO@sha256:HEX). ' +
+    'ferry-bundle.json lists every image, platform, referrer and blob digest. Every image is resolved and its graph walked ' +
     'before the first byte is written; blobs then stream from the registry into the tar, verified, each once. ' +
     'Entries are sorted with one fixed time (SOURCE_DATE_EPOCH, else the newest created time of the images) and no host data, so the same content gives ' +
     'the same sha256. The file appears under its name only when complete.\n\n' +

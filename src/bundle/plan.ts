@@ -16,7 +16,7 @@ import { CREATED_ANNOTATION } from '../sign/bundle.js'
 import { missingTags, selectTags } from '../spec/tag-filter.js'
 import { effectiveArtifactType } from '../supply/kinds.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
-import { attachedEntry, dedupeEntries, imageEntry } from './entries.js'
+import { attachedEntry, dedupeEntries, imageEntries } from './entries.js'
 import type { ImageRecord, ReferrerRecord } from './format.js'
 import type { BundleImageSpec, BundleSpec } from './spec.js'
 
@@ -168,7 +168,7 @@ async function planImage(item: Item, open: PlanOptions['repository']): Promise<P
   return {
     record,
     entries: [
-      imageEntry(root, repository, ref.tag, item.original),
+      ...imageEntries(root, repository, ref.tag, item.original),
       ...attached.map((n) => attachedEntry(n.manifest, repository, n.tag)),
     ],
     manifests: [...graph.manifests, ...attachedGraphs.flatMap((g) => g.manifests)],

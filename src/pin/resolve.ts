@@ -3,7 +3,7 @@
  * places name it.
  */
 import type { ReadOnlyTarget } from '../content/target.js'
-import { isFerryError } from '../errors.js'
+import { ifPresent, isFerryError } from '../errors.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import type { RegistryClient } from '../registry/index.js'
 import type { GateVerdict, ImageGate } from './gate.js'
@@ -44,7 +44,16 @@ export function resolver(gate: ImageGate | undefined, client: RegistryClient) {
     const verdict = await gate({ target: t, name, digest })
     return { digest, messages: verdict.messages, verdict }
   }
+  const tags = new Map<string, Promise<Digest | undefined>>()
+  const tagDigest = async (place: Omit<Pinned, 'digest'>, tag: string) =>
+    (await ifPresent(target(place.registry, place.repository).resolve(tag)))?.digest as Digest | undefined
   return {
+    /** What `tag` names now (HEAD), or undefined when it names nothing; once per repository and tag. */
+    tagDigest(place: Omit<Pinned, 'digest'>, tag: string): Promise<Digest | undefined> {
+      const key = `${place.registry}/${place.repository}:${tag}`
+      if (!tags.has(key)) tags.set(key, tagDigest(place, tag))
+      return tags.get(key)!
+    },
     get(place: Omit<Pinned, 'digest'>, selector: string, imported?: Digest): Promise<Resolved> {
       const key = `${place.registry}/${place.repository}@${selector} ${imported ?? ''}`
       if (!cache.has(key)) cache.set(key, resolve(place, selector, imported))

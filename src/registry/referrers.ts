@@ -7,7 +7,7 @@ import { pullScope, pushScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied } from './network-error.js'
-import { nextLink, PageWalk } from './pagination.js'
+import { PageWalk } from './pagination.js'
 import { Backoff, sleep } from './retry.js'
 import { header, type RawResponse, readLimited } from './transport.js'
 
@@ -112,8 +112,8 @@ export async function listReferrers(
       throw new FerryError('REGISTRY', `${what}: referrers page ${n + 1} is missing`)
     }
     out.push(...(page.filtered ? page.index.manifests : byType(page.index.manifests, artifactType)))
-    const next = nextLink(header(res, 'link'), url)
-    if (!next || next.origin !== url.origin) return out
+    const next = walk.next(res, url)
+    if (!next) return out
     url = next
   }
 }

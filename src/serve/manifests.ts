@@ -17,12 +17,12 @@ const display = (route: RouteOf<'manifest'>): string =>
 
 /**
  * What a failed read means to the client. A blob that is not a manifest is "no such manifest" too;
- * a missing tag in a repository that has no entry at all is NAME_UNKNOWN, as distribution answers.
+ * a missing tag in a repository that does not exist (reachable.ts) is NAME_UNKNOWN, as distribution answers.
  */
 async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: unknown): Promise<ApiError> {
   const absent = ['NOT_FOUND', 'MANIFEST_INVALID', 'MANIFEST_TOO_LARGE', 'UNSUPPORTED'] as const
   if (!absent.some((code) => isFerryError(err, code))) return toApiError(err)
-  if (route.tag && !(await ctx.store.repositories()).includes(route.name)) {
+  if (route.tag && !(await ctx.members.exists(route.name))) {
     return new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
       detail: { name: route.name },
     })
@@ -128,12 +128,15 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
 
 export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
   const target = writableLayout(ctx).target(route.name)
+  const held = await ctx.members.blobsHeld(route.name)
   try {
     if (route.digest) await deleteByDigest(ctx, route.name, route.digest)
     else await target.untag(route.tag!)
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
+  // The repository keeps its blobs, and so exists, even once its last manifest is gone (reachable.ts).
+  ctx.members.linkBlobs(route.name, held)
   sendEmpty(res, 202)
 }
 

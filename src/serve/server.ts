@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
@@ -19,6 +19,7 @@ import {
   type ServeTimeouts,
   watchBody,
 } from './timeouts.js'
+import { tlsFront } from './tls-front.js'
 import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
 import { Mirror, type MirrorOptions } from './upstream/mirror.js'
 
@@ -108,7 +109,7 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   }
 }
 
-function listen(server: Server, port: number, address: string): Promise<void> {
+function listen(server: NetServer, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       reject(
@@ -177,10 +178,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
+  // A TLS handshake counts against the header deadline too: it comes before the first header byte.
   const server: Server = tls
-    ? createHttpsServer({ ...tls, ...serverOptions }, handler)
+    ? createHttpsServer({ ...tls, ...serverOptions, handshakeTimeout: timeouts.headersMs }, handler)
     : createHttpServer(serverOptions, handler)
   applyTimeouts(server, timeouts)
+  // With TLS the port is the front's: it hands TLS connections to `server` and answers plain HTTP itself.
+  const front = tls ? tlsFront(server, timeouts.headersMs) : undefined
+  const listener = front?.listener ?? server
 
   let active = 0
   let idle: (() => void) | undefined
@@ -194,20 +199,22 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   })
 
   try {
-    await listen(server, port, address)
+    await listen(listener, port, address)
   } catch (err) {
     await uploads?.closeAll()
     await mirror?.close()
     await store.close()
     throw err
   }
-  const bound = (server.address() as AddressInfo).port
+  const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+      // Behind a front, `server` never listened: closing it only stops its timers and idle connections.
+      if (front) server.close()
       server.closeIdleConnections()
       if (active > 0) {
         const graceMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
@@ -224,6 +231,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         if (active > 0) logger.warn(`shutting down with ${active} request(s) still running; cutting them off`)
       }
       server.closeAllConnections()
+      front?.destroyPending()
       await closed
       await uploads?.closeAll()
       await mirror?.close()

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
+import { refNameFor } from '../../layout/naming.js'
 import type { Logger } from '../../log.js'
 import type { Digest } from '../../oci/digest.js'
 import { childrenOf, type Manifest } from '../../oci/manifest.js'
@@ -16,6 +17,8 @@ import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
+import { referrersFilter, sendReferrers } from '../listing.js'
+import { CacheIndex } from './cache-index.js'
 import { CacheState } from './cache-state.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
@@ -90,6 +93,7 @@ export class Mirror {
     private readonly opts: MirrorOptions,
     private readonly client: RegistryClient,
     private readonly state: CacheState,
+    private readonly index: CacheIndex,
     private readonly eviction: Eviction,
     private readonly logger: Logger,
   ) {}
@@ -105,8 +109,10 @@ export class Mirror {
       retry: { attempts: 2, maxElapsedMs: 5000 },
     })
     const state = await CacheState.open(layout.dir, logger)
+    const index = new CacheIndex(layout, state, logger)
+    index.changed()
     const eviction = new Eviction(layout, state, opts.limits, logger)
-    const mirror = new Mirror(layout, opts, client, state, eviction, logger)
+    const mirror = new Mirror(layout, opts, client, state, index, eviction, logger)
     eviction.start()
     return mirror
   }
@@ -114,6 +120,7 @@ export class Mirror {
   async close(): Promise<void> {
     this.eviction.stop()
     await Promise.allSettled([...this.flights.values()].map((f) => f.done))
+    await this.index.close()
     await this.state.close()
     await this.client.close()
   }
@@ -213,7 +220,8 @@ export class Mirror {
    */
   private async resolveTag(source: Source, tag: string): Promise<string> {
     const { repo } = source
-    const key = `${source.key}:${tag}`
+    // The tag's key is its ref.name in the cache root's index.json (cache-index.ts).
+    const key = refNameFor(source.key, tag)
     const cached = this.state.tag(key)
     const now = Date.now()
     if (cached && (await this.hasManifest(cached.digest))) {
@@ -468,19 +476,15 @@ export class Mirror {
 
   private async listReferrers(call: Call<RouteOf<'referrers'>>): Promise<void> {
     const { repo } = this.repository(call)
+    const artifactType = referrersFilter(call.query)
     let manifests: Descriptor[]
     try {
-      // Upstream's referrers API, or its referrers tag schema when it has none.
-      manifests = await repo.referrers(call.route.digest)
+      // Upstream's referrers API (filtered there, or here when it says it did not), or its referrers tag
+      // schema, filtered here.
+      manifests = await repo.referrers(call.route.digest, artifactType ? { artifactType } : {})
     } catch (err) {
       throw upstreamError(err, `${repo.name}@${call.route.digest} referrers`, this.logger)
     }
-    sendJson(
-      call.res,
-      200,
-      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests },
-      {},
-      'application/vnd.oci.image.index.v1+json',
-    )
+    sendReferrers(call.res, manifests, artifactType)
   }
 }

@@ -1,6 +1,10 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { LedgerRecord } from '../../../src/ledger/index.js'
+import { loadPolicy } from '../../../src/policy/index.js'
 import { judgeTags, ledgerAges, type TagFacts } from '../../../src/retention/index.js'
+import { tempDir } from '../../supply/helpers.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2026-12-01T00:00:00Z')
@@ -63,5 +67,33 @@ describe('the keep rules', () => {
     expect(ages.byDestination.get('reg/app:v1')).toBe(Date.parse('2026-02-01T00:00:00Z'))
     expect(ages.byDigest.get('sha256:1')).toBe(Date.parse('2026-02-01T00:00:00Z'))
     expect(ages.byDestination.has('reg/app:v2')).toBe(false)
+  })
+})
+
+describe('retention rules in a policy file', () => {
+  it('refuses what cannot be meant (an endless window, a fractional or negative count, a negative grace), with its position', async () => {
+    const tmp = await tempDir('ferry-retention-rules-')
+    try {
+      const env = (retention: string) =>
+        `version: 1\nenvironments:\n  - name: rc\n    match: { tags: { match: "*-rc.*" } }\n    retention: ${retention}\n`
+      const cases = {
+        within: env('{ keep: { within: 99999999999999999999d } }'),
+        fraction: env('{ keep: { count: 1.5 } }'),
+        negative: env('{ keep: { count: -5 } }'),
+        grace: `${env('{ keep: { count: 1 } }')}retention: { grace: -1h }\n`,
+      }
+      for (const [name, text] of Object.entries(cases)) {
+        const path = join(tmp.dir, `${name}.yaml`)
+        await writeFile(path, text)
+        await expect(loadPolicy(path), name).rejects.toMatchObject({
+          code: 'USAGE',
+          message: expect.stringMatching(
+            new RegExp(`^${path}:\\d+:\\d+: (environments\\[0\\]\\.)?retention`),
+          ),
+        })
+      }
+    } finally {
+      await tmp.remove()
+    }
   })
 })

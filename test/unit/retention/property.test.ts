@@ -96,7 +96,9 @@ describe.each(stores)('retention, for random repositories (fast-check, on $name)
           const keptReach = new Set<string>()
           for (const k of plan.keep)
             for (const d of await everythingReachable(target, k.digest)) keptReach.add(d)
-          // The plan deletes nothing a kept tag reaches.
+          // The plan deletes nothing a kept tag reaches, and each manifest once (an index child shared
+          // by two deleted indexes, a child tagged on its own).
+          expect(new Set(plan.manifests.map((m) => m.digest)).size).toBe(plan.manifests.length)
           for (const m of plan.manifests) expect(keptReach.has(m.digest), m.digest).toBe(false)
           const rcCount = [...tags.keys()].filter((t) => t.includes('-rc.')).length
           expect(plan.delete).toHaveLength(Math.max(0, rcCount - w.count))
