@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
+import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
@@ -65,7 +66,23 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'UPSTREAM/REPOSITORY:TAG (e.g. docker.io/library/nginx:1.27), so skopeo oci:ROOT:NAME and umoci read the ' +
     'cache as a layout. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
-    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
+    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).\n\n' +
+    '--policy FILE (a ferry.policy.yaml, as promote and tag read it) is enforced in the registry, whoever the ' +
+    'client is (skopeo, podman, crane, docker, ferry). A manifest PUT under a tag is judged by the rules ' +
+    'promote and tag apply: naming, tags.forbid, tags.semver, immutable (a tag never moves; the same digest ' +
+    'again is a no-op) and the required labels, read from the config the client pushed first (for an index, ' +
+    'from its platform images); a push by digest by naming alone. What attaches to a release is always ' +
+    'accepted: manifests with a subject, cosign’s sha256-HEX.sig/.att/.sbom tags and the sha256-HEX referrers ' +
+    'tag, unless they carry file-system layers. A DELETE of an immutable tag, or of a manifest one needs, is ' +
+    'refused. In an environment that requires a signature (and an SBOM), a manifest GET by tag, or by digest ' +
+    'unless it is an attachment or a platform image of an index that verifies, is served only when it ' +
+    'verifies offline with one of the environment’s keys (for --upstream, against what the cache pulls ' +
+    'through); a HEAD is answered (it carries the digest that signing after the push needs, and no manifest). A ' +
+    'refusal answers 403 DENIED naming the rule, its environment and why; warn-mode failures are logged. ' +
+    'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
+    'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
+    'SIGHUP reads the file again; a file that does not load keeps the previous policy and logs why. ' +
+    '--read-only still refuses every write with 405.'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -90,6 +107,16 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Serve a layout skopeo wrote (`skopeo copy docker://… oci:./app:1.0`) as repository team/app:',
       command: '<%= config.bin %> serve --root ./app --repository team/app',
+    },
+    {
+      description:
+        'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description: 'After editing the policy file, apply it without a restart:',
+      command: 'kill -HUP <pid of ferry serve>',
     },
     {
       description: 'Pull an image of a served bundle under its source name:',
@@ -184,6 +211,16 @@ export default class Serve extends FerryCommand<typeof Serve> {
       min: 1,
       description: 'Blob upload sessions open at once from one remote address (429 TOOMANYREQUESTS past it).',
     }),
+    policy: Flags.string({
+      description:
+        'Policy file (ferry.policy.yaml) enforced on every push, delete and pull, whatever the client; SIGHUP reloads it.',
+    }),
+    name: Flags.string({
+      description:
+        'HOST[:PORT] clients reach this registry by, for the policy’s repository globs (repeatable; default: the listen address and localhost:PORT).',
+      dependsOn: ['policy'],
+      ...repeatable,
+    }),
     'upload-session-ttl': Flags.integer({
       default: 900,
       min: 1,
@@ -239,6 +276,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
             },
           }
         : undefined,
+      policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -246,6 +284,18 @@ export default class Serve extends FerryCommand<typeof Serve> {
       )
     } else if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
     else this.note(describeBundle(server))
+    const policy = server.policy
+    if (policy) {
+      this.note(
+        `ferry serve: policy ${policy.file} enforced for ${policy.names.join(', ')} (SIGHUP reloads it)`,
+      )
+      process.on('SIGHUP', () => {
+        void policy.reload().then((r) => {
+          if (r.ok)
+            this.note(`ferry serve: SIGHUP: policy ${policy.file} reloaded (${r.environments} environments)`)
+        })
+      })
+    }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

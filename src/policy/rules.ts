@@ -188,3 +188,21 @@ export function checkImmutable(
     evidence: { existing, wanted: digest },
   }
 }
+
+/**
+ * Deleting an immutable tag, or a manifest it needs (`deleting`: the digest itself, or a manifest its
+ * index lists), is a move to nothing: refused as any move is.
+ */
+export function checkImmutableRemoval(
+  tag: string,
+  existing: Digest,
+  deleting: Digest = existing,
+): RuleOutcome {
+  const needs = deleting === existing ? '' : `, which lists ${deleting}`
+  return {
+    rule: 'immutable',
+    result: 'fail',
+    message: `"${tag}" is immutable and names ${existing}${needs}; it cannot be deleted`,
+    evidence: { existing, deleting },
+  }
+}

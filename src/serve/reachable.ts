@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
+import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { ContentStore } from './store.js'
 
@@ -59,6 +60,39 @@ export class Membership {
     // Once a manifest uses an uploaded blob, the walk vouches for it and the record can go.
     if (held) added?.delete(digest)
     return held || (added?.has(digest) ?? false)
+  }
+
+  /**
+   * The indexes of `name` that list `digest`, directly or through an index they list: the entries that
+   * hold it, and the manifests naming it as a child. Deleted manifests are left out as the walk leaves
+   * them out.
+   */
+  async indexesHolding(name: string, digest: Digest): Promise<Digest[]> {
+    const deleted = this.deleted.get(name) ?? new Set<string>()
+    const found = new Set<string>()
+    const reaches = async (from: string, seen: Set<string>): Promise<boolean> => {
+      if (seen.has(from) || seen.size > LINKS_MAX) return false
+      seen.add(from)
+      let holds = false
+      for (const child of (await this.linksOf(name, from as Digest)).manifests) {
+        if (deleted.has(child)) continue
+        if (child === digest) {
+          found.add(from)
+          holds = true
+        } else if (await reaches(child, seen)) holds = true
+      }
+      return holds
+    }
+    for (const entry of await this.store.entriesOf(name)) {
+      if (
+        entry.digest !== digest &&
+        isIndexMediaType(entry.mediaType) &&
+        (await reaches(entry.digest, new Set()))
+      ) {
+        found.add(entry.digest)
+      }
+    }
+    return [...found] as Digest[]
   }
 
   /** Every repository that exists (see the class comment), sorted. */

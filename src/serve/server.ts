@@ -10,6 +10,8 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
+import { parseServeName } from './policy/names.js'
+import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
 import {
@@ -70,6 +72,22 @@ export interface ServeOptions {
    * 405 UNSUPPORTED). See README "A pull-through cache".
    */
   upstream?: MirrorOptions
+  /**
+   * Enforce a policy file on every client: pushes and deletes against its naming, tag, immutability and
+   * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
+   */
+  policy?: ServePolicyOptions
+}
+
+export interface ServePolicyOptions {
+  /** The policy file (ferry.policy.yaml); it must load, with its keys, or the server does not start. */
+  file: string
+  /**
+   * The names clients reach this registry by (`registry.intra`, `registry.intra:5443`), which the
+   * policy's repository globs are matched with as `NAME/REPO`. Default: the listen address as clients
+   * write it (`127.0.0.1:5000`) and `localhost:PORT`.
+   */
+  names?: string[]
 }
 
 export interface RunningServer {
@@ -80,6 +98,8 @@ export interface RunningServer {
   port: number
   /** When serving a bundle: what it holds, under the names clients use. */
   bundle?: ServedBundle
+  /** With a policy: its file, the names its globs are matched with, and a reload (what SIGHUP does). */
+  policy?: { file: string; names: readonly string[]; reload(): Promise<PolicyReload> }
   /**
    * Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads and closes
    * the bundle. Idempotent.
@@ -145,6 +165,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new FerryError('USAGE', '--upstream needs --root (the cache directory)')
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
+  const policy =
+    opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -175,6 +197,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     logger,
     members: new Membership(store),
     mirror,
+    policy,
   }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
@@ -208,6 +231,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
+  policy?.listening(host, bound)
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -240,7 +264,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     return closing
   }
 
-  return { url: `${tls ? 'https' : 'http'}://${host}`, host, port: bound, bundle, close }
+  return {
+    url: `${tls ? 'https' : 'http'}://${host}`,
+    host,
+    port: bound,
+    bundle,
+    ...(policy && {
+      policy: { file: policy.file, names: policy.registryNames, reload: () => policy.reload() },
+    }),
+    close,
+  }
 }
 
 async function openStore(

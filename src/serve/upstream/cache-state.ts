@@ -134,6 +134,32 @@ export class CacheState {
     return undefined
   }
 
+  /** The cached tags of `repository` (`UPSTREAM/NAME`) with the digests they map to. */
+  tagsOf(repository: string): { tag: string; digest: string }[] {
+    const prefix = `${repository}:`
+    return Object.entries(this.state.tags)
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, t]) => ({ tag: key.slice(prefix.length), digest: t.digest }))
+  }
+
+  /** The cached indexes of `repository` that list `digest`, directly or through an index they list. */
+  indexesHolding(repository: string, digest: string): string[] {
+    const mine = [...this.manifestsOf(repository)]
+    const holding = new Set<string>()
+    const wanted = new Set([digest])
+    let grew = true
+    while (grew) {
+      grew = false
+      for (const d of mine) {
+        if (holding.has(d) || !this.state.manifests[d]!.manifests.some((c) => wanted.has(c))) continue
+        holding.add(d)
+        wanted.add(d)
+        grew = true
+      }
+    }
+    return [...holding]
+  }
+
   /**
    * The cached manifests upstream served or confirmed through `repository`, and every cached manifest
    * they reference: the children an index in a repository names are in that repository too.

@@ -7,8 +7,8 @@ import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
 import { refNameFor } from '../../layout/naming.js'
 import type { Logger } from '../../log.js'
-import type { Digest } from '../../oci/digest.js'
-import { childrenOf, type Manifest } from '../../oci/manifest.js'
+import { type Digest, isDigest } from '../../oci/digest.js'
+import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
@@ -18,8 +18,10 @@ import type { Call, RouteOf } from '../context.js'
 import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
 import { referrersFilter, sendReferrers } from '../listing.js'
+import type { PolicyView } from '../policy/view.js'
 import { CacheIndex } from './cache-index.js'
 import { CacheState } from './cache-state.js'
+import { cacheTarget } from './cache-target.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
 import { upstreamError, upstreamUnavailable } from './upstream-errors.js'
@@ -180,6 +182,9 @@ export class Mirror {
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
     if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
+    if (call.req.method === 'GET') {
+      await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    }
     this.state.touch(digest)
     if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
       throw new ApiError(
@@ -194,6 +199,71 @@ export class Mirror {
       ETag: `"${digest}"`,
     })
     call.res.end(call.req.method === 'HEAD' ? undefined : bytes)
+  }
+
+  /**
+   * The repository as `serve --policy` reads it: every read through the cache, as a client's pull would
+   * go, so the signatures and SBOMs a verdict rests on are cached too and verify while upstream is down.
+   * Asking upstream whether a signature appeared on every pull would cost a manifest GET per cosign tag
+   * (Docker Hub counts them): a verdict is kept for the tag TTL instead, as a tag's mapping is.
+   */
+  private policyView(call: Call<RouteOf<'manifest'>>, source: Source): PolicyView {
+    const target = cacheTarget({
+      name: source.key,
+      manifest: (reference) => this.cachedManifest(source, reference),
+      blob: (desc) => this.cachedBlob(source, desc),
+      hasBlob: (desc) => this.layout.hasBlob(desc.digest as Digest),
+      referrers: (digest) => this.upstreamReferrers(source, digest),
+      tags: () => source.repo.listTags(),
+    })
+    const tagged = async () =>
+      this.state.tagsOf(source.key).map((t) => ({ ...t, digest: t.digest as Digest }))
+    const ttl = Math.max(this.opts.ttlMs, 1000)
+    return {
+      repository: call.route.name,
+      target,
+      tagged,
+      indexesHolding: async (digest) => this.state.indexesHolding(source.key, digest) as Digest[],
+      evidence: async () => String(Math.floor(Date.now() / ttl)),
+    }
+  }
+
+  /** A manifest by tag or digest, through the cache (fetched and recorded when missing). */
+  private async cachedManifest(source: Source, reference: string): Promise<Manifest> {
+    let digest = reference
+    if (!isDigest(reference)) digest = await this.resolveTag(source, reference)
+    else if (!(await this.hasManifest(reference))) await this.fetchManifest(source, reference)
+    const bytes = await readFile(this.layout.blobPath(digest as Digest))
+    return parseManifest(bytes, {
+      expectedDigest: digest,
+      contentType: this.state.manifest(digest)?.mediaType,
+    })
+  }
+
+  /** A blob through the cache: downloaded once (joining a download in flight), then read from the store. */
+  private async cachedBlob(source: Source, desc: Descriptor): Promise<Readable> {
+    const digest = desc.digest as Digest
+    if (!(await this.layout.hasBlob(digest))) {
+      await (this.flights.get(flightKey(desc)) ?? this.startFlight(source.repo, desc)).done
+    }
+    this.state.touch(digest)
+    return this.layout.target().fetchBlob(desc)
+  }
+
+  /**
+   * Upstream's referrers (the mirror keeps no listing of its own). Upstream down: none, so only what the
+   * cache holds under cosign tags can verify, and an image whose evidence is out of reach is refused.
+   */
+  private async upstreamReferrers({ repo }: Source, digest: Digest): Promise<Descriptor[]> {
+    try {
+      return await repo.referrers(digest)
+    } catch (err) {
+      if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}@${digest} referrers`, this.logger)
+      this.logger.warn(
+        `${repo.name}@${digest}: upstream unavailable; verifying with the cached cosign tags only`,
+      )
+      return []
+    }
   }
 
   private async hasManifest(digest: string): Promise<boolean> {
