@@ -164,7 +164,7 @@ export const evidenceEnvironments = (judges: Judges): Environment[] =>
  */
 export async function checkEvidence(
   envs: readonly Environment[],
-  target: Target,
+  target: ReadOnlyTarget,
   digest: Digest,
 ): Promise<PolicyCheck[]> {
   const rows: PolicyCheck[] = []
@@ -179,7 +179,7 @@ const labelRows = (policy: Policy, judges: Judges, found: Map<string, FoundLabel
 
 export interface PushedImageOptions extends NameCheckOptions {
   /** Where the manifest's config and, for an index, its platform images are read from. */
-  target: Target
+  target: ReadOnlyTarget
   /** The manifest arriving under `name`, not necessarily stored yet. */
   manifest: Manifest
 }
