@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
-import { keyFingerprint } from '../policy/load.js'
+import { keyFingerprint } from '../sign/keys.js'
 import { verifyImage } from '../supply/verify-image.js'
 
 export interface GateImage {

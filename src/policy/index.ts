@@ -26,7 +26,6 @@ export {
   DEFAULT_POLICY_FILE,
   type Environment,
   environmentNamed,
-  keyFingerprint,
   loadPolicy,
   loadPolicyFor,
   POLICY_ENV,
