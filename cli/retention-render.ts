@@ -8,8 +8,13 @@ const ageText = (age: { time?: string; source: string } | undefined) =>
 export function renderPlan(plan: RepositoryPlan): string[] {
   const s = plan.summary
   const lines = [
-    `${plan.repository}: ${s.tags} tags, keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) (${s.referrers} attached), ${s.fallbackIndexes} fallback index(es)`,
+    `${plan.repository}: ${s.tags} tags, keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) (${s.referrers} attached), ${s.fallbackIndexes} fallback index(es)${s.placeholders ? `, ${s.placeholders} placeholder(s)` : ''}`,
   ]
+  for (const p of plan.placeholders) {
+    lines.push(
+      `  remove  ${p.tag}  ferry's untag placeholder ${short(p.digest)} (an interrupted untag; the tag names no image)`,
+    )
+  }
   for (const k of plan.keep) {
     lines.push(
       `  keep    ${k.tag}  ${k.reason}${k.environment ? ` (${k.environment})` : ''}${ageText(k.age)}`,
@@ -43,9 +48,11 @@ export function renderApply(result: RepositoryApply): string[] {
   const c = result.steps
   const lines: string[] = []
   if (result.resumed)
-    lines.push(`${result.repository}: finished ${result.resumed.steps} step(s) of an interrupted run`)
+    lines.push(
+      `${result.repository}: ${result.resumed.steps} step(s) left by an interrupted run, carried into this one where the fresh plan did not repeat them (deletes re-checked against the tags)`,
+    )
   lines.push(
-    `${result.repository}: untagged ${c.untagged}${c.placeholderUntags ? ` (${c.placeholderUntags} by placeholder: the registry has no tag DELETE)` : ''}, deleted ${c.deletedManifests} manifest(s), removed ${c.removedFallbackIndexes} fallback index(es)`,
+    `${result.repository}: untagged ${c.untagged}${c.placeholderUntags ? ` (${c.placeholderUntags} by placeholder: the registry has no tag DELETE)` : ''}, deleted ${c.deletedManifests} manifest(s), removed ${c.removedFallbackIndexes} fallback index(es)${c.removedPlaceholders ? `, removed ${c.removedPlaceholders} placeholder(s) an interrupted untag left` : ''}`,
   )
   for (const s of c.skipped) lines.push(`  skipped ${s}`)
   return lines

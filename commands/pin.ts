@@ -18,7 +18,7 @@ import {
 
 export default class Pin extends FerryCommand<typeof Pin> {
   static override summary =
-    'Rewrite Compose, Kubernetes, Helm values and kustomize files to verified internal references by digest.'
+    'Rewrite Compose, Kubernetes, Helm values, kustomize files and Dockerfiles to verified internal references by digest.'
   static override description =
     'For each image in the files: find it on the internal registry (HEAD), verify it offline (signatures with ' +
     '--key, in both cosign schemes), then rewrite it to HOST/PREFIX/REPO:TAG@sha256:… (the tag stays for people; ' +
@@ -31,14 +31,22 @@ export default class Pin extends FerryCommand<typeof Pin> {
     'StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob; containers, initContainers, ' +
     'ephemeralContainers); Helm values maps with repository and tag/digest/registry (and global.imageRegistry): a ' +
     'digest key is filled, else the tag becomes TAG@sha256:…; kustomization images: (newName, digest). ' +
-    '--any-image-key adds any key named image (CRDs). Directories are walked for *.yaml and *.yml; symbolic ' +
+    '--any-image-key adds any key named image (CRDs). Dockerfiles (Dockerfile, Containerfile, Dockerfile.*, ' +
+    '*.Dockerfile): FROM [--platform=…] IMAGE, COPY --from=IMAGE, RUN --mount=…,from=IMAGE and # syntax=IMAGE; stage ' +
+    'names (any case), stage indexes and scratch are left alone; ARG BASE=IMAGE before the first FROM, used as ' +
+    'FROM $BASE, is pinned at its default, and an ARG without one is reported, not guessed. Compose services with ' +
+    'build: and no image: are listed as built, not pulled, and their Dockerfile is followed (once) and pinned. ' +
+    'Directories are walked for *.yaml, *.yml and Dockerfiles; symbolic ' +
     'links are followed while they stay inside the directory (--in-place writes their target), and a link out ' +
     'of it is reported as ignored (--check: not checked, exit 1).\n\n' +
     'Names inside: --registry HOST[:PORT][/PREFIX] applies the rule of bundle import --to (postgres:16 → ' +
     'HOST/PREFIX/library/postgres:16), with --strip-components and --mapping FILE.yaml; or --mapping FILE.json as ' +
     'bundle import --mapping-out wrote it. A reference already under the internal registry is verified and kept ' +
-    '(pinned if it has no digest). Templates (\u0024{…}, {{ … }}) are reported and left alone.\n\n' +
-    'Only image scalars change, in their original quoting: comments, anchors, key order and every other byte ' +
+    '(pinned if it has no digest). Templates (\u0024{…}, {{ … }}) are reported and left alone. A TAG@DIGEST keeps ' +
+    'its digest; if the tag names another one now, a warning names both. A name the mapping file does not list ' +
+    'fails with the "source" key to add, or --registry HOST/PREFIX to use instead.\n\n' +
+    'Only image text changes, in its original quoting: comments, anchors, key order, line endings, ' +
+    'continuation lines and every other byte ' +
     'stay; an anchored image also used outside image positions (UPSTREAM_IMAGE: *img) fails rather than ' +
     'change that value. --check changes nothing and exits 1 listing what is not pinned to the internal registry (a CI guard).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
@@ -60,6 +68,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
             'digest?': 'string',
             verdict: 'string',
             messages: ['string'],
+            'warnings?': ['string'],
           },
         ],
       },
@@ -78,6 +87,8 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
     '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
     '<%= config.bin %> pin deploy/ --registry reg.local:5000/cache --from bundle:site.tar --key release.pub --out pinned/',
+    '<%= config.bin %> pin . --registry reg.local:5000/cache --key release.pub --in-place    # Dockerfiles, compose.yaml and its build: Dockerfiles, chart/',
+    '<%= config.bin %> pin Dockerfile --registry reg.local:5000/cache --check',
   ]
   static override strict = false
   static override args = {
@@ -108,7 +119,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
     out: Flags.string({
       description:
         'Write the pinned files under DIR (relative paths kept), and every other file of a walked directory ' +
-        'copied unchanged (templates, non-YAML files), so DIR is the whole tree.',
+        'copied unchanged (templates, files that are neither YAML nor Dockerfiles), so DIR is the whole tree.',
       exclusive: ['in-place'],
     }),
     'in-place': Flags.boolean({ description: 'Rewrite the files themselves.' }),
@@ -151,6 +162,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
     const lines = render(report)
     if (lines) this.out(lines)
     const check = report.mode === 'check'
+    for (const f of report.files)
+      for (const i of f.images)
+        for (const w of i.warnings ?? []) this.note(`ferry: warning: ${f.file}:${i.line}: ${w}`)
     for (const i of report.ignored) {
       if (check && i.outside) this.note(`ferry: not checked ${i.reason}`)
       else this.note(`ferry: ignored ${i.reason}${i.output ? ' (copied unchanged)' : ''}`)

@@ -5,7 +5,7 @@ import { BundleReader } from '../src/bundle/reader.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
 import type { BundleReference, LayoutReference } from '../src/reference/index.js'
-import { openTarget } from '../src/targets/open.js'
+import { openSource } from '../src/targets/open.js'
 
 export default class Tags extends FerryCommand<typeof Tags> {
   static override summary = 'List the tags of a repository.'
@@ -13,7 +13,9 @@ export default class Tags extends FerryCommand<typeof Tags> {
     'For an OCI layout directory (oci:DIR) that holds several repositories, as bundles and ferry serve ' +
     'write them, every repository is listed too: its tags as REPO:TAG, the name oci:DIR:REPO:TAG takes. ' +
     'oci:DIR:REPO lists that repository alone. A bundle (bundle:FILE, verified first) lists every image as ' +
-    'REPO:TAG, the name bundle:FILE:REPO:TAG takes; bundle:FILE:REPO lists that repository.'
+    'REPO:TAG, the name bundle:FILE:REPO:TAG takes; bundle:FILE:REPO lists that repository. A registry whose ' +
+    'list continues on another origin (a next page on a host alias, or http:// behind a TLS terminator) is an ' +
+    'error, not a shorter list: credentials do not follow it there.'
   static override examples = [
     '<%= config.bin %> tags docker.io/library/postgres',
     '<%= config.bin %> tags 127.0.0.1:5000/team/app --json',
@@ -40,7 +42,7 @@ export default class Tags extends FerryCommand<typeof Tags> {
     const ref = this.location('repository')
     if (ref.kind === 'layout' && ref.repository === undefined && !ref.digest) return this.layoutTags(ref)
     if (ref.kind === 'bundle' && ref.repository === undefined) return this.bundleTags(ref)
-    const { target } = await openTarget(ref, this.registryOptions)
+    const { target } = await openSource(ref, this.registryOptions)
     try {
       const tags = await target.listTags()
       for (const t of tags) this.out(terminalSafe(t))

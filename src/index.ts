@@ -1,6 +1,8 @@
 // The library's public surface: everything the CLI does is callable from here.
 
 export * from './bundle/index.js'
+export * from './content/capabilities.js'
+export * from './content/memory.js'
 export * from './content/precondition.js'
 export * from './content/present.js'
 export * from './content/store.js'

@@ -13,14 +13,18 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
   static override summary = 'Apply the retention plan: back up, then untag and delete, resumably.'
   static override description =
     'Without --yes it prints the plan and changes nothing. With --yes, for each REPO under a lock per ' +
-    'registry+repository: an interrupted earlier run is finished first (from its journal under ' +
-    '$XDG_STATE_HOME/ferry/retention), then a fresh plan is made and checked against the registry’s delete ' +
-    'capabilities (refused before any change when the registry lacks one, naming it), everything it touches is ' +
+    'registry+repository (every spelling of it shares one): a fresh plan is made from the whole tag list (a listing ' +
+    'the registry cannot give whole, e.g. a next page on another origin, fails the repository before anything is ' +
+    'changed); what an interrupted earlier run left in its journal (under $XDG_STATE_HOME/ferry/retention) is ' +
+    'carried in where the fresh plan does not repeat it; the plan is checked against the registry’s delete ' +
+    'capabilities (refused before any change when the registry lacks one, naming it); everything it touches is ' +
     'backed up to --backup (an OCI layout with retention-backup.json: manifests, the tag → digest map, and the ' +
-    'attached SBOMs and signatures whole), kept tags are checked not to have moved, and then, in order: untags, ' +
-    'manifest deletes (each image before its index children and attachments), empty fallback (sha256-HEX) indexes. ' +
-    'Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder onto ' +
-    'it and deleting that by digest.\n\n' +
+    'attached SBOMs and signatures whole); kept tags are checked not to have moved; and then, in order: tags an ' +
+    'interrupted untag left on ferry’s placeholder, untags, manifest deletes (each image before its index children ' +
+    'and attachments), empty fallback (sha256-HEX) indexes. Just before each manifest DELETE the tags are listed ' +
+    'again: a digest that a tag the plan does not remove now names or reaches is left, and the report says which ' +
+    'tag. Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder ' +
+    'onto it and deleting that by digest.\n\n' +
     'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
     'registry’s garbage collection (distribution: registry garbage-collect --delete-untagged; Harbor: GC); ' +
     '`ferry retention restore BACKUP` re-pushes what was removed until that GC runs.'
@@ -39,6 +43,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
           placeholderUntags: 'number',
           deletedManifests: 'number',
           removedFallbackIndexes: 'number',
+          removedPlaceholders: 'number',
           skipped: ['string'],
         },
         'error?': { code: 'string', message: 'string' },
@@ -88,8 +93,11 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
       logger: this.logger,
     })
     for (const r of result.repositories) {
-      if ('error' in r) this.note(`ferry: ${r.repository}: ${r.error.message}`)
-      else {
+      if ('error' in r) {
+        // Most errors already start with the repository (or the image in it): not said twice.
+        const named = r.error.message.startsWith(r.repository)
+        this.note(`ferry: ${named ? '' : `${r.repository}: `}${r.error.message}`)
+      } else {
         for (const line of renderPlan(r.plan)) this.out(line)
         for (const line of renderApply(r)) this.out(line)
       }

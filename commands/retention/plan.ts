@@ -14,6 +14,7 @@ const REPOSITORY_SUMMARY = {
   deleteManifests: 'number',
   referrers: 'number',
   fallbackIndexes: 'number',
+  placeholders: 'number',
 } as const
 
 const DELETED_MANIFEST: JsonShape = {
@@ -47,6 +48,7 @@ export const PLAN_SHAPE: JsonShape = {
       'age?': age,
     },
   ],
+  placeholders: [{ tag: 'string', digest: 'string' }],
   manifests: [DELETED_MANIFEST],
   referrers: [DELETED_MANIFEST],
   fallbackIndexes: [
@@ -79,7 +81,10 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
     'a version by age) and every tag younger than `within` are kept; `protect` patterns and `protect: true` ' +
     'environments are never deleted, nor is anything younger than `grace`. The keep-set is the closure of every ' +
     'kept tag: index children, referrers and cosign .sig/.att/.sbom tags. A candidate tag whose digest the keep-set ' +
-    'holds is only untagged; any other goes with its digest, its index children and what is attached to it.\n\n' +
+    'holds is only untagged; any other goes with its digest, its index children and what is attached to it. A tag ' +
+    'on ferry’s untag placeholder (left by an interrupted untag) is listed under placeholders and removed. A tag ' +
+    'list the registry cannot give whole (a next page on another origin) fails the repository: no plan from part ' +
+    'of the tags.\n\n' +
     'Ages come from the org.opencontainers.image.created annotation, then the same config label, then the config’s ' +
     '`created` unless it is the 1970 epoch of reproducible builds, then --ledger. Safe on production: nothing is ' +
     'written (not even capability probes).'

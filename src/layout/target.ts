@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs'
 import { pipeline, Readable, Transform } from 'node:stream'
+import type { RangedBlobSource } from '../content/capabilities.js'
 import { preconditionFailure } from '../content/precondition.js'
 import type {
-  Capabilities,
+  DeleteSupport,
   OperationOptions,
   PushedManifest,
-  RangedBlobSource,
   ReferrersListing,
   ReferrersQuery,
   Taggable,
@@ -42,17 +42,6 @@ function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
   const stop = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
   signal.addEventListener('abort', stop, { once: true })
   body.once('close', () => signal.removeEventListener('abort', stop))
-}
-
-const LAYOUT_CAPABILITIES: Capabilities = {
-  referrersApi: true,
-  mount: false,
-  manifestDelete: true,
-  tagDelete: true,
-  conditionalWrites: true,
-  rangedReads: true,
-  resumableUploads: false,
-  readOnly: false,
 }
 
 // A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
@@ -328,8 +317,9 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return 'index'
   }
 
-  async capabilities(): Promise<Capabilities> {
-    return LAYOUT_CAPABILITIES
+  /** An entry of index.json goes as easily by digest as by name. */
+  async deletes(): Promise<DeleteSupport> {
+    return { manifest: true, tag: true }
   }
 
   async close(): Promise<void> {}

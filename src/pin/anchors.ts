@@ -46,7 +46,8 @@ export function usesOutside(
       if (scalars.has(target) && !imagePlaces.has(node)) use(target, path, node)
       return
     }
-    const anchor = (node as { anchor?: string }).anchor
+    // An empty value (`{{ include "x" . }}` in a chart template parses as a flow map of them) is null.
+    const anchor = (node as { anchor?: string } | null)?.anchor
     if (!anchor) return
     anchors.set(anchor, node)
     if (scalars.has(node) && !imagePlaces.has(node) && !(opts.compose && underExtension(path)))

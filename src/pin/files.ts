@@ -6,7 +6,7 @@
  * a link back to a directory above it is a loop, listed and not followed.
  */
 import { readdir, readlink, realpath, stat } from 'node:fs/promises'
-import { basename, join, relative, sep } from 'node:path'
+import { basename, dirname, join, relative, sep } from 'node:path'
 import { FerryError } from '../errors.js'
 
 export interface InputFile {
@@ -18,8 +18,14 @@ export interface InputFile {
   explicit: boolean
   /** The path under --out: relative to the directory it was found in, or the file's own name. */
   relative: string
-  /** Under --out only: not a deployment file (not *.yaml, or hidden), copied as it is. */
+  /** Under --out only: not a deployment file (neither YAML nor a Dockerfile by name, or hidden), copied as it is. */
   copy?: boolean
+  /**
+   * The directory walked (or, for a file named, its own directory): `relative` is relative to `top`, and
+   * a Dockerfile that a Compose file's `build:` names is followed only while it stays inside `root`
+   * (top's real path), as links are.
+   */
+  tree: { top: string; root: string }
   /** Permission bits, owner and group of `real`: what a rewrite keeps. */
   mode: number
   uid: number
@@ -46,6 +52,16 @@ export interface CollectOptions {
 }
 
 const YAML_FILE = /\.ya?ml$/
+/**
+ * docker build's default names and the usual variants: `Dockerfile`, `dockerfile`, `Containerfile`,
+ * `Dockerfile.prod`, `api.Dockerfile`; not `Dockerfile.dockerignore`, the ignore file of one.
+ */
+const DOCKERFILE =
+  /^(?:(?:Dockerfile|Containerfile)(?:\..+)?|dockerfile|.+\.(?:Dockerfile|Containerfile|dockerfile))$/
+
+export const isYamlName = (name: string) => YAML_FILE.test(name)
+export const isDockerfileName = (name: string) =>
+  !YAML_FILE.test(name) && DOCKERFILE.test(name) && !name.endsWith('.dockerignore')
 
 interface Walk extends CollectOptions {
   /** The directory as named, for messages and relative paths. */
@@ -57,7 +73,7 @@ interface Walk extends CollectOptions {
   ignored: IgnoredFile[]
 }
 
-const inside = (root: string, path: string) => path === root || path.startsWith(root + sep)
+export const inside = (root: string, path: string) => path === root || path.startsWith(root + sep)
 
 async function walk(w: Walk, dir: string, realDir: string, above: string[]): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -65,7 +81,7 @@ async function walk(w: Walk, dir: string, realDir: string, above: string[]): Pro
     if (entry.name === 'node_modules') continue
     const hidden = entry.name.startsWith('.')
     const path = join(dir, entry.name)
-    const deployment = !hidden && YAML_FILE.test(entry.name)
+    const deployment = !hidden && (YAML_FILE.test(entry.name) || isDockerfileName(entry.name))
     let real = join(realDir, entry.name)
     if (entry.isSymbolicLink()) {
       const target = await stat(path).catch(() => undefined)
@@ -121,6 +137,7 @@ function inputFile(
     explicit: false,
     relative: relative(w.top, path),
     ...(copy ? { copy } : {}),
+    tree: { top: w.top, root: w.root },
     mode: mode & 0o7777,
     uid,
     gid,
@@ -146,11 +163,13 @@ export async function collectFiles(
       ignored.push(...w.ignored.sort((a, b) => compare(a.file, b.file)))
     } else if (info.isFile()) {
       const { mode, uid, gid } = info
+      const top = dirname(input)
       files.push({
         path: input,
         real,
         explicit: true,
         relative: basename(input),
+        tree: { top, root: await realpath(top) },
         mode: mode & 0o7777,
         uid,
         gid,

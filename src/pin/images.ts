@@ -31,6 +31,7 @@ function compose(parts: { registry?: string; repository: string; tag?: string; d
 
 function written(text: string, site: Site): { value: string; skip?: string } {
   if (site.kind === 'ref') return { value: scalarSource(text, site.node) }
+  if (site.kind === 'text') return { value: text.slice(site.start, site.end), skip: site.skip }
   const field = (n: Scalar | undefined) => (n ? scalarSource(text, n) : '')
   if (site.kind === 'helm') {
     const value = compose({
@@ -53,6 +54,8 @@ function written(text: string, site: Site): { value: string; skip?: string } {
 
 export function readImage(text: string, site: Site): ReadImage {
   const { value, skip } = written(text, site)
+  if (site.kind === 'text' && site.error) return { error: site.error, written: value }
+  if (site.kind === 'text' && skip) return { skip, written: value }
   if (siteNodes(site).some((n) => n?.type === 'BLOCK_LITERAL' || n?.type === 'BLOCK_FOLDED'))
     return { error: 'a block scalar (| or >) holds the image; write it on one line', written: value }
   if (TEMPLATE.test(value)) return { skip: 'a template: resolved at deploy time, left alone', written: value }
@@ -70,6 +73,7 @@ export const pinnedReference = (p: Pinned) =>
 /** The edits that make the site name `p`; the tag stays for people, the digest is what runs. */
 export function pinEdits(text: string, site: Site, p: Pinned): Edit[] {
   if (site.kind === 'ref') return [replaceScalar(text, site.node, pinnedReference(p))]
+  if (site.kind === 'text') return [{ start: site.start, end: site.end, text: pinnedReference(p) }]
   if (site.kind === 'kustomize') {
     const set = (node: typeof site.newName, key: string, value: string) =>
       node ? replaceScalar(text, node, value) : appendPair(text, site.map, key, value)

@@ -19,6 +19,7 @@ import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import {
   DEFAULT_TAG,
+  formatRepository,
   parseRegistryReference,
   type RegistryReference,
   type Scheme,
@@ -77,18 +78,19 @@ export function mappingOutNames(file: MappingOut, source: string): InternalNames
       const hit =
         tag !== undefined ? same.find((e) => e.from.tag === tag) : same.find((e) => e.digest === ref.digest)
       if (!hit) {
+        const name = formatRepository(ref)
+        const wanted = `${name}${tag ? `:${tag}` : `@${ref.digest}`}`
         const known = same.map((e) => e.from.tag ?? e.digest).join(', ')
+        // One line with both ways out, each with the exact key: a short name (`postgres:16`) is
+        // docker.io/library/postgres:16 to the mapping file and to a --mapping YAML alike.
         throw new FerryError(
           'NOT_FOUND',
-          `${ref.registry}/${ref.repository}${tag ? `:${tag}` : `@${ref.digest}`} is not in ${source}` +
-            (known ? ` (it has ${known})` : ''),
+          `${wanted} is not in ${source}${known ? ` (it has ${known})` : ''}: add an "images" entry with ` +
+            `"source": "${wanted}" (bundle import --mapping-out writes them), or give --registry HOST/PREFIX ` +
+            `instead (a --mapping YAML line "${name}: PATH" picks its path)`,
         )
       }
-      if (ref.digest && ref.digest !== hit.digest)
-        throw new FerryError(
-          'NOT_FOUND',
-          `${ref.registry}/${ref.repository}:${tag} is pinned to ${ref.digest}, but ${source} imported ${hit.digest}`,
-        )
+      // A TAG@DIGEST is resolved by its digest wherever the tag has gone since (pin.ts warns).
       return { registry: hit.to.registry, repository: hit.to.repository, imported: hit.digest }
     },
   }

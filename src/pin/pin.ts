@@ -3,9 +3,7 @@
  * place it inside (internal.ts), resolve it there by HEAD, pass it through the gate (gate.ts), and only
  * when every image passed, write every file (and the lock file) at once.
  */
-import { readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { LineCounter, parseAllDocuments } from 'yaml'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import {
@@ -14,17 +12,17 @@ import {
   type Location,
   parseLocation,
   type RegistryReference,
-  type Scheme,
 } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { TargetSet } from '../targets/open.js'
-import { collectFiles, type IgnoredFile, type InputFile } from './files.js'
+import type { IgnoredFile, InputFile } from './files.js'
 import type { Evidence, ImageGate } from './gate.js'
 import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
-import { type Locate, resolver } from './resolve.js'
-import { detectFormat, type Format, findSites, type Site, siteNodes } from './sites.js'
+import { readInputs } from './parse.js'
+import { type Locate, type Place, resolver } from './resolve.js'
+import { type Format, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 import { type Output, writeAll } from './write-all.js'
 
@@ -74,6 +72,8 @@ export interface ImageReport {
   digest?: Digest
   verdict: Verdict
   messages: string[]
+  /** Pinned or kept all the same: a TAG@DIGEST whose tag names another digest now. */
+  warnings?: string[]
 }
 
 export interface FileReport {
@@ -98,35 +98,6 @@ export interface PinReport {
   counts: Record<Verdict, number>
 }
 
-interface ParsedFile {
-  input: InputFile
-  text: string
-  format?: Format
-  sites: { site: Site; line: number }[]
-}
-
-async function parseFile(input: InputFile, anyImageKey: boolean): Promise<ParsedFile | { reason: string }> {
-  const text = await readFile(input.path, 'utf8')
-  const lineCounter = new LineCounter()
-  const docs = parseAllDocuments(text, { lineCounter })
-  const bad = docs.flatMap((d) => d.errors)[0]
-  if (bad) {
-    const pos = lineCounter.linePos(bad.pos[0])
-    // The parser's message repeats the position (" at line L, column C:") before a source excerpt.
-    const message = bad.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
-    const reason = `${input.path}:${pos.line}:${pos.col}: ${message}`
-    if (input.explicit) throw new FerryError('USAGE', reason)
-    return { reason }
-  }
-  const format = detectFormat(input.relative.split('/').at(-1)!, docs)
-  const sites = findSites(format, docs, anyImageKey).map((site) => {
-    const node = site.kind === 'ref' ? site.node : site.kind === 'helm' ? site.repository : site.name
-    return { site, line: lineCounter.linePos(node.range![0]).line }
-  })
-  sites.sort((a, b) => a.line - b.line)
-  return { input, text, format, sites }
-}
-
 const emptyCounts = (): Record<Verdict, number> => ({
   pinned: 0,
   kept: 0,
@@ -142,26 +113,10 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
   if (!opts.check && !opts.gate && !opts.allowUnverified)
     throw new FerryError('USAGE', 'nothing to verify with: give --key (or --policy), or --allow-unverified')
   const out = opts.check ? undefined : opts.out
-  const { files: inputs, ignored } = await collectFiles(opts.inputs, { everyFile: !!out, skip: out })
-  const parsed: ParsedFile[] = []
-  // Under --out: the rest of the tree, written as it is so that the output is complete (a chart installs).
-  const copies: InputFile[] = []
-  for (const input of inputs) {
-    if (input.copy) {
-      copies.push(input)
-      continue
-    }
-    const p = await parseFile(input, opts.anyImageKey ?? false)
-    if ('reason' in p) {
-      ignored.push({
-        file: input.path,
-        reason: p.reason,
-        ...(out ? { output: join(out, input.relative) } : {}),
-      })
-      copies.push(input)
-    } else if (p.sites.length || input.explicit) parsed.push(p)
-    else copies.push(input)
-  }
+  const { inputs, parsed, copies, ignored, built } = await readInputs(opts.inputs, {
+    out,
+    anyImageKey: opts.anyImageKey ?? false,
+  })
   const targets = new TargetSet(opts)
   const images = resolver(opts.gate, locator(targets, opts.from))
   const lockEntries: LockEntry[] = []
@@ -209,6 +164,12 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
           })
         }
       }
+      // A service built, not pulled: one line saying so, and where its Dockerfile was followed.
+      for (const b of file.builds.filter((x) => !x.image)) {
+        const messages = [built.get(b)!]
+        reports.push({ at: b.at, line: b.line, before: `build: ${b.context}`, verdict: 'skipped', messages })
+      }
+      reports.sort((a, b) => a.line - b.line)
       const { input } = file
       const output = opts.check ? undefined : out ? join(out, input.relative) : input.real
       const text = applyEdits(file.text, edits)
@@ -269,11 +230,8 @@ function locator(targets: TargetSet, from: string | Location | undefined): Locat
     )
   }
   return async (_place, source) => {
-    const { target } = await targets.open({
-      ...bundle,
-      registry: source.registry,
-      repository: source.repository,
-    })
+    const view = { ...bundle, registry: source.registry, repository: source.repository }
+    const { target } = await targets.openSource(view)
     return { target, name: `${source.registry}/${source.repository}`, where: `in bundle ${bundle.path}` }
   }
 }
@@ -300,7 +258,7 @@ async function pinOne(
   ref: RegistryReference,
   report: ImageReport,
 ): Promise<(Pinned & { evidence: Evidence }) | undefined> {
-  let place: Omit<Pinned, 'digest'> & { imported?: Digest; scheme?: Scheme }
+  let place: Place & { imported?: Digest }
   try {
     place = opts.names.isInternal(ref)
       ? { registry: ref.registry, repository: ref.repository, tag: ref.tag }
@@ -331,6 +289,16 @@ async function pinOne(
   if (!passed && !opts.allowUnverified) {
     report.verdict = 'failed'
     return undefined
+  }
+  if (ref.digest && ref.tag) {
+    // The digest is what runs and stays as written; the tag is only for people, so a tag that has
+    // moved since is worth a line, not a different image.
+    const now = await images.tagDigest(place, ref, ref.tag)
+    const name = `${place.registry}/${place.repository}:${ref.tag}`
+    if (now && now !== ref.digest)
+      report.warnings = [
+        `${name} names ${now} now, not ${ref.digest}: kept ${ref.digest} as written (the digest wins)`,
+      ]
   }
   const kept = opts.names.isInternal(ref) && ref.digest === resolved.digest
   report.verdict = !passed ? 'unverified' : kept ? 'kept' : 'pinned'

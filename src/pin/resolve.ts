@@ -2,8 +2,8 @@
  * Each internal image resolved (HEAD) and passed through the gate once, however many files and
  * places name it.
  */
-import type { Target } from '../content/target.js'
-import { isFerryError } from '../errors.js'
+import type { ReadOnlyTarget } from '../content/target.js'
+import { ifPresent, isFerryError } from '../errors.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import type { RegistryReference, Scheme } from '../reference/index.js'
 import type { GateVerdict, ImageGate } from './gate.js'
@@ -15,9 +15,12 @@ export interface Resolved {
   verdict?: GateVerdict
 }
 
+/** Where an image is pinned to; the scheme when --registry spelled one. */
+export type Place = Omit<Pinned, 'digest'> & { scheme?: Scheme }
+
 /** Where an image is read: its target, its name there, and `where` for messages (`on HOST`, `in bundle FILE`). */
 export interface Located {
-  target: Target
+  target: ReadOnlyTarget
   name: string
   where: string
 }
@@ -27,9 +30,6 @@ export interface Located {
  * bundle:FILE`, the bundle's view of its source name (the bundle names images by where they came from).
  */
 export type Locate = (place: Place, source: RegistryReference) => Promise<Located>
-
-/** Where an image is pinned to; the scheme when --registry spelled one. */
-export type Place = Omit<Pinned, 'digest'> & { scheme?: Scheme }
 
 export function resolver(gate: ImageGate | undefined, locate: Locate) {
   const cache = new Map<string, Promise<Resolved>>()
@@ -49,7 +49,16 @@ export function resolver(gate: ImageGate | undefined, locate: Locate) {
     const verdict = await gate({ target: t, name, digest })
     return { digest, messages: verdict.messages, verdict }
   }
+  const tags = new Map<string, Promise<Digest | undefined>>()
+  const tagDigest = async (place: Place, source: RegistryReference, tag: string) =>
+    (await ifPresent((await locate(place, source)).target.resolve(tag)))?.digest as Digest | undefined
   return {
+    /** What `tag` names now (HEAD), or undefined when it names nothing; once per repository and tag. */
+    tagDigest(place: Place, source: RegistryReference, tag: string): Promise<Digest | undefined> {
+      const key = `${place.registry}/${place.repository} ${source.registry}/${source.repository}:${tag}`
+      if (!tags.has(key)) tags.set(key, tagDigest(place, source, tag))
+      return tags.get(key)!
+    },
     get(place: Place, source: RegistryReference, selector: string, imported?: Digest): Promise<Resolved> {
       const key = `${place.registry}/${place.repository} ${source.registry}/${source.repository}@${selector} ${imported ?? ''}`
       if (!cache.has(key)) cache.set(key, resolve(place, source, selector, imported))

@@ -7,7 +7,7 @@
 import { type Document, isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap } from 'yaml'
 import { usesOutside } from './anchors.js'
 
-export type Format = 'compose' | 'kubernetes' | 'helm' | 'kustomize'
+export type Format = 'compose' | 'kubernetes' | 'helm' | 'kustomize' | 'dockerfile'
 
 /** A whole reference in one scalar: Compose, Kubernetes, `--any-image-key`. */
 export interface RefSite {
@@ -40,7 +40,19 @@ export interface KustomizeSite {
   digest?: Scalar
 }
 
-export type Site = (RefSite | HelmSite | KustomizeSite) & {
+/** A whole reference at a range of a text that is not YAML: a Dockerfile's FROM, ARG default, --from. */
+export interface TextSite {
+  kind: 'text'
+  at: string
+  start: number
+  end: number
+  /** Left alone, with why: chosen at build time (an ARG without default, an expression). */
+  skip?: string
+  /** Cannot be rewritten where it is written, with why. */
+  error?: string
+}
+
+export type Site = (RefSite | HelmSite | KustomizeSite | TextSite) & {
   /**
    * Places outside image positions that read the same anchored scalar (`UPSTREAM_IMAGE: *img`):
    * rewriting the anchor would change them too.
@@ -48,13 +60,21 @@ export type Site = (RefSite | HelmSite | KustomizeSite) & {
   sharedWith?: string[]
 }
 
+/** A site of a YAML file. */
+export type YamlSite = Site & (RefSite | HelmSite | KustomizeSite)
+
 /** The scalars a site reads (and may rewrite). */
-export const siteNodes = (site: Site): (Scalar | undefined)[] =>
-  site.kind === 'ref'
-    ? [site.node]
-    : site.kind === 'helm'
-      ? [site.repository, site.tag, site.digest, site.registry, site.globalRegistry]
-      : [site.name, site.newName, site.newTag, site.digest]
+export function siteNodes(site: Site): (Scalar | undefined)[] {
+  if (site.kind === 'ref') return [site.node]
+  if (site.kind === 'helm')
+    return [site.repository, site.tag, site.digest, site.registry, site.globalRegistry]
+  if (site.kind === 'kustomize') return [site.name, site.newName, site.newTag, site.digest]
+  return []
+}
+
+/** Where a YAML site starts: the scalar that names the image. */
+export const siteNode = (site: YamlSite): Scalar =>
+  site.kind === 'ref' ? site.node : site.kind === 'helm' ? site.repository : site.name
 
 const WORKLOADS: Record<string, string[]> = {
   Pod: ['spec'],
@@ -69,7 +89,7 @@ const WORKLOADS: Record<string, string[]> = {
 const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers']
 
 /** Follows an alias to what it names; anything else as it is. */
-function deref(doc: Document, node: unknown): unknown {
+export function deref(doc: Document, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node
 }
 
@@ -93,7 +113,8 @@ function getWritten(doc: Document, map: unknown, key: string): unknown {
 }
 
 /** The value under `key` in a map, aliases followed. */
-const get = (doc: Document, map: unknown, key: string): unknown => deref(doc, getWritten(doc, map, key))
+export const get = (doc: Document, map: unknown, key: string): unknown =>
+  deref(doc, getWritten(doc, map, key))
 
 /** The nodes written at the image positions found so far: what an alias there is, is an image. */
 type ImagePlaces = Set<unknown>
@@ -108,10 +129,10 @@ function hold(places: ImagePlaces, doc: Document, map: unknown, keys: string[]):
 const getPath = (doc: Document, node: unknown, path: string[]) =>
   path.reduce<unknown>((n, key) => get(doc, n, key), node)
 
-const stringScalar = (node: unknown): node is Scalar =>
+export const stringScalar = (node: unknown): node is Scalar =>
   isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number')
 
-function entries(doc: Document, map: unknown): [string, unknown][] {
+export function entries(doc: Document, map: unknown): [string, unknown][] {
   const m = deref(doc, map)
   if (!isMap(m)) return []
   return m.items.flatMap((p) =>
@@ -119,7 +140,7 @@ function entries(doc: Document, map: unknown): [string, unknown][] {
   )
 }
 
-function compose(doc: Document, prefix: string, places: ImagePlaces): Site[] {
+function compose(doc: Document, prefix: string, places: ImagePlaces): YamlSite[] {
   return entries(doc, get(doc, doc.contents, 'services')).flatMap(([name, service]) => {
     const image = get(doc, service, 'image')
     if (!stringScalar(image)) return []
@@ -128,12 +149,12 @@ function compose(doc: Document, prefix: string, places: ImagePlaces): Site[] {
   })
 }
 
-function kubernetes(doc: Document, prefix: string, places: ImagePlaces): Site[] {
+function kubernetes(doc: Document, prefix: string, places: ImagePlaces): YamlSite[] {
   const kind = get(doc, doc.contents, 'kind')
   const path = isScalar(kind) ? WORKLOADS[String(kind.value)] : undefined
   if (!path) return []
   const podSpec = getPath(doc, doc.contents, path)
-  const sites: Site[] = []
+  const sites: YamlSite[] = []
   for (const list of CONTAINER_LISTS) {
     const seq = get(doc, podSpec, list)
     if (!isSeq(seq)) continue
@@ -166,11 +187,11 @@ function scalarAt(doc: Document, map: unknown, key: string): Scalar | undefined 
   return isScalar(v) ? v : undefined
 }
 
-function helm(doc: Document, places: ImagePlaces): Site[] {
+function helm(doc: Document, places: ImagePlaces): YamlSite[] {
   const globalMap = get(doc, doc.contents, 'global')
   const global = get(doc, globalMap, 'imageRegistry')
   const globalRegistry = stringScalar(global) && String(global.value) !== '' ? global : undefined
-  const sites: Site[] = []
+  const sites: YamlSite[] = []
   eachMap(doc, (map, at) => {
     const repository = get(doc, map, 'repository')
     const [tag, digest, registry] = ['tag', 'digest', 'registry'].map((key) => scalarAt(doc, map, key))
@@ -183,7 +204,7 @@ function helm(doc: Document, places: ImagePlaces): Site[] {
   return sites
 }
 
-function kustomize(doc: Document, places: ImagePlaces): Site[] {
+function kustomize(doc: Document, places: ImagePlaces): YamlSite[] {
   const images = get(doc, doc.contents, 'images')
   if (!isSeq(images)) return []
   return images.items.flatMap((entry, i) => {
@@ -207,8 +228,8 @@ function kustomize(doc: Document, places: ImagePlaces): Site[] {
 }
 
 /** kbld's rule for CRDs: any key named `image` with a string value, anywhere. */
-function anyImageKeySites(doc: Document, prefix: string, places: ImagePlaces): Site[] {
-  const sites: Site[] = []
+function anyImageKeySites(doc: Document, prefix: string, places: ImagePlaces): YamlSite[] {
+  const sites: YamlSite[] = []
   eachMap(doc, (map, at) => {
     const image = get(doc, map, 'image')
     if (!isScalar(image) || typeof image.value !== 'string') return false
@@ -237,10 +258,10 @@ export function detectFormat(name: string, docs: Document[]): Format | undefined
  * Every image site of a file's documents, each scalar once (an anchor shared by aliases is one site),
  * with `sharedWith` set where an anchored image scalar is also read outside image positions.
  */
-export function findSites(format: Format | undefined, docs: Document[], anyImageKey: boolean): Site[] {
+export function findSites(format: Format | undefined, docs: Document[], anyImageKey: boolean): YamlSite[] {
   const seen = new Set<number>()
-  const unique = (s: Site) => {
-    const start = (s.kind === 'ref' ? s.node : s.kind === 'helm' ? s.repository : s.name).range![0]
+  const unique = (s: YamlSite) => {
+    const start = siteNode(s).range![0]
     if (seen.has(start)) return false
     seen.add(start)
     return true
@@ -248,7 +269,7 @@ export function findSites(format: Format | undefined, docs: Document[], anyImage
   return docs.flatMap((doc, i) => {
     const prefix = docs.length > 1 ? `[${i}].` : ''
     const places: ImagePlaces = new Set()
-    const sites: Site[] = []
+    const sites: YamlSite[] = []
     if (format === 'compose') sites.push(...compose(doc, prefix, places))
     if (format === 'kubernetes') sites.push(...kubernetes(doc, prefix, places))
     if (format === 'helm') sites.push(...helm(doc, places))

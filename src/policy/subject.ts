@@ -1,13 +1,13 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { type Location, parseLocation } from '../reference/index.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
+import { type OpenOptions, openSource } from '../targets/open.js'
 import type { ImageName } from './match.js'
 
 export { BUNDLE_PREFIX } from '../reference/index.js'
 
 /** An image to judge, wherever it is: a registry, `oci:DIR[:TAG]`, or a member of a bundle file. */
 export interface PolicySubject {
-  target: Target
+  target: ReadOnlyTarget
   /** What to ask the target for: digest when given, else tag. */
   reference: string
   name: ImageName
@@ -22,7 +22,7 @@ export interface PolicySubject {
  */
 export async function openSubject(text: string | Location, opts: OpenOptions = {}): Promise<PolicySubject> {
   const where = typeof text === 'string' ? parseLocation(text) : text
-  const { target, reference } = await openTarget(where, opts)
+  const { target, reference } = await openSource(where, opts)
   const name: ImageName =
     where.kind === 'layout' || where.registry === undefined
       ? { repository: where.repository ?? '', tag: where.tag }

@@ -28,7 +28,7 @@ import {
 } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
+import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
@@ -80,7 +80,7 @@ export async function promote(
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
   const client = opts.client ?? new RegistryClient(opts)
-  const from = await openTarget(src, { ...opts, client })
+  const from = await openSource(src, { ...opts, client })
   let to: Target | undefined
   try {
     const digestWon = await checkTagAndDigest(from.target, src, opts)

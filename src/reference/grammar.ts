@@ -98,11 +98,9 @@ export const isRefName = (value: string): boolean => LAYOUT_REF_NAME_RE.test(val
 
 // --- digests, as a reference holds them
 
-/**
- * The manifest reference is meant as a digest (`sha256:…`, `sha512:…`), well-formed or not: a backend
- * then reads it by digest, and a malformed one fails as a bad digest rather than as a missing tag.
- */
-export const isDigestReference = (reference: string): boolean => /^sha(?:256|512):/.test(reference)
+// Whether a manifest reference is meant as a digest: with the digest grammar in oci/, where the storage
+// contract (content/, below this package) reaches it too.
+export { isDigestReference } from '../oci/digest.js'
 
 // distribution's digest shape (algorithm ":" hex); the algorithm is then checked by parseDigest.
 export const DIGEST_SHAPE = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'

@@ -1,12 +1,15 @@
-import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { preconditionFailure } from '../content/precondition.js'
-import type { Capabilities, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
+import type { DeleteSupport, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
+import {
+  EMPTY_BYTES,
+  EMPTY_DESCRIPTOR,
+  isUntagPlaceholder,
+  untagPlaceholderBytes,
+} from '../content/untag-placeholder.js'
 import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
-import { MediaType } from '../oci/media-types.js'
-import type { Descriptor } from '../oci/schemas.js'
 import { hasBlob } from './blobs.js'
 import type { RepoContext } from './context.js'
 import { NOT_FOUND_ENTRY, registryError } from './errors.js'
@@ -54,48 +57,43 @@ export async function tagManifest(
   return { previous, changed: true }
 }
 
-/** The OCI empty descriptor (image-spec v1.1, "Guidance for an Empty Descriptor"). */
-const EMPTY: Descriptor = {
-  mediaType: MediaType.ociEmpty,
-  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
-  size: 2,
-}
-
 /**
  * Removes a tag and nothing else. Where the registry deletes tags (OCI 1.1), a DELETE by tag. Where it
  * deletes only manifests by digest (distribution 2.x), the tag is pointed at a placeholder manifest of its
  * own and the placeholder deleted by digest, which takes the tag with it; if that DELETE fails, the tag is
- * put back where it was. A registry that deletes nothing is refused before anything is written.
+ * put back where it was. A registry that deletes nothing is refused before anything is written. A tag
+ * found on one of ferry's placeholders is an untag a killed run did not finish: it is finished, whatever
+ * `ifMatch` says (the placeholder stands for "being removed", never for an image).
  */
 export async function untagManifest(
   ctx: RepoContext,
   tag: string,
-  caps: Capabilities,
+  deletes: DeleteSupport,
   opts: UntagOptions = {},
 ): Promise<void> {
   const what = `${ctx.name}:${tag}`
   const previous = await current(ctx, tag)
   if (!previous) throw registryError(what, 404, '', NOT_FOUND_ENTRY.manifest)
-  if (opts.ifMatch && previous !== opts.ifMatch) {
-    throw conflict(ctx, tag, `points at ${previous}, expected ${opts.ifMatch}; not untagged`)
-  }
-  if (caps.tagDelete) return deleteManifestRef(ctx, tag)
-  if (!caps.manifestDelete) {
-    throw new FerryError(
+  const unsupported = () =>
+    new FerryError(
       'UNSUPPORTED',
       `${what}: the registry deletes neither tags nor manifests (deletes disabled, or not allowed for these credentials); the tag was left as it is`,
     )
+  if (opts.ifMatch && previous !== opts.ifMatch) {
+    const found = await fetchManifest(ctx, previous)
+    if (!isUntagPlaceholder(found)) {
+      throw conflict(ctx, tag, `points at ${previous}, expected ${opts.ifMatch}; not untagged`)
+    }
+    if (deletes.tag) return deleteManifestRef(ctx, tag)
+    if (!deletes.manifest) throw unsupported()
+    return deleteManifestRef(ctx, previous)
   }
+  if (deletes.tag) return deleteManifestRef(ctx, tag)
+  if (!deletes.manifest) throw unsupported()
   const original = await fetchManifest(ctx, previous)
-  if (!(await hasBlob(ctx, EMPTY))) await pushBlob(ctx, EMPTY, Readable.from([Buffer.from('{}')]))
-  const doc = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: EMPTY,
-    layers: [],
-    annotations: { 'dev.ferry.untag': `${tag} ${randomUUID()}` },
-  }
-  const placeholder = parseManifest(Buffer.from(JSON.stringify(doc)), { subject: what })
+  if (!(await hasBlob(ctx, EMPTY_DESCRIPTOR)))
+    await pushBlob(ctx, EMPTY_DESCRIPTOR, Readable.from([EMPTY_BYTES]))
+  const placeholder = parseManifest(untagPlaceholderBytes(tag), { subject: what })
   await tagManifest(ctx, placeholder, tag, { precondition: { ifMatch: previous } })
   try {
     await deleteManifestRef(ctx, placeholder.digest)

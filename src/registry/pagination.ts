@@ -25,9 +25,9 @@ export const MAX_LISTING_BYTES = 64 * 1024 * 1024
 
 /**
  * One walk over `Link: rel="next"` pages. A hostile or broken registry can link a page to itself, link
- * distinct pages without end, or send one page of gigabytes: every URL is followed once, at most
- * MAX_PAGES pages and MAX_LISTING_BYTES bytes in all are read, and past that the listing fails
- * (never a silently shortened list).
+ * distinct pages without end, send one page of gigabytes, or continue the list on another origin: every
+ * URL is followed once, at most MAX_PAGES pages and MAX_LISTING_BYTES bytes in all are read, a next page
+ * elsewhere is not followed, and each of these fails the listing (never a silently shortened list).
  */
 export class PageWalk {
   private readonly seen = new Set<string>()
@@ -51,6 +51,21 @@ export class PageWalk {
     this.seen.add(key)
   }
 
+  /**
+   * The page after `url`, from its response's `Link` header; undefined after the last page. A next page on
+   * another origin fails the listing: following it would carry this registry's credentials to another
+   * host (or from https to http), and stopping there would hand callers a partial list they cannot tell
+   * from a whole one (retention would delete what a missing tag still names).
+   */
+  next(res: RawResponse, url: URL): URL | undefined {
+    const next = nextLink(header(res, 'link'), url)
+    if (!next || next.origin === url.origin) return next
+    throw new FerryError(
+      'REGISTRY',
+      `${this.subject}: the registry's list is incomplete: its next page is on another origin, ${next.origin} (this is ${url.origin}); not following it, and not using a partial list`,
+    )
+  }
+
   /** One page's body, read within what is left of the listing's byte budget. */
   async read(res: RawResponse): Promise<string> {
     const room = MAX_LISTING_BYTES - this.bytes
@@ -69,8 +84,9 @@ export class PageWalk {
 }
 
 /**
- * Reads every page of a paginated JSON list, following `Link: rel="next"` on the same origin.
- * `pick` extracts the page's items from the zod-checked document.
+ * Reads every page of a paginated JSON list, following `Link: rel="next"` on the same origin (a next
+ * page elsewhere fails the listing, see PageWalk.next). `pick` extracts the page's items from the
+ * zod-checked document.
  */
 export async function readPages<S extends z.ZodType, T>(
   http: RegistryHttp,
@@ -96,9 +112,7 @@ export async function readPages<S extends z.ZodType, T>(
     if (!parsed.success)
       throw new FerryError('REGISTRY', `${first.subject}: registry sent an unexpected list`)
     out.push(...pick(parsed.data))
-    const next = nextLink(header(res, 'link'), url)
-    // Another origin would get our credentials' scope in a query.
-    url = next && next.origin === url.origin ? next : undefined
+    url = walk.next(res, url)
   }
   return out
 }

@@ -2,19 +2,21 @@ import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { resolveIfPresent } from '../content/present.js'
-import type { Capabilities, OperationOptions, Target } from '../content/target.js'
-import { FerryError, isFerryError } from '../errors.js'
+import type { DeleteSupport, OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
+import { FerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
-import { childrenOf } from '../oci/manifest.js'
 import { parseAttachmentTag } from '../reference/grammar.js'
+import { canonicalName } from '../reference/index.js'
 import { Limiter } from '../util/limit.js'
 import { withLock } from '../util/lock.js'
 import { ferryStateDir } from '../util/state-dir.js'
 import { type BackupSummary, writeBackup } from './backup.js'
+import { DeleteGuard } from './delete-guard.js'
 import { finishJournal, type Journal, readJournal, type Step, writeJournal } from './journal.js'
-import { type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
+import { type DeletedManifest, type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
+import { carriedSteps, emptyCounts, runStep, type StepContext, type StepCounts, stepsOf } from './steps.js'
 
 /** Said with every apply: deleting manifests frees no disk until the registry's own GC runs. */
 export const GC_NOTE =
@@ -30,20 +32,13 @@ export interface ApplyOptions extends PlanOptions {
   onStep?: (step: Step, index: number) => void | Promise<void>
 }
 
-export interface StepCounts {
-  untagged: number
-  /** Untags done by pushing a placeholder onto the tag and deleting it by digest (no tag DELETE). */
-  placeholderUntags: number
-  deletedManifests: number
-  removedFallbackIndexes: number
-  /** Already done (a rerun), or changed by someone else since the plan: left alone, each said why. */
-  skipped: string[]
-}
-
 export interface RepositoryApply {
   repository: string
   plan: RepositoryPlan
-  /** Steps of an interrupted earlier run, finished first. */
+  /**
+   * Steps an interrupted earlier run had left, carried into this run: checked against the fresh plan,
+   * backed up with it, and re-checked before each DELETE like its own steps.
+   */
   resumed?: { steps: number; backup?: string }
   backup?: BackupSummary
   steps: StepCounts
@@ -57,40 +52,25 @@ function keyOf(repository: string): string {
   return `${readable}-${createHash('sha256').update(repository).digest('hex').slice(0, 12)}`
 }
 
-const emptyCounts = (): StepCounts => ({
-  untagged: 0,
-  placeholderUntags: 0,
-  deletedManifests: 0,
-  removedFallbackIndexes: 0,
-  skipped: [],
-})
-
-/** The plan as steps, in the order they run: untags, manifest deletes (each group's root first), fallbacks. */
-export function stepsOf(plan: RepositoryPlan): Step[] {
-  const keptIndexes = [
-    ...new Set(plan.fallbackIndexes.filter((f) => f.action === 'untag').map((f) => f.digest)),
-  ]
-  return [
-    ...plan.delete
-      .filter((d) => d.action === 'untag')
-      .map((d): Step => ({ op: 'untag', tag: d.tag, digest: d.digest })),
-    ...plan.manifests.map((m): Step => ({ op: 'delete-manifest', digest: m.digest })),
-    ...plan.fallbackIndexes.map((f): Step => ({ op: 'remove-fallback', tag: f.tag, keptIndexes })),
-  ]
-}
+/**
+ * The lock and journal key of a repository: the same for every spelling of it (`LOCALHOST:5000/app`,
+ * `localhost:5000/app`), so that a journal waits for no particular spelling and two spellings never run
+ * at once.
+ */
+export const repositoryKey = (name: string): string => keyOf(canonicalName(name))
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
-export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): void {
-  if (plan.needs.manifestDelete && !caps.manifestDelete) {
+export function checkDeletes(plan: RepositoryPlan, deletes: DeleteSupport): void {
+  if (plan.needs.manifestDelete && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${plan.repository}: the plan deletes ${plan.summary.deleteManifests} manifest(s) and the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true; or the credentials lack delete); nothing was changed`,
     )
   }
-  if (plan.needs.tagDelete && !caps.tagDelete && !caps.manifestDelete) {
+  if (plan.needs.tagDelete && !deletes.tag && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
-      `${plan.repository}: the plan untags ${plan.summary.untag} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
+      `${plan.repository}: the plan untags ${plan.summary.untag + plan.summary.placeholders} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
     )
   }
 }
@@ -99,7 +79,11 @@ export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): voi
  * Checks, just before the first change, that nothing the plan relies on moved: every kept tag still
  * names what it named, and no tag that appeared since names a digest about to be deleted.
  */
-async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: OperationOptions): Promise<void> {
+async function checkUnmoved(
+  target: ReadOnlyTarget,
+  plan: RepositoryPlan,
+  opts: OperationOptions,
+): Promise<void> {
   const doomed = new Set<string>(plan.manifests.map((m) => m.digest))
   const kept = new Set(plan.keep.map((k) => k.tag))
   const limiter = new Limiter(8)
@@ -126,72 +110,16 @@ async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: Operatio
   }
 }
 
-async function runStep(
-  target: Target,
-  step: Step,
-  caps: Capabilities,
-  counts: StepCounts,
-  opts: OperationOptions,
-) {
-  const gone = (what: string) => counts.skipped.push(`${what}: already gone`)
-  if (step.op === 'untag') {
-    try {
-      await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
-      counts.untagged++
-      if (!caps.tagDelete) counts.placeholderUntags++
-    } catch (err) {
-      if (isFerryError(err, 'NOT_FOUND')) gone(`tag ${step.tag}`)
-      else if (isFerryError(err, 'CONFLICT'))
-        counts.skipped.push(`tag ${step.tag}: moved since the plan, left as it is`)
-      else throw err
-    }
-    return
-  }
-  if (step.op === 'delete-manifest') {
-    try {
-      await target.deleteManifest(step.digest as Digest, opts)
-      counts.deletedManifests++
-    } catch (err) {
-      if (isFerryError(err, 'NOT_FOUND')) gone(step.digest)
-      else throw err
-    }
-    return
-  }
-  // A fallback index goes once nothing it lists is left; its digest changed as its referrers went.
-  const desc = await resolveIfPresent(target, step.tag, opts)
-  if (!desc) return gone(`fallback tag ${step.tag}`)
-  const index = await target.fetchManifest(desc.digest, opts)
-  const listed = childrenOf(index).manifests
-  const left = (await Promise.all(listed.map((d) => target.hasManifest(d.digest as Digest, opts)))).filter(
-    Boolean,
-  )
-  if (left.length) {
-    counts.skipped.push(
-      `fallback tag ${step.tag}: still lists ${left.length} manifest(s) that exist, left as it is`,
-    )
-    return
-  }
-  if (step.keptIndexes.includes(desc.digest)) {
-    await target.untag(step.tag, { ...opts, ifMatch: desc.digest as Digest })
-    if (!caps.tagDelete) counts.placeholderUntags++
-  } else {
-    await target.deleteManifest(desc.digest as Digest, opts)
-  }
-  counts.removedFallbackIndexes++
-}
-
 async function runJournal(
-  target: Target,
+  ctx: StepContext,
   path: string,
   journal: Journal,
-  caps: Capabilities,
-  counts: StepCounts,
   opts: ApplyOptions,
 ): Promise<void> {
   for (let i = journal.done; i < journal.steps.length; i++) {
     opts.signal?.throwIfAborted()
     const step = journal.steps[i]!
-    await runStep(target, step, caps, counts, opts)
+    await runStep(ctx, step)
     journal.done = i + 1
     await writeJournal(path, journal)
     await opts.onStep?.(step, i)
@@ -200,47 +128,92 @@ async function runJournal(
 }
 
 /**
- * Applies retention to one repository under a lock per registry+repository: an interrupted earlier run
- * is finished first (its journal), then a fresh plan is made, checked against the registry's
- * capabilities, backed up, checked for tags that moved, and carried out step by step.
+ * Applies retention to one repository under a lock per registry+repository: a fresh plan is made (from a
+ * complete tag listing, or not at all), an interrupted earlier run's remaining steps are carried in
+ * where the fresh plan does not already cover them, and then everything is checked against the
+ * registry's deletes, backed up, checked for tags that moved, and carried out step by step, each
+ * manifest DELETE re-checked against the tags just before it.
  */
 export async function applyRepository(target: Target, opts: ApplyOptions): Promise<RepositoryApply> {
   const state = opts.stateDir ?? retentionStateDir()
   await mkdir(state, { recursive: true })
-  const key = keyOf(target.name)
+  const key = repositoryKey(target.name)
   const journalPath = join(state, `${key}.journal.json`)
+  // Journals of earlier versions were keyed by the name as typed.
+  const typedPath = join(state, `${keyOf(target.name)}.journal.json`)
   return withLock(
     join(state, `${key}.lock`),
     { logger: opts.logger ?? silentLogger, timeoutMs: 5_000 },
     async () => {
       const counts = emptyCounts()
-      const previous = await readJournal(journalPath)
-      let resumed: RepositoryApply['resumed']
-      if (previous) {
-        const caps = await target.capabilities(opts)
-        const steps = previous.steps.length - previous.done
-        await runJournal(target, journalPath, previous, caps, counts, opts)
-        resumed = { steps, ...(previous.backup ? { backup: previous.backup } : {}) }
+      let previous = await readJournal(journalPath)
+      let foundAt = journalPath
+      if (!previous && typedPath !== journalPath) {
+        previous = await readJournal(typedPath)
+        foundAt = typedPath
       }
       const reader = new GraphReader(target, { signal: opts.signal })
       const plan = await planRepository(target, { ...opts, reader })
-      const steps = stepsOf(plan)
+      const carried = previous ? carriedSteps(previous, plan, counts.skipped) : []
+      const steps = [...carried, ...stepsOf(plan)]
       const result: RepositoryApply = {
         repository: target.name,
         plan,
         steps: counts,
-        ...(resumed ? { resumed } : {}),
+        ...(previous
+          ? {
+              resumed: {
+                steps: previous.steps.length - previous.done,
+                ...(previous.backup ? { backup: previous.backup } : {}),
+              },
+            }
+          : {}),
       }
-      if (steps.length === 0) return result
-      const caps = await target.capabilities(opts)
-      checkCapabilities(plan, caps)
-      // The plan's reader: the manifests backed up were read by the plan already.
-      result.backup = await writeBackup(opts.backupDir, reader, plan, opts)
+      if (steps.length === 0) {
+        if (previous) await finishJournal(foundAt)
+        return result
+      }
+      const deletes = await target.deletes(opts)
+      checkDeletes(withCarried(plan, carried), deletes)
+      // The plan's reader: the manifests backed up were read by the plan already. Carried deletes are
+      // backed up too, those still there (a step the killed run finished is gone already).
+      const extra: Pick<DeletedManifest, 'digest' | 'role' | 'tag'>[] = []
+      for (const s of carried) {
+        if (s.op !== 'delete-manifest' || !(await target.hasManifest(s.digest as Digest, opts))) continue
+        extra.push({ digest: s.digest as Digest, role: s.role ?? 'image', ...(s.tag ? { tag: s.tag } : {}) })
+      }
+      result.backup = await writeBackup(opts.backupDir, reader, plan, opts, extra)
       await checkUnmoved(target, plan, opts)
-      const journal: Journal = { version: 1, repository: target.name, backup: opts.backupDir, steps, done: 0 }
+      const journal: Journal = {
+        version: 1,
+        repository: canonicalName(target.name),
+        backup: opts.backupDir,
+        steps,
+        done: 0,
+      }
       await writeJournal(journalPath, journal)
-      await runJournal(target, journalPath, journal, caps, counts, opts)
+      if (foundAt !== journalPath) await finishJournal(foundAt)
+      const guard = new DeleteGuard(target, reader, plan, opts)
+      await runJournal({ target, deletes, guard, counts, opts }, journalPath, journal, opts)
       return result
     },
   )
+}
+
+/** The plan's needs and counts with the carried steps added, for the deletes check. */
+function withCarried(plan: RepositoryPlan, carried: readonly Step[]): RepositoryPlan {
+  const deletes = carried.filter((s) => s.op === 'delete-manifest').length
+  const untags = carried.filter((s) => s.op === 'untag' || s.op === 'remove-placeholder').length
+  return {
+    ...plan,
+    needs: {
+      manifestDelete: plan.needs.manifestDelete || deletes > 0,
+      tagDelete: plan.needs.tagDelete || untags > 0,
+    },
+    summary: {
+      ...plan.summary,
+      deleteManifests: plan.summary.deleteManifests + deletes,
+      untag: plan.summary.untag + untags,
+    },
+  }
 }

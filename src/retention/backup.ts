@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { resolveIfPresent } from '../content/present.js'
 import { storeManifest } from '../content/store.js'
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
+import { isUntagPlaceholder } from '../content/untag-placeholder.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { GraphReader } from '../graph/index.js'
 import { openLayoutTarget } from '../layout/index.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { writeFileAtomic } from '../util/files.js'
-import type { RepositoryPlan } from './plan.js'
+import type { DeletedManifest, RepositoryPlan } from './plan.js'
 
 /**
  * Before retention changes anything it writes what it will touch into an OCI layout: every manifest it
@@ -68,18 +70,26 @@ export interface BackupSummary {
 
 const isAttachment = (role: string) => role === 'referrer' || role === 'cosign-tag'
 
-/** The plan's manifests in restore order: what the delete order takes apart, rebuilt bottom up. */
-function restoreOrder(plan: RepositoryPlan): RepositoryPlan['manifests'] {
-  const images = plan.manifests.filter((m) => !isAttachment(m.role)).reverse()
-  const attachments = plan.manifests.filter((m) => isAttachment(m.role)).reverse()
+/** What a backup needs of a manifest that goes: its digest, its role, and the cosign tag it lives under. */
+export type BackedUpManifest = Pick<DeletedManifest, 'digest' | 'role' | 'tag'>
+
+/** Manifests in restore order: what the delete order takes apart, rebuilt bottom up. */
+function restoreOrder(deleted: readonly BackedUpManifest[]): BackedUpManifest[] {
+  const images = deleted.filter((m) => !isAttachment(m.role)).reverse()
+  const attachments = deleted.filter((m) => isAttachment(m.role)).reverse()
   return [...images, ...attachments]
 }
 
+/**
+ * Backs up what `plan` removes, and `carried`: the deletes an interrupted run left, which this run
+ * carries out (in their order, before the plan's).
+ */
 export async function writeBackup(
   dir: string,
   reader: GraphReader,
   plan: RepositoryPlan,
   opts: OperationOptions = {},
+  carried: readonly BackedUpManifest[] = [],
 ): Promise<BackupSummary> {
   // A registry's HOST/PATH keeps its PATH; another layout's view is named `backup`.
   const view = plan.repository.startsWith('oci:')
@@ -88,7 +98,8 @@ export async function writeBackup(
   const layout = await openLayoutTarget(dir, { create: true, repository: view })
   try {
     let blobs = 0
-    const manifests = restoreOrder(plan)
+    const deleted = [...carried, ...plan.manifests]
+    const manifests = restoreOrder(deleted)
     for (const entry of manifests) {
       const m = await reader.manifest(entry.digest)
       if (isAttachment(entry.role)) blobs += await copyBlobs(reader.target, layout, m, opts)
@@ -96,7 +107,7 @@ export async function writeBackup(
     }
     const tags: Record<string, Digest> = {}
     for (const d of plan.delete) tags[d.tag] = d.digest
-    for (const m of plan.manifests) if (m.tag) tags[m.tag] = m.digest
+    for (const m of deleted) if (m.tag) tags[m.tag] = m.digest
     for (const f of plan.fallbackIndexes) tags[f.tag] = f.digest
     for (const [tag, digest] of Object.entries(tags)) {
       await layout.tag(await reader.manifest(digest), tag, opts)
@@ -126,7 +137,12 @@ export async function writeBackup(
   }
 }
 
-async function copyBlobs(from: Target, to: Target, m: Manifest, opts: OperationOptions): Promise<number> {
+async function copyBlobs(
+  from: ReadOnlyTarget,
+  to: Target,
+  m: Manifest,
+  opts: OperationOptions,
+): Promise<number> {
   let n = 0
   for (const blob of childrenOf(m).blobs) {
     if (await to.hasBlob(blob, opts)) continue
@@ -157,23 +173,45 @@ export async function readBackup(dir: string): Promise<BackupRecord> {
   return parsed.data
 }
 
+/** A backed-up tag that names something else now (its name was re-used since the apply). */
+export interface TagConflict {
+  tag: string
+  /** What the backup says it named. */
+  backup: Digest
+  /** What it names now. */
+  current: Digest
+}
+
 export interface RestoreResult {
   repository: string
   manifests: number
   blobs: number
+  /** Tags that name what the backup says (set now, or already). */
   tags: number
+  /** Re-used tags left as they are (without `force`). */
+  conflicts: TagConflict[]
+  /** Re-used tags moved back to the backup's digest (with `force`). */
+  moved: { tag: string; from: Digest; to: Digest }[]
+}
+
+export interface RestoreOptions extends OperationOptions {
+  /** Move re-used tags back as well (each reported in `moved`). */
+  force?: boolean
 }
 
 /**
  * Pushes a backup's manifests (with the blobs it holds) and then its tags into `target`. Image layers
  * are not in the backup: a manifest whose layers the registry's GC has removed is refused by the
- * registry, and the error says so.
+ * registry, and the error says so. A tag is set where it is absent, or names ferry's untag placeholder
+ * (an untag a killed run left half done); one that names another digest was re-used since the apply
+ * and is a conflict, left as it is unless `force`. Each tag is written only if it still names what
+ * was read (a writer in between is a CONFLICT error, not a silent overwrite).
  */
 export async function restoreRepository(
   dir: string,
   record: RepositoryBackup,
   target: Target,
-  opts: OperationOptions = {},
+  opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const layout = await openLayoutTarget(dir, { repository: record.view })
   try {
@@ -193,9 +231,33 @@ export async function restoreRepository(
         throw err
       }
     }
-    const tags = Object.entries(record.tags)
-    for (const [tag, digest] of tags) await target.tag(await layout.fetchManifest(digest, opts), tag, opts)
-    return { repository: target.name, manifests: record.manifests.length, blobs, tags: tags.length }
+    const result: RestoreResult = {
+      repository: target.name,
+      manifests: record.manifests.length,
+      blobs,
+      tags: 0,
+      conflicts: [],
+      moved: [],
+    }
+    for (const [tag, digest] of Object.entries(record.tags) as [string, Digest][]) {
+      const current = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
+      if (current === digest) {
+        result.tags++
+        continue
+      }
+      const reused = current !== undefined && !isUntagPlaceholder(await target.fetchManifest(current, opts))
+      if (reused && !opts.force) {
+        result.conflicts.push({ tag, backup: digest, current })
+        continue
+      }
+      await target.tag(await layout.fetchManifest(digest, opts), tag, {
+        ...opts,
+        precondition: current === undefined ? { ifAbsent: true } : { ifMatch: current },
+      })
+      if (reused) result.moved.push({ tag, from: current, to: digest })
+      result.tags++
+    }
+    return result
   } finally {
     await layout.close()
   }

@@ -3,14 +3,20 @@ export { type Age, type AgeSource, ageOf, type LedgerAges, ledgerAges } from './
 export {
   type ApplyOptions,
   applyRepository,
-  checkCapabilities,
+  checkDeletes,
   GC_NOTE,
   type RepositoryApply,
+  repositoryKey,
   retentionStateDir,
-  type StepCounts,
-  stepsOf,
 } from './apply.js'
-export { BACKUP_FILE, type BackupRecord, type RestoreResult, readBackup } from './backup.js'
+export {
+  BACKUP_FILE,
+  type BackupRecord,
+  type RestoreOptions,
+  type RestoreResult,
+  readBackup,
+  type TagConflict,
+} from './backup.js'
 export type { Step } from './journal.js'
 export { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
 export {
@@ -33,3 +39,4 @@ export {
   restoreRetention,
   summarizePlans,
 } from './retention.js'
+export { type StepCounts, stepsOf } from './steps.js'

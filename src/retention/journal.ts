@@ -14,7 +14,18 @@ const digest = z.string().refine(isDigest, { message: 'not a digest' })
 
 export const stepSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('untag'), tag: z.string(), digest }),
-  z.strictObject({ op: z.literal('delete-manifest'), digest }),
+  /**
+   * `role` and `tag` (what the plan said of the manifest) let a later run back it up as the plan would
+   * have; journals written before they existed lack them.
+   */
+  z.strictObject({
+    op: z.literal('delete-manifest'),
+    digest,
+    role: z.enum(['image', 'child', 'referrer', 'cosign-tag']).optional(),
+    tag: z.string().optional(),
+  }),
+  /** A tag an interrupted untag left on ferry's placeholder: the placeholder goes, taking the tag. */
+  z.strictObject({ op: z.literal('remove-placeholder'), tag: z.string(), digest }),
   /** Resolved when the step runs: deleting referrers rewrote the index, so its digest changed. */
   z.strictObject({ op: z.literal('remove-fallback'), tag: z.string(), keptIndexes: z.array(digest) }),
 ])

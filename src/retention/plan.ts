@@ -1,4 +1,5 @@
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
+import { isUntagPlaceholder } from '../content/untag-placeholder.js'
 import { type AttachedNode, closure, GraphReader } from '../graph/index.js'
 import type { Digest } from '../oci/digest.js'
 import { artifactTypeOf, type Manifest } from '../oci/manifest.js'
@@ -65,10 +66,18 @@ export interface FallbackIndex {
   action: TagAction
 }
 
+/** A tag left on ferry's untag placeholder by an interrupted untag: no image, and removed by the plan. */
+export interface PlaceholderTag {
+  tag: string
+  digest: Digest
+}
+
 export interface RepositoryPlan {
   repository: string
   keep: KeptTag[]
   delete: DeletedTag[]
+  /** Tags an interrupted untag left on ferry's placeholder: never judged as images, always removed. */
+  placeholders: PlaceholderTag[]
   /** Every manifest deleted by digest, in the order apply deletes them (each group's root first). */
   manifests: DeletedManifest[]
   /** The attachments among `manifests` (signatures, SBOMs, attestations) that go with a deleted digest. */
@@ -80,7 +89,7 @@ export interface RepositoryPlan {
   untagged: { policy: 'keep' | 'delete'; note?: string }
   /** What the steps need from the registry. */
   needs: { manifestDelete: boolean; tagDelete: boolean }
-  /** Tag → digest of everything the plan read, kept tags included: apply checks nothing moved. */
+  /** Tag → digest of everything the plan read, kept tags and placeholders included: apply checks nothing moved. */
   tags: Record<string, Digest>
   summary: RepositorySummary
 }
@@ -92,6 +101,7 @@ export interface RepositorySummary {
   deleteManifests: number
   referrers: number
   fallbackIndexes: number
+  placeholders: number
 }
 
 const isoAge = (age: Age | undefined): PlannedAge | undefined =>
@@ -108,7 +118,7 @@ function splitName(name: string): { host?: string; repository: string } {
  * resolved with HEAD, configs read only where an age is needed, and the keep-set is the closure
  * (index children, referrers, cosign tags) of every kept tag. A digest is deleted only outside it.
  */
-export async function planRepository(target: Target, opts: PlanOptions): Promise<RepositoryPlan> {
+export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions): Promise<RepositoryPlan> {
   const now = opts.now ?? Date.now()
   const reader = opts.reader ?? new GraphReader(target, { signal: opts.signal })
   const all = await target.listTags({ signal: opts.signal })
@@ -118,10 +128,16 @@ export async function planRepository(target: Target, opts: PlanOptions): Promise
   const name = splitName(target.name)
   const retention = opts.policy.retention
 
+  const placeholders: PlaceholderTag[] = []
   const facts = await Promise.all(
     versionTags.map(async (tag): Promise<TagFacts | undefined> => {
       const desc = await reader.tag(tag)
       if (!desc) return undefined // deleted between the listing and the HEAD
+      // Read here rather than later: every tag's manifest is read for the keep-set or the deletions anyway.
+      if (isUntagPlaceholder(await reader.manifest(desc.digest))) {
+        placeholders.push({ tag, digest: desc.digest as Digest })
+        return undefined
+      }
       const env = environmentFor(opts.policy, { ...name, tag })
       const f: TagFacts = {
         tag,
@@ -217,6 +233,7 @@ export async function planRepository(target: Target, opts: PlanOptions): Promise
     repository: target.name,
     keep,
     delete: del,
+    placeholders: placeholders.sort((a, b) => (a.tag < b.tag ? -1 : 1)),
     manifests,
     referrers,
     fallbackIndexes,
@@ -231,16 +248,21 @@ export async function planRepository(target: Target, opts: PlanOptions): Promise
     },
     needs: {
       manifestDelete: manifests.length > 0 || fallbackIndexes.some((f) => f.action === 'delete-manifest'),
-      tagDelete: untagSteps > 0,
+      // A placeholder goes by tag DELETE or by manifest DELETE of its own digest: either will do.
+      tagDelete: untagSteps + placeholders.length > 0,
     },
-    tags: Object.fromEntries(verdicts.map((v) => [v.tag, v.digest as Digest])),
+    tags: Object.fromEntries([
+      ...verdicts.map((v) => [v.tag, v.digest as Digest]),
+      ...placeholders.map((p) => [p.tag, p.digest]),
+    ]),
     summary: {
-      tags: verdicts.length,
+      tags: verdicts.length + placeholders.length,
       kept: keep.length,
       untag: untagSteps,
       deleteManifests: manifests.length,
       referrers: referrers.length,
       fallbackIndexes: fallbackIndexes.length,
+      placeholders: placeholders.length,
     },
   }
 }
@@ -267,7 +289,7 @@ function attachmentEntry(node: AttachedNode): Omit<DeletedManifest, 'digest' | '
 }
 
 /** Every manifest digest `digest` reaches: its graph, what is attached to it, and their graphs. */
-async function reach(reader: GraphReader, digest: string): Promise<string[]> {
+export async function reach(reader: GraphReader, digest: string): Promise<string[]> {
   const c = await closure(reader, await reader.manifest(digest), { referrers: true })
   return [...c.graph.manifests, ...c.graphs.flatMap((g) => g.manifests)].map((m) => m.digest)
 }

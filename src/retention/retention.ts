@@ -27,9 +27,18 @@ export function summarizePlans(plans: readonly RepositoryPlan[]): RetentionPlan[
     deleteManifests: 0,
     referrers: 0,
     fallbackIndexes: 0,
+    placeholders: 0,
   }
   for (const p of plans) {
-    for (const k of ['tags', 'kept', 'untag', 'deleteManifests', 'referrers', 'fallbackIndexes'] as const)
+    for (const k of [
+      'tags',
+      'kept',
+      'untag',
+      'deleteManifests',
+      'referrers',
+      'fallbackIndexes',
+      'placeholders',
+    ] as const)
       total[k] += p.summary[k]
   }
   return total
@@ -103,10 +112,13 @@ export interface RetentionRestore {
   repositories: RestoreResult[]
 }
 
-/** Re-pushes a backup, into the repositories it came from or (a backup of one repository) into `to`. */
+/**
+ * Re-pushes a backup, into the repositories it came from or (a backup of one repository) into `to`.
+ * Tags re-used since the apply are reported as conflicts and left alone, unless `force`.
+ */
 export async function restoreRetention(
   dir: string,
-  opts: RegistryOptions & { to?: string; signal?: AbortSignal },
+  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean },
 ): Promise<RetentionRestore> {
   const record = await readBackup(dir)
   if (opts.to !== undefined && record.repositories.length !== 1) {

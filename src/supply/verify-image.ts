@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto'
 import { fetchManifestIfPresent } from '../content/present.js'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { legacySbomTag, type SbomFormat } from '../sign/index.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 
 export interface VerifyImageOptions {
-  target: Target
+  target: ReadOnlyTarget
   /** Tag or digest; the digest it names now is what must be signed. */
   reference: string
   /** The signer's public key (`loadPublicKey`). */

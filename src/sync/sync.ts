@@ -148,7 +148,7 @@ async function syncItem(
   const destination = `${item.destination.registry}/${item.destination.repository}${item.tag ? `:${item.tag}` : ''}`
   const to = targets.client.repository(item.destination)
   try {
-    const { target: from } = await targets.open(item.source)
+    const { target: from } = await targets.openSource(item.source)
     const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
     const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
     if (check.synced) return { ...base, status: 'in-sync' }

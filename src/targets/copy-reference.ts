@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy.js'
 import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
@@ -35,7 +35,7 @@ export async function copyReference(
   // Both sides over one client: one connection pool, one token cache.
   const targets = new TargetSet(opts)
   try {
-    const from = await targets.open(src)
+    const from = await targets.openSource(src)
     const to = await targets.open(dst, { create: true })
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
@@ -63,7 +63,7 @@ function destinationTag(src: Location, dst: Reference): string | undefined {
  * Promote asks the same of its source.
  */
 export async function checkTagAndDigest(
-  target: Target,
+  target: ReadOnlyTarget,
   src: { tag?: string; digest?: string },
   opts: { digestWins?: boolean; signal?: AbortSignal },
 ): Promise<CopyReferenceResult['digestWon']> {

@@ -1,14 +1,15 @@
 import { BundleReader } from '../bundle/reader.js'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { openLayoutTarget } from '../layout/index.js'
 import {
-  bundleIsReadOnly,
   formatLocation,
   invalidReference,
   type Location,
   manifestReference,
   parseLocation,
+  parseReference,
   repositoryName,
+  writable,
 } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 
@@ -22,8 +23,8 @@ export interface OpenOptions extends RegistryOptions {
   create?: boolean
 }
 
-export interface Opened {
-  target: Target
+export interface Opened<T extends ReadOnlyTarget = Target> {
+  target: T
   /** The manifest reference to ask the target for: digest when given, else tag, else `latest`. */
   reference: string
 }
@@ -50,34 +51,41 @@ export class TargetSet {
     return this.made
   }
 
-  async open(location: Location | string, opts: { create?: boolean } = {}): Promise<Opened> {
-    const opened = await this.route(location, opts)
-    this.closers.push(opened.target.close.bind(opened.target))
-    return opened
-  }
-
-  private async route(location: Location | string, opts: { create?: boolean }): Promise<Opened> {
+  /** Any location, to read from: a registry, a layout, or an image in a bundle. */
+  async openSource(location: Location | string): Promise<Opened<ReadOnlyTarget>> {
     const where = typeof location === 'string' ? parseLocation(location) : location
-    const shown = () => (typeof location === 'string' ? location : formatLocation(where))
-    const reference = manifestReference(where)
-    if (where.kind === 'layout') {
-      const target = await openLayoutTarget(where.path, {
-        create: opts.create,
-        logger: this.opts.logger,
-        repository: where.repository,
-      })
-      return { target, reference }
-    }
-    if (where.kind === 'registry') return { target: this.client.repository(where), reference }
-    if (opts.create) throw bundleIsReadOnly(shown())
+    if (where.kind !== 'bundle') return this.open(where)
     const repository = repositoryName(where)
     if (repository === undefined) {
       throw invalidReference(
-        shown(),
+        typeof location === 'string' ? location : formatLocation(where),
         'expected bundle:FILE.tar:IMAGE, e.g. bundle:site.tar:docker.io/library/postgres:16 (the image as the bundle names it)',
       )
     }
-    return { target: (await this.bundle(where.path)).target(repository), reference }
+    const target = (await this.bundle(where.path)).target(repository)
+    return this.handed({ target, reference: manifestReference(where) })
+  }
+
+  /**
+   * A location that is written to (or may be): a registry or a layout, its directory made with `create`.
+   * A bundle is refused in one line: bundles are written whole, by `ferry bundle create`.
+   */
+  async open(location: Location | string, opts: { create?: boolean } = {}): Promise<Opened> {
+    const where =
+      typeof location === 'string' ? parseReference(location) : writable(location, formatLocation(location))
+    const reference = manifestReference(where)
+    if (where.kind === 'registry') return this.handed({ target: this.client.repository(where), reference })
+    const target = await openLayoutTarget(where.path, {
+      create: opts.create,
+      logger: this.opts.logger,
+      repository: where.repository,
+    })
+    return this.handed({ target, reference })
+  }
+
+  private handed<T extends ReadOnlyTarget>(opened: Opened<T>): Opened<T> {
+    this.closers.push(opened.target.close.bind(opened.target))
+    return opened
   }
 
   private bundle(path: string): Promise<BundleReader> {
@@ -101,14 +109,29 @@ export class TargetSet {
 }
 
 /**
- * One location opened as its backend (see TargetSet). Closing the target releases what was opened for
- * it: a registry client made here, the bundle file.
+ * One location to read from, any form (see TargetSet). Closing the target releases what was opened
+ * for it: a registry client made here, the bundle file.
  */
+export async function openSource(
+  location: Location | string,
+  opts: OpenOptions = {},
+): Promise<Opened<ReadOnlyTarget>> {
+  return owned(opts, (targets) => targets.openSource(location))
+}
+
+/** One location that is written to: a registry or a layout (with `create`, its directory made). */
 export async function openTarget(location: Location | string, opts: OpenOptions = {}): Promise<Opened> {
+  return owned(opts, (targets) => targets.open(location, { create: opts.create }))
+}
+
+/** The caller's target owns the set it came from: closing it closes the target, the client, the bundle. */
+async function owned<T extends ReadOnlyTarget>(
+  opts: OpenOptions,
+  open: (targets: TargetSet) => Promise<Opened<T>>,
+): Promise<Opened<T>> {
   const targets = new TargetSet(opts)
   try {
-    const opened = await targets.open(location, { create: opts.create })
-    // The caller's target owns the set: closing it closes the target, the client and the bundle file.
+    const opened = await open(targets)
     opened.target.close = () => targets.close()
     return opened
   } catch (err) {

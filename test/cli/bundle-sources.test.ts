@@ -98,7 +98,7 @@ describe('bundle:FILE:IMAGE as a source (built CLI)', { timeout: 180_000 }, () =
     const promoted = await ferry(['promote', source, `${closed.host}/prod/api`, '--no-policy', '--json'], {
       cwd: tmp.dir,
     })
-    expect(promoted.code, promoted.stderr).toBe(0)
+    expect(promoted.code, promoted.stderr + promoted.stdout).toBe(0)
     expect(JSON.parse(promoted.stdout)).toMatchObject({
       verdict: 'promoted',
       source,

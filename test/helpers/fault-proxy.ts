@@ -45,8 +45,16 @@ export type Fault =
   | { kind: 'alter' }
   /** Forward, then replace the answer; the one fault that buffers the answer (meant for small ones). */
   | { kind: 'rewrite'; fn: (res: Upstream, req: SeenRequest) => Upstream }
-  /** Wait `ms` before forwarding (a slow registry), e.g. to count requests in flight. */
-  | { kind: 'hold'; ms: number }
+  /**
+   * Wait `ms`, or until `until` settles, before forwarding (a slow registry), e.g. to count requests in
+   * flight or to change the registry while a client waits on its answer.
+   */
+  | { kind: 'hold'; ms?: number; until?: Promise<unknown> }
+  /**
+   * Never forward and never answer: the request is lost with its client (a process killed while a
+   * request was on its way). The registry never sees it; the socket closes when the client goes.
+   */
+  | { kind: 'stall' }
   /**
    * Forward the answer's headers at once, then its body at `bytesPerSecond` (a link that crawls); with
    * `alter`, its middle byte flipped as well.
@@ -163,7 +171,11 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       })
       return
     }
-    if (fault?.kind === 'hold') await new Promise((resolve) => setTimeout(resolve, fault.ms))
+    if (fault?.kind === 'stall') return
+    if (fault?.kind === 'hold') {
+      if (fault.ms !== undefined) await new Promise((resolve) => setTimeout(resolve, fault.ms))
+      if (fault.until) await fault.until.catch(() => undefined)
+    }
     const out = httpRequest({
       host: upstream.hostname,
       port: upstream.port,

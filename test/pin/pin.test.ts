@@ -244,9 +244,23 @@ describe('ferry pin against ferry serve', () => {
       out: join(site.dir, 'moved-c'),
     })
     expect(unknown.files[0]!.images[0]!.messages).toEqual([
-      'docker.io/library/postgres:15 is not in images.json (it has 16)',
+      'docker.io/library/postgres:15 is not in images.json (it has 16): add an "images" entry with ' +
+        '"source": "docker.io/library/postgres:15" (bundle import --mapping-out writes them), or give ' +
+        '--registry HOST/PREFIX instead (a --mapping YAML line "docker.io/library/postgres: PATH" picks its path)',
     ])
     expect((await readdir(site.dir)).filter((f) => f.startsWith('moved-'))).toEqual(['moved-a'])
+    // TAG@DIGEST: the digest written is resolved and kept, whatever the mapping recorded for the tag.
+    const written = await pin({
+      inputs: [
+        await write('by-digest', { 'compose.yaml': `services:\n  db:\n    image: postgres:16@${pg}\n` }),
+      ],
+      names: mappingOutNames(file(stale), 'images.json'),
+      gate: gate(),
+      out: join(site.dir, 'by-digest-out'),
+    })
+    expect(written.files[0]!.images.map((i) => [i.verdict, i.after])).toEqual([
+      ['pinned', `${site.host}/site/library/postgres:16@${pg}`],
+    ])
   })
 
   it('refuses to run with nothing to verify with, before reading the registry', async () => {

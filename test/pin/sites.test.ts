@@ -54,6 +54,25 @@ describe('image sites by format', () => {
     expect(r.out).toContain(`  image: reg.local:5000/cache/x:1@${DIGEST}\n`)
   })
 
+  it('a chart template that happens to parse ({{ … }} read as flow maps with empty values) is read, not a crash', () => {
+    const text = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: {{ include "mini.fullname" . }}',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      containers:',
+      '        - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+      '        - image: {{ include "mini.image" . | quote }}',
+      '',
+    ].join('\n')
+    const r = run('deployment.yaml', text)
+    expect(r.at).toEqual(['spec.template.spec.containers[0].image'])
+    expect(r.out).toBe(text)
+  })
+
   it('Kubernetes ephemeralContainers too; an unknown kind only with --any-image-key', () => {
     const pod = 'kind: Pod\napiVersion: v1\nspec:\n  ephemeralContainers:\n  - image: dbg:2\n'
     expect(run('p.yaml', pod).at).toEqual(['spec.ephemeralContainers[0].image'])

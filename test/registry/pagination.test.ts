@@ -56,6 +56,11 @@ describe('listings from a hostile registry', () => {
         more()
         return
       }
+      // The next page on another origin: a host alias of this server (same port), as a proxy writes it.
+      const elsewhere = `<http://localhost:${(server.address() as AddressInfo).port}${url.pathname}?last=a>; rel="next"`
+      if (repo === 'elsewhere') return json('{"name":"elsewhere","tags":["a"]}', elsewhere)
+      if (repo === '_catalog') return json('{"repositories":["a/b"]}', elsewhere)
+      if (repo === 'refelsewhere') return json(index([referrer(1)]), elsewhere, MediaType.ociIndex)
       if (repo === 'refloop') {
         const link = `<${url.pathname}${url.search}>; rel="next"`
         return json(index([referrer(1)]), link, MediaType.ociIndex)
@@ -106,6 +111,26 @@ describe('listings from a hostile registry', () => {
     // What the server managed to write before the client hung up: socket buffers beyond 64 MiB, no more.
     expect(hugeSent).toBeGreaterThan(MAX_LISTING_BYTES - 1024 * 1024)
     expect(hugeSent).toBeLessThan(MAX_LISTING_BYTES + 16 * 1024 * 1024)
+  })
+
+  it('fails a listing whose next page is on another origin (tags, catalog, referrers), following none', async () => {
+    const foreign = `http://localhost:${host.split(':')[1]}`
+    const incomplete = (subject: string) =>
+      `${subject}: the registry's list is incomplete: its next page is on another origin, ${foreign} (this is http://${host}); not following it, and not using a partial list`
+    await expect(
+      client.repository({ registry: host, repository: 'elsewhere/app' }).listTags(),
+    ).rejects.toMatchObject({
+      code: 'REGISTRY',
+      message: incomplete(`${host}/elsewhere/app`),
+    })
+    await expect(client.catalog(host)).rejects.toMatchObject({ code: 'REGISTRY', message: incomplete(host) })
+    await expect(
+      client.repository({ registry: host, repository: 'refelsewhere/app' }).referrers(subject),
+    ).rejects.toMatchObject({
+      code: 'REGISTRY',
+      message: incomplete(`${host}/refelsewhere/app@${subject}`),
+    })
+    for (const repo of ['elsewhere', '_catalog', 'refelsewhere']) expect(hits.get(repo), repo).toBe(1)
   })
 
   it('refuses a referrers page that links to itself, and one listing past 64 MiB over many pages', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type JsonShape, shapeProblems } from '../../cli/json-shape.js'
@@ -135,6 +135,31 @@ describe('ferry retention (CLI, distribution)', () => {
       await target.close()
     }
     expect(await readdir(join(tmp.dir, 'state', 'ferry', 'retention'))).not.toContain(journals[0])
+
+    // A backup directory belongs to one run: the first run's is refused before anything is read, and a
+    // directory holding something else before anything is changed.
+    proxy.seen.length = 0
+    const reused = await ferry(
+      ['retention', 'apply', repo(), '--policy', EXAMPLE, '--yes', '--backup', backup],
+      { env },
+    )
+    expect(reused.code).toBe(2)
+    expect(reused.stderr).toContain(`${backup} already holds a retention backup`)
+    expect(proxy.seen).toEqual([])
+    const occupied = join(tmp.dir, 'occupied')
+    await mkdir(occupied)
+    await writeFile(join(occupied, 'notes.txt'), 'not a backup')
+    // Something for the plan to delete, so that only the backup stands in the way.
+    const extra = registryTarget(registry.host, 'acme/app')
+    await agedImage(extra, 'v0.1.0-rc.1', { annotation: OLD })
+    await extra.close()
+    const refused = await ferry(
+      ['retention', 'apply', repo(), '--policy', EXAMPLE, '--yes', '--backup', occupied],
+      { env },
+    )
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('not empty')
+    expect(proxy.seen.filter((q) => !['GET', 'HEAD'].includes(q.method) && !/0{16}/.test(q.path))).toEqual([])
 
     // The first run's backup restores what it removed.
     const restored = await ferry(['retention', 'restore', backup, '--json'], { env })

@@ -1,3 +1,4 @@
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Target } from '../../src/content/target.js'
@@ -5,10 +6,12 @@ import type { Digest } from '../../src/oci/digest.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { loadPolicy, type Policy } from '../../src/policy/index.js'
 import {
+  applyRepository,
   applyRetention,
   planRetention,
   type RepositoryApply,
   type RepositoryPlan,
+  repositoryKey,
   restoreRetention,
 } from '../../src/retention/index.js'
 import { verifyImage } from '../../src/supply/index.js'
@@ -122,6 +125,7 @@ describe.each(['distribution', 'serve'] as const)('retention on %s', (kind) => {
       deleteManifests: 6,
       referrers: 4,
       fallbackIndexes: kind === 'distribution' ? 1 : 0,
+      placeholders: 0,
     })
     expect(plan.needs).toEqual({ manifestDelete: true, tagDelete: true })
     // prod: the first matching environment governs (prod, not release); v1.11.0 ranks above v1.9.0.
@@ -149,6 +153,7 @@ describe.each(['distribution', 'serve'] as const)('retention on %s', (kind) => {
       placeholderUntags: kind === 'distribution' ? 1 : 0,
       deletedManifests: 6,
       removedFallbackIndexes: kind === 'distribution' ? 1 : 0,
+      removedPlaceholders: 0,
       skipped: [],
     })
     const gone = new Set([...plan.delete.map((d) => d.tag), ...plan.fallbackIndexes.map((f) => f.tag)])
@@ -228,11 +233,63 @@ describe('an apply that dies half way', () => {
       const second = await applyRetention([name], { policy, backupDir: join(tmp.dir, 'b2'), stateDir })
       const done = second.repositories[0] as RepositoryApply
       expect(done.resumed?.steps).toBe(planned.manifests.length + planned.fallbackIndexes.length - 2)
+      // What the second run deleted for the first is in its own backup too, and restores from it.
+      expect(done.backup?.manifests).toBe(planned.manifests.length - 2)
       for (const x of planned.manifests) expect(await present(target, x.digest)).toBe(false)
       expect((await target.listTags()).filter((t) => t.startsWith('sha256-'))).toEqual([])
       expect((await target.listTags()).length).toBe(10)
       const third = await planRetention([name], { policy })
       expect(third.summary).toMatchObject({ untag: 0, deleteManifests: 0, fallbackIndexes: 0 })
+      await restoreRetention(join(tmp.dir, 'b2'), {})
+      for (const x of planned.manifests.slice(2)) expect(await present(target, x.digest)).toBe(true)
+    } finally {
+      await target.close()
+      await registry.stop()
+      await tmp.remove()
+    }
+  })
+})
+
+describe('the journal of an interrupted apply', () => {
+  it('is found again however the registry host was spelled (lock and journal keyed by the canonical name)', async () => {
+    const registry = await startDistribution()
+    const tmp = await tempDir('ferry-retention-spelling-')
+    const target = registryTarget(registry.host, 'acme/app')
+    const port = registry.host.split(':')[1]
+    // The same repository as two spellings of its host would name it (both reach this registry).
+    const spelled = (host: string) =>
+      new Proxy(target, {
+        get: (t, p) => (p === 'name' ? `${host}:${port}/acme/app` : Reflect.get(t, p)),
+      }) as Target
+    try {
+      for (let i = 1; i <= 3; i++)
+        await agedImage(target, `v4.0.0-rc.${i}`, { annotation: `2024-0${i}-01T00:00:00Z` })
+      const policyFile = join(tmp.dir, 'policy.yaml')
+      await writeFile(
+        policyFile,
+        'version: 1\nenvironments:\n  - name: rc\n    match: { tags: { match: "*-rc.*" } }\n    retention: { keep: { count: 1 } }\nretention: { grace: 0s }\n',
+      )
+      const policy = await loadPolicy(policyFile)
+      const stateDir = join(tmp.dir, 'state')
+      const crash = new Error('killed')
+      await expect(
+        applyRepository(spelled('LOCALHOST'), {
+          policy,
+          backupDir: join(tmp.dir, 'b1'),
+          stateDir,
+          onStep: () => {
+            throw crash
+          },
+        }),
+      ).rejects.toBe(crash)
+      const second = await applyRepository(spelled('localhost'), {
+        policy,
+        backupDir: join(tmp.dir, 'b2'),
+        stateDir,
+      })
+      expect(second.resumed?.steps).toBe(1)
+      expect((await readdir(stateDir)).filter((f) => f.endsWith('.journal.json'))).toEqual([])
+      expect(repositoryKey('LOCALHOST:5000/acme/app')).toBe(repositoryKey('localhost:5000/acme/app'))
     } finally {
       await target.close()
       await registry.stop()

@@ -1,0 +1,122 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { dirname, join, relative, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const SRC = join(ROOT, 'src')
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts')) out.push(join(entry.parentPath, entry.name))
+  }
+  return out
+}
+
+async function importing(dir: string, pattern: RegExp): Promise<string[]> {
+  const hits: string[] = []
+  for (const file of await sources(dir)) {
+    const text = await readFile(file, 'utf8')
+    if (pattern.test(text)) hits.push(file.slice(ROOT.length + 1))
+  }
+  return hits
+}
+
+/**
+ * The packages of src/, lowest first: a module may import only from packages of a lower rank, so the
+ * import graph is a DAG by construction and a backend can never reach up into what is built on it.
+ * A new package must be placed here.
+ */
+const RANKS: Record<string, number> = {
+  errors: 0,
+  log: 0,
+  util: 1,
+  oci: 1,
+  content: 2, // the storage contract, its capabilities, the memory store, helpers over any target, the untag placeholder
+  reference: 2, // the grammar of names: references, locations, attachment tags
+  spec: 3,
+  registry: 4, // backends
+  layout: 4,
+  sign: 4,
+  ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
+  graph: 6,
+  inspect: 6,
+  synthetic: 6,
+  copy: 7,
+  supply: 7,
+  bundle: 8,
+  targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
+  sync: 10,
+  policy: 10, // governance rules: judge images read through targets, supply and bundles
+  serve: 11, // the registry; with --policy it enforces policy's rules on every client
+  promote: 11, // governed writes: promote, retag, delete, and the ledger
+  pin: 11, // deployment files: naming from bundle, verification from supply and policy
+  retention: 12, // retention GC: policy's environments, graph closures, promote's ledger as an age source
+}
+
+const packageOf = (file: string) => {
+  const rel = relative(SRC, file)
+  return rel.includes('/') ? rel.split('/')[0]! : rel.replace(/\.[jt]s$/, '')
+}
+
+/** Every import between two packages of src/ (the public barrel, src/index.ts, aside). */
+async function packageImports(): Promise<{ from: string; to: string; file: string }[]> {
+  const edges: { from: string; to: string; file: string }[] = []
+  for (const file of await sources('src')) {
+    if (relative(SRC, file) === 'index.ts') continue
+    const text = await readFile(file, 'utf8')
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = resolve(dirname(file), m[1]!)
+      const from = packageOf(file)
+      const to = packageOf(target)
+      if (from !== to) edges.push({ from, to, file: relative(ROOT, file) })
+    }
+  }
+  return edges
+}
+
+describe('layering', () => {
+  it('keeps the library free of the CLI framework, so it is usable as an API', async () => {
+    expect(await importing('src', /from '@oclif\//)).toEqual([])
+    expect((await sources('src')).length).toBeGreaterThan(50)
+  })
+
+  it('keeps commands translating, never speaking HTTP themselves', async () => {
+    expect(await importing('commands', /from 'undici'/)).toEqual([])
+    expect(await importing('cli', /from 'undici'/)).toEqual([])
+    expect((await sources('commands')).length).toBeGreaterThan(15)
+  })
+
+  it('imports between packages of src/ only downwards (the whole import DAG)', async () => {
+    const edges = await packageImports()
+    const packages = new Set(edges.flatMap((e) => [e.from, e.to]))
+    expect([...packages].filter((p) => RANKS[p] === undefined)).toEqual([])
+    const upward = edges
+      .filter((e) => RANKS[e.to]! >= RANKS[e.from]!)
+      .map((e) => `${e.file} imports ${e.to} (${e.from} ${RANKS[e.from]} → ${e.to} ${RANKS[e.to]})`)
+    expect(upward).toEqual([])
+    // The check is real: the graph has edges at every level, from the top down to the bottom.
+    expect(edges.some((e) => e.from === 'serve' && e.to === 'layout')).toBe(true)
+    expect(edges.some((e) => e.from === 'targets' && e.to === 'registry')).toBe(true)
+  })
+
+  it('keeps src/content on the OCI model alone: it imports nothing but oci/, errors and node:', async () => {
+    const allowed = (file: string, spec: string) => {
+      if (spec.startsWith('node:')) return true
+      if (!spec.startsWith('.')) return false
+      const to = relative(SRC, resolve(dirname(file), spec))
+      return to.startsWith('content/') || to.startsWith('oci/') || to === 'errors.js'
+    }
+    const outside: string[] = []
+    for (const file of await sources('src/content')) {
+      const text = await readFile(file, 'utf8')
+      // Import statements and import() only: `Buffer.from('{}')` names no module.
+      for (const m of text.matchAll(/(?<![.\w])(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        if (!allowed(file, m[1]!)) outside.push(`${relative(ROOT, file)} imports ${m[1]}`)
+      }
+    }
+    expect(outside).toEqual([])
+    // The check is real: memory.ts reads the OCI model and raises ferry's errors.
+    expect((await importing('src/content', /from '\.\.\/oci\//)).length).toBeGreaterThan(0)
+  })
+})
