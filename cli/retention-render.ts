@@ -1,4 +1,5 @@
 import type { RepositoryApply, RepositoryPlan } from '../src/retention/index.js'
+import { plural } from './format.js'
 
 const short = (digest: string) => digest.slice(0, 19)
 const ageText = (age: { time?: string; source: string } | undefined) =>
@@ -8,7 +9,7 @@ const ageText = (age: { time?: string; source: string } | undefined) =>
 export function renderPlan(plan: RepositoryPlan): string[] {
   const s = plan.summary
   const lines = [
-    `${plan.repository}: ${s.tags} tags, keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) (${s.referrers} attached), ${s.fallbackIndexes} fallback index(es)${s.placeholders ? `, ${s.placeholders} placeholder(s)` : ''}`,
+    `${plan.repository}: ${plural(s.tags, 'tag')}, keep ${s.kept}, untag ${s.untag}, delete ${plural(s.deleteManifests, 'manifest')} (${s.referrers} attached), ${plural(s.fallbackIndexes, 'fallback index', 'fallback indexes')}${s.placeholders ? `, ${plural(s.placeholders, 'placeholder')}` : ''}`,
   ]
   for (const p of plan.placeholders) {
     lines.push(
@@ -49,10 +50,10 @@ export function renderApply(result: RepositoryApply): string[] {
   const lines: string[] = []
   if (result.resumed)
     lines.push(
-      `${result.repository}: ${result.resumed.steps} step(s) left by an interrupted run, carried into this one where the fresh plan did not repeat them (deletes re-checked against the tags)`,
+      `${result.repository}: ${plural(result.resumed.steps, 'step')} left by an interrupted run, carried into this one where the fresh plan did not repeat them (deletes re-checked against the tags)`,
     )
   lines.push(
-    `${result.repository}: untagged ${c.untagged}${c.placeholderUntags ? ` (${c.placeholderUntags} by placeholder: the registry has no tag DELETE)` : ''}, deleted ${c.deletedManifests} manifest(s), removed ${c.removedFallbackIndexes} fallback index(es)${c.removedPlaceholders ? `, removed ${c.removedPlaceholders} placeholder(s) an interrupted untag left` : ''}`,
+    `${result.repository}: untagged ${c.untagged}${c.placeholderUntags ? ` (${c.placeholderUntags} by placeholder: the registry has no tag DELETE)` : ''}, deleted ${plural(c.deletedManifests, 'manifest')}, removed ${plural(c.removedFallbackIndexes, 'fallback index', 'fallback indexes')}${c.removedPlaceholders ? `, removed ${plural(c.removedPlaceholders, 'placeholder')} an interrupted untag left` : ''}`,
   )
   for (const s of c.skipped) lines.push(`  skipped ${s}`)
   return lines

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
+import { plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { keyPassword, readSecretFromStdin } from '../cli/prompt.js'
 import { FerryError } from '../src/errors.js'
@@ -111,7 +112,7 @@ function describe(r: SignImageResult): string[] {
     lines.push(
       r.classic.skipped
         ? `classic: an equivalent signature is already in ${r.name}:${r.classic.tag}`
-        : `classic: signed ${r.digest}, ${r.name}:${r.classic.tag} now holds ${r.classic.signatures} signature(s)`,
+        : `classic: signed ${r.digest}, ${r.name}:${r.classic.tag} now holds ${plural(r.classic.signatures, 'signature')}`,
     )
   }
   if (r.bundle) {

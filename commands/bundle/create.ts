@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes, table } from '../../cli/format.js'
+import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
@@ -125,13 +125,13 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
             i.source,
             i.digest,
             i.platforms.join(',') || '-',
-            `${i.referrers.length} referrers`,
+            plural(i.referrers.length, 'referrer'),
           ]),
         ),
       )
       for (const f of result.files) this.out(f)
       this.note(
-        `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${result.blobs} blobs (${formatBytes(result.blobBytes)})` +
+        `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${plural(result.blobs, 'blob')} (${formatBytes(result.blobBytes)})` +
           `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
           `${result.signed ? ', signed' : ''}${result.sequence === undefined ? '' : `, sequence ${result.sequence}`}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
       )
@@ -147,5 +147,3 @@ async function loadKey(path: string) {
   const { loadSigningKey } = await import('../../src/supply/key-files.js')
   return loadSigningKey(path, await keyPassword())
 }
-
-const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

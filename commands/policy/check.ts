@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { policyCheckShape } from '../../cli/json-shapes.js'
 import { renderImageCheck } from '../../cli/policy-render.js'
@@ -86,10 +87,13 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     }
     const summary = summarize(results)
     this.out(
-      `${summary.passed} passed, ${summary.failed} failed, ${summary.warnings} warnings, ${summary.skipped} skipped`,
+      `${summary.passed} passed, ${summary.failed} failed, ${plural(summary.warnings, 'warning')}, ${summary.skipped} skipped`,
     )
     if (summary.failed) {
-      const failure = new FerryError('POLICY_VIOLATION', `${summary.failed} enforce-mode rule(s) failed`)
+      const failure = new FerryError(
+        'POLICY_VIOLATION',
+        `${plural(summary.failed, 'enforce-mode rule')} failed`,
+      )
       this.note(`ferry: policy check failed: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)
     }

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { renderPlan } from '../../cli/retention-render.js'
 import { DEFAULT_POLICY_FILE, loadPolicy } from '../../src/policy/index.js'
@@ -115,7 +116,7 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
     for (const plan of result.repositories) for (const line of renderPlan(plan)) this.out(line)
     const s = result.summary
     this.out(
-      `plan: keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) in ${s.repositories} repositories`,
+      `plan: keep ${s.kept}, untag ${s.untag}, delete ${plural(s.deleteManifests, 'manifest')} in ${plural(s.repositories, 'repository', 'repositories')}`,
     )
     return result
   }

@@ -6,6 +6,7 @@ import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { compilePattern } from '../spec/tag-filter.js'
 import { type VerifyImageResult, verifyImage } from '../supply/index.js'
+import { plural } from '../util/plural.js'
 import type { FoundLabel } from './labels.js'
 import type { Environment, VerificationKey } from './load.js'
 import type { ImageName } from './match.js'
@@ -40,7 +41,7 @@ export function checkNaming(template: string, name: ImageName): RuleOutcome {
     return {
       rule: 'naming',
       result: 'fail',
-      message: `"${name.repository}" has ${got.length} path segment(s); ${template} needs exactly ${want.length}`,
+      message: `"${name.repository}" has ${plural(got.length, 'path segment')}; ${template} needs exactly ${want.length}`,
       evidence: { template, repository: name.repository },
     }
   }

@@ -68,7 +68,7 @@ describe('ferry bundle and inventory (commands)', () => {
     const sbom = await ferry('bundle/verify', bundle, '--require-sbom')
     expect(sbom.code).toBe(5) // the cli image carries no SBOM
     expect(sbom.stdout).toMatch(/FAIL {2}.*tools\/cli:2/)
-    expect(sbom.stderr).toContain('1 image(s) failed')
+    expect(sbom.stderr).toContain('1 image failed')
   }, 60_000)
 
   it('imports with the mapping table and --mapping-out, then inventories the result', async () => {

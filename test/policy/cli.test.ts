@@ -94,7 +94,7 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
       ['immutable', 'pass'],
     ])
     expect(doc.summary).toEqual({ images: 2, passed: 7, failed: 2, warnings: 0, skipped: 0 })
-    expect(r.stderr.trim()).toBe('ferry: policy check failed: 2 enforce-mode rule(s) failed')
+    expect(r.stderr.trim()).toBe('ferry: policy check failed: 2 enforce-mode rules failed')
 
     // --environment adds another environment's rules; a warn environment never fails the run.
     const warned = await ferry([
