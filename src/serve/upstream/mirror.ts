@@ -9,6 +9,7 @@ import type { Logger } from '../../log.js'
 import type { Digest } from '../../oci/digest.js'
 import { childrenOf, type Manifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
+import { nameWithReference } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
 import { acceptsMediaType } from '../accept.js'
@@ -254,7 +255,7 @@ export class Mirror {
     try {
       m = await repo.fetchManifest(reference)
     } catch (err) {
-      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
+      throw upstreamError(err, nameWithReference(repo.name, reference), this.logger)
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
