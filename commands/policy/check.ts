@@ -18,7 +18,8 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'
   static override description =
     'Each IMAGE is resolved to its digest and judged by the rules of the first environment of the policy file it ' +
-    'matches, plus the global naming and labels rules, plus immutable and forbid.tags of every other environment it ' +
+    'matches, plus the global labels rule and the naming rule (the environment’s own `naming` when it has one, ' +
+    'else the global one), plus immutable and forbid.tags of every other environment it ' +
     'matches; --environment adds one environment’s rules (what would prod ask of this image?), never removes ' +
     'any. One row per image and rule, naming its environment: pass, FAIL, ' +
     'warn (a failure in a warn-mode environment) or skip (the rule does not apply, e.g. a tag rule for an image ' +

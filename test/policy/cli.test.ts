@@ -138,6 +138,9 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
     const schema = JSON.parse(r.stdout) as { title: string; properties: Record<string, unknown> }
     expect(schema.title).toBe('ferry policy file (ferry.policy.yaml)')
     expect(Object.keys(schema.properties)).toContain('environments')
+    // An environment may carry its own naming, with the same template as the global one.
+    const env = (schema.properties.environments as { items: { properties: Record<string, unknown> } }).items
+    expect(env.properties.naming).toEqual(schema.properties.naming)
   })
 
   it('policy check on a bundle member, offline: the registry the image came from is gone', async () => {

@@ -183,6 +183,7 @@ describe('the example policy file', () => {
       'match',
       'mode',
       'name',
+      'naming',
       'require',
       'retention',
       'tags',
