@@ -30,6 +30,10 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
     'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig); the password comes from FERRY_PASSWORD, ' +
     'else COSIGN_PASSWORD, else a prompt.\n\n' +
+    '--require-signature and --require-sbom judge each image (each tag a tag filter selects) by what the bundle ' +
+    'carries attached to its digest, once every graph is walked and before the first byte is written: one line ' +
+    'names every image that lacks one, and nothing is written (exit 7). Presence only: `bundle verify --key` ' +
+    'checks the signatures on the closed side.\n\n' +
     'Without SPEC, --image REF (repeatable) names the images. The bundle is named by --name, else after the ' +
     'images (the last component of each repository: acme/web and library/redis make web-redis), never after ' +
     'the output file, so the same images make the same bytes.'
@@ -39,6 +43,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.2.tar --key release.key --sequence 12',
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output site.tar --against closed-side.json --split-size 700M',
     '<%= config.bin %> bundle create --image reg.local:5000/acme/web:v1.4.2 --image docker.io/library/redis:7.2 --output web.tar',
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar --require-signature --require-sbom',
   ]
   static override args = {
     spec: Args.string({ description: 'Bundle spec (YAML); see bundles/mini-api.yaml.' }),
@@ -70,6 +75,14 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),
     'no-referrers': Flags.boolean({
       description: 'With --image: leave signatures, SBOMs and attestations behind.',
+    }),
+    'require-signature': Flags.boolean({
+      description:
+        'Each image must carry a signature (cosign .sig tag or Sigstore bundle referrer) on its own digest; else nothing is written (exit 7).',
+    }),
+    'require-sbom': Flags.boolean({
+      description:
+        'Each image must carry an SPDX or CycloneDX SBOM on its own digest; else nothing is written (exit 7).',
     }),
   }
 
@@ -116,6 +129,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
         splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
         signingKey,
         sequence: flags.sequence,
+        require: { signature: flags['require-signature'], sbom: flags['require-sbom'] },
         onEvent: progress.onEvent,
       })
       progress.stop()
