@@ -154,7 +154,12 @@ export function checkForbiddenTags(patterns: readonly string[], tag: string | un
   if (tag === undefined) return { rule: 'tags.forbid', result: 'skip', message: 'no tag (by digest)' }
   const hit = patterns.find((p) => compilePattern(p)(tag))
   return hit
-    ? { rule: 'tags.forbid', result: 'fail', message: `tag "${tag}" is forbidden here (${hit})` }
+    ? {
+        rule: 'tags.forbid',
+        result: 'fail',
+        message: `tag "${tag}" is forbidden here (${hit})`,
+        evidence: { pattern: hit },
+      }
     : { rule: 'tags.forbid', result: 'pass', message: `tag "${tag}" is not forbidden` }
 }
 
