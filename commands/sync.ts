@@ -93,7 +93,7 @@ function render(r: SyncReport): string {
   const copied = r.entries.filter((e) => e.status === 'copied')
   const summary =
     t.copied + t.wouldCopy + t.failed === 0
-      ? `${t.images === 1 ? 'the one image' : `all ${t.images} images`} already in sync (0 bytes transferred, 0 manifests pushed)`
+      ? `${t.images === 1 ? '1 image' : `all ${t.images} images`} already in sync (0 bytes transferred, 0 manifests pushed)`
       : r.dryRun
         ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
         : `${t.copied} copied (${transferred(copied)}), ${t.inSync} in sync, ${t.failed} failed`

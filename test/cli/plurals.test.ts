@@ -64,7 +64,7 @@ describe('plurals in summaries', { timeout: 120_000 }, () => {
     )
     const again = await ferry(['sync', await spec('one.yaml', ['one'])], { env })
     expect(again.stdout).toMatch(
-      /^the one image already in sync \(0 bytes transferred, 0 manifests pushed\)/m,
+      /^1 image already in sync \(0 bytes transferred, 0 manifests pushed\)/m,
     )
     const two = await ferry(['sync', await spec('two.yaml', ['two', 'three'])], { env })
     expect(two.stdout).toMatch(
