@@ -29,6 +29,21 @@ export const signatureCheckShape = {
   notChecked: ['string'],
 } satisfies JsonShape
 
+/** `sign`, and `attach --key` (under `signature`). */
+export const signResultShape = {
+  name: 'string',
+  reference: 'string',
+  digest: 'string',
+  'classic?': {
+    tag: 'string',
+    manifest: 'string',
+    payload: 'string',
+    skipped: 'boolean',
+    signatures: 'number',
+  },
+  'bundle?': { manifest: 'string', bundle: 'string', keyless: 'boolean' },
+} satisfies JsonShape
+
 export const blobCountsShape = { copied: 'number', skipped: 'number', mounted: 'number' } satisfies JsonShape
 
 export const omittedShape = { blobs: 'number', bytes: 'number' } satisfies JsonShape

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
+import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
@@ -23,7 +24,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'directory’s base name: `skopeo copy oci:./app:1.0 …` then serves HOST:PORT/app:1.0, and pushes to ' +
     'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
     'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
-    'deleting a manifest or tag edits index.json and never removes blobs. Unfinished uploads wait in ' +
+    'deleting a manifest or tag edits index.json and never removes blobs: a repository whose last manifest ' +
+    'is deleted lists no tags (200) and still serves its blobs until the server restarts. Unfinished uploads wait in ' +
     'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
     '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
     'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
@@ -34,7 +36,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'write) every repository. --read-only answers every write with 405 UNSUPPORTED. Runs until SIGINT or ' +
     'SIGTERM, then lets running requests finish for up to 10 seconds. --debug logs one line per request ' +
     '(method, path, status, time; never credentials).\n\n' +
-    'Slow clients: request headers must arrive within --header-timeout seconds (30) and a whole request ' +
+    'Slow clients: request headers (and, with TLS, the handshake) must arrive within --header-timeout seconds (30) and a whole request ' +
     'within --request-timeout (default none: a large layer may take hours); a connection silent for ' +
     '--idle-timeout seconds (60), or whose body delivers under 1 KiB in that time, is closed. A failed ' +
     'write (disk full: 507; out of file descriptors: 503) fails only that request; 5xx answers carry only ' +
@@ -59,9 +61,28 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'match its digest or size, an oversize manifest, a refused login) answers 502. Repeat --upstream ' +
     'NAME=URL for several upstreams: containerd’s ?ns=NAME picks one, other clients get the first. Credentials for upstream come from the ' +
     'docker config: every client of the mirror can read what those credentials can. They go only to a token ' +
-    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. --cache-max-size and ' +
+    'realm in upstream’s domain, or one allowed with --allow-token-realm HOST[:PORT]. Referrers are upstream’s, ' +
+    'filtered by ?artifactType= (OCI-Filters-Applied). ROOT/index.json lists every cached tag as ' +
+    'UPSTREAM/REPOSITORY:TAG (e.g. docker.io/library/nginx:1.27), so skopeo oci:ROOT:NAME and umoci read the ' +
+    'cache as a layout. --cache-max-size and ' +
     '--cache-max-age evict least recently pulled content first, never a blob a cached manifest references ' +
-    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).'
+    'or one a client is reading, nor a manifest served in the last 5 minutes (a pull in progress).\n\n' +
+    '--policy FILE (a ferry.policy.yaml, as promote and tag read it) is enforced in the registry, whoever the ' +
+    'client is (skopeo, podman, crane, docker, ferry). A manifest PUT under a tag is judged by the rules ' +
+    'promote and tag apply: naming, tags.forbid, tags.semver, immutable (a tag never moves; the same digest ' +
+    'again is a no-op) and the required labels, read from the config the client pushed first (for an index, ' +
+    'from its platform images); a push by digest by naming alone. What attaches to a release is always ' +
+    'accepted: manifests with a subject, cosign’s sha256-HEX.sig/.att/.sbom tags and the sha256-HEX referrers ' +
+    'tag, unless they carry file-system layers. A DELETE of an immutable tag, or of a manifest one needs, is ' +
+    'refused. In an environment that requires a signature (and an SBOM), a manifest GET by tag, or by digest ' +
+    'unless it is an attachment or a platform image of an index that verifies, is served only when it ' +
+    'verifies offline with one of the environment’s keys (for --upstream, against what the cache pulls ' +
+    'through); a HEAD is answered (it carries the digest that signing after the push needs, and no manifest). A ' +
+    'refusal answers 403 DENIED naming the rule, its environment and why; warn-mode failures are logged. ' +
+    'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
+    'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
+    'SIGHUP reads the file again; a file that does not load keeps the previous policy and logs why. ' +
+    '--read-only still refuses every write with 405.'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -86,6 +107,16 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Serve a layout skopeo wrote (`skopeo copy docker://… oci:./app:1.0`) as repository team/app:',
       command: '<%= config.bin %> serve --root ./app --repository team/app',
+    },
+    {
+      description:
+        'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description: 'After editing the policy file, apply it without a restart:',
+      command: 'kill -HUP <pid of ferry serve>',
     },
     {
       description: 'Pull an image of a served bundle under its source name:',
@@ -122,7 +153,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     }),
     'read-only': Flags.boolean({ description: 'Refuse every push and delete (405 UNSUPPORTED).' }),
     'tls-cert': Flags.string({
-      description: 'PEM certificate (chain) file; serves HTTPS.',
+      description:
+        'PEM certificate (chain) file; serves HTTPS (plain HTTP to the port gets 400 "Client sent an HTTP request to an HTTPS server.").',
       dependsOn: ['tls-key'],
     }),
     'tls-key': Flags.string({ description: 'PEM private key file for --tls-cert.', dependsOn: ['tls-cert'] }),
@@ -179,6 +211,16 @@ export default class Serve extends FerryCommand<typeof Serve> {
       min: 1,
       description: 'Blob upload sessions open at once from one remote address (429 TOOMANYREQUESTS past it).',
     }),
+    policy: Flags.string({
+      description:
+        'Policy file (ferry.policy.yaml) enforced on every push, delete and pull, whatever the client; SIGHUP reloads it.',
+    }),
+    name: Flags.string({
+      description:
+        'HOST[:PORT] clients reach this registry by, for the policy’s repository globs (repeatable; default: the listen address and localhost:PORT).',
+      dependsOn: ['policy'],
+      ...repeatable,
+    }),
     'upload-session-ttl': Flags.integer({
       default: 900,
       min: 1,
@@ -234,6 +276,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
             },
           }
         : undefined,
+      policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -241,6 +284,18 @@ export default class Serve extends FerryCommand<typeof Serve> {
       )
     } else if (flags.root) this.note(`ferry serve: listening on ${server.url} (root ${resolve(flags.root)})`)
     else this.note(describeBundle(server))
+    const policy = server.policy
+    if (policy) {
+      this.note(
+        `ferry serve: policy ${policy.file} enforced for ${policy.names.join(', ')} (SIGHUP reloads it)`,
+      )
+      process.on('SIGHUP', () => {
+        void policy.reload().then((r) => {
+          if (r.ok)
+            this.note(`ferry serve: SIGHUP: policy ${policy.file} reloaded (${r.environments} environments)`)
+        })
+      })
+    }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

@@ -16,10 +16,10 @@ describe('test tools', () => {
       await chmod(join(dir, 'skopeo'), 0o755)
       const tools = [...TEST_TOOLS.slice(1), { bin: join(dir, 'docker-registry'), pkg: 'docker-registry' }]
       const missing = missingTools(tools, dir)
-      expect(missing.map((t) => t.pkg)).toEqual(['umoci', 'openssl', 'docker-registry'])
+      expect(missing.map((t) => t.pkg)).toEqual(['umoci', 'openssl', 'softhsm2', 'opensc', 'docker-registry'])
       expect(missingToolsMessage(missing)).toBe(
-        `the tests need programs that are not installed: umoci (Debian package umoci), openssl (Debian package openssl), ${join(dir, 'docker-registry')} (Debian package docker-registry). ` +
-          'On Debian/Ubuntu: sudo apt-get install umoci openssl docker-registry',
+        `the tests need programs that are not installed: umoci (Debian package umoci), openssl (Debian package openssl), softhsm2-util (Debian package softhsm2), pkcs11-tool (Debian package opensc), ${join(dir, 'docker-registry')} (Debian package docker-registry). ` +
+          'On Debian/Ubuntu: sudo apt-get install umoci openssl softhsm2 opensc docker-registry',
       )
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -3,8 +3,16 @@ import { Flags } from '@oclif/core'
 import { imageArg, repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { signResultShape } from '../../cli/json-shapes.js'
+import { signatureLines } from '../../cli/signature-lines.js'
+import { SIGNING_KEY_HELP, signingKeyFlag, withSigner } from '../../cli/signing-key.js'
 import { parseReference } from '../../src/reference/index.js'
-import { attachArtifact, parseKeyValues, readInputFile } from '../../src/supply/index.js'
+import {
+  attachArtifact,
+  cosignDockerReference,
+  parseKeyValues,
+  readInputFile,
+} from '../../src/supply/index.js'
 import { openTarget } from '../../src/targets/open.js'
 
 export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> {
@@ -12,7 +20,8 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
   static override description =
     'One layer holding the file (media type --media-type, default the artifact type, titled with the file name ' +
     'as oras does), the empty config, and subject = the image’s digest. Annotations go on the manifest, where ' +
-    'the referrers API lists them. Prints the referrer as REPO@DIGEST, which `ferry sign` can sign in turn.'
+    'the referrers API lists them. Prints the referrer as REPO@DIGEST, which `ferry sign` can sign in turn, or ' +
+    '--key signs it here (a key file or a pkcs11: URI; a classic signature).'
   static override examples = [
     '<%= config.bin %> attach artifact registry.intra/acme/web:v1.4.2 --artifact-type application/vnd.acme.scan.v1+json --file scan.json',
     '<%= config.bin %> attach artifact reg.local/app:1 --artifact-type application/vnd.acme.release-notes.v1 --file NOTES.md --media-type text/markdown -a org.opencontainers.image.version=1.0',
@@ -30,6 +39,7 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
       description: 'KEY=VALUE manifest annotation. Repeatable.',
       ...repeatable,
     }),
+    key: signingKeyFlag({ description: `Sign the artifact referrer with this key. ${SIGNING_KEY_HELP}` }),
   }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
@@ -40,27 +50,38 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
     digest: 'string',
     artifactType: 'string',
     layer: { mediaType: 'string', digest: 'string', size: 'number' },
+    'signature?': signResultShape,
   }
 
   async run() {
     const bytes = await readInputFile(this.flags.file)
     const annotations = parseKeyValues(this.flags.annotation)
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
-    try {
-      const result = await attachArtifact({
-        target,
-        reference,
-        artifactType: this.flags['artifact-type'],
-        layerMediaType: this.flags['media-type'],
-        bytes,
-        annotations,
-        title: basename(this.flags.file),
-      })
-      this.out(`${result.name}@${result.digest}`)
-      this.note(`attached ${result.artifactType} to ${result.name}@${result.subject}`)
-      return result
-    } finally {
-      await target.close()
-    }
+    const ref = parseReference(this.args.image)
+    return withSigner(
+      this.flags.key,
+      (l) => this.note(l),
+      async (key) => {
+        const { target, reference } = await openTarget(ref, this.registryOptions)
+        try {
+          const result = await attachArtifact({
+            target,
+            reference,
+            artifactType: this.flags['artifact-type'],
+            layerMediaType: this.flags['media-type'],
+            bytes,
+            annotations,
+            title: basename(this.flags.file),
+            key,
+            dockerReference: cosignDockerReference(ref),
+          })
+          this.out(`${result.name}@${result.digest}`)
+          this.note(`attached ${result.artifactType} to ${result.name}@${result.subject}`)
+          if (result.signature) for (const line of signatureLines(result.signature)) this.note(line)
+          return result
+        } finally {
+          await target.close()
+        }
+      },
+    )
   }
 }

@@ -7,6 +7,7 @@ import { serializeIndex } from '../layout/layout-files.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import type { Signer } from '../sign/signer.js'
 import { bundleCreated } from './created-time.js'
 import { applyOmission, loadOmission } from './delta.js'
 import {
@@ -36,8 +37,8 @@ export interface CreateBundleOptions extends RegistryOptions {
   against?: string
   /** Bytes per part. Default: one file. */
   splitSize?: number
-  /** Signs ferry-bundle.json (ECDSA P-256). */
-  signingKey?: KeyObject
+  /** Signs ferry-bundle.json (ECDSA P-256): a key in memory, or a signer (a key file or a PKCS#11 token). */
+  signingKey?: KeyObject | Signer
   /** The release counter import orders bundles of this name by (import-record.ts). Default: none, `created` orders. */
   sequence?: number
   client?: RegistryClient
@@ -77,7 +78,10 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
   const omission = await loadOmission({ base: opts.base, against: opts.against })
   const client = opts.client ?? new RegistryClient(opts)
   try {
-    const plan = await planBundle(spec, { client, concurrency: opts.concurrency })
+    const plan = await planBundle(spec, {
+      repository: (ref) => client.repository(ref.registry, ref.repository),
+      concurrency: opts.concurrency,
+    })
     checkRequirements(plan, opts.require ?? {}, opts.output)
     const omitted = applyOmission(plan, omission)
     const created = bundleCreated(env, plan.times)
@@ -100,7 +104,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
       { name: METADATA_NAME, bytes: metadataBytes },
     ]
     if (opts.signingKey)
-      files.push({ name: SIGNATURE_NAME, bytes: signMetadata(metadataBytes, opts.signingKey) })
+      files.push({ name: SIGNATURE_NAME, bytes: await signMetadata(metadataBytes, opts.signingKey) })
     files.push({
       name: INDEX_NAME,
       bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),

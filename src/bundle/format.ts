@@ -7,7 +7,8 @@
  *                            and every index.json entry (so the signature covers the names, see names.ts)
  *   ferry-bundle.json.sig    optional: base64 (standard alphabet, no newline) of an ASN.1 DER ECDSA P-256
  *                            signature, SHA-256 over the exact bytes of ferry-bundle.json
- *   index.json               one entry per image, referrer and cosign tag (see entries.ts)
+ *   index.json               one entry per image, referrer and cosign tag, and a second, named
+ *                            REPO@sha256:HEX, for an image pinned by digest (see entries.ts)
  *   blobs/sha256/HEX         every manifest and blob, each once
  *
  * Entries appear in exactly that order, blobs sorted by digest, all with the bundle's `created` as mtime,

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto'
 import { FerryError } from '../errors.js'
 // classic.js alone: the sign/ index pulls in the Sigstore libraries, which nothing here needs.
-import { signClassic, verifyClassicLayer } from '../sign/classic.js'
+import { signClassicWith, verifyClassicLayer } from '../sign/classic.js'
+import { type Signer, toSigner } from '../sign/signer.js'
 import { METADATA_NAME, SIGNATURE_NAME } from './format.js'
 
 /**
@@ -12,10 +13,11 @@ import { METADATA_NAME, SIGNATURE_NAME } from './format.js'
  *   openssl dgst -sha256 -verify NAME.pub -signature sig.der ferry-bundle.json
  * Since the metadata lists every blob digest and size and every index.json entry (names.ts), the
  * signature covers every byte of content and every name that leads to it.
- * ECDSA signatures are randomised: two signed bundles of the same content differ in this entry only.
+ * Key files sign deterministically (RFC 6979); a token's ECDSA is randomised (`Signer.deterministic`):
+ * two bundles of the same content signed by a token differ in this entry only.
  */
-export function signMetadata(metadata: Uint8Array, key: KeyObject): Buffer {
-  return Buffer.from(signClassic(metadata, key), 'ascii')
+export async function signMetadata(metadata: Uint8Array, key: KeyObject | Signer): Promise<Buffer> {
+  return Buffer.from(await signClassicWith(metadata, toSigner(key)), 'ascii')
 }
 
 export type SignatureState = 'verified' | 'unsigned' | 'not-checked'

@@ -81,6 +81,14 @@ export function refNameFor(repository: string | undefined, tag: string): string 
   return `${repository}:${tag}`
 }
 
+/**
+ * The ref.name that names a manifest by digest for other tools: `REPO@sha256:HEX`, as an image is
+ * referenced by digest. It fits the grammar skopeo (`oci:DIR:REPO@sha256:HEX`) and umoci accept, and
+ * never splits into a repository and tag (see `splitRefName`), so it is no tag of REPO: in ferry's
+ * reading it belongs to the no-repository view, beside REPO's own entry for the manifest.
+ */
+export const digestRefName = (repository: string, digest: string): string => `${repository}@${digest}`
+
 export const refNameOf = (entry: Descriptor): string | undefined => entry.annotations?.[REF_NAME_ANNOTATION]
 
 /** The view an index entry belongs to: from its ref.name when tagged, else from `io.ferry.repository`. */

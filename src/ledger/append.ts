@@ -56,7 +56,13 @@ export async function appendLedger(
  */
 export async function appendRecords(
   path: string,
-  build: (at: { lines: number; prev: string; time: string; actor: string }) => Record<string, unknown>[],
+  // May be async (a checkpoint signed in a token): it runs under the lock, after the head is read.
+  build: (at: {
+    lines: number
+    prev: string
+    time: string
+    actor: string
+  }) => Record<string, unknown>[] | Promise<Record<string, unknown>[]>,
   opts: AppendOptions = {},
 ): Promise<void> {
   const time = rfc3339(opts.now?.() ?? new Date())
@@ -77,7 +83,7 @@ export async function appendRecords(
         const torn = { seq: lines, bytes: head.torn.bytes.length, sha256: lineHash(head.torn.bytes) }
         push({ time, operation: 'repair', actor, torn })
       }
-      for (const record of build({ lines, prev, time, actor })) push(record)
+      for (const record of await build({ lines, prev, time, actor })) push(record)
       await handle.write(`${head.torn ? '\n' : ''}${out.join('\n')}\n`)
       await handle.sync()
     } finally {

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto'
 import { FerryError } from '../errors.js'
-import { signClassic, verifyClassicLayer } from '../sign/classic.js'
+import { signClassicWith, verifyClassicLayer } from '../sign/classic.js'
 import { publicKeyHint } from '../sign/keys.js'
+import { type Signer, toSigner } from '../sign/signer.js'
 import { type AppendOptions, appendRecords } from './append.js'
 import { GENESIS, lineHash } from './chain.js'
 import { type LedgerFile, readLedgerFile, tornAt } from './read.js'
@@ -151,27 +152,28 @@ export interface Checkpoint {
 }
 
 /**
- * Appends a checkpoint: the chain's head and length signed with `key` (ECDSA P-256, as cosign key files
- * hold). A broken chain is not signed: that would vouch for whatever was changed.
+ * Appends a checkpoint: the chain's head and length signed with `key` (ECDSA P-256: a cosign key file's,
+ * or one in a PKCS#11 token). A broken chain is not signed: that would vouch for whatever was changed.
  */
 export async function checkpointLedger(
   path: string,
-  key: KeyObject,
+  key: KeyObject | Signer,
   opts: AppendOptions = {},
 ): Promise<Checkpoint> {
+  const signer = toSigner(key)
   const state = await verifyLedger(path)
   if (state.status === 'broken')
     throw new FerryError(
       'VERIFY_FAILED',
       `${path}:${state.problem!.line}: ${state.problem!.message}; not signing it`,
     )
-  const id = publicKeyHint(key)
+  const id = publicKeyHint(signer.publicKey)
   let signed: Checkpoint | undefined
   await appendRecords(
     path,
-    ({ lines, prev, time, actor }) => {
+    async ({ lines, prev, time, actor }) => {
       signed = { head: prev, covers: lines, key: id }
-      const signature = signClassic(checkpointPayload(prev, lines), key)
+      const signature = await signClassicWith(checkpointPayload(prev, lines), signer)
       return [{ time, operation: 'checkpoint', actor, head: prev, covers: lines, key: id, signature }]
     },
     opts,

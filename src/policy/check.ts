@@ -1,11 +1,13 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
-import { labelsOf, type TraceLabels, traceLabels } from './labels.js'
+import type { Manifest } from '../oci/manifest.js'
+import { type FoundLabel, labelsOf, type TraceLabels, traceLabels } from './labels.js'
 import type { Environment, Policy } from './load.js'
 import { formatName, type ImageName, type Judges, judgesFor, reportedEnvironment } from './match.js'
 import {
   checkForbiddenTags,
   checkImmutable,
+  checkImmutableRemoval,
   checkLabels,
   checkNaming,
   checkSemverTag,
@@ -63,7 +65,7 @@ export interface NameCheckOptions {
 
 export interface CheckImageOptions extends NameCheckOptions {
   /** Where the content is read from (for promote: the source). */
-  target: Target
+  target: ReadOnlyTarget
 }
 
 /** A rule's outcome as a row: a failure in a warn-mode environment is a warning. */
@@ -149,9 +151,74 @@ export function immutableCheck(
   digest: Digest,
   existing: Digest | null,
 ): PolicyCheck | undefined {
-  const env = bySeverity(judges.protecting.filter((e) => e.immutable))[0]
+  const env = strictestImmutable(judges)
   return env && row(checkImmutable(tag, digest, existing ?? undefined), env)
 }
+
+const strictestImmutable = (judges: Judges): Environment | undefined =>
+  bySeverity(judges.protecting.filter((e) => e.immutable))[0]
+
+/**
+ * Deleting `tag`, which names `existing`, or `deleting`, a manifest that index lists: judged by the
+ * environment immutableCheck would judge a move by. Undefined: no environment here is immutable.
+ */
+export function removalCheck(
+  judges: Judges,
+  tag: string,
+  existing: Digest,
+  deleting: Digest = existing,
+): PolicyCheck | undefined {
+  const env = strictestImmutable(judges)
+  return env && row(checkImmutableRemoval(tag, existing, deleting), env)
+}
+
+/** The environments whose signature and SBOM rules judge an image: the name's own and the one added. */
+export const evidenceEnvironments = (judges: Judges): Environment[] =>
+  [judges.home, judges.added].filter((e): e is Environment => e !== undefined && e.keys.length > 0)
+
+/**
+ * The signature and SBOM rows of each environment for one digest, read from `target` (the offline
+ * verify): what checkImage adds to the name rules, and what `serve --policy` gates pulls on.
+ */
+export async function checkEvidence(
+  envs: readonly Environment[],
+  target: ReadOnlyTarget,
+  digest: Digest,
+): Promise<PolicyCheck[]> {
+  const rows: PolicyCheck[] = []
+  for (const env of envs) {
+    for (const o of await checkSignatureAndSbom(env, target, digest)) rows.push(row(o, env))
+  }
+  return rows
+}
+
+const labelRows = (policy: Policy, judges: Judges, found: Map<string, FoundLabel>): PolicyCheck[] =>
+  policy.labels ? [row(checkLabels(policy.labels.require, found), globalJudge(judges))] : []
+
+export interface PushedImageOptions extends NameCheckOptions {
+  /** Where the manifest's config and, for an index, its platform images are read from. */
+  target: ReadOnlyTarget
+  /** The manifest arriving under `name`, not necessarily stored yet. */
+  manifest: Manifest
+}
+
+/**
+ * What a registry judges when an image arrives under a tag: the name rules (as checkName) and the
+ * labels, read from the manifest and its config (or an index's platform images), which the client
+ * pushed first. Signatures and SBOMs are pushed after the image: `serve --policy` judges them at pull.
+ */
+export async function checkPushedImage(opts: PushedImageOptions): Promise<NameCheck> {
+  const judges = judgesFor(opts.policy, opts.name, opts.environment)
+  const found = await labelsOf(opts.target, opts.manifest)
+  return {
+    environment: reportedEnvironment(judges)?.name ?? null,
+    checks: sortRows([...nameRows(judges, opts), ...labelRows(opts.policy, judges, found)]),
+  }
+}
+
+// Stable: within one rule, the environments stay in the order they were judged.
+const sortRows = (rows: PolicyCheck[]): PolicyCheck[] =>
+  rows.sort((a, b) => RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule))
 
 /**
  * Every rule of the policy that applies to one image under a name, in the order of the rule ids: the
@@ -164,20 +231,17 @@ export async function checkImage(opts: CheckImageOptions): Promise<ImageCheck> {
   const shown = reportedEnvironment(judges)
   const manifest = await target.fetchManifest(digest)
   const found = await labelsOf(target, manifest)
-  const rows = nameRows(judges, { ...opts, digest: manifest.digest })
-  if (policy.labels) rows.push(row(checkLabels(policy.labels.require, found), globalJudge(judges)))
-  for (const env of [judges.home, judges.added]) {
-    if (env?.keys.length) {
-      for (const o of await checkSignatureAndSbom(env, target, manifest.digest)) rows.push(row(o, env))
-    }
-  }
+  const rows = [
+    ...nameRows(judges, { ...opts, digest: manifest.digest }),
+    ...labelRows(policy, judges, found),
+    ...(await checkEvidence(evidenceEnvironments(judges), target, manifest.digest)),
+  ]
   return {
     image: formatName(name),
     digest: manifest.digest,
     environment: shown?.name ?? null,
     mode: shown?.mode ?? 'enforce',
-    // Stable: within one rule, the environments stay in the order they were judged.
-    checks: rows.sort((a, b) => RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule)),
+    checks: sortRows(rows),
     labels: traceLabels(found),
   }
 }

@@ -1,7 +1,8 @@
-import { createHash, type KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { FerryError } from '../errors.js'
+import { keyFingerprint } from '../sign/keys.js'
 import { readYamlSpec } from '../spec/yaml.js'
 import { loadPublicKey } from '../supply/index.js'
 import { type EnvironmentRules, type PolicyFile, policySchema } from './schema.js'
@@ -28,11 +29,6 @@ export interface Policy extends Omit<PolicyFile, 'environments'> {
   path: string
   environments: Environment[]
 }
-
-export const keyFingerprint = (key: KeyObject): string =>
-  `sha256:${createHash('sha256')
-    .update(key.export({ type: 'spki', format: 'der' }))
-    .digest('hex')}`
 
 /** Reads and checks a policy file, and loads every verification key it names (so a bad path fails now). */
 export async function loadPolicy(path: string = DEFAULT_POLICY_FILE): Promise<Policy> {

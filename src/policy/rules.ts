@@ -2,7 +2,7 @@
  * One function per rule id. Each gives the row `policy check` prints and `promote` gates on; the mode
  * of the environment (enforce or warn) is applied by the caller, so a rule only says pass, fail or skip.
  */
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { compilePattern } from '../spec/tag-filter.js'
 import { type VerifyImageResult, verifyImage } from '../supply/index.js'
@@ -103,7 +103,7 @@ export function checkLabels(required: readonly string[], found: Map<string, Foun
  */
 export async function checkSignatureAndSbom(
   env: Environment,
-  target: Target,
+  target: ReadOnlyTarget,
   digest: Digest,
 ): Promise<RuleOutcome[]> {
   const wantSbom = env.require?.sbom === true
@@ -199,5 +199,23 @@ export function checkImmutable(
     result: 'fail',
     message: `"${tag}" is immutable and names ${existing}; it cannot move to ${digest}`,
     evidence: { existing, wanted: digest },
+  }
+}
+
+/**
+ * Deleting an immutable tag, or a manifest it needs (`deleting`: the digest itself, or a manifest its
+ * index lists), is a move to nothing: refused as any move is.
+ */
+export function checkImmutableRemoval(
+  tag: string,
+  existing: Digest,
+  deleting: Digest = existing,
+): RuleOutcome {
+  const needs = deleting === existing ? '' : `, which lists ${deleting}`
+  return {
+    rule: 'immutable',
+    result: 'fail',
+    message: `"${tag}" is immutable and names ${existing}${needs}; it cannot be deleted`,
+    evidence: { existing, deleting },
   }
 }

@@ -4,7 +4,14 @@ import { rememberSecret } from '../log.js'
 import { type Challenge, challengeScopes, parseChallenges, pickChallenge } from './auth-challenge.js'
 import type { Credential } from './credentials.js'
 import { NetworkError } from './network-error.js'
-import { Backoff, isRetryableStatus, parseRetryAfter, type RetryPolicy, sleep } from './retry.js'
+import {
+  type Backoff,
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+  retryLine,
+  withRetry,
+} from './retry.js'
 import { mergeScopes, TokenCache } from './token-cache.js'
 import { realmRefusal } from './token-realm.js'
 import { displayUrl, header, type RawResponse, readLimited, type Transport } from './transport.js'
@@ -62,6 +69,16 @@ function repositoryOf(scopes: readonly string[]): string | undefined {
 const sendsSecret = (cred: Credential | undefined): boolean =>
   !!cred?.identityToken || (!!cred?.username && cred.password !== undefined)
 
+/** A token service answer worth another try (429, 5xx); its body is already read. */
+class TokenServiceBusy extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(`token service answered HTTP ${status}`)
+  }
+}
+
 export class Authenticator {
   private readonly challenges = new Map<string, Challenge>()
   private readonly tokens = new TokenCache()
@@ -94,8 +111,16 @@ export class Authenticator {
     return p
   }
 
-  /** The Authorization value for a request, or undefined while the registry has asked for none. */
-  async authorization(registry: string, scopes: string[], fresh = false): Promise<string | undefined> {
+  /**
+   * The Authorization value for a request, or undefined while the registry has asked for none. A token
+   * fetched for it draws its retries from `budget`, the request's own (http.ts).
+   */
+  async authorization(
+    registry: string,
+    scopes: string[],
+    fresh = false,
+    budget?: Backoff,
+  ): Promise<string | undefined> {
     const challenge = this.challenges.get(registry)
     if (!challenge) return undefined
     const cred = await this.credential(registry, scopes)
@@ -105,7 +130,7 @@ export class Authenticator {
     }
     if (fresh) this.tokens.invalidate(registry, scopes)
     const token = await this.tokens.obtain(registry, scopes, () =>
-      this.fetchToken(registry, challenge, scopes, cred),
+      this.fetchToken(registry, challenge, scopes, cred, budget),
     )
     return `Bearer ${token}`
   }
@@ -131,7 +156,13 @@ export class Authenticator {
     return !!(c?.username || c?.identityToken)
   }
 
-  private async fetchToken(registry: string, ch: Challenge, scopes: string[], cred?: Credential) {
+  private async fetchToken(
+    registry: string,
+    ch: Challenge,
+    scopes: string[],
+    cred: Credential | undefined,
+    budget: Backoff | undefined,
+  ) {
     const realm = ch.params.realm
     if (!realm) throw new FerryError('UNAUTHORIZED', `${registry}: Bearer challenge without a realm`)
     let url: URL
@@ -153,59 +184,59 @@ export class Authenticator {
         )
       }
     }
-    const backoff = new Backoff(this.policy)
-    for (;;) {
-      let res: RawResponse
-      try {
-        res = await this.tokenRequest(url, ch, scopes, cred)
-      } catch (err) {
-        const delay = err instanceof NetworkError && err.transient ? backoff.next() : undefined
-        if (delay === undefined) throw err
-        this.transport.log(
-          `token request for ${registry} failed, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
-        )
-        await sleep(delay)
-        continue
-      }
-      if (res.status === 200) {
-        const text = await readLimited(res, 1024 * 1024)
-        let parsed: z.infer<typeof tokenResponseSchema> | undefined
-        try {
-          parsed = tokenResponseSchema.parse(JSON.parse(text))
-        } catch {
-          parsed = undefined
-        }
-        const token = parsed?.token || parsed?.access_token
-        if (!token)
-          throw new FerryError('UNAUTHORIZED', `${registry}: token service ${url.host} sent no token`)
-        rememberSecret(token)
-        return {
-          token,
-          expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS,
-          granted: grantedScopes(token, parsed?.scope),
-        }
-      }
-      await res.body.dump?.()
-      const delay = isRetryableStatus(res.status, true)
-        ? backoff.next(parseRetryAfter(header(res, 'retry-after')))
-        : undefined
-      if (delay !== undefined) {
-        this.transport.log(
-          `token service answered ${res.status}, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
-        )
-        await sleep(delay)
-        continue
-      }
-      const code = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : 'REGISTRY'
+    const refused = (status: number) => {
+      const code = status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'DENIED' : 'REGISTRY'
       const who = cred?.username
         ? `as ${cred.username}`
         : cred?.identityToken
           ? 'with an identity token'
           : 'anonymously'
-      throw new FerryError(
+      return new FerryError(
         code,
-        `${registry}: token service ${url.host} refused a token ${who} for ${scopes.join(' ') || 'registry access'} (HTTP ${res.status})`,
+        `${registry}: token service ${url.host} refused a token ${who} for ${scopes.join(' ') || 'registry access'} (HTTP ${status})`,
       )
+    }
+    let res: RawResponse
+    try {
+      res = await withRetry(
+        budget ?? this.policy,
+        async () => {
+          const res = await this.tokenRequest(url, ch, scopes, cred)
+          if (res.status === 200 || !isRetryableStatus(res.status, true)) return res
+          await res.body.dump?.()
+          throw new TokenServiceBusy(res.status, parseRetryAfter(header(res, 'retry-after')))
+        },
+        {
+          classify: (err) =>
+            err instanceof TokenServiceBusy
+              ? { reason: `HTTP ${err.status}`, retryAfterMs: err.retryAfterMs }
+              : err instanceof NetworkError && err.transient
+                ? { reason: err.errno }
+                : undefined,
+          onRetry: (e) => this.transport.log(retryLine(`token request for ${registry}`, e)),
+        },
+      )
+    } catch (err) {
+      throw err instanceof TokenServiceBusy ? refused(err.status) : err
+    }
+    if (res.status !== 200) {
+      await res.body.dump?.()
+      throw refused(res.status)
+    }
+    const text = await readLimited(res, 1024 * 1024)
+    let parsed: z.infer<typeof tokenResponseSchema> | undefined
+    try {
+      parsed = tokenResponseSchema.parse(JSON.parse(text))
+    } catch {
+      parsed = undefined
+    }
+    const token = parsed?.token || parsed?.access_token
+    if (!token) throw new FerryError('UNAUTHORIZED', `${registry}: token service ${url.host} sent no token`)
+    rememberSecret(token)
+    return {
+      token,
+      expiresIn: parsed?.expires_in ?? DEFAULT_TOKEN_SECONDS,
+      granted: grantedScopes(token, parsed?.scope),
     }
   }
 

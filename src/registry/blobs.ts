@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream'
+import { PassThrough, type Readable, Transform } from 'node:stream'
 import { FerryError } from '../errors.js'
 import { parseDigest, verifyingStream } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -7,7 +7,7 @@ import { pullScope, type RepoContext, v2Url } from './context.js'
 import { NOT_FOUND_ENTRY } from './errors.js'
 import { discard } from './http.js'
 import { NetworkError, networkError } from './network-error.js'
-import { Backoff, sleep } from './retry.js'
+import { Backoff, retryLine, withRetry } from './retry.js'
 import { header, type RawResponse } from './transport.js'
 
 /** Blob reads: `/v2/NAME/blobs/DIGEST` (distribution spec, "Pulling blobs"). */
@@ -18,7 +18,7 @@ const blobUrl = (ctx: RepoContext, desc: Descriptor) => v2Url(ctx, `blobs/${pars
 const REDIRECTS = [301, 302, 303, 307, 308]
 const MAX_REDIRECTS = 5
 
-export async function hasBlob(ctx: RepoContext, desc: Descriptor): Promise<boolean> {
+export async function hasBlob(ctx: RepoContext, desc: Descriptor, budget?: Backoff): Promise<boolean> {
   const res = await ctx.http.request({
     registry: ctx.registry,
     method: 'HEAD',
@@ -27,6 +27,7 @@ export async function hasBlob(ctx: RepoContext, desc: Descriptor): Promise<boole
     subject: blobName(ctx, desc),
     expect: [200, 404],
     notFound: NOT_FOUND_ENTRY.blob,
+    budget,
   })
   await discard(res)
   return res.status === 200
@@ -37,7 +38,12 @@ export async function hasBlob(ctx: RepoContext, desc: Descriptor): Promise<boole
  * (S3, GCS, a CDN) with 307, and the registry's Authorization must not travel there (the request layer
  * attaches it to the registry's own origin only).
  */
-async function openAt(ctx: RepoContext, desc: Descriptor, offset: number): Promise<RawResponse> {
+async function openAt(
+  ctx: RepoContext,
+  desc: Descriptor,
+  offset: number,
+  budget: Backoff,
+): Promise<RawResponse> {
   let url = blobUrl(ctx, desc)
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {}
   for (let hop = 0; ; hop++) {
@@ -50,6 +56,7 @@ async function openAt(ctx: RepoContext, desc: Descriptor, offset: number): Promi
       subject: blobName(ctx, desc),
       expect: [200, 206, ...REDIRECTS],
       notFound: NOT_FOUND_ENTRY.blob,
+      budget,
     })
     if (!REDIRECTS.includes(res.status)) return res
     await discard(res)
@@ -77,75 +84,99 @@ function skipFor(res: RawResponse, offset: number, what: string): number {
   return 0
 }
 
+/** Resolves once `out` wants more, or is gone (a consumer that gave up destroys it). */
+const drained = (out: PassThrough) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done)
+      out.off('close', done)
+      resolve()
+    }
+    out.on('drain', done)
+    out.on('close', done)
+  })
+
 /**
  * The body as one stream across resumptions: when the connection drops, the rest is asked for with
- * `Range: bytes=N-` and the bytes continue into the same verifier. The retry budget counts failures
- * without progress, not time since the transfer began.
+ * `Range: bytes=N-` and the bytes continue into the same stream. `budget` is the transfer's, the one the
+ * first GET was made with: the resumptions here and the HTTP layer's retries of each GET draw on it, so
+ * the count is one for the whole transfer. It counts failures without progress, not time since the
+ * transfer began: bytes delivered since the last failure renew it, so a long blob on a link that drops
+ * every minute still arrives, and a link that delivers nothing gives up.
  */
-async function* pieces(
+function resumable(
   ctx: RepoContext,
   desc: Descriptor,
   first: RawResponse,
-  start = 0,
-): AsyncGenerator<Buffer> {
+  start: number,
+  budget: Backoff,
+): Readable {
   const what = blobName(ctx, desc)
-  const backoff = new Backoff(ctx.http.policy)
-  let res = first
+  const out = new PassThrough()
+  let res: RawResponse | undefined = first
   let offset = start
-  let skip = 0
-  try {
-    for (;;) {
-      try {
-        for await (const raw of res.body) {
-          let chunk = raw as Buffer
-          if (skip > 0) {
-            const drop = Math.min(skip, chunk.length)
-            skip -= drop
-            chunk = chunk.subarray(drop)
-            if (chunk.length === 0) continue
-          }
-          offset += chunk.length
-          yield chunk
+  let host = first.url.host
+  const connection = async (b: Backoff) => {
+    if (out.destroyed) return
+    const resumed = !res
+    res ??= await openAt(ctx, desc, offset, b)
+    const body = res.body
+    host = res.url.host
+    try {
+      let skip = resumed ? skipFor(res, offset, what) : 0
+      for await (const raw of body) {
+        if (out.destroyed) return
+        let chunk = raw as Buffer
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.length)
+          skip -= drop
+          chunk = chunk.subarray(drop)
+          if (chunk.length === 0) continue
         }
-        if (offset >= desc.size) return
-        throw new NetworkError(
-          res.url.host,
-          'BODY_TRUNCATED',
-          `body of ${what} ended after ${offset} of ${desc.size} bytes`,
-        )
-      } catch (err) {
-        const failure =
-          err instanceof FerryError && !(err instanceof NetworkError) ? err : networkError(res.url.host, err)
-        // A connection that delivered bytes since the last failure renews the budget: a long blob on a
-        // link that drops every minute still arrives, a link that delivers nothing gives up.
-        backoff.reached(offset)
-        const delay = failure instanceof NetworkError && failure.transient ? backoff.next() : undefined
-        if (delay === undefined) throw failure
-        ctx.http.transport.log(
-          `GET ${what}: ${failure instanceof NetworkError ? failure.errno : failure.code} at byte ${offset}, resuming (try ${backoff.attempt}) in ${Math.round(delay)} ms`,
-        )
-        res.body.destroy()
-        await sleep(delay)
-        res = await openAt(ctx, desc, offset)
-        skip = skipFor(res, offset, what)
+        offset += chunk.length
+        if (!out.write(chunk)) await drained(out)
       }
+      if (offset >= desc.size) return
+      throw new NetworkError(
+        host,
+        'BODY_TRUNCATED',
+        `body of ${what} ended after ${offset} of ${desc.size} bytes`,
+      )
+    } catch (err) {
+      res = undefined
+      b.reached(offset)
+      throw err instanceof FerryError ? err : networkError(host, err)
+    } finally {
+      body.destroy()
     }
-  } finally {
-    res.body.destroy()
   }
+  withRetry(budget, connection, {
+    classify: (err) =>
+      err instanceof NetworkError && err.transient && !out.destroyed
+        ? { reason: `${err.errno} at byte ${offset}, resuming there` }
+        : undefined,
+    onRetry: (e) => ctx.http.transport.log(retryLine(`GET ${what}`, e)),
+    signal: ctx.http.signal,
+  }).then(
+    () => {
+      if (!out.destroyed) out.end()
+    },
+    (err: unknown) => out.destroy(err as Error),
+  )
+  return out
 }
 
 /** A stream of the blob that errors (never ends cleanly) unless size and digest match `desc`. */
 export async function fetchBlob(ctx: RepoContext, desc: Descriptor): Promise<Readable> {
-  const first = await openAt(ctx, desc, 0)
+  const budget = new Backoff(ctx.http.policy)
+  const first = await openAt(ctx, desc, 0, budget)
   const verify = verifyingStream({
     digest: desc.digest,
     size: desc.size,
     subject: `blob ${blobName(ctx, desc)}`,
   })
-  const source = Readable.from(pieces(ctx, desc, first), { objectMode: false })
   // chain carries a source failure into `verify`, and a consumer that destroys `verify` stops the source.
-  chain(source, verify)
+  chain(resumable(ctx, desc, first, 0, budget), verify)
   return verify
 }
 
@@ -179,7 +210,8 @@ export async function fetchBlobFrom(ctx: RepoContext, desc: Descriptor, offset: 
   if (!Number.isSafeInteger(offset) || offset <= 0 || offset >= desc.size) {
     throw new FerryError('USAGE', `${what}: cannot read from byte ${offset} of ${desc.size}`)
   }
-  const first = await openAt(ctx, desc, offset)
+  const budget = new Backoff(ctx.http.policy)
+  const first = await openAt(ctx, desc, offset, budget)
   try {
     if (first.status !== 206) {
       throw new FerryError('UNSUPPORTED', `${what}: range requests answered with HTTP ${first.status}`)
@@ -190,6 +222,6 @@ export async function fetchBlobFrom(ctx: RepoContext, desc: Descriptor, offset: 
     throw err
   }
   const check = sizeChecking(desc.size - offset, `blob ${what} from byte ${offset}`)
-  chain(Readable.from(pieces(ctx, desc, first, offset), { objectMode: false }), check)
+  chain(resumable(ctx, desc, first, offset, budget), check)
   return check
 }

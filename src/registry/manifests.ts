@@ -14,8 +14,7 @@ import {
 } from './context.js'
 import { NOT_FOUND_ENTRY, registryError } from './errors.js'
 import { discard } from './http.js'
-import { mayHaveApplied } from './network-error.js'
-import { Backoff, sleep } from './retry.js'
+import { type Backoff, singleTry } from './retry.js'
 import { header, type RawResponse, readBytes } from './transport.js'
 
 /** Manifest endpoints: `/v2/NAME/manifests/REFERENCE` (distribution spec, "Pulling manifests"). */
@@ -35,6 +34,7 @@ function digestHeader(res: RawResponse): Digest | undefined {
 export async function headManifest(
   ctx: RepoContext,
   reference: string,
+  budget?: Backoff,
 ): Promise<{ descriptor?: Descriptor } | undefined> {
   const subject = refName(ctx, reference)
   const res = await ctx.http.request({
@@ -46,6 +46,7 @@ export async function headManifest(
     subject,
     expect: [200, 404],
     notFound: NOT_FOUND_ENTRY.manifest,
+    budget,
   })
   await discard(res)
   if (res.status === 404) return undefined
@@ -122,8 +123,8 @@ export interface PushedManifest {
 }
 
 /**
- * PUT the exact bytes. A PUT whose answer was lost may have been stored: before sending it again the
- * registry is asked (HEAD) whether the reference already points at this digest.
+ * PUT the exact bytes. A PUT whose answer was lost may have been stored: before it is sent again the
+ * registry is asked (one HEAD) whether the reference already points at this digest.
  */
 export async function pushManifest(
   ctx: RepoContext,
@@ -133,78 +134,54 @@ export async function pushManifest(
 ): Promise<PushedManifest> {
   const reference = tag ?? manifest.digest
   const subject = refName(ctx, reference)
-  const backoff = new Backoff(ctx.http.policy)
-  for (;;) {
-    try {
-      const res = await ctx.http.request({
-        registry: ctx.registry,
-        method: 'PUT',
-        url: manifestUrl(ctx, reference),
-        headers: { 'content-type': manifest.mediaType, ...conditions },
-        body: Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength),
-        scopes: pushScope(ctx.repository),
-        subject,
-        expect: [200, 201, 202],
-      })
-      await discard(res)
-      const stored = digestHeader(res)
-      if (
-        stored &&
-        parseDigest(stored).algorithm === parseDigest(manifest.digest).algorithm &&
-        stored !== manifest.digest
-      ) {
-        throw new FerryError(
-          'DIGEST_MISMATCH',
-          `${subject}: registry stored ${stored}, pushed ${manifest.digest}`,
-        )
-      }
-      return { ociSubject: header(res, 'oci-subject') }
-    } catch (err) {
-      if (!mayHaveApplied(err)) throw err
-      const there = await headManifest(ctx, reference).catch(() => undefined)
-      if (there?.descriptor?.digest === manifest.digest) {
-        ctx.http.transport.log(`PUT ${subject}: answer lost, but the registry has ${manifest.digest}`)
-        return {}
-      }
-      const delay = backoff.next()
-      if (delay === undefined) throw err
-      ctx.http.transport.log(
-        `PUT ${subject}: not stored, retry ${backoff.attempt} in ${Math.round(delay)} ms`,
-      )
-      await sleep(delay)
-    }
+  const res = await ctx.http.write(
+    {
+      registry: ctx.registry,
+      method: 'PUT',
+      url: manifestUrl(ctx, reference),
+      headers: { 'content-type': manifest.mediaType, ...conditions },
+      body: Buffer.from(manifest.bytes.buffer, manifest.bytes.byteOffset, manifest.bytes.byteLength),
+      scopes: pushScope(ctx.repository),
+      subject,
+      expect: [200, 201, 202],
+    },
+    async () =>
+      (await headManifest(ctx, reference, singleTry(ctx.http.policy)))?.descriptor?.digest ===
+      manifest.digest,
+  )
+  if (!res) return {}
+  await discard(res)
+  const stored = digestHeader(res)
+  if (
+    stored &&
+    parseDigest(stored).algorithm === parseDigest(manifest.digest).algorithm &&
+    stored !== manifest.digest
+  ) {
+    throw new FerryError(
+      'DIGEST_MISMATCH',
+      `${subject}: registry stored ${stored}, pushed ${manifest.digest}`,
+    )
   }
+  return { ociSubject: header(res, 'oci-subject') }
 }
 
 /**
- * DELETE by tag or digest. Sent as a non-idempotent request so that a lost answer comes back here: the
- * retry that then meets 404 is the first DELETE having worked, not NOT_FOUND.
+ * DELETE by tag or digest. Sent as a non-idempotent request so that a lost answer is noticed: the DELETE
+ * sent again that then meets 404 is the first one having worked, not NOT_FOUND.
  */
 export async function deleteManifestRef(ctx: RepoContext, reference: string): Promise<void> {
-  const backoff = new Backoff(ctx.http.policy)
-  let sent = false
-  for (;;) {
-    try {
-      const res = await ctx.http.request({
-        registry: ctx.registry,
-        method: 'DELETE',
-        url: manifestUrl(ctx, reference),
-        scopes: deleteScope(ctx.repository),
-        subject: refName(ctx, reference),
-        expect: sent ? [200, 202, 204, 404] : [200, 202, 204],
-        idempotent: false,
-      })
-      await discard(res)
-      if (res.status === 404) {
-        ctx.http.transport.log(`DELETE ${refName(ctx, reference)}: answer lost, and it is gone now`)
-      }
-      return
-    } catch (err) {
-      if (!mayHaveApplied(err)) throw err
-      sent = true
-      const delay = backoff.next()
-      if (delay === undefined) throw err
-      await sleep(delay)
-    }
+  const res = await ctx.http.request({
+    registry: ctx.registry,
+    method: 'DELETE',
+    url: manifestUrl(ctx, reference),
+    scopes: deleteScope(ctx.repository),
+    subject: refName(ctx, reference),
+    expect: [200, 202, 204],
+    idempotent: false,
+    notFoundAfterLoss: true,
+  })
+  await discard(res)
+  if (res.status === 404) {
+    ctx.http.transport.log(`DELETE ${refName(ctx, reference)}: answer lost, and it is gone now`)
   }
 }

@@ -8,7 +8,7 @@ import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied } from './network-error.js'
 import { PageWalk } from './pagination.js'
-import { Backoff, sleep } from './retry.js'
+import { retryLine, withRetry } from './retry.js'
 import { header, type RawResponse, readLimited } from './transport.js'
 
 /**
@@ -162,58 +162,74 @@ export function updateTagIndex(
   return run
 }
 
+/** The change was made, then replaced by another writer's before it could be read back. */
+class ChangeLost extends FerryError {}
+
+/**
+ * One read-modify-write cycle after another until the change sticks. This loop is not a retry of a
+ * failed request (those the HTTP layer retries) but of a lost race: another writer's 412 or overwrite,
+ * or a PUT whose answer was lost, for which the next cycle's read is the check. Its budget counts
+ * cycles, at least 5 whatever the retry policy, so a few concurrent writers on a fast link get through.
+ */
 async function writeVerified(
   ctx: RepoContext,
   subject: Digest,
   change: (list: Descriptor[]) => Descriptor[] | undefined,
 ): Promise<void> {
-  const backoff = new Backoff({ ...ctx.http.policy, attempts: Math.max(ctx.http.policy.attempts, 5) })
-  for (;;) {
-    const { what, tag, index, etag } = await readTagIndex(ctx, subject)
-    const next = change([...(index?.manifests ?? [])])
-    // Nothing to change: the list already says what we want (also how a write is verified).
-    if (!next) return
-    const doc = index
-      ? { ...index, manifests: next }
-      : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: next }
-    const headers: Record<string, string> = { 'content-type': MediaType.ociIndex }
-    if (etag) headers['if-match'] = etag
-    let why: string
-    try {
-      const res = await ctx.http.request({
-        registry: ctx.registry,
-        method: 'PUT',
-        url: v2Url(ctx, `manifests/${tag}`),
-        headers,
-        body: Buffer.from(JSON.stringify(doc)),
-        scopes: pushScope(ctx.repository),
-        subject: what,
-        expect: [200, 201, 202],
-      })
+  let what = `${ctx.name}@${subject}`
+  // Set when the PUT failed in a way that may have applied (a read that fails is not retried here).
+  let putLost = false
+  await withRetry(
+    { ...ctx.http.policy, attempts: Math.max(ctx.http.policy.attempts, 5) },
+    async () => {
+      putLost = false
+      const read = await readTagIndex(ctx, subject)
+      what = read.what
+      const { tag, index, etag } = read
+      const next = change([...(index?.manifests ?? [])])
+      // Nothing to change: the list already says what we want (also how a write is verified).
+      if (!next) return
+      const doc = index
+        ? { ...index, manifests: next }
+        : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: next }
+      const headers: Record<string, string> = { 'content-type': MediaType.ociIndex }
+      if (etag) headers['if-match'] = etag
+      const res = await ctx.http
+        .request({
+          registry: ctx.registry,
+          method: 'PUT',
+          url: v2Url(ctx, `manifests/${tag}`),
+          headers,
+          body: Buffer.from(JSON.stringify(doc)),
+          scopes: pushScope(ctx.repository),
+          subject: what,
+          expect: [200, 201, 202],
+        })
+        .catch((err: unknown) => {
+          putLost = mayHaveApplied(err)
+          throw err
+        })
       await discard(res)
-      why = 'written; reading it back'
-    } catch (err) {
-      // 412: someone else wrote in between. A lost answer: the re-read shows whether the write landed.
-      const raced = err instanceof RegistryError && err.status === 412
-      if (!raced && !mayHaveApplied(err)) throw err
-      why = raced ? 'changed concurrently, re-reading' : 'answer lost, re-reading'
-      const delay = backoff.next()
-      if (delay === undefined) throw err
-      ctx.http.transport.log(`PUT ${what}: ${why}`)
-      await sleep(delay)
-      continue
-    }
-    // Read back at once: the change function answers undefined when the list holds our change.
-    const after = await readTagIndex(ctx, subject)
-    if (!change([...(after.index?.manifests ?? [])])) return
-    const delay = backoff.next()
-    if (delay === undefined) {
-      throw new FerryError(
+      // Read back at once: the change function answers undefined when the list holds our change.
+      const after = await readTagIndex(ctx, subject)
+      if (!change([...(after.index?.manifests ?? [])])) return
+      throw new ChangeLost(
         'CONFLICT',
         `${what}: the referrers index keeps changing under concurrent writers; the change did not stick`,
       )
-    }
-    ctx.http.transport.log(`PUT ${what}: ${why}, and another writer replaced it; writing again`)
-    await sleep(delay)
-  }
+    },
+    {
+      // 412: someone else wrote in between. A lost answer: the next cycle's read shows whether it landed.
+      classify: (err) =>
+        err instanceof ChangeLost
+          ? { reason: 'another writer replaced it, writing again' }
+          : err instanceof RegistryError && err.status === 412
+            ? { reason: 'changed concurrently, re-reading' }
+            : putLost && mayHaveApplied(err)
+              ? { reason: 'answer lost, re-reading' }
+              : undefined,
+      onRetry: (e) => ctx.http.transport.log(retryLine(`PUT ${what}`, e)),
+      signal: ctx.http.signal,
+    },
+  )
 }

@@ -2,13 +2,13 @@ import { isIP } from 'node:net'
 import { connect } from 'node:tls'
 import { hostnameOf } from './hosts.js'
 
-/** Go's answer to plain HTTP on a TLS port (distribution, zot, harbor behind a port-forward). */
+/** Go's answer to plain HTTP on a TLS port (distribution, zot, harbor behind a port-forward), and ferry serve's. */
 export const GO_TLS_COMPLAINT = 'Client sent an HTTP request to an HTTPS server'
 
 /**
  * Whether the port completes a TLS handshake (its certificate is not judged here; the request after
- * does that). Asked only after a plain request was dropped or refused as plain, so a plain server
- * never sees a ClientHello it might wait on.
+ * does that). Asked only after a plain request was dropped, or answered 400 without text a HEAD could
+ * carry, so a plain server hardly ever sees a ClientHello it might wait on.
  */
 export function speaksTls(host: string, timeoutMs: number): Promise<boolean> {
   const name = hostnameOf(host)

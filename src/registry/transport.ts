@@ -181,6 +181,7 @@ export class Transport {
     // Built only for a logger that listens: a sync sends hundreds of requests nobody logs.
     const shown = () => `${x.method} ${displayUrl(x.url, opts.logQuery !== false)}`
     const tentative = this.tentative(x.url)
+    const chosenPlain = this.fixedScheme(x.url.host) === 'http'
     await this.prepareTls(x.url)
     let res: Dispatcher.ResponseData
     try {
@@ -204,32 +205,29 @@ export class Transport {
       let wrapped = networkError(x.url.host, err)
       this.log(() => `${shown()} failed: ${wrapped.errno} (${Date.now() - started} ms)`)
       // A host already heard speaking plain HTTP that drops a request is only a dropped request.
-      const chosenPlain = this.fixedScheme(x.url.host) === 'http'
       if (
         (tentative || chosenPlain) &&
         DROPPED.includes(wrapped.errno) &&
         (await this.speaksTls(x.url.host))
       ) {
         if (tentative) return this.overTls(x, opts)
-        wrapped = new NetworkError(
-          x.url.host,
-          'TLS_REQUIRED',
-          'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
-        )
+        wrapped = tlsRequired(x.url.host)
       }
       throw wrapped
     }
     this.log(() => `${shown()} -> ${res.statusCode} (${Date.now() - started} ms)`)
     let body: RawResponse['body'] = res.body
-    if (tentative) {
-      if (res.statusCode === 400) {
-        // Go's TLS servers answer plain HTTP with a 400 and one line of text.
-        const text = await res.body.text().catch(() => '')
-        if (text.includes(GO_TLS_COMPLAINT)) return this.overTls(x, opts)
-        body = Readable.from([Buffer.from(text)])
+    if ((tentative || chosenPlain) && res.statusCode === 400) {
+      // Go's TLS servers (and ferry serve) answer plain HTTP with a 400 and one line of text. The answer
+      // to a HEAD has no text to read, so there the port itself is asked.
+      const text = await res.body.text().catch(() => '')
+      if (text.includes(GO_TLS_COMPLAINT) || (x.method === 'HEAD' && (await this.speaksTls(x.url.host)))) {
+        if (tentative) return this.overTls(x, opts)
+        throw tlsRequired(x.url.host)
       }
-      this.decided.set(x.url.host, 'http')
+      body = Readable.from([Buffer.from(text)])
     }
+    if (tentative) this.decided.set(x.url.host, 'http')
     // Downloads (blobs, manifests) are watched for a crawl; small error bodies need not be.
     const download = x.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)
     if (download) body = watchSpeed(res.body, x.url.host, this.limits)
@@ -256,7 +254,14 @@ export class Transport {
  */
 const requestSignal = (signal: AbortSignal): AbortSignal => AbortSignal.any([signal])
 
-/** How a TLS server treats a plain request: it hangs up. */
+const tlsRequired = (host: string) =>
+  new NetworkError(
+    host,
+    'TLS_REQUIRED',
+    'speaks TLS, but plain HTTP was asked for (--plain-http, --insecure-registry or http://): leave those out, or write https://',
+  )
+
+/** How a TLS server treats a plain request: it hangs up (Node's), or answers 400 (Go's; see GO_TLS_COMPLAINT). */
 const DROPPED = ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'HPE_INVALID_CONSTANT']
 
 async function exists(path: string): Promise<boolean> {

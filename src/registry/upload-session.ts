@@ -3,11 +3,13 @@ import type { Descriptor } from '../oci/schemas.js'
 import { pushScope, type RepoContext, v2Url } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
+import type { Backoff } from './retry.js'
 import { header, type RawResponse } from './transport.js'
 
 /**
  * The upload session's primitives (distribution spec, "Pushing blobs"): open it (POST), ask what it
- * holds (GET, its `Range`), commit it (PUT `?digest=`), drop it (DELETE). upload.ts decides when.
+ * holds (GET, its `Range`), commit it (PUT `?digest=`), drop it (DELETE). upload.ts decides when, and
+ * passes the upload's retry budget (`budget`) so that every request of one blob draws on it.
  */
 
 export const OCTETS = 'application/octet-stream'
@@ -28,7 +30,7 @@ export function heldBytes(res: RawResponse): number | undefined {
 // true, so a status that says `0-0` is no basis to continue from.
 const ambiguous = (res: RawResponse) => /^(?:bytes=)?0-0$/.test(header(res, 'range')?.trim() ?? '')
 
-export async function startUpload(ctx: RepoContext, what: string): Promise<URL> {
+export async function startUpload(ctx: RepoContext, what: string, budget?: Backoff): Promise<URL> {
   const res = await ctx.http.request({
     registry: ctx.registry,
     method: 'POST',
@@ -38,6 +40,7 @@ export async function startUpload(ctx: RepoContext, what: string): Promise<URL> 
     expect: [202],
     // Repeating a POST only opens another session; the lost one expires on its own.
     idempotent: true,
+    budget,
   })
   await discard(res)
   return locationOf(res, what)
@@ -55,14 +58,17 @@ export async function startWhole(
   desc: Descriptor,
   body: Buffer,
   what: string,
+  budget?: Backoff,
 ): Promise<URL | undefined> {
   const { singlePost } = ctx.shared
   const known = singlePost.get(ctx.registry)
-  if (known) return (await known) ? singlePostUpload(ctx, desc, body, what) : startUpload(ctx, what)
+  if (known) {
+    return (await known) ? singlePostUpload(ctx, desc, body, what, budget) : startUpload(ctx, what, budget)
+  }
   let learned: (supported: boolean) => void = () => {}
   singlePost.set(ctx.registry, new Promise((resolve) => (learned = resolve)))
   try {
-    const location = await singlePostUpload(ctx, desc, body, what)
+    const location = await singlePostUpload(ctx, desc, body, what, budget)
     learned(location === undefined)
     return location
   } catch (err) {
@@ -78,6 +84,7 @@ async function singlePostUpload(
   desc: Descriptor,
   body: Buffer,
   what: string,
+  budget: Backoff | undefined,
 ): Promise<URL | undefined> {
   const res = await sendWithDigest(ctx, desc, body, what, {
     method: 'POST',
@@ -85,6 +92,7 @@ async function singlePostUpload(
     expect: [201, 202],
     // Sent again, it is the same content by digest (or another session that expires on its own).
     idempotent: true,
+    budget,
   })
   return res.status === 201 ? undefined : locationOf(res, what)
 }
@@ -95,9 +103,9 @@ async function sendWithDigest(
   desc: Descriptor,
   body: Buffer,
   what: string,
-  req: { method: 'POST' | 'PUT'; target: URL; expect: number[]; idempotent?: boolean },
+  req: { method: 'POST' | 'PUT'; target: URL; expect: number[]; idempotent?: boolean; budget?: Backoff },
 ) {
-  const { method, target, expect, idempotent } = req
+  const { method, target, expect, idempotent, budget } = req
   const url = new URL(target)
   url.searchParams.set('digest', desc.digest)
   const res = await ctx.http
@@ -111,13 +119,14 @@ async function sendWithDigest(
       subject: what,
       expect,
       idempotent,
+      budget,
     })
     .catch((err: unknown) => Promise.reject(digestRefused(err, what)))
   await discard(res)
   return res
 }
 
-export async function uploadStatus(ctx: RepoContext, location: URL, what: string) {
+export async function uploadStatus(ctx: RepoContext, location: URL, what: string, budget?: Backoff) {
   const res = await ctx.http.request({
     registry: ctx.registry,
     method: 'GET',
@@ -126,6 +135,7 @@ export async function uploadStatus(ctx: RepoContext, location: URL, what: string
     subject: what,
     // distribution answers 404 for a session it dropped; others 400 or 416. Either way it is gone.
     expect: [200, 204, 400, 404, 416],
+    budget,
   })
   await discard(res)
   const held = heldBytes(res)
@@ -158,6 +168,13 @@ export function digestRefused(err: unknown, what: string): unknown {
   )
 }
 
-export async function commit(ctx: RepoContext, location: URL, desc: Descriptor, body: Buffer, what: string) {
-  await sendWithDigest(ctx, desc, body, what, { method: 'PUT', target: location, expect: [201, 204] })
+export async function commit(
+  ctx: RepoContext,
+  location: URL,
+  desc: Descriptor,
+  body: Buffer,
+  what: string,
+  budget?: Backoff,
+) {
+  await sendWithDigest(ctx, desc, body, what, { method: 'PUT', target: location, expect: [201, 204], budget })
 }

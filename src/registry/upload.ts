@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { BlobPushOptions, UploadSession } from '../content/target.js'
+import type { BlobPushOptions, UploadSession } from '../content/capabilities.js'
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { BlobReader, type Mark } from './blob-reader.js'
@@ -8,7 +8,7 @@ import { pushScope, type RepoContext, wholeUploadMax } from './context.js'
 import { RegistryError } from './errors.js'
 import { discard } from './http.js'
 import { mayHaveApplied, NetworkError } from './network-error.js'
-import { Backoff, sleep, statusProvesNotApplied } from './retry.js'
+import { Backoff, type RetryHooks, retryLine, singleTry, statusProvesNotApplied, withRetry } from './retry.js'
 import {
   cancelUpload,
   commit,
@@ -33,34 +33,46 @@ export { cancelUpload }
  * the offset into the URL's `_state`: only the latest Location works, an older one answers 404.
  *
  * One retry budget covers a whole blob and is renewed whenever the registry holds more than ever
- * before (retry.ts): a 429/503 sends the same PATCH again after `Retry-After`, a lost answer continues
- * from the registry's offset, and a session the registry dropped is replaced by a new one from byte 0.
+ * before (retry.ts). Every request of the upload draws on it, the HTTP layer's retries of each request
+ * (a 429/503 answered to a PATCH held in memory) as well as the retries here (a streamed PATCH sent
+ * again, a lost answer continued from the registry's offset, a new session), so they never multiply.
  */
 
-async function pause(ctx: RepoContext, backoff: Backoff, err: unknown, why: string, retryAfterMs?: number) {
-  const delay = backoff.next(retryAfterMs)
-  if (delay === undefined) throw err
-  const told = retryAfterMs === undefined ? '' : ' (Retry-After)'
-  ctx.http.transport.log(`${why}; try ${backoff.attempt} in ${Math.round(delay)} ms${told}`)
-  await sleep(delay)
-}
+const describe = (err: unknown) =>
+  err instanceof RegistryError ? `HTTP ${err.status}` : err instanceof NetworkError ? err.errno : String(err)
+
+const logged = (ctx: RepoContext, what: string): Pick<RetryHooks, 'onRetry' | 'signal'> => ({
+  onRetry: (e) => ctx.http.transport.log(retryLine(what, e)),
+  signal: ctx.http.signal,
+})
+
+/** The check after a lost answer: one HEAD, not retried; a failed check counts as "not there". */
+const blobLanded = (ctx: RepoContext, desc: Descriptor) =>
+  hasBlob(ctx, desc, singleTry(ctx.http.policy)).catch(() => false)
 
 /** Small blobs: the whole body is in memory anyway, so a lost session is simply opened again. */
 async function monolithic(ctx: RepoContext, desc: Descriptor, reader: BlobReader, what: string) {
   const data = await reader.read(desc.size)
   await reader.finish()
-  const backoff = new Backoff(ctx.http.policy)
-  for (;;) {
-    try {
-      const location = await startWhole(ctx, desc, data, what)
-      if (location) await commit(ctx, location, desc, data, what)
-      return
-    } catch (err) {
-      if (!mayHaveApplied(err)) throw err
-      if (await hasBlob(ctx, desc)) return
-      await pause(ctx, backoff, err, `upload ${what}: answer lost and blob absent, new session`)
-    }
-  }
+  await withRetry(
+    ctx.http.policy,
+    async (budget) => {
+      try {
+        const location = await startWhole(ctx, desc, data, what, budget)
+        if (location) await commit(ctx, location, desc, data, what, budget)
+      } catch (err) {
+        if (mayHaveApplied(err) && (await blobLanded(ctx, desc))) return
+        throw err
+      }
+    },
+    {
+      classify: (err) =>
+        mayHaveApplied(err)
+          ? { reason: `${describe(err)}, answer lost and blob absent, new session` }
+          : undefined,
+      ...logged(ctx, `upload ${what}`),
+    },
+  )
 }
 
 /** The registry dropped the session (or holds bytes ferry cannot account for): only a new one can finish. */
@@ -72,7 +84,7 @@ interface Upload {
   reader: BlobReader
   what: string
   reopen: BlobPushOptions['reopen']
-  backoff: Backoff
+  budget: Backoff
 }
 
 const inPlace = (err: unknown) =>
@@ -86,90 +98,137 @@ const inPlace = (err: unknown) =>
  * segment is read into memory first so it can be sent again. A 429 or 503 proves the registry did not
  * act: the same PATCH goes again after its `Retry-After`. Returns the session URL.
  */
-async function sendSegment(up: Upload, location: URL, length: number) {
-  const { ctx, reader, what, reopen, backoff } = up
+async function sendSegment(up: Upload, location: URL, length: number): Promise<URL> {
+  const { ctx, reader, what, reopen } = up
   const mark: Mark = reader.mark()
   const end = mark.position + length
   const buffered = reopen ? undefined : await reader.read(length)
   if (reader.short) await reader.finish() // a short source is refused before its last bytes are sent
   let url = location
   let start = mark.position
-  for (;;) {
-    try {
-      const res = await ctx.http.request({
-        registry: ctx.registry,
-        method: 'PATCH',
-        url,
-        headers: {
-          'content-type': OCTETS,
-          'content-range': `${start}-${end - 1}`,
-          'content-length': String(end - start),
-        },
-        body: buffered ? buffered.subarray(start - mark.position) : reader.segment(end - start),
-        scopes: pushScope(ctx.repository),
-        subject: what,
-        expect: [202, 204],
-      })
-      await discard(res)
-      const held = heldBytes(res) ?? end
-      if (held !== end) {
-        throw new FerryError(
-          'REGISTRY',
-          `${what}: registry holds ${held} bytes after a chunk ending at ${end}`,
-        )
-      }
-      backoff.reached(end)
-      return locationOf(res, what)
-    } catch (err) {
-      if (reader.short) await reader.finish() // throws the size error that explains the failed request
-      if (reader.sourceError !== undefined) throw reader.sourceError
-      if (inPlace(err)) {
-        const retryAfter = err instanceof RegistryError ? err.retryAfterMs : undefined
-        await pause(
-          ctx,
-          backoff,
-          err,
-          `PATCH ${what} at ${start}: ${describe(err)}, sending it again`,
-          retryAfter,
-        )
-      } else {
-        if (!mayHaveApplied(err)) throw err
-        await pause(
-          ctx,
-          backoff,
-          err,
-          `PATCH ${what} at ${start}: connection lost, asking the registry for its offset`,
-        )
-        const status = await uploadStatus(ctx, url, what)
-        if (!status && mark.position === 0) {
-          // A session dropped before it held anything of ours: a new one loses nothing.
-          url = await startUpload(ctx, what)
-          start = 0
-        } else if (!status || status.held < mark.position || status.held > end) {
-          if (reopen) throw new SessionLost()
-          throw new FerryError(
-            'NETWORK',
-            `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}) and the source cannot be read again; push the blob again`,
-          )
-        } else {
-          ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
-          url = status.location
-          start = status.held
-          backoff.reached(start)
-        }
-      }
-      if (buffered || reader.position === start) continue
-      await reader.rewind(mark, await reopen!(mark.position), start)
+  // The last PATCH's answer was lost: the registry is asked what it holds before anything is sent again.
+  let lost = false
+  const resync = async (budget: Backoff) => {
+    const status = await uploadStatus(ctx, url, what, budget)
+    if (!status && mark.position === 0) {
+      // A session dropped before it held anything of ours: a new one loses nothing.
+      url = await startUpload(ctx, what, budget)
+      start = 0
+    } else if (!status || status.held < mark.position || status.held > end) {
+      if (reopen) throw new SessionLost()
+      throw new FerryError(
+        'NETWORK',
+        `${what}: upload session lost after ${mark.position} bytes (registry holds ${status?.held ?? 'none'}) and the source cannot be read again; push the blob again`,
+      )
+    } else {
+      ctx.http.transport.log(`PATCH ${what}: registry holds ${status.held} bytes, continuing from there`)
+      url = status.location
+      start = status.held
+      budget.reached(start)
     }
+    lost = false
   }
+  return withRetry(
+    up.budget,
+    async (budget) => {
+      if (lost) await resync(budget)
+      if (!buffered && reader.position !== start) {
+        await reader.rewind(mark, await reopen!(mark.position), start)
+      }
+      try {
+        const res = await ctx.http.request({
+          registry: ctx.registry,
+          method: 'PATCH',
+          url,
+          headers: {
+            'content-type': OCTETS,
+            'content-range': `${start}-${end - 1}`,
+            'content-length': String(end - start),
+          },
+          body: buffered ? buffered.subarray(start - mark.position) : reader.segment(end - start),
+          scopes: pushScope(ctx.repository),
+          subject: what,
+          expect: [202, 204],
+          budget,
+        })
+        await discard(res)
+        const held = heldBytes(res) ?? end
+        if (held !== end) {
+          throw new FerryError(
+            'REGISTRY',
+            `${what}: registry holds ${held} bytes after a chunk ending at ${end}`,
+          )
+        }
+        budget.reached(end)
+        return locationOf(res, what)
+      } catch (err) {
+        if (reader.short) await reader.finish() // throws the size error that explains the failed request
+        if (reader.sourceError !== undefined) throw reader.sourceError
+        lost = !inPlace(err) && mayHaveApplied(err)
+        throw err
+      }
+    },
+    {
+      classify: (err) => {
+        if (reader.sourceError !== undefined && err === reader.sourceError) return undefined
+        if (inPlace(err)) {
+          const retryAfterMs = err instanceof RegistryError ? err.retryAfterMs : undefined
+          return { reason: `${describe(err)} at ${start}, sending it again`, retryAfterMs }
+        }
+        return lost && mayHaveApplied(err)
+          ? { reason: `${describe(err)} at ${start}, asking the registry for its offset` }
+          : undefined
+      },
+      ...logged(ctx, `PATCH ${what}`),
+    },
+  )
 }
-
-const describe = (err: unknown) =>
-  err instanceof RegistryError ? `HTTP ${err.status}` : err instanceof NetworkError ? err.errno : String(err)
 
 // The content itself is wrong: no later run can finish this session, so it is not kept.
 const contentError = (err: unknown) =>
   err instanceof FerryError && (err.code === 'SIZE_INVALID' || err.code === 'DIGEST_MISMATCH')
+
+/**
+ * The closing PUT of a chunked upload. One whose answer was lost may have committed: the blob is looked
+ * for (HEAD), and when absent the session is asked whether it still holds every byte before the PUT is
+ * sent again.
+ */
+async function finish(up: Upload, desc: Descriptor, session: URL): Promise<void> {
+  const { ctx, what } = up
+  let location = session
+  let lost: unknown
+  let gone = false
+  await withRetry(
+    up.budget,
+    async (budget) => {
+      if (lost !== undefined) {
+        const status = await uploadStatus(ctx, location, what, budget)
+        if (!status || status.held !== desc.size) {
+          gone = true
+          throw lost
+        }
+        location = status.location
+        lost = undefined
+      }
+      try {
+        await commit(ctx, location, desc, Buffer.alloc(0), what, budget)
+      } catch (err) {
+        if (mayHaveApplied(err)) {
+          if (await blobLanded(ctx, desc)) return
+          lost = err
+        }
+        throw err
+      }
+    },
+    {
+      classify: (err) =>
+        !gone && mayHaveApplied(err)
+          ? { reason: `${describe(err)}, answer lost and blob absent` }
+          : undefined,
+      ...logged(ctx, `PUT ${what}`),
+    },
+  )
+}
 
 /**
  * PATCHes the rest of `reader` into the session, chunk by chunk from `reader.position`, then commits.
@@ -186,7 +245,7 @@ async function sendRest(
 ) {
   let location = session
   const report = (offset: number) => opts.onSession?.({ location: location.toString(), offset })
-  const up: Upload = { ctx, reader, what, reopen: opts.reopen, backoff: new Backoff(ctx.http.policy) }
+  const up: Upload = { ctx, reader, what, reopen: opts.reopen, budget: new Backoff(ctx.http.policy) }
   try {
     while (reader.position < desc.size) {
       const length = Math.min(ctx.chunkSize, desc.size - reader.position)
@@ -197,7 +256,7 @@ async function sendRest(
         ctx.http.transport.log(
           `PATCH ${what}: the registry lost the upload session, starting a new one from byte 0`,
         )
-        location = await startUpload(ctx, what)
+        location = await startUpload(ctx, what, up.budget)
         await reader.restart(await opts.reopen!(0))
       }
       report(reader.position)
@@ -209,19 +268,7 @@ async function sendRest(
     if (!opts.onSession || contentError(err)) await cancelUpload(ctx, location, what)
     throw err
   }
-  const backoff = new Backoff(ctx.http.policy)
-  for (;;) {
-    try {
-      return await commit(ctx, location, desc, Buffer.alloc(0), what)
-    } catch (err) {
-      if (!mayHaveApplied(err)) throw err
-      if (await hasBlob(ctx, desc)) return
-      await pause(ctx, backoff, err, `PUT ${what}: answer lost and blob absent`)
-      const status = await uploadStatus(ctx, location, what)
-      if (!status || status.held !== desc.size) throw err
-      location = status.location
-    }
-  }
+  await finish(up, desc, location)
 }
 
 export async function pushBlob(

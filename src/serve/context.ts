@@ -3,6 +3,7 @@ import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
 import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
+import type { ServePolicy } from './policy/serve-policy.js'
 import type { Membership } from './reachable.js'
 import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
@@ -24,6 +25,8 @@ export interface ServeContext {
   members: Membership
   /** With --upstream: every read goes through the pull-through cache. */
   mirror?: Mirror
+  /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
+  policy?: ServePolicy
 }
 
 export interface Call<R extends Route = Route> {

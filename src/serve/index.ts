@@ -2,6 +2,13 @@
 export { acceptsMediaType } from './accept.js'
 export type { ServedBundle } from './bundle-store.js'
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
+export type { PolicyReload } from './policy/serve-policy.js'
 export { isRepositoryName } from './routes.js'
-export { isLoopbackAddress, type RunningServer, type ServeOptions, startServer } from './server.js'
+export {
+  isLoopbackAddress,
+  type RunningServer,
+  type ServeOptions,
+  type ServePolicyOptions,
+  startServer,
+} from './server.js'
 export { UPLOADS_DIR } from './uploads.js'

@@ -1,7 +1,8 @@
 import { MediaType } from '../oci/media-types.js'
+import type { Descriptor } from '../oci/schemas.js'
 import type { Call, RouteOf } from './context.js'
 import { ApiError, toApiError } from './errors.js'
-import { sendJson } from './http.js'
+import { type Res, sendJson } from './http.js'
 import { isRepositoryName, isTag } from './routes.js'
 
 /** Larger pages are cut to this; the Link header leads on to the rest. */
@@ -33,13 +34,14 @@ export function paginate(
 }
 
 export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>): Promise<void> {
-  const [repositories, tags] = await Promise.all([
-    ctx.store.repositories(),
+  const [exists, tags] = await Promise.all([
+    ctx.members.exists(route.name),
     ctx.store.target(route.name).listTags(),
   ]).catch((err: unknown) => {
     throw toApiError(err)
   })
-  if (!repositories.includes(route.name)) {
+  // A repository whose tags were all deleted still exists: 200 with what is left (reachable.ts).
+  if (!exists) {
     throw new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
       detail: { name: route.name },
     })
@@ -54,23 +56,20 @@ export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>
  * Entries other tools wrote under names outside the grammar (`localhost:5000/app`) are left out.
  */
 export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>): Promise<void> {
-  const names = (await ctx.store.repositories()).filter(isRepositoryName)
+  const names = (await ctx.members.repositories()).filter(isRepositoryName)
   const { page, link } = paginate(names, query, '/v2/_catalog')
   sendJson(res, 200, { repositories: page }, link ? { Link: link } : {})
 }
 
+/** The `artifactType` a referrers request filters by; undefined: no filter. */
+export const referrersFilter = (query: URLSearchParams): string | undefined =>
+  query.get('artifactType') || undefined
+
 /**
- * OCI 1.1 referrers API: always an image index (empty when nothing refers to the digest, never 404),
- * filtered server side by `artifactType` and saying so in OCI-Filters-Applied.
+ * A referrers answer: always an image index (empty when nothing refers to the digest, never 404), and,
+ * when the request filtered by artifactType, OCI-Filters-Applied saying `manifests` is filtered.
  */
-export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'referrers'>>): Promise<void> {
-  const artifactType = query.get('artifactType') || undefined
-  const manifests = await ctx.store
-    .target(route.name)
-    .referrers(route.digest, artifactType ? { artifactType } : {})
-    .catch((err: unknown) => {
-      throw toApiError(err)
-    })
+export function sendReferrers(res: Res, manifests: Descriptor[], artifactType: string | undefined): void {
   const headers: Record<string, string> = artifactType ? { 'OCI-Filters-Applied': 'artifactType' } : {}
   sendJson(
     res,
@@ -79,4 +78,16 @@ export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'re
     headers,
     MediaType.ociIndex,
   )
+}
+
+/** OCI 1.1 referrers API, filtered server side by `artifactType`. */
+export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'referrers'>>): Promise<void> {
+  const artifactType = referrersFilter(query)
+  const manifests = await ctx.store
+    .target(route.name)
+    .referrers(route.digest, artifactType ? { artifactType } : {})
+    .catch((err: unknown) => {
+      throw toApiError(err)
+    })
+  sendReferrers(res, manifests, artifactType)
 }

@@ -8,6 +8,7 @@ import { type Call, type RouteOf, type ServeContext, writableLayout } from './co
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
 import { checkPushedManifest } from './manifest-checks.js'
+import { storeView } from './policy/view.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -17,12 +18,12 @@ const display = (route: RouteOf<'manifest'>): string =>
 
 /**
  * What a failed read means to the client. A blob that is not a manifest is "no such manifest" too;
- * a missing tag in a repository that has no entry at all is NAME_UNKNOWN, as distribution answers.
+ * a missing tag in a repository that does not exist (reachable.ts) is NAME_UNKNOWN, as distribution answers.
  */
 async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: unknown): Promise<ApiError> {
   const absent = ['NOT_FOUND', 'MANIFEST_INVALID', 'MANIFEST_TOO_LARGE', 'UNSUPPORTED'] as const
   if (!absent.some((code) => isFerryError(err, code))) return toApiError(err)
-  if (route.tag && !(await ctx.store.repositories()).includes(route.name)) {
+  if (route.tag && !(await ctx.members.exists(route.name))) {
     return new ApiError('NAME_UNKNOWN', `repository ${route.name} is unknown`, {
       detail: { name: route.name },
     })
@@ -51,6 +52,9 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
+  // GET only: see pull-gate.ts for why a HEAD is answered.
+  if (req.method === 'GET')
+    await ctx.policy?.admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
   if (!acceptsMediaType(req.headers.accept, desc.mediaType)) {
     throw new ApiError(
       'MANIFEST_UNKNOWN',
@@ -108,13 +112,7 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     const [first, ...more] = entries
     throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
   }
-  try {
-    const target = writableLayout(ctx).target(route.name)
-    if (route.tag) await target.tag(manifest, route.tag)
-    else await target.pushManifest(manifest)
-  } catch (err) {
-    throw toApiError(err)
-  }
+  await store(ctx, route, manifest)
   ctx.members.pushManifest(route.name, manifest.digest)
   const headers: Record<string, string> = {
     Location: `/v2/${route.name}/manifests/${manifest.digest}`,
@@ -126,14 +124,41 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
   sendEmpty(res, 201, headers)
 }
 
+/**
+ * Writes the manifest, under its tag when it has one. With a policy, the push is judged first and the
+ * tag written on condition that it still names what was judged (a concurrent push in between is judged
+ * again), so two clients racing for a new immutable tag cannot both win.
+ */
+async function store(ctx: ServeContext, route: RouteOf<'manifest'>, manifest: Manifest): Promise<void> {
+  const target = writableLayout(ctx).target(route.name)
+  for (let attempt = 1; ; attempt++) {
+    const existing = await ctx.policy?.admitPush(storeView(ctx, route.name), manifest, route.tag)
+    const precondition = ctx.policy && (existing ? { ifMatch: existing } : { ifAbsent: true as const })
+    try {
+      if (route.tag) await target.tag(manifest, route.tag, precondition ? { precondition } : {})
+      else await target.pushManifest(manifest)
+      return
+    } catch (err) {
+      if (!(precondition && isFerryError(err, 'CONFLICT') && attempt < MAX_JUDGED_WRITES))
+        throw toApiError(err)
+    }
+  }
+}
+
+const MAX_JUDGED_WRITES = 3
+
 export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
   const target = writableLayout(ctx).target(route.name)
+  await ctx.policy?.admitDelete(storeView(ctx, route.name), route)
+  const held = await ctx.members.blobsHeld(route.name)
   try {
     if (route.digest) await deleteByDigest(ctx, route.name, route.digest)
     else await target.untag(route.tag!)
   } catch (err) {
     throw await readFailure(ctx, route, err)
   }
+  // The repository keeps its blobs, and so exists, even once its last manifest is gone (reachable.ts).
+  ctx.members.linkBlobs(route.name, held)
   sendEmpty(res, 202)
 }
 

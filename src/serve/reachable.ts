@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
+import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { ContentStore } from './store.js'
 
@@ -13,18 +14,30 @@ const LINKS_MAX = 50_000
 const READ_CONCURRENCY = 16
 
 /**
- * Which manifests and blobs belong to which repository (distribution-spec: a blob or manifest is only
- * served through a repository that holds it). A repository holds its index.json entries, the manifests
- * its indexes list (skopeo writes only the top index of a multi-arch image as an entry; its children
- * are bare blobs), every blob those manifests use, and the blobs uploaded or mounted into it while this
- * server runs. A manifest deleted by digest stays deleted even while an index still lists it, until it
- * is pushed again. The walk of a repository is cached until its entries change (a push, a delete, or
- * another process editing index.json), so a pull costs one index.json read per request.
+ * Which repositories exist, and which manifests and blobs belong to each (distribution-spec: a blob or
+ * manifest is only served through a repository that holds it). A repository holds its index.json
+ * entries, the manifests its indexes list (skopeo writes only the top index of a multi-arch image as an
+ * entry; its children are bare blobs), every blob those manifests use, and, while this server runs, the
+ * blobs uploaded or mounted into it and those its deleted manifests used. A manifest deleted by digest
+ * stays deleted even while an index still lists it, until it is pushed again. The walk of a repository
+ * is cached until its entries change (a push, a delete, or another process editing index.json), so a
+ * pull costs one index.json read per request.
+ *
+ * A repository exists while index.json has an entry of it, or while blobs are linked to it by this
+ * server: an upload or mount into it finished, or a manifest of it was deleted (its blobs stay linked,
+ * as distribution keeps a repository's layer links until garbage collection). So a repository whose
+ * last manifest is deleted still lists its tags (none) and serves its blobs, as the conformance suite
+ * asks, while a name nothing was ever pushed to is NAME_UNKNOWN. The layout itself records no link
+ * between a repository and a blob: after a restart, a repository with no index.json entry is unknown
+ * again, as its unreferenced blobs already were.
  */
 export class Membership {
   private readonly links = new Map<string, Links>()
   private readonly closures = new Map<string, Closure>()
-  /** Blobs uploaded or mounted into a repository that no manifest of it uses yet. */
+  /**
+   * Blobs linked to a repository that no manifest of it may use: uploaded or mounted into it, or used by
+   * its manifests before a delete. A repository with a set here exists, even when the set is empty.
+   */
   private readonly added = new Map<string, Set<string>>()
   /** Manifests deleted by digest that an index of the repository still lists. */
   private readonly deleted = new Map<string, Set<string>>()
@@ -47,6 +60,64 @@ export class Membership {
     // Once a manifest uses an uploaded blob, the walk vouches for it and the record can go.
     if (held) added?.delete(digest)
     return held || (added?.has(digest) ?? false)
+  }
+
+  /**
+   * The indexes of `name` that list `digest`, directly or through an index they list: the entries that
+   * hold it, and the manifests naming it as a child. Deleted manifests are left out as the walk leaves
+   * them out.
+   */
+  async indexesHolding(name: string, digest: Digest): Promise<Digest[]> {
+    const deleted = this.deleted.get(name) ?? new Set<string>()
+    const found = new Set<string>()
+    const reaches = async (from: string, seen: Set<string>): Promise<boolean> => {
+      if (seen.has(from) || seen.size > LINKS_MAX) return false
+      seen.add(from)
+      let holds = false
+      for (const child of (await this.linksOf(name, from as Digest)).manifests) {
+        if (deleted.has(child)) continue
+        if (child === digest) {
+          found.add(from)
+          holds = true
+        } else if (await reaches(child, seen)) holds = true
+      }
+      return holds
+    }
+    for (const entry of await this.store.entriesOf(name)) {
+      if (
+        entry.digest !== digest &&
+        isIndexMediaType(entry.mediaType) &&
+        (await reaches(entry.digest, new Set()))
+      ) {
+        found.add(entry.digest)
+      }
+    }
+    return [...found] as Digest[]
+  }
+
+  /** Every repository that exists (see the class comment), sorted. */
+  async repositories(): Promise<string[]> {
+    const names = new Set([...(await this.store.repositories()), ...this.added.keys()])
+    return [...names].sort()
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return this.added.has(name) || (await this.store.repositories()).includes(name)
+  }
+
+  /** The blobs `name`'s manifests use now: what a delete from it passes to `linkBlobs` once done. */
+  async blobsHeld(name: string): Promise<ReadonlySet<string>> {
+    return (await this.closure(name, await this.store.entriesOf(name))).blobs
+  }
+
+  /**
+   * A delete from `name` succeeded: the blobs its manifests used before stay linked to it, so deleting
+   * a manifest (even the last) leaves them where the repository's clients can still reach them.
+   */
+  linkBlobs(name: string, blobs: ReadonlySet<string>): void {
+    const set = this.added.get(name) ?? new Set()
+    for (const b of blobs) set.add(b)
+    this.added.set(name, set)
   }
 
   /** An upload into, or a mount into, `name` finished. */

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
@@ -10,6 +10,8 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
+import { parseServeName } from './policy/names.js'
+import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
 import {
@@ -19,6 +21,7 @@ import {
   type ServeTimeouts,
   watchBody,
 } from './timeouts.js'
+import { tlsFront } from './tls-front.js'
 import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
 import { Mirror, type MirrorOptions } from './upstream/mirror.js'
 
@@ -69,6 +72,22 @@ export interface ServeOptions {
    * 405 UNSUPPORTED). See README "A pull-through cache".
    */
   upstream?: MirrorOptions
+  /**
+   * Enforce a policy file on every client: pushes and deletes against its naming, tag, immutability and
+   * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
+   */
+  policy?: ServePolicyOptions
+}
+
+export interface ServePolicyOptions {
+  /** The policy file (ferry.policy.yaml); it must load, with its keys, or the server does not start. */
+  file: string
+  /**
+   * The names clients reach this registry by (`registry.intra`, `registry.intra:5443`), which the
+   * policy's repository globs are matched with as `NAME/REPO`. Default: the listen address as clients
+   * write it (`127.0.0.1:5000`) and `localhost:PORT`.
+   */
+  names?: string[]
 }
 
 export interface RunningServer {
@@ -79,6 +98,8 @@ export interface RunningServer {
   port: number
   /** When serving a bundle: what it holds, under the names clients use. */
   bundle?: ServedBundle
+  /** With a policy: its file, the names its globs are matched with, and a reload (what SIGHUP does). */
+  policy?: { file: string; names: readonly string[]; reload(): Promise<PolicyReload> }
   /**
    * Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads and closes
    * the bundle. Idempotent.
@@ -108,7 +129,7 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   }
 }
 
-function listen(server: Server, port: number, address: string): Promise<void> {
+function listen(server: NetServer, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       reject(
@@ -144,6 +165,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new FerryError('USAGE', '--upstream needs --root (the cache directory)')
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
+  const policy =
+    opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -174,13 +197,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     logger,
     members: new Membership(store),
     mirror,
+    policy,
   }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
+  // A TLS handshake counts against the header deadline too: it comes before the first header byte.
   const server: Server = tls
-    ? createHttpsServer({ ...tls, ...serverOptions }, handler)
+    ? createHttpsServer({ ...tls, ...serverOptions, handshakeTimeout: timeouts.headersMs }, handler)
     : createHttpServer(serverOptions, handler)
   applyTimeouts(server, timeouts)
+  // With TLS the port is the front's: it hands TLS connections to `server` and answers plain HTTP itself.
+  const front = tls ? tlsFront(server, timeouts.headersMs) : undefined
+  const listener = front?.listener ?? server
 
   let active = 0
   let idle: (() => void) | undefined
@@ -194,20 +222,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   })
 
   try {
-    await listen(server, port, address)
+    await listen(listener, port, address)
   } catch (err) {
     await uploads?.closeAll()
     await mirror?.close()
     await store.close()
     throw err
   }
-  const bound = (server.address() as AddressInfo).port
+  const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
+  policy?.listening(host, bound)
 
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()))
+      // Behind a front, `server` never listened: closing it only stops its timers and idle connections.
+      if (front) server.close()
       server.closeIdleConnections()
       if (active > 0) {
         const graceMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
@@ -224,6 +255,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         if (active > 0) logger.warn(`shutting down with ${active} request(s) still running; cutting them off`)
       }
       server.closeAllConnections()
+      front?.destroyPending()
       await closed
       await uploads?.closeAll()
       await mirror?.close()
@@ -232,7 +264,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     return closing
   }
 
-  return { url: `${tls ? 'https' : 'http'}://${host}`, host, port: bound, bundle, close }
+  return {
+    url: `${tls ? 'https' : 'http'}://${host}`,
+    host,
+    port: bound,
+    bundle,
+    ...(policy && {
+      policy: { file: policy.file, names: policy.registryNames, reload: () => policy.reload() },
+    }),
+    close,
+  }
 }
 
 async function openStore(

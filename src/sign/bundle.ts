@@ -1,6 +1,6 @@
-import { type KeyObject, sign } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { type Bundle, bundleToJSON } from '@sigstore/bundle'
-import { DSSEBundleBuilder, type Signer } from '@sigstore/sign'
+import { DSSEBundleBuilder, type Signer as SigstoreSigner } from '@sigstore/sign'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
@@ -14,6 +14,7 @@ import {
   statementFor,
 } from './in-toto.js'
 import { publicKeyHint, publicKeyPem } from './keys.js'
+import { type Signer, toSigner } from './signer.js'
 
 /**
  * The newer cosign format: a Sigstore bundle v0.3 holding a DSSE envelope around an in-toto statement,
@@ -38,15 +39,15 @@ export interface SignedBundle {
 
 export interface SignBundleInput extends Omit<StatementInput, 'digest'> {
   digest: string
-  /** An ECDSA P-256 private key (from `decryptPrivateKey`). */
-  key: KeyObject
+  /** An ECDSA P-256 private key (from `decryptPrivateKey`), or a signer (a key in a token). */
+  key: KeyObject | Signer
 }
 
-/** A `@sigstore/sign` signer around a local key; the hint is cosign's key id (base64 SHA-256 of the SPKI). */
-function localKeySigner(key: KeyObject): Signer {
-  if (key.type !== 'private') throw new FerryError('USAGE', 'signing needs a private key')
-  const material = { $case: 'publicKey' as const, publicKey: publicKeyPem(key), hint: publicKeyHint(key) }
-  return { sign: async (data: Buffer) => ({ signature: sign('sha256', data, key), key: material }) }
+/** A `@sigstore/sign` signer around ours; the hint is cosign's key id (base64 SHA-256 of the SPKI). */
+function sigstoreSigner(signer: Signer): SigstoreSigner {
+  const pub = signer.publicKey
+  const material = { $case: 'publicKey' as const, publicKey: publicKeyPem(pub), hint: publicKeyHint(pub) }
+  return { sign: async (data: Buffer) => ({ signature: await signer.sign(data), key: material }) }
 }
 
 export function serialiseBundle(bundle: Bundle, statement: Uint8Array, predicateType: string): SignedBundle {
@@ -59,10 +60,10 @@ export function serialiseBundle(bundle: Bundle, statement: Uint8Array, predicate
   }
 }
 
-/** Sign `digest` with a local key into a v0.3 DSSE bundle; no transparency log, no network. */
+/** Sign `digest` with a key of our own into a v0.3 DSSE bundle; no transparency log, no network. */
 export async function signBundle(input: SignBundleInput): Promise<SignedBundle> {
   const statement = statementFor(input)
-  const builder = new DSSEBundleBuilder({ signer: localKeySigner(input.key), witnesses: [] })
+  const builder = new DSSEBundleBuilder({ signer: sigstoreSigner(toSigner(input.key)), witnesses: [] })
   const bundle = await builder.create({ data: Buffer.from(statement), type: IN_TOTO_PAYLOAD_TYPE })
   return serialiseBundle(bundle, statement, input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE)
 }

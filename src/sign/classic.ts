@@ -1,4 +1,4 @@
-import { type KeyObject, sign, verify } from 'node:crypto'
+import { type KeyObject, verify } from 'node:crypto'
 import { FerryError } from '../errors.js'
 import { cosignTag } from '../naming/attachment-tags.js'
 import { type Digest, digestOf } from '../oci/digest.js'
@@ -7,6 +7,7 @@ import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { appendLayers, type ImageBytes } from './ggcr-image.js'
 import { decodeStdBase64 } from './pem.js'
+import { type Signer, signWithKeyObject } from './signer.js'
 
 /**
  * cosign's classic signatures: an image tagged `sha256-<hex>.sig` in the signed image's repository, one
@@ -22,9 +23,14 @@ export const MAX_SIGNATURE_LAYERS = 1000
 
 export const classicSignatureTag = (digest: string): string => cosignTag(digest, 'sig')
 
-/** ECDSA (or RSA) over SHA-256 of the raw payload, ASN.1 DER, standard base64: what cosign writes. */
+/** ECDSA over SHA-256 of the raw payload, ASN.1 DER, standard base64: what cosign writes. */
+export async function signClassicWith(payload: Uint8Array, signer: Signer): Promise<string> {
+  return (await signer.sign(payload)).toString('base64')
+}
+
+/** `signClassicWith` for a key in memory, synchronously. */
 export function signClassic(payload: Uint8Array, key: KeyObject): string {
-  return sign('sha256', payload, key).toString('base64')
+  return signWithKeyObject(payload, key).toString('base64')
 }
 
 /** Does `signatureB64` verify over `payload` with `publicKey`? Malformed input is simply `false`. */

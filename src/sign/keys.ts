@@ -140,6 +140,17 @@ export function publicKeyHint(key: KeyObject): string {
     .digest('base64')
 }
 
+/**
+ * `sha256:HEX` of the SubjectPublicKeyInfo (DER): how policy files, evidence and `ferry key fingerprint`
+ * name a key, whichever half is given and wherever the private half lives.
+ */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key
+  return `sha256:${createHash('sha256')
+    .update(pub.export({ format: 'der', type: 'spki' }))
+    .digest('hex')}`
+}
+
 /** The key password for non-interactive use: FERRY_PASSWORD, else cosign's COSIGN_PASSWORD. */
 export function passwordFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const password = env.FERRY_PASSWORD ?? env.COSIGN_PASSWORD

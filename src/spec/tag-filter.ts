@@ -8,7 +8,7 @@
  *   match:   "16.*" or /^v\d+$/    a glob (* any run, ? one character) or a /regex/ (unanchored, JS syntax)
  *
  * Patterns and tags can both be hostile (a spec from elsewhere, tags from any registry), so both
- * matchers run in time linear in the tag: globs with two pointers, regexes on linear-regex.ts's NFA,
+ * matchers run in time linear in the tag: globs with two pointers, regexes on RE2 (tag-regex.ts),
  * which refuses the constructs that need backtracking (backreferences, lookaround).
  *   semver:  ">=16 <17"            a SemVer range over the tag's version (see tag-version.ts)
  *   exclude: ["*-rc*", "/beta/"]   globs or regexes that match/semver/newest must not select
@@ -30,35 +30,16 @@ import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import { clipMiddle } from '../log.js'
 import { tagProblem } from '../reference/grammar.js'
-import { compileLinearRegex, type LinearRegex, UnsupportedRegex } from './linear-regex.js'
+import { compileTagRegex, type TagRegex } from './tag-regex.js'
 import { sortTags, tagVersion } from './tag-version.js'
 
 const REGEX_LITERAL_RE = /^\/(.+)\/([a-z]*)$/
 const GLOB_RE = /^[\w.*?-]+$/
 
-function compileRegex(source: string, flags: string): LinearRegex | string {
-  // g and y make RegExp.test stateful between calls; the rest change nothing a tag could show.
-  if (/[gy]/.test(flags)) return 'regex flags g and y are not allowed'
-  const other = flags.replace(/[imsu]/g, '')
-  if (other) return `regex flag ${other[0]} is not supported (use i, m, s or u)`
-  try {
-    // JavaScript's parser decides what is a valid pattern; the linear matcher then runs it.
-    new RegExp(source, flags)
-  } catch (err) {
-    return (err as Error).message
-  }
-  try {
-    return compileLinearRegex(source, flags)
-  } catch (err) {
-    if (err instanceof UnsupportedRegex) return `/${source}/: ${err.message}`
-    throw err
-  }
-}
-
 function patternProblem(pattern: string): string | undefined {
   const literal = REGEX_LITERAL_RE.exec(pattern)
   if (literal) {
-    const compiled = compileRegex(literal[1]!, literal[2]!)
+    const compiled = compileTagRegex(literal[1]!, literal[2]!)
     return typeof compiled === 'string' ? compiled : undefined
   }
   if (!GLOB_RE.test(pattern)) {
@@ -152,7 +133,7 @@ export function compilePattern(pattern: string): (tag: string) => boolean {
   }
   const literal = REGEX_LITERAL_RE.exec(pattern)
   if (!literal) return (tag) => globMatch(pattern, tag)
-  const re = compileRegex(literal[1]!, literal[2]!) as LinearRegex
+  const re = compileTagRegex(literal[1]!, literal[2]!) as TagRegex
   return (tag) => re.test(tag)
 }
 

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import type { Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
@@ -9,10 +10,12 @@ import {
   type ReferrerManifest,
   SBOM_MEDIA_TYPES,
   type SbomFormat,
+  type Signer,
   sbomReferrerManifest,
 } from '../sign/index.js'
 import { checkMediaType, createdTimestamp } from './annotations.js'
 import { pushBytes, pushManifestBytes } from './content.js'
+import { type SignImageResult, signImage } from './sign-image.js'
 
 const TITLE_ANNOTATION = 'org.opencontainers.image.title'
 
@@ -27,6 +30,13 @@ interface AttachCommon {
   title?: string
   /** RFC 3339 `org.opencontainers.image.created`. Default SOURCE_DATE_EPOCH, else now. */
   created?: string
+  /**
+   * Signs the new referrer right away, as `signImage({ reference: digest, key })` would (classic `.sig`),
+   * so that `verify --require-sbom` accepts it. Default: unsigned.
+   */
+  key?: KeyObject | Signer
+  /** The classic payload's docker-reference when signing. Default: the target's name. */
+  dockerReference?: string
 }
 
 export interface AttachSbomOptions extends AttachCommon {
@@ -50,6 +60,8 @@ export interface AttachResult {
   artifactType: string
   layer: { mediaType: string; digest: Digest; size: number }
   format?: SbomFormat
+  /** With `key`: the signature written for the referrer. */
+  signature?: SignImageResult
 }
 
 type Build = (subject: { mediaType: string; size: number; digest: Digest }) => {
@@ -70,6 +82,9 @@ async function attach(opts: AttachCommon, build: Build): Promise<Omit<AttachResu
     referrer.manifestBytes,
     `${target.name}@${subject.digest} ${artifactType}`,
   )
+  const signature = opts.key
+    ? await signImage({ target, reference: m.digest, key: opts.key, dockerReference: opts.dockerReference })
+    : undefined
   return {
     name: target.name,
     reference: opts.reference,
@@ -77,6 +92,7 @@ async function attach(opts: AttachCommon, build: Build): Promise<Omit<AttachResu
     digest: m.digest,
     artifactType,
     layer: { mediaType: layerMediaType, digest: referrer.layerDigest, size: opts.bytes.byteLength },
+    ...(signature ? { signature } : {}),
   }
 }
 

@@ -24,8 +24,23 @@ export {
   type ListAttachedOptions,
   listAttached,
 } from './list-attached.js'
-export { type SignatureFormat, type SignImageOptions, type SignImageResult, signImage } from './sign-image.js'
+export {
+  cosignDockerReference,
+  type SignatureFormat,
+  type SignImageOptions,
+  type SignImageResult,
+  signImage,
+} from './sign-image.js'
 export type { SignatureCheck } from './signatures.js'
+export {
+  type KeySecrets,
+  openSigner,
+  PKCS11_MODULE_ENV,
+  PKCS11_PIN_ENV,
+  readPublicKeyOf,
+  type TokenKeyPairOptions,
+  writeTokenKeyPair,
+} from './signing-keys.js'
 export {
   type Requirement,
   type SbomCheck,

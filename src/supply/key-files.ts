@@ -47,6 +47,31 @@ async function replaceFile(path: string, data: string, mode: number): Promise<vo
 }
 
 /**
+ * Checks that every path may be written: absent, or (with `force`) a regular file. Done for all of them
+ * before anything is written or generated, so a refusal leaves nothing half made.
+ */
+export async function checkKeyPaths(paths: string[], force = false): Promise<void> {
+  for (const path of paths) {
+    const kind = await kindAt(path)
+    if (kind === 'other') {
+      throw new FerryError(
+        'USAGE',
+        `${path} exists and is not a regular file (a symlink?); refusing to write it`,
+      )
+    }
+    if (kind === 'file' && !force) {
+      throw new FerryError('USAGE', `${path} already exists; remove it or pass --force to overwrite`)
+    }
+  }
+}
+
+/** Without `force` each file is created exclusively, so not even a concurrent run is overwritten. */
+export async function writeKeyFile(path: string, data: string, mode: number, force = false): Promise<void> {
+  if (force) await replaceFile(path, data, mode)
+  else await writeFile(path, data, { mode, flag: 'wx' })
+}
+
+/**
  * A new cosign-compatible key pair on disk: PREFIX.key (encrypted, mode 0600) and PREFIX.pub. Both
  * paths are checked before either is written, and without `force` each is created exclusively, so an
  * existing key is never overwritten, not even by a concurrent run. `force` replaces only regular
@@ -55,26 +80,10 @@ async function replaceFile(path: string, data: string, mode: number): Promise<vo
 export async function writeKeyPair(opts: WriteKeyPairOptions): Promise<KeyPairFiles> {
   const prefix = opts.prefix || DEFAULT_KEY_PREFIX
   const files = { privateKeyPath: `${prefix}.key`, publicKeyPath: `${prefix}.pub` }
-  for (const path of Object.values(files)) {
-    const kind = await kindAt(path)
-    if (kind === 'other') {
-      throw new FerryError(
-        'USAGE',
-        `${path} exists and is not a regular file (a symlink?); refusing to write it`,
-      )
-    }
-    if (kind === 'file' && !opts.force) {
-      throw new FerryError('USAGE', `${path} already exists; remove it or pass --force to overwrite`)
-    }
-  }
+  await checkKeyPaths(Object.values(files), opts.force)
   const pair = generateKeyPair(opts.password)
-  if (opts.force) {
-    await replaceFile(files.privateKeyPath, pair.privateKeyPem, 0o600)
-    await replaceFile(files.publicKeyPath, pair.publicKeyPem, 0o644)
-  } else {
-    await writeFile(files.privateKeyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' })
-    await writeFile(files.publicKeyPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' })
-  }
+  await writeKeyFile(files.privateKeyPath, pair.privateKeyPem, 0o600, opts.force)
+  await writeKeyFile(files.publicKeyPath, pair.publicKeyPem, 0o644, opts.force)
   return files
 }
 

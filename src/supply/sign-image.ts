@@ -1,9 +1,10 @@
-import { createPublicKey, type KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { KeyObject } from 'node:crypto'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { formatRepository, type Reference } from '../reference/index.js'
 import {
   appendClassicSignature,
   bundleReferrerManifest,
@@ -12,10 +13,12 @@ import {
   EMPTY_CONFIG_DIGEST,
   type ImageBytes,
   type SignedBundle,
+  type Signer,
   signBundle,
   signBundleKeyless,
-  signClassic,
+  signClassicWith,
   simpleSigningPayload,
+  toSigner,
 } from '../sign/index.js'
 import { fetchManifestIfPresent } from '../targets/present.js'
 import { createdTimestamp } from './annotations.js'
@@ -27,8 +30,11 @@ export interface SignImageOptions {
   target: Target
   /** Tag or digest; a tag is resolved first and the digest it names is what gets signed. */
   reference: string
-  /** An ECDSA P-256 private key (`loadSigningKey`). Either this or the three keyless fields. */
-  key?: KeyObject
+  /**
+   * An ECDSA P-256 private key (`loadSigningKey`) or a signer (`openSigner`: a key file or a PKCS#11
+   * token). Either this or the three keyless fields.
+   */
+  key?: KeyObject | Signer
   /** Keyless (online only): Fulcio issues a certificate for the token's identity, Rekor logs the signature. */
   fulcioURL?: string
   rekorURL?: string
@@ -62,8 +68,14 @@ export interface SignImageResult {
   bundle?: { manifest: Digest; bundle: Digest; keyless: boolean }
 }
 
+/** What cosign writes as the payload's docker-reference: the repository, Docker Hub as index.docker.io. */
+export function cosignDockerReference(ref: Reference): string | undefined {
+  if (ref.kind !== 'registry') return undefined
+  return ref.registry === 'docker.io' ? `index.docker.io/${ref.repository}` : formatRepository(ref)
+}
+
 /** The `.sig` image currently under the tag, as bytes, or undefined when there is none yet. */
-async function existingSignatureImage(target: Target, tag: string): Promise<ImageBytes | undefined> {
+async function existingSignatureImage(target: ReadOnlyTarget, tag: string): Promise<ImageBytes | undefined> {
   const manifest = await fetchManifestIfPresent(target, tag)
   if (!manifest) return undefined
   if (manifest.kind !== 'image') {
@@ -81,7 +93,7 @@ async function existingSignatureImage(target: Target, tag: string): Promise<Imag
   return { manifestBytes: manifest.bytes, configBytes }
 }
 
-async function signClassicImage(opts: SignImageOptions, key: KeyObject, digest: Digest) {
+async function signClassicImage(opts: SignImageOptions, signer: Signer, digest: Digest) {
   const { target } = opts
   const tag = classicSignatureTag(digest)
   const payload = simpleSigningPayload({
@@ -92,8 +104,8 @@ async function signClassicImage(opts: SignImageOptions, key: KeyObject, digest: 
   const existing = await existingSignatureImage(target, tag)
   const appended = appendClassicSignature(existing, {
     payload,
-    signatureB64: signClassic(payload, key),
-    publicKey: createPublicKey(key),
+    signatureB64: await signClassicWith(payload, signer),
+    publicKey: signer.publicKey,
   })
   if (!appended.skipped) {
     const [config, layer] = appended.blobs
@@ -159,12 +171,13 @@ export async function signImage(opts: SignImageOptions): Promise<SignImageResult
   const digest = resolved.digest as Digest
   const subject = { mediaType: resolved.mediaType, size: resolved.size, digest }
   const result: SignImageResult = { name: target.name, reference: opts.reference, digest }
-  if (opts.key && format !== 'bundle') result.classic = await signClassicImage(opts, opts.key, digest)
+  const signer = opts.key ? toSigner(opts.key) : undefined
+  if (signer && format !== 'bundle') result.classic = await signClassicImage(opts, signer, digest)
   if (format !== 'classic') {
     const statement = { digest, annotations: opts.annotations }
     const signed = keyless
       ? await signBundleKeyless({ ...statement, ...keyless })
-      : await signBundle({ ...statement, key: opts.key! })
+      : await signBundle({ ...statement, key: signer! })
     result.bundle = { ...(await pushBundle(opts, signed, subject)), keyless: !!keyless }
   }
   return result

@@ -62,12 +62,12 @@ describe('bundle names under the signature', () => {
     edit: { index?: (index: { manifests: Descriptor[] }) => unknown; metadata?: Buffer },
   ): Promise<string> {
     const path = join(tmp.dir, `${name}.tar`)
+    const signature = edit.metadata && (await signMetadata(edit.metadata, signingKey))
     const changed = entries.map((e) => {
       if (e.header.name === 'index.json' && edit.index)
         return file('index.json', JSON.stringify(edit.index(json('index.json'))))
       if (e.header.name === 'ferry-bundle.json' && edit.metadata) return file(e.header.name, edit.metadata)
-      if (e.header.name === 'ferry-bundle.json.sig' && edit.metadata)
-        return file(e.header.name, signMetadata(edit.metadata, signingKey))
+      if (e.header.name === 'ferry-bundle.json.sig' && signature) return file(e.header.name, signature)
       return e
     })
     await writeEntries(path, changed)

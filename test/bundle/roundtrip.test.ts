@@ -133,7 +133,7 @@ describe('bundle round trip', () => {
     expect((await catalog(target.url)).sort()).toEqual(['mirror/library/app', 'mirror/tools/cli'])
   })
 
-  it('reads as a Target: tags, referrers, blobs whole and from an offset; writes refused', async () => {
+  it('reads as a ReadOnlyTarget: tags, referrers, blobs whole and from an offset; has no writes', async () => {
     const reader = await BundleReader.open(bundle)
     try {
       expect(reader.repositories()).toEqual([`${source.host}/library/app`, `${source.host}/tools/cli`])
@@ -148,7 +148,17 @@ describe('bundle round trip', () => {
       expect(whole.byteLength).toBe(layer.size)
       expect(await buffer(await cli.fetchBlobFrom(layer, 1000))).toEqual(whole.subarray(1000))
       await expect(cli.fetchBlob({ ...layer, digest: images.sbom.digest })).rejects.toThrow(/blob|bytes/)
-      await expect(cli.pushManifest()).rejects.toThrow(/read-only/)
+      // A bundle is evidence: it has no write methods at all, so nothing can even try one.
+      const writes = [
+        'pushBlob',
+        'pushManifest',
+        'tag',
+        'untag',
+        'addReferrer',
+        'removeReferrer',
+        'deleteManifest',
+      ]
+      expect(writes.filter((w) => w in cli)).toEqual([])
     } finally {
       await reader.close()
     }
@@ -192,6 +202,42 @@ describe('bundle round trip', () => {
     expect(inspected.Digest).toBe(images.image.digest)
     const listed = execFileSync('umoci', ['ls', '--layout', dir]).toString().split('\n').filter(Boolean)
     expect(listed).toEqual(expect.arrayContaining([images.app, images.cli]))
+  })
+
+  it('names an image pinned by digest REPO@sha256:HEX, which skopeo and umoci open once extracted', async () => {
+    const app = `${source.host}/library/app@${images.index.digest}`
+    const cli = `${source.host}/tools/cli@${images.image.digest}`
+    const path = join(tmp.dir, 'pinned.tar')
+    await createBundle(specFromImages([app, cli], { name: 'pinned', version: '1' }), { output: path, client })
+    const dir = join(tmp.dir, 'pinned')
+    await mkdir(dir)
+    execFileSync('tar', ['-xf', path, '-C', dir])
+    const listed = execFileSync('umoci', ['ls', '--layout', dir]).toString().split('\n').filter(Boolean)
+    expect(listed).toEqual(expect.arrayContaining([app, cli]))
+    expect(skopeoRawDigest(`oci:${dir}:${app}`)).toBe(images.index.digest)
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${dir}:${cli}`]).toString())
+    expect(inspected.Digest).toBe(images.image.digest)
+
+    // ferry reads it as it read such bundles before: untagged in its repository, never a tag there.
+    expect((await verifyBundleFile(path)).ok).toBe(true)
+    const reader = await BundleReader.open(path)
+    try {
+      expect(reader.repositories()).toEqual([`${source.host}/library/app`, `${source.host}/tools/cli`])
+      expect(await reader.target(`${source.host}/tools/cli`).listTags()).toEqual([])
+      expect(await reader.target(`${source.host}/library/app`).listTags()).toEqual([
+        cosignTag(images.index.digest, 'sig'),
+      ])
+    } finally {
+      await reader.close()
+    }
+    const imported = await importBundle(path, { to: `${target.host}/pinned`, client })
+    expect(imported.images.map((i) => i.destination)).toEqual([
+      `${target.host}/pinned/library/app@${images.index.digest}`,
+      `${target.host}/pinned/tools/cli@${images.image.digest}`,
+    ])
+    expect(skopeoRawDigest(`docker://${target.host}/pinned/tools/cli@${images.image.digest}`)).toBe(
+      images.image.digest,
+    )
   })
 
   it('still reads as a bundle when re-packed by GNU tar (./ names, directories, pax headers, any order)', async () => {

@@ -83,7 +83,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       .map(([id]) => id.replaceAll(':', ' '))
       .sort()
     expect(withJson.filter((id) => !shapes.has(id))).toEqual([])
-    expect(withJson).toHaveLength(32)
+    expect(withJson).toHaveLength(34)
   })
 
   it('the comparison catches an undocumented key, a missing one and a wrong type', () => {
@@ -117,6 +117,8 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
     await json('tags', [app])
     await json('catalog', [reg.host])
     await json('key generate', ['--output-key-prefix', join(dir, 'release')])
+    await json('key fingerprint', [join(dir, 'release.pub')])
+    await json('key export-public', [join(dir, 'release.pub')])
     await json('sign', [`${app}:1.0`, '--key', join(dir, 'release.key'), '--format', 'both', '-a', 'k=v'])
     const sbomFile = join(dir, 'sbom.spdx.json')
     await writeFile(
@@ -139,6 +141,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
     // Not signed: the report says why, in the same shape.
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub'), '--require-sbom'], { code: 5 })
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub')])
+    await json('attach sbom', [`${app}:1.0`, '--file', sbomFile, '--key', join(dir, 'release.key')])
 
     const spec = join(dir, 'mirror.yaml')
     await writeFile(

@@ -63,9 +63,7 @@ describe('plurals in summaries', { timeout: 120_000 }, () => {
       /\n1 copied \(1 blob sent \([^)]+\), 1 manifest pushed\), 0 in sync, 0 failed in /,
     )
     const again = await ferry(['sync', await spec('one.yaml', ['one'])], { env })
-    expect(again.stdout).toMatch(
-      /^1 image already in sync \(0 bytes transferred, 0 manifests pushed\)/m,
-    )
+    expect(again.stdout).toMatch(/^1 image already in sync \(0 bytes transferred, 0 manifests pushed\)/m)
     const two = await ferry(['sync', await spec('two.yaml', ['two', 'three'])], { env })
     expect(two.stdout).toMatch(
       /\n2 copied \(2 blobs sent \([^)]+\), 2 manifests pushed\), 0 in sync, 0 failed in /,

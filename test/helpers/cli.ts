@@ -46,6 +46,8 @@ export interface ServeProcess {
   alive(): boolean
   /** Everything it wrote to stdout and stderr so far. */
   output(): string
+  /** Sends a signal to the process (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void
   stop(): Promise<void>
 }
 
@@ -71,6 +73,7 @@ export function startFerryServe(
         host: m[1]!,
         alive: () => child.exitCode === null && child.signalCode === null,
         output: () => said,
+        signal: (sig) => child.kill(sig),
         stop: () =>
           new Promise((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done()

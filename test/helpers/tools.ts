@@ -7,6 +7,8 @@ export const TEST_TOOLS = [
   { bin: 'skopeo', pkg: 'skopeo' },
   { bin: 'umoci', pkg: 'umoci' },
   { bin: 'openssl', pkg: 'openssl' },
+  { bin: 'softhsm2-util', pkg: 'softhsm2' },
+  { bin: 'pkcs11-tool', pkg: 'opensc' },
 ] as const
 
 const executable = (path: string) => {

@@ -5,7 +5,14 @@ import { RegistryClient } from '../../src/registry/client.js'
 import { ferryCodeFor, registryError } from '../../src/registry/errors.js'
 import { apiHost, chosenScheme, credentialKey, hostOfKey } from '../../src/registry/hosts.js'
 import { nextLink } from '../../src/registry/pagination.js'
-import { Backoff, isRetryableStatus, parseRetryAfter, retryPolicy } from '../../src/registry/retry.js'
+import {
+  Backoff,
+  isRetryableStatus,
+  parseRetryAfter,
+  retryLine,
+  retryPolicy,
+  withRetry,
+} from '../../src/registry/retry.js'
 import { coversScopes, mergeScopes, TokenCache } from '../../src/registry/token-cache.js'
 
 describe('WWW-Authenticate parsing', () => {
@@ -82,6 +89,53 @@ describe('retry policy', () => {
       baseDelayMs: 250,
     })
     expect(retryPolicy({ attempts: 0 }).attempts).toBe(1)
+  })
+
+  it('withRetry: loops sharing one budget make its attempts in all, not attempts × attempts', async () => {
+    const lines: string[] = []
+    const hooks = {
+      classify: () => ({ reason: 'HTTP 503' }),
+      onRetry: (e: Parameters<typeof retryLine>[1]) => lines.push(retryLine('GET /v2/a/manifests/v1', e)),
+    }
+    let calls = 0
+    const failing = async () => {
+      calls++
+      throw new Error('503')
+    }
+    const budget = new Backoff(retryPolicy({ attempts: 4, baseDelayMs: 1, maxDelayMs: 1 }))
+    await expect(withRetry(budget, (b) => withRetry(b, failing, hooks), hooks)).rejects.toThrow('503')
+    expect(calls).toBe(4)
+    expect(lines.slice(0, 3)).toEqual(
+      [2, 3, 4].map((n) =>
+        expect.stringMatching(new RegExp(`^GET /v2/a/manifests/v1: HTTP 503, retry ${n} of 4 in [01] ms$`)),
+      ),
+    )
+    // Given up once: the outer loop does not report the budget the inner one found spent.
+    expect(lines.slice(3)).toEqual(['GET /v2/a/manifests/v1: HTTP 503, giving up after 4 tries'])
+  })
+
+  it('withRetry: a failure classify refuses is thrown at once; success ends the loop', async () => {
+    let calls = 0
+    const refused = withRetry(
+      retryPolicy({ attempts: 4 }),
+      async () => {
+        calls++
+        throw new Error('404')
+      },
+      { classify: () => undefined },
+    )
+    await expect(refused).rejects.toThrow('404')
+    expect(calls).toBe(1)
+    let tries = 0
+    const value = await withRetry(
+      retryPolicy({ attempts: 4, baseDelayMs: 1 }),
+      async () => {
+        if (++tries < 2) throw new Error('503')
+        return 'ok'
+      },
+      { classify: () => ({ reason: 'HTTP 503' }) },
+    )
+    expect([value, tries]).toEqual(['ok', 2])
   })
 })
 

@@ -317,3 +317,55 @@ describe('serve: manifests refused as distribution 2.8 refuses them', () => {
     }
   })
 })
+
+describe('serve: tags list after the last manifest is deleted (conformance "tags list should reflect manifest deletion")', () => {
+  let served: Served
+  beforeAll(async () => {
+    served = await serveTemp()
+  })
+  afterAll(async () => {
+    await served?.stop()
+  })
+
+  it('answers 200 with the tags left (none), keeps serving the repository’s blobs, and 404 for a repository never used', async () => {
+    const { server } = served
+    const one = await imageManifest(server, 'gone/app', 'one')
+    const two = await imageManifest(server, 'gone/app', 'two')
+    expect((await putManifest(server, 'gone/app', 'v1', one)).status).toBe(201)
+    expect((await putManifest(server, 'gone/app', 'v2', two)).status).toBe(201)
+    const blobs = [one, two].flatMap((m) => {
+      const doc = JSON.parse(m.toString()) as { config: { digest: string }; layers: { digest: string }[] }
+      return [doc.config.digest, ...doc.layers.map((l) => l.digest)]
+    })
+    // Served through the manifests now (which also retires the record of their uploads).
+    for (const d of blobs) expect((await raw(server, 'GET', `/v2/gone/app/blobs/${d}`)).status).toBe(200)
+    expect((await raw(server, 'GET', '/v2/gone/app/tags/list')).json()).toEqual({
+      name: 'gone/app',
+      tags: ['v1', 'v2'],
+    })
+
+    // As the conformance suite does: the tag first (the manifest stays, untagged), then by digest.
+    expect((await raw(server, 'DELETE', '/v2/gone/app/manifests/v1')).status).toBe(202)
+    expect((await raw(server, 'DELETE', `/v2/gone/app/manifests/${sha256(one)}`)).status).toBe(202)
+    expect((await raw(server, 'DELETE', `/v2/gone/app/manifests/${sha256(two)}`)).status).toBe(202)
+    expect((await raw(server, 'GET', `/v2/gone/app/manifests/${sha256(two)}`)).status).toBe(404)
+
+    const tags = await raw(server, 'GET', '/v2/gone/app/tags/list')
+    expect(tags.status).toBe(200)
+    expect(tags.json()).toEqual({ name: 'gone/app', tags: [] })
+    expect((await raw(server, 'GET', '/v2/gone/app/manifests/v2')).code()).toBe('MANIFEST_UNKNOWN')
+    for (const d of blobs) {
+      for (const method of ['HEAD', 'GET']) {
+        expect((await raw(server, method, `/v2/gone/app/blobs/${d}`)).status).toBe(200)
+      }
+    }
+
+    // A delete that finds nothing makes nothing exist.
+    expect((await raw(server, 'DELETE', '/v2/never/pushed/manifests/v1')).status).toBe(404)
+    expect((await raw(server, 'DELETE', `/v2/never/pushed/manifests/${sha256(one)}`)).status).toBe(404)
+    const never = await raw(server, 'GET', '/v2/never/pushed/tags/list')
+    expect(never.status).toBe(404)
+    expect(never.code()).toBe('NAME_UNKNOWN')
+    expect((await raw(server, 'GET', '/v2/never/pushed/manifests/v1')).code()).toBe('NAME_UNKNOWN')
+  })
+})

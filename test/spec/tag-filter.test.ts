@@ -213,6 +213,18 @@ describe('hostile patterns and tags', () => {
     const tag = `${'a'.repeat(34)}!`
     const ms = elapsed(() => expect(select({ match: '/^(a+)+$/' }, [tag, 'aaa'])).toEqual(['aaa']))
     expect(ms).toBeLessThan(500)
+    // Past any tag's length too: the work grows with the input, never with the ways to split it.
+    const long = `${'a'.repeat(100_000)}b`
+    expect(elapsed(() => expect(compilePattern('/^(a+)+$/')(long)).toBe(false))).toBeLessThan(500)
+  })
+
+  it('stacked and oversized repetitions are refused, not expanded', () => {
+    const refused = (p: string) => () => compilePattern(p)
+    expect(refused('/a{1,99999}{1,99999}{1,99999}/')).toThrow(/invalid tag pattern.*Nothing to repeat/)
+    expect(refused('/(a{1000}){1000}/')).toThrow(/repetition counts above 1000 are not supported/)
+    expect(refused(`/${Array.from({ length: 20 }, (_, i) => `${i}[a-z]{1000}`).join('|')}/`)).toThrow(
+      /the pattern is too large/,
+    )
   })
 
   it('the glob *a*a*a*a*a*b against a 128-character tag answers in milliseconds', () => {
@@ -225,8 +237,35 @@ describe('hostile patterns and tags', () => {
     expect(ms).toBeLessThan(500)
   })
 
-  it('the linear regex matcher agrees with JavaScript on random patterns and tags', () => {
-    const atom = fc.constantFrom('a', 'b', '.', '[ab]', '[^a]', '[a-c]', '\\d', '\\w', '\\.', '-', '1', 'A')
+  it('tag regexes (RE2) agree with JavaScript on random patterns and tags', () => {
+    const atom = fc.constantFrom(
+      'a',
+      'b',
+      '.',
+      '[ab]',
+      '[^a]',
+      '[a-c]',
+      '\\d',
+      '\\w',
+      '\\.',
+      '-',
+      '1',
+      'A',
+      // Escapes RE2 reads otherwise, classes JavaScript reads otherwise: written in RE2's terms first.
+      '\\A',
+      '\\z',
+      '\\Q',
+      '\\E',
+      '\\a',
+      '\\x{41}',
+      '\\u0041',
+      '\\x41',
+      '[[:alpha:]]',
+      '[]',
+      '[^]',
+      '\\B',
+      '[\\b]',
+    )
     const piece: fc.Arbitrary<string> = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: 'small' },
@@ -300,6 +339,9 @@ describe('tagFilterSchema', () => {
       /^f\.yaml:1:8: match: \/\^v\(\?!1\)\/: lookahead and lookbehind are not supported/,
     ],
     ['match: "/(?<=v)1/"\n', /^f\.yaml:1:8: match: .*lookahead and lookbehind are not supported/],
+    ['match: "/(?<!v)1/"\n', /^f\.yaml:1:8: match: .*lookahead and lookbehind are not supported/],
+    ['match: "/(?<n>a)\\\\k<n>/"\n', /match: .*backreferences are not supported/],
+    ['match: "/\\\\p{L}/u"\n', /match: .*the escape \\p is not supported in tag regexes/],
     [
       'match: "/a{2000}/"\n',
       /^f\.yaml:1:8: match: \/a\{2000\}\/: repetition counts above 1000 are not supported/,

@@ -24,6 +24,7 @@ const manifestSchema = z.object({
 })
 const stateSchema = z.object({
   version: z.literal(1),
+  /** By `UPSTREAM/REPOSITORY:TAG`, which is also the tag's ref.name in ROOT/index.json (cache-index.ts). */
   tags: z.record(z.string(), tagSchema),
   manifests: z.record(z.string(), manifestSchema),
   /** Last pull of each cached digest (manifest or blob), ms since the epoch: what eviction orders by. */
@@ -45,6 +46,7 @@ const SAVE_DELAY_MS = 1000
 export class CacheState {
   private timer: NodeJS.Timeout | undefined
   private saving: Promise<void> = Promise.resolve()
+  private readonly tagListeners: (() => void)[] = []
 
   private constructor(
     private readonly file: string,
@@ -78,8 +80,22 @@ export class CacheState {
   }
 
   setTag(key: string, tag: CachedTag): void {
+    const before = this.state.tags[key]
     this.state.tags[key] = tag
     this.changed()
+    // A revalidation that only confirms the mapping changes nothing a listener shows.
+    if (before?.digest !== tag.digest || before.mediaType !== tag.mediaType || before.size !== tag.size) {
+      this.tagsChanged()
+    }
+  }
+
+  /** Calls `listener` whenever a tag is added, moves to another manifest, or goes. */
+  onTagsChanged(listener: () => void): void {
+    this.tagListeners.push(listener)
+  }
+
+  private tagsChanged(): void {
+    for (const listener of this.tagListeners) listener()
   }
 
   manifest(digest: string): CachedManifest | undefined {
@@ -118,6 +134,32 @@ export class CacheState {
     return undefined
   }
 
+  /** The cached tags of `repository` (`UPSTREAM/NAME`) with the digests they map to. */
+  tagsOf(repository: string): { tag: string; digest: string }[] {
+    const prefix = `${repository}:`
+    return Object.entries(this.state.tags)
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, t]) => ({ tag: key.slice(prefix.length), digest: t.digest }))
+  }
+
+  /** The cached indexes of `repository` that list `digest`, directly or through an index they list. */
+  indexesHolding(repository: string, digest: string): string[] {
+    const mine = [...this.manifestsOf(repository)]
+    const holding = new Set<string>()
+    const wanted = new Set([digest])
+    let grew = true
+    while (grew) {
+      grew = false
+      for (const d of mine) {
+        if (holding.has(d) || !this.state.manifests[d]!.manifests.some((c) => wanted.has(c))) continue
+        holding.add(d)
+        wanted.add(d)
+        grew = true
+      }
+    }
+    return [...holding]
+  }
+
   /**
    * The cached manifests upstream served or confirmed through `repository`, and every cached manifest
    * they reference: the children an index in a repository names are in that repository too.
@@ -149,6 +191,11 @@ export class CacheState {
     return Object.keys(this.state.tags)
   }
 
+  /** Every tag mapping, by key. */
+  tags(): [string, CachedTag][] {
+    return Object.entries(this.state.tags)
+  }
+
   manifestDigests(): string[] {
     return Object.keys(this.state.manifests)
   }
@@ -159,10 +206,14 @@ export class CacheState {
    */
   dropManifest(digest: string): void {
     delete this.state.manifests[digest]
+    let tagged = false
     for (const [key, tag] of Object.entries(this.state.tags)) {
-      if (tag.digest === digest) delete this.state.tags[key]
+      if (tag.digest !== digest) continue
+      delete this.state.tags[key]
+      tagged = true
     }
     this.changed()
+    if (tagged) this.tagsChanged()
   }
 
   dropBlob(digest: string): void {

@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises'
 import { FerryError, isFerryError } from '../../errors.js'
 import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
+import { refNameFor } from '../../layout/naming.js'
 import type { Logger } from '../../log.js'
-import type { Digest } from '../../oci/digest.js'
-import { childrenOf, type Manifest } from '../../oci/manifest.js'
+import { type Digest, isDigest } from '../../oci/digest.js'
+import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
 import { nameWithReference } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
@@ -17,7 +18,11 @@ import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
+import { referrersFilter, sendReferrers } from '../listing.js'
+import type { PolicyView } from '../policy/view.js'
+import { CacheIndex } from './cache-index.js'
 import { CacheState } from './cache-state.js'
+import { cacheTarget } from './cache-target.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
 import { upstreamError, upstreamUnavailable } from './upstream-errors.js'
@@ -91,6 +96,7 @@ export class Mirror {
     private readonly opts: MirrorOptions,
     private readonly client: RegistryClient,
     private readonly state: CacheState,
+    private readonly index: CacheIndex,
     private readonly eviction: Eviction,
     private readonly logger: Logger,
   ) {}
@@ -106,8 +112,10 @@ export class Mirror {
       retry: { attempts: 2, maxElapsedMs: 5000 },
     })
     const state = await CacheState.open(layout.dir, logger)
+    const index = new CacheIndex(layout, state, logger)
+    index.changed()
     const eviction = new Eviction(layout, state, opts.limits, logger)
-    const mirror = new Mirror(layout, opts, client, state, eviction, logger)
+    const mirror = new Mirror(layout, opts, client, state, index, eviction, logger)
     eviction.start()
     return mirror
   }
@@ -115,6 +123,7 @@ export class Mirror {
   async close(): Promise<void> {
     this.eviction.stop()
     await Promise.allSettled([...this.flights.values()].map((f) => f.done))
+    await this.index.close()
     await this.state.close()
     await this.client.close()
   }
@@ -174,6 +183,9 @@ export class Mirror {
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
     if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
+    if (call.req.method === 'GET') {
+      await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    }
     this.state.touch(digest)
     if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
       throw new ApiError(
@@ -188,6 +200,71 @@ export class Mirror {
       ETag: `"${digest}"`,
     })
     call.res.end(call.req.method === 'HEAD' ? undefined : bytes)
+  }
+
+  /**
+   * The repository as `serve --policy` reads it: every read through the cache, as a client's pull would
+   * go, so the signatures and SBOMs a verdict rests on are cached too and verify while upstream is down.
+   * Asking upstream whether a signature appeared on every pull would cost a manifest GET per cosign tag
+   * (Docker Hub counts them): a verdict is kept for the tag TTL instead, as a tag's mapping is.
+   */
+  private policyView(call: Call<RouteOf<'manifest'>>, source: Source): PolicyView {
+    const target = cacheTarget({
+      name: source.key,
+      manifest: (reference) => this.cachedManifest(source, reference),
+      blob: (desc) => this.cachedBlob(source, desc),
+      hasBlob: (desc) => this.layout.hasBlob(desc.digest as Digest),
+      referrers: (digest) => this.upstreamReferrers(source, digest),
+      tags: () => source.repo.listTags(),
+    })
+    const tagged = async () =>
+      this.state.tagsOf(source.key).map((t) => ({ ...t, digest: t.digest as Digest }))
+    const ttl = Math.max(this.opts.ttlMs, 1000)
+    return {
+      repository: call.route.name,
+      target,
+      tagged,
+      indexesHolding: async (digest) => this.state.indexesHolding(source.key, digest) as Digest[],
+      evidence: async () => String(Math.floor(Date.now() / ttl)),
+    }
+  }
+
+  /** A manifest by tag or digest, through the cache (fetched and recorded when missing). */
+  private async cachedManifest(source: Source, reference: string): Promise<Manifest> {
+    let digest = reference
+    if (!isDigest(reference)) digest = await this.resolveTag(source, reference)
+    else if (!(await this.hasManifest(reference))) await this.fetchManifest(source, reference)
+    const bytes = await readFile(this.layout.blobPath(digest as Digest))
+    return parseManifest(bytes, {
+      expectedDigest: digest,
+      contentType: this.state.manifest(digest)?.mediaType,
+    })
+  }
+
+  /** A blob through the cache: downloaded once (joining a download in flight), then read from the store. */
+  private async cachedBlob(source: Source, desc: Descriptor): Promise<Readable> {
+    const digest = desc.digest as Digest
+    if (!(await this.layout.hasBlob(digest))) {
+      await (this.flights.get(flightKey(desc)) ?? this.startFlight(source.repo, desc)).done
+    }
+    this.state.touch(digest)
+    return this.layout.target().fetchBlob(desc)
+  }
+
+  /**
+   * Upstream's referrers (the mirror keeps no listing of its own). Upstream down: none, so only what the
+   * cache holds under cosign tags can verify, and an image whose evidence is out of reach is refused.
+   */
+  private async upstreamReferrers({ repo }: Source, digest: Digest): Promise<Descriptor[]> {
+    try {
+      return await repo.referrers(digest)
+    } catch (err) {
+      if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}@${digest} referrers`, this.logger)
+      this.logger.warn(
+        `${repo.name}@${digest}: upstream unavailable; verifying with the cached cosign tags only`,
+      )
+      return []
+    }
   }
 
   private async hasManifest(digest: string): Promise<boolean> {
@@ -214,7 +291,8 @@ export class Mirror {
    */
   private async resolveTag(source: Source, tag: string): Promise<string> {
     const { repo } = source
-    const key = `${source.key}:${tag}`
+    // The tag's key is its ref.name in the cache root's index.json (cache-index.ts).
+    const key = refNameFor(source.key, tag)
     const cached = this.state.tag(key)
     const now = Date.now()
     if (cached && (await this.hasManifest(cached.digest))) {
@@ -469,19 +547,15 @@ export class Mirror {
 
   private async listReferrers(call: Call<RouteOf<'referrers'>>): Promise<void> {
     const { repo } = this.repository(call)
+    const artifactType = referrersFilter(call.query)
     let manifests: Descriptor[]
     try {
-      // Upstream's referrers API, or its referrers tag schema when it has none.
-      manifests = await repo.referrers(call.route.digest)
+      // Upstream's referrers API (filtered there, or here when it says it did not), or its referrers tag
+      // schema, filtered here.
+      manifests = await repo.referrers(call.route.digest, artifactType ? { artifactType } : {})
     } catch (err) {
       throw upstreamError(err, `${repo.name}@${call.route.digest} referrers`, this.logger)
     }
-    sendJson(
-      call.res,
-      200,
-      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests },
-      {},
-      'application/vnd.oci.image.index.v1+json',
-    )
+    sendReferrers(call.res, manifests, artifactType)
   }
 }
