@@ -169,4 +169,4 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 
 /** The one thing in a signed bundle that is not reproducible, said once so that a changed sha256 is expected. */
 const RANDOMISED_SIGNATURE_NOTE =
-  'note: the key signs with random nonces: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256'
+  "note: this key's ECDSA signatures are randomised: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256"

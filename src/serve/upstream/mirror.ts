@@ -13,6 +13,7 @@ import type { Descriptor } from '../../oci/schemas.js'
 import { nameWithReference } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
+import { plural } from '../../util/plural.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
@@ -540,7 +541,7 @@ export class Mirror {
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length))
-      this.logger.warn(`${repo.name}: upstream unavailable; listing the ${tags.length} cached tag(s)`)
+      this.logger.warn(`${repo.name}: upstream unavailable; listing the cached ${plural(tags.length, 'tag')}`)
     }
     sendJson(call.res, 200, { name: call.route.name, tags })
   }
