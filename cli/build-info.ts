@@ -10,4 +10,5 @@ export interface BuildInfo {
   commitTime?: string
 }
 
+// Only this declaration: the build replaces the compiled module's whole text.
 export const BUILD_INFO: BuildInfo = {}

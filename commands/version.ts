@@ -1,6 +1,7 @@
 import { Command, Flags } from '@oclif/core'
 import { BUILD_INFO } from '../cli/build-info.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import { versionLineCommit } from '../cli/version-line.js'
 
 /**
  * ferry's own `version` (it replaced @oclif/plugin-version, which could not show the commit): the same
@@ -11,8 +12,9 @@ export default class Version extends Command {
   static override summary = 'Print ferry’s version and the commit it was built from.'
   static override description =
     'One line: ferry/VERSION PLATFORM-ARCH node-NODE_VERSION commit COMMIT (the same as `ferry --version` and ' +
-    '`ferry -v`). The commit is the full git hash of the checkout the build came from, with -dirty when that ' +
-    'work tree had uncommitted changes; a build made outside a git checkout prints no commit.'
+    '`ferry -v`). COMMIT is the git commit the build came from (12 hex digits; the full hash with --verbose and ' +
+    'in --json), with -dirty when that work tree had uncommitted changes; a build made outside a git checkout ' +
+    'prints no commit.'
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --verbose --json']
   static override enableJsonFlag = true
   static override flags = {
@@ -38,7 +40,8 @@ export default class Version extends Command {
     const { cliVersion, architecture, nodeVersion, osVersion, rootPath, pluginVersions } =
       this.config.versionDetails
     const commit = BUILD_INFO.commit ? { commit: BUILD_INFO.commit } : {}
-    const line = `${cliVersion} ${architecture} ${nodeVersion}${commit.commit ? ` commit ${commit.commit}` : ''}`
+    const short = versionLineCommit()
+    const line = `${cliVersion} ${architecture} ${nodeVersion}${short ? ` commit ${short}` : ''}`
     if (!flags.verbose) {
       this.log(line)
       return { cliVersion, architecture, nodeVersion, ...commit }
@@ -60,6 +63,7 @@ export default class Version extends Command {
     this.log(
       [
         line,
+        ...(details.commit ? [`commit: ${details.commit}`] : []),
         ...(details.commitTime ? [`commit time: ${details.commitTime}`] : []),
         `os: ${osVersion}`,
         `root: ${rootPath}`,

@@ -64,7 +64,7 @@ describe(
         expect(r.code).toBe(0)
         expect(r.stdout).toMatch(new RegExp(`^ferry/${version.replaceAll('.', '\\.')} \\S+ node-v\\d+`))
         // The commit the build came from (scripts/build-info.js), -dirty when the tree had changes.
-        expect(r.stdout).toMatch(/ node-v\S+ commit [0-9a-f]{40}(-dirty)?\n$/)
+        expect(r.stdout).toMatch(/ node-v\S+ commit [0-9a-f]{12}(-dirty)?\n$/)
         expect(r.stdout).toBe(forms[0].stdout)
       }
     })
