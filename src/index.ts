@@ -1,5 +1,6 @@
 // The library's public surface: everything the CLI does is callable from here.
 
+export * from './audit/index.js'
 export * from './bundle/index.js'
 export * from './content/target.js'
 export * from './copy/copy.js'

@@ -51,6 +51,7 @@ const RANKS: Record<string, number> = {
   serve: 10, // the registry; with --policy it enforces policy's rules on every client
   policy: 9, // governance rules: judge images read through targets, supply and bundles
   promote: 10, // governed writes: promote, retag, delete, and the ledger
+  audit: 10, // drift: registries against the ledger and the policy
   pin: 10, // deployment files: naming from bundle, verification from supply and policy
   retention: 11, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }
