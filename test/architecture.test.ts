@@ -45,6 +45,7 @@ const RANKS: Record<string, number> = {
   inspect: 6,
   synthetic: 6,
   copy: 7,
+  gc: 7, // garbage collection of a layout: graph's walk over layout's entries
   supply: 7,
   bundle: 8,
   sync: 8,
