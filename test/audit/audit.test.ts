@@ -149,6 +149,24 @@ describe('ferry audit against a distribution registry', { timeout: 180_000 }, ()
     expect(forbidden.message).toBe('tags.forbid (environment prod): tag "latest" is forbidden here (latest)')
   })
 
+  it('an image without the labels its environment requires', async () => {
+    // Pushed straight to prod around ferry, signed with an SBOM: only the labels are missing.
+    const cart = registryTarget(registry.host, 'acme/shop/cart-prod')
+    const bare = syntheticImage({ layerSizes: [256], gzip: true })
+    await pushImage(cart, bare, 'v1.3.0')
+    await signImage({ target: cart, reference: bare.manifest.digest, key: keys.key, format: 'both' })
+    const sbom = await attachSbom({ target: cart, reference: bare.manifest.digest, bytes: SPDX })
+    await signImage({ target: cart, reference: sbom.digest, key: keys.key })
+    await cart.close()
+    const r = await ferry(['audit', `${registry.host}/acme/shop/cart-prod`, '--policy', policy, '--json'])
+    expect(r.code, r.stderr).toBe(2)
+    const doc = JSON.parse(r.stdout) as AuditReport
+    expect(doc.findings.map((f) => [f.image, f.kind, f.rule, f.environment])).toEqual([
+      [`${registry.host}/acme/shop/cart-prod:v1.3.0`, 'labels', 'labels', 'prod'],
+    ])
+    expect(doc.findings[0]!.message).toContain('org.opencontainers.image.revision')
+  })
+
   it('a promoted tag that is gone, with its manifest', async () => {
     const other = `${registry.host}/acme/shop/web-prod`
     const promoted = await ferry(
