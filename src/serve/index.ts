@@ -2,6 +2,7 @@
 export { acceptsMediaType } from './accept.js'
 export type { ServedBundle } from './bundle-store.js'
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
+export type { ServeGcOptions } from './gc.js'
 export type { PolicyReload } from './policy/serve-policy.js'
 export { isRepositoryName } from './routes.js'
 export {

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { collectGarbage } from '../../src/gc/index.js'
-import { type LayoutTarget, OciLayout } from '../../src/layout/index.js'
-import { MediaType } from '../../src/oci/media-types.js'
+import { collectGarbage } from '../../../src/gc/index.js'
+import { type LayoutTarget, OciLayout } from '../../../src/layout/index.js'
+import { MediaType } from '../../../src/oci/media-types.js'
+import { backdate, backdateBlobs, filesOf } from '../../gc/fixtures.js'
 import {
   blobOf,
   manifestOf,
@@ -12,9 +13,8 @@ import {
   randomBlob,
   streamOf,
   syntheticImage,
-} from '../helpers/registry-fixtures.js'
-import { tempDir } from '../supply/helpers.js'
-import { backdate, backdateBlobs, filesOf } from './fixtures.js'
+} from '../../helpers/registry-fixtures.js'
+import { tempDir } from '../../supply/helpers.js'
 
 const file = (root: string, digest: string) => join(root, 'blobs', ...digest.split(':'))
 
