@@ -1,4 +1,5 @@
 import type { AuditFinding, AuditReport } from '../src/audit/index.js'
+import { plural } from './format.js'
 
 const SEVERITY = { drift: 'DRIFT', warn: 'warn ' } as const
 
@@ -11,7 +12,7 @@ export function auditSummary(report: AuditReport): string {
   const recorded = report.repositories.reduce((n, r) => n + r.recorded, 0)
   const drift = report.findings.filter((f) => f.severity === 'drift').length
   const warnings = report.findings.length - drift
-  const looked = `${report.repositories.length} repositor${report.repositories.length === 1 ? 'y' : 'ies'}, ${tags} tag(s)${report.ledger ? `, ${recorded} recorded in ${report.ledger.file}` : ''}`
-  const verdict = report.drift ? `drift: ${drift} finding(s)` : 'no drift'
-  return `${looked}: ${verdict}${warnings ? `, ${warnings} warning(s)` : ''}`
+  const looked = `${plural(report.repositories.length, 'repository', 'repositories')}, ${plural(tags, 'tag')}${report.ledger ? `, ${recorded} recorded in ${report.ledger.file}` : ''}`
+  const verdict = report.drift ? `drift: ${plural(drift, 'finding')}` : 'no drift'
+  return `${looked}: ${verdict}${warnings ? `, ${plural(warnings, 'warning')}` : ''}`
 }

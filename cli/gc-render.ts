@@ -1,5 +1,5 @@
 import type { GcResult } from '../src/gc/index.js'
-import { formatBytes } from './format.js'
+import { formatBytes, plural } from './format.js'
 
 /** One line per file that goes (or would; unless `perFile` is false), then what was freed and what stayed. */
 export function renderGc(result: GcResult, grace: string, opts: { perFile?: boolean } = {}): string[] {
@@ -11,12 +11,13 @@ export function renderGc(result: GcResult, grace: string, opts: { perFile?: bool
           (i) => `${verb}  ${i.digest}  ${i.kind.padEnd(8)}  ${i.size} bytes  (modified ${i.modified})`,
         )
   const s = result.summary
-  const freed = `${s.manifests} manifest(s) and ${s.blobs} blob(s), ${formatBytes(s.bytes)}`
-  const kept = `kept ${result.reachable.manifests} reachable manifest(s) and ${result.reachable.blobs} blob(s)${result.young ? `, ${result.young} unreachable file(s) younger than ${grace}` : ''}`
+  const freed = `${plural(s.manifests, 'manifest')} and ${plural(s.blobs, 'blob')}, ${formatBytes(s.bytes)}`
+  const young = result.young ? `, ${plural(result.young, 'unreachable file')} younger than ${grace}` : ''
+  const kept = `kept ${plural(result.reachable.manifests, 'reachable manifest')} and ${plural(result.reachable.blobs, 'blob')}${young}`
   lines.push(`${result.dryRun ? 'would free' : 'freed'} ${freed}; ${kept}`)
   if (result.missing.length) {
     lines.push(
-      `note: ${result.missing.length} manifest(s) named in ${result.root} are missing (nothing is reachable through them): ${result.missing.slice(0, 3).join(', ')}${result.missing.length > 3 ? ', …' : ''}`,
+      `note: ${plural(result.missing.length, 'manifest')} named in ${result.root} ${result.missing.length === 1 ? 'is' : 'are'} missing (nothing is reachable through them): ${result.missing.slice(0, 3).join(', ')}${result.missing.length > 3 ? ', …' : ''}`,
     )
   }
   return lines

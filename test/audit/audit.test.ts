@@ -77,7 +77,7 @@ describe('ferry audit against a distribution registry', { timeout: 180_000 }, ()
   it('a registry that holds what the ledger recorded and the policy asks is clean: exit 0', async () => {
     const r = await audit()
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout.trim()).toBe(`1 repository, 1 tag(s), 1 recorded in ${ledger}: no drift`)
+    expect(r.stdout.trim()).toBe(`1 repository, 1 tag, 1 recorded in ${ledger}: no drift`)
     const doc = JSON.parse((await audit('--json')).stdout) as AuditReport
     expect(doc).toMatchObject({ drift: false, findings: [], repositories: [{ tags: 1, recorded: 1 }] })
     expect(doc.ledger).toEqual({ file: ledger, records: 1, chain: 'intact' })
@@ -101,7 +101,7 @@ describe('ferry audit against a distribution registry', { timeout: 180_000 }, ()
     )
     // The new digest is not signed either: the prod environment's evidence rules say so too.
     expect(r.stdout).toContain(`DRIFT  ${prod}:v1.0.0  signature (environment prod): no signature verifies`)
-    expect(r.stderr).toContain('ferry: audit: 1 repository, 1 tag(s)')
+    expect(r.stderr).toContain('ferry: audit: 1 repository, 1 tag')
 
     const doc = JSON.parse((await audit('--json')).stdout) as AuditReport
     expect(doc.drift).toBe(true)
