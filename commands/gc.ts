@@ -20,8 +20,10 @@ export default class Gc extends FerryCommand<typeof Gc> {
     'index.json’s lock, so no tag lands meanwhile. A manifest that cannot be read stops the collection before ' +
     'anything is deleted; one that is missing reaches nothing and is reported.\n\n' +
     'On a root a running `ferry serve` writes to, prefer `ferry serve --gc-interval`: the server also keeps ' +
-    'what it just told a client exists. Registries ferry does not run have their own collection: see README ' +
-    '"Retention".'
+    'what it just told a client exists. Registries ferry does not run have their own collection, and on ' +
+    'distribution 2.x the safe one is `registry garbage-collect CONFIG` without --delete-untagged (README ' +
+    '"Garbage collection that keeps what is needed").\n\n' +
+    'Exit 0 when the collection ran (also when it freed nothing).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     root: 'string',
@@ -35,8 +37,15 @@ export default class Gc extends FerryCommand<typeof Gc> {
   }
 
   static override examples = [
-    '<%= config.bin %> gc --root /srv/oci --dry-run',
+    {
+      description: 'What would go, nothing deleted:',
+      command: '<%= config.bin %> gc --root /srv/oci --dry-run',
+    },
     '<%= config.bin %> gc --root /srv/oci --grace 24h --json',
+    {
+      description: 'The same collection inside a running registry, once a day:',
+      command: '<%= config.bin %> serve --root /srv/oci --gc-interval 24h',
+    },
   ]
   static override flags = {
     root: Flags.string({

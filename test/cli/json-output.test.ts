@@ -83,7 +83,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       .map(([id]) => id.replaceAll(':', ' '))
       .sort()
     expect(withJson.filter((id) => !shapes.has(id))).toEqual([])
-    expect(withJson).toHaveLength(35)
+    expect(withJson).toHaveLength(36)
   })
 
   it('the comparison catches an undocumented key, a missing one and a wrong type', () => {
@@ -158,6 +158,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
     // One image missing: a failed entry next to a planned one, exit 1.
     await json('sync', [spec, '--dry-run'], { code: 1 })
     await json('sync', [spec], { code: 1 })
+    await json('gc', ['--root', layout, '--dry-run'])
   })
 
   it('login and logout', async () => {
