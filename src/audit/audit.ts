@@ -1,4 +1,6 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, Target } from '../content/target.js'
+import { isUntagPlaceholder } from '../content/untag-placeholder.js'
 import {
   type LedgerVerification,
   lastRecordedTags,
@@ -7,13 +9,11 @@ import {
   recordedAt,
   verifyLedger,
 } from '../ledger/index.js'
-import { isAttachmentTag } from '../naming/attachment-tags.js'
-import { isUntagPlaceholder } from '../naming/untag-placeholder.js'
 import type { Digest } from '../oci/digest.js'
 import { checkContent, checkName, judgesFor, type Policy, type PolicyCheck } from '../policy/index.js'
+import { isAttachmentTag } from '../reference/grammar.js'
 import { canonicalName, parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import { type AuditFinding, byImageAndKind } from './findings.js'
 
@@ -61,7 +61,7 @@ export async function auditRepositories(
   const audited: AuditedRepository[] = []
   try {
     for (const n of names) {
-      const target = client.repository(n.registry, n.repository)
+      const target = client.repository(n)
       const recorded = [...(ledger?.tags.values() ?? [])].filter(
         (r) => r.repository === canonicalName(`${n.registry}/${n.repository}`),
       )

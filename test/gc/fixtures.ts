@@ -1,10 +1,10 @@
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LayoutTarget } from '../../src/layout/index.js'
-import { referrersTag } from '../../src/naming/attachment-tags.js'
 import type { Digest } from '../../src/oci/digest.js'
 import { describeManifest, type Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
+import { referrersTag } from '../../src/reference/grammar.js'
 import {
   artifactFor,
   blobOf,
