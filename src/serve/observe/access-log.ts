@@ -51,7 +51,7 @@ export function loggedTarget(rawUrl: string): string {
     for (const [k, v] of new URLSearchParams(rawUrl.slice(q + 1))) if (SAFE_PARAMS.has(k)) kept.append(k, v)
   }
   // `:` stays readable in digests (`digest=sha256:…`); it needs no escaping in a query.
-  const query = kept.size > 0 ? `?${kept.toString().replace(/%3A/gi, ":")}` : ''
+  const query = kept.size > 0 ? `?${kept.toString().replace(/%3A/gi, ':')}` : ''
   return redact(`${path}${query}`).slice(0, TARGET_MAX)
 }
 

@@ -22,10 +22,14 @@ export interface RequestInfo {
 // nginx's code for a client that went away before the answer started: no status was ever sent.
 const CLIENT_CLOSED = 499
 
+/** Each connection's byte counters when its last request ended: the next request's bytes start there. */
+const counted = new WeakMap<Socket, { read: number; written: number }>()
+
 /**
- * Watches one request to its end, then records it: a metrics sample and an access log line. The bytes
- * are the connection's counters before and after (with keep-alive, one request at a time per
- * connection): in, the body read after the headers; out, the answer with its headers.
+ * Watches one request to its end, then records it: a metrics sample and an access log line. Its bytes
+ * are what its connection read and wrote since the request before it on that connection ended (headers
+ * included, as Apache's %I and %O): a small body arrives with its headers, before the request is seen,
+ * so a count from the request's start would miss it. Over a connection the counts add up to its traffic.
  */
 export function observeRequest(
   req: Req,
@@ -37,12 +41,13 @@ export function observeRequest(
   const started = performance.now()
   const time = new Date()
   const socket: Socket = req.socket
-  const readBefore = socket.bytesRead
-  const writtenBefore = socket.bytesWritten
   res.once('close', () => {
     const status = res.headersSent ? res.statusCode : CLIENT_CLOSED
-    const bytesIn = Math.max(0, socket.bytesRead - readBefore)
-    const bytesOut = Math.max(0, socket.bytesWritten - writtenBefore)
+    const before = counted.get(socket) ?? { read: 0, written: 0 }
+    const now = { read: socket.bytesRead, written: socket.bytesWritten }
+    counted.set(socket, now)
+    const bytesIn = Math.max(0, now.read - before.read)
+    const bytesOut = Math.max(0, now.written - before.written)
     const method = req.method ?? 'GET'
     metrics.record({ method, route: info.route, status, bytesIn, bytesOut })
     if (!accessLog) return

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -466,11 +466,15 @@ export class Mirror {
       }
     }
     this.state.touch(digest)
-    if (hit) this.stats.hits.blob++
-    await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
-    if (hit && call.req.method === 'GET') {
-      this.stats.bytesFromCache += Number(call.res.getHeader('Content-Length') ?? 0)
+    const path = this.layout.blobPath(digest)
+    if (hit) {
+      this.stats.hits.blob++
+      // Counted before the answer goes out: a scrape right after the pull sees it.
+      if (call.req.method === 'GET' && call.req.headers.range === undefined) {
+        this.stats.bytesFromCache += (await stat(path).catch(() => undefined))?.size ?? 0
+      }
     }
+    await sendBlobFile(call, { kind: 'file', path, offset: 0, verify: false })
   }
 
   /**
