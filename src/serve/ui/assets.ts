@@ -67,3 +67,6 @@ document.addEventListener('click', function (e) {
   else if (document.execCommand('copy')) done();
 });
 `
+
+/** A ship's wheel would be nicer; a plain mark keeps browsers from asking /favicon.ico (outside the UI). */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2330"/><path d="M3 10h10l-2 3H5z" fill="#fff"/><path d="M8 3v6M8 3l3 4H8" stroke="#fff" fill="none"/></svg>`

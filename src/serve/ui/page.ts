@@ -15,6 +15,7 @@ export function page(shell: Shell, title: string, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · ferry</title>
 <link rel="stylesheet" href="/ui/static/ui.css">
+<link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml">
 <script src="/ui/static/copy.js" defer></script>
 </head>
 <body>

@@ -4,7 +4,7 @@ import type { ServeContext } from '../context.js'
 import { ApiError, toApiError } from '../errors.js'
 import type { Req, Res } from '../http.js'
 import type { RequestInfo } from '../observe/request.js'
-import { COPY_JS, STYLE_CSS } from './assets.js'
+import { COPY_JS, FAVICON_SVG, STYLE_CSS } from './assets.js'
 import { type Html, html } from './html.js'
 import { UiNotFound } from './not-found.js'
 import { page, type Shell } from './page.js'
@@ -20,7 +20,14 @@ export type UiRoute =
   | { page: 'image'; name: string; tag?: string; digest?: Digest }
   | { page: 'sbom'; name: string; digest: Digest }
   | { page: 'cache' }
-  | { page: 'static'; file: 'ui.css' | 'copy.js' }
+  | { page: 'static'; file: keyof typeof STATIC }
+
+/** The UI's files, with their types. */
+const STATIC = {
+  'ui.css': { type: 'text/css; charset=utf-8', body: STYLE_CSS },
+  'copy.js': { type: 'text/javascript; charset=utf-8', body: COPY_JS },
+  'favicon.svg': { type: 'image/svg+xml', body: FAVICON_SVG },
+}
 
 /** Route templates, for the metrics' route label. */
 const TEMPLATES: Record<UiRoute['page'], string> = {
@@ -56,8 +63,9 @@ export function parseUiPath(path: string): UiRoute {
   if (path === '/' || path === '/ui') return { page: 'home' }
   if (path === '/ui/') return { page: 'repositories' }
   if (path === '/ui/cache') return { page: 'cache' }
-  if (path === '/ui/static/ui.css') return { page: 'static', file: 'ui.css' }
-  if (path === '/ui/static/copy.js') return { page: 'static', file: 'copy.js' }
+  const file = /^\/ui\/static\/(.+)$/.exec(path)?.[1]
+  if (file !== undefined && Object.hasOwn(STATIC, file))
+    return { page: 'static', file: file as keyof typeof STATIC }
   let decoded: string
   try {
     decoded = decodeURIComponent(path)
@@ -116,12 +124,12 @@ export async function handleUi(ctx: ServeContext, req: Req, res: Res, info: Requ
         res.writeHead(302, { ...SECURITY_HEADERS, Location: '/ui/', 'Content-Length': 0 })
         return void res.end()
       case 'static': {
-        const body = Buffer.from(route.file === 'ui.css' ? STYLE_CSS : COPY_JS)
-        const type = route.file === 'ui.css' ? 'text/css' : 'text/javascript'
+        const { type, body: text } = STATIC[route.file]
+        const body = Buffer.from(text)
         res.writeHead(200, {
           ...SECURITY_HEADERS,
           'Cache-Control': 'max-age=300',
-          'Content-Type': `${type}; charset=utf-8`,
+          'Content-Type': type,
           'Content-Length': body.byteLength,
         })
         return void res.end(method === 'HEAD' ? undefined : body)
