@@ -5,7 +5,6 @@ import { ApiError, toApiError } from './errors.js'
 import { type Req, type Res, sendError, sendJson } from './http.js'
 import { listCatalog, listReferrers, listTags } from './listing.js'
 import { deleteManifest, getManifest, putManifest } from './manifests.js'
-import { METRICS_CONTENT_TYPE } from './observe/metrics.js'
 import { observeRequest, type RequestInfo } from './observe/request.js'
 import { parseRequest, ROUTE_TEMPLATES, type Route } from './routes.js'
 import { handleUi, isUiPath } from './ui/router.js'
@@ -90,8 +89,9 @@ async function route(
         headers: { Allow: 'GET, HEAD' },
       })
     }
-    const body = Buffer.from(ctx.metrics.registry.render())
-    res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': body.byteLength })
+    const exposition = await ctx.metrics.exposition()
+    const body = Buffer.from(exposition.body)
+    res.writeHead(200, { 'Content-Type': exposition.contentType, 'Content-Length': body.byteLength })
     res.end(method === 'HEAD' ? undefined : body)
     return
   }

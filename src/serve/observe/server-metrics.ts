@@ -1,7 +1,7 @@
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { ServePolicy } from '../policy/serve-policy.js'
 import type { UploadStore } from '../uploads.js'
 import type { Mirror } from '../upstream/mirror.js'
-import { type Counter, MetricsRegistry } from './metrics.js'
 
 /** One finished request, as the request counters take it. */
 export interface RequestSample {
@@ -13,54 +13,91 @@ export interface RequestSample {
   bytesOut: number
 }
 
+type Series = { labels?: Record<string, string>; value: number }
+
 // The method is the client's to choose: anything else is one series, not one per invention.
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS'])
 
 /**
- * What `/metrics` exposes: requests by method, route and status, bytes in and out, open upload
- * sessions; with --upstream the cache's hits, misses and traffic (cache-stats.ts); with --policy its
- * refusals by rule. The cache and the policy keep their own counts (the UI shows them too); they are
- * read at each scrape.
+ * A counter whose series are read at each scrape from counts another module keeps (the cache's and the
+ * policy's, which their UI pages show too): one count, two readers.
+ */
+function countedElsewhere(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Series[],
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const s of read()) this.inc(s.labels ?? {}, s.value)
+    },
+  })
+}
+
+/**
+ * What `/metrics` exposes, through prom-client on a registry of this server's own (two servers in one
+ * process, as the tests run them, must not share counts): requests by method, route and status, bytes in
+ * and out, open upload sessions; with --upstream the cache's hits, misses and traffic (cache-stats.ts);
+ * with --policy its refusals by rule.
  */
 export class ServerMetrics {
-  readonly registry = new MetricsRegistry()
-  private readonly requests: Counter
-  private readonly bytesIn: Counter
-  private readonly bytesOut: Counter
+  readonly registry = new Registry()
+  private readonly requests: Counter<'method' | 'route' | 'status'>
+  private readonly bytesIn: Counter<'route'>
+  private readonly bytesOut: Counter<'route'>
 
   constructor(sources: { uploads?: UploadStore; mirror?: Mirror; policy?: ServePolicy }) {
-    const r = this.registry
-    this.requests = r.counter(
-      'ferry_http_requests_total',
-      'HTTP requests by method, route template and status.',
-    )
-    this.bytesIn = r.counter(
-      'ferry_http_request_bytes_total',
-      'Request bytes read after the headers, by route.',
-    )
-    this.bytesOut = r.counter(
-      'ferry_http_response_bytes_total',
-      'Bytes written for answers, headers included, by route.',
-    )
+    const registers = [this.registry]
+    this.requests = new Counter({
+      name: 'ferry_http_requests_total',
+      help: 'HTTP requests by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    })
+    this.bytesIn = new Counter({
+      name: 'ferry_http_request_bytes_total',
+      help: 'Request bytes read after the headers, by route.',
+      labelNames: ['route'],
+      registers,
+    })
+    this.bytesOut = new Counter({
+      name: 'ferry_http_response_bytes_total',
+      help: 'Bytes written for answers, headers included, by route.',
+      labelNames: ['route'],
+      registers,
+    })
     const { uploads, mirror, policy } = sources
-    r.collected('ferry_upload_sessions_open', 'Blob upload sessions open now.', 'gauge', () => [
-      { value: uploads?.size ?? 0 },
-    ])
+    new Gauge({
+      name: 'ferry_upload_sessions_open',
+      help: 'Blob upload sessions open now.',
+      registers,
+      collect() {
+        this.set(uploads?.size ?? 0)
+      },
+    })
     if (mirror) {
       const s = mirror.stats
       const byKind = (counts: Record<string, number>) =>
         Object.entries(counts).map(([kind, value]) => ({ labels: { kind }, value }))
-      const one = (value: () => number) => () => [{ value: value() }]
-      r.collected(
+      countedElsewhere(
+        this.registry,
         'ferry_cache_hits_total',
         'Pull-through cache: served from the cache, by kind.',
-        'counter',
+        ['kind'],
         () => byKind(s.hits),
       )
-      r.collected(
+      countedElsewhere(
+        this.registry,
         'ferry_cache_misses_total',
         'Pull-through cache: fetched from upstream first, by kind.',
-        'counter',
+        ['kind'],
         () => byKind(s.misses),
       )
       const counters: [string, string, () => number][] = [
@@ -83,13 +120,16 @@ export class ServerMetrics {
         ['ferry_cache_evictions_total', 'Blobs evicted from the cache.', () => s.evictions],
         ['ferry_cache_evicted_bytes_total', 'Bytes evicted from the cache.', () => s.evictedBytes],
       ]
-      for (const [name, help, value] of counters) r.collected(name, help, 'counter', one(value))
+      for (const [name, help, value] of counters) {
+        countedElsewhere(this.registry, name, help, [], () => [{ value: value() }])
+      }
     }
     if (policy) {
-      r.collected(
+      countedElsewhere(
+        this.registry,
         'ferry_policy_refusals_total',
         'Requests the policy refused (403 DENIED), by action and blocking rule.',
-        'counter',
+        ['action', 'rule'],
         () => policy.refusals().map((e) => ({ labels: { action: e.action, rule: e.rule }, value: e.count })),
       )
     }
@@ -100,5 +140,10 @@ export class ServerMetrics {
     this.requests.inc({ method, route: s.route, status: String(s.status) })
     this.bytesIn.inc({ route: s.route }, s.bytesIn)
     this.bytesOut.inc({ route: s.route }, s.bytesOut)
+  }
+
+  /** The text exposition Prometheus scrapes, and its content type. */
+  async exposition(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType }
   }
 }

@@ -1,4 +1,4 @@
-import type { Target } from '../../content/target.js'
+import type { ReadOnlyTarget } from '../../content/target.js'
 import { isFerryError } from '../../errors.js'
 import { parseAttachmentTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
@@ -74,7 +74,7 @@ function classify(e: AttachedEntry): { kind: AttachedKind; label: string } {
  * `ferry verify` and the pull gate use: the results by the signature manifest's digest.
  */
 async function signatureResults(
-  target: Target,
+  target: ReadOnlyTarget,
   subjects: readonly Digest[],
   keys: readonly VerificationKey[],
 ): Promise<Map<string, { key: VerificationKey; ok: boolean; reason?: string; layer?: string }[]>> {
@@ -112,7 +112,7 @@ function perLayer(
   })
 }
 
-async function sbomOf(target: Target, e: AttachedEntry): Promise<AttachedView['sbom']> {
+async function sbomOf(target: ReadOnlyTarget, e: AttachedEntry): Promise<AttachedView['sbom']> {
   try {
     const m: Manifest = await target.fetchManifest(e.digest)
     if (m.kind !== 'image') return { error: 'not an image manifest' }
@@ -131,7 +131,7 @@ async function sbomOf(target: Target, e: AttachedEntry): Promise<AttachedView['s
  * signature checked against the policy's keys and each SBOM summarised. Read from `target` only.
  */
 export async function gatherEvidence(
-  target: Target,
+  target: ReadOnlyTarget,
   digest: Digest,
   keys: readonly VerificationKey[],
 ): Promise<Evidence> {

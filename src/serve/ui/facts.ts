@@ -1,4 +1,4 @@
-import type { Target } from '../../content/target.js'
+import type { ReadOnlyTarget } from '../../content/target.js'
 import { ifPresent } from '../../errors.js'
 import { type InspectResult, inspectImage } from '../../inspect.js'
 import type { Digest } from '../../oci/digest.js'
@@ -19,7 +19,7 @@ export interface ManifestFacts {
 const ATTESTATION_PLATFORM = 'unknown/unknown'
 
 /** Size, platforms and creation time of an image or index, from its manifests and configs. */
-export async function manifestFacts(target: Target, digest: Digest): Promise<ManifestFacts> {
+export async function manifestFacts(target: ReadOnlyTarget, digest: Digest): Promise<ManifestFacts> {
   const root = await inspectImage(target, digest)
   if (!root.manifests) {
     return {

@@ -1,34 +1,25 @@
 import { describe, expect, it } from 'vitest'
-import { formatAccess, loggedTarget } from '../../src/serve/observe/access-log.js'
-import { MetricsRegistry } from '../../src/serve/observe/metrics.js'
+import { formatAccess, loggedTarget } from '../../../src/serve/observe/access-log.js'
+import { ServerMetrics } from '../../../src/serve/observe/server-metrics.js'
 
-describe('metrics text exposition', () => {
-  it('renders HELP, TYPE and series with label values escaped (backslash, quote, newline)', () => {
-    const r = new MetricsRegistry()
-    const c = r.counter('x_total', 'Things.\nCounted \\ here.')
-    c.inc({ route: 'a"b\\c\nd' }, 2)
-    c.inc({ route: 'a"b\\c\nd' })
-    c.inc({ route: 'plain' }, -5) // ignored: a counter never goes down
-    r.collected('y', 'Read at scrape.', 'gauge', () => [{ value: 7 }])
-    expect(r.render()).toBe(
-      [
-        '# HELP x_total Things.\\nCounted \\\\ here.',
-        '# TYPE x_total counter',
-        'x_total{route="a\\"b\\\\c\\nd"} 3',
-        '# HELP y Read at scrape.',
-        '# TYPE y gauge',
-        'y 7',
-        '',
-      ].join('\n'),
-    )
-    expect(r.value('x_total', { route: 'a"b\\c\nd' })).toBe(3)
-    expect(r.value('x_total', { route: 'plain' })).toBe(0)
-  })
-
-  it('refuses metric and label names outside the exposition grammar', () => {
-    const r = new MetricsRegistry()
-    expect(() => r.counter('bad-name', 'x')).toThrow(/invalid metric name/)
-    expect(() => r.counter('ok_total', 'x').inc({ 'bad-label': 'v' })).toThrow(/invalid label name/)
+describe('server metrics', () => {
+  it("keeps each server's counts in a registry of its own, in the Prometheus text format", async () => {
+    const one = new ServerMetrics({})
+    const two = new ServerMetrics({})
+    one.record({ method: 'GET', route: '/v2/', status: 200, bytesIn: 10, bytesOut: 20 })
+    one.record({ method: 'GET', route: '/v2/', status: 200, bytesIn: 1, bytesOut: 2 })
+    // A method the client invented is one series, not one per invention.
+    one.record({ method: 'BREW', route: '/v2/', status: 405, bytesIn: 0, bytesOut: 0 })
+    const first = await one.exposition()
+    expect(first.contentType).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const lines = first.body.split('\n')
+    expect(lines).toContain('# TYPE ferry_http_requests_total counter')
+    expect(lines).toContain('ferry_http_requests_total{method="GET",route="/v2/",status="200"} 2')
+    expect(lines).toContain('ferry_http_requests_total{method="other",route="/v2/",status="405"} 1')
+    expect(lines).toContain('ferry_http_request_bytes_total{route="/v2/"} 11')
+    expect(lines).toContain('ferry_http_response_bytes_total{route="/v2/"} 22')
+    expect(lines).toContain('ferry_upload_sessions_open 0')
+    expect((await two.exposition()).body).not.toContain('ferry_http_requests_total{')
   })
 })
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { escapeHtml, html } from '../../src/serve/ui/html.js'
-import { pageAfter } from '../../src/serve/ui/paging.js'
-import { parseUiPath } from '../../src/serve/ui/router.js'
-import { summarizeSbom } from '../../src/sign/sbom-summary.js'
+import { escapeHtml, html } from '../../../src/serve/ui/html.js'
+import { pageAfter } from '../../../src/serve/ui/paging.js'
+import { parseUiPath } from '../../../src/serve/ui/router.js'
+import { summarizeSbom } from '../../../src/sign/sbom-summary.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
 
