@@ -7,7 +7,7 @@ import { listCatalog, listReferrers, listTags } from './listing.js'
 import { deleteManifest, getManifest, putManifest } from './manifests.js'
 import { observeRequest, type RequestInfo } from './observe/request.js'
 import { parseRequest, ROUTE_TEMPLATES, type Route } from './routes.js'
-import { handleUi, isUiPath } from './ui/router.js'
+import { handleUi, isUiPath, uiRouteTemplate } from './ui/router.js'
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-handlers.js'
 
 type Handler<K extends Route['kind']> = (call: Call<RouteOf<K>>) => Promise<void>
@@ -96,6 +96,7 @@ async function route(
     return
   }
   if (ctx.ui && (path === '/' || isUiPath(path))) {
+    info.route = uiRouteTemplate(path) ?? info.route
     await authenticate(ctx, req, info)
     return handleUi(ctx, req, res, info)
   }

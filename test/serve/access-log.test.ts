@@ -121,6 +121,41 @@ describe('serve access log', { timeout: 120_000 }, () => {
     expect(records.find((r) => r.status === 401 && r.path === '/v2/_catalog')).toMatchObject({ user: null })
   })
 
+  it('puts the UI and /metrics behind --htpasswd (--metrics-public opens /metrics); --no-ui turns the UI off', async () => {
+    const locked = await startFerryServe(['--root', join(dir, 'root-locked'), '--htpasswd', htpasswd])
+    const open = await startFerryServe([
+      '--root',
+      join(dir, 'root-open'),
+      '--htpasswd',
+      htpasswd,
+      '--metrics-public',
+      '--no-ui',
+    ])
+    const auth = { headers: { Authorization: `Basic ${BASIC}` } }
+    try {
+      for (const path of ['/ui/', '/ui/repo/team/app', '/metrics']) {
+        const res = await fetch(`http://${locked.host}${path}`)
+        expect(res.status, path).toBe(401)
+        expect(res.headers.get('www-authenticate')).toBe('Basic realm="ferry"')
+      }
+      expect((await fetch(`http://${locked.host}/ui/`, auth)).status).toBe(200)
+      const scraped = await fetch(`http://${locked.host}/metrics`, auth)
+      expect(scraped.status).toBe(200)
+      const text = await scraped.text()
+      expect(text).toContain('ferry_http_requests_total{method="GET",route="/ui/",status="401"} 1\n')
+      expect(text).toContain('ferry_http_requests_total{method="GET",route="/ui/",status="200"} 1\n')
+      const metrics = await fetch(`http://${open.host}/metrics`)
+      expect(metrics.status).toBe(200)
+      expect(await metrics.text()).toContain('# TYPE ferry_http_requests_total counter')
+      expect((await fetch(`http://${open.host}/v2/`)).status).toBe(401)
+      // With --no-ui, /ui/ is a path like any other outside the API: 404 once the client is let in.
+      expect((await fetch(`http://${open.host}/ui/`, auth)).status).toBe(404)
+    } finally {
+      await locked.stop()
+      await open.stop()
+    }
+  })
+
   it('goes to stderr by default; --no-access-log turns it off', async () => {
     const on = await startFerryServe(['--root', join(dir, 'root-stderr')])
     const off = await startFerryServe(['--root', join(dir, 'root-off'), '--no-access-log'])

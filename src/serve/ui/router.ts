@@ -42,6 +42,15 @@ const TEMPLATES: Record<UiRoute['page'], string> = {
 
 export const isUiPath = (path: string): boolean => path === '/ui' || path.startsWith('/ui/')
 
+/** The metrics' route label of a UI path, known before authentication (a refused login is counted by page too). */
+export function uiRouteTemplate(path: string): string | undefined {
+  try {
+    return TEMPLATES[parseUiPath(path).page]
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Security headers of every UI answer. The CSP allows the UI's own style sheet and script and nothing
  * else: no inline script or style, no frames, no form posting elsewhere; what a pusher wrote can at most
