@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
@@ -45,6 +45,21 @@ const SBOM = JSON.stringify({
 const HOSTILE_LABEL = '<img src=x onerror="document.title=1">'
 
 type Browser = import('playwright-core').BrowserContext
+type Page = import('playwright-core').Page
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/** The page as a PNG under test-artifacts/ui/ (gitignored), read back: a screenshot that was not written fails. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const path = join(ARTIFACTS, `${name}.png`)
+  await rm(path, { force: true })
+  await page.screenshot({ path, fullPage: true })
+  const png = await readFile(path)
+  expect(png.subarray(0, 8).equals(PNG_SIGNATURE), `${path} is a PNG`).toBe(true)
+  // Width and height from the IHDR chunk: the page, not an empty image.
+  expect(png.readUInt32BE(16)).toBe(1280)
+  expect(png.readUInt32BE(20)).toBeGreaterThan(200)
+}
 
 async function launch(
   userDataDir: string,
@@ -162,14 +177,14 @@ describe('serve web UI in a browser', { timeout: 240_000 }, () => {
     expect(await page.locator('#repositories tbody tr td:first-child').allTextContents()).toEqual([
       'team/web',
     ])
-    await page.screenshot({ path: join(ARTIFACTS, 'repositories.png'), fullPage: true })
+    await screenshot(page, 'repositories')
 
     await page.getByRole('link', { name: 'team/web' }).click()
     const row = page.locator('#tags tr[data-tag="v1.0.0"]')
     expect(await row.textContent()).toContain('linux/amd64, linux/arm64/v8')
     expect(await row.textContent()).toContain('prod')
     expect(await row.locator('.badge').textContent()).toBe('verified')
-    await page.screenshot({ path: join(ARTIFACTS, 'tags.png'), fullPage: true })
+    await screenshot(page, 'tags')
 
     await page.getByRole('link', { name: 'stable', exact: true }).click()
     expect(await page.locator('h1').textContent()).toBe('team/web:stable')
@@ -186,7 +201,7 @@ describe('serve web UI in a browser', { timeout: 240_000 }, () => {
     // The SBOM's own signature, one level down.
     expect(await sbom.locator('..').locator('.node[data-kind="signature"] .signature-ok').count()).toBe(1)
     expect(await page.locator('#ledger ~ table').textContent()).toContain('tagged')
-    await page.screenshot({ path: join(ARTIFACTS, 'image.png'), fullPage: true })
+    await screenshot(page, 'image')
     const sbomHref = await sbom.locator('a', { hasText: 'Download' }).getAttribute('href')
 
     // A platform image: the hostile label is text on the page, no element.
@@ -217,7 +232,7 @@ describe('serve web UI in a browser', { timeout: 240_000 }, () => {
     expect(await page.locator('#verdict').textContent()).toMatch(/no signature verifies with release\.pub/)
     expect(await page.locator('.node').count()).toBe(0)
     expect(await page.locator('main').textContent()).toContain('Nothing attached.')
-    await page.screenshot({ path: join(ARTIFACTS, 'unsigned.png'), fullPage: true })
+    await screenshot(page, 'unsigned')
     // Nothing the pages asked for was refused (a CSP violation is a console error too).
     expect(errors).toEqual([])
   })
