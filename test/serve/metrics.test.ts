@@ -36,6 +36,7 @@ describe('serve /metrics', { timeout: 60_000 }, () => {
     manifest = await imageManifest(origin.server, 'team/app', 'metrics')
     layer = (JSON.parse(manifest.toString()) as { layers: { digest: string; size: number }[] }).layers[0]!
     mirror = await serveTemp({
+      ui: true,
       upstream: {
         upstreams: [parseUpstream(`http://${origin.server.host}`)],
         ttlMs: 60_000,
@@ -123,6 +124,11 @@ describe('serve /metrics', { timeout: 60_000 }, () => {
     expect(metric(text, 'ferry_upstream_requests_total')).toBe(2)
     expect(metric(text, 'ferry_cache_served_bytes_total')).toBe(manifest.byteLength + layer.size)
     expect(metric(text, 'ferry_cache_evictions_total')).toBe(0)
+    // The UI's cache page reads the same counts, and lists the tag as confirmed within its TTL.
+    const cache = (await raw(mirror.server, 'GET', '/ui/cache')).body.toString('utf8')
+    expect(cache).toContain('<dd id="manifest-hits">1 / 1</dd>')
+    expect(cache).toContain('<dd id="blob-hits">1 / 1</dd>')
+    expect(cache).toMatch(/<td><a href="\/ui\/repo\/[^"]+\/team\/app:v1">v1<\/a><\/td>.*fresh/)
 
     // Upstream gone: a tag past nothing cached fails, and the failure is counted.
     expect((await get('/v2/team/none/manifests/v9')).status).toBeGreaterThanOrEqual(400)
