@@ -95,7 +95,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'upload sessions, the cache’s and the policy’s counters), behind --htpasswd unless --metrics-public. ' +
     'One access log line per request goes to stderr (or --access-log FILE), in --access-log-format common ' +
     '(NCSA combined, plus duration and digest) or json; never a credential, and of the query only ' +
-    'parameters that hold no secret (n, last, digest, mount, from, artifactType, ns); --no-access-log ' +
+    'parameters that hold no secret (n, last, digest, mount, from, artifactType, ns; the UI’s q, after, tag); ' +
+    '--no-access-log ' +
     'turns it off.'
   static override examples = [
     {

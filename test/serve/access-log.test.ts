@@ -156,6 +156,18 @@ describe('serve access log', { timeout: 120_000 }, () => {
     }
   })
 
+  it('--help documents the UI, /metrics and the access log flags', async () => {
+    const help = await ferry(['serve', '--help'])
+    expect(help.code).toBe(0)
+    const text = help.stdout.replace(/\s+/g, ' ')
+    expect(text).toContain('--[no-]ui Serve the read-only web UI at /ui/')
+    expect(text).toContain('--access-log=<value> Append the access log to this file instead of stderr')
+    expect(text).toContain('--access-log-format=<option> [default: common] Access log lines: common')
+    expect(text).toContain('--no-access-log Write no access log')
+    expect(text).toContain('--metrics-public Answer /metrics without credentials')
+    expect(text).toMatch(/EXAMPLES .*--access-log-format json/)
+  })
+
   it('goes to stderr by default; --no-access-log turns it off', async () => {
     const on = await startFerryServe(['--root', join(dir, 'root-stderr')])
     const off = await startFerryServe(['--root', join(dir, 'root-off'), '--no-access-log'])
