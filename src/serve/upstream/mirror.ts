@@ -10,8 +10,10 @@ import type { Logger } from '../../log.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
+import { nameWithReference } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
+import { plural } from '../../util/plural.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
@@ -400,7 +402,7 @@ export class Mirror {
     try {
       m = await this.stats.upstream(() => repo.fetchManifest(reference))
     } catch (err) {
-      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
+      throw upstreamError(err, nameWithReference(repo.name, reference), this.logger)
     }
     this.stats.bytesFromUpstream += m.bytes.byteLength
     await this.storeBytes(m.digest, m.bytes)
@@ -626,7 +628,7 @@ export class Mirror {
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length))
-      this.logger.warn(`${repo.name}: upstream unavailable; listing the ${tags.length} cached tag(s)`)
+      this.logger.warn(`${repo.name}: upstream unavailable; listing the cached ${plural(tags.length, 'tag')}`)
     }
     sendJson(call.res, 200, { name: call.route.name, tags })
   }
