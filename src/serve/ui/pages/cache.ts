@@ -1,3 +1,4 @@
+import { plural } from '../../../util/plural.js'
 import type { ServeContext } from '../../context.js'
 import { type Html, html, queryString } from '../html.js'
 import { UiNotFound } from '../not-found.js'
@@ -31,7 +32,7 @@ ${stat('Blob hits / misses', 'blob-hits', `${s.hits.blob} / ${s.misses.blob}`)}
 ${stat('Fetched from upstream', 'bytes-upstream', formatBytes(s.bytesFromUpstream))}
 ${stat('Served from the cache', 'bytes-cache', formatBytes(s.bytesFromCache))}
 ${stat('Upstream requests / errors', 'upstream-requests', `${s.upstreamRequests} / ${s.upstreamErrors}`)}
-${stat('Evicted', 'evicted', `${s.evictions} blobs, ${formatBytes(s.evictedBytes)}`)}
+${stat('Evicted', 'evicted', `${plural(s.evictions, 'blob')}, ${formatBytes(s.evictedBytes)}`)}
 </dl>
 <p class="muted">Counts since the server started.</p>
 <h2>Cached tags</h2>

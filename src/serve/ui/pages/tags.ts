@@ -1,4 +1,5 @@
 import { ifPresent } from '../../../errors.js'
+import { plural } from '../../../util/plural.js'
 import type { ServeContext } from '../../context.js'
 import { manifestFacts } from '../facts.js'
 import { type Html, html, queryString } from '../html.js'
@@ -40,7 +41,7 @@ ${policy ? html`<td>${verdict?.environments.join(', ') || html`<span class="mute
   )
   const columns = policy ? 7 : 5
   const hidden = attachments
-    ? html`<p class="muted">${attachments} attachment tag(s) (cosign .sig/.att/.sbom, referrers indexes) are not listed: each image's page shows what is attached to it.</p>`
+    ? html`<p class="muted">${plural(attachments, 'attachment tag')} (cosign .sig/.att/.sbom, referrers indexes) are not listed: each image's page shows what is attached to it.</p>`
     : ''
   return page(
     shell,
@@ -51,7 +52,7 @@ ${policy ? html`<td>${verdict?.environments.join(', ') || html`<span class="mute
       policy ? html`<th>Environment</th><th>Policy</th>` : ''
     }</tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td colspan="${columns}" class="muted">No tags.</td></tr>`}</tbody></table>
-<div class="pager"><span>${tags.length ? `${before + 1}–${before + items.length} of ${tags.length} tags` : ''}</span>${
+<div class="pager"><span>${tags.length ? `${before + 1}–${before + items.length} of ${plural(tags.length, 'tag')}` : ''}</span>${
       next ? html`<a rel="next" href="/ui/repo/${name}${queryString({ after: next })}">Next page →</a>` : ''
     }</div>
 ${hidden}`,
