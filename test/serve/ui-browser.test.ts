@@ -94,6 +94,7 @@ describe('serve web UI in a browser', { timeout: 240_000 }, () => {
   const errors: string[] = []
   let authfile: string
 
+  // Seven ferry runs and a browser start: past the 60 s hook default on two busy cores.
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-ui-'))
     await mkdir(ARTIFACTS, { recursive: true })
@@ -145,7 +146,7 @@ describe('serve web UI in a browser', { timeout: 240_000 }, () => {
     browser.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text())
     })
-  })
+  }, 180_000)
   afterAll(async () => {
     await browser?.close()
     await served?.stop()
