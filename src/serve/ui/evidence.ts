@@ -1,9 +1,9 @@
 import type { ReadOnlyTarget } from '../../content/target.js'
 import { isFerryError } from '../../errors.js'
-import { parseAttachmentTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
 import type { Manifest } from '../../oci/manifest.js'
 import type { VerificationKey } from '../../policy/index.js'
+import { parseAttachmentTag } from '../../reference/grammar.js'
 import {
   BUNDLE_PREDICATE_TYPE_ANNOTATION,
   COSIGN_SIGN_PREDICATE_TYPE,

@@ -1,9 +1,8 @@
 import { refNameOf, splitRefName } from '../../layout/naming.js'
-import { isAttachmentTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
+import { isAttachmentTag, isTag } from '../../reference/grammar.js'
 import type { ServeContext } from '../context.js'
 import { storeView } from '../policy/view.js'
-import { isTag } from '../routes.js'
 import { UiNotFound } from './not-found.js'
 
 export interface TagEntry {
