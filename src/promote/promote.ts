@@ -1,3 +1,4 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../copy/copy-reference.js'
@@ -21,7 +22,6 @@ import {
 import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
-import { resolveIfPresent } from '../targets/present.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 

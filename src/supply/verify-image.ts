@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto'
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { legacySbomTag, type SbomFormat } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 

@@ -1,3 +1,4 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
@@ -10,7 +11,6 @@ import { formatRepository, parseRepository, type RegistryReference } from '../re
 import type { RegistryClient } from '../registry/index.js'
 import { imageSettings, planDestination, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
 
 /** One image to mirror: where from, where to, how. */
