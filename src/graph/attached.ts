@@ -1,5 +1,6 @@
 import type { ReadOnlyTarget } from '../content/target.js'
 import { COSIGN_TAG_SUFFIXES, cosignTag } from '../naming/attachment-tags.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -52,12 +53,7 @@ export async function discoverAttached(
         const manifest = await reader.manifest(desc.digest)
         if (seen.has(manifest.digest)) continue
         seen.add(manifest.digest)
-        const descriptor = {
-          mediaType: manifest.mediaType,
-          digest: manifest.digest,
-          size: manifest.bytes.byteLength,
-        }
-        found.push({ scheme: 'cosign-tag', subject, descriptor, manifest, tag })
+        found.push({ scheme: 'cosign-tag', subject, descriptor: descriptorOf(manifest), manifest, tag })
       }
     }
     return Promise.all(found.map(async (n) => ({ ...n, children: await visit(n.manifest.digest) })))

@@ -1,7 +1,7 @@
 import type { OperationOptions, TagOptions, TagOutcome, Target } from '../content/target.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
-import { referrerDescriptor } from '../oci/referrer-descriptor.js'
 
 /**
  * Stores a manifest by digest and makes it findable as a referrer of its `subject`: the backend indexes
@@ -15,7 +15,11 @@ export async function storeManifest(
   const { subjectIndexed } = await target.pushManifest(manifest, opts)
   const subject = subjectOf(manifest)
   if (subject && !subjectIndexed) {
-    await target.addReferrer(subject.digest as Digest, referrerDescriptor(manifest), opts)
+    await target.addReferrer(
+      subject.digest as Digest,
+      descriptorOf(manifest, { artifactType: 'referrers', annotations: 'own' }),
+      opts,
+    )
   }
 }
 
