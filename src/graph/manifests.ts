@@ -65,7 +65,8 @@ const isManifest = (root: Root): root is Manifest => 'bytes' in root
  * Walks down from `roots` (one, or several sharing one visit of each manifest): every manifest they
  * reach and the blobs those name. Child manifests are read concurrently through `source`'s reader and
  * visited in order, so the result (and every report to `onMissing`) comes in the same order each run.
- * Several roots are taken one at a time, each once the one before is walked.
+ * Several roots are walked one at a time, each once the one before is done; an array's are all read at
+ * once first (a server walking thousands of index.json entries), an iterator's only as it is advanced.
  */
 export async function walkGraph(
   source: ReadOnlyTarget | GraphReader,
@@ -73,11 +74,17 @@ export async function walkGraph(
   opts: WalkOptions = {},
 ): Promise<ImageGraph> {
   const walk = new Walk(readerOf(source), opts)
-  for (const root of Symbol.iterator in roots ? roots : [roots]) {
+  const all = Symbol.iterator in roots ? roots : [roots]
+  const reads = Array.isArray(all)
+    ? all.map((root) => (isManifest(root) ? undefined : walk.read(root, undefined)))
+    : []
+  let i = 0
+  for (const root of all) {
+    const read = reads[i++]
     if (isManifest(root)) {
       walk.reader.know(root)
       if (!walk.seen.has(root.digest)) await walk.visit(root)
-    } else await walk.enter(root, undefined, walk.read(root, undefined))
+    } else await walk.enter(root, undefined, read ?? walk.read(root, undefined))
   }
   return walk.graph
 }

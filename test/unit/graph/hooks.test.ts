@@ -9,6 +9,7 @@ import {
   type Attached,
   discoverAttached,
   flattenAttached,
+  GraphReader,
   type OnMissing,
   walkGraph,
 } from '../../../src/graph/index.js'
@@ -124,6 +125,31 @@ describe('walkGraph hooks', () => {
     expect(reports).toEqual([{ digest: gone.digest, from: undefined, kind: 'manifest', code: 'NOT_FOUND' }])
     // amd is walked once, under the index, though it is also a root.
     expect(digests(graph.manifests)).toEqual([amd.manifest.digest, arm.manifest.digest, index.digest])
+  })
+
+  it('reads an array of roots at once (a server walks every index.json entry), still bounded by the reader', async () => {
+    const images = Array.from({ length: 12 }, (_, i) => syntheticImage({ layerSizes: [8 + i] }))
+    for (const image of images) await pushImage(store, image)
+    let inFlight = 0
+    let most = 0
+    // A store that takes a while to answer, so reads that overlap show.
+    const slow: ReadOnlyTarget = new Proxy(store, {
+      get: (t, prop, receiver) =>
+        prop === 'fetchManifest'
+          ? async (...args: Parameters<MemoryTarget['fetchManifest']>) => {
+              most = Math.max(most, ++inFlight)
+              await new Promise((resolve) => setTimeout(resolve, 5))
+              inFlight--
+              return t.fetchManifest(...args)
+            }
+          : Reflect.get(t, prop, receiver),
+    })
+    const graph = await walkGraph(
+      new GraphReader(slow, { concurrency: 4 }),
+      images.map((i) => descriptorOf(i.manifest)),
+    )
+    expect(digests(graph.manifests)).toEqual(images.map((i) => i.manifest.digest))
+    expect(most).toBe(4)
   })
 })
 
