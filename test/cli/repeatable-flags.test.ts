@@ -43,6 +43,9 @@ describe('repeatable flags', () => {
       'bundle create --platform',
       'copy --platform',
       'pin --key',
+      'retention apply --all-repositories',
+      'retention plan --all-repositories',
+      'serve --name',
       'serve --upstream',
       'sign --annotation',
       'verify --annotation',
@@ -56,6 +59,7 @@ describe('repeatable flags', () => {
       .filter(([, f]) => f.delimiter === ',')
       .map(([k]) => k.replace(/^.* (--[a-z-]+)$/, '$1'))
     expect([...new Set(commas)].sort()).toEqual([
+      '--all-repositories',
       '--allow-token-realm',
       '--image',
       '--insecure-registry',
