@@ -9,9 +9,8 @@ import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isDigestReference } from '../reference/grammar.js'
 import type { BundleReader } from './reader.js'
-
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
 /**
  * One repository view of a verified bundle as a `ReadOnlyTarget` and a `RangedBlobSource` (tags and
@@ -41,13 +40,13 @@ export class BundleTarget implements ReadOnlyTarget, RangedBlobSource {
   }
 
   async resolve(reference: string): Promise<Descriptor> {
-    if (isDigestLike(reference))
+    if (isDigestReference(reference))
       return descriptorOf(await this.fetchManifest(reference), { artifactType: 'own' })
     return entryDescriptor(this.tagged(reference))
   }
 
   async fetchManifest(reference: string): Promise<Manifest> {
-    if (isDigestLike(reference)) {
+    if (isDigestReference(reference)) {
       const { digest } = parseDigest(reference)
       return this.bundle.readManifest(digest, undefined, `${this.name}@${digest}`)
     }

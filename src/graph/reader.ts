@@ -1,6 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
-import type { Digest } from '../oci/digest.js'
+import { type Digest, isDigestReference } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { Limiter } from '../util/limit.js'
@@ -45,9 +45,6 @@ export class ManifestCache implements ReadCache<Manifest> {
   }
 }
 
-// A reference starting with a registered algorithm is a digest; anything else is a tag.
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
-
 /**
  * A target's manifests, referrer lists, attachment tags and blob presence as one walk sees them: each
  * read once (cached by digest, or by tag for the walk's lifetime), with a bounded number in flight. Every
@@ -80,7 +77,7 @@ export class GraphReader {
 
   /** A manifest by digest (or, once per walk, by tag). */
   manifest(reference: string): Promise<Manifest> {
-    return this.once(isDigestLike(reference) ? this.manifests : this.tagged, reference, () =>
+    return this.once(isDigestReference(reference) ? this.manifests : this.tagged, reference, () =>
       this.target.fetchManifest(reference, { signal: this.signal }),
     )
   }

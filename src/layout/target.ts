@@ -21,6 +21,7 @@ import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isDigestReference } from '../reference/grammar.js'
 import { READ_BYTES } from '../util/batches.js'
 import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
 import { addEntry, entryDescriptor, manifestEntry, removeDigest, removeRefName } from './entries.js'
@@ -43,10 +44,6 @@ function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
   signal.addEventListener('abort', stop, { once: true })
   body.once('close', () => signal.removeEventListener('abort', stop))
 }
-
-// A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
-// is a tag, which in the no-repository view may be any ref.name skopeo would accept.
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
 /**
  * One repository view of an OCI image layout (see naming.ts). `name` is `oci:DIR`, or `oci:DIR:REPO` for
@@ -81,7 +78,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   async resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
     enter(opts)
-    if (isDigestLike(reference))
+    if (isDigestReference(reference))
       return descriptorOf(await this.fetchManifest(reference), { artifactType: 'own' })
     const entry = await this.tagged(reference)
     if ((await fileSize(this.layout.blobPath(entry.digest as Digest))) === undefined) {
@@ -92,7 +89,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   async fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {
     enter(opts)
-    if (isDigestLike(reference)) {
+    if (isDigestReference(reference)) {
       const { digest } = parseDigest(reference)
       return this.load(digest, undefined, `${this.name}@${digest}`)
     }

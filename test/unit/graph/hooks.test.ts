@@ -14,12 +14,12 @@ import {
   walkGraph,
 } from '../../../src/graph/index.js'
 import { OciLayout } from '../../../src/layout/index.js'
-import { cosignTag } from '../../../src/naming/attachment-tags.js'
 import { descriptorOf } from '../../../src/oci/descriptor.js'
 import type { Digest } from '../../../src/oci/digest.js'
 import { childrenOf, type Manifest } from '../../../src/oci/manifest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
 import type { Descriptor } from '../../../src/oci/schemas.js'
+import { cosignTag } from '../../../src/reference/grammar.js'
 import {
   artifactFor,
   type Image,

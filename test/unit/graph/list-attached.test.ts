@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryTarget } from '../../../src/content/memory.js'
 import type { ReadOnlyTarget } from '../../../src/content/target.js'
-import { cosignTag } from '../../../src/naming/attachment-tags.js'
 import { descriptorOf } from '../../../src/oci/descriptor.js'
 import type { Digest } from '../../../src/oci/digest.js'
 import type { Manifest } from '../../../src/oci/manifest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
 import type { Descriptor } from '../../../src/oci/schemas.js'
+import { cosignTag } from '../../../src/reference/grammar.js'
 import { listAttached } from '../../../src/supply/list-attached.js'
 import {
   artifactFor,
