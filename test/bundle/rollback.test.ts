@@ -308,5 +308,6 @@ describe('bundle rollback', () => {
       0,
       `Verified: ${v1} — app 1 (sequence 1, created ${CREATED}), signed, signature not checked (no --key)`,
     ])
-  })
+    // Seven CLI runs: 3-6 s each on a loaded 2-core machine.
+  }, 120_000)
 })
