@@ -7,6 +7,7 @@ import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
 import { refNameFor } from '../../layout/naming.js'
 import type { Logger } from '../../log.js'
+import { descriptorOf } from '../../oci/descriptor.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
@@ -391,12 +392,7 @@ export class Mirror {
     }
     try {
       const m = await this.fetchManifest(source, tag)
-      this.state.setTag(key, {
-        mediaType: m.mediaType,
-        digest: m.digest,
-        size: m.bytes.byteLength,
-        checkedAt: now,
-      })
+      this.state.setTag(key, { ...descriptorOf(m), checkedAt: now })
       return { digest: m.digest, hit: false }
     } catch (err) {
       throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
