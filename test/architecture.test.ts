@@ -49,6 +49,7 @@ const RANKS: Record<string, number> = {
   bundle: 8,
   sync: 8,
   serve: 10, // the registry; with --policy it enforces policy's rules on every client
+  evidence: 9, // evidence packs: bundle's tar and layout, the ledger's chain, sign's keys, supply's artifacts
   policy: 9, // governance rules: judge images read through targets, supply and bundles
   promote: 10, // governed writes: promote, retag, delete, and the ledger
   pin: 10, // deployment files: naming from bundle, verification from supply and policy
