@@ -117,16 +117,20 @@ export function checkChain(
   events: readonly { bytes: Buffer; where: string; signature?: Buffer }[],
   archive: string,
 ): ChainedEvent[] {
+  const parsed = events.map((e) => parseEvent(e.bytes, e.where, archive))
   const out: ChainedEvent[] = []
   let expected = GENESIS
   for (const [i, e] of events.entries()) {
-    const event = parseEvent(e.bytes, e.where, archive)
+    const event = parsed[i]!
     if (event.seq !== i + 1) {
+      const moved = parsed.findIndex((p, k) => k > i && p.seq === i + 1)
       const why =
-        event.seq > i + 1
-          ? `custody event ${i + 1} is missing (removed), or events were reordered`
-          : 'custody events were reordered, or one was inserted'
-      throw bad(archive, `${e.where} was written as custody event ${event.seq}, not ${i + 1}: ${why}`)
+        moved >= 0
+          ? `custody events were reordered (${events[moved]!.where}, event ${i + 1}, comes after it)`
+          : event.seq > i + 1
+            ? `custody event ${i + 1} was removed`
+            : 'custody events were reordered, or one was inserted'
+      throw bad(archive, `${e.where} is custody event ${event.seq}, in place ${i + 1}: ${why}`)
     }
     if (event.prev !== expected) {
       const before = out[i - 1]?.where ?? 'the start of the chain'
