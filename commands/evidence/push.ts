@@ -15,7 +15,7 @@ export default class EvidencePush extends FerryCommand<typeof EvidencePush> {
     'created = the capture time (pushing the same pack again gives the same manifest), tagged TAG. With --subject ' +
     'IMAGE (in the same repository: referrers are listed per repository) it is a referrer of that image: ' +
     '`ferry referrers IMAGE` lists it, and `copy --referrers`, bundles and retention’s backup carry it with the ' +
-    'image. `oras pull` or `ferry copy` to an OCI layout gets the tar back byte for byte.'
+    'image. The layer blob is the tar byte for byte, titled with its file name (org.opencontainers.image.title).'
   static override examples = [
     '<%= config.bin %> evidence push case-42.tar registry.intra/forensics/web:case-42 --subject registry.intra/forensics/web@sha256:…',
     '<%= config.bin %> evidence push inc-7.tar registry.intra/evidence/inc-7:2024-05-01',

@@ -82,7 +82,10 @@ describe('ferry evidence push', { timeout: 120_000 }, () => {
     const res = await fetch(`${reg.url}/v2/forensics/db/manifests/inc-7`, {
       headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
     })
-    const manifest = await res.json()
+    const manifest = (await res.json()) as {
+      annotations: Record<string, string>
+      subject: { digest: string }
+    }
     expect(manifest.annotations).toEqual({
       'io.ferry.evidence.case': 'INC-7',
       'org.opencontainers.image.created': '2024-05-01T10:00:00Z',
