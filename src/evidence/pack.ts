@@ -115,7 +115,9 @@ async function imageEntries(
     spec.images.push({ original, reference: pinned, referrers: true })
     images.push({ reference: formatReference(pinned), digest })
   }
-  const plan = await planBundle(spec, { client })
+  const plan = await planBundle(spec, {
+    repository: (ref) => client.repository(ref.registry, ref.repository),
+  })
   const index = serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries })
   const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))
   const entries: (TarEntrySource & { sha256: string })[] = [

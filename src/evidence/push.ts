@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { basename } from 'node:path'
+import { canResumePush } from '../content/capabilities.js'
 import type { Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
@@ -61,9 +62,10 @@ export async function pushEvidence(file: string, opts: PushEvidenceOptions): Pro
   await pushBytes(target, MediaType.ociEmpty, EMPTY_CONFIG_DIGEST, referrer.configBytes)
   const desc = { mediaType: EVIDENCE_ARTIFACT_TYPE, ...layer }
   if (!(await target.hasBlob(desc))) {
-    await target.pushBlob(desc, createReadStream(file), {
-      reopen: async (offset) => createReadStream(file, { start: offset }),
-    })
+    // A multi-GB pack over a flaky link: a registry upload continues from its offset, re-read from the file.
+    const reopen = async (offset: number) => createReadStream(file, { start: offset })
+    if (canResumePush(target)) await target.pushBlob(desc, createReadStream(file), { reopen })
+    else await target.pushBlob(desc, createReadStream(file))
   }
   const m = await pushManifestBytes(
     target,
