@@ -19,6 +19,7 @@ export default class EvidenceCustody extends FerryCommand<typeof EvidenceCustody
   static override examples = [
     '<%= config.bin %> evidence custody case-42.tar --custodian "B. Courier" --action transferred --note "sealed bag 7781 to the lab" --key courier.key',
     '<%= config.bin %> evidence custody case-42.tar --custodian "C. Lab" --action received --at 2024-05-02T09:15:00Z',
+    '<%= config.bin %> evidence custody case-42.tar --custodian "C. Lab" --action analysed --note "timeline built, report R-42" --key lab.key',
   ]
   static override args = { file: Args.string({ required: true, description: 'The evidence tar.' }) }
   static override flags = {

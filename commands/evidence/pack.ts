@@ -18,7 +18,8 @@ export default class EvidencePack extends FerryCommand<typeof EvidencePack> {
     'the first one.\n\n' +
     'Reproducible: sorted names, mode 0644, owner 0, and every time the capture time, from --captured-at, else ' +
     'SOURCE_DATE_EPOCH; without either the pack is refused (never the clock). Packing the same input at the same ' +
-    'time again gives the same bytes.\n\n' +
+    'time again gives the same bytes, signed with a key file too (deterministic ECDSA, RFC 6979); a PKCS#11 ' +
+    'token signs with randomised ECDSA, so only statement.intoto.json.sig then differs (pack says so).\n\n' +
     '--key signs: statement.intoto.json is an in-toto statement whose subjects are SHA256SUMS and the custody ' +
     'head, and statement.intoto.json.sig is base64 of its ECDSA P-256 signature (DER), the format of `cosign ' +
     'sign-blob`: after `tar -x`, `base64 -d statement.intoto.json.sig > sig.der && openssl dgst -sha256 -verify ' +
@@ -27,6 +28,7 @@ export default class EvidencePack extends FerryCommand<typeof EvidencePack> {
   static override examples = [
     '<%= config.bin %> evidence pack /mnt/case-42/disk-dump --case CASE-42 --custodian "A. Analyst" --captured-at 2024-05-01T10:00:00Z --key evidence.key --output case-42.tar',
     '<%= config.bin %> evidence pack ./logs --image registry.intra/acme/web:v1.4.2 --case INC-7 --output inc-7.tar',
+    '<%= config.bin %> evidence pack /mnt/case-42/db-3 --case CASE-42 --captured-at 2024-05-01T10:00:00Z --key "pkcs11:token=forensics;object=analyst?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/secrets/hsm-pin" --output case-42.tar',
     'SOURCE_DATE_EPOCH=1714557600 <%= config.bin %> evidence pack ./capture --case CASE-42 --note "seized from host db-3" --output case-42.tar',
   ]
   static override strict = false
