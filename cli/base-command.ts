@@ -16,7 +16,7 @@ import { repeatable, repeatableList } from './args.js'
 import { type ExplicitCredentials, parseCreds, readCredsFromStdin } from './creds.js'
 import { type RegistryArgKind, registryOfArg, splitScheme } from './registry-args.js'
 
-/** Errors are one line; one that echoes a huge value is cut in the middle. */
+/** Errors are one line (a spec's list of problems: one per line); one that echoes a huge value is cut in the middle. */
 const MAX_ERROR_LENGTH = 2000
 
 /** A line (or lines) of human output: secrets this process holds redacted, controls escaped. */
@@ -283,7 +283,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(`${jsonTerminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`)
     } else {
-      process.stderr.write(`ferry: ${terminalSafe(message)}\n`)
+      process.stderr.write(`ferry: ${errorLines(message)}\n`)
       if (this.flags?.debug && err.stack && !(err instanceof FerryError))
         process.stderr.write(`${terminalSafe(redact(err.stack), { keepNewlines: true })}\n`)
     }
@@ -291,6 +291,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     return undefined
   }
 }
+
+/**
+ * An error for the terminal: controls escaped, but the lines of a message that has several (a spec with
+ * two mistakes) kept as lines, each after the first indented so that none can pose as another
+ * `ferry:` line.
+ */
+const errorLines = (message: string) => terminalSafe(message, { keepNewlines: true }).replaceAll('\n', '\n  ')
 
 /** oclif's flag and argument errors: CLIErrors with its usage exit code 2 (an ExitError is a requested exit). */
 function isUsageError(err: Error & { oclif?: { exit?: number } }): err is Errors.CLIError {

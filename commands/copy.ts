@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { parseCreds } from '../cli/creds.js'
-import { formatBytes } from '../cli/format.js'
+import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
@@ -137,9 +137,9 @@ export default class Copy extends FerryCommand<typeof Copy> {
       )
       if (!quiet)
         this.note(
-          `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
-            `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
-            `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+          `copied ${plural(b.copied, 'blob')} (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+            `${plural(result.manifests.pushed, 'manifest')} pushed, ${result.manifests.skipped} present` +
+            `${result.referrers ? `; ${plural(result.referrers, 'referrer')}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
         )
       return result
     } finally {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { createInventory, writeInventory } from '../src/bundle/inventory.js'
 
@@ -37,8 +38,8 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
     const tags = inventory.repositories.reduce((n, r) => n + Object.keys(r.tags).length, 0)
     this.out(this.flags.output)
     this.note(
-      `${inventory.repositories.length} repositories, ${tags} tags, ${blobs.size} distinct blobs` +
-        `${inventory.skipped.length ? `; ${inventory.skipped.length} tags skipped (see "skipped")` : ''}`,
+      `${plural(inventory.repositories.length, 'repository', 'repositories')}, ${plural(tags, 'tag')}, ${plural(blobs.size, 'distinct blob')}` +
+        `${inventory.skipped.length ? `; ${plural(inventory.skipped.length, 'tag')} skipped (see "skipped")` : ''}`,
     )
     return {
       output: this.flags.output,

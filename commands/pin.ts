@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatable, stripComponentsFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { table } from '../cli/format.js'
+import { plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { loadMappingFile } from '../src/bundle/mapping.js'
 import { readMappingOut } from '../src/bundle/mapping-out.js'
@@ -163,24 +163,26 @@ export default class Pin extends FerryCommand<typeof Pin> {
     if (check) {
       const notPinned = report.counts.unpinned + report.counts.failed
       const unread = report.ignored.filter((i) => i.outside).length
-      if (report.ok) this.note(`${report.counts.pinned} image(s) pinned to ${names.describe}`)
+      if (report.ok) this.note(`${plural(report.counts.pinned, 'image')} pinned to ${names.describe}`)
       else {
-        if (notPinned || !unread) this.note(`ferry: ${notPinned} image(s) not pinned to ${names.describe}`)
-        if (unread) this.note(`ferry: not checked: ${unread} symbolic link(s) out of the directory walked`)
+        if (notPinned || !unread)
+          this.note(`ferry: ${plural(notPinned, 'image')} not pinned to ${names.describe}`)
+        if (unread)
+          this.note(`ferry: not checked: ${plural(unread, 'symbolic link')} out of the directory walked`)
         process.exitCode = 1
       }
     } else if (!report.ok) {
       const failed = report.files.flatMap((f) => f.images.filter((i) => i.verdict === 'failed'))
       const failure = new FerryError(
         'VERIFY_FAILED',
-        `${failed.length} image(s) did not pass; nothing was written`,
+        `${plural(failed.length, 'image')} did not pass; nothing was written`,
       )
       this.note(`ferry: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)
     } else {
       for (const i of report.files.flatMap((f) => f.images.filter((x) => x.verdict === 'unverified')))
         this.note(`ferry: warning: pinned unverified: ${i.before} → ${i.after}`)
-      this.note(`${summary(report)}; wrote ${report.written.length - 1} file(s) and ${report.lock}`)
+      this.note(`${summary(report)}; wrote ${plural(report.written.length - 1, 'file')} and ${report.lock}`)
     }
     return report
   }

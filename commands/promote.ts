@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
-import { formatBytes } from '../cli/format.js'
+import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { policyCheckShape } from '../cli/json-shapes.js'
 import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
@@ -104,7 +104,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     if (result.copy) {
       const c = result.copy
       this.note(
-        `copied ${c.blobs.copied} blobs (${formatBytes(c.bytes)}), skipped ${c.blobs.skipped}, mounted ${c.blobs.mounted}; ${c.referrers} referrers`,
+        `copied ${plural(c.blobs.copied, 'blob')} (${formatBytes(c.bytes)}), skipped ${c.blobs.skipped}, mounted ${c.blobs.mounted}; ${plural(c.referrers, 'referrer')}`,
       )
     }
     if (result.ledger) this.note(`recorded in ${result.ledger}`)

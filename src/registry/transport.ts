@@ -191,7 +191,7 @@ export class Transport {
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,
-        signal: x.signal,
+        signal: x.signal && requestSignal(x.signal),
         // undici closes the connection after every HEAD unless told not to (for servers that send a
         // body anyway); registries do not, and a sync is mostly HEADs: a new TCP connection each cost
         // both ends more than the request itself.
@@ -245,6 +245,14 @@ export class Transport {
     await this.agent.close()
   }
 }
+
+/**
+ * A signal of this request's own that follows the caller's. undici adds an "abort" listener to the
+ * signal it is given for every request until the answer is in: a sync passes one signal (Ctrl-C) to
+ * dozens of requests in flight at once, and Node warned of a leak (MaxListenersExceededWarning) past
+ * ten. A dependent signal is held weakly by its source and adds no listener to it.
+ */
+const requestSignal = (signal: AbortSignal): AbortSignal => AbortSignal.any([signal])
 
 const tlsRequired = (host: string) =>
   new NetworkError(

@@ -45,6 +45,8 @@ describe('repeatable flags', () => {
       'evidence pack --image',
       'evidence verify --key',
       'pin --key',
+      'retention apply --all-repositories',
+      'retention plan --all-repositories',
       'serve --name',
       'serve --upstream',
       'sign --annotation',
@@ -59,6 +61,7 @@ describe('repeatable flags', () => {
       .filter(([, f]) => f.delimiter === ',')
       .map(([k]) => k.replace(/^.* (--[a-z-]+)$/, '$1'))
     expect([...new Set(commas)].sort()).toEqual([
+      '--all-repositories',
       '--allow-token-realm',
       '--image',
       '--insecure-registry',

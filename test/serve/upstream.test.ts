@@ -320,6 +320,29 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     expect(await pull(dir, server.host, 'team/cut:1.0')).toBe(cut.digest)
   })
 
+  it('names a tag REPO:TAG (never REPO@TAG) in its answers and warnings', async () => {
+    const warnings: string[] = []
+    const server = await startServer({
+      root: join(dir, 'names'),
+      port: 0,
+      upstream: { upstreams: [parseUpstream(proxy.url)], ttlMs: 3_600_000, insecure: false, limits: {} },
+      logger: { debug() {}, warn: (m) => void warnings.push(m) },
+    })
+    servers.push(server)
+    const missing = await fetch(`${server.url}/v2/team/app/manifests/nope`)
+    expect(missing.status).toBe(404)
+    const notFound = (await missing.json()) as { errors: { message: string }[] }
+    expect(notFound.errors[0]!.message).toMatch(/\/team\/app:nope: not found upstream$/)
+
+    // Upstream down, the tag never cached: the client gets a bare 503, the operator a warning.
+    proxy.setRule(() => ({ kind: 'reset' }))
+    const down = await fetch(`${server.url}/v2/team/app/manifests/never`)
+    expect(down.status).toBe(503)
+    await down.arrayBuffer()
+    expect(warnings.some((w) => /\/team\/app:never: upstream unavailable: /.test(w))).toBe(true)
+    expect(warnings.filter((w) => w.includes('@never'))).toEqual([])
+  })
+
   it('refuses pushes with 405 UNSUPPORTED', async () => {
     const server = await mirror({}, 'push')
     const status = await new Promise<number>((resolve, reject) => {

@@ -10,8 +10,10 @@ import type { Logger } from '../../log.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
+import { nameWithReference } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
+import { plural } from '../../util/plural.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
@@ -332,7 +334,7 @@ export class Mirror {
     try {
       m = await repo.fetchManifest(reference)
     } catch (err) {
-      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
+      throw upstreamError(err, nameWithReference(repo.name, reference), this.logger)
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
@@ -539,7 +541,7 @@ export class Mirror {
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length))
-      this.logger.warn(`${repo.name}: upstream unavailable; listing the ${tags.length} cached tag(s)`)
+      this.logger.warn(`${repo.name}: upstream unavailable; listing the cached ${plural(tags.length, 'tag')}`)
     }
     sendJson(call.res, 200, { name: call.route.name, tags })
   }
