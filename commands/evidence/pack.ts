@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
-import { repeatable } from '../../cli/args.js'
+import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes } from '../../cli/format.js'
+import { formatBytes, plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { SIGNING_KEY_HELP, signingKeyFlag, withSigner } from '../../cli/signing-key.js'
 import { packEvidence } from '../../src/evidence/pack.js'
@@ -40,8 +40,8 @@ export default class EvidencePack extends FerryCommand<typeof EvidencePack> {
     case: Flags.string({ required: true, description: 'Case identifier, recorded in every custody event.' }),
     image: Flags.string({
       description:
-        'An image (REGISTRY/REPO:TAG or @DIGEST) to capture by digest with its referrers. Repeatable.',
-      ...repeatable,
+        'An image (REGISTRY/REPO:TAG or @DIGEST) to capture by digest with its referrers. Repeatable, or comma-separated.',
+      ...repeatableList,
     }),
     custodian: Flags.string({
       description: 'Who captured it. Default: $FERRY_ACTOR, the CI identity, else user@host.',
@@ -91,7 +91,7 @@ export default class EvidencePack extends FerryCommand<typeof EvidencePack> {
         })
         this.out(result.file)
         this.note(
-          `case ${result.case}: ${result.files} files, ${result.images.length} images, ${result.entries} entries (${formatBytes(result.size)})` +
+          `case ${result.case}: ${plural(result.files, 'file')}, ${plural(result.images.length, 'image')}, ${plural(result.entries, 'entry', 'entries')} (${formatBytes(result.size)})` +
             `${result.signed ? ', signed' : ''}; captured ${result.capturedAt} by ${result.custodian}; sha256 ${result.sha256}`,
         )
         this.note(`custody head ${result.head}`)

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes } from '../../cli/format.js'
+import { formatBytes, plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { custodyEventShape, signatureStateType } from '../../cli/json-shapes.js'
 import { type EvidenceVerification, verifyEvidence } from '../../src/evidence/verify.js'
@@ -71,9 +71,9 @@ function render(r: EvidenceVerification): string {
         : 'unsigned'
   return [
     `Verified: ${r.file} — case ${r.case}, captured ${r.capturedAt} by ${r.custodian}; ${signature}`,
-    `  ${r.entries} entries (${formatBytes(r.bytes)}) hashed, SHA256SUMS sha256 ${r.sums}: ${r.files} files, ${r.images.length} images`,
+    `  ${plural(r.entries, 'entry', 'entries')} (${formatBytes(r.bytes)}) hashed, SHA256SUMS sha256 ${r.sums}: ${plural(r.files, 'file')}, ${plural(r.images.length, 'image')}`,
     ...r.images.map((i) => `    ${i}`),
-    `  custody: ${r.custody.length} events, head ${r.head}`,
+    `  custody: ${plural(r.custody.length, 'event')}, head ${r.head}`,
     ...custodyLines(r.custody),
   ].join('\n')
 }

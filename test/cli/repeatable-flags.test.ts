@@ -68,6 +68,9 @@ describe('repeatable flags', () => {
       '--platform',
     ])
     expect([...flags].filter(([k, f]) => /--(annotation|ca-file)$/.test(k) && f.delimiter)).toEqual([])
+    // Every --image takes a list, as the README says; a public key is a file path.
+    expect([...flags].filter(([k, f]) => k.endsWith(' --image') && f.delimiter !== ',')).toEqual([])
+    expect(flags.get('evidence verify --key')?.delimiter).toBeUndefined()
   })
 })
 
