@@ -16,7 +16,10 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
     '<%= config.bin %> inventory oci:/srv/mirror --output mirror.json',
   ]
   static override args = {
-    where: Args.string({ required: true, description: 'HOST[:PORT][/PREFIX] or oci:DIR' }),
+    where: Args.string({
+      required: true,
+      description: 'HOST[:PORT][/PREFIX] (https:// or http:// in front too) or oci:DIR',
+    }),
   }
   static override flags = {
     output: Flags.string({ char: 'o', required: true, description: 'The inventory file to write (JSON).' }),

@@ -86,6 +86,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '<%= config.bin %> pin deploy/ --mapping images.json --key release.pub --in-place',
     '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
     '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
+    '<%= config.bin %> pin deploy/ --registry reg.local:5000/cache --from bundle:site.tar --key release.pub --out pinned/',
     '<%= config.bin %> pin . --registry reg.local:5000/cache --key release.pub --in-place    # Dockerfiles, compose.yaml and its build: Dockerfiles, chart/',
     '<%= config.bin %> pin Dockerfile --registry reg.local:5000/cache --check',
   ]
@@ -94,7 +95,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
     path: Args.string({ required: true, description: 'Files or directories (FILE|DIR...).' }),
   }
   static override flags = {
-    registry: Flags.string({ description: 'The internal registry: HOST[:PORT][/PREFIX].' }),
+    registry: Flags.string({
+      description: 'The internal registry: HOST[:PORT][/PREFIX] (https:// or http:// in front too).',
+    }),
     mapping: Flags.string({
       description:
         'With --registry: YAML map of source repository → path under it (as bundle import). Alone: the JSON ' +
@@ -132,6 +135,11 @@ export default class Pin extends FerryCommand<typeof Pin> {
     'any-image-key': Flags.boolean({
       description: 'Also rewrite any key named image with a string value (CRDs).',
     }),
+    from: Flags.string({
+      description:
+        'Resolve and verify each image in this bundle (bundle:FILE), by the name the bundle gives it, instead of ' +
+        'on the internal registry: pin before the import, from the file alone (import keeps every digest).',
+    }),
   }
 
   async run() {
@@ -149,6 +157,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
       lock: flags.lock,
       allowUnverified: flags['allow-unverified'],
       anyImageKey: flags['any-image-key'],
+      from: flags.from,
     })
     const lines = render(report)
     if (lines) this.out(lines)

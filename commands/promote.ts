@@ -54,7 +54,10 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'FERRY_POLICY=/etc/ferry/policy.yaml <%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod',
   ]
   static override args = {
-    source: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:REF]' }),
+    source: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO[:TAG][@DIGEST] (https://… too), oci:DIR[:REF] or bundle:FILE:IMAGE',
+    }),
     destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG] or oci:DIR[:REPO]:TAG' }),
   }
   static override flags = {

@@ -46,7 +46,8 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
   static override flags = {
     to: Flags.string({
       required: true,
-      description: 'Destination: HOST[:PORT], HOST[:PORT]/PREFIX or oci:DIR.',
+      description:
+        'Destination: HOST[:PORT], HOST[:PORT]/PREFIX (https:// or http:// in front too) or oci:DIR.',
     }),
     key: Flags.string({
       description: 'Require the bundle signature to verify with this public key (NAME.pub).',

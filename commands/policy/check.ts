@@ -55,7 +55,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override args = {
     image: Args.string({
       required: true,
-      description: 'REF, oci:DIR[:TAG] or bundle:FILE.tar:REF (several may be given)',
+      description: 'REF (https://… too), oci:DIR[:TAG] or bundle:FILE.tar:REF (several may be given)',
     }),
   }
   static override flags = {

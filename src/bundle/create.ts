@@ -79,7 +79,7 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
   const client = opts.client ?? new RegistryClient(opts)
   try {
     const plan = await planBundle(spec, {
-      repository: (ref) => client.repository(ref.registry, ref.repository),
+      repository: (ref) => client.repository(ref),
       concurrency: opts.concurrency,
     })
     checkRequirements(plan, opts.require ?? {}, opts.output)

@@ -11,7 +11,7 @@ import { serializeIndex } from '../layout/layout-files.js'
 import { ledgerActor } from '../ledger/actor.js'
 import { lineHash } from '../ledger/chain.js'
 import { MediaType } from '../oci/media-types.js'
-import { formatReference, parseRegistryReference } from '../reference/index.js'
+import { formatReference, parseRegistryReference, type RegistryReference } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import type { Signer } from '../sign/signer.js'
 import { collectFiles, openPackedFile } from './collect.js'
@@ -102,21 +102,16 @@ async function imageEntries(
   const spec: BundleSpec = { name: 'evidence', version: '0', images: [] }
   const images: PackEvidenceResult['images'] = []
   for (const original of refs) {
-    if (original.startsWith('oci:'))
-      throw new FerryError(
-        'USAGE',
-        `--image ${original}: give a registry reference (REGISTRY/REPO:TAG or @DIGEST)`,
-      )
+    // A layout or a bundle is refused here: an evidence pack captures what a registry serves.
     const ref = parseRegistryReference(original)
-    const digest =
-      ref.digest ??
-      (await client.repository(ref.registry, ref.repository).resolve(ref.tag ?? 'latest')).digest
-    const pinned = { kind: 'registry' as const, registry: ref.registry, repository: ref.repository, digest }
+    const digest = ref.digest ?? (await client.repository(ref).resolve(ref.tag ?? 'latest')).digest
+    const { tag: _tag, ...repository } = ref
+    const pinned: RegistryReference = { ...repository, digest }
     spec.images.push({ original, reference: pinned, referrers: true })
     images.push({ reference: formatReference(pinned), digest })
   }
   const plan = await planBundle(spec, {
-    repository: (ref) => client.repository(ref.registry, ref.repository),
+    repository: (ref) => client.repository(ref),
   })
   const index = serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries })
   const layout = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))

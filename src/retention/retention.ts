@@ -61,8 +61,7 @@ export async function planRetention(
   try {
     const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     const plans: RepositoryPlan[] = []
-    for (const n of names)
-      plans.push(await planRepository(client.repository(n.registry, n.repository), { ...opts, ledger }))
+    for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger }))
     return { repositories: plans, summary: summarizePlans(plans) }
   } finally {
     await client.close()
@@ -92,7 +91,7 @@ export async function applyRetention(
     // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
     const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     for (const n of names) {
-      const target = client.repository(n.registry, n.repository)
+      const target = client.repository(n)
       try {
         results.push(await applyRepository(target, { ...opts, ledger }))
       } catch (err) {
@@ -137,7 +136,7 @@ export async function restoreRetention(
     const restored: RestoreResult[] = []
     for (const entry of record.repositories) {
       const n = parseRepository(opts.to ?? entry.repository)
-      restored.push(await restoreRepository(dir, entry, client.repository(n.registry, n.repository), opts))
+      restored.push(await restoreRepository(dir, entry, client.repository(n), opts))
     }
     return { repositories: restored }
   } finally {

@@ -6,9 +6,9 @@ import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRepositoryName } from '../reference/grammar.js'
 import { plural } from '../util/plural.js'
 import { ApiError } from './errors.js'
-import { isRepositoryName } from './routes.js'
 import type { BlobBytes, ContentStore } from './store.js'
 
 /**

@@ -76,7 +76,7 @@ describe('ferry bundle and inventory (commands)', () => {
 
   it('--require-signature and --require-sbom judge each image and name every one that lacks them (exit 7, nothing written)', async () => {
     // app: a cosign .sig tag and an SPDX referrer; cli: nothing; signed: a Sigstore bundle referrer, no SBOM.
-    const signedRepo = client.repository(reg.host, 'tools/signed')
+    const signedRepo = client.repository({ registry: reg.host, repository: 'tools/signed' })
     const signed = await pushSyntheticImage(
       signedRepo,
       { seed: 'cli/signed', layers: 1, layerSize: 1000 },
@@ -193,7 +193,7 @@ describe('ferry bundle and inventory (commands)', () => {
 
   it('resumes an import that was killed midway, skipping what arrived', async () => {
     const big = join(tmp.dir, 'big.tar')
-    const repo = client.repository(reg.host, 'big/app')
+    const repo = client.repository({ registry: reg.host, repository: 'big/app' })
     await pushSyntheticImage(repo, { seed: 'cli/big', layers: 6, layerSize: 6 * 1024 * 1024 }, '1')
     const created = await ferry('bundle/create', '--image', `${reg.host}/big/app:1`, '--output', big)
     expect(created.code, created.stderr).toBe(0)
@@ -211,7 +211,7 @@ describe('ferry bundle and inventory (commands)', () => {
       }
       child.kill('SIGKILL')
       await exited
-      const cut = client.repository(target.host, 'cut/big/app')
+      const cut = client.repository({ registry: target.host, repository: 'cut/big/app' })
       expect(await cut.listTags().catch(() => [])).toEqual([]) // the tag is written last: not there yet
 
       const again = await importBundle(big, { to: `${target.host}/cut`, client })

@@ -34,7 +34,7 @@ describe('plurals in summaries', { timeout: 120_000 }, () => {
     for (const name of ['one', 'two', 'three']) {
       // No layer: the config is the image's one blob.
       await pushSyntheticImage(
-        client.repository(upstream.host, `acme/${name}`),
+        client.repository({ registry: upstream.host, repository: `acme/${name}` }),
         { seed: name, layers: 0, layerSize: 0 },
         '1',
       )

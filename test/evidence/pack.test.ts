@@ -21,7 +21,7 @@ describe('ferry evidence pack', { timeout: 120_000 }, () => {
     const client = new RegistryClient()
     try {
       const m = await pushSyntheticImage(
-        client.repository(reg.host, 'forensics/web'),
+        client.repository({ registry: reg.host, repository: 'forensics/web' }),
         { seed: 'evidence-pack', layers: 2, layerSize: 20_000 },
         'v1',
       )

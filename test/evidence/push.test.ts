@@ -20,7 +20,7 @@ describe('ferry evidence push', { timeout: 120_000 }, () => {
     const client = new RegistryClient()
     try {
       const m = await pushSyntheticImage(
-        client.repository(reg.host, 'forensics/db'),
+        client.repository({ registry: reg.host, repository: 'forensics/db' }),
         { seed: 'evidence-push', layers: 1, layerSize: 10_000 },
         'v3',
       )

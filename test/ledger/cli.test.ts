@@ -21,7 +21,7 @@ describe('ferry ledger', { timeout: 120_000 }, () => {
     reg = await startDistribution()
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(reg.host, 'acme/api'),
+      client.repository({ registry: reg.host, repository: 'acme/api' }),
       { seed: 'ledger-cli', layers: 1, layerSize: 2_000 },
       'v1',
     )

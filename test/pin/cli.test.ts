@@ -35,7 +35,7 @@ describe('ferry pin (command)', () => {
         ['acme/mini-api', '1.0', 'bundle'],
         ['library/postgres', '16', 'classic'],
       ] as const) {
-        const target = client.repository(connected.host, repository)
+        const target = client.repository({ registry: connected.host, repository: repository })
         const m = await pushSyntheticImage(target, { seed: repository, layers: 1, layerSize: 2048 }, tag)
         await signImage({ target, reference: m.digest, key: keys.key, format })
       }

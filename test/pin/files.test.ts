@@ -73,7 +73,7 @@ describe('ferry pin: the files it reads and writes', () => {
         ['postgres', '16'],
         ['redis', '7'],
       ] as const) {
-        const target = client.repository(registry.host, `cache/library/${name}`)
+        const target = client.repository({ registry: registry.host, repository: `cache/library/${name}` })
         const m = await pushSyntheticImage(target, { seed: name, layers: 1, layerSize: 512 }, tag)
         digests[name] = m.digest
       }

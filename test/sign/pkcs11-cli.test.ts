@@ -46,7 +46,7 @@ describe('ferry with a PKCS#11 key (SoftHSM2)', { timeout: 180_000 }, () => {
     reg = await startDistribution()
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(reg.host, 'acme/web'),
+      client.repository({ registry: reg.host, repository: 'acme/web' }),
       { seed: 'pkcs11-cli', layers: 1, layerSize: 4_000 },
       '1.0',
     )

@@ -28,7 +28,7 @@ describe('sync of many images', { timeout: 240_000 }, () => {
     const client = new RegistryClient()
     const indexes = Array.from({ length: IMAGES }, (_, i) => i)
     await forEachLimited(indexes, new Limiter(8), async (i) => {
-      const repo = client.repository(upstream.host, `acme/app-${i}`)
+      const repo = client.repository({ registry: upstream.host, repository: `acme/app-${i}` })
       await pushSyntheticImage(repo, { seed: `many-${i}`, layers: 2, layerSize: 256 * 1024 }, '1.0')
     })
     await client.close()

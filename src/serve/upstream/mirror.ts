@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
-import { nameWithReference } from '../../reference/index.js'
+import { isDockerHub, nameWithReference, OFFICIAL_PREFIX } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
 import { plural } from '../../util/plural.js'
@@ -157,7 +157,13 @@ export class Mirror {
 
   private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): Source {
     const up = this.upstreamFor(call.query)
-    const repo = this.client.repository(up.host, call.route.name)
+    // The route's name is grammar-checked (routes.ts); Docker Hub keeps official images under library/.
+    const { name } = call.route
+    const official = isDockerHub(up.host) && !name.includes('/')
+    const repo = this.client.repository({
+      registry: up.host,
+      repository: official ? `${OFFICIAL_PREFIX}${name}` : name,
+    })
     return { repo, key: `${up.name}/${repo.repository}` }
   }
 
