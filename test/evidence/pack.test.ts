@@ -171,7 +171,7 @@ describe('ferry evidence pack', { timeout: 120_000 }, () => {
     )
   })
 
-  it('refuses to pack a symbolic link, and to take the time from the clock', async () => {
+  it('refuses to pack a symbolic link, a layout as --image, and to take the time from the clock', async () => {
     const linked = await evidenceDir(tmp.dir, 'linked')
     await symlink('/etc/passwd', join(linked, 'passwd'))
     const r = await run(['evidence', 'pack', linked, '--case', 'C', '--output', join(tmp.dir, 'no.tar')])
@@ -184,6 +184,19 @@ describe('ferry evidence pack', { timeout: 120_000 }, () => {
     })
     expect(clock.code).toBe(2)
     expect(clock.stderr).toContain('evidence pack needs the capture time: --captured-at')
+    const layout = await run([
+      'evidence',
+      'pack',
+      dir,
+      '--image',
+      `oci:${tmp.dir}:web@${digest}`,
+      '--case',
+      'C',
+      '--output',
+      join(tmp.dir, 'no.tar'),
+    ])
+    expect(layout.code).toBe(2)
+    expect(layout.stderr).toContain('expected a registry reference, not an oci: layout')
     const files = await import('node:fs/promises').then((fs) => fs.readdir(tmp.dir))
     expect(files.filter((f) => f.startsWith('no.tar'))).toEqual([])
   })
