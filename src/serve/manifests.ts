@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
@@ -9,6 +10,7 @@ import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
 import { checkPushedManifest } from './manifest-checks.js'
 import { storeView } from './policy/view.js'
+import { asWrite } from './write-gate.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -46,7 +48,7 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
       desc = await target.resolve(route.tag)
     } else {
       const m = await target.fetchManifest(referenceOf(route))
-      desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+      desc = descriptorOf(m)
       bytes = m.bytes
     }
   } catch (err) {
@@ -102,17 +104,20 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw toApiError(err)
   }
   checkPushedManifest(manifest, req.headers['content-type'], display(route))
-  const missing = await missingReferences(ctx, route.name, manifest)
-  if (missing.length > 0) {
-    const entries: ApiErrorEntry[] = missing.map((d) => ({
-      code: 'MANIFEST_BLOB_UNKNOWN',
-      message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
-      detail: { digest: d.digest },
-    }))
-    const [first, ...more] = entries
-    throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
-  }
-  await store(ctx, route, manifest)
+  // What it names must still be here when it is stored: no collection between the check and the write.
+  await asWrite(ctx.gate, async () => {
+    const missing = await missingReferences(ctx, route.name, manifest)
+    if (missing.length > 0) {
+      const entries: ApiErrorEntry[] = missing.map((d) => ({
+        code: 'MANIFEST_BLOB_UNKNOWN',
+        message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
+        detail: { digest: d.digest },
+      }))
+      const [first, ...more] = entries
+      throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
+    }
+    await store(ctx, route, manifest)
+  })
   ctx.members.pushManifest(route.name, manifest.digest)
   const headers: Record<string, string> = {
     Location: `/v2/${route.name}/manifests/${manifest.digest}`,

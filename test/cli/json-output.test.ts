@@ -83,7 +83,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       .map(([id]) => id.replaceAll(':', ' '))
       .sort()
     expect(withJson.filter((id) => !shapes.has(id))).toEqual([])
-    expect(withJson).toHaveLength(37)
+    expect(withJson).toHaveLength(44)
   })
 
   it('the comparison catches an undocumented key, a missing one and a wrong type', () => {
@@ -138,6 +138,13 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       'k=v',
     ])
     await json('referrers', [`${app}:1.0`])
+    // audit: clean while the tag names what the ledger recorded; a finding with its record once moved.
+    const ledger = join(dir, 'audit.jsonl')
+    const tagged = await ferry(['tag', `${app}:1.0`, 'audit-1', '--ledger', ledger, '--no-policy'], { env })
+    expect(tagged.code, tagged.stderr).toBe(0)
+    await json('audit', [app, '--ledger', ledger, '--no-policy'])
+    await json('copy', [`${app}:amd64`, `${app}:audit-1`])
+    await json('audit', [app, '--ledger', ledger, '--no-policy'], { code: 2 })
     // Not signed: the report says why, in the same shape.
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub'), '--require-sbom'], { code: 5 })
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub')])
@@ -151,6 +158,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
     // One image missing: a failed entry next to a planned one, exit 1.
     await json('sync', [spec, '--dry-run'], { code: 1 })
     await json('sync', [spec], { code: 1 })
+    await json('gc', ['--root', layout, '--dry-run'])
   })
 
   it('login and logout', async () => {
@@ -179,5 +187,36 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       join(dir, 'release.pub'),
     ])
     await json('inventory', [`${reg.host}/acme`, '--output', join(dir, 'inventory.json')])
+  })
+
+  it('evidence packs', async () => {
+    const app = `${reg.host}/acme/app`
+    const pack = join(dir, 'case.tar')
+    await writeFile(join(dir, 'seized.txt'), 'evidence\n')
+    await json('evidence pack', [
+      join(dir, 'seized.txt'),
+      '--image',
+      `${app}:1.0`,
+      '--case',
+      'CASE-1',
+      '--captured-at',
+      '2024-05-01T10:00:00Z',
+      '--key',
+      join(dir, 'release.key'),
+      '--output',
+      pack,
+    ])
+    await json('evidence custody', [
+      pack,
+      '--custodian',
+      'lab',
+      '--action',
+      'received',
+      '--key',
+      join(dir, 'release.key'),
+    ])
+    await json('evidence ls', [pack])
+    await json('evidence verify', [pack, '--key', join(dir, 'release.pub')])
+    await json('evidence push', [pack, `${app}:case-1`, '--subject', `${app}:1.0`])
   })
 })
