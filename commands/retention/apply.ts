@@ -2,10 +2,11 @@ import { join } from 'node:path'
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { requiredPolicy } from '../../cli/policy-flags.js'
 import { renderApply, renderPlan } from '../../cli/retention-render.js'
-import { loadPolicy } from '../../src/policy/index.js'
+import { exitCodeFor, FerryError } from '../../src/errors.js'
 import { applyRetention, planRetention, retentionStateDir } from '../../src/retention/index.js'
-import { PLAN_SHAPE, retentionFlags, SUMMARY_SHAPE } from './plan.js'
+import { agesLedger, PLAN_SHAPE, retentionFlags, SUMMARY_SHAPE } from './plan.js'
 
 const backupPath = () => join(retentionStateDir(), 'backups', new Date().toISOString().replace(/[:.]/g, '-'))
 
@@ -25,7 +26,12 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     'again: a digest that a tag the plan does not remove now names or reaches is left, and the report says which ' +
     'tag. Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder ' +
     'onto it and deleting that by digest.\n\n' +
-    'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
+    'The policy file: --policy FILE, else $FERRY_POLICY, else ferry.policy.yaml in the working directory. Before ' +
+    'anything changes, every tag the plan removes is judged as `ferry delete` judges it: a tag of an immutable ' +
+    'environment is never removed, and a plan that would remove one is refused with the repository untouched ' +
+    '(exit 7, naming the rule, the environment, the tag and its digest). --ledger FILE (default: the policy ' +
+    'file’s `ledger:`) gets one record per tag or manifest removed, and per refusal.\n\n' +
+    'Exit 0 when every repository is done, 7 when the policy refused any, 1 when any other failed (the others still run). Space is reclaimed only by the ' +
     'registry’s garbage collection (distribution: registry garbage-collect --delete-untagged; Harbor: GC); ' +
     '`ferry retention restore BACKUP` re-pushes what was removed until that GC runs.'
   /** The --json document, shown in --help and checked by test/retention/cli.test.ts. */
@@ -75,8 +81,9 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
   }
 
   async run() {
-    const policy = await loadPolicy(this.flags.policy)
-    const common = { ...this.registryOptions, policy, ledgerFile: this.flags.ledger, signal: this.signal }
+    const policy = await requiredPolicy(this.flags.policy, 'retention apply')
+    const ledgerFile = agesLedger(this.flags.ledger, policy)
+    const common = { ...this.registryOptions, policy, ledgerFile, signal: this.signal }
     if (!this.flags.yes) {
       const plan = await planRetention(this.positionals, common)
       for (const p of plan.repositories) for (const line of renderPlan(p)) this.out(line)
@@ -91,6 +98,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
       ...common,
       backupDir: this.flags.backup ?? backupPath(),
       logger: this.logger,
+      record: { ledger: this.flags.ledger ?? policy.ledger, ferryVersion: this.config.version },
     })
     for (const r of result.repositories) {
       if ('error' in r) {
@@ -104,7 +112,9 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     }
     this.out(`backup: ${result.backup}`)
     this.out(result.gc)
-    if (result.summary.failed) process.exitCode = 1
+    const refused = result.repositories.some((r) => 'error' in r && r.error.code === 'POLICY_VIOLATION')
+    if (refused) process.exitCode = exitCodeFor(new FerryError('POLICY_VIOLATION', 'refused'))
+    else if (result.summary.failed) process.exitCode = 1
     return result
   }
 }

@@ -22,6 +22,7 @@ import { formatReference, parseReference, type Reference, withTag } from '../ref
 import { RegistryClient } from '../registry/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
 import { resolveIfPresent } from '../targets/present.js'
+import { imageNameOf } from './governed.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
@@ -77,7 +78,7 @@ export async function promote(
   try {
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
-    const name: ImageName = { ...nameOf(dst), tag }
+    const name: ImageName = { ...imageNameOf(dst), tag }
     const check: ImageCheck = opts.policy
       ? await checkImage({
           policy: opts.policy,
@@ -185,8 +186,3 @@ function destinationTag(text: string, src: Reference, dst: Reference): string {
     )
   return tag
 }
-
-const nameOf = (ref: Reference): ImageName =>
-  ref.kind === 'registry'
-    ? { host: ref.registry, repository: ref.repository }
-    : { repository: ref.repository ?? '' }
