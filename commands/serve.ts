@@ -4,9 +4,11 @@ import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
+import { SIGNING_KEY_HELP, withSigner } from '../cli/signing-key.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
 import { type RunningServer, startServer } from '../src/serve/index.js'
 import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
+import type { Signer } from '../src/sign/signer.js'
 
 // cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
 const COSIGN_TAG_RE = /^sha256-[a-f0-9]{64}\.(?:sig|att|sbom)$/
@@ -82,7 +84,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
     'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
     'SIGHUP reads the file again; a file that does not load keeps the previous policy and logs why. ' +
-    '--read-only still refuses every write with 405.'
+    '--read-only still refuses every write with 405.\n\n' +
+    '--ledger FILE (default: the policy file’s `ledger:`) appends one hash-chained JSON line per manifest PUT or ' +
+    'DELETE it accepts or the policy refuses, and per pull the policy refuses, naming the client as actor (the ' +
+    'htpasswd user, else anonymous, and the remote address). Parallel requests are recorded one at a time, so ' +
+    'the chain holds (`ferry ledger verify FILE`). --ledger-key KEY appends a signed checkpoint every 100 ' +
+    'records, 5 minutes after the first record none covers, and at shutdown (see `ferry ledger checkpoint`).'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -113,6 +120,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
         'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
       command:
         '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description: 'Record who pushed, deleted or was refused what, with signed checkpoints:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --htpasswd htpasswd --policy ferry.policy.yaml --ledger /var/lib/ferry/registry.jsonl --ledger-key ledger.key',
     },
     {
       description: 'After editing the policy file, apply it without a restart:',
@@ -215,6 +227,13 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Policy file (ferry.policy.yaml) enforced on every push, delete and pull, whatever the client; SIGHUP reloads it.',
     }),
+    ledger: Flags.string({
+      description:
+        'Append one hash-chained JSON line per manifest write or delete accepted or refused, and per refused pull (default: the policy file’s ledger:).',
+    }),
+    'ledger-key': Flags.string({
+      description: `Sign checkpoints of the ledger with this key. ${SIGNING_KEY_HELP}`,
+    }),
     name: Flags.string({
       description:
         'HOST[:PORT] clients reach this registry by, for the policy’s repository globs (repeatable; default: the listen address and localhost:PORT).',
@@ -229,6 +248,15 @@ export default class Serve extends FerryCommand<typeof Serve> {
   }
 
   async run(): Promise<void> {
+    // A token session (pkcs11:) stays open while the server runs: it signs each checkpoint.
+    await withSigner(
+      this.flags['ledger-key'],
+      (l) => this.note(l),
+      (signer) => this.serve(signer),
+    )
+  }
+
+  private async serve(signer: Signer | undefined): Promise<void> {
     const { flags } = this
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const progress = progressSink(Boolean(flags.bundle))
@@ -277,6 +305,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
           }
         : undefined,
       policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
+      ledger: {
+        ...(flags.ledger ? { file: flags.ledger } : {}),
+        ...(signer ? { signer } : {}),
+        ferryVersion: this.config.version,
+      },
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -296,6 +329,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
         })
       })
     }
+    if (server.ledger)
+      this.note(`ferry serve: recording writes in ${server.ledger}${signer ? ' (signed checkpoints)' : ''}`)
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

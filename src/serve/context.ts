@@ -3,6 +3,7 @@ import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
 import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
+import type { ServeLedger } from './ledger.js'
 import type { ServePolicy } from './policy/serve-policy.js'
 import type { Membership } from './reachable.js'
 import type { Route } from './routes.js'
@@ -27,6 +28,8 @@ export interface ServeContext {
   mirror?: Mirror
   /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
   policy?: ServePolicy
+  /** With --ledger: where each manifest write, delete and refused pull is recorded (ledger.ts). */
+  ledger?: ServeLedger
 }
 
 export interface Call<R extends Route = Route> {
@@ -35,6 +38,8 @@ export interface Call<R extends Route = Route> {
   res: Res
   route: R
   query: URLSearchParams
+  /** Who asks, for the ledger: the htpasswd user (or `anonymous`) and the remote address. */
+  actor: string
 }
 
 export type RouteOf<K extends Route['kind']> = Extract<Route, { kind: K }>

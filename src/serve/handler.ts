@@ -67,7 +67,8 @@ export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
 }
 
 async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): Promise<void> {
-  if (ctx.auth) await ctx.auth.check(req.headers.authorization)
+  const user = ctx.auth ? await ctx.auth.check(req.headers.authorization) : 'anonymous'
+  const actor = `${user} (${req.socket.remoteAddress ?? 'unknown address'})`
   const { route, query } = parseRequest(method, req.url ?? '')
   const methods = HANDLERS[route.kind] as Partial<Record<string, Handler<typeof route.kind>>>
   const handler = methods[method]
@@ -83,8 +84,8 @@ async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): 
   }
   await ctx.store.check()
   if (ctx.mirror && route.kind !== 'base') {
-    await ctx.mirror.handle({ ctx, req, res, route, query })
+    await ctx.mirror.handle({ ctx, req, res, route, query, actor })
     return
   }
-  await handler({ ctx, req, res, route, query } as Call<never>)
+  await handler({ ctx, req, res, route, query, actor } as Call<never>)
 }

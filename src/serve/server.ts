@@ -10,6 +10,7 @@ import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { createHandler } from './handler.js'
+import { ServeLedger, type ServeLedgerOptions } from './ledger.js'
 import { parseServeName } from './policy/names.js'
 import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
@@ -77,6 +78,12 @@ export interface ServeOptions {
    * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
    */
   policy?: ServePolicyOptions
+  /**
+   * Record every manifest write and delete accepted or refused, and every pull refused, in a
+   * hash-chained ledger (src/ledger), with signed checkpoints when a signer is given. `file` defaults to
+   * the policy file's `ledger:`.
+   */
+  ledger?: Omit<ServeLedgerOptions, 'file'> & { file?: string }
 }
 
 export interface ServePolicyOptions {
@@ -100,6 +107,8 @@ export interface RunningServer {
   bundle?: ServedBundle
   /** With a policy: its file, the names its globs are matched with, and a reload (what SIGHUP does). */
   policy?: { file: string; names: readonly string[]; reload(): Promise<PolicyReload> }
+  /** With a ledger: its file. */
+  ledger?: string
   /**
    * Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads and closes
    * the bundle. Idempotent.
@@ -167,6 +176,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const policy =
     opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
+  const ledgerFile = opts.ledger?.file ?? policy?.policy.ledger
+  if (opts.ledger?.signer && ledgerFile === undefined)
+    throw new FerryError(
+      'USAGE',
+      '--ledger-key signs the ledger: give --ledger FILE (or ledger: in the policy)',
+    )
+  const ledger =
+    ledgerFile === undefined ? undefined : new ServeLedger({ ...opts.ledger, file: ledgerFile }, logger)
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -198,6 +215,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     members: new Membership(store),
     mirror,
     policy,
+    ledger,
   }
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
@@ -232,6 +250,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
   policy?.listening(host, bound)
+  if (ledger) ledger.host = host
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -260,6 +279,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await uploads?.closeAll()
       await mirror?.close()
       await store.close()
+      // Last: every request that could still record has ended.
+      await ledger?.close()
     })()
     return closing
   }
@@ -272,6 +293,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(policy && {
       policy: { file: policy.file, names: policy.registryNames, reload: () => policy.reload() },
     }),
+    ...(ledger && { ledger: ledger.file }),
     close,
   }
 }
