@@ -79,24 +79,8 @@ export async function deleteImage(reference: string, opts: DeleteOptions = {}): 
   try {
     const digest = (ref.digest ?? (await target.resolve(selector, opts)).digest) as Digest
     const image = `${target.name}@${digest}`
-    if (!(await target.deletes(opts)).manifest) {
-      throw new FerryError(
-        'UNSUPPORTED',
-        `${target.name}: the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true)`,
-      )
-    }
     const tagged = await taggedNow(target, opts)
-    const tags = tagged
-      .filter((t) => t.digest === digest)
-      .map((t) => t.tag)
-      .sort()
-    const others = tags.filter((t) => t !== ref.tag)
-    if (others.length && !opts.force) {
-      throw new FerryError(
-        'POLICY_VIOLATION',
-        `${image} is also tagged ${others.join(', ')}; deleting it removes those tags too (--force deletes anyway)`,
-      )
-    }
+    // Judged first: a refused delete sends the registry nothing, not even the capability probe.
     const admitted =
       governs(opts.governance) &&
       (await admitRemoval(opts.governance, {
@@ -110,6 +94,23 @@ export async function deleteImage(reference: string, opts: DeleteOptions = {}): 
           ...(opts.governance.policy ? await indexesListing(target, tagged, digest, opts) : []),
         ],
       }))
+    if (!(await target.deletes(opts)).manifest) {
+      throw new FerryError(
+        'UNSUPPORTED',
+        `${target.name}: the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true)`,
+      )
+    }
+    const tags = tagged
+      .filter((t) => t.digest === digest)
+      .map((t) => t.tag)
+      .sort()
+    const others = tags.filter((t) => t !== ref.tag)
+    if (others.length && !opts.force) {
+      throw new FerryError(
+        'POLICY_VIOLATION',
+        `${image} is also tagged ${others.join(', ')}; deleting it removes those tags too (--force deletes anyway)`,
+      )
+    }
     if (!opts.dryRun) {
       await target.deleteManifest(digest, opts)
       if (admitted) await admitted.record()

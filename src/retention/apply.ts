@@ -153,6 +153,8 @@ interface Removals {
 async function admitRemovals(name: string, plan: RepositoryPlan, opts: ApplyOptions): Promise<Removals> {
   const g: Governance = { policy: opts.policy, ...opts.record }
   const admitted = new Map<string, { record(): Promise<void> }>()
+  /** Tags that go with their digest: recorded when the manifest DELETE takes them. */
+  const withDigest = new Map<string, { record(): Promise<void> }[]>()
   const where = splitName(name)
   for (const d of plan.delete) {
     const digest = d.digest as Digest
@@ -164,20 +166,25 @@ async function admitRemovals(name: string, plan: RepositoryPlan, opts: ApplyOpti
       digest,
       holders: [{ tag: d.tag, digest }],
     })
-    admitted.set(d.tag, removal)
+    if (d.action === 'untag') admitted.set(d.tag, removal)
+    else withDigest.set(d.digest, [...(withDigest.get(d.digest) ?? []), removal])
   }
   return {
     async record(step) {
       if (!g.ledger || (step.op !== 'untag' && step.op !== 'delete-manifest')) return
-      const byTag = step.tag === undefined ? undefined : admitted.get(step.tag)
+      const byTag = step.op === 'untag' ? admitted.get(step.tag) : undefined
       if (byTag) return byTag.record()
-      const environment = null
+      const tags = step.op === 'delete-manifest' ? withDigest.get(step.digest) : undefined
+      if (tags) {
+        for (const t of tags) await t.record()
+        return
+      }
       await recordAttempt(g, {
         operation: 'retention-apply',
         source: plan.repository,
         destination: `${name}@${step.digest}`,
         digest: step.digest,
-        environment,
+        environment: null,
         verdict: 'deleted',
       })
     },
@@ -230,6 +237,8 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         if (previous) await finishJournal(foundAt)
         return result
       }
+      // Judged first: a refused plan sends the registry nothing, not even the capability probe.
+      const removals = await admitRemovals(target.name, plan, opts)
       const deletes = await target.deletes(opts)
       checkDeletes(withCarried(plan, carried), deletes)
       // The plan's reader: the manifests backed up were read by the plan already. Carried deletes are
@@ -239,7 +248,6 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         if (s.op !== 'delete-manifest' || !(await target.hasManifest(s.digest as Digest, opts))) continue
         extra.push({ digest: s.digest as Digest, role: s.role ?? 'image', ...(s.tag ? { tag: s.tag } : {}) })
       }
-      const removals = await admitRemovals(target.name, plan, opts)
       result.backup = await writeBackup(opts.backupDir, reader, plan, opts, extra)
       await checkUnmoved(target, plan, opts)
       const journal: Journal = {
