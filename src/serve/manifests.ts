@@ -127,7 +127,9 @@ export async function putManifest(call: ManifestCall): Promise<void> {
   try {
     existing = await store(ctx, route, manifest)
   } catch (err) {
-    await recordRequest(call, pushed, { err })
+    const before =
+      route.tag && ctx.ledger && (await resolveIfPresent(ctx.store.target(route.name), route.tag))
+    await recordRequest(call, { ...pushed, ...(before ? { previous: before.digest } : {}) }, { err })
     throw err
   }
   ctx.members.pushManifest(route.name, manifest.digest)
