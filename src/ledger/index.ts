@@ -4,6 +4,7 @@ export { type AppendOptions, appendLedger, type ChangeEntry, rfc3339 } from './a
 export { recordAttempt, type WriteAttempt } from './attempt.js'
 export { type LedgerContents, ledgerRecordsFor, readLedger } from './read.js'
 export type { CheckpointRecord, LedgerRecord, PromoteRecord } from './record.js'
+export { lastRecordedTags, type RecordedTag, recordedAt, recordedTagKey } from './recorded.js'
 export {
   type Checkpoint,
   type CheckpointState,

@@ -1,8 +1,8 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, TagPrecondition } from '../content/target.js'
 import type { CopyHooks } from '../copy/copy.js'
 import { FerryError } from '../errors.js'
 import { recordAttempt, type WriteAttempt } from '../ledger/index.js'
-import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import {
@@ -18,8 +18,8 @@ import {
   refusalReason,
   removalCheck,
 } from '../policy/index.js'
+import { parseAttachmentTag } from '../reference/grammar.js'
 import type { Reference } from '../reference/index.js'
-import { resolveIfPresent } from '../targets/present.js'
 
 /**
  * What every command that writes or removes a tag or manifest is held to: the policy of the

@@ -10,6 +10,7 @@ import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
 import type { Mirror } from './upstream/mirror.js'
+import type { WriteGate } from './write-gate.js'
 
 /** What every endpoint handler gets: what it serves and the server's settings. */
 export interface ServeContext {
@@ -30,6 +31,8 @@ export interface ServeContext {
   policy?: ServePolicy
   /** With --ledger: where each manifest write, delete and refused pull is recorded (ledger.ts). */
   ledger?: ServeLedger
+  /** With --gc-interval: manifest PUTs and mounts hold it shared, a collection alone (write-gate.ts). */
+  gate?: WriteGate
 }
 
 export interface Call<R extends Route = Route> {

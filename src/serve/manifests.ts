@@ -1,9 +1,9 @@
+import { resolveIfPresent } from '../content/present.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { acceptsMediaType } from './accept.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
@@ -11,6 +11,7 @@ import { readBounded, sendEmpty } from './http.js'
 import { recordRequest } from './ledger.js'
 import { checkPushedManifest } from './manifest-checks.js'
 import { storeView } from './policy/view.js'
+import { asWrite } from './write-gate.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -112,26 +113,29 @@ export async function putManifest(call: ManifestCall): Promise<void> {
     throw toApiError(err)
   }
   checkPushedManifest(manifest, req.headers['content-type'], display(route))
-  const missing = await missingReferences(ctx, route.name, manifest)
-  if (missing.length > 0) {
-    const entries: ApiErrorEntry[] = missing.map((d) => ({
-      code: 'MANIFEST_BLOB_UNKNOWN',
-      message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
-      detail: { digest: d.digest },
-    }))
-    const [first, ...more] = entries
-    throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
-  }
   const pushed = { ...route, operation: 'push', digest: manifest.digest }
   let existing: Digest | undefined
-  try {
-    existing = await store(ctx, route, manifest)
-  } catch (err) {
-    const before =
-      route.tag && ctx.ledger && (await resolveIfPresent(ctx.store.target(route.name), route.tag))
-    await recordRequest(call, { ...pushed, ...(before ? { previous: before.digest } : {}) }, { err })
-    throw err
-  }
+  // What it names must still be here when it is stored: no collection between the check and the write.
+  await asWrite(ctx.gate, async () => {
+    const missing = await missingReferences(ctx, route.name, manifest)
+    if (missing.length > 0) {
+      const entries: ApiErrorEntry[] = missing.map((d) => ({
+        code: 'MANIFEST_BLOB_UNKNOWN',
+        message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
+        detail: { digest: d.digest },
+      }))
+      const [first, ...more] = entries
+      throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
+    }
+    try {
+      existing = await store(ctx, route, manifest)
+    } catch (err) {
+      const before =
+        route.tag && ctx.ledger && (await resolveIfPresent(ctx.store.target(route.name), route.tag))
+      await recordRequest(call, { ...pushed, ...(before ? { previous: before.digest } : {}) }, { err })
+      throw err
+    }
+  })
   ctx.members.pushManifest(route.name, manifest.digest)
   await recordRequest(
     call,
