@@ -28,8 +28,8 @@ const VERIFY_QUEUE = 8
 
 export interface Authenticator {
   /**
-   * Throws a 401 ApiError (with the Basic challenge) unless the header carries valid credentials;
-   * answers the user they name (the ledger's actor).
+   * The user the header's credentials are valid for; throws a 401 ApiError (with the Basic challenge)
+   * unless they are valid.
    */
   check(authorization: string | undefined): Promise<string>
 }

@@ -1,5 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import { FerryError, isFerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
@@ -50,7 +51,7 @@ export async function getManifest(call: ManifestCall): Promise<void> {
       desc = await target.resolve(route.tag)
     } else {
       const m = await target.fetchManifest(referenceOf(route))
-      desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+      desc = descriptorOf(m)
       bytes = m.bytes
     }
   } catch (err) {

@@ -13,7 +13,9 @@ import type { ServeContext } from './context.js'
 import { ServeGc, type ServeGcOptions } from './gc.js'
 import { createHandler } from './handler.js'
 import { ServeLedger, type ServeLedgerOptions } from './ledger.js'
-import { parseServeName } from './policy/names.js'
+import type { AccessLogSink } from './observe/request.js'
+import { ServerMetrics } from './observe/server-metrics.js'
+import { defaultServeNames, parseServeName } from './policy/names.js'
 import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
@@ -87,11 +89,25 @@ export interface ServeOptions {
    */
   policy?: ServePolicyOptions
   /**
-   * Record every manifest write and delete accepted or refused, and every pull refused, in a
-   * hash-chained ledger (src/ledger), with signed checkpoints when a signer is given. `file` defaults to
-   * the policy file's `ledger:`.
+   * The names clients reach this registry by (`registry.intra`, `registry.intra:5443`): the UI's pinned
+   * references use the first, its ledger history matches records under any, and a policy without names
+   * of its own matches its globs with them. Default: the listen address and `localhost:PORT`.
    */
-  ledger?: Omit<ServeLedgerOptions, 'file'> & { file?: string }
+  names?: string[]
+  /** The web UI at /ui/ (read-only, behind the same authentication and TLS). Default off; the CLI turns it on. */
+  ui?: boolean
+  /**
+   * A ledger (src/ledger) the registry appends one record to per manifest write or delete it accepts or
+   * the policy refuses, and per pull the policy refuses; the UI's tag pages show its records. Default: the
+   * policy file's `ledger:`.
+   */
+  ledger?: string
+  /** With a ledger: signed checkpoints (a signer) and the version records carry. */
+  ledgerRecords?: Omit<ServeLedgerOptions, 'file'>
+  /** One line per request, in this format, to `write`. Default none. */
+  accessLog?: AccessLogSink
+  /** `/metrics` without credentials even with `htpasswd`. Default false. */
+  metricsPublic?: boolean
 }
 
 export interface ServePolicyOptions {
@@ -188,16 +204,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
-  const policy =
-    opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
-  const ledgerFile = opts.ledger?.file ?? policy?.policy.ledger
-  if (opts.ledger?.signer && ledgerFile === undefined)
+  const names = (opts.policy?.names ?? opts.names)?.map(parseServeName)
+  const policy = opts.policy && (await ServePolicy.open(opts.policy.file, names, logger))
+  const ledgerFile = opts.ledger ?? policy?.policy.ledger
+  if (opts.ledgerRecords?.signer && ledgerFile === undefined)
     throw new FerryError(
       'USAGE',
       '--ledger-key signs the ledger: give --ledger FILE (or ledger: in the policy)',
     )
   const ledger =
-    ledgerFile === undefined ? undefined : new ServeLedger({ ...opts.ledger, file: ledgerFile }, logger)
+    ledgerFile === undefined
+      ? undefined
+      : new ServeLedger({ ...opts.ledgerRecords, file: ledgerFile }, logger)
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -233,6 +251,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     policy,
     ledger,
     gate,
+    names: names ?? [],
+    metrics: new ServerMetrics({ uploads, mirror, policy }),
+    accessLog: opts.accessLog,
+    metricsPublic: opts.metricsPublic ?? false,
+    ui: opts.ui ? { ledger: ledgerFile } : undefined,
   }
   const gc = opts.gc && layout && gate ? new ServeGc(layout, members, gate, opts.gc, logger) : undefined
   const handler = createHandler(ctx)
@@ -268,8 +291,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
   policy?.listening(host, bound)
-  if (ledger) ledger.host = host
   gc?.start()
+  if (ctx.names.length === 0) ctx.names = defaultServeNames(host, bound)
+  // Records name images as users reach them: the first --name, else the listen address.
+  if (ledger) ledger.host = ctx.names[0] ?? host
 
   let closing: Promise<void> | undefined
   const close = () => {
