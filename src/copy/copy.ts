@@ -1,6 +1,7 @@
 import type { OperationOptions, TagPrecondition, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
+import type { ListedAttachments } from '../graph/listed-attachments.js'
 import { requireImagePlatform } from '../inspect.js'
 import type { Logger } from '../log.js'
 import { referrersTag } from '../naming/attachment-tags.js'
@@ -61,6 +62,11 @@ export interface CopyOptions extends OperationOptions {
   destinationTagDigest?: Digest | null
   /** The source manifest, when the caller already read it (sync, by the tag it copies): not read again. */
   sourceManifest?: Manifest
+  /**
+   * What a complete tag listing of the source repository showed (sync lists it anyway): attachment tags
+   * it lacks are not asked for.
+   */
+  sourceTags?: ListedAttachments
   hooks?: CopyHooks
   onEvent?: CopyEventSink
   /**
@@ -155,6 +161,7 @@ export async function planCopy(
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   if (opts.sourceManifest) reader.know(opts.sourceManifest)
+  if (opts.sourceTags) reader.knowTags(opts.sourceTags)
   const original = await reader.manifest(sourceReference)
   const subject = nameWithReference(source.name, sourceReference)
   if (opts.expectDigest && original.digest !== opts.expectDigest) {

@@ -156,6 +156,7 @@ async function syncItem(
       limiter: blobs,
       destinationTagDigest: check.destinationDigest,
       sourceManifest: check.sourceManifest,
+      sourceTags: item.sourceTags,
       onEvent: opts.onEvent,
       signal: opts.signal,
     })
