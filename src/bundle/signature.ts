@@ -13,8 +13,8 @@ import { METADATA_NAME, SIGNATURE_NAME } from './format.js'
  *   openssl dgst -sha256 -verify NAME.pub -signature sig.der ferry-bundle.json
  * Since the metadata lists every blob digest and size and every index.json entry (names.ts), the
  * signature covers every byte of content and every name that leads to it.
- * Node's and a token's ECDSA are randomised (`Signer.deterministic`): two signed bundles of the same
- * content then differ in this entry only.
+ * Key files sign deterministically (RFC 6979); a token's ECDSA is randomised (`Signer.deterministic`):
+ * two bundles of the same content signed by a token differ in this entry only.
  */
 export async function signMetadata(metadata: Uint8Array, key: KeyObject | Signer): Promise<Buffer> {
   return Buffer.from(await signClassicWith(metadata, toSigner(key)), 'ascii')

@@ -5,13 +5,13 @@
  * and the evidence to record in the lock file.
  */
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { keyFingerprint } from '../sign/keys.js'
 import { verifyImage } from '../supply/verify-image.js'
 
 export interface GateImage {
-  target: Target
+  target: ReadOnlyTarget
   /** `reg.local:5000/cache/library/postgres` */
   name: string
   digest: Digest

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
@@ -37,7 +37,7 @@ export interface SignatureCheck {
 }
 
 export interface CheckContext {
-  target: Target
+  target: ReadOnlyTarget
   scheme: ReferrersScheme
   publicKey: KeyObject
   /** Annotations every signature must carry (`-a k=v` at signing). */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { legacySbomTag, type SbomFormat } from '../sign/index.js'
 import { fetchManifestIfPresent } from '../targets/present.js'
@@ -7,7 +7,7 @@ import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 
 export interface VerifyImageOptions {
-  target: Target
+  target: ReadOnlyTarget
   /** Tag or digest; the digest it names now is what must be signed. */
   reference: string
   /** The signer's public key (`loadPublicKey`). */

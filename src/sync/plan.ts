@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
 import { ListedAttachments } from '../graph/listed-attachments.js'
@@ -119,8 +119,8 @@ export interface DestinationKnowledge {
  */
 export async function inSync(
   item: SyncItem,
-  source: Target,
-  destination: Target,
+  source: ReadOnlyTarget,
+  destination: ReadOnlyTarget,
   known: DestinationKnowledge = {},
 ): Promise<SyncCheck> {
   const absent = item.tag !== undefined && known.tags !== undefined && !known.tags.has(item.tag)
@@ -144,8 +144,8 @@ export async function inSync(
 /** The destination tag names the source's content (or its platform cut) and carries its attachments. */
 async function contentInSync(
   item: SyncItem,
-  source: Target,
-  destination: Target,
+  source: ReadOnlyTarget,
+  destination: ReadOnlyTarget,
   at: Descriptor,
   sourceDigest: Digest,
   known: DestinationKnowledge,
@@ -172,7 +172,11 @@ async function contentInSync(
   return true
 }
 
-async function attachmentSubjects(destination: Target, at: Descriptor, filtered: Manifest | undefined) {
+async function attachmentSubjects(
+  destination: ReadOnlyTarget,
+  at: Descriptor,
+  filtered: Manifest | undefined,
+) {
   if (!filtered && !isIndexMediaType(at.mediaType)) return [at.digest as Digest]
   const root = filtered ?? (await destination.fetchManifest(at.digest))
   const children = childrenOf(root).manifests.map((d) => d.digest as Digest)
@@ -182,8 +186,8 @@ async function attachmentSubjects(destination: Target, at: Descriptor, filtered:
 /** An attachment tag on both sides, by HEAD, except where a listing of that side shows it absent. */
 class AttachmentLookup {
   constructor(
-    readonly source: Target,
-    readonly destination: Target,
+    readonly source: ReadOnlyTarget,
+    readonly destination: ReadOnlyTarget,
     private readonly sourceTags?: ListedAttachments,
     private readonly destinationTags?: ReadonlySet<string>,
   ) {}

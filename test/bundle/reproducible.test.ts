@@ -1,10 +1,13 @@
+import { sign } from 'node:crypto'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBundle } from '../../src/bundle/create.js'
 import { listBundle } from '../../src/bundle/list.js'
+import { checkMetadataSignature, signMetadata } from '../../src/bundle/signature.js'
 import { specFromImages } from '../../src/bundle/spec.js'
 import { RegistryClient } from '../../src/registry/index.js'
+import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { PLATFORMS, readEntries, sha256File, tempDir } from './helpers.js'
@@ -44,11 +47,16 @@ describe('bundle create is reproducible without SOURCE_DATE_EPOCH', () => {
     await tmp?.cleanup()
   })
 
-  const create = (name: string, refs: string[], env: NodeJS.ProcessEnv) =>
+  const pair = generateKeyPair('repro-test')
+  const signingKey = decryptPrivateKey(pair.privateKeyPem, 'repro-test')
+  const publicKey = readPublicKey(pair.publicKeyPem)
+
+  const create = (name: string, refs: string[], env: NodeJS.ProcessEnv, signed = false) =>
     createBundle(specFromImages(refs, { name: 'site', version: '1' }), {
       output: join(tmp.dir, name),
       client,
       env,
+      ...(signed ? { signingKey } : {}),
     })
 
   /** Every entry's mtime in the tar, distinct values only. */
@@ -66,6 +74,37 @@ describe('bundle create is reproducible without SOURCE_DATE_EPOCH', () => {
     expect(first.created).toBe('2025-06-01T12:30:45Z')
     expect((await listBundle(join(tmp.dir, 'first.tar'))).created).toBe('2025-06-01T12:30:45Z')
     expect(await mtimes('first.tar')).toEqual(['2025-06-01T12:30:45.000Z'])
+  })
+
+  it('makes the same bytes twice when signed with a key file: the signature is deterministic (RFC 6979)', async () => {
+    const first = await create('signed-1.tar', images, {}, true)
+    await sleep(1_100)
+    const second = await create('signed-2.tar', images, {}, true)
+    expect(first.signed).toBe(true)
+    expect(second.sha256).toBe(first.sha256)
+    expect(await sha256File(join(tmp.dir, 'signed-2.tar'))).toBe(
+      await sha256File(join(tmp.dir, 'signed-1.tar')),
+    )
+    const entries = await readEntries(join(tmp.dir, 'signed-1.tar'))
+    const body = (name: string) => entries.find((e) => e.header.name === name)!.body!
+    const metadata = body('ferry-bundle.json')
+    expect(checkMetadataSignature('signed-1.tar', metadata, body('ferry-bundle.json.sig'), publicKey)).toBe(
+      'verified',
+    )
+  })
+
+  it('still verifies a randomised signature, as ferry wrote them before signatures were deterministic', async () => {
+    const metadata = Buffer.from('{"a":1}')
+    // Node's ECDSA picks a random nonce: two signatures of the same bytes differ, and both verify.
+    const old = () => Buffer.from(sign('sha256', metadata, signingKey).toString('base64'), 'ascii')
+    const [a, b] = [old(), old()]
+    expect(a.equals(b)).toBe(false)
+    expect(checkMetadataSignature('old.tar', metadata, a, publicKey)).toBe('verified')
+    expect(checkMetadataSignature('old.tar', metadata, b, publicKey)).toBe('verified')
+    // And today's signer gives one signature for the same bytes, which verifies the same way.
+    const [c, d] = [await signMetadata(metadata, signingKey), await signMetadata(metadata, signingKey)]
+    expect(c.equals(d)).toBe(true)
+    expect(checkMetadataSignature('new.tar', metadata, c, publicKey)).toBe('verified')
   })
 
   it('takes SOURCE_DATE_EPOCH over the content when set', async () => {

@@ -188,7 +188,7 @@ describe('signed and split bundles', () => {
   })
 
   it('splits into parts with an index, reads them as one stream, and round-trips', async () => {
-    // Unsigned for the comparison: ECDSA signatures are randomised, so two signed bundles differ in the .sig entry.
+    // Unsigned: the comparison is of splitting, not of signing.
     const whole = join(tmp.dir, 'whole.tar')
     await create(whole, { signed: false })
     const dir = join(tmp.dir, 'split')

@@ -43,6 +43,7 @@ describe('repeatable flags', () => {
       'bundle create --platform',
       'copy --platform',
       'pin --key',
+      'serve --name',
       'serve --upstream',
       'sign --annotation',
       'verify --annotation',

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -103,10 +103,11 @@ describe('classic .sig image', () => {
       payload: PAYLOAD,
       signatureB64: signClassic(PAYLOAD, key),
     })
-    // ECDSA signatures are randomised: a re-sign gives different bytes, the key check still sees a duplicate.
+    // A token's ECDSA is randomised (a key file's is not): a re-sign gives other bytes, the key check still
+    // sees a duplicate.
     const again = appendClassicSignature(first, {
       payload: PAYLOAD,
-      signatureB64: signClassic(PAYLOAD, key),
+      signatureB64: sign('sha256', PAYLOAD, key).toString('base64'),
       publicKey: pub,
     })
     expect(again.skipped).toBe(true)
@@ -127,9 +128,16 @@ describe('classic .sig image', () => {
       annotations: { 'dev.sigstore.cosign/bundle': '{}' },
     })
     expect(newAnnotation.skipped).toBe(false)
-    // Without a key only a byte-identical signature is a duplicate.
+    // Without a key only a byte-identical signature is a duplicate: a key file's re-sign is (RFC 6979), a
+    // randomised one is not.
     expect(
       appendClassicSignature(first, { payload: PAYLOAD, signatureB64: signClassic(PAYLOAD, key) }).skipped,
+    ).toBe(true)
+    expect(
+      appendClassicSignature(first, {
+        payload: PAYLOAD,
+        signatureB64: sign('sha256', PAYLOAD, key).toString('base64'),
+      }).skipped,
     ).toBe(false)
   })
 
