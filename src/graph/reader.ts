@@ -1,9 +1,9 @@
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import type { Manifest } from '../oci/manifest.js'
+import { describeManifest, type Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { resolveIfPresent } from '../targets/present.js'
+import { fetchManifestIfPresent, resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import { ListedAttachments } from './listed-attachments.js'
 
@@ -24,6 +24,7 @@ export class GraphReader {
   private readonly manifests = new Map<string, Promise<Manifest>>()
   private readonly lists = new Map<string, Promise<Descriptor[]>>()
   private readonly tags = new Map<string, Promise<Descriptor | undefined>>()
+  private readonly byTag = new Map<string, Promise<Manifest | undefined>>()
   private readonly limit: Limiter
   private listed: ListedAttachments | undefined
   readonly signal: AbortSignal | undefined
@@ -75,6 +76,26 @@ export class GraphReader {
         return []
       return this.target.referrers(subject, opts)
     })
+  }
+
+  /**
+   * The manifest a tag names, by one GET (no HEAD first), or undefined when the tag is absent: for a
+   * walker that needs every tag's bytes anyway (retention reads each to judge and to reach). The digest
+   * and the tag's descriptor are remembered, so neither is asked for again.
+   */
+  taggedManifest(tag: string): Promise<Manifest | undefined> {
+    if (this.listed?.absent(tag)) return Promise.resolve(undefined)
+    const read = this.once(this.byTag, tag, async () => {
+      const m = await fetchManifestIfPresent(this.target, tag, { signal: this.signal })
+      if (m) this.know(m)
+      return m
+    })
+    if (!this.tags.has(tag))
+      this.tags.set(
+        tag,
+        read.then((m) => m && describeManifest(m)),
+      )
+    return read
   }
 
   /** A tag's descriptor (HEAD on a registry), undefined when absent. */

@@ -8,6 +8,7 @@ import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, type SeenRequest, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
+import { countRequests } from '../helpers/request-count.js'
 import { type Served, serveTemp } from '../serve/helpers.js'
 
 /**
@@ -18,31 +19,7 @@ import { type Served, serveTemp } from '../serve/helpers.js'
  * mounted from the first (the run pushed them there) rather than fetched and uploaded again.
  */
 
-const kind = (r: SeenRequest) => {
-  const path = r.path.split('?')[0]!
-  const what = path.endsWith('/tags/list')
-    ? 'tags'
-    : path.includes('/referrers/')
-      ? 'referrers'
-      : path.includes('/manifests/')
-        ? 'manifest'
-        : path.includes('/blobs/uploads/')
-          ? r.path.includes('mount=')
-            ? 'mount'
-            : r.method === 'POST' && r.path.includes('digest=')
-              ? 'upload?digest'
-              : 'upload'
-          : path.includes('/blobs/')
-            ? 'blob'
-            : path
-  return `${r.method} ${what}`
-}
-
-function count(seen: SeenRequest[]): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const r of seen) out[kind(r)] = (out[kind(r)] ?? 0) + 1
-  return out
-}
+const count = countRequests
 
 describe('sync: requests into an empty destination', () => {
   let source: Distribution
