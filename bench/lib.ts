@@ -144,3 +144,28 @@ export const loadNote = () => {
   const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ')
   return `load average ${one} (1 min), ${five} (5 min)`
 }
+
+/** Requests by kind, from `--debug`'s one line per exchange. */
+export function requestKinds(debug: string): Map<string, number> {
+  const kinds = new Map<string, number>()
+  for (const m of debug.matchAll(/^debug: (GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) -> (\d+)/gm)) {
+    const [, method, url] = m
+    const path = new URL(url!).pathname
+    const what = /\/manifests\//.test(path)
+      ? 'manifest'
+      : /\/blobs\/uploads\//.test(path)
+        ? 'upload'
+        : /\/blobs\//.test(path)
+          ? 'blob'
+          : /\/referrers\//.test(path)
+            ? 'referrers'
+            : /\/tags\/list/.test(path)
+              ? 'tags'
+              : path === '/v2/'
+                ? 'ping'
+                : 'other'
+    const key = `${method} ${what}`
+    kinds.set(key, (kinds.get(key) ?? 0) + 1)
+  }
+  return kinds
+}

@@ -22,6 +22,7 @@ import {
   median,
   ROOT,
   registryDigests,
+  requestKinds,
   run,
   SKOPEO_SAME_WORK,
 } from './lib.js'
@@ -87,31 +88,6 @@ function syncSpec(source: string, dest: string): string {
     ]).flat(),
     '',
   ].join('\n')
-}
-
-/** Requests by kind, from `--debug`'s one line per exchange. */
-function requestKinds(debug: string): Map<string, number> {
-  const kinds = new Map<string, number>()
-  for (const m of debug.matchAll(/^debug: (GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) -> (\d+)/gm)) {
-    const [, method, url] = m
-    const path = new URL(url!).pathname
-    const what = /\/manifests\//.test(path)
-      ? 'manifest'
-      : /\/blobs\/uploads\//.test(path)
-        ? 'upload'
-        : /\/blobs\//.test(path)
-          ? 'blob'
-          : /\/referrers\//.test(path)
-            ? 'referrers'
-            : /\/tags\/list/.test(path)
-              ? 'tags'
-              : path === '/v2/'
-                ? 'ping'
-                : 'other'
-    const key = `${method} ${what}`
-    kinds.set(key, (kinds.get(key) ?? 0) + 1)
-  }
-  return kinds
 }
 
 /** ferry's --debug goes to stderr; `run` only returns stdout, so this one collects both. */
