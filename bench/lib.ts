@@ -97,7 +97,7 @@ export async function registryDigests(
     const out: Record<string, string> = {}
     for (const ref of refs) {
       const colon = ref.lastIndexOf(':')
-      const repo = client.repository(host, ref.slice(0, colon))
+      const repo = client.repository({ registry: host, repository: ref.slice(0, colon) })
       out[ref] = (await repo.resolve(ref.slice(colon + 1))).digest
     }
     return out

@@ -76,7 +76,7 @@ async function fixture(source: Distribution, n: number, prefix: string): Promise
     const repo = `${prefix}/r${Math.floor(i / perRepo)}`
     const tag = `1.${i % perRepo}.0`
     await pushSyntheticImage(
-      client.repository(source.host, repo),
+      client.repository({ registry: source.host, repository: repo }),
       { seed: `scale-${prefix}-${i}`, layers: 1, layerSize: 1024, gzip: true },
       tag,
     )
@@ -163,7 +163,7 @@ async function retentionCurve(dir: string) {
       // One small image, many tags on their own manifests (each an annotation apart): the registry's
       // cost per tag, not per blob.
       const client = new RegistryClient()
-      const repo = client.repository(reg.host, 'acme/app')
+      const repo = client.repository({ registry: reg.host, repository: 'acme/app' })
       for (let i = 0; i < tags; i++)
         await pushSyntheticImage(
           repo,

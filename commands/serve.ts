@@ -3,13 +3,14 @@ import { Flags } from '@oclif/core'
 import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
+import { renderGc } from '../cli/gc-render.js'
 import { progressSink } from '../cli/progress.js'
+import { FerryError } from '../src/errors.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
-import { type RunningServer, startServer } from '../src/serve/index.js'
+import { isAttachmentTag } from '../src/reference/grammar.js'
+import { type RunningServer, type ServeGcOptions, startServer } from '../src/serve/index.js'
 import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
 
-// cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
-const COSIGN_TAG_RE = /^sha256-[a-f0-9]{64}\.(?:sig|att|sbom)$/
 const TAGS_SHOWN = 6
 
 export default class Serve extends FerryCommand<typeof Serve> {
@@ -25,7 +26,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
     'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
     'deleting a manifest or tag edits index.json and never removes blobs: a repository whose last manifest ' +
-    'is deleted lists no tags (200) and still serves its blobs until the server restarts. Unfinished uploads wait in ' +
+    'is deleted lists no tags (200) and still serves its blobs until the server restarts. --gc-interval 24h ' +
+    'frees the space of what nothing references any more, as `ferry gc` does, between the server’s own writes: ' +
+    'unreachable manifests and blobs older than --gc-grace (1h), except what a client was told within that time ' +
+    'is here (a blob HEAD, an upload or mount its next manifest may name); each run that frees something says ' +
+    'what on stderr. Unfinished uploads wait in ' +
     'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
     '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
     'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
@@ -113,6 +118,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
         'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
       command:
         '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description:
+        'Free the space of deleted images once a day (what nothing references, written over an hour ago):',
+      command: '<%= config.bin %> serve --root /srv/oci --gc-interval 24h',
     },
     {
       description: 'After editing the policy file, apply it without a restart:',
@@ -221,6 +231,16 @@ export default class Serve extends FerryCommand<typeof Serve> {
       dependsOn: ['policy'],
       ...repeatable,
     }),
+    'gc-interval': Flags.string({
+      description:
+        'Collect garbage in --root this often (e.g. 1h, 24h): unreachable manifests and blobs go, as with ferry gc.',
+      dependsOn: ['root'],
+    }),
+    'gc-grace': Flags.string({
+      description:
+        'With --gc-interval: keep unreachable files written, or found by a client, within this time (default 1h).',
+      dependsOn: ['gc-interval'],
+    }),
     'upload-session-ttl': Flags.integer({
       default: 900,
       min: 1,
@@ -277,6 +297,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
           }
         : undefined,
       policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
+      gc: flags['gc-interval'] ? this.gcOptions(flags['gc-interval'], flags['gc-grace'] ?? '1h') : undefined,
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -304,6 +325,22 @@ export default class Serve extends FerryCommand<typeof Serve> {
     await server.close()
   }
 
+  /** --gc-interval: a line on stderr for each collection that freed something (with --debug, every one). */
+  private gcOptions(interval: string, grace: string): ServeGcOptions {
+    const intervalMs = parseDuration(interval, '--gc-interval')
+    if (intervalMs === 0)
+      throw new FerryError('USAGE', 'invalid --gc-interval "0": give a duration such as 1h')
+    return {
+      intervalMs,
+      graceMs: parseDuration(grace, '--gc-grace'),
+      onCollected: (result) => {
+        if (result.freed.length === 0 && result.missing.length === 0 && !this.flags.debug) return
+        for (const line of renderGc(result, grace, { perFile: this.flags.debug }))
+          this.note(`ferry serve: gc: ${line}`)
+      },
+    }
+  }
+
   /** Warnings always reach stderr (an exposed registry must not go unnoticed); request lines with --debug. */
   private serveLogger(): Logger {
     const debug = this.flags.debug
@@ -323,7 +360,8 @@ function describeBundle(server: RunningServer): string {
     `ferry serve: listening on ${server.url} (bundle ${resolve(b.file)}: ${b.name} ${b.version}, every blob verified, ${signature}, read-only)`,
   ]
   for (const repo of b.repositories) {
-    const tags = repo.tags.filter((t) => !COSIGN_TAG_RE.test(t))
+    // Attachment tags (cosign's, the referrers index): real tags, but noise in a list of what to pull.
+    const tags = repo.tags.filter((t) => !isAttachmentTag(t))
     const shown = tags.slice(0, TAGS_SHOWN).join(', ')
     const more = tags.length > TAGS_SHOWN ? `, … (${tags.length - TAGS_SHOWN} more)` : ''
     lines.push(

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { stripComponentsFlag } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes, table } from '../../cli/format.js'
+import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
@@ -46,7 +46,8 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
   static override flags = {
     to: Flags.string({
       required: true,
-      description: 'Destination: HOST[:PORT], HOST[:PORT]/PREFIX or oci:DIR.',
+      description:
+        'Destination: HOST[:PORT], HOST[:PORT]/PREFIX (https:// or http:// in front too) or oci:DIR.',
     }),
     key: Flags.string({
       description: 'Require the bundle signature to verify with this public key (NAME.pub).',
@@ -131,7 +132,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
       const copied = result.images.reduce((n, i) => n + i.blobs.copied, 0)
       const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
       this.note(
-        `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${copied} blobs copied (${formatBytes(result.bytes)}), ` +
+        `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${plural(copied, 'blob')} copied (${formatBytes(result.bytes)}), ` +
           `${skipped} already there${result.signature === 'verified' ? '; bundle signature verified' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
       )
       return result
@@ -146,5 +147,3 @@ async function loadPublicKey(path: string) {
   const keys = await import('../../src/supply/key-files.js')
   return keys.loadPublicKey(path)
 }
-
-const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

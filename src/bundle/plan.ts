@@ -7,6 +7,7 @@ import { readConfigBytes } from '../inspect.js'
 import type { Manifest } from '../oci/manifest.js'
 import { formatPlatform } from '../oci/platform.js'
 import type { Descriptor, ImageConfig } from '../oci/schemas.js'
+import { isAttachmentTag } from '../reference/grammar.js'
 import {
   formatReference,
   formatRepository,
@@ -48,9 +49,6 @@ export interface PlanOptions {
   /** Images resolved at once. Default 4. */
   concurrency?: number
 }
-
-/** Tags that are attachments, not images: they travel with their image as referrers. */
-const ATTACHMENT_TAG_RE = /^sha(256|512)-[a-f0-9]{64,128}(\.(sig|att|sbom))?$/
 
 interface Item {
   spec: BundleImageSpec
@@ -112,7 +110,8 @@ async function expand(image: BundleImageSpec, open: PlanOptions['repository']): 
   const repo = open(ref)
   const all = await repo.listTags()
   const listed = new ListedAttachments(all)
-  const available = all.filter((t) => !ATTACHMENT_TAG_RE.test(t))
+  // Attachment tags are not images: they travel with their image as referrers.
+  const available = all.filter((t) => !isAttachmentTag(t))
   const missing = missingTags(available, image.tags)
   if (missing.length > 0) {
     throw new FerryError(

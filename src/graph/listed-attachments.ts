@@ -1,4 +1,4 @@
-import { isAttachmentTag } from '../naming/attachment-tags.js'
+import { isAttachmentTag } from '../reference/grammar.js'
 
 /**
  * The attachment tags (cosign's `sha256-HEX.sig|att|sbom`, the tag-schema `sha256-HEX` index) one

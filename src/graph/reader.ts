@@ -1,9 +1,9 @@
+import { fetchManifestIfPresent, resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
-import { referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { describeManifest, type Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { fetchManifestIfPresent, resolveIfPresent } from '../targets/present.js'
+import { referrersTag } from '../reference/grammar.js'
 import { Limiter } from '../util/limit.js'
 import { ListedAttachments } from './listed-attachments.js'
 

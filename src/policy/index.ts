@@ -3,6 +3,8 @@ export {
   type CheckImageOptions,
   type CheckSummary,
   type CheckVerdict,
+  type ContentCheck,
+  checkContent,
   checkEvidence,
   checkImage,
   checkName,
@@ -16,6 +18,7 @@ export {
   type NameCheckOptions,
   type PolicyCheck,
   type PushedImageOptions,
+  type RecordedTagDigest,
   refusalReason,
   removalCheck,
   summarize,
@@ -43,7 +46,7 @@ export {
   judgesFor,
 } from './match.js'
 export { repositoryMatches } from './repository-glob.js'
-export type { RuleId } from './rules.js'
+export { checkForbiddenTags, type RuleId } from './rules.js'
 export {
   type EnvironmentRetention,
   type EnvironmentRules,

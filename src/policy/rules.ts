@@ -6,7 +6,8 @@ import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { compilePattern } from '../spec/tag-filter.js'
 import { type VerifyImageResult, verifyImage } from '../supply/index.js'
-import type { FoundLabel } from './labels.js'
+import { plural } from '../util/plural.js'
+import { type FoundLabel, isBlank } from './labels.js'
 import type { Environment, VerificationKey } from './load.js'
 import type { ImageName } from './match.js'
 
@@ -40,7 +41,7 @@ export function checkNaming(template: string, name: ImageName): RuleOutcome {
     return {
       rule: 'naming',
       result: 'fail',
-      message: `"${name.repository}" has ${got.length} path segment(s); ${template} needs exactly ${want.length}`,
+      message: `"${name.repository}" has ${plural(got.length, 'path segment')}; ${template} needs exactly ${want.length}`,
       evidence: { template, repository: name.repository },
     }
   }
@@ -77,14 +78,21 @@ export function checkLabels(required: readonly string[], found: Map<string, Foun
     return label ? [label] : []
   })
   const missing = required.filter((n) => !found.has(n))
-  const where = present.map((l) => `${l.name}=${l.value} (${l.where})`).join(', ')
+  // `LABEL org.opencontainers.image.source=""` (a build argument nobody set) records nothing.
+  const empty = present.filter((l) => isBlank(l.value))
+  const where = present
+    .filter((l) => !isBlank(l.value))
+    .map((l) => `${l.name}=${l.value} (${l.where})`)
+    .join(', ')
+  const problems = [
+    missing.length ? `missing ${missing.join(', ')} (neither a manifest annotation nor a config label)` : '',
+    empty.length ? `empty ${empty.map((l) => `${l.name} (${l.where})`).join(', ')}` : '',
+  ].filter(Boolean)
   return {
     rule: 'labels',
-    result: missing.length ? 'fail' : 'pass',
-    message: missing.length
-      ? `missing ${missing.join(', ')} (neither a manifest annotation nor a config label)${where ? `; found ${where}` : ''}`
-      : `found ${where}`,
-    evidence: { found: present, missing },
+    result: problems.length ? 'fail' : 'pass',
+    message: problems.length ? `${problems.join('; ')}${where ? `; found ${where}` : ''}` : `found ${where}`,
+    evidence: { found: present, missing, empty: empty.map((l) => l.name) },
   }
 }
 
@@ -146,7 +154,12 @@ export function checkForbiddenTags(patterns: readonly string[], tag: string | un
   if (tag === undefined) return { rule: 'tags.forbid', result: 'skip', message: 'no tag (by digest)' }
   const hit = patterns.find((p) => compilePattern(p)(tag))
   return hit
-    ? { rule: 'tags.forbid', result: 'fail', message: `tag "${tag}" is forbidden here (${hit})` }
+    ? {
+        rule: 'tags.forbid',
+        result: 'fail',
+        message: `tag "${tag}" is forbidden here (${hit})`,
+        evidence: { pattern: hit },
+      }
     : { rule: 'tags.forbid', result: 'pass', message: `tag "${tag}" is not forbidden` }
 }
 
@@ -186,6 +199,25 @@ export function checkImmutable(
     result: 'fail',
     message: `"${tag}" is immutable and names ${existing}; it cannot move to ${digest}`,
     evidence: { existing, wanted: digest },
+  }
+}
+
+/**
+ * An immutable tag that names `now` where a record (the ledger) says it named `recorded.digest`: it has
+ * moved since, whoever moved it. Nothing else can say so afterwards: the registry only knows where the
+ * tag is now.
+ */
+export function checkImmutableRecorded(
+  tag: string | undefined,
+  now: Digest,
+  recorded: { digest: string; where: string },
+): RuleOutcome {
+  if (tag === undefined) return { rule: 'immutable', result: 'skip', message: 'no tag (by digest)' }
+  return {
+    rule: 'immutable',
+    result: 'fail',
+    message: `"${tag}" is immutable and has moved: it names ${now}, the ledger recorded ${recorded.digest} at ${recorded.where}`,
+    evidence: { existing: now, recorded: recorded.digest, ledger: recorded.where },
   }
 }
 

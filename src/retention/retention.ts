@@ -1,16 +1,21 @@
+import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { readLedger } from '../ledger/index.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'
-import { type ApplyOptions, applyRepository, GC_NOTE, type RepositoryApply } from './apply.js'
+import { type ApplyOptions, applyRepository, type RepositoryApply } from './apply.js'
 import { claimBackupDir, type RestoreResult, readBackup, restoreRepository } from './backup.js'
+import { gcAdvice } from './gc-advice.js'
 import { type PlanOptions, planRepository, type RepositoryPlan, type RepositorySummary } from './plan.js'
+import { type RepositorySelection, selectRepositories } from './repositories.js'
 
 export type RetentionOptions = RegistryOptions &
   Omit<PlanOptions, 'ledger'> & {
     /** A promotion ledger (JSON lines), the last source of ages. */
     ledgerFile?: string
+    /** `--all-repositories REG`: every repository of these registries' catalogs, besides those named. */
+    allRepositories?: RepositorySelection['allRepositories']
   }
 
 export interface RetentionPlan {
@@ -48,18 +53,17 @@ async function agesFrom(file: string | undefined): Promise<LedgerAges | undefine
   return file === undefined ? undefined : ledgerAges((await readLedger(file)).records)
 }
 
-/** The plan for each repository (`HOST/PATH`), read-only. */
+/** The plan for each repository (`HOST/PATH`, or a glob over the catalog: see selectRepositories), read-only. */
 export async function planRetention(
   repositories: readonly string[],
   opts: RetentionOptions,
 ): Promise<RetentionPlan> {
-  const names = repositories.map(parseRepository)
   const ledger = await agesFrom(opts.ledgerFile)
   const client = new RegistryClient(opts)
   try {
+    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     const plans: RepositoryPlan[] = []
-    for (const n of names)
-      plans.push(await planRepository(client.repository(n.registry, n.repository), { ...opts, ledger }))
+    for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger }))
     return { repositories: plans, summary: summarizePlans(plans) }
   } finally {
     await client.close()
@@ -81,16 +85,20 @@ export async function applyRetention(
   repositories: readonly string[],
   opts: RetentionOptions & Omit<ApplyOptions, 'policy' | 'ledger'>,
 ): Promise<RetentionApply> {
-  const names = repositories.map(parseRepository)
   const ledger = await agesFrom(opts.ledgerFile)
   await claimBackupDir(opts.backupDir)
   const client = new RegistryClient(opts)
   const results: RetentionApply['repositories'] = []
+  const registries: DeleteSupport[] = []
   try {
+    // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
+    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     for (const n of names) {
-      const target = client.repository(n.registry, n.repository)
+      const target = client.repository(n)
       try {
         results.push(await applyRepository(target, { ...opts, ledger }))
+        // Probed already where it deleted (and kept by the client): which collection is safe there.
+        registries.push(await target.deletes())
       } catch (err) {
         if (opts.signal?.aborted) throw err
         const code = (err as { code?: string }).code ?? 'INTERNAL'
@@ -105,7 +113,7 @@ export async function applyRetention(
     backup: opts.backupDir,
     repositories: results,
     summary: { ...summarizePlans(plans), failed: results.length - plans.length },
-    gc: GC_NOTE,
+    gc: gcAdvice(registries),
   }
 }
 
@@ -133,7 +141,7 @@ export async function restoreRetention(
     const restored: RestoreResult[] = []
     for (const entry of record.repositories) {
       const n = parseRepository(opts.to ?? entry.repository)
-      restored.push(await restoreRepository(dir, entry, client.repository(n.registry, n.repository), opts))
+      restored.push(await restoreRepository(dir, entry, client.repository(n), opts))
     }
     return { repositories: restored }
   } finally {

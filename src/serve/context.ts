@@ -9,6 +9,7 @@ import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
 import type { Mirror } from './upstream/mirror.js'
+import type { WriteGate } from './write-gate.js'
 
 /** What every endpoint handler gets: what it serves and the server's settings. */
 export interface ServeContext {
@@ -27,6 +28,8 @@ export interface ServeContext {
   mirror?: Mirror
   /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
   policy?: ServePolicy
+  /** With --gc-interval: manifest PUTs and mounts hold it shared, a collection alone (write-gate.ts). */
+  gate?: WriteGate
 }
 
 export interface Call<R extends Route = Route> {

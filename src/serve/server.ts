@@ -6,9 +6,11 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
+import { plural } from '../util/plural.js'
 import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
+import { ServeGc, type ServeGcOptions } from './gc.js'
 import { createHandler } from './handler.js'
 import { parseServeName } from './policy/names.js'
 import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
@@ -24,6 +26,7 @@ import {
 import { tlsFront } from './tls-front.js'
 import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
 import { Mirror, type MirrorOptions } from './upstream/mirror.js'
+import { WriteGate } from './write-gate.js'
 
 export interface ServeOptions {
   /**
@@ -72,6 +75,11 @@ export interface ServeOptions {
    * 405 UNSUPPORTED). See README "A pull-through cache".
    */
   upstream?: MirrorOptions
+  /**
+   * With a writable `root`: collect garbage every `intervalMs` (`ferry gc` in the server), between its
+   * writes (serve/gc.ts). Refused with read-only, a bundle or `upstream` (the cache evicts by its own rules).
+   */
+  gc?: ServeGcOptions
   /**
    * Enforce a policy file on every client: pushes and deletes against its naming, tag, immutability and
    * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
@@ -163,6 +171,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const readOnly = opts.bundle !== undefined || opts.upstream !== undefined || (opts.readOnly ?? false)
   if (opts.upstream && !opts.root)
     throw new FerryError('USAGE', '--upstream needs --root (the cache directory)')
+  if (opts.gc && (readOnly || !opts.root)) {
+    throw new FerryError(
+      'USAGE',
+      '--gc-interval collects a writable --root; not with --read-only, --bundle or --upstream (a cache evicts by --cache-max-size and --cache-max-age)',
+    )
+  }
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const policy =
@@ -188,6 +202,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           perClient: opts.maxUploadSessionsPerClient ?? DEFAULT_UPLOAD_LIMITS.perClient,
         })
   const mirror = opts.upstream && layout ? await Mirror.open(layout, opts.upstream, logger) : undefined
+  const members = new Membership(store, { trackFound: opts.gc !== undefined })
+  const gate = opts.gc ? new WriteGate() : undefined
   const ctx: ServeContext = {
     store,
     layout,
@@ -195,10 +211,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     readOnly,
     auth,
     logger,
-    members: new Membership(store),
+    members,
     mirror,
     policy,
+    gate,
   }
+  const gc = opts.gc && layout && gate ? new ServeGc(layout, members, gate, opts.gc, logger) : undefined
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
   // A TLS handshake counts against the header deadline too: it comes before the first header byte.
@@ -232,6 +250,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
   policy?.listening(host, bound)
+  gc?.start()
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -252,11 +271,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           }),
         ])
         clearTimeout(timer)
-        if (active > 0) logger.warn(`shutting down with ${active} request(s) still running; cutting them off`)
+        if (active > 0)
+          logger.warn(`shutting down with ${plural(active, 'request')} still running; cutting them off`)
       }
       server.closeAllConnections()
       front?.destroyPending()
       await closed
+      await gc?.stop()
       await uploads?.closeAll()
       await mirror?.close()
       await store.close()

@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto'
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { legacySbomTag, type SbomFormat } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
+import { plural } from '../util/plural.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 
@@ -116,7 +117,7 @@ function sbomRequirement(sboms: SbomCheck[]): Requirement {
   return {
     name: 'sbom',
     ok: false,
-    detail: `${sboms.length} SBOM(s) attached, none signed with the given key`,
+    detail: `${plural(sboms.length, 'SBOM')} attached, none signed with the given key`,
   }
 }
 

@@ -1,22 +1,23 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
 import { ListedAttachments } from '../graph/listed-attachments.js'
-import { cosignTags, referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, childrenOf, type Manifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
-import { formatRepository, parseRepository, type RegistryReference } from '../reference/index.js'
-import type { RegistryClient } from '../registry/index.js'
-import { imageSettings, planDestination, type SyncImage, type SyncSpec } from '../spec/sync-spec.js'
+import { cosignTags, referrersTag } from '../reference/grammar.js'
+import { formatLocation, type Location, parseRepository } from '../reference/index.js'
+import { imageSettings, placeImage, type SyncImage, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
-import { resolveIfPresent } from '../targets/present.js'
+import type { TargetSet } from '../targets/open.js'
 import type { Limiter } from '../util/limit.js'
 
 /** One image to mirror: where from, where to, how. */
 export interface SyncItem {
-  source: RegistryReference
+  /** A registry, a layout or a bundle's image (the spec's `source`), with the tag chosen. */
+  source: Location
   /** `registry/repository`, e.g. reg.local:5000/cache/postgres */
   destination: { registry: string; repository: string }
   /** Tag to write at the destination; undefined for a source pinned by digest alone. */
@@ -31,23 +32,23 @@ export interface SyncItem {
 
 export type Expanded = { item: SyncItem } | { failed: { source: string; error: unknown } }
 
+/** The source's repository as shown (`formatLocation` without a tag or digest, nor the `:latest` it adds). */
+const repositoryOf = (source: Location) =>
+  formatLocation({ ...source, tag: undefined, digest: undefined }).replace(/:latest$/, '')
+
 /**
  * Spec entries to single images: repositories become one item per tag their filter selects. Each
  * source repository is listed once, `limit` at a time (an image pinned by tag in a repository another
  * entry lists shares that list); the items keep the spec's order.
  */
-export async function expandSpec(
-  spec: SyncSpec,
-  client: RegistryClient,
-  limit: Limiter,
-): Promise<Expanded[]> {
+export async function expandSpec(spec: SyncSpec, sources: TargetSet, limit: Limiter): Promise<Expanded[]> {
   const listings = new Map<string, Promise<{ tags: string[]; attachments: ListedAttachments }>>()
-  const list = (source: RegistryReference) => {
-    const repo = formatRepository(source)
+  const list = (source: Location) => {
+    const repo = repositoryOf(source)
     let listing = listings.get(repo)
     if (!listing) {
       listing = limit.run(async () => {
-        const tags = await client.repository(source.registry, source.repository).listTags()
+        const tags = await (await sources.openSource(source)).target.listTags()
         return { tags, attachments: new ListedAttachments(tags) }
       })
       listings.set(repo, listing)
@@ -59,9 +60,9 @@ export async function expandSpec(
   return Promise.all(
     spec.images.map(async (image): Promise<Expanded[]> => {
       const settings = imageSettings(spec, image)
-      const repo = formatRepository(image.source)
-      const destination = parseRepository(planDestination(repo, spec, image))
+      const destination = parseRepository(placeImage(spec, image))
       const base = { destination, ...settings }
+      const repo = repositoryOf(image.source)
       if (pinned(image)) {
         const listed = await listings.get(repo)?.catch(() => undefined)
         const sourceTags = listed?.attachments

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { FerryError } from '../errors.js'
-import { canonicalRepository } from '../reference/index.js'
+import { canonicalRepository, type Location } from '../reference/index.js'
 
 /**
  * One worker's part of a sync spec: shard `index` of `count` (0-based, as a Kubernetes Indexed Job
@@ -47,17 +47,32 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /**
- * The shard a source repository belongs to: the first 8 bytes of SHA-256 over its canonical
- * `HOST/PATH`, modulo the count. Stable across runs, machines and ferry versions (a change here would
- * move repositories between workers: document it if it must change).
+ * What a source is sharded by: a registry repository's canonical `HOST/PATH`; a layout's directory
+ * (`oci:DIR`); a bundle's file and the repository it names inside (`bundle:FILE:HOST/PATH`).
  */
-export function shardOf(repository: { registry: string; repository: string }, count: number): number {
-  const hash = createHash('sha256').update(canonicalRepository(repository)).digest()
+export function shardKey(source: Location): string {
+  if (source.kind === 'registry') return canonicalRepository(source)
+  if (source.kind === 'layout') return `oci:${source.path}`
+  const { registry, repository } = source
+  const inside =
+    registry === undefined || repository === undefined
+      ? ''
+      : `:${canonicalRepository({ registry, repository })}`
+  return `bundle:${source.path}${inside}`
+}
+
+/**
+ * The shard a source repository belongs to: the first 8 bytes of SHA-256 over its `shardKey`, modulo
+ * the count. Stable across runs, machines and ferry versions (a change here would move repositories
+ * between workers: document it if it must change).
+ */
+export function shardOf(source: Location, count: number): number {
+  const hash = createHash('sha256').update(shardKey(source)).digest()
   return Number(hash.readBigUInt64BE(0) % BigInt(count))
 }
 
-export const inShard = (repository: { registry: string; repository: string }, shard: Shard): boolean =>
-  shardOf(repository, shard.count) === shard.index
+export const inShard = (source: Location, shard: Shard): boolean =>
+  shardOf(source, shard.count) === shard.index
 
 /** `shard-K-of-N`: the part of a lock or journal file name that keeps shards apart. */
 export const shardLabel = (shard: Shard): string => `shard-${shard.index}-of-${shard.count}`

@@ -43,13 +43,15 @@ describe('repeatable flags', () => {
       'bundle create --platform',
       'copy --platform',
       'pin --key',
+      'retention apply --all-repositories',
+      'retention plan --all-repositories',
       'serve --name',
       'serve --upstream',
       'sign --annotation',
       'verify --annotation',
     ])
-    // The global flags are on every command: 35 commands.
-    expect(flags.size).toBe(own.length + 3 * 35)
+    // The global flags are on every command: 37 commands.
+    expect(flags.size).toBe(own.length + 3 * 37)
     const greedy = [...flags].filter(([, f]) => f.multipleNonGreedy !== true).map(([k]) => k)
     expect(greedy).toEqual([])
     // Comma lists only where a value can never hold a comma (a KEY=VALUE annotation or a file path can).
@@ -57,6 +59,7 @@ describe('repeatable flags', () => {
       .filter(([, f]) => f.delimiter === ',')
       .map(([k]) => k.replace(/^.* (--[a-z-]+)$/, '$1'))
     expect([...new Set(commas)].sort()).toEqual([
+      '--all-repositories',
       '--allow-token-realm',
       '--image',
       '--insecure-registry',

@@ -32,7 +32,7 @@ describe('sync: requests into an empty destination', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-sync-requests-'))
     process.env.XDG_STATE_HOME = join(dir, 'state')
     const client = new RegistryClient()
-    const repo = client.repository(source.host, 'acme/app')
+    const repo = client.repository({ registry: source.host, repository: 'acme/app' })
     await pushSyntheticImage(repo, { seed: 'one', layers: 2, layerSize: 4096 }, '1')
     await pushSyntheticImage(repo, { seed: 'two', layers: 2, layerSize: 4096 }, '2')
     await pushSyntheticImage(repo, { seed: 'big', layers: 1, layerSize: 2 * 1024 * 1024 }, 'big')
@@ -154,7 +154,7 @@ describe('sync with referrers on: requests', () => {
     process.env.XDG_STATE_HOME = join(dir, 'state')
     const client = new RegistryClient()
     // Nothing attached anywhere: an image and a two-platform index.
-    const plain = client.repository(source.host, 'acme/plain')
+    const plain = client.repository({ registry: source.host, repository: 'acme/plain' })
     await pushSyntheticImage(plain, { seed: 'plain-1', layers: 1, layerSize: 2048 }, '1.0')
     const platforms = [
       { os: 'linux', architecture: 'amd64' },
@@ -162,14 +162,14 @@ describe('sync with referrers on: requests', () => {
     ]
     await pushSyntheticIndex(plain, { seed: 'plain-2', layers: 1, layerSize: 2048 }, platforms, '2.0')
     // One image signed the cosign way, one with an SBOM referrer (kept in the tag schema), one bare.
-    const signed = client.repository(source.host, 'acme/signed')
+    const signed = client.repository({ registry: source.host, repository: 'acme/signed' })
     const one = await pushSyntheticImage(signed, { seed: 'signed-1', layers: 1, layerSize: 2048 }, '1.0')
     await pushCosignStyleSignature(signed, one)
     const two = await pushSyntheticImage(signed, { seed: 'signed-2', layers: 1, layerSize: 2048 }, '2.0')
     await pushArtifact(signed, two, 'application/spdx+json', '{"spdxVersion":"SPDX-2.3"}')
     await pushSyntheticImage(signed, { seed: 'signed-3', layers: 1, layerSize: 2048 }, '3.0')
     for (const repo of ['acme/plain', 'acme/signed']) {
-      for (const tag of await client.repository(source.host, repo).listTags())
+      for (const tag of await client.repository({ registry: source.host, repository: repo }).listTags())
         if (tag.startsWith('sha256-')) listed.add(`/v2/${repo}/manifests/${tag}`)
     }
     await client.close()

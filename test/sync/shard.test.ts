@@ -38,18 +38,24 @@ describe('sync --shard: parsing and assignment', () => {
 
   it('is stable and spreads repositories evenly', () => {
     // Pinned: a change of hash would move repositories between the workers of running jobs.
-    expect(shardOf({ registry: 'docker.io', repository: 'library/nginx' }, 7)).toBe(1)
-    expect(shardOf({ registry: 'ghcr.io', repository: 'acme/app' }, 1000)).toBe(526)
+    expect(shardOf({ kind: 'registry', registry: 'docker.io', repository: 'library/nginx' }, 7)).toBe(1)
+    expect(shardOf({ kind: 'registry', registry: 'ghcr.io', repository: 'acme/app' }, 1000)).toBe(526)
     // Spellings of one repository are one repository.
-    expect(shardOf({ registry: 'docker.io', repository: 'library/nginx' }, 7)).toBe(
-      shardOf({ registry: 'index.docker.io', repository: 'nginx' }, 7),
+    expect(shardOf({ kind: 'registry', registry: 'docker.io', repository: 'library/nginx' }, 7)).toBe(
+      shardOf({ kind: 'registry', registry: 'index.docker.io', repository: 'nginx' }, 7),
     )
     expect(
-      [0, 1, 2, 3, 4].map((i) => shardOf({ registry: 'ghcr.io', repository: `acme/app${i}` }, 4)),
-    ).toEqual([0, 1, 2, 3, 4].map((i) => shardOf({ registry: 'GHCR.IO:443', repository: `acme/app${i}` }, 4)))
+      [0, 1, 2, 3, 4].map((i) =>
+        shardOf({ kind: 'registry', registry: 'ghcr.io', repository: `acme/app${i}` }, 4),
+      ),
+    ).toEqual(
+      [0, 1, 2, 3, 4].map((i) =>
+        shardOf({ kind: 'registry', registry: 'GHCR.IO:443', repository: `acme/app${i}` }, 4),
+      ),
+    )
     const counts = [0, 0, 0, 0, 0]
     for (let i = 0; i < 5000; i++)
-      counts[shardOf({ registry: 'registry.intra', repository: `team/r${i}` }, 5)]!++
+      counts[shardOf({ kind: 'registry', registry: 'registry.intra', repository: `team/r${i}` }, 5)]!++
     for (const c of counts) expect(c).toBeGreaterThan(900)
   })
 })
@@ -81,14 +87,14 @@ describe('sync --shard: three workers at once', () => {
     const perShard = new Map<number, number>()
     for (let i = 0; repos.length < 2 * SHARDS; i++) {
       const repository = `acme/r${i}`
-      const k = shardOf({ registry: source.host, repository }, SHARDS)
+      const k = shardOf({ kind: 'registry', registry: source.host, repository }, SHARDS)
       if ((perShard.get(k) ?? 0) >= 2) continue
       perShard.set(k, (perShard.get(k) ?? 0) + 1)
       repos.push(repository)
     }
     const client = new RegistryClient()
     for (const r of repos) {
-      const repo = client.repository(source.host, r)
+      const repo = client.repository({ registry: source.host, repository: r })
       for (const tag of ['1.0', '2.0'])
         await pushSyntheticImage(repo, { seed: `${r}-${tag}`, layers: 1, layerSize: 4096 }, tag)
     }
@@ -134,7 +140,9 @@ describe('sync --shard: three workers at once', () => {
       expect(report.shard).toEqual({ index: k, count: SHARDS })
       expect(report.totals).toMatchObject({ images: 4, copied: 4, failed: 0 })
       for (const e of report.entries)
-        expect(shardOf({ registry: source.host, repository: repoOf(e.source) }, SHARDS)).toBe(k)
+        expect(
+          shardOf({ kind: 'registry', registry: source.host, repository: repoOf(e.source) }, SHARDS),
+        ).toBe(k)
     }
     const union = reports.flatMap((r) => r.entries)
     expect(new Set(union.map((e) => e.source)).size).toBe(union.length)
