@@ -1,3 +1,4 @@
+import { createWriteStream, openSync, type WriteStream } from 'node:fs'
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { repeatable } from '../cli/args.js'
@@ -87,7 +88,20 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
     'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
     'SIGHUP reads the file again; a file that does not load keeps the previous policy and logs why. ' +
-    '--read-only still refuses every write with 405.'
+    '--read-only still refuses every write with 405.\n\n' +
+    'The web UI at /ui/ (on unless --no-ui; / leads there) shows, read-only and behind the same --htpasswd ' +
+    'and TLS: the repositories (filter, paged), each one’s tags (digest, platforms, size, created; with ' +
+    '--policy the environment and whether a pull passes the gate), and each image: manifest, layers, labels, ' +
+    'history, platforms, its signatures checked against the policy’s keys (by fingerprint), SBOMs with ' +
+    'package and licence counts and a download, a pinned REGISTRY/REPO:TAG@DIGEST to copy, and with ' +
+    '--ledger FILE the tag’s ledger history; with --upstream, the cache’s hits, misses, traffic and each ' +
+    'cached tag’s staleness. /metrics answers Prometheus text (requests by method, route and status, bytes, ' +
+    'upload sessions, the cache’s and the policy’s counters), behind --htpasswd unless --metrics-public. ' +
+    'One access log line per request goes to stderr (or --access-log FILE), in --access-log-format common ' +
+    '(NCSA combined, plus duration and digest) or json; never a credential, and of the query only ' +
+    'parameters that hold no secret (n, last, digest, mount, from, artifactType, ns; the UI’s q, after, tag); ' +
+    '--no-access-log ' +
+    'turns it off.'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -123,6 +137,12 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Free the space of deleted images once a day (what nothing references, written over an hour ago):',
       command: '<%= config.bin %> serve --root /srv/oci --gc-interval 24h',
+    },
+    {
+      description:
+        'The UI with the ledger’s history of each tag, metrics for an unauthenticated Prometheus, JSON access log to a file:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --htpasswd htpasswd --policy ferry.policy.yaml --ledger /srv/ledger.jsonl --metrics-public --access-log /var/log/ferry-access.log --access-log-format json',
     },
     {
       description: 'After editing the policy file, apply it without a restart:',
@@ -227,8 +247,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     }),
     name: Flags.string({
       description:
-        'HOST[:PORT] clients reach this registry by, for the policy’s repository globs (repeatable; default: the listen address and localhost:PORT).',
-      dependsOn: ['policy'],
+        'HOST[:PORT] clients reach this registry by: the UI’s pinned references use the first, the policy’s repository globs and ledger records match any (repeatable; default: the listen address and localhost:PORT).',
       ...repeatable,
     }),
     'gc-interval': Flags.string({
@@ -240,6 +259,31 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'With --gc-interval: keep unreachable files written, or found by a client, within this time (default 1h).',
       dependsOn: ['gc-interval'],
+    }),
+    ui: Flags.boolean({
+      default: true,
+      allowNo: true,
+      description: 'Serve the read-only web UI at /ui/ (--no-ui: the registry API only).',
+    }),
+    ledger: Flags.string({
+      description:
+        'Ledger file (promote --ledger, tag --ledger) whose records the UI shows on each tag’s page.',
+    }),
+    'metrics-public': Flags.boolean({
+      description: 'Answer /metrics without credentials, even with --htpasswd.',
+    }),
+    'access-log': Flags.string({
+      description:
+        'Append the access log to this file instead of stderr (on by default; see --no-access-log).',
+    }),
+    'access-log-format': Flags.string({
+      default: 'common',
+      options: ['common', 'json'],
+      description: 'Access log lines: common (NCSA combined, plus duration and digest) or json.',
+    }),
+    'no-access-log': Flags.boolean({
+      description: 'Write no access log (by default one line per request goes to stderr).',
+      exclusive: ['access-log'],
     }),
     'upload-session-ttl': Flags.integer({
       default: 900,
@@ -253,6 +297,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const progress = progressSink(Boolean(flags.bundle))
     let seen = 0
+    const accessFile = flags['access-log'] ? openAccessLog(flags['access-log']) : undefined
+    const writeAccess = accessFile
+      ? (line: string) => accessFile.write(`${line}\n`)
+      : (line: string) => process.stderr.write(`${line}\n`)
     const server = await startServer({
       root: flags.root,
       bundle: flags.bundle,
@@ -296,8 +344,15 @@ export default class Serve extends FerryCommand<typeof Serve> {
             },
           }
         : undefined,
-      policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
+      policy: flags.policy ? { file: flags.policy } : undefined,
       gc: flags['gc-interval'] ? this.gcOptions(flags['gc-interval'], flags['gc-grace'] ?? '1h') : undefined,
+      names: flags.name,
+      ui: flags.ui,
+      ledger: flags.ledger,
+      metricsPublic: flags['metrics-public'],
+      accessLog: flags['no-access-log']
+        ? undefined
+        : { format: flags['access-log-format'] as 'common' | 'json', write: writeAccess },
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -323,6 +378,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
     })
     this.note(`ferry serve: ${signal}, shutting down`)
     await server.close()
+    if (accessFile) await new Promise((done) => accessFile.end(done))
   }
 
   /** --gc-interval: a line on stderr for each collection that freed something (with --debug, every one). */
@@ -369,6 +425,22 @@ function describeBundle(server: RunningServer): string {
     )
   }
   return lines.join('\n')
+}
+
+/** The --access-log file, appended to; opened before the server starts, so a bad path refuses to start. */
+function openAccessLog(path: string): WriteStream {
+  let fd: number
+  try {
+    fd = openSync(path, 'a', 0o640)
+  } catch (err) {
+    throw new FerryError('USAGE', `--access-log ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`)
+  }
+  const stream = createWriteStream('', { fd })
+  // A write that fails later (disk full) loses log lines, not requests.
+  stream.on('error', (err) =>
+    process.stderr.write(`ferry serve: warning: access log ${path}: ${err.message}\n`),
+  )
+  return stream
 }
 
 /** Loaded only with --key: the key files module brings the Sigstore libraries with it. */

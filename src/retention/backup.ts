@@ -5,12 +5,15 @@ import { resolveIfPresent } from '../content/present.js'
 import { storeManifest } from '../content/store.js'
 import type { OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { isUntagPlaceholder } from '../content/untag-placeholder.js'
+import { transferBlobs } from '../copy/blobs.js'
+import { DEFAULT_CONCURRENCY } from '../copy/copy.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { GraphReader } from '../graph/index.js'
 import { openLayoutTarget } from '../layout/index.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { writeFileAtomic } from '../util/files.js'
+import { Limiter } from '../util/limit.js'
 import type { DeletedManifest, RepositoryPlan } from './plan.js'
 
 /**
@@ -102,7 +105,7 @@ export async function writeBackup(
     const manifests = restoreOrder(deleted)
     for (const entry of manifests) {
       const m = await reader.manifest(entry.digest)
-      if (isAttachment(entry.role)) blobs += await copyBlobs(reader.target, layout, m, opts)
+      if (isAttachment(entry.role)) blobs += await transferAttachment(reader.target, layout, m, opts)
       await layout.pushManifest(m, opts)
     }
     const tags: Record<string, Digest> = {}
@@ -137,19 +140,18 @@ export async function writeBackup(
   }
 }
 
-async function copyBlobs(
+/** An attachment's blobs (small: SBOMs, signatures), moved as a copy moves them; how many `to` lacked. */
+async function transferAttachment(
   from: ReadOnlyTarget,
   to: Target,
   m: Manifest,
   opts: OperationOptions,
 ): Promise<number> {
-  let n = 0
-  for (const blob of childrenOf(m).blobs) {
-    if (await to.hasBlob(blob, opts)) continue
-    await to.pushBlob(blob, await from.fetchBlob(blob, opts), opts)
-    n++
-  }
-  return n
+  const limit = new Limiter(DEFAULT_CONCURRENCY)
+  const tally = await transferBlobs(from, to, childrenOf(m).blobs, limit, m.digest, () => {}, {
+    signal: opts.signal,
+  })
+  return tally.copied + tally.mounted
 }
 
 export async function readBackup(dir: string): Promise<BackupRecord> {
@@ -218,7 +220,7 @@ export async function restoreRepository(
     let blobs = 0
     for (const entry of record.manifests) {
       const m = await layout.fetchManifest(entry.digest, opts)
-      if (isAttachment(entry.role)) blobs += await copyBlobs(layout, target, m, opts)
+      if (isAttachment(entry.role)) blobs += await transferAttachment(layout, target, m, opts)
       try {
         await storeManifest(target, m, opts)
       } catch (err) {

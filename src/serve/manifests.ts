@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
@@ -47,7 +48,7 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
       desc = await target.resolve(route.tag)
     } else {
       const m = await target.fetchManifest(referenceOf(route))
-      desc = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+      desc = descriptorOf(m)
       bytes = m.bytes
     }
   } catch (err) {

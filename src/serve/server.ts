@@ -12,7 +12,9 @@ import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { ServeGc, type ServeGcOptions } from './gc.js'
 import { createHandler } from './handler.js'
-import { parseServeName } from './policy/names.js'
+import type { AccessLogSink } from './observe/request.js'
+import { ServerMetrics } from './observe/server-metrics.js'
+import { defaultServeNames, parseServeName } from './policy/names.js'
 import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
@@ -85,6 +87,20 @@ export interface ServeOptions {
    * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
    */
   policy?: ServePolicyOptions
+  /**
+   * The names clients reach this registry by (`registry.intra`, `registry.intra:5443`): the UI's pinned
+   * references use the first, its ledger history matches records under any, and a policy without names
+   * of its own matches its globs with them. Default: the listen address and `localhost:PORT`.
+   */
+  names?: string[]
+  /** The web UI at /ui/ (read-only, behind the same authentication and TLS). Default off; the CLI turns it on. */
+  ui?: boolean
+  /** With `ui`: a ledger file whose records the tag pages show (read only). */
+  ledger?: string
+  /** One line per request, in this format, to `write`. Default none. */
+  accessLog?: AccessLogSink
+  /** `/metrics` without credentials even with `htpasswd`. Default false. */
+  metricsPublic?: boolean
 }
 
 export interface ServePolicyOptions {
@@ -179,8 +195,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
-  const policy =
-    opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
+  const names = (opts.policy?.names ?? opts.names)?.map(parseServeName)
+  const policy = opts.policy && (await ServePolicy.open(opts.policy.file, names, logger))
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -215,6 +231,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     mirror,
     policy,
     gate,
+    names: names ?? [],
+    metrics: new ServerMetrics({ uploads, mirror, policy }),
+    accessLog: opts.accessLog,
+    metricsPublic: opts.metricsPublic ?? false,
+    ui: opts.ui ? { ledger: opts.ledger } : undefined,
   }
   const gc = opts.gc && layout && gate ? new ServeGc(layout, members, gate, opts.gc, logger) : undefined
   const handler = createHandler(ctx)
@@ -251,6 +272,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = hostFor(address, bound)
   policy?.listening(host, bound)
   gc?.start()
+  if (ctx.names.length === 0) ctx.names = defaultServeNames(host, bound)
 
   let closing: Promise<void> | undefined
   const close = () => {

@@ -39,7 +39,7 @@ const RANKS: Record<string, number> = {
   layout: 4,
   sign: 4,
   ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
-  graph: 6,
+  graph: 5, // the one traversal, over any ReadOnlyTarget: beside targets/, so it never opens a backend
   inspect: 6,
   synthetic: 6,
   copy: 7,
