@@ -46,6 +46,7 @@ const RANKS: Record<string, number> = {
   gc: 7, // garbage collection of a layout: graph's walk over layout's entries
   supply: 7,
   bundle: 8,
+  evidence: 9, // evidence packs: bundle's tar and layout, the ledger's chain, sign's keys, supply's artifacts
   targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
   sync: 10,
   policy: 10, // governance rules: judge images read through targets, supply and bundles
