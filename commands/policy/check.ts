@@ -11,9 +11,9 @@ import {
   DEFAULT_POLICY_FILE,
   type ImageCheck,
   loadPolicy,
-  openSubject,
   summarize,
 } from '../../src/policy/index.js'
+import { openSubject } from '../../src/targets/subject.js'
 
 export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'

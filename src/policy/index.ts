@@ -56,4 +56,3 @@ export {
   policySchema,
   type RetentionRules,
 } from './schema.js'
-export { BUNDLE_PREFIX, openSubject, type PolicySubject } from './subject.js'
