@@ -25,14 +25,18 @@ export { type FoundLabel, labelsOf, TRACE_LABELS, type TraceLabels, traceLabels 
 export {
   DEFAULT_POLICY_FILE,
   type Environment,
+  environmentKeySet,
   environmentNamed,
   loadPolicy,
   loadPolicyFor,
   POLICY_ENV,
   type Policy,
   type PolicyChoice,
+  type PolicyTrust,
   policyFileFor,
+  type RevokedKey,
   type VerificationKey,
+  withPolicyTrust,
 } from './load.js'
 export {
   environmentFor,

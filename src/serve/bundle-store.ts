@@ -6,6 +6,7 @@ import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { singleKeySet } from '../sign/key-set.js'
 import { ApiError } from './errors.js'
 import { isRepositoryName } from './routes.js'
 import type { BlobBytes, ContentStore } from './store.js'
@@ -56,7 +57,10 @@ export class BundleStore implements ContentStore {
   ) {}
 
   static async open(path: string, opts: BundleStoreOptions): Promise<BundleStore> {
-    const reader = await BundleReader.open(path, { publicKey: opts.publicKey, onProgress: opts.onProgress })
+    const reader = await BundleReader.open(path, {
+      keys: opts.publicKey && singleKeySet(opts.publicKey),
+      onProgress: opts.onProgress,
+    })
     const names = new Map<string, string>()
     for (const source of reader.repositories()) {
       // The check bundle verify and import refuse such a bundle by; here the other repositories still serve.

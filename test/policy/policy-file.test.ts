@@ -173,6 +173,7 @@ describe('the example policy file', () => {
       'labels',
       'naming',
       'retention',
+      'trust',
       'version',
     ])
     expect(schema.additionalProperties).toBe(false)
