@@ -41,11 +41,19 @@ describe('repeatable flags', () => {
       'attach artifact --annotation',
       'bundle create --image',
       'bundle create --platform',
+      'bundle import --key',
+      'bundle import --revoked',
+      'bundle verify --key',
+      'bundle verify --revoked',
       'copy --platform',
       'pin --key',
+      'pin --revoked',
+      'serve --name',
       'serve --upstream',
       'sign --annotation',
       'verify --annotation',
+      'verify --key',
+      'verify --revoked',
     ])
     // The global flags are on every command: 35 commands.
     expect(flags.size).toBe(own.length + 3 * 35)
