@@ -1,13 +1,39 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
+/**
+ * Two projects, told apart by one rule: a test file under `test/unit/` needs nothing but Node and
+ * node_modules. It starts no docker-registry, runs no skopeo, umoci, openssl or fish and no built CLI
+ * (`dist/`); algorithms run against MemoryTarget, an OCI layout in a temp directory or an in-process fake.
+ * Everything else is `integration`, whose global setup refuses to start without those tools.
+ *
+ *   npm run test:unit    unit only: no system package, no build
+ *   npm test             build, then both
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Each suite starts its own registries on free loopback ports; two cores are the budget.
     pool: 'forks',
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          globalSetup: ['test/unit/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/unit/**'],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 })

@@ -1,6 +1,9 @@
 // The library's public surface: everything the CLI does is callable from here.
 
 export * from './bundle/index.js'
+export * from './content/capabilities.js'
+export * from './content/memory.js'
+export * from './content/precondition.js'
 export * from './content/target.js'
 export * from './copy/copy.js'
 export * from './copy/copy-reference.js'
@@ -12,7 +15,6 @@ export * from './layout/index.js'
 export * from './ledger/index.js'
 export * from './log.js'
 export * from './naming/attachment-tags.js'
-export * from './naming/precondition.js'
 export * from './oci/digest.js'
 export * from './oci/manifest.js'
 export * from './oci/media-types.js'

@@ -1,5 +1,5 @@
 import { text } from 'node:stream/consumers'
-import type { Target } from './content/target.js'
+import type { ReadOnlyTarget } from './content/target.js'
 import { FerryError } from './errors.js'
 import type { Manifest } from './oci/manifest.js'
 import { formatPlatform, platformMatches } from './oci/platform.js'
@@ -34,7 +34,7 @@ export interface InspectOptions {
   platform?: Platform
 }
 
-export async function inspectImage(target: Target, reference: string, opts: InspectOptions = {}) {
+export async function inspectImage(target: ReadOnlyTarget, reference: string, opts: InspectOptions = {}) {
   let manifest = await target.fetchManifest(reference)
   const subject = nameWithReference(target.name, reference)
   if (opts.platform && manifest.kind === 'index') {
@@ -49,7 +49,7 @@ export async function inspectImage(target: Target, reference: string, opts: Insp
 }
 
 /** The platform an image's config declares; undefined for an index, an artifact, or a config without one. */
-export async function imagePlatform(target: Target, m: Manifest): Promise<Platform | undefined> {
+export async function imagePlatform(target: ReadOnlyTarget, m: Manifest): Promise<Platform | undefined> {
   if (m.kind !== 'image' || !isImageConfig(m.image.config)) return undefined
   const config = await readConfig(target, m.image.config)
   if (!config?.os || !config.architecture) return undefined
@@ -61,7 +61,7 @@ export async function imagePlatform(target: Target, m: Manifest): Promise<Platfo
  * not an answer (an index is filtered by its children instead).
  */
 export async function requireImagePlatform(
-  target: Target,
+  target: ReadOnlyTarget,
   subject: string,
   m: Manifest,
   wanted: readonly Platform[],
@@ -73,7 +73,7 @@ export async function requireImagePlatform(
   throw new FerryError('NOT_FOUND', `${subject} is ${what}, not ${wanted.map(formatPlatform).join(', ')}`)
 }
 
-async function describe(target: Target, reference: string, m: Manifest): Promise<InspectResult> {
+async function describe(target: ReadOnlyTarget, reference: string, m: Manifest): Promise<InspectResult> {
   const base = {
     name: target.name,
     reference,
@@ -119,7 +119,7 @@ export const isImageConfig = (d: Descriptor) =>
   d.mediaType === 'application/vnd.oci.image.config.v1+json' ||
   d.mediaType === 'application/vnd.docker.container.image.v1+json'
 
-export async function readConfig(target: Target, desc: Descriptor): Promise<ImageConfig | undefined> {
+export async function readConfig(target: ReadOnlyTarget, desc: Descriptor): Promise<ImageConfig | undefined> {
   if (desc.size > MAX_CONFIG_BYTES) return undefined
   const body = await text(await target.fetchBlob(desc))
   // A config that is not an image config (an artifact's, say) is shown by its descriptor alone.

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
-import type { Capabilities, RangedBlobSource, ReferrersListing, Target } from '../content/target.js'
+import type { RangedBlobSource } from '../content/capabilities.js'
+import type { ReadOnlyTarget, ReferrersListing } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { ownDescriptor } from '../layout/entries.js'
 import { entryTag, inView, refNameFor, refNameOf } from '../layout/naming.js'
@@ -9,25 +10,14 @@ import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { BundleReader } from './reader.js'
 
-const BUNDLE_CAPABILITIES: Capabilities = {
-  referrersApi: true,
-  mount: false,
-  manifestDelete: false,
-  tagDelete: false,
-  conditionalWrites: false,
-  rangedReads: true,
-  resumableUploads: false,
-  readOnly: true,
-}
-
 const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
 /**
- * One repository view of a verified bundle as a read-only Target (and a RangedBlobSource) (tags and referrers as an OCI layout's
- * repository view has them), so copy, import and serve read a bundle as they read a registry. Every write
- * is refused: a bundle is evidence, it does not change.
+ * One repository view of a verified bundle as a `ReadOnlyTarget` and a `RangedBlobSource` (tags and
+ * referrers as an OCI layout's repository view has them), so copy, import and serve read a bundle as
+ * they read a registry. It has no writes at all: a bundle is evidence, it does not change.
  */
-export class BundleTarget implements Target, RangedBlobSource {
+export class BundleTarget implements ReadOnlyTarget, RangedBlobSource {
   readonly name: string
   private readonly subjects: SubjectCache = new Map()
 
@@ -83,37 +73,8 @@ export class BundleTarget implements Target, RangedBlobSource {
     return this.bundle.has(digest)
   }
 
-  async pushBlob(_desc: Descriptor, body: Readable): Promise<void> {
-    body.destroy()
-    throw this.readOnly()
-  }
-
-  async pushManifest(): Promise<never> {
-    throw this.readOnly()
-  }
-
-  async tag(): Promise<never> {
-    throw this.readOnly()
-  }
-
-  async untag(): Promise<never> {
-    throw this.readOnly()
-  }
-
-  async addReferrer(): Promise<never> {
-    throw this.readOnly()
-  }
-
-  async removeReferrer(): Promise<never> {
-    throw this.readOnly()
-  }
-
   async referrersListing(): Promise<ReferrersListing> {
     return 'index'
-  }
-
-  async capabilities(): Promise<Capabilities> {
-    return BUNDLE_CAPABILITIES
   }
 
   async listTags(): Promise<string[]> {
@@ -131,14 +92,6 @@ export class BundleTarget implements Target, RangedBlobSource {
     return findReferrers(this.entries(), digest, load, this.subjects, opts.artifactType)
   }
 
-  async deleteManifest(): Promise<never> {
-    throw this.readOnly()
-  }
-
   /** The bundle's file handles belong to the BundleReader; close that. */
   async close(): Promise<void> {}
-
-  private readOnly(): FerryError {
-    return new FerryError('UNSUPPORTED', `${this.name}: a bundle is read-only`)
-  }
 }

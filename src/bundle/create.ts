@@ -75,7 +75,10 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
   const omission = await loadOmission({ base: opts.base, against: opts.against })
   const client = opts.client ?? new RegistryClient(opts)
   try {
-    const plan = await planBundle(spec, { client, concurrency: opts.concurrency })
+    const plan = await planBundle(spec, {
+      repository: (ref) => client.repository(ref.registry, ref.repository),
+      concurrency: opts.concurrency,
+    })
     const omitted = applyOmission(plan, omission)
     const created = bundleCreated(env, plan.times)
     const metadata: BundleMetadata = {

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
-import { canMount, type Target } from '../content/target.js'
+import { canMount } from '../content/capabilities.js'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
@@ -230,7 +231,7 @@ async function findDowngrades(
   dest: Destination,
   order: BundleOrder,
   record: ImportRecord,
-  open: (path: string) => Target | undefined,
+  open: (path: string) => ReadOnlyTarget | undefined,
 ): Promise<Downgrade[]> {
   const found: Downgrade[] = []
   for (const { image, path } of placed) {

@@ -15,7 +15,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { closure } from '../graph/index.js'
 import { OciLayout } from '../layout/index.js'
@@ -92,7 +92,7 @@ export async function createInventory(where: string, opts: InventoryOptions = {}
 
 async function inventoryAll(
   names: string[],
-  open: (name: string) => Target,
+  open: (name: string) => ReadOnlyTarget,
   limiter: Limiter,
   skipped: Inventory['skipped'],
 ): Promise<RepositoryInventory[]> {
@@ -103,7 +103,7 @@ async function inventoryAll(
 
 async function inventoryRepository(
   name: string,
-  target: Target,
+  target: ReadOnlyTarget,
   limiter: Limiter,
   skipped: Inventory['skipped'],
 ): Promise<RepositoryInventory> {

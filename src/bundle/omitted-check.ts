@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { closure } from '../graph/index.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -26,7 +26,7 @@ export async function checkOmittedPresent(
   bundle: BundleReader,
   placed: readonly { image: ImageRecord; path: string }[],
   dest: Destination,
-  open: (path: string) => Target | undefined,
+  open: (path: string) => ReadOnlyTarget | undefined,
   opts: MappingOptions,
 ): Promise<Map<string, MountPlan[]>> {
   const mounts = new Map<string, MountPlan[]>()

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { filterIndex } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
 import { closure } from '../graph/index.js'
@@ -12,7 +12,6 @@ import {
   manifestReference,
   type RegistryReference,
 } from '../reference/index.js'
-import type { RegistryClient } from '../registry/index.js'
 import { CREATED_ANNOTATION } from '../sign/bundle.js'
 import { missingTags, selectTags } from '../spec/tag-filter.js'
 import { effectiveArtifactType } from '../supply/kinds.js'
@@ -24,7 +23,7 @@ import type { BundleImageSpec, BundleSpec } from './spec.js'
 export interface PlannedBlob {
   desc: Descriptor
   /** Where to read it from when the tar is written. */
-  source: Target
+  source: ReadOnlyTarget
 }
 
 /** Everything a bundle will hold, known before the first tar byte is written. */
@@ -41,7 +40,8 @@ export interface BundlePlan {
 }
 
 export interface PlanOptions {
-  client: RegistryClient
+  /** Where a spec image's repository is read (a registry client's repository; memory in tests). */
+  repository: (ref: RegistryReference) => ReadOnlyTarget
   /** Images resolved at once. Default 4. */
   concurrency?: number
 }
@@ -65,13 +65,13 @@ interface PlannedImage {
 
 /** Resolves every image of the spec, walks its graph and what is attached to it, and collects the content. */
 export async function planBundle(spec: BundleSpec, opts: PlanOptions): Promise<BundlePlan> {
-  const items = (await Promise.all(spec.images.map((image) => expand(image, opts.client)))).flat()
+  const items = (await Promise.all(spec.images.map((image) => expand(image, opts.repository)))).flat()
   const planned: PlannedImage[] = new Array(items.length)
   await forEachLimited(
     items.map((item, i) => ({ item, i })),
     new Limiter(opts.concurrency ?? 4),
     async ({ item, i }) => {
-      planned[i] = await planImage(item, opts.client)
+      planned[i] = await planImage(item, opts.repository)
     },
   )
   const plan: BundlePlan = { images: [], entries: [], manifests: new Map(), blobs: new Map(), times: [] }
@@ -101,10 +101,10 @@ export async function planBundle(spec: BundleSpec, opts: PlanOptions): Promise<B
 }
 
 /** A pinned image as is; a repository with a tag filter as one item per selected tag. */
-async function expand(image: BundleImageSpec, client: RegistryClient): Promise<Item[]> {
+async function expand(image: BundleImageSpec, open: PlanOptions['repository']): Promise<Item[]> {
   const ref = image.reference
   if (!image.tags) return [{ spec: image, reference: ref, original: image.original }]
-  const repo = client.repository(ref.registry, ref.repository)
+  const repo = open(ref)
   const available = (await repo.listTags()).filter((t) => !ATTACHMENT_TAG_RE.test(t))
   const missing = missingTags(available, image.tags)
   if (missing.length > 0) {
@@ -122,10 +122,10 @@ async function expand(image: BundleImageSpec, client: RegistryClient): Promise<I
   }))
 }
 
-async function planImage(item: Item, client: RegistryClient): Promise<PlannedImage> {
+async function planImage(item: Item, open: PlanOptions['repository']): Promise<PlannedImage> {
   const ref = item.reference
   const repository = formatRepository(ref)
-  const source = client.repository(ref.registry, ref.repository)
+  const source = open(ref)
   const subject = formatReference(ref)
   const original = await source.fetchManifest(manifestReference(ref))
   const root = filterIndex(original, item.spec.platforms ?? [], subject)
@@ -183,7 +183,7 @@ async function planImage(item: Item, client: RegistryClient): Promise<PlannedIma
 
 /** The config of each image manifest under the root, by manifest digest (undefined: not an image config). */
 async function configsOf(
-  source: Target,
+  source: ReadOnlyTarget,
   manifests: readonly Manifest[],
 ): Promise<Map<string, ImageConfig | undefined>> {
   const configs = new Map<string, ImageConfig | undefined>()

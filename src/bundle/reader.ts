@@ -218,7 +218,7 @@ export class BundleReader {
     return [...names].sort()
   }
 
-  /** A read-only Target over one repository view (undefined: entries without a repository). */
+  /** A ReadOnlyTarget over one repository view (undefined: entries without a repository). */
   target(repository: string | undefined): BundleTarget {
     return new BundleTarget(this, repository)
   }

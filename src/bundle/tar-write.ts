@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import tar from 'tar-stream'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { parseDigest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { BundleOutput } from './output.js'
@@ -14,7 +14,7 @@ export interface TarFile {
 export interface TarBlob {
   desc: Descriptor
   bytes?: Uint8Array
-  source?: Target
+  source?: ReadOnlyTarget
 }
 
 export interface WriteTarOptions {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { type KeySet, singleKeySet } from '../sign/key-set.js'
@@ -115,7 +115,7 @@ export async function verifyBundleFile(
 }
 
 /** Without a key an SBOM can only be shown to be there: a referrer or cosign's `.sbom` tag in SPDX/CycloneDX. */
-async function sbomPresent(target: Target, digest: Digest): Promise<ImageCheck> {
+async function sbomPresent(target: ReadOnlyTarget, digest: Digest): Promise<ImageCheck> {
   for (const listed of await target.referrers(digest)) {
     const m = await fetchManifestIfPresent(target, listed.digest)
     const format = m && sbomFormatOf(m, listed)

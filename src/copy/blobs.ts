@@ -3,12 +3,11 @@ import {
   canMount,
   canReadFrom,
   canResumePush,
-  type OperationOptions,
   type RangedBlobSource,
   type ResumableBlobPush,
-  type Target,
   type UploadSession,
-} from '../content/target.js'
+} from '../content/capabilities.js'
+import type { OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import { type Logger, redact, silentLogger } from '../log.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -36,7 +35,7 @@ export interface BlobTransferOptions extends OperationOptions {
  * digest as it flows and the destination only commits verified content.
  */
 export async function transferBlobs(
-  source: Target,
+  source: ReadOnlyTarget,
   destination: Target,
   blobs: Iterable<Descriptor>,
   limit: Limiter,
@@ -60,12 +59,12 @@ export async function transferBlobs(
 type Progress = (bytes: number) => void
 
 const reopenFrom =
-  (source: Target & RangedBlobSource, desc: Descriptor, op: OperationOptions) =>
+  (source: ReadOnlyTarget & RangedBlobSource, desc: Descriptor, op: OperationOptions) =>
   (offset: number): Promise<Readable> =>
     offset === 0 ? source.fetchBlob(desc, op) : source.fetchBlobFrom(desc, offset, op)
 
 async function transferBlob(
-  source: Target,
+  source: ReadOnlyTarget,
   destination: Target,
   desc: Descriptor,
   opts: BlobTransferOptions,
@@ -118,7 +117,7 @@ async function transferBlob(
 
 interface Resume {
   op: OperationOptions
-  source: Target
+  source: ReadOnlyTarget
   destination: Target & ResumableBlobPush
   desc: Descriptor
   journal: UploadJournal

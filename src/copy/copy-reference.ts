@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { parseReference, type Reference } from '../reference/index.js'
@@ -60,7 +60,7 @@ function destinationTag(src: Reference, dst: Reference): string | undefined {
  * Promote asks the same of its source.
  */
 export async function checkTagAndDigest(
-  target: Target,
+  target: ReadOnlyTarget,
   src: Reference,
   opts: { digestWins?: boolean; signal?: AbortSignal },
 ): Promise<CopyReferenceResult['digestWon']> {

@@ -1,4 +1,4 @@
-import type { OperationOptions, TagPrecondition, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget, TagPrecondition, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
 import { requireImagePlatform } from '../inspect.js'
@@ -74,7 +74,7 @@ export interface CopyOptions extends OperationOptions {
 
 /** What a copy will do, decided by reading only: the source's closure and the destination tag's value. */
 export interface CopyPlan {
-  source: Target
+  source: ReadOnlyTarget
   sourceReference: string
   destination: Target
   destinationTag?: string
@@ -110,7 +110,7 @@ export interface CopyResult {
  * present at the destination is skipped.
  */
 export async function copyImage(
-  source: Target,
+  source: ReadOnlyTarget,
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,
@@ -147,7 +147,7 @@ function aboutCopy(err: unknown, from: string, to: string): unknown {
 }
 
 export async function planCopy(
-  source: Target,
+  source: ReadOnlyTarget,
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,

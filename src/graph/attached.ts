@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { COSIGN_TAG_SUFFIXES, cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
@@ -25,7 +25,7 @@ export interface DiscoverOptions {
 
 /** Everything attached to each of `subjects`, recursively (cycles and repeats visited once). */
 export async function discoverAttached(
-  source: Target | GraphReader,
+  source: ReadOnlyTarget | GraphReader,
   subjects: readonly Digest[],
   opts: DiscoverOptions = {},
 ): Promise<AttachedNode[]> {

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { type AttachedNode, discoverAttached, flattenAttached } from './attached.js'
@@ -27,7 +27,7 @@ export interface Closure {
 
 /** The closure of `root` in `source`; reads go through one cached, bounded reader. */
 export async function closure(
-  source: Target | GraphReader,
+  source: ReadOnlyTarget | GraphReader,
   root: Manifest,
   opts: ClosureOptions = {},
 ): Promise<Closure> {

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
@@ -21,7 +21,7 @@ export interface WalkOptions {
 
 /** Fetches every child manifest of `root` and collects the blobs they name. */
 export async function walkGraph(
-  source: Target | GraphReader,
+  source: ReadOnlyTarget | GraphReader,
   root: Manifest,
   opts: WalkOptions = {},
 ): Promise<ImageGraph> {

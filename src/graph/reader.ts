@@ -1,4 +1,4 @@
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -27,7 +27,7 @@ export class GraphReader {
   readonly signal: AbortSignal | undefined
 
   constructor(
-    readonly target: Target,
+    readonly target: ReadOnlyTarget,
     opts: GraphReaderOptions = {},
   ) {
     this.limit = new Limiter(opts.concurrency ?? DEFAULT_GRAPH_CONCURRENCY)
@@ -81,5 +81,5 @@ export class GraphReader {
 }
 
 /** The reader a walk uses: the caller's (shared cache) or a fresh one over a bare target. */
-export const readerOf = (source: Target | GraphReader): GraphReader =>
+export const readerOf = (source: ReadOnlyTarget | GraphReader): GraphReader =>
   source instanceof GraphReader ? source : new GraphReader(source)

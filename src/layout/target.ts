@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs'
 import { pipeline, Readable, Transform } from 'node:stream'
+import type { RangedBlobSource } from '../content/capabilities.js'
+import { preconditionFailure } from '../content/precondition.js'
 import type {
-  Capabilities,
+  DeleteSupport,
   OperationOptions,
   PushedManifest,
-  RangedBlobSource,
   ReferrersListing,
   ReferrersQuery,
   Taggable,
@@ -15,7 +16,6 @@ import type {
 } from '../content/target.js'
 import { hasBytes } from '../content/target.js'
 import { FerryError } from '../errors.js'
-import { preconditionFailure } from '../naming/precondition.js'
 import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
@@ -41,17 +41,6 @@ function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
   const stop = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
   signal.addEventListener('abort', stop, { once: true })
   body.once('close', () => signal.removeEventListener('abort', stop))
-}
-
-const LAYOUT_CAPABILITIES: Capabilities = {
-  referrersApi: true,
-  mount: false,
-  manifestDelete: true,
-  tagDelete: true,
-  conditionalWrites: true,
-  rangedReads: true,
-  resumableUploads: false,
-  readOnly: false,
 }
 
 // A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
@@ -329,8 +318,9 @@ export class LayoutTarget implements Target, RangedBlobSource {
     return 'index'
   }
 
-  async capabilities(): Promise<Capabilities> {
-    return LAYOUT_CAPABILITIES
+  /** An entry of index.json goes as easily by digest as by name. */
+  async deletes(): Promise<DeleteSupport> {
+    return { manifest: true, tag: true }
   }
 
   async close(): Promise<void> {}

@@ -4,13 +4,13 @@
  * knowing which. A gate sees the image on the internal registry, by digest, and answers with a verdict
  * and the evidence to record in the lock file.
  */
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import type { KeySet } from '../sign/key-set.js'
 import { verifyImage } from '../supply/verify-image.js'
 
 export interface GateImage {
-  target: Target
+  target: ReadOnlyTarget
   /** `reg.local:5000/cache/library/postgres` */
   name: string
   digest: Digest

@@ -2,7 +2,7 @@
  * Each internal image resolved (HEAD) and passed through the gate once, however many files and
  * places name it.
  */
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { ifPresent, isFerryError } from '../errors.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import type { RegistryClient } from '../registry/index.js'
@@ -17,7 +17,7 @@ export interface Resolved {
 
 export function resolver(gate: ImageGate | undefined, client: RegistryClient) {
   const cache = new Map<string, Promise<Resolved>>()
-  const targets = new Map<string, Target>()
+  const targets = new Map<string, ReadOnlyTarget>()
   const target = (registry: string, repository: string) => {
     const key = `${registry}/${repository}`
     if (!targets.has(key)) targets.set(key, client.repository(registry, repository))

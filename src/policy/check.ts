@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import { type FoundLabel, labelsOf, type TraceLabels, traceLabels } from './labels.js'
@@ -65,7 +65,7 @@ export interface NameCheckOptions {
 
 export interface CheckImageOptions extends NameCheckOptions {
   /** Where the content is read from (for promote: the source). */
-  target: Target
+  target: ReadOnlyTarget
 }
 
 /** A rule's outcome as a row: a failure in a warn-mode environment is a warning. */
@@ -164,7 +164,7 @@ export const evidenceEnvironments = (judges: Judges): Environment[] =>
  */
 export async function checkEvidence(
   envs: readonly Environment[],
-  target: Target,
+  target: ReadOnlyTarget,
   digest: Digest,
 ): Promise<PolicyCheck[]> {
   const rows: PolicyCheck[] = []
@@ -179,7 +179,7 @@ const labelRows = (policy: Policy, judges: Judges, found: Map<string, FoundLabel
 
 export interface PushedImageOptions extends NameCheckOptions {
   /** Where the manifest's config and, for an index, its platform images are read from. */
-  target: Target
+  target: ReadOnlyTarget
   /** The manifest arriving under `name`, not necessarily stored yet. */
   manifest: Manifest
 }

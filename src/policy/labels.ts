@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { isImageConfig, readConfig } from '../inspect.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
 
@@ -21,7 +21,7 @@ export const TRACE_LABELS = {
 export type TraceLabels = Partial<Record<keyof typeof TRACE_LABELS, string>>
 
 /** Every annotation and config label of one image manifest, annotations first (they win on a clash). */
-async function imageLabels(target: Target, m: Manifest): Promise<Map<string, FoundLabel>> {
+async function imageLabels(target: ReadOnlyTarget, m: Manifest): Promise<Map<string, FoundLabel>> {
   const found = new Map<string, FoundLabel>()
   if (m.kind === 'image') {
     const config = isImageConfig(m.image.config) ? await readConfig(target, m.image.config) : undefined
@@ -42,7 +42,7 @@ export const runnable = (d: { platform?: { os: string } }) => d.platform?.os !==
  * The labels an image carries. For an index: its own annotations, else what every platform image has
  * (a label only one platform carries is not the release's label), taking the first platform's value.
  */
-export async function labelsOf(target: Target, m: Manifest): Promise<Map<string, FoundLabel>> {
+export async function labelsOf(target: ReadOnlyTarget, m: Manifest): Promise<Map<string, FoundLabel>> {
   const own = await imageLabels(target, m)
   if (m.kind !== 'index') return own
   const children = m.index.manifests.filter(runnable)

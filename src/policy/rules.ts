@@ -2,7 +2,7 @@
  * One function per rule id. Each gives the row `policy check` prints and `promote` gates on; the mode
  * of the environment (enforce or warn) is applied by the caller, so a rule only says pass, fail or skip.
  */
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { keyName, type SignatureKey } from '../sign/trust.js'
 import { compilePattern } from '../spec/tag-filter.js'
@@ -97,7 +97,7 @@ export function checkLabels(required: readonly string[], found: Map<string, Foun
  */
 export async function checkSignatureAndSbom(
   env: Environment,
-  target: Target,
+  target: ReadOnlyTarget,
   digest: Digest,
 ): Promise<RuleOutcome[]> {
   const wantSbom = env.require?.sbom === true

@@ -1,5 +1,5 @@
 import { BundleReader, BundleTarget } from '../bundle/index.js'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { manifestReference, parseReference, parseRegistryReference } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
@@ -9,7 +9,7 @@ export const BUNDLE_PREFIX = 'bundle:'
 
 /** An image to judge, wherever it is: a registry, `oci:DIR[:TAG]`, or a member of a bundle file. */
 export interface PolicySubject {
-  target: Target
+  target: ReadOnlyTarget
   /** What to ask the target for: digest when given, else tag. */
   reference: string
   name: ImageName

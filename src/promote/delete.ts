@@ -1,4 +1,4 @@
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { isAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
@@ -24,7 +24,7 @@ export interface DeleteResult {
 }
 
 /** Tags of the repository that name `digest` now: one HEAD per tag, eight at a time. */
-async function tagsNaming(target: Target, digest: Digest, opts: OperationOptions): Promise<string[]> {
+async function tagsNaming(target: ReadOnlyTarget, digest: Digest, opts: OperationOptions): Promise<string[]> {
   const limiter = new Limiter(8)
   const tags = (await target.listTags(opts)).filter((t) => !isAttachmentTag(t))
   const named = await Promise.all(
@@ -46,8 +46,7 @@ export async function deleteImage(reference: string, opts: DeleteOptions = {}): 
   try {
     const digest = (ref.digest ?? (await target.resolve(selector, opts)).digest) as Digest
     const image = `${target.name}@${digest}`
-    const caps = await target.capabilities(opts)
-    if (!caps.manifestDelete) {
+    if (!(await target.deletes(opts)).manifest) {
       throw new FerryError(
         'UNSUPPORTED',
         `${target.name}: the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true)`,

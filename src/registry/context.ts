@@ -1,4 +1,4 @@
-import type { Capabilities } from '../content/target.js'
+import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { isDigest } from '../oci/digest.js'
 import { BlobKnowledge } from './blob-knowledge.js'
@@ -6,8 +6,8 @@ import type { RegistryHttp } from './http.js'
 
 /** State one client keeps for every repository it hands out. */
 export interface ClientShared {
-  /** Per registry host: probed once. */
-  capabilities: Map<string, Promise<Capabilities>>
+  /** Per registry host: which deletes it allows, probed once. */
+  deletes: Map<string, Promise<DeleteSupport>>
   /** Per registry host: whether it serves the referrers API. */
   referrersApi: Map<string, Promise<boolean>>
   /** Per subject (`registry/repository@digest`): the tail of the queue of tag-schema index writes. */
@@ -19,7 +19,7 @@ export interface ClientShared {
 }
 
 export const newClientShared = (): ClientShared => ({
-  capabilities: new Map(),
+  deletes: new Map(),
   referrersApi: new Map(),
   referrerWrites: new Map(),
   singlePost: new Map(),

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
-import type { Capabilities, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
+import { preconditionFailure } from '../content/precondition.js'
+import type { DeleteSupport, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
 import { FerryError, ifPresent } from '../errors.js'
-import { preconditionFailure } from '../naming/precondition.js'
 import {
   EMPTY_BYTES,
   EMPTY_DESCRIPTOR,
@@ -68,7 +68,7 @@ export async function tagManifest(
 export async function untagManifest(
   ctx: RepoContext,
   tag: string,
-  caps: Capabilities,
+  deletes: DeleteSupport,
   opts: UntagOptions = {},
 ): Promise<void> {
   const what = `${ctx.name}:${tag}`
@@ -84,12 +84,12 @@ export async function untagManifest(
     if (!isUntagPlaceholder(found)) {
       throw conflict(ctx, tag, `points at ${previous}, expected ${opts.ifMatch}; not untagged`)
     }
-    if (caps.tagDelete) return deleteManifestRef(ctx, tag)
-    if (!caps.manifestDelete) throw unsupported()
+    if (deletes.tag) return deleteManifestRef(ctx, tag)
+    if (!deletes.manifest) throw unsupported()
     return deleteManifestRef(ctx, previous)
   }
-  if (caps.tagDelete) return deleteManifestRef(ctx, tag)
-  if (!caps.manifestDelete) throw unsupported()
+  if (deletes.tag) return deleteManifestRef(ctx, tag)
+  if (!deletes.manifest) throw unsupported()
   const original = await fetchManifest(ctx, previous)
   if (!(await hasBlob(ctx, EMPTY_DESCRIPTOR)))
     await pushBlob(ctx, EMPTY_DESCRIPTOR, Readable.from([EMPTY_BYTES]))

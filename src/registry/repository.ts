@@ -3,19 +3,22 @@ import { z } from 'zod'
 import type {
   BlobMounter,
   BlobPushOptions,
-  Capabilities,
+  RangedBlobSource,
+  ResumableBlobPush,
+  UploadSession,
+} from '../content/capabilities.js'
+import type {
+  DeleteSupport,
   OperationOptions,
   PushedManifest,
-  RangedBlobSource,
+  ReadOnlyTarget,
   ReferrersListing,
   ReferrersQuery,
-  ResumableBlobPush,
   Taggable,
   TagOptions,
   TagOutcome,
   Target,
   UntagOptions,
-  UploadSession,
 } from '../content/target.js'
 import { hasBytes } from '../content/target.js'
 import { FerryError } from '../errors.js'
@@ -23,8 +26,8 @@ import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { fetchBlob, fetchBlobFrom, hasBlob } from './blobs.js'
-import { probeCapabilities } from './capabilities.js'
 import { cached, pullScope, type RepoContext, v2Url, wholeUploadMax } from './context.js'
+import { probeDeletes } from './deletes.js'
 import { apiHost } from './hosts.js'
 import { deleteManifestRef, fetchManifest, headManifest, pushManifest, resolveManifest } from './manifests.js'
 import { mountBlob } from './mount.js'
@@ -126,7 +129,7 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
    * repository this client saw holding the blob (an earlier image of the same sync run). Anything else
    * is the caller's upload.
    */
-  async mountBlob(desc: Descriptor, from: Target, opts?: OperationOptions): Promise<boolean> {
+  async mountBlob(desc: Descriptor, from: ReadOnlyTarget, opts?: OperationOptions): Promise<boolean> {
     const sameRegistry =
       from instanceof RegistryRepository && apiHost(from.registry) === apiHost(this.registry)
     const home = sameRegistry
@@ -156,11 +159,11 @@ export class RegistryRepository implements Target, BlobMounter, ResumableBlobPus
   }
 
   async untag(name: string, opts: UntagOptions = {}): Promise<void> {
-    return untagManifest(this.at(opts), name, await this.capabilities(), opts)
+    return untagManifest(this.at(opts), name, await this.deletes(), opts)
   }
 
-  capabilities(): Promise<Capabilities> {
-    return cached(this.ctx.shared.capabilities, this.ctx.registry, () => probeCapabilities(this.ctx))
+  deletes(): Promise<DeleteSupport> {
+    return cached(this.ctx.shared.deletes, this.ctx.registry, () => probeDeletes(this.ctx))
   }
 
   listTags(opts: { pageSize?: number; signal?: AbortSignal } = {}): Promise<string[]> {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { BlobPushOptions, UploadSession } from '../content/target.js'
+import type { BlobPushOptions, UploadSession } from '../content/capabilities.js'
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { BlobReader, type Mark } from './blob-reader.js'

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { GraphReader } from '../graph/index.js'
 import { isImageConfig, readConfig } from '../inspect.js'
 import type { LedgerRecord } from '../ledger/index.js'
@@ -47,7 +47,7 @@ export function ledgerAges(records: readonly LedgerRecord[]): LedgerAges {
 }
 
 /** An image's own age: the annotation, then the config label, then the config's `created`. */
-async function imageAge(target: Target, m: Manifest): Promise<Age> {
+async function imageAge(target: ReadOnlyTarget, m: Manifest): Promise<Age> {
   const annotated = instant(annotationsOf(m)?.[CREATED])
   if (annotated !== undefined) return { time: annotated, source: 'annotation' }
   if (m.kind !== 'image' || !isImageConfig(m.image.config)) return { source: 'none' }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Capabilities, OperationOptions, Target } from '../content/target.js'
+import type { DeleteSupport, OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
@@ -60,14 +60,14 @@ function keyOf(repository: string): string {
 export const repositoryKey = (name: string): string => keyOf(canonicalName(name))
 
 /** Refuses, before anything changes, a plan that needs what the registry does not allow. */
-export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): void {
-  if (plan.needs.manifestDelete && !caps.manifestDelete) {
+export function checkDeletes(plan: RepositoryPlan, deletes: DeleteSupport): void {
+  if (plan.needs.manifestDelete && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${plan.repository}: the plan deletes ${plan.summary.deleteManifests} manifest(s) and the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true; or the credentials lack delete); nothing was changed`,
     )
   }
-  if (plan.needs.tagDelete && !caps.tagDelete && !caps.manifestDelete) {
+  if (plan.needs.tagDelete && !deletes.tag && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
       `${plan.repository}: the plan untags ${plan.summary.untag + plan.summary.placeholders} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
@@ -79,7 +79,11 @@ export function checkCapabilities(plan: RepositoryPlan, caps: Capabilities): voi
  * Checks, just before the first change, that nothing the plan relies on moved: every kept tag still
  * names what it named, and no tag that appeared since names a digest about to be deleted.
  */
-async function checkUnmoved(target: Target, plan: RepositoryPlan, opts: OperationOptions): Promise<void> {
+async function checkUnmoved(
+  target: ReadOnlyTarget,
+  plan: RepositoryPlan,
+  opts: OperationOptions,
+): Promise<void> {
   const doomed = new Set<string>(plan.manifests.map((m) => m.digest))
   const kept = new Set(plan.keep.map((k) => k.tag))
   const limiter = new Limiter(8)
@@ -127,7 +131,7 @@ async function runJournal(
  * Applies retention to one repository under a lock per registry+repository: a fresh plan is made (from a
  * complete tag listing, or not at all), an interrupted earlier run's remaining steps are carried in
  * where the fresh plan does not already cover them, and then everything is checked against the
- * registry's capabilities, backed up, checked for tags that moved, and carried out step by step, each
+ * registry's deletes, backed up, checked for tags that moved, and carried out step by step, each
  * manifest DELETE re-checked against the tags just before it.
  */
 export async function applyRepository(target: Target, opts: ApplyOptions): Promise<RepositoryApply> {
@@ -169,8 +173,8 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         if (previous) await finishJournal(foundAt)
         return result
       }
-      const caps = await target.capabilities(opts)
-      checkCapabilities(withCarried(plan, carried), caps)
+      const deletes = await target.deletes(opts)
+      checkDeletes(withCarried(plan, carried), deletes)
       // The plan's reader: the manifests backed up were read by the plan already. Carried deletes are
       // backed up too, those still there (a step the killed run finished is gone already).
       const extra: Pick<DeletedManifest, 'digest' | 'role' | 'tag'>[] = []
@@ -190,13 +194,13 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
       await writeJournal(journalPath, journal)
       if (foundAt !== journalPath) await finishJournal(foundAt)
       const guard = new DeleteGuard(target, reader, plan, opts)
-      await runJournal({ target, caps, guard, counts, opts }, journalPath, journal, opts)
+      await runJournal({ target, deletes, guard, counts, opts }, journalPath, journal, opts)
       return result
     },
   )
 }
 
-/** The plan's needs and counts with the carried steps added, for the capability check. */
+/** The plan's needs and counts with the carried steps added, for the deletes check. */
 function withCarried(plan: RepositoryPlan, carried: readonly Step[]): RepositoryPlan {
   const deletes = carried.filter((s) => s.op === 'delete-manifest').length
   const untags = carried.filter((s) => s.op === 'untag' || s.op === 'remove-placeholder').length

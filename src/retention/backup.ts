@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { GraphReader } from '../graph/index.js'
 import { openLayoutTarget } from '../layout/index.js'
@@ -137,7 +137,12 @@ export async function writeBackup(
   }
 }
 
-async function copyBlobs(from: Target, to: Target, m: Manifest, opts: OperationOptions): Promise<number> {
+async function copyBlobs(
+  from: ReadOnlyTarget,
+  to: Target,
+  m: Manifest,
+  opts: OperationOptions,
+): Promise<number> {
   let n = 0
   for (const blob of childrenOf(m).blobs) {
     if (await to.hasBlob(blob, opts)) continue

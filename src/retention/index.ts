@@ -3,7 +3,7 @@ export { type Age, type AgeSource, ageOf, type LedgerAges, ledgerAges } from './
 export {
   type ApplyOptions,
   applyRepository,
-  checkCapabilities,
+  checkDeletes,
   GC_NOTE,
   type RepositoryApply,
   repositoryKey,

@@ -1,4 +1,4 @@
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { type AttachedNode, closure, GraphReader } from '../graph/index.js'
 import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import { isUntagPlaceholder } from '../naming/untag-placeholder.js'
@@ -118,7 +118,7 @@ function splitName(name: string): { host?: string; repository: string } {
  * resolved with HEAD, configs read only where an age is needed, and the keep-set is the closure
  * (index children, referrers, cosign tags) of every kept tag. A digest is deleted only outside it.
  */
-export async function planRepository(target: Target, opts: PlanOptions): Promise<RepositoryPlan> {
+export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions): Promise<RepositoryPlan> {
   const now = opts.now ?? Date.now()
   const reader = opts.reader ?? new GraphReader(target, { signal: opts.signal })
   const all = await target.listTags({ signal: opts.signal })

@@ -1,4 +1,4 @@
-import type { Capabilities, OperationOptions, Target } from '../content/target.js'
+import type { DeleteSupport, OperationOptions, Target } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
@@ -74,10 +74,10 @@ export function carriedSteps(previous: Journal, plan: RepositoryPlan, skipped: s
   })
 }
 
-/** What one run's steps need: the target, its capabilities, the re-check before DELETEs, the tally. */
+/** What one run's steps need: the target, the deletes it allows, the re-check before DELETEs, the tally. */
 export interface StepContext {
   target: Target
-  caps: Capabilities
+  deletes: DeleteSupport
   guard: DeleteGuard
   counts: StepCounts
   opts: OperationOptions
@@ -101,13 +101,13 @@ async function guardedDelete(ctx: StepContext, digest: Digest, what: string): Pr
 }
 
 export async function runStep(ctx: StepContext, step: Step) {
-  const { target, caps, counts, opts } = ctx
+  const { target, deletes, counts, opts } = ctx
   const gone = (what: string) => counts.skipped.push(`${what}: already gone`)
   if (step.op === 'untag') {
     try {
       await target.untag(step.tag, { ...opts, ifMatch: step.digest as Digest })
       counts.untagged++
-      if (!caps.tagDelete) counts.placeholderUntags++
+      if (!deletes.tag) counts.placeholderUntags++
     } catch (err) {
       if (isFerryError(err, 'NOT_FOUND')) gone(`tag ${step.tag}`)
       else if (isFerryError(err, 'CONFLICT')) {
@@ -126,7 +126,7 @@ export async function runStep(ctx: StepContext, step: Step) {
     if (now === undefined) return gone(`placeholder tag ${step.tag}`)
     if (now !== step.digest) return moved()
     // By digest where the registry allows it: the tag and the placeholder go in one request.
-    if (caps.manifestDelete) {
+    if (deletes.manifest) {
       const what = `placeholder ${step.digest} of tag ${step.tag}`
       if (await guardedDelete(ctx, step.digest as Digest, what)) counts.removedPlaceholders++
       return
@@ -161,7 +161,7 @@ export async function runStep(ctx: StepContext, step: Step) {
   }
   if (step.keptIndexes.includes(desc.digest)) {
     await target.untag(step.tag, { ...opts, ifMatch: desc.digest as Digest })
-    if (!caps.tagDelete) counts.placeholderUntags++
+    if (!deletes.tag) counts.placeholderUntags++
   } else {
     await target.deleteManifest(desc.digest as Digest, opts)
   }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { imageNameProblem } from '../bundle/names.js'
 import { BundleReader, sameFile } from '../bundle/reader.js'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
@@ -48,7 +48,7 @@ export interface ServedBundle {
  * file) that the file is still the one that pass read.
  */
 export class BundleStore implements ContentStore {
-  private readonly targets = new Map<string, Target>()
+  private readonly targets = new Map<string, ReadOnlyTarget>()
 
   private constructor(
     private readonly reader: BundleReader,
@@ -109,7 +109,7 @@ export class BundleStore implements ContentStore {
     return [...this.names.keys()].sort()
   }
 
-  target(name: string): Target {
+  target(name: string): ReadOnlyTarget {
     const source = this.names.get(name)
     // A name the bundle does not hold views no entries: tags are unknown and reachable.ts finds nothing.
     if (source === undefined) return this.reader.target(name)

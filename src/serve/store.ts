@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { OciLayout } from '../layout/index.js'
 import { INDEX_FILE } from '../layout/layout-files.js'
@@ -48,7 +48,7 @@ export interface ContentStore {
   /** Repository names clients can address, sorted. */
   repositories(): Promise<string[]>
   /** A read view of one repository (tags, manifests, referrers). */
-  target(name: string): Target
+  target(name: string): ReadOnlyTarget
   /** index.json entries of one repository: the manifests it holds by name (see reachable.ts). */
   entriesOf(name: string): Promise<Descriptor[]>
   /** Undefined when the store does not hold the blob. */

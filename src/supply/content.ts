@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
-import type { TagOptions, Target } from '../content/target.js'
+import type { ReadOnlyTarget, TagOptions, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
@@ -18,7 +18,7 @@ export const MAX_SIGNATURE_BLOB_BYTES = 4 * 1024 * 1024
 
 /** A blob's bytes, refused before any transfer when the descriptor says it is over `limit`. */
 export async function readBlobBytes(
-  target: Target,
+  target: ReadOnlyTarget,
   desc: Descriptor,
   limit: number,
   what: string,

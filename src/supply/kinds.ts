@@ -1,4 +1,4 @@
-import type { ReferrersListing, Target } from '../content/target.js'
+import type { ReadOnlyTarget, ReferrersListing } from '../content/target.js'
 import type { Manifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor, ImageManifest } from '../oci/schemas.js'
@@ -18,7 +18,7 @@ const SCHEMES: Record<ReferrersListing, ReferrersScheme> = {
   index: 'layout',
 }
 
-export async function referrersScheme(target: Target): Promise<ReferrersScheme> {
+export async function referrersScheme(target: ReadOnlyTarget): Promise<ReferrersScheme> {
   return SCHEMES[await target.referrersListing()]
 }
 

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { ifPresent } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { cosignTags } from '../naming/attachment-tags.js'
@@ -41,7 +41,7 @@ export interface AttachedTree extends AttachedSubject {
 }
 
 export interface ListAttachedOptions {
-  target: Target
+  target: ReadOnlyTarget
   reference: string
   /** Only attachments of this type directly on the image (and on each index child); their own attachments are all kept. */
   artifactType?: string

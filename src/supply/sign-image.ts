@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
@@ -75,7 +75,7 @@ export function cosignDockerReference(ref: Reference): string | undefined {
 }
 
 /** The `.sig` image currently under the tag, as bytes, or undefined when there is none yet. */
-async function existingSignatureImage(target: Target, tag: string): Promise<ImageBytes | undefined> {
+async function existingSignatureImage(target: ReadOnlyTarget, tag: string): Promise<ImageBytes | undefined> {
   const manifest = await fetchManifestIfPresent(target, tag)
   if (!manifest) return undefined
   if (manifest.kind !== 'image') {

@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
@@ -46,7 +46,7 @@ export interface SignatureCheck {
 }
 
 export interface CheckContext {
-  target: Target
+  target: ReadOnlyTarget
   scheme: ReferrersScheme
   /** The keys to check with and the trust decision's input: windows and revocations. */
   keys: KeySet

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type KeySet, keyName, legacySbomTag, type SbomFormat, singleKeySet } from '../sign/index.js'
@@ -8,7 +8,7 @@ import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 
 export interface VerifyImageOptions {
-  target: Target
+  target: ReadOnlyTarget
   /** Tag or digest; the digest it names now is what must be signed. */
   reference: string
   /** The signer's public key (`loadPublicKey`): shorthand for `keys` holding this key alone. */

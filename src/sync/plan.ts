@@ -1,4 +1,4 @@
-import type { Target } from '../content/target.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
 import { cosignTags, referrersTag } from '../naming/attachment-tags.js'
@@ -90,8 +90,8 @@ export interface DestinationKnowledge {
  */
 export async function inSync(
   item: SyncItem,
-  source: Target,
-  destination: Target,
+  source: ReadOnlyTarget,
+  destination: ReadOnlyTarget,
   known: DestinationKnowledge = {},
 ): Promise<SyncCheck> {
   const absent = item.tag !== undefined && known.tags !== undefined && !known.tags.has(item.tag)
@@ -115,8 +115,8 @@ export async function inSync(
 /** The destination tag names the source's content (or its platform cut) and carries its attachments. */
 async function contentInSync(
   item: SyncItem,
-  source: Target,
-  destination: Target,
+  source: ReadOnlyTarget,
+  destination: ReadOnlyTarget,
   at: Descriptor,
   sourceDigest: Digest,
 ): Promise<boolean> {
@@ -138,7 +138,11 @@ async function contentInSync(
   return true
 }
 
-async function attachmentSubjects(destination: Target, at: Descriptor, filtered: Manifest | undefined) {
+async function attachmentSubjects(
+  destination: ReadOnlyTarget,
+  at: Descriptor,
+  filtered: Manifest | undefined,
+) {
   if (!filtered && !isIndexMediaType(at.mediaType)) return [at.digest as Digest]
   const root = filtered ?? (await destination.fetchManifest(at.digest))
   const children = childrenOf(root).manifests.map((d) => d.digest as Digest)
@@ -149,8 +153,12 @@ async function attachmentSubjects(destination: Target, at: Descriptor, filtered:
  * cosign tags and the referrers tag-schema index compared by HEAD on both sides. Only where they differ,
  * or where the source lists referrers through the API (no tag to HEAD), are the lists read.
  */
-async function attachmentsInSync(source: Target, destination: Target, digest: Digest): Promise<boolean> {
-  const head = (t: Target, tag: string) => resolveIfPresent(t, tag)
+async function attachmentsInSync(
+  source: ReadOnlyTarget,
+  destination: ReadOnlyTarget,
+  digest: Digest,
+): Promise<boolean> {
+  const head = (t: ReadOnlyTarget, tag: string) => resolveIfPresent(t, tag)
   for (const tag of cosignTags(digest)) {
     const [s, d] = await Promise.all([head(source, tag), head(destination, tag)])
     if (s && s.digest !== d?.digest) return false

@@ -1,11 +1,11 @@
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { ifPresent } from '../errors.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 
 /** Resolves a tag or digest, or undefined when the target does not have it (other failures still throw). */
 export async function resolveIfPresent(
-  target: Target,
+  target: ReadOnlyTarget,
   reference: string,
   opts?: OperationOptions,
 ): Promise<Descriptor | undefined> {
@@ -14,7 +14,7 @@ export async function resolveIfPresent(
 
 /** The manifest under `reference`, or undefined when the target does not have it. */
 export async function fetchManifestIfPresent(
-  target: Target,
+  target: ReadOnlyTarget,
   reference: string,
   opts?: OperationOptions,
 ): Promise<Manifest | undefined> {

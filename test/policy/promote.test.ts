@@ -3,51 +3,23 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Target } from '../../src/content/target.js'
 import { readLedger } from '../../src/ledger/index.js'
-import type { Manifest } from '../../src/oci/manifest.js'
 import { checkImage, loadPolicy, type Policy } from '../../src/policy/index.js'
 import { promote, retag } from '../../src/promote/index.js'
-import { attachSbom, signImage, verifyImage } from '../../src/supply/index.js'
+import { verifyImage } from '../../src/supply/index.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
-import { indexOf, pushImage, putManifest, syntheticImage } from '../helpers/registry-fixtures.js'
 import { type Backend, startBackend } from '../supply/backends.js'
-import { makeKeys, registryTarget, SPDX, tempDir } from '../supply/helpers.js'
-import { examplePolicyIn, OCI_LABELS } from './helpers.js'
+import { makeKeys, registryTarget, tempDir } from '../supply/helpers.js'
+import { examplePolicyIn, OCI_LABELS, releaser } from './helpers.js'
 
 const keys = makeKeys()
 const other = makeKeys()
 
-/** A labelled image (annotations or config labels), optionally signed with an SBOM signed too. */
-async function release(
-  target: Target,
-  tag: string,
-  opts: {
-    labels?: 'annotations' | 'config' | 'none'
-    sign?: boolean
-    sbom?: 'signed' | 'unsigned'
-    key?: typeof keys
-  } = {},
-): Promise<Manifest> {
-  const where = opts.labels ?? 'annotations'
-  const image = syntheticImage({
-    layerSizes: [512],
-    ...(where === 'annotations'
-      ? { annotations: OCI_LABELS }
-      : where === 'config'
-        ? { labels: OCI_LABELS }
-        : {}),
-  })
-  await pushImage(target, image, tag)
-  const key = (opts.key ?? keys).key
-  if (opts.sign) await signImage({ target, reference: image.manifest.digest, key, format: 'both' })
-  if (opts.sbom) {
-    const sbom = await attachSbom({ target, reference: image.manifest.digest, bytes: SPDX })
-    if (opts.sbom === 'signed') await signImage({ target, reference: sbom.digest, key, format: 'classic' })
-  }
-  return image.manifest
-}
+const release = releaser(keys)
 
 const writes = (p: FaultProxy) => p.seen.filter((r) => !['GET', 'HEAD'].includes(r.method))
 
+// Rules that read content the same way on every store (labels, warn mode) run on memory:
+// test/unit/policy/check.test.ts. Here: signatures found through each referrers scheme, and promote.
 describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => {
   let backend: Backend
   let proxy: FaultProxy
@@ -80,54 +52,6 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     ferryVersion: '0.0.0-test',
     journal: false as const,
     ...extra,
-  })
-
-  it('checks labels found as annotations and as config labels, and says where', async () => {
-    const a = await release(src, 'labels-annotations', { labels: 'annotations' })
-    const c = await release(src, 'labels-config', { labels: 'config' })
-    const n = await release(src, 'labels-none', { labels: 'none' })
-    const name = { host: backend.host, repository: 'acme/shop/api', tag: 'x' }
-    const labels = async (m: Manifest) =>
-      (await checkImage({ policy, target: src, digest: m.digest, name })).checks.find(
-        (r) => r.rule === 'labels',
-      )!
-    const byAnnotation = await labels(a)
-    expect(byAnnotation.result).toBe('pass')
-    expect(byAnnotation.message).toContain('org.opencontainers.image.revision=0b1c2d3e4f5a (annotation)')
-    const byLabel = await labels(c)
-    expect(byLabel.result).toBe('pass')
-    expect(byLabel.message).toContain('org.opencontainers.image.revision=0b1c2d3e4f5a (label)')
-    const missing = await labels(n)
-    expect(missing.result).toBe('fail')
-    expect(missing.evidence).toMatchObject({ missing: Object.keys(OCI_LABELS) })
-  })
-
-  it('finds labels an index carries on every platform image', async () => {
-    const amd = syntheticImage({ labels: OCI_LABELS, platform: { os: 'linux', architecture: 'amd64' } })
-    const arm = syntheticImage({ labels: OCI_LABELS, platform: { os: 'linux', architecture: 'arm64' } })
-    await pushImage(src, amd)
-    await pushImage(src, arm)
-    const index = indexOf([
-      { manifest: amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
-      { manifest: arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
-    ])
-    await putManifest(src, index, 'multi')
-    const check = await checkImage({
-      policy,
-      target: src,
-      digest: index.digest,
-      name: { repository: 'acme/shop/api' },
-    })
-    expect(check.checks.map((c) => [c.rule, c.result])).toEqual([
-      ['naming', 'pass'],
-      ['labels', 'pass'],
-    ])
-    expect(check.environment).toBeNull()
-    expect(check.labels).toEqual({
-      source: OCI_LABELS['org.opencontainers.image.source'],
-      revision: '0b1c2d3e4f5a',
-      created: '2026-11-30T12:00:00Z',
-    })
   })
 
   it('passes every prod rule for a signed release with a signed SBOM, and fails each one that is broken', async () => {
@@ -186,21 +110,6 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
       result: 'fail',
       message: '1 SBOM(s) attached, none signed with the given key',
     })
-  })
-
-  it('turns failures into warnings in a warn-mode environment, global rules included', async () => {
-    const m = await release(src, '1.0-dev', { labels: 'none' })
-    const check = await checkImage({
-      policy,
-      target: src,
-      digest: m.digest,
-      name: { host: dstHost, repository: 'acme/api', tag: '1.0-dev' },
-    })
-    expect(check.environment).toBe('dev')
-    expect(check.checks.map((c) => [c.rule, c.result])).toEqual([
-      ['naming', 'warn'],
-      ['labels', 'warn'],
-    ])
   })
 
   it('refuses an unsigned image in prod before sending the destination a single request', async () => {

@@ -29,10 +29,10 @@ describe('untag and delete on distribution 2.8', () => {
     await Promise.all([open?.stop(), closed?.stop()])
   })
 
-  it('probes delete capabilities without writing anything', async () => {
-    const caps = (host: string) => client.repository(host, 'probe/app').capabilities()
-    expect(await caps(open.host)).toMatchObject({ manifestDelete: true, tagDelete: false })
-    expect(await caps(closed.host)).toMatchObject({ manifestDelete: false, tagDelete: false })
+  it('probes which deletes are allowed without writing anything', async () => {
+    const deletes = (host: string) => client.repository(host, 'probe/app').deletes()
+    expect(await deletes(open.host)).toEqual({ manifest: true, tag: false })
+    expect(await deletes(closed.host)).toEqual({ manifest: false, tag: false })
     await expect(client.catalog(closed.host)).resolves.toEqual([])
   })
 

@@ -131,7 +131,10 @@ describe('serve when writes fail', () => {
 
   it('answers an upload that finds no file descriptor with a 503, and recovers', async () => {
     const dir = await tempDir()
-    const served = await spawnServe(['--root', join(dir, 'root')], ['--nofile=128'])
+    const served = await spawnServe(['--root', join(dir, 'root')])
+    // The limit is set once serve listens: node's module loader opens the CLI's files in parallel at
+    // start, so a process started under it can fail before it serves anything, which is not this test.
+    execFileSync('prlimit', ['--pid', String(served.proc.pid), '--nofile=128:128'])
     const location = await openSession(served.url, 'fd/app')
     // The upload's connection is accepted first; then idle connections take every descriptor left.
     const upload = connect(served.port, '127.0.0.1')
@@ -417,7 +420,11 @@ describe('htpasswd under attack', () => {
       expect(valid.status).toBe(200)
       // Measured on a shared 2-core box: 17.7 s before the limit, 0.46-2.3 s after (the worst with other
       // test files running); one bcrypt slice of at most 100 ms per event-loop turn is the floor.
-      expect(valid.ms).toBeLessThan(5000)
+      // Against the attack itself, so load on the machine scales both sides: before the limit the valid
+      // login queued behind every wrong one and answered last. The absolute bound is the goal's, with
+      // the margin a loaded CI box needs.
+      expect(valid.ms).toBeLessThan(Math.max(...answers.map((a) => a.ms)))
+      expect(valid.ms).toBeLessThan(10_000)
       expect(new Set(answers.map((a) => a.status))).toEqual(new Set([401, 429]))
       // A user not verified yet waits behind at most the admitted checks, or is told to retry.
       const fresh = await timedGet(served.port, basic('carol', 'also-right'))

@@ -1,4 +1,4 @@
-import type { Target } from '../../content/target.js'
+import type { ReadOnlyTarget } from '../../content/target.js'
 import { cosignTags, referrersTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
 import { resolveIfPresent } from '../../targets/present.js'
@@ -11,7 +11,11 @@ const EVIDENCE_DEPTH = 2
  * the manifests its cosign tags and referrers tag name, and theirs one level down (a signature added to
  * an SBOM after it was attached). Digests only: the content behind each is fixed.
  */
-export async function evidenceKey(target: Target, digest: Digest, depth = EVIDENCE_DEPTH): Promise<string> {
+export async function evidenceKey(
+  target: ReadOnlyTarget,
+  digest: Digest,
+  depth = EVIDENCE_DEPTH,
+): Promise<string> {
   const listed = (await target.referrers(digest)).map((d) => d.digest).sort()
   const tagged = await Promise.all(
     [...cosignTags(digest), referrersTag(digest)].map(

@@ -1,4 +1,4 @@
-import type { Target } from '../../content/target.js'
+import type { ReadOnlyTarget } from '../../content/target.js'
 import { refNameOf, splitRefName } from '../../layout/naming.js'
 import type { Digest } from '../../oci/digest.js'
 import type { ServeContext } from '../context.js'
@@ -11,8 +11,8 @@ import { evidenceKey } from './evidence.js'
 export interface PolicyView {
   /** `REPO` as the request names it. */
   repository: string
-  /** The repository as a Target: what the offline verify reads signatures and SBOMs from. */
-  target: Target
+  /** The repository as a ReadOnlyTarget: what the offline verify reads signatures and SBOMs from. */
+  target: ReadOnlyTarget
   /** Every tag of the repository with what it names now. */
   tagged(): Promise<{ tag: string; digest: Digest }[]>
   /** Indexes of the repository (entries, or cached manifests) that list `digest`, directly or below. */

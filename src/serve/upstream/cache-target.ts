@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { Capabilities, ReferrersListing, Target } from '../../content/target.js'
+import type { ReadOnlyTarget, ReferrersListing } from '../../content/target.js'
 import { FerryError, ifPresent } from '../../errors.js'
 import type { Digest } from '../../oci/digest.js'
 import { describeManifest, type Manifest } from '../../oci/manifest.js'
@@ -18,17 +18,6 @@ export interface CacheReads {
   tags(): Promise<string[]>
 }
 
-const CAPABILITIES: Capabilities = {
-  referrersApi: true,
-  mount: false,
-  manifestDelete: false,
-  tagDelete: false,
-  conditionalWrites: false,
-  rangedReads: false,
-  resumableUploads: false,
-  readOnly: true,
-}
-
 /** "Not there" in the cache's words (a 404 ApiError) in the library's (NOT_FOUND), so ifPresent works. */
 async function found<T>(read: Promise<T>): Promise<T> {
   try {
@@ -39,16 +28,12 @@ async function found<T>(read: Promise<T>): Promise<T> {
   }
 }
 
-const readOnly = (): never => {
-  throw new FerryError('UNSUPPORTED', 'the pull-through cache is read-only')
-}
-
 /**
- * One upstream repository as a read-only Target whose every read goes through the cache: what the
+ * One upstream repository as a ReadOnlyTarget (it has no writes) whose every read goes through the cache: what the
  * policy's verify reads (a signature, an SBOM) is cached as a client's pull of it would be, and served
  * from the cache when upstream is down.
  */
-export function cacheTarget(reads: CacheReads): Target {
+export function cacheTarget(reads: CacheReads): ReadOnlyTarget {
   return {
     name: reads.name,
     fetchManifest: (reference) => found(reads.manifest(reference)),
@@ -62,14 +47,6 @@ export function cacheTarget(reads: CacheReads): Target {
         .referrers(digest)
         .then((all) => (opts.artifactType ? all.filter((d) => d.artifactType === opts.artifactType) : all)),
     referrersListing: async (): Promise<ReferrersListing> => 'api',
-    capabilities: async () => CAPABILITIES,
-    pushBlob: readOnly,
-    pushManifest: readOnly,
-    deleteManifest: readOnly,
-    tag: readOnly,
-    untag: readOnly,
-    addReferrer: readOnly,
-    removeReferrer: readOnly,
     close: async () => {},
   }
 }

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isFerryError } from '../../src/errors.js'
+import { isFerryError } from '../../../src/errors.js'
 import {
   environmentFor,
   loadPolicy,
@@ -9,10 +9,10 @@ import {
   type Policy,
   policyFileFor,
   policyJsonSchema,
-} from '../../src/policy/index.js'
-import { checkForbiddenTags, checkImmutable, checkNaming, checkSemverTag } from '../../src/policy/rules.js'
-import { tempDir } from '../supply/helpers.js'
-import { examplePolicyIn } from './helpers.js'
+} from '../../../src/policy/index.js'
+import { checkForbiddenTags, checkImmutable, checkNaming, checkSemverTag } from '../../../src/policy/rules.js'
+import { examplePolicyIn } from '../../policy/helpers.js'
+import { tempDir } from '../../supply/helpers.js'
 
 let tmp: Awaited<ReturnType<typeof tempDir>>
 let policy: Policy

@@ -1,5 +1,5 @@
-import type { TagPrecondition } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
+import type { TagPrecondition } from './target.js'
 
 /**
  * Why moving a tag from `previous` to `next` breaks `pre`, or undefined when it may go ahead. Re-pointing

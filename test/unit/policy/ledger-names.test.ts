@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type LedgerRecord, ledgerRecordsFor } from '../../src/ledger/index.js'
+import { type LedgerRecord, ledgerRecordsFor } from '../../../src/ledger/index.js'
 
 const D = `sha256:${'d'.repeat(64)}`
 const record = (destination: string): LedgerRecord => ({

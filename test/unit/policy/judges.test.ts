@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Digest } from '../../src/oci/digest.js'
+import type { Digest } from '../../../src/oci/digest.js'
 import {
   checkName,
   environmentFor,
@@ -10,9 +10,9 @@ import {
   loadPolicy,
   type Policy,
   repositoryMatches,
-} from '../../src/policy/index.js'
-import { canonicalGlob, repositoryGlobProblem } from '../../src/policy/repository-glob.js'
-import { tempDir } from '../supply/helpers.js'
+} from '../../../src/policy/index.js'
+import { canonicalGlob, repositoryGlobProblem } from '../../../src/policy/repository-glob.js'
+import { tempDir } from '../../supply/helpers.js'
 
 /** Which environments judge a name, and what they say: pure, no registry. */
 

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { LedgerRecord } from '../../src/ledger/index.js'
-import { loadPolicy } from '../../src/policy/index.js'
-import { judgeTags, ledgerAges, type TagFacts } from '../../src/retention/index.js'
-import { tempDir } from '../supply/helpers.js'
+import type { LedgerRecord } from '../../../src/ledger/index.js'
+import { loadPolicy } from '../../../src/policy/index.js'
+import { judgeTags, ledgerAges, type TagFacts } from '../../../src/retention/index.js'
+import { tempDir } from '../../supply/helpers.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2026-12-01T00:00:00Z')

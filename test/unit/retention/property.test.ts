@@ -1,15 +1,22 @@
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { Target } from '../../src/content/target.js'
-import { closure } from '../../src/graph/index.js'
-import { openLayoutTarget } from '../../src/layout/index.js'
-import type { Digest } from '../../src/oci/digest.js'
-import type { Manifest } from '../../src/oci/manifest.js'
-import { type Policy, policySchema } from '../../src/policy/index.js'
-import { applyRepository, planRepository } from '../../src/retention/index.js'
-import { artifactFor, indexOf, pushImage, putManifest, syntheticImage } from '../helpers/registry-fixtures.js'
-import { tempDir } from '../supply/helpers.js'
+import { MemoryTarget } from '../../../src/content/memory.js'
+import type { ReadOnlyTarget, Target } from '../../../src/content/target.js'
+import { closure } from '../../../src/graph/index.js'
+import { openLayoutTarget } from '../../../src/layout/index.js'
+import type { Digest } from '../../../src/oci/digest.js'
+import type { Manifest } from '../../../src/oci/manifest.js'
+import { type Policy, policySchema } from '../../../src/policy/index.js'
+import { applyRepository, planRepository } from '../../../src/retention/index.js'
+import {
+  artifactFor,
+  indexOf,
+  pushImage,
+  putManifest,
+  syntheticImage,
+} from '../../helpers/registry-fixtures.js'
+import { tempDir } from '../../supply/helpers.js'
 
 /** A repository drawn at random: images, indexes over some of them, referrers, and tags that share digests. */
 const world = fc.record({
@@ -35,17 +42,27 @@ function policyOf(count: number): Policy {
   }
 }
 
-async function everythingReachable(target: Target, digest: string): Promise<string[]> {
+async function everythingReachable(target: ReadOnlyTarget, digest: string): Promise<string[]> {
   const c = await closure(target, await target.fetchManifest(digest), { referrers: true })
   return [...c.graph.manifests, ...c.graphs.flatMap((g) => g.manifests)].map((m) => m.digest)
 }
 
-describe('retention, for random repositories (fast-check, on an OCI layout)', () => {
+/** Memory for many runs; a layout for fewer, since every write there is a synced file. */
+const stores: { name: string; runs: number; open(dir: string): Promise<Target> }[] = [
+  { name: 'memory', runs: 30, open: async () => new MemoryTarget('memory:app') },
+  {
+    name: 'an OCI layout',
+    runs: 6,
+    open: (dir) => openLayoutTarget(join(dir, 'layout'), { create: true, repository: 'app' }),
+  },
+]
+
+describe.each(stores)('retention, for random repositories (fast-check, on $name)', (store) => {
   it('never deletes what a kept tag reaches, and apply does exactly what the plan says', async () => {
     await fc.assert(
       fc.asyncProperty(world, async (w) => {
         const tmp = await tempDir('ferry-retention-prop-')
-        const target = await openLayoutTarget(join(tmp.dir, 'layout'), { create: true, repository: 'app' })
+        const target = await store.open(tmp.dir)
         try {
           const manifests: Manifest[] = []
           for (let i = 0; i < w.images; i++) {
@@ -110,7 +127,7 @@ describe('retention, for random repositories (fast-check, on an OCI layout)', ()
           await tmp.remove()
         }
       }),
-      { numRuns: 30 },
+      { numRuns: store.runs },
     )
   }, 120_000)
 })
