@@ -1,9 +1,15 @@
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { candidateKeys, type KeySet, signerOf } from '../../src/sign/key-set.js'
-import { keyFingerprint } from '../../src/sign/keys.js'
-import { recoverSigner } from '../../src/sign/recover-key.js'
-import { judgeSignature, keyStanding, nextChange, type Trust, type TrustedKey } from '../../src/sign/trust.js'
+import { candidateKeys, type KeySet, signerOf } from '../../../src/sign/key-set.js'
+import { keyFingerprint } from '../../../src/sign/keys.js'
+import { recoverSigner } from '../../../src/sign/recover-key.js'
+import {
+  judgeSignature,
+  keyStanding,
+  nextChange,
+  type Trust,
+  type TrustedKey,
+} from '../../../src/sign/trust.js'
 
 // The trust decision alone: plain data in, a verdict out; no registry, no files.
 const fp = (c: string) => `sha256:${c.repeat(64)}`

@@ -1,11 +1,16 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isFerryError } from '../../src/errors.js'
-import { environmentKeySet, loadPolicy, policyJsonSchema, withPolicyTrust } from '../../src/policy/index.js'
-import { keyFingerprint } from '../../src/sign/keys.js'
-import { loadKeySet } from '../../src/supply/key-files.js'
-import { makeKeys, type TestKeys, tempDir } from '../supply/helpers.js'
+import { isFerryError } from '../../../src/errors.js'
+import {
+  environmentKeySet,
+  loadPolicy,
+  policyJsonSchema,
+  withPolicyTrust,
+} from '../../../src/policy/index.js'
+import { keyFingerprint } from '../../../src/sign/keys.js'
+import { loadKeySet } from '../../../src/supply/key-files.js'
+import { makeKeys, type TestKeys, tempDir } from '../../supply/helpers.js'
 
 // Key entries with windows and the trust block, as the policy file spells them: no registry.
 let tmp: Awaited<ReturnType<typeof tempDir>>
