@@ -1,4 +1,4 @@
-import { KeyObject } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { FerryError } from '../errors.js'
 // classic.js and key-set.js alone: the sign/ index pulls in the Sigstore libraries, which nothing here needs.
 import { signClassicWith } from '../sign/classic.js'
@@ -35,10 +35,9 @@ export function checkMetadataSignature(
   archive: string,
   metadata: Uint8Array,
   signature: Buffer | undefined,
-  keys: KeyObject | KeySet | undefined,
+  publicKey: KeyObject | undefined,
 ): SignatureState {
-  const set = keys instanceof KeyObject ? singleKeySet(keys) : keys
-  return metadataSignature(archive, metadata, signature, set).state
+  return metadataSignature(archive, metadata, signature, publicKey && singleKeySet(publicKey)).state
 }
 
 /**

@@ -65,7 +65,8 @@ ${trust}`
     // The rotation: the current release re-signed with the new key, the other one not.
     await sign(both, newKey.key)
     revoking = await policy('revoking.yaml', '[new.pub]', `trust:\n  revoked: [${oldFp}]\n`)
-  })
+    // Seven CLI runs: past the default hook timeout on two busy cores.
+  }, 180_000)
   afterAll(async () => {
     await registry?.stop()
     await tmp?.remove()

@@ -66,7 +66,8 @@ describe('serve --policy: a key rotation at the pull gate', { timeout: 180_000 }
       await sign(`${host}/acme/web-prod:${v}`, oldKey.key)
       expect((await get(v)).status).toBe(200)
     }
-  })
+    // Two pushes and two signings through the CLI: past the default hook timeout on two busy cores.
+  }, 180_000)
   afterAll(async () => {
     await served?.stop()
     await rm(dir, { recursive: true, force: true })
