@@ -84,7 +84,7 @@ async function main() {
   try {
     process.stderr.write(`pushing a ${LAYERS} x ${MIB} MiB image to ${source.host}/bench/big:1 …\n`)
     const image = await pushSyntheticImage(
-      client.repository(source.host, 'bench/big'),
+      client.repository({ registry: source.host, repository: 'bench/big' }),
       { seed: 'bench/bundle', layers: LAYERS, layerSize: MIB * 1024 * 1024 },
       '1',
     )
@@ -140,7 +140,9 @@ async function main() {
           const imported = await timed(i, ia, { cwd: work, env: { ...process.env, TMPDIR: work } })
           samples.push({ tool, leg: 'import', round, ...imported })
           // Both land where ferry's default mapping puts it: --to HOST/bench + the source path bench/big.
-          const got = (await client.repository(dest.host, 'bench/bench/big').resolve('1')).digest
+          const got = (
+            await client.repository({ registry: dest.host, repository: 'bench/bench/big' }).resolve('1')
+          ).digest
           if (got !== image.digest) throw new Error(`${tool}: imported ${got}, expected ${image.digest}`)
         } finally {
           await dest.stop()

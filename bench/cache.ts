@@ -177,7 +177,7 @@ async function main() {
   const source = await startDistribution({ requestLog: true })
   const client = new RegistryClient()
   await pushSyntheticImage(
-    client.repository(source.host, 'big/app'),
+    client.repository({ registry: source.host, repository: 'big/app' }),
     { seed: 'bench-cache', layers: LAYERS, layerSize: (BIG_MIB * 1024 * 1024) / LAYERS },
     '1.0',
   )

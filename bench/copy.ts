@@ -53,7 +53,7 @@ function report(name: string, r: { ferry: number; skopeo: number; rss: number },
 async function big(source: Distribution) {
   const client = new RegistryClient()
   await pushSyntheticImage(
-    client.repository(source.host, 'big/app'),
+    client.repository({ registry: source.host, repository: 'big/app' }),
     { seed: 'bench-big', layers: LAYERS, layerSize: (BIG_MIB * 1024 * 1024) / LAYERS },
     '1.0',
   )
@@ -110,7 +110,7 @@ async function many(source: Distribution, dir: string) {
     for (let t = 0; t < 10; t++) {
       const repo = `many/svc${r}`
       await pushSyntheticImage(
-        client.repository(source.host, repo),
+        client.repository({ registry: source.host, repository: repo }),
         { seed: `bench-many-${r}-${t}`, layers: 3, layerSize: 64 * 1024 },
         `1.${t}.0`,
       )

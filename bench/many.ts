@@ -51,7 +51,7 @@ async function fixture(source: Distribution): Promise<string[]> {
     for (let t = 0; t < TAGS; t++) {
       const repo = `many/svc${r}`
       await pushSyntheticImage(
-        client.repository(source.host, repo),
+        client.repository({ registry: source.host, repository: repo }),
         { seed: `bench-many-${r}-${t}`, layers: 1 + ((r + t) % 3), layerSize: 64 * 1024 },
         `1.${t}.0`,
       )

@@ -1,9 +1,20 @@
 import { Args, Flags } from '@oclif/core'
 
 /** Shared argument and flag definitions, so every command describes the same thing the same way. */
+
+/** An image read from wherever it is: any location (src/reference/location.ts). */
 export const imageArg = (
-  description = 'Image: REGISTRY/REPO[:TAG][@DIGEST], or oci:DIR[:TAG|@DIGEST] (oci:DIR:REPO:TAG, oci:DIR:REPO@DIGEST for a repository view)',
+  description = 'Image: REGISTRY/REPO[:TAG][@DIGEST] (https://REGISTRY/… or http://… to choose the scheme), ' +
+    'oci:DIR[:TAG|@DIGEST] (oci:DIR:REPO:TAG, oci:DIR:REPO@DIGEST for a repository view), or ' +
+    'bundle:FILE:IMAGE (an image in an air-gap bundle, as the bundle names it; read-only)',
 ) => Args.string({ required: true, description })
+
+/** An image that is written to (signed, attached to): a registry or a layout, never a bundle. */
+export const writableImageArg = () =>
+  imageArg(
+    'Image: REGISTRY/REPO[:TAG][@DIGEST] (https://REGISTRY/… or http://… to choose the scheme), or ' +
+      'oci:DIR[:TAG|@DIGEST] (oci:DIR:REPO:TAG, oci:DIR:REPO@DIGEST for a repository view)',
+  )
 
 export const platformFlag = Flags.string({
   description: 'For an index, the child for OS/ARCH[/VARIANT] (e.g. linux/arm64).',

@@ -11,12 +11,13 @@ import {
   silentLogger,
   terminalSafe,
 } from '../src/log.js'
+import type { Location } from '../src/reference/index.js'
 import { DEFAULT_TRANSFER_LIMITS } from '../src/registry/index.js'
 import { repeatable, repeatableList } from './args.js'
 import { type ExplicitCredentials, parseCreds, readCredsFromStdin } from './creds.js'
-import { type RegistryArgKind, registryOfArg, splitScheme } from './registry-args.js'
+import { type ParsedArg, parseRegistryArg, type RegistryArgKind, registryOfArg } from './registry-args.js'
 
-/** Errors are one line; one that echoes a huge value is cut in the middle. */
+/** Errors are one line (a spec's list of problems: one per line); one that echoes a huge value is cut in the middle. */
 const MAX_ERROR_LENGTH = 2000
 
 /** A line (or lines) of human output: secrets this process holds redacted, controls escaped. */
@@ -103,14 +104,15 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
   }
 
   /**
-   * Arguments that name a registry (`host`: HOST[:PORT]) or an image on one (`reference`). They may
-   * be written `https://…` or `http://…`: the scheme is taken off and used for that host, and their
-   * registries are the ones --creds applies to.
+   * Arguments that name a registry (`host`: HOST[:PORT]) or an image on one or elsewhere
+   * (`reference`). They are parsed once, by the location grammar, when the command starts: a bad one
+   * fails then, and their registries are the ones --creds applies to. A scheme written in front
+   * (`https://HOST/…`) stays in the parsed value and is how the client reaches that host.
    */
   static registryArgs: Record<string, RegistryArgKind> = {}
 
-  /** Per host, the scheme a registry argument spelled out. */
-  private schemes: Record<string, 'http' | 'https'> = {}
+  /** The registry arguments, parsed. */
+  private parsedArgs: Record<string, ParsedArg> = {}
   /** The registries the command's registry arguments name, in order, without repeats. */
   protected namedRegistries: string[] = []
   /** --creds / --creds-stdin, and a command's own (copy's --src-creds), by registry. */
@@ -151,20 +153,25 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     for (const [name, kind] of Object.entries(this.registryArgKinds)) {
       const value = args[name]
       if (typeof value !== 'string') continue
-      const split = splitScheme(value, kind)
-      args[name] = split.rest
-      const registry = registryOfArg(split.rest, kind)
-      if (!registry) continue
-      if (split.scheme) {
-        const host = split.host
-        const before = this.schemes[host]
-        if (before && before !== split.scheme) {
-          throw new FerryError('USAGE', `${host} is written both ${before}:// and ${split.scheme}://`)
-        }
-        this.schemes[host] = split.scheme
-      }
-      if (!this.namedRegistries.includes(registry)) this.namedRegistries.push(registry)
+      const parsed = parseRegistryArg(value, kind)
+      this.parsedArgs[name] = parsed
+      const registry = registryOfArg(parsed)
+      if (registry && !this.namedRegistries.includes(registry)) this.namedRegistries.push(registry)
     }
+  }
+
+  /** A registry argument as the location grammar parsed it (see `registryArgs`). */
+  protected parsedArg(name: string): ParsedArg {
+    const parsed = this.parsedArgs[name]
+    if (!parsed) throw new FerryError('INTERNAL', `${name} is not a registry argument`)
+    return parsed
+  }
+
+  /** A `reference` registry argument: an image or repository anywhere. */
+  protected location(name: string): Location {
+    const parsed = this.parsedArg(name)
+    if (parsed.kind === 'host') throw new FerryError('INTERNAL', `${name} is a registry host argument`)
+    return parsed
   }
 
   /** Records credentials for registries; refuses to send one secret to two registries. */
@@ -232,7 +239,6 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     return {
       insecure: this.flags['insecure-registry'] ?? [],
       plainHttp: this.flags['plain-http'],
-      schemes: this.schemes,
       caFiles: this.flags['ca-file'] ?? [],
       allowTokenRealms: this.allowedTokenRealms,
       credentials: this.explicitCredentials,
@@ -283,7 +289,7 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(`${jsonTerminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`)
     } else {
-      process.stderr.write(`ferry: ${terminalSafe(message)}\n`)
+      process.stderr.write(`ferry: ${errorLines(message)}\n`)
       if (this.flags?.debug && err.stack && !(err instanceof FerryError))
         process.stderr.write(`${terminalSafe(redact(err.stack), { keepNewlines: true })}\n`)
     }
@@ -291,6 +297,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     return undefined
   }
 }
+
+/**
+ * An error for the terminal: controls escaped, but the lines of a message that has several (a spec with
+ * two mistakes) kept as lines, each after the first indented so that none can pose as another
+ * `ferry:` line.
+ */
+const errorLines = (message: string) => terminalSafe(message, { keepNewlines: true }).replaceAll('\n', '\n  ')
 
 /** oclif's flag and argument errors: CLIErrors with its usage exit code 2 (an ExitError is a requested exit). */
 function isUsageError(err: Error & { oclif?: { exit?: number } }): err is Errors.CLIError {

@@ -1,5 +1,7 @@
 import type { SignatureState } from '../src/bundle/signature.js'
 
+export { plural } from '../src/util/plural.js'
+
 /** Human renderings shared by commands. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']

@@ -1,4 +1,5 @@
 import type { SignImageResult } from '../src/supply/index.js'
+import { plural } from './format.js'
 
 /** What `sign` (and `attach --key`) tell a human about the signatures written. */
 export function signatureLines(r: SignImageResult): string[] {
@@ -7,7 +8,7 @@ export function signatureLines(r: SignImageResult): string[] {
     lines.push(
       r.classic.skipped
         ? `classic: an equivalent signature is already in ${r.name}:${r.classic.tag}`
-        : `classic: signed ${r.digest}, ${r.name}:${r.classic.tag} now holds ${r.classic.signatures} signature(s)`,
+        : `classic: signed ${r.digest}, ${r.name}:${r.classic.tag} now holds ${plural(r.classic.signatures, 'signature')}`,
     )
   }
   if (r.bundle) {

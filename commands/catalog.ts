@@ -4,7 +4,7 @@ import type { JsonShape } from '../cli/json-shape.js'
 import { FerryError } from '../src/errors.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
-import { LAYOUT_PREFIX, parseReference } from '../src/reference/index.js'
+import { LAYOUT_PREFIX, type Location } from '../src/reference/index.js'
 import { RegistryClient } from '../src/registry/index.js'
 
 export default class Catalog extends FerryCommand<typeof Catalog> {
@@ -21,25 +21,30 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
     'echo "ci:$PW" | <%= config.bin %> catalog reg.local:5000 --creds-stdin',
   ]
   static override registryArgs = { registry: 'host' } as const
-  static override args = { registry: Args.string({ required: true, description: 'HOST[:PORT], or oci:DIR' }) }
+  static override args = {
+    registry: Args.string({
+      required: true,
+      description: 'HOST[:PORT] (https://HOST[:PORT] too), or oci:DIR',
+    }),
+  }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = { registry: 'string', repositories: ['string'] }
 
   async run() {
-    if (this.args.registry.startsWith(LAYOUT_PREFIX)) return this.layoutCatalog()
+    const where = this.parsedArg('registry')
+    if (where.kind !== 'host') return this.layoutCatalog(where)
     const client = new RegistryClient(this.registryOptions)
     try {
-      const repositories = await client.catalog(this.args.registry)
+      const repositories = await client.catalog(where)
       for (const r of repositories) this.out(terminalSafe(r))
-      return { registry: this.args.registry, repositories }
+      return { registry: where.registry, repositories }
     } finally {
       await client.close()
     }
   }
 
-  private async layoutCatalog() {
-    const ref = parseReference(this.args.registry)
+  private async layoutCatalog(ref: Location) {
     if (ref.kind !== 'layout' || ref.tag !== undefined || ref.digest || ref.repository !== undefined) {
       throw new FerryError(
         'USAGE',

@@ -2,14 +2,13 @@ import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { parseCreds } from '../cli/creds.js'
-import { formatBytes } from '../cli/format.js'
+import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
-import { registryOfArg } from '../cli/registry-args.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
-import { copyReference } from '../src/copy/copy-reference.js'
 import { parsePlatform } from '../src/oci/platform.js'
+import { copyReference } from '../src/targets/copy-reference.js'
 
 export default class Copy extends FerryCommand<typeof Copy> {
   static override summary = 'Copy an image or multi-arch index by digest, byte for byte.'
@@ -31,11 +30,12 @@ export default class Copy extends FerryCommand<typeof Copy> {
   static override args = {
     source: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST]',
+      description:
+        'REGISTRY/REPO[:TAG][@DIGEST] (https://… too), oci:DIR[[:REPO]:TAG|[:REPO]@DIGEST] or bundle:FILE:IMAGE',
     }),
     destination: Args.string({
       required: true,
-      description: 'REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[[:REPO]:TAG]',
+      description: 'REGISTRY/REPO[:TAG|@DIGEST] (https://… too) or oci:DIR[[:REPO]:TAG] (never a bundle)',
     }),
   }
   static override flags = {
@@ -91,19 +91,21 @@ export default class Copy extends FerryCommand<typeof Copy> {
   }
 
   async run() {
+    const source = this.location('source')
+    const destination = this.location('destination')
     const own = [
-      ['src-creds', this.args.source],
-      ['dest-creds', this.args.destination],
+      ['src-creds', source],
+      ['dest-creds', destination],
     ] as const
-    for (const [flag, ref] of own) {
+    for (const [flag, location] of own) {
       const value = this.flags[flag]
-      const registry = registryOfArg(ref, 'reference')
+      const registry = location.kind === 'registry' ? location.registry : undefined
       if (value) this.credsFor(parseCreds(value, `--${flag}`), registry ? [registry] : [], `--${flag}`)
     }
     const quiet = this.flags.quiet
     const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {
-      const result = await copyReference(this.args.source, this.args.destination, {
+      const result = await copyReference(source, destination, {
         ...this.registryOptions,
         platforms: this.flags.platform?.map(parsePlatform),
         referrers: this.flags.referrers,
@@ -137,9 +139,9 @@ export default class Copy extends FerryCommand<typeof Copy> {
       )
       if (!quiet)
         this.note(
-          `copied ${b.copied} blobs (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
-            `${result.manifests.pushed} manifests pushed, ${result.manifests.skipped} present` +
-            `${result.referrers ? `; ${result.referrers} referrers` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+          `copied ${plural(b.copied, 'blob')} (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+            `${plural(result.manifests.pushed, 'manifest')} pushed, ${result.manifests.skipped} present` +
+            `${result.referrers ? `; ${plural(result.referrers, 'referrer')}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
         )
       return result
     } finally {

@@ -29,7 +29,7 @@ export default class Delete extends FerryCommand<typeof Delete> {
   static override args = {
     image: Args.string({
       required: true,
-      description: 'REGISTRY/REPO@DIGEST or REGISTRY/REPO:TAG (the digest it names)',
+      description: 'REGISTRY/REPO@DIGEST or REGISTRY/REPO:TAG (the digest it names); https://… too',
     }),
   }
   static override flags = {

@@ -1,8 +1,7 @@
 import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
-import { parseReference } from '../src/reference/index.js'
-import { openTarget } from '../src/targets/open.js'
+import { openSource } from '../src/targets/open.js'
 
 export default class Digest extends FerryCommand<typeof Digest> {
   static override summary = 'Print the digest an image reference resolves to.'
@@ -19,7 +18,7 @@ export default class Digest extends FerryCommand<typeof Digest> {
   static jsonOutput: JsonShape = { digest: 'string', mediaType: 'string', size: 'number' }
 
   async run() {
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
     try {
       const desc = await target.resolve(reference)
       this.out(desc.digest)

@@ -6,8 +6,8 @@ import type { JsonShape } from '../cli/json-shape.js'
 import { descriptorShape, stringMap } from '../cli/json-shapes.js'
 import { type InspectResult, inspectImage } from '../src/inspect.js'
 import { parsePlatform } from '../src/oci/platform.js'
-import { nameWithReference, parseReference } from '../src/reference/index.js'
-import { openTarget } from '../src/targets/open.js'
+import { nameWithReference } from '../src/reference/index.js'
+import { openSource } from '../src/targets/open.js'
 
 export default class Inspect extends FerryCommand<typeof Inspect> {
   static override summary = 'Show an image or index: digest, platforms, layers, labels.'
@@ -45,7 +45,7 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
   }
 
   async run() {
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
     try {
       const platform = this.flags.platform ? parsePlatform(this.flags.platform) : undefined
       const result = await inspectImage(target, reference, { platform })

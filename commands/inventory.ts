@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
+import { plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { createInventory, writeInventory } from '../src/bundle/inventory.js'
 
@@ -15,7 +16,10 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
     '<%= config.bin %> inventory oci:/srv/mirror --output mirror.json',
   ]
   static override args = {
-    where: Args.string({ required: true, description: 'HOST[:PORT][/PREFIX] or oci:DIR' }),
+    where: Args.string({
+      required: true,
+      description: 'HOST[:PORT][/PREFIX] (https:// or http:// in front too) or oci:DIR',
+    }),
   }
   static override flags = {
     output: Flags.string({ char: 'o', required: true, description: 'The inventory file to write (JSON).' }),
@@ -37,8 +41,8 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
     const tags = inventory.repositories.reduce((n, r) => n + Object.keys(r.tags).length, 0)
     this.out(this.flags.output)
     this.note(
-      `${inventory.repositories.length} repositories, ${tags} tags, ${blobs.size} distinct blobs` +
-        `${inventory.skipped.length ? `; ${inventory.skipped.length} tags skipped (see "skipped")` : ''}`,
+      `${plural(inventory.repositories.length, 'repository', 'repositories')}, ${plural(tags, 'tag')}, ${plural(blobs.size, 'distinct blob')}` +
+        `${inventory.skipped.length ? `; ${plural(inventory.skipped.length, 'tag')} skipped (see "skipped")` : ''}`,
     )
     return {
       output: this.flags.output,

@@ -3,6 +3,7 @@ import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { promptSecret, readSecretFromStdin } from '../cli/prompt.js'
 import { FerryError } from '../src/errors.js'
+import type { RegistryHost } from '../src/reference/index.js'
 import { login } from '../src/registry/index.js'
 
 export default class Login extends FerryCommand<typeof Login> {
@@ -35,15 +36,16 @@ export default class Login extends FerryCommand<typeof Login> {
     if (!this.flags['password-stdin'] && !process.stdin.isTTY) {
       throw new FerryError(
         'USAGE',
-        `login to ${this.args.registry}: no terminal to type the password at; pipe it in with --password-stdin`,
+        `login to ${(this.parsedArg('registry') as RegistryHost).registry}: no terminal to type the password at; pipe it in with --password-stdin`,
       )
     }
     const password = this.flags['password-stdin']
       ? await readSecretFromStdin()
       : await promptSecret('Password: ')
     if (!password) throw new FerryError('USAGE', 'empty password')
-    await login(this.args.registry, this.flags.username, password, this.registryOptions)
-    this.note(`Login succeeded: ${this.args.registry}`)
-    return { registry: this.args.registry, username: this.flags.username }
+    const host = this.parsedArg('registry') as RegistryHost
+    await login(host, this.flags.username, password, this.registryOptions)
+    this.note(`Login succeeded: ${host.registry}`)
+    return { registry: host.registry, username: this.flags.username }
   }
 }

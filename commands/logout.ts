@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import type { RegistryHost } from '../src/reference/index.js'
 import { logout } from '../src/registry/index.js'
 
 export default class Logout extends FerryCommand<typeof Logout> {
@@ -18,12 +19,9 @@ export default class Logout extends FerryCommand<typeof Logout> {
   static jsonOutput: JsonShape = { registry: 'string', removed: 'boolean' }
 
   async run() {
-    const removed = await logout(this.args.registry, this.registryOptions)
-    this.note(
-      removed
-        ? `Removed login credentials for ${this.args.registry}`
-        : `Not logged in to ${this.args.registry}`,
-    )
-    return { registry: this.args.registry, removed }
+    const { registry } = this.parsedArg('registry') as RegistryHost
+    const removed = await logout(registry, this.registryOptions)
+    this.note(removed ? `Removed login credentials for ${registry}` : `Not logged in to ${registry}`)
+    return { registry, removed }
   }
 }

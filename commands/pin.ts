@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatable, stripComponentsFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
-import { table } from '../cli/format.js'
+import { plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { flagKeySet, revokedFlag } from '../cli/trust-flags.js'
 import { loadMappingFile } from '../src/bundle/mapping.js'
@@ -88,6 +88,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
     '<%= config.bin %> pin deploy/ --mapping images.json --key release-2027.pub --revoked sha256:… --in-place',
     '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
     '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
+    '<%= config.bin %> pin deploy/ --registry reg.local:5000/cache --from bundle:site.tar --key release.pub --out pinned/',
     '<%= config.bin %> pin . --registry reg.local:5000/cache --key release.pub --in-place    # Dockerfiles, compose.yaml and its build: Dockerfiles, chart/',
     '<%= config.bin %> pin Dockerfile --registry reg.local:5000/cache --check',
   ]
@@ -96,7 +97,9 @@ export default class Pin extends FerryCommand<typeof Pin> {
     path: Args.string({ required: true, description: 'Files or directories (FILE|DIR...).' }),
   }
   static override flags = {
-    registry: Flags.string({ description: 'The internal registry: HOST[:PORT][/PREFIX].' }),
+    registry: Flags.string({
+      description: 'The internal registry: HOST[:PORT][/PREFIX] (https:// or http:// in front too).',
+    }),
     mapping: Flags.string({
       description:
         'With --registry: YAML map of source repository → path under it (as bundle import). Alone: the JSON ' +
@@ -136,6 +139,11 @@ export default class Pin extends FerryCommand<typeof Pin> {
     'any-image-key': Flags.boolean({
       description: 'Also rewrite any key named image with a string value (CRDs).',
     }),
+    from: Flags.string({
+      description:
+        'Resolve and verify each image in this bundle (bundle:FILE), by the name the bundle gives it, instead of ' +
+        'on the internal registry: pin before the import, from the file alone (import keeps every digest).',
+    }),
   }
 
   async run() {
@@ -153,6 +161,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
       lock: flags.lock,
       allowUnverified: flags['allow-unverified'],
       anyImageKey: flags['any-image-key'],
+      from: flags.from,
     })
     const lines = render(report)
     if (lines) this.out(lines)
@@ -167,24 +176,26 @@ export default class Pin extends FerryCommand<typeof Pin> {
     if (check) {
       const notPinned = report.counts.unpinned + report.counts.failed
       const unread = report.ignored.filter((i) => i.outside).length
-      if (report.ok) this.note(`${report.counts.pinned} image(s) pinned to ${names.describe}`)
+      if (report.ok) this.note(`${plural(report.counts.pinned, 'image')} pinned to ${names.describe}`)
       else {
-        if (notPinned || !unread) this.note(`ferry: ${notPinned} image(s) not pinned to ${names.describe}`)
-        if (unread) this.note(`ferry: not checked: ${unread} symbolic link(s) out of the directory walked`)
+        if (notPinned || !unread)
+          this.note(`ferry: ${plural(notPinned, 'image')} not pinned to ${names.describe}`)
+        if (unread)
+          this.note(`ferry: not checked: ${plural(unread, 'symbolic link')} out of the directory walked`)
         process.exitCode = 1
       }
     } else if (!report.ok) {
       const failed = report.files.flatMap((f) => f.images.filter((i) => i.verdict === 'failed'))
       const failure = new FerryError(
         'VERIFY_FAILED',
-        `${failed.length} image(s) did not pass; nothing was written`,
+        `${plural(failed.length, 'image')} did not pass; nothing was written`,
       )
       this.note(`ferry: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)
     } else {
       for (const i of report.files.flatMap((f) => f.images.filter((x) => x.verdict === 'unverified')))
         this.note(`ferry: warning: pinned unverified: ${i.before} → ${i.after}`)
-      this.note(`${summary(report)}; wrote ${report.written.length - 1} file(s) and ${report.lock}`)
+      this.note(`${summary(report)}; wrote ${plural(report.written.length - 1, 'file')} and ${report.lock}`)
     }
     return report
   }

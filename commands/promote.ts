@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
-import { formatBytes } from '../cli/format.js'
+import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { policyCheckShape } from '../cli/json-shapes.js'
 import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
@@ -55,7 +55,10 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'FERRY_POLICY=/etc/ferry/policy.yaml <%= config.bin %> promote registry.intra/acme/shop/api:v1.4.2 registry.intra/acme/shop/api-prod',
   ]
   static override args = {
-    source: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:REF]' }),
+    source: Args.string({
+      required: true,
+      description: 'REGISTRY/REPO[:TAG][@DIGEST] (https://… too), oci:DIR[:REF] or bundle:FILE:IMAGE',
+    }),
     destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG] or oci:DIR[:REPO]:TAG' }),
   }
   static override flags = {
@@ -105,7 +108,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     if (result.copy) {
       const c = result.copy
       this.note(
-        `copied ${c.blobs.copied} blobs (${formatBytes(c.bytes)}), skipped ${c.blobs.skipped}, mounted ${c.blobs.mounted}; ${c.referrers} referrers`,
+        `copied ${plural(c.blobs.copied, 'blob')} (${formatBytes(c.bytes)}), skipped ${c.blobs.skipped}, mounted ${c.blobs.mounted}; ${plural(c.referrers, 'referrer')}`,
       )
     }
     if (result.ledger) this.note(`recorded in ${result.ledger}`)

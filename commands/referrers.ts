@@ -3,9 +3,8 @@ import { imageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { attachedEntryShape } from '../cli/json-shapes.js'
-import { parseReference } from '../src/reference/index.js'
 import { type AttachedEntry, type AttachedTree, listAttached } from '../src/supply/index.js'
-import { openTarget } from '../src/targets/open.js'
+import { openSource } from '../src/targets/open.js'
 
 export default class Referrers extends FerryCommand<typeof Referrers> {
   static override summary =
@@ -45,7 +44,7 @@ export default class Referrers extends FerryCommand<typeof Referrers> {
   }
 
   async run() {
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
     try {
       const tree = await listAttached({ target, reference, artifactType: this.flags['artifact-type'] })
       this.out(render(tree))

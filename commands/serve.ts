@@ -5,11 +5,10 @@ import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { progressSink } from '../cli/progress.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
+import { isAttachmentTag } from '../src/reference/grammar.js'
 import { type RunningServer, startServer } from '../src/serve/index.js'
 import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
 
-// cosign's `sha256-HEX.sig|att|sbom` tags: real tags, but noise in a list of what to pull.
-const COSIGN_TAG_RE = /^sha256-[a-f0-9]{64}\.(?:sig|att|sbom)$/
 const TAGS_SHOWN = 6
 
 export default class Serve extends FerryCommand<typeof Serve> {
@@ -326,7 +325,8 @@ function describeBundle(server: RunningServer): string {
     `ferry serve: listening on ${server.url} (bundle ${resolve(b.file)}: ${b.name} ${b.version}, every blob verified, ${signature}, read-only)`,
   ]
   for (const repo of b.repositories) {
-    const tags = repo.tags.filter((t) => !COSIGN_TAG_RE.test(t))
+    // Attachment tags (cosign's, the referrers index): real tags, but noise in a list of what to pull.
+    const tags = repo.tags.filter((t) => !isAttachmentTag(t))
     const shown = tags.slice(0, TAGS_SHOWN).join(', ')
     const more = tags.length > TAGS_SHOWN ? `, … (${tags.length - TAGS_SHOWN} more)` : ''
     lines.push(

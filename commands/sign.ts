@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core'
-import { imageArg, repeatable } from '../cli/args.js'
+import { repeatable, writableImageArg } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { signResultShape } from '../cli/json-shapes.js'
@@ -33,7 +33,7 @@ export default class Sign extends FerryCommand<typeof Sign> {
     "<%= config.bin %> sign registry.intra/acme/web:v1.4.2 --key 'pkcs11:token=release;object=signing?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/secrets/hsm-pin'",
     '<%= config.bin %> sign reg.local/app:1 --fulcio-url https://fulcio.intra --rekor-url https://rekor.intra --identity-token - < token',
   ]
-  static override args = { image: imageArg() }
+  static override args = { image: writableImageArg() }
   static override flags = {
     key: signingKeyFlag({ exclusive: ['fulcio-url'] }),
     format: Flags.option({

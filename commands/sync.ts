@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
-import { formatBytes, table } from '../cli/format.js'
+import { formatBytes, plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { progressSink } from '../cli/progress.js'
@@ -93,7 +93,7 @@ function render(r: SyncReport): string {
   const copied = r.entries.filter((e) => e.status === 'copied')
   const summary =
     t.copied + t.wouldCopy + t.failed === 0
-      ? `all ${t.images} images already in sync (0 bytes transferred, 0 manifests pushed)`
+      ? `${t.images === 1 ? '1 image' : `all ${t.images} images`} already in sync (0 bytes transferred, 0 manifests pushed)`
       : r.dryRun
         ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
         : `${t.copied} copied (${transferred(copied)}), ${t.inSync} in sync, ${t.failed} failed`
@@ -110,10 +110,13 @@ function transferred(entries: SyncReport['entries']): string {
   const mounted = sum((e) => e.blobs?.mounted ?? 0)
   const present = sum((e) => e.blobs?.skipped ?? 0)
   return [
-    sent ? `${sent} blobs sent (${formatBytes(sum((e) => e.bytes))})` : 'no blob sent',
+    sent ? `${plural(sent, 'blob')} sent (${formatBytes(sum((e) => e.bytes))})` : 'no blob sent',
     mounted ? `${mounted} mounted` : '',
     present ? `${present} already there` : '',
-    `${sum((e) => e.manifestsPushed)} manifests pushed`,
+    `${plural(
+      sum((e) => e.manifestsPushed),
+      'manifest',
+    )} pushed`,
   ]
     .filter(Boolean)
     .join(', ')

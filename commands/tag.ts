@@ -40,7 +40,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
   static override args = {
     image: Args.string({
       required: true,
-      description: 'REGISTRY/REPO:TAG|@DIGEST or oci:DIR[:REPO]:TAG|@DIGEST',
+      description: 'REGISTRY/REPO:TAG|@DIGEST (https://… too) or oci:DIR[:REPO]:TAG|@DIGEST',
     }),
     tag: Args.string({ required: true, description: 'The new tag, in the same repository.' }),
   }

@@ -6,7 +6,6 @@ import { schemeType, signatureCheckShape } from '../cli/json-shapes.js'
 import { flagKeySet, revokedFlag, trustPolicyFlag } from '../cli/trust-flags.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
-import { parseReference } from '../src/reference/index.js'
 import { keyName } from '../src/sign/trust.js'
 import {
   parseKeyValues,
@@ -14,7 +13,7 @@ import {
   type VerifyImageResult,
   verifyImage,
 } from '../src/supply/index.js'
-import { openTarget } from '../src/targets/open.js'
+import { openSource } from '../src/targets/open.js'
 
 export default class Verify extends FerryCommand<typeof Verify> {
   static override summary = 'Verify an image’s signatures offline with a public key.'
@@ -83,7 +82,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
   async run() {
     const keys = await flagKeySet(this.flags)
     const annotations = parseKeyValues(this.flags.annotation)
-    const { target, reference } = await openTarget(parseReference(this.args.image), this.registryOptions)
+    const { target, reference } = await openSource(this.args.image, this.registryOptions)
     let report: VerifyImageResult
     try {
       report = await verifyImage({

@@ -211,7 +211,7 @@ async function mirror(ctx) {
   const second = ferry('sync', 'mirror.yaml').stdout
   ferry('catalog', ctx.registry)
   proved(
-    second.includes('all 1 images already in sync (0 bytes transferred, 0 manifests pushed)'),
+    second.includes('1 image already in sync (0 bytes transferred, 0 manifests pushed)'),
     'nothing re-sent: the second run found the mirror in sync with HEAD requests alone',
   )
 }
@@ -402,7 +402,7 @@ async function retentionPlan(ctx) {
   const plan = ferry('retention', 'plan', ctx.app, '--policy', 'retention.policy.yaml').stdout
   const kept = plan.split('\n').filter((l) => /^ {2}keep .*count \(dev\)/.test(l))
   proved(
-    kept.length === 2 && plan.includes('keep 3, untag 2, delete 0 manifest(s)'),
+    kept.length === 2 && plan.includes('keep 3, untag 2, delete 0 manifests'),
     'retention keeps the 2 newest dev tags and only untags the other 2: a kept tag needs their digest, so no manifest is deleted',
   )
 }

@@ -4,9 +4,10 @@ export * from './bundle/index.js'
 export * from './content/capabilities.js'
 export * from './content/memory.js'
 export * from './content/precondition.js'
+export * from './content/present.js'
+export * from './content/store.js'
 export * from './content/target.js'
 export * from './copy/copy.js'
-export * from './copy/copy-reference.js'
 export * from './copy/events.js'
 export * from './errors.js'
 export * from './graph/index.js'
@@ -14,7 +15,6 @@ export * from './inspect.js'
 export * from './layout/index.js'
 export * from './ledger/index.js'
 export * from './log.js'
-export * from './naming/attachment-tags.js'
 export * from './oci/digest.js'
 export * from './oci/manifest.js'
 export * from './oci/media-types.js'
@@ -23,6 +23,21 @@ export * from './oci/schemas.js'
 export * from './pin/index.js'
 export * from './policy/index.js'
 export * from './promote/index.js'
+// The grammar's predicates and attachment tags; its patterns stay inside.
+export {
+  type AttachmentTag,
+  COSIGN_TAG_SUFFIXES,
+  type CosignTagSuffix,
+  cosignTag,
+  cosignTags,
+  isAttachmentTag,
+  isRefName,
+  isRegistryHost,
+  isRepositoryName,
+  isTag,
+  parseAttachmentTag,
+  referrersTag,
+} from './reference/grammar.js'
 export * from './reference/index.js'
 export * from './registry/index.js'
 export * from './retention/index.js'
@@ -31,6 +46,5 @@ export * from './sign/index.js'
 export * from './supply/index.js'
 export * from './sync/sync.js'
 export * from './synthetic.js'
+export * from './targets/copy-reference.js'
 export * from './targets/open.js'
-export * from './targets/present.js'
-export * from './targets/store.js'

@@ -2,12 +2,12 @@ import { createCipheriv, createHash } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
+import { storeManifest, storeTagged } from './content/store.js'
 import type { Target } from './content/target.js'
 import { type Digest, Hasher } from './oci/digest.js'
 import { type Manifest, parseManifest } from './oci/manifest.js'
 import { MediaType } from './oci/media-types.js'
 import type { Descriptor, Platform } from './oci/schemas.js'
-import { storeManifest, storeTagged } from './targets/store.js'
 
 /**
  * Real, valid images made from nothing (no Docker, no network): each layer is an uncompressed tar

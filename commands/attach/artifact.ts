@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
-import { imageArg, repeatable } from '../../cli/args.js'
+import { repeatable, writableImageArg } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { signResultShape } from '../../cli/json-shapes.js'
@@ -26,7 +26,7 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
     '<%= config.bin %> attach artifact registry.intra/acme/web:v1.4.2 --artifact-type application/vnd.acme.scan.v1+json --file scan.json',
     '<%= config.bin %> attach artifact reg.local/app:1 --artifact-type application/vnd.acme.release-notes.v1 --file NOTES.md --media-type text/markdown -a org.opencontainers.image.version=1.0',
   ]
-  static override args = { image: imageArg() }
+  static override args = { image: writableImageArg() }
   static override flags = {
     'artifact-type': Flags.string({
       description: 'The artifact’s media type (type/subtype).',

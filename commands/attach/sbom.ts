@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
 import { Flags } from '@oclif/core'
-import { imageArg } from '../../cli/args.js'
+import { writableImageArg } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { signResultShape } from '../../cli/json-shapes.js'
@@ -25,7 +25,7 @@ export default class AttachSbom extends FerryCommand<typeof AttachSbom> {
     '<%= config.bin %> attach sbom oci:./export:web --file bom.json --format cyclonedx --json',
     '<%= config.bin %> attach sbom registry.intra/acme/web:v1.4.2 --file sbom.spdx.json --key release.key',
   ]
-  static override args = { image: imageArg() }
+  static override args = { image: writableImageArg() }
   static override flags = {
     file: Flags.string({ char: 'f', description: 'The SBOM file (JSON).', required: true }),
     format: Flags.option({

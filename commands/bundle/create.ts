@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes, table } from '../../cli/format.js'
+import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
@@ -31,9 +31,13 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     '`created` is the newer bundle).\n\n' +
     '--split-size 4G writes FILE.000, FILE.001, … and FILE.parts.json (each part’s size and sha256). --key signs ' +
     'ferry-bundle.json (ECDSA P-256, base64 DER in ferry-bundle.json.sig) with a key file (the password from ' +
-    'FERRY_PASSWORD, else COSIGN_PASSWORD, else a prompt) or a key in a PKCS#11 token (a pkcs11: URI). ECDSA ' +
-    'signatures are randomised: two signed runs differ in ferry-bundle.json.sig, and only there (a line on ' +
-    'stderr says so).\n\n' +
+    'FERRY_PASSWORD, else COSIGN_PASSWORD, else a prompt) or a key in a PKCS#11 token (a pkcs11: URI). A key ' +
+    'file signs deterministically (RFC 6979), so two signed runs of the same content give the same bytes; a ' +
+    'token signs with random nonces, so only ferry-bundle.json.sig differs (a line on stderr says so).\n\n' +
+    '--require-signature and --require-sbom judge each image (each tag a tag filter selects) by what the bundle ' +
+    'carries attached to its digest, once every graph is walked and before the first byte is written: one line ' +
+    'names every image that lacks one, and nothing is written (exit 7). Presence only: `bundle verify --key` ' +
+    'checks the signatures on the closed side.\n\n' +
     'Without SPEC, --image REF (repeatable) names the images. The bundle is named by --name, else after the ' +
     'images (the last component of each repository: acme/web and library/redis make web-redis), never after ' +
     'the output file, so the same images make the same bytes.'
@@ -44,6 +48,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     "<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.2.tar --key 'pkcs11:token=release;object=bundles?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/secrets/hsm-pin'",
     '<%= config.bin %> bundle create bundles/mini-api.yaml --output site.tar --against closed-side.json --split-size 700M',
     '<%= config.bin %> bundle create --image reg.local:5000/acme/web:v1.4.2 --image docker.io/library/redis:7.2 --output web.tar',
+    '<%= config.bin %> bundle create bundles/mini-api.yaml --output mini-api-1.0.tar --require-signature --require-sbom',
   ]
   static override args = {
     spec: Args.string({ description: 'Bundle spec (YAML); see bundles/mini-api.yaml.' }),
@@ -75,6 +80,14 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
     'bundle-version': Flags.string({ description: 'With --image: the bundle version.', default: '0' }),
     'no-referrers': Flags.boolean({
       description: 'With --image: leave signatures, SBOMs and attestations behind.',
+    }),
+    'require-signature': Flags.boolean({
+      description:
+        'Each image must carry a signature (cosign .sig tag or Sigstore bundle referrer) on its own digest; else nothing is written (exit 7).',
+    }),
+    'require-sbom': Flags.boolean({
+      description:
+        'Each image must carry an SPDX or CycloneDX SBOM on its own digest; else nothing is written (exit 7).',
     }),
   }
 
@@ -124,6 +137,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
             splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
             signingKey,
             sequence: flags.sequence,
+            require: { signature: flags['require-signature'], sbom: flags['require-sbom'] },
             onEvent: progress.onEvent,
           })
           progress.stop()
@@ -133,13 +147,13 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
                 i.source,
                 i.digest,
                 i.platforms.join(',') || '-',
-                `${i.referrers.length} referrers`,
+                plural(i.referrers.length, 'referrer'),
               ]),
             ),
           )
           for (const f of result.files) this.out(f)
           this.note(
-            `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${result.blobs} blobs (${formatBytes(result.blobBytes)})` +
+            `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${plural(result.blobs, 'blob')} (${formatBytes(result.blobBytes)})` +
               `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
               `${result.signed ? ', signed' : ''}${result.sequence === undefined ? '' : `, sequence ${result.sequence}`}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
           )
@@ -155,6 +169,4 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
 
 /** The one thing in a signed bundle that is not reproducible, said once so that a changed sha256 is expected. */
 const RANDOMISED_SIGNATURE_NOTE =
-  'note: ECDSA signatures are randomised: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256'
-
-const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
+  "note: this key's ECDSA signatures are randomised: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256"

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatable, stripComponentsFlag } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes, table } from '../../cli/format.js'
+import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
@@ -51,7 +51,8 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
   static override flags = {
     to: Flags.string({
       required: true,
-      description: 'Destination: HOST[:PORT], HOST[:PORT]/PREFIX or oci:DIR.',
+      description:
+        'Destination: HOST[:PORT], HOST[:PORT]/PREFIX (https:// or http:// in front too) or oci:DIR.',
     }),
     key: Flags.string({
       description:
@@ -141,7 +142,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
       const copied = result.images.reduce((n, i) => n + i.blobs.copied, 0)
       const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
       this.note(
-        `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${copied} blobs copied (${formatBytes(result.bytes)}), ` +
+        `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${plural(copied, 'blob')} copied (${formatBytes(result.bytes)}), ` +
           `${skipped} already there${result.signer ? `; bundle signature verified with ${keyName(result.signer)}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
       )
       return result
@@ -150,5 +151,3 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     }
   }
 }
-
-const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`

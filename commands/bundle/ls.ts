@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
-import { formatBytes, table } from '../../cli/format.js'
+import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { baseShape, bundleImageShape, omittedShape, signatureStateType } from '../../cli/json-shapes.js'
 import { listBundle } from '../../src/bundle/list.js'
@@ -50,7 +50,7 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     const publicKey = this.flags.key ? await loadPublicKey(this.flags.key) : undefined
     const l = await listBundle(this.args.file, { publicKey })
     this.out(
-      `${l.name} ${l.version}  ${l.sequence === undefined ? '' : `sequence ${l.sequence}  `}created ${l.created}  ${SIGNATURE_TEXT[l.signature]}  ${formatBytes(l.size)}${l.parts ? ` in ${l.parts.length} parts` : ''}`,
+      `${l.name} ${l.version}  ${l.sequence === undefined ? '' : `sequence ${l.sequence}  `}created ${l.created}  ${SIGNATURE_TEXT[l.signature]}  ${formatBytes(l.size)}${l.parts ? ` in ${plural(l.parts.length, 'part')}` : ''}`,
     )
     if (l.base) this.out(`delta of ${l.base.name} ${l.base.version} (${l.base.digest})`)
     if (l.against) this.out(`delta against the inventory of ${l.against.source} (${l.against.digest})`)
@@ -69,7 +69,7 @@ export default class BundleLs extends FerryCommand<typeof BundleLs> {
     }
     this.out(table(rows))
     this.out(
-      `${l.blobs} blobs (${formatBytes(l.blobBytes)})${l.omitted.blobs ? `, ${l.omitted.blobs} left out (${formatBytes(l.omitted.bytes)}): the destination must have them` : ''}`,
+      `${plural(l.blobs, 'blob')} (${formatBytes(l.blobBytes)})${l.omitted.blobs ? `, ${l.omitted.blobs} left out (${formatBytes(l.omitted.bytes)}): the destination must have them` : ''}`,
     )
     return l
   }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
-import { bundleSignatureWords, formatBytes } from '../../cli/format.js'
+import { bundleSignatureWords, formatBytes, plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { baseShape, omittedShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
@@ -96,7 +96,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
       const failed = report.images.filter((i) => !i.ok).map((i) => i.source)
       const failure = new FerryError(
         'VERIFY_FAILED',
-        `${report.file}: ${failed.length} image(s) failed: ${failed.join(', ')}`,
+        `${report.file}: ${plural(failed.length, 'image')} failed: ${failed.join(', ')}`,
       )
       this.note(`ferry: verification failed: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)
@@ -109,9 +109,9 @@ function render(r: BundleVerifyReport): string {
   const signature = `${bundleSignatureWords(r.signature)}${r.signer ? ` with ${keyName(r.signer)}` : ''}`
   const lines = [
     `${r.ok ? 'Verified' : 'NOT verified'}: ${r.file} — ${r.name} ${r.version} (${r.sequence === undefined ? '' : `sequence ${r.sequence}, `}created ${r.created}), ${signature}`,
-    `  ${r.blobs} blobs, ${formatBytes(r.bytes)}, every digest checked` +
+    `  ${plural(r.blobs, 'blob')}, ${formatBytes(r.bytes)}, every digest checked` +
       (r.omitted.blobs
-        ? `; ${r.omitted.blobs} blobs (${formatBytes(r.omitted.bytes)}) left out as a delta${r.base ? ` of ${r.base.name} ${r.base.version}` : ''}`
+        ? `; ${plural(r.omitted.blobs, 'blob')} (${formatBytes(r.omitted.bytes)}) left out as a delta${r.base ? ` of ${r.base.name} ${r.base.version}` : ''}`
         : ''),
   ]
   for (const image of r.images) {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { SIGNING_KEY_HELP, withSigner } from '../../cli/signing-key.js'
 import { checkpointLedger } from '../../src/ledger/index.js'
@@ -31,7 +32,7 @@ export default class LedgerCheckpoint extends FerryCommand<typeof LedgerCheckpoi
       (l) => this.note(l),
       async (key) => {
         const signed = await checkpointLedger(this.args.file, key)
-        this.out(`${this.args.file}: checkpoint over ${signed.covers} lines, head ${signed.head}`)
+        this.out(`${this.args.file}: checkpoint over ${plural(signed.covers, 'line')}, head ${signed.head}`)
         return signed
       },
     )

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
 import { verifyLedger } from '../../src/ledger/index.js'
@@ -58,7 +59,7 @@ export default class LedgerVerify extends FerryCommand<typeof LedgerVerify> {
         : report.status === 'unchained'
           ? new FerryError(
               'VERIFY_FAILED',
-              `${file}: unchained: none of its ${report.lines} lines carries a hash chain (written before ferry chained its ledger); nothing to verify`,
+              `${file}: unchained: ${report.lines === 1 ? 'its one line carries no' : `none of its ${report.lines} lines carries a`} hash chain (written before ferry chained its ledger); nothing to verify`,
             )
           : undefined
     if (failure) {
@@ -69,7 +70,7 @@ export default class LedgerVerify extends FerryCommand<typeof LedgerVerify> {
       throw failure
     }
     const signed = report.checkpoints.at(-1)
-    this.out(`${file}: intact, ${report.lines} lines, head ${report.head}`)
+    this.out(`${file}: intact, ${plural(report.lines, 'line')}, head ${report.head}`)
     if (report.unchained > 1)
       this.note(`lines 1-${report.unchained - 1} predate the chain: a change to them cannot be detected`)
     if (report.repaired.length) this.note(`torn lines repaired: ${report.repaired.join(', ')}`)
@@ -77,7 +78,7 @@ export default class LedgerVerify extends FerryCommand<typeof LedgerVerify> {
     if (signed) {
       const how = signed.signature === 'verified' ? 'verified' : 'not checked (no --key)'
       this.note(
-        `${report.checkpoints.length} checkpoint(s), signatures ${how}; the last covers ${signed.covers} lines, ${report.uncovered} after it`,
+        `${plural(report.checkpoints.length, 'checkpoint')}, signatures ${how}; the last covers ${plural(signed.covers, 'line')}, ${report.uncovered} after it`,
       )
     } else this.note('no checkpoint: a rewrite of the whole file would go unseen (ferry ledger checkpoint)')
     return report

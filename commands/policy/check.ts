@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { policyCheckShape } from '../../cli/json-shapes.js'
 import { renderImageCheck } from '../../cli/policy-render.js'
@@ -17,7 +18,8 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'
   static override description =
     'Each IMAGE is resolved to its digest and judged by the rules of the first environment of the policy file it ' +
-    'matches, plus the global naming and labels rules, plus immutable and forbid.tags of every other environment it ' +
+    'matches, plus the global labels rule and the naming rule (the environment’s own `naming` when it has one, ' +
+    'else the global one), plus immutable and forbid.tags of every other environment it ' +
     'matches; --environment adds one environment’s rules (what would prod ask of this image?), never removes ' +
     'any. One row per image and rule, naming its environment: pass, FAIL, ' +
     'warn (a failure in a warn-mode environment) or skip (the rule does not apply, e.g. a tag rule for an image ' +
@@ -58,7 +60,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override args = {
     image: Args.string({
       required: true,
-      description: 'REF, oci:DIR[:TAG] or bundle:FILE.tar:REF (several may be given)',
+      description: 'REF (https://… too), oci:DIR[:TAG] or bundle:FILE.tar:REF (several may be given)',
     }),
   }
   static override flags = {
@@ -91,10 +93,13 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     }
     const summary = summarize(results)
     this.out(
-      `${summary.passed} passed, ${summary.failed} failed, ${summary.warnings} warnings, ${summary.skipped} skipped`,
+      `${summary.passed} passed, ${summary.failed} failed, ${plural(summary.warnings, 'warning')}, ${summary.skipped} skipped`,
     )
     if (summary.failed) {
-      const failure = new FerryError('POLICY_VIOLATION', `${summary.failed} enforce-mode rule(s) failed`)
+      const failure = new FerryError(
+        'POLICY_VIOLATION',
+        `${plural(summary.failed, 'enforce-mode rule')} failed`,
+      )
       this.note(`ferry: policy check failed: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)
     }

@@ -1,18 +1,18 @@
 import { join } from 'node:path'
-import { Args, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { renderApply, renderPlan } from '../../cli/retention-render.js'
 import { loadPolicy } from '../../src/policy/index.js'
 import { applyRetention, planRetention, retentionStateDir } from '../../src/retention/index.js'
-import { PLAN_SHAPE, retentionFlags, SUMMARY_SHAPE } from './plan.js'
+import { PLAN_SHAPE, REPOSITORIES_HELP, repositoryArg, retentionFlags, SUMMARY_SHAPE } from './plan.js'
 
 const backupPath = () => join(retentionStateDir(), 'backups', new Date().toISOString().replace(/[:.]/g, '-'))
 
 export default class RetentionApply extends FerryCommand<typeof RetentionApply> {
   static override summary = 'Apply the retention plan: back up, then untag and delete, resumably.'
   static override description =
-    'Without --yes it prints the plan and changes nothing. With --yes, for each REPO under a lock per ' +
+    'Without --yes it prints the plan and changes nothing. With --yes, for each REPOSITORY under a lock per ' +
     'registry+repository (every spelling of it shares one): a fresh plan is made from the whole tag list (a listing ' +
     'the registry cannot give whole, e.g. a next page on another origin, fails the repository before anything is ' +
     'changed); what an interrupted earlier run left in its journal (under $XDG_STATE_HOME/ferry/retention) is ' +
@@ -25,6 +25,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     'again: a digest that a tag the plan does not remove now names or reaches is left, and the report says which ' +
     'tag. Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder ' +
     'onto it and deleting that by digest.\n\n' +
+    `${REPOSITORIES_HELP} Repositories are applied one by one in that order, each with the safety above.\n\n` +
     'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
     'registry’s garbage collection (distribution: registry garbage-collect --delete-untagged; Harbor: GC); ' +
     '`ferry retention restore BACKUP` re-pushes what was removed until that GC runs.'
@@ -57,14 +58,10 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     '<%= config.bin %> retention apply registry.intra/acme/shop/web',
     '<%= config.bin %> retention apply registry.intra/acme/shop/web registry.intra/acme/shop/web-prod --yes --json',
     '<%= config.bin %> retention apply registry.intra/acme/shop/web --yes --backup /backups/retention-$(date +%F)',
+    "<%= config.bin %> retention apply 'registry.intra/acme/*-prod' --yes",
   ]
   static override strict = false
-  static override args = {
-    repository: Args.string({
-      required: true,
-      description: 'HOST/PATH of a repository (several may be given)',
-    }),
-  }
+  static override args = { repository: repositoryArg }
   static override flags = {
     ...retentionFlags,
     yes: Flags.boolean({ description: 'Carry the plan out; without it, only print it.' }),
@@ -76,10 +73,16 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
 
   async run() {
     const policy = await loadPolicy(this.flags.policy)
-    const common = { ...this.registryOptions, policy, ledgerFile: this.flags.ledger, signal: this.signal }
+    const common = {
+      ...this.registryOptions,
+      policy,
+      ledgerFile: this.flags.ledger,
+      allRepositories: this.flags['all-repositories'],
+      signal: this.signal,
+    }
     if (!this.flags.yes) {
       const plan = await planRetention(this.positionals, common)
-      for (const p of plan.repositories) for (const line of renderPlan(p)) this.out(line)
+      for (const p of plan.repositories) for (const line of renderPlan(p, policy)) this.out(line)
       this.note('ferry: nothing was changed; run again with --yes to apply this plan')
       return {
         dryRun: true,
@@ -98,7 +101,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
         const named = r.error.message.startsWith(r.repository)
         this.note(`ferry: ${named ? '' : `${r.repository}: `}${r.error.message}`)
       } else {
-        for (const line of renderPlan(r.plan)) this.out(line)
+        for (const line of renderPlan(r.plan, policy)) this.out(line)
         for (const line of renderApply(r)) this.out(line)
       }
     }

@@ -1,5 +1,7 @@
 import { Args, Flags } from '@oclif/core'
+import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { renderPlan } from '../../cli/retention-render.js'
 import { DEFAULT_POLICY_FILE, loadPolicy } from '../../src/policy/index.js'
@@ -55,6 +57,7 @@ export const PLAN_SHAPE: JsonShape = {
     { tag: 'string', digest: 'string', subject: 'string', action: '"untag" | "delete-manifest"' },
   ],
   orphanAttachmentTags: ['string'],
+  forbidden: [{ tag: 'string', digest: 'string', environment: 'string', pattern: 'string' }],
   untagged: { policy: '"keep" | "delete"', 'note?': 'string' },
   needs: { manifestDelete: 'boolean', tagDelete: 'boolean' },
   tags: { '*': 'string' },
@@ -71,12 +74,34 @@ export const retentionFlags = {
   ledger: Flags.string({
     description: 'A promotion ledger (ferry promote --ledger): the last source of a tag’s age.',
   }),
+  'all-repositories': Flags.string({
+    description:
+      'Every repository the catalog of REG (HOST[:PORT]) lists, read whole; besides those named. Repeatable, or comma-separated.',
+    helpValue: 'REG',
+    ...repeatableList,
+  }),
 }
+
+/** REPO arguments: names, or globs over the catalog. */
+export const repositoryArg = Args.string({
+  description:
+    'HOST/PATH of a repository, or a glob over HOST’s catalog: HOST/acme/** (any depth), HOST/acme/*-prod (one segment). Several may be given.',
+})
+
+/** The paragraph both commands share: which repositories, and in what order the plan is told. */
+export const REPOSITORIES_HELP =
+  'REPOSITORY is HOST/PATH, or a glob matched against HOST’s catalog (/v2/_catalog): ** crosses "/", *, ?, [a-z] and ' +
+  '{a,b} do not. --all-repositories REG takes every repository of REG’s catalog. The catalog is read whole (a next ' +
+  'page on another origin fails the run before anything is planned), a glob that matches no repository is an ' +
+  'error, and each repository is planned once. The plan is sorted by repository, then by the environment whose ' +
+  'rule governs each tag (in the policy file’s order; tags in none last), then newest first (SemVer precedence, ' +
+  'then age); a tag the policy forbids where it is (tags.forbid, e.g. latest in prod) gets a note line and ' +
+  'is listed under `forbidden`.'
 
 export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
   static override summary = 'Say what retention would keep, untag and delete; read-only.'
   static override description =
-    'Lists each REPO’s tags, resolves them with HEAD, reads configs only where an age is needed, and applies the ' +
+    'Lists each REPOSITORY’s tags, resolves them with HEAD, reads configs only where an age is needed, and applies the ' +
     'policy file’s retention rules: per environment, the `count` newest versions (SemVer precedence; tags without ' +
     'a version by age) and every tag younger than `within` are kept; `protect` patterns and `protect: true` ' +
     'environments are never deleted, nor is anything younger than `grace`. The keep-set is the closure of every ' +
@@ -85,6 +110,7 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
     'on ferry’s untag placeholder (left by an interrupted untag) is listed under placeholders and removed. A tag ' +
     'list the registry cannot give whole (a next page on another origin) fails the repository: no plan from part ' +
     'of the tags.\n\n' +
+    `${REPOSITORIES_HELP}\n\n` +
     'Ages come from the org.opencontainers.image.created annotation, then the same config label, then the config’s ' +
     '`created` unless it is the 1970 epoch of reproducible builds, then --ledger. Safe on production: nothing is ' +
     'written (not even capability probes).'
@@ -94,14 +120,11 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
   static override examples = [
     '<%= config.bin %> retention plan registry.intra/acme/shop/web registry.intra/acme/shop/web-prod',
     '<%= config.bin %> retention plan registry.intra/acme/shop/web --policy ferry.policy.yaml --ledger promotions.jsonl --json',
+    "<%= config.bin %> retention plan 'registry.intra/acme/**'",
+    '<%= config.bin %> retention plan --all-repositories registry.intra',
   ]
   static override strict = false
-  static override args = {
-    repository: Args.string({
-      required: true,
-      description: 'HOST/PATH of a repository (several may be given)',
-    }),
-  }
+  static override args = { repository: repositoryArg }
   static override flags = retentionFlags
 
   async run() {
@@ -110,12 +133,13 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
       ...this.registryOptions,
       policy,
       ledgerFile: this.flags.ledger,
+      allRepositories: this.flags['all-repositories'],
       signal: this.signal,
     })
-    for (const plan of result.repositories) for (const line of renderPlan(plan)) this.out(line)
+    for (const plan of result.repositories) for (const line of renderPlan(plan, policy)) this.out(line)
     const s = result.summary
     this.out(
-      `plan: keep ${s.kept}, untag ${s.untag}, delete ${s.deleteManifests} manifest(s) in ${s.repositories} repositories`,
+      `plan: keep ${s.kept}, untag ${s.untag}, delete ${plural(s.deleteManifests, 'manifest')} in ${plural(s.repositories, 'repository', 'repositories')}`,
     )
     return result
   }

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
+import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
 import { restoreRetention } from '../../src/retention/index.js'
@@ -55,7 +56,9 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
     })
     let conflicts = 0
     for (const r of result.repositories) {
-      this.out(`restored ${r.repository}: ${r.manifests} manifest(s), ${r.blobs} blob(s), ${r.tags} tag(s)`)
+      this.out(
+        `restored ${r.repository}: ${plural(r.manifests, 'manifest')}, ${plural(r.blobs, 'blob')}, ${plural(r.tags, 'tag')}`,
+      )
       for (const m of r.moved) this.out(`${r.repository}: moved ${m.tag} from ${m.from} to ${m.to} (--force)`)
       for (const c of r.conflicts) {
         this.note(
@@ -67,7 +70,7 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
     if (conflicts) {
       const failure = new FerryError(
         'POLICY_VIOLATION',
-        `${conflicts} tag(s) re-used since the apply were not restored; --force moves them back`,
+        `${plural(conflicts, 'tag')} re-used since the apply ${conflicts === 1 ? 'was' : 'were'} not restored; --force moves ${conflicts === 1 ? 'it' : 'them'} back`,
       )
       this.note(`ferry: ${failure.message}`)
       process.exitCode = exitCodeFor(failure)

@@ -8,9 +8,8 @@ import { findReferrers, type SubjectCache } from '../layout/referrers.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isDigestReference } from '../reference/grammar.js'
 import type { BundleReader } from './reader.js'
-
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
 
 /**
  * One repository view of a verified bundle as a `ReadOnlyTarget` and a `RangedBlobSource` (tags and
@@ -40,7 +39,7 @@ export class BundleTarget implements ReadOnlyTarget, RangedBlobSource {
   }
 
   async resolve(reference: string): Promise<Descriptor> {
-    if (isDigestLike(reference)) return ownDescriptor(await this.fetchManifest(reference))
+    if (isDigestReference(reference)) return ownDescriptor(await this.fetchManifest(reference))
     const entry = this.tagged(reference)
     const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
     if (entry.artifactType) d.artifactType = entry.artifactType
@@ -48,7 +47,7 @@ export class BundleTarget implements ReadOnlyTarget, RangedBlobSource {
   }
 
   async fetchManifest(reference: string): Promise<Manifest> {
-    if (isDigestLike(reference)) {
+    if (isDigestReference(reference)) {
       const { digest } = parseDigest(reference)
       return this.bundle.readManifest(digest, undefined, `${this.name}@${digest}`)
     }

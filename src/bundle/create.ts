@@ -23,6 +23,7 @@ import {
 } from './format.js'
 import { openOutput, type WrittenBundle } from './output.js'
 import { type BundlePlan, planBundle } from './plan.js'
+import { type BundleRequirements, checkRequirements } from './requirements.js'
 import { signMetadata } from './signature.js'
 import type { BundleSpec } from './spec.js'
 import { type TarBlob, type TarFile, writeBundleTar } from './tar-write.js'
@@ -43,6 +44,8 @@ export interface CreateBundleOptions extends RegistryOptions {
   client?: RegistryClient
   /** Images resolved at once. Default 4. */
   concurrency?: number
+  /** What every image must carry (a signature, an SBOM): checked on the plan, before anything is written. */
+  require?: BundleRequirements
   /** SOURCE_DATE_EPOCH is read from here (else the time comes from the images, never the clock). Default process.env. */
   env?: NodeJS.ProcessEnv
   onEvent?: CopyEventSink
@@ -76,9 +79,10 @@ export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions):
   const client = opts.client ?? new RegistryClient(opts)
   try {
     const plan = await planBundle(spec, {
-      repository: (ref) => client.repository(ref.registry, ref.repository),
+      repository: (ref) => client.repository(ref),
       concurrency: opts.concurrency,
     })
+    checkRequirements(plan, opts.require ?? {}, opts.output)
     const omitted = applyOmission(plan, omission)
     const created = bundleCreated(env, plan.times)
     const metadata: BundleMetadata = {

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { canMount } from '../content/capabilities.js'
+import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
@@ -10,7 +11,6 @@ import type { Digest } from '../oci/digest.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type KeySet, singleKeySet } from '../sign/key-set.js'
 import type { SignatureKey } from '../sign/trust.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
 import {
@@ -133,7 +133,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     checkCollisions(placed, dest)
     const existing = dest.kind === 'layout' ? await openExistingLayout(dest.path) : undefined
     const open = (path: string): Target | undefined =>
-      dest.kind === 'registry' ? client.repository(dest.registry, path) : existing?.target(path)
+      dest.kind === 'registry' ? client.repository({ ...dest, repository: path }) : existing?.target(path)
     const mounts = await checkOmittedPresent(bundle, placed, dest, open, opts)
     const recordPath = opts.importRecord ?? defaultImportRecordPath()
     const order = orderOf(bundle.metadata)
@@ -145,7 +145,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     if (dest.kind === 'layout') {
       const layout = existing ?? (await OciLayout.open(dest.path, { create: true }))
       target = (path) => layout.target(path)
-    } else target = (path) => client.repository(dest.registry, path)
+    } else target = (path) => client.repository({ ...dest, repository: path })
     const limiter = new Limiter(opts.concurrency ?? 4)
     const images: ImportedImage[] = []
     for (const { image, path } of placed) {

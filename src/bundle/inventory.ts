@@ -21,8 +21,8 @@ import { closure } from '../graph/index.js'
 import { OciLayout } from '../layout/index.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { digestSchema } from '../oci/schemas.js'
-import { parseRepositoryPrefix } from '../reference/index.js'
-import { parseLayoutReference } from '../reference/layout.js'
+import { isRepositoryName } from '../reference/grammar.js'
+import { parsePrefixLocation } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { createdTimestamp } from '../supply/annotations.js'
 import { writeFileAtomic } from '../util/files.js'
@@ -61,22 +61,30 @@ export async function createInventory(where: string, opts: InventoryOptions = {}
   const limiter = new Limiter(opts.concurrency ?? 4)
   const skipped: Inventory['skipped'] = []
   let repositories: RepositoryInventory[]
-  if (where.startsWith('oci:')) {
-    const layout = await OciLayout.open(parseLayoutReference(where).path)
+  const at = parsePrefixLocation(where)
+  if (at.kind === 'layout') {
+    const layout = await OciLayout.open(at.path)
     const names = [...(await layout.repositories())]
     if ((await layout.target().listTags()).length > 0) names.unshift('')
     repositories = await inventoryAll(names, (n) => layout.target(n === '' ? undefined : n), limiter, skipped)
   } else {
-    const prefix = parseRepositoryPrefix(where)
-    const slash = prefix.indexOf('/')
-    const registry = slash < 0 ? prefix : prefix.slice(0, slash)
-    const path = slash < 0 ? '' : prefix.slice(slash + 1)
+    const { prefix: path } = at
     const client = opts.client ?? new RegistryClient(opts)
     try {
-      const names = (await client.catalog(registry)).filter(
+      const names = (await client.catalog(at)).filter(
         (r) => path === '' || r === path || r.startsWith(`${path}/`),
       )
-      repositories = await inventoryAll(names.sort(), (n) => client.repository(registry, n), limiter, skipped)
+      // Names from the registry's catalog: only what the grammar allows goes into a URL path.
+      const open = (repository: string) => {
+        if (!isRepositoryName(repository)) {
+          throw new FerryError(
+            'REFERENCE_INVALID',
+            `invalid repository name "${repository}" on ${at.registry}`,
+          )
+        }
+        return client.repository({ ...at, repository })
+      }
+      repositories = await inventoryAll(names.sort(), open, limiter, skipped)
     } finally {
       if (!opts.client) await client.close()
     }

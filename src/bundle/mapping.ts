@@ -18,13 +18,12 @@
  */
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
-import { pathProblem } from '../reference/grammar.js'
-import { formatRepository, parseRepository, parseRepositoryPrefix } from '../reference/index.js'
-import { parseLayoutReference } from '../reference/layout.js'
+import { pathProblem, type Scheme } from '../reference/grammar.js'
+import { formatRepository, parsePrefixLocation, parseRepository } from '../reference/index.js'
 import { readYamlSpec } from '../spec/yaml.js'
 
 export type Destination =
-  | { kind: 'registry'; registry: string; prefix: string }
+  | { kind: 'registry'; registry: string; prefix: string; scheme?: Scheme }
   | { kind: 'layout'; path: string }
 
 export interface MappingOptions {
@@ -33,18 +32,13 @@ export interface MappingOptions {
   mapping?: Record<string, string>
 }
 
+/** `--to`, parsed by the location grammar: a registry prefix, or a layout directory alone. */
 export function parseDestination(to: string): Destination {
-  if (to.startsWith('oci:')) {
-    const ref = parseLayoutReference(to)
-    if (ref.tag || ref.digest)
-      throw new FerryError('USAGE', `--to ${to}: name the layout directory only (oci:DIR)`)
-    return { kind: 'layout', path: ref.path }
-  }
-  const prefix = parseRepositoryPrefix(to)
-  const slash = prefix.indexOf('/')
-  return slash < 0
-    ? { kind: 'registry', registry: prefix, prefix: '' }
-    : { kind: 'registry', registry: prefix.slice(0, slash), prefix: prefix.slice(slash + 1) }
+  const where = parsePrefixLocation(to)
+  if (where.kind === 'registry') return where
+  if (where.tag || where.digest)
+    throw new FerryError('USAGE', `--to ${to}: name the layout directory only (oci:DIR)`)
+  return { kind: 'layout', path: where.path }
 }
 
 /** The path (repository without registry; for a layout, the repository view) an image goes to. */

@@ -6,6 +6,7 @@ import { readConfig } from '../inspect.js'
 import type { Manifest } from '../oci/manifest.js'
 import { formatPlatform } from '../oci/platform.js'
 import type { Descriptor, ImageConfig } from '../oci/schemas.js'
+import { isAttachmentTag } from '../reference/grammar.js'
 import {
   formatReference,
   formatRepository,
@@ -45,9 +46,6 @@ export interface PlanOptions {
   /** Images resolved at once. Default 4. */
   concurrency?: number
 }
-
-/** Tags that are attachments, not images: they travel with their image as referrers. */
-const ATTACHMENT_TAG_RE = /^sha(256|512)-[a-f0-9]{64,128}(\.(sig|att|sbom))?$/
 
 interface Item {
   spec: BundleImageSpec
@@ -105,7 +103,8 @@ async function expand(image: BundleImageSpec, open: PlanOptions['repository']): 
   const ref = image.reference
   if (!image.tags) return [{ spec: image, reference: ref, original: image.original }]
   const repo = open(ref)
-  const available = (await repo.listTags()).filter((t) => !ATTACHMENT_TAG_RE.test(t))
+  // Attachment tags are not images: they travel with their image as referrers.
+  const available = (await repo.listTags()).filter((t) => !isAttachmentTag(t))
   const missing = missingTags(available, image.tags)
   if (missing.length > 0) {
     throw new FerryError(

@@ -1,7 +1,7 @@
 import { pipeline, Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { FerryError } from '../errors.js'
-import { type Digest, digestOf, parseDigest, verifyingStream } from '../oci/digest.js'
+import { type Digest, digestOf, isDigestReference, parseDigest, verifyingStream } from '../oci/digest.js'
 import { artifactTypeOf, childrenOf, type Manifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import { referrerDescriptor } from '../oci/referrer-descriptor.js'
@@ -21,8 +21,6 @@ import {
   type UntagOptions,
 } from './target.js'
 
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
-
 /**
  * One repository held in memory, as oras-go's `content/memory`: for tests of the algorithms (copy, graph
  * walks, retention, bundles) without a registry process, and for callers that stage content before they
@@ -40,7 +38,7 @@ export class MemoryTarget implements Target {
 
   async fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {
     opts?.signal?.throwIfAborted()
-    const digest = isDigestLike(reference) ? parseDigest(reference).digest : this.tagged(reference)
+    const digest = isDigestReference(reference) ? parseDigest(reference).digest : this.tagged(reference)
     const m = this.manifests.get(digest)
     if (!m) throw new FerryError('NOT_FOUND', `${this.name}@${digest}: manifest not found`)
     return m

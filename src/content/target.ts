@@ -60,7 +60,7 @@ export interface Target extends ReadOnlyTarget {
   /**
    * Stores a manifest's exact bytes by digest, and nothing else: no name, no referrers index. The
    * answer says whether the backend made the manifest findable as a referrer of its `subject` itself;
-   * when it did not, the caller adds it (`addReferrer`; see targets/store.ts).
+   * when it did not, the caller adds it (`addReferrer`; see store.ts).
    */
   pushManifest(manifest: Manifest, opts?: OperationOptions): Promise<PushedManifest>
 
@@ -69,7 +69,7 @@ export interface Target extends ReadOnlyTarget {
 
   /**
    * Points `name` at a manifest: one the store holds, or, given its bytes, one it stores now (nothing
-   * about its `subject`: see targets/store.ts). Atomic on a layout and in memory; on a registry checked
+   * about its `subject`: see store.ts). Atomic on a layout and in memory; on a registry checked
    * before and verified after the write (a concurrent writer between the two is detected afterwards, as
    * CONFLICT, not prevented).
    */

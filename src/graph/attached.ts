@@ -1,8 +1,8 @@
 import type { ReadOnlyTarget } from '../content/target.js'
-import { COSIGN_TAG_SUFFIXES, cosignTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { COSIGN_TAG_SUFFIXES, cosignTag } from '../reference/grammar.js'
 import { type GraphReader, readerOf } from './reader.js'
 
 export interface AttachedNode {

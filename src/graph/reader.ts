@@ -1,8 +1,8 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 
 export const DEFAULT_GRAPH_CONCURRENCY = 8

@@ -35,18 +35,14 @@
  */
 import { FerryError } from '../errors.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRefName, isTag } from '../reference/grammar.js'
+
+export { isRefName, isTag }
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name'
 export const REPOSITORY_ANNOTATION = 'io.ferry.repository'
 /** Digest of the manifest's `subject`, so referrers can be found without reading every manifest. */
 export const SUBJECT_ANNOTATION = 'io.ferry.subject'
-
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
-const COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*'
-const REF_NAME_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
-
-export const isTag = (value: string): boolean => TAG_RE.test(value)
-export const isRefName = (value: string): boolean => REF_NAME_RE.test(value)
 
 /** The repository a ref.name belongs to (undefined: the no-repository view) and its tag. */
 export function splitRefName(refName: string): { repository: string | undefined; tag: string } {

@@ -20,6 +20,7 @@ import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isDigestReference } from '../reference/grammar.js'
 import { READ_BYTES } from '../util/batches.js'
 import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
 import { addEntry, manifestEntry, ownDescriptor, removeDigest, removeRefName } from './entries.js'
@@ -45,8 +46,6 @@ function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
 
 // A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
 // is a tag, which in the no-repository view may be any ref.name skopeo would accept.
-const isDigestLike = (reference: string) => /^sha(256|512):/.test(reference)
-
 /** The descriptor of the manifest an index entry points at, without the layout's own bookkeeping. */
 function manifestDescriptor(entry: Descriptor): Descriptor {
   const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
@@ -87,7 +86,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   async resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
     enter(opts)
-    if (isDigestLike(reference)) return ownDescriptor(await this.fetchManifest(reference))
+    if (isDigestReference(reference)) return ownDescriptor(await this.fetchManifest(reference))
     const entry = await this.tagged(reference)
     if ((await fileSize(this.layout.blobPath(entry.digest as Digest))) === undefined) {
       throw new FerryError('NOT_FOUND', `${this.name}:${reference}: manifest ${entry.digest} is missing`)
@@ -97,7 +96,7 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   async fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {
     enter(opts)
-    if (isDigestLike(reference)) {
+    if (isDigestReference(reference)) {
       const { digest } = parseDigest(reference)
       return this.load(digest, undefined, `${this.name}@${digest}`)
     }

@@ -3,6 +3,7 @@ import { FerryError } from '../errors.js'
 import { signClassicWith, verifyClassicLayer } from '../sign/classic.js'
 import { publicKeyHint } from '../sign/keys.js'
 import { type Signer, toSigner } from '../sign/signer.js'
+import { plural } from '../util/plural.js'
 import { type AppendOptions, appendRecords } from './append.js'
 import { GENESIS, lineHash } from './chain.js'
 import { type LedgerFile, readLedgerFile, tornAt } from './read.js'
@@ -139,7 +140,7 @@ function seqProblem(file: LedgerFile, i: number, seq: number | undefined): strin
     const moved = file.parsed.findIndex((p, k) => k > i && p.kind !== 'bad' && p.record.seq === i + 1)
     if (moved >= 0)
       return `line ${n} was written as line ${seq}: lines were reordered (line ${file.lines[moved]!.number} was written as line ${i + 1})`
-    return `${seq - i - 1} line(s) before line ${n} were removed (it was written as line ${seq})`
+    return `${plural(seq - i - 1, 'line')} before line ${n} were removed (it was written as line ${seq})`
   }
   return `line ${n} was written as line ${seq}: lines were inserted before it, or reordered`
 }

@@ -12,6 +12,12 @@ const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 }
 // The image-spec grammar allows other algorithms; only registered ones can be verified, so only those are accepted.
 const DIGEST_RE = /^(sha256|sha512):([a-f0-9]+)$/
 
+/**
+ * The manifest reference is meant as a digest (`sha256:…`, `sha512:…`), well-formed or not: a backend
+ * then reads it by digest, and a malformed one fails as a bad digest rather than as a missing tag.
+ */
+export const isDigestReference = (reference: string): boolean => /^sha(?:256|512):/.test(reference)
+
 export function isDigest(value: string): value is Digest {
   const m = DIGEST_RE.exec(value)
   return !!m && m[2]!.length === HEX_LENGTH[m[1] as DigestAlgorithm]

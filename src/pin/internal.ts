@@ -22,6 +22,7 @@ import {
   formatRepository,
   parseRegistryReference,
   type RegistryReference,
+  type Scheme,
 } from '../reference/index.js'
 
 export interface Placement {
@@ -38,6 +39,8 @@ export interface InternalNames {
   place(ref: RegistryReference): Placement
   /** For messages: `reg.local:5000/cache` or `the mapping in images.json`. */
   readonly describe: string
+  /** How to reach the internal registry, when `--registry` spelled it (`https://HOST/…`). */
+  readonly scheme?: Scheme
 }
 
 export function registryNames(to: string, opts: MappingOptions): InternalNames {
@@ -48,6 +51,7 @@ export function registryNames(to: string, opts: MappingOptions): InternalNames {
     ref.registry === dest.registry && (!dest.prefix || ref.repository.startsWith(`${dest.prefix}/`))
   return {
     describe: to,
+    ...(dest.scheme ? { scheme: dest.scheme } : {}),
     isInternal: under,
     place: (ref) => ({
       registry: dest.registry,

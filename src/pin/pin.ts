@@ -6,15 +6,22 @@
 import { dirname, join, resolve } from 'node:path'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { DEFAULT_TAG, type RegistryReference } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import {
+  DEFAULT_TAG,
+  formatLocation,
+  type Location,
+  parseLocation,
+  type RegistryReference,
+} from '../reference/index.js'
+import type { RegistryClient, RegistryOptions } from '../registry/index.js'
+import { TargetSet } from '../targets/open.js'
 import type { IgnoredFile, InputFile } from './files.js'
 import type { Evidence, ImageGate } from './gate.js'
 import { type Pinned, pinEdits, pinnedReference, readImage } from './images.js'
 import type { InternalNames } from './internal.js'
 import { DEFAULT_LOCK_FILE, encodeLock, type LockEntry, lockFile } from './lock.js'
 import { readInputs } from './parse.js'
-import { resolver } from './resolve.js'
+import { type Locate, type Place, resolver } from './resolve.js'
 import { type Format, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 import { type Output, writeAll } from './write-all.js'
@@ -40,6 +47,12 @@ export interface PinOptions extends RegistryOptions {
   allowUnverified?: boolean
   /** Also any key named `image` with a string value (CRDs). */
   anyImageKey?: boolean
+  /**
+   * Resolve and verify each image in this bundle (`bundle:FILE`), by the name the bundle gives it
+   * (where it came from), instead of on the internal registry: pinned before the import, from the file
+   * alone. Import keeps every digest, so the pins hold once it is imported.
+   */
+  from?: string | Location
   client?: RegistryClient
 }
 
@@ -104,8 +117,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     out,
     anyImageKey: opts.anyImageKey ?? false,
   })
-  const client = opts.client ?? new RegistryClient(opts)
-  const images = resolver(opts.gate, client)
+  const targets = new TargetSet(opts)
+  const images = resolver(opts.gate, locator(targets, opts.from))
   const lockEntries: LockEntry[] = []
   const outputs: Output[] = []
   const files: FileReport[] = []
@@ -168,7 +181,7 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
       files.push({ file: file.input.path, format: file.format, output, changed, images: reports })
     }
   } finally {
-    if (!opts.client) await client.close()
+    await targets.close()
   }
 
   const counts = emptyCounts()
@@ -200,6 +213,29 @@ function sharedAnchor(site: Site): string | undefined {
   return `the anchor &${anchor} is also used at ${site.sharedWith.join(', ')}: pinning it would change those too`
 }
 
+/** Where images are resolved: on their internal place, or in the bundle `--from` names. */
+function locator(targets: TargetSet, from: string | Location | undefined): Locate {
+  if (from === undefined) {
+    return async (place) => ({
+      target: targets.client.repository(place),
+      name: `${place.registry}/${place.repository}`,
+      where: `on ${place.registry}`,
+    })
+  }
+  const bundle = typeof from === 'string' ? parseLocation(from) : from
+  if (bundle.kind !== 'bundle' || bundle.repository !== undefined) {
+    throw new FerryError(
+      'USAGE',
+      `--from takes a bundle file alone (bundle:FILE), not ${formatLocation(bundle)}`,
+    )
+  }
+  return async (_place, source) => {
+    const view = { ...bundle, registry: source.registry, repository: source.repository }
+    const { target } = await targets.openSource(view)
+    return { target, name: `${source.registry}/${source.repository}`, where: `in bundle ${bundle.path}` }
+  }
+}
+
 function lockDirOf(first: string, inputs: InputFile[]): string {
   const explicit = inputs.find((i) => i.path === first && i.explicit)
   return explicit ? dirname(first) : first
@@ -222,11 +258,12 @@ async function pinOne(
   ref: RegistryReference,
   report: ImageReport,
 ): Promise<(Pinned & { evidence: Evidence }) | undefined> {
-  let place: Omit<Pinned, 'digest'> & { imported?: Digest }
+  let place: Place & { imported?: Digest }
   try {
     place = opts.names.isInternal(ref)
       ? { registry: ref.registry, repository: ref.repository, tag: ref.tag }
       : { ...opts.names.place(ref), tag: ref.tag }
+    if (opts.names.scheme) place.scheme = opts.names.scheme
   } catch (err) {
     if (!isFerryError(err)) throw err
     report.verdict = 'failed'
@@ -234,7 +271,7 @@ async function pinOne(
     return undefined
   }
   const selector = ref.digest ?? ref.tag ?? DEFAULT_TAG
-  const resolved = await images.get(place, selector, ref.digest ? undefined : place.imported)
+  const resolved = await images.get(place, ref, selector, ref.digest ? undefined : place.imported)
   report.messages.push(...resolved.messages)
   if (!resolved.digest) {
     report.verdict = 'failed'
@@ -256,7 +293,7 @@ async function pinOne(
   if (ref.digest && ref.tag) {
     // The digest is what runs and stays as written; the tag is only for people, so a tag that has
     // moved since is worth a line, not a different image.
-    const now = await images.tagDigest(place, ref.tag)
+    const now = await images.tagDigest(place, ref, ref.tag)
     const name = `${place.registry}/${place.repository}:${ref.tag}`
     if (now && now !== ref.digest)
       report.warnings = [

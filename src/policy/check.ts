@@ -85,6 +85,24 @@ const bySeverity = (envs: Environment[]) =>
 const globalJudge = (j: Judges): Environment | undefined =>
   j.home === undefined ? undefined : bySeverity([j.home, ...(j.added ? [j.added] : [])])[0]
 
+/**
+ * The naming rule: each judging environment's own `naming`, in its mode, else the global one, judged
+ * once in the strictest mode of those that use it; outside every environment the global one is
+ * enforced, as the other global rules are. Rows in the order of the environments.
+ */
+function namingRows(policy: Policy, judges: Judges, name: ImageName): PolicyCheck[] {
+  const global = (judge: Environment | undefined) =>
+    policy.naming ? [row(checkNaming(policy.naming.repository, name), judge)] : []
+  const own = [judges.home, judges.added].filter((e): e is Environment => e !== undefined)
+  const usingGlobal = judges.home ? own.filter((e) => !e.naming) : []
+  const rows = judges.home ? [] : global(undefined)
+  for (const env of own) {
+    if (env.naming) rows.push(row(checkNaming(env.naming.repository, name), env))
+    else if (env === usingGlobal[0]) rows.push(...global(bySeverity(usingGlobal)[0]))
+  }
+  return rows
+}
+
 export interface NameCheck {
   /** As in ImageCheck. */
   environment: string | null
@@ -105,7 +123,7 @@ function nameRows(judges: Judges, opts: NameCheckOptions): PolicyCheck[] {
   const { policy, name, digest } = opts
   const own = [judges.home, judges.added].filter((e): e is Environment => e !== undefined)
   const rows: PolicyCheck[] = []
-  if (policy.naming) rows.push(row(checkNaming(policy.naming.repository, name), globalJudge(judges)))
+  rows.push(...namingRows(policy, judges, name))
   for (const env of judges.protecting) {
     if (env.forbid?.tags) rows.push(row(checkForbiddenTags(env.forbid.tags, name.tag), env))
   }

@@ -47,7 +47,7 @@ export {
   judgesFor,
 } from './match.js'
 export { repositoryMatches } from './repository-glob.js'
-export type { RuleId } from './rules.js'
+export { checkForbiddenTags, type RuleId } from './rules.js'
 export {
   type EnvironmentRetention,
   type EnvironmentRules,

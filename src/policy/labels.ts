@@ -51,10 +51,16 @@ export async function labelsOf(target: ReadOnlyTarget, m: Manifest): Promise<Map
   )
   const [first, ...rest] = perChild
   for (const [name, label] of first ?? []) {
-    if (!own.has(name) && rest.every((c) => c.get(name) !== undefined)) own.set(name, label)
+    if (own.has(name) || !rest.every((c) => c.get(name) !== undefined)) continue
+    // A platform image whose value is empty makes the release's label empty, not the first one's value.
+    const blank = rest.map((c) => c.get(name)!).find((l) => isBlank(l.value))
+    own.set(name, blank ?? label)
   }
   return own
 }
+
+/** A label set to nothing: `""` or only spaces. */
+export const isBlank = (value: string): boolean => value.trim() === ''
 
 export function traceLabels(found: Map<string, FoundLabel>): TraceLabels {
   const out: TraceLabels = {}

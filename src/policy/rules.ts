@@ -7,7 +7,8 @@ import type { Digest } from '../oci/digest.js'
 import { keyName, type SignatureKey } from '../sign/trust.js'
 import { compilePattern } from '../spec/tag-filter.js'
 import { verifyImage } from '../supply/index.js'
-import type { FoundLabel } from './labels.js'
+import { plural } from '../util/plural.js'
+import { type FoundLabel, isBlank } from './labels.js'
 import { type Environment, environmentKeySet } from './load.js'
 import type { ImageName } from './match.js'
 
@@ -41,7 +42,7 @@ export function checkNaming(template: string, name: ImageName): RuleOutcome {
     return {
       rule: 'naming',
       result: 'fail',
-      message: `"${name.repository}" has ${got.length} path segment(s); ${template} needs exactly ${want.length}`,
+      message: `"${name.repository}" has ${plural(got.length, 'path segment')}; ${template} needs exactly ${want.length}`,
       evidence: { template, repository: name.repository },
     }
   }
@@ -78,14 +79,21 @@ export function checkLabels(required: readonly string[], found: Map<string, Foun
     return label ? [label] : []
   })
   const missing = required.filter((n) => !found.has(n))
-  const where = present.map((l) => `${l.name}=${l.value} (${l.where})`).join(', ')
+  // `LABEL org.opencontainers.image.source=""` (a build argument nobody set) records nothing.
+  const empty = present.filter((l) => isBlank(l.value))
+  const where = present
+    .filter((l) => !isBlank(l.value))
+    .map((l) => `${l.name}=${l.value} (${l.where})`)
+    .join(', ')
+  const problems = [
+    missing.length ? `missing ${missing.join(', ')} (neither a manifest annotation nor a config label)` : '',
+    empty.length ? `empty ${empty.map((l) => `${l.name} (${l.where})`).join(', ')}` : '',
+  ].filter(Boolean)
   return {
     rule: 'labels',
-    result: missing.length ? 'fail' : 'pass',
-    message: missing.length
-      ? `missing ${missing.join(', ')} (neither a manifest annotation nor a config label)${where ? `; found ${where}` : ''}`
-      : `found ${where}`,
-    evidence: { found: present, missing },
+    result: problems.length ? 'fail' : 'pass',
+    message: problems.length ? `${problems.join('; ')}${where ? `; found ${where}` : ''}` : `found ${where}`,
+    evidence: { found: present, missing, empty: empty.map((l) => l.name) },
   }
 }
 
@@ -174,7 +182,12 @@ export function checkForbiddenTags(patterns: readonly string[], tag: string | un
   if (tag === undefined) return { rule: 'tags.forbid', result: 'skip', message: 'no tag (by digest)' }
   const hit = patterns.find((p) => compilePattern(p)(tag))
   return hit
-    ? { rule: 'tags.forbid', result: 'fail', message: `tag "${tag}" is forbidden here (${hit})` }
+    ? {
+        rule: 'tags.forbid',
+        result: 'fail',
+        message: `tag "${tag}" is forbidden here (${hit})`,
+        evidence: { pattern: hit },
+      }
     : { rule: 'tags.forbid', result: 'pass', message: `tag "${tag}" is not forbidden` }
 }
 

@@ -23,6 +23,12 @@ const namingTemplate = z.string().superRefine((value, ctx) => {
   }
 })
 
+/**
+ * The repository path after the host. Global, or an environment's: that one replaces the global for the
+ * names in the environment (a legacy registry with two segments, a sandbox under one prefix).
+ */
+const namingSchema = z.strictObject({ repository: namingTemplate })
+
 /** HOST/PATH globs in doublestar syntax: `**` crosses "/", `*` and `?` stay within one segment. */
 const repositoryGlob = z
   .string()
@@ -107,6 +113,7 @@ const environmentSchema = z
         message: 'matches nothing: give repositories, tags or both',
       }),
     mode: z.enum(['enforce', 'warn']).default('enforce'),
+    naming: namingSchema.optional(),
     require: z
       .strictObject({
         signature: z.strictObject({ keys: z.array(keyEntry).min(1) }).optional(),
@@ -126,7 +133,7 @@ const environmentSchema = z
 export const policySchema = z
   .strictObject({
     version: z.literal(1),
-    naming: z.strictObject({ repository: namingTemplate }).optional(),
+    naming: namingSchema.optional(),
     labels: z.strictObject({ require: z.array(z.string().min(1)).min(1) }).optional(),
     environments: z.array(environmentSchema).default([]),
     retention: retentionSchema.optional(),

@@ -1,10 +1,10 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
-import { isAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
+import { isAttachmentTag } from '../reference/grammar.js'
 import { parseReference } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 
 export interface DeleteOptions extends OpenOptions, OperationOptions {

@@ -1,6 +1,6 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
-import { type CopyReferenceResult, checkTagAndDigest } from '../copy/copy-reference.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
@@ -18,10 +18,17 @@ import {
   refusalReason,
   traceLabels,
 } from '../policy/index.js'
-import { formatReference, parseReference, type Reference, withTag } from '../reference/index.js'
+import {
+  formatReference,
+  type Location,
+  parseLocation,
+  parseReference,
+  type Reference,
+  withTag,
+} from '../reference/index.js'
 import { RegistryClient } from '../registry/index.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
-import { resolveIfPresent } from '../targets/present.js'
+import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
+import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
@@ -68,11 +75,12 @@ export async function promote(
   destination: string,
   opts: PromoteOptions,
 ): Promise<PromoteResult> {
-  const src = parseReference(source)
+  // Any location (a bundle's image too: the closed side promotes what it received); DST is written.
+  const src = parseLocation(source)
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
   const client = opts.client ?? new RegistryClient(opts)
-  const from = await openTarget(src, { ...opts, client })
+  const from = await openSource(src, { ...opts, client })
   let to: Target | undefined
   try {
     const digestWon = await checkTagAndDigest(from.target, src, opts)
@@ -174,7 +182,7 @@ export async function promote(
   }
 }
 
-function destinationTag(text: string, src: Reference, dst: Reference): string {
+function destinationTag(text: string, src: Location, dst: Reference): string {
   if (dst.digest)
     throw new FerryError('USAGE', `${text}: promote writes a tag; give the destination as NAME[:TAG]`)
   const tag = dst.tag ?? src.tag

@@ -1,3 +1,4 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { recordTag } from '../ledger/index.js'
@@ -12,7 +13,6 @@ import {
 } from '../policy/index.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
-import { resolveIfPresent } from '../targets/present.js'
 
 export interface RetagOptions extends OpenOptions, OperationOptions {
   /** The name rules of the environments NEWTAG falls in: naming, forbidden tags, SemVer, immutability. */

@@ -16,7 +16,8 @@
  */
 import { DOCKER_HUB, isDockerHub } from './docker-hub.js'
 import { formatLayoutReference } from './layout.js'
-import { OFFICIAL_PREFIX, parseReference } from './reference.js'
+import { parseReference } from './location.js'
+import { OFFICIAL_PREFIX } from './reference.js'
 
 const DEFAULT_PORT_RE = /:(?:443|80)$/
 

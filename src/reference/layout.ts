@@ -15,10 +15,9 @@
  * themselves with. That is the one narrowing of skopeo's reading: a ref.name that ends in "@" and a
  * well-formed sha256/sha512 digest cannot be named; `oci:out:v1@build` still is the ref.name `v1@build`.
  */
-import { FerryError } from '../errors.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
-import { LAYOUT_REF_NAME_RE, TAG_RE } from './grammar.js'
-import { withoutPassword } from './userinfo.js'
+import { DIGEST_SHAPE, isRefName, isTag } from './grammar.js'
+import { invalidReference } from './userinfo.js'
 
 export interface LayoutReference {
   kind: 'layout'
@@ -36,12 +35,12 @@ export interface LayoutReference {
 
 export const LAYOUT_PREFIX = 'oci:'
 
-// distribution's digest shape (algorithm ":" hex); the algorithm is then checked by parseDigest.
-const DIGEST_TAIL_RE = /^([^:]*)@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})$/
+// `DIR@DIGEST`: no ":" before the "@"; the digest's algorithm is then checked by parseDigest.
+const DIGEST_TAIL_RE = new RegExp(`^([^:]*)@(${DIGEST_SHAPE})$`)
 
 export function layoutRefNameProblem(name: string): string | undefined {
   if (name === '') return 'image name after ":" is empty'
-  if (!LAYOUT_REF_NAME_RE.test(name)) {
+  if (!isRefName(name)) {
     return (
       `invalid image name "${name}": use letters and digits separated by "-", ".", "_", ":", "@", "+" ` +
       'or "--", and "/" between components'
@@ -51,8 +50,7 @@ export function layoutRefNameProblem(name: string): string | undefined {
 }
 
 export function parseLayoutReference(input: string): LayoutReference {
-  const fail = (why: string) =>
-    new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
+  const fail = (why: string) => invalidReference(input, why)
   const body = input.slice(LAYOUT_PREFIX.length)
 
   const byDigest = DIGEST_TAIL_RE.exec(body)
@@ -95,7 +93,7 @@ const REPOSITORY_DIGEST_RE = /^([^@]+)@((?:sha256|sha512):.*)$/
 /** naming.ts `splitRefName`: the last ":" starts the tag when a distribution tag follows and no "@" is in the name. */
 function splitLayoutName(name: string): { repository?: string; tag: string } {
   const colon = name.lastIndexOf(':')
-  if (colon > 0 && !name.includes('@') && TAG_RE.test(name.slice(colon + 1))) {
+  if (colon > 0 && !name.includes('@') && isTag(name.slice(colon + 1))) {
     return { repository: name.slice(0, colon), tag: name.slice(colon + 1) }
   }
   return { tag: name }

@@ -3,10 +3,8 @@
  * reference grammar has such a part, so such input is refused, and every message that echoes the input
  * shows it with the password replaced: error lines end up in CI logs.
  */
-
-// The OCI digest grammar (`algorithm:encoded`): the text after the "@" that starts a digest.
-const DIGEST_LIKE_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
-const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i
+import { FerryError } from '../errors.js'
+import { DIGEST_LIKE_RE, ANY_SCHEME_RE as SCHEME_RE } from './grammar.js'
 
 /**
  * Where `user:password` ends (the index of its "@"), or -1. It is the text before the last "@" that
@@ -34,3 +32,8 @@ export function withoutPassword(input: string): string {
 
 export const USERINFO_REASON =
   'a reference has no user:password@ part; give credentials with ferry login, --creds or --creds-stdin'
+
+/** Every refusal of a reference is made with this, so none echoes a password written in front of it. */
+export function invalidReference(input: string, why: string): FerryError {
+  return new FerryError('REFERENCE_INVALID', `invalid reference "${withoutPassword(input)}": ${why}`)
+}

@@ -1,10 +1,9 @@
 import { z } from 'zod'
-import { FerryError } from '../errors.js'
 import { silentLogger } from '../log.js'
+import { parseRegistryLocation, type RegistryHost, type RegistryReference } from '../reference/index.js'
 import { Authenticator, type CredentialSource } from './auth.js'
 import { newClientShared } from './context.js'
 import { lookupCredential } from './credentials.js'
-import { isDockerHub } from './hosts.js'
 import { RegistryHttp } from './http.js'
 import {
   DEFAULT_CERTS_DIR,
@@ -19,9 +18,8 @@ import { retryPolicy } from './retry.js'
 import { DEFAULT_TRANSFER_LIMITS } from './transfer-limits.js'
 import { Transport } from './transport.js'
 
-// distribution spec, "Pulling manifests": path components of lower-case alphanumerics and separators.
-const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-const REGISTRY_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/
+/** A repository as the reference grammar parsed it (a RegistryReference; its tag and digest aside). */
+export type RepositoryReference = Pick<RegistryReference, 'registry' | 'repository' | 'scheme'>
 
 const catalogSchema = z.looseObject({ repositories: z.array(z.string()).nullish() })
 
@@ -41,7 +39,6 @@ export class RegistryClient {
     const transport = new Transport({
       insecure: opts.insecure ?? [],
       plainHttp: opts.plainHttp,
-      schemes: opts.schemes,
       caFiles: opts.caFiles ?? [],
       certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
       logger,
@@ -56,29 +53,35 @@ export class RegistryClient {
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE))
   }
 
-  repository(registry: string, repository: string): RegistryRepository {
-    if (!REGISTRY_RE.test(registry))
-      throw new FerryError('REFERENCE_INVALID', `invalid registry host "${registry}"`)
-    // Docker Hub's official images live under library/ (what `docker pull postgres` means).
-    const repo = isDockerHub(registry) && !repository.includes('/') ? `library/${repository}` : repository
-    if (!REPOSITORY_RE.test(repo)) {
-      throw new FerryError('REFERENCE_INVALID', `invalid repository name "${repository}" on ${registry}`)
-    }
+  /**
+   * The repository a parsed reference names (src/reference/location.ts). Nothing is validated or
+   * normalised again: `docker.io/library/nginx` arrives whole. A scheme the reference spelled out
+   * (`https://HOST/…`) is how this client reaches that host from now on.
+   */
+  repository(ref: RepositoryReference): RegistryRepository {
+    const { registry, repository } = ref
+    if (ref.scheme) this.http.transport.spell(registry, ref.scheme)
     return new RegistryRepository({
       http: this.http,
       registry,
-      repository: repo,
-      name: `${registry}/${repo}`,
+      repository,
+      name: `${registry}/${repository}`,
       base: this.http.transport.baseUrl(registry),
       chunkSize: this.chunkSize,
       shared: this.shared,
     })
   }
 
+  /** A registry host, parsed (`HOST[:PORT]`, `https://HOST[:PORT]`) when given as text; its scheme kept. */
+  private host(given: string | RegistryHost): string {
+    const { registry, scheme } = typeof given === 'string' ? parseRegistryLocation(given) : given
+    if (scheme) this.http.transport.spell(registry, scheme)
+    return registry
+  }
+
   /** Every repository name on the registry (`/v2/_catalog`, not in the OCI spec but widely served). */
-  catalog(registry: string, opts: { pageSize?: number } = {}): Promise<string[]> {
-    if (!REGISTRY_RE.test(registry))
-      throw new FerryError('REFERENCE_INVALID', `invalid registry host "${registry}"`)
+  catalog(host: string | RegistryHost, opts: { pageSize?: number } = {}): Promise<string[]> {
+    const registry = this.host(host)
     const url = new URL('/v2/_catalog', this.http.transport.baseUrl(registry))
     if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize))
     return readPages(
@@ -90,7 +93,8 @@ export class RegistryClient {
   }
 
   /** `GET /v2/` through the auth flow: proves the registry is reachable and the credentials accepted. */
-  async ping(registry: string): Promise<void> {
+  async ping(host: string | RegistryHost): Promise<void> {
+    const registry = this.host(host)
     const res = await this.http.request({
       registry,
       method: 'GET',

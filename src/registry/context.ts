@@ -1,6 +1,7 @@
 import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { isDigest } from '../oci/digest.js'
+import { isTag } from '../reference/grammar.js'
 import { BlobKnowledge } from './blob-knowledge.js'
 import type { RegistryHttp } from './http.js'
 
@@ -67,12 +68,9 @@ export const v2Url = (ctx: RepoContext, path: string): URL =>
 export const refName = (ctx: RepoContext, reference: string): string =>
   isDigest(reference) ? `${ctx.name}@${reference}` : `${ctx.name}:${reference}`
 
-// distribution spec: a tag is `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`; anything else in a URL path is an injection.
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
-
-/** The path segment for a tag or digest, refused when it is neither. */
+/** The path segment for a tag or digest, refused when it is neither: anything else in a URL path is an injection. */
 export function referencePath(ctx: RepoContext, reference: string): string {
-  if (isDigest(reference) || TAG_RE.test(reference)) return reference
+  if (isDigest(reference) || isTag(reference)) return reference
   throw new FerryError('REFERENCE_INVALID', `${ctx.name}: "${reference}" is neither a tag nor a digest`)
 }
 

@@ -2,7 +2,7 @@
  * Registry host names: where a registry is reached, over which scheme, and the key its
  * credentials live under in docker's config.json.
  */
-import { DOCKER_HUB_API, isDockerHub } from '../reference/index.js'
+import { DOCKER_HUB_API, isDockerHub, type Scheme } from '../reference/index.js'
 
 export { isDockerHub }
 
@@ -37,7 +37,7 @@ export function isLoopback(host: string): boolean {
   return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name)
 }
 
-export type Scheme = 'http' | 'https'
+export type { Scheme }
 
 export interface SchemeChoice {
   /** HOST[:PORT] (or HOST, any port) reached over plain HTTP. */

@@ -1,9 +1,9 @@
 // The registry client: OCI distribution over HTTP(S), with docker's credentials and auth flows.
 
-export { referrersTag } from '../naming/attachment-tags.js'
+export { referrersTag } from '../reference/grammar.js'
 export type { Challenge } from './auth-challenge.js'
 export { parseChallenges } from './auth-challenge.js'
-export { RegistryClient } from './client.js'
+export { RegistryClient, type RepositoryReference } from './client.js'
 export type { Credential } from './credentials.js'
 export { dockerConfigDir, lookupCredential } from './credentials.js'
 export type { RegistryErrorEntry } from './errors.js'

@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '../errors.js'
+import { parseRegistryLocation, type RegistryHost } from '../reference/index.js'
 import { RegistryClient } from './client.js'
 import { eraseCredential, storeCredential } from './credentials.js'
 import type { RegistryOptions } from './options.js'
@@ -9,15 +10,17 @@ import type { RegistryOptions } from './options.js'
  * $REGISTRY_AUTH_FILE, else docker's config.json.
  */
 export async function login(
-  registry: string,
+  host: string | RegistryHost,
   username: string,
   password: string,
   opts: RegistryOptions = {},
 ) {
+  const where = typeof host === 'string' ? parseRegistryLocation(host) : host
+  const { registry } = where
   if (!username) throw new FerryError('USAGE', `login to ${registry}: a user name is required`)
   const client = new RegistryClient(opts, async () => ({ username, password }))
   try {
-    await client.ping(registry)
+    await client.ping(where)
   } catch (err) {
     if (isFerryError(err, 'UNAUTHORIZED') || isFerryError(err, 'DENIED')) {
       throw new FerryError(err.code, `login to ${registry} as ${username} failed: ${err.message}`)
@@ -30,6 +33,9 @@ export async function login(
 }
 
 /** Removes the stored credentials; false when there were none. */
-export async function logout(registry: string, opts: RegistryOptions = {}): Promise<boolean> {
-  return eraseCredential(registry, opts)
+export async function logout(host: string | RegistryHost, opts: RegistryOptions = {}): Promise<boolean> {
+  return eraseCredential(
+    typeof host === 'string' ? parseRegistryLocation(host).registry : host.registry,
+    opts,
+  )
 }

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream'
 import { preconditionFailure } from '../content/precondition.js'
 import type { DeleteSupport, TagOptions, TagOutcome, UntagOptions } from '../content/target.js'
-import { FerryError, ifPresent } from '../errors.js'
 import {
   EMPTY_BYTES,
   EMPTY_DESCRIPTOR,
   isUntagPlaceholder,
   untagPlaceholderBytes,
-} from '../naming/untag-placeholder.js'
+} from '../content/untag-placeholder.js'
+import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
 import { hasBlob } from './blobs.js'

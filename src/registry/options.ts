@@ -8,10 +8,8 @@ export interface RegistryOptions {
    * a scheme for use HTTPS when their port speaks TLS (or certs.d has their directory), else HTTP.
    */
   insecure?: string[]
-  /** Plain HTTP for every registry (oras's --plain-http); `schemes` still wins for its hosts. */
+  /** Plain HTTP for every registry (oras's --plain-http); a reference's spelled-out scheme still wins. */
   plainHttp?: boolean
-  /** Per HOST[:PORT] (lower case), the scheme a reference spelled out as `https://HOST/…` or `http://…`. */
-  schemes?: Record<string, 'http' | 'https'>
   /** Extra PEM CA files trusted in addition to the system CAs. */
   caFiles?: string[]
   /** Per-host trust, docker's layout `HOST[:PORT]/ca.crt`. Default /etc/docker/certs.d. */

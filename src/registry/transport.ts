@@ -33,8 +33,6 @@ export interface RawResponse {
 export interface TransportOptions {
   insecure: readonly string[]
   plainHttp?: boolean
-  /** Per host, the scheme a reference spelled out. */
-  schemes?: Readonly<Record<string, Scheme>>
   caFiles: readonly string[]
   certsDir: string
   logger: Logger
@@ -72,6 +70,8 @@ export class Transport {
   private readonly certsDirHas = new Map<string, Promise<boolean>>()
   private readonly tlsChecks = new Map<string, Promise<boolean>>()
   private readonly fixed = new Map<string, Scheme | undefined>()
+  /** Per host, the scheme a reference spelled out (`https://HOST/…`): see `spell`. */
+  private readonly spelled: Record<string, Scheme> = {}
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits ?? DEFAULT_TRANSFER_LIMITS
@@ -97,13 +97,27 @@ export class Transport {
     return new URL(`${this.fixedScheme(host) ?? this.decided.get(host) ?? 'http'}://${host}`)
   }
 
-  /** Decided by the options alone, which never change: worked out once per host. */
+  /**
+   * The scheme a reference spelled out for its registry (`https://HOST/…`): the host is reached over it
+   * by every repository of this transport, whatever the options say. One host written with both
+   * schemes is refused.
+   */
+  spell(registry: string, scheme: Scheme): void {
+    const host = apiHost(registry)
+    const before = this.spelled[host]
+    if (before === scheme) return
+    if (before) throw new FerryError('USAGE', `${host} is written both ${before}:// and ${scheme}://`)
+    this.spelled[host] = scheme
+    this.fixed.delete(host)
+  }
+
+  /** Decided by the options and the spelled-out schemes, which never change: worked out once per host. */
   private fixedScheme(host: string): Scheme | undefined {
     if (this.fixed.has(host)) return this.fixed.get(host)
     const scheme = chosenScheme(host, {
       insecure: this.opts.insecure,
       plainHttp: this.opts.plainHttp,
-      schemes: this.opts.schemes,
+      schemes: this.spelled,
     })
     this.fixed.set(host, scheme)
     return scheme
@@ -191,7 +205,7 @@ export class Transport {
         method: x.method,
         headers: { 'user-agent': this.opts.userAgent, ...x.headers },
         body: x.body,
-        signal: x.signal,
+        signal: x.signal && requestSignal(x.signal),
         // undici closes the connection after every HEAD unless told not to (for servers that send a
         // body anyway); registries do not, and a sync is mostly HEADs: a new TCP connection each cost
         // both ends more than the request itself.
@@ -245,6 +259,14 @@ export class Transport {
     await this.agent.close()
   }
 }
+
+/**
+ * A signal of this request's own that follows the caller's. undici adds an "abort" listener to the
+ * signal it is given for every request until the answer is in: a sync passes one signal (Ctrl-C) to
+ * dozens of requests in flight at once, and Node warned of a leak (MaxListenersExceededWarning) past
+ * ten. A dependent signal is held weakly by its source and adds no listener to it.
+ */
+const requestSignal = (signal: AbortSignal): AbortSignal => AbortSignal.any([signal])
 
 const tlsRequired = (host: string) =>
   new NetworkError(

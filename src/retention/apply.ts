@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { resolveIfPresent } from '../content/present.js'
 import type { DeleteSupport, OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
 import { type Logger, silentLogger } from '../log.js'
-import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
+import { parseAttachmentTag } from '../reference/grammar.js'
 import { canonicalName } from '../reference/index.js'
-import { resolveIfPresent } from '../targets/present.js'
 import { Limiter } from '../util/limit.js'
 import { withLock } from '../util/lock.js'
+import { plural } from '../util/plural.js'
 import { ferryStateDir } from '../util/state-dir.js'
 import { type BackupSummary, writeBackup } from './backup.js'
 import { DeleteGuard } from './delete-guard.js'
@@ -64,13 +65,13 @@ export function checkDeletes(plan: RepositoryPlan, deletes: DeleteSupport): void
   if (plan.needs.manifestDelete && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
-      `${plan.repository}: the plan deletes ${plan.summary.deleteManifests} manifest(s) and the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true; or the credentials lack delete); nothing was changed`,
+      `${plan.repository}: the plan deletes ${plural(plan.summary.deleteManifests, 'manifest')} and the registry does not allow manifest DELETE (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true; or the credentials lack delete); nothing was changed`,
     )
   }
   if (plan.needs.tagDelete && !deletes.tag && !deletes.manifest) {
     throw new FerryError(
       'UNSUPPORTED',
-      `${plan.repository}: the plan untags ${plan.summary.untag + plan.summary.placeholders} tag(s) and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
+      `${plan.repository}: the plan untags ${plural(plan.summary.untag + plan.summary.placeholders, 'tag')} and the registry allows neither tag DELETE nor manifest DELETE; nothing was changed`,
     )
   }
 }

@@ -1,8 +1,8 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, Target } from '../content/target.js'
 import type { GraphReader } from '../graph/index.js'
-import { parseAttachmentTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
-import { resolveIfPresent } from '../targets/present.js'
+import { parseAttachmentTag } from '../reference/grammar.js'
 import { Limiter } from '../util/limit.js'
 import { type RepositoryPlan, reach } from './plan.js'
 

@@ -19,16 +19,19 @@ export {
 } from './backup.js'
 export type { Step } from './journal.js'
 export { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
+export { planOrder } from './order.js'
 export {
   type DeletedManifest,
   type DeletedTag,
   type FallbackIndex,
+  type ForbiddenTag,
   type KeptTag,
   type PlanOptions,
   planRepository,
   type RepositoryPlan,
   type RepositorySummary,
 } from './plan.js'
+export { type RepositorySelection, type SelectedRepository, selectRepositories } from './repositories.js'
 export {
   applyRetention,
   planRetention,

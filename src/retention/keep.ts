@@ -43,12 +43,26 @@ interface Ranked {
   version: SemVer | null
 }
 
-/** Newest first: versions by SemVer precedence, then tags ranked by age alone, newest first. */
-function rank(a: Ranked, b: Ranked): number {
-  if (a.version && b.version) return compare(b.version, a.version) || (a.facts.tag < b.facts.tag ? -1 : 1)
-  if (a.version || b.version) return a.version ? -1 : 1
-  return (b.facts.age?.time ?? 0) - (a.facts.age?.time ?? 0) || (a.facts.tag < b.facts.tag ? -1 : 1)
+/** A tag as retention ranks it: its version, else its age (ms since the epoch). */
+export interface RankedTag {
+  tag: string
+  version: SemVer | null
+  time?: number
 }
+
+/** Newest first: versions by SemVer precedence, then tags ranked by age alone, newest first; then by name. */
+export function newestFirst(a: RankedTag, b: RankedTag): number {
+  const byName = a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0
+  if (a.version && b.version) return compare(b.version, a.version) || byName
+  if (a.version || b.version) return a.version ? -1 : 1
+  return (b.time ?? 0) - (a.time ?? 0) || byName
+}
+
+const rank = (a: Ranked, b: Ranked): number =>
+  newestFirst(
+    { tag: a.facts.tag, version: a.version, time: a.facts.age?.time },
+    { tag: b.facts.tag, version: b.version, time: b.facts.age?.time },
+  )
 
 /**
  * The keep rules of one repository's tags, environment by environment: kept = the `count` newest ∪

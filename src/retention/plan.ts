@@ -1,12 +1,13 @@
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
+import { isUntagPlaceholder } from '../content/untag-placeholder.js'
 import { type AttachedNode, closure, GraphReader } from '../graph/index.js'
-import { parseAttachmentTag } from '../naming/attachment-tags.js'
-import { isUntagPlaceholder } from '../naming/untag-placeholder.js'
 import type { Digest } from '../oci/digest.js'
 import { artifactTypeOf, type Manifest } from '../oci/manifest.js'
-import { environmentFor, type Policy } from '../policy/index.js'
+import { checkForbiddenTags, environmentFor, judgesFor, type Policy } from '../policy/index.js'
+import { parseAttachmentTag } from '../reference/grammar.js'
 import { type Age, type AgeSource, ageOf, type LedgerAges } from './age.js'
 import { judgeTags, type KeepReason, type TagFacts, type TagVerdict } from './keep.js'
+import { planOrder } from './order.js'
 
 export interface PlanOptions extends OperationOptions {
   /** The walk's reader, so that a caller (apply's backup) reads each manifest once. */
@@ -72,6 +73,15 @@ export interface PlaceholderTag {
   digest: Digest
 }
 
+/** A tag the policy forbids where it is (`tags.forbid`, e.g. `latest` in prod): flagged, never judged here. */
+export interface ForbiddenTag {
+  tag: string
+  digest: Digest
+  /** The environment whose `forbid.tags` it matches, and the pattern. */
+  environment: string
+  pattern: string
+}
+
 export interface RepositoryPlan {
   repository: string
   keep: KeptTag[]
@@ -85,6 +95,8 @@ export interface RepositoryPlan {
   fallbackIndexes: FallbackIndex[]
   /** Attachment tags whose subject no tag in the repository names: reported, never touched. */
   orphanAttachmentTags: string[]
+  /** Tags the policy forbids in their environments, whatever retention does with them: for a person to act on. */
+  forbidden: ForbiddenTag[]
   /** `untagged: delete` cannot list untagged manifests over the distribution API: said, not guessed. */
   untagged: { policy: 'keep' | 'delete'; note?: string }
   /** What the steps need from the registry. */
@@ -129,6 +141,7 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
   const retention = opts.policy.retention
 
   const placeholders: PlaceholderTag[] = []
+  const forbidden: ForbiddenTag[] = []
   const facts = await Promise.all(
     versionTags.map(async (tag): Promise<TagFacts | undefined> => {
       const desc = await reader.tag(tag)
@@ -139,6 +152,7 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
         return undefined
       }
       const env = environmentFor(opts.policy, { ...name, tag })
+      forbidden.push(...forbiddenHere(opts.policy, { ...name, tag }, desc.digest as Digest))
       const f: TagFacts = {
         tag,
         digest: desc.digest,
@@ -215,7 +229,11 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
     fallbackIndexes.push({ ...f, action: shared ? 'untag' : 'delete-manifest' })
   }
 
-  const keep: KeptTag[] = verdicts.filter((v) => v.keep).map(keptTag)
+  const order = planOrder(opts.policy)
+  const keep: KeptTag[] = verdicts
+    .filter((v) => v.keep)
+    .map(keptTag)
+    .sort(order)
   const del: DeletedTag[] = candidates.map((v) => ({
     tag: v.tag,
     digest: v.digest as Digest,
@@ -224,6 +242,7 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
     ...(v.version ? { version: v.version } : {}),
     ...(v.age ? { age: isoAge(v.age)! } : {}),
   }))
+  del.sort(order)
   const untagSteps =
     del.filter((d) => d.action === 'untag').length +
     fallbackIndexes.filter((f) => f.action === 'untag').length
@@ -238,6 +257,7 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
     referrers,
     fallbackIndexes,
     orphanAttachmentTags: orphanAttachmentTags.sort(),
+    forbidden: forbidden.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0)),
     untagged: {
       policy: untaggedPolicy,
       ...(untaggedPolicy === 'delete'
@@ -265,6 +285,19 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
       placeholders: placeholders.length,
     },
   }
+}
+
+/** The `forbid.tags` rules of every environment the tag matches (as `policy check` and `tag` judge them). */
+function forbiddenHere(
+  policy: Policy,
+  name: { host?: string; repository: string; tag: string },
+  digest: Digest,
+): ForbiddenTag[] {
+  return judgesFor(policy, name).protecting.flatMap((env) => {
+    const outcome = env.forbid?.tags && checkForbiddenTags(env.forbid.tags, name.tag)
+    if (outcome?.result !== 'fail') return []
+    return [{ tag: name.tag, digest, environment: env.name, pattern: String(outcome.evidence?.pattern) }]
+  })
 }
 
 function keptTag(v: TagVerdict): KeptTag {

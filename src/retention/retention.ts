@@ -6,11 +6,14 @@ import { type LedgerAges, ledgerAges } from './age.js'
 import { type ApplyOptions, applyRepository, GC_NOTE, type RepositoryApply } from './apply.js'
 import { claimBackupDir, type RestoreResult, readBackup, restoreRepository } from './backup.js'
 import { type PlanOptions, planRepository, type RepositoryPlan, type RepositorySummary } from './plan.js'
+import { type RepositorySelection, selectRepositories } from './repositories.js'
 
 export type RetentionOptions = RegistryOptions &
   Omit<PlanOptions, 'ledger'> & {
     /** A promotion ledger (JSON lines), the last source of ages. */
     ledgerFile?: string
+    /** `--all-repositories REG`: every repository of these registries' catalogs, besides those named. */
+    allRepositories?: RepositorySelection['allRepositories']
   }
 
 export interface RetentionPlan {
@@ -48,18 +51,17 @@ async function agesFrom(file: string | undefined): Promise<LedgerAges | undefine
   return file === undefined ? undefined : ledgerAges((await readLedger(file)).records)
 }
 
-/** The plan for each repository (`HOST/PATH`), read-only. */
+/** The plan for each repository (`HOST/PATH`, or a glob over the catalog: see selectRepositories), read-only. */
 export async function planRetention(
   repositories: readonly string[],
   opts: RetentionOptions,
 ): Promise<RetentionPlan> {
-  const names = repositories.map(parseRepository)
   const ledger = await agesFrom(opts.ledgerFile)
   const client = new RegistryClient(opts)
   try {
+    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     const plans: RepositoryPlan[] = []
-    for (const n of names)
-      plans.push(await planRepository(client.repository(n.registry, n.repository), { ...opts, ledger }))
+    for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger }))
     return { repositories: plans, summary: summarizePlans(plans) }
   } finally {
     await client.close()
@@ -81,14 +83,15 @@ export async function applyRetention(
   repositories: readonly string[],
   opts: RetentionOptions & Omit<ApplyOptions, 'policy' | 'ledger'>,
 ): Promise<RetentionApply> {
-  const names = repositories.map(parseRepository)
   const ledger = await agesFrom(opts.ledgerFile)
   await claimBackupDir(opts.backupDir)
   const client = new RegistryClient(opts)
   const results: RetentionApply['repositories'] = []
   try {
+    // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
+    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
     for (const n of names) {
-      const target = client.repository(n.registry, n.repository)
+      const target = client.repository(n)
       try {
         results.push(await applyRepository(target, { ...opts, ledger }))
       } catch (err) {
@@ -133,7 +136,7 @@ export async function restoreRetention(
     const restored: RestoreResult[] = []
     for (const entry of record.repositories) {
       const n = parseRepository(opts.to ?? entry.repository)
-      restored.push(await restoreRepository(dir, entry, client.repository(n.registry, n.repository), opts))
+      restored.push(await restoreRepository(dir, entry, client.repository(n), opts))
     }
     return { repositories: restored }
   } finally {

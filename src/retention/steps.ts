@@ -1,8 +1,9 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { DeleteSupport, OperationOptions, Target } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
-import { resolveIfPresent } from '../targets/present.js'
+import { plural } from '../util/plural.js'
 import type { DeleteGuard } from './delete-guard.js'
 import type { Journal, Step } from './journal.js'
 import type { RepositoryPlan } from './plan.js'
@@ -155,7 +156,7 @@ export async function runStep(ctx: StepContext, step: Step) {
   )
   if (left.length) {
     counts.skipped.push(
-      `fallback tag ${step.tag}: still lists ${left.length} manifest(s) that exist, left as it is`,
+      `fallback tag ${step.tag}: still lists ${plural(left.length, 'manifest')} that exist, left as it is`,
     )
     return
   }

@@ -6,9 +6,10 @@ import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRepositoryName } from '../reference/grammar.js'
 import { singleKeySet } from '../sign/key-set.js'
+import { plural } from '../util/plural.js'
 import { ApiError } from './errors.js'
-import { isRepositoryName } from './routes.js'
 import type { BlobBytes, ContentStore } from './store.js'
 
 /**
@@ -77,7 +78,7 @@ export class BundleStore implements ContentStore {
     const omitted = reader.metadata.omitted.length
     if (omitted > 0) {
       opts.logger.warn(
-        `${path} is a delta bundle: ${omitted} blob(s) its images need are left out, and pulls that need them fail (404)`,
+        `${path} is a delta bundle: ${plural(omitted, 'blob')} its images need are left out, and pulls that need them fail (404)`,
       )
     }
     return new BundleStore(reader, names)

@@ -1,9 +1,9 @@
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { isRepositoryName, isTag } from '../reference/grammar.js'
 import type { Call, RouteOf } from './context.js'
 import { ApiError, toApiError } from './errors.js'
 import { type Res, sendJson } from './http.js'
-import { isRepositoryName, isTag } from './routes.js'
 
 /** Larger pages are cut to this; the Link header leads on to the rest. */
 export const PAGE_MAX = 10_000

@@ -1,4 +1,5 @@
 import { type Digest, isDigest } from '../oci/digest.js'
+import { isRepositoryName, isTag, REPOSITORY_MAX } from '../reference/grammar.js'
 import { ApiError } from './errors.js'
 
 /**
@@ -23,17 +24,10 @@ export interface ParsedRequest {
   path: string
 }
 
-// distribution-spec "Pulling manifests": components joined by `.`, `_`, `__` or dash runs, `/` between.
-const NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-/** distribution's RepositoryNameTotalLengthMax. */
-export const NAME_MAX = 255
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
+const NAME_MAX = REPOSITORY_MAX
 const UPLOAD_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // Only these bytes can appear in a valid path; anything else (`%`, `\`, spaces, …) is refused outright.
 const PATH_CHARS_RE = /^[A-Za-z0-9._\-/:]*$/
-
-export const isRepositoryName = (name: string): boolean => name.length <= NAME_MAX && NAME_RE.test(name)
-export const isTag = (tag: string): boolean => TAG_RE.test(tag)
 
 export function checkName(name: string): string {
   if (!isRepositoryName(name)) {

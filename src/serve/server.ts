@@ -6,6 +6,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
+import { plural } from '../util/plural.js'
 import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
@@ -252,7 +253,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           }),
         ])
         clearTimeout(timer)
-        if (active > 0) logger.warn(`shutting down with ${active} request(s) still running; cutting them off`)
+        if (active > 0)
+          logger.warn(`shutting down with ${plural(active, 'request')} still running; cutting them off`)
       }
       server.closeAllConnections()
       front?.destroyPending()

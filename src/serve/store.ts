@@ -9,7 +9,7 @@ import { INDEX_FILE } from '../layout/layout-files.js'
 import { entryRepository } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { isRepositoryName } from './routes.js'
+import { isRepositoryName } from '../reference/grammar.js'
 
 /**
  * Where a blob's bytes are. `file`: a byte range of a file the server opens and sends with its own

@@ -1,9 +1,10 @@
 import { type Digest, isDigest } from '../oci/digest.js'
+import { isRepositoryName } from '../reference/grammar.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { streamWholeBlob, wholeBlobLength } from './direct.js'
 import { ApiError } from './errors.js'
 import { drain, type Req, sendEmpty } from './http.js'
-import { checkDigest, isRepositoryName } from './routes.js'
+import { checkDigest } from './routes.js'
 import type { UploadSession, UploadStore } from './uploads.js'
 
 // The push flow of distribution-spec "Pushing blobs": POST opens (or, with ?digest=, is) an upload,

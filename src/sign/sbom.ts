@@ -1,8 +1,8 @@
 import { FerryError } from '../errors.js'
-import { cosignTag } from '../naming/attachment-tags.js'
 import { type Digest, digestOf } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { cosignTag } from '../reference/grammar.js'
 import {
   CREATED_ANNOTATION,
   EMPTY_CONFIG_BYTES,

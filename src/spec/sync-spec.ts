@@ -14,6 +14,8 @@
  *     - source: docker.io/library/python:3.12-slim   # one image, by tag or digest (no `tags`)
  *       platforms: [linux/amd64]
  *       referrers: false
+ *     - source: bundle:site.tar:docker.io/library/redis   # any location: https://…, oci:DIR:REPO, bundle:FILE:IMAGE
+ *       tags: [7.2]
  *   mappings:                               # prefix rewrites, longest `from` first
  *     - from: docker.io/library/
  *       to: reg.local:5000/cache/
@@ -26,6 +28,9 @@
  *   3. `target` + "/" + the source repository without its registry:
  *      ghcr.io/acme/mini-api with target reg.local:5000/cache ⇒ reg.local:5000/cache/acme/mini-api
  *      docker.io/library/redis with target reg.local:5000     ⇒ reg.local:5000/library/redis
+ * A bundle's image is placed by the name the bundle gives it (its source repository), as a registry's.
+ * A layout's repository view REPO (`oci:DIR:REPO[:TAG]`) has no registry: `destination`, else
+ * `target` + "/" + REPO; mappings (registry prefixes) never apply to it.
  * An image none of these place is an error at load time, pointing at its `source` line.
  *
  * Unknown fields are refused: in a hand-written file they are typos (`tag:` for `tags:`), and a typo
@@ -34,14 +39,16 @@
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import type { Platform } from '../oci/schemas.js'
-import { REPOSITORY_MAX } from '../reference/grammar.js'
-import { parseRepositoryPrefix } from '../reference/prefix.js'
+import { pathProblem, REPOSITORY_MAX } from '../reference/grammar.js'
 import {
-  formatReference,
+  formatLocation,
   formatRepository,
-  parseRegistryReference,
+  type Location,
+  parseLocation,
   parseRepository,
-} from '../reference/reference.js'
+  parseRepositoryPrefix,
+  repositoryName,
+} from '../reference/index.js'
 import { parsed, platformsSchema } from './parsed.js'
 import { tagFilterSchema } from './tag-filter.js'
 import { readYamlSpec } from './yaml.js'
@@ -53,7 +60,7 @@ const prefix = parsed(parseRepositoryPrefix)
 // Checked per image, so one image's mistake does not hide another's: all are reported together.
 const imageSchema = z
   .strictObject({
-    source: parsed(parseRegistryReference),
+    source: parsed(parseSource),
     tags: tagFilterSchema.optional(),
     destination: parsed((value) => formatRepository(parseRepository(value))).optional(),
     platforms: platformsSchema.optional(),
@@ -65,14 +72,15 @@ const imageSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['source'],
-        message: `${formatRepository(image.source)} is a repository: add a tags filter (exact tags: [v1.0.0, latest]; every tag: { match: "*" }) or name one image with :TAG or @DIGEST`,
+        // Unpinned: the repository itself, without the `:latest` formatLocation spells out.
+        message: `${formatLocation(image.source).replace(/:latest$/, '')} is a repository: add a tags filter (exact tags: [v1.0.0, latest]; every tag: { match: "*" }) or name one image with :TAG or @DIGEST`,
       })
     }
     if (pinned && image.tags) {
       ctx.addIssue({
         code: 'custom',
         path: ['tags'],
-        message: `the source ${formatReference(image.source)} already names one image: drop tags, or the source's tag`,
+        message: `the source ${formatLocation(image.source)} already names one image: drop tags, or the source's tag`,
       })
     }
   })
@@ -93,7 +101,7 @@ export const syncSpecSchema = z
   .superRefine((spec, ctx) => {
     spec.images.forEach((image, i) => {
       try {
-        planDestination(formatRepository(image.source), spec, image)
+        placeImage(spec, image)
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['images', i, 'source'], message: (err as Error).message })
       }
@@ -116,6 +124,39 @@ export function imageSettings(
   const platforms = image.platforms ?? spec.defaults.platforms
   const referrers = image.referrers ?? spec.defaults.referrers
   return platforms ? { platforms, referrers } : { referrers }
+}
+
+/** Any location an image can be read from; a bundle must name its image (it holds many). */
+function parseSource(value: string): Location {
+  const source = parseLocation(value)
+  if (source.kind === 'bundle' && source.repository === undefined) {
+    throw new FerryError(
+      'REFERENCE_INVALID',
+      `${value}: name the image, bundle:FILE:IMAGE (e.g. bundle:site.tar:docker.io/library/postgres)`,
+    )
+  }
+  return source
+}
+
+/** The destination repository (`registry/path`) of a spec image, wherever its source is (module comment). */
+export function placeImage(
+  spec: { target?: string; mappings?: readonly SyncMapping[] },
+  image: { source: Location; destination?: string },
+): string {
+  const { source } = image
+  if (source.kind !== 'layout') return planDestination(repositoryName(source)!, spec, image)
+  if (image.destination) return image.destination
+  const shown = formatLocation(source)
+  if (source.repository === undefined || !spec.target) {
+    throw new FerryError(
+      'USAGE',
+      `no destination for ${shown}: set destination${source.repository === undefined ? ' (a layout without a repository view names none)' : ', or target'}`,
+    )
+  }
+  const problem = pathProblem(source.repository)
+  if (problem)
+    throw new FerryError('USAGE', `${shown}: repository view "${source.repository}" as a path: ${problem}`)
+  return join(shown, spec.target, source.repository)
 }
 
 /**

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
+import { storeManifest, storeTagged } from '../content/store.js'
 import type { ReadOnlyTarget, TagOptions, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { storeManifest, storeTagged } from '../targets/store.js'
 
 /**
  * Small-object plumbing for signatures and attachments: everything here fits in memory (payloads,

@@ -1,10 +1,10 @@
 import type { ReadOnlyTarget } from '../content/target.js'
 import { ifPresent } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
-import { cosignTags } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, type Manifest } from '../oci/manifest.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
+import { cosignTags } from '../reference/grammar.js'
 import { type AttachScheme, effectiveArtifactType, type ReferrersScheme, referrersScheme } from './kinds.js'
 
 export interface AttachedEntry {

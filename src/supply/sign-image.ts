@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto'
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { type Digest, digestOf } from '../oci/digest.js'
@@ -20,7 +21,6 @@ import {
   simpleSigningPayload,
   toSigner,
 } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
 import { createdTimestamp } from './annotations.js'
 import { MAX_SIGNATURE_BLOB_BYTES, pushBytes, pushManifestBytes, readBlobBytes } from './content.js'
 

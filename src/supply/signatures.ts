@@ -1,3 +1,4 @@
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
@@ -20,7 +21,6 @@ import {
   verifyBundle,
   verifyClassicSignature,
 } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
 import { bundleSubjectAnnotations, missingAnnotation } from './bundle-claims.js'
 import { MAX_SIGNATURE_BLOB_BYTES, readBlobBytes } from './content.js'
 import { type AttachScheme, bundleLayerOf, type ReferrersScheme } from './kinds.js'

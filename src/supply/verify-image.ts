@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto'
+import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import { type KeySet, keyName, legacySbomTag, type SbomFormat, singleKeySet } from '../sign/index.js'
-import { fetchManifestIfPresent } from '../targets/present.js'
+import { plural } from '../util/plural.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
 
@@ -136,7 +137,7 @@ function sbomRequirement(sboms: SbomCheck[]): Requirement {
   return {
     name: 'sbom',
     ok: false,
-    detail: `${sboms.length} SBOM(s) attached, none signed with the given key`,
+    detail: `${plural(sboms.length, 'SBOM')} attached, none signed with the given key`,
   }
 }
 

@@ -1,21 +1,22 @@
+import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
-import { cosignTags, referrersTag } from '../naming/attachment-tags.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, childrenOf, type Manifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
-import { formatRepository, parseRepository, type RegistryReference } from '../reference/index.js'
-import type { RegistryClient } from '../registry/index.js'
-import { imageSettings, planDestination, type SyncSpec } from '../spec/sync-spec.js'
+import { cosignTags, referrersTag } from '../reference/grammar.js'
+import { formatLocation, type Location, parseRepository } from '../reference/index.js'
+import { imageSettings, placeImage, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
-import { resolveIfPresent } from '../targets/present.js'
+import type { TargetSet } from '../targets/open.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
 
 /** One image to mirror: where from, where to, how. */
 export interface SyncItem {
-  source: RegistryReference
+  /** A registry, a layout or a bundle's image (the spec's `source`), with the tag chosen. */
+  source: Location
   /** `registry/repository`, e.g. reg.local:5000/cache/postgres */
   destination: { registry: string; repository: string }
   /** Tag to write at the destination; undefined for a source pinned by digest alone. */
@@ -32,24 +33,21 @@ export type Expanded = { item: SyncItem } | { failed: { source: string; error: u
  * Spec entries to single images: repositories become one item per tag their filter selects. The
  * repositories are listed `limit` at a time; the items keep the spec's order.
  */
-export async function expandSpec(
-  spec: SyncSpec,
-  client: RegistryClient,
-  limit: Limiter,
-): Promise<Expanded[]> {
+export async function expandSpec(spec: SyncSpec, sources: TargetSet, limit: Limiter): Promise<Expanded[]> {
   const perImage: Expanded[][] = spec.images.map(() => [])
   await forEachLimited([...spec.images.entries()], limit, async ([i, image]) => {
     const out = perImage[i]!
     const settings = imageSettings(spec, image)
-    const repo = formatRepository(image.source)
-    const destination = parseRepository(planDestination(repo, spec, image))
+    const destination = parseRepository(placeImage(spec, image))
     const base = { destination, ...settings }
     if (image.source.tag || image.source.digest) {
       out.push({ item: { ...base, source: image.source, tag: image.source.tag } })
       return
     }
+    // Unpinned: formatLocation spells out the `:latest` that is not there.
+    const repo = formatLocation(image.source).replace(/:latest$/, '')
     try {
-      const available = await client.repository(image.source.registry, image.source.repository).listTags()
+      const available = await (await sources.openSource(image.source)).target.listTags()
       const tags = selectTags(available, image.tags ?? {})
       if (tags.length === 0) throw new FerryError('NOT_FOUND', `${repo}: no tag matches the filter`)
       for (const tag of tags)

@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { formatReference } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { formatLocation } from '../reference/index.js'
+import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
+import { TargetSet } from '../targets/open.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
 import { acquireLock } from '../util/lock.js'
 import { ferryStateDir } from '../util/state-dir.js'
@@ -74,21 +75,23 @@ export async function runSync(path: string, opts: SyncOptions = {}): Promise<Syn
 
 export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions = {}): Promise<SyncReport> {
   const started = performance.now()
-  const client = new RegistryClient(opts)
+  // One client for every registry; a bundle source is verified once, however many images it holds.
+  const targets = new TargetSet(opts)
+  const { client } = targets
   const entries: SyncEntry[] = []
   try {
     const images = new Limiter(opts.concurrency ?? spec.concurrency)
-    const expanded = await expandSpec(spec, client, images)
+    const expanded = await expandSpec(spec, targets, images)
     for (const e of expanded) if ('failed' in e) entries.push(failure(e.failed.source, '', e.failed.error))
     const items = expanded.flatMap((e) => ('item' in e ? [e.item] : []))
     const blobs = new Limiter(opts.blobConcurrency ?? 8)
     const tags = await destinationTags(items, client, images)
     // Image-level failures are recorded, never thrown: one bad image must not stop the others.
     await forEachLimited(items, images, async (item) => {
-      entries.push(await syncItem(item, client, blobs, opts, tags.get(destinationName(item))))
+      entries.push(await syncItem(item, targets, blobs, opts, tags.get(destinationName(item))))
     })
   } finally {
-    await client.close()
+    await targets.close()
   }
   const count = (s: SyncStatus) => entries.filter((e) => e.status === s).length
   return {
@@ -123,7 +126,7 @@ async function destinationTags(
   const repos = new Map(items.map((i) => [destinationName(i), i.destination]))
   const out = new Map<string, Set<string>>()
   await forEachLimited([...repos], limit, async ([name, d]) => {
-    const repo = client.repository(d.registry, d.repository)
+    const repo = client.repository(d)
     const tags = await repo
       .listTags()
       .catch((err: unknown) => (isFerryError(err, 'NOT_FOUND') ? [] : undefined))
@@ -136,16 +139,16 @@ async function destinationTags(
 
 async function syncItem(
   item: SyncItem,
-  client: RegistryClient,
+  targets: TargetSet,
   blobs: Limiter,
   opts: SyncOptions,
   destinationTags?: ReadonlySet<string>,
 ): Promise<SyncEntry> {
-  const source = formatReference(item.source)
+  const source = formatLocation(item.source)
   const destination = `${item.destination.registry}/${item.destination.repository}${item.tag ? `:${item.tag}` : ''}`
-  const from = client.repository(item.source.registry, item.source.repository)
-  const to = client.repository(item.destination.registry, item.destination.repository)
+  const to = targets.client.repository(item.destination)
   try {
+    const { target: from } = await targets.openSource(item.source)
     const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
     const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
     if (check.synced) return { ...base, status: 'in-sync' }

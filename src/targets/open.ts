@@ -1,40 +1,141 @@
-import type { Target } from '../content/target.js'
+import { BundleReader } from '../bundle/reader.js'
+import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { openLayoutTarget } from '../layout/index.js'
-import { manifestReference, type Reference } from '../reference/index.js'
+import {
+  formatLocation,
+  invalidReference,
+  type Location,
+  manifestReference,
+  parseLocation,
+  parseReference,
+  repositoryName,
+  writable,
+} from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 
 export interface OpenOptions extends RegistryOptions {
   /** Reuse one client (one connection pool, one token cache) across several targets. */
   client?: RegistryClient
-  /** Create the layout directory when it does not exist (destinations). */
+  /**
+   * A destination: a layout directory is created when it does not exist, and a bundle is refused
+   * (bundles are written whole, by `ferry bundle create`).
+   */
   create?: boolean
 }
 
-export interface Opened {
-  target: Target
+export interface Opened<T extends ReadOnlyTarget = Target> {
+  target: T
   /** The manifest reference to ask the target for: digest when given, else tag, else `latest`. */
   reference: string
 }
 
-/** A parsed reference to the backend that holds it: a registry repository or an OCI layout directory. */
-export async function openTarget(ref: Reference, opts: OpenOptions = {}): Promise<Opened> {
-  if (ref.kind === 'layout') {
-    const target = await openLayoutTarget(ref.path, {
-      create: opts.create,
-      logger: opts.logger,
-      repository: ref.repository,
-    })
-    return { target, reference: manifestReference(ref) }
+/**
+ * Locations routed to the backends that hold them, as regclient's `scheme` routes a reference: a
+ * registry repository, an OCI layout directory, or an air-gap bundle (read-only, verified blob by blob
+ * before anything is read from it). Text is parsed by the location grammar; a parsed location is used as
+ * it is. All of them share one registry client (made on first use unless one is given), and a bundle file
+ * is opened, and verified, once however many of its images are read. `close` releases all of it.
+ */
+export class TargetSet {
+  private made: RegistryClient | undefined
+  private readonly bundles = new Map<string, Promise<BundleReader>>()
+  /** The close of each target handed out, as it was then. */
+  private readonly closers: (() => Promise<void>)[] = []
+
+  constructor(private readonly opts: OpenOptions = {}) {}
+
+  /** The registry client every registry target of this set uses. */
+  get client(): RegistryClient {
+    if (this.opts.client) return this.opts.client
+    this.made ??= new RegistryClient(this.opts)
+    return this.made
   }
-  const client = opts.client ?? new RegistryClient(opts)
-  const repo = client.repository(ref.registry, ref.repository)
-  if (!opts.client) {
-    // The target owns a client it created: closing the target closes the pool.
-    const close = repo.close.bind(repo)
-    repo.close = async () => {
-      await close()
-      await client.close()
+
+  /** Any location, to read from: a registry, a layout, or an image in a bundle. */
+  async openSource(location: Location | string): Promise<Opened<ReadOnlyTarget>> {
+    const where = typeof location === 'string' ? parseLocation(location) : location
+    if (where.kind !== 'bundle') return this.open(where)
+    const repository = repositoryName(where)
+    if (repository === undefined) {
+      throw invalidReference(
+        typeof location === 'string' ? location : formatLocation(where),
+        'expected bundle:FILE.tar:IMAGE, e.g. bundle:site.tar:docker.io/library/postgres:16 (the image as the bundle names it)',
+      )
     }
+    const target = (await this.bundle(where.path)).target(repository)
+    return this.handed({ target, reference: manifestReference(where) })
   }
-  return { target: repo, reference: manifestReference(ref) }
+
+  /**
+   * A location that is written to (or may be): a registry or a layout, its directory made with `create`.
+   * A bundle is refused in one line: bundles are written whole, by `ferry bundle create`.
+   */
+  async open(location: Location | string, opts: { create?: boolean } = {}): Promise<Opened> {
+    const where =
+      typeof location === 'string' ? parseReference(location) : writable(location, formatLocation(location))
+    const reference = manifestReference(where)
+    if (where.kind === 'registry') return this.handed({ target: this.client.repository(where), reference })
+    const target = await openLayoutTarget(where.path, {
+      create: opts.create,
+      logger: this.opts.logger,
+      repository: where.repository,
+    })
+    return this.handed({ target, reference })
+  }
+
+  private handed<T extends ReadOnlyTarget>(opened: Opened<T>): Opened<T> {
+    this.closers.push(opened.target.close.bind(opened.target))
+    return opened
+  }
+
+  private bundle(path: string): Promise<BundleReader> {
+    let reader = this.bundles.get(path)
+    if (!reader) {
+      reader = BundleReader.open(path)
+      // A bundle that failed to open is not kept: close() must not wait on it again.
+      reader.catch(() => this.bundles.delete(path))
+      this.bundles.set(path, reader)
+    }
+    return reader
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.closers.splice(0).map((close) => close()))
+    const readers = await Promise.allSettled(this.bundles.values())
+    this.bundles.clear()
+    for (const r of readers) if (r.status === 'fulfilled') await r.value.close()
+    await this.made?.close()
+  }
+}
+
+/**
+ * One location to read from, any form (see TargetSet). Closing the target releases what was opened
+ * for it: a registry client made here, the bundle file.
+ */
+export async function openSource(
+  location: Location | string,
+  opts: OpenOptions = {},
+): Promise<Opened<ReadOnlyTarget>> {
+  return owned(opts, (targets) => targets.openSource(location))
+}
+
+/** One location that is written to: a registry or a layout (with `create`, its directory made). */
+export async function openTarget(location: Location | string, opts: OpenOptions = {}): Promise<Opened> {
+  return owned(opts, (targets) => targets.open(location, { create: opts.create }))
+}
+
+/** The caller's target owns the set it came from: closing it closes the target, the client, the bundle. */
+async function owned<T extends ReadOnlyTarget>(
+  opts: OpenOptions,
+  open: (targets: TargetSet) => Promise<Opened<T>>,
+): Promise<Opened<T>> {
+  const targets = new TargetSet(opts)
+  try {
+    const opened = await open(targets)
+    opened.target.close = () => targets.close()
+    return opened
+  } catch (err) {
+    await targets.close()
+    throw err
+  }
 }

@@ -1,11 +1,14 @@
 import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { importBundle } from '../../src/bundle/import.js'
 import { RegistryClient } from '../../src/registry/index.js'
+import { signImage } from '../../src/supply/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
+import { makeKeys } from '../supply/helpers.js'
 import { catalog, ferry, pushSourceImages, type SourceImages, start, tempDir } from './helpers.js'
 
 describe('ferry bundle and inventory (commands)', () => {
@@ -68,7 +71,77 @@ describe('ferry bundle and inventory (commands)', () => {
     const sbom = await ferry('bundle/verify', bundle, '--require-sbom')
     expect(sbom.code).toBe(5) // the cli image carries no SBOM
     expect(sbom.stdout).toMatch(/FAIL {2}.*tools\/cli:2/)
-    expect(sbom.stderr).toContain('1 image(s) failed')
+    expect(sbom.stderr).toContain('1 image failed')
+  }, 60_000)
+
+  it('--require-signature and --require-sbom judge each image and name every one that lacks them (exit 7, nothing written)', async () => {
+    // app: a cosign .sig tag and an SPDX referrer; cli: nothing; signed: a Sigstore bundle referrer, no SBOM.
+    const signedRepo = client.repository({ registry: reg.host, repository: 'tools/signed' })
+    const signed = await pushSyntheticImage(
+      signedRepo,
+      { seed: 'cli/signed', layers: 1, layerSize: 1000 },
+      '3',
+    )
+    await signImage({ target: signedRepo, reference: signed.digest, key: makeKeys().key, format: 'bundle' })
+    const signedRef = `${reg.host}/tools/signed:3`
+    const out = join(tmp.dir, 'required.tar')
+    const create = (...args: string[]) =>
+      ferry(
+        'bundle/create',
+        '--image',
+        images.app,
+        '--image',
+        images.cli,
+        '--image',
+        signedRef,
+        '--output',
+        out,
+        ...args,
+      )
+
+    const both = await create('--require-signature', '--require-sbom')
+    expect(both.code).toBe(7)
+    expect(both.stderr).toBe(
+      `ferry: ${out} not written: 2 images lack what is required: ${images.cli} (no signature, no SBOM), ${signedRef} (no SBOM)\n`,
+    )
+    expect(existsSync(out)).toBe(false)
+
+    const signature = await create('--require-signature')
+    expect(signature.code).toBe(7)
+    expect(signature.stderr).toBe(
+      `ferry: ${out} not written: 1 image lacks what is required: ${images.cli} (no signature)\n`,
+    )
+    const json = await create('--require-sbom', '--json')
+    expect(JSON.parse(json.stdout).error).toEqual({
+      code: 'POLICY_VIOLATION',
+      message: `${out} not written: 2 images lack what is required: ${images.cli} (no SBOM), ${signedRef} (no SBOM)`,
+    })
+
+    // What the bundle carries is judged: without referrers, the signed image has none.
+    const bare = await ferry(
+      'bundle/create',
+      '--image',
+      images.app,
+      '--no-referrers',
+      '--require-signature',
+      '--output',
+      out,
+    )
+    expect(bare.code).toBe(7)
+    expect(bare.stderr).toContain(`${images.app} (no signature)`)
+
+    const ok = await ferry(
+      'bundle/create',
+      '--image',
+      images.app,
+      '--image',
+      signedRef,
+      '--require-signature',
+      '--output',
+      out,
+    )
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(existsSync(out)).toBe(true)
   }, 60_000)
 
   it('imports with the mapping table and --mapping-out, then inventories the result', async () => {
@@ -120,7 +193,7 @@ describe('ferry bundle and inventory (commands)', () => {
 
   it('resumes an import that was killed midway, skipping what arrived', async () => {
     const big = join(tmp.dir, 'big.tar')
-    const repo = client.repository(reg.host, 'big/app')
+    const repo = client.repository({ registry: reg.host, repository: 'big/app' })
     await pushSyntheticImage(repo, { seed: 'cli/big', layers: 6, layerSize: 6 * 1024 * 1024 }, '1')
     const created = await ferry('bundle/create', '--image', `${reg.host}/big/app:1`, '--output', big)
     expect(created.code, created.stderr).toBe(0)
@@ -138,7 +211,7 @@ describe('ferry bundle and inventory (commands)', () => {
       }
       child.kill('SIGKILL')
       await exited
-      const cut = client.repository(target.host, 'cut/big/app')
+      const cut = client.repository({ registry: target.host, repository: 'cut/big/app' })
       expect(await cut.listTags().catch(() => [])).toEqual([]) // the tag is written last: not there yet
 
       const again = await importBundle(big, { to: `${target.host}/cut`, client })

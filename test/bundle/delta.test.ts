@@ -31,7 +31,7 @@ describe('delta bundles', () => {
     source = await startDistribution()
     client = new RegistryClient()
     tmp = await tempDir('delta')
-    const repo = client.repository(source.host, 'acme/web')
+    const repo = client.repository({ registry: source.host, repository: 'acme/web' })
     // Same seed: the same layers; other labels: new configs, so new manifests and a new index.
     const layers = { seed: 'delta/web', layers: 2, layerSize: 120_000 }
     v1 = await pushSyntheticIndex(repo, { ...layers, labels: { release: '1' } }, PLATFORMS, '1')
@@ -70,7 +70,7 @@ describe('delta bundles', () => {
       expect(result.images[0]!.digest).toBe(v2.digest)
       expect(result.images[0]!.blobs.copied).toBe(2) // only the configs travelled
       expect(result.images[0]!.blobs.skipped).toBe(4)
-      const repo = client.repository(closed.host, 'mirror/acme/web')
+      const repo = client.repository({ registry: closed.host, repository: 'mirror/acme/web' })
       expect((await repo.resolve('2')).digest).toBe(v2.digest)
     } finally {
       await closed.stop()
@@ -118,7 +118,7 @@ describe('delta bundles', () => {
       })
       expect(result.images[0]!.destination).toBe(`${closed.host}/mirror/acme/web-next:2`)
       expect(result.images[0]!.blobs.skipped).toBe(4)
-      const moved = client.repository(closed.host, 'mirror/acme/web-next')
+      const moved = client.repository({ registry: closed.host, repository: 'mirror/acme/web-next' })
       expect((await moved.resolve('2')).digest).toBe(v2.digest)
     } finally {
       await closed.stop()
@@ -156,7 +156,7 @@ describe('delta bundles', () => {
 
   it('refuses a mapping that would put two images on one tag, before writing anything', async () => {
     await pushSyntheticImage(
-      client.repository(source.host, 'other/web'),
+      client.repository({ registry: source.host, repository: 'other/web' }),
       { seed: 'delta/other', layers: 1, layerSize: 1000 },
       '1',
     )
@@ -196,7 +196,7 @@ describe('delta bundles', () => {
     try {
       const result = await importBundle(path, { to: closed.host, client })
       expect(result.images[0]!.destination).toBe(`${closed.host}/acme/web@${v1.digest}`)
-      const repo = client.repository(closed.host, 'acme/web')
+      const repo = client.repository({ registry: closed.host, repository: 'acme/web' })
       expect(await repo.hasManifest(v1.digest)).toBe(true)
       // distribution answers NAME_UNKNOWN for a repository that has manifests but no tag
       expect(await repo.listTags().catch(() => [])).toEqual([])

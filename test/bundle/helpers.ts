@@ -35,7 +35,7 @@ export async function pushSourceImages(
   host: string,
   seed: string,
 ): Promise<SourceImages> {
-  const app = client.repository(host, 'library/app')
+  const app = client.repository({ registry: host, repository: 'library/app' })
   const index = await pushSyntheticIndex(
     app,
     { seed: `${seed}/app`, layers: 2, layerSize: 150_000 },
@@ -49,7 +49,7 @@ export async function pushSourceImages(
     JSON.stringify({ spdxVersion: 'SPDX-2.3', name: seed }),
   )
   const signature = await pushCosignStyleSignature(app, index)
-  const tools = client.repository(host, 'tools/cli')
+  const tools = client.repository({ registry: host, repository: 'tools/cli' })
   const image = await pushSyntheticImage(tools, { seed: `${seed}/cli`, layers: 1, layerSize: 80_000 }, '2')
   return { app: `${host}/library/app:1.0`, index, sbom, signature, cli: `${host}/tools/cli:2`, image }
 }

@@ -38,7 +38,7 @@ describe('hostile bundles', () => {
     client = new RegistryClient()
     tmp = await tempDir('hostile')
     await pushSyntheticImage(
-      client.repository(reg.host, 'app'),
+      client.repository({ registry: reg.host, repository: 'app' }),
       { seed: 'hostile', layers: 2, layerSize: 40_000 },
       '1',
     )

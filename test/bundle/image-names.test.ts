@@ -31,7 +31,7 @@ describe('bundle image names that import refuses', () => {
     client = new RegistryClient()
     tmp = await tempDir('image-names')
     await pushSyntheticImage(
-      client.repository(reg.host, 'acme/web'),
+      client.repository({ registry: reg.host, repository: 'acme/web' }),
       { seed: 'image-names', layers: 1, layerSize: 5_000 },
       'v1',
     )

@@ -35,7 +35,7 @@ describe('bundle names under the signature', () => {
     ;[reg, target] = await Promise.all([startDistribution(), startDistribution()])
     client = new RegistryClient()
     tmp = await tempDir('names')
-    const repo = client.repository(reg.host, 'app')
+    const repo = client.repository({ registry: reg.host, repository: 'app' })
     const old = await pushSyntheticImage(repo, { seed: 'names/1.0', layers: 1, layerSize: 20_000 }, '1.0')
     await pushSyntheticImage(repo, { seed: 'names/2.0', layers: 1, layerSize: 20_000 }, '2.0')
     oldDigest = old.digest

@@ -24,18 +24,18 @@ describe('bundle create is reproducible without SOURCE_DATE_EPOCH', () => {
     tmp = await tempDir('reproducible')
     // The index's children were built earlier than the single image; nanoseconds as Docker writes them.
     await pushSyntheticIndex(
-      client.repository(reg.host, 'app'),
+      client.repository({ registry: reg.host, repository: 'app' }),
       { seed: 'repro/app', layers: 1, layerSize: 10_000, created: '2025-03-01T10:00:00.123456789Z' },
       PLATFORMS,
       '1.0',
     )
     await pushSyntheticImage(
-      client.repository(reg.host, 'cli'),
+      client.repository({ registry: reg.host, repository: 'cli' }),
       { seed: 'repro/cli', layers: 1, layerSize: 10_000, created: '2025-06-01T12:30:45.5Z' },
       '2',
     )
     await pushSyntheticImage(
-      client.repository(reg.host, 'timeless'),
+      client.repository({ registry: reg.host, repository: 'timeless' }),
       { seed: 'repro/timeless', layers: 1, layerSize: 10_000, created: '' },
       '1',
     )

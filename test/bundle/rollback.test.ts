@@ -8,13 +8,13 @@ import { listBundle } from '../../src/bundle/list.js'
 import { readBundleMetadata } from '../../src/bundle/reader.js'
 import { specFromImages } from '../../src/bundle/spec.js'
 import { verifyBundleFile } from '../../src/bundle/verify.js'
+import { resolveIfPresent } from '../../src/content/present.js'
 import { isFerryError } from '../../src/errors.js'
 import { OciLayout } from '../../src/layout/index.js'
 import { digestOf } from '../../src/oci/digest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
-import { resolveIfPresent } from '../../src/targets/present.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { ferry, tempDir } from './helpers.js'
 
@@ -47,8 +47,8 @@ describe('bundle rollback', () => {
     recordFile = join(tmp.dir, 'state', 'ferry', 'bundle-imports.json')
     keyFile = join(tmp.dir, 'release.pub')
     await writeFile(keyFile, pair.publicKeyPem)
-    const app = client.repository(reg.host, 'library/app')
-    const tools = client.repository(reg.host, 'tools/cli')
+    const app = client.repository({ registry: reg.host, repository: 'library/app' })
+    const tools = client.repository({ registry: reg.host, repository: 'tools/cli' })
     cli = (await pushSyntheticImage(tools, { seed: 'rollback/cli', layers: 1, layerSize: 10_000 }, '2'))
       .digest
     const images = [`${reg.host}/library/app:1.0`, `${reg.host}/tools/cli:2`]
@@ -81,7 +81,7 @@ describe('bundle rollback', () => {
 
   const site = () => `${dest.host}/site`
   const tagAt = async (path: string, tag: string) =>
-    (await resolveIfPresent(client.repository(dest.host, path), tag))?.digest
+    (await resolveIfPresent(client.repository({ registry: dest.host, repository: path }), tag))?.digest
   const refusal = (older: string, newer: string, from: string, to: string) =>
     `${dest.host}/site/library/app:1.0: bundle ${older} is older than bundle ${newer}, which set the tag to ${from}; refusing to move it back to ${to} (--allow-downgrade imports it anyway)`
 
@@ -169,7 +169,7 @@ describe('bundle rollback', () => {
     const refused = await importBundle(v1, { to, client, publicKey }).catch((e: unknown) => e)
     expect(isFerryError(refused, 'POLICY_VIOLATION')).toBe(true)
     const other = await pushSyntheticImage(
-      client.repository(dest.host, 'moved/library/app'),
+      client.repository({ registry: dest.host, repository: 'moved/library/app' }),
       { seed: 'rollback/other', layers: 1, layerSize: 1000 },
       '1.0',
     )
@@ -209,7 +209,7 @@ describe('bundle rollback', () => {
   })
 
   it('orders by created when the bundles carry no sequence (a layout destination)', async () => {
-    const repo = client.repository(reg.host, 'acme/web')
+    const repo = client.repository({ registry: reg.host, repository: 'acme/web' })
     const older = await pushSyntheticImage(
       repo,
       { seed: 'rollback/web1', layers: 1, layerSize: 5000 },
@@ -308,5 +308,6 @@ describe('bundle rollback', () => {
       0,
       `Verified: ${v1} — app 1 (sequence 1, created ${CREATED}), signed, signature not checked (no --key)`,
     ])
-  })
+    // Seven CLI runs: 3-6 s each on a loaded 2-core machine.
+  }, 120_000)
 })

@@ -11,8 +11,12 @@ import { BundleReader } from '../../src/bundle/reader.js'
 import { specFromImages } from '../../src/bundle/spec.js'
 import { verifyBundleFile } from '../../src/bundle/verify.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
-import { cosignTag } from '../../src/naming/attachment-tags.js'
-import { RegistryClient, type RegistryRepository } from '../../src/registry/index.js'
+import { cosignTag } from '../../src/reference/grammar.js'
+import {
+  RegistryClient,
+  type RegistryRepository,
+  type RepositoryReference,
+} from '../../src/registry/index.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, pushSourceImages, type SourceImages, sha256File, tempDir } from './helpers.js'
 
@@ -28,8 +32,8 @@ function skopeoRawDigest(ref: string): string {
 class JitteryClient extends RegistryClient {
   delayed = 0
 
-  override repository(registry: string, repository: string): RegistryRepository {
-    const repo = super.repository(registry, repository)
+  override repository(ref: RepositoryReference): RegistryRepository {
+    const repo = super.repository(ref)
     const wait = () => {
       this.delayed++
       return new Promise((r) => setTimeout(r, Math.random() * 15))
@@ -127,7 +131,7 @@ describe('bundle round trip', () => {
     expect(result.images[0]!.referrers).toBe(2)
     expect(skopeoRawDigest(`docker://${target.host}/mirror/library/app:1.0`)).toBe(images.index.digest)
     expect(skopeoRawDigest(`docker://${target.host}/mirror/tools/cli:2`)).toBe(images.image.digest)
-    const repo = client.repository(target.host, 'mirror/library/app')
+    const repo = client.repository({ registry: target.host, repository: 'mirror/library/app' })
     expect((await repo.resolve(cosignTag(images.index.digest, 'sig'))).digest).toBe(images.signature.digest)
     expect((await repo.referrers(images.index.digest)).map((d) => d.digest)).toEqual([images.sbom.digest])
     expect((await catalog(target.url)).sort()).toEqual(['mirror/library/app', 'mirror/tools/cli'])

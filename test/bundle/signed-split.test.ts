@@ -31,7 +31,7 @@ describe('signed and split bundles', () => {
     client = new RegistryClient()
     tmp = await tempDir('signed')
     const m = await pushSyntheticImage(
-      client.repository(reg.host, 'app'),
+      client.repository({ registry: reg.host, repository: 'app' }),
       { seed: 'signed', layers: 3, layerSize: 100_000 },
       '1',
     )
@@ -124,7 +124,7 @@ describe('signed and split bundles', () => {
   })
 
   it('checks each image offline: signatures in both schemes and a signed SBOM, one row per image', async () => {
-    const repo = client.repository(reg.host, 'signed/web')
+    const repo = client.repository({ registry: reg.host, repository: 'signed/web' })
     await pushSyntheticImage(repo, { seed: 'signed/web', layers: 1, layerSize: 30_000 }, '1')
     await signImage({ target: repo, reference: '1', key: signingKey, format: 'both' })
     const sbom = Buffer.from(
@@ -207,9 +207,9 @@ describe('signed and split bundles', () => {
       expect((await verifyBundleFile(entry, { publicKey: undefined })).ok).toBe(true)
     }
     const result = await importBundle(`${path}.000`, { to: `${reg.host}/split`, client })
-    expect((await client.repository(reg.host, 'split/app').resolve('1')).digest).toBe(
-      result.images[0]!.digest,
-    )
+    expect(
+      (await client.repository({ registry: reg.host, repository: 'split/app' }).resolve('1')).digest,
+    ).toBe(result.images[0]!.digest)
   })
 
   it('names a missing or stale part', async () => {

@@ -26,8 +26,16 @@ describe('bundle create --image: the name (built CLI)', { timeout: 120_000 }, ()
     dir = await mkdtemp(join(tmpdir(), 'ferry-bundle-name-'))
     const client = new RegistryClient()
     const spec = { layers: 1, layerSize: 2000 }
-    await pushSyntheticImage(client.repository(reg.host, 'acme/web'), { ...spec, seed: 'web' }, '1.0')
-    await pushSyntheticImage(client.repository(reg.host, 'library/redis'), { ...spec, seed: 'redis' }, '7.2')
+    await pushSyntheticImage(
+      client.repository({ registry: reg.host, repository: 'acme/web' }),
+      { ...spec, seed: 'web' },
+      '1.0',
+    )
+    await pushSyntheticImage(
+      client.repository({ registry: reg.host, repository: 'library/redis' }),
+      { ...spec, seed: 'redis' },
+      '7.2',
+    )
     await client.close()
     web = `${reg.host}/acme/web:1.0`
     redis = `${reg.host}/library/redis:7.2`

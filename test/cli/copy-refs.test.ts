@@ -15,7 +15,7 @@ describe('copy: tag and digest, unreachable destination (built CLI)', { timeout:
   beforeAll(async () => {
     reg = await startDistribution()
     client = new RegistryClient()
-    const repo = client.repository(reg.host, 'acme/app')
+    const repo = client.repository({ registry: reg.host, repository: 'acme/app' })
     v1 = await pushSyntheticImage(repo, { seed: 'v1', layers: 1, layerSize: 2000 }, '1.0.0')
     v2 = await pushSyntheticImage(repo, { seed: 'v2', layers: 1, layerSize: 2000 }, '2.0.0')
   })

@@ -49,6 +49,15 @@ describe(
       expect(forms[3].stdout).toContain('$ ferry bundle create')
     })
 
+    it('describes every topic in the top-level help, autocomplete as all its shells', async () => {
+      const r = await ferry(['--help'])
+      const topics = r.stdout.split('\nTOPICS\n')[1]!.split('\n\n')[0]!
+      expect(topics).toMatch(/^ {2}autocomplete {2}Shell completion for bash, zsh, PowerShell and fish/m)
+      for (const line of topics.split('\n').filter((l) => /^ {2}\S/.test(l))) {
+        expect(line, line).toMatch(/^ {2}\S+ {2,}\S/)
+      }
+    })
+
     it('answers `version`, `-v` and `--version` with the package version', async () => {
       const forms = await Promise.all([ferry(['version']), ferry(['-v']), ferry(['--version'])])
       for (const r of forms) {

@@ -17,7 +17,7 @@ describe('platforms and digest references (built CLI)', { timeout: 120_000 }, ()
     client = new RegistryClient()
     const spec = { seed: 'platforms', layers: 1, layerSize: 3000 }
     index = await pushSyntheticIndex(
-      client.repository(reg.host, 'multi/app'),
+      client.repository({ registry: reg.host, repository: 'multi/app' }),
       spec,
       [
         { os: 'linux', architecture: 'amd64' },
@@ -27,7 +27,7 @@ describe('platforms and digest references (built CLI)', { timeout: 120_000 }, ()
       '1.0',
     )
     single = await pushSyntheticImage(
-      client.repository(reg.host, 'single/app'),
+      client.repository({ registry: reg.host, repository: 'single/app' }),
       { ...spec, seed: 'single' },
       '1.0',
     )
@@ -105,7 +105,7 @@ describe('platforms and digest references (built CLI)', { timeout: 120_000 }, ()
     expect(one.stderr).toContain(
       `copied the platform's own manifest ${arm64.digest} (source index ${index.digest})`,
     )
-    const copied = await client.repository(reg.host, 'one/app').fetchManifest('1.0')
+    const copied = await client.repository({ registry: reg.host, repository: 'one/app' }).fetchManifest('1.0')
     expect(copied.kind).toBe('image')
     expect(copied.digest).toBe(arm64.digest)
 
@@ -117,7 +117,7 @@ describe('platforms and digest references (built CLI)', { timeout: 120_000 }, ()
       `${reg.host}/two/app:1.0`,
     ])
     expect(two.code, two.stderr).toBe(0)
-    const made = await client.repository(reg.host, 'two/app').fetchManifest('1.0')
+    const made = await client.repository({ registry: reg.host, repository: 'two/app' }).fetchManifest('1.0')
     expect(made.kind === 'index' && made.index.manifests.map((d) => d.digest)).toEqual([
       arm64.digest,
       childFor('arm').digest,

@@ -48,6 +48,8 @@ describe('repeatable flags', () => {
       'copy --platform',
       'pin --key',
       'pin --revoked',
+      'retention apply --all-repositories',
+      'retention plan --all-repositories',
       'serve --name',
       'serve --upstream',
       'sign --annotation',
@@ -64,6 +66,7 @@ describe('repeatable flags', () => {
       .filter(([, f]) => f.delimiter === ',')
       .map(([k]) => k.replace(/^.* (--[a-z-]+)$/, '$1'))
     expect([...new Set(commas)].sort()).toEqual([
+      '--all-repositories',
       '--allow-token-realm',
       '--image',
       '--insecure-registry',

@@ -17,13 +17,13 @@ const client = new RegistryClient()
 const backends: ContractBackend[] = [
   {
     name: 'distribution 2.8',
-    open: async (r) => client.repository(reg.host, r),
+    open: async (r) => client.repository({ registry: reg.host, repository: r }),
     deletes: { manifest: true, tag: false },
     listing: 'tag-schema',
   },
   {
     name: 'ferry serve',
-    open: async (r) => client.repository(served.server.host, r),
+    open: async (r) => client.repository({ registry: served.server.host, repository: r }),
     deletes: { manifest: true, tag: true },
     listing: 'api',
   },

@@ -26,7 +26,7 @@ describe('copy: cancellation', () => {
     const source = await openLayoutTarget(join(dir, 'src'), { create: true })
     await pushSyntheticImage(source, { seed: 'cancel', layers: 1, layerSize: 16 * 1024 * 1024 }, 'v1')
     const client = new RegistryClient({ chunkSize: 1024 * 1024 })
-    const destination = client.repository(reg.host, 'cancel/app')
+    const destination = client.repository({ registry: reg.host, repository: 'cancel/app' })
     const controller = new AbortController()
     let bytes = 0
     const copy = copyImage(source, 'v1', destination, 'v1', {

@@ -4,12 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
 
@@ -83,7 +83,7 @@ describe('copy', () => {
   })
 
   it('carries referrers (tag schema) and cosign signature tags with --referrers', async () => {
-    const repo = client.repository(reg.host, 'signed/app')
+    const repo = client.repository({ registry: reg.host, repository: 'signed/app' })
     await copyReference(`oci:${source}:1.0`, `${reg.host}/signed/app:1.0`, { client })
     const sbom = await pushArtifact(repo, index, MediaType.spdxJson, '{"spdxVersion":"SPDX-2.3"}')
     const sig = await pushCosignStyleSignature(repo, index)
@@ -92,7 +92,7 @@ describe('copy', () => {
       referrers: true,
     })
     expect(result.referrers).toBe(2)
-    const mirror = client.repository(reg.host, 'mirror/app')
+    const mirror = client.repository({ registry: reg.host, repository: 'mirror/app' })
     const referrers = await mirror.referrers(index.digest)
     expect(referrers.map((d) => d.digest)).toEqual([sbom.digest])
     expect(referrers[0]?.artifactType).toBe(MediaType.spdxJson)

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushImage, syntheticImage } from '../helpers/registry-fixtures.js'
@@ -27,7 +27,7 @@ describe('copy under faults', () => {
     proxy = await startFaultProxy(source.url)
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(source.host, 'big/app'),
+      client.repository({ registry: source.host, repository: 'big/app' }),
       { seed: 'faults', layers: 3, layerSize: 3 * 1024 * 1024 },
       '1.0',
     )
@@ -60,13 +60,17 @@ describe('copy under faults', () => {
       code: 'NETWORK',
     })
     const client = new RegistryClient()
-    await expect(client.repository(destination.host, 'cut/app').resolve('1.0')).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: destination.host, repository: 'cut/app' }).resolve('1.0'),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     })
     proxy.setRule(undefined)
     const rerun = await copyReference(`${proxy.host}/big/app:1.0`, dst, fast)
     expect(rerun.destination.digest).toBe(image.digest)
-    expect((await client.repository(destination.host, 'cut/app').resolve('1.0')).digest).toBe(image.digest)
+    expect(
+      (await client.repository({ registry: destination.host, repository: 'cut/app' }).resolve('1.0')).digest,
+    ).toBe(image.digest)
     await client.close()
   })
 
@@ -104,7 +108,9 @@ describe('copy under faults', () => {
       message: expect.stringMatching(/sha256:[0-9a-f]{64}/),
     })
     const client = new RegistryClient()
-    await expect(client.repository(destination.host, 'altered/app').resolve('1.0')).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: destination.host, repository: 'altered/app' }).resolve('1.0'),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     })
     await client.close()
@@ -130,7 +136,7 @@ describe('copy SRC:TAG DST@DIGEST', () => {
   })
 
   it('checks the digest on the bytes it copies, so a tag that moves meanwhile is refused', async () => {
-    const src = client.repository(reg.host, 'moving/app')
+    const src = client.repository({ registry: reg.host, repository: 'moving/app' })
     const [old, moved] = [syntheticImage(), syntheticImage()]
     await pushImage(src, old, 'old')
     await pushImage(src, moved, 'v1')
@@ -154,6 +160,10 @@ describe('copy SRC:TAG DST@DIGEST', () => {
       },
     )
     expect(await code(copy)).toBe('CONFLICT')
-    expect(await client.repository(reg.host, 'moving/copy').hasManifest(moved.manifest.digest)).toBe(false)
+    expect(
+      await client
+        .repository({ registry: reg.host, repository: 'moving/copy' })
+        .hasManifest(moved.manifest.digest),
+    ).toBe(false)
   })
 })

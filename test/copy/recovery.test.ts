@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import type { Descriptor } from '../../src/oci/schemas.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type Fault, type FaultProxy, faultOnNth, startFaultProxy } from '../helpers/fault-proxy.js'
 import { captureLogger } from '../registry/log-capture.js'
@@ -34,7 +34,7 @@ describe('a copy recovers from upload faults within the run', () => {
     ;[src, dst] = await Promise.all([startFaultProxy(source.url), startFaultProxy(destination.url)])
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(source.host, 'big/app'),
+      client.repository({ registry: source.host, repository: 'big/app' }),
       { seed: 'recovery', layers: 1, layerSize: 3 * MiB + 4096 },
       '1.0',
     )
@@ -68,7 +68,7 @@ describe('a copy recovers from upload faults within the run', () => {
       await client.close()
     }
     const check = new RegistryClient()
-    const body = await check.repository(destination.host, repo).fetchBlob(layer)
+    const body = await check.repository({ registry: destination.host, repository: repo }).fetchBlob(layer)
     let read = 0
     for await (const chunk of body) read += (chunk as Buffer).length
     await check.close()

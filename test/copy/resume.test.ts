@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UploadSession } from '../../src/content/capabilities.js'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import type { CopyEvent } from '../../src/copy/events.js'
 import { defaultJournalPath, UploadJournal } from '../../src/copy/upload-journal.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
@@ -16,6 +15,7 @@ import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor } from '../../src/oci/schemas.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, type Rule, type SeenRequest, startFaultProxy } from '../helpers/fault-proxy.js'
 import { captureLogger } from '../registry/log-capture.js'
@@ -60,7 +60,11 @@ describe('uploads resumed across runs', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-resume-'))
     const spec = { seed: 'resume', layers: 1, layerSize: 5 * MiB }
     const client = new RegistryClient()
-    image = await pushSyntheticImage(client.repository(source.host, 'big/app'), spec, '1.0')
+    image = await pushSyntheticImage(
+      client.repository({ registry: source.host, repository: 'big/app' }),
+      spec,
+      '1.0',
+    )
     await client.close()
     layoutDir = join(dir, 'layout')
     const layout = await openLayoutTarget(layoutDir, { create: true })
@@ -84,7 +88,9 @@ describe('uploads resumed across runs', () => {
     ).rejects.toMatchObject({ code: 'NETWORK' })
     dst.setRule(undefined)
     const check = new RegistryClient()
-    await expect(check.repository(destination.host, repo).resolve('1.0')).rejects.toMatchObject({
+    await expect(
+      check.repository({ registry: destination.host, repository: repo }).resolve('1.0'),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     })
     await check.close()
@@ -107,7 +113,9 @@ describe('uploads resumed across runs', () => {
     expect(result.destination.digest).toBe(image.digest)
     expect(await new UploadJournal(journalPath).get(`${dst.host}/${repo}`, layer.digest)).toBeUndefined()
     const check = new RegistryClient()
-    expect((await check.repository(destination.host, repo).resolve('1.0')).digest).toBe(image.digest)
+    expect(
+      (await check.repository({ registry: destination.host, repository: repo }).resolve('1.0')).digest,
+    ).toBe(image.digest)
     await check.close()
     return { seen: dst.seen.slice(mark), events }
   }
@@ -133,7 +141,9 @@ describe('uploads resumed across runs', () => {
     expect(progressOf(events, layer.digest)).toBe(layer.size - REACHED)
     // The registry assembled the right bytes: a verified read of the whole blob succeeds.
     const client = new RegistryClient()
-    const body = await client.repository(destination.host, 'r1/app').fetchBlob(layer)
+    const body = await client
+      .repository({ registry: destination.host, repository: 'r1/app' })
+      .fetchBlob(layer)
     let read = 0
     for await (const chunk of body) read += (chunk as Buffer).length
     expect(read).toBe(layer.size)
@@ -232,7 +242,7 @@ describe('uploads resumed across runs', () => {
 
   it('maps the registry refusing a resumed blob (DIGEST_INVALID) to DIGEST_MISMATCH naming the blob', async () => {
     const client = new RegistryClient(chunked)
-    const repo = client.repository(dst.host, 'r5/app')
+    const repo = client.repository({ registry: dst.host, repository: 'r5/app' })
     const data = randomBytes(3 * MiB + 100)
     const desc = { mediaType: MediaType.ociLayer, digest: digestOf(data), size: data.length }
     let last: UploadSession | undefined
@@ -258,7 +268,7 @@ describe('uploads resumed across runs', () => {
 
   it('refuses a resumed body of the wrong length before committing', async () => {
     const client = new RegistryClient(chunked)
-    const repo = client.repository(dst.host, 'r6/app')
+    const repo = client.repository({ registry: dst.host, repository: 'r6/app' })
     const data = randomBytes(3 * MiB)
     const desc = { mediaType: MediaType.ociLayer, digest: digestOf(data), size: data.length }
     let last: UploadSession | undefined

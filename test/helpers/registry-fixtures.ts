@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
+import { storeManifest, storeTagged } from '../../src/content/store.js'
 import type { Target } from '../../src/content/target.js'
 import { digestOf } from '../../src/oci/digest.js'
 import { describeManifest, type Manifest, parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor, Platform } from '../../src/oci/schemas.js'
-import { storeManifest, storeTagged } from '../../src/targets/store.js'
 
 /** Small synthetic images for tests against any target: random layers, a config, a manifest, an index. */
 

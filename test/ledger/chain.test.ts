@@ -96,7 +96,7 @@ describe('the ledger chain', () => {
     await rewrite(path, [...ls.slice(0, 2), ...ls.slice(3)])
     expect((await verifyLedger(path)).problem).toEqual({
       line: 3,
-      message: '1 line(s) before line 3 were removed (it was written as line 4)',
+      message: '1 line before line 3 were removed (it was written as line 4)',
     })
     const l4 = await ledger(4)
     const four = await lines(l4)

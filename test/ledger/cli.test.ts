@@ -21,7 +21,7 @@ describe('ferry ledger', { timeout: 120_000 }, () => {
     reg = await startDistribution()
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(reg.host, 'acme/api'),
+      client.repository({ registry: reg.host, repository: 'acme/api' }),
       { seed: 'ledger-cli', layers: 1, layerSize: 2_000 },
       'v1',
     )
@@ -116,9 +116,7 @@ describe('ferry ledger', { timeout: 120_000 }, () => {
     const verify = await run('ledger', 'verify', ledger, '--key', join(dir, 'ledger.pub'))
     expect(verify.code, verify.stderr).toBe(0)
     expect(verify.stdout).toMatch(/intact, 3 lines, head sha256:/)
-    expect(verify.stderr).toContain(
-      '1 checkpoint(s), signatures verified; the last covers 2 lines, 0 after it',
-    )
+    expect(verify.stderr).toContain('1 checkpoint, signatures verified; the last covers 2 lines, 0 after it')
   })
 
   it('a ledger written before the chain lists, and verify says unchained (exit 5)', async () => {
@@ -144,6 +142,6 @@ describe('ferry ledger', { timeout: 120_000 }, () => {
     })
     const verify = await run('ledger', 'verify', ledger)
     expect(verify.code).toBe(5)
-    expect(verify.stderr).toMatch(/unchained: none of its 1 lines carries a hash chain/)
+    expect(verify.stderr).toMatch(/unchained: its one line carries no hash chain/)
   })
 })

@@ -35,7 +35,7 @@ describe('ferry pin (command)', () => {
         ['acme/mini-api', '1.0', 'bundle'],
         ['library/postgres', '16', 'classic'],
       ] as const) {
-        const target = client.repository(connected.host, repository)
+        const target = client.repository({ registry: connected.host, repository: repository })
         const m = await pushSyntheticImage(target, { seed: repository, layers: 1, layerSize: 2048 }, tag)
         await signImage({ target, reference: m.digest, key: keys.key, format })
       }
@@ -78,7 +78,7 @@ describe('ferry pin (command)', () => {
     expect(before.code).toBe(1)
     expect(before.stdout.trim().split('\n')).toHaveLength(2)
     expect(before.stdout).toContain(`unpinned  ${join(tmp.dir, 'deploy', 'compose.yaml')}:3  ${api}`)
-    expect(before.stderr).toContain(`ferry: 2 image(s) not pinned to the mapping in ${mapping}`)
+    expect(before.stderr).toContain(`ferry: 2 images not pinned to the mapping in ${mapping}`)
 
     const run = await ferry([
       'pin',
@@ -116,7 +116,7 @@ describe('ferry pin (command)', () => {
     const after = await ferry(['pin', out, '--mapping', mapping, '--check'])
     expect(after.code, after.stdout).toBe(0)
     expect(after.stdout).toBe('')
-    expect(after.stderr).toContain('2 image(s) pinned')
+    expect(after.stderr).toContain('2 images pinned')
   })
 
   it('exits 5 and writes nothing when an image does not verify with the key', async () => {
@@ -137,7 +137,7 @@ describe('ferry pin (command)', () => {
       lock,
     ])
     expect(run.code).toBe(5)
-    expect(run.stderr).toContain('ferry: 2 image(s) did not pass; nothing was written')
+    expect(run.stderr).toContain('ferry: 2 images did not pass; nothing was written')
     expect(
       run.stdout
         .trim()

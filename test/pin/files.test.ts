@@ -73,7 +73,7 @@ describe('ferry pin: the files it reads and writes', () => {
         ['postgres', '16'],
         ['redis', '7'],
       ] as const) {
-        const target = client.repository(registry.host, `cache/library/${name}`)
+        const target = client.repository({ registry: registry.host, repository: `cache/library/${name}` })
         const m = await pushSyntheticImage(target, { seed: name, layers: 1, layerSize: 512 }, tag)
         digests[name] = m.digest
       }
@@ -192,7 +192,7 @@ describe('ferry pin: the files it reads and writes', () => {
         [
           `ferry: not checked ${join(deploy, 'compose.yaml')} → ${join(root, 'shared', 'compose.yaml')}: a symbolic link out of ${deploy}`,
           `ferry: not checked ${join(deploy, 'more')} → ${join(root, 'shared', 'more')}: a symbolic link out of ${deploy}`,
-          'ferry: not checked: 2 symbolic link(s) out of the directory walked',
+          'ferry: not checked: 2 symbolic links out of the directory walked',
           '',
         ].join('\n'),
       )

@@ -41,7 +41,7 @@ export async function startSite(): Promise<Site> {
   const keys = makeKeys()
   const digests: Record<string, string> = {}
   const push: Site['push'] = async (repository, tag, opts = {}) => {
-    const target = client.repository(server.host, repository)
+    const target = client.repository({ registry: server.host, repository: repository })
     const m = await pushSyntheticImage(
       target,
       { seed: `${repository}:${tag}`, layers: 1, layerSize: 1024 },
@@ -103,7 +103,7 @@ export async function startSignedRegistry(
   await writeFile(pub, keys.publicKeyPem)
   const digests: Record<string, string> = {}
   const push: SignedRegistry['push'] = async (repository, tag, seed = `${repository}:${tag}`) => {
-    const target = client.repository(registry.host, repository)
+    const target = client.repository({ registry: registry.host, repository: repository })
     const m = await pushSyntheticImage(target, { seed, layers: 1, layerSize: 512 }, tag)
     await signImage({ target, reference: m.digest, key: keys.key, format: 'classic' })
     digests[repository] = m.digest

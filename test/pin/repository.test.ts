@@ -139,7 +139,7 @@ describe('ferry pin on a repository', () => {
           'ARG RUNTIME has no default: the image is chosen at build time (--build-arg RUNTIME=…), not pinned',
         ],
       ])
-      expect(after.stderr).toContain('7 image(s) pinned')
+      expect(after.stderr).toContain('7 images pinned')
     })
   })
 

@@ -94,7 +94,7 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
       ['immutable', 'pass'],
     ])
     expect(doc.summary).toEqual({ images: 2, passed: 7, failed: 2, warnings: 0, skipped: 0 })
-    expect(r.stderr.trim()).toBe('ferry: policy check failed: 2 enforce-mode rule(s) failed')
+    expect(r.stderr.trim()).toBe('ferry: policy check failed: 2 enforce-mode rules failed')
 
     // --environment adds another environment's rules; a warn environment never fails the run.
     const warned = await ferry([
@@ -138,6 +138,9 @@ describe('governance from the command line', { timeout: 120_000 }, () => {
     const schema = JSON.parse(r.stdout) as { title: string; properties: Record<string, unknown> }
     expect(schema.title).toBe('ferry policy file (ferry.policy.yaml)')
     expect(Object.keys(schema.properties)).toContain('environments')
+    // An environment may carry its own naming, with the same template as the global one.
+    const env = (schema.properties.environments as { items: { properties: Record<string, unknown> } }).items
+    expect(env.properties.naming).toEqual(schema.properties.naming)
   })
 
   it('policy check on a bundle member, offline: the registry the image came from is gone', async () => {

@@ -108,7 +108,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     expect(noSbomSig.checks.find((c) => c.rule === 'signature')!.result).toBe('pass')
     expect(noSbomSig.checks.find((c) => c.rule === 'sbom')).toMatchObject({
       result: 'fail',
-      message: '1 SBOM(s) attached, none signed with the given key',
+      message: '1 SBOM attached, none signed with the given key',
     })
   })
 

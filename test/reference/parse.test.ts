@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import type { Digest } from '../../src/oci/digest.js'
-import { parseRegistryHost, parseRepositoryPrefix } from '../../src/reference/prefix.js'
 import {
   formatReference,
   manifestReference,
@@ -11,7 +10,8 @@ import {
   type Reference,
   withDigest,
   withTag,
-} from '../../src/reference/reference.js'
+} from '../../src/reference/index.js'
+import { parseRegistryHost, parseRepositoryPrefix } from '../../src/reference/prefix.js'
 
 const D: Digest = `sha256:${'a'.repeat(64)}`
 const D2: Digest = `sha512:${'b'.repeat(128)}`

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
 import { refNameFor, splitRefName } from '../../src/layout/naming.js'
-import { formatReference, parseReference, type Reference } from '../../src/reference/reference.js'
+import { formatReference, parseReference, type Reference } from '../../src/reference/index.js'
 
 // Generators that follow distribution's grammar (reference/regexp.go) piece by piece.
 const alnum = fc.stringMatching(/^[a-z0-9]{1,6}$/)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
-import { parseReference } from '../../src/reference/reference.js'
+import { parseReference } from '../../src/reference/index.js'
 
 const run = promisify(execFile)
 

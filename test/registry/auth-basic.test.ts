@@ -29,7 +29,7 @@ describe('basic auth (htpasswd) and docker credentials', () => {
     const cfg = await tempDockerConfig({ [reg.host]: { username: 'bob', password: 'hunter2-bob' } })
     try {
       await withClient(cfg.dir, async (client) => {
-        const repo = client.repository(reg.host, 'team/app')
+        const repo = client.repository({ registry: reg.host, repository: 'team/app' })
         await pushImage(repo, image, 'v1')
         expect((await repo.fetchManifest('v1')).digest).toBe(image.manifest.digest)
       })
@@ -45,9 +45,9 @@ describe('basic auth (htpasswd) and docker credentials', () => {
     )
     try {
       await withClient(cfg.dir, async (client) => {
-        expect((await client.repository(reg.host, 'team/app').resolve('v1')).digest).toBe(
-          image.manifest.digest,
-        )
+        expect(
+          (await client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1')).digest,
+        ).toBe(image.manifest.digest)
       })
     } finally {
       await cfg.remove()
@@ -61,7 +61,7 @@ describe('basic auth (htpasswd) and docker credentials', () => {
       for (const dir of [bad.dir, none.dir]) {
         await withClient(dir, async (client) => {
           const err = await client
-            .repository(reg.host, 'team/app')
+            .repository({ registry: reg.host, repository: 'team/app' })
             .fetchManifest('v1')
             .catch((e: unknown) => e)
           expect(err).toMatchObject({ code: 'UNAUTHORIZED' })
@@ -95,9 +95,9 @@ describe('basic auth (htpasswd) and docker credentials', () => {
       expect(written.psFormat).toBe('x')
 
       await withClient(cfg.dir, async (client) => {
-        expect((await client.repository(reg.host, 'team/app').resolve('v1')).digest).toBe(
-          image.manifest.digest,
-        )
+        expect(
+          (await client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1')).digest,
+        ).toBe(image.manifest.digest)
       })
 
       expect(await logout(reg.host, { dockerConfigDir: cfg.dir })).toBe(true)
@@ -106,7 +106,9 @@ describe('basic auth (htpasswd) and docker credentials', () => {
       expect(after.auths['other.example:5000']).toEqual({ auth: 'eDp5' })
       expect(await logout(reg.host, { dockerConfigDir: cfg.dir })).toBe(false)
       await withClient(cfg.dir, async (client) => {
-        await expect(client.repository(reg.host, 'team/app').resolve('v1')).rejects.toMatchObject({
+        await expect(
+          client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1'),
+        ).rejects.toMatchObject({
           code: 'UNAUTHORIZED',
         })
       })
@@ -140,13 +142,15 @@ esac
       expect(written).not.toContain(Buffer.from('bob:hunter2-bob').toString('base64'))
       expect(JSON.parse(written).auths[reg.host]).toEqual({})
       await withClient(cfg.dir, async (client) => {
-        expect((await client.repository(reg.host, 'team/app').resolve('v1')).digest).toBe(
-          image.manifest.digest,
-        )
+        expect(
+          (await client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1')).digest,
+        ).toBe(image.manifest.digest)
       })
       expect(await logout(reg.host, { dockerConfigDir: cfg.dir })).toBe(true)
       await withClient(cfg.dir, async (client) => {
-        await expect(client.repository(reg.host, 'team/app').resolve('v1')).rejects.toMatchObject({
+        await expect(
+          client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1'),
+        ).rejects.toMatchObject({
           code: 'UNAUTHORIZED',
         })
       })
@@ -160,7 +164,9 @@ esac
     const cfg = await tempDockerConfig({}, { credHelpers: { [reg.host]: 'ferry-no-such-helper' } })
     try {
       await withClient(cfg.dir, async (client) => {
-        await expect(client.repository(reg.host, 'team/app').resolve('v1')).rejects.toMatchObject({
+        await expect(
+          client.repository({ registry: reg.host, repository: 'team/app' }).resolve('v1'),
+        ).rejects.toMatchObject({
           code: 'CREDENTIALS',
           message: expect.stringContaining('docker-credential-ferry-no-such-helper'),
         })

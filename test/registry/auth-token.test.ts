@@ -48,7 +48,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
 
   it('fetches one token per scope and reuses it', async () => {
     await withClient(config.dir, async (client) => {
-      const repo = client.repository(reg.host, 'team/app')
+      const repo = client.repository({ registry: reg.host, repository: 'team/app' })
       tokens.requests.length = 0
       await pushImage(repo, image, 'v1')
       const got = await repo.fetchManifest('v1')
@@ -60,7 +60,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
       expect(tokens.requests[0]!.service).toBe('ferry-registry')
       // Another repository is another scope.
       await client
-        .repository(reg.host, 'team/other')
+        .repository({ registry: reg.host, repository: 'team/other' })
         .listTags()
         .catch(() => [])
       expect(tokens.requests.map((r) => r.scopes[0])).toEqual([
@@ -72,7 +72,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
 
   it('pulls with an anonymous token when there are no credentials, and cannot push', async () => {
     await withClient(empty.dir, async (client) => {
-      const repo = client.repository(reg.host, 'team/app')
+      const repo = client.repository({ registry: reg.host, repository: 'team/app' })
       tokens.requests.length = 0
       expect((await repo.fetchManifest('v1')).digest).toBe(image.manifest.digest)
       expect(tokens.requests).toHaveLength(1)
@@ -89,7 +89,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
     tokens.options.expiresIn = 1
     try {
       await withClient(config.dir, async (client) => {
-        const repo = client.repository(reg.host, 'team/app')
+        const repo = client.repository({ registry: reg.host, repository: 'team/app' })
         tokens.requests.length = 0
         await repo.resolve('v1')
         await repo.resolve('v1')
@@ -108,7 +108,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
     tokens.options.accessTokenField = true
     try {
       await withClient(config.dir, async (client) => {
-        const repo = client.repository(reg.host, 'team/app')
+        const repo = client.repository({ registry: reg.host, repository: 'team/app' })
         tokens.requests.length = 0
         await repo.resolve('v1')
         await new Promise((r) => setTimeout(r, 200))
@@ -126,7 +126,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
     const proxy = await startFaultProxy(reg.url)
     try {
       await withClient(config.dir, async (client) => {
-        const repo = client.repository(proxy.host, 'team/app')
+        const repo = client.repository({ registry: proxy.host, repository: 'team/app' })
         tokens.requests.length = 0
         await repo.resolve('v1')
         expect(tokens.requests).toHaveLength(1)
@@ -151,8 +151,8 @@ describe('bearer token auth against distribution (auth: token)', () => {
 
   it('asks for pull on the source repository too when mounting', async () => {
     await withClient(config.dir, async (client) => {
-      const dst = client.repository(reg.host, 'team/mounted')
-      const src = client.repository(reg.host, 'team/app')
+      const dst = client.repository({ registry: reg.host, repository: 'team/mounted' })
+      const src = client.repository({ registry: reg.host, repository: 'team/app' })
       tokens.requests.length = 0
       expect(await dst.mountBlob(image.layers[1]!.desc, src)).toBe(true)
       expect(tokens.requests.map((r) => r.scopes)).toEqual([
@@ -167,7 +167,9 @@ describe('bearer token auth against distribution (auth: token)', () => {
       await withClient(cfg.dir, async (client) => {
         tokens.requests.length = 0
         const blob = randomBlob(300)
-        await client.repository(reg.host, 'team/oauth').pushBlob(blob.desc, streamOf(blob.bytes))
+        await client
+          .repository({ registry: reg.host, repository: 'team/oauth' })
+          .pushBlob(blob.desc, streamOf(blob.bytes))
         expect(tokens.requests.map((r) => [r.method, r.user])).toEqual([['POST', 'alice']])
       })
     } finally {
@@ -188,7 +190,7 @@ describe('bearer token auth against distribution (auth: token)', () => {
     try {
       await withClient(bad.dir, async (client) => {
         const err = await client
-          .repository(reg.host, 'team/app')
+          .repository({ registry: reg.host, repository: 'team/app' })
           .fetchManifest('v1')
           .catch((e: unknown) => e)
         expect(err).toMatchObject({ code: 'UNAUTHORIZED' })

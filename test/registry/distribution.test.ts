@@ -47,7 +47,7 @@ describe('registry client against distribution', () => {
   })
 
   it('pushes a small blob monolithically and reads it back verified', async () => {
-    const repo = client.repository(reg.host, 'team/blobs')
+    const repo = client.repository({ registry: reg.host, repository: 'team/blobs' })
     const blob = randomBlob(10_000)
     log.clear()
     await repo.pushBlob(blob.desc, streamOf(blob.bytes))
@@ -58,7 +58,7 @@ describe('registry client against distribution', () => {
   })
 
   it('pushes a large blob in chunks, one PATCH per chunk', async () => {
-    const repo = client.repository(reg.host, 'team/blobs')
+    const repo = client.repository({ registry: reg.host, repository: 'team/blobs' })
     const blob = randomBlob(64 * 1024 * 3 + 100)
     log.clear()
     await repo.pushBlob(blob.desc, streamOf(blob.bytes, 10_000))
@@ -68,7 +68,7 @@ describe('registry client against distribution', () => {
   })
 
   it('refuses a stream whose bytes do not match the descriptor, before committing', async () => {
-    const repo = client.repository(reg.host, 'team/blobs')
+    const repo = client.repository({ registry: reg.host, repository: 'team/blobs' })
     const blob = randomBlob(1000)
     const other = randomBlob(1000)
     await expect(repo.pushBlob(blob.desc, streamOf(other.bytes))).rejects.toMatchObject({
@@ -91,7 +91,7 @@ describe('registry client against distribution', () => {
   })
 
   it('pushes and pulls an image by tag and digest, exact bytes', async () => {
-    const repo = client.repository(reg.host, 'team/app')
+    const repo = client.repository({ registry: reg.host, repository: 'team/app' })
     const image = syntheticImage()
     await pushImage(repo, image, '1.0')
     const byTag = await repo.fetchManifest('1.0')
@@ -109,7 +109,7 @@ describe('registry client against distribution', () => {
   })
 
   it('pushes and pulls an index with two children', async () => {
-    const repo = client.repository(reg.host, 'team/multi')
+    const repo = client.repository({ registry: reg.host, repository: 'team/multi' })
     const amd = syntheticImage({ platform: { os: 'linux', architecture: 'amd64' } })
     const arm = syntheticImage({ platform: { os: 'linux', architecture: 'arm64' } })
     await pushImage(repo, amd)
@@ -128,8 +128,8 @@ describe('registry client against distribution', () => {
   })
 
   it('mounts a blob across repositories without uploading it', async () => {
-    const src = client.repository(reg.host, 'mount/src')
-    const dst = client.repository(reg.host, 'mount/dst')
+    const src = client.repository({ registry: reg.host, repository: 'mount/src' })
+    const dst = client.repository({ registry: reg.host, repository: 'mount/dst' })
     const blob = randomBlob(200_000)
     await src.pushBlob(blob.desc, streamOf(blob.bytes))
     log.clear()
@@ -140,8 +140,8 @@ describe('registry client against distribution', () => {
   })
 
   it('reports false (and leaves no upload) when the source does not have the blob', async () => {
-    const src = client.repository(reg.host, 'mount/src')
-    const dst = client.repository(reg.host, 'mount/dst2')
+    const src = client.repository({ registry: reg.host, repository: 'mount/src' })
+    const dst = client.repository({ registry: reg.host, repository: 'mount/dst2' })
     const blob = randomBlob(100)
     log.clear()
     expect(await dst.mountBlob(blob.desc, src)).toBe(false)
@@ -151,7 +151,7 @@ describe('registry client against distribution', () => {
   })
 
   it('lists tags, following Link pagination', async () => {
-    const repo = client.repository(reg.host, 'team/tags')
+    const repo = client.repository({ registry: reg.host, repository: 'team/tags' })
     const image = syntheticImage()
     await pushImage(repo, image)
     for (const t of ['a', 'b', 'c', 'd', 'e']) await putManifest(repo, image.manifest, t)
@@ -164,7 +164,7 @@ describe('registry client against distribution', () => {
         r.method === 'GET' && r.path.includes('/tags/list') ? { kind: 'rewrite', fn: pageTags } : undefined,
       )
       log.clear()
-      const paged = client.repository(proxy.host, 'team/tags')
+      const paged = client.repository({ registry: proxy.host, repository: 'team/tags' })
       expect(await paged.listTags({ pageSize: 2 })).toEqual(['a', 'b', 'c', 'd', 'e'])
       expect(log.requests(/tags\/list/)).toHaveLength(3)
       expect(proxy.seen.map((r) => r.path)).toEqual([
@@ -188,7 +188,7 @@ describe('registry client against distribution', () => {
   })
 
   it('deletes a manifest', async () => {
-    const repo = client.repository(reg.host, 'team/delete')
+    const repo = client.repository({ registry: reg.host, repository: 'team/delete' })
     const image = syntheticImage()
     await pushImage(repo, image, 'gone')
     await repo.deleteManifest(image.manifest.digest)
@@ -197,7 +197,7 @@ describe('registry client against distribution', () => {
   })
 
   it('deletes a tag and keeps the manifest', async () => {
-    const repo = client.repository(reg.host, 'team/untag')
+    const repo = client.repository({ registry: reg.host, repository: 'team/untag' })
     const image = syntheticImage()
     await pushImage(repo, image, 'keep')
     await putManifest(repo, image.manifest, 'drop')
@@ -207,7 +207,7 @@ describe('registry client against distribution', () => {
   })
 
   it('finds referrers through the tag schema (distribution 2.8 has no referrers API)', async () => {
-    const repo = client.repository(reg.host, 'team/signed')
+    const repo = client.repository({ registry: reg.host, repository: 'team/signed' })
     const image = syntheticImage()
     await pushImage(repo, image, 'v1')
     const subject = await repo.resolve('v1')
@@ -245,7 +245,7 @@ describe('registry client against distribution', () => {
   })
 
   it('names the image and the registry code when something is missing', async () => {
-    const repo = client.repository(reg.host, 'team/app')
+    const repo = client.repository({ registry: reg.host, repository: 'team/app' })
     const err = await repo.fetchManifest('nope').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RegistryError)
     expect(isFerryError(err, 'NOT_FOUND')).toBe(true)
@@ -260,7 +260,7 @@ describe('registry client against distribution', () => {
       `${reg.host}/team/app@${blob.desc.digest}: BLOB_UNKNOWN`,
     )
     expect(await repo.hasBlob(blob.desc)).toBe(false)
-    const missing = client.repository(reg.host, 'no/such/repo')
+    const missing = client.repository({ registry: reg.host, repository: 'no/such/repo' })
     await expect(missing.listTags()).rejects.toThrow(`${reg.host}/no/such/repo: NAME_UNKNOWN`)
   })
 })

@@ -26,7 +26,7 @@ describe('retries, resumption and verification under injected faults', () => {
       chunkSize: 100_000,
       retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50, maxElapsedMs: 10_000 },
     })
-    repo = client.repository(proxy.host, 'faults/app')
+    repo = client.repository({ registry: proxy.host, repository: 'faults/app' })
     await pushImage(repo, image, 'v1')
   })
   afterEach(() => {
@@ -125,9 +125,11 @@ describe('retries, resumption and verification under injected faults', () => {
       )
       const layer = image.layers[0]!
       const started = Date.now()
-      expect(await readAll(await slow.repository(proxy.host, 'faults/app').fetchBlob(layer.desc))).toEqual(
-        layer.bytes,
-      )
+      expect(
+        await readAll(
+          await slow.repository({ registry: proxy.host, repository: 'faults/app' }).fetchBlob(layer.desc),
+        ),
+      ).toEqual(layer.bytes)
       expect(Date.now() - started).toBeGreaterThan(3 * budget.maxElapsedMs)
       const gets = proxy.seen.filter((r) => r.method === 'GET' && /blobs\/sha256/.test(r.path))
       expect(gets.map((r) => r.headers.range)).toEqual([
@@ -141,7 +143,9 @@ describe('retries, resumption and verification under injected faults', () => {
           ? { kind: 'cut', after: 0, afterMs: 50 }
           : undefined,
       )
-      const stuck = await slow.repository(proxy.host, 'faults/app').fetchBlob(layer.desc)
+      const stuck = await slow
+        .repository({ registry: proxy.host, repository: 'faults/app' })
+        .fetchBlob(layer.desc)
       await expect(readAll(stuck)).rejects.toMatchObject({ code: 'NETWORK' })
       expect(count('GET', /blobs\/sha256/)).toBe(3)
     } finally {

@@ -37,7 +37,7 @@ describe('interoperability with skopeo', () => {
   it('skopeo reads what ferry pushed (chunked blobs, an index) with the credentials ferry stored', async () => {
     const client = new RegistryClient({ dockerConfigDir: configDir, chunkSize: 64 * 1024 })
     try {
-      const repo = client.repository(reg.host, 'interop/src')
+      const repo = client.repository({ registry: reg.host, repository: 'interop/src' })
       await pushImage(repo, amd)
       await pushImage(repo, arm)
       await putManifest(repo, index, 'v1')
@@ -65,7 +65,7 @@ describe('interoperability with skopeo', () => {
   it('ferry reads what skopeo copied, byte for byte', async () => {
     const client = new RegistryClient({ dockerConfigDir: configDir })
     try {
-      const repo = client.repository(reg.host, 'interop/copied')
+      const repo = client.repository({ registry: reg.host, repository: 'interop/copied' })
       const got = await repo.fetchManifest('v1')
       expect(got.digest).toBe(index.digest)
       const child = await repo.fetchManifest(amd.manifest.digest)

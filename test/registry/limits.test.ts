@@ -15,7 +15,7 @@ describe('requests in flight per registry host', () => {
     reg = await startDistribution()
     proxy = await startFaultProxy(reg.url)
     const client = new RegistryClient()
-    await pushImage(client.repository(reg.host, 'limits/app'), image, 'v1')
+    await pushImage(client.repository({ registry: reg.host, repository: 'limits/app' }), image, 'v1')
     await client.close()
     proxy.setRule(() => ({ kind: 'hold', ms: 100 }))
   })
@@ -33,7 +33,7 @@ describe('requests in flight per registry host', () => {
       proxy.resetPeak()
       const mark = proxy.seen.length
       // 24 reads at once, over three repository handles of the one client (as sync's copies hold).
-      const repos = [1, 2, 3].map(() => client.repository(proxy.host, 'limits/app'))
+      const repos = [1, 2, 3].map(() => client.repository({ registry: proxy.host, repository: 'limits/app' }))
       await Promise.all(Array.from({ length: 24 }, (_, i) => repos[i % 3]!.resolve('v1')))
       expect(proxy.seen.length - mark).toBe(24)
       expect(proxy.peak).toBe(peak)

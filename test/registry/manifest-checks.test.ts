@@ -20,7 +20,7 @@ describe('manifest answers are checked; the referrers API is used where a regist
     reg = await startDistribution()
     proxy = await startFaultProxy(reg.url)
     client = new RegistryClient({ retry: { baseDelayMs: 5 } })
-    repo = client.repository(proxy.host, 'checks/app')
+    repo = client.repository({ registry: proxy.host, repository: 'checks/app' })
     await pushImage(repo, image, 'v1')
   })
   afterEach(() => {
@@ -145,7 +145,7 @@ describe('manifest answers are checked; the referrers API is used where a regist
   it('writes the tag-schema index with If-Match and starts over on 412', async () => {
     // A fresh client: the one above learnt (from the emulated API) that this registry serves referrers.
     const fresh = new RegistryClient({ retry: { baseDelayMs: 5 } })
-    const repo = fresh.repository(proxy.host, 'checks/app')
+    const repo = fresh.repository({ registry: proxy.host, repository: 'checks/app' })
     const subject = await repo.resolve('v1')
     const first = artifactFor(subject, 'application/x-first')
     await pushImage(repo, first)

@@ -82,7 +82,9 @@ describe('listings from a hostile registry', () => {
   })
 
   it('refuses a tags/list page that links to itself, naming the repository', async () => {
-    await expect(client.repository(host, 'loop/app').listTags()).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'loop/app' }).listTags(),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: `${host}/loop/app: the registry's list links back to a page it already sent (/v2/loop/app/tags/list); not following a loop`,
     })
@@ -90,7 +92,9 @@ describe('listings from a hostile registry', () => {
   })
 
   it(`stops following endless distinct tags/list pages after ${MAX_PAGES}`, async () => {
-    await expect(client.repository(host, 'endless/app').listTags()).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'endless/app' }).listTags(),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: `${host}/endless/app: the registry's list goes on past 10000 pages`,
     })
@@ -98,7 +102,9 @@ describe('listings from a hostile registry', () => {
   }, 60_000)
 
   it('stops reading an oversized tags/list page at 64 MiB', async () => {
-    await expect(client.repository(host, 'huge/app').listTags()).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'huge/app' }).listTags(),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: `${host}/huge/app: the registry's list is larger than 64 MiB`,
     })
@@ -111,12 +117,16 @@ describe('listings from a hostile registry', () => {
     const foreign = `http://localhost:${host.split(':')[1]}`
     const incomplete = (subject: string) =>
       `${subject}: the registry's list is incomplete: its next page is on another origin, ${foreign} (this is http://${host}); not following it, and not using a partial list`
-    await expect(client.repository(host, 'elsewhere/app').listTags()).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'elsewhere/app' }).listTags(),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: incomplete(`${host}/elsewhere/app`),
     })
     await expect(client.catalog(host)).rejects.toMatchObject({ code: 'REGISTRY', message: incomplete(host) })
-    await expect(client.repository(host, 'refelsewhere/app').referrers(subject)).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'refelsewhere/app' }).referrers(subject),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: incomplete(`${host}/refelsewhere/app@${subject}`),
     })
@@ -125,13 +135,17 @@ describe('listings from a hostile registry', () => {
 
   it('refuses a referrers page that links to itself, and one listing past 64 MiB over many pages', async () => {
     const name = (repo: string) => `${host}/${repo}@${subject}`
-    await expect(client.repository(host, 'refloop/app').referrers(subject)).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'refloop/app' }).referrers(subject),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: expect.stringContaining(`${name('refloop/app')}: the registry's list links back to a page`),
     })
     expect(hits.get('refloop')).toBe(1)
     // Each page is about 230 kB of distinct referrers: the byte budget ends it long before the page cap.
-    await expect(client.repository(host, 'refhuge/app').referrers(subject)).rejects.toMatchObject({
+    await expect(
+      client.repository({ registry: host, repository: 'refhuge/app' }).referrers(subject),
+    ).rejects.toMatchObject({
       code: 'REGISTRY',
       message: `${name('refhuge/app')}: the registry's list is larger than 64 MiB`,
     })

@@ -63,7 +63,7 @@ describe('blob GET redirected to another host', () => {
     storage = await startStorage([image.config, ...image.layers])
     cfg = await tempDockerConfig({ [proxy.host]: { username: 'dave', password: 'dave-pass' } })
     const client = new RegistryClient({ dockerConfigDir: cfg.dir })
-    await pushImage(client.repository(proxy.host, 'redir/app'), image, 'v1')
+    await pushImage(client.repository({ registry: proxy.host, repository: 'redir/app' }), image, 'v1')
     await client.close()
     proxy.setRule((r) => {
       const m = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(r.path)
@@ -88,9 +88,11 @@ describe('blob GET redirected to another host', () => {
     const client = new RegistryClient({ dockerConfigDir: cfg.dir, logger: log })
     try {
       const layer = image.layers[0]!
-      expect(await readAll(await client.repository(proxy.host, 'redir/app').fetchBlob(layer.desc))).toEqual(
-        layer.bytes,
-      )
+      expect(
+        await readAll(
+          await client.repository({ registry: proxy.host, repository: 'redir/app' }).fetchBlob(layer.desc),
+        ),
+      ).toEqual(layer.bytes)
       // The registry did get credentials; the storage host never did.
       expect(
         proxy.seen.some((r) => r.method === 'GET' && r.headers.authorization?.startsWith('Basic ')),
@@ -111,9 +113,11 @@ describe('blob GET redirected to another host', () => {
       storage.seen.length = 0
       storage.cut()
       const layer = image.layers[0]!
-      expect(await readAll(await client.repository(proxy.host, 'redir/app').fetchBlob(layer.desc))).toEqual(
-        layer.bytes,
-      )
+      expect(
+        await readAll(
+          await client.repository({ registry: proxy.host, repository: 'redir/app' }).fetchBlob(layer.desc),
+        ),
+      ).toEqual(layer.bytes)
       expect(storage.seen).toHaveLength(2)
       expect(storage.seen[1]!.range).toMatch(/^bytes=\d+-$/)
       expect(storage.seen.every((h) => h.authorization === undefined)).toBe(true)

@@ -34,7 +34,7 @@ describe('a registry that always answers 503 gets exactly the configured attempt
     reg = await startDistribution()
     proxy = await startFaultProxy(reg.url)
     client = new RegistryClient({ logger: log, chunkSize: 100_000, retry })
-    repo = client.repository(proxy.host, 'budget/app')
+    repo = client.repository({ registry: proxy.host, repository: 'budget/app' })
     await pushImage(repo, image, 'v1')
   })
   afterEach(() => {
@@ -203,7 +203,7 @@ describe('a token service that always fails', () => {
     const client = new RegistryClient({ retry })
     try {
       return await client
-        .repository(reg.host, 'budget/app')
+        .repository({ registry: reg.host, repository: 'budget/app' })
         .fetchManifest('v1')
         .catch((e: unknown) => e)
     } finally {

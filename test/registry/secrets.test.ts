@@ -36,7 +36,7 @@ async function scenario(host: string, proxy: FaultProxy, dir: string, badDir: st
     retry: { attempts: 2, baseDelayMs: 5 },
   })
   try {
-    const repo = client.repository(host, 'sec/app')
+    const repo = client.repository({ registry: host, repository: 'sec/app' })
     const image = syntheticImage()
     // Succeeding operations.
     outputs.push(await exposure(() => pushImage(repo, image, 'v1')))
@@ -45,7 +45,9 @@ async function scenario(host: string, proxy: FaultProxy, dir: string, badDir: st
     expect(outputs.every((o) => o === '')).toBe(true)
     // Failing ones: not found, refused credentials, network failures with credentials in play.
     outputs.push(await exposure(() => repo.fetchManifest('missing')))
-    outputs.push(await exposure(() => bad.repository(host, 'sec/app').fetchManifest('v1')))
+    outputs.push(
+      await exposure(() => bad.repository({ registry: host, repository: 'sec/app' }).fetchManifest('v1')),
+    )
     outputs.push(await exposure(() => login(host, 'carol', 'wrong-password', { logger: log })))
     proxy.setRule(() => ({ kind: 'reset' }))
     outputs.push(await exposure(() => repo.fetchManifest('v1')))

@@ -23,7 +23,7 @@ describe('idle timeout and low-speed limit', { timeout: 120_000 }, () => {
     reg = await startDistribution()
     proxy = await startFaultProxy(reg.url)
     const c = new RegistryClient()
-    await pushImage(c.repository(reg.host, 'slow/app'), image, 'v1')
+    await pushImage(c.repository({ registry: reg.host, repository: 'slow/app' }), image, 'v1')
     await c.close()
   })
   afterEach(() => proxy.setRule(undefined))
@@ -37,7 +37,7 @@ describe('idle timeout and low-speed limit', { timeout: 120_000 }, () => {
     const c = client({ lowSpeedBytes: 1000, lowSpeedWindowMs: 1000 })
     const started = Date.now()
     try {
-      const repo = c.repository(proxy.host, 'slow/app')
+      const repo = c.repository({ registry: proxy.host, repository: 'slow/app' })
       await expect(readAll(await repo.fetchBlob(layer))).rejects.toMatchObject({
         code: 'NETWORK',
         message: expect.stringMatching(
@@ -59,7 +59,9 @@ describe('idle timeout and low-speed limit', { timeout: 120_000 }, () => {
     proxy.setRule((r) => (blobGet(r) ? { kind: 'trickle', bytesPerSecond: 20_000 } : undefined))
     const c = client({ lowSpeedBytes: 1000, lowSpeedWindowMs: 1000 })
     try {
-      const bytes = await readAll(await c.repository(proxy.host, 'slow/app').fetchBlob(layer))
+      const bytes = await readAll(
+        await c.repository({ registry: proxy.host, repository: 'slow/app' }).fetchBlob(layer),
+      )
       expect(bytes.length).toBe(40_000)
     } finally {
       await c.close()
@@ -71,7 +73,9 @@ describe('idle timeout and low-speed limit', { timeout: 120_000 }, () => {
     const c = client({ idleTimeoutMs: 500 })
     const started = Date.now()
     try {
-      await expect(c.repository(proxy.host, 'slow/app').fetchManifest('v1')).rejects.toMatchObject({
+      await expect(
+        c.repository({ registry: proxy.host, repository: 'slow/app' }).fetchManifest('v1'),
+      ).rejects.toMatchObject({
         code: 'NETWORK',
         message: expect.stringContaining(
           `${proxy.host}: no answer within the idle timeout (UND_ERR_HEADERS_TIMEOUT)`,

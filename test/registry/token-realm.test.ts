@@ -146,7 +146,7 @@ describe('credentials and token realms', { timeout: 120_000 }, () => {
   }
   const missingTag = (client: RegistryClient, reg: Distribution) =>
     client
-      .repository(reg.host, 'team/app')
+      .repository({ registry: reg.host, repository: 'team/app' })
       .fetchManifest('nope')
       .then(
         () => undefined,
@@ -171,7 +171,7 @@ describe('credentials and token realms', { timeout: 120_000 }, () => {
     expect(tlsOther.requests.filter((r) => r.authorization !== undefined)).toEqual([])
 
     await withClient(creds.dir, ['127.0.0.2'], async (c) => {
-      const repo = c.repository(regs.tlsOther!.host, 'team/app')
+      const repo = c.repository({ registry: regs.tlsOther!.host, repository: 'team/app' })
       await pushImage(repo, syntheticImage(), 'v1')
       expect((await repo.fetchManifest('v1')).digest).toMatch(/^sha256:/)
     })
@@ -190,7 +190,7 @@ describe('credentials and token realms', { timeout: 120_000 }, () => {
   it('a realm on the registry host itself takes credentials', async () => {
     plainSame.requests.length = 0
     await withClient(creds.dir, undefined, async (c) => {
-      const repo = c.repository(regs.plainSame!.host, 'team/app')
+      const repo = c.repository({ registry: regs.plainSame!.host, repository: 'team/app' })
       await pushImage(repo, syntheticImage(), 'v1')
     })
     expect(plainSame.requests.map((r) => r.user)).toContain('alice')
@@ -246,7 +246,7 @@ describe('credentials and token realms', { timeout: 120_000 }, () => {
   it('serve --upstream: the mirror sends its upstream credentials only to an allowed realm', async () => {
     const upstream = regs.httpPlainOther!
     await withClient(creds.dir, ['127.0.0.2'], (c) =>
-      pushImage(c.repository(upstream.host, 'team/app'), syntheticImage(), 'v1'),
+      pushImage(c.repository({ registry: upstream.host, repository: 'team/app' }), syntheticImage(), 'v1'),
     )
     const pull = async (extra: string[]) => {
       const mirror = await startFerryServe(

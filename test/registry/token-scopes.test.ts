@@ -47,7 +47,7 @@ describe('token cache keyed by granted scopes', () => {
     it('asks the token service again for a push after a push request was granted pull only', async () => {
       const client = new RegistryClient({ dockerConfigDir: empty.dir, retry: { attempts: 1 } })
       try {
-        const repo = client.repository(proxy.host, 'team/app')
+        const repo = client.repository({ registry: proxy.host, repository: 'team/app' })
         const blob = randomBlob(1000)
         await expect(repo.pushBlob(blob.desc, streamOf(blob.bytes))).rejects.toMatchObject({
           code: 'UNAUTHORIZED',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { referrersTag } from '../../src/naming/attachment-tags.js'
+import { referrersTag } from '../../src/reference/grammar.js'
+import { parseRegistryReference } from '../../src/reference/index.js'
 import { parseChallenges, pickChallenge } from '../../src/registry/auth-challenge.js'
 import { RegistryClient } from '../../src/registry/client.js'
 import { ferryCodeFor, registryError } from '../../src/registry/errors.js'
@@ -247,18 +248,25 @@ describe('pagination links and referrers tags', () => {
 })
 
 describe('names', () => {
-  it('puts Docker Hub official images under library/ and refuses bad names and references', async () => {
+  it('takes a reference as the grammar parsed it: normalised and validated once, never again', async () => {
     const client = new RegistryClient()
     try {
-      expect(client.repository('docker.io', 'postgres').name).toBe('docker.io/library/postgres')
-      expect(client.repository('docker.io', 'acme/web').repository).toBe('acme/web')
-      expect(() => client.repository('127.0.0.1:5000', 'Team/App')).toThrow(
+      expect(client.repository(parseRegistryReference('docker.io/postgres')).name).toBe(
+        'docker.io/library/postgres',
+      )
+      expect(client.repository(parseRegistryReference('docker.io/acme/web')).repository).toBe('acme/web')
+      // No second library/ prefix, no second check: the parsed value is used as it is.
+      expect(client.repository({ registry: 'docker.io', repository: 'library/postgres' }).name).toBe(
+        'docker.io/library/postgres',
+      )
+      expect(client.repository({ registry: 'docker.io', repository: 'x' }).repository).toBe('x')
+      expect(() => parseRegistryReference('127.0.0.1:5000/Team/App')).toThrow(
         expect.objectContaining({ code: 'REFERENCE_INVALID' }),
       )
-      expect(() => client.repository('bad host', 'a')).toThrow(
+      expect(() => parseRegistryReference('bad host/a')).toThrow(
         expect.objectContaining({ code: 'REFERENCE_INVALID' }),
       )
-      const repo = client.repository('127.0.0.1:1', 'a/b')
+      const repo = client.repository({ registry: '127.0.0.1:1', repository: 'a/b' })
       await expect(repo.fetchManifest('../../_catalog')).rejects.toMatchObject({ code: 'REFERENCE_INVALID' })
       await expect(
         repo.hasBlob({ mediaType: 'x', digest: 'sha256:../x' as `sha256:${string}`, size: 1 }),

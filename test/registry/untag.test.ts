@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { storeManifest } from '../../src/content/store.js'
 import type { Digest } from '../../src/oci/digest.js'
 import { RegistryClient } from '../../src/registry/index.js'
-import { storeManifest } from '../../src/targets/store.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
 import { artifactFor, pushImage, streamOf, syntheticImage } from '../helpers/registry-fixtures.js'
@@ -30,14 +30,14 @@ describe('untag and delete on distribution 2.8', () => {
   })
 
   it('probes which deletes are allowed without writing anything', async () => {
-    const deletes = (host: string) => client.repository(host, 'probe/app').deletes()
+    const deletes = (host: string) => client.repository({ registry: host, repository: 'probe/app' }).deletes()
     expect(await deletes(open.host)).toEqual({ manifest: true, tag: false })
     expect(await deletes(closed.host)).toEqual({ manifest: false, tag: false })
     await expect(client.catalog(closed.host)).resolves.toEqual([])
   })
 
   it('refuses to untag where deletes are disabled, leaving the live tag where it was', async () => {
-    const repo = client.repository(closed.host, 'locked/app')
+    const repo = client.repository({ registry: closed.host, repository: 'locked/app' })
     const image = syntheticImage()
     await pushImage(repo, image, 'live')
     expect(await code(repo.untag('live'))).toBe('UNSUPPORTED')
@@ -48,7 +48,7 @@ describe('untag and delete on distribution 2.8', () => {
   })
 
   it('puts the tag back when deleting the placeholder fails (injected 500)', async () => {
-    const repo = client.repository(proxy.host, 'undo/app')
+    const repo = client.repository({ registry: proxy.host, repository: 'undo/app' })
     const image = syntheticImage()
     await pushImage(repo, image, 'live')
     // distribution deletes manifests here, so only a fault can make the second step fail.
@@ -63,7 +63,7 @@ describe('untag and delete on distribution 2.8', () => {
   })
 
   it('takes a DELETE whose answer was lost, and whose retry meets 404, as done', async () => {
-    const repo = client.repository(proxy.host, 'lost/app')
+    const repo = client.repository({ registry: proxy.host, repository: 'lost/app' })
     const image = syntheticImage()
     await pushImage(repo, image, 'v1')
     proxy.setRule(faultTimes('DELETE', /manifests\/sha256:/, 1, { kind: 'lose-answer' }))
@@ -92,7 +92,7 @@ describe('referrers on a registry without the API', () => {
   })
 
   it('keeps every one of 8 parallel attaches (distribution ignores If-Match)', async () => {
-    const repo = client.repository(reg.host, 'parallel/app')
+    const repo = client.repository({ registry: reg.host, repository: 'parallel/app' })
     const image = syntheticImage()
     await pushImage(repo, image, 'v1')
     const subject = await repo.resolve('v1')

@@ -121,7 +121,7 @@ describe('ferry serve --bundle', () => {
   })
 
   it('answers ferry’s client: manifests, tags, catalog, referrers and ranged blobs', async () => {
-    const repo = client.repository(served.host, app)
+    const repo = client.repository({ registry: served.host, repository: app })
     expect((await repo.fetchManifest('1.0')).digest).toBe(images.index.digest)
     expect((await repo.resolve('1.0')).digest).toBe(images.index.digest)
     expect(await repo.listTags()).toEqual(['1.0', `sha256-${images.index.digest.slice(7)}.sig`])
@@ -129,7 +129,7 @@ describe('ferry serve --bundle', () => {
     expect((await repo.referrers(images.index.digest)).map((d) => d.digest)).toContain(images.sbom.digest)
     expect((await repo.fetchManifest(images.signature.digest)).digest).toBe(images.signature.digest)
 
-    const tools = client.repository(served.host, cli)
+    const tools = client.repository({ registry: served.host, repository: cli })
     const whole = await buffer(await tools.fetchBlob(layer))
     expect(sha256(whole)).toBe(layer.digest)
     expect(await buffer(await tools.fetchBlobFrom(layer, 1000))).toEqual(whole.subarray(1000))
@@ -165,18 +165,18 @@ describe('ferry serve --bundle', () => {
     for (const res of await Promise.all(writes))
       expect([res.status, res.code()]).toEqual([405, 'UNSUPPORTED'])
     const push = await client
-      .repository(served.host, `${cli}-copy`)
+      .repository({ registry: served.host, repository: `${cli}-copy` })
       .tag(images.image, '2')
       .catch((e: unknown) => e)
     expect(push).toBeInstanceOf(Error)
-    expect(await client.repository(served.host, cli).listTags()).toEqual(['2'])
+    expect(await client.repository({ registry: served.host, repository: cli }).listTags()).toEqual(['2'])
   })
 
   it('serves a split bundle across its part files', async () => {
     const server = await startServer({ bundle: `${split}.parts.json`, port: 0 })
     try {
       expect(server.bundle?.signature).toBe('unsigned')
-      const tools = client.repository(server.host, cli)
+      const tools = client.repository({ registry: server.host, repository: cli })
       const whole = await buffer(await tools.fetchBlob(layer))
       expect(sha256(whole)).toBe(layer.digest)
       // 64 KiB parts: these ranges cross part boundaries.

@@ -147,7 +147,7 @@ describe('ferry serve (command)', () => {
     let stopped = false
     try {
       const image = await pushSyntheticImage(
-        client.repository(upstream.host, 'team/app'),
+        client.repository({ registry: upstream.host, repository: 'team/app' }),
         { seed: 'cli-mirror', layers: 2, layerSize: 100_000 },
         '1.0',
       )

@@ -26,7 +26,7 @@ describe('ferry serve with the ferry registry client', () => {
   })
 
   it('pushes an index in chunks, reads it back, and finds its referrers', async () => {
-    const repo = client.repository(served.server.host, 'ferry/client')
+    const repo = client.repository({ registry: served.server.host, repository: 'ferry/client' })
     const platforms = [
       { os: 'linux', architecture: 'amd64' },
       { os: 'linux', architecture: 'arm64' },

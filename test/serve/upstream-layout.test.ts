@@ -67,7 +67,7 @@ describe('ferry serve --upstream: referrers filter, and the cache root as an OCI
     dist = await startDistribution()
     client = new RegistryClient()
     app = await pushSyntheticImage(
-      client.repository(dist.host, 'team/app'),
+      client.repository({ registry: dist.host, repository: 'team/app' }),
       { seed: 'mirror-layout-app', layers: 2, layerSize: 20_000 },
       '1.0',
     )
@@ -80,7 +80,7 @@ describe('ferry serve --upstream: referrers filter, and the cache root as an OCI
   })
 
   it('applies the referrers artifactType filter and says so in OCI-Filters-Applied, as --root does', async () => {
-    const repo = client.repository(dist.host, 'team/app')
+    const repo = client.repository({ registry: dist.host, repository: 'team/app' })
     const sbom = await pushArtifact(repo, app, MediaType.spdxJson, '{"spdxVersion":"SPDX-2.3"}')
     const sig = await pushArtifact(repo, app, MediaType.sigstoreBundleV03, '{"mediaType":"bundle"}')
     const server = await mirror('referrers')
@@ -147,7 +147,7 @@ describe('ferry serve --upstream: referrers filter, and the cache root as an OCI
 
     // The tag moves upstream: revalidation caches the new manifest, and index.json follows.
     const moved = await pushSyntheticImage(
-      client.repository(dist.host, 'team/app'),
+      client.repository({ registry: dist.host, repository: 'team/app' }),
       { seed: 'mirror-layout-moved', layers: 1, layerSize: 10_000 },
       '1.0',
     )

@@ -103,7 +103,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     proxy = await startFaultProxy(dist.url)
     client = new RegistryClient()
     app = await pushSyntheticImage(
-      client.repository(dist.host, 'team/app'),
+      client.repository({ registry: dist.host, repository: 'team/app' }),
       { seed: 'mirror-app', layers: 3, layerSize: 200_000 },
       '1.0',
     )
@@ -157,7 +157,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('fetches each blob of a fresh image from upstream exactly once for five concurrent pulls', async () => {
     const fresh = await pushSyntheticImage(
-      client.repository(dist.host, 'team/fresh'),
+      client.repository({ registry: dist.host, repository: 'team/fresh' }),
       { seed: 'mirror-fresh', layers: 4, layerSize: 500_000 },
       '1.0',
     )
@@ -179,7 +179,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('gives a client that joins a running download the bytes as they arrive, not after the whole blob', async () => {
     const slow = await pushSyntheticImage(
-      client.repository(dist.host, 'team/slow'),
+      client.repository({ registry: dist.host, repository: 'team/slow' }),
       { seed: 'mirror-slow', layers: 1, layerSize: 1_000_000 },
       '1.0',
     )
@@ -214,7 +214,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('cuts off a client that joined a download which then fails verification, and caches nothing', async () => {
     const bad = await pushSyntheticImage(
-      client.repository(dist.host, 'team/slowbad'),
+      client.repository({ registry: dist.host, repository: 'team/slowbad' }),
       { seed: 'mirror-slowbad', layers: 1, layerSize: 600_000 },
       '1.0',
     )
@@ -246,7 +246,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('lets a joiner finish when the client that started the download leaves, and answers HEAD and Range while it runs', async () => {
     const slow = await pushSyntheticImage(
-      client.repository(dist.host, 'team/leaver'),
+      client.repository({ registry: dist.host, repository: 'team/leaver' }),
       { seed: 'mirror-leaver', layers: 1, layerSize: 1_000_000 },
       '1.0',
     )
@@ -294,7 +294,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('cuts the clients of a download whose upstream connection drops after 100 bytes, caches nothing, and serves on', async () => {
     const cut = await pushSyntheticImage(
-      client.repository(dist.host, 'team/cut'),
+      client.repository({ registry: dist.host, repository: 'team/cut' }),
       { seed: 'mirror-cut', layers: 1, layerSize: 300_000 },
       '1.0',
     )
@@ -320,6 +320,29 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     expect(await pull(dir, server.host, 'team/cut:1.0')).toBe(cut.digest)
   })
 
+  it('names a tag REPO:TAG (never REPO@TAG) in its answers and warnings', async () => {
+    const warnings: string[] = []
+    const server = await startServer({
+      root: join(dir, 'names'),
+      port: 0,
+      upstream: { upstreams: [parseUpstream(proxy.url)], ttlMs: 3_600_000, insecure: false, limits: {} },
+      logger: { debug() {}, warn: (m) => void warnings.push(m) },
+    })
+    servers.push(server)
+    const missing = await fetch(`${server.url}/v2/team/app/manifests/nope`)
+    expect(missing.status).toBe(404)
+    const notFound = (await missing.json()) as { errors: { message: string }[] }
+    expect(notFound.errors[0]!.message).toMatch(/\/team\/app:nope: not found upstream$/)
+
+    // Upstream down, the tag never cached: the client gets a bare 503, the operator a warning.
+    proxy.setRule(() => ({ kind: 'reset' }))
+    const down = await fetch(`${server.url}/v2/team/app/manifests/never`)
+    expect(down.status).toBe(503)
+    await down.arrayBuffer()
+    expect(warnings.some((w) => /\/team\/app:never: upstream unavailable: /.test(w))).toBe(true)
+    expect(warnings.filter((w) => w.includes('@never'))).toEqual([])
+  })
+
   it('refuses pushes with 405 UNSUPPORTED', async () => {
     const server = await mirror({}, 'push')
     const status = await new Promise<number>((resolve, reject) => {
@@ -340,7 +363,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('refuses a corrupted upstream blob and does not cache it', async () => {
     const bad = await pushSyntheticImage(
-      client.repository(dist.host, 'team/bad'),
+      client.repository({ registry: dist.host, repository: 'team/bad' }),
       { seed: 'mirror-bad', layers: 1, layerSize: 300_000 },
       '1.0',
     )
@@ -361,7 +384,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('evicts the least recently pulled image to stay under --cache-max-size, never what a cached manifest needs', async () => {
     const big = await pushSyntheticImage(
-      client.repository(dist.host, 'team/big'),
+      client.repository({ registry: dist.host, repository: 'team/big' }),
       { seed: 'mirror-big', layers: 2, layerSize: 400_000 },
       '1.0',
     )
@@ -401,12 +424,12 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('evicts what nobody pulled within --cache-max-age at start, and keeps every blob a fresh manifest needs', async () => {
     const old = await pushSyntheticImage(
-      client.repository(dist.host, 'team/old'),
+      client.repository({ registry: dist.host, repository: 'team/old' }),
       { seed: 'mirror-old', layers: 2, layerSize: 100_000 },
       '1.0',
     )
     const recent = await pushSyntheticImage(
-      client.repository(dist.host, 'team/recent'),
+      client.repository({ registry: dist.host, repository: 'team/recent' }),
       { seed: 'mirror-recent', layers: 2, layerSize: 100_000 },
       '1.0',
     )
@@ -456,7 +479,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
     const other = await startDistribution()
     try {
       const otherApp = await pushSyntheticImage(
-        client.repository(other.host, 'team/app'),
+        client.repository({ registry: other.host, repository: 'team/app' }),
         { seed: 'mirror-other', layers: 1, layerSize: 10_000 },
         '1.0',
       )
@@ -492,7 +515,7 @@ describe('ferry serve --upstream (pull-through cache)', () => {
 
   it('serves referrers of a cached image through upstream’s referrers API or tag schema', async () => {
     const sbom = await pushArtifact(
-      client.repository(dist.host, 'team/app'),
+      client.repository({ registry: dist.host, repository: 'team/app' }),
       app,
       'application/spdx+json',
       '{"spdxVersion":"SPDX-2.3"}',

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cosignTag } from '../../src/naming/attachment-tags.js'
 import { digestOf } from '../../src/oci/digest.js'
 import { parseManifest } from '../../src/oci/manifest.js'
+import { cosignTag } from '../../src/reference/grammar.js'
 import {
   appendClassicSignature,
   classicSignaturesOf,

@@ -46,7 +46,7 @@ describe('ferry with a PKCS#11 key (SoftHSM2)', { timeout: 180_000 }, () => {
     reg = await startDistribution()
     const client = new RegistryClient()
     image = await pushSyntheticImage(
-      client.repository(reg.host, 'acme/web'),
+      client.repository({ registry: reg.host, repository: 'acme/web' }),
       { seed: 'pkcs11-cli', layers: 1, layerSize: 4_000 },
       '1.0',
     )
@@ -217,7 +217,7 @@ describe('ferry with a PKCS#11 key (SoftHSM2)', { timeout: 180_000 }, () => {
     const first = await create('first.tar')
     expect(first.code, first.stderr).toBe(0)
     expect(first.stderr.split('\n').filter((l) => l.includes('randomised'))).toEqual([
-      'note: ECDSA signatures are randomised: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256',
+      "note: this key's ECDSA signatures are randomised: signing the same content again gives another ferry-bundle.json.sig (everything else is byte-identical), so another sha256",
     ])
     const verified = await run(['bundle', 'verify', join(dir, 'first.tar'), '--key', pub])
     expect(verified.code, verified.stdout + verified.stderr).toBe(0)
@@ -257,7 +257,7 @@ describe('ferry with a PKCS#11 key (SoftHSM2)', { timeout: 180_000 }, () => {
     expect(checkpoint.code, checkpoint.stderr).toBe(0)
     const verified = await run(['ledger', 'verify', ledger, '--key', pub])
     expect(verified.code, verified.stdout + verified.stderr).toBe(0)
-    expect(verified.stderr).toContain('1 checkpoint(s), signatures verified')
+    expect(verified.stderr).toContain('1 checkpoint, signatures verified')
   })
 
   it('a wrong PIN is one line naming the token and CKR_PIN_INCORRECT, exit 4, also with --debug; nothing is written', async () => {

@@ -1,8 +1,14 @@
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { isFerryError } from '../../src/errors.js'
-import { formatReference } from '../../src/reference/reference.js'
-import { imageSettings, loadSyncSpec, planDestination, syncSpecSchema } from '../../src/spec/sync-spec.js'
+import { formatLocation, parseLocation } from '../../src/reference/index.js'
+import {
+  imageSettings,
+  loadSyncSpec,
+  placeImage,
+  planDestination,
+  syncSpecSchema,
+} from '../../src/spec/sync-spec.js'
 import { loadYamlSpec } from '../../src/spec/yaml.js'
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/sync.example.yaml', import.meta.url))
@@ -22,16 +28,14 @@ describe('examples/sync.example.yaml', () => {
       ],
       referrers: true,
     })
-    expect(spec.images.map((i) => formatReference(i.source))).toEqual([
+    expect(spec.images.map((i) => formatLocation(i.source))).toEqual([
       'docker.io/library/postgres:latest',
       'docker.io/library/python:latest',
       'docker.io/library/redis:7.2',
       'ghcr.io/acme/mini-api:1.0@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae',
       'registry.intra/acme/web:latest',
     ])
-    expect(
-      spec.images.map((i) => planDestination(`${i.source.registry}/${i.source.repository}`, spec, i)),
-    ).toEqual([
+    expect(spec.images.map((i) => placeImage(spec, i))).toEqual([
       'reg.local:5000/cache/postgres',
       'reg.local:5000/cache/python',
       'reg.local:5000/cache/redis',
@@ -52,6 +56,33 @@ describe('examples/sync.example.yaml', () => {
 
   it('refuses a missing file', async () => {
     await expect(loadSyncSpec('/nonexistent/sync.yaml')).rejects.toMatchObject({ code: 'USAGE' })
+  })
+})
+
+describe('placeImage: a source may be any location', () => {
+  const spec = {
+    target: 'reg.local:5000/cache',
+    mappings: [{ from: 'docker.io/library', to: 'reg.local:5000/hub' }],
+  }
+  it.each([
+    ['https://quay.io/org/app', undefined, 'reg.local:5000/cache/org/app'],
+    // A bundle's image is placed by the name the bundle gives it, mappings included.
+    ['bundle:site.tar:postgres:16', undefined, 'reg.local:5000/hub/postgres'],
+    ['bundle:site.tar:ghcr.io/acme/web', undefined, 'reg.local:5000/cache/acme/web'],
+    // A layout's repository view has no registry: target + view, or destination.
+    ['oci:./site:library/postgres:16', undefined, 'reg.local:5000/cache/library/postgres'],
+    ['oci:./site:v1', { destination: 'reg.local:5000/one' }, 'reg.local:5000/one'],
+  ])('%s → %s', (source, extra, expected) => {
+    expect(placeImage(spec, { source: parseLocation(source), ...extra })).toBe(expected)
+  })
+
+  it('refuses what it cannot place', () => {
+    expect(() => placeImage({}, { source: parseLocation('oci:./site:team/app:1') })).toThrow(
+      'no destination for oci:./site:team/app:1: set destination, or target',
+    )
+    expect(() => placeImage(spec, { source: parseLocation('oci:./site:localhost:5000/app:1') })).toThrow(
+      /repository view "localhost:5000\/app" as a path: invalid path component "localhost:5000"/,
+    )
   })
 })
 
@@ -173,9 +204,15 @@ describe('sync spec errors point at the line', () => {
       'sync.yaml:5:13: images[1].source: invalid reference "docker.io/Library/x:1": repository name must be lowercase',
     ],
     [
-      'an oci: source',
+      // Any location is a source (a layout too); one without a repository view names no destination.
+      'an oci: source without a repository view or destination',
       base('  - source: oci:out:v1\n'),
-      'sync.yaml:4:13: images[0].source: invalid reference "oci:out:v1": expected a registry reference',
+      'sync.yaml:4:13: images[0].source: no destination for oci:out:v1: set destination (a layout without a repository view names none)',
+    ],
+    [
+      'a bundle source that names no image',
+      base('  - source: bundle:site.tar\n'),
+      'sync.yaml:4:13: images[0].source: bundle:site.tar: name the image, bundle:FILE:IMAGE (e.g. bundle:site.tar:docker.io/library/postgres)',
     ],
     [
       'a bad platform deep in a list',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { copyReference } from '../../src/copy/copy-reference.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { attachSbom, listAttached, signImage, verifyImage } from '../../src/supply/index.js'
+import { copyReference } from '../../src/targets/copy-reference.js'
 import { type Backend, SCHEME, startBackend } from './backends.js'
 import { CYCLONEDX, makeKeys, pushTestImage, registryTarget } from './helpers.js'
 

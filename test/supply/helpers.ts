@@ -98,7 +98,7 @@ export const CYCLONEDX = json({ bomFormat: 'CycloneDX', specVersion: '1.5', vers
 /** A registry repository target on a loopback registry, with its own client. */
 export function registryTarget(host: string, repository: string): Target & { close(): Promise<void> } {
   const client = new RegistryClient({})
-  const repo = client.repository(host, repository)
+  const repo = client.repository({ registry: host, repository: repository })
   const close = repo.close.bind(repo)
   repo.close = async () => {
     await close()

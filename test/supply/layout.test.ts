@@ -53,7 +53,7 @@ describe('signing, attaching and verifying in an OCI layout', () => {
 
     const before = await verifyImage({ target, reference: 'v1', publicKey: keys.pub, requireSbom: true })
     expect(before.ok).toBe(false)
-    expect(before.reason).toBe('1 SBOM(s) attached, none signed with the given key')
+    expect(before.reason).toBe('1 SBOM attached, none signed with the given key')
     expect(before.requirements.find((r) => r.name === 'signature')?.ok).toBe(true)
 
     const sbomSigned = await signImage({ target, reference: sbom.digest, key: keys.key, format: 'bundle' })

@@ -55,7 +55,7 @@ describe.each(['distribution', 'serve'] as const)('sign, attach, list and verify
       expect(unsigned.requirements).toEqual([
         // Given as a bare KeyObject, the key is named by its fingerprint alone.
         { name: 'signature', ok: true, detail: `2 of 2 signatures verify, by ${keyFingerprint(keys.pub)}` },
-        { name: 'sbom', ok: false, detail: '1 SBOM(s) attached, none signed with the given key' },
+        { name: 'sbom', ok: false, detail: '1 SBOM attached, none signed with the given key' },
       ])
       expect((await verifyImage({ target, reference: 'v1', publicKey: keys.pub })).ok).toBe(true)
 

@@ -30,7 +30,7 @@ describe('sync: no-op re-sync of signed images', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-in-sync-'))
     process.env.XDG_STATE_HOME = join(dir, 'state')
     const client = new RegistryClient()
-    const repo = client.repository(upstream.host, 'acme/signed')
+    const repo = client.repository({ registry: upstream.host, repository: 'acme/signed' })
     index = await pushSyntheticIndex(
       repo,
       { seed: 'signed', layers: 1, layerSize: 10_000 },
@@ -94,12 +94,14 @@ describe('sync: no-op re-sync of signed images', () => {
 
   it('carries the attachments of the kept platform, not of the index it was cut from', async () => {
     const client = new RegistryClient()
-    const filtered = await client.repository(internal.host, 'cache/acme/signed').fetchManifest('1')
+    const filtered = await client
+      .repository({ registry: internal.host, repository: 'cache/acme/signed' })
+      .fetchManifest('1')
     expect(filtered.digest).not.toBe(index.digest)
     expect(isIndexMediaType(filtered.mediaType)).toBe(true)
     const kept = filtered.kind === 'index' ? filtered.index.manifests.map((d) => d.digest) : []
     expect(kept).toHaveLength(1)
-    const repo = client.repository(internal.host, 'cache/acme/signed')
+    const repo = client.repository({ registry: internal.host, repository: 'cache/acme/signed' })
     expect(await repo.referrers(kept[0]!)).toHaveLength(1)
     expect(await repo.referrers(index.digest)).toHaveLength(0)
     await client.close()

@@ -52,7 +52,7 @@ describe('sync: requests into an empty destination', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-sync-requests-'))
     process.env.XDG_STATE_HOME = join(dir, 'state')
     const client = new RegistryClient()
-    const repo = client.repository(source.host, 'acme/app')
+    const repo = client.repository({ registry: source.host, repository: 'acme/app' })
     await pushSyntheticImage(repo, { seed: 'one', layers: 2, layerSize: 4096 }, '1')
     await pushSyntheticImage(repo, { seed: 'two', layers: 2, layerSize: 4096 }, '2')
     await pushSyntheticImage(repo, { seed: 'big', layers: 1, layerSize: 2 * 1024 * 1024 }, 'big')

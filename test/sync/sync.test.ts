@@ -19,11 +19,11 @@ describe('sync', () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-sync-'))
     process.env.XDG_STATE_HOME = join(dir, 'state')
     const client = new RegistryClient()
-    const app = client.repository(upstream.host, 'acme/app')
+    const app = client.repository({ registry: upstream.host, repository: 'acme/app' })
     for (const tag of ['1.0.0', '1.1.0', '2.0.0-rc1']) {
       await pushSyntheticImage(app, { seed: `app-${tag}`, layers: 2, layerSize: 20_000 }, tag)
     }
-    const multi = client.repository(upstream.host, 'acme/multi')
+    const multi = client.repository({ registry: upstream.host, repository: 'acme/multi' })
     await pushSyntheticIndex(
       multi,
       { seed: 'multi', layers: 1, layerSize: 20_000 },
@@ -72,11 +72,12 @@ describe('sync', () => {
     expect(failed?.error?.code).toBe('NOT_FOUND')
     expect(failed?.error?.message).toContain('acme/missing')
     const client = new RegistryClient()
-    expect((await client.repository(internal.host, 'cache/acme/app').listTags()).sort()).toEqual([
-      '1.0.0',
-      '1.1.0',
-    ])
-    const multi = await client.repository(internal.host, 'cache/acme/multi').fetchManifest('1')
+    expect(
+      (await client.repository({ registry: internal.host, repository: 'cache/acme/app' }).listTags()).sort(),
+    ).toEqual(['1.0.0', '1.1.0'])
+    const multi = await client
+      .repository({ registry: internal.host, repository: 'cache/acme/multi' })
+      .fetchManifest('1')
     expect(multi.kind === 'index' && multi.index.manifests.length).toBe(1)
     await client.close()
   })

@@ -1,7 +1,7 @@
 import { ifPresent } from '../../errors.js'
-import { parseAttachmentTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
 import { type Manifest, subjectOf } from '../../oci/manifest.js'
+import { parseAttachmentTag } from '../../reference/grammar.js'
 
 /** Layers a container runtime unpacks into a root file system: OCI image layers (any compression) and Docker's. */
 const FILESYSTEM_LAYER_RE = /^application\/vnd\.(?:oci\.image\.layer\.|docker\.image\.rootfs\.)/

@@ -1,7 +1,7 @@
+import { resolveIfPresent } from '../../content/present.js'
 import type { ReadOnlyTarget } from '../../content/target.js'
-import { cosignTags, referrersTag } from '../../naming/attachment-tags.js'
 import type { Digest } from '../../oci/digest.js'
-import { resolveIfPresent } from '../../targets/present.js'
+import { cosignTags, referrersTag } from '../../reference/grammar.js'
 
 // An image's SBOM is signed after it is attached: the SBOM's own signatures count, one level below.
 const EVIDENCE_DEPTH = 2

@@ -10,8 +10,10 @@ import type { Logger } from '../../log.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
+import { isDockerHub, nameWithReference, OFFICIAL_PREFIX } from '../../reference/index.js'
 import { RegistryClient, type RegistryRepository } from '../../registry/index.js'
 import { siblingTemp } from '../../util/files.js'
+import { plural } from '../../util/plural.js'
 import { acceptsMediaType } from '../accept.js'
 import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
@@ -155,7 +157,13 @@ export class Mirror {
 
   private repository(call: Call<RouteOf<'manifest' | 'blob' | 'tags' | 'referrers'>>): Source {
     const up = this.upstreamFor(call.query)
-    const repo = this.client.repository(up.host, call.route.name)
+    // The route's name is grammar-checked (routes.ts); Docker Hub keeps official images under library/.
+    const { name } = call.route
+    const official = isDockerHub(up.host) && !name.includes('/')
+    const repo = this.client.repository({
+      registry: up.host,
+      repository: official ? `${OFFICIAL_PREFIX}${name}` : name,
+    })
     return { repo, key: `${up.name}/${repo.repository}` }
   }
 
@@ -332,7 +340,7 @@ export class Mirror {
     try {
       m = await repo.fetchManifest(reference)
     } catch (err) {
-      throw upstreamError(err, `${repo.name}@${reference}`, this.logger)
+      throw upstreamError(err, nameWithReference(repo.name, reference), this.logger)
     }
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
@@ -539,7 +547,7 @@ export class Mirror {
         .tagKeys()
         .filter((k) => k.startsWith(prefix))
         .map((k) => k.slice(prefix.length))
-      this.logger.warn(`${repo.name}: upstream unavailable; listing the ${tags.length} cached tag(s)`)
+      this.logger.warn(`${repo.name}: upstream unavailable; listing the cached ${plural(tags.length, 'tag')}`)
     }
     sendJson(call.res, 200, { name: call.route.name, tags })
   }

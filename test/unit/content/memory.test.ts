@@ -2,8 +2,8 @@ import { buffer } from 'node:stream/consumers'
 import { describe, expect, it } from 'vitest'
 import { canMount, canReadFrom, canResumePush } from '../../../src/content/capabilities.js'
 import { MemoryTarget } from '../../../src/content/memory.js'
+import { storeManifest } from '../../../src/content/store.js'
 import { MediaType } from '../../../src/oci/media-types.js'
-import { storeManifest } from '../../../src/targets/store.js'
 import {
   artifactFor,
   blobOf,

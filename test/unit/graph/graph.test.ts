@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryTarget } from '../../../src/content/memory.js'
 import { closure, discoverAttached, GraphReader, walkGraph } from '../../../src/graph/index.js'
-import { cosignTag } from '../../../src/naming/attachment-tags.js'
 import type { Manifest } from '../../../src/oci/manifest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
 import type { Descriptor } from '../../../src/oci/schemas.js'
+import { cosignTag } from '../../../src/reference/grammar.js'
 import {
   artifactFor,
   blobOf,

@@ -79,6 +79,37 @@ describe('policy check', () => {
     })
   })
 
+  it('fails a required label that is there but empty (or blank), as an annotation or on one platform image', async () => {
+    const source = 'org.opencontainers.image.source'
+    const empty = syntheticImage({ layerSizes: [16], annotations: { ...OCI_LABELS, [source]: '' } })
+    await pushImage(src, empty, 'labels-empty')
+    const name = { repository: 'acme/shop/api' }
+    const labels = async (digest: string) =>
+      (await checkImage({ policy, target: src, digest: digest as Manifest['digest'], name })).checks.find(
+        (r) => r.rule === 'labels',
+      )!
+    const annotated = await labels(empty.manifest.digest)
+    expect(annotated.result).toBe('fail')
+    expect(annotated.message).toMatch(/^empty org\.opencontainers\.image\.source \(annotation\); found /)
+    expect(annotated.evidence).toMatchObject({ missing: [], empty: [source] })
+
+    const amd = syntheticImage({ labels: OCI_LABELS, platform: { os: 'linux', architecture: 'amd64' } })
+    const arm = syntheticImage({
+      labels: { ...OCI_LABELS, [source]: ' ' },
+      platform: { os: 'linux', architecture: 'arm64' },
+    })
+    await pushImage(src, amd)
+    await pushImage(src, arm)
+    const index = indexOf([
+      { manifest: amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
+      { manifest: arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
+    ])
+    await putManifest(src, index, 'multi-blank')
+    const onePlatform = await labels(index.digest)
+    expect(onePlatform.result).toBe('fail')
+    expect(onePlatform.evidence).toMatchObject({ empty: [source] })
+  })
+
   it('passes every prod rule for a signed release with a signed SBOM, and fails each one that is broken', async () => {
     const good = await release(src, 'v1.0.0', { sign: true, sbom: 'signed' })
     const prodName = (tag: string) => ({ host: HOST, repository: 'acme/shop/api-prod', tag })
@@ -133,7 +164,7 @@ describe('policy check', () => {
     expect(noSbomSig.checks.find((c) => c.rule === 'signature')!.result).toBe('pass')
     expect(noSbomSig.checks.find((c) => c.rule === 'sbom')).toMatchObject({
       result: 'fail',
-      message: '1 SBOM(s) attached, none signed with the given key',
+      message: '1 SBOM attached, none signed with the given key',
     })
   })
 

@@ -215,3 +215,73 @@ describe('M4: the destination’s environments judge; --environment only adds ru
     )
   })
 })
+
+describe('naming per environment: an environment’s naming replaces the global one for its names', () => {
+  let scoped: Policy
+  beforeAll(async () => {
+    const path = join(tmp.dir, 'naming.yaml')
+    await writeFile(
+      path,
+      `version: 1
+naming: { repository: "{org}/{project}/{service}" }
+environments:
+  - name: legacy
+    match: { repositories: ["legacy.intra/**"] }
+    naming: { repository: "{team}/{service}" }
+  - name: prod
+    match: { repositories: ["**/*-prod"] }
+  - name: sandbox
+    match: { repositories: ["sandbox.intra/**"] }
+    mode: warn
+    naming: { repository: "sandbox/{service}" }
+`,
+    )
+    scoped = await loadPolicy(path)
+  })
+
+  const naming = (name: ImageName, environment?: string) =>
+    checkName({ policy: scoped, name, digest: A, environment })
+      .checks.filter((c) => c.rule === 'naming')
+      .map((c) => ({
+        result: c.result,
+        environment: c.environment ?? null,
+        template: (c.evidence as { template: string }).template,
+      }))
+
+  it('names in an environment with its own naming are judged by it alone, in its mode', () => {
+    expect(naming({ host: 'legacy.intra', repository: 'acme/api', tag: 'v1' })).toEqual([
+      { result: 'pass', environment: 'legacy', template: '{team}/{service}' },
+    ])
+    expect(naming({ host: 'legacy.intra', repository: 'acme/shop/api', tag: 'v1' })).toEqual([
+      { result: 'fail', environment: 'legacy', template: '{team}/{service}' },
+    ])
+    expect(naming({ host: 'sandbox.intra', repository: 'acme/shop/api' })).toEqual([
+      { result: 'warn', environment: 'sandbox', template: 'sandbox/{service}' },
+    ])
+  })
+
+  it('names in an environment without one, or in none, are judged by the global naming', () => {
+    expect(naming({ host: 'registry.intra', repository: 'acme/shop/api-prod', tag: 'v1' })).toEqual([
+      { result: 'pass', environment: 'prod', template: '{org}/{project}/{service}' },
+    ])
+    expect(naming({ host: 'registry.intra', repository: 'acme/api' })).toEqual([
+      { result: 'fail', environment: null, template: '{org}/{project}/{service}' },
+    ])
+  })
+
+  it('--environment adds the naming of the environment it names, never takes the name’s own away', () => {
+    expect(naming({ host: 'registry.intra', repository: 'acme/shop/api-prod' }, 'legacy')).toEqual([
+      { result: 'pass', environment: 'prod', template: '{org}/{project}/{service}' },
+      { result: 'fail', environment: 'legacy', template: '{team}/{service}' },
+    ])
+    expect(naming({ host: 'legacy.intra', repository: 'acme/api' }, 'prod')).toEqual([
+      { result: 'pass', environment: 'legacy', template: '{team}/{service}' },
+      { result: 'fail', environment: 'prod', template: '{org}/{project}/{service}' },
+    ])
+    // Outside every environment the global naming stays enforced, and the added one's comes on top.
+    expect(naming({ host: 'registry.intra', repository: 'acme/shop/api' }, 'sandbox')).toEqual([
+      { result: 'pass', environment: null, template: '{org}/{project}/{service}' },
+      { result: 'warn', environment: 'sandbox', template: 'sandbox/{service}' },
+    ])
+  })
+})

@@ -184,6 +184,7 @@ describe('the example policy file', () => {
       'match',
       'mode',
       'name',
+      'naming',
       'require',
       'retention',
       'tags',
@@ -230,7 +231,7 @@ describe('the rules', () => {
       evidence: { segments: { org: 'acme', project: 'shop', service: 'api-prod' } },
     })
     expect(checkNaming(t, { repository: 'acme/api' }).message).toBe(
-      '"acme/api" has 2 path segment(s); {org}/{project}/{service} needs exactly 3',
+      '"acme/api" has 2 path segments; {org}/{project}/{service} needs exactly 3',
     )
     expect(checkNaming(t, { repository: 'acme/shop/team/api' }).result).toBe('fail')
     expect(checkNaming(t, { repository: 'acme/shop_x/api' }).message).toBe(

@@ -1,7 +1,7 @@
-import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { ifPresent } from '../errors.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import type { OperationOptions, ReadOnlyTarget } from './target.js'
 
 /** Resolves a tag or digest, or undefined when the target does not have it (other failures still throw). */
 export async function resolveIfPresent(

@@ -1,10 +1,9 @@
 import type { ReadOnlyTarget } from '../content/target.js'
+import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy.js'
 import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { parseReference, type Reference } from '../reference/index.js'
-import { RegistryClient } from '../registry/index.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
-import { type CopyOptions, type CopyResult, copyImage } from './copy.js'
+import { type Location, parseLocation, parseReference, type Reference, writable } from '../reference/index.js'
+import { type OpenOptions, TargetSet } from './open.js'
 
 /**
  * `ferry copy SRC DST` as a library call: references in, summary out. A destination without tag or
@@ -20,18 +19,24 @@ export interface CopyReferenceResult extends CopyResult {
   digestWon?: { tag: string; tagDigest?: string }
 }
 
+/**
+ * The source may be any location (a registry, `https://…`, `oci:DIR…`, `bundle:FILE:IMAGE`), the
+ * destination a registry or a layout; text is parsed by the location grammar, a parsed value used as it is.
+ */
 export async function copyReference(
-  source: string,
-  destination: string,
+  source: string | Location,
+  destination: string | Location,
   opts: CopyReferenceOptions = {},
 ): Promise<CopyReferenceResult> {
-  const src = parseReference(source)
-  const dst = parseReference(destination)
+  const src = typeof source === 'string' ? parseLocation(source) : source
+  // Refused before the source is opened (a bundle source is verified whole first).
+  const dst = typeof destination === 'string' ? parseReference(destination) : writable(destination)
   const tag = destinationTag(src, dst)
-  const client = opts.client ?? new RegistryClient(opts)
-  const from = await openTarget(src, { ...opts, client })
-  const to = await openTarget(dst, { ...opts, client, create: true })
+  // Both sides over one client: one connection pool, one token cache.
+  const targets = new TargetSet(opts)
   try {
+    const from = await targets.openSource(src)
+    const to = await targets.open(dst, { create: true })
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
     // cannot slip another image in under the digest the user named.
@@ -43,13 +48,11 @@ export async function copyReference(
     })
     return digestWon ? { ...result, digestWon } : result
   } finally {
-    await from.target.close()
-    await to.target.close()
-    if (!opts.client) await client.close()
+    await targets.close()
   }
 }
 
-function destinationTag(src: Reference, dst: Reference): string | undefined {
+function destinationTag(src: Location, dst: Reference): string | undefined {
   if (dst.digest) return undefined
   return dst.tag ?? src.tag ?? (src.digest ? undefined : 'latest')
 }
@@ -61,7 +64,7 @@ function destinationTag(src: Reference, dst: Reference): string | undefined {
  */
 export async function checkTagAndDigest(
   target: ReadOnlyTarget,
-  src: Reference,
+  src: { tag?: string; digest?: string },
   opts: { digestWins?: boolean; signal?: AbortSignal },
 ): Promise<CopyReferenceResult['digestWon']> {
   if (src.tag === undefined || !src.digest) return undefined

@@ -1,7 +1,7 @@
-import type { OperationOptions, TagOptions, TagOutcome, Target } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
 import { referrerDescriptor } from '../oci/referrer-descriptor.js'
+import type { OperationOptions, TagOptions, TagOutcome, Target } from './target.js'
 
 /**
  * Stores a manifest by digest and makes it findable as a referrer of its `subject`: the backend indexes
