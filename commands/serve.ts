@@ -1,12 +1,15 @@
+import { createWriteStream, openSync, type WriteStream } from 'node:fs'
 import { resolve } from 'node:path'
 import { Flags } from '@oclif/core'
 import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
+import { renderGc } from '../cli/gc-render.js'
 import { progressSink } from '../cli/progress.js'
+import { FerryError } from '../src/errors.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
 import { isAttachmentTag } from '../src/reference/grammar.js'
-import { type RunningServer, startServer } from '../src/serve/index.js'
+import { type RunningServer, type ServeGcOptions, startServer } from '../src/serve/index.js'
 import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
 
 const TAGS_SHOWN = 6
@@ -24,7 +27,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'that name write such tags. A blob is served through a repository whose manifests use it, or that it was ' +
     'uploaded or mounted into (spec: BLOB_UNKNOWN elsewhere); ' +
     'deleting a manifest or tag edits index.json and never removes blobs: a repository whose last manifest ' +
-    'is deleted lists no tags (200) and still serves its blobs until the server restarts. Unfinished uploads wait in ' +
+    'is deleted lists no tags (200) and still serves its blobs until the server restarts. --gc-interval 24h ' +
+    'frees the space of what nothing references any more, as `ferry gc` does, between the server’s own writes: ' +
+    'unreachable manifests and blobs older than --gc-grace (1h), except what a client was told within that time ' +
+    'is here (a blob HEAD, an upload or mount its next manifest may name); each run that frees something says ' +
+    'what on stderr. Unfinished uploads wait in ' +
     'ROOT/.uploads and are removed when idle for --upload-session-ttl seconds (900) and at shutdown. At most ' +
     '--max-upload-sessions (1000) are open at once, and --max-upload-sessions-per-client (100) from one ' +
     'remote address; past them a POST answers 429 TOOMANYREQUESTS with Retry-After, and an expired session ' +
@@ -84,7 +91,20 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
     'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +
     'SIGHUP reads the file again; a file that does not load keeps the previous policy and logs why. ' +
-    '--read-only still refuses every write with 405.'
+    '--read-only still refuses every write with 405.\n\n' +
+    'The web UI at /ui/ (on unless --no-ui; / leads there) shows, read-only and behind the same --htpasswd ' +
+    'and TLS: the repositories (filter, paged), each one’s tags (digest, platforms, size, created; with ' +
+    '--policy the environment and whether a pull passes the gate), and each image: manifest, layers, labels, ' +
+    'history, platforms, its signatures checked against the policy’s keys (by fingerprint), SBOMs with ' +
+    'package and licence counts and a download, a pinned REGISTRY/REPO:TAG@DIGEST to copy, and with ' +
+    '--ledger FILE the tag’s ledger history; with --upstream, the cache’s hits, misses, traffic and each ' +
+    'cached tag’s staleness. /metrics answers Prometheus text (requests by method, route and status, bytes, ' +
+    'upload sessions, the cache’s and the policy’s counters), behind --htpasswd unless --metrics-public. ' +
+    'One access log line per request goes to stderr (or --access-log FILE), in --access-log-format common ' +
+    '(NCSA combined, plus duration and digest) or json; never a credential, and of the query only ' +
+    'parameters that hold no secret (n, last, digest, mount, from, artifactType, ns; the UI’s q, after, tag); ' +
+    '--no-access-log ' +
+    'turns it off.'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -115,6 +135,17 @@ export default class Serve extends FerryCommand<typeof Serve> {
         'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
       command:
         '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description:
+        'Free the space of deleted images once a day (what nothing references, written over an hour ago):',
+      command: '<%= config.bin %> serve --root /srv/oci --gc-interval 24h',
+    },
+    {
+      description:
+        'The UI with the ledger’s history of each tag, metrics for an unauthenticated Prometheus, JSON access log to a file:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --htpasswd htpasswd --policy ferry.policy.yaml --ledger /srv/ledger.jsonl --metrics-public --access-log /var/log/ferry-access.log --access-log-format json',
     },
     {
       description: 'After editing the policy file, apply it without a restart:',
@@ -219,9 +250,43 @@ export default class Serve extends FerryCommand<typeof Serve> {
     }),
     name: Flags.string({
       description:
-        'HOST[:PORT] clients reach this registry by, for the policy’s repository globs (repeatable; default: the listen address and localhost:PORT).',
-      dependsOn: ['policy'],
+        'HOST[:PORT] clients reach this registry by: the UI’s pinned references use the first, the policy’s repository globs and ledger records match any (repeatable; default: the listen address and localhost:PORT).',
       ...repeatable,
+    }),
+    'gc-interval': Flags.string({
+      description:
+        'Collect garbage in --root this often (e.g. 1h, 24h): unreachable manifests and blobs go, as with ferry gc.',
+      dependsOn: ['root'],
+    }),
+    'gc-grace': Flags.string({
+      description:
+        'With --gc-interval: keep unreachable files written, or found by a client, within this time (default 1h).',
+      dependsOn: ['gc-interval'],
+    }),
+    ui: Flags.boolean({
+      default: true,
+      allowNo: true,
+      description: 'Serve the read-only web UI at /ui/ (--no-ui: the registry API only).',
+    }),
+    ledger: Flags.string({
+      description:
+        'Ledger file (promote --ledger, tag --ledger) whose records the UI shows on each tag’s page.',
+    }),
+    'metrics-public': Flags.boolean({
+      description: 'Answer /metrics without credentials, even with --htpasswd.',
+    }),
+    'access-log': Flags.string({
+      description:
+        'Append the access log to this file instead of stderr (on by default; see --no-access-log).',
+    }),
+    'access-log-format': Flags.string({
+      default: 'common',
+      options: ['common', 'json'],
+      description: 'Access log lines: common (NCSA combined, plus duration and digest) or json.',
+    }),
+    'no-access-log': Flags.boolean({
+      description: 'Write no access log (by default one line per request goes to stderr).',
+      exclusive: ['access-log'],
     }),
     'upload-session-ttl': Flags.integer({
       default: 900,
@@ -235,6 +300,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const progress = progressSink(Boolean(flags.bundle))
     let seen = 0
+    const accessFile = flags['access-log'] ? openAccessLog(flags['access-log']) : undefined
+    const writeAccess = accessFile
+      ? (line: string) => accessFile.write(`${line}\n`)
+      : (line: string) => process.stderr.write(`${line}\n`)
     const server = await startServer({
       root: flags.root,
       bundle: flags.bundle,
@@ -278,7 +347,15 @@ export default class Serve extends FerryCommand<typeof Serve> {
             },
           }
         : undefined,
-      policy: flags.policy ? { file: flags.policy, names: flags.name } : undefined,
+      policy: flags.policy ? { file: flags.policy } : undefined,
+      gc: flags['gc-interval'] ? this.gcOptions(flags['gc-interval'], flags['gc-grace'] ?? '1h') : undefined,
+      names: flags.name,
+      ui: flags.ui,
+      ledger: flags.ledger,
+      metricsPublic: flags['metrics-public'],
+      accessLog: flags['no-access-log']
+        ? undefined
+        : { format: flags['access-log-format'] as 'common' | 'json', write: writeAccess },
     }).finally(() => progress.stop())
     if (flags.upstream?.length) {
       this.note(
@@ -304,6 +381,23 @@ export default class Serve extends FerryCommand<typeof Serve> {
     })
     this.note(`ferry serve: ${signal}, shutting down`)
     await server.close()
+    if (accessFile) await new Promise((done) => accessFile.end(done))
+  }
+
+  /** --gc-interval: a line on stderr for each collection that freed something (with --debug, every one). */
+  private gcOptions(interval: string, grace: string): ServeGcOptions {
+    const intervalMs = parseDuration(interval, '--gc-interval')
+    if (intervalMs === 0)
+      throw new FerryError('USAGE', 'invalid --gc-interval "0": give a duration such as 1h')
+    return {
+      intervalMs,
+      graceMs: parseDuration(grace, '--gc-grace'),
+      onCollected: (result) => {
+        if (result.freed.length === 0 && result.missing.length === 0 && !this.flags.debug) return
+        for (const line of renderGc(result, grace, { perFile: this.flags.debug }))
+          this.note(`ferry serve: gc: ${line}`)
+      },
+    }
   }
 
   /** Warnings always reach stderr (an exposed registry must not go unnoticed); request lines with --debug. */
@@ -334,6 +428,22 @@ function describeBundle(server: RunningServer): string {
     )
   }
   return lines.join('\n')
+}
+
+/** The --access-log file, appended to; opened before the server starts, so a bad path refuses to start. */
+function openAccessLog(path: string): WriteStream {
+  let fd: number
+  try {
+    fd = openSync(path, 'a', 0o640)
+  } catch (err) {
+    throw new FerryError('USAGE', `--access-log ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`)
+  }
+  const stream = createWriteStream('', { fd })
+  // A write that fails later (disk full) loses log lines, not requests.
+  stream.on('error', (err) =>
+    process.stderr.write(`ferry serve: warning: access log ${path}: ${err.message}\n`),
+  )
+  return stream
 }
 
 /** Loaded only with --key: the key files module brings the Sigstore libraries with it. */

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CONFLICT' // a lock is held, a tag is immutable, a concurrent writer won
   | 'VERIFY_FAILED'
   | 'POLICY_VIOLATION' // an enforce-mode policy rule failed: promote, tag or delete refused
+  | 'DRIFT' // audit: a registry no longer holds what the ledger recorded or the policy asks
   | 'ABORTED' // cancelled by the caller (Ctrl-C, a deadline, a client that went away)
   | 'INTERNAL'
 
@@ -53,6 +54,8 @@ const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   NETWORK: 6,
   TOO_MANY_REQUESTS: 6,
   POLICY_VIOLATION: 7,
+  // The exit code the governance issue names for drift; usage errors share it, `--json` tells them apart.
+  DRIFT: 2,
   ABORTED: 130, // as a shell reports a command ended by SIGINT
 }
 

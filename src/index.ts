@@ -1,5 +1,6 @@
 // The library's public surface: everything the CLI does is callable from here.
 
+export * from './audit/index.js'
 export * from './bundle/index.js'
 export * from './content/capabilities.js'
 export * from './content/memory.js'
@@ -10,6 +11,7 @@ export * from './content/target.js'
 export * from './copy/copy.js'
 export * from './copy/events.js'
 export * from './errors.js'
+export * from './gc/index.js'
 export * from './graph/index.js'
 export * from './inspect.js'
 export * from './layout/index.js'

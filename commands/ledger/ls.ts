@@ -43,7 +43,7 @@ export default class LedgerLs extends FerryCommand<typeof LedgerLs> {
       this.note(
         `warning: ${file}:${chain.problem!.line}: the chain is broken: ${chain.problem!.message} (see ferry ledger verify)`,
       )
-    const { checkpoints: _checkpoints, ...listed } = ledger
+    const { checkpoints: _checkpoints, lines: _lines, ...listed } = ledger
     return { ...listed, chain: chain.status }
   }
 }

@@ -5,6 +5,7 @@ import type { JsonShape } from '../../cli/json-shape.js'
 import { policyCheckShape } from '../../cli/json-shapes.js'
 import { renderImageCheck } from '../../cli/policy-render.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
+import { lastRecordedTags, readLedger, recordedAt, recordedTagKey } from '../../src/ledger/index.js'
 import {
   checkImage,
   DEFAULT_POLICY_FILE,
@@ -33,6 +34,9 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     'IMAGE is a registry reference, oci:DIR[:TAG], or bundle:FILE.tar:IMAGE for an image inside a bundle (as the ' +
     'bundle names it, e.g. bundle:site.tar:docker.io/library/postgres:16), so the closed side can gate an import ' +
     'offline.\n\n' +
+    'With --ledger FILE (what promote and tag --ledger write), an immutable tag that names another digest than ' +
+    'the ledger’s last successful record of it has moved since, whoever moved it (a skopeo copy around ferry): ' +
+    'its immutable row fails, naming both digests and the ledger line.\n\n' +
     'Exit 0 when nothing failed (warnings allowed), 7 when an enforce-mode rule failed; other failures keep their ' +
     'codes (3 not found, 6 network, …).\n\n' +
     '--json: the summary counts rows. Rule ids: naming, labels, signature, sbom, tags.forbid, tags.semver, immutable.'
@@ -54,6 +58,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override examples = [
     '<%= config.bin %> policy check registry.intra/acme/shop/api-prod:v1.4.2',
     '<%= config.bin %> policy check registry.intra/acme/shop/api:v1.5.0-rc.1 --environment prod --json',
+    '<%= config.bin %> policy check registry.intra/acme/shop/api-prod:v1.4.2 --ledger promotions.jsonl',
     '<%= config.bin %> policy check bundle:site.tar:registry.intra/acme/shop/api-prod:v1.4.2 --policy /media/usb/ferry.policy.yaml',
   ]
   static override strict = false
@@ -68,22 +73,34 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     environment: Flags.string({
       description: 'Add this environment’s rules to those of the environment each image matches.',
     }),
+    ledger: Flags.string({
+      description:
+        'A promotion ledger: an immutable tag that moved since its last record there fails, naming the line.',
+    }),
   }
 
   async run() {
     const policy = await loadPolicy(this.flags.policy)
+    const ledger = this.flags.ledger
+    const recorded = ledger ? lastRecordedTags(ledger, await readLedger(ledger)) : undefined
     const images = this.positionals
     const results: ImageCheck[] = []
     for (const text of images) {
       const subject = await openSubject(text, this.registryOptions)
       try {
         const { digest } = await subject.target.resolve(subject.reference, { signal: this.signal })
+        const { host, repository, tag } = subject.name
+        const record =
+          host !== undefined && tag !== undefined
+            ? recorded?.get(recordedTagKey(`${host}/${repository}`, tag))
+            : undefined
         const result = await checkImage({
           policy,
           target: subject.target,
           digest: digest as ImageCheck['digest'],
           name: subject.name,
           environment: this.flags.environment,
+          ...(record ? { recorded: { digest: record.digest, where: recordedAt(record) } } : {}),
         })
         results.push(result)
         for (const line of renderImageCheck(result)) this.out(line)

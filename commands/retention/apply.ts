@@ -27,8 +27,12 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     'onto it and deleting that by digest.\n\n' +
     `${REPOSITORIES_HELP} Repositories are applied one by one in that order, each with the safety above.\n\n` +
     'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
-    'registry’s garbage collection (distribution: registry garbage-collect --delete-untagged; Harbor: GC); ' +
-    '`ferry retention restore BACKUP` re-pushes what was removed until that GC runs.'
+    'registry’s garbage collection, and the last line says which is safe for the registry at hand. On ' +
+    'distribution 2.x (which deletes by digest only): `registry garbage-collect CONFIG` WITHOUT ' +
+    '--delete-untagged, which there deletes every manifest no tag names: the platform images of multi-arch ' +
+    'images and the signatures and SBOMs attached as referrers, of kept images too. Harbor: its GC; ferry ' +
+    'serve: `ferry gc --root DIR` or serve --gc-interval. `ferry retention restore BACKUP` re-pushes what was ' +
+    'removed until that GC runs.'
   /** The --json document, shown in --help and checked by test/retention/cli.test.ts. */
   static jsonOutput: JsonShape = {
     'dryRun?': 'boolean',

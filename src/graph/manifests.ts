@@ -1,5 +1,5 @@
 import type { ReadOnlyTarget } from '../content/target.js'
-import { FerryError } from '../errors.js'
+import { FerryError, ifPresent } from '../errors.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -17,6 +17,11 @@ export interface ImageGraph {
 
 export interface WalkOptions {
   includeNondistributable?: boolean
+  /**
+   * Called for a child manifest the source does not have, and the walk goes on without it (what a garbage
+   * collector needs: nothing is reachable through a missing manifest). Default: the walk fails NOT_FOUND.
+   */
+  onMissing?: (child: Descriptor, parent: Manifest) => void
 }
 
 /** Fetches every child manifest of `root` and collects the blobs they name. */
@@ -42,8 +47,8 @@ async function visit(
   if (seen.has(manifest.digest)) return
   seen.add(manifest.digest)
   const { manifests, blobs } = childrenOf(manifest)
-  const children = await Promise.all(manifests.map((d) => fetchChild(reader, d, manifest)))
-  for (const child of children) await visit(reader, child, graph, seen, opts)
+  const children = await Promise.all(manifests.map((d) => fetchChild(reader, d, manifest, opts)))
+  for (const child of children) if (child) await visit(reader, child, graph, seen, opts)
   for (const blob of blobs) {
     if (!opts.includeNondistributable && isForeign(blob)) {
       graph.foreign.push(blob)
@@ -54,8 +59,19 @@ async function visit(
   graph.manifests.push(manifest)
 }
 
-async function fetchChild(reader: GraphReader, desc: Descriptor, parent: Manifest): Promise<Manifest> {
-  const child = await reader.manifest(desc.digest)
+async function fetchChild(
+  reader: GraphReader,
+  desc: Descriptor,
+  parent: Manifest,
+  opts: WalkOptions,
+): Promise<Manifest | undefined> {
+  const child = opts.onMissing
+    ? await ifPresent(reader.manifest(desc.digest))
+    : await reader.manifest(desc.digest)
+  if (!child) {
+    opts.onMissing?.(desc, parent)
+    return undefined
+  }
   if (child.bytes.byteLength !== desc.size) {
     throw new FerryError(
       'SIZE_INVALID',

@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline as pipelineCb, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -32,6 +32,24 @@ export async function fileSize(path: string): Promise<number | undefined> {
   }
 }
 
+/**
+ * Marks a blob as just written: a writer that finds its blob present and relies on it (a manifest will
+ * name it next) makes it young again, so a garbage collection (gc.ts) keeps it for its grace period. False
+ * when the file is gone (a collection removed it since the caller looked): the caller writes it again.
+ * A file this process may not touch (another owner, a read-only mount) is left as it is.
+ */
+export async function freshen(path: string): Promise<boolean> {
+  const now = new Date()
+  try {
+    await utimes(path, now, now)
+    return true
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false
+    if (['EPERM', 'EACCES', 'EROFS'].includes(errno(err) ?? '')) return true
+    throw err
+  }
+}
+
 export async function writeBlob(
   layoutDir: string,
   path: string,
@@ -41,7 +59,7 @@ export async function writeBlob(
 ): Promise<void> {
   const { algorithm, hex } = parseDigest(blob.digest)
   const present = await fileSize(path)
-  if (present !== undefined && (blob.size === undefined || present === blob.size)) {
+  if (present !== undefined && (blob.size === undefined || present === blob.size) && (await freshen(path))) {
     // Content addressed: what is there is what would be written. Stop the producer (a download, say).
     body.destroy()
     return
@@ -126,7 +144,7 @@ export async function adoptBlob(path: string, file: string, blob: BlobRef & { si
   if (got !== blob.size) {
     throw new FerryError('SIZE_INVALID', `blob ${blob.digest}: file has ${got} bytes, expected ${blob.size}`)
   }
-  if ((await fileSize(path)) === blob.size) {
+  if ((await fileSize(path)) === blob.size && (await freshen(path))) {
     await rm(file, { force: true })
     return
   }
@@ -137,6 +155,9 @@ export async function adoptBlob(path: string, file: string, blob: BlobRef & { si
     await handle.close()
   }
   await mkdir(dirname(path), { recursive: true })
+  // Its mtime is its last chunk's, maybe long ago: it counts as written now (see freshen).
+  const now = new Date()
+  await utimes(file, now, now)
   await rename(file, path)
   await fsyncDir(dirname(path))
 }

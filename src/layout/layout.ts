@@ -112,6 +112,15 @@ export class OciLayout {
     }
   }
 
+  /**
+   * Runs `fn` holding index.json's lock: no index update of this or another process that honours it
+   * (every ferry writer of the layout) runs meanwhile. What a garbage collection sweeps under, so that no
+   * tag lands on a manifest it has judged unreachable.
+   */
+  whileIndexLocked<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(`${this.indexPath}.lock`, { logger: this.logger }, () => fn())
+  }
+
   target(repository?: string): LayoutTarget {
     return new LayoutTarget(this, repository)
   }

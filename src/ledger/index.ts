@@ -3,6 +3,7 @@ export { ledgerActor } from './actor.js'
 export { type AppendOptions, appendLedger, type ChangeEntry, rfc3339 } from './append.js'
 export { type LedgerContents, ledgerRecordsFor, readLedger } from './read.js'
 export type { CheckpointRecord, LedgerRecord, PromoteRecord } from './record.js'
+export { lastRecordedTags, type RecordedTag, recordedAt, recordedTagKey } from './recorded.js'
 export { recordTag, type TagAttempt } from './tag.js'
 export {
   type Checkpoint,

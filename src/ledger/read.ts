@@ -8,6 +8,8 @@ import { type CheckpointRecord, type LedgerRecord, type ParsedLine, parseLine } 
 export interface LedgerContents {
   /** Promotions and tags, oldest first. */
   records: LedgerRecord[]
+  /** The 1-based line in the file of each of `records` (as editors number them): `FILE:LINE` in messages. */
+  lines: number[]
   checkpoints: CheckpointRecord[]
   /** A last line without its newline: a write that a crash cut short, left out. */
   torn: boolean
@@ -46,12 +48,20 @@ export function tornAt(file: LedgerFile, i: number): boolean {
  */
 export async function readLedger(path: string): Promise<LedgerContents> {
   const file = await readLedgerFile(path)
-  const out: LedgerContents = { records: [], checkpoints: [], torn: file.tail !== undefined, skipped: [] }
+  const out: LedgerContents = {
+    records: [],
+    lines: [],
+    checkpoints: [],
+    torn: file.tail !== undefined,
+    skipped: [],
+  }
   for (const [i, p] of file.parsed.entries()) {
     const line = file.lines[i]!.number
     if (tornAt(file, i)) out.skipped.push({ line, why: 'a torn write (a repair record follows)' })
-    else if (p.kind === 'change') out.records.push(p.record)
-    else if (p.kind === 'checkpoint') out.checkpoints.push(p.record)
+    else if (p.kind === 'change') {
+      out.records.push(p.record)
+      out.lines.push(line)
+    } else if (p.kind === 'checkpoint') out.checkpoints.push(p.record)
     else if (p.kind === 'bad') out.skipped.push({ line, why: p.why })
   }
   const nothing = out.records.length + out.checkpoints.length === 0

@@ -7,6 +7,7 @@ import { formatName, type ImageName, type Judges, judgesFor, reportedEnvironment
 import {
   checkForbiddenTags,
   checkImmutable,
+  checkImmutableRecorded,
   checkImmutableRemoval,
   checkLabels,
   checkNaming,
@@ -61,6 +62,17 @@ export interface NameCheckOptions {
   existing?: Digest | null
   /** Leave the immutability rule out: the caller reads the destination tag after the other gates passed. */
   deferImmutable?: boolean
+  /**
+   * What a ledger last recorded `name.tag` as naming, and where (`FILE:LINE (time, actor)`): an immutable
+   * tag that names another digest now has moved since, whoever moved it (a `skopeo copy` around ferry).
+   */
+  recorded?: RecordedTagDigest
+}
+
+/** A tag's digest as a record (the ledger) has it, and where that record is, for messages. */
+export interface RecordedTagDigest {
+  digest: string
+  where: string
 }
 
 export interface CheckImageOptions extends NameCheckOptions {
@@ -129,15 +141,26 @@ function nameRows(judges: Judges, opts: NameCheckOptions): PolicyCheck[] {
   }
   for (const env of own) if (env.tags?.semver) rows.push(row(checkSemverTag(name.tag), env))
   if (!opts.deferImmutable) {
-    const immutable = immutableCheck(
-      judges,
-      name.tag,
-      digest,
-      opts.existing === undefined ? digest : opts.existing,
-    )
+    const existing = opts.existing === undefined ? digest : opts.existing
+    const recorded = opts.recorded
+    const immutable =
+      recorded && existing !== null && recorded.digest !== existing
+        ? movedCheck(judges, name.tag, existing, recorded)
+        : immutableCheck(judges, name.tag, digest, existing)
     if (immutable) rows.push(immutable)
   }
   return rows
+}
+
+/** An immutable tag that names `now`, not what the record says it named: judged as immutableCheck judges. */
+function movedCheck(
+  judges: Judges,
+  tag: string | undefined,
+  now: Digest,
+  recorded: RecordedTagDigest,
+): PolicyCheck | undefined {
+  const env = strictestImmutable(judges)
+  return env && row(checkImmutableRecorded(tag, now, recorded), env)
 }
 
 /**
@@ -220,6 +243,30 @@ export async function checkPushedImage(opts: PushedImageOptions): Promise<NameCh
 const sortRows = (rows: PolicyCheck[]): PolicyCheck[] =>
   rows.sort((a, b) => RULE_IDS.indexOf(a.rule) - RULE_IDS.indexOf(b.rule))
 
+export interface ContentCheck {
+  /** The labels and evidence rows (signature, sbom), in the order of the rule ids. */
+  checks: PolicyCheck[]
+  labels: TraceLabels
+}
+
+/**
+ * The rules about what an image is, whatever its tag says: the required labels and, in environments
+ * that ask for them, a signature and an SBOM verified offline with the policy's keys. What checkImage
+ * adds to the name rules, and what `audit` asks of every tag a registry holds.
+ */
+export async function checkContent(
+  opts: Omit<CheckImageOptions, 'existing' | 'deferImmutable' | 'recorded'> & { manifest: Manifest },
+): Promise<ContentCheck> {
+  const { policy, target, manifest } = opts
+  const judges = judgesFor(policy, opts.name, opts.environment)
+  const found = await labelsOf(target, manifest)
+  const rows = [
+    ...labelRows(policy, judges, found),
+    ...(await checkEvidence(evidenceEnvironments(judges), target, manifest.digest)),
+  ]
+  return { checks: sortRows(rows), labels: traceLabels(found) }
+}
+
 /**
  * Every rule of the policy that applies to one image under a name, in the order of the rule ids: the
  * name's environment's, those `--environment` adds, and the protecting rules of every environment the
@@ -230,19 +277,15 @@ export async function checkImage(opts: CheckImageOptions): Promise<ImageCheck> {
   const judges = judgesFor(policy, name, opts.environment)
   const shown = reportedEnvironment(judges)
   const manifest = await target.fetchManifest(digest)
-  const found = await labelsOf(target, manifest)
-  const rows = [
-    ...nameRows(judges, { ...opts, digest: manifest.digest }),
-    ...labelRows(policy, judges, found),
-    ...(await checkEvidence(evidenceEnvironments(judges), target, manifest.digest)),
-  ]
+  const content = await checkContent({ ...opts, manifest })
+  const rows = [...nameRows(judges, { ...opts, digest: manifest.digest }), ...content.checks]
   return {
     image: formatName(name),
     digest: manifest.digest,
     environment: shown?.name ?? null,
     mode: shown?.mode ?? 'enforce',
     checks: sortRows(rows),
-    labels: traceLabels(found),
+    labels: content.labels,
   }
 }
 

@@ -231,6 +231,25 @@ export function checkImmutable(
 }
 
 /**
+ * An immutable tag that names `now` where a record (the ledger) says it named `recorded.digest`: it has
+ * moved since, whoever moved it. Nothing else can say so afterwards: the registry only knows where the
+ * tag is now.
+ */
+export function checkImmutableRecorded(
+  tag: string | undefined,
+  now: Digest,
+  recorded: { digest: string; where: string },
+): RuleOutcome {
+  if (tag === undefined) return { rule: 'immutable', result: 'skip', message: 'no tag (by digest)' }
+  return {
+    rule: 'immutable',
+    result: 'fail',
+    message: `"${tag}" is immutable and has moved: it names ${now}, the ledger recorded ${recorded.digest} at ${recorded.where}`,
+    evidence: { existing: now, recorded: recorded.digest, ledger: recorded.where },
+  }
+}
+
+/**
  * Deleting an immutable tag, or a manifest it needs (`deleting`: the digest itself, or a manifest its
  * index lists), is a move to nothing: refused as any move is.
  */

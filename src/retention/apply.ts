@@ -19,10 +19,6 @@ import { finishJournal, type Journal, readJournal, type Step, writeJournal } fro
 import { type DeletedManifest, type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
 import { carriedSteps, emptyCounts, runStep, type StepContext, type StepCounts, stepsOf } from './steps.js'
 
-/** Said with every apply: deleting manifests frees no disk until the registry's own GC runs. */
-export const GC_NOTE =
-  'space is reclaimed when the registry garbage-collects: distribution `registry garbage-collect --delete-untagged CONFIG`, Harbor: Administration > Clean Up > Garbage Collection'
-
 export interface ApplyOptions extends PlanOptions {
   /** The backup layout of this run (see backup.ts); the caller has claimed it. */
   backupDir: string

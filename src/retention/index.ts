@@ -4,7 +4,6 @@ export {
   type ApplyOptions,
   applyRepository,
   checkDeletes,
-  GC_NOTE,
   type RepositoryApply,
   repositoryKey,
   retentionStateDir,

@@ -262,7 +262,7 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
       policy: untaggedPolicy,
       ...(untaggedPolicy === 'delete'
         ? {
-            note: `the distribution API cannot list manifests no tag names; only children and attachments of deleted digests are deleted; the registry GC (distribution: --delete-untagged) removes the rest`,
+            note: `the distribution API cannot list manifests no tag names; only children and attachments of deleted digests are deleted; the rest stays (distribution 2.x's garbage-collect --delete-untagged would also delete the platform images and referrers of kept images: not advised)`,
           }
         : {}),
     },

@@ -1,10 +1,12 @@
+import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { readLedger } from '../ledger/index.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'
-import { type ApplyOptions, applyRepository, GC_NOTE, type RepositoryApply } from './apply.js'
+import { type ApplyOptions, applyRepository, type RepositoryApply } from './apply.js'
 import { claimBackupDir, type RestoreResult, readBackup, restoreRepository } from './backup.js'
+import { gcAdvice } from './gc-advice.js'
 import { type PlanOptions, planRepository, type RepositoryPlan, type RepositorySummary } from './plan.js'
 import { type RepositorySelection, selectRepositories } from './repositories.js'
 
@@ -87,6 +89,7 @@ export async function applyRetention(
   await claimBackupDir(opts.backupDir)
   const client = new RegistryClient(opts)
   const results: RetentionApply['repositories'] = []
+  const registries: DeleteSupport[] = []
   try {
     // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
     const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
@@ -94,6 +97,8 @@ export async function applyRetention(
       const target = client.repository(n)
       try {
         results.push(await applyRepository(target, { ...opts, ledger }))
+        // Probed already where it deleted (and kept by the client): which collection is safe there.
+        registries.push(await target.deletes())
       } catch (err) {
         if (opts.signal?.aborted) throw err
         const code = (err as { code?: string }).code ?? 'INTERNAL'
@@ -108,7 +113,7 @@ export async function applyRetention(
     backup: opts.backupDir,
     repositories: results,
     summary: { ...summarizePlans(plans), failed: results.length - plans.length },
-    gc: GC_NOTE,
+    gc: gcAdvice(registries),
   }
 }
 

@@ -27,8 +27,11 @@ const VERIFY_SLOTS = 1
 const VERIFY_QUEUE = 8
 
 export interface Authenticator {
-  /** Throws a 401 ApiError (with the Basic challenge) unless the header carries valid credentials. */
-  check(authorization: string | undefined): Promise<void>
+  /**
+   * The user the header's credentials are valid for; throws a 401 ApiError (with the Basic challenge)
+   * unless they are valid.
+   */
+  check(authorization: string | undefined): Promise<string>
 }
 
 export async function loadHtpasswd(path: string): Promise<Authenticator> {
@@ -128,7 +131,7 @@ export function basicAuthenticator(users: ReadonlyMap<string, string>): Authenti
       const mac = createHmac('sha256', key)
         .update(`${creds.user}\0${creds.password}\0${hash ?? ''}`)
         .digest('base64')
-      if (hash && (verified.get(mac) ?? 0) > Date.now()) return
+      if (hash && (verified.get(mac) ?? 0) > Date.now()) return creds.user
       // Unknown users are compared against a decoy of the same cost, so timing does not tell which names exist.
       let pending = inFlight.get(mac)
       if (!pending) {
@@ -138,6 +141,7 @@ export function basicAuthenticator(users: ReadonlyMap<string, string>): Authenti
       const ok = await pending
       if (!ok || !hash) throw unauthorized('invalid username or password')
       remember(mac)
+      return creds.user
     },
   }
 }

@@ -3,12 +3,15 @@ import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
 import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
+import type { AccessLogSink } from './observe/request.js'
+import type { ServerMetrics } from './observe/server-metrics.js'
 import type { ServePolicy } from './policy/serve-policy.js'
 import type { Membership } from './reachable.js'
 import type { Route } from './routes.js'
 import type { ContentStore } from './store.js'
 import type { UploadStore } from './uploads.js'
 import type { Mirror } from './upstream/mirror.js'
+import type { WriteGate } from './write-gate.js'
 
 /** What every endpoint handler gets: what it serves and the server's settings. */
 export interface ServeContext {
@@ -27,6 +30,25 @@ export interface ServeContext {
   mirror?: Mirror
   /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
   policy?: ServePolicy
+  /** With --gc-interval: manifest PUTs and mounts hold it shared, a collection alone (write-gate.ts). */
+  gate?: WriteGate
+  /**
+   * The names clients reach this registry by (`--name`, else the listen address and localhost:PORT),
+   * set once listening: pinned references in the UI use the first, ledger records match any.
+   */
+  names: string[]
+  metrics: ServerMetrics
+  /** Undefined: no access log. */
+  accessLog?: AccessLogSink
+  /** `/metrics` answers without credentials even with --htpasswd. */
+  metricsPublic: boolean
+  /** The web UI at /ui/; undefined when turned off. */
+  ui?: UiOptions
+}
+
+export interface UiOptions {
+  /** A ledger file (promote --ledger, tag --ledger) whose records the tag pages show; read only. */
+  ledger?: string
 }
 
 export interface Call<R extends Route = Route> {

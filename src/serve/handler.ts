@@ -5,7 +5,9 @@ import { ApiError, toApiError } from './errors.js'
 import { type Req, type Res, sendError, sendJson } from './http.js'
 import { listCatalog, listReferrers, listTags } from './listing.js'
 import { deleteManifest, getManifest, putManifest } from './manifests.js'
-import { parseRequest, type Route } from './routes.js'
+import { observeRequest, type RequestInfo } from './observe/request.js'
+import { parseRequest, ROUTE_TEMPLATES, type Route } from './routes.js'
+import { handleUi, isUiPath, uiRouteTemplate } from './ui/router.js'
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-handlers.js'
 
 type Handler<K extends Route['kind']> = (call: Call<RouteOf<K>>) => Promise<void>
@@ -31,11 +33,15 @@ const isWrite = (method: string) => method !== 'GET' && method !== 'HEAD'
 // Longer would only flood the log; a real path is well under this.
 const LOGGED_PATH_MAX = 512
 
-/** The request listener: authenticate, route, dispatch, answer errors in the spec's JSON, log one line. */
+/**
+ * The request listener: authenticate, route (the registry API, /metrics, the UI), dispatch, answer
+ * errors in the spec's JSON, record the request (metrics, access log) and log one line with --debug.
+ */
 export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
   return (req, res) => {
     const started = performance.now()
     const method = req.method ?? 'GET'
+    const info = observeRequest(req, res, ctx.metrics, ctx.accessLog)
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0')
     res.once('close', () => {
       // Method, path, status and time only: no headers (Authorization) and no query string.
@@ -44,7 +50,7 @@ export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
       const aborted = res.writableFinished ? '' : ' (connection closed early)'
       ctx.logger.debug(`${method} ${path} ${res.statusCode} ${ms}ms${aborted}`)
     })
-    void dispatch(ctx, req, res, method).catch((err: unknown) => {
+    void route(ctx, req, res, method, info).catch((err: unknown) => {
       if (res.headersSent) {
         // Mid-stream failure (mostly a client going away): the status is out, only the socket is left.
         res.destroy()
@@ -66,9 +72,56 @@ export function createHandler(ctx: ServeContext): (req: Req, res: Res) => void {
   }
 }
 
-async function dispatch(ctx: ServeContext, req: Req, res: Res, method: string): Promise<void> {
-  if (ctx.auth) await ctx.auth.check(req.headers.authorization)
+/** Everything but the registry API: /metrics, and the UI under /ui/ (with / leading there). */
+async function route(
+  ctx: ServeContext,
+  req: Req,
+  res: Res,
+  method: string,
+  info: RequestInfo,
+): Promise<void> {
+  const path = (req.url ?? '').split('?')[0]!
+  if (path === '/metrics') {
+    info.route = '/metrics'
+    if (!ctx.metricsPublic) await authenticate(ctx, req, info)
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new ApiError('UNSUPPORTED', `${method} is not supported here`, {
+        headers: { Allow: 'GET, HEAD' },
+      })
+    }
+    const exposition = await ctx.metrics.exposition()
+    const body = Buffer.from(exposition.body)
+    res.writeHead(200, { 'Content-Type': exposition.contentType, 'Content-Length': body.byteLength })
+    res.end(method === 'HEAD' ? undefined : body)
+    return
+  }
+  if (ctx.ui && (path === '/' || isUiPath(path))) {
+    info.route = uiRouteTemplate(path) ?? info.route
+    await authenticate(ctx, req, info)
+    return handleUi(ctx, req, res, info)
+  }
+  return dispatch(ctx, req, res, method, info)
+}
+
+async function authenticate(ctx: ServeContext, req: Req, info: RequestInfo): Promise<void> {
+  if (ctx.auth) info.user = await ctx.auth.check(req.headers.authorization)
+}
+
+async function dispatch(
+  ctx: ServeContext,
+  req: Req,
+  res: Res,
+  method: string,
+  info: RequestInfo,
+): Promise<void> {
+  try {
+    info.route = ROUTE_TEMPLATES[parseRequest(method, req.url ?? '').route.kind]
+  } catch {
+    // Labelled `other`; what is wrong with the path is answered after authentication.
+  }
+  await authenticate(ctx, req, info)
   const { route, query } = parseRequest(method, req.url ?? '')
+  if ('digest' in route && route.digest) info.digest = route.digest
   const methods = HANDLERS[route.kind] as Partial<Record<string, Handler<typeof route.kind>>>
   const handler = methods[method]
   if (!handler) {

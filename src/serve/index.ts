@@ -4,6 +4,7 @@ export { isRepositoryName } from '../reference/grammar.js'
 export { acceptsMediaType } from './accept.js'
 export type { ServedBundle } from './bundle-store.js'
 export { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
+export type { ServeGcOptions } from './gc.js'
 export type { PolicyReload } from './policy/serve-policy.js'
 export {
   isLoopbackAddress,

@@ -9,6 +9,7 @@ import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
 import { checkPushedManifest } from './manifest-checks.js'
 import { storeView } from './policy/view.js'
+import { asWrite } from './write-gate.js'
 
 type ManifestCall = Call<RouteOf<'manifest'>>
 
@@ -102,17 +103,20 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw toApiError(err)
   }
   checkPushedManifest(manifest, req.headers['content-type'], display(route))
-  const missing = await missingReferences(ctx, route.name, manifest)
-  if (missing.length > 0) {
-    const entries: ApiErrorEntry[] = missing.map((d) => ({
-      code: 'MANIFEST_BLOB_UNKNOWN',
-      message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
-      detail: { digest: d.digest },
-    }))
-    const [first, ...more] = entries
-    throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
-  }
-  await store(ctx, route, manifest)
+  // What it names must still be here when it is stored: no collection between the check and the write.
+  await asWrite(ctx.gate, async () => {
+    const missing = await missingReferences(ctx, route.name, manifest)
+    if (missing.length > 0) {
+      const entries: ApiErrorEntry[] = missing.map((d) => ({
+        code: 'MANIFEST_BLOB_UNKNOWN',
+        message: `${display(route)} references ${d.digest} (${d.size} bytes), which is not stored here`,
+        detail: { digest: d.digest },
+      }))
+      const [first, ...more] = entries
+      throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
+    }
+    await store(ctx, route, manifest)
+  })
   ctx.members.pushManifest(route.name, manifest.digest)
   const headers: Record<string, string> = {
     Location: `/v2/${route.name}/manifests/${manifest.digest}`,

@@ -43,13 +43,26 @@ export class Membership {
   private readonly deleted = new Map<string, Set<string>>()
   private readonly walks = new Map<string, Promise<Closure>>()
   private version = 0
+  /**
+   * With a garbage collector in this server: when a client was last told each digest is here (a blob or
+   * manifest found, an upload or mount finished). Its next manifest may name it without pushing it
+   * again, so the collector keeps it for its grace period (serve/gc.ts).
+   */
+  private readonly told: Map<string, number> | undefined
 
-  constructor(private readonly store: ContentStore) {}
+  constructor(
+    private readonly store: ContentStore,
+    opts: { trackFound?: boolean } = {},
+  ) {
+    this.told = opts.trackFound ? new Map() : undefined
+  }
 
   async hasManifest(name: string, digest: Digest): Promise<boolean> {
     const entries = await this.store.entriesOf(name)
-    if (entries.some((e) => e.digest === digest)) return true
-    return (await this.closure(name, entries)).manifests.has(digest)
+    const held =
+      entries.some((e) => e.digest === digest) || (await this.closure(name, entries)).manifests.has(digest)
+    if (held) this.tell(digest)
+    return held
   }
 
   async hasBlob(name: string, digest: Digest): Promise<boolean> {
@@ -59,7 +72,27 @@ export class Membership {
     const held = closure.blobs.has(digest) || closure.manifests.has(digest)
     // Once a manifest uses an uploaded blob, the walk vouches for it and the record can go.
     if (held) added?.delete(digest)
-    return held || (added?.has(digest) ?? false)
+    const found = held || (added?.has(digest) ?? false)
+    if (found) this.tell(digest)
+    return found
+  }
+
+  /** Whether a client was told `digest` is here at or after `since` (ms since the epoch). */
+  toldSince(digest: string, since: number): boolean {
+    return (this.told?.get(digest) ?? Number.NEGATIVE_INFINITY) >= since
+  }
+
+  /**
+   * A collection deleted these files: no repository holds them any longer. What clients were told before
+   * `since` no longer protects anything and is forgotten.
+   */
+  collected(digests: Iterable<string>, since: number): void {
+    for (const d of digests) for (const set of this.added.values()) set.delete(d)
+    if (this.told) for (const [d, at] of this.told) if (at < since) this.told.delete(d)
+  }
+
+  private tell(digest: string): void {
+    this.told?.set(digest, Date.now())
   }
 
   /**
@@ -125,6 +158,7 @@ export class Membership {
     const set = this.added.get(name) ?? new Set()
     set.add(digest)
     this.added.set(name, set)
+    this.tell(digest)
   }
 
   /** `name` dropped the manifest: reaching it through an index of `name` no longer counts. */

@@ -17,6 +17,18 @@ export type Route =
   | { kind: 'upload'; name: string; id: string }
   | { kind: 'referrers'; name: string; digest: Digest }
 
+/** The route as metrics label it: a template, the same for every repository, tag and digest. */
+export const ROUTE_TEMPLATES: Record<Route['kind'], string> = {
+  base: '/v2/',
+  catalog: '/v2/_catalog',
+  tags: '/v2/{name}/tags/list',
+  manifest: '/v2/{name}/manifests/{reference}',
+  blob: '/v2/{name}/blobs/{digest}',
+  uploads: '/v2/{name}/blobs/uploads/',
+  upload: '/v2/{name}/blobs/uploads/{id}',
+  referrers: '/v2/{name}/referrers/{digest}',
+}
+
 export interface ParsedRequest {
   route: Route
   query: URLSearchParams

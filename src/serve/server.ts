@@ -10,8 +10,11 @@ import { plural } from '../util/plural.js'
 import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
+import { ServeGc, type ServeGcOptions } from './gc.js'
 import { createHandler } from './handler.js'
-import { parseServeName } from './policy/names.js'
+import type { AccessLogSink } from './observe/request.js'
+import { ServerMetrics } from './observe/server-metrics.js'
+import { defaultServeNames, parseServeName } from './policy/names.js'
 import { type PolicyReload, ServePolicy } from './policy/serve-policy.js'
 import { Membership } from './reachable.js'
 import { bareRepositoryName, type ContentStore, layoutStore } from './store.js'
@@ -25,6 +28,7 @@ import {
 import { tlsFront } from './tls-front.js'
 import { DEFAULT_UPLOAD_LIMITS, UploadStore } from './uploads.js'
 import { Mirror, type MirrorOptions } from './upstream/mirror.js'
+import { WriteGate } from './write-gate.js'
 
 export interface ServeOptions {
   /**
@@ -74,10 +78,29 @@ export interface ServeOptions {
    */
   upstream?: MirrorOptions
   /**
+   * With a writable `root`: collect garbage every `intervalMs` (`ferry gc` in the server), between its
+   * writes (serve/gc.ts). Refused with read-only, a bundle or `upstream` (the cache evicts by its own rules).
+   */
+  gc?: ServeGcOptions
+  /**
    * Enforce a policy file on every client: pushes and deletes against its naming, tag, immutability and
    * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
    */
   policy?: ServePolicyOptions
+  /**
+   * The names clients reach this registry by (`registry.intra`, `registry.intra:5443`): the UI's pinned
+   * references use the first, its ledger history matches records under any, and a policy without names
+   * of its own matches its globs with them. Default: the listen address and `localhost:PORT`.
+   */
+  names?: string[]
+  /** The web UI at /ui/ (read-only, behind the same authentication and TLS). Default off; the CLI turns it on. */
+  ui?: boolean
+  /** With `ui`: a ledger file whose records the tag pages show (read only). */
+  ledger?: string
+  /** One line per request, in this format, to `write`. Default none. */
+  accessLog?: AccessLogSink
+  /** `/metrics` without credentials even with `htpasswd`. Default false. */
+  metricsPublic?: boolean
 }
 
 export interface ServePolicyOptions {
@@ -164,10 +187,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const readOnly = opts.bundle !== undefined || opts.upstream !== undefined || (opts.readOnly ?? false)
   if (opts.upstream && !opts.root)
     throw new FerryError('USAGE', '--upstream needs --root (the cache directory)')
+  if (opts.gc && (readOnly || !opts.root)) {
+    throw new FerryError(
+      'USAGE',
+      '--gc-interval collects a writable --root; not with --read-only, --bundle or --upstream (a cache evicts by --cache-max-size and --cache-max-age)',
+    )
+  }
   const timeouts = resolveTimeouts(opts.timeouts)
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
-  const policy =
-    opts.policy && (await ServePolicy.open(opts.policy.file, opts.policy.names?.map(parseServeName), logger))
+  const names = (opts.policy?.names ?? opts.names)?.map(parseServeName)
+  const policy = opts.policy && (await ServePolicy.open(opts.policy.file, names, logger))
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -189,6 +218,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           perClient: opts.maxUploadSessionsPerClient ?? DEFAULT_UPLOAD_LIMITS.perClient,
         })
   const mirror = opts.upstream && layout ? await Mirror.open(layout, opts.upstream, logger) : undefined
+  const members = new Membership(store, { trackFound: opts.gc !== undefined })
+  const gate = opts.gc ? new WriteGate() : undefined
   const ctx: ServeContext = {
     store,
     layout,
@@ -196,10 +227,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     readOnly,
     auth,
     logger,
-    members: new Membership(store),
+    members,
     mirror,
     policy,
+    gate,
+    names: names ?? [],
+    metrics: new ServerMetrics({ uploads, mirror, policy }),
+    accessLog: opts.accessLog,
+    metricsPublic: opts.metricsPublic ?? false,
+    ui: opts.ui ? { ledger: opts.ledger } : undefined,
   }
+  const gc = opts.gc && layout && gate ? new ServeGc(layout, members, gate, opts.gc, logger) : undefined
   const handler = createHandler(ctx)
   const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(timeouts) }
   // A TLS handshake counts against the header deadline too: it comes before the first header byte.
@@ -233,6 +271,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const bound = (listener.address() as AddressInfo).port
   const host = hostFor(address, bound)
   policy?.listening(host, bound)
+  gc?.start()
+  if (ctx.names.length === 0) ctx.names = defaultServeNames(host, bound)
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -259,6 +299,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       server.closeAllConnections()
       front?.destroyPending()
       await closed
+      await gc?.stop()
       await uploads?.closeAll()
       await mirror?.close()
       await store.close()

@@ -6,6 +6,7 @@ import { ApiError } from './errors.js'
 import { drain, type Req, sendEmpty } from './http.js'
 import { checkDigest } from './routes.js'
 import type { UploadSession, UploadStore } from './uploads.js'
+import { asWrite } from './write-gate.js'
 
 // The push flow of distribution-spec "Pushing blobs": POST opens (or, with ?digest=, is) an upload,
 // PATCH appends chunks, GET reports progress, PUT ?digest= closes it, DELETE cancels it.
@@ -76,10 +77,15 @@ export async function startUpload({ ctx, req, res, route, query }: Call<RouteOf<
   // registry treat as optional) any blob of the root is found. Bad arguments or a blob not found fall
   // back to a plain upload, as the spec asks.
   if (mount !== null && isDigest(mount) && (from === null || isRepositoryName(from))) {
-    const found =
-      from === null ? await writableLayout(ctx).hasBlob(mount) : await ctx.members.hasBlob(from, mount)
-    if (found && (await writableLayout(ctx).hasBlob(mount))) {
+    // Found and linked with no collection in between: the client relies on the blob from here on.
+    const mounted = await asWrite(ctx.gate, async () => {
+      const found =
+        from === null ? await writableLayout(ctx).hasBlob(mount) : await ctx.members.hasBlob(from, mount)
+      if (!(found && (await writableLayout(ctx).hasBlob(mount)))) return false
       ctx.members.addBlob(route.name, mount)
+      return true
+    })
+    if (mounted) {
       await drain(req)
       sendEmpty(res, 201, { Location: blobLocation(route.name, mount), 'Docker-Content-Digest': mount })
       return

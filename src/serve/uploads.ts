@@ -8,6 +8,7 @@ import { INGEST_DIR } from '../layout/blobs.js'
 import type { Logger } from '../log.js'
 import { type Digest, type DigestAlgorithm, parseDigest } from '../oci/digest.js'
 import { batchedFileWritable, READ_BYTES } from '../util/batches.js'
+import { pidAlive } from '../util/lock.js'
 import { ApiError } from './errors.js'
 import { detachableBody, type Req } from './http.js'
 
@@ -249,16 +250,7 @@ async function removeLeftovers(dir: string, pattern: RegExp, cutoff: number): Pr
   return removed
 }
 
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+const isRunning = (pid: number): boolean => pid === process.pid || pidAlive(pid)
 
 async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<string> {
   const hash = createHash(algorithm)

@@ -97,7 +97,8 @@ async function observe(path: string): Promise<Observed | undefined> {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` runs in this pid namespace (EPERM: it does, as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

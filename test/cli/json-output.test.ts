@@ -83,7 +83,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       .map(([id]) => id.replaceAll(':', ' '))
       .sort()
     expect(withJson.filter((id) => !shapes.has(id))).toEqual([])
-    expect(withJson).toHaveLength(34)
+    expect(withJson).toHaveLength(36)
   })
 
   it('the comparison catches an undocumented key, a missing one and a wrong type', () => {
@@ -138,6 +138,13 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       'k=v',
     ])
     await json('referrers', [`${app}:1.0`])
+    // audit: clean while the tag names what the ledger recorded; a finding with its record once moved.
+    const ledger = join(dir, 'audit.jsonl')
+    const tagged = await ferry(['tag', `${app}:1.0`, 'audit-1', '--ledger', ledger, '--no-policy'], { env })
+    expect(tagged.code, tagged.stderr).toBe(0)
+    await json('audit', [app, '--ledger', ledger, '--no-policy'])
+    await json('copy', [`${app}:amd64`, `${app}:audit-1`])
+    await json('audit', [app, '--ledger', ledger, '--no-policy'], { code: 2 })
     // Not signed: the report says why, in the same shape.
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub'), '--require-sbom'], { code: 5 })
     await json('verify', [`${app}:1.0`, '--key', join(dir, 'release.pub')])
@@ -151,6 +158,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
     // One image missing: a failed entry next to a planned one, exit 1.
     await json('sync', [spec, '--dry-run'], { code: 1 })
     await json('sync', [spec], { code: 1 })
+    await json('gc', ['--root', layout, '--dry-run'])
   })
 
   it('login and logout', async () => {

@@ -62,6 +62,8 @@ export interface Distribution {
   host: string
   url: string
   storage: string
+  /** Its config.yml, for `docker-registry garbage-collect CONFIG`. */
+  config: string
   /** The registry process (bench/many.ts reads its CPU from /proc). */
   pid: number
   /** Every request answered so far, oldest first (empty unless started with `requestLog`). */
@@ -159,6 +161,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     host,
     url,
     storage,
+    config,
     pid: child.pid!,
     requests: () => parseRequestLog(stderr),
     async stop() {

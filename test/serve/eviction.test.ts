@@ -7,6 +7,7 @@ import { OciLayout } from '../../src/layout/index.js'
 import { silentLogger } from '../../src/log.js'
 import type { Digest } from '../../src/oci/digest.js'
 import { CacheState } from '../../src/serve/upstream/cache-state.js'
+import { CacheStats } from '../../src/serve/upstream/cache-stats.js'
 import { Eviction } from '../../src/serve/upstream/eviction.js'
 
 const dirs: string[] = []
@@ -38,7 +39,7 @@ async function fullCache(inUseMs?: number) {
   const now = Date.now()
   const a = await image('a', now - 60_000)
   const b = await image('b', now - 30_000)
-  const eviction = new Eviction(layout, state, { maxBytes: 1500, inUseMs }, silentLogger)
+  const eviction = new Eviction(layout, state, { maxBytes: 1500, inUseMs }, silentLogger, new CacheStats())
   const stored = async () => (await readdir(join(dir, 'blobs', 'sha256'))).map((h) => `sha256:${h}`)
   return { state, eviction, a, b, now, stored }
 }

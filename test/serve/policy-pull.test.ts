@@ -115,7 +115,7 @@ describe('serve --policy: the pull gate', { timeout: 180_000 }, () => {
     const attached = await ferry(['attach', 'sbom', ref, '--file', sbomFile])
     expect(attached.code).toBe(0)
     const unsignedSbom = await skopeo('inspect', '--tls-verify=false', `docker://${ref}`)
-    expect(unsignedSbom.stderr).toMatch(/sbom \(environment prod\): 1 SBOM\(s\) attached, none signed/)
+    expect(unsignedSbom.stderr).toMatch(/sbom \(environment prod\): 1 SBOM attached, none signed/)
 
     expect((await sign(attached.stdout.trim(), release.key)).code).toBe(0)
     const inspected = await skopeo('inspect', '--tls-verify=false', `docker://${ref}`)

@@ -43,6 +43,7 @@ const RANKS: Record<string, number> = {
   inspect: 6,
   synthetic: 6,
   copy: 7,
+  gc: 7, // garbage collection of a layout: graph's walk over layout's entries
   supply: 7,
   bundle: 8,
   targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
@@ -50,6 +51,7 @@ const RANKS: Record<string, number> = {
   policy: 10, // governance rules: judge images read through targets, supply and bundles
   serve: 11, // the registry; with --policy it enforces policy's rules on every client
   promote: 11, // governed writes: promote, retag, delete, and the ledger
+  audit: 11, // drift: registries against the ledger and the policy
   pin: 11, // deployment files: naming from bundle, verification from supply and policy
   retention: 12, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }

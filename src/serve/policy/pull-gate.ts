@@ -14,6 +14,18 @@ import { type PolicyView, tagsNaming } from './view.js'
 // Verdicts kept at once; past it the cache starts over (each verdict is one offline verify to redo).
 const VERDICTS_MAX = 10_000
 
+/** Whether a pull of one manifest passes the gate, and the rows that say why. */
+export interface PullVerdict {
+  /** The environments whose signature and SBOM rules judge it; none: no gate stands here. */
+  environments: string[]
+  /** Their signature and SBOM rows (the offline verify); a failure blocks the pull. */
+  rows: PolicyCheck[]
+  /** An attachment (signature, SBOM): always readable. */
+  attachment?: true
+  /** A platform image readable because this index, which lists it, verifies. */
+  viaIndex?: Digest
+}
+
 interface Verdict {
   /** What the evidence looked like when it was judged (see evidenceKey). */
   evidence: string
@@ -54,21 +66,31 @@ export class PullGate {
   constructor(private readonly sp: ServePolicy) {}
 
   async admit(view: PolicyView, digest: Digest, tag?: string): Promise<void> {
+    const v = await this.assess(view, digest, tag)
+    if (v.environments.length === 0 || v.attachment || v.viaIndex) return
+    const what = tag === undefined ? `${view.repository}@${digest}` : `${view.repository}:${tag}`
+    this.sp.enforce('GET', what, v.rows)
+  }
+
+  /** What `admit` decides, without refusing: the UI shows it next to each tag and image. */
+  async assess(view: PolicyView, digest: Digest, tag?: string): Promise<PullVerdict> {
     const tags = tag === undefined ? await tagsNaming(view, digest) : [tag]
     const envs = this.environments(view, tags, tag === undefined)
-    if (envs.length === 0) return
+    if (envs.length === 0) return { environments: [], rows: [] }
+    const environments = envs.map((e) => e.name)
     const load = (d: Digest) => view.target.fetchManifest(d)
-    if (await isAttachment(await load(digest), tags, load)) return
-    const what = tag === undefined ? `${view.repository}@${digest}` : `${view.repository}:${tag}`
+    if (await isAttachment(await load(digest), tags, load))
+      return { environments, rows: [], attachment: true }
     const rows = await this.verdict(view, digest, envs)
     if (tag === undefined && failuresOf({ checks: rows }).length > 0) {
       for (const index of await view.indexesHolding(digest)) {
         // The index answers for the child under the child's environments too, not only its own.
         const ofIndex = union(envs, this.environments(view, await tagsNaming(view, index), true))
-        if (failuresOf({ checks: await this.verdict(view, index, ofIndex) }).length === 0) return
+        if (failuresOf({ checks: await this.verdict(view, index, ofIndex) }).length === 0)
+          return { environments, rows, viaIndex: index }
       }
     }
-    this.sp.enforce('GET', what, rows)
+    return { environments, rows }
   }
 
   /** The environments of REPO under each tag, and of REPO alone for a pull by digest. */

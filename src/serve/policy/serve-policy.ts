@@ -14,7 +14,7 @@ import {
 } from '../../policy/index.js'
 import { ApiError } from '../errors.js'
 import { defaultServeNames } from './names.js'
-import { PullGate } from './pull-gate.js'
+import { PullGate, type PullVerdict } from './pull-gate.js'
 import { admitDelete, admitPush } from './push-rules.js'
 import type { PolicyView } from './view.js'
 
@@ -31,6 +31,8 @@ export class ServePolicy {
   private names: string[] = []
   /** Bumped by each reload that took: verdicts of an earlier policy are not reused. */
   generation = 0
+  /** Refused requests since start, by action (PUT, GET, DELETE) and each blocking rule: for `/metrics`. */
+  private readonly refused = new Map<string, { action: string; rule: string; count: number }>()
 
   private constructor(
     readonly file: string,
@@ -59,6 +61,11 @@ export class ServePolicy {
   /** The registry names the globs are matched with. */
   get registryNames(): readonly string[] {
     return this.names
+  }
+
+  /** Refusals since start, one entry per action and rule. */
+  refusals(): { action: string; rule: string; count: number }[] {
+    return [...this.refused.values()]
   }
 
   async reload(): Promise<PolicyReload> {
@@ -97,6 +104,11 @@ export class ServePolicy {
     return this.gate.admit(view, digest, tag)
   }
 
+  /** What the pull gate would decide for `digest` (by `tag`, or by digest), without refusing anything. */
+  assessPull(view: PolicyView, digest: Digest, tag?: string): Promise<PullVerdict> {
+    return this.gate.assess(view, digest, tag)
+  }
+
   /**
    * The rows of every name's judgement, each once: warnings are logged, blocking failures refuse the
    * request with 403 DENIED naming the first rule, its environment and why.
@@ -108,6 +120,12 @@ export class ServePolicy {
     }
     const failures = failuresOf({ checks: unique })
     if (failures.length === 0) return
+    for (const rule of new Set(failures.map((f) => f.rule))) {
+      const key = `${action} ${rule}`
+      const entry = this.refused.get(key) ?? { action, rule, count: 0 }
+      entry.count++
+      this.refused.set(key, entry)
+    }
     const message = `${what}: ${refusalReason(failures)}`
     this.logger.warn(`${action} ${message}: refused`)
     throw new ApiError('DENIED', message, {

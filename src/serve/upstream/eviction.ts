@@ -4,6 +4,7 @@ import type { OciLayout } from '../../layout/index.js'
 import { BLOBS_DIR } from '../../layout/layout-files.js'
 import type { Logger } from '../../log.js'
 import type { CacheState } from './cache-state.js'
+import type { CacheStats } from './cache-stats.js'
 
 export interface EvictionLimits {
   /** `--cache-max-size`: bytes of blobs kept. */
@@ -49,6 +50,8 @@ export class Eviction {
     private readonly state: CacheState,
     private readonly limits: EvictionLimits,
     private readonly logger: Logger,
+    /** Where evictions are counted. */
+    private readonly stats: CacheStats,
   ) {}
 
   private get enabled(): boolean {
@@ -114,6 +117,8 @@ export class Eviction {
       this.state.dropBlob(b.digest)
       removed.add(b.digest)
       total -= b.size
+      this.stats.evictions++
+      this.stats.evictedBytes += b.size
       this.logger.debug(`cache: evicted ${b.digest} (${b.size} bytes)`)
     }
     for (;;) {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough, type Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -23,6 +23,7 @@ import { referrersFilter, sendReferrers } from '../listing.js'
 import type { PolicyView } from '../policy/view.js'
 import { CacheIndex } from './cache-index.js'
 import { CacheState } from './cache-state.js'
+import { CacheStats } from './cache-stats.js'
 import { cacheTarget } from './cache-target.js'
 import { Eviction, type EvictionLimits } from './eviction.js'
 import { GrowingFile } from './growing-file.js'
@@ -39,6 +40,22 @@ export interface MirrorOptions {
   limits: EvictionLimits
   /** Token realm hosts the upstream credentials may go to besides upstream's own domain (token-realm.ts). */
   allowTokenRealms?: string[]
+}
+
+/** One cached tag as the UI's cache page shows it. */
+export interface CachedTagStatus {
+  /** `UPSTREAM/REPOSITORY`, as the cache root's index.json names it. */
+  repository: string
+  tag: string
+  digest: Digest
+  /** Of the manifest. */
+  size: number
+  /** When upstream last confirmed (or gave) the mapping, ms since the epoch. */
+  checkedAt: number
+  /** When a client last pulled the manifest; undefined when only revalidated. */
+  pulledAt?: number
+  /** Confirmed longer than the TTL ago. */
+  stale: boolean
 }
 
 /** Where a request is pulled from: upstream's repository, and its name in the cache record. */
@@ -99,6 +116,8 @@ export class Mirror {
     private readonly state: CacheState,
     private readonly index: CacheIndex,
     private readonly eviction: Eviction,
+    /** Hits, misses and traffic since start: `/metrics` and the UI's cache page read them. */
+    readonly stats: CacheStats,
     private readonly logger: Logger,
   ) {}
 
@@ -115,8 +134,9 @@ export class Mirror {
     const state = await CacheState.open(layout.dir, logger)
     const index = new CacheIndex(layout, state, logger)
     index.changed()
-    const eviction = new Eviction(layout, state, opts.limits, logger)
-    const mirror = new Mirror(layout, opts, client, state, index, eviction, logger)
+    const stats = new CacheStats()
+    const eviction = new Eviction(layout, state, opts.limits, logger, stats)
+    const mirror = new Mirror(layout, opts, client, state, index, eviction, stats, logger)
     eviction.start()
     return mirror
   }
@@ -167,6 +187,37 @@ export class Mirror {
     return { repo, key: `${up.name}/${repo.repository}` }
   }
 
+  /** The upstreams as configured (the first is the default) and the tag TTL: what the UI's cache page states. */
+  get upstreams(): readonly UpstreamSpec[] {
+    return this.opts.upstreams
+  }
+
+  get ttlMs(): number {
+    return this.opts.ttlMs
+  }
+
+  /**
+   * Every cached tag, sorted by key, with when upstream last confirmed it and whether that was longer
+   * ago than the TTL (the next pull asks upstream again; while upstream is down it is served stale).
+   */
+  cachedTags(now = Date.now()): CachedTagStatus[] {
+    return this.state
+      .tags()
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, t]) => {
+        const colon = key.lastIndexOf(':')
+        return {
+          repository: key.slice(0, colon),
+          tag: key.slice(colon + 1),
+          digest: t.digest as Digest,
+          size: t.size,
+          checkedAt: t.checkedAt,
+          pulledAt: this.state.pulledAt(t.digest),
+          stale: now - t.checkedAt >= this.opts.ttlMs,
+        }
+      })
+  }
+
   private cachedRepositories(): string[] {
     const names = this.state.tagKeys().map((k) => k.slice(k.indexOf('/') + 1, k.lastIndexOf(':')))
     return [...new Set(names)].sort()
@@ -178,12 +229,15 @@ export class Mirror {
     const { route } = call
     const source = this.repository(call)
     let digest: string
+    let hit: boolean
     if (route.digest) {
       digest = route.digest
-      if (!(await this.hasManifest(digest))) await this.fetchManifest(source, digest)
+      hit = await this.hasManifest(digest)
+      this.stats[hit ? 'hits' : 'misses'].manifest++
+      if (!hit) await this.fetchManifest(source, digest)
       else if (!this.state.holds(source.key, digest)) await this.confirmUpstream(source, digest)
     } else {
-      digest = await this.resolveTag(source, route.tag!)
+      ;({ digest, hit } = await this.resolveTag(source, route.tag!))
       // A tag mapping is kept per repository: upstream gave this digest for this repository's tag.
       this.state.confirm(digest, source.key)
     }
@@ -206,7 +260,10 @@ export class Mirror {
       'Docker-Content-Digest': digest,
       ETag: `"${digest}"`,
     })
-    call.res.end(call.req.method === 'HEAD' ? undefined : bytes)
+    if (call.req.method === 'HEAD') return void call.res.end()
+    call.res.end(bytes)
+    // A miss's bytes were counted as they came from upstream.
+    if (hit) this.stats.bytesFromCache += bytes.byteLength
   }
 
   /**
@@ -239,8 +296,12 @@ export class Mirror {
   /** A manifest by tag or digest, through the cache (fetched and recorded when missing). */
   private async cachedManifest(source: Source, reference: string): Promise<Manifest> {
     let digest = reference
-    if (!isDigest(reference)) digest = await this.resolveTag(source, reference)
-    else if (!(await this.hasManifest(reference))) await this.fetchManifest(source, reference)
+    if (!isDigest(reference)) digest = (await this.resolveTag(source, reference)).digest
+    else if (await this.hasManifest(reference)) this.stats.hits.manifest++
+    else {
+      this.stats.misses.manifest++
+      await this.fetchManifest(source, reference)
+    }
     const bytes = await readFile(this.layout.blobPath(digest as Digest))
     return parseManifest(bytes, {
       expectedDigest: digest,
@@ -251,9 +312,9 @@ export class Mirror {
   /** A blob through the cache: downloaded once (joining a download in flight), then read from the store. */
   private async cachedBlob(source: Source, desc: Descriptor): Promise<Readable> {
     const digest = desc.digest as Digest
-    if (!(await this.layout.hasBlob(digest))) {
-      await (this.flights.get(flightKey(desc)) ?? this.startFlight(source.repo, desc)).done
-    }
+    const hit = await this.layout.hasBlob(digest)
+    this.stats[hit ? 'hits' : 'misses'].blob++
+    if (!hit) await (this.flights.get(flightKey(desc)) ?? this.startFlight(source.repo, desc)).done
     this.state.touch(digest)
     return this.layout.target().fetchBlob(desc)
   }
@@ -264,7 +325,7 @@ export class Mirror {
    */
   private async upstreamReferrers({ repo }: Source, digest: Digest): Promise<Descriptor[]> {
     try {
-      return await repo.referrers(digest)
+      return await this.stats.upstream(() => repo.referrers(digest))
     } catch (err) {
       if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}@${digest} referrers`, this.logger)
       this.logger.warn(
@@ -286,7 +347,8 @@ export class Mirror {
    */
   private async confirmUpstream({ repo, key }: Source, digest: string): Promise<void> {
     try {
-      if ((await repo.resolve(digest)).digest === digest) this.state.confirm(digest, key)
+      if ((await this.stats.upstream(() => repo.resolve(digest))).digest === digest)
+        this.state.confirm(digest, key)
     } catch (err) {
       this.logger.debug(`${repo.name}@${digest}: not confirmed upstream: ${(err as Error).message}`)
     }
@@ -296,21 +358,27 @@ export class Mirror {
    * The digest a tag maps to: the cached one within the TTL; after it, upstream is asked by HEAD (which
    * Docker Hub does not count as a pull) and the manifest is fetched only when the digest changed.
    */
-  private async resolveTag(source: Source, tag: string): Promise<string> {
+  private async resolveTag(source: Source, tag: string): Promise<{ digest: string; hit: boolean }> {
+    const resolved = await this.resolveTagOnce(source, tag)
+    this.stats[resolved.hit ? 'hits' : 'misses'].manifest++
+    return resolved
+  }
+
+  /** A hit: the manifest served is the cached one (within the TTL, confirmed by HEAD, or stale). */
+  private async resolveTagOnce(source: Source, tag: string): Promise<{ digest: string; hit: boolean }> {
     const { repo } = source
     // The tag's key is its ref.name in the cache root's index.json (cache-index.ts).
     const key = refNameFor(source.key, tag)
     const cached = this.state.tag(key)
     const now = Date.now()
     if (cached && (await this.hasManifest(cached.digest))) {
-      if (now - cached.checkedAt < this.opts.ttlMs) return cached.digest
+      if (now - cached.checkedAt < this.opts.ttlMs) return { digest: cached.digest, hit: true }
       try {
-        const desc = await repo.resolve(tag)
-        if (desc.digest !== cached.digest && !(await this.hasManifest(desc.digest))) {
-          await this.fetchManifest(source, desc.digest)
-        }
+        const desc = await this.stats.upstream(() => repo.resolve(tag))
+        const hit = desc.digest === cached.digest || (await this.hasManifest(desc.digest))
+        if (!hit) await this.fetchManifest(source, desc.digest)
         this.state.setTag(key, { ...desc, checkedAt: now })
-        return desc.digest
+        return { digest: desc.digest, hit }
       } catch (err) {
         if (!upstreamUnavailable(err)) throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
         const age = Math.round((now - cached.checkedAt) / 1000)
@@ -318,7 +386,7 @@ export class Mirror {
           `${repo.name}:${tag}: upstream unavailable (${(err as Error).message}); serving the stale mapping ` +
             `${cached.digest}, last confirmed ${age}s ago`,
         )
-        return cached.digest
+        return { digest: cached.digest, hit: true }
       }
     }
     try {
@@ -329,7 +397,7 @@ export class Mirror {
         size: m.bytes.byteLength,
         checkedAt: now,
       })
-      return m.digest
+      return { digest: m.digest, hit: false }
     } catch (err) {
       throw upstreamError(err, `${repo.name}:${tag}`, this.logger)
     }
@@ -338,10 +406,11 @@ export class Mirror {
   private async fetchManifest({ repo, key }: Source, reference: string): Promise<Manifest> {
     let m: Manifest
     try {
-      m = await repo.fetchManifest(reference)
+      m = await this.stats.upstream(() => repo.fetchManifest(reference))
     } catch (err) {
       throw upstreamError(err, nameWithReference(repo.name, reference), this.logger)
     }
+    this.stats.bytesFromUpstream += m.bytes.byteLength
     await this.storeBytes(m.digest, m.bytes)
     const { manifests, blobs } = childrenOf(m)
     const record = {
@@ -380,7 +449,8 @@ export class Mirror {
   private async serveBlob(call: Call<RouteOf<'blob'>>): Promise<void> {
     const { route } = call
     const digest = route.digest
-    if (!(await this.layout.hasBlob(digest))) {
+    const hit = await this.layout.hasBlob(digest)
+    if (!hit) {
       const { repo, key } = this.repository(call)
       // The size the manifests of this repository give, never another's (sweep H2); the bytes are then
       // verified against digest and size.
@@ -393,6 +463,7 @@ export class Mirror {
         )
       }
       const desc = { mediaType: 'application/octet-stream', digest, size }
+      this.stats.misses.blob++
       const running = this.flights.get(flightKey(desc))
       const whole = call.req.method === 'GET' && call.req.headers.range === undefined && size > 0
       if (running && whole && (await this.sendGrowing(call, running, size))) return
@@ -403,7 +474,15 @@ export class Mirror {
       }
     }
     this.state.touch(digest)
-    await sendBlobFile(call, { kind: 'file', path: this.layout.blobPath(digest), offset: 0, verify: false })
+    const path = this.layout.blobPath(digest)
+    if (hit) {
+      this.stats.hits.blob++
+      // Counted before the answer goes out: a scrape right after the pull sees it.
+      if (call.req.method === 'GET' && call.req.headers.range === undefined) {
+        this.stats.bytesFromCache += (await stat(path).catch(() => undefined))?.size ?? 0
+      }
+    }
+    await sendBlobFile(call, { kind: 'file', path, offset: 0, verify: false })
   }
 
   /**
@@ -484,6 +563,8 @@ export class Mirror {
     const what = `${repo.name}@${desc.digest}`
     const ingest = join(this.layout.dir, INGEST_DIR)
     const temp = siblingTemp(join(ingest, desc.digest.replace(':', '-')), 'partial')
+    let asked = false
+    let received = false
     try {
       // The file exists before upstream answers, so upstream's bytes have a consumer the moment they come:
       // a small answer fails verification within a tick or two, and a stream that fails with nobody
@@ -494,6 +575,8 @@ export class Mirror {
       let body: Readable
       try {
         // fetchBlob's stream ends only when size and digest matched; it errors otherwise.
+        this.stats.upstreamRequests++
+        asked = true
         body = await repo.fetchBlob(desc)
       } catch (err) {
         await new Promise((resolve) => writer.once('close', resolve).destroy())
@@ -514,8 +597,12 @@ export class Mirror {
       }
       opened(file)
       await written
+      received = true
+      this.stats.bytesFromUpstream += desc.size
       await this.layout.adoptBlob(temp, { digest: desc.digest as Digest, size: desc.size })
     } catch (err) {
+      // Upstream's failure (no answer, or bytes that do not verify), not the store's.
+      if (asked && !received) this.stats.upstreamErrors++
       branch?.destroy(err as Error)
       // Logged here once per download: the client that started it only sees its connection cut.
       if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
@@ -539,7 +626,7 @@ export class Mirror {
     const { repo, key } = this.repository(call)
     let tags: string[]
     try {
-      tags = await repo.listTags()
+      tags = await this.stats.upstream(() => repo.listTags())
     } catch (err) {
       if (!upstreamUnavailable(err)) throw upstreamError(err, repo.name, this.logger)
       const prefix = `${key}:`
@@ -559,7 +646,9 @@ export class Mirror {
     try {
       // Upstream's referrers API (filtered there, or here when it says it did not), or its referrers tag
       // schema, filtered here.
-      manifests = await repo.referrers(call.route.digest, artifactType ? { artifactType } : {})
+      manifests = await this.stats.upstream(() =>
+        repo.referrers(call.route.digest, artifactType ? { artifactType } : {}),
+      )
     } catch (err) {
       throw upstreamError(err, `${repo.name}@${call.route.digest} referrers`, this.logger)
     }
