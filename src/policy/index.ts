@@ -37,6 +37,7 @@ export {
   type PolicyChoice,
   type PolicyTrust,
   policyFileFor,
+  policyKeySet,
   type RevokedKey,
   type VerificationKey,
   withPolicyTrust,

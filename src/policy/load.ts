@@ -126,6 +126,12 @@ export const environmentKeySet = (env: Environment): KeySet => ({
   revoked: env.revoked.map(revokedRefOf),
 })
 
+/** Every key the policy names, each once with its window, and what it revokes: serve's UI checks with it. */
+export const policyKeySet = (policy: Policy): KeySet => ({
+  keys: policy.trust.keys.map(trustedKeyOf),
+  revoked: policy.trust.revoked.map(revokedRefOf),
+})
+
 /**
  * The keys of a command that takes them from flags (`verify --key`), judged by a policy's trust: a key
  * the policy lists keeps its window there, and the policy's revoked keys are revoked here too.

@@ -91,6 +91,17 @@ describe('serve --policy: a key rotation at the pull gate', { timeout: 180_000 }
     )
     expect(message).toContain(`signed with revoked key ${oldFp}`)
 
+    // The web UI judges each signature the same way: the old key's shown as revoked, never as verified.
+    const ui = async (tag: string) => (await fetch(`http://${host}/ui/repo/acme/web-prod:${tag}`)).text()
+    const onlyOld = await ui('v1.0.1')
+    expect(onlyOld).not.toContain('signature-ok')
+    const revokedLine = new RegExp(`signature-bad">.*<span>signed with revoked key ${oldFp}</span>`)
+    expect(onlyOld).toMatch(revokedLine)
+    expect(onlyOld).toMatch(new RegExp(`<tr class="revoked"><td></td><td><code>${oldFp}</code>`))
+    const resigned = await ui('v1.0.0')
+    expect(resigned).toMatch(/signature-ok">.*verified.* with <strong>new\.pub<\/strong>/)
+    expect(resigned).toMatch(revokedLine)
+
     // verify through the registry, with the policy: the new key named, the old one as revoked.
     const verified = await ferry([
       'verify',
