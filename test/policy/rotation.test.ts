@@ -249,6 +249,18 @@ ${trust}`
     expect(good.stderr).toContain(`bundle signature verified with ${newKey.pub} (${newFp})`)
   })
 
+  it('audit: drift for the release signed only by the revoked key, none for the re-signed one', async () => {
+    // The same keys and trust block, the environment matched to the repository the releases are in.
+    const auditing = join(tmp.dir, 'auditing.yaml')
+    await writeFile(auditing, (await readFile(revoking, 'utf8')).replace('["**/*-prod"]', '["**/acme/api"]'))
+    const r = await ferry(['audit', `${registry.host}/acme/api`, '--policy', auditing, '--json'])
+    expect(r.code, r.stderr).toBe(2)
+    const doc = JSON.parse(r.stdout) as { findings: { kind: string; image: string; message: string }[] }
+    const signature = doc.findings.filter((f) => f.kind === 'signature')
+    expect(signature.map((f) => f.image)).toEqual([oldOnly])
+    expect(signature[0]!.message).toContain(`signed with revoked key ${oldFp}`)
+  })
+
   it('an expired key fails, its notAfter in the message', async () => {
     const expired = await policy(
       'expired.yaml',
