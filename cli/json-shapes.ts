@@ -114,3 +114,20 @@ export const policyCheckShape = {
   'environment?': 'string',
   'evidence?': 'object',
 } satisfies JsonShape
+
+/** One custody event of an evidence pack (`evidence ls`, `verify`, `custody`). */
+export const custodyEventShape = {
+  time: 'string',
+  action: '"captured" | "received" | "transferred" | "analysed"',
+  custodian: 'string',
+  case: 'string',
+  host: 'string',
+  tool: 'string',
+  'note?': 'string',
+  'key?': 'string',
+  seq: 'number',
+  prev: 'string',
+  hash: 'string',
+  where: 'string',
+  'signature?': signatureStateType,
+} satisfies JsonShape

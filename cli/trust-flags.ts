@@ -1,10 +1,12 @@
 import { Flags } from '@oclif/core'
+import type { Policy } from '../src/policy/index.js'
 import type { KeySet } from '../src/sign/key-set.js'
 import { repeatable } from './args.js'
 
 /**
  * `--revoked` and `--policy` of the commands that take their keys from `--key` (verify, pin, bundle
- * verify|import): one way to say which keys must not be believed, judged by the one trust decision.
+ * verify; bundle import takes --revoked, and its governing policy's trust): one way to say which keys
+ * must not be believed, judged by the one trust decision.
  */
 export const revokedFlag = (opts: { dependsOn?: string[] } = {}) =>
   Flags.string({
@@ -22,17 +24,17 @@ export const trustPolicyFlag = (opts: { dependsOn?: string[] } = {}) =>
   })
 
 /**
- * The keys `--key` names, judged with `--revoked` and, given `--policy`, that file's trust. Loaded on
- * demand: the key files module brings the Sigstore libraries with it.
+ * The keys `--key` names, judged with `--revoked` and the trust of a policy: `loaded` (a command that
+ * found its policy already, as bundle import does), else the file `--policy` names. Loaded on demand:
+ * the key files module brings the Sigstore libraries with it.
  */
-export async function flagKeySet(flags: {
-  key?: string[]
-  revoked?: string[]
-  policy?: string
-}): Promise<KeySet> {
+export async function flagKeySet(
+  flags: { key?: string[]; revoked?: string[]; policy?: string },
+  loaded?: Policy,
+): Promise<KeySet> {
   const { loadKeySet } = await import('../src/supply/key-files.js')
   const keys = await loadKeySet(flags.key ?? [], flags.revoked ?? [])
-  if (flags.policy === undefined) return keys
+  if (!loaded && flags.policy === undefined) return keys
   const { loadPolicy, withPolicyTrust } = await import('../src/policy/index.js')
-  return withPolicyTrust(keys, await loadPolicy(flags.policy))
+  return withPolicyTrust(keys, loaded ?? (await loadPolicy(flags.policy)))
 }

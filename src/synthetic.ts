@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { storeManifest, storeTagged } from './content/store.js'
 import type { Target } from './content/target.js'
+import { descriptorOf } from './oci/descriptor.js'
 import { type Digest, Hasher } from './oci/digest.js'
 import { type Manifest, parseManifest } from './oci/manifest.js'
 import { MediaType } from './oci/media-types.js'
@@ -125,9 +126,7 @@ export async function pushSyntheticIndex(
     const seed = `${spec.seed}/${platform.os}/${platform.architecture}/${platform.variant ?? ''}`
     const child = await pushSyntheticImage(target, { ...spec, seed, platform })
     manifests.push({
-      mediaType: child.mediaType,
-      digest: child.digest,
-      size: child.bytes.byteLength,
+      ...descriptorOf(child),
       platform,
     })
   }

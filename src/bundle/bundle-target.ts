@@ -2,9 +2,10 @@ import type { Readable } from 'node:stream'
 import type { RangedBlobSource } from '../content/capabilities.js'
 import type { ReadOnlyTarget, ReferrersListing } from '../content/target.js'
 import { FerryError } from '../errors.js'
-import { ownDescriptor } from '../layout/entries.js'
+import { entryDescriptor } from '../layout/entries.js'
 import { entryTag, inView, refNameFor, refNameOf } from '../layout/naming.js'
 import { findReferrers, type SubjectCache } from '../layout/referrers.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, parseDigest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
@@ -39,11 +40,9 @@ export class BundleTarget implements ReadOnlyTarget, RangedBlobSource {
   }
 
   async resolve(reference: string): Promise<Descriptor> {
-    if (isDigestReference(reference)) return ownDescriptor(await this.fetchManifest(reference))
-    const entry = this.tagged(reference)
-    const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
-    if (entry.artifactType) d.artifactType = entry.artifactType
-    return d
+    if (isDigestReference(reference))
+      return descriptorOf(await this.fetchManifest(reference), { artifactType: 'own' })
+    return entryDescriptor(this.tagged(reference))
   }
 
   async fetchManifest(reference: string): Promise<Manifest> {

@@ -1,8 +1,7 @@
 import { isFerryError } from '../errors.js'
-import { isForeign } from '../graph/index.js'
+import { GraphReader, walkGraph } from '../graph/index.js'
 import { inView, REF_NAME_ANNOTATION, refNameFor } from '../layout/naming.js'
 import type { Digest } from '../oci/digest.js'
-import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { isManifestMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { type ImageRecord, INDEX_NAME, METADATA_NAME } from './format.js'
@@ -20,35 +19,79 @@ export type BlobSizes = Map<string, number>
  */
 export async function checkConsistency(bundle: BundleReader): Promise<string[]> {
   const problems: string[] = []
-  const report = (p: string) => {
-    if (problems.length < MAX_PROBLEMS) problems.push(p)
+  const report = (p: string | undefined) => {
+    if (p && problems.length < MAX_PROBLEMS) problems.push(p)
   }
   const omitted = new Set(bundle.metadata.omitted.map((b) => b.digest))
   for (const d of omitted) if (bundle.has(d)) report(`blob ${d} is in the bundle and also listed as omitted`)
 
-  const walker = new GraphWalker(bundle, omitted, report)
-  for (const entry of bundle.index.manifests) {
-    if (!isManifestMediaType(entry.mediaType)) {
-      report(`${INDEX_NAME} entry ${entry.digest} has media type ${entry.mediaType}, not a manifest`)
-      continue
+  // A root is named in reports by the first index.json entry of its digest.
+  const entryNames = new Map<string, string>()
+  // Taken by the walk one at a time, so each problem is reported in index.json's order.
+  function* roots(): Generator<Descriptor> {
+    for (const entry of bundle.index.manifests) {
+      if (!isManifestMediaType(entry.mediaType)) {
+        report(`${INDEX_NAME} entry ${entry.digest} has media type ${entry.mediaType}, not a manifest`)
+        continue
+      }
+      const name = `${INDEX_NAME} entry ${entry.annotations?.[REF_NAME_ANNOTATION] ?? entry.digest}`
+      if (!entryNames.has(entry.digest)) entryNames.set(entry.digest, name)
+      yield entry
     }
-    await walker.visit(
-      entry,
-      `${INDEX_NAME} entry ${entry.annotations?.[REF_NAME_ANNOTATION] ?? entry.digest}`,
-    )
   }
+  // Every repository view reads a manifest by digest alike: the whole bundle is walked through one.
+  const reader = new GraphReader(bundle.target(undefined))
+  const unreadable = new Set<string>()
+  const graph = await walkGraph(reader, roots(), {
+    checkBlobs: true,
+    onMissing: (desc, from, { kind, error }) => {
+      if (kind === 'blob') return report(blobProblem(bundle, omitted, desc, from!))
+      unreadable.add(desc.digest)
+      report(manifestProblem(bundle, desc, from ? `manifest ${from}` : entryNames.get(desc.digest)!, error))
+    },
+  })
+  const reached = new Set<string>([
+    ...graph.manifests.map((m) => m.digest),
+    ...unreadable,
+    ...graph.blobs.keys(),
+    ...graph.foreign.map((b) => b.digest),
+  ])
   for (const { digest } of bundle.metadata.blobs) {
-    if (!walker.reached.has(digest))
+    if (!reached.has(digest))
       report(`blob ${digest} is in the bundle but nothing in ${INDEX_NAME} refers to it`)
   }
-  for (const image of bundle.metadata.images) await checkImage(bundle, image, walker, report)
+  for (const image of bundle.metadata.images) await checkImage(bundle, image, reader, report)
   return problems
+}
+
+/** Why a manifest the walk could not read is wrong, as the bundle's own record shows it. */
+function manifestProblem(bundle: BundleReader, desc: Descriptor, from: string, error: unknown): string {
+  const loc = bundle.location(desc.digest)
+  if (!loc) return `manifest ${desc.digest} (from ${from}) is missing; a bundle always carries every manifest`
+  if (loc.size !== desc.size) return `manifest ${desc.digest} is ${loc.size} bytes, ${from} says ${desc.size}`
+  if (!isFerryError(error)) throw error
+  return error.message
+}
+
+/** A blob the bundle lacks (unless the delta omits it) or holds at another size. */
+function blobProblem(
+  bundle: BundleReader,
+  omitted: ReadonlySet<string>,
+  blob: Descriptor,
+  from: Digest,
+): string | undefined {
+  const loc = bundle.location(blob.digest)
+  if (!loc) {
+    if (omitted.has(blob.digest)) return undefined
+    return `blob ${blob.digest} of manifest ${from} is neither in the bundle nor listed as omitted`
+  }
+  return `blob ${blob.digest} is ${loc.size} bytes, manifest ${from} says ${blob.size}`
 }
 
 async function checkImage(
   bundle: BundleReader,
   image: ImageRecord,
-  walker: GraphWalker,
+  reader: GraphReader,
   report: (p: string) => void,
 ): Promise<void> {
   const what = `${METADATA_NAME} image ${image.source}`
@@ -62,11 +105,11 @@ async function checkImage(
     return report(`${what}: ${INDEX_NAME} says ${entry.digest}, not ${image.digest}`)
   if (entry.mediaType !== image.mediaType) report(`${what}: media type differs from ${INDEX_NAME}`)
   const blobs: BlobSizes = new Map()
-  await walker.collect(image.digest, blobs)
+  await collect(reader, image.digest, blobs)
   for (const r of image.referrers) {
     if (!inRepo.some((e) => e.digest === r.digest))
       report(`${what}: referrer ${r.digest} has no ${INDEX_NAME} entry`)
-    else await walker.collect(r.digest, blobs)
+    else await collect(reader, r.digest, blobs)
   }
   const total = [...blobs.values()].reduce((a, b) => a + b, 0)
   if (blobs.size !== image.blobCount || total !== image.totalBytes) {
@@ -76,70 +119,13 @@ async function checkImage(
   }
 }
 
-/** Loads each manifest once and remembers what it names. */
-class GraphWalker {
-  readonly reached = new Set<string>()
-  private readonly manifests = new Map<string, Manifest | null>()
-
-  constructor(
-    private readonly bundle: BundleReader,
-    private readonly omitted: Set<string>,
-    private readonly report: (p: string) => void,
-  ) {}
-
-  async visit(desc: Descriptor, from: string): Promise<void> {
-    if (this.manifests.has(desc.digest)) return
-    this.reached.add(desc.digest)
-    const m = await this.load(desc, from)
-    this.manifests.set(desc.digest, m)
-    if (!m) return
-    const { manifests, blobs } = childrenOf(m)
-    for (const child of manifests) await this.visit(child, `manifest ${m.digest}`)
-    for (const blob of blobs) {
-      this.reached.add(blob.digest)
-      if (isForeign(blob)) continue
-      const loc = this.bundle.location(blob.digest)
-      if (!loc && !this.omitted.has(blob.digest)) {
-        this.report(
-          `blob ${blob.digest} of manifest ${m.digest} is neither in the bundle nor listed as omitted`,
-        )
-      } else if (loc && loc.size !== blob.size) {
-        this.report(`blob ${blob.digest} is ${loc.size} bytes, manifest ${m.digest} says ${blob.size}`)
-      }
-    }
-  }
-
-  private async load(desc: Descriptor, from: string): Promise<Manifest | null> {
-    const loc = this.bundle.location(desc.digest)
-    if (!loc) {
-      this.report(`manifest ${desc.digest} (from ${from}) is missing; a bundle always carries every manifest`)
-      return null
-    }
-    if (loc.size !== desc.size) {
-      this.report(`manifest ${desc.digest} is ${loc.size} bytes, ${from} says ${desc.size}`)
-      return null
-    }
-    try {
-      return await this.bundle.readManifest(
-        desc.digest as Digest,
-        desc.mediaType,
-        `${this.bundle.name}@${desc.digest}`,
-      )
-    } catch (err) {
-      if (!isFerryError(err)) throw err
-      this.report(err.message)
-      return null
-    }
-  }
-
-  /** Adds the distinct non-foreign blobs under `digest` (already visited) to `into`. */
-  async collect(digest: string, into: BlobSizes, seen = new Set<string>()): Promise<void> {
-    if (seen.has(digest)) return
-    seen.add(digest)
-    const m = this.manifests.get(digest)
-    if (!m) return
-    const { manifests, blobs } = childrenOf(m)
-    for (const child of manifests) await this.collect(child.digest, into, seen)
-    for (const b of blobs) if (!isForeign(b)) into.set(b.digest, b.size)
-  }
+/**
+ * Adds the distinct non-foreign blobs the manifests under `digest` name to `into`. The first walk
+ * already read (and reported) them: what could not be read adds nothing here.
+ */
+async function collect(reader: GraphReader, digest: string, into: BlobSizes): Promise<void> {
+  const root = await reader.manifest(digest).catch(() => undefined)
+  if (!root) return
+  const { blobs } = await walkGraph(reader, root, { onMissing: () => {} })
+  for (const b of blobs.values()) into.set(b.digest, b.size)
 }

@@ -32,16 +32,29 @@ export const blobPath = (digest: string): string => {
 }
 
 /**
- * Writes the tar in the order given: `files` then `blobs`. Headers carry nothing from the host (fixed
- * mtime, uid/gid 0, mode 0644, no user or group names), so equal content gives equal bytes. Each blob
- * streams from its source into its entry with backpressure, verified by the source's own stream (a
- * wrong byte fails the whole write); the next blob's request is opened while the current one flows.
+ * One tar entry: bytes in hand, or a stream opened when its turn comes (`open`). A stream must deliver
+ * exactly `size` bytes and fail (error event) when its content is not what it promised: the writer
+ * only counts, it does not verify.
  */
-export async function writeBundleTar(
-  files: readonly TarFile[],
-  blobs: readonly TarBlob[],
-  out: BundleOutput,
-  opts: WriteTarOptions,
+export interface TarEntrySource {
+  name: string
+  size: number
+  bytes?: Uint8Array
+  open?: () => Promise<Readable>
+  onProgress?: (bytes: number) => void
+  onDone?: () => void
+}
+
+/**
+ * Writes the tar in the order given. Headers carry nothing from the host (fixed mtime, uid/gid 0, mode
+ * 0644, no user or group names), so equal content gives equal bytes. Each streamed entry flows into its
+ * entry with backpressure (a failing stream fails the whole write); the next entry's stream is opened
+ * while the current one flows.
+ */
+export async function writeTar(
+  entries: readonly TarEntrySource[],
+  out: Pick<BundleOutput, 'write'>,
+  opts: { mtime: Date },
 ): Promise<void> {
   const pack = tar.pack()
   const header = (name: string, size: number) => ({
@@ -59,23 +72,22 @@ export async function writeBundleTar(
   // A failed write (disk full) must stop the producer, which may be waiting on backpressure.
   drained.catch((err: unknown) => pack.destroy(err as Error))
 
-  const open = (b: TarBlob): Promise<Readable | undefined> =>
-    b.bytes ? Promise.resolve(undefined) : b.source!.fetchBlob(b.desc)
+  const open = (e: TarEntrySource | undefined): Promise<Readable | undefined> | undefined =>
+    e === undefined ? undefined : e.bytes ? Promise.resolve(undefined) : e.open!()
   let next: Promise<Readable | undefined> | undefined
   try {
-    for (const f of files) await addBuffer(pack, header(f.name, f.bytes.byteLength), f.bytes)
-    next = blobs[0] ? open(blobs[0]) : undefined
-    for (const [i, blob] of blobs.entries()) {
+    next = open(entries[0])
+    for (const [i, entry] of entries.entries()) {
       const body = await next!
-      next = blobs[i + 1] ? open(blobs[i + 1]!) : undefined
+      next = open(entries[i + 1])
       next?.catch(() => {}) // awaited on the next turn; a failure there is reported then
-      const h = header(blobPath(blob.desc.digest), blob.desc.size)
-      if (body) await addStream(pack, h, body, (n) => opts.onProgress?.(blob.desc, n))
+      const h = header(entry.name, entry.size)
+      if (body) await addStream(pack, h, body, (n) => entry.onProgress?.(n))
       else {
-        await addBuffer(pack, h, blob.bytes!)
-        opts.onProgress?.(blob.desc, blob.bytes!.byteLength)
+        await addBuffer(pack, h, entry.bytes!)
+        entry.onProgress?.(entry.bytes!.byteLength)
       }
-      opts.onBlobDone?.(blob.desc)
+      entry.onDone?.()
     }
     pack.finalize()
     await drained
@@ -85,6 +97,26 @@ export async function writeBundleTar(
     await drained.catch(() => {})
     throw err
   }
+}
+
+/** A bundle: `files` (bytes in hand) then `blobs` under `blobs/ALG/HEX`, each streamed from its source. */
+export async function writeBundleTar(
+  files: readonly TarFile[],
+  blobs: readonly TarBlob[],
+  out: BundleOutput,
+  opts: WriteTarOptions,
+): Promise<void> {
+  const entries: TarEntrySource[] = [
+    ...files.map((f) => ({ name: f.name, size: f.bytes.byteLength, bytes: f.bytes })),
+    ...blobs.map((b) => ({
+      name: blobPath(b.desc.digest),
+      size: b.desc.size,
+      ...(b.bytes ? { bytes: b.bytes } : { open: () => b.source!.fetchBlob(b.desc) }),
+      onProgress: (n: number) => opts.onProgress?.(b.desc, n),
+      onDone: () => opts.onBlobDone?.(b.desc),
+    })),
+  ]
+  await writeTar(entries, out, { mtime: opts.mtime })
 }
 
 function addBuffer(pack: tar.Pack, header: EntryHeader, bytes: Uint8Array): Promise<void> {

@@ -1,10 +1,10 @@
 import { pipeline, Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { FerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, digestOf, isDigestReference, parseDigest, verifyingStream } from '../oci/digest.js'
 import { artifactTypeOf, childrenOf, type Manifest, subjectOf } from '../oci/manifest.js'
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
-import { referrerDescriptor } from '../oci/referrer-descriptor.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { preconditionFailure } from './precondition.js'
 import {
@@ -46,7 +46,7 @@ export class MemoryTarget implements Target {
 
   async resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
     const m = await this.fetchManifest(reference, opts)
-    return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+    return descriptorOf(m)
   }
 
   /** The stored bytes, checked again as they flow against what the caller's descriptor says. */
@@ -135,7 +135,7 @@ export class MemoryTarget implements Target {
     return [...this.manifests.values()]
       .filter((m) => subjectOf(m)?.digest === digest)
       .filter((m) => opts.artifactType === undefined || artifactTypeOf(m) === opts.artifactType)
-      .map(referrerDescriptor)
+      .map((m) => descriptorOf(m, { artifactType: 'referrers', annotations: 'own' }))
   }
 
   async referrersListing(): Promise<ReferrersListing> {

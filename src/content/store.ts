@@ -1,6 +1,6 @@
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { type Manifest, subjectOf } from '../oci/manifest.js'
-import { referrerDescriptor } from '../oci/referrer-descriptor.js'
 import type { OperationOptions, TagOptions, TagOutcome, Target } from './target.js'
 
 /**
@@ -15,7 +15,11 @@ export async function storeManifest(
   const { subjectIndexed } = await target.pushManifest(manifest, opts)
   const subject = subjectOf(manifest)
   if (subject && !subjectIndexed) {
-    await target.addReferrer(subject.digest as Digest, referrerDescriptor(manifest), opts)
+    await target.addReferrer(
+      subject.digest as Digest,
+      descriptorOf(manifest, { artifactType: 'referrers', annotations: 'own' }),
+      opts,
+    )
   }
 }
 

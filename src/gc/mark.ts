@@ -1,3 +1,4 @@
+import { isFerryError } from '../errors.js'
 import { GraphReader, walkGraph } from '../graph/index.js'
 import type { OciLayout } from '../layout/index.js'
 import { type Digest, isDigest } from '../oci/digest.js'
@@ -72,7 +73,11 @@ export class Marks {
     }
     const graph = await walkGraph(this.reader, manifest, {
       includeNondistributable: true,
-      onMissing: (child) => this.missing.add(child.digest),
+      // Absent reaches nothing; a manifest that is there but unreadable fails the collection (as a root's does).
+      onMissing: (child, _from, { error }) => {
+        if (!isFerryError(error, 'NOT_FOUND')) throw error
+        this.missing.add(child.digest)
+      },
     })
     for (const m of graph.manifests) {
       this.manifests.add(m.digest)

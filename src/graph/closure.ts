@@ -1,7 +1,7 @@
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
-import { type AttachedNode, discoverAttached, flattenAttached } from './attached.js'
+import { type AttachedNode, discoverAttached, flattenAttached, isFound } from './attached.js'
 import { type ImageGraph, walkGraph } from './manifests.js'
 import { type GraphReader, readerOf } from './reader.js'
 
@@ -34,6 +34,7 @@ export async function closure(
   const reader = readerOf(source)
   const walk = { includeNondistributable: opts.includeNondistributable }
   const graph = await walkGraph(reader, root, walk)
+  // Without onMissing nothing comes back missing (a referrer that cannot be read fails the closure).
   const attached = opts.referrers
     ? flattenAttached(
         await discoverAttached(
@@ -41,7 +42,7 @@ export async function closure(
           graph.manifests.map((m) => m.digest),
           { cosignTags: true },
         ),
-      )
+      ).filter(isFound)
     : []
   const graphs = await Promise.all(attached.map((n) => walkGraph(reader, n.manifest, walk)))
   const blobs = new Map(graph.blobs)

@@ -1,6 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
-import type { Digest } from '../oci/digest.js'
+import { type Digest, isDigestReference } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { Limiter } from '../util/limit.js'
@@ -10,18 +10,54 @@ export const DEFAULT_GRAPH_CONCURRENCY = 8
 export interface GraphReaderOptions extends OperationOptions {
   /** Requests in flight at once for this walk. Default 8. */
   concurrency?: number
+  /** Manifests by digest kept beyond this walk (default: this walk's own, dropped with the reader). */
+  cache?: ManifestCache
+}
+
+/** Where reads are remembered: a Map, or a ManifestCache shared between walks. */
+interface ReadCache<T> {
+  get(key: string): Promise<T> | undefined
+  set(key: string, value: Promise<T>): void
+  delete(key: string): void
 }
 
 /**
- * A target's manifests, referrer lists and attachment tags as one walk sees them: each read once
- * (cached by digest, or by tag for the walk's lifetime), with a bounded number in flight. Every graph
- * walk (copy, sync, verify, bundles, retention) reads through one of these, so a manifest reached two
- * ways (an index child that is also tagged, a signature on two subjects) costs one request.
+ * Manifests by digest kept across walks, for a caller that walks the same content again and again (a
+ * server walking a repository each time its tags change). A digest fixes the bytes, so an entry never
+ * goes stale; at `max` entries it starts over rather than grow without bound.
+ */
+export class ManifestCache implements ReadCache<Manifest> {
+  private readonly entries = new Map<string, Promise<Manifest>>()
+
+  constructor(readonly max: number) {}
+
+  get(digest: string): Promise<Manifest> | undefined {
+    return this.entries.get(digest)
+  }
+
+  set(digest: string, manifest: Promise<Manifest>): void {
+    if (this.entries.size >= this.max) this.entries.clear()
+    this.entries.set(digest, manifest)
+  }
+
+  delete(digest: string): void {
+    this.entries.delete(digest)
+  }
+}
+
+/**
+ * A target's manifests, referrer lists, attachment tags and blob presence as one walk sees them: each
+ * read once (cached by digest, or by tag for the walk's lifetime), with a bounded number in flight. Every
+ * graph walk (copy, sync, verify, bundles, retention, serve, referrers) reads through one of these, so a
+ * manifest reached two ways (an index child that is also tagged, a signature on two subjects) costs one
+ * request.
  */
 export class GraphReader {
-  private readonly manifests = new Map<string, Promise<Manifest>>()
+  private readonly manifests: ReadCache<Manifest>
+  private readonly tagged = new Map<string, Promise<Manifest>>()
   private readonly lists = new Map<string, Promise<Descriptor[]>>()
   private readonly tags = new Map<string, Promise<Descriptor | undefined>>()
+  private readonly blobs = new Map<string, Promise<boolean>>()
   private readonly limit: Limiter
   private listed: Set<string> | undefined
   readonly signal: AbortSignal | undefined
@@ -32,6 +68,7 @@ export class GraphReader {
   ) {
     this.limit = new Limiter(opts.concurrency ?? DEFAULT_GRAPH_CONCURRENCY)
     this.signal = opts.signal
+    this.manifests = opts.cache ?? new Map()
   }
 
   get name(): string {
@@ -40,14 +77,14 @@ export class GraphReader {
 
   /** A manifest by digest (or, once per walk, by tag). */
   manifest(reference: string): Promise<Manifest> {
-    return this.once(this.manifests, reference, () =>
+    return this.once(isDigestReference(reference) ? this.manifests : this.tagged, reference, () =>
       this.target.fetchManifest(reference, { signal: this.signal }),
     )
   }
 
   /** Seeds the cache with a manifest the caller already holds (the root it fetched by tag). */
   know(m: Manifest): void {
-    if (!this.manifests.has(m.digest)) this.manifests.set(m.digest, Promise.resolve(m))
+    if (!this.manifests.get(m.digest)) this.manifests.set(m.digest, Promise.resolve(m))
   }
 
   /**
@@ -68,7 +105,14 @@ export class GraphReader {
     return this.once(this.tags, tag, () => resolveIfPresent(this.target, tag, { signal: this.signal }))
   }
 
-  private once<T>(cache: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> {
+  /** Whether the target holds the blob at the size `desc` says (HEAD on a registry). */
+  hasBlob(desc: Descriptor): Promise<boolean> {
+    return this.once(this.blobs, `${desc.digest}:${desc.size}`, () =>
+      this.target.hasBlob(desc, { signal: this.signal }),
+    )
+  }
+
+  private once<T>(cache: ReadCache<T>, key: string, read: () => Promise<T>): Promise<T> {
     let p = cache.get(key)
     if (!p) {
       p = this.limit.run(read)

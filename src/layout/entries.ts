@@ -1,3 +1,4 @@
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Manifest } from '../oci/manifest.js'
 import { subjectOf } from '../oci/manifest.js'
 import type { Descriptor, ImageIndex } from '../oci/schemas.js'
@@ -13,30 +14,24 @@ import {
 // Pure edits of index.json's entry list (see naming.ts for what an entry means). Each returns the new
 // index, or undefined when nothing changes so the caller leaves the file untouched.
 
-/** The manifest's own artifactType (not the config-media-type fallback the referrers API reports). */
-function ownArtifactType(m: Manifest): string | undefined {
-  const doc = (m.kind === 'index' ? m.index : m.image) as { artifactType?: unknown }
-  return typeof doc.artifactType === 'string' ? doc.artifactType : undefined
-}
-
-/** The manifest's descriptor as index.json records it (and `resolve` returns it, by tag or digest). */
-export function ownDescriptor(m: Manifest): Descriptor {
-  const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
-  const artifactType = ownArtifactType(m)
-  if (artifactType) desc.artifactType = artifactType
-  return desc
+/**
+ * The descriptor of the manifest an index entry points at, without the layout's own bookkeeping (what
+ * `resolve` answers for a tag): the manifest's own artifactType, never the config-media-type fallback.
+ */
+export function entryDescriptor(entry: Descriptor): Descriptor {
+  const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
+  if (entry.artifactType) d.artifactType = entry.artifactType
+  return d
 }
 
 /** The index.json entry for a manifest: under `refName` when tagged, else untagged in `repository`. */
 export function manifestEntry(m: Manifest, repository: string | undefined, refName?: string): Descriptor {
-  const entry = ownDescriptor(m)
   const annotations: Record<string, string> = {}
   if (refName !== undefined) annotations[REF_NAME_ANNOTATION] = refName
   else if (repository !== undefined) annotations[REPOSITORY_ANNOTATION] = repository
   const subject = subjectOf(m)
   if (subject) annotations[SUBJECT_ANNOTATION] = subject.digest
-  if (Object.keys(annotations).length > 0) entry.annotations = annotations
-  return entry
+  return descriptorOf(m, { artifactType: 'own', annotations })
 }
 
 /**

@@ -1,6 +1,7 @@
 import { ifPresent } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
-import { annotationsOf, artifactTypeOf, type Manifest, subjectOf } from '../oci/manifest.js'
+import { artifactTypeOf, type Manifest, subjectOf } from '../oci/manifest.js'
 import { isManifestMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { SUBJECT_ANNOTATION } from './naming.js'
@@ -46,11 +47,7 @@ export async function findReferrers(
       if (subject !== digest) continue
       const type = artifactTypeOf(m)
       if (artifactType !== undefined && type !== artifactType) continue
-      const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
-      if (type) desc.artifactType = type
-      const annotations = annotationsOf(m)
-      if (annotations) desc.annotations = annotations
-      found.push(desc)
+      found.push(descriptorOf(m, { artifactType: 'referrers', annotations: 'own' }))
     }
   }
   return found

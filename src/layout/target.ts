@@ -16,6 +16,7 @@ import type {
 } from '../content/target.js'
 import { hasBytes } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, digestOf, parseDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
@@ -23,7 +24,7 @@ import type { Descriptor } from '../oci/schemas.js'
 import { isDigestReference } from '../reference/grammar.js'
 import { READ_BYTES } from '../util/batches.js'
 import { fileSize, readBlob, readManifestBytes, writeBlob } from './blobs.js'
-import { addEntry, manifestEntry, ownDescriptor, removeDigest, removeRefName } from './entries.js'
+import { addEntry, entryDescriptor, manifestEntry, removeDigest, removeRefName } from './entries.js'
 import type { OciLayout } from './layout.js'
 import { entryTag, inView, refNameFor, refNameOf, validateRepository } from './naming.js'
 import { findReferrers, type SubjectCache } from './referrers.js'
@@ -42,15 +43,6 @@ function stopOnAbort(opts: OperationOptions | undefined, body: Readable): void {
   const stop = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
   signal.addEventListener('abort', stop, { once: true })
   body.once('close', () => signal.removeEventListener('abort', stop))
-}
-
-// A reference starting with a registered algorithm is a digest (and must be a valid one); anything else
-// is a tag, which in the no-repository view may be any ref.name skopeo would accept.
-/** The descriptor of the manifest an index entry points at, without the layout's own bookkeeping. */
-function manifestDescriptor(entry: Descriptor): Descriptor {
-  const d: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size }
-  if (entry.artifactType) d.artifactType = entry.artifactType
-  return d
 }
 
 /**
@@ -86,12 +78,13 @@ export class LayoutTarget implements Target, RangedBlobSource {
 
   async resolve(reference: string, opts?: OperationOptions): Promise<Descriptor> {
     enter(opts)
-    if (isDigestReference(reference)) return ownDescriptor(await this.fetchManifest(reference))
+    if (isDigestReference(reference))
+      return descriptorOf(await this.fetchManifest(reference), { artifactType: 'own' })
     const entry = await this.tagged(reference)
     if ((await fileSize(this.layout.blobPath(entry.digest as Digest))) === undefined) {
       throw new FerryError('NOT_FOUND', `${this.name}:${reference}: manifest ${entry.digest} is missing`)
     }
-    return manifestDescriptor(entry)
+    return entryDescriptor(entry)
   }
 
   async fetchManifest(reference: string, opts?: OperationOptions): Promise<Manifest> {

@@ -106,14 +106,6 @@ export function parseManifest(bytes: Uint8Array, opts: ParseManifestOptions = {}
     : { bytes, digest, mediaType, kind: 'image', image: parsed.data as ImageLike }
 }
 
-/** The descriptor that points at this manifest, as an index or a referrers list would carry it. */
-export function describeManifest(m: Manifest): Descriptor {
-  const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
-  const artifactType = artifactTypeOf(m)
-  if (artifactType) d.artifactType = artifactType
-  return d
-}
-
 // Docker manifests declare none of these fields; reading them through the OCI shape is safe because
 // the loose schemas keep whatever the document carried, and zod already checked the OCI-typed ones.
 function ociView(m: Manifest): Partial<Pick<ImageManifest, 'artifactType' | 'subject' | 'annotations'>> {

@@ -102,7 +102,13 @@ export async function loadPolicy(path: string = DEFAULT_POLICY_FILE): Promise<Po
     environments.push({ ...env, keys, revoked })
   }
   const trust = { keys: [...windows.values()].map((w) => w.key), revoked }
-  return { ...file, path, environments, trust }
+  return {
+    ...file,
+    path,
+    environments,
+    trust,
+    ...(file.ledger === undefined ? {} : { ledger: resolve(base, file.ledger) }),
+  }
 }
 
 /** What the trust decision reads of a key: its fingerprint, its name as written, its window. */

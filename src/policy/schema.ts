@@ -138,6 +138,11 @@ export const policySchema = z
     environments: z.array(environmentSchema).default([]),
     retention: retentionSchema.optional(),
     trust: trustSchema.optional(),
+    /**
+     * The ledger every writing command appends its attempts to when `--ledger` is not given (a path
+     * relative to this file).
+     */
+    ledger: z.string().min(1).optional(),
   })
   .superRefine((policy, ctx) => {
     const seen = new Set<string>()

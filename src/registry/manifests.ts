@@ -1,4 +1,5 @@
 import { FerryError } from '../errors.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, digestOf, isDigest, parseDigest } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../oci/manifest.js'
 import { MANIFEST_ACCEPT } from '../oci/media-types.js'
@@ -66,7 +67,7 @@ export async function resolveManifest(ctx: RepoContext, reference: string): Prom
   if (!head) throw registryError(refName(ctx, reference), 404, '', NOT_FOUND_ENTRY.manifest)
   if (head.descriptor) return head.descriptor
   const m = await fetchManifest(ctx, reference)
-  return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
+  return descriptorOf(m)
 }
 
 // Counted while reading too: a missing or lying Content-Length must not let a body grow unbounded.

@@ -1,17 +1,20 @@
+import { GraphReader, ManifestCache, type Successors, walkGraph } from '../graph/index.js'
 import type { Digest } from '../oci/digest.js'
-import { childrenOf } from '../oci/manifest.js'
+import { childrenOf, type Manifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import type { ContentStore } from './store.js'
 
-/** What one manifest refers to; a digest fixes the bytes, so this never goes stale. */
-type Links = { manifests: string[]; blobs: string[] }
 /** Everything one repository holds through its manifests, for one state of its index.json entries. */
 type Closure = { key: string; manifests: Set<string>; blobs: Set<string> }
 
-const LINKS_MAX = 50_000
+// Manifests kept between walks (a push changes the entries, and the next request walks again). A parsed
+// manifest costs about 3 KB, so this holds the graphs of large layouts in some 60 MB.
+const MANIFESTS_KEPT = 20_000
 // Manifests read at once while walking a repository: enough to hide latency, few enough file handles.
 const READ_CONCURRENCY = 16
+// A missing or unreadable manifest links nothing; reading it directly reports the problem.
+const ignore = () => {}
 
 /**
  * Which repositories exist, and which manifests and blobs belong to each (distribution-spec: a blob or
@@ -32,7 +35,7 @@ const READ_CONCURRENCY = 16
  * again, as its unreferenced blobs already were.
  */
 export class Membership {
-  private readonly links = new Map<string, Links>()
+  private readonly manifests = new ManifestCache(MANIFESTS_KEPT)
   private readonly closures = new Map<string, Closure>()
   /**
    * Blobs linked to a repository that no manifest of it may use: uploaded or mounted into it, or used by
@@ -101,29 +104,14 @@ export class Membership {
    * them out.
    */
   async indexesHolding(name: string, digest: Digest): Promise<Digest[]> {
-    const deleted = this.deleted.get(name) ?? new Set<string>()
     const found = new Set<string>()
-    const reaches = async (from: string, seen: Set<string>): Promise<boolean> => {
-      if (seen.has(from) || seen.size > LINKS_MAX) return false
-      seen.add(from)
-      let holds = false
-      for (const child of (await this.linksOf(name, from as Digest)).manifests) {
-        if (deleted.has(child)) continue
-        if (child === digest) {
-          found.add(from)
-          holds = true
-        } else if (await reaches(child, seen)) holds = true
-      }
-      return holds
-    }
     for (const entry of await this.store.entriesOf(name)) {
-      if (
-        entry.digest !== digest &&
-        isIndexMediaType(entry.mediaType) &&
-        (await reaches(entry.digest, new Set()))
-      ) {
-        found.add(entry.digest)
-      }
+      if (entry.digest === digest || !isIndexMediaType(entry.mediaType)) continue
+      const successors = this.successorsIn(name)
+      const { manifests } = await walkGraph(this.reader(name), entry, { successors, onMissing: ignore })
+      const parents = manifests.filter((m) => successors(m).manifests.some((d) => d.digest === digest))
+      if (parents.length > 0) found.add(entry.digest)
+      for (const p of parents) found.add(p.digest)
     }
     return [...found] as Digest[]
   }
@@ -190,46 +178,34 @@ export class Membership {
   }
 
   private async walk(name: string, key: string, entries: readonly Descriptor[]): Promise<Closure> {
-    const deleted = this.deleted.get(name) ?? new Set<string>()
-    const manifests = new Set<string>()
-    const blobs = new Set<string>()
-    // Entries count even when deleted before (they were pushed or written again since).
-    let frontier: string[] = [...new Set(entries.map((e) => e.digest))]
-    for (const d of frontier) manifests.add(d)
-    while (frontier.length > 0) {
-      const next: string[] = []
-      for (let i = 0; i < frontier.length; i += READ_CONCURRENCY) {
-        const batch = frontier.slice(i, i + READ_CONCURRENCY)
-        for (const links of await Promise.all(batch.map((d) => this.linksOf(name, d as Digest)))) {
-          for (const b of links.blobs) blobs.add(b)
-          for (const m of links.manifests) {
-            if (manifests.has(m) || deleted.has(m)) continue
-            manifests.add(m)
-            next.push(m)
-          }
-        }
-      }
-      frontier = next
-    }
-    const closure = { key, manifests, blobs }
+    // Entries count even when deleted before (they were pushed or written again since), and so does a
+    // manifest an index names that cannot be read: it is held here, reading it reports the problem.
+    const manifests = new Set(entries.map((e) => e.digest))
+    const graph = await walkGraph(this.reader(name), entries, {
+      successors: this.successorsIn(name),
+      onMissing: (desc, _from, { kind }) => {
+        if (kind === 'manifest') manifests.add(desc.digest)
+      },
+      // Foreign layers too: a client asking for one through this repository is asking what it holds.
+      includeNondistributable: true,
+    })
+    for (const m of graph.manifests) manifests.add(m.digest)
+    const closure = { key, manifests, blobs: new Set(graph.blobs.keys()) }
     this.closures.set(name, closure)
     return closure
   }
 
-  private async linksOf(name: string, digest: Digest): Promise<Links> {
-    const cached = this.links.get(digest)
-    if (cached) return cached
-    let links: Links
-    try {
-      const m = await this.store.target(name).fetchManifest(digest)
+  /** A reader for one walk of `name`, over the manifests kept from earlier walks. */
+  private reader(name: string): GraphReader {
+    return new GraphReader(this.store.target(name), { concurrency: READ_CONCURRENCY, cache: this.manifests })
+  }
+
+  /** What a manifest of `name` links: its children and blobs, less the manifests deleted from `name`. */
+  private successorsIn(name: string): (m: Manifest) => Successors {
+    const deleted = this.deleted.get(name) ?? new Set<string>()
+    return (m) => {
       const { manifests, blobs } = childrenOf(m)
-      links = { manifests: manifests.map((d) => d.digest), blobs: blobs.map((d) => d.digest) }
-    } catch {
-      // A missing or unreadable manifest links nothing; reading it directly reports the problem.
-      return { manifests: [], blobs: [] }
+      return { manifests: manifests.filter((d) => !deleted.has(d.digest)), blobs }
     }
-    if (this.links.size >= LINKS_MAX) this.links.clear()
-    this.links.set(digest, links)
-    return links
   }
 }

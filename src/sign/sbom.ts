@@ -48,9 +48,10 @@ export function detectSbomFormat(bytes: Uint8Array, source = 'SBOM'): SbomFormat
 export interface ArtifactReferrerInput {
   artifactType: string
   layerMediaType: string
-  bytes: Uint8Array
-  /** The image this artifact is about; only mediaType, size and digest are kept. */
-  subject: Pick<Descriptor, 'mediaType' | 'size' | 'digest'>
+  /** The content, or (for content too large to hold, hashed as it was read) its digest and size. */
+  bytes: Uint8Array | { digest: Digest; size: number }
+  /** The image this artifact is about; only mediaType, size and digest are kept. Absent: a plain artifact. */
+  subject?: Pick<Descriptor, 'mediaType' | 'size' | 'digest'>
   annotations?: Record<string, string>
   /** RFC 3339 (`org.opencontainers.image.created`); pass a fixed time for reproducible manifests. */
   created: string
@@ -72,11 +73,12 @@ function ociDescriptor(d: Descriptor): Record<string, unknown> {
 
 /**
  * An OCI 1.1 artifact manifest (image-spec manifest.md "Guidelines for Artifact Usage"): empty config
- * descriptor, `artifactType` set, one layer with the content, `subject` pointing at the image.
+ * descriptor, `artifactType` set, one layer with the content, `subject` pointing at the image (when given).
  */
 export function artifactReferrerManifest(input: ArtifactReferrerInput): ReferrerManifest {
-  const layerDigest = digestOf(input.bytes)
-  const { mediaType, size, digest } = input.subject
+  const content = input.bytes
+  const layerDigest = content instanceof Uint8Array ? digestOf(content) : content.digest
+  const layerSize = content instanceof Uint8Array ? content.byteLength : content.size
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
@@ -90,11 +92,19 @@ export function artifactReferrerManifest(input: ArtifactReferrerInput): Referrer
       ociDescriptor({
         mediaType: input.layerMediaType,
         digest: layerDigest,
-        size: input.bytes.byteLength,
+        size: layerSize,
         ...(input.layerAnnotations ? { annotations: input.layerAnnotations } : {}),
       }),
     ],
-    subject: ociDescriptor({ mediaType, digest, size }),
+    ...(input.subject
+      ? {
+          subject: ociDescriptor({
+            mediaType: input.subject.mediaType,
+            digest: input.subject.digest,
+            size: input.subject.size,
+          }),
+        }
+      : {}),
     annotations: sortedByGoKey({ ...input.annotations, [CREATED_ANNOTATION]: input.created }),
   }
   return { manifestBytes: goJson(manifest), configBytes: new Uint8Array(EMPTY_CONFIG_BYTES), layerDigest }

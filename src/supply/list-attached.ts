@@ -1,10 +1,9 @@
 import type { ReadOnlyTarget } from '../content/target.js'
-import { ifPresent } from '../errors.js'
-import { GraphReader } from '../graph/index.js'
+import { isFerryError } from '../errors.js'
+import { type Attached, discoverAttached, type OnMissing } from '../graph/index.js'
 import type { Digest } from '../oci/digest.js'
-import { annotationsOf, type Manifest } from '../oci/manifest.js'
-import type { Descriptor, Platform } from '../oci/schemas.js'
-import { cosignTags } from '../reference/grammar.js'
+import { annotationsOf } from '../oci/manifest.js'
+import type { Platform } from '../oci/schemas.js'
 import { type AttachScheme, effectiveArtifactType, type ReferrersScheme, referrersScheme } from './kinds.js'
 
 export interface AttachedEntry {
@@ -47,60 +46,30 @@ export interface ListAttachedOptions {
   artifactType?: string
 }
 
-interface Walk {
-  /** Reads each manifest and referrer list once, however often the tree reaches it. */
-  reader: GraphReader
-  scheme: ReferrersScheme
-  /** Each manifest is shown once, however many ways it is reached (and cycles end). */
-  seen: Set<string>
-}
-
 const platformName = (p: Platform | undefined) =>
   p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined
 
-function entryOf(
-  scheme: AttachScheme,
-  listed: Descriptor,
-  manifest: Manifest | undefined,
-  tag?: string,
-): Omit<AttachedEntry, 'children'> {
+function entryOf(scheme: ReferrersScheme, node: Attached): AttachedEntry {
+  const listed = node.descriptor
+  const manifest = node.missing ? undefined : node.manifest
   const artifactType = manifest ? effectiveArtifactType(manifest, listed) : listed.artifactType
   const annotations = listed.annotations ?? (manifest ? annotationsOf(manifest) : undefined)
   return {
-    scheme,
+    scheme: node.scheme === 'cosign-tag' ? 'cosign-tag' : scheme,
     digest: listed.digest as Digest,
     mediaType: listed.mediaType,
     size: listed.size,
     ...(artifactType ? { artifactType } : {}),
     ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
-    ...(tag ? { tag } : {}),
-    ...(manifest ? {} : { missing: true }),
+    ...(node.missing || !node.tag ? {} : { tag: node.tag }),
+    ...(node.missing ? { missing: true } : {}),
+    children: node.missing ? [] : node.children.map((c) => entryOf(scheme, c)),
   }
 }
 
-async function attachedTo(walk: Walk, subject: Digest): Promise<AttachedEntry[]> {
-  const found: Omit<AttachedEntry, 'children'>[] = []
-  for (const listed of await walk.reader.referrers(subject)) {
-    if (walk.seen.has(listed.digest)) continue
-    walk.seen.add(listed.digest)
-    found.push(entryOf(walk.scheme, listed, await ifPresent(walk.reader.manifest(listed.digest))))
-  }
-  const tags = cosignTags(subject)
-  const tagged = await Promise.all(tags.map((tag) => ifPresent(walk.reader.manifest(tag))))
-  for (const [i, m] of tagged.entries()) {
-    if (!m || walk.seen.has(m.digest)) continue
-    walk.seen.add(m.digest)
-    const listed = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.byteLength }
-    found.push(entryOf('cosign-tag', listed, m, tags[i]))
-  }
-  return Promise.all(
-    found.map(async (e) => ({ ...e, children: e.missing ? [] : await attachedTo(walk, e.digest) })),
-  )
-}
-
-async function subjectTree(walk: Walk, digest: Digest, artifactType?: string): Promise<AttachedEntry[]> {
-  const all = await attachedTo(walk, digest)
-  return artifactType ? all.filter((e) => e.artifactType === artifactType) : all
+// A manifest gone from under a listing is shown as such; any other failure to read it still throws.
+const listedButGone: OnMissing = (_desc, _subject, { error }) => {
+  if (!isFerryError(error, 'NOT_FOUND')) throw error
 }
 
 /**
@@ -110,31 +79,40 @@ async function subjectTree(walk: Walk, digest: Digest, artifactType?: string): P
 export async function listAttached(opts: ListAttachedOptions): Promise<AttachedTree> {
   const { target } = opts
   const root = await target.fetchManifest(opts.reference)
-  const walk: Walk = {
-    reader: new GraphReader(target),
-    scheme: await referrersScheme(target),
-    seen: new Set([root.digest]),
+  const scheme = await referrersScheme(target)
+  const children = root.kind === 'index' ? root.index.manifests : []
+  const subjects = [...new Set([root.digest, ...children.map((c) => c.digest as Digest)])]
+  // One walk over the image and its children: a manifest reached twice is read and shown once.
+  const nodes = await discoverAttached(target, subjects, {
+    cosignTags: true,
+    onMissing: listedButGone,
+  })
+  const shown = new Set<string>()
+  // Attachments of a subject, under its first appearance only (an index may list a child twice).
+  const attachedTo = (subject: string): AttachedEntry[] => {
+    if (shown.has(subject)) return []
+    shown.add(subject)
+    const entries = nodes.filter((n) => n.subject === subject).map((n) => entryOf(scheme, n))
+    return opts.artifactType ? entries.filter((e) => e.artifactType === opts.artifactType) : entries
   }
   const tree: AttachedTree = {
     name: target.name,
     reference: opts.reference,
     digest: root.digest,
     mediaType: root.mediaType,
-    referrersScheme: walk.scheme,
-    attached: await subjectTree(walk, root.digest, opts.artifactType),
+    referrersScheme: scheme,
+    attached: attachedTo(root.digest),
   }
   if (root.kind === 'index') {
-    tree.manifests = []
-    for (const child of root.index.manifests) {
-      walk.seen.add(child.digest)
+    tree.manifests = children.map((child) => {
       const platform = platformName(child.platform)
-      tree.manifests.push({
+      return {
         digest: child.digest as Digest,
         mediaType: child.mediaType,
         ...(platform ? { platform } : {}),
-        attached: await subjectTree(walk, child.digest as Digest, opts.artifactType),
-      })
-    }
+        attached: attachedTo(child.digest),
+      }
+    })
   }
   return tree
 }

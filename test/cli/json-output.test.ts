@@ -83,7 +83,7 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       .map(([id]) => id.replaceAll(':', ' '))
       .sort()
     expect(withJson.filter((id) => !shapes.has(id))).toEqual([])
-    expect(withJson).toHaveLength(36)
+    expect(withJson).toHaveLength(41)
   })
 
   it('the comparison catches an undocumented key, a missing one and a wrong type', () => {
@@ -187,5 +187,36 @@ describe('--json output matches the shape in --help', { timeout: 300_000 }, () =
       join(dir, 'release.pub'),
     ])
     await json('inventory', [`${reg.host}/acme`, '--output', join(dir, 'inventory.json')])
+  })
+
+  it('evidence packs', async () => {
+    const app = `${reg.host}/acme/app`
+    const pack = join(dir, 'case.tar')
+    await writeFile(join(dir, 'seized.txt'), 'evidence\n')
+    await json('evidence pack', [
+      join(dir, 'seized.txt'),
+      '--image',
+      `${app}:1.0`,
+      '--case',
+      'CASE-1',
+      '--captured-at',
+      '2024-05-01T10:00:00Z',
+      '--key',
+      join(dir, 'release.key'),
+      '--output',
+      pack,
+    ])
+    await json('evidence custody', [
+      pack,
+      '--custodian',
+      'lab',
+      '--action',
+      'received',
+      '--key',
+      join(dir, 'release.key'),
+    ])
+    await json('evidence ls', [pack])
+    await json('evidence verify', [pack, '--key', join(dir, 'release.pub')])
+    await json('evidence push', [pack, `${app}:case-1`, '--subject', `${app}:1.0`])
   })
 })

@@ -46,6 +46,8 @@ describe('repeatable flags', () => {
       'bundle verify --key',
       'bundle verify --revoked',
       'copy --platform',
+      'evidence pack --image',
+      'evidence verify --key',
       'pin --key',
       'pin --revoked',
       'retention apply --all-repositories',
@@ -57,8 +59,8 @@ describe('repeatable flags', () => {
       'verify --key',
       'verify --revoked',
     ])
-    // The global flags are on every command: 37 commands.
-    expect(flags.size).toBe(own.length + 3 * 37)
+    // The global flags are on every command: 42 commands.
+    expect(flags.size).toBe(own.length + 3 * 42)
     const greedy = [...flags].filter(([, f]) => f.multipleNonGreedy !== true).map(([k]) => k)
     expect(greedy).toEqual([])
     // Comma lists only where a value can never hold a comma (a KEY=VALUE annotation or a file path can).
@@ -73,6 +75,9 @@ describe('repeatable flags', () => {
       '--platform',
     ])
     expect([...flags].filter(([k, f]) => /--(annotation|ca-file)$/.test(k) && f.delimiter)).toEqual([])
+    // Every --image takes a list, as the README says; a public key is a file path.
+    expect([...flags].filter(([k, f]) => k.endsWith(' --image') && f.delimiter !== ',')).toEqual([])
+    expect(flags.get('evidence verify --key')?.delimiter).toBeUndefined()
   })
 })
 

@@ -1,8 +1,9 @@
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LayoutTarget } from '../../src/layout/index.js'
+import { descriptorOf } from '../../src/oci/descriptor.js'
 import type { Digest } from '../../src/oci/digest.js'
-import { describeManifest, type Manifest } from '../../src/oci/manifest.js'
+import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { referrersTag } from '../../src/reference/grammar.js'
 import {
@@ -64,13 +65,19 @@ export async function withoutEntry(target: LayoutTarget, image: Image): Promise<
  * without the referrers API that kept the tag).
  */
 export async function fallbackIndex(target: LayoutTarget, subject: Manifest): Promise<Image> {
-  const referrer = artifactFor(describeManifest(subject), 'application/vnd.example.fallback+json')
+  const referrer = artifactFor(
+    descriptorOf(subject, { artifactType: 'referrers' }),
+    'application/vnd.example.fallback+json',
+  )
   await withoutEntry(target, referrer)
   const index = manifestOf({
     schemaVersion: 2,
     mediaType: MediaType.ociIndex,
     manifests: [
-      { ...describeManifest(referrer.manifest), artifactType: 'application/vnd.example.fallback+json' },
+      {
+        ...descriptorOf(referrer.manifest, { artifactType: 'referrers' }),
+        artifactType: 'application/vnd.example.fallback+json',
+      },
     ],
   })
   await target.tag(index, referrersTag(subject.digest as Digest))
@@ -84,7 +91,10 @@ export async function garbage(target: LayoutTarget): Promise<{ files: string[]; 
   await target.untag('old')
   await target.deleteManifest(old.manifest.digest as Digest)
   // Its subject is unreachable: it goes with it, whatever its own kind.
-  const note = syntheticImage({ layerSizes: [300], subject: describeManifest(old.manifest) })
+  const note = syntheticImage({
+    layerSizes: [300],
+    subject: descriptorOf(old.manifest, { artifactType: 'referrers' }),
+  })
   await withoutEntry(target, note)
   const loose = randomBlob(900)
   await target.pushBlob(loose.desc, streamOf(loose.bytes))

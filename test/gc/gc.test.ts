@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GcResult } from '../../src/gc/index.js'
 import { type LayoutTarget, OciLayout } from '../../src/layout/index.js'
+import { descriptorOf } from '../../src/oci/descriptor.js'
 import type { Digest } from '../../src/oci/digest.js'
-import { describeManifest, type Manifest } from '../../src/oci/manifest.js'
+import type { Manifest } from '../../src/oci/manifest.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
 import { ferry, startFerryServe } from '../helpers/cli.js'
 import { artifactFor, randomBlob, streamOf } from '../helpers/registry-fixtures.js'
@@ -78,7 +79,10 @@ describe('ferry gc on an OCI layout', { timeout: 180_000 }, () => {
     )
     expect(sbom.code, sbom.stderr).toBe(0)
     const fallback = await fallbackIndex(web, index)
-    const note = artifactFor(describeManifest(index), 'application/vnd.example.note+json')
+    const note = artifactFor(
+      descriptorOf(index, { artifactType: 'referrers' }),
+      'application/vnd.example.note+json',
+    )
     await withoutEntry(web, note)
     junk = await garbage(web)
     await backdateBlobs(root, 2)

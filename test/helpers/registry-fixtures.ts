@@ -3,8 +3,9 @@ import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { storeManifest, storeTagged } from '../../src/content/store.js'
 import type { Target } from '../../src/content/target.js'
+import { descriptorOf } from '../../src/oci/descriptor.js'
 import { digestOf } from '../../src/oci/digest.js'
-import { describeManifest, type Manifest, parseManifest } from '../../src/oci/manifest.js'
+import { type Manifest, parseManifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor, Platform } from '../../src/oci/schemas.js'
 
@@ -145,7 +146,7 @@ export async function pushArtifact(
   tag?: string,
 ): Promise<Manifest> {
   const artifact = artifactFor(
-    describeManifest(subject),
+    descriptorOf(subject, { artifactType: 'referrers' }),
     artifactType,
     { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
     blobOf(content, artifactType),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
 import { OciLayout, openLayoutTarget } from '../../src/layout/index.js'
 import { refNameOf } from '../../src/layout/naming.js'
-import { describeManifest } from '../../src/oci/manifest.js'
+import { descriptorOf } from '../../src/oci/descriptor.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import {
   artifactFor,
@@ -84,7 +84,7 @@ describe('LayoutTarget round trips', () => {
     expect((await target.resolve('docker')).mediaType).toBe(MediaType.dockerManifest)
     expect((await target.fetchManifest(docker.digest)).mediaType).toBe(MediaType.dockerManifest)
     // An artifact's own artifactType is kept on its entry and in resolve(), by tag and by digest.
-    const sbom = artifactFor(describeManifest(index), MediaType.spdxJson)
+    const sbom = artifactFor(descriptorOf(index, { artifactType: 'referrers' }), MediaType.spdxJson)
     await pushImage(target, sbom, 'sbom')
     expect((await target.resolve('sbom')).artifactType).toBe(MediaType.spdxJson)
     expect((await target.resolve(sbom.manifest.digest)).artifactType).toBe(MediaType.spdxJson)
@@ -112,7 +112,7 @@ describe('LayoutTarget round trips', () => {
     const target = await openLayoutTarget(dir, { create: true, repository: 'acme/web' })
     const image = syntheticImage()
     await pushImage(target, image, 'v1.4.2')
-    const subject = describeManifest(image.manifest)
+    const subject = descriptorOf(image.manifest, { artifactType: 'referrers' })
     const sbom = artifactFor(subject, MediaType.spdxJson, {
       'org.opencontainers.image.created': '2024-01-01',
     })
@@ -158,7 +158,7 @@ describe('LayoutTarget round trips', () => {
     const base = syntheticImage()
     const referrer = manifestOf({
       ...JSON.parse(Buffer.from(base.manifest.bytes).toString()),
-      subject: describeManifest(image.manifest),
+      subject: descriptorOf(image.manifest, { artifactType: 'referrers' }),
     })
     await pushImage(target, { ...base, manifest: referrer })
     const [found] = await target.referrers(image.manifest.digest)

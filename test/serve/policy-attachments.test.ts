@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { FerryError } from '../../src/errors.js'
+import { descriptorOf } from '../../src/oci/descriptor.js'
 import type { Digest } from '../../src/oci/digest.js'
-import { describeManifest, type Manifest } from '../../src/oci/manifest.js'
+import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { carriesFilesystem, isAttachment } from '../../src/serve/policy/attachments.js'
 import { defaultServeNames, parseServeName } from '../../src/serve/policy/names.js'
@@ -18,7 +19,7 @@ const loader = (...known: Manifest[]) => {
 }
 
 const image = syntheticImage().manifest
-const sbom = artifactFor(describeManifest(image), MediaType.spdxJson).manifest
+const sbom = artifactFor(descriptorOf(image, { artifactType: 'referrers' }), MediaType.spdxJson).manifest
 const signature = manifestOf({
   schemaVersion: 2,
   mediaType: MediaType.ociManifest,
@@ -46,7 +47,9 @@ describe('what attaches to an image (serve --policy)', () => {
     expect(await isAttachment(signature, ['v1.0.0'], loader())).toBe(false)
     // An image under a `.sig` tag, or with a subject added, is still an image.
     expect(await isAttachment(image, [cosignTag], loader())).toBe(false)
-    const withSubject = syntheticImage({ subject: describeManifest(sbom) }).manifest
+    const withSubject = syntheticImage({
+      subject: descriptorOf(sbom, { artifactType: 'referrers' }),
+    }).manifest
     expect(await isAttachment(withSubject, [], loader())).toBe(false)
   })
 })

@@ -39,13 +39,14 @@ const RANKS: Record<string, number> = {
   layout: 4,
   sign: 4,
   ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
-  graph: 6,
+  graph: 5, // the one traversal, over any ReadOnlyTarget: beside targets/, so it never opens a backend
   inspect: 6,
   synthetic: 6,
   copy: 7,
   gc: 7, // garbage collection of a layout: graph's walk over layout's entries
   supply: 7,
   bundle: 8,
+  evidence: 9, // evidence packs: bundle's tar and layout, the ledger's chain, sign's keys, supply's artifacts
   targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
   sync: 10,
   policy: 10, // governance rules: judge images read through targets, supply and bundles

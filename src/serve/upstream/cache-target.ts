@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream'
 import type { ReadOnlyTarget, ReferrersListing } from '../../content/target.js'
 import { FerryError, ifPresent } from '../../errors.js'
+import { descriptorOf } from '../../oci/descriptor.js'
 import type { Digest } from '../../oci/digest.js'
-import { describeManifest, type Manifest } from '../../oci/manifest.js'
+import type { Manifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
 import { ApiError } from '../errors.js'
 
@@ -37,7 +38,8 @@ export function cacheTarget(reads: CacheReads): ReadOnlyTarget {
   return {
     name: reads.name,
     fetchManifest: (reference) => found(reads.manifest(reference)),
-    resolve: async (reference) => describeManifest(await found(reads.manifest(reference))),
+    resolve: async (reference) =>
+      descriptorOf(await found(reads.manifest(reference)), { artifactType: 'referrers' }),
     fetchBlob: (desc) => found(reads.blob(desc)),
     hasBlob: (desc) => reads.hasBlob(desc),
     hasManifest: async (digest) => (await ifPresent(found(reads.manifest(digest)))) !== undefined,

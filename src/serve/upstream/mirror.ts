@@ -7,6 +7,7 @@ import { INGEST_DIR } from '../../layout/blobs.js'
 import type { OciLayout } from '../../layout/index.js'
 import { refNameFor } from '../../layout/naming.js'
 import type { Logger } from '../../log.js'
+import { descriptorOf } from '../../oci/descriptor.js'
 import { type Digest, isDigest } from '../../oci/digest.js'
 import { childrenOf, type Manifest, parseManifest } from '../../oci/manifest.js'
 import type { Descriptor } from '../../oci/schemas.js'
@@ -19,6 +20,7 @@ import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
+import { recordRequest } from '../ledger.js'
 import { referrersFilter, sendReferrers } from '../listing.js'
 import type { PolicyView } from '../policy/view.js'
 import { CacheIndex } from './cache-index.js'
@@ -244,8 +246,13 @@ export class Mirror {
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
     if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
-    if (call.req.method === 'GET') {
-      await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    if (call.req.method === 'GET' && call.ctx.policy) {
+      await call.ctx.policy
+        .admitPull(this.policyView(call, source), digest as Digest, route.tag)
+        .catch(async (err: unknown) => {
+          await recordRequest(call, { ...route, operation: 'pull', digest }, { err })
+          throw err
+        })
     }
     this.state.touch(digest)
     if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
@@ -391,12 +398,7 @@ export class Mirror {
     }
     try {
       const m = await this.fetchManifest(source, tag)
-      this.state.setTag(key, {
-        mediaType: m.mediaType,
-        digest: m.digest,
-        size: m.bytes.byteLength,
-        checkedAt: now,
-      })
+      this.state.setTag(key, { ...descriptorOf(m), checkedAt: now })
       return { digest: m.digest, hit: false }
     } catch (err) {
       throw upstreamError(err, `${repo.name}:${tag}`, this.logger)

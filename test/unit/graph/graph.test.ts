@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryTarget } from '../../../src/content/memory.js'
 import { closure, discoverAttached, GraphReader, walkGraph } from '../../../src/graph/index.js'
+import { descriptorOf } from '../../../src/oci/descriptor.js'
 import type { Manifest } from '../../../src/oci/manifest.js'
 import { MediaType } from '../../../src/oci/media-types.js'
 import type { Descriptor } from '../../../src/oci/schemas.js'
@@ -20,15 +21,9 @@ import { tracking } from '../../helpers/tracking-target.js'
 
 /** The graph of an image (index children, blobs, what is attached), walked through one cached reader. */
 
-const describeOf = (m: Manifest): Descriptor => ({
-  mediaType: m.mediaType,
-  digest: m.digest,
-  size: m.bytes.byteLength,
-})
-
 /** An SBOM attached to `subject`, stored by digest. */
 async function attach(target: MemoryTarget, subject: Manifest, artifactType: string = MediaType.spdxJson) {
-  const artifact = artifactFor(describeOf(subject), artifactType)
+  const artifact = artifactFor(descriptorOf(subject), artifactType)
   await pushImage(target, artifact)
   return artifact.manifest
 }
@@ -91,7 +86,7 @@ describe('walkGraph', () => {
     const store = new MemoryTarget('memory:app')
     const image = syntheticImage()
     await pushImage(store, image)
-    const wrong = { ...describeOf(image.manifest), size: image.manifest.bytes.byteLength + 1 }
+    const wrong = { ...descriptorOf(image.manifest), size: image.manifest.bytes.byteLength + 1 }
     const index = manifestOf({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [wrong] })
     await store.pushManifest(index)
     await expect(walkGraph(store, index)).rejects.toMatchObject({

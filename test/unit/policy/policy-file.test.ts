@@ -171,6 +171,7 @@ describe('the example policy file', () => {
     expect(Object.keys(schema.properties).sort()).toEqual([
       'environments',
       'labels',
+      'ledger',
       'naming',
       'retention',
       'trust',

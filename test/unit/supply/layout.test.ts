@@ -1,9 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Target } from '../../src/content/target.js'
-import { FerryError } from '../../src/errors.js'
-import { MediaType } from '../../src/oci/media-types.js'
-import { attachArtifact, attachSbom, listAttached, signImage, verifyImage } from '../../src/supply/index.js'
-import { CYCLONEDX, layoutTarget, makeKeys, pushTestImage, pushTestIndex, SPDX, tempDir } from './helpers.js'
+import type { Target } from '../../../src/content/target.js'
+import { FerryError } from '../../../src/errors.js'
+import { MediaType } from '../../../src/oci/media-types.js'
+import {
+  attachArtifact,
+  attachSbom,
+  listAttached,
+  signImage,
+  verifyImage,
+} from '../../../src/supply/index.js'
+import {
+  CYCLONEDX,
+  layoutTarget,
+  makeKeys,
+  pushTestImage,
+  pushTestIndex,
+  SPDX,
+  tempDir,
+} from '../../supply/helpers.js'
 
 // The whole flow on an OCI layout: referrers come from index.json, cosign tags are ref names.
 const keys = makeKeys()
