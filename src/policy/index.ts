@@ -28,14 +28,19 @@ export { type FoundLabel, labelsOf, TRACE_LABELS, type TraceLabels, traceLabels 
 export {
   DEFAULT_POLICY_FILE,
   type Environment,
+  environmentKeySet,
   environmentNamed,
   loadPolicy,
   loadPolicyFor,
   POLICY_ENV,
   type Policy,
   type PolicyChoice,
+  type PolicyTrust,
   policyFileFor,
+  policyKeySet,
+  type RevokedKey,
   type VerificationKey,
+  withPolicyTrust,
 } from './load.js'
 export {
   environmentFor,

@@ -174,6 +174,7 @@ describe('the example policy file', () => {
       'ledger',
       'naming',
       'retention',
+      'trust',
       'version',
     ])
     expect(schema.additionalProperties).toBe(false)
