@@ -12,6 +12,7 @@ import { referrersTag } from '../reference/grammar.js'
 import { nameWithReference } from '../reference/index.js'
 import { Limiter } from '../util/limit.js'
 import { transferBlobs } from './blobs.js'
+import { copyFailure, onSide } from './copy-error.js'
 import { mergeCosignTag } from './cosign-merge.js'
 import type { CopyEventSink } from './events.js'
 import { filterIndex } from './platform-filter.js'
@@ -118,32 +119,17 @@ export async function copyImage(
 ): Promise<CopyResult> {
   const started = performance.now()
   const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
+  const from = onSide(source, 'source')
+  const to = onSide(destination, 'destination')
   try {
-    const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
+    const plan = await planCopy(from, sourceReference, to, destinationTag, opts)
     const applied = await applyCopy(plan, opts)
     const result = await commitCopy(plan, applied, opts)
     result.durationMs = Math.round(performance.now() - started)
     return result
   } catch (err) {
-    throw aboutCopy(err, nameWithReference(source.name, sourceReference), image)
+    throw copyFailure(err, nameWithReference(source.name, sourceReference), image)
   }
-}
-
-/**
- * A host that cannot be reached is named with the copy it stopped (`copy SRC to DST: the destination
- * HOST: connection refused`), not with the layer blob whose request happened to fail first.
- */
-function aboutCopy(err: unknown, from: string, to: string): unknown {
-  const { host, detail } = err as { host?: unknown; detail?: unknown }
-  if (!isFerryError(err, 'NETWORK') || typeof host !== 'string' || typeof detail !== 'string') return err
-  const side = to.startsWith(`${host}/`)
-    ? 'the destination '
-    : from.startsWith(`${host}/`)
-      ? 'the source '
-      : ''
-  // The NetworkError itself is kept (retry and resume decisions read it), only its words change.
-  err.message = `copy ${from} to ${to}: ${side}${host}: ${detail}`
-  return err
 }
 
 export async function planCopy(
