@@ -17,7 +17,7 @@ export class CopyError extends FerryError {
     from: string,
     to: string,
   ) {
-    super(failure.code, `copy ${from} to ${to}: the ${side} ${failure.message}`, { cause: failure })
+    super(failure.code, `copy ${from} to ${to}: the ${side} ${what(failure)}`, { cause: failure })
     this.name = 'CopyError'
   }
 
@@ -30,6 +30,17 @@ export class CopyError extends FerryError {
       operation: this.operation,
     }
   }
+}
+
+/**
+ * A host that cannot be reached is named alone (`the destination HOST: connection refused`), not with
+ * the blob whose request happened to fail first; anything else keeps its own words.
+ */
+function what(failure: FerryError): string {
+  const { host, detail } = failure as { host?: unknown; detail?: unknown }
+  return failure.code === 'NETWORK' && typeof host === 'string' && typeof detail === 'string'
+    ? `${host}: ${detail}`
+    : failure.message
 }
 
 /** Which side raised a failure, recorded the first time it passes a side: a source stream's failure
