@@ -6,9 +6,12 @@ import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
+import { type AdmittedWrite, admitWrite, type Governance, governs } from '../governance/governed.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { type KeySet, singleKeySet } from '../sign/key-set.js'
+import type { SignatureKey } from '../sign/trust.js'
 import { Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
 import {
@@ -39,6 +42,8 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   to: string
   /** Require ferry-bundle.json.sig to verify with this key. */
   publicKey?: KeyObject
+  /** As `publicKey`, with several keys and the trust decision: a bundle signed with a revoked key is refused. */
+  keys?: KeySet
   /** Move tags that a newer bundle set back to this (older) bundle's images, instead of refusing. */
   allowDowngrade?: boolean
   /** What earlier imports set each tag to (import-record.ts). Default `$XDG_STATE_HOME/ferry/bundle-imports.json`. */
@@ -49,6 +54,11 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   onEvent?: CopyEventSink
   /** The verifying pass over the bundle, before anything is written. */
   onVerifyProgress?: (verified: number, total: number) => void
+  /**
+   * The destination's policy and the ledger: every image is judged before anything is written (one
+   * refused image refuses the import, POLICY_VIOLATION), and each one imported is recorded.
+   */
+  governance?: Governance
 }
 
 export interface ImportedImage {
@@ -82,6 +92,8 @@ export interface ImportResult {
   created: string
   to: string
   signature: SignatureState
+  /** The key the bundle's signature verified with. */
+  signer?: SignatureKey
   images: ImportedImage[]
   downgraded: Downgrade[]
   bytes: number
@@ -112,7 +124,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
   const dest = parseDestination(opts.to)
   const client = opts.client ?? new RegistryClient({ chunkSize: IMPORT_CHUNK_SIZE, ...opts })
   const bundle = await BundleReader.open(file, {
-    publicKey: opts.publicKey,
+    keys: opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey)),
     onProgress: opts.onVerifyProgress,
   }).catch(async (err: unknown) => {
     if (!opts.client) await client.close()
@@ -133,6 +145,24 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     const order = orderOf(bundle.metadata)
     const downgrades = await findDowngrades(placed, dest, order, await readImportRecord(recordPath), open)
     if (downgrades.length > 0 && !opts.allowDowngrade) throw downgradeRefused(downgrades, order)
+    const admitted = new Map<Placed, AdmittedWrite>()
+    if (governs(opts.governance)) {
+      for (const p of placed) {
+        const content = bundle.target(p.image.repository)
+        const repository = dest.kind === 'registry' ? { host: dest.registry } : {}
+        admitted.set(
+          p,
+          await admitWrite(opts.governance, {
+            operation: 'bundle-import',
+            source: `${file} (${p.image.source})`,
+            name: { ...repository, repository: p.path, ...(p.image.tag ? { tag: p.image.tag } : {}) },
+            manifest: await content.fetchManifest(p.image.tag ?? p.image.digest),
+            content,
+            destination: open(p.path),
+          }),
+        )
+      }
+    }
 
     // Verified and complete: from here on the destination is written.
     let target: (path: string) => Target
@@ -142,7 +172,9 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     } else target = (path) => client.repository({ ...dest, repository: path })
     const limiter = new Limiter(opts.concurrency ?? 4)
     const images: ImportedImage[] = []
-    for (const { image, path } of placed) {
+    for (const p of placed) {
+      const { image, path } = p
+      const judged = admitted.get(p)
       const to = target(path)
       await applyMounts(mounts.get(path) ?? [], to, target)
       const result = await copyImage(
@@ -150,8 +182,15 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
         image.tag ?? image.digest,
         to,
         image.tag,
-        { referrers: true, limiter, onEvent: opts.onEvent, logger: opts.logger },
+        {
+          referrers: true,
+          limiter,
+          onEvent: opts.onEvent,
+          logger: opts.logger,
+          ...(judged?.precondition ? { tagPrecondition: judged.precondition } : {}),
+        },
       )
+      await judged?.record()
       if (image.tag !== undefined) {
         const entry = {
           ...order,
@@ -187,6 +226,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
       created: order.created,
       to: opts.to,
       signature: bundle.signature,
+      ...(bundle.signer ? { signer: bundle.signer } : {}),
       images,
       downgraded: downgrades,
       bytes: images.reduce((n, i) => n + i.bytes, 0),

@@ -3,6 +3,7 @@ import { storeManifest, storeTagged } from '../content/store.js'
 import type { OperationOptions, ReadOnlyTarget, TagPrecondition, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
+import type { ListedAttachments } from '../graph/listed-attachments.js'
 import { requireImagePlatform } from '../inspect.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
@@ -20,8 +21,14 @@ import { defaultJournalPath, UploadJournal } from './upload-journal.js'
 
 export const DEFAULT_CONCURRENCY = 4
 
-/** Gates and records around the one write that publishes a copy: the tag. */
+/** Gates and records around a copy's writes. */
 export interface CopyHooks {
+  /**
+   * Runs once the source is read and before anything is sent to the destination: throwing refuses the
+   * copy with the destination untouched (the policy gate, governance/governed.ts). What it answers is the
+   * condition the tag is then written on, unless the options give one.
+   */
+  beforeWrite?: (plan: CopyPlan) => Promise<TagPrecondition | undefined> | TagPrecondition | undefined
   /** Runs after everything is in place and before the tag is written; throwing refuses the copy (a policy gate). */
   beforeCommit?: (plan: CopyPlan) => Promise<void> | void
   /** Runs once the tag names the new content (a ledger entry). */
@@ -62,6 +69,11 @@ export interface CopyOptions extends OperationOptions {
   destinationTagDigest?: Digest | null
   /** The source manifest, when the caller already read it (sync, by the tag it copies): not read again. */
   sourceManifest?: Manifest
+  /**
+   * What a complete tag listing of the source repository showed (sync lists it anyway): attachment tags
+   * it lacks are not asked for.
+   */
+  sourceTags?: ListedAttachments
   hooks?: CopyHooks
   onEvent?: CopyEventSink
   /**
@@ -123,8 +135,10 @@ export async function copyImage(
   const to = onSide(destination, 'destination')
   try {
     const plan = await planCopy(from, sourceReference, to, destinationTag, opts)
+    const judged = await opts.hooks?.beforeWrite?.(plan)
+    const committing = judged && !opts.tagPrecondition ? { ...opts, tagPrecondition: judged } : opts
     const applied = await applyCopy(plan, opts)
-    const result = await commitCopy(plan, applied, opts)
+    const result = await commitCopy(plan, applied, committing)
     result.durationMs = Math.round(performance.now() - started)
     return result
   } catch (err) {
@@ -141,6 +155,7 @@ export async function planCopy(
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   if (opts.sourceManifest) reader.know(opts.sourceManifest)
+  if (opts.sourceTags) reader.knowTags(opts.sourceTags)
   const original = await reader.manifest(sourceReference)
   const subject = nameWithReference(source.name, sourceReference)
   if (opts.expectDigest && original.digest !== opts.expectDigest) {

@@ -3,6 +3,7 @@ import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
+import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
@@ -85,7 +86,7 @@ export async function promote(
   try {
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
-    const name: ImageName = { ...nameOf(dst), tag }
+    const name: ImageName = { ...imageNameOf(dst), tag }
     const check: ImageCheck = opts.policy
       ? await checkImage({
           policy: opts.policy,
@@ -193,8 +194,3 @@ function destinationTag(text: string, src: Location, dst: Reference): string {
     )
   return tag
 }
-
-const nameOf = (ref: Reference): ImageName =>
-  ref.kind === 'registry'
-    ? { host: ref.registry, repository: ref.repository }
-    : { repository: ref.repository ?? '' }

@@ -1,5 +1,6 @@
 import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import type { Governance } from '../governance/governed.js'
 import { readLedger } from '../ledger/index.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
@@ -127,7 +128,7 @@ export interface RetentionRestore {
  */
 export async function restoreRetention(
   dir: string,
-  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean },
+  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean; governance?: Governance },
 ): Promise<RetentionRestore> {
   const record = await readBackup(dir)
   if (opts.to !== undefined && record.repositories.length !== 1) {
