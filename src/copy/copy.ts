@@ -50,8 +50,6 @@ export interface CopyOptions extends OperationOptions {
   referrers?: boolean
   /** Blobs in flight at once. Default 4. */
   concurrency?: number
-  /** Share one budget across several copies (sync); overrides `concurrency`. */
-  limiter?: Limiter
   /** Copy foreign (non-distributable) layers instead of leaving them as references. */
   includeNondistributable?: boolean
   /** The source must be this digest: what is fetched is checked, so a tag that moves meanwhile is refused. */
@@ -62,6 +60,24 @@ export interface CopyOptions extends OperationOptions {
    * (the tag moves, as `crane copy` and `skopeo copy` move it).
    */
   tagPrecondition?: TagPrecondition
+  hooks?: CopyHooks
+  onEvent?: CopyEventSink
+  /**
+   * Where large uploads are recorded so that a later run continues them instead of starting over.
+   * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
+   */
+  journal?: UploadJournal | false
+  /** Receives resume decisions and journal warnings; never an upload URL's query. */
+  logger?: Logger
+}
+
+/**
+ * What a caller running many copies already holds and hands over, so that nothing is read or budgeted
+ * twice (sync, bundle import). Not options a user sets: `copyReference` and the CLI take `CopyOptions`.
+ */
+export interface CopyPlumbing {
+  /** One budget shared across several copies (sync); overrides `concurrency`. */
+  limiter?: Limiter
   /**
    * What the destination tag named when the caller just looked (null: nothing): without a precondition
    * the tag is then written without asking the registry again. sync passes what its plan saw.
@@ -74,16 +90,10 @@ export interface CopyOptions extends OperationOptions {
    * it lacks are not asked for.
    */
   sourceTags?: ListedAttachments
-  hooks?: CopyHooks
-  onEvent?: CopyEventSink
-  /**
-   * Where large uploads are recorded so that a later run continues them instead of starting over.
-   * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
-   */
-  journal?: UploadJournal | false
-  /** Receives resume decisions and journal warnings; never an upload URL's query. */
-  logger?: Logger
 }
+
+/** A copy's options and plumbing together, as plan, apply and commit take them. */
+export type CopyRun = CopyOptions & CopyPlumbing
 
 /** What a copy will do, decided by reading only: the source's closure and the destination tag's value. */
 export interface CopyPlan {
@@ -127,7 +137,7 @@ export async function copyImage(
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,
-  opts: CopyOptions = {},
+  opts: CopyRun = {},
 ): Promise<CopyResult> {
   const started = performance.now()
   const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
@@ -151,7 +161,7 @@ export async function planCopy(
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,
-  opts: CopyOptions = {},
+  opts: CopyRun = {},
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   if (opts.sourceManifest) reader.know(opts.sourceManifest)
@@ -191,7 +201,7 @@ export interface Applied {
 }
 
 /** Writes everything the plan needs except the destination tag. */
-export async function applyCopy(plan: CopyPlan, opts: CopyOptions = {}): Promise<Applied> {
+export async function applyCopy(plan: CopyPlan, opts: CopyRun = {}): Promise<Applied> {
   const { destination, closure: c, image } = plan
   const emit = opts.onEvent ?? (() => {})
   const blobs = c.blobs
@@ -282,11 +292,7 @@ async function copyCosignTag(plan: CopyPlan, node: AttachedNode, opts: Operation
 }
 
 /** Writes the destination tag (if any) under the plan's precondition, between the hooks. */
-export async function commitCopy(
-  plan: CopyPlan,
-  applied: Applied,
-  opts: CopyOptions = {},
-): Promise<CopyResult> {
+export async function commitCopy(plan: CopyPlan, applied: Applied, opts: CopyRun = {}): Promise<CopyResult> {
   const { destination, destinationTag: tag, root, closure: c } = plan
   const emit = opts.onEvent ?? (() => {})
   await opts.hooks?.beforeCommit?.(plan)
