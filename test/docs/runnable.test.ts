@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
-import { type Distribution, freePort, startDistribution } from '../helpers/distribution.js'
+import { freePort, startDistribution } from '../helpers/distribution.js'
 
 /**
  * The guides in docs/ cannot rot: every fenced block whose info string is `sh runnable` is run, in the
@@ -21,7 +21,7 @@ const BIN = join(ROOT, 'bin', 'run.js')
 /** The guides README "Guides" promises a worked example in; the reference pages need none. */
 const GUIDES = ['mirroring', 'serving', 'signing', 'governance', 'retention', 'bundles', 'pinning']
 
-export function runnableBlocks(markdown: string): string[] {
+function runnableBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh runnable\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '')
 }
 
