@@ -7,9 +7,11 @@ import {
   type Policy,
   policyFileFor,
 } from '../src/policy/index.js'
+import type { Governance } from '../src/promote/index.js'
 
 /**
- * The policy flags of a command that writes (promote, tag): one way to find the file and one way to
+ * The policy flags of a command that writes or removes a tag or manifest (copy, sync, promote, tag,
+ * delete, bundle import, retention restore): one way to find the file and one way to
  * opt out, so that a policy which protects a tag protects it from every command.
  */
 export const policyFlags = {
@@ -51,6 +53,46 @@ export async function commandPolicy(
     throw new FerryError(
       'USAGE',
       `--environment ${flags.environment}: no policy file (give --policy FILE, set $${POLICY_ENV} or add ./${DEFAULT_POLICY_FILE})`,
+    )
+  }
+  return policy
+}
+
+/** The policy flags and `--ledger`, for every command that writes or removes a tag or manifest. */
+export const governanceFlags = {
+  ...policyFlags,
+  ledger: Flags.string({
+    description:
+      'Append one hash-chained JSON line per attempt, refusals included, to this ledger (see `ferry ledger`). Default: the policy file’s `ledger:`.',
+  }),
+}
+
+/** The policy (as commandPolicy finds it) and the ledger (`--ledger`, else the policy file's `ledger:`). */
+export async function commandGovernance(
+  flags: { policy?: string; 'no-policy'?: boolean; environment?: string; ledger?: string },
+  note: (line: string) => void,
+  ferryVersion: string,
+): Promise<Governance> {
+  const policy = await commandPolicy(flags, note)
+  const ledger = flags.ledger ?? policy?.ledger
+  return {
+    ...(policy ? { policy } : {}),
+    ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
+    ...(ledger !== undefined ? { ledger } : {}),
+    ferryVersion,
+  }
+}
+
+/**
+ * The policy of a command whose rules come from it (retention): found as every writing command finds
+ * it, and required.
+ */
+export async function requiredPolicy(file: string | undefined, command: string): Promise<Policy> {
+  const policy = await loadPolicyFor({ file })
+  if (!policy) {
+    throw new FerryError(
+      'USAGE',
+      `${command} needs a policy file: give --policy FILE, set $${POLICY_ENV} or add ./${DEFAULT_POLICY_FILE}`,
     )
   }
   return policy

@@ -5,6 +5,7 @@ import { parseCreds } from '../cli/creds.js'
 import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
+import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { progressSink } from '../cli/progress.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
 import { parsePlatform } from '../src/oci/platform.js'
@@ -17,7 +18,14 @@ export default class Copy extends FerryCommand<typeof Copy> {
     'the exact manifest bytes and digest of the source. Blobs the destination has are skipped, blobs on the same ' +
     'registry are mounted, the rest stream through with their size and digest verified; the tag is written last.\n\n' +
     'DST without a tag gets the source tag; DST@sha256:… pushes by digest only. SRC:TAG@DIGEST copies DIGEST ' +
-    'only when TAG names it too; --digest-wins copies it anyway and says so.'
+    'only when TAG names it too; --digest-wins copies it anyway and says so.\n\n' +
+    'The policy file is found as promote and tag find it: --policy FILE, else $FERRY_POLICY, else ' +
+    'ferry.policy.yaml in the working directory when it exists; --no-policy applies none and says so on stderr. ' +
+    'With a policy, the environments DST matches judge the write once the source is read and before anything ' +
+    'is sent: naming, forbidden tags, the SemVer rule, immutability (a tag that names another digest never ' +
+    'moves) and the required labels. An enforce-mode failure refuses the copy with DST unchanged (exit 7, one ' +
+    'line naming the rule, the environment and, for a tag that would move, both digests); the tag is then ' +
+    'written on condition that it still names what was judged. --ledger FILE appends one record per attempt.'
   static override examples = [
     '<%= config.bin %> copy docker.io/library/postgres:16 reg.local:5000/cache/postgres:16',
     '<%= config.bin %> copy reg.local:5000/acme/web:v1.4.2 reg.local:5000/acme/web-prod --referrers',
@@ -25,6 +33,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     '<%= config.bin %> copy oci:./mirror:3.12-slim 127.0.0.1:5000/python --json',
     'REF=$(<%= config.bin %> copy -q oci:./mirror:3.12-slim 127.0.0.1:5000/python)   # name:tag@sha256:…',
     '<%= config.bin %> copy reg-a:5000/app:1 reg-b:5000/app:1 --src-creds "ci:$A_PW" --dest-creds "ci:$B_PW"',
+    '<%= config.bin %> copy reg.local:5000/acme/shop/api:v1.4.2 reg.local:5000/acme/shop/api-prod --policy ferry.policy.yaml --ledger promotions.jsonl',
   ]
   static override registryArgs = { source: 'reference', destination: 'reference' } as const
   static override args = {
@@ -39,6 +48,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     }),
   }
   static override flags = {
+    ...governanceFlags,
     platform: Flags.string({
       description:
         "Copy only this child of an index: OS/ARCH[/VARIANT]. One platform copies that child's own manifest " +
@@ -102,6 +112,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
       const registry = location.kind === 'registry' ? location.registry : undefined
       if (value) this.credsFor(parseCreds(value, `--${flag}`), registry ? [registry] : [], `--${flag}`)
     }
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const quiet = this.flags.quiet
     const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {
@@ -112,6 +123,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
         concurrency: this.flags.concurrency,
         includeNondistributable: this.flags['include-nondistributable'],
         digestWins: this.flags['digest-wins'],
+        governance,
         onEvent: progress.onEvent,
         signal: this.signal,
       })

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { deleteImage } from '../src/promote/index.js'
 
 export default class Delete extends FerryCommand<typeof Delete> {
@@ -10,7 +11,11 @@ export default class Delete extends FerryCommand<typeof Delete> {
     'and refuses (exit 7, naming them) when a tag other than the one in IMAGE names the digest; --force deletes ' +
     'anyway. --dry-run says what would go and changes nothing. A registry with deletes disabled is named with ' +
     'the setting to change (exit 1). Signatures and SBOMs attached to the digest stay; space comes back when the ' +
-    'registry’s garbage collection runs (distribution: `registry garbage-collect`).'
+    'registry’s garbage collection runs (distribution: `registry garbage-collect`).\n\n' +
+    'Policy: --policy FILE, else $FERRY_POLICY, else ./ferry.policy.yaml when it exists (--no-policy applies none ' +
+    'and says so). A tag of an immutable environment, or a manifest such a tag names or lists (an index child), ' +
+    'is never deleted: refused before the DELETE (exit 7, one line naming the rule, the environment, the tag and ' +
+    'the digests). --ledger FILE appends one record per attempt, deleted or refused.'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',
@@ -33,13 +38,16 @@ export default class Delete extends FerryCommand<typeof Delete> {
     }),
   }
   static override flags = {
+    ...governanceFlags,
     force: Flags.boolean({ description: 'Delete even while other tags name the digest.' }),
     'dry-run': Flags.boolean({ description: 'Say what would be deleted; change nothing.' }),
   }
 
   async run() {
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const result = await deleteImage(this.args.image, {
       ...this.registryOptions,
+      governance,
       force: this.flags.force,
       dryRun: this.flags['dry-run'],
       signal: this.signal,

@@ -3,7 +3,7 @@ import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { policyCheckShape } from '../cli/json-shapes.js'
-import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
+import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { checkLine } from '../cli/policy-render.js'
 import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
@@ -24,7 +24,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'no-op; naming another, it is refused (exit 7, both digests named) unless --force, and in an environment ' +
     'marked immutable even --force is refused. The tag is written last, on condition that it is still what was ' +
     'read, and read back afterwards.\n\n' +
-    '--ledger FILE appends one JSON line per attempt (promoted, refused or unchanged: time, operation, actor, ' +
+    '--ledger FILE (default: the policy file’s `ledger:`) appends one JSON line per attempt (promoted, refused or unchanged: time, operation, actor, ' +
     'repository, tag, verdict, source, destination, digest, environment, checks, labels source/revision/created, ' +
     'forced, ferryVersion), hash-chained to the line before; read it with `ferry ledger ls` and `ferry ledger ' +
     'show`, check it with `ferry ledger verify`.'
@@ -61,8 +61,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
     destination: Args.string({ required: true, description: 'REGISTRY/REPO[:TAG] or oci:DIR[:REPO]:TAG' }),
   }
   static override flags = {
-    ...policyFlags,
-    ledger: Flags.string({ description: 'Append a JSON Lines record of the attempt to this file.' }),
+    ...governanceFlags,
     force: Flags.boolean({
       description: 'Move a tag that names another digest (never in an immutable environment).',
     }),
@@ -74,15 +73,13 @@ export default class Promote extends FerryCommand<typeof Promote> {
   }
 
   async run() {
-    const policy = await commandPolicy(this.flags, (line) => this.note(line))
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const progress = progressSink(!this.jsonEnabled())
     let result: Awaited<ReturnType<typeof promote>>
     try {
       result = await promote(this.args.source, this.args.destination, {
         ...this.registryOptions,
-        policy,
-        environment: this.flags.environment,
-        ledger: this.flags.ledger,
+        ...governance,
         force: this.flags.force,
         digestWins: this.flags['digest-wins'],
         referrers: !this.flags['no-referrers'],

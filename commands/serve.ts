@@ -6,11 +6,13 @@ import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { renderGc } from '../cli/gc-render.js'
 import { progressSink } from '../cli/progress.js'
+import { SIGNING_KEY_HELP, withSigner } from '../cli/signing-key.js'
 import { FerryError } from '../src/errors.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
 import { isAttachmentTag } from '../src/reference/grammar.js'
 import { type RunningServer, type ServeGcOptions, startServer } from '../src/serve/index.js'
 import { parseDuration, parseSize, parseUpstream } from '../src/serve/upstream/upstreams.js'
+import type { Signer } from '../src/sign/signer.js'
 
 const TAGS_SHOWN = 6
 
@@ -94,14 +96,19 @@ export default class Serve extends FerryCommand<typeof Serve> {
     '--policy the environment and whether a pull passes the gate), and each image: manifest, layers, labels, ' +
     'history, platforms, its signatures checked against the policy’s keys (by fingerprint), SBOMs with ' +
     'package and licence counts and a download, a pinned REGISTRY/REPO:TAG@DIGEST to copy, and with ' +
-    '--ledger FILE the tag’s ledger history; with --upstream, the cache’s hits, misses, traffic and each ' +
+    '--ledger FILE the tag’s ledger history (what serve records there, and promote and tag if they share it); with --upstream, the cache’s hits, misses, traffic and each ' +
     'cached tag’s staleness. /metrics answers Prometheus text (requests by method, route and status, bytes, ' +
     'upload sessions, the cache’s and the policy’s counters), behind --htpasswd unless --metrics-public. ' +
     'One access log line per request goes to stderr (or --access-log FILE), in --access-log-format common ' +
     '(NCSA combined, plus duration and digest) or json; never a credential, and of the query only ' +
     'parameters that hold no secret (n, last, digest, mount, from, artifactType, ns; the UI’s q, after, tag); ' +
     '--no-access-log ' +
-    'turns it off.'
+    'turns it off.\n\n' +
+    '--ledger FILE (default: the policy file’s `ledger:`) appends one hash-chained JSON line per manifest PUT or ' +
+    'DELETE it accepts or the policy refuses, and per pull the policy refuses, naming the client as actor (the ' +
+    'htpasswd user, else anonymous, and the remote address). Parallel requests are recorded one at a time, so ' +
+    'the chain holds (`ferry ledger verify FILE`). --ledger-key KEY appends a signed checkpoint every 100 ' +
+    'records, 5 minutes after the first record none covers, and at shutdown (see `ferry ledger checkpoint`).'
   static override examples = [
     {
       description: 'A pull-through cache of Docker Hub (point daemon.json "registry-mirrors" at it):',
@@ -132,6 +139,11 @@ export default class Serve extends FerryCommand<typeof Serve> {
         'Enforce the governance policy on every client; release tags never move, prod pulls need a signature:',
       command:
         '<%= config.bin %> serve --root /srv/oci --address 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --htpasswd htpasswd --policy /etc/ferry/ferry.policy.yaml --name registry.intra',
+    },
+    {
+      description: 'Record who pushed, deleted or was refused what, with signed checkpoints:',
+      command:
+        '<%= config.bin %> serve --root /srv/oci --htpasswd htpasswd --policy ferry.policy.yaml --ledger /var/lib/ferry/registry.jsonl --ledger-key ledger.key',
     },
     {
       description:
@@ -245,6 +257,13 @@ export default class Serve extends FerryCommand<typeof Serve> {
       description:
         'Policy file (ferry.policy.yaml) enforced on every push, delete and pull, whatever the client; SIGHUP reloads it.',
     }),
+    ledger: Flags.string({
+      description:
+        'Append one hash-chained JSON line per manifest write or delete accepted or refused, and per refused pull; the UI shows each tag’s records (default: the policy file’s ledger:).',
+    }),
+    'ledger-key': Flags.string({
+      description: `Sign checkpoints of the ledger with this key. ${SIGNING_KEY_HELP}`,
+    }),
     name: Flags.string({
       description:
         'HOST[:PORT] clients reach this registry by: the UI’s pinned references use the first, the policy’s repository globs and ledger records match any (repeatable; default: the listen address and localhost:PORT).',
@@ -264,10 +283,6 @@ export default class Serve extends FerryCommand<typeof Serve> {
       default: true,
       allowNo: true,
       description: 'Serve the read-only web UI at /ui/ (--no-ui: the registry API only).',
-    }),
-    ledger: Flags.string({
-      description:
-        'Ledger file (promote --ledger, tag --ledger) whose records the UI shows on each tag’s page.',
     }),
     'metrics-public': Flags.boolean({
       description: 'Answer /metrics without credentials, even with --htpasswd.',
@@ -293,6 +308,15 @@ export default class Serve extends FerryCommand<typeof Serve> {
   }
 
   async run(): Promise<void> {
+    // A token session (pkcs11:) stays open while the server runs: it signs each checkpoint.
+    await withSigner(
+      this.flags['ledger-key'],
+      (l) => this.note(l),
+      (signer) => this.serve(signer),
+    )
+  }
+
+  private async serve(signer: Signer | undefined): Promise<void> {
     const { flags } = this
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const progress = progressSink(Boolean(flags.bundle))
@@ -345,6 +369,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
           }
         : undefined,
       policy: flags.policy ? { file: flags.policy } : undefined,
+      ledgerRecords: { ...(signer ? { signer } : {}), ferryVersion: this.config.version },
       gc: flags['gc-interval'] ? this.gcOptions(flags['gc-interval'], flags['gc-grace'] ?? '1h') : undefined,
       names: flags.name,
       ui: flags.ui,
@@ -372,6 +397,8 @@ export default class Serve extends FerryCommand<typeof Serve> {
         })
       })
     }
+    if (server.ledger)
+      this.note(`ferry serve: recording writes in ${server.ledger}${signer ? ' (signed checkpoints)' : ''}`)
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

@@ -3,7 +3,9 @@ import { FerryCommand } from '../cli/base-command.js'
 import { formatBytes, plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
+import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { progressSink } from '../cli/progress.js'
+import { exitCodeFor, FerryError } from '../src/errors.js'
 import { runSync, type SyncReport } from '../src/sync/sync.js'
 
 export default class Sync extends FerryCommand<typeof Sync> {
@@ -12,7 +14,12 @@ export default class Sync extends FerryCommand<typeof Sync> {
     'Images already at the destination with the same digest are recognised with HEAD requests alone (Docker Hub ' +
     'does not count those against its pull limit) and left alone, so a scheduled re-run transfers nothing. One ' +
     'failing image does not stop the others; the exit code is 1 when any failed. Two runs of the same spec never ' +
-    'overlap (a lock under $XDG_STATE_HOME/ferry). See examples/sync.example.yaml for the spec format.'
+    'overlap (a lock under $XDG_STATE_HOME/ferry). See examples/sync.example.yaml for the spec format.\n\n' +
+    'The policy file is found as copy finds it (--policy FILE, $FERRY_POLICY, ./ferry.policy.yaml; --no-policy ' +
+    'applies none and says so). Each image is judged by the environments its destination matches before ' +
+    'anything of it is sent: naming, forbidden tags, the SemVer rule, immutability and the required labels. A ' +
+    'refused image is a failure naming the rule, and the exit code is then 7 (the others still run). --ledger ' +
+    'FILE appends one record per image copied or refused.'
   static override examples = [
     '<%= config.bin %> sync mirror.yaml --dry-run',
     '<%= config.bin %> sync mirror.yaml',
@@ -20,6 +27,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
   ]
   static override args = { spec: Args.string({ required: true, description: 'Mirror spec (YAML).' }) }
   static override flags = {
+    ...governanceFlags,
     'dry-run': Flags.boolean({
       description: 'Print what would be copied and what is in sync; write nothing.',
     }),
@@ -61,6 +69,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
   }
 
   async run() {
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const progress = progressSink(!this.jsonEnabled())
     let report: SyncReport
     try {
@@ -69,6 +78,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
         dryRun: this.flags['dry-run'],
         concurrency: this.flags.concurrency,
         blobConcurrency: this.flags['blob-concurrency'],
+        governance,
         onEvent: progress.onEvent,
         signal: this.signal,
       })
@@ -76,7 +86,10 @@ export default class Sync extends FerryCommand<typeof Sync> {
       progress.stop()
     }
     this.out(render(report))
-    if (report.totals.failed > 0) process.exitCode = 1
+    // A refusal by the policy says so in the exit code, whatever else failed.
+    const refused = report.entries.some((e) => e.error?.code === 'POLICY_VIOLATION')
+    if (refused) process.exitCode = exitCodeFor(new FerryError('POLICY_VIOLATION', 'refused'))
+    else if (report.totals.failed > 0) process.exitCode = 1
     return report
   }
 }

@@ -1,8 +1,8 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { policyCheckShape } from '../cli/json-shapes.js'
-import { commandPolicy, policyFlags } from '../cli/policy-flags.js'
+import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { describeCheck } from '../src/policy/index.js'
 import { retag } from '../src/promote/index.js'
 
@@ -19,7 +19,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
     'enforce-mode failure refuses the tag (exit 7, one line naming the rule, the environment and, for a tag ' +
     'that would move, both digests); a warn-mode one is printed. The environments are those the new name ' +
     'matches; --environment adds one’s rules, never removes any. ' +
-    '--ledger FILE appends a hash-chained record of each attempt (tagged, unchanged or refused; see `ferry ledger`).'
+    '--ledger FILE (default: the policy file’s `ledger:`) appends a hash-chained record of each attempt (tagged, unchanged or refused; see `ferry ledger`).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     image: 'string',
@@ -44,21 +44,13 @@ export default class Tag extends FerryCommand<typeof Tag> {
     }),
     tag: Args.string({ required: true, description: 'The new tag, in the same repository.' }),
   }
-  static override flags = {
-    ...policyFlags,
-    ledger: Flags.string({
-      description: 'Append a hash-chained JSON Lines record of the attempt to this ledger file.',
-    }),
-  }
+  static override flags = governanceFlags
 
   async run() {
-    const policy = await commandPolicy(this.flags, (line) => this.note(line))
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const result = await retag(this.args.image, this.args.tag, {
       ...this.registryOptions,
-      policy,
-      environment: this.flags.environment,
-      ledger: this.flags.ledger,
-      ferryVersion: this.config.version,
+      ...governance,
       signal: this.signal,
     })
     for (const c of result.checks ?? [])
@@ -66,7 +58,7 @@ export default class Tag extends FerryCommand<typeof Tag> {
     this.out(`${result.image}@${result.digest}`)
     if (!result.changed) this.note(`${result.image} already names ${result.digest}: nothing written`)
     else if (result.previous) this.note(`moved ${result.tag} from ${result.previous}`)
-    if (this.flags.ledger) this.note(`recorded in ${this.flags.ledger}`)
+    if (governance.ledger) this.note(`recorded in ${governance.ledger}`)
     return result
   }
 }

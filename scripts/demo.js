@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run demo`: ferry's main job, end to end, on the embedded registry (`ferry serve`), with images the
 // demo makes itself. Needs nothing but Node: no Docker, no network. Every step prints the commands it runs
-// and ends with one line saying what it proved, checked against what the commands printed.
+// and ends with one line saying what it proved, checked against what the commands printed. Where skopeo is
+// installed, it is the client the policy-enforcing registry refuses (otherwise ferry plays that part).
 //
 // The demo is a list of step functions (STEPS, at the bottom) sharing one context: a new step is a new
 // function and one more line in that list.
@@ -68,11 +69,14 @@ async function waitFor(url) {
 }
 
 /** `ferry serve` in the background, stopped by ctx.stop() however the demo ends. */
-async function serve(ctx, dir) {
+async function serve(ctx, dir, ...more) {
   const port = await freePort()
-  process.stdout.write(`\n$ ferry serve --root ${rel(dir)} --port ${port} &\n`)
-  const server = spawn(process.execPath, [bin, 'serve', '--root', dir, '--port', String(port)], {
+  process.stdout.write(
+    `\n$ ferry serve --root ${rel(dir)} --port ${port}${more.map((a) => ` ${a}`).join('')} &\n`,
+  )
+  const server = spawn(process.execPath, [bin, 'serve', '--root', dir, '--port', String(port), ...more], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    cwd: out,
   })
   ctx.servers.push(server)
   await waitFor(`http://127.0.0.1:${port}/v2/`)
@@ -165,14 +169,15 @@ async function verifyOffline(ctx) {
 // 5. dev → prod through the policy gates: one refusal, one promotion by digest, the ledger.
 async function promote(ctx) {
   section('Promote by digest through the policy gates, with an audit ledger')
-  writeFileSync(join(out, 'ferry.policy.yaml'), demoPolicy())
+  // Named, not ./ferry.policy.yaml: that one every writing command would apply to the steps below too.
+  writeFileSync(join(out, 'governance.policy.yaml'), demoPolicy())
   process.stdout.write(
-    'ferry.policy.yaml: prod repositories (*-prod) need a signature and a signed SBOM by\n',
+    'governance.policy.yaml: prod repositories (*-prod) need a signature and a signed SBOM by\n',
   )
   process.stdout.write(
     'release.pub, SemVer vX.Y.Z tags, no latest, and tags that never move; *-dev* tags only warn.\n',
   )
-  const ledger = ['--ledger', 'promotions.jsonl']
+  const ledger = ['--policy', 'governance.policy.yaml', '--ledger', 'promotions.jsonl']
   ferry('promote', `${ctx.app}:1.0`, `${ctx.app}:v1.0.0-dev`, ...ledger)
   const refused = ferryExiting(
     7,
@@ -196,7 +201,45 @@ async function promote(ctx) {
   )
 }
 
-// 6. Mirror with a spec, twice: the second run only checks.
+// 6. The registry holds every client to the policy: a skopeo push of `latest` into prod, refused.
+async function registryEnforces(ctx) {
+  section('The registry enforces the policy, whatever the client: a skopeo push refused')
+  const gated = await serve(
+    ctx,
+    join(out, 'gated-registry'),
+    '--policy',
+    'governance.policy.yaml',
+    '--ledger',
+    'registry.jsonl',
+  )
+  const target = `${gated}/acme/mini-api-prod:latest`
+  const hasSkopeo = spawnSync('skopeo', ['--version']).status === 0
+  let said
+  if (hasSkopeo) {
+    const args = ['copy', '--src-tls-verify=false', '--dest-tls-verify=false']
+    args.push(`docker://${ctx.app}:1.0`, `docker://${target}`)
+    process.stdout.write(`\n$ skopeo ${args.join(' ')}\n`)
+    const r = spawnSync('skopeo', args, { cwd: out })
+    said = `${r.stdout}${r.stderr}`.replace(/\\+"/g, '"')
+    // skopeo's last line carries the registry's answer; its progress lines are noise here.
+    process.stdout.write(`${said.trim().split('\n').at(-1)}\n(exit ${r.status}, as intended)\n`)
+    if (r.status === 0) throw new Error('demo: skopeo pushed latest into prod')
+  } else {
+    process.stdout.write(
+      '(skopeo is not installed: ferry, told to apply no policy itself, plays the client)\n',
+    )
+    said = ferryExiting(7, 'copy', `${ctx.app}:1.0`, target, '--no-policy').stderr
+  }
+  const records = ferry('ledger', 'ls', 'registry.jsonl').stdout
+  proved(
+    /DENIED|denied/.test(said) &&
+      said.includes('tags.forbid (environment prod)') &&
+      records.includes('refused'),
+    'the registry refused the push of latest into prod (403 DENIED, naming the rule) and recorded who tried',
+  )
+}
+
+// 7. Mirror with a spec, twice: the second run only checks.
 async function mirror(ctx) {
   section('Mirror on a schedule: the second run only checks, and moves nothing')
   const spec = [
@@ -216,7 +259,7 @@ async function mirror(ctx) {
   )
 }
 
-// 7. One signed, reproducible bundle file for the air gap.
+// 8. One signed, reproducible bundle file for the air gap.
 async function bundleUp(ctx) {
   section('Carry it across an air gap: one signed, reproducible bundle file')
   ferry(
@@ -248,7 +291,7 @@ async function bundleUp(ctx) {
   )
 }
 
-// 8. The closed side: its own registry, the bundle imported, verified there.
+// 9. The closed side: its own registry, the bundle imported, verified there.
 async function importClosed(ctx) {
   section('On the closed side: import into its own registry, then verify there, offline')
   const closed = await serve(ctx, join(out, 'closed-registry'))
@@ -277,6 +320,7 @@ const STEPS = [
   signAndAttach,
   verifyOffline,
   promote,
+  registryEnforces,
   mirror,
   bundleUp,
   importClosed,
@@ -290,7 +334,7 @@ const ctx = { servers: [] }
 try {
   for (const step of STEPS) await step(ctx)
   process.stdout.write(
-    '\nDone. Two registries ran on demo-out/registry and demo-out/closed-registry; nothing left the machine.\n',
+    '\nDone. Three registries ran on demo-out/registry, demo-out/gated-registry and demo-out/closed-registry; nothing left the machine.\n',
   )
 } finally {
   for (const server of ctx.servers) server.kill('SIGTERM')
@@ -323,7 +367,7 @@ environments:
  * registry, by digest, and only after every image verified there. The service also needs postgres and
  * python; the demo makes signed stand-ins for them (no network) and carries them in a second bundle.
  */
-// 9. The deployment files, pinned to the closed registry by digest, after every image verified.
+// 10. The deployment files, pinned to the closed registry by digest, after every image verified.
 async function pinDeployments(ctx) {
   const { registry, closed } = ctx
   section('Pin the deployment files to the closed registry, by digest, after verifying every image')
@@ -390,7 +434,7 @@ async function pinDeployments(ctx) {
   )
 }
 
-// 10. Retention: what a weekly GC would do, read-only.
+// 11. Retention: what a weekly GC would do, read-only.
 async function retentionPlan(ctx) {
   section('Retention: plan what a scheduled GC would keep, untag and delete (read-only)')
   writeFileSync(

@@ -4,6 +4,7 @@ import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
+import { commandGovernance, governanceFlags } from '../../cli/policy-flags.js'
 import { progressSink } from '../../cli/progress.js'
 import { importBundle } from '../../src/bundle/import.js'
 import { describeOrder } from '../../src/bundle/import-record.js'
@@ -32,6 +33,11 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     'is written (POLICY_VIOLATION, exit 7), naming the tag and both bundles; --allow-downgrade moves the tags ' +
     'back and lists them. Re-importing the same bundle is fine. Only a signed bundle imported with --key gives ' +
     'an order to trust: an unsigned one can claim any sequence.\n\n' +
+    'Policy: --policy FILE, else $FERRY_POLICY, else ./ferry.policy.yaml when it exists (--no-policy applies none ' +
+    'and says so). Every image is judged by the environments its destination matches before anything is ' +
+    'written: naming, forbidden tags, the SemVer rule, immutability and the required labels; one refused image ' +
+    'refuses the import (exit 7, one line naming the rule, the environment and both digests where a tag would ' +
+    'move). --ledger FILE appends one record per image imported or refused.\n\n' +
     'Prints source → destination and the digest to deploy by; --mapping-out writes the same as JSON.'
   static override examples = [
     '<%= config.bin %> bundle import mini-api-1.0.tar --to reg.local:5000/cache --key release.pub',
@@ -44,6 +50,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
   }
   static override flags = {
+    ...governanceFlags,
     to: Flags.string({
       required: true,
       description:
@@ -104,6 +111,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     const { flags } = this
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const mapping = flags.mapping ? await loadMappingFile(flags.mapping) : undefined
+    const governance = await commandGovernance(flags, (line) => this.note(line), this.config.version)
     const progress = progressSink(!this.jsonEnabled())
     let verified = 0
     try {
@@ -115,6 +123,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
         mapping,
         stripComponents: flags['strip-components'],
         concurrency: flags.concurrency,
+        governance,
         onEvent: progress.onEvent,
         onVerifyProgress: (n, total) => {
           if (verified === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })

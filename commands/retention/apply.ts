@@ -2,10 +2,18 @@ import { join } from 'node:path'
 import { Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { requiredPolicy } from '../../cli/policy-flags.js'
 import { renderApply, renderPlan } from '../../cli/retention-render.js'
-import { loadPolicy } from '../../src/policy/index.js'
+import { exitCodeFor, FerryError } from '../../src/errors.js'
 import { applyRetention, planRetention, retentionStateDir } from '../../src/retention/index.js'
-import { PLAN_SHAPE, REPOSITORIES_HELP, repositoryArg, retentionFlags, SUMMARY_SHAPE } from './plan.js'
+import {
+  agesLedger,
+  PLAN_SHAPE,
+  REPOSITORIES_HELP,
+  repositoryArg,
+  retentionFlags,
+  SUMMARY_SHAPE,
+} from './plan.js'
 
 const backupPath = () => join(retentionStateDir(), 'backups', new Date().toISOString().replace(/[:.]/g, '-'))
 
@@ -26,7 +34,12 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     'tag. Where a registry has no tag DELETE (distribution 2.x), a tag is untagged by pushing a unique placeholder ' +
     'onto it and deleting that by digest.\n\n' +
     `${REPOSITORIES_HELP} Repositories are applied one by one in that order, each with the safety above.\n\n` +
-    'Exit 0 when every repository is done, 1 when any failed (the others still run). Space is reclaimed only by the ' +
+    'The policy file: --policy FILE, else $FERRY_POLICY, else ferry.policy.yaml in the working directory. Before ' +
+    'anything changes, every tag the plan removes is judged as `ferry delete` judges it: a tag of an immutable ' +
+    'environment is never removed, and a plan that would remove one is refused with the repository untouched ' +
+    '(exit 7, naming the rule, the environment, the tag and its digest). --ledger FILE (default: the policy ' +
+    'file’s `ledger:`) gets one record per tag or manifest removed, and per refusal.\n\n' +
+    'Exit 0 when every repository is done, 7 when the policy refused any, 1 when any other failed (the others still run). Space is reclaimed only by the ' +
     'registry’s garbage collection, and the last line says which is safe for the registry at hand. On ' +
     'distribution 2.x (which deletes by digest only): `registry garbage-collect CONFIG` WITHOUT ' +
     '--delete-untagged, which there deletes every manifest no tag names: the platform images of multi-arch ' +
@@ -76,11 +89,11 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
   }
 
   async run() {
-    const policy = await loadPolicy(this.flags.policy)
+    const policy = await requiredPolicy(this.flags.policy, 'retention apply')
     const common = {
       ...this.registryOptions,
       policy,
-      ledgerFile: this.flags.ledger,
+      ledgerFile: agesLedger(this.flags.ledger, policy),
       allRepositories: this.flags['all-repositories'],
       signal: this.signal,
     }
@@ -98,6 +111,7 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
       ...common,
       backupDir: this.flags.backup ?? backupPath(),
       logger: this.logger,
+      record: { ledger: this.flags.ledger ?? policy.ledger, ferryVersion: this.config.version },
     })
     for (const r of result.repositories) {
       if ('error' in r) {
@@ -111,7 +125,9 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
     }
     this.out(`backup: ${result.backup}`)
     this.out(result.gc)
-    if (result.summary.failed) process.exitCode = 1
+    const refused = result.repositories.some((r) => 'error' in r && r.error.code === 'POLICY_VIOLATION')
+    if (refused) process.exitCode = exitCodeFor(new FerryError('POLICY_VIOLATION', 'refused'))
+    else if (result.summary.failed) process.exitCode = 1
     return result
   }
 }

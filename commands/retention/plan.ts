@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs'
 import { Args, Flags } from '@oclif/core'
 import { repeatableList } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { requiredPolicy } from '../../cli/policy-flags.js'
 import { renderPlan } from '../../cli/retention-render.js'
-import { DEFAULT_POLICY_FILE, loadPolicy } from '../../src/policy/index.js'
+import { DEFAULT_POLICY_FILE, POLICY_ENV, type Policy } from '../../src/policy/index.js'
 import { planRetention } from '../../src/retention/index.js'
 
 const age = { 'time?': 'string', source: 'string' } as const
@@ -68,11 +70,11 @@ export const SUMMARY_SHAPE = { repositories: 'number', ...REPOSITORY_SUMMARY } a
 
 export const retentionFlags = {
   policy: Flags.string({
-    description: 'The policy file with the retention rules.',
-    default: DEFAULT_POLICY_FILE,
+    description: `The policy file with the retention rules. Default: $${POLICY_ENV}, else ${DEFAULT_POLICY_FILE} in the working directory.`,
   }),
   ledger: Flags.string({
-    description: 'A promotion ledger (ferry promote --ledger): the last source of a tag’s age.',
+    description:
+      'The ledger (ferry promote --ledger; default: the policy file’s `ledger:`): the last source of a tag’s age; apply also appends each removal to it.',
   }),
   'all-repositories': Flags.string({
     description:
@@ -81,6 +83,13 @@ export const retentionFlags = {
     ...repeatableList,
   }),
 }
+
+/**
+ * The ledger ages are read from: `--ledger` (which must exist), else the policy file's `ledger:` once
+ * something has written it.
+ */
+export const agesLedger = (flag: string | undefined, policy: Policy): string | undefined =>
+  flag ?? (policy.ledger !== undefined && existsSync(policy.ledger) ? policy.ledger : undefined)
 
 /** REPO arguments: names, or globs over the catalog. */
 export const repositoryArg = Args.string({
@@ -128,11 +137,11 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
   static override flags = retentionFlags
 
   async run() {
-    const policy = await loadPolicy(this.flags.policy)
+    const policy = await requiredPolicy(this.flags.policy, 'retention plan')
     const result = await planRetention(this.positionals, {
       ...this.registryOptions,
       policy,
-      ledgerFile: this.flags.ledger,
+      ledgerFile: agesLedger(this.flags.ledger, policy),
       allRepositories: this.flags['all-repositories'],
       signal: this.signal,
     })

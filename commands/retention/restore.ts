@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { FerryCommand } from '../../cli/base-command.js'
 import { plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
+import { commandGovernance, governanceFlags } from '../../cli/policy-flags.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
 import { restoreRetention } from '../../src/retention/index.js'
 
@@ -15,7 +16,11 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
     'A tag is put back where it is absent, or where it names ferry’s untag placeholder (an untag a killed run left ' +
     'half done). A tag that names another digest was re-used since the apply: it is left as it is and reported as a ' +
     'conflict, one line each naming the tag, what it names now and what the backup has, and restore exits 7 ' +
-    '(POLICY_VIOLATION) after restoring everything else. --force moves such tags back too and reports each one.'
+    '(POLICY_VIOLATION) after restoring everything else. --force moves such tags back too and reports each one.\n\n' +
+    'Policy: --policy FILE, else $FERRY_POLICY, else ./ferry.policy.yaml when it exists (--no-policy applies none ' +
+    'and says so). Every tag to put back is judged before anything is pushed by the name rules of its ' +
+    'environment (naming, forbidden tags, SemVer, immutability: --force never moves an immutable tag); a refusal ' +
+    'leaves the repository untouched (exit 7). --ledger FILE appends one record per tag restored or refused.'
   /** The --json document, shown in --help and checked by test/retention/cli.test.ts. */
   static jsonOutput: JsonShape = {
     repositories: [
@@ -38,6 +43,7 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
     backup: Args.string({ required: true, description: 'The backup directory retention apply wrote' }),
   }
   static override flags = {
+    ...governanceFlags,
     to: Flags.string({
       description: 'Restore into this repository (HOST/PATH) instead of the original one.',
     }),
@@ -48,8 +54,10 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
   }
 
   async run() {
+    const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const result = await restoreRetention(this.args.backup, {
       ...this.registryOptions,
+      governance,
       to: this.flags.to,
       force: this.flags.force,
       signal: this.signal,

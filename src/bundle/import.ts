@@ -8,6 +8,7 @@ import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
+import { type AdmittedWrite, admitWrite, type Governance, governs } from '../promote/governed.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
@@ -49,6 +50,11 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   onEvent?: CopyEventSink
   /** The verifying pass over the bundle, before anything is written. */
   onVerifyProgress?: (verified: number, total: number) => void
+  /**
+   * The destination's policy and the ledger: every image is judged before anything is written (one
+   * refused image refuses the import, POLICY_VIOLATION), and each one imported is recorded.
+   */
+  governance?: Governance
 }
 
 export interface ImportedImage {
@@ -133,6 +139,24 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     const order = orderOf(bundle.metadata)
     const downgrades = await findDowngrades(placed, dest, order, await readImportRecord(recordPath), open)
     if (downgrades.length > 0 && !opts.allowDowngrade) throw downgradeRefused(downgrades, order)
+    const admitted = new Map<Placed, AdmittedWrite>()
+    if (governs(opts.governance)) {
+      for (const p of placed) {
+        const content = bundle.target(p.image.repository)
+        const repository = dest.kind === 'registry' ? { host: dest.registry } : {}
+        admitted.set(
+          p,
+          await admitWrite(opts.governance, {
+            operation: 'bundle-import',
+            source: `${file} (${p.image.source})`,
+            name: { ...repository, repository: p.path, ...(p.image.tag ? { tag: p.image.tag } : {}) },
+            manifest: await content.fetchManifest(p.image.tag ?? p.image.digest),
+            content,
+            destination: open(p.path),
+          }),
+        )
+      }
+    }
 
     // Verified and complete: from here on the destination is written.
     let target: (path: string) => Target
@@ -142,7 +166,9 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     } else target = (path) => client.repository({ ...dest, repository: path })
     const limiter = new Limiter(opts.concurrency ?? 4)
     const images: ImportedImage[] = []
-    for (const { image, path } of placed) {
+    for (const p of placed) {
+      const { image, path } = p
+      const judged = admitted.get(p)
       const to = target(path)
       await applyMounts(mounts.get(path) ?? [], to, target)
       const result = await copyImage(
@@ -150,8 +176,15 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
         image.tag ?? image.digest,
         to,
         image.tag,
-        { referrers: true, limiter, onEvent: opts.onEvent, logger: opts.logger },
+        {
+          referrers: true,
+          limiter,
+          onEvent: opts.onEvent,
+          logger: opts.logger,
+          ...(judged?.precondition ? { tagPrecondition: judged.precondition } : {}),
+        },
       )
+      await judged?.record()
       if (image.tag !== undefined) {
         const entry = {
           ...order,

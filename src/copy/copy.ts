@@ -19,8 +19,14 @@ import { defaultJournalPath, UploadJournal } from './upload-journal.js'
 
 export const DEFAULT_CONCURRENCY = 4
 
-/** Gates and records around the one write that publishes a copy: the tag. */
+/** Gates and records around a copy's writes. */
 export interface CopyHooks {
+  /**
+   * Runs once the source is read and before anything is sent to the destination: throwing refuses the
+   * copy with the destination untouched (the policy gate, promote/governed.ts). What it answers is the
+   * condition the tag is then written on, unless the options give one.
+   */
+  beforeWrite?: (plan: CopyPlan) => Promise<TagPrecondition | undefined> | TagPrecondition | undefined
   /** Runs after everything is in place and before the tag is written; throwing refuses the copy (a policy gate). */
   beforeCommit?: (plan: CopyPlan) => Promise<void> | void
   /** Runs once the tag names the new content (a ledger entry). */
@@ -120,8 +126,10 @@ export async function copyImage(
   const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
   try {
     const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
+    const judged = await opts.hooks?.beforeWrite?.(plan)
+    const committing = judged && !opts.tagPrecondition ? { ...opts, tagPrecondition: judged } : opts
     const applied = await applyCopy(plan, opts)
-    const result = await commitCopy(plan, applied, opts)
+    const result = await commitCopy(plan, applied, committing)
     result.durationMs = Math.round(performance.now() - started)
     return result
   } catch (err) {

@@ -22,7 +22,7 @@ const chainFields = {
 
 export const changeRecordSchema = z.looseObject({
   ...chainFields,
-  verdict: z.enum(['promoted', 'refused', 'unchanged', 'tagged']),
+  verdict: z.enum(['promoted', 'refused', 'unchanged', 'tagged', 'written', 'deleted']),
   source: z.string(),
   /** With its tag. */
   destination: z.string(),
@@ -83,7 +83,8 @@ export interface PromoteRecord {
 
 /** A change record as read back: a promotion or a tag, with the chain fields where written. */
 export type LedgerRecord = Omit<PromoteRecord, 'verdict'> & {
-  verdict: PromoteRecord['verdict'] | 'tagged'
+  /** written: copy, sync, import, restore or a push put it there; deleted: a tag or manifest removed. */
+  verdict: PromoteRecord['verdict'] | 'tagged' | 'written' | 'deleted'
   operation?: string
   actor?: string
   repository?: string

@@ -3,7 +3,12 @@ import type { LedgerContents } from './read.js'
 import type { LedgerRecord } from './record.js'
 
 /** Verdicts after which the tag named the record's digest: the ledger's word on where a tag stands. */
-const SUCCESSFUL: ReadonlySet<LedgerRecord['verdict']> = new Set(['promoted', 'tagged', 'unchanged'])
+const SUCCESSFUL: ReadonlySet<LedgerRecord['verdict']> = new Set([
+  'promoted',
+  'tagged',
+  'written',
+  'unchanged',
+])
 
 /** The ledger's last successful record of one tag: what it named then, and where the ledger says so. */
 export interface RecordedTag {
@@ -38,16 +43,18 @@ function destinationOf(r: LedgerRecord): { repository: string; tag: string } | u
 }
 
 /**
- * The last successful record (promoted, tagged or unchanged) of every registry tag the ledger names,
- * keyed by the canonical `HOST/PATH:TAG`: however the host was spelled when it was written, it is one
- * tag. Refused attempts change nothing and are not counted.
+ * The last successful record (promoted, tagged, written by copy, sync, import, restore or a push to
+ * `serve`, or unchanged) of every registry tag the ledger names, keyed by the canonical `HOST/PATH:TAG`:
+ * however the host was spelled when it was written, it is one tag. Refused attempts change nothing and
+ * are not counted; a recorded delete of the tag ends what the ledger says of it.
  */
 export function lastRecordedTags(file: string, ledger: LedgerContents): Map<string, RecordedTag> {
   const out = new Map<string, RecordedTag>()
   for (const [i, r] of ledger.records.entries()) {
-    if (!SUCCESSFUL.has(r.verdict)) continue
     const at = destinationOf(r)
     if (!at) continue
+    if (r.verdict === 'deleted') out.delete(`${at.repository}:${at.tag}`)
+    if (!SUCCESSFUL.has(r.verdict)) continue
     out.set(`${at.repository}:${at.tag}`, {
       ...at,
       digest: r.digest,

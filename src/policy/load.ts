@@ -51,7 +51,12 @@ export async function loadPolicy(path: string = DEFAULT_POLICY_FILE): Promise<Po
     for (const name of env.require?.signature?.keys ?? []) keys.push(await keyFor(name))
     environments.push({ ...env, keys })
   }
-  return { ...file, path, environments }
+  return {
+    ...file,
+    path,
+    environments,
+    ...(file.ledger === undefined ? {} : { ledger: resolve(base, file.ledger) }),
+  }
 }
 
 export function environmentNamed(policy: Policy, name: string): Environment {

@@ -103,6 +103,11 @@ export const policySchema = z
     labels: z.strictObject({ require: z.array(z.string().min(1)).min(1) }).optional(),
     environments: z.array(environmentSchema).default([]),
     retention: retentionSchema.optional(),
+    /**
+     * The ledger every writing command appends its attempts to when `--ledger` is not given (a path
+     * relative to this file).
+     */
+    ledger: z.string().min(1).optional(),
   })
   .superRefine((policy, ctx) => {
     const seen = new Set<string>()

@@ -1,4 +1,16 @@
-// Governed writes: promotion by digest through the policy gates, retag and delete (each recorded in src/ledger/).
+// Governed writes: promotion by digest through the policy gates, retag, delete, and the gate every
+// other writing command applies (governed.ts); each attempt recorded in src/ledger/.
 export { type DeleteOptions, type DeleteResult, deleteImage } from './delete.js'
+export {
+  type AdmittedWrite,
+  admitRemoval,
+  admitWrite,
+  type Governance,
+  governedCopy,
+  governs,
+  imageNameOf,
+  type Removal,
+  type Write,
+} from './governed.js'
 export { type PromoteOptions, type PromoteResult, type PromoteVerdict, promote } from './promote.js'
 export { type RetagOptions, type RetagResult, retag } from './retag.js'

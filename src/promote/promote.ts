@@ -29,6 +29,7 @@ import {
 import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
 import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
+import { imageNameOf } from './governed.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
@@ -85,7 +86,7 @@ export async function promote(
   try {
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
-    const name: ImageName = { ...nameOf(dst), tag }
+    const name: ImageName = { ...imageNameOf(dst), tag }
     const check: ImageCheck = opts.policy
       ? await checkImage({
           policy: opts.policy,
@@ -193,8 +194,3 @@ function destinationTag(text: string, src: Location, dst: Reference): string {
     )
   return tag
 }
-
-const nameOf = (ref: Reference): ImageName =>
-  ref.kind === 'registry'
-    ? { host: ref.registry, repository: ref.repository }
-    : { repository: ref.repository ?? '' }

@@ -1,7 +1,7 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
-import { recordTag } from '../ledger/index.js'
+import { recordAttempt } from '../ledger/index.js'
 import type { Digest } from '../oci/digest.js'
 import {
   checkName,
@@ -13,6 +13,7 @@ import {
 } from '../policy/index.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
+import { imageNameOf } from './governed.js'
 
 export interface RetagOptions extends OpenOptions, OperationOptions {
   /** The name rules of the environments NEWTAG falls in: naming, forbidden tags, SemVer, immutability. */
@@ -53,10 +54,7 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
     const previous = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
     const named = withTag(ref, tag)
     const shown = formatReference(named.kind === 'registry' ? { ...named, digest: undefined } : named)
-    const name: ImageName =
-      ref.kind === 'registry'
-        ? { host: ref.registry, repository: ref.repository, tag }
-        : { repository: ref.repository ?? '', tag }
+    const name: ImageName = { ...imageNameOf(ref), tag }
     const judged =
       opts.policy &&
       checkName({
@@ -69,7 +67,8 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
     const blocking = judged ? failuresOf(judged) : []
     if (blocking.length) {
       const reason = `${shown}: ${refusalReason(blocking)}`
-      await recordTag(opts, {
+      await recordAttempt(opts, {
+        operation: 'tag',
         source: reference,
         destination: shown,
         verdict: 'refused',
@@ -100,6 +99,14 @@ export async function retag(reference: string, tag: string, opts: RetagOptions =
 async function recorded(source: string, result: RetagResult, opts: RetagOptions): Promise<RetagResult> {
   const { image: destination, digest, previous, environment, changed } = result
   const verdict = changed ? 'tagged' : 'unchanged'
-  await recordTag(opts, { source, destination, digest, previous, environment, verdict })
+  await recordAttempt(opts, {
+    operation: 'tag',
+    source,
+    destination,
+    digest,
+    previous,
+    environment,
+    verdict,
+  })
   return result
 }

@@ -5,8 +5,10 @@ import { resolveIfPresent } from '../content/present.js'
 import type { DeleteSupport, OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { GraphReader } from '../graph/index.js'
+import { recordAttempt } from '../ledger/index.js'
 import { type Logger, silentLogger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
+import { admitRemoval, type Governance } from '../promote/governed.js'
 import { parseAttachmentTag } from '../reference/grammar.js'
 import { canonicalName } from '../reference/index.js'
 import { Limiter } from '../util/limit.js'
@@ -16,7 +18,13 @@ import { ferryStateDir } from '../util/state-dir.js'
 import { type BackupSummary, writeBackup } from './backup.js'
 import { DeleteGuard } from './delete-guard.js'
 import { finishJournal, type Journal, readJournal, type Step, writeJournal } from './journal.js'
-import { type DeletedManifest, type PlanOptions, planRepository, type RepositoryPlan } from './plan.js'
+import {
+  type DeletedManifest,
+  type PlanOptions,
+  planRepository,
+  type RepositoryPlan,
+  splitName,
+} from './plan.js'
 import { carriedSteps, emptyCounts, runStep, type StepContext, type StepCounts, stepsOf } from './steps.js'
 
 export interface ApplyOptions extends PlanOptions {
@@ -27,6 +35,8 @@ export interface ApplyOptions extends PlanOptions {
   logger?: Logger
   /** Called after each step is done and journalled (tests stop a run here). */
   onStep?: (step: Step, index: number) => void | Promise<void>
+  /** The ledger each removal (and a refusal) is appended to, and the version and actor it records. */
+  record?: Omit<Governance, 'policy'>
 }
 
 export interface RepositoryApply {
@@ -112,16 +122,70 @@ async function runJournal(
   path: string,
   journal: Journal,
   opts: ApplyOptions,
+  removals: Removals,
 ): Promise<void> {
   for (let i = journal.done; i < journal.steps.length; i++) {
     opts.signal?.throwIfAborted()
     const step = journal.steps[i]!
+    const skipped = ctx.counts.skipped.length
     await runStep(ctx, step)
+    // A step that was skipped (gone already, moved since) removed nothing: nothing to record.
+    if (ctx.counts.skipped.length === skipped) await removals.record(step)
     journal.done = i + 1
     await writeJournal(path, journal)
     await opts.onStep?.(step, i)
   }
   await finishJournal(path)
+}
+
+interface Removals {
+  record(step: Step): Promise<void>
+}
+
+/**
+ * Every tag the plan removes, judged before anything is changed as `ferry delete` and `serve --policy`
+ * judge a removal: a tag of an immutable environment stays, so a plan that would remove one is refused
+ * (POLICY_VIOLATION) with the repository untouched. Then each untag and manifest delete is recorded.
+ */
+async function admitRemovals(name: string, plan: RepositoryPlan, opts: ApplyOptions): Promise<Removals> {
+  const g: Governance = { policy: opts.policy, ...opts.record }
+  const admitted = new Map<string, { record(): Promise<void> }>()
+  /** Tags that go with their digest: recorded when the manifest DELETE takes them. */
+  const withDigest = new Map<string, { record(): Promise<void> }[]>()
+  const where = splitName(name)
+  for (const d of plan.delete) {
+    const digest = d.digest as Digest
+    const removal = await admitRemoval(g, {
+      operation: 'retention-apply',
+      source: plan.repository,
+      name: where,
+      tag: d.tag,
+      digest,
+      holders: [{ tag: d.tag, digest }],
+    })
+    if (d.action === 'untag') admitted.set(d.tag, removal)
+    else withDigest.set(d.digest, [...(withDigest.get(d.digest) ?? []), removal])
+  }
+  return {
+    async record(step) {
+      if (!g.ledger || (step.op !== 'untag' && step.op !== 'delete-manifest')) return
+      const byTag = step.op === 'untag' ? admitted.get(step.tag) : undefined
+      if (byTag) return byTag.record()
+      const tags = step.op === 'delete-manifest' ? withDigest.get(step.digest) : undefined
+      if (tags) {
+        for (const t of tags) await t.record()
+        return
+      }
+      await recordAttempt(g, {
+        operation: 'retention-apply',
+        source: plan.repository,
+        destination: `${name}@${step.digest}`,
+        digest: step.digest,
+        environment: null,
+        verdict: 'deleted',
+      })
+    },
+  }
 }
 
 /**
@@ -170,6 +234,8 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
         if (previous) await finishJournal(foundAt)
         return result
       }
+      // Judged first: a refused plan sends the registry nothing, not even the capability probe.
+      const removals = await admitRemovals(target.name, plan, opts)
       const deletes = await target.deletes(opts)
       checkDeletes(withCarried(plan, carried), deletes)
       // The plan's reader: the manifests backed up were read by the plan already. Carried deletes are
@@ -191,7 +257,7 @@ export async function applyRepository(target: Target, opts: ApplyOptions): Promi
       await writeJournal(journalPath, journal)
       if (foundAt !== journalPath) await finishJournal(foundAt)
       const guard = new DeleteGuard(target, reader, plan, opts)
-      await runJournal({ target, deletes, guard, counts, opts }, journalPath, journal, opts)
+      await runJournal({ target, deletes, guard, counts, opts }, journalPath, journal, opts, removals)
       return result
     },
   )

@@ -12,9 +12,10 @@ import type { GraphReader } from '../graph/index.js'
 import { openLayoutTarget } from '../layout/index.js'
 import { type Digest, isDigest } from '../oci/digest.js'
 import { childrenOf, type Manifest } from '../oci/manifest.js'
+import { type AdmittedWrite, admitWrite, type Governance, governs } from '../promote/governed.js'
 import { writeFileAtomic } from '../util/files.js'
 import { Limiter } from '../util/limit.js'
-import type { DeletedManifest, RepositoryPlan } from './plan.js'
+import { type DeletedManifest, type RepositoryPlan, splitName } from './plan.js'
 
 /**
  * Before retention changes anything it writes what it will touch into an OCI layout: every manifest it
@@ -199,6 +200,11 @@ export interface RestoreResult {
 export interface RestoreOptions extends OperationOptions {
   /** Move re-used tags back as well (each reported in `moved`). */
   force?: boolean
+  /**
+   * The repository's policy and the ledger: every tag to put back is judged by the name rules (naming,
+   * forbidden tags, SemVer, immutability) before anything is pushed, and each one restored is recorded.
+   */
+  governance?: Governance
 }
 
 /**
@@ -217,10 +223,47 @@ export async function restoreRepository(
 ): Promise<RestoreResult> {
   const layout = await openLayoutTarget(dir, { repository: record.view })
   try {
-    let blobs = 0
+    const result: RestoreResult = {
+      repository: target.name,
+      manifests: record.manifests.length,
+      blobs: 0,
+      tags: 0,
+      conflicts: [],
+      moved: [],
+    }
+    // What each tag names now, decided before anything is pushed, so the policy can refuse first.
+    const writes: { tag: string; digest: Digest; current?: Digest; reused: boolean }[] = []
+    for (const [tag, digest] of Object.entries(record.tags) as [string, Digest][]) {
+      const current = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
+      if (current === digest) {
+        result.tags++
+        continue
+      }
+      const reused = current !== undefined && !isUntagPlaceholder(await target.fetchManifest(current, opts))
+      if (reused && !opts.force) result.conflicts.push({ tag, backup: digest, current })
+      else writes.push({ tag, digest, ...(current ? { current } : {}), reused })
+    }
+    const admitted = new Map<string, AdmittedWrite>()
+    if (governs(opts.governance)) {
+      const where = splitName(target.name)
+      for (const w of writes) {
+        const judged = await admitWrite(opts.governance, {
+          operation: 'retention-restore',
+          source: dir,
+          name: { ...where, tag: w.tag },
+          manifest: await layout.fetchManifest(w.digest, opts),
+          content: layout,
+          // ferry's untag placeholder stands for "no tag": putting the tag back moves nothing.
+          existing: w.reused ? w.current! : null,
+          // The image was in this repository before the apply: the name rules judge putting it back.
+          nameOnly: true,
+        })
+        admitted.set(w.tag, judged)
+      }
+    }
     for (const entry of record.manifests) {
       const m = await layout.fetchManifest(entry.digest, opts)
-      if (isAttachment(entry.role)) blobs += await transferAttachment(layout, target, m, opts)
+      if (isAttachment(entry.role)) result.blobs += await transferAttachment(layout, target, m, opts)
       try {
         await storeManifest(target, m, opts)
       } catch (err) {
@@ -233,30 +276,13 @@ export async function restoreRepository(
         throw err
       }
     }
-    const result: RestoreResult = {
-      repository: target.name,
-      manifests: record.manifests.length,
-      blobs,
-      tags: 0,
-      conflicts: [],
-      moved: [],
-    }
-    for (const [tag, digest] of Object.entries(record.tags) as [string, Digest][]) {
-      const current = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined
-      if (current === digest) {
-        result.tags++
-        continue
-      }
-      const reused = current !== undefined && !isUntagPlaceholder(await target.fetchManifest(current, opts))
-      if (reused && !opts.force) {
-        result.conflicts.push({ tag, backup: digest, current })
-        continue
-      }
+    for (const { tag, digest, current, reused } of writes) {
       await target.tag(await layout.fetchManifest(digest, opts), tag, {
         ...opts,
         precondition: current === undefined ? { ifAbsent: true } : { ifMatch: current },
       })
-      if (reused) result.moved.push({ tag, from: current, to: digest })
+      await admitted.get(tag)?.record()
+      if (reused) result.moved.push({ tag, from: current!, to: digest })
       result.tags++
     }
     return result

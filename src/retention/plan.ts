@@ -120,7 +120,7 @@ const isoAge = (age: Age | undefined): PlannedAge | undefined =>
   age && { source: age.source, ...(age.time !== undefined ? { time: new Date(age.time).toISOString() } : {}) }
 
 /** The repository path a policy glob sees: `HOST/PATH` split into host and path. */
-function splitName(name: string): { host?: string; repository: string } {
+export function splitName(name: string): { host?: string; repository: string } {
   const slash = name.indexOf('/')
   return slash < 0 ? { repository: name } : { host: name.slice(0, slash), repository: name.slice(slash + 1) }
 }

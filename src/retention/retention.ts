@@ -1,6 +1,7 @@
 import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import { readLedger } from '../ledger/index.js'
+import type { Governance } from '../promote/governed.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'
@@ -127,7 +128,7 @@ export interface RetentionRestore {
  */
 export async function restoreRetention(
   dir: string,
-  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean },
+  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean; governance?: Governance },
 ): Promise<RetentionRestore> {
   const record = await readBackup(dir)
   if (opts.to !== undefined && record.repositories.length !== 1) {

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
 import { ApiError } from './errors.js'
 import type { Req, Res } from './http.js'
+import type { ServeLedger } from './ledger.js'
 import type { AccessLogSink } from './observe/request.js'
 import type { ServerMetrics } from './observe/server-metrics.js'
 import type { ServePolicy } from './policy/serve-policy.js'
@@ -30,6 +31,8 @@ export interface ServeContext {
   mirror?: Mirror
   /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
   policy?: ServePolicy
+  /** With --ledger: where each manifest write, delete and refused pull is recorded (ledger.ts). */
+  ledger?: ServeLedger
   /** With --gc-interval: manifest PUTs and mounts hold it shared, a collection alone (write-gate.ts). */
   gate?: WriteGate
   /**
@@ -57,6 +60,8 @@ export interface Call<R extends Route = Route> {
   res: Res
   route: R
   query: URLSearchParams
+  /** Who asks, for the ledger: the htpasswd user (or `anonymous`) and the remote address. */
+  actor: string
 }
 
 export type RouteOf<K extends Route['kind']> = Extract<Route, { kind: K }>

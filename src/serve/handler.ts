@@ -120,6 +120,7 @@ async function dispatch(
     // Labelled `other`; what is wrong with the path is answered after authentication.
   }
   await authenticate(ctx, req, info)
+  const actor = `${info.user ?? 'anonymous'} (${req.socket.remoteAddress ?? 'unknown address'})`
   const { route, query } = parseRequest(method, req.url ?? '')
   if ('digest' in route && route.digest) info.digest = route.digest
   const methods = HANDLERS[route.kind] as Partial<Record<string, Handler<typeof route.kind>>>
@@ -136,8 +137,8 @@ async function dispatch(
   }
   await ctx.store.check()
   if (ctx.mirror && route.kind !== 'base') {
-    await ctx.mirror.handle({ ctx, req, res, route, query })
+    await ctx.mirror.handle({ ctx, req, res, route, query, actor })
     return
   }
-  await handler({ ctx, req, res, route, query } as Call<never>)
+  await handler({ ctx, req, res, route, query, actor } as Call<never>)
 }

@@ -1,3 +1,4 @@
+import { resolveIfPresent } from '../content/present.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { descriptorOf } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
@@ -8,6 +9,7 @@ import { acceptsMediaType } from './accept.js'
 import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
+import { recordRequest } from './ledger.js'
 import { checkPushedManifest } from './manifest-checks.js'
 import { storeView } from './policy/view.js'
 import { asWrite } from './write-gate.js'
@@ -35,7 +37,8 @@ async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: u
   })
 }
 
-export async function getManifest({ ctx, req, res, route }: ManifestCall): Promise<void> {
+export async function getManifest(call: ManifestCall): Promise<void> {
+  const { ctx, req, res, route } = call
   const target = ctx.store.target(route.name)
   let desc: Descriptor
   let bytes: Uint8Array | undefined
@@ -55,8 +58,14 @@ export async function getManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw await readFailure(ctx, route, err)
   }
   // GET only: see pull-gate.ts for why a HEAD is answered.
-  if (req.method === 'GET')
-    await ctx.policy?.admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
+  if (req.method === 'GET' && ctx.policy) {
+    await ctx.policy
+      .admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
+      .catch(async (err: unknown) => {
+        await recordRequest(call, { ...route, operation: 'pull', digest: desc.digest }, { err })
+        throw err
+      })
+  }
   if (!acceptsMediaType(req.headers.accept, desc.mediaType)) {
     throw new ApiError(
       'MANIFEST_UNKNOWN',
@@ -91,7 +100,8 @@ async function missingReferences(ctx: ServeContext, name: string, m: Manifest): 
   return needed.filter((_, i) => !present[i])
 }
 
-export async function putManifest({ ctx, req, res, route }: ManifestCall): Promise<void> {
+export async function putManifest(call: ManifestCall): Promise<void> {
+  const { ctx, req, res, route } = call
   const bytes = await readBounded(req, MAX_MANIFEST_BYTES, `manifest ${display(route)}`)
   let manifest: Manifest
   try {
@@ -104,6 +114,8 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
     throw toApiError(err)
   }
   checkPushedManifest(manifest, req.headers['content-type'], display(route))
+  const pushed = { ...route, operation: 'push', digest: manifest.digest }
+  let existing: Digest | undefined
   // What it names must still be here when it is stored: no collection between the check and the write.
   await asWrite(ctx.gate, async () => {
     const missing = await missingReferences(ctx, route.name, manifest)
@@ -116,9 +128,21 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
       const [first, ...more] = entries
       throw new ApiError('MANIFEST_BLOB_UNKNOWN', first!.message, { detail: first!.detail, more })
     }
-    await store(ctx, route, manifest)
+    try {
+      existing = await store(ctx, route, manifest)
+    } catch (err) {
+      const before =
+        route.tag && ctx.ledger && (await resolveIfPresent(ctx.store.target(route.name), route.tag))
+      await recordRequest(call, { ...pushed, ...(before ? { previous: before.digest } : {}) }, { err })
+      throw err
+    }
   })
   ctx.members.pushManifest(route.name, manifest.digest)
+  await recordRequest(
+    call,
+    { ...pushed, ...(existing ? { previous: existing } : {}) },
+    { verdict: existing === manifest.digest ? 'unchanged' : 'written' },
+  )
   const headers: Record<string, string> = {
     Location: `/v2/${route.name}/manifests/${manifest.digest}`,
     'Docker-Content-Digest': manifest.digest,
@@ -134,15 +158,23 @@ export async function putManifest({ ctx, req, res, route }: ManifestCall): Promi
  * tag written on condition that it still names what was judged (a concurrent push in between is judged
  * again), so two clients racing for a new immutable tag cannot both win.
  */
-async function store(ctx: ServeContext, route: RouteOf<'manifest'>, manifest: Manifest): Promise<void> {
+async function store(
+  ctx: ServeContext,
+  route: RouteOf<'manifest'>,
+  manifest: Manifest,
+): Promise<Digest | undefined> {
   const target = writableLayout(ctx).target(route.name)
   for (let attempt = 1; ; attempt++) {
-    const existing = await ctx.policy?.admitPush(storeView(ctx, route.name), manifest, route.tag)
+    const existing = ctx.policy
+      ? await ctx.policy.admitPush(storeView(ctx, route.name), manifest, route.tag)
+      : ctx.ledger && route.tag
+        ? ((await resolveIfPresent(target, route.tag))?.digest as Digest | undefined)
+        : undefined
     const precondition = ctx.policy && (existing ? { ifMatch: existing } : { ifAbsent: true as const })
     try {
       if (route.tag) await target.tag(manifest, route.tag, precondition ? { precondition } : {})
       else await target.pushManifest(manifest)
-      return
+      return existing
     } catch (err) {
       if (!(precondition && isFerryError(err, 'CONFLICT') && attempt < MAX_JUDGED_WRITES))
         throw toApiError(err)
@@ -152,9 +184,18 @@ async function store(ctx: ServeContext, route: RouteOf<'manifest'>, manifest: Ma
 
 const MAX_JUDGED_WRITES = 3
 
-export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise<void> {
+export async function deleteManifest(call: ManifestCall): Promise<void> {
+  const { ctx, res, route } = call
   const target = writableLayout(ctx).target(route.name)
-  await ctx.policy?.admitDelete(storeView(ctx, route.name), route)
+  const going =
+    route.digest ?? (ctx.ledger ? (await resolveIfPresent(target, route.tag!))?.digest : undefined) ?? ''
+  const removal = { ...route, operation: 'delete', digest: going }
+  try {
+    await ctx.policy?.admitDelete(storeView(ctx, route.name), route)
+  } catch (err) {
+    await recordRequest(call, removal, { err })
+    throw err
+  }
   const held = await ctx.members.blobsHeld(route.name)
   try {
     if (route.digest) await deleteByDigest(ctx, route.name, route.digest)
@@ -164,6 +205,7 @@ export async function deleteManifest({ ctx, res, route }: ManifestCall): Promise
   }
   // The repository keeps its blobs, and so exists, even once its last manifest is gone (reachable.ts).
   ctx.members.linkBlobs(route.name, held)
+  await recordRequest(call, removal, { verdict: 'deleted' })
   sendEmpty(res, 202)
 }
 

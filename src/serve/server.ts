@@ -12,6 +12,7 @@ import type { ServedBundle } from './bundle-store.js'
 import type { ServeContext } from './context.js'
 import { ServeGc, type ServeGcOptions } from './gc.js'
 import { createHandler } from './handler.js'
+import { ServeLedger, type ServeLedgerOptions } from './ledger.js'
 import type { AccessLogSink } from './observe/request.js'
 import { ServerMetrics } from './observe/server-metrics.js'
 import { defaultServeNames, parseServeName } from './policy/names.js'
@@ -95,8 +96,14 @@ export interface ServeOptions {
   names?: string[]
   /** The web UI at /ui/ (read-only, behind the same authentication and TLS). Default off; the CLI turns it on. */
   ui?: boolean
-  /** With `ui`: a ledger file whose records the tag pages show (read only). */
+  /**
+   * A ledger (src/ledger) the registry appends one record to per manifest write or delete it accepts or
+   * the policy refuses, and per pull the policy refuses; the UI's tag pages show its records. Default: the
+   * policy file's `ledger:`.
+   */
   ledger?: string
+  /** With a ledger: signed checkpoints (a signer) and the version records carry. */
+  ledgerRecords?: Omit<ServeLedgerOptions, 'file'>
   /** One line per request, in this format, to `write`. Default none. */
   accessLog?: AccessLogSink
   /** `/metrics` without credentials even with `htpasswd`. Default false. */
@@ -124,6 +131,8 @@ export interface RunningServer {
   bundle?: ServedBundle
   /** With a policy: its file, the names its globs are matched with, and a reload (what SIGHUP does). */
   policy?: { file: string; names: readonly string[]; reload(): Promise<PolicyReload> }
+  /** With a ledger: its file. */
+  ledger?: string
   /**
    * Stops accepting, lets in-flight requests finish (bounded), then removes unfinished uploads and closes
    * the bundle. Idempotent.
@@ -197,6 +206,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const auth = opts.htpasswd ? await loadHtpasswd(opts.htpasswd) : undefined
   const names = (opts.policy?.names ?? opts.names)?.map(parseServeName)
   const policy = opts.policy && (await ServePolicy.open(opts.policy.file, names, logger))
+  const ledgerFile = opts.ledger ?? policy?.policy.ledger
+  if (opts.ledgerRecords?.signer && ledgerFile === undefined)
+    throw new FerryError(
+      'USAGE',
+      '--ledger-key signs the ledger: give --ledger FILE (or ledger: in the policy)',
+    )
+  const ledger =
+    ledgerFile === undefined
+      ? undefined
+      : new ServeLedger({ ...opts.ledgerRecords, file: ledgerFile }, logger)
   const tls = opts.tls && {
     cert: await readPem(opts.tls.cert, 'certificate'),
     key: await readPem(opts.tls.key, 'key'),
@@ -230,12 +249,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     members,
     mirror,
     policy,
+    ledger,
     gate,
     names: names ?? [],
     metrics: new ServerMetrics({ uploads, mirror, policy }),
     accessLog: opts.accessLog,
     metricsPublic: opts.metricsPublic ?? false,
-    ui: opts.ui ? { ledger: opts.ledger } : undefined,
+    ui: opts.ui ? { ledger: ledgerFile } : undefined,
   }
   const gc = opts.gc && layout && gate ? new ServeGc(layout, members, gate, opts.gc, logger) : undefined
   const handler = createHandler(ctx)
@@ -273,6 +293,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   policy?.listening(host, bound)
   gc?.start()
   if (ctx.names.length === 0) ctx.names = defaultServeNames(host, bound)
+  // Records name images as users reach them: the first --name, else the listen address.
+  if (ledger) ledger.host = ctx.names[0] ?? host
 
   let closing: Promise<void> | undefined
   const close = () => {
@@ -303,6 +325,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await uploads?.closeAll()
       await mirror?.close()
       await store.close()
+      // Last: every request that could still record has ended.
+      await ledger?.close()
     })()
     return closing
   }
@@ -315,6 +339,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(policy && {
       policy: { file: policy.file, names: policy.registryNames, reload: () => policy.reload() },
     }),
+    ...(ledger && { ledger: ledger.file }),
     close,
   }
 }

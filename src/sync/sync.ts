@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
+import { type Governance, governedCopy, governs } from '../promote/governed.js'
 import { formatLocation } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -23,6 +24,11 @@ export interface SyncOptions extends RegistryOptions {
   onEvent?: CopyEventSink
   /** Stops the run (Ctrl-C): images not yet copied are reported failed with ABORTED. */
   signal?: AbortSignal
+  /**
+   * The destinations' policy and the ledger: each image is judged before anything of it is sent (a
+   * refusal is that image's failure, POLICY_VIOLATION) and each copy recorded.
+   */
+  governance?: Governance
 }
 
 export type SyncStatus = 'copied' | 'in-sync' | 'would-copy' | 'failed'
@@ -153,7 +159,16 @@ async function syncItem(
     const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
     if (check.synced) return { ...base, status: 'in-sync' }
     if (opts.dryRun) return { ...base, status: 'would-copy' }
+    const hooks =
+      governs(opts.governance) &&
+      governedCopy(opts.governance, {
+        operation: 'sync',
+        source,
+        name: { host: item.destination.registry, repository: item.destination.repository },
+        ...(check.destinationDigest !== undefined ? { existing: check.destinationDigest } : {}),
+      })
     const result = await copyImage(from, check.sourceDigest, to, item.tag, {
+      ...(hooks ? { hooks } : {}),
       platforms: item.platforms,
       referrers: item.referrers,
       limiter: blobs,

@@ -2,7 +2,15 @@ import type { ReadOnlyTarget } from '../content/target.js'
 import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy.js'
 import { FerryError, ifPresent } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { type Location, parseLocation, parseReference, type Reference, writable } from '../reference/index.js'
+import { type Governance, governedCopy, governs, imageNameOf } from '../promote/governed.js'
+import {
+  formatLocation,
+  type Location,
+  parseLocation,
+  parseReference,
+  type Reference,
+  writable,
+} from '../reference/index.js'
 import { type OpenOptions, TargetSet } from './open.js'
 
 /**
@@ -10,6 +18,8 @@ import { type OpenOptions, TargetSet } from './open.js'
  * digest takes the source's tag; a destination by digest is pushed untagged and must match the source.
  */
 export interface CopyReferenceOptions extends CopyOptions, OpenOptions {
+  /** The destination's policy and the ledger: judged before anything is written, recorded after. */
+  governance?: Governance
   /** `SRC:TAG@DIGEST` where TAG names another digest: copy DIGEST anyway (default: refuse, CONFLICT). */
   digestWins?: boolean
 }
@@ -41,10 +51,18 @@ export async function copyReference(
     // The digest is checked on the bytes fetched, not on an earlier HEAD: a tag that moves in between
     // cannot slip another image in under the digest the user named.
     const expectDigest = dst.digest && !opts.platforms?.length ? (dst.digest as Digest) : undefined
+    const hooks =
+      governs(opts.governance) &&
+      governedCopy(opts.governance, {
+        operation: 'copy',
+        source: typeof source === 'string' ? source : formatLocation(src),
+        name: imageNameOf(dst),
+      })
     const result = await copyImage(from.target, from.reference, to.target, tag, {
       platformImage: true,
       ...opts,
       expectDigest,
+      ...(hooks ? { hooks } : {}),
     })
     return digestWon ? { ...result, digestWon } : result
   } finally {

@@ -15,8 +15,8 @@ describe('npm run demo', () => {
       const lines = r.stdout.split('\n')
       const sections = lines.filter((l) => l.startsWith('== '))
       const proofs = lines.filter((l) => l.startsWith('=> proved: '))
-      expect(sections).toHaveLength(10)
-      expect(proofs).toHaveLength(10)
+      expect(sections).toHaveLength(11)
+      expect(proofs).toHaveLength(11)
       // Each section holds exactly one proof, as its last word.
       const blocks = r.stdout.split('\n== ').slice(1)
       for (const block of blocks) expect(block.match(/\n=> proved: /g), block.split('\n')[0]).toHaveLength(1)
@@ -24,6 +24,9 @@ describe('npm run demo', () => {
       expect(proofs.join('\n')).toContain('signature verified offline')
       expect(proofs.join('\n')).toContain('nothing re-sent')
       expect(proofs.join('\n')).toContain('3 attempts in the ledger')
+      // skopeo pushing latest into prod: the registry itself refuses it, naming the rule.
+      expect(proofs.join('\n')).toContain('the registry refused the push of latest into prod')
+      expect(r.stdout).toMatch(/tags\.forbid \(environment prod\): tag "latest" is forbidden here/)
 
       expect(lines.filter((l) => /\s$/.test(l))).toEqual([])
       // The bundle is named after its file, mini-api-1.0.tar: name mini-api, version 1.0.

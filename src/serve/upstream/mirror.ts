@@ -20,6 +20,7 @@ import { sendBlobFile } from '../blobs.js'
 import type { Call, RouteOf } from '../context.js'
 import { ApiError } from '../errors.js'
 import { batchedResponse, sendJson } from '../http.js'
+import { recordRequest } from '../ledger.js'
 import { referrersFilter, sendReferrers } from '../listing.js'
 import type { PolicyView } from '../policy/view.js'
 import { CacheIndex } from './cache-index.js'
@@ -245,8 +246,13 @@ export class Mirror {
     const cached = this.state.manifest(digest)!
     const bytes = await readFile(this.layout.blobPath(digest as Digest)).catch(() => undefined)
     if (!bytes) throw new ApiError('MANIFEST_UNKNOWN', `manifest ${digest} vanished from the cache`)
-    if (call.req.method === 'GET') {
-      await call.ctx.policy?.admitPull(this.policyView(call, source), digest as Digest, route.tag)
+    if (call.req.method === 'GET' && call.ctx.policy) {
+      await call.ctx.policy
+        .admitPull(this.policyView(call, source), digest as Digest, route.tag)
+        .catch(async (err: unknown) => {
+          await recordRequest(call, { ...route, operation: 'pull', digest }, { err })
+          throw err
+        })
     }
     this.state.touch(digest)
     if (!acceptsMediaType(call.req.headers.accept, cached.mediaType)) {
