@@ -1,13 +1,27 @@
 // ferry copy / ferry sync against skopeo, same machine, same run, alternating, medians of ROUNDS.
 //   npx tsx bench/copy.ts            (after `npm run build`)
 //   ROUNDS=5 BIG_MIB=1024 npx tsx bench/copy.ts
+// Same work on both sides: gzip layers (as registries hold), skopeo with --preserve-digests, and each
+// case stops before printing a ratio unless both tools left the same destination digests.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
 import { pushSyntheticImage } from '../src/synthetic.js'
 import { type Distribution, startDistribution } from '../test/helpers/distribution.js'
-import { ferry, fmt, median, run, skopeo, type Timed } from './lib.js'
+import {
+  assertSameDigests,
+  ferry,
+  fmt,
+  layoutDigest,
+  loadNote,
+  median,
+  registryDigests,
+  run,
+  SKOPEO_SAME_WORK,
+  skopeo,
+  type Timed,
+} from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const BIG_MIB = Number(process.env.BIG_MIB ?? 1024)
@@ -20,6 +34,17 @@ async function withFreshRegistry<T>(fn: (host: string) => Promise<T>): Promise<T
     return await fn(reg.host)
   } finally {
     await reg.stop()
+  }
+}
+
+/** Each tool's destination digests, recorded by the runs of one case and compared before its ratio. */
+class Digests {
+  ferry: Record<string, string>[] = []
+  skopeo: Record<string, string>[] = []
+  check(what: string): number {
+    let n = 0
+    for (const f of this.ferry) for (const s of this.skopeo) n = assertSameDigests(what, f, s)
+    return n
   }
 }
 
@@ -43,7 +68,14 @@ async function rounds(a: () => Promise<Timed>, b: () => Promise<Timed>) {
   }
 }
 
-function report(name: string, r: { ferry: number; skopeo: number; rss: number }, goal: string) {
+function report(
+  name: string,
+  r: { ferry: number; skopeo: number; rss: number },
+  goal: string,
+  digests: Digests,
+) {
+  const same = digests.check(name)
+  console.log(`${name}: ${same} destination digest(s) identical for both tools; ${loadNote()}`)
   console.log(
     `${name.padEnd(34)} ferry ${fmt(r.ferry)} s  skopeo ${fmt(r.skopeo)} s  ratio ${fmt(r.ferry / r.skopeo)}  ` +
       `ferry peak RSS ${fmt(r.rss, 0)} MiB  (goal ${goal})`,
@@ -54,19 +86,34 @@ async function big(source: Distribution) {
   const client = new RegistryClient()
   await pushSyntheticImage(
     client.repository({ registry: source.host, repository: 'big/app' }),
-    { seed: 'bench-big', layers: LAYERS, layerSize: (BIG_MIB * 1024 * 1024) / LAYERS },
+    { seed: 'bench-big', layers: LAYERS, layerSize: (BIG_MIB * 1024 * 1024) / LAYERS, gzip: true },
     '1.0',
   )
   await client.close()
   const src = `${source.host}/big/app:1.0`
+  const digests = new Digests()
   const r = await rounds(
-    () => withFreshRegistry((dst) => ferry(['copy', src, `${dst}/big/app:1.0`, '--json'])),
     () =>
-      withFreshRegistry((dst) =>
-        skopeo(['copy', '--all', ...TLS, `docker://${src}`, `docker://${dst}/big/app:1.0`]),
-      ),
+      withFreshRegistry(async (dst) => {
+        const t = await ferry(['copy', src, `${dst}/big/app:1.0`, '--json'])
+        digests.ferry.push(await registryDigests(dst, ['big/app:1.0']))
+        return t
+      }),
+    () =>
+      withFreshRegistry(async (dst) => {
+        const t = await skopeo([
+          'copy',
+          '--all',
+          ...SKOPEO_SAME_WORK,
+          ...TLS,
+          `docker://${src}`,
+          `docker://${dst}/big/app:1.0`,
+        ])
+        digests.skopeo.push(await registryDigests(dst, ['big/app:1.0']))
+        return t
+      }),
   )
-  report(`big: 1 image, ${LAYERS} layers, ${BIG_MIB} MiB`, r, '≤ 0.8×, RSS ≤ 150 MiB')
+  report(`big: 1 image, ${LAYERS} gzip layers, ${BIG_MIB} MiB`, r, '≤ 0.8×, RSS ≤ 100 MiB', digests)
   await layouts(src)
 }
 
@@ -81,25 +128,55 @@ async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 /** The big image into a fresh OCI layout directory, and from a filled one into a fresh registry. */
 async function layouts(src: string) {
+  const intoDigests = new Digests()
   const into = await rounds(
-    () => inTempDir((dir) => ferry(['copy', src, `oci:${dir}/layout:app`, '--json'])),
     () =>
-      inTempDir((dir) =>
-        skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${src}`, `oci:${dir}/layout:app`]),
-      ),
+      inTempDir(async (dir) => {
+        const t = await ferry(['copy', src, `oci:${dir}/layout:app`, '--json'])
+        intoDigests.ferry.push(await layoutDigest(`${dir}/layout`, 'app'))
+        return t
+      }),
+    () =>
+      inTempDir(async (dir) => {
+        const t = await skopeo([
+          'copy',
+          '--all',
+          ...SKOPEO_SAME_WORK,
+          '--src-tls-verify=false',
+          `docker://${src}`,
+          `oci:${dir}/layout:app`,
+        ])
+        intoDigests.skopeo.push(await layoutDigest(`${dir}/layout`, 'app'))
+        return t
+      }),
   )
-  report('big into an OCI layout', into, 'none set')
+  report('big into an OCI layout', into, '≤ 0.8×', intoDigests)
   await inTempDir(async (dir) => {
     const layout = `oci:${dir}/layout:app`
     await ferry(['copy', src, layout, '--json'])
+    const fromDigests = new Digests()
     const from = await rounds(
-      () => withFreshRegistry((dst) => ferry(['copy', layout, `${dst}/big/app:1.0`, '--json'])),
       () =>
-        withFreshRegistry((dst) =>
-          skopeo(['copy', '--all', '--dest-tls-verify=false', layout, `docker://${dst}/big/app:1.0`]),
-        ),
+        withFreshRegistry(async (dst) => {
+          const t = await ferry(['copy', layout, `${dst}/big/app:1.0`, '--json'])
+          fromDigests.ferry.push(await registryDigests(dst, ['big/app:1.0']))
+          return t
+        }),
+      () =>
+        withFreshRegistry(async (dst) => {
+          const t = await skopeo([
+            'copy',
+            '--all',
+            ...SKOPEO_SAME_WORK,
+            '--dest-tls-verify=false',
+            layout,
+            `docker://${dst}/big/app:1.0`,
+          ])
+          fromDigests.skopeo.push(await registryDigests(dst, ['big/app:1.0']))
+          return t
+        }),
     )
-    report('big from an OCI layout', from, 'none set')
+    report('big from an OCI layout', from, '≤ 0.8×', fromDigests)
   })
 }
 
@@ -111,7 +188,7 @@ async function many(source: Distribution, dir: string) {
       const repo = `many/svc${r}`
       await pushSyntheticImage(
         client.repository({ registry: source.host, repository: repo }),
-        { seed: `bench-many-${r}-${t}`, layers: 3, layerSize: 64 * 1024 },
+        { seed: `bench-many-${r}-${t}`, layers: 3, layerSize: 64 * 1024, gzip: true },
         `1.${t}.0`,
       )
       refs.push(`${repo}:1.${t}.0`)
@@ -131,12 +208,15 @@ async function many(source: Distribution, dir: string) {
       '',
     ].join('\n')
   const specFile = join(dir, 'many.yaml')
+  const mirrored = refs.map((ref) => `mirror/${ref}`)
+  const digests = new Digests()
   let resync = 0
   const r = await rounds(
     () =>
       withFreshRegistry(async (dst) => {
         await writeFile(specFile, spec(dst))
         const first = await ferry(['sync', specFile, '--json'])
+        digests.ferry.push(await registryDigests(dst, mirrored))
         const again = await ferry(['sync', specFile, '--json'])
         resync = Math.max(resync, again.seconds)
         return first
@@ -148,15 +228,18 @@ async function many(source: Distribution, dir: string) {
           await skopeo([
             'copy',
             '--all',
+            ...SKOPEO_SAME_WORK,
             ...TLS,
             `docker://${source.host}/${ref}`,
             `docker://${dst}/mirror/${ref}`,
           ])
         }
-        return { seconds: (performance.now() - start) / 1000 }
+        const seconds = (performance.now() - start) / 1000
+        digests.skopeo.push(await registryDigests(dst, mirrored))
+        return { seconds }
       }),
   )
-  report('many: 50 images in 5 repos (sync)', r, '≤ 0.3×')
+  report('many: 50 images in 5 repos (sync)', r, 'bench/many.ts compares with skopeo sync', digests)
   console.log(
     `${'re-sync of the same 50, in sync'.padEnd(34)} ferry ${fmt(resync)} s (slowest of ${ROUNDS}; goal < 2 s)`,
   )

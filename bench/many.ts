@@ -5,13 +5,27 @@
 //   ROUNDS=5 npx tsx bench/many.ts
 //   FERRY_PROF=/tmp/prof npx tsx bench/many.ts && npx tsx bench/profile-top.ts /tmp/prof/*.cpuprofile
 //   FERRY_FLAGS='--concurrency 8 --blob-concurrency 16' npx tsx bench/many.ts   (extra ferry sync flags)
+// Same work on every side: gzip layers, skopeo with --preserve-digests; the ratios are printed only
+// once every tool's destination digests are found identical.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
 import { pushSyntheticImage } from '../src/synthetic.js'
 import { type Distribution, startDistribution } from '../test/helpers/distribution.js'
-import { childrenCpu, cpuOf, fmt, median, ROOT, run } from './lib.js'
+import {
+  assertSameDigests,
+  childrenCpu,
+  cpuOf,
+  fmt,
+  loadNote,
+  median,
+  ROOT,
+  registryDigests,
+  requestKinds,
+  run,
+  SKOPEO_SAME_WORK,
+} from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const FERRY_FLAGS = (process.env.FERRY_FLAGS ?? '').split(' ').filter(Boolean)
@@ -52,7 +66,7 @@ async function fixture(source: Distribution): Promise<string[]> {
       const repo = `many/svc${r}`
       await pushSyntheticImage(
         client.repository({ registry: source.host, repository: repo }),
-        { seed: `bench-many-${r}-${t}`, layers: 1 + ((r + t) % 3), layerSize: 64 * 1024 },
+        { seed: `bench-many-${r}-${t}`, layers: 1 + ((r + t) % 3), layerSize: 64 * 1024, gzip: true },
         `1.${t}.0`,
       )
       refs.push(`${repo}:1.${t}.0`)
@@ -74,31 +88,6 @@ function syncSpec(source: string, dest: string): string {
     ]).flat(),
     '',
   ].join('\n')
-}
-
-/** Requests by kind, from `--debug`'s one line per exchange. */
-function requestKinds(debug: string): Map<string, number> {
-  const kinds = new Map<string, number>()
-  for (const m of debug.matchAll(/^debug: (GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) -> (\d+)/gm)) {
-    const [, method, url] = m
-    const path = new URL(url!).pathname
-    const what = /\/manifests\//.test(path)
-      ? 'manifest'
-      : /\/blobs\/uploads\//.test(path)
-        ? 'upload'
-        : /\/blobs\//.test(path)
-          ? 'blob'
-          : /\/referrers\//.test(path)
-            ? 'referrers'
-            : /\/tags\/list/.test(path)
-              ? 'tags'
-              : path === '/v2/'
-                ? 'ping'
-                : 'other'
-    const key = `${method} ${what}`
-    kinds.set(key, (kinds.get(key) ?? 0) + 1)
-  }
-  return kinds
 }
 
 /** ferry's --debug goes to stderr; `run` only returns stdout, so this one collects both. */
@@ -141,6 +130,7 @@ try {
         await skopeo([
           'sync',
           '--all',
+          ...SKOPEO_SAME_WORK,
           '--src',
           'docker',
           '--dest',
@@ -156,6 +146,7 @@ try {
         await skopeo([
           'copy',
           '--all',
+          ...SKOPEO_SAME_WORK,
           ...TLS,
           `docker://${source.host}/${ref}`,
           `docker://${dest.host}/mirror/${ref}`,
@@ -164,6 +155,9 @@ try {
     },
   }
   const samples = new Map<string, Sample[]>(Object.keys(cases).map((k) => [k, []]))
+  // Every destination's digests, by case: all must equal ferry's before a ratio means anything.
+  const mirrored = refs.map((ref) => `mirror/${ref}`)
+  const digests = new Map<string, Record<string, string>[]>(Object.keys(cases).map((k) => [k, []]))
   const resync: Sample[] = []
   let resyncKinds = new Map<string, number>()
   const names = Object.keys(cases)
@@ -175,6 +169,7 @@ try {
       try {
         await writeFile(specFile, syncSpec(source.host, dest.host))
         samples.get(name)!.push(await measure(source, dest, () => cases[name]!(dest)))
+        digests.get(name)!.push(await registryDigests(dest.host, mirrored))
         if (name === 'ferry sync') {
           resync.push(
             await measure(source, dest, () => ferryCli(['sync', specFile, '--json', ...FERRY_FLAGS])),
@@ -188,6 +183,11 @@ try {
     }
   }
 
+  const reference = digests.get('ferry sync')![0]!
+  for (const [name, all] of digests) for (const d of all) assertSameDigests(name, reference, d)
+  console.log(
+    `\ndestination digests: ${mirrored.length} references identical for every tool and round; ${loadNote()}`,
+  )
   const med = (xs: Sample[], k: keyof Sample) => median(xs.map((x) => x[k]))
   console.log(
     `\nmedians of ${ROUNDS} rounds (CPU seconds from /proc; 2 cores here: ${(await run('nproc', [])).trim()})`,

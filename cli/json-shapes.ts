@@ -16,6 +16,15 @@ export const descriptorShape = {
 
 export const schemeType = '"referrers-api" | "tag-schema" | "layout" | "cosign-tag"'
 
+/** The key that made a signature, and how the trust decision judged it (src/sign/trust.ts). */
+export const signatureKeyShape = {
+  fingerprint: 'string',
+  'path?': 'string',
+  'notBefore?': 'string',
+  'notAfter?': 'string',
+  status: '"trusted" | "revoked" | "expired" | "not-yet-valid" | "untrusted"',
+} satisfies JsonShape
+
 export const signatureCheckShape = {
   scheme: schemeType,
   format: '"classic" | "bundle"',
@@ -25,6 +34,7 @@ export const signatureCheckShape = {
   'tag?': 'string',
   ok: 'boolean',
   'reason?': 'string',
+  'key?': signatureKeyShape,
   checked: ['string'],
   notChecked: ['string'],
 } satisfies JsonShape

@@ -31,7 +31,8 @@ export default class Audit extends FerryCommand<typeof Audit> {
     '  gone       a tag the ledger recorded is no longer there (and whether its manifest went too)\n' +
     '  forbidden  a tag its environments forbid (forbid.tags: latest in prod)\n' +
     '  signature, sbom  an image in an environment that requires them does not verify offline with the ' +
-    'policy’s keys (both signature schemes)\n' +
+    'policy’s keys (both signature schemes; a key in trust.revoked or outside its notBefore/notAfter window ' +
+    'does not count, and the finding names it)\n' +
     '  labels     a required label is missing\n' +
     'A failure in a warn-mode environment is printed as `warn` and is not drift. The whole tag list is read or ' +
     'the audit fails (a listing the registry cannot give whole is an error, never a partial audit). ' +

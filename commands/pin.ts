@@ -3,6 +3,7 @@ import { repeatable, stripComponentsFlag } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
+import { flagKeySet, revokedFlag } from '../cli/trust-flags.js'
 import { loadMappingFile } from '../src/bundle/mapping.js'
 import { readMappingOut } from '../src/bundle/mapping-out.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
@@ -84,6 +85,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
   static override examples = [
     '<%= config.bin %> pin examples/mini-api --registry reg.local:5000/cache --key release.pub --out pinned/',
     '<%= config.bin %> pin deploy/ --mapping images.json --key release.pub --in-place',
+    '<%= config.bin %> pin deploy/ --mapping images.json --key release-2027.pub --revoked sha256:… --in-place',
     '<%= config.bin %> pin pinned/ --registry reg.local:5000/cache --check',
     '<%= config.bin %> pin compose.yaml --registry reg.local:5000 --strip-components 1 --key release.pub --out pinned/ --json',
     '<%= config.bin %> pin deploy/ --registry reg.local:5000/cache --from bundle:site.tar --key release.pub --out pinned/',
@@ -109,8 +111,10 @@ export default class Pin extends FerryCommand<typeof Pin> {
         'A signer’s public key (NAME.pub); an image passes with a signature by any key. Repeatable.',
       ...repeatable,
     }),
+    revoked: revokedFlag(),
     policy: Flags.string({
-      description: 'A governance policy file whose environment checks every image must pass.',
+      description:
+        'A governance policy file whose environment checks every image must pass (its trust block included: revoked keys, key windows).',
     }),
     environment: Flags.string({
       description: 'The policy’s environment to check against.',
@@ -220,6 +224,11 @@ export default class Pin extends FerryCommand<typeof Pin> {
   }
 
   private async gate(): Promise<ImageGate | undefined> {
+    if (this.flags.revoked?.length && !this.flags.key?.length)
+      throw new FerryError(
+        'USAGE',
+        '--revoked goes with --key (a policy revokes keys in its own trust block)',
+      )
     if (this.flags.policy !== undefined) {
       if (this.flags.key?.length)
         throw new FerryError('USAGE', 'give --key or --policy, not both: the policy names its keys')
@@ -228,12 +237,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
       return policyGate(await loadPolicy(this.flags.policy), this.flags.environment)
     }
     if (!this.flags.key?.length) return undefined
-    // Loaded only with --key: the key files module brings the Sigstore libraries with it.
-    const { loadPublicKey } = await import('../src/supply/key-files.js')
-    const keys = await Promise.all(
-      this.flags.key.map(async (path) => ({ path, key: await loadPublicKey(path) })),
-    )
-    return keyGate(keys)
+    return keyGate(await flagKeySet({ key: this.flags.key, revoked: this.flags.revoked }))
   }
 }
 

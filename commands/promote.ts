@@ -23,7 +23,8 @@ export default class Promote extends FerryCommand<typeof Promote> {
     'warn-mode one is printed. Then DST’s tag is read: naming the same digest, the promotion is a successful ' +
     'no-op; naming another, it is refused (exit 7, both digests named) unless --force, and in an environment ' +
     'marked immutable even --force is refused. The tag is written last, on condition that it is still what was ' +
-    'read, and read back afterwards.\n\n' +
+    'read, and read back afterwards. The signature rule judges keys as policy check does: a signature by a key in ' +
+    'the policy’s trust.revoked, or outside its notBefore/notAfter window, does not count, and the refusal names it.\n\n' +
     '--ledger FILE (default: the policy file’s `ledger:`) appends one JSON line per attempt (promoted, refused or unchanged: time, operation, actor, ' +
     'repository, tag, verdict, source, destination, digest, environment, checks, labels source/revision/created, ' +
     'forced, ferryVersion), hash-chained to the line before; read it with `ferry ledger ls` and `ferry ledger ' +

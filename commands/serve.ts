@@ -85,7 +85,10 @@ export default class Serve extends FerryCommand<typeof Serve> {
     'refused. In an environment that requires a signature (and an SBOM), a manifest GET by tag, or by digest ' +
     'unless it is an attachment or a platform image of an index that verifies, is served only when it ' +
     'verifies offline with one of the environment’s keys (for --upstream, against what the cache pulls ' +
-    'through); a HEAD is answered (it carries the digest that signing after the push needs, and no manifest). A ' +
+    'through); a HEAD is answered (it carries the digest that signing after the push needs, and no manifest). ' +
+    'Keys are judged as policy check judges them: a signature by a key in trust.revoked, or outside its ' +
+    'notBefore/notAfter window, does not open the gate; a cached verdict is made again when a window opens or ' +
+    'closes. A ' +
     'refusal answers 403 DENIED naming the rule, its environment and why; warn-mode failures are logged. ' +
     'The policy’s repository globs are matched against NAME/REPO for each --name HOST[:PORT] the registry ' +
     'goes by (default: the listen address and localhost:PORT); a rule holds whichever name a client used. ' +

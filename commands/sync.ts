@@ -6,6 +6,7 @@ import { blobCountsShape } from '../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
+import { JOB_INDEX_VARIABLE, parseShard } from '../src/sync/shard.js'
 import { runSync, type SyncReport } from '../src/sync/sync.js'
 
 export default class Sync extends FerryCommand<typeof Sync> {
@@ -24,6 +25,8 @@ export default class Sync extends FerryCommand<typeof Sync> {
     '<%= config.bin %> sync mirror.yaml --dry-run',
     '<%= config.bin %> sync mirror.yaml',
     '<%= config.bin %> sync mirror.yaml --json > report.json   # from cron or a Kubernetes CronJob',
+    '<%= config.bin %> sync mirror.yaml --shard 1/3   # the second of three workers',
+    '<%= config.bin %> sync mirror.yaml --shard 3     # in a Kubernetes Indexed Job: K from $JOB_COMPLETION_INDEX',
   ]
   static override args = { spec: Args.string({ required: true, description: 'Mirror spec (YAML).' }) }
   static override flags = {
@@ -37,12 +40,21 @@ export default class Sync extends FerryCommand<typeof Sync> {
       default: 8,
       min: 1,
     }),
+    shard: Flags.string({
+      description:
+        'Mirror only shard K of N (0-based): each source repository belongs to exactly one shard by a stable ' +
+        'hash of its name, so N workers (a Kubernetes Indexed Job) share one spec without coordination; each ' +
+        `shard has its own lock and upload journal. N alone takes K from $${JOB_INDEX_VARIABLE}. ` +
+        'See examples/k8s/sync-indexed-job.yaml.',
+      helpValue: 'K/N',
+    }),
   }
 
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */
   static jsonOutput: JsonShape = {
     spec: 'string',
     dryRun: 'boolean',
+    'shard?': { index: 'number', count: 'number' },
     entries: [
       {
         source: 'string',
@@ -75,6 +87,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
     try {
       report = await runSync(this.args.spec, {
         ...this.registryOptions,
+        ...(this.flags.shard === undefined ? {} : { shard: parseShard(this.flags.shard) }),
         dryRun: this.flags['dry-run'],
         concurrency: this.flags.concurrency,
         blobConcurrency: this.flags['blob-concurrency'],
@@ -110,7 +123,8 @@ function render(r: SyncReport): string {
       : r.dryRun
         ? `${t.wouldCopy} would be copied, ${t.inSync} in sync, ${t.failed} failed (dry run: nothing written)`
         : `${t.copied} copied (${transferred(copied)}), ${t.inSync} in sync, ${t.failed} failed`
-  return `${table(rows)}\n${summary} in ${(r.durationMs / 1000).toFixed(1)}s`
+  const shard = r.shard ? `shard ${r.shard.index}/${r.shard.count}: ` : ''
+  return `${table(rows)}\n${shard}${summary} in ${(r.durationMs / 1000).toFixed(1)}s`
 }
 
 /**

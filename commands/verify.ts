@@ -3,10 +3,11 @@ import { imageArg, repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { schemeType, signatureCheckShape } from '../cli/json-shapes.js'
+import { flagKeySet, revokedFlag, trustPolicyFlag } from '../cli/trust-flags.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { isDigest } from '../src/oci/digest.js'
+import { keyName } from '../src/sign/trust.js'
 import {
-  loadPublicKey,
   parseKeyValues,
   type SignatureCheck,
   type VerifyImageResult,
@@ -23,16 +24,31 @@ export default class Verify extends FerryCommand<typeof Verify> {
     'what that leaves unchecked.\n\n' +
     '--require-sbom also needs an SPDX or CycloneDX SBOM attached (referrer or cosign .sbom tag) and signed with ' +
     'the same key. -a KEY=VALUE needs the signer to have recorded that annotation.\n\n' +
+    'Keys: --key is repeatable (a signature by any of them counts: the old and the new key during a rotation), ' +
+    'and the report names the key that made each signature (path and sha256: fingerprint). A signature made with ' +
+    'a key given to --revoked, or revoked by the --policy file’s trust block, never counts and is reported as ' +
+    'revoked, also when that key is known only by its fingerprint (P-256 keys are recovered from the signature). ' +
+    'A key the policy lists with notBefore/notAfter counts only while now is inside that window: offline there is ' +
+    'no trusted signing time, so a signature made in the window stops counting when the key expires (re-sign ' +
+    'with the new key before notAfter).\n\n' +
     'Exit 0 only when at least one signature verifies and every requirement holds; otherwise the report is ' +
     'still printed (also with --json) and the exit code is 5.'
   static override examples = [
     '<%= config.bin %> verify registry.intra/acme/web:v1.4.2 --key cosign.pub',
     '<%= config.bin %> verify registry.intra/acme/web@sha256:… --key cosign.pub --require-sbom -a release=v1.4.2',
     '<%= config.bin %> verify oci:./import:web --key cosign.pub --require-sbom --json',
+    '<%= config.bin %> verify registry.intra/acme/web:v1.4.2 --key release-2027.pub --policy ferry.policy.yaml',
+    '<%= config.bin %> verify registry.intra/acme/web:v1.4.2 --key release-2027.pub --revoked sha256:…',
   ]
   static override args = { image: imageArg() }
   static override flags = {
-    key: Flags.string({ description: 'The signer’s public key (NAME.pub).', required: true }),
+    key: Flags.string({
+      description: 'A signer’s public key (NAME.pub); a signature by any of them counts. Repeatable.',
+      required: true,
+      ...repeatable,
+    }),
+    revoked: revokedFlag(),
+    policy: trustPolicyFlag(),
     'require-sbom': Flags.boolean({ description: 'Also require an SBOM signed with the same key.' }),
     annotation: Flags.string({
       char: 'a',
@@ -64,7 +80,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
   }
 
   async run() {
-    const publicKey = await loadPublicKey(this.flags.key)
+    const keys = await flagKeySet(this.flags)
     const annotations = parseKeyValues(this.flags.annotation)
     const { target, reference } = await openSource(this.args.image, this.registryOptions)
     let report: VerifyImageResult
@@ -72,7 +88,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
       report = await verifyImage({
         target,
         reference,
-        publicKey,
+        keys,
         requireSbom: this.flags['require-sbom'],
         annotations,
       })
@@ -96,7 +112,12 @@ const shown = (r: VerifyImageResult) =>
 
 function signatureLine(s: SignatureCheck): string {
   const where = s.format === 'classic' ? `${s.tag} layer ${s.layer}` : `${s.manifest}`
-  return `  ${s.ok ? 'ok  ' : 'FAIL'}  ${s.format.padEnd(7)} ${s.scheme.padEnd(13)} ${where}${s.ok ? '' : `: ${s.reason}`}`
+  // Which key made it, unless the reason already names it (a revoked or expired key).
+  const by =
+    s.key && !s.reason?.includes(s.key.fingerprint)
+      ? ` by ${s.key.status === 'trusted' ? '' : `${s.key.status} key `}${keyName(s.key)}`
+      : ''
+  return `  ${s.ok ? 'ok  ' : 'FAIL'}  ${s.format.padEnd(7)} ${s.scheme.padEnd(13)} ${where}${s.ok ? '' : `: ${s.reason}`}${by}`
 }
 
 function render(r: VerifyImageResult): string {

@@ -1,4 +1,4 @@
-import { text } from 'node:stream/consumers'
+import { buffer } from 'node:stream/consumers'
 import type { ReadOnlyTarget } from './content/target.js'
 import { FerryError } from './errors.js'
 import type { Manifest } from './oci/manifest.js'
@@ -120,15 +120,27 @@ export const isImageConfig = (d: Descriptor) =>
   d.mediaType === 'application/vnd.docker.container.image.v1+json'
 
 export async function readConfig(target: ReadOnlyTarget, desc: Descriptor): Promise<ImageConfig | undefined> {
+  return (await readConfigBytes(target, desc))?.config
+}
+
+/**
+ * A config's bytes (digest-checked by the target) and what they say as an image config, for a caller
+ * that also writes the blob (bundle create) and so need not fetch it twice; undefined when it is
+ * larger than MAX_CONFIG_BYTES, which is not read.
+ */
+export async function readConfigBytes(
+  target: ReadOnlyTarget,
+  desc: Descriptor,
+): Promise<{ bytes: Uint8Array; config: ImageConfig | undefined } | undefined> {
   if (desc.size > MAX_CONFIG_BYTES) return undefined
-  const body = await text(await target.fetchBlob(desc))
+  const bytes = new Uint8Array(await buffer(await target.fetchBlob(desc)))
   // A config that is not an image config (an artifact's, say) is shown by its descriptor alone.
   let doc: unknown
   try {
-    doc = JSON.parse(body)
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'))
   } catch {
-    return undefined
+    return { bytes, config: undefined }
   }
   const parsed = imageConfigSchema.safeParse(doc)
-  return parsed.success ? parsed.data : undefined
+  return { bytes, config: parsed.success ? parsed.data : undefined }
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
 import tar from 'tar-stream'
 import { storeManifest, storeTagged } from './content/store.js'
 import type { Target } from './content/target.js'
@@ -11,8 +12,8 @@ import { MediaType } from './oci/media-types.js'
 import type { Descriptor, Platform } from './oci/schemas.js'
 
 /**
- * Real, valid images made from nothing (no Docker, no network): each layer is an uncompressed tar
- * holding one file of seeded pseudo-random bytes. The same seed always makes the same bytes, so a
+ * Real, valid images made from nothing (no Docker, no network): each layer is a tar (uncompressed, or
+ * gzipped with `gzip`) holding one file of seeded pseudo-random bytes. The same seed always makes the same bytes, so a
  * layer is streamed twice — once to learn its digest, once to push it — and never held in memory.
  */
 export interface SyntheticImage {
@@ -23,6 +24,11 @@ export interface SyntheticImage {
   platform?: Platform
   labels?: Record<string, string>
   created?: string
+  /**
+   * Gzip each layer (`tar+gzip`, as registries mostly hold): a tool that compresses uncompressed layers
+   * on the way (skopeo without --preserve-digests) then copies the same bytes as one that does not.
+   */
+  gzip?: boolean
 }
 
 const FIXED_MTIME = new Date('2024-01-01T00:00:00Z')
@@ -55,6 +61,12 @@ function layerTar(seed: string, size: number): Readable {
   seededBytes(seed, size).pipe(entry)
   // tar-stream's streams are streamx, not node streams; iterate them to get a node Readable with backpressure.
   return Readable.from(pack, { objectMode: false })
+}
+
+function gzipped(source: Readable): Readable {
+  const gzip = createGzip({ level: 1 })
+  source.on('error', (err) => gzip.destroy(err))
+  return source.pipe(gzip)
 }
 
 async function describeStream(make: () => Readable, mediaType: string): Promise<Descriptor> {
@@ -91,10 +103,15 @@ export async function pushSyntheticImage(
   const diffIds: Digest[] = []
   for (let i = 0; i < spec.layers; i++) {
     const seed = `${spec.seed}/${i}`
-    const desc = await describeStream(() => layerTar(seed, spec.layerSize), MediaType.ociLayer)
-    if (!(await target.hasBlob(desc))) await target.pushBlob(desc, layerTar(seed, spec.layerSize))
+    const tarDesc = await describeStream(() => layerTar(seed, spec.layerSize), MediaType.ociLayer)
+    // zlib's output is a function of its input and level alone (the gzip header's mtime is 0).
+    const make = spec.gzip
+      ? () => gzipped(layerTar(seed, spec.layerSize))
+      : () => layerTar(seed, spec.layerSize)
+    const desc = spec.gzip ? await describeStream(make, MediaType.ociLayerGzip) : tarDesc
+    if (!(await target.hasBlob(desc))) await target.pushBlob(desc, make())
     layers.push(desc)
-    diffIds.push(desc.digest as Digest) // uncompressed layers: the diff ID is the layer digest
+    diffIds.push(tarDesc.digest as Digest) // the diff ID is the uncompressed tar's digest
   }
   const platform = spec.platform ?? { os: 'linux', architecture: 'amd64' }
   const config = {

@@ -54,3 +54,25 @@ describe('synthetic images', () => {
     expect(parsed.architecture).toBe('amd64')
   })
 })
+
+describe('synthetic images with gzip layers', () => {
+  it('are reproducible tar+gzip layers whose diff IDs are the uncompressed tars', async () => {
+    const { gunzipSync } = await import('node:zlib')
+    const { pushSyntheticImage } = await import('../src/synthetic.js')
+    const a = captureTarget()
+    const b = captureTarget()
+    const spec = { seed: 'gz', layers: 2, layerSize: 100_000, gzip: true }
+    const ma = await pushSyntheticImage(a.target, spec)
+    const mb = await pushSyntheticImage(b.target, spec)
+    expect(ma.digest).toBe(mb.digest)
+    if (ma.kind !== 'image') throw new Error('expected an image')
+    const config = JSON.parse(a.blobs.get(ma.image.config.digest)!.toString()) as {
+      rootfs: { diff_ids: string[] }
+    }
+    for (const [i, layer] of ma.image.layers.entries()) {
+      expect(layer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip')
+      const tar = gunzipSync(a.blobs.get(layer.digest)!)
+      expect(config.rootfs.diff_ids[i]).toBe(digestOf(tar))
+    }
+  })
+})

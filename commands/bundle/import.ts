@@ -1,16 +1,18 @@
 import { Args, Flags } from '@oclif/core'
-import { stripComponentsFlag } from '../../cli/args.js'
+import { repeatable, stripComponentsFlag } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
-import { blobCountsShape, signatureStateType } from '../../cli/json-shapes.js'
+import { blobCountsShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../../cli/policy-flags.js'
 import { progressSink } from '../../cli/progress.js'
+import { flagKeySet, revokedFlag } from '../../cli/trust-flags.js'
 import { importBundle } from '../../src/bundle/import.js'
 import { describeOrder } from '../../src/bundle/import-record.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
 import { writeMappingFile } from '../../src/bundle/mapping-out.js'
 import { DEFAULT_CONCURRENCY } from '../../src/copy/copy.js'
+import { keyName } from '../../src/sign/trust.js'
 
 export default class BundleImport extends FerryCommand<typeof BundleImport> {
   static override summary = 'Verify a bundle, then push its images into a registry or layout by digest.'
@@ -38,6 +40,9 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     'written: naming, forbidden tags, the SemVer rule, immutability and the required labels; one refused image ' +
     'refuses the import (exit 7, one line naming the rule, the environment and both digests where a tag would ' +
     'move). --ledger FILE appends one record per image imported or refused.\n\n' +
+    'Keys: --key is repeatable (the bundle may be signed with any of them). A bundle signed with a key given to ' +
+    '--revoked, or revoked by the policy’s trust block, is refused naming the key, and so is one signed with a ' +
+    'key the policy lists with a notBefore/notAfter window that does not hold now.\n\n' +
     'Prints source → destination and the digest to deploy by; --mapping-out writes the same as JSON.'
   static override examples = [
     '<%= config.bin %> bundle import mini-api-1.0.tar --to reg.local:5000/cache --key release.pub',
@@ -57,8 +62,11 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
         'Destination: HOST[:PORT], HOST[:PORT]/PREFIX (https:// or http:// in front too) or oci:DIR.',
     }),
     key: Flags.string({
-      description: 'Require the bundle signature to verify with this public key (NAME.pub).',
+      description:
+        'Require the bundle signature to verify with this public key (NAME.pub), or one of them. Repeatable.',
+      ...repeatable,
     }),
+    revoked: revokedFlag({ dependsOn: ['key'] }),
     'allow-downgrade': Flags.boolean({
       description: 'Import a bundle older than the one that set a tag, moving the tag back.',
     }),
@@ -83,6 +91,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     created: 'string',
     to: 'string',
     signature: signatureStateType,
+    'signer?': signatureKeyShape,
     images: [
       {
         source: 'string',
@@ -109,16 +118,19 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
 
   async run() {
     const { flags } = this
-    const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
     const mapping = flags.mapping ? await loadMappingFile(flags.mapping) : undefined
     const governance = await commandGovernance(flags, (line) => this.note(line), this.config.version)
+    // The policy that governs the import judges its keys too: its revocations and key windows.
+    const keys = flags.key?.length
+      ? await flagKeySet({ key: flags.key, revoked: flags.revoked }, governance.policy)
+      : undefined
     const progress = progressSink(!this.jsonEnabled())
     let verified = 0
     try {
       const result = await importBundle(this.args.file, {
         ...this.registryOptions,
         to: flags.to,
-        publicKey,
+        keys,
         allowDowngrade: flags['allow-downgrade'],
         mapping,
         stripComponents: flags['strip-components'],
@@ -142,17 +154,11 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
       const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
       this.note(
         `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${plural(copied, 'blob')} copied (${formatBytes(result.bytes)}), ` +
-          `${skipped} already there${result.signature === 'verified' ? '; bundle signature verified' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+          `${skipped} already there${result.signer ? `; bundle signature verified with ${keyName(result.signer)}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
       )
       return result
     } finally {
       progress.stop()
     }
   }
-}
-
-/** Loaded only with --key: the key files module brings the Sigstore libraries with it. */
-async function loadPublicKey(path: string) {
-  const keys = await import('../../src/supply/key-files.js')
-  return keys.loadPublicKey(path)
 }

@@ -1,11 +1,14 @@
 import { Args, Flags } from '@oclif/core'
+import { repeatable } from '../../cli/args.js'
 import { FerryCommand } from '../../cli/base-command.js'
 import { bundleSignatureWords, formatBytes, plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
-import { baseShape, omittedShape, signatureStateType } from '../../cli/json-shapes.js'
+import { baseShape, omittedShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
 import { progressSink } from '../../cli/progress.js'
+import { flagKeySet, revokedFlag, trustPolicyFlag } from '../../cli/trust-flags.js'
 import { type BundleVerifyReport, verifyBundleFile } from '../../src/bundle/verify.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
+import { keyName } from '../../src/sign/trust.js'
 
 export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
   static override summary =
@@ -20,20 +23,28 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
     'image’s own signatures in both schemes (cosign .sig tags, Sigstore bundle referrers). --require-sbom needs an ' +
     'SPDX or CycloneDX SBOM on each image (signed with the key when one is given). Nothing is fetched from the ' +
     'network: no transparency log, no TUF root.\n\n' +
+    '--key is repeatable (any of them may have signed). A signature made with a key given to --revoked, or revoked ' +
+    'by the --policy file’s trust block, never counts: a bundle signed with one is refused, an image signed only ' +
+    'with one fails, and both are reported naming the key. A key the policy lists with notBefore/notAfter counts ' +
+    'only while now is inside that window.\n\n' +
     'FILE may be a split bundle: its first part (FILE.000) or FILE.parts.json; every part’s sha256 is checked. ' +
     'Exit 0 only when everything holds; the report has one row per image (--json too).'
   static override examples = [
     '<%= config.bin %> bundle verify mini-api-1.0.tar',
     '<%= config.bin %> bundle verify mini-api-1.0.tar --key release.pub --require-sbom',
     '<%= config.bin %> bundle verify site.tar.parts.json --json',
+    '<%= config.bin %> bundle verify mini-api-1.0.tar --key release-2027.pub --policy ferry.policy.yaml',
   ]
   static override args = {
     file: Args.string({ required: true, description: 'Bundle (FILE.tar, FILE.000 or FILE.parts.json).' }),
   }
   static override flags = {
     key: Flags.string({
-      description: 'Public key (NAME.pub): the bundle signature and each image’s signatures.',
+      description: 'Public key (NAME.pub): the bundle signature and each image’s signatures. Repeatable.',
+      ...repeatable,
     }),
+    revoked: revokedFlag({ dependsOn: ['key'] }),
+    policy: trustPolicyFlag({ dependsOn: ['key'] }),
     'require-sbom': Flags.boolean({ description: 'Each image must carry an SBOM.' }),
   }
 
@@ -46,6 +57,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
     created: 'string',
     'sequence?': 'number',
     signature: signatureStateType,
+    'signer?': signatureKeyShape,
     blobs: 'number',
     bytes: 'number',
     omitted: omittedShape,
@@ -62,13 +74,13 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
   }
 
   async run() {
-    const publicKey = this.flags.key ? await loadPublicKey(this.flags.key) : undefined
+    const keys = this.flags.key?.length ? await flagKeySet(this.flags) : undefined
     const progress = progressSink(!this.jsonEnabled())
     let report: BundleVerifyReport
     try {
       let seen = 0
       report = await verifyBundleFile(this.args.file, {
-        publicKey,
+        keys,
         requireSbom: this.flags['require-sbom'],
         onProgress: (verified, total) => {
           if (seen === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
@@ -94,7 +106,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
 }
 
 function render(r: BundleVerifyReport): string {
-  const signature = bundleSignatureWords(r.signature)
+  const signature = `${bundleSignatureWords(r.signature)}${r.signer ? ` with ${keyName(r.signer)}` : ''}`
   const lines = [
     `${r.ok ? 'Verified' : 'NOT verified'}: ${r.file} — ${r.name} ${r.version} (${r.sequence === undefined ? '' : `sequence ${r.sequence}, `}created ${r.created}), ${signature}`,
     `  ${plural(r.blobs, 'blob')}, ${formatBytes(r.bytes)}, every digest checked` +
@@ -109,10 +121,4 @@ function render(r: BundleVerifyReport): string {
         lines.push(`          ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`)
   }
   return lines.join('\n')
-}
-
-/** Loaded only with --key: the key files module brings the Sigstore libraries with it. */
-async function loadPublicKey(path: string) {
-  const keys = await import('../../src/supply/key-files.js')
-  return keys.loadPublicKey(path)
 }

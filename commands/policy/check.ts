@@ -11,9 +11,9 @@ import {
   DEFAULT_POLICY_FILE,
   type ImageCheck,
   loadPolicy,
-  openSubject,
   summarize,
 } from '../../src/policy/index.js'
+import { openSubject } from '../../src/targets/subject.js'
 
 export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
   static override summary = 'Check images against the policy file: naming, labels, signatures, SBOMs, tags.'
@@ -26,6 +26,11 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     'warn (a failure in a warn-mode environment) or skip (the rule does not apply, e.g. a tag rule for an image ' +
     'given by digest), each with its evidence. Signatures and SBOMs are verified offline with the keys the policy ' +
     'names, in both signature schemes.\n\n' +
+    'Keys: an entry of require.signature.keys is a path or { path, notBefore, notAfter } (RFC 3339 with a zone): ' +
+    'its signatures count only while now is inside that window, and one made with an expired key fails with the ' +
+    'notAfter in the message. trust.revoked lists keys (public key files or sha256: fingerprints, as ferry key ' +
+    'fingerprint prints them) whose signatures never count in any environment: an image signed only with revoked ' +
+    'keys fails, and the row names each key, counted or not (evidence: keys, signatures[].key).\n\n' +
     'IMAGE is a registry reference, oci:DIR[:TAG], or bundle:FILE.tar:IMAGE for an image inside a bundle (as the ' +
     'bundle names it, e.g. bundle:site.tar:docker.io/library/postgres:16), so the closed side can gate an import ' +
     'offline.\n\n' +

@@ -147,7 +147,9 @@ async function write(
     const bytes = plan.manifests.get(digest)
     if (bytes) return { desc: { mediaType: 'application/octet-stream', digest, size }, bytes }
     const planned = plan.blobs.get(digest)!
-    return { desc: planned.desc, source: planned.source }
+    return planned.bytes
+      ? { desc: planned.desc, bytes: planned.bytes }
+      : { desc: planned.desc, source: planned.source }
   })
   const emit = opts.onEvent ?? (() => {})
   const image = opts.output

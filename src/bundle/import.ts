@@ -6,10 +6,12 @@ import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
+import { type AdmittedWrite, admitWrite, type Governance, governs } from '../governance/governed.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
-import { type AdmittedWrite, admitWrite, type Governance, governs } from '../promote/governed.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import { type KeySet, singleKeySet } from '../sign/key-set.js'
+import type { SignatureKey } from '../sign/trust.js'
 import { Limiter } from '../util/limit.js'
 import type { ImageRecord } from './format.js'
 import {
@@ -40,6 +42,8 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   to: string
   /** Require ferry-bundle.json.sig to verify with this key. */
   publicKey?: KeyObject
+  /** As `publicKey`, with several keys and the trust decision: a bundle signed with a revoked key is refused. */
+  keys?: KeySet
   /** Move tags that a newer bundle set back to this (older) bundle's images, instead of refusing. */
   allowDowngrade?: boolean
   /** What earlier imports set each tag to (import-record.ts). Default `$XDG_STATE_HOME/ferry/bundle-imports.json`. */
@@ -88,6 +92,8 @@ export interface ImportResult {
   created: string
   to: string
   signature: SignatureState
+  /** The key the bundle's signature verified with. */
+  signer?: SignatureKey
   images: ImportedImage[]
   downgraded: Downgrade[]
   bytes: number
@@ -118,7 +124,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
   const dest = parseDestination(opts.to)
   const client = opts.client ?? new RegistryClient({ chunkSize: IMPORT_CHUNK_SIZE, ...opts })
   const bundle = await BundleReader.open(file, {
-    publicKey: opts.publicKey,
+    keys: opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey)),
     onProgress: opts.onVerifyProgress,
   }).catch(async (err: unknown) => {
     if (!opts.client) await client.close()
@@ -220,6 +226,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
       created: order.created,
       to: opts.to,
       signature: bundle.signature,
+      ...(bundle.signer ? { signer: bundle.signer } : {}),
       images,
       downgraded: downgrades,
       bytes: images.reduce((n, i) => n + i.bytes, 0),

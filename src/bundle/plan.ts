@@ -1,8 +1,9 @@
 import type { ReadOnlyTarget } from '../content/target.js'
 import { filterIndex } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
-import { closure } from '../graph/index.js'
-import { readConfig } from '../inspect.js'
+import { closure, GraphReader } from '../graph/index.js'
+import { ListedAttachments } from '../graph/listed-attachments.js'
+import { readConfigBytes } from '../inspect.js'
 import type { Manifest } from '../oci/manifest.js'
 import { formatPlatform } from '../oci/platform.js'
 import type { Descriptor, ImageConfig } from '../oci/schemas.js'
@@ -25,6 +26,8 @@ export interface PlannedBlob {
   desc: Descriptor
   /** Where to read it from when the tar is written. */
   source: ReadOnlyTarget
+  /** Its bytes, when planning read them already (a config, small): written from memory, not fetched again. */
+  bytes?: Uint8Array
 }
 
 /** Everything a bundle will hold, known before the first tar byte is written. */
@@ -51,6 +54,8 @@ interface Item {
   spec: BundleImageSpec
   reference: RegistryReference
   original: string
+  /** The attachment tags of its repository's listing, when the spec's tag filter made one. */
+  listed?: ListedAttachments
 }
 
 interface PlannedImage {
@@ -103,8 +108,10 @@ async function expand(image: BundleImageSpec, open: PlanOptions['repository']): 
   const ref = image.reference
   if (!image.tags) return [{ spec: image, reference: ref, original: image.original }]
   const repo = open(ref)
+  const all = await repo.listTags()
+  const listed = new ListedAttachments(all)
   // Attachment tags are not images: they travel with their image as referrers.
-  const available = (await repo.listTags()).filter((t) => !isAttachmentTag(t))
+  const available = all.filter((t) => !isAttachmentTag(t))
   const missing = missingTags(available, image.tags)
   if (missing.length > 0) {
     throw new FerryError(
@@ -118,6 +125,7 @@ async function expand(image: BundleImageSpec, open: PlanOptions['repository']): 
     spec: image,
     reference: { ...ref, tag },
     original: `${image.original}:${tag}`,
+    listed,
   }))
 }
 
@@ -125,6 +133,9 @@ async function planImage(item: Item, open: PlanOptions['repository']): Promise<P
   const ref = item.reference
   const repository = formatRepository(ref)
   const source = open(ref)
+  // The repository's listing, when there is one, answers which attachment tags exist.
+  const reader = new GraphReader(source)
+  if (item.listed) reader.knowTags(item.listed)
   const subject = formatReference(ref)
   const original = await source.fetchManifest(manifestReference(ref))
   const root = filterIndex(original, item.spec.platforms ?? [], subject)
@@ -133,10 +144,11 @@ async function planImage(item: Item, open: PlanOptions['repository']): Promise<P
     attached,
     graphs: attachedGraphs,
     blobs,
-  } = await closure(source, root, {
+  } = await closure(reader, root, {
     referrers: item.spec.referrers,
   })
   const configs = await configsOf(source, graph.manifests)
+  const configBytes = new Map([...configs.values()].flatMap((c) => (c ? [[c.digest, c.bytes]] : [])))
   const referrers: ReferrerRecord[] = attached.map((n) => {
     const r: ReferrerRecord = {
       digest: n.manifest.digest,
@@ -171,23 +183,35 @@ async function planImage(item: Item, open: PlanOptions['repository']): Promise<P
       ...attached.map((n) => attachedEntry(n.manifest, repository, n.tag)),
     ],
     manifests: [...graph.manifests, ...attachedGraphs.flatMap((g) => g.manifests)],
-    blobs: [...blobs.values()].map((desc) => ({ desc, source })),
+    blobs: [...blobs.values()].map((desc) => {
+      const bytes = configBytes.get(desc.digest)
+      return bytes ? { desc, source, bytes } : { desc, source }
+    }),
     // The image's own times only: a signature attached later says when it was signed, not made.
     times: [
-      ...[...configs.values()].flatMap((c) => (c?.created ? [c.created] : [])),
+      ...[...configs.values()].flatMap((c) => (c?.config?.created ? [c.config.created] : [])),
       ...graph.manifests.flatMap((m) => createdAnnotation(m) ?? []),
     ],
   }
 }
 
-/** The config of each image manifest under the root, by manifest digest (undefined: not an image config). */
+interface ReadConfig {
+  digest: string
+  bytes: Uint8Array
+  /** Undefined: not an image config. */
+  config: ImageConfig | undefined
+}
+
+/** The config of each image manifest under the root, by manifest digest (undefined: too large to read). */
 async function configsOf(
   source: ReadOnlyTarget,
   manifests: readonly Manifest[],
-): Promise<Map<string, ImageConfig | undefined>> {
-  const configs = new Map<string, ImageConfig | undefined>()
+): Promise<Map<string, ReadConfig | undefined>> {
+  const configs = new Map<string, ReadConfig | undefined>()
   await forEachLimited(manifests, new Limiter(4), async (m) => {
-    if (m.kind === 'image') configs.set(m.digest, await readConfig(source, m.image.config))
+    if (m.kind !== 'image') return
+    const read = await readConfigBytes(source, m.image.config)
+    configs.set(m.digest, read && { digest: m.image.config.digest, ...read })
   })
   return configs
 }
@@ -200,11 +224,11 @@ function createdAnnotation(m: Manifest): string | undefined {
 }
 
 /** Children's platforms for an index; for an image, the platform its config declares. */
-function platformsOf(root: Manifest, configs: ReadonlyMap<string, ImageConfig | undefined>): string[] {
+function platformsOf(root: Manifest, configs: ReadonlyMap<string, ReadConfig | undefined>): string[] {
   if (root.kind === 'index') {
     return root.index.manifests.flatMap((d) => (d.platform ? [formatPlatform(d.platform)] : []))
   }
-  const config = configs.get(root.digest)
+  const config = configs.get(root.digest)?.config
   if (!config?.os || !config.architecture) return []
   const { os, architecture, variant } = config
   return [formatPlatform({ os, architecture, ...(variant ? { variant } : {}) })]

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto'
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { pipeline, type Readable } from 'node:stream'
@@ -8,19 +7,24 @@ import { entryRepository } from '../layout/naming.js'
 import { type Digest, digestOf, verifyingStream } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../oci/manifest.js'
 import { type Descriptor, type ImageIndex, ociLayoutFileSchema } from '../oci/schemas.js'
+import type { KeySet } from '../sign/key-set.js'
+import type { SignatureKey } from '../sign/trust.js'
 import { BundleTarget } from './bundle-target.js'
 import { checkConsistency } from './consistency.js'
 import { type BundleMetadata, INDEX_NAME, METADATA_NAME, OCI_LAYOUT_NAME, SIGNATURE_NAME } from './format.js'
 import { checkNames, requireSignedNames } from './names.js'
 import { type BlobLocation, parseJsonFile, type ScannedBundle, scanBundle } from './scan.js'
-import { checkMetadataSignature, type SignatureState } from './signature.js'
+import { metadataSignature, type SignatureState } from './signature.js'
 import { type BundleSource, openBundleSource } from './source.js'
 
 export { BundleTarget } from './bundle-target.js'
 
 export interface OpenBundleOptions {
-  /** Check ferry-bundle.json.sig with this public key; without one, a signature is reported but not checked. */
-  publicKey?: KeyObject
+  /**
+   * Check ferry-bundle.json.sig with these keys, by the trust decision (a revoked or expired key fails);
+   * without them, a signature is reported but not checked.
+   */
+  keys?: KeySet
   /** Bytes of blob content verified so far, out of `total`. */
   onProgress?: (verified: number, total: number) => void
 }
@@ -59,6 +63,8 @@ export const sameFile = (stamp: FileStamp, st: Stats): boolean =>
  */
 export class BundleReader {
   readonly signature: SignatureState
+  /** The key ferry-bundle.json.sig verified with, when keys were given. */
+  readonly signer?: SignatureKey
 
   private constructor(
     private readonly source: BundleSource,
@@ -66,13 +72,14 @@ export class BundleReader {
     readonly index: ImageIndex,
     private readonly blobs: Map<Digest, BlobLocation>,
     readonly signed: boolean,
-    signature: SignatureState,
+    signature: { state: SignatureState; key?: SignatureKey },
     /** The bundle file, or each part of a split bundle, as it was before the verifying pass read it. */
     readonly stamps: readonly FileStamp[],
     /** sha256 of the exact ferry-bundle.json bytes (what the signature covers): names this bundle. */
     readonly metadataDigest: Digest,
   ) {
-    this.signature = signature
+    this.signature = signature.state
+    if (signature.key) this.signer = signature.key
   }
 
   get name(): string {
@@ -95,13 +102,13 @@ export class BundleReader {
         onProgress: opts.onProgress && ((n) => opts.onProgress?.(n, total)),
       })
       const { index, signed } = checkLayoutFiles(scanned, source.name)
-      if (opts.publicKey) requireSignedNames(source.name, scanned.metadata)
+      if (opts.keys) requireSignedNames(source.name, scanned.metadata)
       const metadataBytes = scanned.files.get(METADATA_NAME)!
-      const state = checkMetadataSignature(
+      const state = metadataSignature(
         source.name,
         metadataBytes,
         scanned.files.get(SIGNATURE_NAME),
-        opts.publicKey,
+        opts.keys,
       )
       const reader = new BundleReader(
         source,

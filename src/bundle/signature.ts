@@ -1,8 +1,10 @@
 import type { KeyObject } from 'node:crypto'
 import { FerryError } from '../errors.js'
-// classic.js alone: the sign/ index pulls in the Sigstore libraries, which nothing here needs.
-import { signClassicWith, verifyClassicLayer } from '../sign/classic.js'
+// classic.js and key-set.js alone: the sign/ index pulls in the Sigstore libraries, which nothing here needs.
+import { signClassicWith } from '../sign/classic.js'
+import { type KeySet, signerOf, singleKeySet } from '../sign/key-set.js'
 import { type Signer, toSigner } from '../sign/signer.js'
+import { judgeSignature, type SignatureKey } from '../sign/trust.js'
 import { METADATA_NAME, SIGNATURE_NAME } from './format.js'
 
 /**
@@ -22,25 +24,49 @@ export async function signMetadata(metadata: Uint8Array, key: KeyObject | Signer
 
 export type SignatureState = 'verified' | 'unsigned' | 'not-checked'
 
-/** Throws VERIFY_FAILED when a key is given and the signature is absent or does not verify. */
+export interface MetadataSignature {
+  state: SignatureState
+  /** The key that made the signature, when it was checked. */
+  key?: SignatureKey
+}
+
+/** Throws VERIFY_FAILED when a key is given and the signature is absent or does not count (metadataSignature). */
 export function checkMetadataSignature(
   archive: string,
   metadata: Uint8Array,
   signature: Buffer | undefined,
   publicKey: KeyObject | undefined,
 ): SignatureState {
-  if (!publicKey) return signature ? 'not-checked' : 'unsigned'
+  return metadataSignature(archive, metadata, signature, publicKey && singleKeySet(publicKey)).state
+}
+
+/**
+ * The bundle's signature checked with `keys`: throws VERIFY_FAILED when keys are given and it is
+ * absent, made with none of them, or made with a key the trust decision does not believe now (revoked,
+ * outside its window), naming the key.
+ */
+export function metadataSignature(
+  archive: string,
+  metadata: Uint8Array,
+  signature: Buffer | undefined,
+  keys: KeySet | undefined,
+  now: Date = new Date(),
+): MetadataSignature {
+  if (!keys) return { state: signature ? 'not-checked' : 'unsigned' }
   if (!signature) {
     throw new FerryError(
       'VERIFY_FAILED',
       `${archive}: the bundle is not signed (no ${SIGNATURE_NAME}), but a key was given`,
     )
   }
-  if (!verifyClassicLayer(metadata, signature.toString('ascii').trim(), publicKey)) {
+  const signer = signerOf(keys, metadata, signature.toString('ascii').trim())
+  if (!signer) {
     throw new FerryError(
       'VERIFY_FAILED',
       `${archive}: the signature in ${SIGNATURE_NAME} does not verify ${METADATA_NAME} with the given key (tampered, or signed with another key)`,
     )
   }
-  return 'verified'
+  const judged = judgeSignature({ ok: true }, signer, keys, now)
+  if (!judged.ok) throw new FerryError('VERIFY_FAILED', `${archive}: ${SIGNATURE_NAME}: ${judged.reason}`)
+  return { state: 'verified', ...(judged.key ? { key: judged.key } : {}) }
 }

@@ -3,6 +3,8 @@ import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { cosignTag } from '../reference/grammar.js'
+import { type KeySet, singleKeySet } from '../sign/key-set.js'
+import type { SignatureKey } from '../sign/trust.js'
 import { sbomFormatOf } from '../supply/kinds.js'
 import { type BundleMetadata, metadataTotals } from './format.js'
 import { checkImageNames } from './names.js'
@@ -12,7 +14,12 @@ import type { SignatureState } from './signature.js'
 export interface VerifyBundleOptions {
   /** Checks the bundle's signature and each image's own signatures (cosign .sig tags and Sigstore bundle referrers). */
   publicKey?: KeyObject
-  /** Each image must carry an SBOM (signed with `publicKey` when one is given). */
+  /**
+   * As `publicKey`, with several keys and the trust decision: a signature (the bundle's, an image's)
+   * made with a revoked key, or a key outside its window, does not count.
+   */
+  keys?: KeySet
+  /** Each image must carry an SBOM (signed with a key when keys are given). */
   requireSbom?: boolean
   onProgress?: (verified: number, total: number) => void
 }
@@ -39,6 +46,8 @@ export interface BundleVerifyReport {
   sequence?: number
   /** `verified` with a key; `not-checked` when signed but no key was given; `unsigned`. */
   signature: SignatureState
+  /** The key the bundle's signature verified with. */
+  signer?: SignatureKey
   blobs: number
   bytes: number
   omitted: { blobs: number; bytes: number }
@@ -57,7 +66,8 @@ export async function verifyBundleFile(
   path: string,
   opts: VerifyBundleOptions = {},
 ): Promise<BundleVerifyReport> {
-  const bundle = await BundleReader.open(path, { publicKey: opts.publicKey, onProgress: opts.onProgress })
+  const keys = opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey))
+  const bundle = await BundleReader.open(path, { keys, onProgress: opts.onProgress })
   try {
     checkImageNames(path, bundle.metadata)
     const images: ImageVerification[] = []
@@ -66,13 +76,13 @@ export async function verifyBundleFile(
       const checks: ImageCheck[] = [
         { name: 'content', ok: true, detail: `${image.blobCount} blobs verified or accounted for` },
       ]
-      if (opts.publicKey) {
+      if (keys) {
         // Loaded only when asked for: it brings the Sigstore verification libraries along.
         const { verifyImage } = await import('../supply/verify-image.js')
         const result = await verifyImage({
           target,
           reference: image.digest,
-          publicKey: opts.publicKey,
+          keys,
           requireSbom: opts.requireSbom,
         })
         for (const r of result.requirements) checks.push({ name: r.name, ok: r.ok, detail: r.detail })
@@ -91,6 +101,7 @@ export async function verifyBundleFile(
       created: m.created,
       ...(m.sequence === undefined ? {} : { sequence: m.sequence }),
       signature: bundle.signature,
+      ...(bundle.signer ? { signer: bundle.signer } : {}),
       blobs: totals.blobs,
       bytes: totals.blobBytes,
       omitted: totals.omitted,

@@ -3,6 +3,7 @@ import { storeManifest, storeTagged } from '../content/store.js'
 import type { OperationOptions, ReadOnlyTarget, TagPrecondition, Target } from '../content/target.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type AttachedNode, type Closure, closure, GraphReader, type ImageGraph } from '../graph/index.js'
+import type { ListedAttachments } from '../graph/listed-attachments.js'
 import { requireImagePlatform } from '../inspect.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
@@ -23,7 +24,7 @@ export const DEFAULT_CONCURRENCY = 4
 export interface CopyHooks {
   /**
    * Runs once the source is read and before anything is sent to the destination: throwing refuses the
-   * copy with the destination untouched (the policy gate, promote/governed.ts). What it answers is the
+   * copy with the destination untouched (the policy gate, governance/governed.ts). What it answers is the
    * condition the tag is then written on, unless the options give one.
    */
   beforeWrite?: (plan: CopyPlan) => Promise<TagPrecondition | undefined> | TagPrecondition | undefined
@@ -67,6 +68,11 @@ export interface CopyOptions extends OperationOptions {
   destinationTagDigest?: Digest | null
   /** The source manifest, when the caller already read it (sync, by the tag it copies): not read again. */
   sourceManifest?: Manifest
+  /**
+   * What a complete tag listing of the source repository showed (sync lists it anyway): attachment tags
+   * it lacks are not asked for.
+   */
+  sourceTags?: ListedAttachments
   hooks?: CopyHooks
   onEvent?: CopyEventSink
   /**
@@ -163,6 +169,7 @@ export async function planCopy(
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   if (opts.sourceManifest) reader.know(opts.sourceManifest)
+  if (opts.sourceTags) reader.knowTags(opts.sourceTags)
   const original = await reader.manifest(sourceReference)
   const subject = nameWithReference(source.name, sourceReference)
   if (opts.expectDigest && original.digest !== opts.expectDigest) {

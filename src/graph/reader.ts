@@ -1,9 +1,12 @@
-import { resolveIfPresent } from '../content/present.js'
+import { fetchManifestIfPresent, resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
+import { descriptorOf } from '../oci/descriptor.js'
 import { type Digest, isDigestReference } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { referrersTag } from '../reference/grammar.js'
 import { Limiter } from '../util/limit.js'
+import { ListedAttachments } from './listed-attachments.js'
 
 export const DEFAULT_GRAPH_CONCURRENCY = 8
 
@@ -57,9 +60,10 @@ export class GraphReader {
   private readonly tagged = new Map<string, Promise<Manifest>>()
   private readonly lists = new Map<string, Promise<Descriptor[]>>()
   private readonly tags = new Map<string, Promise<Descriptor | undefined>>()
+  private readonly byTag = new Map<string, Promise<Manifest | undefined>>()
   private readonly blobs = new Map<string, Promise<boolean>>()
   private readonly limit: Limiter
-  private listed: Set<string> | undefined
+  private listed: ListedAttachments | undefined
   readonly signal: AbortSignal | undefined
 
   constructor(
@@ -88,20 +92,53 @@ export class GraphReader {
   }
 
   /**
-   * The target's whole tag list, when the walker has just read it: a tag outside it is then known to be
-   * absent without a HEAD (cosign's three `sha256-HEX.sig|att|sbom` tags per manifest, mostly absent).
+   * The target's whole tag list, when the walker has read it: an attachment tag outside it is then known
+   * to be absent without a request (cosign's three `sha256-HEX.sig|att|sbom` tags per manifest and the
+   * `sha256-HEX` tag-schema index, mostly absent).
    */
-  knowTags(tags: Iterable<string>): void {
-    this.listed = new Set(tags)
+  knowTags(tags: Iterable<string> | ListedAttachments): void {
+    this.listed = tags instanceof ListedAttachments ? tags : new ListedAttachments(tags)
   }
 
+  /**
+   * Where the target keeps referrers in the tag schema, a subject whose `sha256-HEX` index the listing
+   * lacks has none; the referrers API, where there is one, is always asked.
+   */
   referrers(subject: Digest): Promise<Descriptor[]> {
-    return this.once(this.lists, subject, () => this.target.referrers(subject, { signal: this.signal }))
+    return this.once(this.lists, subject, async () => {
+      const opts = { signal: this.signal }
+      if (
+        this.listed?.absent(referrersTag(subject)) &&
+        (await this.target.referrersListing(opts)) === 'tag-schema'
+      )
+        return []
+      return this.target.referrers(subject, opts)
+    })
+  }
+
+  /**
+   * The manifest a tag names, by one GET (no HEAD first), or undefined when the tag is absent: for a
+   * walker that needs every tag's bytes anyway (retention reads each to judge and to reach). The digest
+   * and the tag's descriptor are remembered, so neither is asked for again.
+   */
+  taggedManifest(tag: string): Promise<Manifest | undefined> {
+    if (this.listed?.absent(tag)) return Promise.resolve(undefined)
+    const read = this.once(this.byTag, tag, async () => {
+      const m = await fetchManifestIfPresent(this.target, tag, { signal: this.signal })
+      if (m) this.know(m)
+      return m
+    })
+    if (!this.tags.has(tag))
+      this.tags.set(
+        tag,
+        read.then((m) => m && descriptorOf(m)),
+      )
+    return read
   }
 
   /** A tag's descriptor (HEAD on a registry), undefined when absent. */
   tag(tag: string): Promise<Descriptor | undefined> {
-    if (this.listed && !this.listed.has(tag)) return Promise.resolve(undefined)
+    if (this.listed?.absent(tag)) return Promise.resolve(undefined)
     return this.once(this.tags, tag, () => resolveIfPresent(this.target, tag, { signal: this.signal }))
   }
 

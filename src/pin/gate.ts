@@ -4,10 +4,9 @@
  * knowing which. A gate sees the image on the internal registry, by digest, and answers with a verdict
  * and the evidence to record in the lock file.
  */
-import type { KeyObject } from 'node:crypto'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
-import { keyFingerprint } from '../sign/keys.js'
+import type { KeySet } from '../sign/key-set.js'
 import { verifyImage } from '../supply/verify-image.js'
 
 export interface GateImage {
@@ -37,44 +36,26 @@ export interface GateVerdict {
 
 export type ImageGate = (image: GateImage) => Promise<GateVerdict>
 
-export interface PublicKeyFile {
-  /** For messages: the file it was read from. */
-  path: string
-  key: KeyObject
-}
-
 /**
- * Signatures checked offline in both schemes (cosign `.sig` tag, Sigstore bundle referrers): the image
- * passes when a signature verifies with any of the keys. SBOMs are looked up for the evidence only.
+ * Signatures checked offline in both schemes (cosign `.sig` tag, Sigstore bundle referrers) and judged
+ * by the trust decision: the image passes when a signature by one of the keys counts (a key revoked in
+ * `keys.revoked` never does). SBOMs are looked up for the evidence only.
  */
-export function keyGate(keys: readonly PublicKeyFile[]): ImageGate {
+export function keyGate(keys: KeySet): ImageGate {
+  const names = keys.keys.map((k) => k.path ?? k.fingerprint).join(', ')
   return async ({ target, digest }) => {
-    const evidence: Required<Pick<Evidence, 'signatures' | 'keys' | 'sboms'>> = {
-      signatures: [],
-      keys: [],
-      sboms: [],
-    }
-    const messages: string[] = []
-    for (const { path, key } of keys) {
-      const report = await verifyImage({ target, reference: digest, publicKey: key, requireSbom: true })
-      const signature = report.requirements.find((r) => r.name === 'signature')!
-      const good = report.signatures.filter((s) => s.ok)
-      if (good.length) {
-        evidence.keys.push(keyFingerprint(key))
-        evidence.signatures.push(...good.map((s) => s.manifest))
-      }
-      for (const s of report.sboms ?? []) evidence.sboms.push(s.digest)
-      messages.push(`${path}: ${signature.detail}`)
-    }
+    const report = await verifyImage({ target, reference: digest, keys, requireSbom: true })
+    const signature = report.requirements.find((r) => r.name === 'signature')!
+    const counted = report.signatures.filter((s) => s.ok)
     const unique = <T>(xs: T[]) => [...new Set(xs)].sort()
     return {
-      ok: evidence.keys.length > 0,
+      ok: counted.length > 0,
       evidence: {
-        signatures: unique(evidence.signatures),
-        keys: unique(evidence.keys),
-        sboms: unique(evidence.sboms),
+        signatures: unique(counted.map((s) => s.manifest)),
+        keys: unique(counted.map((s) => s.key!.fingerprint)),
+        sboms: unique((report.sboms ?? []).map((s) => s.digest)),
       },
-      messages,
+      messages: [`${names}: ${signature.detail}`],
     }
   }
 }

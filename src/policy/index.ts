@@ -28,14 +28,19 @@ export { type FoundLabel, labelsOf, TRACE_LABELS, type TraceLabels, traceLabels 
 export {
   DEFAULT_POLICY_FILE,
   type Environment,
+  environmentKeySet,
   environmentNamed,
   loadPolicy,
   loadPolicyFor,
   POLICY_ENV,
   type Policy,
   type PolicyChoice,
+  type PolicyTrust,
   policyFileFor,
+  policyKeySet,
+  type RevokedKey,
   type VerificationKey,
+  withPolicyTrust,
 } from './load.js'
 export {
   environmentFor,
@@ -56,4 +61,3 @@ export {
   policySchema,
   type RetentionRules,
 } from './schema.js'
-export { BUNDLE_PREFIX, openSubject, type PolicySubject } from './subject.js'

@@ -4,11 +4,12 @@
  */
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
+import { keyName, type SignatureKey } from '../sign/trust.js'
 import { compilePattern } from '../spec/tag-filter.js'
-import { type VerifyImageResult, verifyImage } from '../supply/index.js'
+import { verifyImage } from '../supply/index.js'
 import { plural } from '../util/plural.js'
 import { type FoundLabel, isBlank } from './labels.js'
-import type { Environment, VerificationKey } from './load.js'
+import { type Environment, environmentKeySet } from './load.js'
 import type { ImageName } from './match.js'
 
 /** In the order results list them. */
@@ -97,9 +98,10 @@ export function checkLabels(required: readonly string[], found: Map<string, Foun
 }
 
 /**
- * The signature and SBOM rules, by the offline verify (both signature schemes), tried with each key
- * until one verifies: the image must be signed by one of the environment's keys, and its SBOM by the
- * same key.
+ * The signature and SBOM rules, by the offline verify (both signature schemes) with the environment's
+ * keys, judged by the trust decision (sign/trust.ts: the file's revoked keys and each key's window):
+ * the image must carry a signature that counts, and its SBOM one by a key that signed the image.
+ * Every signature made with a key the policy knows is named with it, counted or not (revoked, expired).
  */
 export async function checkSignatureAndSbom(
   env: Environment,
@@ -107,48 +109,74 @@ export async function checkSignatureAndSbom(
   digest: Digest,
 ): Promise<RuleOutcome[]> {
   const wantSbom = env.require?.sbom === true
-  const tried: { key: VerificationKey; report: VerifyImageResult }[] = []
-  for (const key of env.keys) {
-    const report = await verifyImage({ target, reference: digest, publicKey: key.key, requireSbom: wantSbom })
-    tried.push({ key, report })
-    if (report.requirements.every((r) => r.ok)) break
-  }
-  const signedWith = tried.find((t) => t.report.requirements.find((r) => r.name === 'signature')?.ok)
-  const { key, report } = signedWith ?? tried[0]!
+  const report = await verifyImage({
+    target,
+    reference: digest,
+    keys: environmentKeySet(env),
+    requireSbom: wantSbom,
+  })
   const requirement = (name: 'signature' | 'sbom') => report.requirements.find((r) => r.name === name)!
   const keys = env.keys.map((k) => k.name).join(', ')
-  const out: RuleOutcome[] = []
+  const counted = report.signatures.filter((s) => s.ok)
+  const signers = [...new Map(counted.map((s) => [s.key!.fingerprint, s.key!])).values()]
+  const refused = report.signatures.filter((s) => !s.ok && s.key && s.key.status !== 'trusted')
+  const notCounted = refused.length
+    ? `; not counted: ${[...new Set(refused.map((s) => `${s.format} ${s.manifest}: ${s.reason}`))].join('; ')}`
+    : ''
   const sig = requirement('signature')
-  const verified = report.signatures.filter((s) => s.ok)
+  const out: RuleOutcome[] = []
   out.push({
     rule: 'signature',
-    result: signedWith ? 'pass' : 'fail',
-    message: signedWith
-      ? `${key.name} (${key.fingerprint.slice(0, 19)}…) verifies ${verified.map((s) => `${s.format} ${s.manifest}`).join(', ')}`
+    result: counted.length ? 'pass' : 'fail',
+    message: counted.length
+      ? `${counted.map((s) => `${keyName(s.key!)} verifies ${s.format} ${s.manifest}`).join(', ')}${notCounted}`
       : `no signature verifies with ${keys}: ${sig.detail}`,
     evidence: {
-      key: key.name,
-      fingerprint: key.fingerprint,
-      signatures: verified.map((s) => ({ format: s.format, scheme: s.scheme, manifest: s.manifest })),
+      ...(signers[0] ? { key: signers[0].path, fingerprint: signers[0].fingerprint } : {}),
+      keys: signers.map(keyEvidence),
+      signatures: report.signatures
+        .filter((s) => s.key)
+        .map((s) => ({
+          format: s.format,
+          scheme: s.scheme,
+          manifest: s.manifest,
+          counted: s.ok,
+          key: keyEvidence(s.key!),
+        })),
     },
   })
   if (wantSbom) {
     const sbom = requirement('sbom')
     const signedSboms = (report.sboms ?? []).filter((s) => s.signed)
+    const sbomKeys = [
+      ...new Set(signedSboms.flatMap((s) => s.signatures.filter((c) => c.ok).map((c) => keyName(c.key!)))),
+    ]
     out.push({
       rule: 'sbom',
-      result: signedWith && sbom.ok ? 'pass' : 'fail',
+      result: counted.length && sbom.ok ? 'pass' : 'fail',
       message:
-        signedWith && sbom.ok
-          ? `${signedSboms.map((s) => `${s.format} ${s.digest}`).join(', ')} signed with ${key.name}`
-          : signedWith
+        counted.length && sbom.ok
+          ? `${signedSboms.map((s) => `${s.format} ${s.digest}`).join(', ')} signed with ${sbomKeys.join(', ')}`
+          : counted.length
             ? sbom.detail
             : `needs an SBOM signed with the key that signs the image; ${sbom.detail}`,
-      evidence: { key: key.name, sboms: signedSboms.map((s) => ({ digest: s.digest, format: s.format })) },
+      evidence: {
+        ...(signers[0] ? { key: signers[0].path } : {}),
+        sboms: signedSboms.map((s) => ({ digest: s.digest, format: s.format })),
+      },
     })
   }
   return out
 }
+
+/** A key in a row's evidence: fingerprint, the name the policy gives it, and how it was judged. */
+const keyEvidence = (k: SignatureKey) => ({
+  fingerprint: k.fingerprint,
+  ...(k.path === undefined ? {} : { path: k.path }),
+  status: k.status,
+  ...(k.notBefore === undefined ? {} : { notBefore: k.notBefore }),
+  ...(k.notAfter === undefined ? {} : { notAfter: k.notAfter }),
+})
 
 export function checkForbiddenTags(patterns: readonly string[], tag: string | undefined): RuleOutcome {
   if (tag === undefined) return { rule: 'tags.forbid', result: 'skip', message: 'no tag (by digest)' }

@@ -4,6 +4,7 @@
  * must not silently switch a rule off), and every error points at its line (spec/yaml.ts).
  */
 import { z } from 'zod'
+import { FINGERPRINT_RE } from '../sign/trust.js'
 import { patternSchema, tagFilterSchema } from '../spec/tag-filter.js'
 import { durationSchema } from './duration.js'
 import { repositoryGlobProblem } from './repository-glob.js'
@@ -39,6 +40,39 @@ const repositoryGlob = z
     const problem = repositoryGlobProblem(glob)
     if (problem) ctx.addIssue({ code: 'custom', message: `"${glob}" matches no repository: ${problem}` })
   })
+
+/** RFC 3339 with a zone: a bound of a key's validity window means one instant everywhere. */
+const instant = z.iso.datetime({
+  offset: true,
+  message: 'an RFC 3339 time with its zone, e.g. 2026-06-30T00:00:00Z',
+})
+
+/**
+ * A verification key: the path of its public key file (relative to the policy file), or the path with
+ * the window its signatures count in (`notBefore`, `notAfter`: both inclusive, either may be left out).
+ */
+const keyEntry = z.union(
+  [
+    z.string().min(1),
+    z
+      .strictObject({ path: z.string().min(1), notBefore: instant.optional(), notAfter: instant.optional() })
+      .refine((k) => !k.notBefore || !k.notAfter || Date.parse(k.notBefore) <= Date.parse(k.notAfter), {
+        message: 'notBefore is after notAfter: the key would never be valid',
+      }),
+  ],
+  { error: 'a key: the path of a public key file, or { path, notBefore, notAfter }' },
+)
+
+/** A revoked key: its `sha256:` fingerprint (`ferry key fingerprint K.pub`), or its public key file. */
+const revokedKey = z
+  .string()
+  .min(1)
+  .refine((v) => !v.startsWith('sha256:') || FINGERPRINT_RE.test(v), {
+    message: 'a fingerprint is sha256: and 64 lower-case hex digits, as ferry key fingerprint prints it',
+  })
+
+/** Keys no signature may count by, whichever environment lists them. */
+const trustSchema = z.strictObject({ revoked: z.array(revokedKey).default([]) })
 
 /**
  * An environment's retention: `protect: true` (retention never deletes its tags), or `keep`, the `count`
@@ -82,7 +116,7 @@ const environmentSchema = z
     naming: namingSchema.optional(),
     require: z
       .strictObject({
-        signature: z.strictObject({ keys: z.array(z.string().min(1)).min(1) }).optional(),
+        signature: z.strictObject({ keys: z.array(keyEntry).min(1) }).optional(),
         sbom: z.boolean().optional(),
       })
       .optional(),
@@ -103,6 +137,7 @@ export const policySchema = z
     labels: z.strictObject({ require: z.array(z.string().min(1)).min(1) }).optional(),
     environments: z.array(environmentSchema).default([]),
     retention: retentionSchema.optional(),
+    trust: trustSchema.optional(),
     /**
      * The ledger every writing command appends its attempts to when `--ledger` is not given (a path
      * relative to this file).
@@ -128,6 +163,7 @@ export type EnvironmentRules = PolicyFile['environments'][number]
 export type Mode = EnvironmentRules['mode']
 export type EnvironmentRetention = NonNullable<EnvironmentRules['retention']>
 export type RetentionRules = z.infer<typeof retentionSchema>
+export type KeyEntry = z.infer<typeof keyEntry>
 
 /** The JSON Schema of the file, for editors (yaml-language-server) and CI linters. */
 export function policyJsonSchema(): Record<string, unknown> {

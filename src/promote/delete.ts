@@ -1,6 +1,7 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import { admitRemoval, type Governance, governs, imageNameOf } from '../governance/governed.js'
 import type { Digest } from '../oci/digest.js'
 import { childrenOf } from '../oci/manifest.js'
 import { INDEX_MEDIA_TYPES } from '../oci/media-types.js'
@@ -8,7 +9,6 @@ import { isAttachmentTag } from '../reference/grammar.js'
 import { parseReference } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
 import { Limiter } from '../util/limit.js'
-import { admitRemoval, type Governance, governs, imageNameOf } from './governed.js'
 
 export interface DeleteOptions extends OpenOptions, OperationOptions {
   /**

@@ -1,6 +1,6 @@
 // Governed writes: promotion by digest through the policy gates, retag, delete, and the gate every
 // other writing command applies (governed.ts); each attempt recorded in src/ledger/.
-export { type DeleteOptions, type DeleteResult, deleteImage } from './delete.js'
+
 export {
   type AdmittedWrite,
   admitRemoval,
@@ -11,6 +11,7 @@ export {
   imageNameOf,
   type Removal,
   type Write,
-} from './governed.js'
+} from '../governance/governed.js'
+export { type DeleteOptions, type DeleteResult, deleteImage } from './delete.js'
 export { type PromoteOptions, type PromoteResult, type PromoteVerdict, promote } from './promote.js'
 export { type RetagOptions, type RetagResult, retag } from './retag.js'

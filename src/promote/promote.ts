@@ -3,6 +3,7 @@ import type { OperationOptions, Target } from '../content/target.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
+import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
@@ -29,7 +30,6 @@ import {
 import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
 import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
-import { imageNameOf } from './governed.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 

@@ -1,6 +1,7 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import { imageNameOf } from '../governance/governed.js'
 import { recordAttempt } from '../ledger/index.js'
 import type { Digest } from '../oci/digest.js'
 import {
@@ -13,7 +14,6 @@ import {
 } from '../policy/index.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
 import { type OpenOptions, openTarget } from '../targets/open.js'
-import { imageNameOf } from './governed.js'
 
 export interface RetagOptions extends OpenOptions, OperationOptions {
   /** The name rules of the environments NEWTAG falls in: naming, forbidden tags, SemVer, immutability. */

@@ -127,7 +127,7 @@ export function splitName(name: string): { host?: string; repository: string } {
 
 /**
  * Reads one repository and decides what retention would do, changing nothing: tags are listed and
- * resolved with HEAD, configs read only where an age is needed, and the keep-set is the closure
+ * read by tag (one GET each), configs read only where an age is needed, and the keep-set is the closure
  * (index children, referrers, cosign tags) of every kept tag. A digest is deleted only outside it.
  */
 export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions): Promise<RepositoryPlan> {
@@ -144,23 +144,23 @@ export async function planRepository(target: ReadOnlyTarget, opts: PlanOptions):
   const forbidden: ForbiddenTag[] = []
   const facts = await Promise.all(
     versionTags.map(async (tag): Promise<TagFacts | undefined> => {
-      const desc = await reader.tag(tag)
-      if (!desc) return undefined // deleted between the listing and the HEAD
-      // Read here rather than later: every tag's manifest is read for the keep-set or the deletions anyway.
-      if (isUntagPlaceholder(await reader.manifest(desc.digest))) {
-        placeholders.push({ tag, digest: desc.digest as Digest })
+      // One GET by tag, not a HEAD then a GET by digest: every tag's manifest is read for the keep-set or
+      // the deletions anyway, and its digest comes with it.
+      const m = await reader.taggedManifest(tag)
+      if (!m) return undefined // deleted between the listing and the read
+      if (isUntagPlaceholder(m)) {
+        placeholders.push({ tag, digest: m.digest })
         return undefined
       }
       const env = environmentFor(opts.policy, { ...name, tag })
-      forbidden.push(...forbiddenHere(opts.policy, { ...name, tag }, desc.digest as Digest))
+      forbidden.push(...forbiddenHere(opts.policy, { ...name, tag }, m.digest))
       const f: TagFacts = {
         tag,
-        digest: desc.digest,
+        digest: m.digest,
         ...(env ? { environment: { name: env.name, retention: env.retention } } : {}),
       }
       const needsAge = env?.retention && 'keep' in env.retention
-      if (needsAge)
-        f.age = await ageOf(reader, await reader.manifest(desc.digest), `${target.name}:${tag}`, opts.ledger)
+      if (needsAge) f.age = await ageOf(reader, m, `${target.name}:${tag}`, opts.ledger)
       return f
     }),
   )

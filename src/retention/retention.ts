@@ -1,7 +1,7 @@
 import type { DeleteSupport } from '../content/target.js'
 import { FerryError } from '../errors.js'
+import type { Governance } from '../governance/governed.js'
 import { readLedger } from '../ledger/index.js'
-import type { Governance } from '../promote/governed.js'
 import { parseRepository } from '../reference/index.js'
 import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'

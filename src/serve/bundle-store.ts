@@ -7,6 +7,7 @@ import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { isRepositoryName } from '../reference/grammar.js'
+import { singleKeySet } from '../sign/key-set.js'
 import { plural } from '../util/plural.js'
 import { ApiError } from './errors.js'
 import type { BlobBytes, ContentStore } from './store.js'
@@ -57,7 +58,10 @@ export class BundleStore implements ContentStore {
   ) {}
 
   static async open(path: string, opts: BundleStoreOptions): Promise<BundleStore> {
-    const reader = await BundleReader.open(path, { publicKey: opts.publicKey, onProgress: opts.onProgress })
+    const reader = await BundleReader.open(path, {
+      keys: opts.publicKey && singleKeySet(opts.publicKey),
+      onProgress: opts.onProgress,
+    })
     const names = new Map<string, string>()
     for (const source of reader.repositories()) {
       // The check bundle verify and import refuse such a bundle by; here the other repositories still serve.

@@ -5,6 +5,7 @@ import {
   bundleFromJSON,
   isBundleWithDsseEnvelope,
 } from '@sigstore/bundle'
+import { dsse } from '@sigstore/core'
 import { toSignedEntity, toTrustMaterial, type VerificationPolicy, Verifier } from '@sigstore/verify'
 import { parseDigest } from '../oci/digest.js'
 import { IN_TOTO_PAYLOAD_TYPE, parseStatement, statementNamesDigest, subjectDigests } from './in-toto.js'
@@ -44,6 +45,23 @@ function decodeBundle(bundleJson: string | Uint8Array): { bundle?: BundleWithDss
   if (!isBundleWithDsseEnvelope(bundle))
     return { reason: 'bundle holds a message signature, not a DSSE envelope' }
   return { bundle }
+}
+
+/**
+ * What a key-signed bundle's signature covers and the signature itself: DSSE's pre-authentication
+ * encoding of the envelope's payload, and the (first) signature, base64. For finding which key made it;
+ * undefined when the bundle does not decode or holds no DSSE signature.
+ */
+export function dsseSignature(
+  bundleJson: string | Uint8Array,
+): { message: Buffer; signatureB64: string } | undefined {
+  const envelope = decodeBundle(bundleJson).bundle?.content.dsseEnvelope
+  const signature = envelope?.signatures[0]
+  if (!envelope || !signature) return undefined
+  return {
+    message: dsse.preAuthEncoding(envelope.payloadType, envelope.payload),
+    signatureB64: signature.sig.toString('base64'),
+  }
 }
 
 function runVerifier(verifier: Verifier, bundle: Bundle, policy?: VerificationPolicy) {

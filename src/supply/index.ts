@@ -11,6 +11,7 @@ export { readInputFile } from './files.js'
 export {
   DEFAULT_KEY_PREFIX,
   type KeyPairFiles,
+  loadKeySet,
   loadPublicKey,
   loadSigningKey,
   type WriteKeyPairOptions,

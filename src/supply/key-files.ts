@@ -2,7 +2,14 @@ import type { KeyObject } from 'node:crypto'
 import { randomBytes } from 'node:crypto'
 import { lstat, rename, rm, writeFile } from 'node:fs/promises'
 import { FerryError } from '../errors.js'
-import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../sign/index.js'
+import {
+  decryptPrivateKey,
+  FINGERPRINT_RE,
+  generateKeyPair,
+  type KeySet,
+  keyFingerprint,
+  readPublicKey,
+} from '../sign/index.js'
 import { KEY_FILE_MAX_BYTES, readInputFile } from './files.js'
 
 export interface WriteKeyPairOptions {
@@ -98,4 +105,29 @@ export async function loadSigningKey(path: string, password: string): Promise<Ke
 /** A public key (cosign.pub) to verify with. */
 export async function loadPublicKey(path: string): Promise<KeyObject> {
   return readPublicKey(await readKeyFile(path, 'public key'), { source: path })
+}
+
+/**
+ * The keys of a command that takes them from flags: each `--key` file trusted (no window), each
+ * `--revoked` a `sha256:` fingerprint or a public key file. Paths are kept as given, for reports.
+ */
+export async function loadKeySet(keys: readonly string[], revoked: readonly string[] = []): Promise<KeySet> {
+  const load = async (path: string) => {
+    const key = await loadPublicKey(path)
+    return { key, fingerprint: keyFingerprint(key), path }
+  }
+  return {
+    keys: await Promise.all(keys.map(load)),
+    revoked: await Promise.all(
+      revoked.map(async (r) => {
+        if (FINGERPRINT_RE.test(r)) return { fingerprint: r }
+        if (r.startsWith('sha256:'))
+          throw new FerryError(
+            'USAGE',
+            `revoked key ${r.slice(0, 80)}: a fingerprint is sha256: and 64 lower-case hex digits, as ferry key fingerprint prints it`,
+          )
+        return load(r)
+      }),
+    ),
+  }
 }

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto'
 import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { isFerryError } from '../errors.js'
@@ -9,8 +8,15 @@ import type { Descriptor } from '../oci/schemas.js'
 import {
   BUNDLE_PREDICATE_TYPE_ANNOTATION,
   COSIGN_SIGN_PREDICATE_TYPE,
+  candidateKeys,
   classicSignaturesOf,
   classicSignatureTag,
+  dsseSignature,
+  type HeldKey,
+  judgeSignature,
+  type KeySet,
+  type SignatureKey,
+  signerOf,
   type VerifyReport,
   verifyBundle,
   verifyClassicSignature,
@@ -30,8 +36,11 @@ export interface SignatureCheck {
   /** The payload or bundle blob. */
   layer?: Digest
   tag?: string
+  /** It verifies, names `subject` and was made with a key trusted now (sign/trust.ts): it counts. */
   ok: boolean
   reason?: string
+  /** The key that made it, when the verification knows it: trusted, or why not (revoked, expired…). */
+  key?: SignatureKey
   checked: string[]
   notChecked: string[]
 }
@@ -39,7 +48,10 @@ export interface SignatureCheck {
 export interface CheckContext {
   target: ReadOnlyTarget
   scheme: ReferrersScheme
-  publicKey: KeyObject
+  /** The keys to check with and the trust decision's input: windows and revocations. */
+  keys: KeySet
+  /** When key windows are judged. */
+  now: Date
   /** Annotations every signature must carry (`-a k=v` at signing). */
   annotations?: Record<string, string>
 }
@@ -50,7 +62,7 @@ export interface SubjectSignatures {
   skipped: string[]
 }
 
-type Base = Omit<SignatureCheck, keyof VerifyReport>
+type Base = Omit<SignatureCheck, keyof VerifyReport | 'key'>
 
 const failure = (base: Base, reason: string): SignatureCheck => ({
   ...base,
@@ -96,19 +108,32 @@ async function classicChecks(ctx: CheckContext, subject: Digest): Promise<Signat
       out.push(failure(layerBase, read.reason!))
       continue
     }
+    const signer = signerOf(ctx.keys, read.bytes, l.signatureB64)
+    const publicKey = signer?.key ?? candidateKeys(ctx.keys)[0]?.key
+    if (!publicKey) {
+      out.push(failure(layerBase, 'no public key to verify with'))
+      continue
+    }
     const report = verifyClassicSignature({
       payload: read.bytes,
       signatureB64: l.signatureB64,
-      publicKey: ctx.publicKey,
+      publicKey,
       expectedDigest: subject,
       layerDigest: l.layerDigest,
       layerAnnotations: l.annotations,
       requiredAnnotations: ctx.annotations,
     })
     const { claims: _claims, ...rest } = report
-    out.push({ ...layerBase, ...rest })
+    out.push(judged(ctx, { ...layerBase, ...rest }, signer))
   }
   return out
+}
+
+/** The check with the trust decision applied: a signature by a revoked or expired key does not count. */
+function judged(ctx: CheckContext, check: SignatureCheck, signer: HeldKey | undefined): SignatureCheck {
+  const { ok, reason, key } = judgeSignature(check, signer, ctx.keys, ctx.now)
+  const { reason: _reason, ...rest } = check
+  return { ...rest, ok, ...(reason === undefined ? {} : { reason }), ...(key ? { key } : {}) }
 }
 
 async function bundleCheck(ctx: CheckContext, subject: Digest, m: Manifest): Promise<SignatureCheck> {
@@ -122,26 +147,31 @@ async function bundleCheck(ctx: CheckContext, subject: Digest, m: Manifest): Pro
   }
   const read = await readOrFail(ctx, layer, `${ctx.target.name}@${m.digest} bundle`)
   if (!read.bytes) return failure(base, read.reason!)
-  const report = verifyBundle(read.bytes, ctx.publicKey, subject, {
+  const signed = dsseSignature(read.bytes)
+  const signer = signed && signerOf(ctx.keys, signed.message, signed.signatureB64)
+  const publicKey = signer?.key ?? candidateKeys(ctx.keys)[0]?.key
+  if (!publicKey) return failure(base, 'no public key to verify with')
+  const report = verifyBundle(read.bytes, publicKey, subject, {
     predicateType: COSIGN_SIGN_PREDICATE_TYPE,
   })
   const { predicateType: _p, signer: _s, ...rest } = report
   const result: SignatureCheck = { ...base, ...rest }
-  if (!result.ok || !ctx.annotations || !Object.keys(ctx.annotations).length) return result
-  const missing = missingAnnotation(bundleSubjectAnnotations(read.bytes, subject), ctx.annotations)
-  if (missing)
-    return {
-      ...result,
-      ok: false,
-      reason: `statement annotation ${missing} is not "${ctx.annotations[missing]}"`,
+  if (result.ok && ctx.annotations && Object.keys(ctx.annotations).length) {
+    const missing = missingAnnotation(bundleSubjectAnnotations(read.bytes, subject), ctx.annotations)
+    if (missing) {
+      result.ok = false
+      result.reason = `statement annotation ${missing} is not "${ctx.annotations[missing]}"`
+    } else {
+      result.checked.push(`statement annotations ${Object.keys(ctx.annotations).sort().join(', ')}`)
     }
-  result.checked.push(`statement annotations ${Object.keys(ctx.annotations).sort().join(', ')}`)
-  return result
+  }
+  return judged(ctx, result, signer)
 }
 
 /**
- * Every signature on `subject` in both schemes, each checked offline with the key: cosign's `.sig` tag
- * (every layer) and Sigstore bundle referrers. Bundles with another predicate (attestations) are not
+ * Every signature on `subject` in both schemes, each checked offline with the key that made it (the
+ * first of the set it verifies with) and judged by the trust decision: cosign's `.sig` tag (every
+ * layer) and Sigstore bundle referrers. Bundles with another predicate (attestations) are not
  * signatures of the image and are listed as skipped.
  */
 export async function checkSignatures(ctx: CheckContext, subject: Digest): Promise<SubjectSignatures> {

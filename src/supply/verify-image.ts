@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto'
 import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
+import { FerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
-import { legacySbomTag, type SbomFormat } from '../sign/index.js'
+import { type KeySet, keyName, legacySbomTag, type SbomFormat, singleKeySet } from '../sign/index.js'
 import { plural } from '../util/plural.js'
 import { type AttachScheme, referrersScheme, sbomFormatOf } from './kinds.js'
 import { type CheckContext, checkSignatures, type SignatureCheck } from './signatures.js'
@@ -11,9 +12,16 @@ export interface VerifyImageOptions {
   target: ReadOnlyTarget
   /** Tag or digest; the digest it names now is what must be signed. */
   reference: string
-  /** The signer's public key (`loadPublicKey`). */
-  publicKey: KeyObject
-  /** At least one SBOM must be attached, and signed with the same key. */
+  /** The signer's public key (`loadPublicKey`): shorthand for `keys` holding this key alone. */
+  publicKey?: KeyObject
+  /**
+   * The keys whose signatures count, each with its validity window, and the keys revoked: a signature
+   * counts only when made with a key trusted now (sign/trust.ts). Either this or `publicKey`.
+   */
+  keys?: KeySet
+  /** When the keys' windows are judged. Default: now. */
+  now?: Date
+  /** At least one SBOM must be attached, and signed with a key that signed the image. */
   requireSbom?: boolean
   /** Annotations the signer must have set (`sign -a k=v`): a signature without them does not count. */
   annotations?: Record<string, string>
@@ -25,7 +33,7 @@ export interface SbomCheck {
   digest: Digest
   format: SbomFormat
   tag?: string
-  /** At least one of `signatures` verifies. */
+  /** One of `signatures` counts, made with a key whose signature of the image counts too. */
   signed: boolean
   signatures: SignatureCheck[]
 }
@@ -51,7 +59,11 @@ export interface VerifyImageResult {
   notChecked: string[]
 }
 
-async function findSboms(ctx: CheckContext, digest: Digest): Promise<SbomCheck[]> {
+async function findSboms(
+  ctx: CheckContext,
+  digest: Digest,
+  imageSigners: ReadonlySet<string>,
+): Promise<SbomCheck[]> {
   const found: Omit<SbomCheck, 'signed' | 'signatures'>[] = []
   for (const listed of await ctx.target.referrers(digest)) {
     const m = await fetchManifestIfPresent(ctx.target, listed.digest)
@@ -68,7 +80,8 @@ async function findSboms(ctx: CheckContext, digest: Digest): Promise<SbomCheck[]
     found.map(async (s) => {
       // An SBOM's signatures name the SBOM manifest, and sign -a annotations are about the image.
       const { signatures } = await checkSignatures({ ...ctx, annotations: undefined }, s.digest)
-      return { ...s, signed: signatures.some((c) => c.ok), signatures }
+      const signed = signatures.some((c) => c.ok && imageSigners.has(c.key!.fingerprint))
+      return { ...s, signed, signatures }
     }),
   )
 }
@@ -77,16 +90,23 @@ function signatureRequirement(
   digest: Digest,
   signatures: SignatureCheck[],
   opts: VerifyImageOptions,
+  keys: KeySet,
 ): Requirement {
-  const good = signatures.filter((s) => s.ok).length
+  const good = signatures.filter((s) => s.ok)
   const annotated = opts.annotations && Object.keys(opts.annotations).length > 0
   const withAnnotations = annotated ? ' with the required annotations' : ''
-  const keyAnd = annotated ? 'the given key and the required annotations' : 'the given key'
-  if (good > 0) {
+  const given = keys.keys.length === 1 ? 'the given key' : 'the given keys'
+  const keyAnd = annotated ? `${given} and the required annotations` : given
+  if (good.length > 0) {
+    const by = [...new Set(good.map((s) => keyName(s.key!)))].join(', ')
+    const refused = signatures.filter((s) => !s.ok && s.key && s.key.status !== 'trusted')
+    const notCounted = refused.length
+      ? `; not counted: ${[...new Set(refused.map((s) => s.reason))].join('; ')}`
+      : ''
     return {
       name: 'signature',
       ok: true,
-      detail: `${good} of ${signatures.length} signatures verify${withAnnotations}`,
+      detail: `${good.length} of ${signatures.length} signatures verify${withAnnotations}, by ${by}${notCounted}`,
     }
   }
   if (signatures.length === 0) {
@@ -122,22 +142,27 @@ function sbomRequirement(sboms: SbomCheck[]): Requirement {
 }
 
 /**
- * Offline verification with a public key: no transparency log, no TUF, nothing but the target. The
- * digest is resolved first; every signature found in either scheme is checked cryptographically and
- * must name that digest. `ok` only when at least one signature verifies and every requirement holds.
+ * Offline verification with public keys: no transparency log, no TUF, nothing but the target. The
+ * digest is resolved first; every signature found in either scheme is checked cryptographically, must
+ * name that digest and counts only when its key is trusted now (not revoked, within its window).
+ * `ok` only when at least one signature counts and every requirement holds.
  */
 export async function verifyImage(opts: VerifyImageOptions): Promise<VerifyImageResult> {
   const { target } = opts
+  const keys = opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey))
+  if (!keys) throw new FerryError('USAGE', 'verifyImage needs a public key or a key set')
   const digest = (await target.resolve(opts.reference)).digest as Digest
   const ctx: CheckContext = {
     target,
     scheme: await referrersScheme(target),
-    publicKey: opts.publicKey,
+    keys,
+    now: opts.now ?? new Date(),
     annotations: opts.annotations,
   }
   const { signatures, skipped } = await checkSignatures(ctx, digest)
-  const requirements = [signatureRequirement(digest, signatures, opts)]
-  const sboms = opts.requireSbom ? await findSboms(ctx, digest) : undefined
+  const requirements = [signatureRequirement(digest, signatures, opts, keys)]
+  const signers = new Set(signatures.filter((s) => s.ok).map((s) => s.key!.fingerprint))
+  const sboms = opts.requireSbom ? await findSboms(ctx, digest, signers) : undefined
   if (sboms) requirements.push(sbomRequirement(sboms))
   const all = [...signatures, ...(sboms ?? []).flatMap((s) => s.signatures)]
   const notChecked = [...new Set([...all.flatMap((s) => s.notChecked), ...skipped])]

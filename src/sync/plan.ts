@@ -2,16 +2,17 @@ import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { SOURCE_DIGEST_ANNOTATION } from '../copy/platform-filter.js'
 import { FerryError } from '../errors.js'
+import { ListedAttachments } from '../graph/listed-attachments.js'
 import type { Digest } from '../oci/digest.js'
 import { annotationsOf, childrenOf, type Manifest } from '../oci/manifest.js'
 import { isIndexMediaType } from '../oci/media-types.js'
 import type { Descriptor, Platform } from '../oci/schemas.js'
 import { cosignTags, referrersTag } from '../reference/grammar.js'
 import { formatLocation, type Location, parseRepository } from '../reference/index.js'
-import { imageSettings, placeImage, type SyncSpec } from '../spec/sync-spec.js'
+import { imageSettings, placeImage, type SyncImage, type SyncSpec } from '../spec/sync-spec.js'
 import { selectTags } from '../spec/tag-filter.js'
 import type { TargetSet } from '../targets/open.js'
-import { forEachLimited, type Limiter } from '../util/limit.js'
+import type { Limiter } from '../util/limit.js'
 
 /** One image to mirror: where from, where to, how. */
 export interface SyncItem {
@@ -25,38 +26,69 @@ export interface SyncItem {
   referrers: boolean
   /** The tag came from the source repository's own tag list (a repository entry), so it exists there. */
   listed?: boolean
+  /** The attachment tags of that list, when the run listed the source repository (shared by its items). */
+  sourceTags?: ListedAttachments
 }
 
 export type Expanded = { item: SyncItem } | { failed: { source: string; error: unknown } }
 
+/** The source's repository as shown (`formatLocation` without a tag or digest, nor the `:latest` it adds). */
+const repositoryOf = (source: Location) =>
+  formatLocation({ ...source, tag: undefined, digest: undefined }).replace(/:latest$/, '')
+
 /**
- * Spec entries to single images: repositories become one item per tag their filter selects. The
- * repositories are listed `limit` at a time; the items keep the spec's order.
+ * Spec entries to single images: repositories become one item per tag their filter selects. Each
+ * source repository is listed once, `limit` at a time (an image pinned by tag in a repository another
+ * entry lists shares that list); the items keep the spec's order.
  */
 export async function expandSpec(spec: SyncSpec, sources: TargetSet, limit: Limiter): Promise<Expanded[]> {
-  const perImage: Expanded[][] = spec.images.map(() => [])
-  await forEachLimited([...spec.images.entries()], limit, async ([i, image]) => {
-    const out = perImage[i]!
-    const settings = imageSettings(spec, image)
-    const destination = parseRepository(placeImage(spec, image))
-    const base = { destination, ...settings }
-    if (image.source.tag || image.source.digest) {
-      out.push({ item: { ...base, source: image.source, tag: image.source.tag } })
-      return
+  const listings = new Map<string, Promise<{ tags: string[]; attachments: ListedAttachments }>>()
+  const list = (source: Location) => {
+    const repo = repositoryOf(source)
+    let listing = listings.get(repo)
+    if (!listing) {
+      listing = limit.run(async () => {
+        const tags = await (await sources.openSource(source)).target.listTags()
+        return { tags, attachments: new ListedAttachments(tags) }
+      })
+      listings.set(repo, listing)
     }
-    // Unpinned: formatLocation spells out the `:latest` that is not there.
-    const repo = formatLocation(image.source).replace(/:latest$/, '')
-    try {
-      const available = await (await sources.openSource(image.source)).target.listTags()
-      const tags = selectTags(available, image.tags ?? {})
-      if (tags.length === 0) throw new FerryError('NOT_FOUND', `${repo}: no tag matches the filter`)
-      for (const tag of tags)
-        out.push({ item: { ...base, source: { ...image.source, tag }, tag, listed: true } })
-    } catch (err) {
-      out.push({ failed: { source: repo, error: err } })
-    }
-  })
-  return perImage.flat()
+    return listing
+  }
+  const pinned = (image: SyncImage) => !!(image.source.tag || image.source.digest)
+  for (const image of spec.images) if (!pinned(image)) void list(image.source).catch(() => {})
+  return Promise.all(
+    spec.images.map(async (image): Promise<Expanded[]> => {
+      const settings = imageSettings(spec, image)
+      const destination = parseRepository(placeImage(spec, image))
+      const base = { destination, ...settings }
+      const repo = repositoryOf(image.source)
+      if (pinned(image)) {
+        const listed = await listings.get(repo)?.catch(() => undefined)
+        const sourceTags = listed?.attachments
+        return [
+          {
+            item: {
+              ...base,
+              source: image.source,
+              tag: image.source.tag,
+              ...(sourceTags ? { sourceTags } : {}),
+            },
+          },
+        ]
+      }
+      try {
+        const { tags: available, attachments: sourceTags } = await list(image.source)
+        const tags = selectTags(available, image.tags ?? {})
+        if (tags.length === 0) throw new FerryError('NOT_FOUND', `${repo}: no tag matches the filter`)
+        return tags.map((tag) => ({
+          item: { ...base, source: { ...image.source, tag }, tag, listed: true, sourceTags },
+        }))
+      } catch (err) {
+        return [{ failed: { source: repo, error: err } }]
+      }
+    }),
+  ).then((perImage) => perImage.flat())
 }
 
 export interface SyncCheck {
@@ -105,7 +137,7 @@ export async function inSync(
   const destinationDigest = at.digest as Digest
   return {
     sourceDigest,
-    synced: await contentInSync(item, source, destination, at, sourceDigest),
+    synced: await contentInSync(item, source, destination, at, sourceDigest, known),
     destinationDigest,
   }
 }
@@ -117,6 +149,7 @@ async function contentInSync(
   destination: ReadOnlyTarget,
   at: Descriptor,
   sourceDigest: Digest,
+  known: DestinationKnowledge,
 ): Promise<boolean> {
   let copied: Manifest | undefined
   if (at.digest !== sourceDigest) {
@@ -127,11 +160,15 @@ async function contentInSync(
     if (from !== sourceDigest) return false
   }
   if (!item.referrers) return true
+  // The source's listing shows no attachment tag, and it keeps referrers in the tag schema: nothing is
+  // attached to anything there, so no subject need be looked at (nor an index read for its children).
+  if (item.sourceTags?.none && (await source.referrersListing()) === 'tag-schema') return true
   // What a copy carries attachments for: every manifest of the copied graph, except a filtered index
   // itself (new content: nothing was attached to it at the source). Read on our side.
   const subjects = await attachmentSubjects(destination, at, copied)
+  const lookup = new AttachmentLookup(source, destination, item.sourceTags, known.tags)
   for (const subject of subjects) {
-    if (!(await attachmentsInSync(source, destination, subject))) return false
+    if (!(await attachmentsInSync(lookup, subject))) return false
   }
   return true
 }
@@ -147,22 +184,34 @@ async function attachmentSubjects(
   return filtered ? children : [root.digest, ...children]
 }
 
+/** An attachment tag on both sides, by HEAD, except where a listing of that side shows it absent. */
+class AttachmentLookup {
+  constructor(
+    readonly source: ReadOnlyTarget,
+    readonly destination: ReadOnlyTarget,
+    private readonly sourceTags?: ListedAttachments,
+    private readonly destinationTags?: ReadonlySet<string>,
+  ) {}
+
+  /** Undefined on both sides when the source has no such tag: what the destination has is not asked. */
+  async both(tag: string): Promise<[Descriptor | undefined, Descriptor | undefined]> {
+    if (this.sourceTags?.absent(tag)) return [undefined, undefined]
+    const there = this.destinationTags && !this.destinationTags.has(tag) ? undefined : this.destination
+    return Promise.all([resolveIfPresent(this.source, tag), there ? resolveIfPresent(there, tag) : undefined])
+  }
+}
+
 /**
  * cosign tags and the referrers tag-schema index compared by HEAD on both sides. Only where they differ,
  * or where the source lists referrers through the API (no tag to HEAD), are the lists read.
  */
-async function attachmentsInSync(
-  source: ReadOnlyTarget,
-  destination: ReadOnlyTarget,
-  digest: Digest,
-): Promise<boolean> {
-  const head = (t: ReadOnlyTarget, tag: string) => resolveIfPresent(t, tag)
+async function attachmentsInSync(lookup: AttachmentLookup, digest: Digest): Promise<boolean> {
+  const { source, destination } = lookup
   for (const tag of cosignTags(digest)) {
-    const [s, d] = await Promise.all([head(source, tag), head(destination, tag)])
+    const [s, d] = await lookup.both(tag)
     if (s && s.digest !== d?.digest) return false
   }
-  const schema = referrersTag(digest)
-  const [s, d] = await Promise.all([head(source, schema), head(destination, schema)])
+  const [s, d] = await lookup.both(referrersTag(digest))
   if (s && s.digest === d?.digest) return true
   // No tag-schema index where the source keeps referrers that way: nothing is attached by subject.
   if (!s && (await source.referrersListing()) === 'tag-schema') return true

@@ -3,8 +3,9 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
+import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { type Governance, governedCopy, governs } from '../promote/governed.js'
+import { type Governance, governedCopy, governs } from '../governance/governed.js'
 import { formatLocation } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -13,6 +14,7 @@ import { forEachLimited, Limiter } from '../util/limit.js'
 import { acquireLock } from '../util/lock.js'
 import { ferryStateDir } from '../util/state-dir.js'
 import { expandSpec, inSync, type SyncItem } from './plan.js'
+import { inShard, type Shard, shardLabel } from './shard.js'
 
 export interface SyncOptions extends RegistryOptions {
   /** Decide and report, write nothing. */
@@ -29,6 +31,10 @@ export interface SyncOptions extends RegistryOptions {
    * refusal is that image's failure, POLICY_VIOLATION) and each copy recorded.
    */
   governance?: Governance
+  /** Only the source repositories of this shard (shard.ts); its own lock and upload journal. */
+  shard?: Shard
+  /** Where large uploads are journalled for a rerun; default: the user's, or the shard's with `shard`. */
+  journal?: UploadJournal
 }
 
 export type SyncStatus = 'copied' | 'in-sync' | 'would-copy' | 'failed'
@@ -48,6 +54,8 @@ export interface SyncEntry {
 export interface SyncReport {
   spec: string
   dryRun: boolean
+  /** The shard this run mirrored, when sharded. */
+  shard?: Shard
   entries: SyncEntry[]
   totals: {
     images: number
@@ -66,14 +74,21 @@ export async function runSync(path: string, opts: SyncOptions = {}): Promise<Syn
   const spec = await loadSyncSpec(path)
   // The lock's heartbeat keeps a run of any length fresh, so a crashed run (here, or in another
   // container sharing the state directory) frees the spec within the default staleness.
-  const lock = await acquireLock(await syncLockPath(path), { timeoutMs: 0 }).catch((err) => {
+  const lock = await acquireLock(await syncLockPath(path, opts.shard), { timeoutMs: 0 }).catch((err) => {
+    const which = opts.shard ? ` (shard ${opts.shard.index}/${opts.shard.count})` : ''
     throw new FerryError(
       'CONFLICT',
-      `${path}: another ferry sync of this spec is running (${(err as Error).message})`,
+      `${path}: another ferry sync of this spec${which} is running (${(err as Error).message})`,
     )
   })
   try {
-    return await syncSpec(spec, path, opts)
+    // Shards sharing a state directory (one volume for every pod) would otherwise queue on one journal.
+    const journal =
+      opts.journal ??
+      (opts.shard
+        ? new UploadJournal(join(ferryStateDir(), `uploads-${shardLabel(opts.shard)}.json`))
+        : undefined)
+    return await syncSpec(spec, path, { ...opts, ...(journal ? { journal } : {}) })
   } finally {
     await lock.release()
   }
@@ -85,6 +100,9 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
   const targets = new TargetSet(opts)
   const { client } = targets
   const entries: SyncEntry[] = []
+  const { shard } = opts
+  // A shard sees only its source repositories, so it neither lists nor checks the others.
+  if (shard) spec = { ...spec, images: spec.images.filter((image) => inShard(image.source, shard)) }
   try {
     const images = new Limiter(opts.concurrency ?? spec.concurrency)
     const expanded = await expandSpec(spec, targets, images)
@@ -103,6 +121,7 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
   return {
     spec: name,
     dryRun: !!opts.dryRun,
+    ...(shard ? { shard } : {}),
     entries,
     totals: {
       images: entries.length,
@@ -174,6 +193,8 @@ async function syncItem(
       limiter: blobs,
       destinationTagDigest: check.destinationDigest,
       sourceManifest: check.sourceManifest,
+      sourceTags: item.sourceTags,
+      ...(opts.journal ? { journal: opts.journal } : {}),
       onEvent: opts.onEvent,
       signal: opts.signal,
     })
@@ -197,10 +218,10 @@ function failure(source: string, destination: string, err: unknown): SyncEntry {
   return { source, destination, status: 'failed', bytes: 0, manifestsPushed: 0, error: { code, message } }
 }
 
-/** One lock per spec file, under the user's state directory (XDG). */
-export async function syncLockPath(specPath: string): Promise<string> {
+/** One lock per spec file (and shard), under the user's state directory (XDG). */
+export async function syncLockPath(specPath: string, shard?: Shard): Promise<string> {
   const dir = join(ferryStateDir(), 'locks')
   await mkdir(dir, { recursive: true })
   const id = createHash('sha256').update(resolve(specPath)).digest('hex').slice(0, 16)
-  return join(dir, `sync-${id}.lock`)
+  return join(dir, shard ? `sync-${id}-${shardLabel(shard)}.lock` : `sync-${id}.lock`)
 }

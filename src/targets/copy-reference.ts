@@ -1,8 +1,8 @@
 import type { ReadOnlyTarget } from '../content/target.js'
 import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy.js'
 import { FerryError, ifPresent } from '../errors.js'
+import { type Governance, governedCopy, governs, imageNameOf } from '../governance/governed.js'
 import type { Digest } from '../oci/digest.js'
-import { type Governance, governedCopy, governs, imageNameOf } from '../promote/governed.js'
 import {
   formatLocation,
   type Location,

@@ -41,16 +41,23 @@ describe('repeatable flags', () => {
       'attach artifact --annotation',
       'bundle create --image',
       'bundle create --platform',
+      'bundle import --key',
+      'bundle import --revoked',
+      'bundle verify --key',
+      'bundle verify --revoked',
       'copy --platform',
       'evidence pack --image',
       'evidence verify --key',
       'pin --key',
+      'pin --revoked',
       'retention apply --all-repositories',
       'retention plan --all-repositories',
       'serve --name',
       'serve --upstream',
       'sign --annotation',
       'verify --annotation',
+      'verify --key',
+      'verify --revoked',
     ])
     // The global flags are on every command: 42 commands.
     expect(flags.size).toBe(own.length + 3 * 42)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Document, parseAllDocuments, parseDocument } from 'yaml'
 import { keyGate, pin, registryNames } from '../../src/pin/index.js'
+import { singleKeySet } from '../../src/sign/key-set.js'
 import { copyInputs, FIXTURES, type Site, startSite } from './helpers.js'
 
 /** The run-dependent parts of a golden file: the registry's port, and digests (reproducible, but long). */
@@ -28,7 +29,7 @@ describe('pin rewrites only image scalars, byte for byte', () => {
     report = await pin({
       inputs: [input],
       names: registryNames(`${site.host}/site`, {}),
-      gate: keyGate([{ path: 'release.pub', key: site.keys.pub }]),
+      gate: keyGate(singleKeySet(site.keys.pub, 'release.pub')),
       out,
     })
   }, 60_000)

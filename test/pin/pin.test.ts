@@ -3,13 +3,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Digest } from '../../src/oci/digest.js'
 import { keyGate, mappingOutNames, pin, registryNames } from '../../src/pin/index.js'
+import { singleKeySet } from '../../src/sign/key-set.js'
 import { makeKeys } from '../supply/helpers.js'
 import { copyInputs, FIXTURES, type Site, startSite } from './helpers.js'
 
 describe('ferry pin against ferry serve', () => {
   let site: Site
   const names = () => registryNames(`${site.host}/site`, {})
-  const gate = () => keyGate([{ path: 'release.pub', key: site.keys.pub }])
+  const gate = () => keyGate(singleKeySet(site.keys.pub, 'release.pub'))
 
   beforeAll(async () => {
     site = await startSite()
@@ -145,7 +146,7 @@ describe('ferry pin against ferry serve', () => {
     const report = await pin({
       inputs: [dir],
       names: names(),
-      gate: keyGate([{ path: 'other.pub', key: other.pub }]),
+      gate: keyGate(singleKeySet(other.pub, 'other.pub')),
       out: join(dir, 'out'),
       allowUnverified: true,
     })

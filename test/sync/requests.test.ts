@@ -4,9 +4,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '../../src/registry/index.js'
 import { runSync } from '../../src/sync/sync.js'
-import { pushSyntheticImage } from '../../src/synthetic.js'
+import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, type SeenRequest, startFaultProxy } from '../helpers/fault-proxy.js'
+import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
+import { countRequests } from '../helpers/request-count.js'
 import { type Served, serveTemp } from '../serve/helpers.js'
 
 /**
@@ -17,29 +19,7 @@ import { type Served, serveTemp } from '../serve/helpers.js'
  * mounted from the first (the run pushed them there) rather than fetched and uploaded again.
  */
 
-const kind = (r: SeenRequest) => {
-  const path = r.path.split('?')[0]!
-  const what = path.endsWith('/tags/list')
-    ? 'tags'
-    : path.includes('/manifests/')
-      ? 'manifest'
-      : path.includes('/blobs/uploads/')
-        ? r.path.includes('mount=')
-          ? 'mount'
-          : r.method === 'POST' && r.path.includes('digest=')
-            ? 'upload?digest'
-            : 'upload'
-        : path.includes('/blobs/')
-          ? 'blob'
-          : path
-  return `${r.method} ${what}`
-}
-
-function count(seen: SeenRequest[]): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const r of seen) out[kind(r)] = (out[kind(r)] ?? 0) + 1
-  return out
-}
+const count = countRequests
 
 describe('sync: requests into an empty destination', () => {
   let source: Distribution
@@ -111,10 +91,11 @@ describe('sync: requests into an empty destination', () => {
         'POST upload': 7,
         'PUT upload': 8,
       })
-      // Each blob fetched once, the mounted ones not at all. A listed tag the destination lacks is read
-      // by tag at once (the copy needs the manifest anyway); only the tag named in the spec is HEADed.
+      // Each blob fetched once, the mounted ones not at all. The source repository is listed once for its
+      // two entries. A listed tag the destination lacks is read by tag at once (the copy needs the
+      // manifest anyway); only the tag named in the spec is HEADed.
       expect(count(upstream.seen)).toEqual({
-        'GET tags': 2,
+        'GET tags': 1,
         'HEAD manifest': 1,
         'GET manifest': 4,
         'GET blob': 8,
@@ -125,7 +106,7 @@ describe('sync: requests into an empty destination', () => {
       const again = await runSync(await syncInto(proxy.host))
       expect(again.totals).toMatchObject({ images: 4, inSync: 4 })
       expect(count(proxy.seen)).toEqual({ 'GET tags': 2, 'HEAD manifest': 4 })
-      expect(count(upstream.seen)).toEqual({ 'GET tags': 2, 'HEAD manifest': 4 })
+      expect(count(upstream.seen)).toEqual({ 'GET tags': 1, 'HEAD manifest': 4 })
     } finally {
       await proxy.stop()
       await registry.stop()
@@ -146,6 +127,165 @@ describe('sync: requests into an empty destination', () => {
         'POST upload': 1,
         'PUT upload': 1,
       })
+    } finally {
+      await proxy?.stop()
+      await served?.stop()
+    }
+  })
+})
+
+/**
+ * With referrers on (the default), each manifest may have cosign's three `sha256-HEX.sig|att|sbom` tags
+ * and, on a registry without the referrers API, a `sha256-HEX` tag-schema index. The source's tag list,
+ * which sync reads anyway, shows which of those exist: the others are never asked for, on either side.
+ * The referrers API is still asked where the registry has one (distribution 2.8 has none: one probe).
+ */
+describe('sync with referrers on: requests', () => {
+  let source: Distribution
+  let upstream: FaultProxy
+  let dir: string
+  /** The attachment tags the source lists, by repository: the only ones a sync may ask for. */
+  const listed = new Set<string>()
+
+  beforeAll(async () => {
+    source = await startDistribution()
+    upstream = await startFaultProxy(source.url)
+    dir = await mkdtemp(join(tmpdir(), 'ferry-sync-referrers-'))
+    process.env.XDG_STATE_HOME = join(dir, 'state')
+    const client = new RegistryClient()
+    // Nothing attached anywhere: an image and a two-platform index.
+    const plain = client.repository({ registry: source.host, repository: 'acme/plain' })
+    await pushSyntheticImage(plain, { seed: 'plain-1', layers: 1, layerSize: 2048 }, '1.0')
+    const platforms = [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+    ]
+    await pushSyntheticIndex(plain, { seed: 'plain-2', layers: 1, layerSize: 2048 }, platforms, '2.0')
+    // One image signed the cosign way, one with an SBOM referrer (kept in the tag schema), one bare.
+    const signed = client.repository({ registry: source.host, repository: 'acme/signed' })
+    const one = await pushSyntheticImage(signed, { seed: 'signed-1', layers: 1, layerSize: 2048 }, '1.0')
+    await pushCosignStyleSignature(signed, one)
+    const two = await pushSyntheticImage(signed, { seed: 'signed-2', layers: 1, layerSize: 2048 }, '2.0')
+    await pushArtifact(signed, two, 'application/spdx+json', '{"spdxVersion":"SPDX-2.3"}')
+    await pushSyntheticImage(signed, { seed: 'signed-3', layers: 1, layerSize: 2048 }, '3.0')
+    for (const repo of ['acme/plain', 'acme/signed']) {
+      for (const tag of await client.repository({ registry: source.host, repository: repo }).listTags())
+        if (tag.startsWith('sha256-')) listed.add(`/v2/${repo}/manifests/${tag}`)
+    }
+    await client.close()
+    expect(listed.size).toBe(2)
+  })
+  afterAll(async () => {
+    await upstream?.stop()
+    await source?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function specInto(dest: string) {
+    const spec = join(dir, `${dest.replace(/\W/g, '-')}.yaml`)
+    await writeFile(
+      spec,
+      [
+        'version: 1',
+        `target: ${dest}/mirror`,
+        'images:',
+        `  - source: ${upstream.host}/acme/plain`,
+        '    tags: { semver: ">=1" }',
+        `  - source: ${upstream.host}/acme/signed`,
+        '    tags: { semver: ">=1" }',
+        '',
+      ].join('\n'),
+    )
+    return spec
+  }
+
+  /** Lookups of attachment tags (`…/manifests/sha256-HEX[.sig|.att|.sbom]`), by path. */
+  const attachmentLookups = (seen: SeenRequest[]) =>
+    seen.map((r) => r.path).filter((p) => /\/manifests\/sha256-[0-9a-f]{64}(\.\w+)?$/.test(p))
+
+  // What the first sync asks the source on top of the three it always makes per image (the listing, the
+  // manifest by tag, each blob once): the index's two children; the signature found in the listing (HEAD,
+  // then its manifest); for the image with an SBOM, the referrers API (404: none), its tag-schema index
+  // (read again to align the destination's copy of it) and the SBOM. Before, every manifest's three
+  // cosign tags were HEADed and its referrers asked for (API, then index): 27 HEADs, 10 referrers GETs.
+  const firstFromSource = {
+    'GET tags': 2,
+    'GET manifest': 5 + 2 + 1 + 3,
+    'HEAD manifest': 1,
+    'GET referrers': 1 + 1,
+    'GET blob': 16,
+  }
+  // Each image's tag by HEAD on both sides, plus the two attachment tags that exist, and the source's
+  // referrers API probe, once. Before: 33 HEADs on each side and a GET of the index at the destination.
+  const resyncFromSource = { 'GET tags': 2, 'HEAD manifest': 5 + 2, 'GET referrers': 1 }
+
+  it('distribution to distribution: absent attachment tags are never asked for; the re-sync GETs no manifest', async () => {
+    const registry = await startDistribution()
+    const proxy = await startFaultProxy(registry.url)
+    try {
+      upstream.seen.length = 0
+      const spec = await specInto(proxy.host)
+      const report = await runSync(spec)
+      expect(report.totals).toMatchObject({ images: 5, copied: 5, failed: 0 })
+      expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
+      expect(count(upstream.seen)).toEqual(firstFromSource)
+      // The destination keeps referrers in the tag schema too: the SBOM's index is written (read before
+      // and after the PUT) and aligned with the source's bytes (read once more).
+      expect(count(proxy.seen)).toEqual({
+        'GET tags': 2,
+        'POST upload?digest': 1,
+        'POST upload': 15,
+        'PUT upload': 16,
+        'PUT manifest': 12,
+        'HEAD manifest': 8,
+        'GET referrers': 1,
+        'GET manifest': 3,
+      })
+
+      proxy.seen.length = 0
+      upstream.seen.length = 0
+      const again = await runSync(spec)
+      expect(again.totals).toMatchObject({ images: 5, inSync: 5 })
+      expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
+      expect(new Set(attachmentLookups(proxy.seen))).toEqual(
+        new Set([...listed].map((p) => p.replace('/v2/acme/', '/v2/mirror/acme/'))),
+      )
+      expect(count(upstream.seen)).toEqual(resyncFromSource)
+      expect(count(proxy.seen)).toEqual({ 'GET tags': 2, 'HEAD manifest': 5 + 2 })
+    } finally {
+      await proxy.stop()
+      await registry.stop()
+    }
+  })
+
+  it('distribution to ferry serve: the same on the source; the SBOM is compared through the lists', async () => {
+    let served: Served | undefined
+    let proxy: FaultProxy | undefined
+    try {
+      served = await serveTemp()
+      proxy = await startFaultProxy(served.server.url)
+      upstream.seen.length = 0
+      const spec = await specInto(proxy.host)
+      const report = await runSync(spec)
+      expect(report.totals).toMatchObject({ images: 5, copied: 5, failed: 0 })
+      expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
+      // ferry serve lists referrers itself: the SBOM's index is not written there, nor aligned.
+      expect(count(upstream.seen)).toEqual({ ...firstFromSource, 'GET manifest': 5 + 2 + 1 + 2 })
+
+      proxy.seen.length = 0
+      upstream.seen.length = 0
+      const again = await runSync(spec)
+      expect(again.totals).toMatchObject({ images: 5, inSync: 5 })
+      expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
+      // The SBOM's tag-schema index has no counterpart tag at the destination: both lists are read, the
+      // source's (referrers API, then the index) and the destination's (its API). Nothing else is GET.
+      expect(count(upstream.seen)).toEqual({
+        ...resyncFromSource,
+        'HEAD manifest': 5 + 2,
+        'GET referrers': 1 + 1,
+        'GET manifest': 1,
+      })
+      expect(count(proxy.seen)).toEqual({ 'GET tags': 2, 'HEAD manifest': 5 + 1, 'GET referrers': 1 })
     } finally {
       await proxy?.stop()
       await served?.stop()

@@ -45,16 +45,17 @@ const RANKS: Record<string, number> = {
   copy: 7,
   gc: 7, // garbage collection of a layout: graph's walk over layout's entries
   supply: 7,
-  bundle: 8,
-  evidence: 9, // evidence packs: bundle's tar and layout, the ledger's chain, sign's keys, supply's artifacts
-  targets: 9, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
-  sync: 10,
-  policy: 10, // governance rules: judge images read through targets, supply and bundles
-  serve: 11, // the registry; with --policy it enforces policy's rules on every client
-  promote: 11, // governed writes: promote, retag, delete, and the ledger
-  audit: 11, // drift: registries against the ledger and the policy
-  pin: 11, // deployment files: naming from bundle, verification from supply and policy
-  retention: 12, // retention GC: policy's environments, graph closures, promote's ledger as an age source
+  policy: 8, // governance rules: judge images read through supply, inspect and the content contract
+  governance: 9, // policy and ledger over one write: what bundle import, copy, sync, promote and retention are held to
+  bundle: 10,
+  evidence: 11, // evidence packs: bundle's tar and layout, the ledger's chain, sign's keys, supply's artifacts
+  targets: 11, // a location (registry, oci:, bundle:) opened as its backend; the copy between two
+  sync: 12,
+  serve: 13, // the registry; with --policy it enforces policy's rules on every client
+  promote: 13, // governed writes: promote, retag, delete, and the ledger
+  audit: 13, // drift: registries against the ledger and the policy
+  pin: 13, // deployment files: naming from bundle, verification from supply and policy
+  retention: 14, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }
 
 const packageOf = (file: string) => {

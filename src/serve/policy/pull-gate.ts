@@ -6,6 +6,7 @@ import {
   failuresOf,
   type PolicyCheck,
 } from '../../policy/index.js'
+import { nextChange } from '../../sign/trust.js'
 import { isAttachment } from './attachments.js'
 import type { ServePolicy } from './serve-policy.js'
 import { type PolicyView, tagsNaming } from './view.js'
@@ -29,6 +30,8 @@ interface Verdict {
   /** What the evidence looked like when it was judged (see evidenceKey). */
   evidence: string
   rows: PolicyCheck[]
+  /** When a key's window opens or closes (ms since the epoch): the verdict is judged again from then. */
+  until?: number
 }
 
 /**
@@ -54,7 +57,8 @@ interface Verdict {
  * The environments: those of `REPO:TAG` for a pull by tag; for a pull by digest, those of `REPO` and of
  * every tag naming the digest (an environment matched by tag still covers its images by digest).
  * Verdicts are cached per repository and digest, and judged again when the evidence changes (a new
- * signature, SBOM, or a re-signing) or the policy is reloaded.
+ * signature, SBOM, or a re-signing), when one of the keys' notBefore or notAfter passes, or when the
+ * policy is reloaded.
  */
 export class PullGate {
   private readonly verdicts = new Map<string, Verdict>()
@@ -103,10 +107,16 @@ export class PullGate {
     const key = [this.sp.generation, view.repository, digest, ...envs.map((e) => e.name)].join('\0')
     const evidence = await view.evidence(digest)
     const cached = this.verdicts.get(key)
-    if (cached?.evidence === evidence) return cached.rows
+    const now = new Date()
+    if (cached?.evidence === evidence && (cached.until === undefined || now.getTime() < cached.until))
+      return cached.rows
     const rows = await checkEvidence(envs, view.target, digest)
     if (this.verdicts.size >= VERDICTS_MAX) this.verdicts.clear()
-    this.verdicts.set(key, { evidence, rows })
+    const until = nextChange(
+      envs.flatMap((e) => e.keys),
+      now,
+    )
+    this.verdicts.set(key, { evidence, rows, ...(until === undefined ? {} : { until }) })
     return rows
   }
 }

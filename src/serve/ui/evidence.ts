@@ -2,11 +2,12 @@ import type { ReadOnlyTarget } from '../../content/target.js'
 import { isFerryError } from '../../errors.js'
 import type { Digest } from '../../oci/digest.js'
 import type { Manifest } from '../../oci/manifest.js'
-import type { VerificationKey } from '../../policy/index.js'
 import { parseAttachmentTag } from '../../reference/grammar.js'
 import {
   BUNDLE_PREDICATE_TYPE_ANNOTATION,
   COSIGN_SIGN_PREDICATE_TYPE,
+  type KeySet,
+  type KeyStatus,
   type SbomSummary,
   summarizeSbom,
 } from '../../sign/index.js'
@@ -18,10 +19,11 @@ export type AttachedKind = 'signature' | 'attestation' | 'sbom' | 'artifact'
 
 /** One signature layer (a `.sig` image may hold several) checked with the policy's keys. */
 export interface SignatureResult {
-  /** The key it verifies with; undefined: none of them. */
-  key?: Pick<VerificationKey, 'name' | 'fingerprint'>
+  /** The key that made it, as the trust decision judged it; undefined: none of the policy's keys. */
+  key?: { name: string; fingerprint: string; status: KeyStatus }
+  /** It verifies with a key in force (not revoked, inside its window). */
   ok: boolean
-  /** Why it does not verify (per key, joined), when it does not. */
+  /** Why it does not count (a revoked or expired key is named), when it does not. */
   reason?: string
 }
 
@@ -70,46 +72,37 @@ function classify(e: AttachedEntry): { kind: AttachedKind; label: string } {
 }
 
 /**
- * Every signature on `subjects` (and on their SBOMs) checked with each key, by the offline verify
- * `ferry verify` and the pull gate use: the results by the signature manifest's digest.
+ * Every signature on `subjects` (and on their SBOMs) checked with the policy's keys and judged by the
+ * trust decision, by the offline verify `ferry verify` and the pull gate use: per signature manifest,
+ * one result per layer.
  */
 async function signatureResults(
   target: ReadOnlyTarget,
   subjects: readonly Digest[],
-  keys: readonly VerificationKey[],
-): Promise<Map<string, { key: VerificationKey; ok: boolean; reason?: string; layer?: string }[]>> {
-  const found = new Map<string, { key: VerificationKey; ok: boolean; reason?: string; layer?: string }[]>()
-  for (const key of keys) {
-    for (const subject of subjects) {
-      const report = await verifyImage({ target, reference: subject, publicKey: key.key, requireSbom: true })
-      const checks = [...report.signatures, ...(report.sboms ?? []).flatMap((s) => s.signatures)]
-      for (const c of checks) {
-        const list = found.get(c.manifest) ?? []
-        list.push({
-          key,
-          ok: c.ok,
-          ...(c.reason ? { reason: c.reason } : {}),
-          ...(c.layer ? { layer: c.layer } : {}),
-        })
-        found.set(c.manifest, list)
+  keys: KeySet,
+): Promise<Map<string, SignatureResult[]>> {
+  const found = new Map<string, SignatureResult[]>()
+  for (const subject of subjects) {
+    const report = await verifyImage({ target, reference: subject, keys, requireSbom: true })
+    const checks = [...report.signatures, ...(report.sboms ?? []).flatMap((s) => s.signatures)]
+    // One check per layer, in order: layers are told apart by position, since every layer of a .sig
+    // image may hold the same payload (the same digest) under another key's signature.
+    const fresh = new Map<string, SignatureResult[]>()
+    for (const c of checks) {
+      if (found.has(c.manifest)) continue
+      const key = c.key && {
+        name: c.key.path ?? c.key.fingerprint,
+        fingerprint: c.key.fingerprint,
+        status: c.key.status,
       }
+      fresh.set(c.manifest, [
+        ...(fresh.get(c.manifest) ?? []),
+        { ok: c.ok, ...(c.reason ? { reason: c.reason } : {}), ...(key ? { key } : {}) },
+      ])
     }
+    for (const [manifest, results] of fresh) found.set(manifest, results)
   }
   return found
-}
-
-/** Per signature layer: the first key that verifies it, else every key's reason. */
-function perLayer(
-  results: { key: VerificationKey; ok: boolean; reason?: string; layer?: string }[],
-): SignatureResult[] {
-  const byLayer = new Map<string, typeof results>()
-  for (const r of results) byLayer.set(r.layer ?? '', [...(byLayer.get(r.layer ?? '') ?? []), r])
-  return [...byLayer.values()].map((tries) => {
-    const good = tries.find((t) => t.ok)
-    if (good) return { key: { name: good.key.name, fingerprint: good.key.fingerprint }, ok: true }
-    const reasons = [...new Set(tries.map((t) => `${t.key.name}: ${t.reason ?? 'does not verify'}`))]
-    return { ok: false, reason: reasons.join('; ') }
-  })
 }
 
 async function sbomOf(target: ReadOnlyTarget, e: AttachedEntry): Promise<AttachedView['sbom']> {
@@ -133,17 +126,17 @@ async function sbomOf(target: ReadOnlyTarget, e: AttachedEntry): Promise<Attache
 export async function gatherEvidence(
   target: ReadOnlyTarget,
   digest: Digest,
-  keys: readonly VerificationKey[],
+  keys: KeySet | undefined,
 ): Promise<Evidence> {
   const tree = await listAttached({ target, reference: digest })
   const withChildren = (tree.manifests ?? []).filter((m) => m.attached.length > 0)
   const subjects = [digest, ...withChildren.map((m) => m.digest)]
-  const results = keys.length ? await signatureResults(target, subjects, keys) : new Map()
+  const results = keys?.keys.length ? await signatureResults(target, subjects, keys) : new Map()
   const view = async (e: AttachedEntry): Promise<AttachedView> => {
     const { kind, label } = classify(e)
     const children = await Promise.all(e.children.map(view))
     const out: AttachedView = { entry: e, kind, label, children }
-    if (kind === 'signature') out.signatures = perLayer(results.get(e.digest) ?? [])
+    if (kind === 'signature') out.signatures = results.get(e.digest) ?? []
     if (kind === 'sbom' && !e.missing) out.sbom = await sbomOf(target, e)
     return out
   }

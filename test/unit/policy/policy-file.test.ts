@@ -171,8 +171,10 @@ describe('the example policy file', () => {
     expect(Object.keys(schema.properties).sort()).toEqual([
       'environments',
       'labels',
+      'ledger',
       'naming',
       'retention',
+      'trust',
       'version',
     ])
     expect(schema.additionalProperties).toBe(false)

@@ -28,7 +28,12 @@ const policy: Policy = (() => {
     version: 1,
     environments: [{ name: 'rc', match: { tags: { match: '*-rc.*' } }, retention: { keep: { count: 1 } } }],
   })
-  return { ...file, path: 'unit', environments: file.environments.map((e) => ({ ...e, keys: [] })) }
+  return {
+    ...file,
+    path: 'unit',
+    environments: file.environments.map((e) => ({ ...e, keys: [], revoked: [] })),
+    trust: { keys: [], revoked: [] },
+  }
 })()
 
 const byTag = (p: RepositoryPlan) => Object.fromEntries(p.keep.map((k) => [k.tag, k.reason]))

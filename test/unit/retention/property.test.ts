@@ -34,7 +34,12 @@ function policyOf(count: number): Policy {
     version: 1,
     environments: [{ name: 'rc', match: { tags: { match: '*-rc.*' } }, retention: { keep: { count } } }],
   })
-  return { ...file, path: 'property', environments: file.environments.map((e) => ({ ...e, keys: [] })) }
+  return {
+    ...file,
+    path: 'property',
+    environments: file.environments.map((e) => ({ ...e, keys: [], revoked: [] })),
+    trust: { keys: [], revoked: [] },
+  }
 }
 
 async function everythingReachable(target: ReadOnlyTarget, digest: string): Promise<string[]> {

@@ -1,4 +1,4 @@
-import type { VerificationKey } from '../../../policy/index.js'
+import type { RevokedKey, VerificationKey } from '../../../policy/index.js'
 import type { AttachedView, Evidence } from '../evidence.js'
 import { type Html, html } from '../html.js'
 import { badge, formatTime, shortDigest } from '../page.js'
@@ -68,14 +68,28 @@ ${evidence.platforms.map(
 )}`
 }
 
-/** The keys signatures are checked with, by name and fingerprint, with the environments that require them. */
-export function keysSection(keys: readonly { key: VerificationKey; environments: string[] }[]): Html {
-  if (!keys.length) return html``
+/** A key's validity window as the policy writes it. */
+const windowOf = (k: VerificationKey): string =>
+  [k.notBefore && `from ${k.notBefore}`, k.notAfter && `until ${k.notAfter}`].filter(Boolean).join(' ') ||
+  'no window'
+
+/**
+ * The keys signatures are checked with, by name and fingerprint, with their validity windows and the
+ * environments that require them, then the keys the policy revokes (`trust.revoked`).
+ */
+export function keysSection(
+  keys: readonly { key: VerificationKey; environments: string[] }[],
+  revoked: readonly RevokedKey[],
+): Html {
+  if (!keys.length && !revoked.length) return html``
   return html`<h2 id="keys">Policy keys</h2>
-<table><thead><tr><th>Key</th><th>Fingerprint (sha256 of the DER SubjectPublicKeyInfo)</th><th>Environments</th></tr></thead>
+<table><thead><tr><th>Key</th><th>Fingerprint (sha256 of the DER SubjectPublicKeyInfo)</th><th>Valid</th><th>Environments</th></tr></thead>
 <tbody>${keys.map(
     (k) =>
-      html`<tr><td>${k.key.name}</td><td><code>${k.key.fingerprint}</code></td><td>${k.environments.join(', ')}</td></tr>`,
+      html`<tr><td>${k.key.name}</td><td><code>${k.key.fingerprint}</code></td><td>${windowOf(k.key)}</td><td>${k.environments.join(', ')}</td></tr>`,
+  )}${revoked.map(
+    (r) =>
+      html`<tr class="revoked"><td>${r.name ?? ''}</td><td><code>${r.fingerprint}</code></td><td>${badge('bad', 'revoked')}</td><td></td></tr>`,
   )}</tbody></table>
-<p class="muted">The policy file names no revoked or expired keys: every key listed is in force.</p>`
+<p class="muted">A signature counts only by a key inside its window and not revoked; a revoked key never counts, whichever environment lists it.</p>`
 }

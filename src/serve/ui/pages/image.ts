@@ -2,7 +2,7 @@ import { ifPresent } from '../../../errors.js'
 import { inspectImage, isImageConfig, readConfig } from '../../../inspect.js'
 import type { Digest } from '../../../oci/digest.js'
 import { annotationsOf } from '../../../oci/manifest.js'
-import type { VerificationKey } from '../../../policy/index.js'
+import { policyKeySet, type VerificationKey } from '../../../policy/index.js'
 import { sbomFormatOf } from '../../../supply/kinds.js'
 import type { ServeContext } from '../../context.js'
 import type { Res } from '../../http.js'
@@ -68,11 +68,7 @@ export async function imagePage(
       ? await readConfig(target, inspected.config)
       : undefined
   const keys = policyKeys(ctx)
-  const evidence = await gatherEvidence(
-    target,
-    digest,
-    keys.map((k) => k.key),
-  )
+  const evidence = await gatherEvidence(target, digest, ctx.policy && policyKeySet(ctx.policy.policy))
   const verdict = await verdictOf(ctx, name, digest, tag)
   const title = tag ? `${name}:${tag}` : `${name}@${shortDigest(digest)}`
   const annotations = Object.entries(annotationsOf(manifest) ?? {})
@@ -150,7 +146,7 @@ ${evidenceSection(
   evidence,
   keys.map((k) => k.key),
 )}
-${keysSection(keys)}
+${keysSection(keys, ctx.policy?.policy.trust.revoked ?? [])}
 ${tag && ctx.ui?.ledger ? await ledgerSection(ctx, ctx.ui.ledger, name, tag) : ''}`,
   )
 }

@@ -1,9 +1,7 @@
 import type { ReadOnlyTarget } from '../content/target.js'
+import type { ImageName } from '../policy/match.js'
 import { type Location, parseLocation } from '../reference/index.js'
-import { type OpenOptions, openSource } from '../targets/open.js'
-import type { ImageName } from './match.js'
-
-export { BUNDLE_PREFIX } from '../reference/index.js'
+import { type OpenOptions, openSource } from './open.js'
 
 /** An image to judge, wherever it is: a registry, `oci:DIR[:TAG]`, or a member of a bundle file. */
 export interface PolicySubject {
