@@ -119,7 +119,7 @@ export function shellOf(ctx: ServeContext): Shell {
   return { registry: ctx.names[0] ?? '', mirror: ctx.mirror !== undefined }
 }
 
-/** The UI: read-only HTML pages over what the registry serves (README "The web UI"). */
+/** The UI: read-only HTML pages over what the registry serves (docs/serving.md "The web UI"). */
 export async function handleUi(ctx: ServeContext, req: Req, res: Res, info: RequestInfo): Promise<void> {
   const method = req.method ?? 'GET'
   if (method !== 'GET' && method !== 'HEAD') {
