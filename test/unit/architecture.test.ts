@@ -53,7 +53,7 @@ const RANKS: Record<string, number> = {
   sync: 12,
   serve: 13, // the registry; with --policy it enforces policy's rules on every client
   promote: 13, // governed writes: promote, retag, delete, and the ledger
-  audit: 13, // drift: registries against the ledger and the policy
+  audit: 12, // drift: registries against the ledger and the policy
   pin: 13, // deployment files: naming from bundle, verification from supply and policy
   retention: 14, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }
