@@ -287,7 +287,10 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     const code = err instanceof FerryError ? err.code : 'INTERNAL'
     const message = clipMiddle(redact(err.message), MAX_ERROR_LENGTH)
     if (this.jsonEnabled()) {
-      process.stdout.write(`${jsonTerminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`)
+      // What the error knows besides (status, registryCodes, side); code and message as rendered here.
+      const known = err instanceof FerryError ? err.toJSON() : {}
+      const error = { ...known, code, message }
+      process.stdout.write(`${jsonTerminalSafe(redactKnownSecrets(JSON.stringify({ error }, null, 2)))}\n`)
     } else {
       process.stderr.write(`ferry: ${errorLines(message)}\n`)
       if (this.flags?.debug && err.stack && !(err instanceof FerryError))

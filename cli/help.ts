@@ -15,7 +15,8 @@ class FerryCommandHelp extends CommandHelp {
       header: 'JSON OUTPUT',
       generate: () =>
         'With --json, stdout is one JSON document of this shape ("key"? may be absent). On failure it is ' +
-        '{"error": {"code": string, "message": string}}, and the exit code is the error\'s.\n\n' +
+        '{"error": {"code": string, "message": string}} (with "status", "registryCodes" and "side" when a ' +
+        "registry answered, or a copy knows which side failed), and the exit code is the error's.\n\n" +
         renderShape(shape),
     }
     const examples = sections.findIndex((s) => s.header === 'EXAMPLES')

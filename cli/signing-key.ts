@@ -4,7 +4,7 @@ import type { Signer } from '../src/sign/signer.js'
 import type { KeySecrets } from '../src/supply/signing-keys.js'
 import { keyPassword, promptSecret } from './prompt.js'
 
-/** What every `--key` that signs accepts; the README's "Keys: files, PKCS#11, rotation" says more. */
+/** What every `--key` that signs accepts; docs/signing.md "Keys: files, PKCS#11, rotation" says more. */
 export const SIGNING_KEY_HELP =
   'Private key: a cosign key file (NAME.key; password from FERRY_PASSWORD, COSIGN_PASSWORD or a prompt), or a ' +
   'PKCS#11 URI: pkcs11:token=NAME;object=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=FILE ' +

@@ -21,7 +21,7 @@ export default class Gc extends FerryCommand<typeof Gc> {
     'anything is deleted; one that is missing reaches nothing and is reported.\n\n' +
     'On a root a running `ferry serve` writes to, prefer `ferry serve --gc-interval`: the server also keeps ' +
     'what it just told a client exists. Registries ferry does not run have their own collection, and on ' +
-    'distribution 2.x the safe one is `registry garbage-collect CONFIG` without --delete-untagged (README ' +
+    'distribution 2.x the safe one is `registry garbage-collect CONFIG` without --delete-untagged (docs/retention.md, ' +
     '"Garbage collection that keeps what is needed").\n\n' +
     'Exit 0 when the collection ran (also when it freed nothing).'
   /** The --json document, shown in --help and checked by test/cli/json-output.test.ts. */

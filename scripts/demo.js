@@ -7,7 +7,7 @@
 // The demo is a list of step functions (STEPS, at the bottom) sharing one context: a new step is a new
 // function and one more line in that list.
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -314,6 +314,45 @@ async function importClosed(ctx) {
   )
 }
 
+// 10. A bad day at the gap: one byte changed in transit, and the closed side refuses the whole file.
+async function tamperedRefused(ctx) {
+  section('A tampered bundle is refused: one byte changed in transit, nothing imported')
+  const tar = readFileSync(join(out, 'mini-api-1.0.tar'))
+  const blob = flipByteInFirstLayer(tar)
+  writeFileSync(join(out, 'tampered.tar'), tar)
+  process.stdout.write(`Changed one byte of blob ${short(blob)} in a copy: tampered.tar\n`)
+  const refused = ferryExiting(
+    5,
+    'bundle',
+    'import',
+    'tampered.tar',
+    '--to',
+    `${ctx.closed}/tampered`,
+    '--key',
+    'release.pub',
+  )
+  const catalog = ferry('catalog', ctx.closed).stdout
+  proved(
+    refused.stderr.includes(blob.slice(7, 19)) && !catalog.includes('tampered/'),
+    `the tampered bundle was refused (blob ${short(blob)} does not match its digest) and nothing reached the registry`,
+  )
+}
+
+/** Flips one byte in the contents of the bundle's largest blob (a layer); returns that blob's digest. */
+function flipByteInFirstLayer(tar) {
+  let largest = { size: 0, offset: 0, name: '' }
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const header = tar.subarray(at, at + 512)
+    if (header.every((b) => b === 0)) break
+    const name = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '')
+    const size = Number.parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim(), 8)
+    if (name.startsWith('blobs/sha256/') && size > largest.size) largest = { size, offset: at + 512, name }
+    at += 512 + Math.ceil(size / 512) * 512
+  }
+  tar[largest.offset + 100] ^= 0xff
+  return `sha256:${largest.name.slice('blobs/sha256/'.length)}`
+}
+
 const STEPS = [
   makeImage,
   copyIn,
@@ -324,8 +363,11 @@ const STEPS = [
   mirror,
   bundleUp,
   importClosed,
+  tamperedRefused,
   pinDeployments,
   retentionPlan,
+  retentionApplyRestore,
+  pullThroughCache,
 ]
 
 rmSync(out, { recursive: true, force: true })
@@ -334,7 +376,7 @@ const ctx = { servers: [] }
 try {
   for (const step of STEPS) await step(ctx)
   process.stdout.write(
-    '\nDone. Three registries ran on demo-out/registry, demo-out/gated-registry and demo-out/closed-registry; nothing left the machine.\n',
+    '\nDone. Four registries ran on demo-out/registry, demo-out/gated-registry, demo-out/closed-registry and demo-out/cache (a pull-through cache); nothing left the machine.\n',
   )
 } finally {
   for (const server of ctx.servers) server.kill('SIGTERM')
@@ -367,7 +409,7 @@ environments:
  * registry, by digest, and only after every image verified there. The service also needs postgres and
  * python; the demo makes signed stand-ins for them (no network) and carries them in a second bundle.
  */
-// 10. The deployment files, pinned to the closed registry by digest, after every image verified.
+// 11. The deployment files, pinned to the closed registry by digest, after every image verified.
 async function pinDeployments(ctx) {
   const { registry, closed } = ctx
   section('Pin the deployment files to the closed registry, by digest, after verifying every image')
@@ -434,7 +476,7 @@ async function pinDeployments(ctx) {
   )
 }
 
-// 11. Retention: what a weekly GC would do, read-only.
+// 12. Retention: what a weekly GC would do, read-only.
 async function retentionPlan(ctx) {
   section('Retention: plan what a scheduled GC would keep, untag and delete (read-only)')
   writeFileSync(
@@ -448,6 +490,52 @@ async function retentionPlan(ctx) {
   proved(
     kept.length === 2 && plan.includes('keep 3, untag 2, delete 0 manifests'),
     'retention keeps the 2 newest dev tags and only untags the other 2: a kept tag needs their digest, so no manifest is deleted',
+  )
+}
+
+// 13. Retention applied for real: a backup first, then the untags; restore puts everything back.
+async function retentionApplyRestore(ctx) {
+  section('Retention applied, then undone: a backup first, restore puts it all back')
+  const before = ferry('tags', ctx.app).stdout.split('\n')
+  ferry(
+    'retention',
+    'apply',
+    ctx.app,
+    '--policy',
+    'retention.policy.yaml',
+    '--yes',
+    '--backup',
+    'retention-backup',
+  )
+  const after = ferry('tags', ctx.app).stdout.split('\n')
+  ferry('retention', 'restore', 'retention-backup', '--policy', 'retention.policy.yaml')
+  const restored = ferry('tags', ctx.app).stdout.split('\n')
+  const gone = before.filter((t) => !after.includes(t))
+  proved(
+    gone.length === 2 && restored.length === before.length && before.every((t) => restored.includes(t)),
+    `apply backed up, then removed ${gone.join(' and ')}; restore put both back, the same ${before.length} tags as before`,
+  )
+}
+
+// 14. A pull-through cache of the registry: the second pull asks upstream nothing.
+async function pullThroughCache(ctx) {
+  section('A pull-through cache: the first pull fetches from upstream, the second asks it nothing')
+  const cache = await serve(ctx, join(out, 'cache'), '--upstream', `http://${ctx.registry}`)
+  const upstreamRequests = async () => {
+    const text = await (await fetch(`http://${cache}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith('ferry_upstream_requests_total'))
+    return Number(line?.split(' ').pop() ?? Number.NaN)
+  }
+  ferry('copy', `${cache}/acme/mini-api:1.0`, 'oci:pull-1:1.0')
+  const first = await upstreamRequests()
+  ferry('copy', `${cache}/acme/mini-api:1.0`, 'oci:pull-2:1.0')
+  const second = await upstreamRequests()
+  process.stdout.write(
+    `\nferry_upstream_requests_total (GET /metrics): ${first} after the first pull, ${second} after the second\n`,
+  )
+  proved(
+    first > 0 && second === first,
+    `the second pull came from the cache: ${first} requests to upstream for the first pull, none for the second`,
   )
 }
 

@@ -35,6 +35,7 @@ export class FerryError extends Error {
     this.code = code
   }
 
+  /** What `--json` prints for it: subclasses add what they know (a registry's status, a copy's side). */
   toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message }
   }

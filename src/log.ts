@@ -19,7 +19,8 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   // `k: word` (unquoted, after a space): that is prose, as in "Password: needs a terminal".
   [
     // `_state` signs a registry's upload session URL: whoever holds it can write to the upload.
-    /((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth|_state)(?:["']\s*[:=]\s*["']?|\s*=\s*["']?|:\s*["']|:(?=[^\s"'])))[^\s"'&,}]+/gi,
+    // Not after a `/`: `acme/auth:1` is a repository and its tag.
+    /(?<!\/)((?:access_token|refresh_token|token|password|passwd|secret|identitytoken|auth|_state)(?:["']\s*[:=]\s*["']?|\s*=\s*["']?|:\s*["']|:(?=[^\s"'])))[^\s"'&,}]+/gi,
     '$1[redacted]',
   ],
 ]

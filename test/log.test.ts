@@ -24,6 +24,7 @@ describe('redact', () => {
     'Password: needs a terminal; pass it on standard input instead',
     'token: service reg.example refused a token as ci',
     'auth: no credentials for reg.example',
+    'copy reg.example/x/auth:1 to reg.example/ci/token:2: the source reg.example: MANIFEST_UNKNOWN',
   ])('leaves ordinary text alone: %s', (line) => {
     expect(redact(line)).toBe(line)
   })

@@ -1,5 +1,5 @@
 import { resolveIfPresent } from '../content/present.js'
-import type { OperationOptions, Target } from '../content/target.js'
+import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { isUntagPlaceholder } from '../content/untag-placeholder.js'
 import {
   type LedgerVerification,
@@ -86,6 +86,33 @@ export async function auditRepositories(
   }
 }
 
+/**
+ * One repository read through `target` (a registry's own store: `serve`'s web UI), held to the same
+ * ledger and policy as `auditRepositories`. `hosts` are the names the registry is reached by: a ledger
+ * record under any of them is a record of this repository.
+ */
+export async function auditTarget(
+  target: ReadOnlyTarget,
+  opts: OperationOptions & {
+    repository: string
+    hosts: readonly string[]
+    policy?: Policy
+    ledgerFile?: string
+  },
+): Promise<AuditFinding[]> {
+  const ledger = opts.ledgerFile === undefined ? undefined : await readLedgerState(opts.ledgerFile)
+  const wanted = new Set(opts.hosts.map((h) => canonicalName(`${h}/${opts.repository}`)))
+  const recorded = [...(ledger?.tags.values() ?? [])].filter((r) => wanted.has(r.repository))
+  const { findings } = await auditRepository(target, {
+    registry: opts.hosts[0] ?? '',
+    repository: opts.repository,
+    recorded,
+    policy: opts.policy,
+    signal: opts.signal,
+  })
+  return findings.sort(byImageAndKind)
+}
+
 async function readLedgerState(file: string) {
   const [contents, chain] = await Promise.all([readLedger(file), verifyLedger(file)])
   return {
@@ -107,7 +134,7 @@ interface RepositoryAudit extends OperationOptions {
 }
 
 async function auditRepository(
-  target: Target,
+  target: ReadOnlyTarget,
   opts: RepositoryAudit,
 ): Promise<{ findings: AuditFinding[]; tags: number }> {
   const op = { signal: opts.signal }
@@ -144,7 +171,7 @@ async function auditRepository(
 }
 
 async function contentRows(
-  target: Target,
+  target: ReadOnlyTarget,
   policy: Policy,
   name: { host: string; repository: string; tag: string },
   digest: Digest,
@@ -182,7 +209,7 @@ function policyFinding(row: PolicyCheck, image: string, digest: Digest): AuditFi
 
 /** A recorded tag against what it names now (undefined: gone). */
 async function ledgerFindings(
-  target: Target,
+  target: ReadOnlyTarget,
   r: RecordedTag,
   now: Digest | undefined,
   image: string,

@@ -4,5 +4,6 @@ export {
   type AuditOptions,
   type AuditReport,
   auditRepositories,
+  auditTarget,
 } from './audit.js'
 export type { AuditFinding, FindingKind } from './findings.js'

@@ -125,6 +125,12 @@ interface Resume {
   log: Logger
 }
 
+/**
+ * Failures that leave the session as good as it was: the link went (a whole upload would fail the same
+ * way) or the user stopped the copy. Both keep it in the journal for the next run.
+ */
+const keepsSession = (err: unknown) => isFerryError(err, 'NETWORK') || isFerryError(err, 'ABORTED')
+
 const reason = (err: unknown) => redact(err instanceof Error ? err.message : String(err))
 
 /**
@@ -133,7 +139,7 @@ const reason = (err: unknown) => redact(err instanceof Error ? err.message : Str
  * failed, or there was nothing to resume).
  */
 async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Promise<boolean> {
-  const { source, destination, desc, journal, log } = r
+  const { source, destination, desc, journal, log, op } = r
   if (entry.size !== desc.size) return false
   const blob = `${destination.name}@${desc.digest}`
   const whole = (why: string) => {
@@ -142,10 +148,9 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
   }
   let session: UploadSession | undefined
   try {
-    session = await destination.resumeOffset(desc, entry.location)
+    session = await destination.resumeOffset(desc, entry.location, op)
   } catch (err) {
-    // Unreachable now: a whole upload would fail the same way and lose the session for the next run.
-    if (isFerryError(err, 'NETWORK')) throw err
+    if (keepsSession(err)) throw err
     return whole(`upload session ${sessionPath(entry.location)} not readable (${reason(err)})`)
   }
   if (!session || session.offset <= 0 || session.offset > desc.size) {
@@ -156,24 +161,27 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
   let body: Readable
   try {
     // The registry holds it all (the commit was what failed): only the PUT is left to send.
-    body = session.offset === desc.size ? Readable.from([]) : await source.fetchBlobFrom(desc, session.offset)
+    body =
+      session.offset === desc.size ? Readable.from([]) : await source.fetchBlobFrom(desc, session.offset, op)
   } catch (err) {
+    if (isFerryError(err, 'ABORTED')) throw err
     return whole(`${source.name} cannot read from byte ${session.offset} (${reason(err)})`)
   }
   log.debug(`resuming ${blob} at ${session.offset} of ${desc.size}`)
   r.onSession(session)
   const push = (b: Readable) =>
     destination.pushBlobFrom(desc, session.location, session.offset, b, {
+      ...op,
       onSession: r.onSession,
-      reopen: reopenFrom(source, desc, r.op),
+      reopen: reopenFrom(source, desc, op),
     })
   try {
     await stream(body, push, progress)
     return true
   } catch (err) {
-    // The network failed again: the session has moved on and is in the journal, so the next run
-    // continues from there. Starting from zero over the same link now would only lose that.
-    if (isFerryError(err, 'NETWORK')) throw err
+    // The network failed again (or Ctrl-C): the session has moved on and is in the journal, so the
+    // next run continues from there. Starting from zero over the same link now would only lose that.
+    if (keepsSession(err)) throw err
     journal.forget(destination.name, desc.digest)
     return whole(`resume refused (${reason(err)})`)
   }

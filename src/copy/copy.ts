@@ -13,6 +13,7 @@ import { referrersTag } from '../reference/grammar.js'
 import { nameWithReference } from '../reference/index.js'
 import { Limiter } from '../util/limit.js'
 import { transferBlobs } from './blobs.js'
+import { copyFailure, onSide } from './copy-error.js'
 import { mergeCosignTag } from './cosign-merge.js'
 import type { CopyEventSink } from './events.js'
 import { filterIndex } from './platform-filter.js'
@@ -49,8 +50,6 @@ export interface CopyOptions extends OperationOptions {
   referrers?: boolean
   /** Blobs in flight at once. Default 4. */
   concurrency?: number
-  /** Share one budget across several copies (sync); overrides `concurrency`. */
-  limiter?: Limiter
   /** Copy foreign (non-distributable) layers instead of leaving them as references. */
   includeNondistributable?: boolean
   /** The source must be this digest: what is fetched is checked, so a tag that moves meanwhile is refused. */
@@ -61,6 +60,24 @@ export interface CopyOptions extends OperationOptions {
    * (the tag moves, as `crane copy` and `skopeo copy` move it).
    */
   tagPrecondition?: TagPrecondition
+  hooks?: CopyHooks
+  onEvent?: CopyEventSink
+  /**
+   * Where large uploads are recorded so that a later run continues them instead of starting over.
+   * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
+   */
+  journal?: UploadJournal | false
+  /** Receives resume decisions and journal warnings; never an upload URL's query. */
+  logger?: Logger
+}
+
+/**
+ * What a caller running many copies already holds and hands over, so that nothing is read or budgeted
+ * twice (sync, bundle import). Not options a user sets: `copyReference` and the CLI take `CopyOptions`.
+ */
+export interface CopyPlumbing {
+  /** One budget shared across several copies (sync); overrides `concurrency`. */
+  limiter?: Limiter
   /**
    * What the destination tag named when the caller just looked (null: nothing): without a precondition
    * the tag is then written without asking the registry again. sync passes what its plan saw.
@@ -73,16 +90,10 @@ export interface CopyOptions extends OperationOptions {
    * it lacks are not asked for.
    */
   sourceTags?: ListedAttachments
-  hooks?: CopyHooks
-  onEvent?: CopyEventSink
-  /**
-   * Where large uploads are recorded so that a later run continues them instead of starting over.
-   * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
-   */
-  journal?: UploadJournal | false
-  /** Receives resume decisions and journal warnings; never an upload URL's query. */
-  logger?: Logger
 }
+
+/** A copy's options and plumbing together, as plan, apply and commit take them. */
+export type CopyRun = CopyOptions & CopyPlumbing
 
 /** What a copy will do, decided by reading only: the source's closure and the destination tag's value. */
 export interface CopyPlan {
@@ -126,12 +137,14 @@ export async function copyImage(
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,
-  opts: CopyOptions = {},
+  opts: CopyRun = {},
 ): Promise<CopyResult> {
   const started = performance.now()
   const image = `${destination.name}${destinationTag ? `:${destinationTag}` : ''}`
+  const from = onSide(source, 'source')
+  const to = onSide(destination, 'destination')
   try {
-    const plan = await planCopy(source, sourceReference, destination, destinationTag, opts)
+    const plan = await planCopy(from, sourceReference, to, destinationTag, opts)
     const judged = await opts.hooks?.beforeWrite?.(plan)
     const committing = judged && !opts.tagPrecondition ? { ...opts, tagPrecondition: judged } : opts
     const applied = await applyCopy(plan, opts)
@@ -139,25 +152,8 @@ export async function copyImage(
     result.durationMs = Math.round(performance.now() - started)
     return result
   } catch (err) {
-    throw aboutCopy(err, nameWithReference(source.name, sourceReference), image)
+    throw copyFailure(err, nameWithReference(source.name, sourceReference), image)
   }
-}
-
-/**
- * A host that cannot be reached is named with the copy it stopped (`copy SRC to DST: the destination
- * HOST: connection refused`), not with the layer blob whose request happened to fail first.
- */
-function aboutCopy(err: unknown, from: string, to: string): unknown {
-  const { host, detail } = err as { host?: unknown; detail?: unknown }
-  if (!isFerryError(err, 'NETWORK') || typeof host !== 'string' || typeof detail !== 'string') return err
-  const side = to.startsWith(`${host}/`)
-    ? 'the destination '
-    : from.startsWith(`${host}/`)
-      ? 'the source '
-      : ''
-  // The NetworkError itself is kept (retry and resume decisions read it), only its words change.
-  err.message = `copy ${from} to ${to}: ${side}${host}: ${detail}`
-  return err
 }
 
 export async function planCopy(
@@ -165,7 +161,7 @@ export async function planCopy(
   sourceReference: string,
   destination: Target,
   destinationTag: string | undefined,
-  opts: CopyOptions = {},
+  opts: CopyRun = {},
 ): Promise<CopyPlan> {
   const reader = new GraphReader(source, { signal: opts.signal })
   if (opts.sourceManifest) reader.know(opts.sourceManifest)
@@ -205,7 +201,7 @@ export interface Applied {
 }
 
 /** Writes everything the plan needs except the destination tag. */
-export async function applyCopy(plan: CopyPlan, opts: CopyOptions = {}): Promise<Applied> {
+export async function applyCopy(plan: CopyPlan, opts: CopyRun = {}): Promise<Applied> {
   const { destination, closure: c, image } = plan
   const emit = opts.onEvent ?? (() => {})
   const blobs = c.blobs
@@ -296,11 +292,7 @@ async function copyCosignTag(plan: CopyPlan, node: AttachedNode, opts: Operation
 }
 
 /** Writes the destination tag (if any) under the plan's precondition, between the hooks. */
-export async function commitCopy(
-  plan: CopyPlan,
-  applied: Applied,
-  opts: CopyOptions = {},
-): Promise<CopyResult> {
+export async function commitCopy(plan: CopyPlan, applied: Applied, opts: CopyRun = {}): Promise<CopyResult> {
   const { destination, destinationTag: tag, root, closure: c } = plan
   const emit = opts.onEvent ?? (() => {})
   await opts.hooks?.beforeCommit?.(plan)

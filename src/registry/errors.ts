@@ -29,6 +29,10 @@ export class RegistryError extends FerryError {
     this.errors = errors
     this.registryCodes = errors.map((e) => e.code)
   }
+
+  override toJSON() {
+    return { ...super.toJSON(), status: this.status, registryCodes: this.registryCodes }
+  }
 }
 
 const NOT_FOUND_CODES = ['MANIFEST_UNKNOWN', 'BLOB_UNKNOWN', 'NAME_UNKNOWN', 'BLOB_UPLOAD_UNKNOWN']

@@ -75,7 +75,7 @@ export interface ServeOptions {
   timeouts?: ServeTimeouts
   /**
    * With `root`: serve as a pull-through cache of these upstream registries (read-only: every write is
-   * 405 UNSUPPORTED). See README "A pull-through cache".
+   * 405 UNSUPPORTED). See docs/serving.md "A pull-through cache".
    */
   upstream?: MirrorOptions
   /**
@@ -85,7 +85,7 @@ export interface ServeOptions {
   gc?: ServeGcOptions
   /**
    * Enforce a policy file on every client: pushes and deletes against its naming, tag, immutability and
-   * label rules, pulls against its signature and SBOM rules (README "Governance that holds").
+   * label rules, pulls against its signature and SBOM rules (docs/governance.md "Governance that holds").
    */
   policy?: ServePolicyOptions
   /**
@@ -179,7 +179,7 @@ function listen(server: NetServer, port: number, address: string): Promise<void>
 
 /**
  * Serves an OCI image layout directory, or a bundle file read-only, as an OCI distribution registry (see
- * README "ferry serve").
+ * docs/serving.md "ferry serve").
  */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? silentLogger

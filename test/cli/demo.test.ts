@@ -15,8 +15,8 @@ describe('npm run demo', () => {
       const lines = r.stdout.split('\n')
       const sections = lines.filter((l) => l.startsWith('== '))
       const proofs = lines.filter((l) => l.startsWith('=> proved: '))
-      expect(sections).toHaveLength(11)
-      expect(proofs).toHaveLength(11)
+      expect(sections).toHaveLength(14)
+      expect(proofs).toHaveLength(14)
       // Each section holds exactly one proof, as its last word.
       const blocks = r.stdout.split('\n== ').slice(1)
       for (const block of blocks) expect(block.match(/\n=> proved: /g), block.split('\n')[0]).toHaveLength(1)
@@ -27,6 +27,15 @@ describe('npm run demo', () => {
       // skopeo pushing latest into prod: the registry itself refuses it, naming the rule.
       expect(proofs.join('\n')).toContain('the registry refused the push of latest into prod')
       expect(r.stdout).toMatch(/tags\.forbid \(environment prod\): tag "latest" is forbidden here/)
+      // The bad days: a tampered bundle refused, a retention apply undone, the cache's second pull.
+      expect(proofs.join('\n')).toMatch(
+        /the tampered bundle was refused \(blob sha256:[0-9a-f]{12}… does not match/,
+      )
+      expect(r.stdout).toContain('(exit 5, as intended)')
+      expect(proofs.join('\n')).toMatch(/apply backed up, then removed \S+ and \S+; restore put both back/)
+      expect(proofs.join('\n')).toMatch(
+        /the second pull came from the cache: [1-9]\d* requests to upstream for the first pull, none for the second/,
+      )
 
       expect(lines.filter((l) => /\s$/.test(l))).toEqual([])
       // The bundle is named after its file, mini-api-1.0.tar: name mini-api, version 1.0.

@@ -21,7 +21,7 @@ environments:
 ${trust}`
 
 /**
- * The README's rotation, against `serve --policy` (its pull gate) with skopeo pushing: releases signed
+ * docs/signing.md's rotation, against `serve --policy` (its pull gate) with skopeo pushing: releases signed
  * with the old key, the new key added, the current release re-signed onto its immutable tag, the old
  * key revoked by fingerprint and the file reloaded. The re-signed release stays pullable; the release
  * signed only with the old key is refused, the key named as revoked.

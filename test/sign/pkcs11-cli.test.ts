@@ -231,7 +231,7 @@ describe('ferry with a PKCS#11 key (SoftHSM2)', { timeout: 180_000 }, () => {
     const differing = a.filter((e, i) => !e.body!.equals(b[i]!.body!)).map((e) => e.header.name)
     expect(differing).toEqual(['ferry-bundle.json.sig'])
 
-    // The detached signature as the README says any tool checks it.
+    // The detached signature as docs/signing.md says any tool checks it.
     const body = (name: string) => a.find((e) => e.header.name === name)!.body!
     await writeFile(join(dir, 'ferry-bundle.json'), body('ferry-bundle.json'))
     await writeFile(

@@ -45,7 +45,7 @@ describe('keys in a PKCS#11 token (SoftHSM2)', () => {
       const b = await signer.sign(data)
       expect(verify('sha256', data, pub, a)).toBe(true)
       expect(verify('sha256', data, pub, b)).toBe(true)
-      // The token's ECDSA is randomised: what bundle create says, and the README.
+      // The token's ECDSA is randomised: what bundle create says, and docs/signing.md.
       expect(a.equals(b)).toBe(false)
     } finally {
       await signer.close()

@@ -53,7 +53,7 @@ const RANKS: Record<string, number> = {
   sync: 12,
   serve: 13, // the registry; with --policy it enforces policy's rules on every client
   promote: 13, // governed writes: promote, retag, delete, and the ledger
-  audit: 13, // drift: registries against the ledger and the policy
+  audit: 12, // drift: registries against the ledger and the policy
   pin: 13, // deployment files: naming from bundle, verification from supply and policy
   retention: 14, // retention GC: policy's environments, graph closures, promote's ledger as an age source
 }
@@ -122,5 +122,30 @@ describe('layering', () => {
     expect(outside).toEqual([])
     // The check is real: memory.ts reads the OCI model and raises ferry's errors.
     expect((await importing('src/content', /from '\.\.\/oci\//)).length).toBeGreaterThan(0)
+  })
+
+  it('keeps copy and the graph walk on the storage contract: nothing they load reaches a backend', async () => {
+    // File by file and transitively: a package of lower rank (sign, via cosign merges) must not bring a
+    // backend in by the back door either. Backends reach copy only as Targets, from targets/.
+    const backends = ['registry', 'layout', 'bundle', 'targets', 'serve']
+    const seen = new Set<string>()
+    const reached: string[] = []
+    const visit = async (file: string, path: string[]) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const text = await readFile(file, 'utf8')
+      for (const m of text.matchAll(/(?<![.\w])(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+        const target = resolve(dirname(file), m[1]!).replace(/\.js$/, '.ts')
+        const chain = [...path, relative(ROOT, target)]
+        if (backends.includes(packageOf(target))) reached.push(chain.join(' → '))
+        else await visit(target, chain)
+      }
+    }
+    const roots = [...(await sources('src/copy')), ...(await sources('src/graph'))]
+    for (const file of roots) await visit(file, [relative(ROOT, file)])
+    expect(reached).toEqual([])
+    // The check is real: the walk reached past copy and graph into the packages they stand on.
+    expect([...seen].some((f) => f.includes('/src/sign/'))).toBe(true)
+    expect([...seen].some((f) => f.includes('/src/content/'))).toBe(true)
   })
 })

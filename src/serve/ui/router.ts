@@ -8,6 +8,7 @@ import { COPY_JS, FAVICON_SVG, STYLE_CSS } from './assets.js'
 import { type Html, html } from './html.js'
 import { UiNotFound } from './not-found.js'
 import { page, type Shell } from './page.js'
+import { auditPage } from './pages/audit.js'
 import { cachePage } from './pages/cache.js'
 import { imagePage, sbomDownload } from './pages/image.js'
 import { repositoriesPage } from './pages/repositories.js'
@@ -17,6 +18,7 @@ export type UiRoute =
   | { page: 'home' }
   | { page: 'repositories' }
   | { page: 'tags'; name: string }
+  | { page: 'audit'; name: string }
   | { page: 'image'; name: string; tag?: string; digest?: Digest }
   | { page: 'sbom'; name: string; digest: Digest }
   | { page: 'cache' }
@@ -34,6 +36,7 @@ const TEMPLATES: Record<UiRoute['page'], string> = {
   home: '/',
   repositories: '/ui/',
   tags: '/ui/repo/{name}',
+  audit: '/ui/audit/{name}',
   image: '/ui/repo/{name}:{tag}|@{digest}',
   sbom: '/ui/sbom/{name}@{digest}',
   cache: '/ui/cache',
@@ -84,6 +87,8 @@ export function parseUiPath(path: string): UiRoute {
   if (!UI_PATH_RE.test(decoded)) throw new UiNotFound('no such page')
   const sbom = /^\/ui\/sbom\/(.+)@([^@]+)$/.exec(decoded)
   if (sbom && isDigest(sbom[2]!)) return { page: 'sbom', name: sbom[1]!, digest: sbom[2] as Digest }
+  const audited = /^\/ui\/audit\/(.+?)\/?$/.exec(decoded)?.[1]
+  if (audited) return { page: 'audit', name: audited }
   const repo = /^\/ui\/repo\/(.+)$/.exec(decoded)?.[1]?.replace(/\/$/, '')
   if (!repo) throw new UiNotFound('no such page')
   const at = repo.lastIndexOf('@')
@@ -114,7 +119,7 @@ export function shellOf(ctx: ServeContext): Shell {
   return { registry: ctx.names[0] ?? '', mirror: ctx.mirror !== undefined }
 }
 
-/** The UI: read-only HTML pages over what the registry serves (README "The web UI"). */
+/** The UI: read-only HTML pages over what the registry serves (docs/serving.md "The web UI"). */
 export async function handleUi(ctx: ServeContext, req: Req, res: Res, info: RequestInfo): Promise<void> {
   const method = req.method ?? 'GET'
   if (method !== 'GET' && method !== 'HEAD') {
@@ -147,6 +152,8 @@ export async function handleUi(ctx: ServeContext, req: Req, res: Res, info: Requ
         return sendHtml(res, method, 200, await repositoriesPage(ctx, shell, url.searchParams))
       case 'tags':
         return sendHtml(res, method, 200, await tagsPage(ctx, shell, route.name, url.searchParams))
+      case 'audit':
+        return sendHtml(res, method, 200, await auditPage(ctx, shell, route.name))
       case 'image':
         return sendHtml(res, method, 200, await imagePage(ctx, shell, route))
       case 'sbom':

@@ -6,6 +6,7 @@ import { type Html, html, queryString } from '../html.js'
 import { badge, formatBytes, formatTime, page, type Shell, shortDigest } from '../page.js'
 import { pageAfter } from '../paging.js'
 import { requireRepository, tagEntries, type UiVerdict, verdictOf } from '../repository.js'
+import { auditable } from './audit.js'
 
 export const verdictBadge = (v: UiVerdict): Html =>
   badge(v.kind === 'pass' ? 'ok' : v.kind === 'fail' ? 'bad' : v.kind === 'warn' ? 'warn' : 'none', v.summary)
@@ -55,6 +56,7 @@ ${policy ? html`<td>${verdict?.environments.join(', ') || html`<span class="mute
 <div class="pager"><span>${tags.length ? `${before + 1}–${before + items.length} of ${plural(tags.length, 'tag')}` : ''}</span>${
       next ? html`<a rel="next" href="/ui/repo/${name}${queryString({ after: next })}">Next page →</a>` : ''
     }</div>
-${hidden}`,
+${hidden}
+${auditable(ctx) ? html`<p><a id="drift-link" href="/ui/audit/${name}">Drift: what ferry audit finds in ${name}</a></p>` : ''}`,
   )
 }
