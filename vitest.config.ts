@@ -30,7 +30,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/unit/**'],
+          // test/ship/ tests what build:exe and build:image made: `npm run test:exe`, `npm run test:image`.
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/ship/**'],
           globalSetup: ['test/global-setup.ts'],
         },
       },

@@ -7,6 +7,7 @@ export {
   attachArtifact,
   attachSbom,
 } from './attach.js'
+export { type BlobSignature, signBlob, verifyBlob } from './blob.js'
 export { readInputFile } from './files.js'
 export {
   DEFAULT_KEY_PREFIX,

@@ -63,6 +63,8 @@ describe(
       for (const r of forms) {
         expect(r.code).toBe(0)
         expect(r.stdout).toMatch(new RegExp(`^ferry/${version.replaceAll('.', '\\.')} \\S+ node-v\\d+`))
+        // The commit the build came from (scripts/build-info.js), -dirty when the tree had changes.
+        expect(r.stdout).toMatch(/ node-v\S+ commit [0-9a-f]{12}(-dirty)?\n$/)
         expect(r.stdout).toBe(forms[0].stdout)
       }
     })
@@ -173,9 +175,13 @@ describe(
         const r = spawnSync(process.execPath, ['--import', hook, BIN, ...args], { encoding: 'utf8' })
         return r.stderr.split('\n').filter((l) => l.startsWith('loaded '))
       }
-      for (const args of [['--help'], ['copy', '--help'], ['version']]) {
+      for (const args of [['--help'], ['copy', '--help'], ['--version']]) {
         expect(loaded(args), args.join(' ')).toEqual([])
       }
+      // `version` is ferry's own command: it loads itself (and the build's commit), nothing of the library.
+      expect(loaded(['version'])).toEqual([
+        `loaded ${pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'commands', 'version.js')).href}`,
+      ])
       // The hook does see imports: running a command loads it.
       expect(loaded(['digest', 'oci:/nonexistent:1'])).toContain(
         `loaded ${pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'commands', 'digest.js')).href}`,

@@ -51,14 +51,19 @@ export interface ServeProcess {
   stop(): Promise<void>
 }
 
-/** `ferry serve ARGS --port 0` as a process, ready once it says where it listens; stopped by PID. */
+/**
+ * `ferry serve ARGS --port 0` as a process, ready once it says where it listens; stopped by PID. `exe`
+ * runs that executable (the single executable) instead of bin/run.js, with `env` as its whole environment.
+ */
 export function startFerryServe(
   args: string[],
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; exe?: string; cwd?: string } = {},
 ): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], {
-      env: { ...process.env, ...opts.env },
+    const [cmd, argv] = opts.exe ? [opts.exe, ['serve']] : [process.execPath, [BIN, 'serve']]
+    const child = spawn(cmd, [...argv, ...args, '--port', '0'], {
+      env: opts.exe ? opts.env : { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let said = ''
