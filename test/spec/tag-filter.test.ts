@@ -287,7 +287,15 @@ describe('hostile patterns and tags', () => {
     fc.assert(
       fc.property(regex, fc.array(tag, { maxLength: 5 }), ([pre, body, post, flags], tags) => {
         const source = `${pre}${body}${post}`
-        const ours = compilePattern(`/${source}/${flags}`)
+        let ours: (tag: string) => boolean
+        try {
+          ours = compilePattern(`/${source}/${flags}`)
+        } catch (err) {
+          // RE2's one refusal JavaScript has no counterpart for (tested above): nested counts multiply,
+          // and `\x{41}` is x{41} to JavaScript, so three nested {1,3} around it make 1,107.
+          fc.pre(!/repetition counts above 1000 are not supported/.test((err as Error).message))
+          throw err
+        }
         const theirs = new RegExp(source, flags)
         for (const t of tags) expect([source, t, ours(t)]).toEqual([source, t, theirs.test(t)])
       }),
