@@ -32,7 +32,8 @@ export default class Sync extends FerryCommand<typeof Sync> {
   static override flags = {
     ...governanceFlags,
     'dry-run': Flags.boolean({
-      description: 'Print what would be copied and what is in sync; write nothing.',
+      description:
+        'Print what would be copied, what is in sync and what the policy would refuse (exit 7); write nothing.',
     }),
     concurrency: Flags.integer({ description: "Images at once (default: the spec's concurrency).", min: 1 }),
     'blob-concurrency': Flags.integer({

@@ -81,6 +81,34 @@ const shownName = (name: ImageName, digest: Digest): string =>
  * one line naming the rule, the environment and, for a tag that would move, both digests.
  */
 export async function admitWrite(g: Governance, w: Write): Promise<AdmittedWrite> {
+  const { digest, existing, check, attempt, blocking, shown } = await assess(g, w)
+  if (blocking.length) {
+    const reason = `${shown}: ${refusalReason(blocking)}`
+    await recordAttempt(g, { ...attempt, verdict: 'refused', reason })
+    throw new FerryError('POLICY_VIOLATION', reason)
+  }
+  const tag = w.name.tag
+  const precondition: TagPrecondition | undefined =
+    g.policy && tag !== undefined ? (existing ? { ifMatch: existing } : { ifAbsent: true }) : undefined
+  return {
+    ...(existing ? { existing } : {}),
+    ...(precondition ? { precondition } : {}),
+    ...(check ? { check } : {}),
+    record: () => recordAttempt(g, { ...attempt, verdict: existing === digest ? 'unchanged' : 'written' }),
+  }
+}
+
+/**
+ * What admitWrite would decide, for a dry run: the same judgement, thrown the same way (POLICY_VIOLATION),
+ * and nothing recorded, since nothing was attempted.
+ */
+export async function judgeWrite(g: Governance, w: Write): Promise<NameCheck | undefined> {
+  const { check, blocking, shown } = await assess(g, w)
+  if (blocking.length) throw new FerryError('POLICY_VIOLATION', `${shown}: ${refusalReason(blocking)} (dry run)`)
+  return check
+}
+
+async function assess(g: Governance, w: Write) {
   const digest = w.manifest.digest
   const tag = w.name.tag
   const existing =
@@ -100,20 +128,7 @@ export async function admitWrite(g: Governance, w: Write): Promise<AdmittedWrite
     environment: check?.environment ?? null,
     checks: check?.checks ?? [],
   }
-  const blocking = check ? failuresOf(check) : []
-  if (blocking.length) {
-    const reason = `${shown}: ${refusalReason(blocking)}`
-    await recordAttempt(g, { ...attempt, verdict: 'refused', reason })
-    throw new FerryError('POLICY_VIOLATION', reason)
-  }
-  const precondition: TagPrecondition | undefined =
-    g.policy && tag !== undefined ? (existing ? { ifMatch: existing } : { ifAbsent: true }) : undefined
-  return {
-    ...(existing ? { existing } : {}),
-    ...(precondition ? { precondition } : {}),
-    ...(check ? { check } : {}),
-    record: () => recordAttempt(g, { ...attempt, verdict: existing === digest ? 'unchanged' : 'written' }),
-  }
+  return { digest, existing, check, attempt, blocking: check ? failuresOf(check) : [], shown }
 }
 
 async function judge(

@@ -106,7 +106,7 @@ export async function recordRequest(
     destination: `${ledger.host}/${what.name}${ref}`,
     digest: what.digest,
     ...(what.previous ? { previous: what.previous } : {}),
-    environment: null,
+    environment: call.ctx.policy?.environmentOf(what.name, what.tag) ?? null,
     ...('err' in outcome
       ? { verdict: 'refused' as const, reason: (outcome.err as Error).message }
       : { verdict: outcome.verdict }),

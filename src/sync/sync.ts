@@ -5,7 +5,7 @@ import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { type Governance, governedCopy, governs } from '../governance/governed.js'
+import { type Governance, governedCopy, governs, judgeWrite } from '../governance/governed.js'
 import { formatLocation } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -177,7 +177,24 @@ async function syncItem(
     const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
     const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
     if (check.synced) return { ...base, status: 'in-sync' }
-    if (opts.dryRun) return { ...base, status: 'would-copy' }
+    if (opts.dryRun) {
+      // A dry run says which images the policy would refuse, as the real run would, and writes nothing.
+      if (opts.governance?.policy) {
+        await judgeWrite(opts.governance, {
+          operation: 'sync',
+          source,
+          name: {
+            host: item.destination.registry,
+            repository: item.destination.repository,
+            ...(item.tag !== undefined ? { tag: item.tag } : {}),
+          },
+          manifest: check.sourceManifest ?? (await from.fetchManifest(check.sourceDigest)),
+          content: from,
+          existing: check.destinationDigest,
+        })
+      }
+      return { ...base, status: 'would-copy' }
+    }
     const hooks =
       governs(opts.governance) &&
       governedCopy(opts.governance, {

@@ -295,6 +295,42 @@ describe('one policy decision, every writing command (CLI, distribution)', { tim
     })
   }
 
+  it('sync --dry-run: says which image the policy would refuse (exit 7), writes and records nothing', async () => {
+    const repo = 'acme/syncdry-prod'
+    const spec = join(tmp.dir, 'syncdry.yaml')
+    await writeFile(
+      spec,
+      `version: 1\nimages:\n  - source: ${host}/acme/api:latest\n    destination: ${host}/${repo}\n`,
+    )
+    const before = (await readLedger(ledger)).records.length
+    const from = registry.requests().length
+    const r = await ferry(['sync', spec, '--dry-run', '--json'], {
+      cwd: withPolicy,
+      env: { FERRY_POLICY: '' },
+    })
+    expect(r.code, r.stdout + r.stderr).toBe(7)
+    const report = JSON.parse(r.stdout)
+    expect(report.entries).toHaveLength(1)
+    expect(report.entries[0]).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'POLICY_VIOLATION',
+        message: expect.stringMatching(
+          /tags\.forbid \(environment prod\): tag "latest" is forbidden here.*\(dry run\)/,
+        ),
+      },
+    })
+    expect(await tagOf(repo, 'latest')).toBeUndefined()
+    expect(writesTo(repo, from)).toEqual([])
+    expect((await readLedger(ledger)).records.length).toBe(before)
+    // Allowed by the policy: the same dry run says it would copy.
+    const ok = await ferry(['sync', spec, '--dry-run', '--no-policy'], {
+      cwd: withPolicy,
+      env: { FERRY_POLICY: '' },
+    })
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+  })
+
   it('the policy file’s ledger: holds every refusal, chained and intact', async () => {
     const { records } = await readLedger(ledger)
     const refused = new Set(records.filter((r) => r.verdict === 'refused').map((r) => r.operation))

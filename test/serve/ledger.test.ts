@@ -90,6 +90,8 @@ describe('serve --ledger: one record per write accepted or refused', { timeout: 
       reason: expect.stringMatching(/immutable \(environment prod\)/),
     })
     for (const r of pushes) expect(r.actor).toMatch(/^alice \(127\.0\.0\.1|::ffff:127\.0\.0\.1\)$/)
+    // The environment the pushed name falls in, as `ferry promote` and `ferry tag` record it.
+    for (const r of pushes) expect(r.environment, JSON.stringify(r)).toBe('prod')
     expect(checkpoints.length).toBeGreaterThanOrEqual(1)
 
     const verified = await ferry(['ledger', 'verify', ledger, '--key', join(dir, 'ledger.pub')])

@@ -90,6 +90,12 @@ export class ServePolicy {
     return this.imageNames(repository, tag).map((name) => judgesFor(this.current, name))
   }
 
+  /** The environment `REPO[:TAG]` falls in (the first matched under any name), as the ledger records it. */
+  environmentOf(repository: string, tag?: string): string | null {
+    for (const j of this.judges(repository, tag)) if (j.home) return j.home.name
+    return null
+  }
+
   /** A manifest PUT; answers what the tag named before (the write is made on that condition). */
   admitPush(view: PolicyView, manifest: Manifest, tag?: string): Promise<Digest | undefined> {
     return admitPush(this, view, manifest, tag)
