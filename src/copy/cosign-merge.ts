@@ -6,7 +6,7 @@ import { type Digest, digestOf } from '../oci/digest.js'
 import { type Manifest, parseManifest } from '../oci/manifest.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { parseAttachmentTag } from '../reference/grammar.js'
-import { MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION } from '../sign/classic.js'
+import { MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION } from '../sign/classic-layers.js'
 import { appendLayers } from '../sign/ggcr-image.js'
 
 /** Signature and attestation images are a few KiB; a config far larger is not one. */

@@ -2,7 +2,7 @@ import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, TagPrecondition } from '../content/target.js'
 import type { CopyHooks } from '../copy/copy.js'
 import { FerryError } from '../errors.js'
-import { recordAttempt, type WriteAttempt } from '../ledger/index.js'
+import { recordAttempt, type WriteAttempt } from '../ledger/attempt.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import {

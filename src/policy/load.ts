@@ -3,10 +3,8 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { FerryError } from '../errors.js'
 import type { KeySet } from '../sign/key-set.js'
-import { keyFingerprint } from '../sign/keys.js'
 import { FINGERPRINT_RE, keyName, type TrustedKey } from '../sign/trust.js'
 import { readYamlSpec } from '../spec/yaml.js'
-import { loadPublicKey } from '../supply/index.js'
 import { type EnvironmentRules, type KeyEntry, type PolicyFile, policySchema } from './schema.js'
 
 export const DEFAULT_POLICY_FILE = 'ferry.policy.yaml'
@@ -65,6 +63,11 @@ export async function loadPolicy(path: string = DEFAULT_POLICY_FILE): Promise<Po
     const keyPath = resolve(base, name)
     let found = loaded.get(keyPath)
     if (!found) {
+      // The key code (and its crypto libraries) loads only for a policy that names keys.
+      const [{ loadPublicKey }, { keyFingerprint }] = await Promise.all([
+        import('../supply/key-files.js'),
+        import('../sign/keys.js'),
+      ])
       const key = await loadPublicKey(keyPath)
       found = { name, path: keyPath, key, fingerprint: keyFingerprint(key) }
       loaded.set(keyPath, found)

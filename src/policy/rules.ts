@@ -6,7 +6,6 @@ import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
 import { keyName, type SignatureKey } from '../sign/trust.js'
 import { compilePattern } from '../spec/tag-filter.js'
-import { verifyImage } from '../supply/index.js'
 import { plural } from '../util/plural.js'
 import { type FoundLabel, isBlank } from './labels.js'
 import { type Environment, environmentKeySet } from './load.js'
@@ -109,6 +108,8 @@ export async function checkSignatureAndSbom(
   digest: Digest,
 ): Promise<RuleOutcome[]> {
   const wantSbom = env.require?.sbom === true
+  // The verifier (and Sigstore's libraries) loads only where a rule requires a signature or an SBOM.
+  const { verifyImage } = await import('../supply/index.js')
   const report = await verifyImage({
     target,
     reference: digest,

@@ -5,21 +5,17 @@ import { parseManifest } from '../oci/manifest.js'
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { cosignTag } from '../reference/grammar.js'
+import { MAX_SIGNATURE_LAYERS, SIGNATURE_ANNOTATION } from './classic-layers.js'
 import { appendLayers, type ImageBytes } from './ggcr-image.js'
 import { decodeStdBase64 } from './pem.js'
 import { type Signer, signWithKeyObject } from './signer.js'
 
-/**
- * cosign's classic signatures: an image tagged `sha256-<hex>.sig` in the signed image's repository, one
- * layer per signature holding the simple-signing payload, the base64 DER signature in a layer annotation
- * (cosign `pkg/oci/static/signature.go`, `pkg/oci/mutate/signatures.go`).
- */
-export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature'
-export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate'
-export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle'
-
-/** cosign refuses to read more signature layers than this (`maxLayers`), so never write more. */
-export const MAX_SIGNATURE_LAYERS = 1000
+export {
+  CERTIFICATE_ANNOTATION,
+  MAX_SIGNATURE_LAYERS,
+  REKOR_BUNDLE_ANNOTATION,
+  SIGNATURE_ANNOTATION,
+} from './classic-layers.js'
 
 export const classicSignatureTag = (digest: string): string => cosignTag(digest, 'sig')
 

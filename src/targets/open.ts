@@ -1,6 +1,5 @@
-import { BundleReader } from '../bundle/reader.js'
+import type { BundleReader } from '../bundle/reader.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
-import { openLayoutTarget } from '../layout/index.js'
 import {
   formatLocation,
   invalidReference,
@@ -75,6 +74,8 @@ export class TargetSet {
       typeof location === 'string' ? parseReference(location) : writable(location, formatLocation(location))
     const reference = manifestReference(where)
     if (where.kind === 'registry') return this.handed({ target: this.client.repository(where), reference })
+    // Loaded on first use, as the bundle reader is: a command on registries alone does not pay for them.
+    const { openLayoutTarget } = await import('../layout/index.js')
     const target = await openLayoutTarget(where.path, {
       create: opts.create,
       logger: this.opts.logger,
@@ -91,7 +92,7 @@ export class TargetSet {
   private bundle(path: string): Promise<BundleReader> {
     let reader = this.bundles.get(path)
     if (!reader) {
-      reader = BundleReader.open(path)
+      reader = import('../bundle/reader.js').then(({ BundleReader }) => BundleReader.open(path))
       // A bundle that failed to open is not kept: close() must not wait on it again.
       reader.catch(() => this.bundles.delete(path))
       this.bundles.set(path, reader)

@@ -148,4 +148,35 @@ describe('layering', () => {
     expect([...seen].some((f) => f.includes('/src/sign/'))).toBe(true)
     expect([...seen].some((f) => f.includes('/src/content/'))).toBe(true)
   })
+  it('keeps what `sync` loads at start-up free of signing, bundles and layouts (they load when used)', async () => {
+    // Static value imports only: `import type` is erased and `import()` loads on first use. Each of
+    // these cost `sync` start-up CPU on every run (bench/README.md, "Start-up").
+    const heavy = /^(@sigstore\/|@noble\/|tweetnacl|pkcs11js|tar-stream|prom-client)/
+    const lazy = ['supply', 'bundle', 'layout', 'evidence', 'serve']
+    const seen = new Set<string>()
+    const reached: string[] = []
+    const visit = async (file: string, path: string[]) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const text = await readFile(file, 'utf8')
+      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^'"]*?\sfrom\s+)?'([^']+)'/gm)) {
+        const spec = m[1]!
+        if (!spec.startsWith('.')) {
+          if (heavy.test(spec)) reached.push([...path, spec].join(' → '))
+          continue
+        }
+        const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts')
+        const chain = [...path, relative(ROOT, target)]
+        if (target.startsWith(SRC) && lazy.includes(packageOf(target))) reached.push(chain.join(' → '))
+        else await visit(target, chain)
+      }
+    }
+    const root = join(ROOT, 'commands', 'sync.ts')
+    await visit(root, [relative(ROOT, root)])
+    expect(reached).toEqual([])
+    // The walk is real: it reached the copy, the registry client and the policy.
+    for (const pkg of ['copy', 'registry', 'policy']) {
+      expect([...seen].some((f) => f.includes(`/src/${pkg}/`))).toBe(true)
+    }
+  })
 })
