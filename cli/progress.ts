@@ -1,13 +1,17 @@
-import cliProgress from 'cli-progress'
+import type { SingleBar } from 'cli-progress'
 import type { CopyEvent } from '../src/copy/events.js'
 import { formatBytes } from './format.js'
 
 /**
  * Progress bars on stderr for copies: one per image in flight plus an overall bar with throughput and
- * ETA. Only on a terminal and never with --json; elsewhere the sink ignores events.
+ * ETA. Only on a terminal and never with --json; elsewhere the sink ignores events, and the bar
+ * library is not even loaded (it is a share of the start-up of a run from cron).
  */
-export function progressSink(enabled: boolean): { onEvent: (e: CopyEvent) => void; stop: () => void } {
+export async function progressSink(
+  enabled: boolean,
+): Promise<{ onEvent: (e: CopyEvent) => void; stop: () => void }> {
   if (!enabled || !process.stderr.isTTY) return { onEvent: () => {}, stop: () => {} }
+  const { default: cliProgress } = await import('cli-progress')
   const multi = new cliProgress.MultiBar(
     {
       stream: process.stderr,
@@ -23,7 +27,7 @@ export function progressSink(enabled: boolean): { onEvent: (e: CopyEvent) => voi
   let overallTotal = 0
   let overallDone = 0
   const overall = multi.create(1, 0, payload('overall', 0, 1, started))
-  const bars = new Map<string, { bar: cliProgress.SingleBar; done: number; total: number; started: number }>()
+  const bars = new Map<string, { bar: SingleBar; done: number; total: number; started: number }>()
   return {
     onEvent(e) {
       if (e.type === 'plan') {

@@ -114,7 +114,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     }
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const quiet = this.flags.quiet
-    const progress = progressSink(!this.jsonEnabled() && !quiet)
+    const progress = await progressSink(!this.jsonEnabled() && !quiet)
     try {
       const result = await copyReference(source, destination, {
         ...this.registryOptions,

@@ -75,7 +75,7 @@ export default class Promote extends FerryCommand<typeof Promote> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const progress = progressSink(!this.jsonEnabled())
+    const progress = await progressSink(!this.jsonEnabled())
     let result: Awaited<ReturnType<typeof promote>>
     try {
       result = await promote(this.args.source, this.args.destination, {

@@ -322,7 +322,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
   private async serve(signer: Signer | undefined): Promise<void> {
     const { flags } = this
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
-    const progress = progressSink(Boolean(flags.bundle))
+    const progress = await progressSink(Boolean(flags.bundle))
     let seen = 0
     const accessFile = flags['access-log'] ? openAccessLog(flags['access-log']) : undefined
     const writeAccess = accessFile

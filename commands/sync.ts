@@ -83,7 +83,7 @@ export default class Sync extends FerryCommand<typeof Sync> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const progress = progressSink(!this.jsonEnabled())
+    const progress = await progressSink(!this.jsonEnabled())
     let report: SyncReport
     try {
       report = await runSync(this.args.spec, {

@@ -127,7 +127,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       flags.key,
       (l) => this.note(l),
       async (signingKey) => {
-        const progress = progressSink(!this.jsonEnabled())
+        const progress = await progressSink(!this.jsonEnabled())
         try {
           const result = await createBundle(spec, {
             ...this.registryOptions,

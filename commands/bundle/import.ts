@@ -124,7 +124,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     const keys = flags.key?.length
       ? await flagKeySet({ key: flags.key, revoked: flags.revoked }, governance.policy)
       : undefined
-    const progress = progressSink(!this.jsonEnabled())
+    const progress = await progressSink(!this.jsonEnabled())
     let verified = 0
     try {
       const result = await importBundle(this.args.file, {

@@ -75,7 +75,7 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
 
   async run() {
     const keys = this.flags.key?.length ? await flagKeySet(this.flags) : undefined
-    const progress = progressSink(!this.jsonEnabled())
+    const progress = await progressSink(!this.jsonEnabled())
     let report: BundleVerifyReport
     try {
       let seen = 0

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { copyImage } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { type Governance, governedCopy, governs, judgeWrite } from '../governance/governed.js'
+import { type Governance, governs } from '../governance/governance.js'
 import { formatLocation } from '../reference/index.js'
 import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -180,6 +179,7 @@ async function syncItem(
     if (opts.dryRun) {
       // A dry run says which images the policy would refuse, as the real run would, and writes nothing.
       if (opts.governance?.policy) {
+        const { judgeWrite } = await import('../governance/governed.js')
         await judgeWrite(opts.governance, {
           operation: 'sync',
           source,
@@ -195,9 +195,12 @@ async function syncItem(
       }
       return { ...base, status: 'would-copy' }
     }
+    // Imported at the first image to copy: a run that finds everything in sync never loads the copy
+    // engine nor the policy checks (bench/README.md, "Start-up").
+    const { copyImage } = await import('../copy/copy.js')
     const hooks =
       governs(opts.governance) &&
-      governedCopy(opts.governance, {
+      (await import('../governance/governed.js')).governedCopy(opts.governance, {
         operation: 'sync',
         source,
         name: { host: item.destination.registry, repository: item.destination.repository },
