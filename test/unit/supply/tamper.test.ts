@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Target } from '../../src/content/target.js'
-import { type Digest, digestOf } from '../../src/oci/digest.js'
-import { parseManifest } from '../../src/oci/manifest.js'
-import { MediaType } from '../../src/oci/media-types.js'
+import { describe, expect, it } from 'vitest'
+import { MemoryTarget } from '../../../src/content/memory.js'
+import { type Digest, digestOf } from '../../../src/oci/digest.js'
+import { parseManifest } from '../../../src/oci/manifest.js'
+import { MediaType } from '../../../src/oci/media-types.js'
 import {
   appendClassicSignature,
   bundleReferrerManifest,
@@ -11,29 +11,19 @@ import {
   EMPTY_CONFIG_BYTES,
   EMPTY_CONFIG_DIGEST,
   simpleSigningPayload,
-} from '../../src/sign/index.js'
-import { pushBytes, readBlobBytes } from '../../src/supply/content.js'
-import { signImage, verifyImage } from '../../src/supply/index.js'
-import { putManifest } from '../helpers/registry-fixtures.js'
-import { type Backend, startBackend } from './backends.js'
-import { makeKeys, pushTestImage, registryTarget } from './helpers.js'
+} from '../../../src/sign/index.js'
+import { pushBytes, readBlobBytes } from '../../../src/supply/content.js'
+import { signImage, verifyImage } from '../../../src/supply/index.js'
+import { putManifest } from '../../helpers/registry-fixtures.js'
+import { makeKeys, pushTestImage } from '../../supply/helpers.js'
 
 // Each case builds what an attacker (or a careless copy) could put in a registry with plain pushes,
-// and verify must refuse it with a reason that says what is wrong.
+// and verify must refuse it with a reason that says what is wrong. Verify reads the store through the
+// Target interface only, so a store in memory holds the forgeries as a registry would; finding
+// signatures through each referrers scheme on real registries is test/policy/promote.test.ts.
 const keys = makeKeys()
 const otherKeys = makeKeys('other')
-let backend: Backend
-let target: Target
-
-beforeAll(async () => {
-  backend = await startBackend('distribution')
-  target = registryTarget(backend.host, 'team/tamper')
-})
-
-afterAll(async () => {
-  await target?.close()
-  await backend?.stop()
-})
+const target = new MemoryTarget('team/tamper')
 
 /** The `.sig` image ferry wrote for `digest`: its manifest and the one signature layer's payload. */
 async function readSignature(digest: Digest) {
