@@ -5,6 +5,7 @@
  * `docker.io`, so `LOCALHOST:5000/acme/api` is in the environment of `localhost:5000/acme/**`.
  */
 import { minimatch } from 'minimatch'
+import { isHostComponent } from '../reference/grammar.js'
 import { canonicalRegistry, canonicalRepository } from '../reference/index.js'
 
 const MINIMATCH = { dot: true, nocomment: true, nonegate: true } as const
@@ -48,15 +49,15 @@ function bracketProblem(body: string): string | undefined {
 const WILDCARD_RE = /[*?[\]{}]/
 
 /**
- * The glob with its host in canonical form when it starts with one (a first segment with "." or ":",
- * or localhost, as in a reference); a literal Docker Hub path of one segment goes under `library/`.
+ * The glob with its host in canonical form when it starts with one (decided as in a reference:
+ * `isHostComponent`); a literal Docker Hub path of one segment goes under `library/`.
  */
 export function canonicalGlob(glob: string): string {
   const slash = glob.indexOf('/')
   if (slash < 0) return glob
   const host = glob.slice(0, slash)
   const path = glob.slice(slash + 1)
-  if (!(host.includes('.') || host.includes(':') || host.toLowerCase() === 'localhost')) return glob
+  if (!isHostComponent(host)) return glob
   if (WILDCARD_RE.test(host)) return `${host.toLowerCase()}/${path}`
   if (path.includes('/') || path.includes('**')) return `${canonicalRegistry(host)}/${path}`
   return canonicalRepository({ registry: host, repository: path })
