@@ -34,7 +34,25 @@ export function repositoryGlobProblem(glob: string): string | undefined {
       i += m[0].length - 1
     }
   }
-  return braces > 0 ? '"{" is not closed' : undefined
+  return braces > 0 ? '"{" is not closed' : caseProblem(glob)
+}
+
+/**
+ * Upper case where no name holds it: repository paths are lower case by the grammar, and a first
+ * segment is compared case-insensitively only when it is a host (`isHostComponent`), so `LOCALHOST/app/**`
+ * or `acme/API` would match nothing. A bracket expression may name upper case (`[[:upper:]]`): skipped.
+ */
+function caseProblem(glob: string): string | undefined {
+  const segments = glob.split('/')
+  const hosted = segments.length > 1 && isHostComponent(segments[0]!)
+  for (const [i, segment] of segments.entries()) {
+    if (i === 0 && hosted) continue
+    if (!/[A-Z]/.test(segment.replace(/\[[^\]]*\]/g, ''))) continue
+    const hint =
+      i === 0 ? ' (a first segment is a registry host when it holds "." or ":" or is localhost)' : ''
+    return `"${segment}" is upper case, which no repository path is${hint}`
+  }
+  return undefined
 }
 
 /** Ranges must run upwards: JavaScript and minimatch both reject or never match `z-a`. */

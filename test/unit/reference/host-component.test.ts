@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalGlob, repositoryMatches } from '../../../src/policy/repository-glob.js'
+import {
+  canonicalGlob,
+  repositoryGlobProblem,
+  repositoryMatches,
+} from '../../../src/policy/repository-glob.js'
 import {
   canonicalRegistry,
   DOCKER_HUB,
@@ -64,12 +68,21 @@ describe('the first component is a registry: one rule', () => {
     else await expect(selected).rejects.toMatchObject({ code: 'USAGE' })
   })
 
-  // Behaviour change: policy globs took LOCALHOST (any case) as a host; references never did.
-  it('a policy glob LOCALHOST/acme/** is no host glob, as LOCALHOST/acme/api is no reference', () => {
+  // Behaviour change: policy globs took LOCALHOST (any case) as a host; references never did. Such a glob
+  // now matches nothing, so a policy file holding one is refused at load rather than silently weakened.
+  it('a policy glob LOCALHOST/acme/** is no host glob, as LOCALHOST/acme/api is no reference, and is refused', () => {
     expect(() => parseLocation('LOCALHOST/acme/api')).toThrow(/repository name must be lowercase/)
     expect(canonicalGlob('LOCALHOST/acme/**')).toBe('LOCALHOST/acme/**')
     expect(repositoryMatches('LOCALHOST/acme/**', { host: 'localhost', repository: 'acme/api' })).toBe(false)
     expect(repositoryMatches('localhost/acme/**', { host: 'localhost', repository: 'acme/api' })).toBe(true)
+    expect(repositoryGlobProblem('LOCALHOST/acme/**')).toBe(
+      '"LOCALHOST" is upper case, which no repository path is (a first segment is a registry host when it holds "." or ":" or is localhost)',
+    )
+    expect(repositoryGlobProblem('LOCALHOST:5000/acme/**')).toBeUndefined()
+    expect(repositoryGlobProblem('*.INTRA/acme/[[:upper:]]*')).toBeUndefined()
+    expect(repositoryGlobProblem('reg.intra/acme/API-*')).toBe(
+      '"API-*" is upper case, which no repository path is',
+    )
   })
 
   it('a registry host alone where a repository is expected is named as such', () => {
