@@ -64,21 +64,23 @@ async function rounds(a: () => Promise<Timed>, b: () => Promise<Timed>) {
   return {
     ferry: median(ferryRuns.map((r) => r.seconds)),
     skopeo: median(skopeoRuns.map((r) => r.seconds)),
+    ferryCpu: median(ferryRuns.map((r) => r.cpu)),
+    skopeoCpu: median(skopeoRuns.map((r) => r.cpu)),
     rss: Math.max(...ferryRuns.map((r) => r.rssMiB ?? 0)),
   }
 }
 
-function report(
-  name: string,
-  r: { ferry: number; skopeo: number; rss: number },
-  goal: string,
-  digests: Digests,
-) {
+type Result = Awaited<ReturnType<typeof rounds>>
+
+function report(name: string, r: Result, goal: string, digests: Digests) {
   const same = digests.check(name)
   console.log(`${name}: ${same} destination digest(s) identical for both tools; ${loadNote()}`)
   console.log(
     `${name.padEnd(34)} ferry ${fmt(r.ferry)} s  skopeo ${fmt(r.skopeo)} s  ratio ${fmt(r.ferry / r.skopeo)}  ` +
       `ferry peak RSS ${fmt(r.rss, 0)} MiB  (goal ${goal})`,
+  )
+  console.log(
+    `${''.padEnd(34)} client CPU: ferry ${fmt(r.ferryCpu)} s  skopeo ${fmt(r.skopeoCpu)} s  ratio ${fmt(r.ferryCpu / r.skopeoCpu)}`,
   )
 }
 
@@ -224,8 +226,9 @@ async function many(source: Distribution, dir: string) {
     () =>
       withFreshRegistry(async (dst) => {
         const start = performance.now()
+        let cpu = 0
         for (const ref of refs) {
-          await skopeo([
+          const t = await skopeo([
             'copy',
             '--all',
             ...SKOPEO_SAME_WORK,
@@ -233,10 +236,11 @@ async function many(source: Distribution, dir: string) {
             `docker://${source.host}/${ref}`,
             `docker://${dst}/mirror/${ref}`,
           ])
+          cpu += t.cpu
         }
         const seconds = (performance.now() - start) / 1000
         digests.skopeo.push(await registryDigests(dst, mirrored))
-        return { seconds }
+        return { seconds, cpu }
       }),
   )
   report('many: 50 images in 5 repos (sync)', r, 'bench/many.ts compares with skopeo sync', digests)

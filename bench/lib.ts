@@ -8,6 +8,8 @@ export const ROOT = join(import.meta.dirname, '..')
 
 export interface Timed {
   seconds: number
+  /** The process's user + system CPU (it ran alone as this process's child, so the delta is exact). */
+  cpu: number
   /** Peak resident set of the process, when measured (ferry only). */
   rssMiB?: number
 }
@@ -41,18 +43,23 @@ export async function ferry(args: string[]): Promise<Timed> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-'))
   const rssFile = join(dir, 'rss')
   try {
+    const cpu0 = childrenCpu()
     const seconds = await time(() =>
       run(process.execPath, [join(ROOT, 'bench', 'measure-rss.js'), rssFile, ...args]),
     )
+    const cpu = childrenCpu() - cpu0
     const kib = Number(await readFile(rssFile, 'utf8'))
-    return { seconds, rssMiB: kib / 1024 }
+    return { seconds, cpu, rssMiB: kib / 1024 }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-export const skopeo = (args: string[]) =>
-  time(() => run('skopeo', ['--insecure-policy', ...args])).then((seconds) => ({ seconds }))
+export async function skopeo(args: string[]): Promise<Timed> {
+  const cpu0 = childrenCpu()
+  const seconds = await time(() => run('skopeo', ['--insecure-policy', ...args]))
+  return { seconds, cpu: childrenCpu() - cpu0 }
+}
 
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
