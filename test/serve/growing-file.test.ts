@@ -4,20 +4,26 @@ import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GrowingFile } from '../../src/serve/upstream/growing-file.js'
 
-/** GET from a one-request server that sends `file` with sendTo; what the client received, and how it ended. */
+/** GET from a one-request server that sends `file`'s reader; what the client received, and how it ended. */
 async function serveOnce(file: GrowingFile, size: number, verified: Promise<void>) {
   let server: Server | undefined
   const sent = new Promise<boolean>((resolveSent, rejectSent) => {
     server = createServer((_req, res) => {
-      file
-        .sendTo(res, size, verified, () => res.writeHead(200, { 'Content-Length': size }))
-        .then(resolveSent, (err: unknown) => {
-          res.destroy()
-          rejectSent(err)
-        })
+      const send = async () => {
+        const reader = await file.reader(size, verified)
+        if (!reader) return false
+        res.writeHead(200, { 'Content-Length': size })
+        await pipeline(reader, res)
+        return true
+      }
+      send().then(resolveSent, (err: unknown) => {
+        res.destroy()
+        rejectSent(err)
+      })
     })
   })
   // Each test awaits `sent` itself; this only keeps an early rejection from counting as unhandled.
