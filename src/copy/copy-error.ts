@@ -43,12 +43,13 @@ function what(failure: FerryError): string {
     : failure.message
 }
 
-/** Which side raised a failure, recorded the first time it passes a side: a source stream's failure
- * reaches the copy through the destination's upload, and stays the source's. */
+/** Which side raised a failure, recorded the first time it passes a side (or by `blame` where the copy
+ * knows better): a source stream's failure reaches the copy through the destination's upload, and stays
+ * the source's. */
 const raisedBy = new WeakMap<object, { side: Side; operation: string }>()
 const originals = new WeakMap<object, object>()
 
-function blame(err: unknown, side: Side, operation: string): unknown {
+export function blame(err: unknown, side: Side, operation: string): unknown {
   if (err instanceof FerryError && !raisedBy.has(err)) raisedBy.set(err, { side, operation })
   return err
 }

@@ -105,7 +105,12 @@ describe('copy under faults', () => {
       copyReference(`${proxy.host}/big/app:1.0`, `${destination.host}/altered/app:1.0`, fast),
     ).rejects.toMatchObject({
       code: 'DIGEST_MISMATCH',
-      message: expect.stringMatching(/sha256:[0-9a-f]{64}/),
+      // The destination's check found it, on bytes straight from the source: the source's content.
+      side: 'source',
+      operation: 'fetchBlob',
+      message: expect.stringMatching(
+        new RegExp(`the source blob ${proxy.host}/big/app@sha256:[0-9a-f]{64}: `),
+      ),
     })
     const client = new RegistryClient()
     await expect(
