@@ -1,5 +1,6 @@
 import { stripVTControlCharacters } from 'node:util'
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
+import { type Context, type ContextOptions, createContext } from '../src/context.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import {
   clipMiddle,
@@ -234,8 +235,45 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     return [...(this.flags['allow-token-realm'] ?? []), ...fromEnv.filter(Boolean)]
   }
 
-  /** Options every registry-facing library call takes. */
-  protected get registryOptions() {
+  /**
+   * Registry settings of this command besides the global flags (bundle import's upload chunk size), for
+   * a command to override.
+   */
+  protected contextSettings(): Partial<ContextOptions> {
+    return {}
+  }
+
+  private built: Context | undefined
+
+  /**
+   * What every library call of this command takes, built once from the global flags (TLS, credentials,
+   * token realms, limits, --debug) on first use: one registry client for all of it, closed when the
+   * command ends. Its signal is Ctrl-C's, asked for only by operations that listen.
+   */
+  protected get context(): Context {
+    if (!this.built) {
+      const command = this
+      this.built = createContext({
+        ...this.registryOptions,
+        ...this.contextSettings(),
+        get signal() {
+          return command.signal
+        },
+      })
+    }
+    return this.built
+  }
+
+  /** Closes the context's client (its connections), whatever the command's outcome. */
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    const built = this.built
+    this.built = undefined
+    await built?.close()
+    return super.finally(err)
+  }
+
+  /** The registry settings of the global flags. */
+  private get registryOptions() {
     return {
       insecure: this.flags['insecure-registry'] ?? [],
       plainHttp: this.flags['plain-http'],

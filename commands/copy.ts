@@ -116,8 +116,7 @@ export default class Copy extends FerryCommand<typeof Copy> {
     const quiet = this.flags.quiet
     const progress = progressSink(!this.jsonEnabled() && !quiet)
     try {
-      const result = await copyReference(source, destination, {
-        ...this.registryOptions,
+      const result = await copyReference(this.context, source, destination, {
         platforms: this.flags.platform?.map(parsePlatform),
         referrers: this.flags.referrers,
         concurrency: this.flags.concurrency,
@@ -125,7 +124,6 @@ export default class Copy extends FerryCommand<typeof Copy> {
         digestWins: this.flags['digest-wins'],
         governance,
         onEvent: progress.onEvent,
-        signal: this.signal,
       })
       progress.stop()
       if (result.digestWon && !quiet) {

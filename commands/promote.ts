@@ -78,15 +78,13 @@ export default class Promote extends FerryCommand<typeof Promote> {
     const progress = progressSink(!this.jsonEnabled())
     let result: Awaited<ReturnType<typeof promote>>
     try {
-      result = await promote(this.args.source, this.args.destination, {
-        ...this.registryOptions,
+      result = await promote(this.context, this.args.source, this.args.destination, {
         ...governance,
         force: this.flags.force,
         digestWins: this.flags['digest-wins'],
         referrers: !this.flags['no-referrers'],
         ferryVersion: this.config.version,
         onEvent: progress.onEvent,
-        signal: this.signal,
       })
     } finally {
       progress.stop()

@@ -86,15 +86,13 @@ export default class Sync extends FerryCommand<typeof Sync> {
     const progress = progressSink(!this.jsonEnabled())
     let report: SyncReport
     try {
-      report = await runSync(this.args.spec, {
-        ...this.registryOptions,
+      report = await runSync(this.context, this.args.spec, {
         ...(this.flags.shard === undefined ? {} : { shard: parseShard(this.flags.shard) }),
         dryRun: this.flags['dry-run'],
         concurrency: this.flags.concurrency,
         blobConcurrency: this.flags['blob-concurrency'],
         governance,
         onEvent: progress.onEvent,
-        signal: this.signal,
       })
     } finally {
       progress.stop()

@@ -129,8 +129,7 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       async (signingKey) => {
         const progress = progressSink(!this.jsonEnabled())
         try {
-          const result = await createBundle(spec, {
-            ...this.registryOptions,
+          const result = await createBundle(this.context, spec, {
             output: flags.output,
             base: flags.base,
             against: flags.against,

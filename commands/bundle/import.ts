@@ -7,7 +7,7 @@ import { blobCountsShape, signatureKeyShape, signatureStateType } from '../../cl
 import { commandGovernance, governanceFlags } from '../../cli/policy-flags.js'
 import { progressSink } from '../../cli/progress.js'
 import { flagKeySet, revokedFlag } from '../../cli/trust-flags.js'
-import { importBundle } from '../../src/bundle/import.js'
+import { IMPORT_CHUNK_SIZE, importBundle } from '../../src/bundle/import.js'
 import { describeOrder } from '../../src/bundle/import-record.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
 import { writeMappingFile } from '../../src/bundle/mapping-out.js'
@@ -116,6 +116,11 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     durationMs: 'number',
   }
 
+  /** Smaller upload chunks than a copy's: see IMPORT_CHUNK_SIZE. */
+  protected override contextSettings() {
+    return { chunkSize: IMPORT_CHUNK_SIZE }
+  }
+
   async run() {
     const { flags } = this
     const mapping = flags.mapping ? await loadMappingFile(flags.mapping) : undefined
@@ -127,8 +132,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     const progress = progressSink(!this.jsonEnabled())
     let verified = 0
     try {
-      const result = await importBundle(this.args.file, {
-        ...this.registryOptions,
+      const result = await importBundle(this.context, this.args.file, {
         to: flags.to,
         keys,
         allowDowngrade: flags['allow-downgrade'],
@@ -137,7 +141,7 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
         concurrency: flags.concurrency,
         governance,
         onEvent: progress.onEvent,
-        onVerifyProgress: (n, total) => {
+        onVerifyProgress: (n: number, total: number) => {
           if (verified === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
           progress.onEvent({ type: 'blob-progress', image: 'verifying', digest: '', bytes: n - verified })
           verified = n

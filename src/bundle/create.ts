@@ -1,12 +1,12 @@
 import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { Context } from '../context.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
 import { serializeIndex } from '../layout/layout-files.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import type { Signer } from '../sign/signer.js'
 import { bundleCreated } from './created-time.js'
 import { applyOmission, loadOmission } from './delta.js'
@@ -28,7 +28,7 @@ import { signMetadata } from './signature.js'
 import type { BundleSpec } from './spec.js'
 import { type TarBlob, type TarFile, writeBundleTar } from './tar-write.js'
 
-export interface CreateBundleOptions extends RegistryOptions {
+export interface CreateBundleOptions {
   /** The bundle file; with `splitSize`, the stem of `FILE.000`, … and `FILE.parts.json`. */
   output: string
   /** Delta: leave out blobs an earlier bundle carried (or itself left out). */
@@ -41,7 +41,6 @@ export interface CreateBundleOptions extends RegistryOptions {
   signingKey?: KeyObject | Signer
   /** The release counter import orders bundles of this name by (import-record.ts). Default: none, `created` orders. */
   sequence?: number
-  client?: RegistryClient
   /** Images resolved at once. Default 4. */
   concurrency?: number
   /** What every image must carry (a signature, an SBOM): checked on the plan, before anything is written. */
@@ -70,59 +69,59 @@ export interface CreateBundleResult extends WrittenBundle {
  * whole content is known before the first tar byte; then writes the tar in one pass, each blob streamed
  * from its registry into its entry. The file appears under its name only when complete.
  */
-export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions): Promise<CreateBundleResult> {
+export async function createBundle(
+  ctx: Context,
+  spec: BundleSpec,
+  opts: CreateBundleOptions,
+): Promise<CreateBundleResult> {
   const started = performance.now()
   const env = opts.env ?? process.env
   await checkOutputDirectory(opts.output)
   // Before anything is fetched: a mistyped --base or --against should not cost a registry walk.
   const omission = await loadOmission({ base: opts.base, against: opts.against })
-  const client = opts.client ?? new RegistryClient(opts)
-  try {
-    const plan = await planBundle(spec, {
-      repository: (ref) => client.repository(ref),
-      concurrency: opts.concurrency,
-    })
-    checkRequirements(plan, opts.require ?? {}, opts.output)
-    const omitted = applyOmission(plan, omission)
-    const created = bundleCreated(env, plan.times)
-    const metadata: BundleMetadata = {
-      formatVersion: FORMAT_VERSION,
-      name: spec.name,
-      version: spec.version,
-      created,
-      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
-      entries: plan.entries,
-      images: plan.images,
-      blobs: blobList(plan),
-      omitted,
-      ...(omission.base ? { base: omission.base } : {}),
-      ...(omission.against ? { against: omission.against } : {}),
-    }
-    const metadataBytes = encodeJson(metadata)
-    const files: TarFile[] = [
-      { name: OCI_LAYOUT_NAME, bytes: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
-      { name: METADATA_NAME, bytes: metadataBytes },
-    ]
-    if (opts.signingKey)
-      files.push({ name: SIGNATURE_NAME, bytes: await signMetadata(metadataBytes, opts.signingKey) })
-    files.push({
-      name: INDEX_NAME,
-      bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
-    })
-    const written = await write(plan, files, metadata, opts, new Date(created))
-    return {
-      ...written,
-      name: spec.name,
-      version: spec.version,
-      created,
-      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
-      images: plan.images,
-      ...metadataTotals(metadata),
-      signed: !!opts.signingKey,
-      durationMs: Math.round(performance.now() - started),
-    }
-  } finally {
-    if (!opts.client) await client.close()
+  const { client } = ctx
+  const plan = await planBundle(spec, {
+    repository: (ref) => client.repository(ref),
+    concurrency: opts.concurrency,
+  })
+  checkRequirements(plan, opts.require ?? {}, opts.output)
+  const omitted = applyOmission(plan, omission)
+  const created = bundleCreated(env, plan.times)
+  const metadata: BundleMetadata = {
+    formatVersion: FORMAT_VERSION,
+    name: spec.name,
+    version: spec.version,
+    created,
+    ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
+    entries: plan.entries,
+    images: plan.images,
+    blobs: blobList(plan),
+    omitted,
+    ...(omission.base ? { base: omission.base } : {}),
+    ...(omission.against ? { against: omission.against } : {}),
+  }
+  const metadataBytes = encodeJson(metadata)
+  const files: TarFile[] = [
+    { name: OCI_LAYOUT_NAME, bytes: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
+    { name: METADATA_NAME, bytes: metadataBytes },
+  ]
+  if (opts.signingKey)
+    files.push({ name: SIGNATURE_NAME, bytes: await signMetadata(metadataBytes, opts.signingKey) })
+  files.push({
+    name: INDEX_NAME,
+    bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
+  })
+  const written = await write(plan, files, metadata, opts, new Date(created))
+  return {
+    ...written,
+    name: spec.name,
+    version: spec.version,
+    created,
+    ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
+    images: plan.images,
+    ...metadataTotals(metadata),
+    signed: !!opts.signingKey,
+    durationMs: Math.round(performance.now() - started),
   }
 }
 

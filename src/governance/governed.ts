@@ -104,7 +104,8 @@ export async function admitWrite(g: Governance, w: Write): Promise<AdmittedWrite
  */
 export async function judgeWrite(g: Governance, w: Write): Promise<NameCheck | undefined> {
   const { check, blocking, shown } = await assess(g, w)
-  if (blocking.length) throw new FerryError('POLICY_VIOLATION', `${shown}: ${refusalReason(blocking)} (dry run)`)
+  if (blocking.length)
+    throw new FerryError('POLICY_VIOLATION', `${shown}: ${refusalReason(blocking)} (dry run)`)
   return check
 }
 

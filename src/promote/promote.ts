@@ -1,11 +1,10 @@
 import { resolveIfPresent } from '../content/present.js'
-import type { OperationOptions, Target } from '../content/target.js'
+import type { Context } from '../context.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
 import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
-import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import {
   checkImage,
@@ -27,13 +26,12 @@ import {
   type Reference,
   withTag,
 } from '../reference/index.js'
-import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
-import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
+import { TargetSet } from '../targets/open.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
-export interface PromoteOptions extends OpenOptions, OperationOptions {
+export interface PromoteOptions {
   /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
   policy?: Policy
   /** Add this environment's rules to those of the environments the destination matches (never instead). */
@@ -50,7 +48,6 @@ export interface PromoteOptions extends OpenOptions, OperationOptions {
   ferryVersion: string
   concurrency?: number
   onEvent?: CopyEventSink
-  logger?: Logger
   now?: () => Date
 }
 
@@ -72,18 +69,20 @@ export interface PromoteResult extends Omit<PromoteRecord, 'digest'> {
  * read back. Each attempt, refused or not, becomes one ledger record.
  */
 export async function promote(
+  ctx: Context,
   source: string,
   destination: string,
-  opts: PromoteOptions,
+  options: PromoteOptions,
 ): Promise<PromoteResult> {
+  const opts = { ...options, signal: ctx.signal, logger: ctx.logger }
   // Any location (a bundle's image too: the closed side promotes what it received); DST is written.
   const src = parseLocation(source)
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
-  const client = opts.client ?? new RegistryClient(opts)
-  const from = await openSource(src, { ...opts, client })
-  let to: Target | undefined
+  // Both sides over the context's one client; closing the set releases a bundle source.
+  const targets = new TargetSet(ctx)
   try {
+    const from = await targets.openSource(src)
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...imageNameOf(dst), tag }
@@ -131,8 +130,7 @@ export async function promote(
     const blocking = failuresOf(check)
     if (blocking.length) return finish(record('refused', { reason: refusalReason(blocking) }))
 
-    const opened = await openTarget(dst, { ...opts, client, create: true })
-    to = opened.target
+    const opened = await targets.open(dst, { create: true })
     const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
     // Judged now that DST was read, by every environment that protects the destination.
     const immutable =
@@ -177,9 +175,7 @@ export async function promote(
     }
     return finish(record('promoted', { forced, ...(existing ? { previous: existing } : {}), copy }))
   } finally {
-    await from.target.close()
-    await to?.close()
-    if (!opts.client) await client.close()
+    await targets.close()
   }
 }
 
