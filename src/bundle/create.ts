@@ -2,11 +2,11 @@ import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Context } from '../context.js'
-import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
 import { serializeIndex } from '../layout/layout-files.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
+import type { ProgressSink } from '../progress.js'
 import type { Signer } from '../sign/signer.js'
 import { bundleCreated } from './created-time.js'
 import { applyOmission, loadOmission } from './delta.js'
@@ -47,7 +47,6 @@ export interface CreateBundleOptions {
   require?: BundleRequirements
   /** SOURCE_DATE_EPOCH is read from here (else the time comes from the images, never the clock). Default process.env. */
   env?: NodeJS.ProcessEnv
-  onEvent?: CopyEventSink
 }
 
 export interface CreateBundleResult extends WrittenBundle {
@@ -111,7 +110,7 @@ export async function createBundle(
     name: INDEX_NAME,
     bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
   })
-  const written = await write(plan, files, metadata, opts, new Date(created))
+  const written = await write(plan, files, metadata, opts, new Date(created), ctx.progress)
   return {
     ...written,
     name: spec.name,
@@ -141,6 +140,7 @@ async function write(
   metadata: BundleMetadata,
   opts: CreateBundleOptions,
   mtime: Date,
+  progress: ProgressSink,
 ): Promise<WrittenBundle> {
   const blobs: TarBlob[] = metadata.blobs.map(({ digest, size }) => {
     const bytes = plan.manifests.get(digest)
@@ -150,16 +150,15 @@ async function write(
       ? { desc: planned.desc, bytes: planned.bytes }
       : { desc: planned.desc, source: planned.source }
   })
-  const emit = opts.onEvent ?? (() => {})
-  const image = opts.output
-  emit({ type: 'plan', image, blobs: blobs.length, bytes: blobs.reduce((n, b) => n + b.desc.size, 0) })
+  const subject = opts.output
+  const total = blobs.reduce((n, b) => n + b.desc.size, 0)
+  progress({ type: 'start', phase: 'bundle-write', subject, unit: 'bytes', total, items: blobs.length })
   const out = await openOutput(opts.output, opts.splitSize)
   try {
     await writeBundleTar(files, blobs, out, {
       mtime,
-      onProgress: (desc, bytes) => emit({ type: 'blob-progress', image, digest: desc.digest, bytes }),
-      onBlobDone: (desc) =>
-        emit({ type: 'blob-done', image, digest: desc.digest, size: desc.size, outcome: 'copied' }),
+      progress,
+      subject,
     })
     return await out.commit()
   } catch (err) {

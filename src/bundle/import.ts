@@ -5,7 +5,6 @@ import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
 import type { Context } from '../context.js'
 import { copyImage } from '../copy/copy.js'
-import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
 import { type AdmittedWrite, admitWrite, type Governance, governs } from '../governance/governed.js'
 import { OciLayout } from '../layout/index.js'
@@ -50,9 +49,6 @@ export interface ImportBundleOptions extends MappingOptions {
   importRecord?: string
   /** Blobs in flight at once. Default 4. */
   concurrency?: number
-  onEvent?: CopyEventSink
-  /** The verifying pass over the bundle, before anything is written. */
-  onVerifyProgress?: (verified: number, total: number) => void
   /**
    * The destination's policy and the ledger: every image is judged before anything is written (one
    * refused image refuses the import, POLICY_VIOLATION), and each one imported is recorded.
@@ -126,10 +122,11 @@ export async function importBundle(
 ): Promise<ImportResult> {
   const started = performance.now()
   const dest = parseDestination(opts.to)
-  const { client, logger } = ctx
+  const { client, logger, progress } = ctx
+  // The verifying pass (phase `verify`), then each image's copy (phase `copy`), through one sink.
   const bundle = await BundleReader.open(file, {
     keys: opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey)),
-    onProgress: opts.onVerifyProgress,
+    progress,
   })
   try {
     checkImageNames(file, bundle.metadata)
@@ -186,7 +183,7 @@ export async function importBundle(
         {
           referrers: true,
           limiter,
-          onEvent: opts.onEvent,
+          progress,
           logger,
           ...(judged?.precondition ? { tagPrecondition: judged.precondition } : {}),
         },

@@ -1,7 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { Context } from '../context.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
-import type { CopyEventSink } from '../copy/events.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
@@ -47,7 +46,6 @@ export interface PromoteOptions {
   /** Recorded in the ledger. */
   ferryVersion: string
   concurrency?: number
-  onEvent?: CopyEventSink
   now?: () => Date
 }
 
@@ -74,7 +72,7 @@ export async function promote(
   destination: string,
   options: PromoteOptions,
 ): Promise<PromoteResult> {
-  const opts = { ...options, signal: ctx.signal, logger: ctx.logger }
+  const opts = { ...options, signal: ctx.signal, logger: ctx.logger, progress: ctx.progress }
   // Any location (a bundle's image too: the closed side promotes what it received); DST is written.
   const src = parseLocation(source)
   const dst = parseReference(destination)

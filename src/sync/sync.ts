@@ -3,7 +3,6 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Context } from '../context.js'
 import { copyImage } from '../copy/copy.js'
-import type { CopyEventSink } from '../copy/events.js'
 import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type Governance, governedCopy, governs, judgeWrite } from '../governance/governed.js'
@@ -24,7 +23,6 @@ export interface SyncOptions {
   concurrency?: number
   /** Blobs in flight across all images at once. Default 8. */
   blobConcurrency?: number
-  onEvent?: CopyEventSink
   /**
    * The destinations' policy and the ledger: each image is judged before anything of it is sent (a
    * refusal is that image's failure, POLICY_VIOLATION) and each copy recorded.
@@ -220,7 +218,7 @@ async function syncItem(
       sourceManifest: check.sourceManifest,
       sourceTags: item.sourceTags,
       ...(opts.journal ? { journal: opts.journal } : {}),
-      onEvent: opts.onEvent,
+      progress: ctx.progress,
       signal: ctx.signal,
     })
     const { copied, skipped, mounted } = result.blobs

@@ -17,9 +17,9 @@ import { TargetSet } from './open.js'
 /**
  * `ferry copy SRC DST` as a library call: references in, summary out. A destination without tag or
  * digest takes the source's tag; a destination by digest is pushed untagged and must match the source.
- * The signal and the logger are the context's.
+ * The signal, the logger and the progress sink are the context's.
  */
-export interface CopyReferenceOptions extends Omit<CopyOptions, 'signal' | 'logger'> {
+export interface CopyReferenceOptions extends Omit<CopyOptions, 'signal' | 'logger' | 'progress'> {
   /** The destination's policy and the ledger: judged before anything is written, recorded after. */
   governance?: Governance
   /** `SRC:TAG@DIGEST` where TAG names another digest: copy DIGEST anyway (default: refuse, CONFLICT). */
@@ -41,7 +41,7 @@ export async function copyReference(
   destination: string | Location,
   options: CopyReferenceOptions = {},
 ): Promise<CopyReferenceResult> {
-  const opts = { ...options, signal: ctx.signal, logger: ctx.logger }
+  const opts = { ...options, signal: ctx.signal, logger: ctx.logger, progress: ctx.progress }
   const src = typeof source === 'string' ? parseLocation(source) : source
   // Refused before the source is opened (a bundle source is verified whole first).
   const dst = typeof destination === 'string' ? parseReference(destination) : writable(destination)

@@ -7,13 +7,13 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UploadSession } from '../../src/content/capabilities.js'
 import type { ContextOptions } from '../../src/context.js'
-import type { CopyEvent } from '../../src/copy/events.js'
 import { defaultJournalPath, UploadJournal } from '../../src/copy/upload-journal.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
 import { digestOf } from '../../src/oci/digest.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor } from '../../src/oci/schemas.js'
+import type { ProgressEvent } from '../../src/progress.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
@@ -43,8 +43,8 @@ const layerOf = (m: Manifest): Descriptor => {
   return m.image.layers[0]!
 }
 
-const progressOf = (events: CopyEvent[], digest: string) =>
-  events.reduce((n, e) => n + (e.type === 'blob-progress' && e.digest === digest ? e.bytes : 0), 0)
+const progressOf = (events: ProgressEvent[], digest: string) =>
+  events.reduce((n, e) => n + (e.type === 'advance' && e.item === digest ? e.done : 0), 0)
 
 describe('uploads resumed across runs', () => {
   let source: Distribution
@@ -114,16 +114,14 @@ describe('uploads resumed across runs', () => {
     extra: ContextOptions & { journal?: UploadJournal } = {},
   ) {
     const mark = dst.seen.length
-    const events: CopyEvent[] = []
+    const events: ProgressEvent[] = []
     const { journal = new UploadJournal(journalPath), ...settings } = extra
+    const progress = (e: ProgressEvent) => events.push(e)
     const result = await copyReference(
-      testContext({ ...chunked, ...settings }),
+      testContext({ ...chunked, ...settings, progress }),
       from,
       `${dst.host}/${repo}:1.0`,
-      {
-        journal,
-        onEvent: (e) => events.push(e),
-      },
+      { journal },
     )
     expect(result.destination.digest).toBe(image.digest)
     expect(await new UploadJournal(journalPath).get(`${dst.host}/${repo}`, layer.digest)).toBeUndefined()

@@ -39,6 +39,7 @@ const RANKS: Record<string, number> = {
   layout: 4,
   sign: 4,
   context: 5, // what one command's operations share: the registry client, logger, signal (built once)
+  progress: 0, // the one progress event type every operation reports through
   ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
   graph: 5, // the one traversal, over any ReadOnlyTarget: beside targets/, so it never opens a backend
   inspect: 6,
