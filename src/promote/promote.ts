@@ -1,6 +1,7 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { Context } from '../context.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
+import { copyFailure, onSide } from '../copy/copy-error.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
@@ -77,10 +78,13 @@ export async function promote(
   const src = parseLocation(source)
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
+  const shownDestination = formatReference(withTag(dst, tag))
   // Both sides over the context's one client; closing the set releases a bundle source.
   const targets = new TargetSet(ctx)
   try {
-    const from = await targets.openSource(src)
+    // Each side's failures name it, as a copy's do: promote calls copy's steps (and its own reads) itself.
+    const opened = await targets.openSource(src)
+    const from = { ...opened, target: onSide(opened.target, 'source') }
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...imageNameOf(dst), tag }
@@ -101,7 +105,6 @@ export async function promote(
           checks: [],
           labels: traceLabels(await labelsOf(from.target, await from.target.fetchManifest(digest, opts))),
         }
-    const shownDestination = formatReference(withTag(dst, tag))
     const record = (verdict: PromoteVerdict, extra: Partial<PromoteResult> = {}): PromoteResult => ({
       time: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       verdict,
@@ -128,8 +131,9 @@ export async function promote(
     const blocking = failuresOf(check)
     if (blocking.length) return finish(record('refused', { reason: refusalReason(blocking) }))
 
-    const opened = await targets.open(dst, { create: true })
-    const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
+    const written = await targets.open(dst, { create: true })
+    const to = onSide(written.target, 'destination')
+    const existing = (await resolveIfPresent(to, tag, opts))?.digest as Digest | undefined
     // Judged now that DST was read, by every environment that protects the destination.
     const immutable =
       opts.policy &&
@@ -157,7 +161,7 @@ export async function promote(
     }
     let copy: CopyResult
     try {
-      const plan = await planCopy(from.target, digest, opened.target, tag, copyOpts)
+      const plan = await planCopy(from.target, digest, to, tag, copyOpts)
       copy = await commitCopy(plan, await applyCopy(plan, copyOpts), copyOpts)
     } catch (err) {
       if (isFerryError(err, 'CONFLICT')) {
@@ -165,13 +169,15 @@ export async function promote(
       }
       throw err
     }
-    const after = (await resolveIfPresent(opened.target, tag, opts))?.digest
+    const after = (await resolveIfPresent(to, tag, opts))?.digest
     if (after !== digest) {
       const reason = `${shownDestination} names ${after ?? 'nothing'} right after the push of ${digest}: another writer moved it`
       await finish(record('refused', { forced, previous: existing, reason }))
       throw new FerryError('CONFLICT', reason)
     }
     return finish(record('promoted', { forced, ...(existing ? { previous: existing } : {}), copy }))
+  } catch (err) {
+    throw copyFailure(err, source, shownDestination, 'promote')
   } finally {
     await targets.close()
   }
