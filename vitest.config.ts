@@ -2,8 +2,10 @@ import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
  * Two projects, told apart by one rule: a test file under `test/unit/` needs nothing but Node and
- * node_modules. It starts no docker-registry, runs no skopeo, umoci, openssl or fish and no built CLI
- * (`dist/`); algorithms run against MemoryTarget, an OCI layout in a temp directory or an in-process fake.
+ * node_modules. It starts no docker-registry and no ferry serve, runs no skopeo, umoci, openssl or fish,
+ * no other program by PATH and no built CLI (`dist/`); algorithms run against MemoryTarget, an OCI layout
+ * in a temp directory or an in-process fake (an HTTP stand-in on loopback included), and a test that needs
+ * a second process runs a Node worker from source (`node --import tsx`).
  * Everything else is `integration`, whose global setup refuses to start without those tools.
  *
  *   npm run test:unit    unit only: no system package, no build

@@ -5,7 +5,8 @@
 //   FERRY_PROF=/tmp/prof BIG_MIB=256 ROUNDS=1 npx tsx bench/cache.ts
 //   UPSTREAM_MBIT=400 npx tsx bench/cache.ts   (as root: upstream behind a 400 Mbit/s link, see below)
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../src/registry/index.js'
@@ -16,7 +17,7 @@ import {
   type LoggedRequest,
   startDistribution,
 } from '../test/helpers/distribution.js'
-import { childrenCpu, cpuOf, fmt, median, ROOT, run, skopeo } from './lib.js'
+import { assertSameDigests, childrenCpu, cpuOf, fmt, median, ROOT, run, skopeo } from './lib.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const BIG_MIB = Number(process.env.BIG_MIB ?? 1024)
@@ -41,6 +42,8 @@ interface PullCost {
   sentMiB: number
   /** The requests upstream answered for this pull, by kind (`GET blob`, `HEAD manifest`, `GET /v2/`). */
   requests: Record<string, number>
+  /** What the client pulled: see pulledDigests. */
+  digests: Record<string, string>
 }
 
 const kindOf = (r: LoggedRequest) =>
@@ -82,18 +85,18 @@ async function measuredPull(host: string, source: Distribution, mirrorPid?: numb
     sent: await linkBytes(),
     requests: source.requests().length,
   }
-  const wall = await pull(host)
+  const { wall, digests } = await pull(host)
   const cpu = {
     client: childrenCpu() - before.client,
     upstream: cpuOf(source.pid) - before.upstream,
     mirror: mirrorPid ? cpuOf(mirrorPid) - before.mirror : 0,
   }
   const { requests, sent } = await settledRequests(source, before.requests)
-  return { wall, ...cpu, sentMiB: (sent - before.sent) / 2 ** 20, requests }
+  return { wall, ...cpu, sentMiB: (sent - before.sent) / 2 ** 20, requests, digests }
 }
 
-/** `skopeo copy` into a fresh oci: directory (removed after), timed. */
-async function pull(host: string): Promise<number> {
+/** `skopeo copy` into a fresh oci: directory (removed after), timed; with the digests it pulled. */
+async function pull(host: string): Promise<{ wall: number; digests: Record<string, string> }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-pull-'))
   try {
     const { seconds } = await skopeo([
@@ -103,10 +106,33 @@ async function pull(host: string): Promise<number> {
       `docker://${host}/${IMAGE}`,
       `oci:${dir}:x`,
     ])
-    return seconds
+    return { wall: seconds, digests: await pulledDigests(dir) }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The manifest's digest and each blob's, as the client wrote them: every file hashed here, not taken
+ * from the names the files were given, so two mirrors that served different bytes never compare equal.
+ */
+async function pulledDigests(dir: string): Promise<Record<string, string>> {
+  const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+  const file = (digest: string) => readFile(join(dir, 'blobs', ...digest.split(':')))
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+    manifests: { digest: string }[]
+  }
+  const manifestBytes = await file(index.manifests[0]!.digest)
+  const manifest = JSON.parse(manifestBytes.toString('utf8')) as {
+    config: { digest: string }
+    layers: { digest: string }[]
+  }
+  const digests: Record<string, string> = {
+    manifest: sha256(manifestBytes),
+    config: sha256(await file(manifest.config.digest)),
+  }
+  for (const [i, layer] of manifest.layers.entries()) digests[`layer ${i}`] = sha256(await file(layer.digest))
+  return digests
 }
 
 /** The built CLI as a user runs it: `ferry serve --root DIR --upstream URL`, until it says it listens. */
@@ -218,7 +244,18 @@ async function main() {
     await unshape()
     await source.stop()
   }
-  const med = (name: string, key: Exclude<keyof PullCost, 'requests'>) =>
+  // A ratio only for the same work: both mirrors served the very bytes of the same image, every round.
+  for (const pull of ['first', 'second']) {
+    const ferry = rows[`ferry ${pull}`]!
+    const distribution = rows[`distribution ${pull}`]!
+    for (const [i, cost] of ferry.entries()) {
+      const what = `round ${i + 1}, ${pull} pull: ferry's mirror (as "ferry") against distribution's proxy (as "skopeo")`
+      const n = assertSameDigests(what, cost.digests, distribution[i]!.digests)
+      if (i === 0)
+        console.log(`${pull} pulls: ferry's mirror and distribution's proxy served the same ${n} digests`)
+    }
+  }
+  const med = (name: string, key: Exclude<keyof PullCost, 'requests' | 'digests'>) =>
     median(rows[name]!.map((c) => c[key]))
   const link = UPSTREAM_MBIT ? `, upstream behind a ${UPSTREAM_MBIT} Mbit/s link` : ', all on loopback'
   console.log(`pull-through cache, ${BIG_MIB} MiB in ${LAYERS} layers${link}, medians of ${ROUNDS} round(s)`)

@@ -5,6 +5,7 @@
  * `docker.io`, so `LOCALHOST:5000/acme/api` is in the environment of `localhost:5000/acme/**`.
  */
 import { minimatch } from 'minimatch'
+import { isHostComponent } from '../reference/grammar.js'
 import { canonicalRegistry, canonicalRepository } from '../reference/index.js'
 
 const MINIMATCH = { dot: true, nocomment: true, nonegate: true } as const
@@ -33,7 +34,25 @@ export function repositoryGlobProblem(glob: string): string | undefined {
       i += m[0].length - 1
     }
   }
-  return braces > 0 ? '"{" is not closed' : undefined
+  return braces > 0 ? '"{" is not closed' : caseProblem(glob)
+}
+
+/**
+ * Upper case where no name holds it: repository paths are lower case by the grammar, and a first
+ * segment is compared case-insensitively only when it is a host (`isHostComponent`), so `LOCALHOST/app/**`
+ * or `acme/API` would match nothing. A bracket expression may name upper case (`[[:upper:]]`): skipped.
+ */
+function caseProblem(glob: string): string | undefined {
+  const segments = glob.split('/')
+  const hosted = segments.length > 1 && isHostComponent(segments[0]!)
+  for (const [i, segment] of segments.entries()) {
+    if (i === 0 && hosted) continue
+    if (!/[A-Z]/.test(segment.replace(/\[[^\]]*\]/g, ''))) continue
+    const hint =
+      i === 0 ? ' (a first segment is a registry host when it holds "." or ":" or is localhost)' : ''
+    return `"${segment}" is upper case, which no repository path is${hint}`
+  }
+  return undefined
 }
 
 /** Ranges must run upwards: JavaScript and minimatch both reject or never match `z-a`. */
@@ -48,15 +67,15 @@ function bracketProblem(body: string): string | undefined {
 const WILDCARD_RE = /[*?[\]{}]/
 
 /**
- * The glob with its host in canonical form when it starts with one (a first segment with "." or ":",
- * or localhost, as in a reference); a literal Docker Hub path of one segment goes under `library/`.
+ * The glob with its host in canonical form when it starts with one (decided as in a reference:
+ * `isHostComponent`); a literal Docker Hub path of one segment goes under `library/`.
  */
 export function canonicalGlob(glob: string): string {
   const slash = glob.indexOf('/')
   if (slash < 0) return glob
   const host = glob.slice(0, slash)
   const path = glob.slice(slash + 1)
-  if (!(host.includes('.') || host.includes(':') || host.toLowerCase() === 'localhost')) return glob
+  if (!isHostComponent(host)) return glob
   if (WILDCARD_RE.test(host)) return `${host.toLowerCase()}/${path}`
   if (path.includes('/') || path.includes('**')) return `${canonicalRegistry(host)}/${path}`
   return canonicalRepository({ registry: host, repository: path })

@@ -25,6 +25,16 @@ export const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?$`)
 export const isRegistryHost = (host: string): boolean => DOMAIN_RE.test(host)
 
 /**
+ * Whether the first "/"-separated component of a name is its registry rather than the start of a
+ * Docker Hub path: it contains "." or ":" (a domain, a port, a bracketed IPv6 address) or is `localhost`
+ * (distribution/reference `normalize.go` splitDockerDomain). Unlike docker, an upper-case component is
+ * no host: `User/repo` and `LOCALHOST/app` are Docker Hub paths, refused as not lowercase. References,
+ * repository prefixes, policy globs and retention's catalog globs all decide by this.
+ */
+export const isHostComponent = (component: string): boolean =>
+  component.includes('.') || component.includes(':') || component === 'localhost'
+
+/**
  * `https://` or `http://` in front of a registry (what a port-forward or a browser shows): the one piece
  * of a URL a location may carry. Case-insensitive, as URL schemes are.
  */

@@ -12,10 +12,10 @@
  *   user/repo:1                    → docker.io/user/repo:1
  *   index.docker.io/library/ubuntu → docker.io/library/ubuntu
  *   localhost:5000/a/b             → registry localhost:5000, repository a/b
- * The first component is a registry host when it contains "." or ":" (a port, or an IPv6 address in
- * brackets) or is `localhost`, and always after `https://` or `http://` (the authority of a URL). Unlike
- * docker, an upper-case first component is not taken as a host: `User/repo` is refused as "repository
- * name must be lowercase" rather than sent to a host named User.
+ * The first component is a registry host by `isHostComponent` (grammar.ts: it contains "." or ":" or is
+ * `localhost`), and always after `https://` or `http://` (the authority of a URL). Unlike docker, an
+ * upper-case first component is not taken as a host: `User/repo` is refused as "repository name must be
+ * lowercase" rather than sent to a host named User.
  *
  * The scheme is the only part of a URL a location may carry (no `/v2/`, query or user): it stays in the
  * parsed value and travels with it to the registry client, which reaches that host over it. In
@@ -29,6 +29,7 @@ import { DOCKER_HUB, LEGACY_DOCKER_HUB, OFFICIAL_PREFIX } from './docker-hub.js'
 import {
   DOMAIN_RE,
   IDENTIFIER_RE,
+  isHostComponent,
   pathProblem,
   REGISTRY_SCHEME_RE,
   type Scheme,
@@ -129,7 +130,7 @@ export function parseRepository(input: string): { registry: string; repository: 
   const ref = parseRegistryReference(input)
   if (ref.tag !== undefined || ref.digest) {
     const name = input.split(/[:@]/)[0]!
-    const hostOnly = !input.includes('/') && (name.includes('.') || name === 'localhost')
+    const hostOnly = !input.includes('/') && isHostComponent(name)
     throw invalid(
       input,
       hostOnly
@@ -252,7 +253,7 @@ function parseRegistry(input: string, shown = input): RegistryReference {
   if (scheme && slash <= 0) throw invalid(shown, afterScheme)
   if (slash >= 0) {
     const first = rest.slice(0, slash)
-    if (scheme || first.includes('.') || first.includes(':') || first === 'localhost') {
+    if (scheme || isHostComponent(first)) {
       if (!DOMAIN_RE.test(first)) {
         throw invalid(shown, `invalid registry host "${first}": expected HOST[:PORT], IPv4 or [IPv6]`)
       }

@@ -7,7 +7,7 @@
  */
 import { FerryError } from '../errors.js'
 import { DOCKER_HUB, LEGACY_DOCKER_HUB } from './docker-hub.js'
-import { DOMAIN_RE, PATH_COMPONENT_RE, REPOSITORY_MAX } from './grammar.js'
+import { DOMAIN_RE, isHostComponent, PATH_COMPONENT_RE, REPOSITORY_MAX } from './grammar.js'
 import { withoutPassword } from './userinfo.js'
 
 /** `HOST[:PORT]`, `IPv4[:PORT]` or `[IPv6][:PORT]`; `index.docker.io` becomes `docker.io`. */
@@ -28,7 +28,7 @@ export function parseRepositoryPrefix(input: string): string {
   const text = input.endsWith('/') ? input.slice(0, -1) : input
   const slash = text.indexOf('/')
   const host = slash < 0 ? text : text.slice(0, slash)
-  if (!(host.includes('.') || host.includes(':') || host === 'localhost')) {
+  if (!isHostComponent(host)) {
     throw fail('it must start with a registry host, e.g. reg.local:5000/cache or docker.io/library/')
   }
   let registry: string

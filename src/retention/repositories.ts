@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js'
 import { repositoryGlobProblem, repositoryMatches } from '../policy/repository-glob.js'
+import { isHostComponent } from '../reference/grammar.js'
 import { canonicalRegistry, canonicalRepository, parseRepository } from '../reference/index.js'
 import type { RegistryClient } from '../registry/index.js'
 import { plural } from '../util/plural.js'
@@ -75,7 +76,7 @@ export async function selectRepositories(
 function splitGlob(text: string): { host: string; glob: string } {
   const slash = text.indexOf('/')
   const host = slash < 0 ? '' : text.slice(0, slash)
-  const isHost = (host.includes('.') || host.includes(':') || host === 'localhost') && !WILDCARD_RE.test(host)
+  const isHost = isHostComponent(host) && !WILDCARD_RE.test(host)
   if (!isHost || slash === text.length - 1) {
     throw new FerryError(
       'USAGE',

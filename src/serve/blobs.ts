@@ -1,9 +1,13 @@
 import { open } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { canReadFrom, type RangedBlobSource } from '../content/capabilities.js'
+import type { ReadOnlyTarget } from '../content/target.js'
 import { isFerryError } from '../errors.js'
+import type { Descriptor } from '../oci/schemas.js'
 import type { Call, RouteOf } from './context.js'
 import { ApiError } from './errors.js'
+import { batchedResponse } from './http.js'
 import { sendFileRange } from './send-file.js'
 import type { BlobBytes } from './store.js'
 
@@ -44,11 +48,15 @@ const unknownBlob = (route: RouteOf<'blob'>) =>
  */
 export async function getBlob(call: BlobCall): Promise<void> {
   if (!(await call.ctx.members.hasBlob(call.route.name, call.route.digest))) throw unknownBlob(call.route)
-  const bytes = await call.ctx.store.openBlob(call.route.digest)
-  if (!bytes) throw unknownBlob(call.route)
+  const { ctx, route } = call
+  const bytes = await ctx.store.openBlob(route.digest)
+  if (!bytes) throw unknownBlob(route)
   try {
     if (bytes.kind === 'file') await sendBlobFile(call, bytes)
-    else await sendFromStream(call, bytes)
+    else {
+      const desc = { mediaType: 'application/octet-stream', digest: route.digest, size: bytes.size }
+      await sendFromTarget(call, ctx.store.target(route.name), desc)
+    }
   } catch (err) {
     // Bytes that no longer match their digest are worth an operator's attention, not only a cut download.
     if (isFerryError(err, 'DIGEST_MISMATCH') || isFerryError(err, 'SIZE_INVALID')) {
@@ -60,10 +68,10 @@ export async function getBlob(call: BlobCall): Promise<void> {
 
 /**
  * Status and headers for a blob of `size` bytes; the range to send, or undefined when there is no body
- * (HEAD, an empty blob).
+ * (HEAD, an empty blob). Not `ranged`: a Range header is ignored (the whole blob, 200).
  */
-function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange | undefined {
-  const range = parseRange(req.headers.range, size)
+function writeBlobHead({ req, res, route }: BlobCall, size: number, ranged = true): ByteRange | undefined {
+  const range = ranged ? parseRange(req.headers.range, size) : undefined
   if (range === 'unsatisfiable') {
     // RFC 9110 §15.5.17; the spec's code list has no range code, so the status carries the meaning.
     throw new ApiError(
@@ -76,7 +84,7 @@ function writeBlobHead({ req, res, route }: BlobCall, size: number): ByteRange |
   const end = range?.end ?? size - 1
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
-    'Accept-Ranges': 'bytes',
+    'Accept-Ranges': ranged ? 'bytes' : 'none',
     ETag: `"${route.digest}"`,
     // Content addressed: the bytes behind this URL never change.
     'Cache-Control': 'max-age=31536000, immutable',
@@ -119,15 +127,33 @@ export async function sendBlobFile(
   }
 }
 
-async function sendFromStream(call: BlobCall, bytes: Extract<BlobBytes, { kind: 'stream' }>): Promise<void> {
-  const send = writeBlobHead(call, bytes.size)
-  if (!send) return
-  const length = send.end - send.start + 1
-  if (length === bytes.size) {
-    await pipeline(await bytes.whole(), call.res)
-    return
-  }
-  await pipeline(firstBytes(await bytes.from(send.start), length), call.res)
+/**
+ * A blob read through the storage contract: the whole by fetchBlob (which verifies as it flows), a Range
+ * by fetchBlobFrom where the target can seek (elsewhere the Range is ignored and the whole sent, as RFC
+ * 9110 allows). The read opens before the status goes out, so a failure to open (upstream has no such
+ * blob, a download being joined failed) is answered, not a cut connection.
+ */
+export async function sendFromTarget(
+  call: BlobCall,
+  target: ReadOnlyTarget,
+  desc: Descriptor,
+): Promise<void> {
+  const { req, res } = call
+  const ranged = canReadFrom(target)
+  const range = ranged ? parseRange(req.headers.range, desc.size) : undefined
+  const part =
+    range && range !== 'unsatisfiable' && range.end - range.start + 1 < desc.size ? range : undefined
+  const none = req.method === 'HEAD' || desc.size === 0 || range === 'unsatisfiable'
+  const body = none
+    ? undefined
+    : part
+      ? firstBytes(
+          await (target as ReadOnlyTarget & RangedBlobSource).fetchBlobFrom(desc, part.start),
+          part.end - part.start + 1,
+        )
+      : await target.fetchBlob(desc)
+  if (!writeBlobHead(call, desc.size, ranged) || !body) return
+  await pipeline(body, part ? res : batchedResponse(res))
 }
 
 /** The first `n` bytes of a stream (which is then closed), failing if it ends before them. */

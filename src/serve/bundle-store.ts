@@ -148,14 +148,8 @@ export class BundleStore implements ContentStore {
         },
       }
     }
-    const desc: Descriptor = { mediaType: 'application/octet-stream', digest, size: loc.size }
-    const subject = `${this.reader.name}@${digest}`
-    return {
-      kind: 'stream',
-      size: loc.size,
-      whole: async () => this.reader.readBlob(desc, subject),
-      from: async (start) => this.reader.readBlobFrom(desc, start, subject),
-    }
+    // Not one range of one file (a split bundle's part files): read through the bundle's target.
+    return { kind: 'target', size: loc.size }
   }
 
   async check(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ReadOnlyTarget } from '../content/target.js'
 import type { OciLayout } from '../layout/index.js'
 import type { Logger } from '../log.js'
 import type { Authenticator } from './auth.js'
@@ -27,7 +28,10 @@ export interface ServeContext {
   logger: Logger
   /** Which manifests and blobs each repository holds. */
   members: Membership
-  /** With --upstream: every read goes through the pull-through cache. */
+  /**
+   * With --upstream: every read of the registry API goes through the pull-through cache, one
+   * CachingTarget per repository (readTarget); `store` is then the cache root, for the UI.
+   */
   mirror?: Mirror
   /** With --policy: what every push, delete and pull is judged by (policy/serve-policy.ts). */
   policy?: ServePolicy
@@ -70,4 +74,16 @@ export type RouteOf<K extends Route['kind']> = Extract<Route, { kind: K }>
 export function writableLayout(ctx: ServeContext): OciLayout {
   if (!ctx.layout || ctx.readOnly) throw new ApiError('UNSUPPORTED', 'this registry is read-only')
   return ctx.layout
+}
+
+/**
+ * The repository a read names, as every read handler reads it: the store's view of it, or with
+ * --upstream that repository of the upstream the request picks, read through the cache.
+ */
+export function readTarget({
+  ctx,
+  route,
+  query,
+}: Call<RouteOf<'manifest' | 'tags' | 'referrers'>>): ReadOnlyTarget {
+  return ctx.mirror ? ctx.mirror.target(route.name, query) : ctx.store.target(route.name)
 }

@@ -9,6 +9,7 @@ import { observeRequest, type RequestInfo } from './observe/request.js'
 import { parseRequest, ROUTE_TEMPLATES, type Route } from './routes.js'
 import { handleUi, isUiPath, uiRouteTemplate } from './ui/router.js'
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './upload-handlers.js'
+import { getCachedBlob } from './upstream/blob-handler.js'
 
 type Handler<K extends Route['kind']> = (call: Call<RouteOf<K>>) => Promise<void>
 type Table = { [K in Route['kind']]: Partial<Record<string, Handler<K>>> }
@@ -135,10 +136,15 @@ async function dispatch(
   if (ctx.readOnly && isWrite(method)) {
     throw new ApiError('UNSUPPORTED', 'this registry is read-only', { headers: { Allow: 'GET, HEAD' } })
   }
-  await ctx.store.check()
-  if (ctx.mirror && route.kind !== 'base') {
-    await ctx.mirror.handle({ ctx, req, res, route, query, actor })
-    return
+  await ctx.store.check?.()
+  const call = { ctx, req, res, route, query, actor }
+  if (ctx.mirror) {
+    if (route.kind === 'blob') return getCachedBlob(call as Call<RouteOf<'blob'>>, ctx.mirror)
+    if (route.kind === 'upload') {
+      throw new ApiError('UNSUPPORTED', 'this registry is a pull-through cache', {
+        headers: { Allow: 'GET, HEAD' },
+      })
+    }
   }
-  await handler({ ctx, req, res, route, query, actor } as Call<never>)
+  await handler(call as Call<never>)
 }

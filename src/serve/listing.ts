@@ -1,7 +1,7 @@
 import { MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { isRepositoryName, isTag } from '../reference/grammar.js'
-import type { Call, RouteOf } from './context.js'
+import { type Call, type RouteOf, readTarget } from './context.js'
 import { ApiError, toApiError } from './errors.js'
 import { type Res, sendJson } from './http.js'
 
@@ -33,10 +33,12 @@ export function paginate(
   return { page, link: `<${path}?${next}>; rel="next"` }
 }
 
-export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>): Promise<void> {
+export async function listTags(call: Call<RouteOf<'tags'>>): Promise<void> {
+  const { ctx, res, route, query } = call
+  // Through the cache, upstream says which repositories exist.
   const [exists, tags] = await Promise.all([
-    ctx.members.exists(route.name),
-    ctx.store.target(route.name).listTags(),
+    ctx.mirror !== undefined || ctx.members.exists(route.name),
+    readTarget(call).listTags(),
   ]).catch((err: unknown) => {
     throw toApiError(err)
   })
@@ -56,7 +58,8 @@ export async function listTags({ ctx, res, route, query }: Call<RouteOf<'tags'>>
  * Entries other tools wrote under names outside the grammar (`localhost:5000/app`) are left out.
  */
 export async function listCatalog({ ctx, res, query }: Call<RouteOf<'catalog'>>): Promise<void> {
-  const names = (await ctx.members.repositories()).filter(isRepositoryName)
+  // A pull-through cache lists the repositories it holds tags of.
+  const names = (await (ctx.mirror ?? ctx.members).repositories()).filter(isRepositoryName)
   const { page, link } = paginate(names, query, '/v2/_catalog')
   sendJson(res, 200, { repositories: page }, link ? { Link: link } : {})
 }
@@ -81,10 +84,10 @@ export function sendReferrers(res: Res, manifests: Descriptor[], artifactType: s
 }
 
 /** OCI 1.1 referrers API, filtered server side by `artifactType`. */
-export async function listReferrers({ ctx, res, route, query }: Call<RouteOf<'referrers'>>): Promise<void> {
+export async function listReferrers(call: Call<RouteOf<'referrers'>>): Promise<void> {
+  const { res, route, query } = call
   const artifactType = referrersFilter(query)
-  const manifests = await ctx.store
-    .target(route.name)
+  const manifests = await readTarget(call)
     .referrers(route.digest, artifactType ? { artifactType } : {})
     .catch((err: unknown) => {
       throw toApiError(err)

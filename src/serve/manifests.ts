@@ -6,7 +6,7 @@ import { childrenOf, MAX_MANIFEST_BYTES, type Manifest, parseManifest, subjectOf
 import { NONDISTRIBUTABLE_MEDIA_TYPES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/schemas.js'
 import { acceptsMediaType } from './accept.js'
-import { type Call, type RouteOf, type ServeContext, writableLayout } from './context.js'
+import { type Call, type RouteOf, readTarget, type ServeContext, writableLayout } from './context.js'
 import { ApiError, type ApiErrorEntry, toApiError } from './errors.js'
 import { readBounded, sendEmpty } from './http.js'
 import { recordRequest } from './ledger.js'
@@ -25,6 +25,8 @@ const display = (route: RouteOf<'manifest'>): string =>
  * a missing tag in a repository that does not exist (reachable.ts) is NAME_UNKNOWN, as distribution answers.
  */
 async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: unknown): Promise<ApiError> {
+  // Through the cache, the failure says what upstream did (not found there, or at fault: 502, 503).
+  if (ctx.mirror) return toApiError(err)
   const absent = ['NOT_FOUND', 'MANIFEST_INVALID', 'MANIFEST_TOO_LARGE', 'UNSUPPORTED'] as const
   if (!absent.some((code) => isFerryError(err, code))) return toApiError(err)
   if (route.tag && !(await ctx.members.exists(route.name))) {
@@ -39,16 +41,18 @@ async function readFailure(ctx: ServeContext, route: RouteOf<'manifest'>, err: u
 
 export async function getManifest(call: ManifestCall): Promise<void> {
   const { ctx, req, res, route } = call
-  const target = ctx.store.target(route.name)
+  const target = readTarget(call)
   let desc: Descriptor
   let bytes: Uint8Array | undefined
   try {
-    if (route.digest && !(await ctx.members.hasManifest(route.name, route.digest))) {
+    // A pull-through cache serves content by digest through any repository (upstream decides).
+    if (route.digest && !ctx.mirror && !(await ctx.members.hasManifest(route.name, route.digest))) {
       throw new FerryError('NOT_FOUND', `${display(route)}: not in this repository`)
     }
-    if (req.method === 'HEAD' && route.tag) {
+    // Through the cache, a HEAD by digest reads no bytes either (they would count as served).
+    if (req.method === 'HEAD' && (route.tag || ctx.mirror)) {
       // A tag's HEAD is answered from index.json alone: the cheap existence check mirrors rely on.
-      desc = await target.resolve(route.tag)
+      desc = await target.resolve(referenceOf(route))
     } else {
       const m = await target.fetchManifest(referenceOf(route))
       desc = descriptorOf(m)
@@ -60,7 +64,7 @@ export async function getManifest(call: ManifestCall): Promise<void> {
   // GET only: see pull-gate.ts for why a HEAD is answered.
   if (req.method === 'GET' && ctx.policy) {
     await ctx.policy
-      .admitPull(storeView(ctx, route.name), desc.digest as Digest, route.tag)
+      .admitPull(pullView(call), desc.digest as Digest, route.tag)
       .catch(async (err: unknown) => {
         await recordRequest(call, { ...route, operation: 'pull', digest: desc.digest }, { err })
         throw err
@@ -81,6 +85,10 @@ export async function getManifest(call: ManifestCall): Promise<void> {
   })
   res.end(req.method === 'HEAD' ? undefined : bytes)
 }
+
+/** The repository as the pull gate reads it: the store's, or through the cache. */
+const pullView = ({ ctx, route, query }: ManifestCall) =>
+  ctx.mirror ? ctx.mirror.policyView(route.name, query) : storeView(ctx, route.name)
 
 /** Descriptors the manifest needs stored here first: every blob (but foreign layers) and child manifest. */
 async function missingReferences(ctx: ServeContext, name: string, m: Manifest): Promise<Descriptor[]> {

@@ -1,7 +1,6 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import type { Readable } from 'node:stream'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { FerryError } from '../errors.js'
 import type { OciLayout } from '../layout/index.js'
@@ -13,8 +12,8 @@ import { isRepositoryName } from '../reference/grammar.js'
 
 /**
  * Where a blob's bytes are. `file`: a byte range of a file the server opens and sends with its own
- * reused buffers (a layout's blob file, or a blob inside a one-file bundle). `stream`: anything else
- * (a split bundle, whose blobs may straddle two part files).
+ * reused buffers (a layout's blob file, or a blob inside a one-file bundle). `target`: anything else (a
+ * split bundle, whose blobs may straddle two part files), read through the repository's ReadOnlyTarget.
  */
 export type BlobBytes =
   | {
@@ -29,32 +28,30 @@ export type BlobBytes =
       /** Throws when the file just opened is not the one the store vouches for. */
       checkOpened?: (st: Stats) => void
     }
-  | {
-      kind: 'stream'
-      size: number
-      /** The whole blob, failing (never ending cleanly) unless size and digest match. */
-      whole(): Promise<Readable>
-      /** Bytes [start, end) of the blob, size-checked only. */
-      from(start: number): Promise<Readable>
-    }
+  | { kind: 'target'; size: number }
 
 /**
- * What the registry's read endpoints serve: an OCI layout directory (also writable, through the layout
- * itself) or a verified bundle file (read-only). Repository names here are the ones clients use.
+ * What serve's read endpoints serve from, beside the storage contract: an OCI layout directory (also
+ * writable, through the layout itself) or a verified bundle file (read-only). Content is read through
+ * `target(name)`, a ReadOnlyTarget like any other; the rest is what a registry needs that the contract
+ * does not say: which repositories there are and which manifests each holds by name (for the spec's
+ * per-repository rules, reachable.ts), and where a blob's bytes lie (so a file is sent without a stream).
+ * Repository names here are the ones clients use. A pull-through cache is not a store: it is a
+ * CachingTarget per repository (upstream/caching-target.ts).
  */
 export interface ContentStore {
   /** For messages: the layout directory or the bundle file. */
   readonly name: string
   /** Repository names clients can address, sorted. */
   repositories(): Promise<string[]>
-  /** A read view of one repository (tags, manifests, referrers). */
+  /** A read view of one repository (tags, manifests, blobs, referrers). */
   target(name: string): ReadOnlyTarget
   /** index.json entries of one repository: the manifests it holds by name (see reachable.ts). */
   entriesOf(name: string): Promise<Descriptor[]>
   /** Undefined when the store does not hold the blob. */
   openBlob(digest: Digest): Promise<BlobBytes | undefined>
   /** Throws when what is served is no longer what was verified; runs before every request. */
-  check(): Promise<void>
+  check?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -89,7 +86,6 @@ export function layoutStore(layout: OciLayout, bareName?: string): ContentStore 
     entriesOf,
     // Layout blobs are written only after they verify and renamed into place, so the file is trusted as is.
     openBlob: async (digest) => ({ kind: 'file', path: layout.blobPath(digest), offset: 0, verify: false }),
-    check: async () => {},
     close: async () => {},
   }
 }

@@ -1,7 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises'
-import type { Writable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { batchedFileWritable, READ_BYTES } from '../../util/batches.js'
-import { drained, type Res } from '../http.js'
 
 /**
  * A download's file while it is being written: how many bytes are on disk so far, and a way to wait for
@@ -45,19 +44,23 @@ export class GrowingFile {
   }
 
   /**
-   * Sends the blob's `size` bytes to `res` as they reach the disk. The last byte waits for `verified`
-   * (upstream's answer matched its digest), so a corrupt download reaches this client as a cut
-   * connection, never as a complete answer. Answers false, having sent nothing, when the file is gone.
+   * The blob's `size` bytes as they reach the disk, as a stream. The last byte waits for `verified`
+   * (upstream's answer matched its digest), so a corrupt download reaches this reader as an error, never
+   * as a clean end. Undefined, having read nothing, when the file is gone (adopted into the store, or
+   * removed after a failure): the caller then reads the store.
    */
-  async sendTo(res: Res, size: number, verified: Promise<void>, head: () => void): Promise<boolean> {
+  async reader(size: number, verified: Promise<void>): Promise<Readable | undefined> {
     let handle: FileHandle
     try {
       handle = await open(this.path, 'r')
     } catch {
-      return false
+      return undefined
     }
+    return Readable.from(this.chunks(handle, size, verified), { objectMode: false })
+  }
+
+  private async *chunks(handle: FileHandle, size: number, verified: Promise<void>): AsyncGenerator<Buffer> {
     try {
-      head()
       let sent = 0
       while (sent < size) {
         await this.more(sent)
@@ -71,10 +74,8 @@ export class GrowingFile {
         const { bytesRead } = await handle.read(buffer, 0, end - sent, sent)
         if (bytesRead === 0) throw new Error(`file ended at byte ${sent} of ${size}`)
         sent += bytesRead
-        if (!res.write(buffer.subarray(0, bytesRead))) await drained(res)
+        yield buffer.subarray(0, bytesRead)
       }
-      await new Promise<void>((resolve) => res.end(resolve))
-      return true
     } finally {
       await handle.close()
     }

@@ -1,4 +1,4 @@
-import { type ErrorCode, isFerryError } from '../../errors.js'
+import { type ErrorCode, FerryError, isFerryError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { NetworkError, RegistryError } from '../../registry/index.js'
 import { ApiError, toApiError } from '../errors.js'
@@ -25,17 +25,17 @@ const FAULTS: Partial<Record<ErrorCode, string>> = {
 }
 
 /**
- * A failed request to upstream, in registry terms for the client that caused it. Not found is 404 and an
- * unavailable upstream 503, as before; whatever else upstream did wrong (a lying digest, an oversize or
- * unreadable manifest, a refused login) is 502 Bad Gateway with a message that says so, never a 4xx that
- * blames the client (sweep L9): on a 5xx containerd and podman try their next mirror, or upstream itself.
- * Failures of this server (a full disk, a bug) keep their own answers (toApiError).
+ * A failed request to upstream, in terms the caching target's readers act on. What upstream does not
+ * have is NOT_FOUND, as on every target (a handler answers it 404; the pull gate reads it as absent),
+ * with a message that says upstream was asked. An unavailable upstream is 503, as before; whatever else
+ * upstream did wrong (a lying digest, an oversize or unreadable manifest, a refused login) is 502 Bad
+ * Gateway with a message that says so, never a 4xx that blames the client (sweep L9): on a 5xx
+ * containerd and podman try their next mirror, or upstream itself. Failures of this server (a full
+ * disk, a bug) keep their own answers (toApiError).
  */
-export function upstreamError(err: unknown, what: string, logger: Logger): ApiError {
+export function upstreamError(err: unknown, what: string, logger: Logger): ApiError | FerryError {
   if (err instanceof ApiError) return err
-  if (isFerryError(err, 'NOT_FOUND')) {
-    return new ApiError('MANIFEST_UNKNOWN', `${what}: not found upstream`, { detail: { reference: what } })
-  }
+  if (isFerryError(err, 'NOT_FOUND')) return new FerryError('NOT_FOUND', `${what}: not found upstream`)
   if (upstreamUnavailable(err)) {
     logger.warn(`${what}: upstream unavailable: ${(err as Error).message}`)
     return new ApiError('UNAVAILABLE', `${what}: upstream unavailable and nothing cached`, { status: 503 })

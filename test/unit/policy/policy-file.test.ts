@@ -142,6 +142,10 @@ describe('the example policy file', () => {
     expect(await loadError(env('{ repositories: ["**/*-prod", "acme/{api,web"] }'))).toMatch(
       /^FILE:4:42: environments\[0\]\.match\.repositories\[1\]: .*"\{" is not closed/,
     )
+    // No name is upper case outside its host, and LOCALHOST (no "." or ":") is no host, as in a reference.
+    expect(await loadError(env('{ repositories: ["LOCALHOST/acme/**"] }'))).toMatch(
+      /^FILE:4:29: environments\[0\]\.match\.repositories\[0\]: "LOCALHOST\/acme\/\*\*" matches no repository: "LOCALHOST" is upper case/,
+    )
     // Tag globs never took "[": refused as before, with the position.
     expect(await loadError(env('{ tags: { match: "[z-a]" } }'))).toMatch(
       /^FILE:4:29: environments\[0\]\.match\.tags\.match: a glob may hold tag characters/,
