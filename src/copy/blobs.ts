@@ -11,11 +11,14 @@ import { isFerryError } from '../errors.js'
 import { type Logger, redact, silentLogger } from '../log.js'
 import { ContentMismatch } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import type { ProgressSink } from '../progress.js'
 import { chain } from '../util/chain.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
 import { blame } from './copy-error.js'
-import type { BlobOutcome, CopyEventSink } from './events.js'
 import { type JournalEntry, sessionPath, type UploadJournal } from './upload-journal.js'
+
+/** What became of one blob: its bytes moved, already there, or linked from another repository. */
+type BlobOutcome = 'copied' | 'skipped' | 'mounted'
 
 export interface BlobTally {
   copied: number
@@ -41,7 +44,7 @@ export async function transferBlobs(
   blobs: Iterable<Descriptor>,
   limit: Limiter,
   image: string,
-  emit: CopyEventSink,
+  progress: ProgressSink,
   opts: BlobTransferOptions = {},
 ): Promise<BlobTally> {
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytes: 0 }
@@ -49,10 +52,18 @@ export async function transferBlobs(
   await forEachLimited(ordered, limit, async (desc) => {
     const outcome = await transferBlob(source, destination, desc, opts, (n) => {
       tally.bytes += n
-      emit({ type: 'blob-progress', image, digest: desc.digest, bytes: n })
+      progress({ type: 'advance', phase: 'copy', subject: image, done: n, item: desc.digest })
     })
     tally[outcome]++
-    emit({ type: 'blob-done', image, digest: desc.digest, size: desc.size, outcome })
+    progress({
+      type: 'item',
+      phase: 'copy',
+      subject: image,
+      kind: 'blob',
+      digest: desc.digest,
+      size: desc.size,
+      outcome,
+    })
   })
   return tally
 }

@@ -7,6 +7,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 
 /** Bytes passed to any SHA-256/512 hash in this process while `fn` runs. */
@@ -63,14 +64,16 @@ describe('copy hashes each blob byte once', () => {
   it('registry to registry', async () => {
     once(
       await bytesHashed(() =>
-        copyReference(`${source.host}/hash/app:1.0`, `${destination.host}/r2r/app:1.0`, run),
+        copyReference(testContext(), `${source.host}/hash/app:1.0`, `${destination.host}/r2r/app:1.0`, run),
       ),
     )
   })
 
   it('registry into an OCI layout, and from it into a registry', async () => {
     const layout = `oci:${join(dir, 'layout')}:app`
-    once(await bytesHashed(() => copyReference(`${source.host}/hash/app:1.0`, layout, run)))
-    once(await bytesHashed(() => copyReference(layout, `${destination.host}/l2r/app:1.0`, run)))
+    once(await bytesHashed(() => copyReference(testContext(), `${source.host}/hash/app:1.0`, layout, run)))
+    once(
+      await bytesHashed(() => copyReference(testContext(), layout, `${destination.host}/l2r/app:1.0`, run)),
+    )
   })
 })
