@@ -1,5 +1,6 @@
 import { stripVTControlCharacters } from 'node:util'
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core'
+import { type Context, type ContextOptions, createContext } from '../src/context.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import {
   clipMiddle,
@@ -15,6 +16,7 @@ import type { Location } from '../src/reference/index.js'
 import { DEFAULT_TRANSFER_LIMITS } from '../src/registry/index.js'
 import { repeatable, repeatableList } from './args.js'
 import { type ExplicitCredentials, parseCreds, readCredsFromStdin } from './creds.js'
+import { progressBars } from './progress.js'
 import { type ParsedArg, parseRegistryArg, type RegistryArgKind, registryOfArg } from './registry-args.js'
 
 /** Errors are one line (a spec's list of problems: one per line); one that echoes a huge value is cut in the middle. */
@@ -234,8 +236,55 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
     return [...(this.flags['allow-token-realm'] ?? []), ...fromEnv.filter(Boolean)]
   }
 
-  /** Options every registry-facing library call takes. */
-  protected get registryOptions() {
+  /**
+   * Registry settings of this command besides the global flags (bundle import's upload chunk size), for
+   * a command to override.
+   */
+  protected contextSettings(): Partial<ContextOptions> {
+    return {}
+  }
+
+  /** Progress bars for the library's progress events: on a terminal, without --json (copy --quiet: none). */
+  protected showsProgress(): boolean {
+    return !this.jsonEnabled()
+  }
+
+  private built: Context | undefined
+  private bars: ReturnType<typeof progressBars> | undefined
+
+  /**
+   * What every library call of this command takes, built once from the global flags (TLS, credentials,
+   * token realms, limits, --debug) on first use: one registry client for all of it, closed when the
+   * command ends; progress events drawn as bars. Its signal is Ctrl-C's, asked for only by operations
+   * that listen.
+   */
+  protected get context(): Context {
+    if (!this.built) {
+      const command = this
+      this.bars = progressBars(this.showsProgress())
+      this.built = createContext({
+        ...this.registryOptions,
+        ...this.contextSettings(),
+        get signal() {
+          return command.signal
+        },
+        progress: this.bars.sink,
+      })
+    }
+    return this.built
+  }
+
+  /** Takes the bars away and closes the context's client (its connections), whatever the outcome. */
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.bars?.stop()
+    const built = this.built
+    this.built = undefined
+    await built?.close()
+    return super.finally(err)
+  }
+
+  /** The registry settings of the global flags. */
+  private get registryOptions() {
     return {
       insecure: this.flags['insecure-registry'] ?? [],
       plainHttp: this.flags['plain-http'],
@@ -254,11 +303,13 @@ export abstract class FerryCommand<T extends typeof Command> extends Command {
 
   /** Human output to stdout, suppressed under --json (where the returned value is printed instead). */
   protected out(line: string): void {
+    this.bars?.stop()
     if (!this.jsonEnabled()) process.stdout.write(`${forTerminal(line)}\n`)
   }
 
-  /** Notes for humans go to stderr so stdout stays parseable. */
+  /** Notes for humans go to stderr so stdout stays parseable; progress bars end first. */
   protected note(line: string): void {
+    this.bars?.stop()
     process.stderr.write(`${forTerminal(line)}\n`)
   }
 

@@ -102,11 +102,9 @@ export default class Audit extends FerryCommand<typeof Audit> {
         `nothing to audit against: give --ledger FILE, or a policy (--policy FILE, $${POLICY_ENV} or ./${DEFAULT_POLICY_FILE})`,
       )
     }
-    const report = await auditRepositories(this.positionals, {
-      ...this.registryOptions,
+    const report = await auditRepositories(this.context, this.positionals, {
       policy,
       ledgerFile,
-      signal: this.signal,
     })
     if (report.ledger?.problem)
       this.note(`warning: ${report.ledger.problem}: the ledger's chain is broken (see ferry ledger verify)`)

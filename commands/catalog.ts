@@ -5,7 +5,6 @@ import { FerryError } from '../src/errors.js'
 import { OciLayout } from '../src/layout/index.js'
 import { terminalSafe } from '../src/log.js'
 import { LAYOUT_PREFIX, type Location } from '../src/reference/index.js'
-import { RegistryClient } from '../src/registry/index.js'
 
 export default class Catalog extends FerryCommand<typeof Catalog> {
   static override summary = 'List the repositories of a registry (the _catalog API) or of an OCI layout.'
@@ -34,14 +33,9 @@ export default class Catalog extends FerryCommand<typeof Catalog> {
   async run() {
     const where = this.parsedArg('registry')
     if (where.kind !== 'host') return this.layoutCatalog(where)
-    const client = new RegistryClient(this.registryOptions)
-    try {
-      const repositories = await client.catalog(where)
-      for (const r of repositories) this.out(terminalSafe(r))
-      return { registry: where.registry, repositories }
-    } finally {
-      await client.close()
-    }
+    const repositories = await this.context.client.catalog(where)
+    for (const r of repositories) this.out(terminalSafe(r))
+    return { registry: where.registry, repositories }
   }
 
   private async layoutCatalog(ref: Location) {

@@ -6,7 +6,6 @@ import { formatBytes, plural } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
-import { progressSink } from '../cli/progress.js'
 import { DEFAULT_CONCURRENCY } from '../src/copy/copy.js'
 import { parsePlatform } from '../src/oci/platform.js'
 import { copyReference } from '../src/targets/copy-reference.js'
@@ -114,50 +113,45 @@ export default class Copy extends FerryCommand<typeof Copy> {
     }
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
     const quiet = this.flags.quiet
-    const progress = await progressSink(!this.jsonEnabled() && !quiet)
-    try {
-      const result = await copyReference(source, destination, {
-        ...this.registryOptions,
-        platforms: this.flags.platform?.map(parsePlatform),
-        referrers: this.flags.referrers,
-        concurrency: this.flags.concurrency,
-        includeNondistributable: this.flags['include-nondistributable'],
-        digestWins: this.flags['digest-wins'],
-        governance,
-        onEvent: progress.onEvent,
-        signal: this.signal,
-      })
-      progress.stop()
-      if (result.digestWon && !quiet) {
-        const { tag, tagDigest } = result.digestWon
-        this.note(
-          `note: copied ${result.source.digest} as given (--digest-wins); the source tag ${tag} ${tagDigest ? `is ${tagDigest}` : 'does not exist'}`,
-        )
-      }
-      if (quiet) {
-        // --quiet: the digest line alone.
-      } else if (result.platformChild) {
-        this.note(
-          `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
-        )
-      } else if (result.filtered) {
-        this.note(
-          `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
-        )
-      }
-      const b = result.blobs
-      this.out(
-        `${result.destination.name}${result.destination.tag ? `:${result.destination.tag}` : ''}@${result.destination.digest}`,
+    const result = await copyReference(this.context, source, destination, {
+      platforms: this.flags.platform?.map(parsePlatform),
+      referrers: this.flags.referrers,
+      concurrency: this.flags.concurrency,
+      includeNondistributable: this.flags['include-nondistributable'],
+      digestWins: this.flags['digest-wins'],
+      governance,
+    })
+    if (result.digestWon && !quiet) {
+      const { tag, tagDigest } = result.digestWon
+      this.note(
+        `note: copied ${result.source.digest} as given (--digest-wins); the source tag ${tag} ${tagDigest ? `is ${tagDigest}` : 'does not exist'}`,
       )
-      if (!quiet)
-        this.note(
-          `copied ${plural(b.copied, 'blob')} (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
-            `${plural(result.manifests.pushed, 'manifest')} pushed, ${result.manifests.skipped} present` +
-            `${result.referrers ? `; ${plural(result.referrers, 'referrer')}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
-        )
-      return result
-    } finally {
-      progress.stop()
     }
+    if (quiet) {
+      // --quiet: the digest line alone.
+    } else if (result.platformChild) {
+      this.note(
+        `note: copied the platform's own manifest ${result.destination.digest} (source index ${result.source.digest})`,
+      )
+    } else if (result.filtered) {
+      this.note(
+        `note: the platform filter made a new index ${result.destination.digest} (source index ${result.source.digest})`,
+      )
+    }
+    const b = result.blobs
+    this.out(
+      `${result.destination.name}${result.destination.tag ? `:${result.destination.tag}` : ''}@${result.destination.digest}`,
+    )
+    if (!quiet)
+      this.note(
+        `copied ${plural(b.copied, 'blob')} (${formatBytes(result.bytes)}), skipped ${b.skipped}, mounted ${b.mounted}; ` +
+          `${plural(result.manifests.pushed, 'manifest')} pushed, ${result.manifests.skipped} present` +
+          `${result.referrers ? `; ${plural(result.referrers, 'referrer')}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+      )
+    return result
+  }
+
+  protected override showsProgress(): boolean {
+    return super.showsProgress() && !this.flags.quiet
   }
 }

@@ -45,12 +45,10 @@ export default class Delete extends FerryCommand<typeof Delete> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const result = await deleteImage(this.args.image, {
-      ...this.registryOptions,
+    const result = await deleteImage(this.context, this.args.image, {
       governance,
       force: this.flags.force,
       dryRun: this.flags['dry-run'],
-      signal: this.signal,
     })
     const tags = result.tags.length ? ` (tags: ${result.tags.join(', ')})` : ' (untagged)'
     this.out(`${result.dryRun ? 'would delete' : 'deleted'} ${result.image}${tags}`)

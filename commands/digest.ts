@@ -18,7 +18,7 @@ export default class Digest extends FerryCommand<typeof Digest> {
   static jsonOutput: JsonShape = { digest: 'string', mediaType: 'string', size: 'number' }
 
   async run() {
-    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
+    const { target, reference } = await openSource(this.context, this.location('image'))
     try {
       const desc = await target.resolve(reference)
       this.out(desc.digest)

@@ -45,7 +45,7 @@ export default class Inspect extends FerryCommand<typeof Inspect> {
   }
 
   async run() {
-    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
+    const { target, reference } = await openSource(this.context, this.location('image'))
     try {
       const platform = this.flags.platform ? parsePlatform(this.flags.platform) : undefined
       const result = await inspectImage(target, reference, { platform })

@@ -35,7 +35,7 @@ export default class Inventory extends FerryCommand<typeof Inventory> {
   }
 
   async run() {
-    const inventory = await createInventory(this.args.where, this.registryOptions)
+    const inventory = await createInventory(this.context, this.args.where)
     await writeInventory(this.flags.output, inventory)
     const blobs = new Set(inventory.repositories.flatMap((r) => r.blobs.map((b) => b.digest)))
     const tags = inventory.repositories.reduce((n, r) => n + Object.keys(r.tags).length, 0)

@@ -44,7 +44,7 @@ export default class Login extends FerryCommand<typeof Login> {
       : await promptSecret('Password: ')
     if (!password) throw new FerryError('USAGE', 'empty password')
     const host = this.parsedArg('registry') as RegistryHost
-    await login(host, this.flags.username, password, this.registryOptions)
+    await login(this.context.client, host, this.flags.username, password, { authFile: this.flags.authfile })
     this.note(`Login succeeded: ${host.registry}`)
     return { registry: host.registry, username: this.flags.username }
   }

@@ -20,7 +20,7 @@ export default class Logout extends FerryCommand<typeof Logout> {
 
   async run() {
     const { registry } = this.parsedArg('registry') as RegistryHost
-    const removed = await logout(registry, this.registryOptions)
+    const removed = await logout(registry, { authFile: this.flags.authfile })
     this.note(removed ? `Removed login credentials for ${registry}` : `Not logged in to ${registry}`)
     return { registry, removed }
   }

@@ -150,8 +150,7 @@ export default class Pin extends FerryCommand<typeof Pin> {
     const { flags } = this
     const names = await this.internalNames()
     const gate = await this.gate()
-    const report = await pin({
-      ...this.registryOptions,
+    const report = await pin(this.context, {
       inputs: this.positionals,
       names,
       gate,

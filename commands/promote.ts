@@ -5,7 +5,6 @@ import type { JsonShape } from '../cli/json-shape.js'
 import { policyCheckShape } from '../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
 import { checkLine } from '../cli/policy-render.js'
-import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { promote } from '../src/promote/index.js'
 
@@ -75,22 +74,13 @@ export default class Promote extends FerryCommand<typeof Promote> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const progress = await progressSink(!this.jsonEnabled())
-    let result: Awaited<ReturnType<typeof promote>>
-    try {
-      result = await promote(this.args.source, this.args.destination, {
-        ...this.registryOptions,
-        ...governance,
-        force: this.flags.force,
-        digestWins: this.flags['digest-wins'],
-        referrers: !this.flags['no-referrers'],
-        ferryVersion: this.config.version,
-        onEvent: progress.onEvent,
-        signal: this.signal,
-      })
-    } finally {
-      progress.stop()
-    }
+    const result = await promote(this.context, this.args.source, this.args.destination, {
+      ...governance,
+      force: this.flags.force,
+      digestWins: this.flags['digest-wins'],
+      referrers: !this.flags['no-referrers'],
+      ferryVersion: this.config.version,
+    })
     if (result.digestWon) {
       const { tag, tagDigest } = result.digestWon
       this.note(

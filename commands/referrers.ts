@@ -44,7 +44,7 @@ export default class Referrers extends FerryCommand<typeof Referrers> {
   }
 
   async run() {
-    const { target, reference } = await openSource(this.location('image'), this.registryOptions)
+    const { target, reference } = await openSource(this.context, this.location('image'))
     try {
       const tree = await listAttached({ target, reference, artifactType: this.flags['artifact-type'] })
       this.out(render(tree))

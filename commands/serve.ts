@@ -5,7 +5,6 @@ import { repeatable } from '../cli/args.js'
 import { FerryCommand } from '../cli/base-command.js'
 import { bundleSignatureWords } from '../cli/format.js'
 import { renderGc } from '../cli/gc-render.js'
-import { progressSink } from '../cli/progress.js'
 import { SIGNING_KEY_HELP, withSigner } from '../cli/signing-key.js'
 import { FerryError } from '../src/errors.js'
 import { type Logger, redact, terminalSafe } from '../src/log.js'
@@ -322,8 +321,6 @@ export default class Serve extends FerryCommand<typeof Serve> {
   private async serve(signer: Signer | undefined): Promise<void> {
     const { flags } = this
     const publicKey = flags.key ? await loadPublicKey(flags.key) : undefined
-    const progress = await progressSink(Boolean(flags.bundle))
-    let seen = 0
     const accessFile = flags['access-log'] ? openAccessLog(flags['access-log']) : undefined
     const writeAccess = accessFile
       ? (line: string) => accessFile.write(`${line}\n`)
@@ -333,11 +330,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
       bundle: flags.bundle,
       repository: flags.repository,
       publicKey,
-      onVerifyProgress: (verified, total) => {
-        if (seen === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
-        progress.onEvent({ type: 'blob-progress', image: 'verifying', digest: '', bytes: verified - seen })
-        seen = verified
-      },
+      progress: this.context.progress,
       address: flags.address,
       port: flags.port,
       readOnly: flags['read-only'],
@@ -381,7 +374,7 @@ export default class Serve extends FerryCommand<typeof Serve> {
       accessLog: flags['no-access-log']
         ? undefined
         : { format: flags['access-log-format'] as 'common' | 'json', write: writeAccess },
-    }).finally(() => progress.stop())
+    })
     if (flags.upstream?.length) {
       this.note(
         `ferry serve: listening on ${server.url} (pull-through cache of ${flags.upstream.join(', ')}, root ${resolve(flags.root!)})`,

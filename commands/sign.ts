@@ -74,7 +74,7 @@ export default class Sign extends FerryCommand<typeof Sign> {
       this.flags.key,
       (l) => this.note(l),
       async (key) => {
-        const { target, reference } = await openTarget(ref, this.registryOptions)
+        const { target, reference } = await openTarget(this.context, ref)
         try {
           const result = await signImage({
             target,

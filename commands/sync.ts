@@ -4,7 +4,6 @@ import { formatBytes, plural, table } from '../cli/format.js'
 import type { JsonShape } from '../cli/json-shape.js'
 import { blobCountsShape } from '../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../cli/policy-flags.js'
-import { progressSink } from '../cli/progress.js'
 import { exitCodeFor, FerryError } from '../src/errors.js'
 import { JOB_INDEX_VARIABLE, parseShard } from '../src/sync/shard.js'
 import { runSync, type SyncReport } from '../src/sync/sync.js'
@@ -83,22 +82,13 @@ export default class Sync extends FerryCommand<typeof Sync> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const progress = await progressSink(!this.jsonEnabled())
-    let report: SyncReport
-    try {
-      report = await runSync(this.args.spec, {
-        ...this.registryOptions,
-        ...(this.flags.shard === undefined ? {} : { shard: parseShard(this.flags.shard) }),
-        dryRun: this.flags['dry-run'],
-        concurrency: this.flags.concurrency,
-        blobConcurrency: this.flags['blob-concurrency'],
-        governance,
-        onEvent: progress.onEvent,
-        signal: this.signal,
-      })
-    } finally {
-      progress.stop()
-    }
+    const report = await runSync(this.context, this.args.spec, {
+      ...(this.flags.shard === undefined ? {} : { shard: parseShard(this.flags.shard) }),
+      dryRun: this.flags['dry-run'],
+      concurrency: this.flags.concurrency,
+      blobConcurrency: this.flags['blob-concurrency'],
+      governance,
+    })
     this.out(render(report))
     // A refusal by the policy says so in the exit code, whatever else failed.
     const refused = report.entries.some((e) => e.error?.code === 'POLICY_VIOLATION')

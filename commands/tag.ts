@@ -48,10 +48,8 @@ export default class Tag extends FerryCommand<typeof Tag> {
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const result = await retag(this.args.image, this.args.tag, {
-      ...this.registryOptions,
+    const result = await retag(this.context, this.args.image, this.args.tag, {
       ...governance,
-      signal: this.signal,
     })
     for (const c of result.checks ?? [])
       if (c.result === 'warn') this.note(`ferry: warning: ${describeCheck(c)}`)

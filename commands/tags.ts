@@ -42,7 +42,7 @@ export default class Tags extends FerryCommand<typeof Tags> {
     const ref = this.location('repository')
     if (ref.kind === 'layout' && ref.repository === undefined && !ref.digest) return this.layoutTags(ref)
     if (ref.kind === 'bundle' && ref.repository === undefined) return this.bundleTags(ref)
-    const { target } = await openSource(ref, this.registryOptions)
+    const { target } = await openSource(this.context, ref)
     try {
       const tags = await target.listTags()
       for (const t of tags) this.out(terminalSafe(t))

@@ -82,7 +82,7 @@ export default class Verify extends FerryCommand<typeof Verify> {
   async run() {
     const keys = await flagKeySet(this.flags)
     const annotations = parseKeyValues(this.flags.annotation)
-    const { target, reference } = await openSource(this.args.image, this.registryOptions)
+    const { target, reference } = await openSource(this.context, this.args.image)
     let report: VerifyImageResult
     try {
       report = await verifyImage({

@@ -61,7 +61,7 @@ export default class AttachArtifact extends FerryCommand<typeof AttachArtifact> 
       this.flags.key,
       (l) => this.note(l),
       async (key) => {
-        const { target, reference } = await openTarget(ref, this.registryOptions)
+        const { target, reference } = await openTarget(this.context, ref)
         try {
           const result = await attachArtifact({
             target,

@@ -54,7 +54,7 @@ export default class AttachSbom extends FerryCommand<typeof AttachSbom> {
       this.flags.key,
       (l) => this.note(l),
       async (key) => {
-        const { target, reference } = await openTarget(ref, this.registryOptions)
+        const { target, reference } = await openTarget(this.context, ref)
         try {
           const result = await attachSbom({
             target,

@@ -4,7 +4,6 @@ import { FerryCommand } from '../../cli/base-command.js'
 import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { bundleImageShape, omittedShape } from '../../cli/json-shapes.js'
-import { progressSink } from '../../cli/progress.js'
 import { SIGNING_KEY_HELP, signingKeyFlag, withSigner } from '../../cli/signing-key.js'
 import { createBundle } from '../../src/bundle/create.js'
 import { parseSize } from '../../src/bundle/output.js'
@@ -127,41 +126,33 @@ export default class BundleCreate extends FerryCommand<typeof BundleCreate> {
       flags.key,
       (l) => this.note(l),
       async (signingKey) => {
-        const progress = await progressSink(!this.jsonEnabled())
-        try {
-          const result = await createBundle(spec, {
-            ...this.registryOptions,
-            output: flags.output,
-            base: flags.base,
-            against: flags.against,
-            splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
-            signingKey,
-            sequence: flags.sequence,
-            require: { signature: flags['require-signature'], sbom: flags['require-sbom'] },
-            onEvent: progress.onEvent,
-          })
-          progress.stop()
-          this.out(
-            table(
-              result.images.map((i) => [
-                i.source,
-                i.digest,
-                i.platforms.join(',') || '-',
-                plural(i.referrers.length, 'referrer'),
-              ]),
-            ),
-          )
-          for (const f of result.files) this.out(f)
-          this.note(
-            `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${plural(result.blobs, 'blob')} (${formatBytes(result.blobBytes)})` +
-              `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
-              `${result.signed ? ', signed' : ''}${result.sequence === undefined ? '' : `, sequence ${result.sequence}`}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
-          )
-          if (signingKey && !signingKey.deterministic) this.note(RANDOMISED_SIGNATURE_NOTE)
-          return result
-        } finally {
-          progress.stop()
-        }
+        const result = await createBundle(this.context, spec, {
+          output: flags.output,
+          base: flags.base,
+          against: flags.against,
+          splitSize: flags['split-size'] === undefined ? undefined : parseSize(flags['split-size']),
+          signingKey,
+          sequence: flags.sequence,
+          require: { signature: flags['require-signature'], sbom: flags['require-sbom'] },
+        })
+        this.out(
+          table(
+            result.images.map((i) => [
+              i.source,
+              i.digest,
+              i.platforms.join(',') || '-',
+              plural(i.referrers.length, 'referrer'),
+            ]),
+          ),
+        )
+        for (const f of result.files) this.out(f)
+        this.note(
+          `${result.name} ${result.version}: ${plural(result.images.length, 'image')}, ${plural(result.blobs, 'blob')} (${formatBytes(result.blobBytes)})` +
+            `${result.omitted.blobs ? `, ${result.omitted.blobs} left out (${formatBytes(result.omitted.bytes)})` : ''}` +
+            `${result.signed ? ', signed' : ''}${result.sequence === undefined ? '' : `, sequence ${result.sequence}`}; sha256 ${result.sha256} in ${(result.durationMs / 1000).toFixed(1)}s`,
+        )
+        if (signingKey && !signingKey.deterministic) this.note(RANDOMISED_SIGNATURE_NOTE)
+        return result
       },
     )
   }

@@ -5,9 +5,8 @@ import { formatBytes, plural, table } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { blobCountsShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
 import { commandGovernance, governanceFlags } from '../../cli/policy-flags.js'
-import { progressSink } from '../../cli/progress.js'
 import { flagKeySet, revokedFlag } from '../../cli/trust-flags.js'
-import { importBundle } from '../../src/bundle/import.js'
+import { IMPORT_CHUNK_SIZE, importBundle } from '../../src/bundle/import.js'
 import { describeOrder } from '../../src/bundle/import-record.js'
 import { loadMappingFile } from '../../src/bundle/mapping.js'
 import { writeMappingFile } from '../../src/bundle/mapping-out.js'
@@ -116,6 +115,11 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     durationMs: 'number',
   }
 
+  /** Smaller upload chunks than a copy's: see IMPORT_CHUNK_SIZE. */
+  protected override contextSettings() {
+    return { chunkSize: IMPORT_CHUNK_SIZE }
+  }
+
   async run() {
     const { flags } = this
     const mapping = flags.mapping ? await loadMappingFile(flags.mapping) : undefined
@@ -124,41 +128,27 @@ export default class BundleImport extends FerryCommand<typeof BundleImport> {
     const keys = flags.key?.length
       ? await flagKeySet({ key: flags.key, revoked: flags.revoked }, governance.policy)
       : undefined
-    const progress = await progressSink(!this.jsonEnabled())
-    let verified = 0
-    try {
-      const result = await importBundle(this.args.file, {
-        ...this.registryOptions,
-        to: flags.to,
-        keys,
-        allowDowngrade: flags['allow-downgrade'],
-        mapping,
-        stripComponents: flags['strip-components'],
-        concurrency: flags.concurrency,
-        governance,
-        onEvent: progress.onEvent,
-        onVerifyProgress: (n, total) => {
-          if (verified === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
-          progress.onEvent({ type: 'blob-progress', image: 'verifying', digest: '', bytes: n - verified })
-          verified = n
-        },
-      })
-      progress.stop()
-      if (flags['mapping-out']) await writeMappingFile(flags['mapping-out'], result)
-      this.out(table(result.images.map((i) => [i.source, '→', i.destination, i.digest])))
-      for (const d of result.downgraded)
-        this.note(
-          `downgraded ${d.destination}: ${d.from} → ${d.to} (it held bundle ${describeOrder(d.previous)}; --allow-downgrade)`,
-        )
-      const copied = result.images.reduce((n, i) => n + i.blobs.copied, 0)
-      const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
+    const result = await importBundle(this.context, this.args.file, {
+      to: flags.to,
+      keys,
+      allowDowngrade: flags['allow-downgrade'],
+      mapping,
+      stripComponents: flags['strip-components'],
+      concurrency: flags.concurrency,
+      governance,
+    })
+    if (flags['mapping-out']) await writeMappingFile(flags['mapping-out'], result)
+    this.out(table(result.images.map((i) => [i.source, '→', i.destination, i.digest])))
+    for (const d of result.downgraded)
       this.note(
-        `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${plural(copied, 'blob')} copied (${formatBytes(result.bytes)}), ` +
-          `${skipped} already there${result.signer ? `; bundle signature verified with ${keyName(result.signer)}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+        `downgraded ${d.destination}: ${d.from} → ${d.to} (it held bundle ${describeOrder(d.previous)}; --allow-downgrade)`,
       )
-      return result
-    } finally {
-      progress.stop()
-    }
+    const copied = result.images.reduce((n, i) => n + i.blobs.copied, 0)
+    const skipped = result.images.reduce((n, i) => n + i.blobs.skipped, 0)
+    this.note(
+      `${result.name} ${result.version}: ${plural(result.images.length, 'image')} imported; ${plural(copied, 'blob')} copied (${formatBytes(result.bytes)}), ` +
+        `${skipped} already there${result.signer ? `; bundle signature verified with ${keyName(result.signer)}` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+    )
+    return result
   }
 }

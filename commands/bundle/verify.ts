@@ -4,7 +4,6 @@ import { FerryCommand } from '../../cli/base-command.js'
 import { bundleSignatureWords, formatBytes, plural } from '../../cli/format.js'
 import type { JsonShape } from '../../cli/json-shape.js'
 import { baseShape, omittedShape, signatureKeyShape, signatureStateType } from '../../cli/json-shapes.js'
-import { progressSink } from '../../cli/progress.js'
 import { flagKeySet, revokedFlag, trustPolicyFlag } from '../../cli/trust-flags.js'
 import { type BundleVerifyReport, verifyBundleFile } from '../../src/bundle/verify.js'
 import { exitCodeFor, FerryError } from '../../src/errors.js'
@@ -75,22 +74,11 @@ export default class BundleVerify extends FerryCommand<typeof BundleVerify> {
 
   async run() {
     const keys = this.flags.key?.length ? await flagKeySet(this.flags) : undefined
-    const progress = await progressSink(!this.jsonEnabled())
-    let report: BundleVerifyReport
-    try {
-      let seen = 0
-      report = await verifyBundleFile(this.args.file, {
-        keys,
-        requireSbom: this.flags['require-sbom'],
-        onProgress: (verified, total) => {
-          if (seen === 0) progress.onEvent({ type: 'plan', image: 'verifying', blobs: 0, bytes: total })
-          progress.onEvent({ type: 'blob-progress', image: 'verifying', digest: '', bytes: verified - seen })
-          seen = verified
-        },
-      })
-    } finally {
-      progress.stop()
-    }
+    const report = await verifyBundleFile(this.args.file, {
+      keys,
+      requireSbom: this.flags['require-sbom'],
+      progress: this.context.progress,
+    })
     this.out(render(report))
     if (!report.ok) {
       const failed = report.images.filter((i) => !i.ok).map((i) => i.source)

@@ -77,8 +77,7 @@ export default class EvidencePack extends FerryCommand<typeof EvidencePack> {
       flags.key,
       (l) => this.note(l),
       async (signer) => {
-        const result = await packEvidence({
-          ...this.registryOptions,
+        const result = await packEvidence(this.context, {
           paths: this.positionals,
           images: flags.image ?? [],
           case: flags.case,

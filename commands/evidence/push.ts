@@ -60,7 +60,7 @@ export default class EvidencePush extends FerryCommand<typeof EvidencePush> {
       }
       subject = manifestReference(s)
     }
-    const { target } = await openTarget(ref, { ...this.registryOptions, create: true })
+    const { target } = await openTarget(this.context, ref, { create: true })
     try {
       const result = await pushEvidence(this.args.file, { target, tag: ref.tag, subject })
       this.out(`${result.name}@${result.digest}`)

@@ -86,7 +86,7 @@ export default class PolicyCheck extends FerryCommand<typeof PolicyCheck> {
     const images = this.positionals
     const results: ImageCheck[] = []
     for (const text of images) {
-      const subject = await openSubject(text, this.registryOptions)
+      const subject = await openSubject(this.context, text)
       try {
         const { digest } = await subject.target.resolve(subject.reference, { signal: this.signal })
         const { host, repository, tag } = subject.name

@@ -91,14 +91,12 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
   async run() {
     const policy = await requiredPolicy(this.flags.policy, 'retention apply')
     const common = {
-      ...this.registryOptions,
       policy,
       ledgerFile: agesLedger(this.flags.ledger, policy),
       allRepositories: this.flags['all-repositories'],
-      signal: this.signal,
     }
     if (!this.flags.yes) {
-      const plan = await planRetention(this.positionals, common)
+      const plan = await planRetention(this.context, this.positionals, common)
       for (const p of plan.repositories) for (const line of renderPlan(p, policy)) this.out(line)
       this.note('ferry: nothing was changed; run again with --yes to apply this plan')
       return {
@@ -107,10 +105,9 @@ export default class RetentionApply extends FerryCommand<typeof RetentionApply> 
         summary: plan.summary,
       }
     }
-    const result = await applyRetention(this.positionals, {
+    const result = await applyRetention(this.context, this.positionals, {
       ...common,
       backupDir: this.flags.backup ?? backupPath(),
-      logger: this.logger,
       record: { ledger: this.flags.ledger ?? policy.ledger, ferryVersion: this.config.version },
     })
     for (const r of result.repositories) {

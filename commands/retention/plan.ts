@@ -138,12 +138,10 @@ export default class RetentionPlan extends FerryCommand<typeof RetentionPlan> {
 
   async run() {
     const policy = await requiredPolicy(this.flags.policy, 'retention plan')
-    const result = await planRetention(this.positionals, {
-      ...this.registryOptions,
+    const result = await planRetention(this.context, this.positionals, {
       policy,
       ledgerFile: agesLedger(this.flags.ledger, policy),
       allRepositories: this.flags['all-repositories'],
-      signal: this.signal,
     })
     for (const plan of result.repositories) for (const line of renderPlan(plan, policy)) this.out(line)
     const s = result.summary

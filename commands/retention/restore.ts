@@ -55,12 +55,10 @@ export default class RetentionRestore extends FerryCommand<typeof RetentionResto
 
   async run() {
     const governance = await commandGovernance(this.flags, (line) => this.note(line), this.config.version)
-    const result = await restoreRetention(this.args.backup, {
-      ...this.registryOptions,
+    const result = await restoreRetention(this.context, this.args.backup, {
       governance,
       to: this.flags.to,
       force: this.flags.force,
-      signal: this.signal,
     })
     let conflicts = 0
     for (const r of result.repositories) {

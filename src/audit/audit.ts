@@ -1,6 +1,7 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
 import { isUntagPlaceholder } from '../content/untag-placeholder.js'
+import type { Context } from '../context.js'
 import {
   type LedgerVerification,
   lastRecordedTags,
@@ -13,11 +14,10 @@ import type { Digest } from '../oci/digest.js'
 import { checkContent, checkName, judgesFor, type Policy, type PolicyCheck } from '../policy/index.js'
 import { isAttachmentTag } from '../reference/grammar.js'
 import { canonicalName, parseRepository } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { Limiter } from '../util/limit.js'
 import { type AuditFinding, byImageAndKind } from './findings.js'
 
-export interface AuditOptions extends RegistryOptions, OperationOptions {
+export interface AuditOptions {
   /** The rules tags and images are held to; without it only the ledger is compared. */
   policy?: Policy
   /** A promotion ledger (`promote`/`tag --ledger`): where each release tag should still be. */
@@ -51,31 +51,27 @@ const RESOLVE_CONCURRENCY = 8
  * attachments the policy's content rules read.
  */
 export async function auditRepositories(
+  ctx: Context,
   repositories: readonly string[],
   opts: AuditOptions,
 ): Promise<AuditReport> {
   const names = repositories.map(parseRepository)
   const ledger = opts.ledgerFile === undefined ? undefined : await readLedgerState(opts.ledgerFile)
-  const client = new RegistryClient(opts)
   const findings: AuditFinding[] = []
   const audited: AuditedRepository[] = []
-  try {
-    for (const n of names) {
-      const target = client.repository(n)
-      const recorded = [...(ledger?.tags.values() ?? [])].filter(
-        (r) => r.repository === canonicalName(`${n.registry}/${n.repository}`),
-      )
-      const found = await auditRepository(target, {
-        ...n,
-        recorded,
-        policy: opts.policy,
-        signal: opts.signal,
-      })
-      findings.push(...found.findings)
-      audited.push({ repository: target.name, tags: found.tags, recorded: recorded.length })
-    }
-  } finally {
-    await client.close()
+  for (const n of names) {
+    const target = ctx.client.repository(n)
+    const recorded = [...(ledger?.tags.values() ?? [])].filter(
+      (r) => r.repository === canonicalName(`${n.registry}/${n.repository}`),
+    )
+    const found = await auditRepository(target, {
+      ...n,
+      recorded,
+      policy: opts.policy,
+      signal: ctx.signal,
+    })
+    findings.push(...found.findings)
+    audited.push({ repository: target.name, tags: found.tags, recorded: recorded.length })
   }
   findings.sort(byImageAndKind)
   return {

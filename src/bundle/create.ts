@@ -1,12 +1,12 @@
 import type { KeyObject } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { CopyEventSink } from '../copy/events.js'
+import type { Context } from '../context.js'
 import { FerryError } from '../errors.js'
 import { serializeIndex } from '../layout/layout-files.js'
 import type { Digest } from '../oci/digest.js'
 import { MediaType } from '../oci/media-types.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import type { ProgressSink } from '../progress.js'
 import type { Signer } from '../sign/signer.js'
 import { bundleCreated } from './created-time.js'
 import { applyOmission, loadOmission } from './delta.js'
@@ -28,7 +28,7 @@ import { signMetadata } from './signature.js'
 import type { BundleSpec } from './spec.js'
 import { type TarBlob, type TarFile, writeBundleTar } from './tar-write.js'
 
-export interface CreateBundleOptions extends RegistryOptions {
+export interface CreateBundleOptions {
   /** The bundle file; with `splitSize`, the stem of `FILE.000`, … and `FILE.parts.json`. */
   output: string
   /** Delta: leave out blobs an earlier bundle carried (or itself left out). */
@@ -41,14 +41,12 @@ export interface CreateBundleOptions extends RegistryOptions {
   signingKey?: KeyObject | Signer
   /** The release counter import orders bundles of this name by (import-record.ts). Default: none, `created` orders. */
   sequence?: number
-  client?: RegistryClient
   /** Images resolved at once. Default 4. */
   concurrency?: number
   /** What every image must carry (a signature, an SBOM): checked on the plan, before anything is written. */
   require?: BundleRequirements
   /** SOURCE_DATE_EPOCH is read from here (else the time comes from the images, never the clock). Default process.env. */
   env?: NodeJS.ProcessEnv
-  onEvent?: CopyEventSink
 }
 
 export interface CreateBundleResult extends WrittenBundle {
@@ -70,59 +68,59 @@ export interface CreateBundleResult extends WrittenBundle {
  * whole content is known before the first tar byte; then writes the tar in one pass, each blob streamed
  * from its registry into its entry. The file appears under its name only when complete.
  */
-export async function createBundle(spec: BundleSpec, opts: CreateBundleOptions): Promise<CreateBundleResult> {
+export async function createBundle(
+  ctx: Context,
+  spec: BundleSpec,
+  opts: CreateBundleOptions,
+): Promise<CreateBundleResult> {
   const started = performance.now()
   const env = opts.env ?? process.env
   await checkOutputDirectory(opts.output)
   // Before anything is fetched: a mistyped --base or --against should not cost a registry walk.
   const omission = await loadOmission({ base: opts.base, against: opts.against })
-  const client = opts.client ?? new RegistryClient(opts)
-  try {
-    const plan = await planBundle(spec, {
-      repository: (ref) => client.repository(ref),
-      concurrency: opts.concurrency,
-    })
-    checkRequirements(plan, opts.require ?? {}, opts.output)
-    const omitted = applyOmission(plan, omission)
-    const created = bundleCreated(env, plan.times)
-    const metadata: BundleMetadata = {
-      formatVersion: FORMAT_VERSION,
-      name: spec.name,
-      version: spec.version,
-      created,
-      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
-      entries: plan.entries,
-      images: plan.images,
-      blobs: blobList(plan),
-      omitted,
-      ...(omission.base ? { base: omission.base } : {}),
-      ...(omission.against ? { against: omission.against } : {}),
-    }
-    const metadataBytes = encodeJson(metadata)
-    const files: TarFile[] = [
-      { name: OCI_LAYOUT_NAME, bytes: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
-      { name: METADATA_NAME, bytes: metadataBytes },
-    ]
-    if (opts.signingKey)
-      files.push({ name: SIGNATURE_NAME, bytes: await signMetadata(metadataBytes, opts.signingKey) })
-    files.push({
-      name: INDEX_NAME,
-      bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
-    })
-    const written = await write(plan, files, metadata, opts, new Date(created))
-    return {
-      ...written,
-      name: spec.name,
-      version: spec.version,
-      created,
-      ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
-      images: plan.images,
-      ...metadataTotals(metadata),
-      signed: !!opts.signingKey,
-      durationMs: Math.round(performance.now() - started),
-    }
-  } finally {
-    if (!opts.client) await client.close()
+  const { client } = ctx
+  const plan = await planBundle(spec, {
+    repository: (ref) => client.repository(ref),
+    concurrency: opts.concurrency,
+  })
+  checkRequirements(plan, opts.require ?? {}, opts.output)
+  const omitted = applyOmission(plan, omission)
+  const created = bundleCreated(env, plan.times)
+  const metadata: BundleMetadata = {
+    formatVersion: FORMAT_VERSION,
+    name: spec.name,
+    version: spec.version,
+    created,
+    ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
+    entries: plan.entries,
+    images: plan.images,
+    blobs: blobList(plan),
+    omitted,
+    ...(omission.base ? { base: omission.base } : {}),
+    ...(omission.against ? { against: omission.against } : {}),
+  }
+  const metadataBytes = encodeJson(metadata)
+  const files: TarFile[] = [
+    { name: OCI_LAYOUT_NAME, bytes: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
+    { name: METADATA_NAME, bytes: metadataBytes },
+  ]
+  if (opts.signingKey)
+    files.push({ name: SIGNATURE_NAME, bytes: await signMetadata(metadataBytes, opts.signingKey) })
+  files.push({
+    name: INDEX_NAME,
+    bytes: serializeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: plan.entries }),
+  })
+  const written = await write(plan, files, metadata, opts, new Date(created), ctx.progress)
+  return {
+    ...written,
+    name: spec.name,
+    version: spec.version,
+    created,
+    ...(opts.sequence === undefined ? {} : { sequence: opts.sequence }),
+    images: plan.images,
+    ...metadataTotals(metadata),
+    signed: !!opts.signingKey,
+    durationMs: Math.round(performance.now() - started),
   }
 }
 
@@ -142,6 +140,7 @@ async function write(
   metadata: BundleMetadata,
   opts: CreateBundleOptions,
   mtime: Date,
+  progress: ProgressSink,
 ): Promise<WrittenBundle> {
   const blobs: TarBlob[] = metadata.blobs.map(({ digest, size }) => {
     const bytes = plan.manifests.get(digest)
@@ -151,16 +150,15 @@ async function write(
       ? { desc: planned.desc, bytes: planned.bytes }
       : { desc: planned.desc, source: planned.source }
   })
-  const emit = opts.onEvent ?? (() => {})
-  const image = opts.output
-  emit({ type: 'plan', image, blobs: blobs.length, bytes: blobs.reduce((n, b) => n + b.desc.size, 0) })
+  const subject = opts.output
+  const total = blobs.reduce((n, b) => n + b.desc.size, 0)
+  progress({ type: 'start', phase: 'bundle-write', subject, unit: 'bytes', total, items: blobs.length })
   const out = await openOutput(opts.output, opts.splitSize)
   try {
     await writeBundleTar(files, blobs, out, {
       mtime,
-      onProgress: (desc, bytes) => emit({ type: 'blob-progress', image, digest: desc.digest, bytes }),
-      onBlobDone: (desc) =>
-        emit({ type: 'blob-done', image, digest: desc.digest, size: desc.size, outcome: 'copied' }),
+      progress,
+      subject,
     })
     return await out.commit()
   } catch (err) {

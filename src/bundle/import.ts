@@ -3,13 +3,12 @@ import { stat } from 'node:fs/promises'
 import { canMount } from '../content/capabilities.js'
 import { resolveIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
+import type { Context } from '../context.js'
 import { copyImage } from '../copy/copy.js'
-import type { CopyEventSink } from '../copy/events.js'
 import { FerryError } from '../errors.js'
 import { type AdmittedWrite, admitWrite, type Governance, governs } from '../governance/governed.js'
 import { OciLayout } from '../layout/index.js'
 import type { Digest } from '../oci/digest.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type KeySet, singleKeySet } from '../sign/key-set.js'
 import type { SignatureKey } from '../sign/trust.js'
 import { Limiter } from '../util/limit.js'
@@ -37,7 +36,7 @@ import { checkOmittedPresent, type MountPlan } from './omitted-check.js'
 import { BundleReader } from './reader.js'
 import type { SignatureState } from './signature.js'
 
-export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
+export interface ImportBundleOptions extends MappingOptions {
   /** `HOST[:PORT]`, `HOST[:PORT]/PREFIX` or `oci:DIR`. */
   to: string
   /** Require ferry-bundle.json.sig to verify with this key. */
@@ -48,12 +47,8 @@ export interface ImportBundleOptions extends RegistryOptions, MappingOptions {
   allowDowngrade?: boolean
   /** What earlier imports set each tag to (import-record.ts). Default `$XDG_STATE_HOME/ferry/bundle-imports.json`. */
   importRecord?: string
-  client?: RegistryClient
   /** Blobs in flight at once. Default 4. */
   concurrency?: number
-  onEvent?: CopyEventSink
-  /** The verifying pass over the bundle, before anything is written. */
-  onVerifyProgress?: (verified: number, total: number) => void
   /**
    * The destination's policy and the ledger: every image is judged before anything is written (one
    * refused image refuses the import, POLICY_VIOLATION), and each one imported is recorded.
@@ -101,9 +96,10 @@ export interface ImportResult {
 }
 
 /**
- * Upload chunk size for the client import makes for itself: each blob in flight holds one chunk in memory
- * (so that an interrupted chunk can be sent again), so `concurrency` × this bounds what an import holds.
- * A closed-side registry is usually a LAN away, where the extra PATCH round trips cost little.
+ * Upload chunk size `ferry bundle import` gives its context's client (`chunkSize`): each blob in flight
+ * holds one chunk in memory (so that an interrupted chunk can be sent again), so `concurrency` × this
+ * bounds what an import holds. A closed-side registry is usually a LAN away, where the extra PATCH round
+ * trips cost little.
  */
 export const IMPORT_CHUNK_SIZE = 8 * 1024 * 1024
 
@@ -119,16 +115,18 @@ interface Placed {
  * one byte-for-byte copy per image from the bundle, referrers included. Blobs the destination already
  * has are skipped, so an interrupted import re-run picks up where it stopped.
  */
-export async function importBundle(file: string, opts: ImportBundleOptions): Promise<ImportResult> {
+export async function importBundle(
+  ctx: Context,
+  file: string,
+  opts: ImportBundleOptions,
+): Promise<ImportResult> {
   const started = performance.now()
   const dest = parseDestination(opts.to)
-  const client = opts.client ?? new RegistryClient({ chunkSize: IMPORT_CHUNK_SIZE, ...opts })
+  const { client, logger, progress } = ctx
+  // The verifying pass (phase `verify`), then each image's copy (phase `copy`), through one sink.
   const bundle = await BundleReader.open(file, {
     keys: opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey)),
-    onProgress: opts.onVerifyProgress,
-  }).catch(async (err: unknown) => {
-    if (!opts.client) await client.close()
-    throw err
+    progress,
   })
   try {
     checkImageNames(file, bundle.metadata)
@@ -185,8 +183,8 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
         {
           referrers: true,
           limiter,
-          onEvent: opts.onEvent,
-          logger: opts.logger,
+          progress,
+          logger,
           ...(judged?.precondition ? { tagPrecondition: judged.precondition } : {}),
         },
       )
@@ -200,9 +198,7 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
         }
         // The image is in place either way; without the record only the next rollback check is weaker.
         await recordImport(recordPath, tagKey(dest, path, image.tag), entry).catch((err: unknown) =>
-          opts.logger?.warn(
-            `${recordPath}: import of ${image.source} not recorded (${(err as Error).message})`,
-          ),
+          logger.warn(`${recordPath}: import of ${image.source} not recorded (${(err as Error).message})`),
         )
       }
       const name = formatDestination(dest, path)
@@ -234,7 +230,6 @@ export async function importBundle(file: string, opts: ImportBundleOptions): Pro
     }
   } finally {
     await bundle.close()
-    if (!opts.client) await client.close()
   }
 }
 

@@ -16,6 +16,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import type { ReadOnlyTarget } from '../content/target.js'
+import type { Context } from '../context.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { closure } from '../graph/index.js'
 import { OciLayout } from '../layout/index.js'
@@ -23,7 +24,6 @@ import { type Digest, digestOf } from '../oci/digest.js'
 import { digestSchema } from '../oci/schemas.js'
 import { isRepositoryName } from '../reference/grammar.js'
 import { parsePrefixLocation } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { createdTimestamp } from '../supply/annotations.js'
 import { writeFileAtomic } from '../util/files.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
@@ -50,14 +50,17 @@ export const inventorySchema = z.looseObject({
 export type Inventory = z.infer<typeof inventorySchema>
 type RepositoryInventory = z.infer<typeof repositorySchema>
 
-export interface InventoryOptions extends RegistryOptions {
-  client?: RegistryClient
+export interface InventoryOptions {
   /** Tags read at once. Default 4. */
   concurrency?: number
 }
 
 /** Inventories `HOST[:PORT][/PREFIX]` (every repository under the prefix) or `oci:DIR` (every repository view). */
-export async function createInventory(where: string, opts: InventoryOptions = {}): Promise<Inventory> {
+export async function createInventory(
+  ctx: Context,
+  where: string,
+  opts: InventoryOptions = {},
+): Promise<Inventory> {
   const limiter = new Limiter(opts.concurrency ?? 4)
   const skipped: Inventory['skipped'] = []
   let repositories: RepositoryInventory[]
@@ -69,25 +72,18 @@ export async function createInventory(where: string, opts: InventoryOptions = {}
     repositories = await inventoryAll(names, (n) => layout.target(n === '' ? undefined : n), limiter, skipped)
   } else {
     const { prefix: path } = at
-    const client = opts.client ?? new RegistryClient(opts)
-    try {
-      const names = (await client.catalog(at)).filter(
-        (r) => path === '' || r === path || r.startsWith(`${path}/`),
-      )
-      // Names from the registry's catalog: only what the grammar allows goes into a URL path.
-      const open = (repository: string) => {
-        if (!isRepositoryName(repository)) {
-          throw new FerryError(
-            'REFERENCE_INVALID',
-            `invalid repository name "${repository}" on ${at.registry}`,
-          )
-        }
-        return client.repository({ ...at, repository })
+    const { client } = ctx
+    const names = (await client.catalog(at)).filter(
+      (r) => path === '' || r === path || r.startsWith(`${path}/`),
+    )
+    // Names from the registry's catalog: only what the grammar allows goes into a URL path.
+    const open = (repository: string) => {
+      if (!isRepositoryName(repository)) {
+        throw new FerryError('REFERENCE_INVALID', `invalid repository name "${repository}" on ${at.registry}`)
       }
-      repositories = await inventoryAll(names.sort(), open, limiter, skipped)
-    } finally {
-      if (!opts.client) await client.close()
+      return client.repository({ ...at, repository })
     }
+    repositories = await inventoryAll(names.sort(), open, limiter, skipped)
   }
   return {
     formatVersion: SIDE_FILE_FORMAT_VERSION,

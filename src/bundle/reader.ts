@@ -7,6 +7,7 @@ import { entryRepository } from '../layout/naming.js'
 import { type Digest, digestOf, verifyingStream } from '../oci/digest.js'
 import { MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../oci/manifest.js'
 import { type Descriptor, type ImageIndex, ociLayoutFileSchema } from '../oci/schemas.js'
+import type { ProgressSink } from '../progress.js'
 import type { KeySet } from '../sign/key-set.js'
 import type { SignatureKey } from '../sign/trust.js'
 import { BundleTarget } from './bundle-target.js'
@@ -25,8 +26,8 @@ export interface OpenBundleOptions {
    * without them, a signature is reported but not checked.
    */
   keys?: KeySet
-  /** Bytes of blob content verified so far, out of `total`. */
-  onProgress?: (verified: number, total: number) => void
+  /** The verifying pass: `start` with the file's size, then the blob bytes as they are hashed (phase `verify`). */
+  progress?: ProgressSink
 }
 
 /** What a bundle file looked like when the verifying pass began; a different stamp means other bytes. */
@@ -96,11 +97,9 @@ export class BundleReader {
       // Taken before the pass, so that a write during it shows as a change afterwards.
       const files = source.parts ?? [path]
       const stamps = await Promise.all(files.map(async (f) => stampOf(f, await stat(f))))
-      const total = source.size
-      const scanned = await scanBundle(source, {
-        mode: 'verify',
-        onProgress: opts.onProgress && ((n) => opts.onProgress?.(n, total)),
-      })
+      const subject = source.name
+      opts.progress?.({ type: 'start', phase: 'verify', subject, unit: 'bytes', total: source.size })
+      const scanned = await scanBundle(source, { mode: 'verify', progress: opts.progress, subject })
       const { index, signed } = checkLayoutFiles(scanned, source.name)
       if (opts.keys) requireSignedNames(source.name, scanned.metadata)
       const metadataBytes = scanned.files.get(METADATA_NAME)!

@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { FerryError } from '../errors.js'
 import { type Digest, Hasher, isDigest, parseDigest } from '../oci/digest.js'
+import type { ProgressSink } from '../progress.js'
 import { SourceByteReader } from './byte-reader.js'
 import {
   type BundleMetadata,
@@ -29,8 +30,10 @@ export interface ScannedBundle {
 export interface ScanOptions {
   /** `verify` reads and hashes every byte; `metadata` reads the JSON files at the front and stops. */
   mode: 'verify' | 'metadata'
-  /** Bytes read so far, as the verifying pass goes. */
-  onProgress?: (bytes: number) => void
+  /** Blob bytes as the verifying pass reads and hashes them (`advance` events of phase `verify`). */
+  progress?: ProgressSink
+  /** What the events name: the bundle file. */
+  subject?: string
 }
 
 const REQUIRED = [OCI_LAYOUT_NAME, METADATA_NAME, INDEX_NAME]
@@ -100,7 +103,6 @@ export async function scanBundle(source: BundleSource, opts: ScanOptions): Promi
   const seen = new Set<string>()
   let metadata: BundleMetadata | undefined
   let listed: Map<string, number> | undefined
-  let read = 0
 
   const onEntry = (entry: TarEntry): BodyAction => {
     const what = classifyEntry(entry, archive)
@@ -132,8 +134,12 @@ export async function scanBundle(source: BundleSource, opts: ScanOptions): Promi
       kind: 'stream',
       onChunk: (chunk) => {
         hasher.update(chunk)
-        read += chunk.byteLength
-        opts.onProgress?.(read)
+        opts.progress?.({
+          type: 'advance',
+          phase: 'verify',
+          subject: opts.subject ?? '',
+          done: chunk.byteLength,
+        })
       },
       onEnd: () => {
         const got = hasher.digest()

@@ -3,6 +3,7 @@ import tar from 'tar-stream'
 import type { ReadOnlyTarget } from '../content/target.js'
 import { parseDigest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import { ignoreProgress, type ProgressSink } from '../progress.js'
 import type { BundleOutput } from './output.js'
 
 export interface TarFile {
@@ -20,8 +21,10 @@ export interface TarBlob {
 export interface WriteTarOptions {
   /** Every entry's mtime: the bundle's `created`. */
   mtime: Date
-  onProgress?: (desc: Descriptor, bytes: number) => void
-  onBlobDone?: (desc: Descriptor) => void
+  /** Each blob's bytes as they are written, and each blob once written (phase `bundle-write`). */
+  progress?: ProgressSink
+  /** What the events name: the bundle file. */
+  subject?: string
 }
 
 type EntryHeader = Partial<tar.Header> & { name: string }
@@ -41,8 +44,8 @@ export interface TarEntrySource {
   size: number
   bytes?: Uint8Array
   open?: () => Promise<Readable>
-  onProgress?: (bytes: number) => void
-  onDone?: () => void
+  /** A blob's digest: its bytes and its end are reported as progress. */
+  digest?: string
 }
 
 /**
@@ -54,8 +57,13 @@ export interface TarEntrySource {
 export async function writeTar(
   entries: readonly TarEntrySource[],
   out: Pick<BundleOutput, 'write'>,
-  opts: { mtime: Date },
+  opts: WriteTarOptions,
 ): Promise<void> {
+  const progress = opts.progress ?? ignoreProgress
+  const subject = opts.subject ?? ''
+  const advanced = (entry: TarEntrySource, done: number) => {
+    if (entry.digest) progress({ type: 'advance', phase: 'bundle-write', subject, done, item: entry.digest })
+  }
   const pack = tar.pack()
   const header = (name: string, size: number) => ({
     name,
@@ -82,12 +90,23 @@ export async function writeTar(
       next = open(entries[i + 1])
       next?.catch(() => {}) // awaited on the next turn; a failure there is reported then
       const h = header(entry.name, entry.size)
-      if (body) await addStream(pack, h, body, (n) => entry.onProgress?.(n))
+      if (body) await addStream(pack, h, body, (n) => advanced(entry, n))
       else {
         await addBuffer(pack, h, entry.bytes!)
-        entry.onProgress?.(entry.bytes!.byteLength)
+        advanced(entry, entry.bytes!.byteLength)
       }
-      entry.onDone?.()
+      if (entry.digest) {
+        const { digest, size } = entry
+        progress({
+          type: 'item',
+          phase: 'bundle-write',
+          subject,
+          kind: 'blob',
+          digest,
+          size,
+          outcome: 'copied',
+        })
+      }
     }
     pack.finalize()
     await drained
@@ -112,11 +131,10 @@ export async function writeBundleTar(
       name: blobPath(b.desc.digest),
       size: b.desc.size,
       ...(b.bytes ? { bytes: b.bytes } : { open: () => b.source!.fetchBlob(b.desc) }),
-      onProgress: (n: number) => opts.onProgress?.(b.desc, n),
-      onDone: () => opts.onBlobDone?.(b.desc),
+      digest: b.desc.digest,
     })),
   ]
-  await writeTar(entries, out, { mtime: opts.mtime })
+  await writeTar(entries, out, opts)
 }
 
 function addBuffer(pack: tar.Pack, header: EntryHeader, bytes: Uint8Array): Promise<void> {

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { fetchManifestIfPresent } from '../content/present.js'
 import type { ReadOnlyTarget } from '../content/target.js'
 import type { Digest } from '../oci/digest.js'
+import type { ProgressSink } from '../progress.js'
 import { cosignTag } from '../reference/grammar.js'
 import { type KeySet, singleKeySet } from '../sign/key-set.js'
 import type { SignatureKey } from '../sign/trust.js'
@@ -21,7 +22,8 @@ export interface VerifyBundleOptions {
   keys?: KeySet
   /** Each image must carry an SBOM (signed with a key when keys are given). */
   requireSbom?: boolean
-  onProgress?: (verified: number, total: number) => void
+  /** The verifying pass (phase `verify`). */
+  progress?: ProgressSink
 }
 
 export interface ImageCheck {
@@ -67,7 +69,7 @@ export async function verifyBundleFile(
   opts: VerifyBundleOptions = {},
 ): Promise<BundleVerifyReport> {
   const keys = opts.keys ?? (opts.publicKey && singleKeySet(opts.publicKey))
-  const bundle = await BundleReader.open(path, { keys, onProgress: opts.onProgress })
+  const bundle = await BundleReader.open(path, { keys, progress: opts.progress })
   try {
     checkImageNames(path, bundle.metadata)
     const images: ImageVerification[] = []

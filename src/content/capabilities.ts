@@ -21,7 +21,9 @@ export const canMount = <T extends ReadOnlyTarget>(t: T): t is T & BlobMounter =
 export interface RangedBlobSource {
   /**
    * Bytes [offset, size) of the blob. Size-checked but not digest-checked (the prefix is never read):
-   * whoever consumes it must have the whole verified elsewhere. Fails when the backend cannot seek.
+   * whoever consumes it must have the whole verified elsewhere. From 0 it is the whole blob for a
+   * consumer that hashes every byte itself (a copy's destination: every Target verifies what it stores),
+   * so the bytes are not hashed twice. Fails when the backend cannot seek.
    */
   fetchBlobFrom(desc: Descriptor, offset: number, opts?: OperationOptions): Promise<Readable>
 }

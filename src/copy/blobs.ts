@@ -3,18 +3,22 @@ import {
   canMount,
   canReadFrom,
   canResumePush,
-  type RangedBlobSource,
   type ResumableBlobPush,
   type UploadSession,
 } from '../content/capabilities.js'
 import type { OperationOptions, ReadOnlyTarget, Target } from '../content/target.js'
 import { isFerryError } from '../errors.js'
 import { type Logger, redact, silentLogger } from '../log.js'
+import { ContentMismatch } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import type { ProgressSink } from '../progress.js'
 import { chain } from '../util/chain.js'
 import { forEachLimited, type Limiter } from '../util/limit.js'
-import type { BlobOutcome, CopyEventSink } from './events.js'
+import { blame } from './copy-error.js'
 import { type JournalEntry, sessionPath, type UploadJournal } from './upload-journal.js'
+
+/** What became of one blob: its bytes moved, already there, or linked from another repository. */
+type BlobOutcome = 'copied' | 'skipped' | 'mounted'
 
 export interface BlobTally {
   copied: number
@@ -40,7 +44,7 @@ export async function transferBlobs(
   blobs: Iterable<Descriptor>,
   limit: Limiter,
   image: string,
-  emit: CopyEventSink,
+  progress: ProgressSink,
   opts: BlobTransferOptions = {},
 ): Promise<BlobTally> {
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytes: 0 }
@@ -48,22 +52,60 @@ export async function transferBlobs(
   await forEachLimited(ordered, limit, async (desc) => {
     const outcome = await transferBlob(source, destination, desc, opts, (n) => {
       tally.bytes += n
-      emit({ type: 'blob-progress', image, digest: desc.digest, bytes: n })
+      progress({ type: 'advance', phase: 'copy', subject: image, done: n, item: desc.digest })
     })
     tally[outcome]++
-    emit({ type: 'blob-done', image, digest: desc.digest, size: desc.size, outcome })
+    progress({
+      type: 'item',
+      phase: 'copy',
+      subject: image,
+      kind: 'blob',
+      digest: desc.digest,
+      size: desc.size,
+      outcome,
+    })
   })
   return tally
 }
 
 type Progress = (bytes: number) => void
 
-const reopenFrom =
-  (source: ReadOnlyTarget & RangedBlobSource, desc: Descriptor, op: OperationOptions) =>
+/**
+ * The source's bytes from `offset` on, for a destination that hashes every byte it stores (every Target
+ * verifies before content is visible, target.ts, and re-hashes what it re-reads after a lost
+ * connection): size-checked only where the source can, so each byte is hashed once, not once by the
+ * source and again by the destination (the largest CPU item of a big copy, bench/README.md).
+ */
+const readerOf =
+  (source: ReadOnlyTarget, desc: Descriptor, op: OperationOptions) =>
   (offset: number): Promise<Readable> =>
-    offset === 0 ? source.fetchBlob(desc, op) : source.fetchBlobFrom(desc, offset, op)
+    canReadFrom(source) ? source.fetchBlobFrom(desc, offset, op) : source.fetchBlob(desc, op)
+
+/**
+ * A destination's size or digest check failed on bytes it was handed straight from the source: the
+ * source's content is wrong, and the copy says so (as the source's own check would have).
+ */
+function sourceContent(err: unknown, source: ReadOnlyTarget, desc: Descriptor): unknown {
+  if (!(err instanceof ContentMismatch) || !canReadFrom(source)) return err
+  const blamed = new ContentMismatch(err.code, `blob ${source.name}@${desc.digest}`, err.detail)
+  return blame(blamed, 'source', 'fetchBlob')
+}
 
 async function transferBlob(
+  source: ReadOnlyTarget,
+  destination: Target,
+  desc: Descriptor,
+  opts: BlobTransferOptions,
+  progress: Progress,
+): Promise<BlobOutcome> {
+  try {
+    return await moveBlob(source, destination, desc, opts, progress)
+  } catch (err) {
+    throw sourceContent(err, source, desc)
+  }
+}
+
+async function moveBlob(
   source: ReadOnlyTarget,
   destination: Target,
   desc: Descriptor,
@@ -73,20 +115,17 @@ async function transferBlob(
   const op: OperationOptions = { signal: opts.signal }
   if (await destination.hasBlob(desc, op)) return 'skipped'
   if (canMount(destination) && (await destination.mountBlob(desc, source, op))) return 'mounted'
+  const read = readerOf(source, desc, op)
   const { journal } = opts
   // A connection lost mid-upload continues from the registry's offset when the source can be re-read
   // there; a session lost altogether starts over from byte 0 with a whole (verified) read.
-  const reopen = canReadFrom(source) ? reopenFrom(source, desc, op) : undefined
+  const reopen = canReadFrom(source) ? read : undefined
   if (!canResumePush(destination)) {
-    await stream(await source.fetchBlob(desc, op), (body) => destination.pushBlob(desc, body, op), progress)
+    await stream(await read(0), (body) => destination.pushBlob(desc, body, op), progress)
     return 'copied'
   }
   if (!journal) {
-    await stream(
-      await source.fetchBlob(desc, op),
-      (body) => destination.pushBlob(desc, body, { ...op, reopen }),
-      progress,
-    )
+    await stream(await read(0), (body) => destination.pushBlob(desc, body, { ...op, reopen }), progress)
     return 'copied'
   }
   // Only large (chunked) uploads have sessions: the journal is written only for blobs that had one.
@@ -99,8 +138,11 @@ async function transferBlob(
   const resume = { source, destination, desc, journal, onSession, op, log: opts.logger ?? silentLogger }
   try {
     if (!(entry && (await resumed(resume, entry, progress)))) {
-      const body = await source.fetchBlob(desc, op)
-      await stream(body, (b) => destination.pushBlob(desc, b, { ...op, onSession, reopen }), progress)
+      await stream(
+        await read(0),
+        (b) => destination.pushBlob(desc, b, { ...op, onSession, reopen }),
+        progress,
+      )
     }
     if (kept) journal.forget(destination.name, desc.digest)
   } catch (err) {
@@ -173,7 +215,7 @@ async function resumed(r: Resume, entry: JournalEntry, progress: Progress): Prom
     destination.pushBlobFrom(desc, session.location, session.offset, b, {
       ...op,
       onSession: r.onSession,
-      reopen: reopenFrom(source, desc, op),
+      reopen: readerOf(source, desc, op),
     })
   try {
     await stream(body, push, progress)

@@ -7,7 +7,8 @@ export type Side = 'source' | 'destination'
  * A copy that failed where one of its sides answered: which side, to which call (`fetchBlob`,
  * `pushManifest`, `tag`…), and the failure itself (its code, and a registry's status and error codes,
  * in `--json` too). As oras-go's copyError: decided where copy calls each side, never guessed later
- * from host names (`docker.io` is served from `registry-1.docker.io`).
+ * from host names (`docker.io` is served from `registry-1.docker.io`). `verb` is what the user ran:
+ * `copy`, or `promote` (which runs copy's steps between its own gates).
  */
 export class CopyError extends FerryError {
   constructor(
@@ -16,8 +17,9 @@ export class CopyError extends FerryError {
     readonly failure: FerryError,
     from: string,
     to: string,
+    verb = 'copy',
   ) {
-    super(failure.code, `copy ${from} to ${to}: the ${side} ${what(failure)}`, { cause: failure })
+    super(failure.code, `${verb} ${from} to ${to}: the ${side} ${what(failure)}`, { cause: failure })
     this.name = 'CopyError'
   }
 
@@ -43,12 +45,13 @@ function what(failure: FerryError): string {
     : failure.message
 }
 
-/** Which side raised a failure, recorded the first time it passes a side: a source stream's failure
- * reaches the copy through the destination's upload, and stays the source's. */
+/** Which side raised a failure, recorded the first time it passes a side (or by `blame` where the copy
+ * knows better): a source stream's failure reaches the copy through the destination's upload, and stays
+ * the source's. */
 const raisedBy = new WeakMap<object, { side: Side; operation: string }>()
 const originals = new WeakMap<object, object>()
 
-function blame(err: unknown, side: Side, operation: string): unknown {
+export function blame(err: unknown, side: Side, operation: string): unknown {
   if (err instanceof FerryError && !raisedBy.has(err)) raisedBy.set(err, { side, operation })
   return err
 }
@@ -90,8 +93,8 @@ export function onSide<T extends object>(target: T, side: Side): T {
 }
 
 /** The failure as the copy `from` → `to` reports it: a CopyError when a side raised it, else as it is. */
-export function copyFailure(err: unknown, from: string, to: string): unknown {
+export function copyFailure(err: unknown, from: string, to: string, verb = 'copy'): unknown {
   if (!(err instanceof FerryError) || err instanceof CopyError || err.code === 'ABORTED') return err
   const where = raisedBy.get(err)
-  return where ? new CopyError(where.side, where.operation, err, from, to) : err
+  return where ? new CopyError(where.side, where.operation, err, from, to, verb) : err
 }

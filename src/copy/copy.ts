@@ -9,13 +9,13 @@ import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Manifest } from '../oci/manifest.js'
 import type { Platform } from '../oci/schemas.js'
+import { ignoreProgress, type ProgressEvent, type ProgressSink } from '../progress.js'
 import { referrersTag } from '../reference/grammar.js'
 import { nameWithReference } from '../reference/index.js'
 import { Limiter } from '../util/limit.js'
 import { transferBlobs } from './blobs.js'
 import { copyFailure, onSide } from './copy-error.js'
 import { mergeCosignTag } from './cosign-merge.js'
-import type { CopyEventSink } from './events.js'
 import { filterIndex } from './platform-filter.js'
 import { defaultJournalPath, UploadJournal } from './upload-journal.js'
 
@@ -61,7 +61,8 @@ export interface CopyOptions extends OperationOptions {
    */
   tagPrecondition?: TagPrecondition
   hooks?: CopyHooks
-  onEvent?: CopyEventSink
+  /** Where the copy reports its bytes, blobs and manifests as they go (phase `copy`, subject the image). */
+  progress?: ProgressSink
   /**
    * Where large uploads are recorded so that a later run continues them instead of starting over.
    * Default: `$XDG_STATE_HOME/ferry/uploads.json`; `false` keeps nothing.
@@ -203,15 +204,22 @@ export interface Applied {
 /** Writes everything the plan needs except the destination tag. */
 export async function applyCopy(plan: CopyPlan, opts: CopyRun = {}): Promise<Applied> {
   const { destination, closure: c, image } = plan
-  const emit = opts.onEvent ?? (() => {})
+  const progress = opts.progress ?? ignoreProgress
   const blobs = c.blobs
-  emit({ type: 'plan', image, blobs: blobs.size, bytes: sum([...blobs.values()].map((b) => b.size)) })
+  progress({
+    type: 'start',
+    phase: 'copy',
+    subject: image,
+    unit: 'bytes',
+    total: sum([...blobs.values()].map((b) => b.size)),
+    items: blobs.size,
+  })
   const limiter = opts.limiter ?? new Limiter(opts.concurrency ?? DEFAULT_CONCURRENCY)
   const journal =
     opts.journal === false
       ? undefined
       : (opts.journal ?? new UploadJournal(defaultJournalPath(), { logger: opts.logger }))
-  const tally = await transferBlobs(plan.source, destination, blobs.values(), limiter, image, emit, {
+  const tally = await transferBlobs(plan.source, destination, blobs.values(), limiter, image, progress, {
     journal,
     logger: opts.logger,
     signal: opts.signal,
@@ -220,7 +228,7 @@ export async function applyCopy(plan: CopyPlan, opts: CopyRun = {}): Promise<App
   const manifests = { pushed: 0, skipped: 0 }
   const done = (m: Manifest, pushed: boolean, tag?: string) => {
     manifests[pushed ? 'pushed' : 'skipped']++
-    emit({ type: 'manifest-done', image, digest: m.digest, outcome: pushed ? 'pushed' : 'skipped', tag })
+    progress(manifestDone(image, m, pushed, tag))
   }
   const store = async (m: Manifest) => {
     const present = await destination.hasManifest(m.digest, opts)
@@ -294,7 +302,6 @@ async function copyCosignTag(plan: CopyPlan, node: AttachedNode, opts: Operation
 /** Writes the destination tag (if any) under the plan's precondition, between the hooks. */
 export async function commitCopy(plan: CopyPlan, applied: Applied, opts: CopyRun = {}): Promise<CopyResult> {
   const { destination, destinationTag: tag, root, closure: c } = plan
-  const emit = opts.onEvent ?? (() => {})
   await opts.hooks?.beforeCommit?.(plan)
   const manifests = { ...applied.manifests }
   if (tag) {
@@ -308,13 +315,7 @@ export async function commitCopy(plan: CopyPlan, applied: Applied, opts: CopyRun
       ? false
       : (await destination.tag(root, tag, { signal: opts.signal, precondition })).changed
     manifests[changed ? 'pushed' : 'skipped']++
-    emit({
-      type: 'manifest-done',
-      image: plan.image,
-      digest: root.digest,
-      outcome: changed ? 'pushed' : 'skipped',
-      tag,
-    })
+    opts.progress?.(manifestDone(plan.image, root, changed, tag))
   }
   const result: CopyResult = {
     source: { name: plan.source.name, reference: plan.sourceReference, digest: plan.original.digest },
@@ -338,3 +339,14 @@ export async function commitCopy(plan: CopyPlan, applied: Applied, opts: CopyRun
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+
+const manifestDone = (image: string, m: Manifest, pushed: boolean, tag?: string): ProgressEvent => ({
+  type: 'item',
+  phase: 'copy',
+  subject: image,
+  kind: 'manifest',
+  digest: m.digest,
+  size: m.bytes.byteLength,
+  outcome: pushed ? 'pushed' : 'skipped',
+  ...(tag === undefined ? {} : { tag }),
+})

@@ -6,13 +6,14 @@ import { openOutput } from '../bundle/output.js'
 import { planBundle } from '../bundle/plan.js'
 import type { BundleSpec } from '../bundle/spec.js'
 import { blobPath, type TarEntrySource, writeTar } from '../bundle/tar-write.js'
+import type { Context } from '../context.js'
 import { FerryError } from '../errors.js'
 import { serializeIndex } from '../layout/layout-files.js'
 import { ledgerActor } from '../ledger/actor.js'
 import { lineHash } from '../ledger/chain.js'
 import { MediaType } from '../oci/media-types.js'
 import { formatReference, parseRegistryReference, type RegistryReference } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
+import type { RegistryClient } from '../registry/index.js'
 import type { Signer } from '../sign/signer.js'
 import { collectFiles, openPackedFile } from './collect.js'
 import { type EventFields, eventLine, GENESIS } from './custody.js'
@@ -30,7 +31,7 @@ import {
 } from './format.js'
 import { evidenceStatement, signBytes } from './statement.js'
 
-export interface PackEvidenceOptions extends RegistryOptions {
+export interface PackEvidenceOptions {
   /** Directories (or single files) whose regular files are packed under `files/BASENAME/`. */
   paths: readonly string[]
   /** Registry references; each is packed by digest with everything attached to it. */
@@ -49,7 +50,6 @@ export interface PackEvidenceOptions extends RegistryOptions {
   /** Default: this machine's host name. */
   host?: string
   env?: NodeJS.ProcessEnv
-  client?: RegistryClient
 }
 
 export interface PackEvidenceResult {
@@ -157,7 +157,7 @@ const byName = (a: { name: string }, b: { name: string }) =>
  * the registry when their turn comes), then writes the tar in one pass, in name order (format.ts). The
  * file appears under its name only when complete.
  */
-export async function packEvidence(opts: PackEvidenceOptions): Promise<PackEvidenceResult> {
+export async function packEvidence(ctx: Context, opts: PackEvidenceOptions): Promise<PackEvidenceResult> {
   const env = opts.env ?? process.env
   const caseId = checkCaseId(opts.case)
   const captured = captureTime(opts.capturedAt, env)
@@ -175,71 +175,66 @@ export async function packEvidence(opts: PackEvidenceOptions): Promise<PackEvide
     throw new FerryError('USAGE', `cannot write ${opts.output}: ${outDir} is not a directory`)
 
   const files = await collectFiles(opts.paths, opts.output)
-  const client = opts.client ?? new RegistryClient(opts)
-  try {
-    const images = await imageEntries(opts.images ?? [], client)
-    const host = opts.host ?? hostname()
-    const event: EventFields = {
-      time,
-      action: 'captured',
-      custodian,
-      case: caseId,
-      host,
-      tool: opts.tool,
-      ...(opts.note === undefined ? {} : { note: opts.note }),
-    }
-    const line = eventLine(event, 1, GENESIS)
-    const head = lineHash(line)
-    const log = Buffer.concat([line, Buffer.from('\n')])
-    const listed: (TarEntrySource & { sha256: string })[] = [
-      { name: CUSTODY_LOG_NAME, size: log.byteLength, bytes: log, sha256: sha256Hex(log) },
-      ...files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, open: () => openPackedFile(f) })),
-      ...images.entries,
-    ].sort(byName)
-    const sums = encodeSums(listed)
-    const entries: TarEntrySource[] = [{ name: SUMS_NAME, size: sums.byteLength, bytes: sums }, ...listed]
-    if (opts.signer) {
-      const statement = evidenceStatement(sha256Hex(sums), head, {
-        case: caseId,
-        capturedAt: time,
-        custodian,
-        tool: opts.tool,
-        host,
-        files: files.length,
-        images: images.images,
-      })
-      const signature = await signBytes(statement, opts.signer)
-      entries.push(
-        { name: STATEMENT_NAME, size: statement.byteLength, bytes: statement },
-        { name: STATEMENT_SIGNATURE_NAME, size: signature.byteLength, bytes: signature },
-      )
-    }
-    entries.sort(byName)
-    const out = await openOutput(opts.output)
-    let written: Awaited<ReturnType<typeof out.commit>>
-    try {
-      await writeTar(entries, out, { mtime: captured })
-      written = await out.commit()
-    } catch (err) {
-      await out.abort()
-      throw err
-    }
-    return {
-      file: opts.output,
+  const images = await imageEntries(opts.images ?? [], ctx.client)
+  const host = opts.host ?? hostname()
+  const event: EventFields = {
+    time,
+    action: 'captured',
+    custodian,
+    case: caseId,
+    host,
+    tool: opts.tool,
+    ...(opts.note === undefined ? {} : { note: opts.note }),
+  }
+  const line = eventLine(event, 1, GENESIS)
+  const head = lineHash(line)
+  const log = Buffer.concat([line, Buffer.from('\n')])
+  const listed: (TarEntrySource & { sha256: string })[] = [
+    { name: CUSTODY_LOG_NAME, size: log.byteLength, bytes: log, sha256: sha256Hex(log) },
+    ...files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, open: () => openPackedFile(f) })),
+    ...images.entries,
+  ].sort(byName)
+  const sums = encodeSums(listed)
+  const entries: TarEntrySource[] = [{ name: SUMS_NAME, size: sums.byteLength, bytes: sums }, ...listed]
+  if (opts.signer) {
+    const statement = evidenceStatement(sha256Hex(sums), head, {
       case: caseId,
       capturedAt: time,
       custodian,
+      tool: opts.tool,
+      host,
       files: files.length,
       images: images.images,
-      entries: entries.length,
-      size: written.size,
-      sha256: written.sha256,
-      sums: sha256Hex(sums),
-      head,
-      signed: opts.signer !== undefined,
-      reproducible: opts.signer === undefined || opts.signer.deterministic,
-    }
-  } finally {
-    if (!opts.client) await client.close()
+    })
+    const signature = await signBytes(statement, opts.signer)
+    entries.push(
+      { name: STATEMENT_NAME, size: statement.byteLength, bytes: statement },
+      { name: STATEMENT_SIGNATURE_NAME, size: signature.byteLength, bytes: signature },
+    )
+  }
+  entries.sort(byName)
+  const out = await openOutput(opts.output)
+  let written: Awaited<ReturnType<typeof out.commit>>
+  try {
+    await writeTar(entries, out, { mtime: captured })
+    written = await out.commit()
+  } catch (err) {
+    await out.abort()
+    throw err
+  }
+  return {
+    file: opts.output,
+    case: caseId,
+    capturedAt: time,
+    custodian,
+    files: files.length,
+    images: images.images,
+    entries: entries.length,
+    size: written.size,
+    sha256: written.sha256,
+    sums: sha256Hex(sums),
+    head,
+    signed: opts.signer !== undefined,
+    reproducible: opts.signer === undefined || opts.signer.deterministic,
   }
 }

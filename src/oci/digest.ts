@@ -63,6 +63,22 @@ export class Hasher {
   }
 }
 
+/**
+ * The bytes a stream carried are not the blob declared (size or digest), found by whoever hashed them.
+ * `detail` is the finding without the subject, so a copy can name the side the bytes came from.
+ */
+export class ContentMismatch extends FerryError {
+  declare readonly code: 'DIGEST_MISMATCH' | 'SIZE_INVALID'
+
+  constructor(
+    code: 'DIGEST_MISMATCH' | 'SIZE_INVALID',
+    subject: string,
+    readonly detail: string,
+  ) {
+    super(code, `${subject}: ${detail}`)
+  }
+}
+
 export interface VerifyOptions {
   digest: string
   size?: number
@@ -85,19 +101,19 @@ export function verifyingStream(opts: VerifyOptions): Transform {
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       hasher.update(chunk)
       if (opts.size !== undefined && hasher.size > opts.size) {
-        cb(new FerryError('SIZE_INVALID', `${what}: more than the declared ${opts.size} bytes`))
+        cb(new ContentMismatch('SIZE_INVALID', what, `more than the declared ${opts.size} bytes`))
         return
       }
       cb(null, chunk)
     },
     flush(cb: TransformCallback) {
       if (opts.size !== undefined && hasher.size !== opts.size) {
-        cb(new FerryError('SIZE_INVALID', `${what}: got ${hasher.size} bytes, expected ${opts.size}`))
+        cb(new ContentMismatch('SIZE_INVALID', what, `got ${hasher.size} bytes, expected ${opts.size}`))
         return
       }
       const got = hasher.digest()
       if (got !== opts.digest) {
-        cb(new FerryError('DIGEST_MISMATCH', `${what}: content digest is ${got}`))
+        cb(new ContentMismatch('DIGEST_MISMATCH', what, `content digest is ${got}`))
         return
       }
       cb()

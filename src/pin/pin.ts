@@ -4,6 +4,7 @@
  * when every image passed, write every file (and the lock file) at once.
  */
 import { dirname, join, resolve } from 'node:path'
+import type { Context } from '../context.js'
 import { FerryError, isFerryError } from '../errors.js'
 import type { Digest } from '../oci/digest.js'
 import {
@@ -13,7 +14,6 @@ import {
   parseLocation,
   type RegistryReference,
 } from '../reference/index.js'
-import type { RegistryClient, RegistryOptions } from '../registry/index.js'
 import { TargetSet } from '../targets/open.js'
 import type { IgnoredFile, InputFile } from './files.js'
 import type { Evidence, ImageGate } from './gate.js'
@@ -26,7 +26,7 @@ import { type Format, type Site, siteNodes } from './sites.js'
 import { applyEdits, type Edit } from './splice.js'
 import { type Output, writeAll } from './write-all.js'
 
-export interface PinOptions extends RegistryOptions {
+export interface PinOptions {
   /** Files and directories (walked for *.yaml and *.yml). */
   inputs: string[]
   names: InternalNames
@@ -53,7 +53,6 @@ export interface PinOptions extends RegistryOptions {
    * alone. Import keeps every digest, so the pins hold once it is imported.
    */
   from?: string | Location
-  client?: RegistryClient
 }
 
 export type Verdict =
@@ -107,7 +106,7 @@ const emptyCounts = (): Record<Verdict, number> => ({
   unpinned: 0,
 })
 
-export async function pin(opts: PinOptions): Promise<PinReport> {
+export async function pin(ctx: Context, opts: PinOptions): Promise<PinReport> {
   if (!opts.check && !opts.out === !opts.inPlace)
     throw new FerryError('USAGE', 'give exactly one of --out DIR or --in-place (or --check)')
   if (!opts.check && !opts.gate && !opts.allowUnverified)
@@ -117,8 +116,8 @@ export async function pin(opts: PinOptions): Promise<PinReport> {
     out,
     anyImageKey: opts.anyImageKey ?? false,
   })
-  const targets = new TargetSet(opts)
-  const images = resolver(opts.gate, locator(targets, opts.from))
+  const targets = new TargetSet(ctx)
+  const images = resolver(opts.gate, locator(ctx, targets, opts.from))
   const lockEntries: LockEntry[] = []
   const outputs: Output[] = []
   const files: FileReport[] = []
@@ -214,10 +213,10 @@ function sharedAnchor(site: Site): string | undefined {
 }
 
 /** Where images are resolved: on their internal place, or in the bundle `--from` names. */
-function locator(targets: TargetSet, from: string | Location | undefined): Locate {
+function locator(ctx: Context, targets: TargetSet, from: string | Location | undefined): Locate {
   if (from === undefined) {
     return async (place) => ({
-      target: targets.client.repository(place),
+      target: ctx.client.repository(place),
       name: `${place.registry}/${place.repository}`,
       where: `on ${place.registry}`,
     })

@@ -1,5 +1,6 @@
 import { resolveIfPresent } from '../content/present.js'
 import type { OperationOptions, ReadOnlyTarget } from '../content/target.js'
+import type { Context } from '../context.js'
 import { FerryError } from '../errors.js'
 import { admitRemoval, type Governance, governs, imageNameOf } from '../governance/governed.js'
 import type { Digest } from '../oci/digest.js'
@@ -7,10 +8,10 @@ import { childrenOf } from '../oci/manifest.js'
 import { INDEX_MEDIA_TYPES } from '../oci/media-types.js'
 import { isAttachmentTag } from '../reference/grammar.js'
 import { parseReference } from '../reference/index.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
+import { openTarget } from '../targets/open.js'
 import { Limiter } from '../util/limit.js'
 
-export interface DeleteOptions extends OpenOptions, OperationOptions {
+export interface DeleteOptions {
   /**
    * The repository's policy and the ledger: a tag of an immutable environment, or a manifest one names
    * or lists, is refused (POLICY_VIOLATION) before anything is deleted; each attempt is recorded.
@@ -73,9 +74,14 @@ async function indexesListing(
  * other tags still name is refused (POLICY_VIOLATION, listing them) unless `force`; the tag given in
  * REF itself is the one the user means to lose.
  */
-export async function deleteImage(reference: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+export async function deleteImage(
+  ctx: Context,
+  reference: string,
+  options: DeleteOptions = {},
+): Promise<DeleteResult> {
+  const opts = { ...options, signal: ctx.signal }
   const ref = parseReference(reference)
-  const { target, reference: selector } = await openTarget(ref, opts)
+  const { target, reference: selector } = await openTarget(ctx, ref)
   try {
     const digest = (ref.digest ?? (await target.resolve(selector, opts)).digest) as Digest
     const image = `${target.name}@${digest}`

@@ -1,11 +1,10 @@
 import { resolveIfPresent } from '../content/present.js'
-import type { OperationOptions, Target } from '../content/target.js'
+import type { Context } from '../context.js'
 import { applyCopy, type CopyResult, commitCopy, planCopy } from '../copy/copy.js'
-import type { CopyEventSink } from '../copy/events.js'
+import { copyFailure, onSide } from '../copy/copy-error.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { imageNameOf } from '../governance/governed.js'
 import { appendLedger, type PromoteRecord } from '../ledger/index.js'
-import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import {
   checkImage,
@@ -27,13 +26,12 @@ import {
   type Reference,
   withTag,
 } from '../reference/index.js'
-import { RegistryClient } from '../registry/index.js'
 import { type CopyReferenceResult, checkTagAndDigest } from '../targets/copy-reference.js'
-import { type OpenOptions, openSource, openTarget } from '../targets/open.js'
+import { TargetSet } from '../targets/open.js'
 
 export type PromoteVerdict = PromoteRecord['verdict']
 
-export interface PromoteOptions extends OpenOptions, OperationOptions {
+export interface PromoteOptions {
   /** Without one, only the tag rule applies: an existing tag moves with `force` alone. */
   policy?: Policy
   /** Add this environment's rules to those of the environments the destination matches (never instead). */
@@ -49,8 +47,6 @@ export interface PromoteOptions extends OpenOptions, OperationOptions {
   /** Recorded in the ledger. */
   ferryVersion: string
   concurrency?: number
-  onEvent?: CopyEventSink
-  logger?: Logger
   now?: () => Date
 }
 
@@ -72,18 +68,23 @@ export interface PromoteResult extends Omit<PromoteRecord, 'digest'> {
  * read back. Each attempt, refused or not, becomes one ledger record.
  */
 export async function promote(
+  ctx: Context,
   source: string,
   destination: string,
-  opts: PromoteOptions,
+  options: PromoteOptions,
 ): Promise<PromoteResult> {
+  const opts = { ...options, signal: ctx.signal, logger: ctx.logger, progress: ctx.progress }
   // Any location (a bundle's image too: the closed side promotes what it received); DST is written.
   const src = parseLocation(source)
   const dst = parseReference(destination)
   const tag = destinationTag(destination, src, dst)
-  const client = opts.client ?? new RegistryClient(opts)
-  const from = await openSource(src, { ...opts, client })
-  let to: Target | undefined
+  const shownDestination = formatReference(withTag(dst, tag))
+  // Both sides over the context's one client; closing the set releases a bundle source.
+  const targets = new TargetSet(ctx)
   try {
+    // Each side's failures name it, as a copy's do: promote calls copy's steps (and its own reads) itself.
+    const opened = await targets.openSource(src)
+    const from = { ...opened, target: onSide(opened.target, 'source') }
     const digestWon = await checkTagAndDigest(from.target, src, opts)
     const digest = (src.digest ?? (await from.target.resolve(from.reference, opts)).digest) as Digest
     const name: ImageName = { ...imageNameOf(dst), tag }
@@ -104,7 +105,6 @@ export async function promote(
           checks: [],
           labels: traceLabels(await labelsOf(from.target, await from.target.fetchManifest(digest, opts))),
         }
-    const shownDestination = formatReference(withTag(dst, tag))
     const record = (verdict: PromoteVerdict, extra: Partial<PromoteResult> = {}): PromoteResult => ({
       time: (opts.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       verdict,
@@ -131,9 +131,9 @@ export async function promote(
     const blocking = failuresOf(check)
     if (blocking.length) return finish(record('refused', { reason: refusalReason(blocking) }))
 
-    const opened = await openTarget(dst, { ...opts, client, create: true })
-    to = opened.target
-    const existing = (await resolveIfPresent(opened.target, tag, opts))?.digest as Digest | undefined
+    const written = await targets.open(dst, { create: true })
+    const to = onSide(written.target, 'destination')
+    const existing = (await resolveIfPresent(to, tag, opts))?.digest as Digest | undefined
     // Judged now that DST was read, by every environment that protects the destination.
     const immutable =
       opts.policy &&
@@ -161,7 +161,7 @@ export async function promote(
     }
     let copy: CopyResult
     try {
-      const plan = await planCopy(from.target, digest, opened.target, tag, copyOpts)
+      const plan = await planCopy(from.target, digest, to, tag, copyOpts)
       copy = await commitCopy(plan, await applyCopy(plan, copyOpts), copyOpts)
     } catch (err) {
       if (isFerryError(err, 'CONFLICT')) {
@@ -169,17 +169,17 @@ export async function promote(
       }
       throw err
     }
-    const after = (await resolveIfPresent(opened.target, tag, opts))?.digest
+    const after = (await resolveIfPresent(to, tag, opts))?.digest
     if (after !== digest) {
       const reason = `${shownDestination} names ${after ?? 'nothing'} right after the push of ${digest}: another writer moved it`
       await finish(record('refused', { forced, previous: existing, reason }))
       throw new FerryError('CONFLICT', reason)
     }
     return finish(record('promoted', { forced, ...(existing ? { previous: existing } : {}), copy }))
+  } catch (err) {
+    throw copyFailure(err, source, shownDestination, 'promote')
   } finally {
-    await from.target.close()
-    await to?.close()
-    if (!opts.client) await client.close()
+    await targets.close()
   }
 }
 

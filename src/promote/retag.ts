@@ -1,5 +1,5 @@
 import { resolveIfPresent } from '../content/present.js'
-import type { OperationOptions } from '../content/target.js'
+import type { Context } from '../context.js'
 import { FerryError } from '../errors.js'
 import { imageNameOf } from '../governance/governed.js'
 import { recordAttempt } from '../ledger/index.js'
@@ -13,9 +13,9 @@ import {
   refusalReason,
 } from '../policy/index.js'
 import { formatReference, parseReference, withTag } from '../reference/index.js'
-import { type OpenOptions, openTarget } from '../targets/open.js'
+import { openTarget } from '../targets/open.js'
 
-export interface RetagOptions extends OpenOptions, OperationOptions {
+export interface RetagOptions {
   /** The name rules of the environments NEWTAG falls in: naming, forbidden tags, SemVer, immutability. */
   policy?: Policy
   /** Add this environment's rules to those of the environments the new name matches (never instead). */
@@ -46,9 +46,15 @@ export interface RetagResult {
  * that it still names what was read (or still does not exist), so a concurrent writer is refused rather
  * than overwritten.
  */
-export async function retag(reference: string, tag: string, opts: RetagOptions = {}): Promise<RetagResult> {
+export async function retag(
+  ctx: Context,
+  reference: string,
+  tag: string,
+  options: RetagOptions = {},
+): Promise<RetagResult> {
+  const opts = { ...options, signal: ctx.signal }
   const ref = parseReference(reference)
-  const { target, reference: selector } = await openTarget(ref, opts)
+  const { target, reference: selector } = await openTarget(ctx, ref)
   try {
     const manifest = await target.fetchManifest(selector, opts)
     const previous = (await resolveIfPresent(target, tag, opts))?.digest as Digest | undefined

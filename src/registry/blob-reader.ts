@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { FerryError } from '../errors.js'
-import { parseDigest } from '../oci/digest.js'
+import { ContentMismatch, parseDigest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
 
 /** Where a segment started: the offset and the hash state there, to re-read from after a failure. */
@@ -48,9 +48,10 @@ export class BlobReader {
   }
 
   private longer(): FerryError {
-    return new FerryError(
+    return new ContentMismatch(
       'SIZE_INVALID',
-      `${this.what}: stream is longer than the declared ${this.desc.size} bytes`,
+      this.what,
+      `stream is longer than the declared ${this.desc.size} bytes`,
     )
   }
 
@@ -158,14 +159,15 @@ export class BlobReader {
       this.done = true
     }
     if (this.pending || this.position !== this.desc.size) {
-      throw new FerryError(
+      throw new ContentMismatch(
         'SIZE_INVALID',
-        `${this.what}: stream ends at byte ${this.position}, expected ${this.desc.size}`,
+        this.what,
+        `stream ends at byte ${this.position}, expected ${this.desc.size}`,
       )
     }
     const got = this.hash && `${parseDigest(this.desc.digest).algorithm}:${this.hash.digest('hex')}`
     if (got !== undefined && got !== this.desc.digest) {
-      throw new FerryError('DIGEST_MISMATCH', `${this.what}: stream content digest is ${got}`)
+      throw new ContentMismatch('DIGEST_MISMATCH', this.what, `stream content digest is ${got}`)
     }
   }
 

@@ -201,25 +201,28 @@ function sizeChecking(expected: number, what: string): Transform {
 }
 
 /**
- * Bytes [offset, size) of the blob, for continuing an upload another run left there: size-checked,
- * not digest-checked (the prefix is not read; the destination verifies the whole). Needs a 206: a
+ * Bytes [offset, size) of the blob, size-checked, not digest-checked: for continuing an upload another
+ * run left at `offset` (the prefix is not read; the destination verifies the whole), and from 0 for a
+ * consumer that hashes every byte itself (a copy's destination). From an offset it needs a 206: a
  * registry that answers a Range request with the whole blob (200) cannot serve a resume.
  */
 export async function fetchBlobFrom(ctx: RepoContext, desc: Descriptor, offset: number): Promise<Readable> {
   const what = blobName(ctx, desc)
-  if (!Number.isSafeInteger(offset) || offset <= 0 || offset >= desc.size) {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= Math.max(desc.size, 1)) {
     throw new FerryError('USAGE', `${what}: cannot read from byte ${offset} of ${desc.size}`)
   }
   const budget = new Backoff(ctx.http.policy)
   const first = await openAt(ctx, desc, offset, budget)
-  try {
-    if (first.status !== 206) {
-      throw new FerryError('UNSUPPORTED', `${what}: range requests answered with HTTP ${first.status}`)
+  if (offset > 0) {
+    try {
+      if (first.status !== 206) {
+        throw new FerryError('UNSUPPORTED', `${what}: range requests answered with HTTP ${first.status}`)
+      }
+      skipFor(first, offset, what)
+    } catch (err) {
+      await discard(first)
+      throw err
     }
-    skipFor(first, offset, what)
-  } catch (err) {
-    await discard(first)
-    throw err
   }
   const check = sizeChecking(desc.size - offset, `blob ${what} from byte ${offset}`)
   chain(resumable(ctx, desc, first, offset, budget), check)

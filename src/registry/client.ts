@@ -3,7 +3,7 @@ import { silentLogger } from '../log.js'
 import { parseRegistryLocation, type RegistryHost, type RegistryReference } from '../reference/index.js'
 import { Authenticator, type CredentialSource } from './auth.js'
 import { newClientShared } from './context.js'
-import { lookupCredential } from './credentials.js'
+import { type Credential, lookupCredential } from './credentials.js'
 import { RegistryHttp } from './http.js'
 import {
   DEFAULT_CERTS_DIR,
@@ -31,8 +31,10 @@ export class RegistryClient {
   private readonly http: RegistryHttp
   private readonly chunkSize: number
   private readonly shared = newClientShared()
+  private readonly perHost: number
+  private readonly allowTokenRealms: string[] | undefined
 
-  /** @param credentials replaces the auth file lookup (used by `login` to try credentials first). */
+  /** @param credentials replaces the auth file lookup. */
   constructor(opts: RegistryOptions = {}, credentials?: CredentialSource) {
     const logger = opts.logger ?? silentLogger
     const policy = retryPolicy(opts.retry)
@@ -47,9 +49,10 @@ export class RegistryClient {
     })
     const source =
       credentials ?? ((registry: string, repository?: string) => lookupCredential(registry, opts, repository))
-    const perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))
-    const auth = new Authenticator(transport, source, policy, opts.allowTokenRealms)
-    this.http = new RegistryHttp(transport, auth, policy, perHost)
+    this.perHost = Math.max(1, Math.floor(opts.requestsPerHost ?? DEFAULT_REQUESTS_PER_HOST))
+    this.allowTokenRealms = opts.allowTokenRealms
+    const auth = new Authenticator(transport, source, policy, this.allowTokenRealms)
+    this.http = new RegistryHttp(transport, auth, policy, this.perHost)
     this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE))
   }
 
@@ -92,10 +95,29 @@ export class RegistryClient {
     )
   }
 
-  /** `GET /v2/` through the auth flow: proves the registry is reachable and the credentials accepted. */
-  async ping(host: string | RegistryHost): Promise<void> {
+  /**
+   * `GET /v2/` through the auth flow: proves the registry is reachable and the credentials accepted.
+   * With `credential`, that one alone is offered (no auth file): `login` checks it before storing it.
+   */
+  async ping(host: string | RegistryHost, opts: { credential?: Credential } = {}): Promise<void> {
     const registry = this.host(host)
-    const res = await this.http.request({
+    const { credential } = opts
+    // Over this client's transport (TLS, schemes, limits), with an authenticator of its own, so the
+    // credential under test never enters this client's token cache.
+    const http = credential
+      ? new RegistryHttp(
+          this.http.transport,
+          new Authenticator(
+            this.http.transport,
+            async () => credential,
+            this.http.policy,
+            this.allowTokenRealms,
+          ),
+          this.http.policy,
+          this.perHost,
+        )
+      : this.http
+    const res = await http.request({
       registry,
       method: 'GET',
       url: new URL('/v2/', this.http.transport.baseUrl(registry)),

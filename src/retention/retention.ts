@@ -1,9 +1,9 @@
 import type { DeleteSupport } from '../content/target.js'
+import type { Context } from '../context.js'
 import { FerryError } from '../errors.js'
 import type { Governance } from '../governance/governed.js'
 import { readLedger } from '../ledger/index.js'
 import { parseRepository } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 import { type LedgerAges, ledgerAges } from './age.js'
 import { type ApplyOptions, applyRepository, type RepositoryApply } from './apply.js'
 import { claimBackupDir, type RestoreResult, readBackup, restoreRepository } from './backup.js'
@@ -11,13 +11,13 @@ import { gcAdvice } from './gc-advice.js'
 import { type PlanOptions, planRepository, type RepositoryPlan, type RepositorySummary } from './plan.js'
 import { type RepositorySelection, selectRepositories } from './repositories.js'
 
-export type RetentionOptions = RegistryOptions &
-  Omit<PlanOptions, 'ledger'> & {
-    /** A promotion ledger (JSON lines), the last source of ages. */
-    ledgerFile?: string
-    /** `--all-repositories REG`: every repository of these registries' catalogs, besides those named. */
-    allRepositories?: RepositorySelection['allRepositories']
-  }
+/** The signal (and, applying, the logger) are the context's. */
+export type RetentionOptions = Omit<PlanOptions, 'ledger' | 'signal'> & {
+  /** A promotion ledger (JSON lines), the last source of ages. */
+  ledgerFile?: string
+  /** `--all-repositories REG`: every repository of these registries' catalogs, besides those named. */
+  allRepositories?: RepositorySelection['allRepositories']
+}
 
 export interface RetentionPlan {
   repositories: RepositoryPlan[]
@@ -56,19 +56,16 @@ async function agesFrom(file: string | undefined): Promise<LedgerAges | undefine
 
 /** The plan for each repository (`HOST/PATH`, or a glob over the catalog: see selectRepositories), read-only. */
 export async function planRetention(
+  ctx: Context,
   repositories: readonly string[],
   opts: RetentionOptions,
 ): Promise<RetentionPlan> {
   const ledger = await agesFrom(opts.ledgerFile)
-  const client = new RegistryClient(opts)
-  try {
-    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
-    const plans: RepositoryPlan[] = []
-    for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger }))
-    return { repositories: plans, summary: summarizePlans(plans) }
-  } finally {
-    await client.close()
-  }
+  const { client, signal } = ctx
+  const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
+  const plans: RepositoryPlan[] = []
+  for (const n of names) plans.push(await planRepository(client.repository(n), { ...opts, ledger, signal }))
+  return { repositories: plans, summary: summarizePlans(plans) }
 }
 
 export interface RetentionApply {
@@ -83,31 +80,28 @@ export interface RetentionApply {
  * and the others still run, so a cron job does what it can and exits 1.
  */
 export async function applyRetention(
+  ctx: Context,
   repositories: readonly string[],
-  opts: RetentionOptions & Omit<ApplyOptions, 'policy' | 'ledger'>,
+  opts: RetentionOptions & Omit<ApplyOptions, 'policy' | 'ledger' | 'signal' | 'logger'>,
 ): Promise<RetentionApply> {
   const ledger = await agesFrom(opts.ledgerFile)
   await claimBackupDir(opts.backupDir)
-  const client = new RegistryClient(opts)
+  const { client, signal, logger } = ctx
   const results: RetentionApply['repositories'] = []
   const registries: DeleteSupport[] = []
-  try {
-    // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
-    const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
-    for (const n of names) {
-      const target = client.repository(n)
-      try {
-        results.push(await applyRepository(target, { ...opts, ledger }))
-        // Probed already where it deleted (and kept by the client): which collection is safe there.
-        registries.push(await target.deletes())
-      } catch (err) {
-        if (opts.signal?.aborted) throw err
-        const code = (err as { code?: string }).code ?? 'INTERNAL'
-        results.push({ repository: target.name, error: { code, message: (err as Error).message } })
-      }
+  // Before any repository is touched: a glob that matches nothing, or a partial catalog, changes nothing.
+  const names = await selectRepositories(client, { repositories, allRepositories: opts.allRepositories })
+  for (const n of names) {
+    const target = client.repository(n)
+    try {
+      results.push(await applyRepository(target, { ...opts, ledger, signal, logger }))
+      // Probed already where it deleted (and kept by the client): which collection is safe there.
+      registries.push(await target.deletes())
+    } catch (err) {
+      if (signal?.aborted) throw err
+      const code = (err as { code?: string }).code ?? 'INTERNAL'
+      results.push({ repository: target.name, error: { code, message: (err as Error).message } })
     }
-  } finally {
-    await client.close()
   }
   const plans = results.flatMap((r) => ('plan' in r ? [r.plan] : []))
   return {
@@ -127,8 +121,9 @@ export interface RetentionRestore {
  * Tags re-used since the apply are reported as conflicts and left alone, unless `force`.
  */
 export async function restoreRetention(
+  ctx: Context,
   dir: string,
-  opts: RegistryOptions & { to?: string; signal?: AbortSignal; force?: boolean; governance?: Governance },
+  opts: { to?: string; force?: boolean; governance?: Governance },
 ): Promise<RetentionRestore> {
   const record = await readBackup(dir)
   if (opts.to !== undefined && record.repositories.length !== 1) {
@@ -137,15 +132,12 @@ export async function restoreRetention(
       `${dir} holds ${record.repositories.length} repositories (${record.repositories.map((r) => r.repository).join(', ')}); --to needs a backup of one`,
     )
   }
-  const client = new RegistryClient(opts)
-  try {
-    const restored: RestoreResult[] = []
-    for (const entry of record.repositories) {
-      const n = parseRepository(opts.to ?? entry.repository)
-      restored.push(await restoreRepository(dir, entry, client.repository(n), opts))
-    }
-    return { repositories: restored }
-  } finally {
-    await client.close()
+  const restored: RestoreResult[] = []
+  for (const entry of record.repositories) {
+    const n = parseRepository(opts.to ?? entry.repository)
+    restored.push(
+      await restoreRepository(dir, entry, ctx.client.repository(n), { ...opts, signal: ctx.signal }),
+    )
   }
+  return { repositories: restored }
 }

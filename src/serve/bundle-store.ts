@@ -6,6 +6,7 @@ import { entryRepository } from '../layout/naming.js'
 import type { Logger } from '../log.js'
 import type { Digest } from '../oci/digest.js'
 import type { Descriptor } from '../oci/schemas.js'
+import type { ProgressSink } from '../progress.js'
 import { isRepositoryName } from '../reference/grammar.js'
 import { singleKeySet } from '../sign/key-set.js'
 import { plural } from '../util/plural.js'
@@ -28,8 +29,8 @@ export function servedName(source: string): string | undefined {
 export interface BundleStoreOptions {
   /** Checks the bundle's signature with this key; the bundle is refused unless it verifies. */
   publicKey?: KeyObject
-  /** Bytes verified so far by the start-up pass, out of `total`. */
-  onProgress?: (verified: number, total: number) => void
+  /** The start-up verifying pass (phase `verify`). */
+  progress?: ProgressSink
   logger: Logger
 }
 
@@ -60,7 +61,7 @@ export class BundleStore implements ContentStore {
   static async open(path: string, opts: BundleStoreOptions): Promise<BundleStore> {
     const reader = await BundleReader.open(path, {
       keys: opts.publicKey && singleKeySet(opts.publicKey),
-      onProgress: opts.onProgress,
+      progress: opts.progress,
     })
     const names = new Map<string, string>()
     for (const source of reader.repositories()) {

@@ -6,6 +6,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import { FerryError } from '../errors.js'
 import { OciLayout } from '../layout/index.js'
 import { type Logger, silentLogger } from '../log.js'
+import type { ProgressSink } from '../progress.js'
 import { plural } from '../util/plural.js'
 import { loadHtpasswd } from './auth.js'
 import type { ServedBundle } from './bundle-store.js'
@@ -50,8 +51,8 @@ export interface ServeOptions {
   repository?: string
   /** With `bundle`: check the bundle's signature with this public key; start only if it verifies. */
   publicKey?: KeyObject
-  /** With `bundle`: bytes verified so far by the start-up pass, out of `total`. */
-  onVerifyProgress?: (verified: number, total: number) => void
+  /** With `bundle`: the start-up verifying pass (phase `verify`). */
+  progress?: ProgressSink
   /** Address to bind. Default 127.0.0.1; anything reachable from elsewhere warns unless TLS and htpasswd are set. */
   address?: string
   /** Default 5000; 0 picks a free port (read it back from the result). */
@@ -358,7 +359,7 @@ async function openStore(
   const { BundleStore } = await import('./bundle-store.js')
   const store = await BundleStore.open(opts.bundle!, {
     publicKey: opts.publicKey,
-    onProgress: opts.onVerifyProgress,
+    progress: opts.progress,
     logger,
   })
   try {

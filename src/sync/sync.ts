@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { CopyEventSink } from '../copy/events.js'
+import type { Context } from '../context.js'
 import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
 import { type Governance, governs } from '../governance/governance.js'
 import { formatLocation } from '../reference/index.js'
-import type { RegistryClient, RegistryOptions } from '../registry/index.js'
+import type { RegistryClient } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
 import { TargetSet } from '../targets/open.js'
 import { forEachLimited, Limiter } from '../util/limit.js'
@@ -15,16 +15,13 @@ import { ferryStateDir } from '../util/state-dir.js'
 import { expandSpec, inSync, type SyncItem } from './plan.js'
 import { inShard, type Shard, shardLabel } from './shard.js'
 
-export interface SyncOptions extends RegistryOptions {
+export interface SyncOptions {
   /** Decide and report, write nothing. */
   dryRun?: boolean
   /** Images at once; default: the spec's `concurrency`. */
   concurrency?: number
   /** Blobs in flight across all images at once. Default 8. */
   blobConcurrency?: number
-  onEvent?: CopyEventSink
-  /** Stops the run (Ctrl-C): images not yet copied are reported failed with ABORTED. */
-  signal?: AbortSignal
   /**
    * The destinations' policy and the ledger: each image is judged before anything of it is sent (a
    * refusal is that image's failure, POLICY_VIOLATION) and each copy recorded.
@@ -68,8 +65,11 @@ export interface SyncReport {
   durationMs: number
 }
 
-/** `ferry sync FILE`: load, lock (two runs of one spec never overlap), mirror, report. */
-export async function runSync(path: string, opts: SyncOptions = {}): Promise<SyncReport> {
+/**
+ * `ferry sync FILE`: load, lock (two runs of one spec never overlap), mirror, report. The context's
+ * signal stops the run (Ctrl-C): images not yet copied are reported failed with ABORTED.
+ */
+export async function runSync(ctx: Context, path: string, opts: SyncOptions = {}): Promise<SyncReport> {
   const spec = await loadSyncSpec(path)
   // The lock's heartbeat keeps a run of any length fresh, so a crashed run (here, or in another
   // container sharing the state directory) frees the spec within the default staleness.
@@ -87,17 +87,22 @@ export async function runSync(path: string, opts: SyncOptions = {}): Promise<Syn
       (opts.shard
         ? new UploadJournal(join(ferryStateDir(), `uploads-${shardLabel(opts.shard)}.json`))
         : undefined)
-    return await syncSpec(spec, path, { ...opts, ...(journal ? { journal } : {}) })
+    return await syncSpec(ctx, spec, path, { ...opts, ...(journal ? { journal } : {}) })
   } finally {
     await lock.release()
   }
 }
 
-export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions = {}): Promise<SyncReport> {
+export async function syncSpec(
+  ctx: Context,
+  spec: SyncSpec,
+  name: string,
+  opts: SyncOptions = {},
+): Promise<SyncReport> {
   const started = performance.now()
   // One client for every registry; a bundle source is verified once, however many images it holds.
-  const targets = new TargetSet(opts)
-  const { client } = targets
+  const targets = new TargetSet(ctx)
+  const { client } = ctx
   const entries: SyncEntry[] = []
   const { shard } = opts
   // A shard sees only its source repositories, so it neither lists nor checks the others.
@@ -111,7 +116,7 @@ export async function syncSpec(spec: SyncSpec, name: string, opts: SyncOptions =
     const tags = await destinationTags(items, client, images)
     // Image-level failures are recorded, never thrown: one bad image must not stop the others.
     await forEachLimited(items, images, async (item) => {
-      entries.push(await syncItem(item, targets, blobs, opts, tags.get(destinationName(item))))
+      entries.push(await syncItem(ctx, item, targets, blobs, opts, tags.get(destinationName(item))))
     })
   } finally {
     await targets.close()
@@ -162,6 +167,7 @@ async function destinationTags(
 }
 
 async function syncItem(
+  ctx: Context,
   item: SyncItem,
   targets: TargetSet,
   blobs: Limiter,
@@ -170,7 +176,7 @@ async function syncItem(
 ): Promise<SyncEntry> {
   const source = formatLocation(item.source)
   const destination = `${item.destination.registry}/${item.destination.repository}${item.tag ? `:${item.tag}` : ''}`
-  const to = targets.client.repository(item.destination)
+  const to = ctx.client.repository(item.destination)
   try {
     const { target: from } = await targets.openSource(item.source)
     const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
@@ -218,8 +224,8 @@ async function syncItem(
       sourceManifest: check.sourceManifest,
       sourceTags: item.sourceTags,
       ...(opts.journal ? { journal: opts.journal } : {}),
-      onEvent: opts.onEvent,
-      signal: opts.signal,
+      progress: ctx.progress,
+      signal: ctx.signal,
     })
     const { copied, skipped, mounted } = result.blobs
     return {

@@ -1,4 +1,5 @@
 import type { ReadOnlyTarget } from '../content/target.js'
+import type { Context } from '../context.js'
 import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy.js'
 import { FerryError, ifPresent } from '../errors.js'
 import { type Governance, governedCopy, governs, imageNameOf } from '../governance/governed.js'
@@ -11,13 +12,14 @@ import {
   type Reference,
   writable,
 } from '../reference/index.js'
-import { type OpenOptions, TargetSet } from './open.js'
+import { TargetSet } from './open.js'
 
 /**
  * `ferry copy SRC DST` as a library call: references in, summary out. A destination without tag or
  * digest takes the source's tag; a destination by digest is pushed untagged and must match the source.
+ * The signal, the logger and the progress sink are the context's.
  */
-export interface CopyReferenceOptions extends CopyOptions, OpenOptions {
+export interface CopyReferenceOptions extends Omit<CopyOptions, 'signal' | 'logger' | 'progress'> {
   /** The destination's policy and the ledger: judged before anything is written, recorded after. */
   governance?: Governance
   /** `SRC:TAG@DIGEST` where TAG names another digest: copy DIGEST anyway (default: refuse, CONFLICT). */
@@ -34,16 +36,18 @@ export interface CopyReferenceResult extends CopyResult {
  * destination a registry or a layout; text is parsed by the location grammar, a parsed value used as it is.
  */
 export async function copyReference(
+  ctx: Context,
   source: string | Location,
   destination: string | Location,
-  opts: CopyReferenceOptions = {},
+  options: CopyReferenceOptions = {},
 ): Promise<CopyReferenceResult> {
+  const opts = { ...options, signal: ctx.signal, logger: ctx.logger, progress: ctx.progress }
   const src = typeof source === 'string' ? parseLocation(source) : source
   // Refused before the source is opened (a bundle source is verified whole first).
   const dst = typeof destination === 'string' ? parseReference(destination) : writable(destination)
   const tag = destinationTag(src, dst)
-  // Both sides over one client: one connection pool, one token cache.
-  const targets = new TargetSet(opts)
+  // Both sides over the context's one client: one connection pool, one token cache.
+  const targets = new TargetSet(ctx)
   try {
     const from = await targets.openSource(src)
     const to = await targets.open(dst, { create: true })

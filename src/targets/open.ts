@@ -1,5 +1,6 @@
 import type { BundleReader } from '../bundle/reader.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
+import type { Context } from '../context.js'
 import {
   formatLocation,
   invalidReference,
@@ -10,11 +11,8 @@ import {
   repositoryName,
   writable,
 } from '../reference/index.js'
-import { RegistryClient, type RegistryOptions } from '../registry/index.js'
 
-export interface OpenOptions extends RegistryOptions {
-  /** Reuse one client (one connection pool, one token cache) across several targets. */
-  client?: RegistryClient
+export interface OpenOptions {
   /**
    * A destination: a layout directory is created when it does not exist, and a bundle is refused
    * (bundles are written whole, by `ferry bundle create`).
@@ -32,23 +30,16 @@ export interface Opened<T extends ReadOnlyTarget = Target> {
  * Locations routed to the backends that hold them, as regclient's `scheme` routes a reference: a
  * registry repository, an OCI layout directory, or an air-gap bundle (read-only, verified blob by blob
  * before anything is read from it). Text is parsed by the location grammar; a parsed location is used as
- * it is. All of them share one registry client (made on first use unless one is given), and a bundle file
- * is opened, and verified, once however many of its images are read. `close` releases all of it.
+ * it is. All of them share the context's registry client, and a bundle file is opened, and verified,
+ * once however many of its images are read. `close` releases the targets and bundles (the client is the
+ * context's).
  */
 export class TargetSet {
-  private made: RegistryClient | undefined
   private readonly bundles = new Map<string, Promise<BundleReader>>()
   /** The close of each layout or bundle target handed out, as it was then. */
   private readonly closers: (() => Promise<void>)[] = []
 
-  constructor(private readonly opts: OpenOptions = {}) {}
-
-  /** The registry client every registry target of this set uses. */
-  get client(): RegistryClient {
-    if (this.opts.client) return this.opts.client
-    this.made ??= new RegistryClient(this.opts)
-    return this.made
-  }
+  constructor(private readonly ctx: Context) {}
 
   /** Any location, to read from: a registry, a layout, or an image in a bundle. */
   async openSource(location: Location | string): Promise<Opened<ReadOnlyTarget>> {
@@ -73,14 +64,14 @@ export class TargetSet {
     const where =
       typeof location === 'string' ? parseReference(location) : writable(location, formatLocation(location))
     const reference = manifestReference(where)
-    // A registry repository holds nothing of its own to close (the client's connections are closed
-    // below), so it is not kept: a sync opens one per image, and they would all live to the end.
-    if (where.kind === 'registry') return { target: this.client.repository(where), reference }
+    // A registry repository holds nothing of its own to close (the context closes the client's
+    // connections), so it is not kept: a sync opens one per image, and they would all live to the end.
+    if (where.kind === 'registry') return { target: this.ctx.client.repository(where), reference }
     // Loaded on first use, as the bundle reader is: a command on registries alone does not pay for them.
     const { openLayoutTarget } = await import('../layout/index.js')
     const target = await openLayoutTarget(where.path, {
       create: opts.create,
-      logger: this.opts.logger,
+      logger: this.ctx.logger,
       repository: where.repository,
     })
     return this.handed({ target, reference })
@@ -107,32 +98,32 @@ export class TargetSet {
     const readers = await Promise.allSettled(this.bundles.values())
     this.bundles.clear()
     for (const r of readers) if (r.status === 'fulfilled') await r.value.close()
-    await this.made?.close()
   }
 }
 
 /**
  * One location to read from, any form (see TargetSet). Closing the target releases what was opened
- * for it: a registry client made here, the bundle file.
+ * for it (the bundle file); the client stays the context's.
  */
-export async function openSource(
-  location: Location | string,
-  opts: OpenOptions = {},
-): Promise<Opened<ReadOnlyTarget>> {
-  return owned(opts, (targets) => targets.openSource(location))
+export async function openSource(ctx: Context, location: Location | string): Promise<Opened<ReadOnlyTarget>> {
+  return owned(ctx, (targets) => targets.openSource(location))
 }
 
 /** One location that is written to: a registry or a layout (with `create`, its directory made). */
-export async function openTarget(location: Location | string, opts: OpenOptions = {}): Promise<Opened> {
-  return owned(opts, (targets) => targets.open(location, { create: opts.create }))
+export async function openTarget(
+  ctx: Context,
+  location: Location | string,
+  opts: OpenOptions = {},
+): Promise<Opened> {
+  return owned(ctx, (targets) => targets.open(location, { create: opts.create }))
 }
 
-/** The caller's target owns the set it came from: closing it closes the target, the client, the bundle. */
+/** The caller's target owns the set it came from: closing it closes the target and the bundle. */
 async function owned<T extends ReadOnlyTarget>(
-  opts: OpenOptions,
+  ctx: Context,
   open: (targets: TargetSet) => Promise<Opened<T>>,
 ): Promise<Opened<T>> {
-  const targets = new TargetSet(opts)
+  const targets = new TargetSet(ctx)
   try {
     const opened = await open(targets)
     opened.target.close = () => targets.close()

@@ -7,6 +7,7 @@ import { importBundle } from '../../src/bundle/import.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { signImage } from '../../src/supply/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { makeKeys } from '../supply/helpers.js'
 import { catalog, ferry, pushSourceImages, type SourceImages, start, tempDir } from './helpers.js'
@@ -214,7 +215,7 @@ describe('ferry bundle and inventory (commands)', () => {
       const cut = client.repository({ registry: target.host, repository: 'cut/big/app' })
       expect(await cut.listTags().catch(() => [])).toEqual([]) // the tag is written last: not there yet
 
-      const again = await importBundle(big, { to: `${target.host}/cut`, client })
+      const again = await importBundle(testContext({ client }), big, { to: `${target.host}/cut` })
       const blobs = again.images[0]!.blobs
       expect(blobs.skipped).toBeGreaterThan(0)
       expect(blobs.copied).toBeGreaterThan(0)

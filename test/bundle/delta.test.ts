@@ -13,6 +13,7 @@ import { openLayoutTarget } from '../../src/layout/index.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, PLATFORMS, tempDir } from './helpers.js'
 
@@ -38,8 +39,8 @@ describe('delta bundles', () => {
     v2 = await pushSyntheticIndex(repo, { ...layers, labels: { release: '2' } }, PLATFORMS, '2')
     base = join(tmp.dir, 'web-1.tar')
     delta = join(tmp.dir, 'web-2-delta.tar')
-    await createBundle(spec('1'), { output: base, client })
-    await createBundle(spec('2'), { output: delta, base, client })
+    await createBundle(testContext({ client }), spec('1'), { output: base })
+    await createBundle(testContext({ client }), spec('2'), { output: delta, base })
   })
   afterAll(async () => {
     await client?.close()
@@ -65,8 +66,8 @@ describe('delta bundles', () => {
   it('imports into a registry that holds the base', async () => {
     const closed = await startDistribution()
     try {
-      await importBundle(base, { to: `${closed.host}/mirror`, client })
-      const result = await importBundle(delta, { to: `${closed.host}/mirror`, client })
+      await importBundle(testContext({ client }), base, { to: `${closed.host}/mirror` })
+      const result = await importBundle(testContext({ client }), delta, { to: `${closed.host}/mirror` })
       expect(result.images[0]!.digest).toBe(v2.digest)
       expect(result.images[0]!.blobs.copied).toBe(2) // only the configs travelled
       expect(result.images[0]!.blobs.skipped).toBe(4)
@@ -80,7 +81,9 @@ describe('delta bundles', () => {
   it('fails before writing anything into a registry without the base, naming the missing blobs', async () => {
     const empty = await startDistribution()
     try {
-      const err = await importBundle(delta, { to: `${empty.host}/mirror`, client }).catch((e: unknown) => e)
+      const err = await importBundle(testContext({ client }), delta, { to: `${empty.host}/mirror` }).catch(
+        (e: unknown) => e,
+      )
       expect(isFerryError(err, 'NOT_FOUND')).toBe(true)
       const message = (err as Error).message
       expect(message).toContain('leaves out 4 blobs')
@@ -97,24 +100,26 @@ describe('delta bundles', () => {
   it('leaves out what an inventory of the closed side lists, and mounts blobs held in another repository', async () => {
     const closed = await startDistribution()
     try {
-      await importBundle(base, { to: `${closed.host}/mirror`, client })
+      await importBundle(testContext({ client }), base, { to: `${closed.host}/mirror` })
       const inventoryFile = join(tmp.dir, 'closed.json')
-      await writeInventory(inventoryFile, await createInventory(`${closed.host}/mirror`, { client }))
+      await writeInventory(
+        inventoryFile,
+        await createInventory(testContext({ client }), `${closed.host}/mirror`),
+      )
       const { inventory } = await loadInventory(inventoryFile)
       expect(inventory.repositories.map((r) => r.name)).toEqual(['mirror/acme/web'])
       expect(inventory.repositories[0]!.tags).toEqual({ '1': v1.digest })
 
       const against = join(tmp.dir, 'web-2-against.tar')
-      await createBundle(spec('2'), { output: against, against: inventoryFile, client })
+      await createBundle(testContext({ client }), spec('2'), { output: against, against: inventoryFile })
       const listing = await listBundle(against)
       expect(listing.omitted.blobs).toBe(4)
       expect(listing.against?.source).toBe(`${closed.host}/mirror`)
 
       // Another repository than the one the inventory saw the layers in: they are mounted from there.
-      const result = await importBundle(against, {
+      const result = await importBundle(testContext({ client }), against, {
         to: `${closed.host}/mirror`,
         mapping: { [`${source.host}/acme/web`]: 'acme/web-next' },
-        client,
       })
       expect(result.images[0]!.destination).toBe(`${closed.host}/mirror/acme/web-next:2`)
       expect(result.images[0]!.blobs.skipped).toBe(4)
@@ -132,7 +137,7 @@ describe('delta bundles', () => {
       `name: web\nversion: "2"\nimages:\n  - ref: ${source.host}/acme/web\n    tags: { semver: ">=1" }\n`,
     )
     const path = join(tmp.dir, 'web-all.tar')
-    await createBundle(await loadBundleSpec(specFile), { output: path, client })
+    await createBundle(testContext({ client }), await loadBundleSpec(specFile), { output: path })
     const listing = await listBundle(path)
     expect(listing.images.map((i) => [i.tag, i.digest])).toEqual([
       ['2', v2.digest],
@@ -142,15 +147,14 @@ describe('delta bundles', () => {
       `${source.host}/acme/web:2`,
       `${source.host}/acme/web:1`,
     ])
-    const err = await createBundle(spec('2'), {
+    const err = await createBundle(testContext({ client }), spec('2'), {
       output: join(tmp.dir, 'x.tar'),
       base: join(tmp.dir, 'nope.tar'),
-      client,
     }).catch((e: Error) => e)
     expect(isFerryError(err, 'NOT_FOUND')).toBe(true)
-    const dir = await createBundle(spec('2'), { output: join(tmp.dir, 'missing', 'x.tar'), client }).catch(
-      (e: Error) => e,
-    )
+    const dir = await createBundle(testContext({ client }), spec('2'), {
+      output: join(tmp.dir, 'missing', 'x.tar'),
+    }).catch((e: Error) => e)
     expect((dir as Error).message).toMatch(/is not a directory/)
   })
 
@@ -162,20 +166,19 @@ describe('delta bundles', () => {
     )
     const path = join(tmp.dir, 'collide.tar')
     await createBundle(
+      testContext({ client }),
       specFromImages([`${source.host}/acme/web:1`, `${source.host}/other/web:1`], {
         name: 'c',
         version: '1',
       }),
-      {
-        output: path,
-        client,
-      },
+      { output: path },
     )
     const closed = await startDistribution()
     try {
-      const err = await importBundle(path, { to: closed.host, stripComponents: 1, client }).catch(
-        (e: Error) => e,
-      )
+      const err = await importBundle(testContext({ client }), path, {
+        to: closed.host,
+        stripComponents: 1,
+      }).catch((e: Error) => e)
       expect((err as Error).message).toMatch(/acme\/web:1 and .*other\/web:1 would both become .*\/web:1/)
       expect(await catalog(closed.url)).toEqual([])
     } finally {
@@ -186,15 +189,13 @@ describe('delta bundles', () => {
   it('carries an image pinned by digest only, untagged', async () => {
     const path = join(tmp.dir, 'pinned.tar')
     await createBundle(
+      testContext({ client }),
       specFromImages([`${source.host}/acme/web@${v1.digest}`], { name: 'pinned', version: '1' }),
-      {
-        output: path,
-        client,
-      },
+      { output: path },
     )
     const closed = await startDistribution()
     try {
-      const result = await importBundle(path, { to: closed.host, client })
+      const result = await importBundle(testContext({ client }), path, { to: closed.host })
       expect(result.images[0]!.destination).toBe(`${closed.host}/acme/web@${v1.digest}`)
       const repo = client.repository({ registry: closed.host, repository: 'acme/web' })
       expect(await repo.hasManifest(v1.digest)).toBe(true)
@@ -207,8 +208,8 @@ describe('delta bundles', () => {
 
   it('inventories an OCI layout directory', async () => {
     const dir = join(tmp.dir, 'layout-inventory')
-    await importBundle(base, { to: `oci:${dir}`, stripComponents: 1 })
-    const inventory = await createInventory(`oci:${dir}`)
+    await importBundle(testContext(), base, { to: `oci:${dir}`, stripComponents: 1 })
+    const inventory = await createInventory(testContext(), `oci:${dir}`)
     expect(inventory.repositories.map((r) => r.name)).toEqual(['web'])
     expect(inventory.repositories[0]!.blobs).toHaveLength(6) // 2 platforms x (2 layers + config)
     expect(inventory.repositories[0]!.manifests).toHaveLength(3)

@@ -11,6 +11,7 @@ import { verifyBundleFile } from '../../src/bundle/verify.js'
 import { isFerryError } from '../../src/errors.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import {
   catalog,
@@ -43,10 +44,11 @@ describe('hostile bundles', () => {
       '1',
     )
     good = join(tmp.dir, 'good.tar')
-    await createBundle(specFromImages([`${reg.host}/app:1`], { name: 'app', version: '1' }), {
-      output: good,
-      client,
-    })
+    await createBundle(
+      testContext({ client }),
+      specFromImages([`${reg.host}/app:1`], { name: 'app', version: '1' }),
+      { output: good },
+    )
     entries = await readEntries(good)
   })
   afterAll(async () => {
@@ -60,7 +62,9 @@ describe('hostile bundles', () => {
     const verified = await verifyBundleFile(path).catch((e: unknown) => e)
     expect(isFerryError(verified), String(verified)).toBe(true)
     expect((verified as Error).message).toMatch(message)
-    const imported = await importBundle(path, { to: `${target.host}/site`, client }).catch((e: unknown) => e)
+    const imported = await importBundle(testContext({ client }), path, { to: `${target.host}/site` }).catch(
+      (e: unknown) => e,
+    )
     expect((imported as Error).message).toMatch(message)
     expect(await catalog(target.url)).toEqual([])
   }

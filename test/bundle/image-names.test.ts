@@ -9,6 +9,7 @@ import type { Logger } from '../../src/log.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { startServer } from '../../src/serve/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, type Entry, ferry, file, readEntries, tempDir, writeEntries } from './helpers.js'
 
@@ -37,10 +38,11 @@ describe('bundle image names that import refuses', () => {
     )
     repository = `${reg.host}/acme/web`
     const good = join(tmp.dir, 'good.tar')
-    await createBundle(specFromImages([`${repository}:v1`], { name: 'names', version: '1' }), {
-      output: good,
-      client,
-    })
+    await createBundle(
+      testContext({ client }),
+      specFromImages([`${repository}:v1`], { name: 'names', version: '1' }),
+      { output: good },
+    )
     entries = await readEntries(good)
   })
   afterAll(async () => {
@@ -87,9 +89,9 @@ describe('bundle image names that import refuses', () => {
       const verified = await verifyBundleFile(path).catch((e: unknown) => e)
       expect(isFerryError(verified, 'VERIFY_FAILED'), String(verified)).toBe(true)
       expect((verified as Error).message).toMatch(problem)
-      const imported = await importBundle(path, { to: `${target.host}/site`, client }).catch(
-        (e: unknown) => e,
-      )
+      const imported = await importBundle(testContext({ client }), path, {
+        to: `${target.host}/site`,
+      }).catch((e: unknown) => e)
       expect(isFerryError(imported, 'VERIFY_FAILED'), String(imported)).toBe(true)
       expect((imported as Error).message).toBe((verified as Error).message)
       expect(await catalog(target.url)).toEqual([])

@@ -15,6 +15,7 @@ import { RegistryClient } from '../../src/registry/index.js'
 import { startServer } from '../../src/serve/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, type Entry, ferry, file, readEntries, tempDir, writeEntries } from './helpers.js'
 
@@ -41,8 +42,9 @@ describe('bundle names under the signature', () => {
     oldDigest = old.digest
     signed = join(tmp.dir, 'signed.tar')
     await createBundle(
+      testContext({ client }),
       specFromImages([`${reg.host}/app:1.0`, `${reg.host}/app:2.0`], { name: 'app', version: '2' }),
-      { output: signed, client, signingKey, env: { SOURCE_DATE_EPOCH: '1700000000' } },
+      { output: signed, signingKey, env: { SOURCE_DATE_EPOCH: '1700000000' } },
     )
     entries = await readEntries(signed)
     keyFile = join(tmp.dir, 'release.pub')
@@ -109,9 +111,10 @@ describe('bundle names under the signature', () => {
     const verified = await verifyBundleFile(tampered, { publicKey }).catch((e: unknown) => e)
     expect(isFerryError(verified, 'VERIFY_FAILED')).toBe(true)
     expect((verified as Error).message).toMatch(latestRefused())
-    const imported = await importBundle(tampered, { to: `${target.host}/site`, client, publicKey }).catch(
-      (e: unknown) => e,
-    )
+    const imported = await importBundle(testContext({ client }), tampered, {
+      to: `${target.host}/site`,
+      publicKey,
+    }).catch((e: unknown) => e)
     expect(isFerryError(imported, 'VERIFY_FAILED')).toBe(true)
     expect((imported as Error).message).toMatch(latestRefused())
     expect(await catalog(target.url)).toEqual([])

@@ -9,6 +9,7 @@ import { specFromImages } from '../../src/bundle/spec.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { PLATFORMS, readEntries, sha256File, tempDir } from './helpers.js'
 
@@ -52,9 +53,8 @@ describe('bundle create is reproducible without SOURCE_DATE_EPOCH', () => {
   const publicKey = readPublicKey(pair.publicKeyPem)
 
   const create = (name: string, refs: string[], env: NodeJS.ProcessEnv, signed = false) =>
-    createBundle(specFromImages(refs, { name: 'site', version: '1' }), {
+    createBundle(testContext({ client }), specFromImages(refs, { name: 'site', version: '1' }), {
       output: join(tmp.dir, name),
-      client,
       env,
       ...(signed ? { signingKey } : {}),
     })

@@ -5,6 +5,7 @@ import { createBundle } from '../../src/bundle/create.js'
 import { loadBundleSpec } from '../../src/bundle/spec.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
@@ -56,7 +57,9 @@ describe('bundle create: requests', () => {
         '',
       ].join('\n'),
     )
-    const result = await createBundle(await loadBundleSpec(specFile), { output: join(tmp.dir, 'app.tar') })
+    const result = await createBundle(testContext(), await loadBundleSpec(specFile), {
+      output: join(tmp.dir, 'app.tar'),
+    })
     expect(result.images).toHaveLength(IMAGES)
     const blobGets = proxy.seen.filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.path))
     const perBlob = new Map<string, number>()

@@ -15,6 +15,7 @@ import { digestOf } from '../../src/oci/digest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { ferry, tempDir } from './helpers.js'
 
@@ -56,18 +57,16 @@ describe('bundle rollback', () => {
     const env = { SOURCE_DATE_EPOCH: '1700000000' }
     d1 = (await pushSyntheticImage(app, { seed: 'rollback/1', layers: 1, layerSize: 10_000 }, '1.0')).digest
     v1 = join(tmp.dir, 'app-1.tar')
-    await createBundle(specFromImages(images, { name: 'app', version: '1' }), {
+    await createBundle(testContext({ client }), specFromImages(images, { name: 'app', version: '1' }), {
       output: v1,
-      client,
       signingKey,
       sequence: 1,
       env,
     })
     d2 = (await pushSyntheticImage(app, { seed: 'rollback/2', layers: 1, layerSize: 10_000 }, '1.0')).digest
     v2 = join(tmp.dir, 'app-2.tar')
-    await createBundle(specFromImages(images, { name: 'app', version: '2' }), {
+    await createBundle(testContext({ client }), specFromImages(images, { name: 'app', version: '2' }), {
       output: v2,
-      client,
       signingKey,
       sequence: 2,
       env,
@@ -103,14 +102,16 @@ describe('bundle rollback', () => {
   })
 
   it('refuses v1 after v2 and leaves the tag at v2; same bundle again is fine; --allow-downgrade moves it back', async () => {
-    const first = await importBundle(v2, { to: site(), client, publicKey })
+    const first = await importBundle(testContext({ client }), v2, { to: site(), publicKey })
     expect(first.images.map((i) => [i.destination, i.digest])).toEqual([
       [`${dest.host}/site/library/app:1.0`, d2],
       [`${dest.host}/site/tools/cli:2`, cli],
     ])
     expect([first.sequence, first.created, first.downgraded]).toEqual([2, CREATED, []])
 
-    const refused = await importBundle(v1, { to: site(), client, publicKey }).catch((e: unknown) => e)
+    const refused = await importBundle(testContext({ client }), v1, { to: site(), publicKey }).catch(
+      (e: unknown) => e,
+    )
     expect(isFerryError(refused, 'POLICY_VIOLATION')).toBe(true)
     expect((refused as Error).message).toBe(
       refusal(`app 1 (sequence 1, created ${CREATED})`, `app 2 (sequence 2, created ${CREATED})`, d2, d1),
@@ -119,12 +120,16 @@ describe('bundle rollback', () => {
     // Refused before anything was written: v1's manifest never reached the destination.
     expect(await tagAt('site/library/app', d1)).toBeUndefined()
 
-    const again = await importBundle(v2, { to: site(), client, publicKey })
+    const again = await importBundle(testContext({ client }), v2, { to: site(), publicKey })
     expect(again.downgraded).toEqual([])
     expect(again.images.map((i) => i.blobs.copied)).toEqual([0, 0])
     expect(await tagAt('site/library/app', '1.0')).toBe(d2)
 
-    const downgraded = await importBundle(v1, { to: site(), client, publicKey, allowDowngrade: true })
+    const downgraded = await importBundle(testContext({ client }), v1, {
+      to: site(),
+      publicKey,
+      allowDowngrade: true,
+    })
     expect(downgraded.downgraded).toEqual([
       {
         destination: `${dest.host}/site/library/app:1.0`,
@@ -158,15 +163,17 @@ describe('bundle rollback', () => {
     ]).toEqual(['2', 2])
 
     // And forward again, no flag needed.
-    const forward = await importBundle(v2, { to: site(), client, publicKey })
+    const forward = await importBundle(testContext({ client }), v2, { to: site(), publicKey })
     expect(forward.downgraded).toEqual([])
     expect(await tagAt('site/library/app', '1.0')).toBe(d2)
   })
 
   it('lets an older bundle set a tag someone else has moved since the newer import', async () => {
     const to = `${dest.host}/moved`
-    await importBundle(v2, { to, client, publicKey })
-    const refused = await importBundle(v1, { to, client, publicKey }).catch((e: unknown) => e)
+    await importBundle(testContext({ client }), v2, { to, publicKey })
+    const refused = await importBundle(testContext({ client }), v1, { to, publicKey }).catch(
+      (e: unknown) => e,
+    )
     expect(isFerryError(refused, 'POLICY_VIOLATION')).toBe(true)
     const other = await pushSyntheticImage(
       client.repository({ registry: dest.host, repository: 'moved/library/app' }),
@@ -175,18 +182,19 @@ describe('bundle rollback', () => {
     )
     expect(await tagAt('moved/library/app', '1.0')).toBe(other.digest)
     // The tag no longer holds v2's image: v2's record does not speak for it.
-    const result = await importBundle(v1, { to, client, publicKey })
+    const result = await importBundle(testContext({ client }), v1, { to, publicKey })
     expect(result.downgraded).toEqual([])
     expect(await tagAt('moved/library/app', '1.0')).toBe(d1)
   })
 
   it('M5: refuses v1 after v2 however the destination host is spelled, in an older record file too', async () => {
     const port = dest.host.split(':')[1]
-    await importBundle(v2, { to: `localhost:${port}/spelled`, client, publicKey })
+    await importBundle(testContext({ client }), v2, { to: `localhost:${port}/spelled`, publicKey })
     for (const host of [`LOCALHOST:${port}`, `LocalHost:${port}`]) {
-      const refused = await importBundle(v1, { to: `${host}/spelled`, client, publicKey }).catch(
-        (e: unknown) => e,
-      )
+      const refused = await importBundle(testContext({ client }), v1, {
+        to: `${host}/spelled`,
+        publicKey,
+      }).catch((e: unknown) => e)
       expect(isFerryError(refused, 'POLICY_VIOLATION'), `${host}: ${refused}`).toBe(true)
     }
     const cli = await ferry('bundle/import', v1, '--to', `LOCALHOST:${port}/spelled`, '--key', keyFile)
@@ -194,16 +202,17 @@ describe('bundle rollback', () => {
     expect(await tagAt('spelled/library/app', '1.0')).toBe(d2)
 
     // A record file written before keys were canonical holds the host as it was typed.
-    await importBundle(v2, { to: `localhost:${port}/legacy`, client, publicKey })
+    await importBundle(testContext({ client }), v2, { to: `localhost:${port}/legacy`, publicKey })
     const file = JSON.parse(await readFile(recordFile, 'utf8'))
     const key = `localhost:${port}/legacy/library/app:1.0`
     expect(file.tags[key]).toMatchObject({ sequence: 2, digest: d2 })
     file.tags[`LOCALHOST:${port}/legacy/library/app:1.0`] = file.tags[key]
     delete file.tags[key]
     await writeFile(recordFile, JSON.stringify(file))
-    const refused = await importBundle(v1, { to: `localhost:${port}/legacy`, client, publicKey }).catch(
-      (e: unknown) => e,
-    )
+    const refused = await importBundle(testContext({ client }), v1, {
+      to: `localhost:${port}/legacy`,
+      publicKey,
+    }).catch((e: unknown) => e)
     expect(isFerryError(refused, 'POLICY_VIOLATION'), String(refused)).toBe(true)
     expect(await tagAt('legacy/library/app', '1.0')).toBe(d2)
   })
@@ -217,27 +226,37 @@ describe('bundle rollback', () => {
     )
     const early = join(tmp.dir, 'web-early.tar')
     const spec = specFromImages([`${reg.host}/acme/web:stable`], { name: 'web', version: '0' })
-    await createBundle(spec, { output: early, client, signingKey, env: { SOURCE_DATE_EPOCH: '1700000000' } })
+    await createBundle(testContext({ client }), spec, {
+      output: early,
+      signingKey,
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    })
     const newer = await pushSyntheticImage(
       repo,
       { seed: 'rollback/web2', layers: 1, layerSize: 5000 },
       'stable',
     )
     const late = join(tmp.dir, 'web-late.tar')
-    await createBundle(spec, { output: late, client, signingKey, env: { SOURCE_DATE_EPOCH: '1800000000' } })
+    await createBundle(testContext({ client }), spec, {
+      output: late,
+      signingKey,
+      env: { SOURCE_DATE_EPOCH: '1800000000' },
+    })
     expect((await readBundleMetadata(late)).metadata.sequence).toBeUndefined()
 
     const dir = join(tmp.dir, 'site')
-    const imported = await importBundle(late, { to: `oci:${dir}`, publicKey })
+    const imported = await importBundle(testContext(), late, { to: `oci:${dir}`, publicKey })
     expect([imported.sequence, imported.created]).toEqual([undefined, LATER])
-    const refused = await importBundle(early, { to: `oci:${dir}`, publicKey }).catch((e: unknown) => e)
+    const refused = await importBundle(testContext(), early, { to: `oci:${dir}`, publicKey }).catch(
+      (e: unknown) => e,
+    )
     expect(isFerryError(refused, 'POLICY_VIOLATION')).toBe(true)
     expect((refused as Error).message).toBe(
       `oci:${dir}:acme/web:stable: bundle web 0 (created ${CREATED}) is older than bundle web 0 (created ${LATER}), which set the tag to ${newer.digest}; refusing to move it back to ${older.digest} (--allow-downgrade imports it anyway)`,
     )
     const layout = await OciLayout.open(dir)
     expect((await layout.target('acme/web').resolve('stable')).digest).toBe(newer.digest)
-    expect((await importBundle(late, { to: `oci:${dir}`, publicKey })).downgraded).toEqual([])
+    expect((await importBundle(testContext(), late, { to: `oci:${dir}`, publicKey })).downgraded).toEqual([])
   })
 
   it('orders by sequence within one bundle name only, else by created', () => {

@@ -17,6 +17,7 @@ import {
   type RegistryRepository,
   type RepositoryReference,
 } from '../../src/registry/index.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, pushSourceImages, type SourceImages, sha256File, tempDir } from './helpers.js'
 
@@ -66,11 +67,11 @@ describe('bundle round trip', () => {
     tmp = await tempDir('roundtrip')
     images = await pushSourceImages(client, source.host, 'roundtrip')
     bundle = join(tmp.dir, 'site.tar')
-    await createBundle(specFromImages([images.app, images.cli], { name: 'site', version: '1' }), {
-      output: bundle,
-      client,
-      env: { SOURCE_DATE_EPOCH: '1700000000' },
-    })
+    await createBundle(
+      testContext({ client }),
+      specFromImages([images.app, images.cli], { name: 'site', version: '1' }),
+      { output: bundle, env: { SOURCE_DATE_EPOCH: '1700000000' } },
+    )
   })
   afterAll(async () => {
     await client?.close()
@@ -82,12 +83,11 @@ describe('bundle round trip', () => {
     const again = join(tmp.dir, 'again.tar')
     const slow = new JitteryClient()
     try {
-      await createBundle(specFromImages([images.app, images.cli], { name: 'site', version: '1' }), {
-        output: again,
-        client: slow,
-        concurrency: 1,
-        env: { SOURCE_DATE_EPOCH: '1700000000' },
-      })
+      await createBundle(
+        testContext({ client: slow }),
+        specFromImages([images.app, images.cli], { name: 'site', version: '1' }),
+        { output: again, concurrency: 1, env: { SOURCE_DATE_EPOCH: '1700000000' } },
+      )
     } finally {
       await slow.close()
     }
@@ -123,7 +123,7 @@ describe('bundle round trip', () => {
     const report = await verifyBundleFile(bundle)
     expect(report.ok).toBe(true)
     expect(report.images).toHaveLength(2)
-    const result = await importBundle(bundle, { to: `${target.host}/mirror`, client })
+    const result = await importBundle(testContext({ client }), bundle, { to: `${target.host}/mirror` })
     expect(result.images.map((i) => [i.source, i.destination, i.digest])).toEqual([
       [images.app, `${target.host}/mirror/library/app:1.0`, images.index.digest],
       [images.cli, `${target.host}/mirror/tools/cli:2`, images.image.digest],
@@ -171,12 +171,13 @@ describe('bundle round trip', () => {
   it('keeps only the platforms asked for, as a new index that records where it was cut from', async () => {
     const path = join(tmp.dir, 'amd64.tar')
     await createBundle(
+      testContext({ client }),
       specFromImages([images.app], {
         name: 'amd64',
         version: '1',
         platforms: [{ os: 'linux', architecture: 'amd64' }],
       }),
-      { output: path, client },
+      { output: path },
     )
     const [image] = (await listBundle(path)).images
     expect(image!.platforms).toEqual(['linux/amd64'])
@@ -189,7 +190,7 @@ describe('bundle round trip', () => {
 
   it('imports into an OCI layout directory, one repository view per image', async () => {
     const dir = join(tmp.dir, 'site-layout')
-    const result = await importBundle(bundle, { to: `oci:${dir}`, stripComponents: 1 })
+    const result = await importBundle(testContext(), bundle, { to: `oci:${dir}`, stripComponents: 1 })
     expect(result.images.map((i) => i.destination)).toEqual([`oci:${dir}:app:1.0`, `oci:${dir}:cli:2`])
     const layout = await openLayoutTarget(dir, { repository: 'app' })
     expect((await layout.resolve('1.0')).digest).toBe(images.index.digest)
@@ -212,7 +213,11 @@ describe('bundle round trip', () => {
     const app = `${source.host}/library/app@${images.index.digest}`
     const cli = `${source.host}/tools/cli@${images.image.digest}`
     const path = join(tmp.dir, 'pinned.tar')
-    await createBundle(specFromImages([app, cli], { name: 'pinned', version: '1' }), { output: path, client })
+    await createBundle(
+      testContext({ client }),
+      specFromImages([app, cli], { name: 'pinned', version: '1' }),
+      { output: path },
+    )
     const dir = join(tmp.dir, 'pinned')
     await mkdir(dir)
     execFileSync('tar', ['-xf', path, '-C', dir])
@@ -234,7 +239,7 @@ describe('bundle round trip', () => {
     } finally {
       await reader.close()
     }
-    const imported = await importBundle(path, { to: `${target.host}/pinned`, client })
+    const imported = await importBundle(testContext({ client }), path, { to: `${target.host}/pinned` })
     expect(imported.images.map((i) => i.destination)).toEqual([
       `${target.host}/pinned/library/app@${images.index.digest}`,
       `${target.host}/pinned/tools/cli@${images.image.digest}`,
@@ -254,9 +259,8 @@ describe('bundle round trip', () => {
       expect(report.images.map((i) => i.digest)).toEqual([images.index.digest, images.image.digest])
       expect((await listBundle(repacked)).images).toHaveLength(2)
     }
-    const result = await importBundle(join(tmp.dir, 'repacked-posix.tar'), {
+    const result = await importBundle(testContext({ client }), join(tmp.dir, 'repacked-posix.tar'), {
       to: `${target.host}/repacked`,
-      client,
     })
     expect(result.images.map((i) => i.digest)).toEqual([images.index.digest, images.image.digest])
   })

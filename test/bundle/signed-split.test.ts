@@ -12,6 +12,7 @@ import { RegistryClient } from '../../src/registry/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { attachSbom, signImage } from '../../src/supply/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, sha256File, tempDir } from './helpers.js'
 
@@ -46,9 +47,8 @@ describe('signed and split bundles', () => {
   })
 
   const create = (output: string, opts: { splitSize?: number; signed?: boolean } = {}) =>
-    createBundle(specFromImages([image], { name: 'signed', version: '1' }), {
+    createBundle(testContext({ client }), specFromImages([image], { name: 'signed', version: '1' }), {
       output,
-      client,
       splitSize: opts.splitSize,
       signingKey: opts.signed === false ? undefined : signingKey,
       env: { SOURCE_DATE_EPOCH: '1700000000' },
@@ -134,12 +134,9 @@ describe('signed and split bundles', () => {
     await signImage({ target: repo, reference: attached.digest, key: signingKey })
     const path = join(tmp.dir, 'supply.tar')
     await createBundle(
+      testContext({ client }),
       specFromImages([`${reg.host}/signed/web:1`, image], { name: 'supply', version: '1' }),
-      {
-        output: path,
-        client,
-        signingKey,
-      },
+      { output: path, signingKey },
     )
     const report = await verifyBundleFile(path, { publicKey, requireSbom: true })
     expect(report.signature).toBe('verified')
@@ -164,9 +161,10 @@ describe('signed and split bundles', () => {
     const meta = await tampered(path, 'meta.tar', (b) => b.indexOf('"name": "signed"') + 14)
     const err = await verifyBundleFile(meta, { publicKey }).catch((e: Error) => e)
     expect((err as Error).message).toMatch(/signature in ferry-bundle\.json\.sig does not verify/)
-    const importErr = await importBundle(meta, { to: `${reg.host}/copy`, client, publicKey }).catch(
-      (e: Error) => e,
-    )
+    const importErr = await importBundle(testContext({ client }), meta, {
+      to: `${reg.host}/copy`,
+      publicKey,
+    }).catch((e: Error) => e)
     expect((importErr as Error).message).toMatch(/does not verify/)
 
     const blob = await tampered(
@@ -183,7 +181,10 @@ describe('signed and split bundles', () => {
   it('refuses an unsigned bundle when a key is required', async () => {
     const path = join(tmp.dir, 'unsigned.tar')
     await create(path, { signed: false })
-    const err = await importBundle(path, { to: `${reg.host}/copy`, client, publicKey }).catch((e: Error) => e)
+    const err = await importBundle(testContext({ client }), path, {
+      to: `${reg.host}/copy`,
+      publicKey,
+    }).catch((e: Error) => e)
     expect((err as Error).message).toMatch(/not signed/)
   })
 
@@ -206,7 +207,7 @@ describe('signed and split bundles', () => {
     for (const entry of [`${path}.000`, `${path}.parts.json`, path]) {
       expect((await verifyBundleFile(entry, { publicKey: undefined })).ok).toBe(true)
     }
-    const result = await importBundle(`${path}.000`, { to: `${reg.host}/split`, client })
+    const result = await importBundle(testContext({ client }), `${path}.000`, { to: `${reg.host}/split` })
     expect(
       (await client.repository({ registry: reg.host, repository: 'split/app' }).resolve('1')).digest,
     ).toBe(result.images[0]!.digest)

@@ -5,6 +5,7 @@ import { importBundle } from '../../src/bundle/import.js'
 import { specFromImages } from '../../src/bundle/spec.js'
 import { isFerryError } from '../../src/errors.js'
 import { RegistryClient } from '../../src/registry/index.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { catalog, type Entry, pushSourceImages, readEntries, tempDir, writeEntries } from './helpers.js'
 
@@ -24,10 +25,11 @@ describe('subject hints in index.json', () => {
     tmp = await tempDir('hints')
     const images = await pushSourceImages(client, reg.host, 'hints')
     const good = join(tmp.dir, 'good.tar')
-    await createBundle(specFromImages([images.app], { name: 'hints', version: '1' }), {
-      output: good,
-      client,
-    })
+    await createBundle(
+      testContext({ client }),
+      specFromImages([images.app], { name: 'hints', version: '1' }),
+      { output: good },
+    )
     entries = await readEntries(good)
   })
   afterAll(async () => {
@@ -59,7 +61,9 @@ describe('subject hints in index.json', () => {
       expect(hinted).toBe(1)
       const path = join(tmp.dir, `${label}.tar`)
       await writeEntries(path, edited)
-      const err = await importBundle(path, { to: `${target.host}/site`, client }).catch((e: unknown) => e)
+      const err = await importBundle(testContext({ client }), path, { to: `${target.host}/site` }).catch(
+        (e: unknown) => e,
+      )
       expect(isFerryError(err, 'VERIFY_FAILED'), String(err)).toBe(true)
       expect((err as Error).message).toMatch(
         /index\.json entry .* is not among the entries ferry-bundle\.json records/,

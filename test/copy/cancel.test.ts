@@ -32,9 +32,9 @@ describe('copy: cancellation', () => {
     const copy = copyImage(source, 'v1', destination, 'v1', {
       journal: false,
       signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type !== 'blob-progress') return
-        bytes += e.bytes
+      progress: (e) => {
+        if (e.type !== 'advance') return
+        bytes += e.done
         if (bytes >= 2 * 1024 * 1024 && !controller.signal.aborted) {
           controller.abort(new FerryError('ABORTED', 'interrupted'))
         }
@@ -55,9 +55,9 @@ describe('copy: cancellation', () => {
     let bytes = 0
     const copy = copyImage(source, 'v1', destination, 'v1', {
       signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type !== 'blob-progress') return
-        bytes += e.bytes
+      progress: (e) => {
+        if (e.type !== 'advance') return
+        bytes += e.done
         if (bytes >= 1024 * 1024 && !controller.signal.aborted) {
           controller.abort(new FerryError('ABORTED', 'interrupted'))
         }

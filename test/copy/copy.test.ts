@@ -10,6 +10,7 @@ import { MediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
 
@@ -56,7 +57,7 @@ describe('copy', () => {
   })
 
   it('copies a whole index from a layout into a registry byte for byte', async () => {
-    const result = await copyReference(`oci:${source}:1.0`, `${reg.host}/team/app`, { client })
+    const result = await copyReference(testContext({ client }), `oci:${source}:1.0`, `${reg.host}/team/app`)
     expect(result.source.digest).toBe(index.digest)
     expect(result.destination.digest).toBe(index.digest)
     expect(result.destination.tag).toBe('1.0') // the source's tag
@@ -66,9 +67,11 @@ describe('copy', () => {
   })
 
   it('mounts blobs across repositories of one registry', async () => {
-    const result = await copyReference(`${reg.host}/team/app:1.0`, `${reg.host}/team/app-prod:1.0`, {
-      client,
-    })
+    const result = await copyReference(
+      testContext({ client }),
+      `${reg.host}/team/app:1.0`,
+      `${reg.host}/team/app-prod:1.0`,
+    )
     expect(result.destination.digest).toBe(index.digest)
     expect(result.blobs.mounted).toBe(8)
     expect(result.blobs.copied).toBe(0)
@@ -77,20 +80,22 @@ describe('copy', () => {
 
   it('copies from a registry into an OCI layout that skopeo reads with the same digest', async () => {
     const out = join(dir, 'out')
-    const result = await copyReference(`${reg.host}/team/app:1.0`, `oci:${out}:2.0`, { client })
+    const result = await copyReference(testContext({ client }), `${reg.host}/team/app:1.0`, `oci:${out}:2.0`)
     expect(result.destination.digest).toBe(index.digest)
     expect(skopeoDigest(`oci:${out}:2.0`)).toBe(index.digest)
   })
 
   it('carries referrers (tag schema) and cosign signature tags with --referrers', async () => {
     const repo = client.repository({ registry: reg.host, repository: 'signed/app' })
-    await copyReference(`oci:${source}:1.0`, `${reg.host}/signed/app:1.0`, { client })
+    await copyReference(testContext({ client }), `oci:${source}:1.0`, `${reg.host}/signed/app:1.0`)
     const sbom = await pushArtifact(repo, index, MediaType.spdxJson, '{"spdxVersion":"SPDX-2.3"}')
     const sig = await pushCosignStyleSignature(repo, index)
-    const result = await copyReference(`${reg.host}/signed/app:1.0`, `${reg.host}/mirror/app:1.0`, {
-      client,
-      referrers: true,
-    })
+    const result = await copyReference(
+      testContext({ client }),
+      `${reg.host}/signed/app:1.0`,
+      `${reg.host}/mirror/app:1.0`,
+      { referrers: true },
+    )
     expect(result.referrers).toBe(2)
     const mirror = client.repository({ registry: reg.host, repository: 'mirror/app' })
     const referrers = await mirror.referrers(index.digest)

@@ -3,6 +3,7 @@ import type { Manifest } from '../../src/oci/manifest.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, faultTimes, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushImage, syntheticImage } from '../helpers/registry-fixtures.js'
@@ -42,9 +43,9 @@ describe('copy under faults', () => {
     const layer = image.kind === 'image' ? image.image.layers[0]!.digest : ''
     proxy.setRule(faultTimes('GET', new RegExp(`/blobs/${layer}$`), 1, { kind: 'cut', after: 1024 * 1024 }))
     const result = await copyReference(
+      testContext(fast),
       `${proxy.host}/big/app:1.0`,
       `${destination.host}/resumed/app:1.0`,
-      fast,
     )
     expect(result.destination.digest).toBe(image.digest)
     const ranged = proxy.seen.filter((r) => r.method === 'GET' && r.path.endsWith(layer) && r.headers.range)
@@ -56,7 +57,7 @@ describe('copy under faults', () => {
     const layer = image.kind === 'image' ? image.image.layers[0]!.digest : ''
     proxy.setRule(faultTimes('GET', new RegExp(`/blobs/${layer}$`), 1000, { kind: 'cut', after: 0 }))
     const dst = `${destination.host}/cut/app:1.0`
-    await expect(copyReference(`${proxy.host}/big/app:1.0`, dst, fast)).rejects.toMatchObject({
+    await expect(copyReference(testContext(fast), `${proxy.host}/big/app:1.0`, dst)).rejects.toMatchObject({
       code: 'NETWORK',
     })
     const client = new RegistryClient()
@@ -66,7 +67,7 @@ describe('copy under faults', () => {
       code: 'NOT_FOUND',
     })
     proxy.setRule(undefined)
-    const rerun = await copyReference(`${proxy.host}/big/app:1.0`, dst, fast)
+    const rerun = await copyReference(testContext(fast), `${proxy.host}/big/app:1.0`, dst)
     expect(rerun.destination.digest).toBe(image.digest)
     expect(
       (await client.repository({ registry: destination.host, repository: 'cut/app' }).resolve('1.0')).digest,
@@ -82,12 +83,12 @@ describe('copy under faults', () => {
       sink.setRule((r) => (r.method === 'PATCH' && ++patches === 2 ? { kind: 'reset' } : undefined))
       proxy.setRule(undefined)
       proxy.seen.length = 0
-      const result = await copyReference(`${proxy.host}/big/app:1.0`, `${sink.host}/midway/app:1.0`, {
-        ...fast,
-        chunkSize: 1024 * 1024,
-        concurrency: 1,
-        journal: false,
-      })
+      const result = await copyReference(
+        testContext({ ...fast, chunkSize: 1024 * 1024 }),
+        `${proxy.host}/big/app:1.0`,
+        `${sink.host}/midway/app:1.0`,
+        { concurrency: 1, journal: false },
+      )
       expect(result.destination.digest).toBe(image.digest)
       // The second PATCH died; the registry was asked where it stood, and the source re-read with Range.
       expect(sink.seen.filter((r) => r.method === 'GET' && r.path.includes('/blobs/uploads/')).length).toBe(1)
@@ -102,10 +103,15 @@ describe('copy under faults', () => {
   it('refuses a blob whose bytes were altered in transit, naming it', async () => {
     proxy.setRule(faultTimes('GET', /\/blobs\/sha256:/, 1000, { kind: 'alter' }))
     await expect(
-      copyReference(`${proxy.host}/big/app:1.0`, `${destination.host}/altered/app:1.0`, fast),
+      copyReference(testContext(fast), `${proxy.host}/big/app:1.0`, `${destination.host}/altered/app:1.0`),
     ).rejects.toMatchObject({
       code: 'DIGEST_MISMATCH',
-      message: expect.stringMatching(/sha256:[0-9a-f]{64}/),
+      // The destination's check found it, on bytes straight from the source: the source's content.
+      side: 'source',
+      operation: 'fetchBlob',
+      message: expect.stringMatching(
+        new RegExp(`the source blob ${proxy.host}/big/app@sha256:[0-9a-f]{64}: `),
+      ),
     })
     const client = new RegistryClient()
     await expect(
@@ -153,11 +159,9 @@ describe('copy SRC:TAG DST@DIGEST', () => {
         : undefined,
     )
     const copy = copyReference(
+      testContext({ client }),
       `${proxy.host}/moving/app:v1`,
       `${reg.host}/moving/copy@${old.manifest.digest}`,
-      {
-        client,
-      },
     )
     expect(await code(copy)).toBe('CONFLICT')
     expect(

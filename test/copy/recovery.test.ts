@@ -4,6 +4,7 @@ import type { Descriptor } from '../../src/oci/schemas.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type Fault, type FaultProxy, faultOnNth, startFaultProxy } from '../helpers/fault-proxy.js'
 import { captureLogger } from '../registry/log-capture.js'
@@ -59,10 +60,11 @@ describe('a copy recovers from upload faults within the run', () => {
     const started = Date.now()
     const client = new RegistryClient({ ...opts, logger: log })
     try {
-      const result = await copyReference(`${src.host}/big/app:1.0`, `${dst.host}/${repo}:1.0`, {
-        ...opts,
-        client,
-      })
+      const result = await copyReference(
+        testContext({ client }),
+        `${src.host}/big/app:1.0`,
+        `${dst.host}/${repo}:1.0`,
+      )
       expect(result.destination.digest).toBe(image.digest)
     } finally {
       await client.close()

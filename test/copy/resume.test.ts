@@ -6,16 +6,18 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UploadSession } from '../../src/content/capabilities.js'
-import type { CopyEvent } from '../../src/copy/events.js'
+import type { ContextOptions } from '../../src/context.js'
 import { defaultJournalPath, UploadJournal } from '../../src/copy/upload-journal.js'
 import { openLayoutTarget } from '../../src/layout/index.js'
 import { digestOf } from '../../src/oci/digest.js'
 import type { Manifest } from '../../src/oci/manifest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import type { Descriptor } from '../../src/oci/schemas.js'
+import type { ProgressEvent } from '../../src/progress.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, type Rule, type SeenRequest, startFaultProxy } from '../helpers/fault-proxy.js'
 import { captureLogger } from '../registry/log-capture.js'
@@ -41,8 +43,8 @@ const layerOf = (m: Manifest): Descriptor => {
   return m.image.layers[0]!
 }
 
-const progressOf = (events: CopyEvent[], digest: string) =>
-  events.reduce((n, e) => n + (e.type === 'blob-progress' && e.digest === digest ? e.bytes : 0), 0)
+const progressOf = (events: ProgressEvent[], digest: string) =>
+  events.reduce((n, e) => n + (e.type === 'advance' && e.item === digest ? e.done : 0), 0)
 
 describe('uploads resumed across runs', () => {
   let source: Distribution
@@ -80,11 +82,16 @@ describe('uploads resumed across runs', () => {
   })
 
   /** Runs a copy that dies after REACHED bytes of the layer; returns what the journal kept. */
-  async function interrupted(from: string, repo: string, journalPath: string, extra = {}) {
+  async function interrupted(
+    from: string,
+    repo: string,
+    journalPath: string,
+    extra: ContextOptions & { journal?: UploadJournal } = {},
+  ) {
     dst.setRule(diesAfterPatches(repo, REACHED / MiB))
-    const journal = new UploadJournal(journalPath)
+    const { journal = new UploadJournal(journalPath), ...settings } = extra
     await expect(
-      copyReference(from, `${dst.host}/${repo}:1.0`, { ...chunked, journal, ...extra }),
+      copyReference(testContext({ ...chunked, ...settings }), from, `${dst.host}/${repo}:1.0`, { journal }),
     ).rejects.toMatchObject({ code: 'NETWORK' })
     dst.setRule(undefined)
     const check = new RegistryClient()
@@ -100,16 +107,22 @@ describe('uploads resumed across runs', () => {
   }
 
   /** The second run, as a new process would make it: a fresh client and a fresh journal object. */
-  async function rerun(from: string, repo: string, journalPath: string, extra = {}) {
+  async function rerun(
+    from: string,
+    repo: string,
+    journalPath: string,
+    extra: ContextOptions & { journal?: UploadJournal } = {},
+  ) {
     const mark = dst.seen.length
-    const events: CopyEvent[] = []
-    const journal = new UploadJournal(journalPath)
-    const result = await copyReference(from, `${dst.host}/${repo}:1.0`, {
-      ...chunked,
-      journal,
-      onEvent: (e) => events.push(e),
-      ...extra,
-    })
+    const events: ProgressEvent[] = []
+    const { journal = new UploadJournal(journalPath), ...settings } = extra
+    const progress = (e: ProgressEvent) => events.push(e)
+    const result = await copyReference(
+      testContext({ ...chunked, ...settings, progress }),
+      from,
+      `${dst.host}/${repo}:1.0`,
+      { journal },
+    )
     expect(result.destination.digest).toBe(image.digest)
     expect(await new UploadJournal(journalPath).get(`${dst.host}/${repo}`, layer.digest)).toBeUndefined()
     const check = new RegistryClient()

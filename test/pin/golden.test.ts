@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Document, parseAllDocuments, parseDocument } from 'yaml'
 import { keyGate, pin, registryNames } from '../../src/pin/index.js'
 import { singleKeySet } from '../../src/sign/key-set.js'
+import { testContext } from '../helpers/context.js'
 import { copyInputs, FIXTURES, type Site, startSite } from './helpers.js'
 
 /** The run-dependent parts of a golden file: the registry's port, and digests (reproducible, but long). */
@@ -26,7 +27,7 @@ describe('pin rewrites only image scalars, byte for byte', () => {
     site = await startSite()
     const input = await copyInputs(site, 'in')
     out = join(site.dir, 'out')
-    report = await pin({
+    report = await pin(testContext(), {
       inputs: [input],
       names: registryNames(`${site.host}/site`, {}),
       gate: keyGate(singleKeySet(site.keys.pub, 'release.pub')),

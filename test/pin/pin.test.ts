@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Digest } from '../../src/oci/digest.js'
 import { keyGate, mappingOutNames, pin, registryNames } from '../../src/pin/index.js'
 import { singleKeySet } from '../../src/sign/key-set.js'
+import { testContext } from '../helpers/context.js'
 import { makeKeys } from '../supply/helpers.js'
 import { copyInputs, FIXTURES, type Site, startSite } from './helpers.js'
 
@@ -34,7 +35,12 @@ describe('ferry pin against ferry serve', () => {
       original.replace('volumes:\n  pgdata', '  cache:\n    image: redis:7\n\nvolumes:\n  pgdata'),
     )
     const before = await readFile(compose, 'utf8')
-    const report = await pin({ inputs: [input], names: names(), gate: gate(), inPlace: true })
+    const report = await pin(testContext(), {
+      inputs: [input],
+      names: names(),
+      gate: gate(),
+      inPlace: true,
+    })
     expect(report.ok).toBe(false)
     expect(report.written).toEqual([])
     const failed = report.files.flatMap((f) => f.images.filter((i) => i.verdict === 'failed'))
@@ -54,7 +60,12 @@ describe('ferry pin against ferry serve', () => {
 
   it('fails an image that does not resolve on the internal registry, naming it', async () => {
     const dir = await write('missing', { 'compose.yaml': 'services:\n  a:\n    image: nginx:1.27\n' })
-    const report = await pin({ inputs: [dir], names: names(), gate: gate(), out: join(dir, 'out') })
+    const report = await pin(testContext(), {
+      inputs: [dir],
+      names: names(),
+      gate: gate(),
+      out: join(dir, 'out'),
+    })
     expect(report.ok).toBe(false)
     expect(report.files[0]!.images[0]!.messages).toEqual([
       `${site.host}/site/library/nginx:1.27 does not resolve on ${site.host}`,
@@ -64,13 +75,13 @@ describe('ferry pin against ferry serve', () => {
 
   it('--check lists what is not pinned before, and passes after', async () => {
     const input = await copyInputs(site, 'check')
-    const before = await pin({ inputs: [input], names: names(), check: true })
+    const before = await pin(testContext(), { inputs: [input], names: names(), check: true })
     expect(before.ok).toBe(false)
     expect(before.counts).toEqual({ pinned: 0, kept: 0, unverified: 0, failed: 0, skipped: 2, unpinned: 13 })
     expect(before.written).toEqual([])
     const out = join(site.dir, 'check-out')
-    expect((await pin({ inputs: [input], names: names(), gate: gate(), out })).ok).toBe(true)
-    const after = await pin({ inputs: [out], names: names(), check: true })
+    expect((await pin(testContext(), { inputs: [input], names: names(), gate: gate(), out })).ok).toBe(true)
+    const after = await pin(testContext(), { inputs: [out], names: names(), check: true })
     expect(after.ok).toBe(true)
     expect(after.counts).toEqual({ pinned: 13, kept: 0, unverified: 0, failed: 0, skipped: 2, unpinned: 0 })
   })
@@ -86,7 +97,7 @@ describe('ferry pin against ferry serve', () => {
       '',
     ].join('\n')
     const dir = await write('internal', { 'compose.yaml': text })
-    const report = await pin({
+    const report = await pin(testContext(), {
       inputs: [join(dir, 'compose.yaml')],
       names: names(),
       gate: gate(),
@@ -121,7 +132,12 @@ describe('ferry pin against ferry serve', () => {
       '',
     ].join('\n')
     const dir = await write('bitnami', { 'values.yaml': values })
-    const report = await pin({ inputs: [dir], names: names(), gate: gate(), out: join(dir, 'out') })
+    const report = await pin(testContext(), {
+      inputs: [dir],
+      names: names(),
+      gate: gate(),
+      out: join(dir, 'out'),
+    })
     expect(report.counts.pinned).toBe(2)
     expect(await readFile(join(dir, 'out', 'values.yaml'), 'utf8')).toBe(
       [
@@ -143,7 +159,7 @@ describe('ferry pin against ferry serve', () => {
   it('--allow-unverified pins an image that fails, and the lock file says so', async () => {
     const other = makeKeys()
     const dir = await write('allow', { 'compose.yaml': 'services:\n  c:\n    image: redis:7\n' })
-    const report = await pin({
+    const report = await pin(testContext(), {
       inputs: [dir],
       names: names(),
       gate: keyGate(singleKeySet(other.pub, 'other.pub')),
@@ -172,7 +188,7 @@ describe('ferry pin against ferry serve', () => {
     const dir = await write('strip', {
       'compose.yaml': 'services:\n  a:\n    image: postgres:16\n  b:\n    image: python:3.12-slim\n',
     })
-    const report = await pin({
+    const report = await pin(testContext(), {
       inputs: [dir],
       names: registryNames(`${site.host}/site`, {
         stripComponents: 1,
@@ -195,12 +211,17 @@ describe('ferry pin against ferry serve', () => {
       template,
       '{{- if .Values.enabled }}\nkind: Pod\nspec:\n  containers:\n  - image: "{{ .Values.image.repository }}"\n{{- end }}\n',
     )
-    const report = await pin({ inputs: [dir], names: names(), gate: gate(), out: join(dir, 'out') })
+    const report = await pin(testContext(), {
+      inputs: [dir],
+      names: names(),
+      gate: gate(),
+      out: join(dir, 'out'),
+    })
     expect(report.ok).toBe(true)
     expect(report.ignored.map((i) => i.file)).toEqual([template])
     expect(report.files.map((f) => f.file)).toEqual([join(dir, 'values.yaml')])
     await expect(
-      pin({ inputs: [template], names: names(), gate: gate(), out: join(dir, 'out2') }),
+      pin(testContext(), { inputs: [template], names: names(), gate: gate(), out: join(dir, 'out2') }),
     ).rejects.toThrow(
       new RegExp(`^${template}:1:3: Block collections are not allowed within flow collections`),
     )
@@ -221,7 +242,7 @@ describe('ferry pin against ferry serve', () => {
     })
     const dir = await write('moved', { 'compose.yaml': 'services:\n  db:\n    image: postgres:16\n' })
     const pg = site.digests['site/library/postgres'] as Digest
-    const good = await pin({
+    const good = await pin(testContext(), {
       inputs: [dir],
       names: mappingOutNames(file(pg), 'images.json'),
       gate: gate(),
@@ -229,7 +250,7 @@ describe('ferry pin against ferry serve', () => {
     })
     expect(good.counts.pinned).toBe(1)
     const stale = `sha256:${'0'.repeat(64)}` as const
-    const moved = await pin({
+    const moved = await pin(testContext(), {
       inputs: [dir],
       names: mappingOutNames(file(stale), 'images.json'),
       gate: gate(),
@@ -238,7 +259,7 @@ describe('ferry pin against ferry serve', () => {
     expect(moved.files[0]!.images[0]!.messages).toEqual([
       `${site.host}/site/library/postgres:16 names ${pg} now, but the mapping recorded ${stale}`,
     ])
-    const unknown = await pin({
+    const unknown = await pin(testContext(), {
       inputs: [await write('unknown', { 'compose.yaml': 'services:\n  db:\n    image: postgres:15\n' })],
       names: mappingOutNames(file(pg), 'images.json'),
       gate: gate(),
@@ -251,7 +272,7 @@ describe('ferry pin against ferry serve', () => {
     ])
     expect((await readdir(site.dir)).filter((f) => f.startsWith('moved-'))).toEqual(['moved-a'])
     // TAG@DIGEST: the digest written is resolved and kept, whatever the mapping recorded for the tag.
-    const written = await pin({
+    const written = await pin(testContext(), {
       inputs: [
         await write('by-digest', { 'compose.yaml': `services:\n  db:\n    image: postgres:16@${pg}\n` }),
       ],
@@ -266,7 +287,7 @@ describe('ferry pin against ferry serve', () => {
 
   it('refuses to run with nothing to verify with, before reading the registry', async () => {
     await expect(
-      pin({ inputs: [join(FIXTURES, 'input')], names: names(), out: join(site.dir, 'x') }),
+      pin(testContext(), { inputs: [join(FIXTURES, 'input')], names: names(), out: join(site.dir, 'x') }),
     ).rejects.toThrow('nothing to verify with: give --key (or --policy), or --allow-unverified')
   })
 })

@@ -6,6 +6,7 @@ import { readLedger } from '../../src/ledger/index.js'
 import { checkImage, loadPolicy, type Policy } from '../../src/policy/index.js'
 import { promote, retag } from '../../src/promote/index.js'
 import { verifyImage } from '../../src/supply/index.js'
+import { testContext } from '../helpers/context.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
 import { type Backend, startBackend } from '../supply/backends.js'
 import { makeKeys, registryTarget, tempDir } from '../supply/helpers.js'
@@ -46,7 +47,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
   })
 
   const ledger = () => join(tmp.dir, 'promotions.jsonl')
-  const promoteOpts = (extra: Partial<Parameters<typeof promote>[2]> = {}) => ({
+  const promoteOpts = (extra: Partial<Parameters<typeof promote>[3]> = {}) => ({
     policy,
     ledger: ledger(),
     ferryVersion: '0.0.0-test',
@@ -116,6 +117,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     const m = await release(src, 'v2.0.0')
     proxy.seen.length = 0
     const result = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:v2.0.0`,
       `${dstHost}/acme/shop/api-prod`,
       promoteOpts(),
@@ -135,6 +137,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     const m = await release(src, 'v3.0.0', { sign: true, sbom: 'signed' })
     proxy.seen.length = 0
     const result = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:v3.0.0`,
       `${dstHost}/acme/shop/api-prod`,
       promoteOpts(),
@@ -161,6 +164,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
 
     proxy.seen.length = 0
     const again = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:v3.0.0`,
       `${dstHost}/acme/shop/api-prod`,
       promoteOpts(),
@@ -173,13 +177,20 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
   it('refuses to move an immutable tag, naming both digests, even with --force', async () => {
     const first = await release(src, 'v4.0.0', { sign: true, sbom: 'signed' })
     expect(
-      (await promote(`${backend.host}/acme/shop/api:v4.0.0`, `${dstHost}/acme/shop/api-prod`, promoteOpts()))
-        .verdict,
+      (
+        await promote(
+          testContext(),
+          `${backend.host}/acme/shop/api:v4.0.0`,
+          `${dstHost}/acme/shop/api-prod`,
+          promoteOpts(),
+        )
+      ).verdict,
     ).toBe('promoted')
     const rebuilt = await release(src, 'v4.0.0', { sign: true, sbom: 'signed' })
     for (const force of [false, true]) {
       proxy.seen.length = 0
       const result = await promote(
+        testContext(),
         `${backend.host}/acme/shop/api:v4.0.0`,
         `${dstHost}/acme/shop/api-prod`,
         promoteOpts({ force }),
@@ -199,6 +210,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
   it('promotes into a warn environment with warnings, and moves a tag there only with --force', async () => {
     const first = await release(src, '2.0-dev', { labels: 'none' })
     const promoted = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:2.0-dev`,
       `${dstHost}/acme/shop/api-qa`,
       promoteOpts(),
@@ -208,6 +220,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     expect(promoted.checks.filter((c) => c.result === 'warn').map((c) => c.rule)).toEqual(['labels'])
     const second = await release(src, '2.0-dev', { labels: 'none' })
     const refused = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:2.0-dev`,
       `${dstHost}/acme/shop/api-qa`,
       promoteOpts(),
@@ -217,6 +230,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
       `${dstHost}/acme/shop/api-qa:2.0-dev names ${first.digest}; promoting ${second.digest} would move it (--force moves it)`,
     )
     const forced = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api:2.0-dev`,
       `${dstHost}/acme/shop/api-qa`,
       promoteOpts({ force: true }),
@@ -233,6 +247,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     const wanted = await release(src, 'v5.0.0', { sign: true, sbom: 'signed' })
     await release(src, 'v5.0.0', { sign: true, sbom: 'signed' }) // the tag moves on
     const result = await promote(
+      testContext(),
       `${backend.host}/acme/shop/api@${wanted.digest}`,
       `${dstHost}/acme/shop/api-prod:v5.0.0`,
       promoteOpts(),
@@ -253,6 +268,7 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     const results = await Promise.all(
       images.map((_, i) =>
         promote(
+          testContext(),
           `${backend.host}/acme/shop/api:v6.0.${i}`,
           `${dstHost}/acme/shop/api-prod`,
           promoteOpts({ ledger: path }),
@@ -294,16 +310,21 @@ describe.each(['distribution', 'serve'] as const)('governance on %s', (kind) => 
     try {
       const a = await release(prod, 'v7.0.0')
       const b = await release(prod, 'v7.0.1')
-      const tagged = await retag(`${backend.host}/acme/shop/api-prod@${a.digest}`, 'v7.0.0-copy', { policy })
+      const tagged = await retag(
+        testContext(),
+        `${backend.host}/acme/shop/api-prod@${a.digest}`,
+        'v7.0.0-copy',
+        { policy },
+      )
       expect(tagged).toMatchObject({ changed: true, digest: a.digest, environment: 'prod' })
       expect((await prod.resolve('v7.0.0-copy')).digest).toBe(a.digest)
       await expect(
-        retag(`${backend.host}/acme/shop/api-prod@${b.digest}`, 'v7.0.0', { policy }),
+        retag(testContext(), `${backend.host}/acme/shop/api-prod@${b.digest}`, 'v7.0.0', { policy }),
       ).rejects.toThrow(`"v7.0.0" is immutable and names ${a.digest}; it cannot move to ${b.digest}`)
       // Without a policy a tag moves, as crane tag moves it.
-      expect((await retag(`${backend.host}/acme/shop/api-prod@${b.digest}`, 'v7.0.0')).previous).toBe(
-        a.digest,
-      )
+      expect(
+        (await retag(testContext(), `${backend.host}/acme/shop/api-prod@${b.digest}`, 'v7.0.0')).previous,
+      ).toBe(a.digest)
       expect((await prod.resolve('v7.0.0')).digest).toBe(b.digest)
     } finally {
       await prod.close()

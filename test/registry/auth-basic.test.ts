@@ -81,12 +81,14 @@ describe('basic auth (htpasswd) and docker credentials', () => {
       { auths: { 'other.example:5000': { auth: 'eDp5' } }, credHelpers: {}, psFormat: 'x' },
     )
     try {
-      await expect(login(reg.host, 'bob', 'wrong', { dockerConfigDir: cfg.dir })).rejects.toMatchObject({
+      await expect(
+        withClient(cfg.dir, (c) => login(c, reg.host, 'bob', 'wrong', { dockerConfigDir: cfg.dir })),
+      ).rejects.toMatchObject({
         code: 'UNAUTHORIZED',
       })
       expect(JSON.parse(await readFile(join(cfg.dir, 'config.json'), 'utf8')).auths[reg.host]).toBeUndefined()
 
-      await login(reg.host, 'bob', 'hunter2-bob', { dockerConfigDir: cfg.dir })
+      await withClient(cfg.dir, (c) => login(c, reg.host, 'bob', 'hunter2-bob', { dockerConfigDir: cfg.dir }))
       const file = join(cfg.dir, 'config.json')
       expect((await stat(file)).mode & 0o777).toBe(0o600)
       const written = JSON.parse(await readFile(file, 'utf8'))
@@ -136,7 +138,7 @@ esac
     const savedPath = process.env.PATH
     process.env.PATH = `${cfg.dir}:${savedPath}`
     try {
-      await login(reg.host, 'bob', 'hunter2-bob', { dockerConfigDir: cfg.dir })
+      await withClient(cfg.dir, (c) => login(c, reg.host, 'bob', 'hunter2-bob', { dockerConfigDir: cfg.dir }))
       const written = await readFile(join(cfg.dir, 'config.json'), 'utf8')
       expect(written).not.toContain('hunter2-bob')
       expect(written).not.toContain(Buffer.from('bob:hunter2-bob').toString('base64'))

@@ -24,7 +24,9 @@ describe('interoperability with skopeo', () => {
   beforeAll(async () => {
     reg = await startDistribution({ htpasswd: `erin:${bcrypt.hashSync('erin-pass', 4)}\n` })
     configDir = await mkdtemp(join(tmpdir(), 'ferry-interop-'))
-    await login(reg.host, 'erin', 'erin-pass', { dockerConfigDir: configDir })
+    const client = new RegistryClient({ dockerConfigDir: configDir })
+    await login(client, reg.host, 'erin', 'erin-pass', { dockerConfigDir: configDir })
+    await client.close()
   })
   afterAll(async () => {
     await reg?.stop()

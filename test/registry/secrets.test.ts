@@ -48,7 +48,9 @@ async function scenario(host: string, proxy: FaultProxy, dir: string, badDir: st
     outputs.push(
       await exposure(() => bad.repository({ registry: host, repository: 'sec/app' }).fetchManifest('v1')),
     )
-    outputs.push(await exposure(() => login(host, 'carol', 'wrong-password', { logger: log })))
+    outputs.push(
+      await exposure(() => login(client, host, 'carol', 'wrong-password', { dockerConfigDir: dir })),
+    )
     proxy.setRule(() => ({ kind: 'reset' }))
     outputs.push(await exposure(() => repo.fetchManifest('v1')))
     const blob = randomBlob(1000)

@@ -15,6 +15,7 @@ import {
   restoreRetention,
 } from '../../src/retention/index.js'
 import { verifyImage } from '../../src/supply/index.js'
+import { testContext } from '../helpers/context.js'
 import { startDistribution } from '../helpers/distribution.js'
 import { type Backend, startBackend } from '../supply/backends.js'
 import { makeKeys, registryTarget, tempDir } from '../supply/helpers.js'
@@ -79,7 +80,7 @@ describe.each(['distribution', 'serve'] as const)('retention on %s', (kind) => {
   let prodPlan: RepositoryPlan
 
   it('plans the closure: what each kept tag was kept by, untag for a shared digest, attachments with their subject', async () => {
-    const result = await planRetention([webName, prodName], { policy })
+    const result = await planRetention(testContext(), [webName, prodName], { policy })
     ;[plan, prodPlan] = result.repositories as [RepositoryPlan, RepositoryPlan]
     const rcKept = Object.fromEntries(
       [2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => [`v1.2.0-rc.${i}`, 'count']),
@@ -141,7 +142,7 @@ describe.each(['distribution', 'serve'] as const)('retention on %s', (kind) => {
 
   it('applies exactly the plan: nothing kept loses a manifest, a referrer or an index child', async () => {
     const before = await web.listTags()
-    const report = await applyRetention([webName, prodName], {
+    const report = await applyRetention(testContext(), [webName, prodName], {
       policy,
       backupDir: backup(),
       stateDir: join(tmp.dir, 'state'),
@@ -180,14 +181,14 @@ describe.each(['distribution', 'serve'] as const)('retention on %s', (kind) => {
   })
 
   it('has nothing left to do on a second run', async () => {
-    const again = await planRetention([webName], { policy })
+    const again = await planRetention(testContext(), [webName], { policy })
     expect(again.summary).toMatchObject({ untag: 0, deleteManifests: 0, fallbackIndexes: 0 })
   })
 
   it('restores the backup: tags, digests and attached artifacts come back', async () => {
     // 3 tags that go, 2 cosign .sig tags, and on distribution the fallback index tag.
     expect(applied.backup).toMatchObject({ manifests: 6, tags: kind === 'distribution' ? 6 : 5 })
-    const restored = await restoreRetention(backup(), {})
+    const restored = await restoreRetention(testContext(), backup(), {})
     expect(restored.repositories.map((r) => r.manifests)).toEqual([6, 2])
     for (const d of [...plan.delete, ...prodPlan.delete]) {
       const t = d.tag.startsWith('v1.') && prodPlan.delete.includes(d) ? prod : web
@@ -219,10 +220,10 @@ describe('an apply that dies half way', () => {
       await signWithSbom(target, rcs[0]!, keys)
       const policy = await loadPolicy(EXAMPLE)
       const stateDir = join(tmp.dir, 'state')
-      const planned = (await planRetention([name], { policy })).repositories[0]!
+      const planned = (await planRetention(testContext(), [name], { policy })).repositories[0]!
       expect(planned.summary.deleteManifests).toBe(5)
       const crash = new Error('killed')
-      const first = await applyRetention([name], {
+      const first = await applyRetention(testContext(), [name], {
         policy,
         backupDir: join(tmp.dir, 'b1'),
         stateDir,
@@ -232,9 +233,13 @@ describe('an apply that dies half way', () => {
       })
       expect(first.summary.failed).toBe(1)
       // rc.1's tag is gone with its manifest: a fresh plan could no longer find its attachments.
-      const blind = (await planRetention([name], { policy })).repositories[0]!
+      const blind = (await planRetention(testContext(), [name], { policy })).repositories[0]!
       expect(blind.summary.deleteManifests).toBe(0)
-      const second = await applyRetention([name], { policy, backupDir: join(tmp.dir, 'b2'), stateDir })
+      const second = await applyRetention(testContext(), [name], {
+        policy,
+        backupDir: join(tmp.dir, 'b2'),
+        stateDir,
+      })
       const done = second.repositories[0] as RepositoryApply
       expect(done.resumed?.steps).toBe(planned.manifests.length + planned.fallbackIndexes.length - 2)
       // What the second run deleted for the first is in its own backup too, and restores from it.
@@ -242,9 +247,9 @@ describe('an apply that dies half way', () => {
       for (const x of planned.manifests) expect(await present(target, x.digest)).toBe(false)
       expect((await target.listTags()).filter((t) => t.startsWith('sha256-'))).toEqual([])
       expect((await target.listTags()).length).toBe(10)
-      const third = await planRetention([name], { policy })
+      const third = await planRetention(testContext(), [name], { policy })
       expect(third.summary).toMatchObject({ untag: 0, deleteManifests: 0, fallbackIndexes: 0 })
-      await restoreRetention(join(tmp.dir, 'b2'), {})
+      await restoreRetention(testContext(), join(tmp.dir, 'b2'), {})
       for (const x of planned.manifests.slice(2)) expect(await present(target, x.digest)).toBe(true)
     } finally {
       await target.close()
@@ -310,7 +315,7 @@ describe('retention on a registry with deletes disabled', () => {
     try {
       for (let i = 1; i <= 12; i++) await agedImage(target, `v2.0.0-rc.${i}`, { annotation: OLD })
       const policy = await loadPolicy(EXAMPLE)
-      const report = await applyRetention([`${registry.host}/acme/app`], {
+      const report = await applyRetention(testContext(), [`${registry.host}/acme/app`], {
         policy,
         backupDir: join(tmp.dir, 'backup'),
         stateDir: join(tmp.dir, 'state'),

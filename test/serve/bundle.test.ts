@@ -15,6 +15,7 @@ import { RegistryClient } from '../../src/registry/index.js'
 import { type RunningServer, startServer } from '../../src/serve/index.js'
 import { decryptPrivateKey, generateKeyPair, readPublicKey } from '../../src/sign/index.js'
 import { pushSourceImages, type SourceImages, tempDir } from '../bundle/helpers.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { raw, sha256 } from './helpers.js'
 
@@ -73,8 +74,8 @@ describe('ferry serve --bundle', () => {
     const env = { SOURCE_DATE_EPOCH: '1700000000' }
     bundle = join(tmp.dir, 'site.tar')
     split = join(tmp.dir, 'split.tar')
-    await createBundle(spec, { output: bundle, client, signingKey, env })
-    await createBundle(spec, { output: split, client, splitSize: 64 * 1024, env })
+    await createBundle(testContext({ client }), spec, { output: bundle, signingKey, env })
+    await createBundle(testContext({ client }), spec, { output: split, splitSize: 64 * 1024, env })
     // Everything below is served from the bundle files alone.
     await reg.stop()
     sourceStopped = true

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MediaType } from '../../src/oci/media-types.js'
 import { attachSbom, listAttached, signImage, verifyImage } from '../../src/supply/index.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
+import { testContext } from '../helpers/context.js'
 import { type Backend, SCHEME, startBackend } from './backends.js'
 import { CYCLONEDX, makeKeys, pushTestImage, registryTarget } from './helpers.js'
 
@@ -39,9 +40,12 @@ describe.each([
       await source.close()
     }
 
-    const result = await copyReference(`${src.host}/acme/web:${tag}`, `${dst.host}/acme/web-prod:${tag}`, {
-      referrers: true,
-    })
+    const result = await copyReference(
+      testContext(),
+      `${src.host}/acme/web:${tag}`,
+      `${dst.host}/acme/web-prod:${tag}`,
+      { referrers: true },
+    )
     expect(result.destination.digest).toBe(signed.digest)
     expect(result.referrers).toBe(4)
 

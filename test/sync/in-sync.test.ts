@@ -7,6 +7,7 @@ import { isIndexMediaType } from '../../src/oci/media-types.js'
 import { RegistryClient } from '../../src/registry/index.js'
 import { runSync } from '../../src/sync/sync.js'
 import { pushSyntheticIndex } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
@@ -75,10 +76,10 @@ describe('sync: no-op re-sync of signed images', () => {
   })
 
   it('copies once, then finds everything in sync with HEAD requests on the source only', async () => {
-    const first = await runSync(spec)
+    const first = await runSync(testContext(), spec)
     expect(first.totals).toMatchObject({ images: 2, copied: 2, failed: 0 })
     proxy.seen.length = 0
-    const second = await runSync(spec)
+    const second = await runSync(testContext(), spec)
     expect(second.entries.map((e) => e.status)).toEqual(['in-sync', 'in-sync'])
     const manifestGets = proxy.seen.filter((r) => r.method === 'GET' && r.path.includes('/manifests/'))
     expect(manifestGets.map((r) => r.path)).toEqual([])

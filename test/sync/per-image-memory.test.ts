@@ -11,6 +11,7 @@ import { pushSyntheticImage } from '../../src/synthetic.js'
 import { TargetSet } from '../../src/targets/open.js'
 import { Limiter } from '../../src/util/limit.js'
 import { ferry } from '../helpers/cli.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 
 const TAGS = 24
@@ -68,7 +69,7 @@ describe('sync: per-image memory', { timeout: 120_000 }, () => {
   })
 
   it('plans items whose sources share one hidden class', async () => {
-    const targets = new TargetSet()
+    const targets = new TargetSet(testContext())
     try {
       const expanded = await expandSpec(await loadSyncSpec(spec), targets, new Limiter(4))
       const items = expanded.flatMap((e) => ('item' in e ? [e.item] : []))
@@ -80,7 +81,7 @@ describe('sync: per-image memory', { timeout: 120_000 }, () => {
   })
 
   it('reports every image, the copied ones in entries of one hidden class', async () => {
-    const report = await runSync(spec, { concurrency: 2 })
+    const report = await runSync(testContext(), spec, { concurrency: 2 })
     expect(report.totals).toMatchObject({ images: TAGS, copied: TAGS, failed: 0 })
     // The first few objects made at a site can differ while V8 warms it up; not one per image.
     expect(hiddenClasses(report.entries)).toBeLessThanOrEqual(3)

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RegistryClient } from '../../src/registry/index.js'
 import { runSync } from '../../src/sync/sync.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 import { type FaultProxy, type SeenRequest, startFaultProxy } from '../helpers/fault-proxy.js'
 import { pushArtifact, pushCosignStyleSignature } from '../helpers/registry-fixtures.js'
@@ -82,7 +83,7 @@ describe('sync: requests into an empty destination', () => {
     const proxy = await startFaultProxy(registry.url)
     try {
       upstream.seen.length = 0
-      const report = await runSync(await syncInto(proxy.host))
+      const report = await runSync(testContext(), await syncInto(proxy.host))
       expect(report.totals).toMatchObject({ images: 4, copied: 4, failed: 0 })
       expect(count(proxy.seen)).toEqual({
         ...common,
@@ -103,7 +104,7 @@ describe('sync: requests into an empty destination', () => {
 
       proxy.seen.length = 0
       upstream.seen.length = 0
-      const again = await runSync(await syncInto(proxy.host))
+      const again = await runSync(testContext(), await syncInto(proxy.host))
       expect(again.totals).toMatchObject({ images: 4, inSync: 4 })
       expect(count(proxy.seen)).toEqual({ 'GET tags': 2, 'HEAD manifest': 4 })
       expect(count(upstream.seen)).toEqual({ 'GET tags': 1, 'HEAD manifest': 4 })
@@ -119,7 +120,7 @@ describe('sync: requests into an empty destination', () => {
     try {
       served = await serveTemp()
       proxy = await startFaultProxy(served.server.url)
-      const report = await runSync(await syncInto(proxy.host))
+      const report = await runSync(testContext(), await syncInto(proxy.host))
       expect(report.totals).toMatchObject({ images: 4, copied: 4, failed: 0 })
       expect(count(proxy.seen)).toEqual({
         ...common,
@@ -225,7 +226,7 @@ describe('sync with referrers on: requests', () => {
     try {
       upstream.seen.length = 0
       const spec = await specInto(proxy.host)
-      const report = await runSync(spec)
+      const report = await runSync(testContext(), spec)
       expect(report.totals).toMatchObject({ images: 5, copied: 5, failed: 0 })
       expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
       expect(count(upstream.seen)).toEqual(firstFromSource)
@@ -244,7 +245,7 @@ describe('sync with referrers on: requests', () => {
 
       proxy.seen.length = 0
       upstream.seen.length = 0
-      const again = await runSync(spec)
+      const again = await runSync(testContext(), spec)
       expect(again.totals).toMatchObject({ images: 5, inSync: 5 })
       expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
       expect(new Set(attachmentLookups(proxy.seen))).toEqual(
@@ -266,7 +267,7 @@ describe('sync with referrers on: requests', () => {
       proxy = await startFaultProxy(served.server.url)
       upstream.seen.length = 0
       const spec = await specInto(proxy.host)
-      const report = await runSync(spec)
+      const report = await runSync(testContext(), spec)
       expect(report.totals).toMatchObject({ images: 5, copied: 5, failed: 0 })
       expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
       // ferry serve lists referrers itself: the SBOM's index is not written there, nor aligned.
@@ -274,7 +275,7 @@ describe('sync with referrers on: requests', () => {
 
       proxy.seen.length = 0
       upstream.seen.length = 0
-      const again = await runSync(spec)
+      const again = await runSync(testContext(), spec)
       expect(again.totals).toMatchObject({ images: 5, inSync: 5 })
       expect(new Set(attachmentLookups(upstream.seen))).toEqual(listed)
       // The SBOM's tag-schema index has no counterpart tag at the destination: both lists are read, the

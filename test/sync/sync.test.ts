@@ -6,6 +6,7 @@ import { RegistryClient } from '../../src/registry/index.js'
 import { runSync, syncLockPath } from '../../src/sync/sync.js'
 import { pushSyntheticImage, pushSyntheticIndex } from '../../src/synthetic.js'
 import { acquireLock } from '../../src/util/lock.js'
+import { testContext } from '../helpers/context.js'
 import { type Distribution, startDistribution } from '../helpers/distribution.js'
 
 describe('sync', () => {
@@ -58,7 +59,7 @@ describe('sync', () => {
   })
 
   it('plans without writing on --dry-run', async () => {
-    const report = await runSync(spec, { dryRun: true })
+    const report = await runSync(testContext(), spec, { dryRun: true })
     expect(report.totals).toMatchObject({ wouldCopy: 3, copied: 0, failed: 1 })
     const client = new RegistryClient()
     await expect(client.catalog(internal.host)).resolves.toEqual([])
@@ -66,7 +67,7 @@ describe('sync', () => {
   })
 
   it('mirrors, keeps going past a failing image, and reports it', async () => {
-    const report = await runSync(spec)
+    const report = await runSync(testContext(), spec)
     expect(report.totals).toMatchObject({ images: 4, copied: 3, failed: 1 })
     const failed = report.entries.find((e) => e.status === 'failed')
     expect(failed?.error?.code).toBe('NOT_FOUND')
@@ -85,7 +86,7 @@ describe('sync', () => {
   it('decides a second run is in sync from HEAD requests alone and moves nothing', async () => {
     const lines: string[] = []
     const logger = { debug: (l: string) => lines.push(l), warn: (l: string) => lines.push(l) }
-    const report = await runSync(spec, { logger })
+    const report = await runSync(testContext({ logger }), spec)
     expect(report.totals).toMatchObject({ inSync: 3, copied: 0, bytes: 0, manifestsPushed: 0, failed: 1 })
     const upstreamManifestGets = lines.filter(
       (l) => l.startsWith('GET') && l.includes(upstream.host) && /\/manifests\/(?!sha256-)/.test(l),
@@ -98,11 +99,11 @@ describe('sync', () => {
   it('refuses to run while another run of the same spec holds its lock', async () => {
     const held = await acquireLock(await syncLockPath(spec))
     try {
-      await expect(runSync(spec)).rejects.toMatchObject({ code: 'CONFLICT' })
+      await expect(runSync(testContext(), spec)).rejects.toMatchObject({ code: 'CONFLICT' })
     } finally {
       await held.release()
     }
-    await expect(runSync(spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
+    await expect(runSync(testContext(), spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
   })
 
   it('takes over the lock of a run that died in another container once its heartbeat is two minutes old', async () => {
@@ -114,8 +115,8 @@ describe('sync', () => {
     const past = Date.now() - 2 * 60_000
     const record = { ...here, pidns: '4:4026532999', pid: 1, created: past, nonce: 'gone' }
     await writeFile(path, JSON.stringify(record))
-    await expect(runSync(spec)).rejects.toMatchObject({ code: 'CONFLICT' })
+    await expect(runSync(testContext(), spec)).rejects.toMatchObject({ code: 'CONFLICT' })
     await utimes(path, new Date(past), new Date(past))
-    await expect(runSync(spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
+    await expect(runSync(testContext(), spec)).resolves.toMatchObject({ totals: { inSync: 3 } })
   })
 })

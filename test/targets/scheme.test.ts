@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from '../../src/serve/index.js'
 import { pushSyntheticImage } from '../../src/synthetic.js'
 import { copyReference } from '../../src/targets/copy-reference.js'
 import { openTarget } from '../../src/targets/open.js'
+import { testContext } from '../helpers/context.js'
 import { selfSignedCert } from '../helpers/self-signed.js'
 
 /**
@@ -51,19 +52,19 @@ describe('https:// and http:// references in the library', { timeout: 60_000 }, 
   it('copies to and reads from https://HOST/REPO with plainHttp set for every other registry', async () => {
     const opts = { plainHttp: true, caFiles: [cert] }
     const result = await copyReference(
+      testContext(opts),
       `oci:${join(dir, 'layout')}:1.0`,
       `https://${tls.host}/lib/app:1.0`,
-      opts,
     )
     expect(result.destination.digest).toBe(image.digest)
-    const { target, reference } = await openTarget(`https://${tls.host}/lib/app:1.0`, opts)
+    const { target, reference } = await openTarget(testContext(opts), `https://${tls.host}/lib/app:1.0`)
     try {
       expect((await target.resolve(reference)).digest).toBe(image.digest)
     } finally {
       await target.close()
     }
     // Without the scheme, plainHttp reaches the TLS port over plain HTTP, and says so.
-    const plain = await openTarget(`${tls.host}/lib/app:1.0`, opts)
+    const plain = await openTarget(testContext(opts), `${tls.host}/lib/app:1.0`)
     try {
       const err = await plain.target.resolve(plain.reference).catch((e: unknown) => e)
       expect(isFerryError(err, 'NETWORK')).toBe(true)

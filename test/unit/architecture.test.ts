@@ -38,6 +38,8 @@ const RANKS: Record<string, number> = {
   registry: 4, // backends
   layout: 4,
   sign: 4,
+  context: 5, // what one command's operations share: the registry client, logger, signal (built once)
+  progress: 0, // the one progress event type every operation reports through
   ledger: 5, // the audit ledger: hash chain, signed checkpoints (sign's keys), a lock per append
   graph: 5, // the one traversal, over any ReadOnlyTarget: beside targets/, so it never opens a backend
   inspect: 6,
@@ -101,7 +103,7 @@ describe('layering', () => {
     expect(upward).toEqual([])
     // The check is real: the graph has edges at every level, from the top down to the bottom.
     expect(edges.some((e) => e.from === 'serve' && e.to === 'layout')).toBe(true)
-    expect(edges.some((e) => e.from === 'targets' && e.to === 'registry')).toBe(true)
+    expect(edges.some((e) => e.from === 'context' && e.to === 'registry')).toBe(true)
   })
 
   it('keeps src/content on the OCI model alone: it imports nothing but oci/, errors and node:', async () => {
@@ -122,6 +124,22 @@ describe('layering', () => {
     expect(outside).toEqual([])
     // The check is real: memory.ts reads the OCI model and raises ferry's errors.
     expect((await importing('src/content', /from '\.\.\/oci\//)).length).toBeGreaterThan(0)
+  })
+
+  it('makes a registry client from settings in one place, the context, which commands build once', async () => {
+    // The pull-through mirror's upstream client is the exception: a server's own, for its whole life,
+    // with a retry budget made for a client that is waiting (serve/upstream/mirror.ts).
+    const allowed = ['src/context.ts', 'src/serve/upstream/mirror.ts']
+    const makers = [
+      ...(await importing('src', /new RegistryClient\(/)),
+      ...(await importing('commands', /new RegistryClient\(/)),
+      ...(await importing('cli', /new RegistryClient\(/)),
+    ]
+    expect(makers.filter((f) => !allowed.includes(f))).toEqual([])
+    expect(makers).toContain('src/context.ts')
+    // Library entries take the context, never registry settings to make a client of their own.
+    const settings = await importing('src', /extends (?:[\w, ]+, )?RegistryOptions\b/)
+    expect(settings).toEqual(['src/context.ts'])
   })
 
   it('keeps copy and the graph walk on the storage contract: nothing they load reaches a backend', async () => {

@@ -17,6 +17,7 @@ import {
   tempDir,
   writeEntries,
 } from '../../bundle/helpers.js'
+import { testContext } from '../../helpers/context.js'
 
 /**
  * A bundle's own consistency check (run by every open: verify, import, serve) walks the bundle as a
@@ -41,7 +42,7 @@ describe('bundle consistency through the graph walk', () => {
     source = await pushSourceImages(client, 'registry.test', 'consistency')
     const good = join(tmp.dir, 'good.tar')
     const spec = specFromImages([source.app], { name: 'app', version: '1', referrers: true })
-    await createBundle(spec, { output: good, client })
+    await createBundle(testContext({ client }), spec, { output: good })
     entries = await readEntries(good)
   })
   afterAll(async () => {

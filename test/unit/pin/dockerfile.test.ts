@@ -7,6 +7,7 @@ import { lexDockerfile } from '../../../src/pin/dockerfile-lexer.js'
 import { pinEdits, readImage } from '../../../src/pin/images.js'
 import { pin, registryNames } from '../../../src/pin/index.js'
 import { applyEdits } from '../../../src/pin/splice.js'
+import { testContext } from '../../helpers/context.js'
 import { FIXTURES } from '../../pin/helpers.js'
 
 const DIGEST = `sha256:${'ab'.repeat(32)}` as const
@@ -207,7 +208,7 @@ describe('which files are Dockerfiles', () => {
       await writeFile(join(dir, 'build.df'), '# the worker\nARG BASE=alpine:3.19\nFROM $BASE\n')
       // --check reads the files and contacts no registry.
       const check = (inputs: string[]) =>
-        pin({ inputs, names: registryNames('reg.local/cache', {}), check: true })
+        pin(testContext(), { inputs, names: registryNames('reg.local/cache', {}), check: true })
       const walked = await check([join(dir, 'tree')])
       expect(walked.files.map((f) => [f.file.slice(dir.length + 1), f.format, f.images[0]?.verdict])).toEqual(
         [

@@ -2,6 +2,7 @@ import { setImmediate } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
+import { createContext } from '../../../src/context.js'
 import { TargetSet } from '../../../src/targets/open.js'
 
 /** V8's collector, made callable in this process (as `node --expose-gc` would). */
@@ -18,7 +19,8 @@ function collector(): () => void {
 describe('TargetSet', () => {
   it('keeps no registry target it handed out once its user lets go of it', async () => {
     const gc = collector()
-    const set = new TargetSet()
+    const ctx = createContext()
+    const set = new TargetSet(ctx)
     // No request is made: a registry target is a name until it is asked something.
     const open = async (i: number) => new WeakRef((await set.openSource(`127.0.0.1:9/acme/app:${i}`)).target)
     const refs: WeakRef<object>[] = []
@@ -28,5 +30,6 @@ describe('TargetSet', () => {
     gc()
     expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0)
     await set.close()
+    await ctx.close()
   })
 })
