@@ -1,12 +1,7 @@
 import { Flags } from '@oclif/core'
 import { FerryError } from '../src/errors.js'
-import {
-  DEFAULT_POLICY_FILE,
-  loadPolicyFor,
-  POLICY_ENV,
-  type Policy,
-  policyFileFor,
-} from '../src/policy/index.js'
+import { DEFAULT_POLICY_FILE, loadPolicyFor, POLICY_ENV, policyFileFor } from '../src/policy/file.js'
+import type { Policy } from '../src/policy/index.js'
 import type { Governance } from '../src/promote/index.js'
 
 /**

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type { MultiBar, SingleBar } from 'cli-progress'
 import type { ProgressEvent, ProgressSink } from '../src/progress.js'
 import { formatBytes } from './format.js'
 
@@ -24,11 +25,19 @@ export function progressBars(enabled: boolean): { sink: ProgressSink; stop: () =
 }
 
 interface Drawn {
-  multi: cliProgress.MultiBar
+  multi: MultiBar
   on: (e: ProgressEvent) => void
 }
 
+/**
+ * cli-progress, loaded when bars are first drawn: most runs (cron, CI, --json, a pipe) draw none, and it
+ * is a share of every command's start-up (bench/README.md, "Start-up"). It is CommonJS, so it loads here
+ * at once, inside the event that needs it.
+ */
+const barLibrary = () => createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')
+
 function draw(): Drawn {
+  const cliProgress = barLibrary()
   const multi = new cliProgress.MultiBar(
     {
       stream: process.stderr,
@@ -44,7 +53,7 @@ function draw(): Drawn {
   let overallTotal = 0
   let overallDone = 0
   const overall = multi.create(1, 0, payload('overall', 0, 1, started))
-  const bars = new Map<string, { bar: cliProgress.SingleBar; done: number; total: number; started: number }>()
+  const bars = new Map<string, { bar: SingleBar; done: number; total: number; started: number }>()
   const on = (e: ProgressEvent) => {
     const key = `${e.phase} ${e.subject}`
     const label = e.phase === 'verify' ? `verifying ${e.subject}` : e.subject

@@ -20,22 +20,9 @@ import {
 } from '../policy/index.js'
 import { parseAttachmentTag } from '../reference/grammar.js'
 import type { Reference } from '../reference/index.js'
+import type { Governance } from './governance.js'
 
-/**
- * What every command that writes or removes a tag or manifest is held to: the policy of the
- * destination's environments and the ledger each attempt is appended to. promote and tag apply the
- * same rules (policy/check.ts) with their own records; `serve --policy` applies them to every client.
- */
-export interface Governance {
-  /** Undefined: no rule applies (no policy file, or --no-policy); the ledger still records. */
-  policy?: Policy
-  /** Add this environment's rules to those of the environments the destination matches (never instead). */
-  environment?: string
-  ledger?: string
-  ferryVersion?: string
-  /** Who the ledger says acted; default ledgerActor(). */
-  actor?: string
-}
+export { type Governance, governs } from './governance.js'
 
 export interface Write {
   /** The ledger's `operation`: copy, sync, bundle-import, retention-restore. */
@@ -144,10 +131,6 @@ async function judge(
   if (w.nameOnly) return checkName({ ...base, name: w.name })
   return checkPushedImage({ ...base, name: w.name, target: w.content, manifest: w.manifest })
 }
-
-/** Whether there is anything to judge or record: without either, a write costs no extra request. */
-export const governs = (g: Governance | undefined): g is Governance =>
-  g !== undefined && (g.policy !== undefined || g.ledger !== undefined)
 
 /**
  * The hooks that govern one copy (copy/copy.ts): the write is judged once the source is read and before

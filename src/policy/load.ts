@@ -1,15 +1,13 @@
 import type { KeyObject } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { FerryError } from '../errors.js'
 import type { KeySet } from '../sign/key-set.js'
 import { FINGERPRINT_RE, keyName, type TrustedKey } from '../sign/trust.js'
 import { readYamlSpec } from '../spec/yaml.js'
+import { DEFAULT_POLICY_FILE } from './file.js'
 import { type EnvironmentRules, type KeyEntry, type PolicyFile, policySchema } from './schema.js'
 
-export const DEFAULT_POLICY_FILE = 'ferry.policy.yaml'
-/** Names the policy file for every command that writes, wherever it runs (CI, a wrapper script). */
-export const POLICY_ENV = 'FERRY_POLICY'
+export { DEFAULT_POLICY_FILE, loadPolicyFor, POLICY_ENV, type PolicyChoice, policyFileFor } from './file.js'
 
 export interface VerificationKey {
   /** As written in the policy file. */
@@ -163,33 +161,4 @@ export function environmentNamed(policy: Policy, name: string): Environment {
     throw new FerryError('USAGE', `${policy.path}: no environment "${name}" (defined: ${known})`)
   }
   return env
-}
-
-/** How a writing command was told about the policy (`--no-policy` is the caller's: it then loads none). */
-export interface PolicyChoice {
-  /** `--policy FILE`: must exist. */
-  file?: string
-  /** Default process.env. */
-  env?: NodeJS.ProcessEnv
-  /** Where ./ferry.policy.yaml is looked for; default the working directory (and the path stays relative). */
-  cwd?: string
-}
-
-/**
- * The policy file a writing command applies: `--policy FILE`, else `$FERRY_POLICY`, else
- * `./ferry.policy.yaml` when it exists (the first two must exist: a name given and not found is an
- * error at load, never a silent "no policy"). Undefined: none.
- */
-export function policyFileFor(choice: PolicyChoice = {}): string | undefined {
-  if (choice.file !== undefined) return choice.file
-  const fromEnv = (choice.env ?? process.env)[POLICY_ENV]
-  if (fromEnv) return fromEnv
-  const here = choice.cwd === undefined ? DEFAULT_POLICY_FILE : join(choice.cwd, DEFAULT_POLICY_FILE)
-  return existsSync(here) ? here : undefined
-}
-
-/** The policy `choice` leads to, loaded; undefined without one. */
-export async function loadPolicyFor(choice: PolicyChoice = {}): Promise<Policy | undefined> {
-  const path = policyFileFor(choice)
-  return path === undefined ? undefined : loadPolicy(path)
 }

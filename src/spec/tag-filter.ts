@@ -25,7 +25,9 @@
  *
  * The result is sorted: versions highest first, then the rest lexically.
  */
-import { satisfies, validRange } from 'semver'
+// The functions alone, as in tag-version.ts: semver's index loads every module it has.
+import satisfies from 'semver/functions/satisfies.js'
+import validRange from 'semver/ranges/valid.js'
 import { z } from 'zod'
 import { FerryError } from '../errors.js'
 import { clipMiddle } from '../log.js'

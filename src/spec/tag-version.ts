@@ -11,7 +11,11 @@
  * `semver.coerce` is deliberately not used: it finds digits anywhere (`sha-abc123` → 123.0.0) and
  * drops prerelease suffixes, which would let a `-rc` tag satisfy a release range.
  */
-import { compare, parse, type SemVer } from 'semver'
+import type { SemVer } from 'semver'
+// The functions alone: semver's index loads all of its 48 modules (ranges, sets, subset…), a measurable
+// part of sync's start-up (bench/README.md, "Start-up").
+import compare from 'semver/functions/compare.js'
+import parse from 'semver/functions/parse.js'
 
 // The channel suffixes release pipelines use; anything else after "-" names a build variant.
 const PRERELEASE_WORDS = ['alpha', 'beta', 'rc', 'dev', 'pre', 'preview', 'snapshot', 'nightly', 'canary']

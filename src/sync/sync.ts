@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Context } from '../context.js'
-import { copyImage } from '../copy/copy.js'
 import { UploadJournal } from '../copy/upload-journal.js'
 import { FerryError, isFerryError } from '../errors.js'
-import { type Governance, governedCopy, governs, judgeWrite } from '../governance/governed.js'
+import { type Governance, governs } from '../governance/governance.js'
 import { formatLocation } from '../reference/index.js'
 import type { RegistryClient } from '../registry/index.js'
 import { loadSyncSpec, type SyncSpec } from '../spec/sync-spec.js'
@@ -181,11 +180,15 @@ async function syncItem(
   try {
     const { target: from } = await targets.openSource(item.source)
     const check = await inSync(item, from, to, { tags: destinationTags, fetchWhenAbsent: !opts.dryRun })
-    const base = { source, destination, sourceDigest: check.sourceDigest, bytes: 0, manifestsPushed: 0 }
-    if (check.synced) return { ...base, status: 'in-sync' }
+    const { sourceDigest } = check
+    // Each entry lives until the report is printed, so each is a plain literal: V8 gives an object whose
+    // spread (`{ ...base, bytes }`) a later key overrides a hidden class of its own, ~0.5 KiB an image.
+    if (check.synced)
+      return { source, destination, sourceDigest, bytes: 0, manifestsPushed: 0, status: 'in-sync' }
     if (opts.dryRun) {
       // A dry run says which images the policy would refuse, as the real run would, and writes nothing.
       if (opts.governance?.policy) {
+        const { judgeWrite } = await import('../governance/governed.js')
         await judgeWrite(opts.governance, {
           operation: 'sync',
           source,
@@ -199,11 +202,14 @@ async function syncItem(
           existing: check.destinationDigest,
         })
       }
-      return { ...base, status: 'would-copy' }
+      return { source, destination, sourceDigest, bytes: 0, manifestsPushed: 0, status: 'would-copy' }
     }
+    // Imported at the first image to copy: a run that finds everything in sync never loads the copy
+    // engine nor the policy checks (bench/README.md, "Start-up").
+    const { copyImage } = await import('../copy/copy.js')
     const hooks =
       governs(opts.governance) &&
-      governedCopy(opts.governance, {
+      (await import('../governance/governed.js')).governedCopy(opts.governance, {
         operation: 'sync',
         source,
         name: { host: item.destination.registry, repository: item.destination.repository },
@@ -223,11 +229,13 @@ async function syncItem(
     })
     const { copied, skipped, mounted } = result.blobs
     return {
-      ...base,
-      status: 'copied',
-      destinationDigest: result.destination.digest,
+      source,
+      destination,
+      sourceDigest,
       bytes: result.bytes,
       manifestsPushed: result.manifests.pushed,
+      status: 'copied',
+      destinationDigest: result.destination.digest,
       blobs: { copied, skipped, mounted },
     }
   } catch (err) {

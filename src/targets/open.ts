@@ -36,7 +36,7 @@ export interface Opened<T extends ReadOnlyTarget = Target> {
  */
 export class TargetSet {
   private readonly bundles = new Map<string, Promise<BundleReader>>()
-  /** The close of each target handed out, as it was then. */
+  /** The close of each layout or bundle target handed out, as it was then. */
   private readonly closers: (() => Promise<void>)[] = []
 
   constructor(private readonly ctx: Context) {}
@@ -64,8 +64,9 @@ export class TargetSet {
     const where =
       typeof location === 'string' ? parseReference(location) : writable(location, formatLocation(location))
     const reference = manifestReference(where)
-    if (where.kind === 'registry')
-      return this.handed({ target: this.ctx.client.repository(where), reference })
+    // A registry repository holds nothing of its own to close (the context closes the client's
+    // connections), so it is not kept: a sync opens one per image, and they would all live to the end.
+    if (where.kind === 'registry') return { target: this.ctx.client.repository(where), reference }
     // Loaded on first use, as the bundle reader is: a command on registries alone does not pay for them.
     const { openLayoutTarget } = await import('../layout/index.js')
     const target = await openLayoutTarget(where.path, {

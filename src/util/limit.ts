@@ -23,9 +23,24 @@ export class Limiter {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; the first failure rejects, after the started ones settle. */
+/**
+ * Runs `fn` over `items` with at most `limit` at once, in order; every item runs, and the first failure
+ * rejects once all have settled. At most `limit.size` items wait for a slot at any time: a sync of 10,000
+ * images used to hold a promise, a closure and a queued slot request per image for the whole run.
+ */
 export async function forEachLimited<T>(items: readonly T[], limit: Limiter, fn: (item: T) => Promise<void>) {
-  const results = await Promise.allSettled(items.map((item) => limit.run(() => fn(item))))
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-  if (failed) throw failed.reason
+  let next = 0
+  let failure: { reason: unknown } | undefined
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T
+      try {
+        await limit.run(() => fn(item))
+      } catch (reason) {
+        failure ??= { reason }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit.size, items.length) }, worker))
+  if (failure) throw failure.reason
 }
