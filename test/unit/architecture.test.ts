@@ -81,6 +81,34 @@ async function packageImports(): Promise<{ from: string; to: string; file: strin
   return edges
 }
 
+/**
+ * Follows the imports `pattern` finds (group 1: the specifier) from `roots`, transitively through relative
+ * ones; an import `forbidden` names is reported as its chain and not followed.
+ */
+async function walkImports(
+  roots: string[],
+  pattern: RegExp,
+  forbidden: (spec: string, target: string) => boolean,
+): Promise<{ reached: string[]; seen: Set<string> }> {
+  const seen = new Set<string>()
+  const reached: string[] = []
+  const visit = async (file: string, path: string[]) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const text = await readFile(file, 'utf8')
+    for (const m of text.matchAll(pattern)) {
+      const spec = m[1]!
+      const local = spec.startsWith('.')
+      const target = local ? resolve(dirname(file), spec).replace(/\.js$/, '.ts') : spec
+      const chain = [...path, local ? relative(ROOT, target) : spec]
+      if (forbidden(spec, target)) reached.push(chain.join(' → '))
+      else if (local) await visit(target, chain)
+    }
+  }
+  for (const file of roots) await visit(file, [relative(ROOT, file)])
+  return { reached, seen }
+}
+
 describe('layering', () => {
   it('keeps the library free of the CLI framework, so it is usable as an API', async () => {
     expect(await importing('src', /from '@oclif\//)).toEqual([])
@@ -146,51 +174,29 @@ describe('layering', () => {
     // File by file and transitively: a package of lower rank (sign, via cosign merges) must not bring a
     // backend in by the back door either. Backends reach copy only as Targets, from targets/.
     const backends = ['registry', 'layout', 'bundle', 'targets', 'serve']
-    const seen = new Set<string>()
-    const reached: string[] = []
-    const visit = async (file: string, path: string[]) => {
-      if (seen.has(file)) return
-      seen.add(file)
-      const text = await readFile(file, 'utf8')
-      for (const m of text.matchAll(/(?<![.\w])(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
-        const target = resolve(dirname(file), m[1]!).replace(/\.js$/, '.ts')
-        const chain = [...path, relative(ROOT, target)]
-        if (backends.includes(packageOf(target))) reached.push(chain.join(' → '))
-        else await visit(target, chain)
-      }
-    }
     const roots = [...(await sources('src/copy')), ...(await sources('src/graph'))]
-    for (const file of roots) await visit(file, [relative(ROOT, file)])
+    const { reached, seen } = await walkImports(
+      roots,
+      /(?<![.\w])(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g,
+      (_, target) => backends.includes(packageOf(target)),
+    )
     expect(reached).toEqual([])
     // The check is real: the walk reached past copy and graph into the packages they stand on.
     expect([...seen].some((f) => f.includes('/src/sign/'))).toBe(true)
     expect([...seen].some((f) => f.includes('/src/content/'))).toBe(true)
   })
+
   it('keeps what `sync` loads at start-up free of signing, bundles and layouts (they load when used)', async () => {
     // Static value imports only: `import type` is erased and `import()` loads on first use. Each of
     // these cost `sync` start-up CPU on every run (bench/README.md, "Start-up").
     const heavy = /^(@sigstore\/|@noble\/|tweetnacl|pkcs11js|tar-stream|prom-client)/
     const lazy = ['supply', 'bundle', 'layout', 'evidence', 'serve']
-    const seen = new Set<string>()
-    const reached: string[] = []
-    const visit = async (file: string, path: string[]) => {
-      if (seen.has(file)) return
-      seen.add(file)
-      const text = await readFile(file, 'utf8')
-      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^'"]*?\sfrom\s+)?'([^']+)'/gm)) {
-        const spec = m[1]!
-        if (!spec.startsWith('.')) {
-          if (heavy.test(spec)) reached.push([...path, spec].join(' → '))
-          continue
-        }
-        const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts')
-        const chain = [...path, relative(ROOT, target)]
-        if (target.startsWith(SRC) && lazy.includes(packageOf(target))) reached.push(chain.join(' → '))
-        else await visit(target, chain)
-      }
-    }
-    const root = join(ROOT, 'commands', 'sync.ts')
-    await visit(root, [relative(ROOT, root)])
+    const { reached, seen } = await walkImports(
+      [join(ROOT, 'commands', 'sync.ts')],
+      /^(?:import|export)\s+(?!type\b)(?:[^'"]*?\sfrom\s+)?'([^']+)'/gm,
+      (spec, target) =>
+        spec.startsWith('.') ? target.startsWith(SRC) && lazy.includes(packageOf(target)) : heavy.test(spec),
+    )
     expect(reached).toEqual([])
     // The walk is real: it reached the copy, the registry client and the policy.
     for (const pkg of ['copy', 'registry', 'policy']) {
