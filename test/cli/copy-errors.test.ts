@@ -20,8 +20,10 @@ environments:
 /**
  * A failed copy names its side (decided where copy called that side, not guessed from host names) and
  * the registry's error code, on one line; --json carries the status, the registry's codes and the side.
+ * promote runs copy's steps itself (plan, apply, commit between its own gates) and its failures say the
+ * same, the side decided where promote calls it.
  */
-describe('copy: errors name the side that failed', { timeout: 120_000 }, () => {
+describe('copy and promote: errors name the side that failed', { timeout: 120_000 }, () => {
   let dir: string
   let reg: Distribution
   let locked: Distribution
@@ -66,6 +68,11 @@ describe('copy: errors name the side that failed', { timeout: 120_000 }, () => {
   const copy = (...args: string[]) => ferry(['copy', ...args], { env })
   const jsonError = async (...args: string[]) => {
     const r = await copy(...args, '--json')
+    return { code: r.code, error: JSON.parse(r.stdout).error }
+  }
+  const promote = (...args: string[]) => ferry(['promote', ...args], { env })
+  const promoteJsonError = async (...args: string[]) => {
+    const r = await promote(...args, '--json')
     return { code: r.code, error: JSON.parse(r.stdout).error }
   }
 
@@ -123,5 +130,44 @@ describe('copy: errors name the side that failed', { timeout: 120_000 }, () => {
       status: 403,
       registryCodes: ['DENIED'],
     })
+  })
+
+  it('promote: a source tag that does not exist: the source, 404 MANIFEST_UNKNOWN', async () => {
+    const from = `${reg.host}/acme/app:nope`
+    const to = `${reg.host}/x/missing:1`
+    const r = await promote(from, to)
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(
+      new RegExp(`^ferry: promote ${from} to ${to}: the source .*MANIFEST_UNKNOWN.*\\(HTTP 404\\)\\n$`),
+    )
+    const j = await promoteJsonError(from, to)
+    expect(j.code).toBe(3)
+    expect(j.error).toMatchObject({
+      code: 'NOT_FOUND',
+      side: 'source',
+      status: 404,
+      registryCodes: ['MANIFEST_UNKNOWN'],
+    })
+    expect(j.error.message).toBe(r.stderr.slice('ferry: '.length, -1))
+  })
+
+  it('promote: a destination whose policy refuses the tag: the destination, 403 DENIED', async () => {
+    const from = `${reg.host}/acme/app:1`
+    const to = `${served.host}/acme/app:latest`
+    const r = await promote(from, to)
+    expect(r.code).toBe(4)
+    expect(r.stderr.split('\n')).toHaveLength(2)
+    expect(r.stderr).toMatch(
+      new RegExp(`^ferry: promote ${from} to ${to}: the destination .*DENIED.*\\(HTTP 403\\)\\n$`),
+    )
+    const j = await promoteJsonError(from, to)
+    expect(j.code).toBe(4)
+    expect(j.error).toMatchObject({
+      code: 'DENIED',
+      side: 'destination',
+      status: 403,
+      registryCodes: ['DENIED'],
+    })
+    expect(j.error.operation).toEqual(expect.any(String))
   })
 })
